@@ -1,0 +1,36 @@
+# Set-up is part of every target: a fresh machine needs only python3 (3.10+).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# The CPU build of torch; a plain "torch" would pull a multi-GB CUDA build.
+TORCH ?= torch==2.13.0
+ARGS ?=
+
+.PHONY: venv train test test-fast lint bench-accuracy bench-speed sample clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "$(TORCH)"
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+train: venv  ## train the default tagger on ATIS (override with ARGS="data=snips ...")
+	$(PY) train.py $(ARGS)
+
+test: venv  ## the whole test suite (what CI runs)
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest $(ARGS)
+
+test-fast: venv
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -m "not slow" $(ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+sample:  ## regenerate data/sample
+	python3 data/make_sample.py
+
+clean:
+	rm -rf outputs multirun .pytest_cache

@@ -1,0 +1,23 @@
+"""Tag sentences: ``python predict.py ckpt=PATH "i'd like a flight from boston to denver, please"``."""
+
+import sys
+
+from slotfill.cli import extract_texts
+
+TEXTS, sys.argv = extract_texts(sys.argv)
+
+import hydra  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
+from slotfill.cli import friendly_errors  # noqa: E402
+from slotfill.run import predict  # noqa: E402
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="predict")
+@friendly_errors
+def main(cfg: DictConfig) -> None:
+    predict(cfg, TEXTS)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Helpers for the command-line entry points: one-line errors and a non-zero exit."""
+
+from __future__ import annotations
+
+import functools
+import re
+import logging
+import sys
+from collections.abc import Callable
+from typing import TypeVar
+
+from .errors import SlotfillError
+
+F = TypeVar("F", bound=Callable)
+
+
+def friendly_errors(fn: F) -> F:
+    """Turn user errors into ``error: ...`` on stderr and exit status 2 (no traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except SlotfillError as e:
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            sys.exit(130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def setup_logging(level: int = logging.INFO) -> None:
+    """Show slotfill's progress messages on stderr (the entry points call this, never the library)."""
+    logger = logging.getLogger("slotfill")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("[%(name)s] %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(level)
+
+
+_OVERRIDE = re.compile(r"^[+~]{0,2}[A-Za-z_][\w.@/-]*=")
+
+
+def extract_texts(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Pull free text out of the command line before Hydra parses it.
+
+    Hydra's override grammar rejects apostrophes and commas, so ``text=...`` arguments and bare
+    sentences (arguments that are neither ``key=value`` nor ``-flags``) are taken verbatim.
+    Returns ``(texts, remaining_argv)``.
+    """
+    texts, rest = [], [argv[0]]
+    for arg in argv[1:]:
+        if arg.startswith("text="):
+            texts.append(arg[len("text=") :])
+        elif arg.startswith("-") or _OVERRIDE.match(arg):
+            rest.append(arg)
+        else:
+            texts.append(arg)
+    return texts, rest

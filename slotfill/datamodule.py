@@ -1,0 +1,173 @@
+"""LightningDataModule: loads a benchmark once, builds vocabularies from train, encodes, batches."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterator, Sequence
+
+import pytorch_lightning as pl
+from torch.utils.data import DataLoader, Sampler
+
+from .data import load_benchmark
+from .encoding import collate, encode_example
+from .vocab import Vocabularies
+
+log = logging.getLogger(__name__)
+
+
+class BucketBatchSampler(Sampler[list[int]]):
+    """Batches of similar-length sentences: shuffle, sort within pools, shuffle the batches.
+
+    Under DDP each rank takes every ``num_replicas``-th batch; in training the batch list is
+    padded so every rank runs the same number of steps. Each ``__iter__`` is a new epoch with
+    its own (seeded, rank-independent) order.
+    """
+
+    def __init__(
+        self,
+        lengths: Sequence[int],
+        batch_size: int,
+        shuffle: bool,
+        seed: int = 0,
+        num_replicas: int = 1,
+        rank: int = 0,
+        pool_batches: int = 50,
+    ) -> None:
+        self.lengths = list(lengths)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.num_replicas = num_replicas
+        self.rank = rank
+        self.pool = batch_size * pool_batches
+        self.epoch = 0
+
+    def _batches(self) -> list[list[int]]:
+        idx = list(range(len(self.lengths)))
+        if not self.shuffle:
+            idx.sort(key=lambda i: self.lengths[i])
+            return [idx[i : i + self.batch_size] for i in range(0, len(idx), self.batch_size)]
+        rng = random.Random(self.seed + self.epoch)
+        rng.shuffle(idx)
+        batches = []
+        for p in range(0, len(idx), self.pool):
+            pool = sorted(idx[p : p + self.pool], key=lambda i: self.lengths[i])
+            batches += [pool[i : i + self.batch_size] for i in range(0, len(pool), self.batch_size)]
+        rng.shuffle(batches)
+        if self.num_replicas > 1 and len(batches) % self.num_replicas:
+            batches += batches[: self.num_replicas - len(batches) % self.num_replicas]
+        return batches
+
+    def __iter__(self) -> Iterator[list[int]]:
+        batches = self._batches()
+        self.epoch += 1
+        return iter(batches[self.rank :: self.num_replicas])
+
+    def __len__(self) -> int:
+        n = -(-len(self.lengths) // self.batch_size)
+        if self.shuffle:
+            n = sum(-(-min(self.pool, len(self.lengths) - p) // self.batch_size) for p in range(0, len(self.lengths), self.pool))
+            n = -(-n // self.num_replicas)
+        else:
+            n = len(range(self.rank, n, self.num_replicas))
+        return n
+
+
+class SlotDataModule(pl.LightningDataModule):
+    """Loads ``train/valid/test`` once; vocabularies come from train unless given (evaluation)."""
+
+    def __init__(
+        self,
+        name: str = "atis",
+        source: str = "folder",
+        path: str | None = None,
+        hub: dict | None = None,
+        batch_size: int = 32,
+        eval_batch_size: int = 256,
+        min_freq: int = 1,
+        num_workers: int = 0,
+        seed: int = 0,
+        vocabs: Vocabularies | None = None,
+    ) -> None:
+        super().__init__()
+        self.name = name
+        self.source = source
+        self.path = path
+        self.hub = dict(hub or {})
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.min_freq = min_freq
+        self.num_workers = num_workers
+        self.seed = seed
+        self.vocabs = vocabs
+        self.datasets = None
+        self.encoded: dict[str, list[dict]] = {}
+
+    def prepare(self) -> None:
+        """Load and encode every split (idempotent; call before building the model)."""
+        if self.datasets is not None:
+            return
+        self.datasets = load_benchmark(self.source, self.path, **self.hub)
+        train = self.datasets["train"]
+        if self.vocabs is None:
+            self.vocabs = Vocabularies.from_training_data(
+                [[t.lower() for t in s] for s in train["tokens"]], train["tags"], train["intent"], self.min_freq
+            )
+        for split, ds in self.datasets.items():
+            self.encoded[split] = [
+                encode_example(tokens, tags, intent, self.vocabs, i)
+                for i, (tokens, tags, intent) in enumerate(zip(ds["tokens"], ds["tags"], ds["intent"]))
+            ]
+        sizes = ", ".join(f"{k} {len(v)}" for k, v in self.encoded.items())
+        log.info(
+            "%s: %s sentences; %d words, %d tags, %d intents in train vocabulary",
+            self.name, sizes, len(self.vocabs.words), len(self.vocabs.tags), len(self.vocabs.intents),
+        )
+
+    def setup(self, stage: str | None = None) -> None:
+        self.prepare()
+
+    def gold(self, split: str) -> tuple[list[list[str]], list[str]]:
+        """Gold tag sequences and intent labels of a split, exactly as read (unseen labels kept)."""
+        self.prepare()
+        ds = self.datasets[split]
+        return ds["tags"], ds["intent"]
+
+    def tokens(self, split: str) -> list[list[str]]:
+        self.prepare()
+        return self.datasets[split]["tokens"]
+
+    def _world(self) -> tuple[int, int]:
+        trainer = getattr(self, "trainer", None)
+        if trainer is None:
+            return 1, 0
+        return trainer.world_size, trainer.global_rank
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        self.prepare()
+        world, rank = self._world()
+        data = self.encoded[split]
+        sampler = BucketBatchSampler(
+            [len(ex["words"]) for ex in data],
+            self.batch_size if shuffle else self.eval_batch_size,
+            shuffle=shuffle,
+            seed=self.seed,
+            num_replicas=world,
+            rank=rank,
+        )
+        return DataLoader(data, batch_sampler=sampler, collate_fn=collate, num_workers=self.num_workers)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("valid", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def split_dataloader(self, split: str) -> DataLoader:
+        if split not in self.encoded and (self.prepare() or split not in self.encoded):
+            raise KeyError(split)
+        return self._loader(split, shuffle=False)

@@ -1,0 +1,95 @@
+"""Slot and intent metrics over a whole split, with seqeval's modes written down.
+
+``default`` is seqeval's default mode, which matches conlleval.pl: the numbers papers report
+(an ill-formed ``I-x`` after ``O`` starts a new chunk). ``strict`` is IOB2 strict mode, where
+only well-formed chunks count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .vocab import split_intent
+
+
+def slot_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], mode: str = "default") -> dict:
+    """Micro precision, recall and F1 (in %) of slot chunks."""
+    from seqeval.metrics import f1_score, precision_score, recall_score
+
+    _check(gold, pred)
+    kwargs = _mode(mode)
+    return {
+        "precision": 100 * precision_score(gold, pred, **kwargs),
+        "recall": 100 * recall_score(gold, pred, **kwargs),
+        "f1": 100 * f1_score(gold, pred, **kwargs),
+    }
+
+
+def slot_report(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], mode: str = "default") -> str:
+    """seqeval's per-slot classification report."""
+    from seqeval.metrics import classification_report
+
+    _check(gold, pred)
+    return classification_report(gold, pred, digits=4, zero_division=0, **_mode(mode))
+
+
+def slot_report_dict(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], mode: str = "default") -> dict:
+    from seqeval.metrics import classification_report
+
+    _check(gold, pred)
+    return classification_report(gold, pred, output_dict=True, zero_division=0, **_mode(mode))
+
+
+def _mode(mode: str) -> dict:
+    if mode == "default":
+        return {}
+    if mode == "strict":
+        from seqeval.scheme import IOB2
+
+        return {"mode": "strict", "scheme": IOB2}
+    raise ValueError(f"unknown seqeval mode {mode!r} (expected 'default' or 'strict')")
+
+
+def _check(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> None:
+    if len(gold) != len(pred):
+        raise ValueError(f"{len(gold)} gold sentences but {len(pred)} predicted")
+    for i, (g, p) in enumerate(zip(gold, pred)):
+        if len(g) != len(p):
+            raise ValueError(f"sentence {i}: {len(g)} gold tags but {len(p)} predicted")
+
+
+def same_intent(gold: str, pred: str) -> bool:
+    """Intents match when their sets of atomic intents match (``a#b`` == ``b#a``)."""
+    return set(split_intent(gold)) == set(split_intent(pred))
+
+
+def sentence_scores(
+    gold_tags: Sequence[Sequence[str]],
+    pred_tags: Sequence[Sequence[str]],
+    gold_intents: Sequence[str] | None = None,
+    pred_intents: Sequence[str] | None = None,
+) -> dict:
+    """Sentence exact-match accuracy of slots (and of slots + intent), and intent accuracy, in %."""
+    n = len(gold_tags)
+    slots_ok = [list(g) == list(p) for g, p in zip(gold_tags, pred_tags)]
+    out = {"slot_exact_match": 100 * sum(slots_ok) / max(n, 1)}
+    if pred_intents is not None and gold_intents is not None:
+        intent_ok = [same_intent(g, p) for g, p in zip(gold_intents, pred_intents)]
+        out["intent_accuracy"] = 100 * sum(intent_ok) / max(n, 1)
+        out["sentence_accuracy"] = 100 * sum(a and b for a, b in zip(slots_ok, intent_ok)) / max(n, 1)
+    else:
+        out["sentence_accuracy"] = out["slot_exact_match"]
+    return out
+
+
+def all_scores(
+    gold_tags: Sequence[Sequence[str]],
+    pred_tags: Sequence[Sequence[str]],
+    gold_intents: Sequence[str] | None = None,
+    pred_intents: Sequence[str] | None = None,
+) -> dict:
+    """Every headline number: default-mode P/R/F1, strict F1, exact match, intent accuracy."""
+    out = slot_scores(gold_tags, pred_tags)
+    out["strict_f1"] = slot_scores(gold_tags, pred_tags, mode="strict")["f1"]
+    out.update(sentence_scores(gold_tags, pred_tags, gold_intents, pred_intents))
+    return out

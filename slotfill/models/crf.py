@@ -1,0 +1,122 @@
+"""A linear-chain CRF whose transitions make ill-formed BIO sequences impossible."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+NEG = -1e4  # a large negative score rather than -inf keeps logsumexp and ONNX free of NaNs
+
+
+def bio_allowed(tags: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Masks of allowed transitions ``[from, to]`` and allowed first tags under BIO.
+
+    ``I-x`` may follow only ``B-x`` or ``I-x`` and may not start a sentence.
+    """
+    n = len(tags)
+    trans = torch.ones(n, n, dtype=torch.bool)
+    start = torch.ones(n, dtype=torch.bool)
+    for j, to in enumerate(tags):
+        if to.startswith("I-"):
+            start[j] = False
+            for i, frm in enumerate(tags):
+                trans[i, j] = frm[2:] == to[2:] and frm[:2] in ("B-", "I-")
+    return trans, start
+
+
+class CRF(nn.Module):
+    """Linear-chain CRF over emission scores ``[B, T, K]`` with a boolean mask ``[B, T]``.
+
+    Masks must be left-aligned (each sentence's real tokens come first).
+    """
+
+    def __init__(self, tags: Sequence[str]) -> None:
+        super().__init__()
+        n = len(tags)
+        self.transitions = nn.Parameter(torch.zeros(n, n))
+        self.start = nn.Parameter(torch.zeros(n))
+        self.end = nn.Parameter(torch.zeros(n))
+        allowed, allowed_start = bio_allowed(tags)
+        self.register_buffer("trans_penalty", (~allowed).float() * NEG, persistent=False)
+        self.register_buffer("start_penalty", (~allowed_start).float() * NEG, persistent=False)
+
+    def _scores(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.transitions + self.trans_penalty, self.start + self.start_penalty, self.end
+
+    def nll(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Summed negative log-likelihood of the gold ``tags`` (padding positions may hold any id)."""
+        trans, start, end = self._scores()
+        mask_f = mask.to(emissions.dtype)
+        B, T, _ = emissions.shape
+        tags = tags.clamp(min=0)
+        # score of the gold path
+        em = emissions.gather(2, tags.unsqueeze(2)).squeeze(2)  # [B, T]
+        gold = start[tags[:, 0]] + (em * mask_f).sum(1)
+        if T > 1:
+            tr = trans[tags[:, :-1], tags[:, 1:]]  # [B, T-1]
+            gold = gold + (tr * mask_f[:, 1:]).sum(1)
+        last = tags.gather(1, (mask.sum(1) - 1).clamp(min=0).unsqueeze(1)).squeeze(1)
+        gold = gold + end[last]
+        # partition function: forward algorithm, vectorised over the batch and tags
+        alpha = start + emissions[:, 0]  # [B, K]
+        for t in range(1, T):
+            nxt = torch.logsumexp(alpha.unsqueeze(2) + trans.unsqueeze(0), dim=1) + emissions[:, t]
+            alpha = torch.where(mask[:, t : t + 1], nxt, alpha)
+        log_z = torch.logsumexp(alpha + end, dim=1)
+        return (log_z - gold).sum()
+
+    @torch.no_grad()
+    def marginals(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Posterior probability of each tag at each position ``[B, T, K]`` (forward-backward)."""
+        trans, start, end = self._scores()
+        B, T, K = emissions.shape
+        alpha = start + emissions[:, 0]
+        alphas = [alpha]
+        for t in range(1, T):
+            nxt = torch.logsumexp(alpha.unsqueeze(2) + trans.unsqueeze(0), dim=1) + emissions[:, t]
+            alpha = torch.where(mask[:, t : t + 1], nxt, alpha)
+            alphas.append(alpha)
+        log_z = torch.logsumexp(alpha + end, dim=1)
+        beta = end.expand(B, K)
+        betas = [beta]
+        for t in range(T - 2, -1, -1):
+            nxt = torch.logsumexp(trans.unsqueeze(0) + (emissions[:, t + 1] + beta).unsqueeze(1), dim=2)
+            beta = torch.where(mask[:, t + 1 : t + 2], nxt, beta)
+            betas.append(beta)
+        betas.reverse()
+        return (torch.stack(alphas, 1) + torch.stack(betas, 1) - log_z[:, None, None]).exp()
+
+    @torch.no_grad()
+    def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Viterbi best paths ``[B, T]`` (padding positions hold 0)."""
+        trans, start, end = self._scores()
+        return viterbi(emissions, mask, trans, start, end)
+
+
+def viterbi(
+    emissions: torch.Tensor, mask: torch.Tensor, trans: torch.Tensor, start: torch.Tensor, end: torch.Tensor
+) -> torch.Tensor:
+    """Batched Viterbi: one loop over time, vectorised over sentences and tags."""
+    B, T, K = emissions.shape
+    score = start + emissions[:, 0]
+    history = []
+    for t in range(1, T):
+        cand = score.unsqueeze(2) + trans.unsqueeze(0)  # [B, from, to]
+        best, idx = cand.max(dim=1)
+        nxt = best + emissions[:, t]
+        m = mask[:, t : t + 1]
+        score = torch.where(m, nxt, score)
+        # at padding, point each tag to itself so backtracking passes through unchanged
+        idx = torch.where(m, idx, torch.arange(K, device=emissions.device).expand(B, K))
+        history.append(idx)
+    score = score + end
+    best_last = score.argmax(1)
+    path = [best_last]
+    for idx in reversed(history):
+        best_last = idx.gather(1, best_last.unsqueeze(1)).squeeze(1)
+        path.append(best_last)
+    path.reverse()
+    out = torch.stack(path, 1)
+    return out.masked_fill(~mask, 0)

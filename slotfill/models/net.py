@@ -1,0 +1,154 @@
+"""The slot-filling network: embeddings -> stacked recurrent encoder -> tag scores (+ intent)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .crf import CRF, bio_allowed, viterbi
+from .encoder import CharCNN, RecurrentEncoder
+
+
+@dataclass
+class NetConfig:
+    """Architecture settings: plain values, stored in every checkpoint to rebuild the network."""
+
+    cell: str = "lstm"
+    word_dim: int = 100
+    hidden_size: int = 200
+    num_layers: int = 2
+    bidirectional: bool = True
+    dropout: float = 0.3  # between stacked recurrent layers
+    embed_dropout: float = 0.3
+    output_dropout: float = 0.3
+    forget_bias: float = 1.0
+    char_dim: int = 0  # 0 disables character features
+    char_filters: int = 50
+    char_kernel: int = 3
+    crf: bool = False
+    intent: bool = False
+    intent_weight: float = 1.0
+    label_smoothing: float = 0.0
+
+    @classmethod
+    def from_dict(cls, d: dict) -> NetConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known - {"_target_"}
+        if unknown:
+            raise ValueError(f"unknown model settings: {sorted(unknown)}")
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class SlotNet(nn.Module):
+    """Tags every token with a slot; optionally a CRF layer and a joint (multi-label) intent head."""
+
+    def __init__(self, config: NetConfig, n_words: int, n_chars: int, tags: list[str], n_intents: int) -> None:
+        super().__init__()
+        self.config = config
+        self.tag_names = list(tags)
+        self.word_embed = nn.Embedding(n_words, config.word_dim, padding_idx=0)
+        self.char_cnn = (
+            CharCNN(n_chars, config.char_dim, config.char_filters, config.char_kernel, config.embed_dropout)
+            if config.char_dim > 0
+            else None
+        )
+        in_dim = config.word_dim + (self.char_cnn.out_dim if self.char_cnn else 0)
+        self.embed_dropout = nn.Dropout(config.embed_dropout)
+        self.encoder = RecurrentEncoder(
+            in_dim,
+            cell=config.cell,
+            hidden_size=config.hidden_size,
+            num_layers=config.num_layers,
+            bidirectional=config.bidirectional,
+            dropout=config.dropout,
+            forget_bias=config.forget_bias,
+        )
+        self.output_dropout = nn.Dropout(config.output_dropout)
+        self.tag_head = nn.Linear(self.encoder.out_dim, len(tags))
+        self.crf = CRF(tags) if config.crf else None
+        self.intent_head = nn.Linear(2 * self.encoder.out_dim, n_intents) if config.intent and n_intents else None
+        if not self.crf:
+            allowed, allowed_start = bio_allowed(tags)
+            self.register_buffer("trans_penalty", (~allowed).float() * -1e4, persistent=False)
+            self.register_buffer("start_penalty", (~allowed_start).float() * -1e4, persistent=False)
+
+    def forward(
+        self, words: torch.Tensor, chars: torch.Tensor | None, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Tag scores ``[B, T, K]`` and intent logits ``[B, I]`` (or None)."""
+        x = self.word_embed(words)
+        if self.char_cnn is not None:
+            x = torch.cat([x, self.char_cnn(chars)], dim=-1)
+        h = self.encoder(self.embed_dropout(x), lengths)
+        h = self.output_dropout(h)
+        emissions = self.tag_head(h)
+        intent = None
+        if self.intent_head is not None:
+            mask = (torch.arange(h.shape[1], device=h.device)[None, :] < lengths.to(h.device)[:, None]).unsqueeze(2)
+            mean = (h * mask).sum(1) / lengths.to(h.device).unsqueeze(1).to(h.dtype)
+            mx = h.masked_fill(~mask, -1e4).amax(1)
+            intent = self.intent_head(torch.cat([mean, mx], dim=1))
+        return emissions, intent
+
+    def loss(
+        self,
+        emissions: torch.Tensor,
+        intent_logits: torch.Tensor | None,
+        tags: torch.Tensor,
+        intents: torch.Tensor | None,
+        mask: torch.Tensor,
+    ) -> torch.Tensor:
+        """Mean per-token slot loss (tags -100 are ignored) plus the weighted intent loss."""
+        if self.crf is not None:
+            keep = tags >= 0
+            loss = self.crf.nll(emissions, tags, mask) / keep.sum().clamp(min=1)
+        else:
+            loss = F.cross_entropy(
+                emissions.reshape(-1, emissions.shape[-1]),
+                tags.reshape(-1),
+                ignore_index=-100,
+                label_smoothing=self.config.label_smoothing,
+            )
+        if intent_logits is not None and intents is not None:
+            loss = loss + self.config.intent_weight * F.binary_cross_entropy_with_logits(intent_logits, intents)
+        return loss
+
+    @torch.no_grad()
+    def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Best BIO-well-formed tag ids ``[B, T]``: CRF Viterbi, or constrained Viterbi on softmax scores."""
+        return decode_tags(emissions, mask, self.decode_params())
+
+    def decode_params(self) -> dict[str, torch.Tensor]:
+        """Transition scores for decoding (exported beside ONNX graphs, which hold only emissions)."""
+        if self.crf is not None:
+            trans, start, end = self.crf._scores()
+            return {"trans": trans.detach(), "start": start.detach(), "end": end.detach(), "log_softmax": False}
+        return {
+            "trans": self.trans_penalty,
+            "start": self.start_penalty,
+            "end": torch.zeros_like(self.start_penalty),
+            "log_softmax": True,
+        }
+
+
+def decode_tags(emissions: torch.Tensor, mask: torch.Tensor, params: dict) -> torch.Tensor:
+    """Viterbi with BIO constraints; shared by the eager and ONNX paths."""
+    scores = emissions.log_softmax(-1) if params["log_softmax"] else emissions
+    return viterbi(scores, mask, params["trans"], params["start"], params["end"])
+
+
+def decode_intents(logits: torch.Tensor, threshold: float = 0.5) -> list[list[int]]:
+    """Atomic intents above ``threshold``, at least the most likely one, most likely first."""
+    probs = torch.sigmoid(logits)
+    order = probs.argsort(dim=1, descending=True)
+    out = []
+    for p, o in zip(probs.tolist(), order.tolist()):
+        picked = [i for i in o if p[i] > threshold] or [o[0]]
+        out.append(picked)
+    return out

@@ -1,0 +1,49 @@
+import os
+import sys
+from pathlib import Path
+
+# The hub is unreachable here: fail fast instead of retrying (read by datasets at import time).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+import pytest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample"
+SHARED = ROOT.parent / "shared" / "data"
+sys.path.insert(0, str(ROOT))
+
+
+def write_split(root: Path, split: str, seq_in: str | bytes, seq_out: str | bytes, label: str | bytes | None):
+    d = root / split
+    d.mkdir(parents=True, exist_ok=True)
+    for name, content in (("seq.in", seq_in), ("seq.out", seq_out), ("label", label)):
+        if content is None:
+            continue
+        if isinstance(content, str):
+            content = content.encode()
+        (d / name).write_bytes(content)
+    return d
+
+
+@pytest.fixture
+def sample_dir() -> Path:
+    return SAMPLE
+
+
+@pytest.fixture(scope="session")
+def trained_sample(tmp_path_factory):
+    """A tagger trained on the bundled sample (shared by tests that need a checkpoint)."""
+    from tests.helpers import train_on_sample
+
+    out = tmp_path_factory.mktemp("sample_run")
+    return train_on_sample(out, extra=["model.intent=true", "model.char_dim=16", "model.char_filters=16"])
+
+
+@pytest.fixture(scope="session")
+def trained_sample_crf(tmp_path_factory):
+    """A CRF tagger (no intent head) trained on the bundled sample."""
+    from tests.helpers import train_on_sample
+
+    out = tmp_path_factory.mktemp("sample_run_crf")
+    return train_on_sample(out, extra=["model.crf=true"])

@@ -1,0 +1,17 @@
+"""Train a slot tagger: ``python train.py data=atis model=bilstm trainer.max_epochs=30``."""
+
+import hydra
+from omegaconf import DictConfig
+
+from slotfill.cli import friendly_errors
+from slotfill.run import train
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+@friendly_errors
+def main(cfg: DictConfig) -> None:
+    train(cfg)
+
+
+if __name__ == "__main__":
+    main()
