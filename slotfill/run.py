@@ -92,6 +92,11 @@ def train(cfg: DictConfig) -> dict:
         "best_checkpoint": best,
         "best_val_f1": float(ckpt_cb.best_model_score) if best else None,
     }
+    from .callbacks import Throughput
+
+    for cb in trainer.callbacks:
+        if isinstance(cb, Throughput):
+            results.update(cb.summary)
     trainer.validate(module, datamodule=datamodule, verbose=False)
     results["valid"] = module.scores.get("valid")
     if cfg.get("test_after_fit", True):
@@ -225,3 +230,21 @@ def predict(cfg: DictConfig, texts: list[str] | None = None) -> list[dict]:
     else:
         sys.stdout.write(text)
     return results
+
+
+def export(cfg: DictConfig) -> Path:
+    """Write the ONNX graph and its sidecar; optionally check tags against eager PyTorch."""
+    from .onnx_backend import export_onnx
+    from .tagger import SlotTagger
+
+    out = export_onnx(cfg.ckpt, cfg.get("output"), int(cfg.opset))
+    print(f"wrote {out} and {out}.json")
+    if cfg.get("check", True) and not cfg.get("output"):
+        sentences = ["i want to leave taipei and arrive in boston", "show me flights from denver to dallas on monday"]
+        eager = SlotTagger.load(cfg.ckpt).predict(sentences)
+        onnx = SlotTagger.load(cfg.ckpt, backend="onnx").predict(sentences)
+        same = [a["tags"] == b["tags"] and a["intent"] == b["intent"] for a, b in zip(eager, onnx)]
+        if not all(same):
+            raise SlotfillError(f"{out}: ONNX Runtime and PyTorch disagree on {same.count(False)} test sentences")
+        print("check: ONNX Runtime and PyTorch give the same tags")
+    return out

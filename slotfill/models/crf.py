@@ -60,11 +60,8 @@ class CRF(nn.Module):
         last = tags.gather(1, (mask.sum(1) - 1).clamp(min=0).unsqueeze(1)).squeeze(1)
         gold = gold + end[last]
         # partition function: forward algorithm, vectorised over the batch and tags
-        alpha = start + emissions[:, 0]  # [B, K]
-        for t in range(1, T):
-            nxt = torch.logsumexp(alpha.unsqueeze(2) + trans.unsqueeze(0), dim=1) + emissions[:, t]
-            alpha = torch.where(mask[:, t : t + 1], nxt, alpha)
-        log_z = torch.logsumexp(alpha + end, dim=1)
+        alphas = _forward(emissions, mask, trans, start)
+        log_z = torch.logsumexp(alphas[-1] + end, dim=1)
         return (log_z - gold).sum()
 
     @torch.no_grad()
@@ -72,17 +69,12 @@ class CRF(nn.Module):
         """Posterior probability of each tag at each position ``[B, T, K]`` (forward-backward)."""
         trans, start, end = self._scores()
         B, T, K = emissions.shape
-        alpha = start + emissions[:, 0]
-        alphas = [alpha]
-        for t in range(1, T):
-            nxt = torch.logsumexp(alpha.unsqueeze(2) + trans.unsqueeze(0), dim=1) + emissions[:, t]
-            alpha = torch.where(mask[:, t : t + 1], nxt, alpha)
-            alphas.append(alpha)
-        log_z = torch.logsumexp(alpha + end, dim=1)
+        alphas = _forward(emissions, mask, trans, start)
+        log_z = torch.logsumexp(alphas[-1] + end, dim=1)
         beta = end.expand(B, K)
         betas = [beta]
         for t in range(T - 2, -1, -1):
-            nxt = torch.logsumexp(trans.unsqueeze(0) + (emissions[:, t + 1] + beta).unsqueeze(1), dim=2)
+            nxt = _log_matmul(emissions[:, t + 1] + beta, trans.t())
             beta = torch.where(mask[:, t + 1 : t + 2], nxt, beta)
             betas.append(beta)
         betas.reverse()
@@ -93,6 +85,24 @@ class CRF(nn.Module):
         """Viterbi best paths ``[B, T]`` (padding positions hold 0)."""
         trans, start, end = self._scores()
         return viterbi(emissions, mask, trans, start, end)
+
+
+def _log_matmul(a: torch.Tensor, trans: torch.Tensor) -> torch.Tensor:
+    """``logsumexp_i(a[b, i] + trans[i, j])`` as one matrix product in exp space (stable shifts)."""
+    am = a.amax(dim=1, keepdim=True)
+    tm = trans.amax()
+    return torch.log((a - am).exp() @ (trans - tm).exp() + 1e-30) + am + tm
+
+
+def _forward(emissions: torch.Tensor, mask: torch.Tensor, trans: torch.Tensor, start: torch.Tensor) -> list:
+    """Forward-algorithm log-scores ``alpha_t`` for every position (kept at padding)."""
+    alpha = start + emissions[:, 0]
+    alphas = [alpha]
+    for t in range(1, emissions.shape[1]):
+        nxt = _log_matmul(alpha, trans) + emissions[:, t]
+        alpha = torch.where(mask[:, t : t + 1], nxt, alpha)
+        alphas.append(alpha)
+    return alphas
 
 
 def viterbi(
