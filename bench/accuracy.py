@@ -18,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,12 +45,20 @@ def run_one(name: str, overrides: list[str], threads: int) -> dict:
     if metrics.exists():
         return json.loads(metrics.read_text())
     out.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, str(ROOT / "train.py"), *overrides, f"threads={threads}",
-           "trainer.enable_progress_bar=false", f"hydra.run.dir={out}"]
+    cmd = [
+        sys.executable,
+        str(ROOT / "train.py"),
+        *overrides,
+        f"threads={threads}",
+        "trainer.enable_progress_bar=false",
+        f"hydra.run.dir={out}",
+    ]
     print("$", " ".join(cmd[1:]), flush=True)
     start = time.perf_counter()
     with open(out / "train.stdout", "w") as log:
-        proc = subprocess.run(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        proc = subprocess.run(
+            cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"}
+        )
     if proc.returncode != 0:
         raise SystemExit(f"run {name} failed (exit {proc.returncode}); see {out / 'train.stdout'}")
     result = json.loads(metrics.read_text())
@@ -86,10 +95,29 @@ def mean_std(values: list[float]) -> str:
 
 def row(label: str, results: list[dict], with_unseen: bool) -> str:
     cells = [mean_std([r["test"].get(key) for r in results]) for _, key in METRICS]
-    cells.append(mean_std([r["train_time_s"] for r in results]).replace(".00", ""))
-    if with_unseen:
-        cells.append(mean_std([r.get("unseen_city_f1") for r in results]))
+    cells.append(mean_std([r["train_time_s"] for r in results]))
+    cells.append(mean_std([r.get("unseen_city_f1") for r in results]) if with_unseen else "—")
     return f"| {label} | {len(results)} | " + " | ".join(cells) + " |"
+
+
+def plan(args) -> dict[str, list[tuple[str, list[str]]]]:
+    """Runs per table row: ``{row key: [(run name, overrides), ...]}``."""
+    rows: dict[str, list[tuple[str, list[str]]]] = {}
+    for ds in args.datasets:
+        rows[f"{ds}/preset"] = [
+            (f"{ds}-preset-seed{s}", [f"experiment={ds}", f"seed={s}"]) for s in range(1, args.seeds + 1)
+        ]
+    if not args.no_ablation:
+        for label, extra in ABLATION.items():
+            slug = "-".join(e.split(".")[1].replace("=", "") for e in extra)
+            rows[f"atis/ablation/{label}"] = [
+                (
+                    f"atis-ablation-{slug}-seed{s}" if extra else f"atis-preset-seed{s}",
+                    ["experiment=atis", f"seed={s}", *extra],
+                )
+                for s in range(1, (args.ablation_seeds or args.seeds) + 1)
+            ]
+    return rows
 
 
 def main() -> None:
@@ -98,47 +126,60 @@ def main() -> None:
     p.add_argument("--ablation-seeds", type=int, default=None, help="seeds per ablation row (default: --seeds)")
     p.add_argument("--datasets", nargs="+", default=["atis", "snips"])
     p.add_argument("--no-ablation", action="store_true")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2, help="torch threads per run")
+    p.add_argument("--jobs", type=int, default=1, help="runs at once (with --threads 1, 2 jobs use both cores)")
     args = p.parse_args()
     sys.path.insert(0, str(ROOT))
-    seeds = list(range(1, args.seeds + 1))
-    header = "| model | seeds | slot F1 | intent acc | sentence acc | train time (s) |"
-    lines = ["# Accuracy benchmark", "", f"Command: `python bench/accuracy.py --seeds {args.seeds}`"
-             + ("" if args.no_ablation else f" (ablation: {args.ablation_seeds or args.seeds} seeds)"), "",
-             "Test-set means ± std over seeds; each run selects its checkpoint on validation F1.", ""]
-    all_results: dict = {}
+    rows = plan(args)
+    runs = dict(run for row in rows.values() for run in row)
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        done = dict(zip(runs, pool.map(lambda kv: run_one(kv[0], kv[1], args.threads), runs.items())))
+    for name, r in done.items():
+        if name.startswith("atis"):
+            r.update(unseen_city_scores(r["model"]))
+    command = f"python bench/accuracy.py --seeds {args.seeds}"
+    if args.ablation_seeds:
+        command += f" --ablation-seeds {args.ablation_seeds}"
+    if args.datasets != ["atis", "snips"]:
+        command += " --datasets " + " ".join(args.datasets)
+    if args.no_ablation:
+        command += " --no-ablation"
+    command += f" --threads {args.threads} --jobs {args.jobs}"
+    header = "| model | seeds | slot F1 | intent acc | sentence acc | train time (s) | unseen-city F1 |"
+    rule = "|---|---:|---:|---:|---:|---:|---:|"
+    lines = [
+        "# Accuracy benchmark",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"Test-set mean ± std over seeds; each run selects its checkpoint on validation F1. {args.jobs} run(s) "
+        f"at a time with {args.threads} torch thread(s) each on this machine ({os.cpu_count()} cores): "
+        "training times include that sharing.",
+        "",
+    ]
     for ds in args.datasets:
-        results = []
-        for s in seeds:
-            r = run_one(f"{ds}-preset-seed{s}", [f"experiment={ds}", f"seed={s}"], args.threads)
-            if ds == "atis":
-                r.update(unseen_city_scores(r["model"]))
-            results.append(r)
-        all_results[f"{ds}/preset"] = results
-        lines += [f"## {ds.upper()} preset (`experiment={ds}`)", "",
-                  header[:-1] + (" unseen-city F1 |" if ds == "atis" else ""),
-                  "|---|---:|---:|---:|---:|---:|" + ("---:|" if ds == "atis" else ""),
-                  row(f"experiment={ds}", results, ds == "atis"), ""]
+        results = [done[name] for name, _ in rows[f"{ds}/preset"]]
+        lines += [
+            f"## {ds.upper()} preset (`experiment={ds}`)",
+            "",
+            header,
+            rule,
+            row(f"experiment={ds}", results, ds == "atis"),
+            "",
+        ]
     if not args.no_ablation:
-        n = args.ablation_seeds or args.seeds
-        lines += ["## Ablation on ATIS", "", header[:-1] + " unseen-city F1 |", "|---|---:|---:|---:|---:|---:|---:|"]
-        for label, extra in ABLATION.items():
-            results = []
-            for s in range(1, n + 1):
-                slug = "full" if not extra else "-".join(e.split(".")[1].replace("=", "") for e in extra)
-                name = f"atis-preset-seed{s}" if not extra else f"atis-ablation-{slug}-seed{s}"
-                r = run_one(name, ["experiment=atis", f"seed={s}", *extra], args.threads)
-                r.update(unseen_city_scores(r["model"]))
-                results.append(r)
-            all_results[f"atis/ablation/{label}"] = results
-            lines.append(row(label, results, True))
-        lines += ["", "Unseen-city F1: slot F1 over city slots on `data/unseen_cities` (ATIS-style queries about "
-                  "cities ATIS never mentions)."]
+        lines += ["## Ablation on ATIS", "", header, rule]
+        for label in ABLATION:
+            lines.append(row(label, [done[name] for name, _ in rows[f"atis/ablation/{label}"]], True))
+        lines.append("")
+    lines.append(
+        "Unseen-city F1: slot F1 over city slots on `data/unseen_cities` (ATIS-style queries about cities ATIS "
+        "never mentions)."
+    )
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "accuracy.md").write_text("\n".join(lines) + "\n")
-    slim = {k: [{"seed": r["seed"], "test": r["test"], "valid": r["valid"], "train_time_s": r["train_time_s"],
-                 **{m: r[m] for m in ("unseen_f1", "unseen_city_f1") if m in r}} for r in v]
-            for k, v in all_results.items()}
+    keep = ("seed", "test", "valid", "train_time_s", "epochs", "unseen_f1", "unseen_city_f1")
+    slim = {k: [{m: done[name].get(m) for m in keep} for name, _ in v] for k, v in rows.items()}
     (RESULTS / "accuracy.json").write_text(json.dumps(slim, indent=2) + "\n")
     print("\n".join(lines))
 

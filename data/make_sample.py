@@ -10,8 +10,20 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-CITIES = ["boston", "denver", "dallas", "taipei", "atlanta", "seattle", "new york", "san francisco", "oakland",
-          "pittsburgh", "baltimore", "philadelphia"]
+CITIES = [
+    "boston",
+    "denver",
+    "dallas",
+    "taipei",
+    "atlanta",
+    "seattle",
+    "new york",
+    "san francisco",
+    "oakland",
+    "pittsburgh",
+    "baltimore",
+    "philadelphia",
+]
 DAYS = ["monday", "tuesday", "friday", "sunday"]
 AIRLINES = ["delta", "united", "american airlines"]
 
@@ -31,8 +43,13 @@ TEMPLATES = [
     ("i need a flight departing {from} on {day}", "atis_flight"),
     ("i would like to arrive in {to} on {day}", "atis_flight"),
 ]
-SLOT = {"from": "fromloc.city_name", "to": "toloc.city_name", "day": "depart_date.day_name",
-        "airline": "airline_name", "city": "city_name"}
+SLOT = {
+    "from": "fromloc.city_name",
+    "to": "toloc.city_name",
+    "day": "depart_date.day_name",
+    "airline": "airline_name",
+    "city": "city_name",
+}
 
 
 def realise(template: str, rng: random.Random) -> tuple[list[str], list[str]]:
@@ -54,8 +71,12 @@ def realise(template: str, rng: random.Random) -> tuple[list[str], list[str]]:
 def main(out: Path = Path(__file__).parent / "sample") -> None:
     rng = random.Random(0)
     sizes = {"train": 60, "valid": 20, "test": 20}
-    fixed = {"test": [("i want to leave taipei", "O O O O B-fromloc.city_name", "atis_flight"),
-                      ("i want to arrive in taipei", "O O O O O B-toloc.city_name", "atis_flight")]}
+    fixed = {
+        "test": [
+            ("i want to leave taipei", "O O O O B-fromloc.city_name", "atis_flight"),
+            ("i want to arrive in taipei", "O O O O O B-toloc.city_name", "atis_flight"),
+        ]
+    }
     for split, n in sizes.items():
         rows = list(fixed.get(split, []))
         while len(rows) < n:

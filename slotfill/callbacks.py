@@ -19,6 +19,7 @@ class Throughput(pl.Callback):
         self._fit_start = 0.0
         self._epoch_start = 0.0
         self._sentences = 0
+        self._last_batch_end = 0.0
 
     def on_fit_start(self, trainer, pl_module) -> None:
         self._fit_start = time.perf_counter()
@@ -29,10 +30,12 @@ class Throughput(pl.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self._sentences += len(batch["words"])
+        self._last_batch_end = time.perf_counter()
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
-        # ends before validation: the rate covers training steps only, over the whole epoch
-        seconds = time.perf_counter() - self._epoch_start
+        # Lightning validates inside the epoch, before this hook: the clock stops at the last
+        # training batch, so the rate covers loading batches and optimizer steps only
+        seconds = self._last_batch_end - self._epoch_start
         rate = self._sentences * trainer.world_size / max(seconds, 1e-9)
         self.epoch_rates.append(rate)
         pl_module.log("train/sent_per_s", rate, sync_dist=False)

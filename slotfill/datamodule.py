@@ -46,7 +46,9 @@ class BucketBatchSampler(Sampler[list[int]]):
     def _batches(self) -> list[list[int]]:
         idx = list(range(len(self.lengths)))
         if not self.shuffle:
+            # evaluation: each rank takes every num_replicas-th sentence (no padding, no repeats)
             idx.sort(key=lambda i: self.lengths[i])
+            idx = idx[self.rank :: self.num_replicas]
             return [idx[i : i + self.batch_size] for i in range(0, len(idx), self.batch_size)]
         rng = random.Random(self.seed + self.epoch)
         rng.shuffle(idx)
@@ -55,23 +57,26 @@ class BucketBatchSampler(Sampler[list[int]]):
             pool = sorted(idx[p : p + self.pool], key=lambda i: self.lengths[i])
             batches += [pool[i : i + self.batch_size] for i in range(0, len(pool), self.batch_size)]
         rng.shuffle(batches)
-        if self.num_replicas > 1 and len(batches) % self.num_replicas:
-            batches += batches[: self.num_replicas - len(batches) % self.num_replicas]
+        n = len(batches)
+        while len(batches) % self.num_replicas:  # repeat batches so every rank has as many steps
+            batches.append(batches[len(batches) % n])
         return batches
 
     def __iter__(self) -> Iterator[list[int]]:
         batches = self._batches()
         self.epoch += 1
-        return iter(batches[self.rank :: self.num_replicas])
+        if self.shuffle:
+            batches = batches[self.rank :: self.num_replicas]
+        return iter(batches)
 
     def __len__(self) -> int:
-        n = -(-len(self.lengths) // self.batch_size)
-        if self.shuffle:
-            n = sum(-(-min(self.pool, len(self.lengths) - p) // self.batch_size) for p in range(0, len(self.lengths), self.pool))
-            n = -(-n // self.num_replicas)
-        else:
-            n = len(range(self.rank, n, self.num_replicas))
-        return n
+        if not self.shuffle:
+            mine = len(range(self.rank, len(self.lengths), self.num_replicas))
+            return -(-mine // self.batch_size)
+        n = sum(
+            -(-min(self.pool, len(self.lengths) - p) // self.batch_size) for p in range(0, len(self.lengths), self.pool)
+        )
+        return -(-n // self.num_replicas)
 
 
 class SlotDataModule(pl.LightningDataModule):
@@ -122,7 +127,11 @@ class SlotDataModule(pl.LightningDataModule):
         sizes = ", ".join(f"{k} {len(v)}" for k, v in self.encoded.items())
         log.info(
             "%s: %s sentences; %d words, %d tags, %d intents in train vocabulary",
-            self.name, sizes, len(self.vocabs.words), len(self.vocabs.tags), len(self.vocabs.intents),
+            self.name,
+            sizes,
+            len(self.vocabs.words),
+            len(self.vocabs.tags),
+            len(self.vocabs.intents),
         )
 
     def setup(self, stage: str | None = None) -> None:

@@ -15,16 +15,11 @@ MAX_WORD_LEN = 20  # characters per word seen by the char CNN; longer words keep
 def encode_tokens(tokens: Sequence[str], vocabs: Vocabularies, max_word_len: int = MAX_WORD_LEN) -> dict:
     """Word ids (lower-cased lookup) and char ids for one sentence."""
     words = torch.tensor([vocabs.words.index(t.lower()) for t in tokens], dtype=torch.long)
-    ids = [vocabs.chars.encode(t[:max_word_len]) for t in tokens]
-    chars = torch.zeros(len(tokens), max((len(c) for c in ids), default=1) or 1, dtype=torch.long)
-    for i, c in enumerate(ids):
-        chars[i, : len(c)] = torch.tensor(c, dtype=torch.long)
-    return {"words": words, "chars": chars}
+    keys = [t[:max_word_len] for t in tokens]
+    return {"words": words, "keys": keys, "char_ids": [vocabs.chars.encode(k) for k in keys]}
 
 
-def encode_example(
-    tokens: Sequence[str], tags: Sequence[str], intent: str, vocabs: Vocabularies, index: int
-) -> dict:
+def encode_example(tokens: Sequence[str], tags: Sequence[str], intent: str, vocabs: Vocabularies, index: int) -> dict:
     """Ids for one labelled sentence; unseen tags become IGNORE, unseen atomic intents are left out."""
     ex = encode_tokens(tokens, vocabs)
     ex["tags"] = torch.tensor([vocabs.tags.stoi.get(t, IGNORE) for t in tags], dtype=torch.long)
@@ -39,17 +34,30 @@ def encode_example(
 
 
 def collate(batch: Sequence[dict]) -> dict:
-    """Pad a list of encoded sentences into tensors (tags padded with IGNORE)."""
+    """Pad a list of encoded sentences into tensors (tags padded with IGNORE).
+
+    Characters are stored once per distinct word in the batch (``chars [U, L]``, row 0 is the
+    padding word) with ``char_index [B, T]`` pointing into it: the char CNN then runs once per
+    word type instead of once per token.
+    """
     lengths = torch.tensor([len(ex["words"]) for ex in batch], dtype=torch.long)
     B, T = len(batch), int(lengths.max())
-    L = max(ex["chars"].shape[1] for ex in batch)
     words = torch.zeros(B, T, dtype=torch.long)
-    chars = torch.zeros(B, T, L, dtype=torch.long)
+    rows: dict[str, int] = {}
+    char_rows: list[list[int]] = [[]]
+    index = [[0] * T for _ in range(B)]
     for b, ex in enumerate(batch):
-        n, w = ex["chars"].shape
-        words[b, :n] = ex["words"]
-        chars[b, :n, :w] = ex["chars"]
-    out = {"words": words, "chars": chars, "lengths": lengths}
+        words[b, : len(ex["words"])] = ex["words"]
+        idx = index[b]
+        for t, (key, ids) in enumerate(zip(ex["keys"], ex["char_ids"])):
+            r = rows.get(key)
+            if r is None:
+                r = rows[key] = len(char_rows)
+                char_rows.append(ids)
+            idx[t] = r
+    L = max(1, max(len(c) for c in char_rows))
+    chars = torch.tensor([c + [0] * (L - len(c)) for c in char_rows], dtype=torch.long)
+    out = {"words": words, "chars": chars, "char_index": torch.tensor(index, dtype=torch.long), "lengths": lengths}
     if "tags" in batch[0]:
         tags = torch.full((B, T), IGNORE, dtype=torch.long)
         for b, ex in enumerate(batch):

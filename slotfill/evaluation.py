@@ -56,7 +56,9 @@ def evaluate_predictions(
 ) -> dict:
     """Every number and table of an evaluation, as plain data."""
     has_intents = pred_intents is not None and gold_intents is not None and any(gold_intents)
-    scores = all_scores(gold_tags, pred_tags, gold_intents if has_intents else None, pred_intents if has_intents else None)
+    scores = all_scores(
+        gold_tags, pred_tags, gold_intents if has_intents else None, pred_intents if has_intents else None
+    )
     strict = slot_scores(gold_tags, pred_tags, mode="strict")
     conf = confusions(gold_tags, pred_tags)
     errors = []
@@ -64,7 +66,16 @@ def evaluate_predictions(
         gi = gold_intents[i] if has_intents else None
         pi = pred_intents[i] if has_intents else None
         if list(g) != list(p) or (has_intents and not same_intent(gi, pi)):
-            errors.append({"index": i, "tokens": list(tok), "gold": list(g), "pred": list(p), "gold_intent": gi, "pred_intent": pi})
+            errors.append(
+                {
+                    "index": i,
+                    "tokens": list(tok),
+                    "gold": list(g),
+                    "pred": list(p),
+                    "gold_intent": gi,
+                    "pred_intent": pi,
+                }
+            )
     return {
         "scores": {**scores, "strict": strict},
         "per_slot": slot_report_dict(gold_tags, pred_tags),
@@ -149,7 +160,9 @@ def write_outputs(result: dict, out_dir: Path, meta: dict, max_errors: int = 200
         "per_slot": result["per_slot"],
     }
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=_plain) + "\n")
-    (out_dir / "report.md").write_text(markdown_report(result, f"Evaluation of {meta.get('checkpoint', '')}", max_errors))
+    (out_dir / "report.md").write_text(
+        markdown_report(result, f"Evaluation of {meta.get('checkpoint', '')}", max_errors)
+    )
     (out_dir / "report.txt").write_text(result["report"])
     with open(out_dir / "errors.jsonl", "w") as f:
         for e in result["errors"]:

@@ -37,13 +37,18 @@ class SlotTaggerModule(pl.LightningModule):
         dataset: str = "",
     ) -> None:
         super().__init__()
-        self.save_hyperparameters({"net": dict(net), "unk_replace": unk_replace, "lr_decay": lr_decay,
-                                   "warmup_steps": warmup_steps, "dataset": dataset})
+        self.save_hyperparameters(
+            {
+                "net": dict(net),
+                "unk_replace": unk_replace,
+                "lr_decay": lr_decay,
+                "warmup_steps": warmup_steps,
+                "dataset": dataset,
+            }
+        )
         self.net_config = NetConfig.from_dict(dict(net))
         self.vocabs = vocabs
-        self.net = SlotNet(
-            self.net_config, len(vocabs.words), len(vocabs.chars), vocabs.tags.itos, len(vocabs.intents)
-        )
+        self.net = SlotNet(self.net_config, len(vocabs.words), len(vocabs.chars), vocabs.tags.itos, len(vocabs.intents))
         self.optimizer_factory = optimizer or default_optimizer
         self.unk_replace = unk_replace
         self.warmup_steps = warmup_steps
@@ -62,7 +67,8 @@ class SlotTaggerModule(pl.LightningModule):
         return torch.arange(T, device=self.device)[None, :] < batch["lengths"].to(self.device)[:, None]
 
     def _forward(self, batch: dict, words: torch.Tensor | None = None):
-        return self.net(batch["words"] if words is None else words, batch["chars"], batch["lengths"])
+        words = batch["words"] if words is None else words
+        return self.net(words, batch["chars"], batch["char_index"], batch["lengths"])
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         words = batch["words"]

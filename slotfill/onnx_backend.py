@@ -16,7 +16,7 @@ from torch import nn
 
 from .errors import CheckpointError
 
-INPUTS = ["words", "chars", "lengths"]
+INPUTS = ["words", "chars", "char_index", "lengths"]
 
 
 class _EmissionGraph(nn.Module):
@@ -24,8 +24,8 @@ class _EmissionGraph(nn.Module):
         super().__init__()
         self.net = net
 
-    def forward(self, words, chars, lengths):
-        emissions, intent = self.net(words, chars, lengths)
+    def forward(self, words, chars, char_index, lengths):
+        emissions, intent = self.net(words, chars, char_index, lengths)
         return (emissions,) if intent is None else (emissions, intent)
 
 
@@ -42,12 +42,14 @@ def export_onnx(ckpt: str | Path, output: str | Path | None = None, opset: int =
     out = Path(output) if output else onnx_path_for(ckpt)
     out.parent.mkdir(parents=True, exist_ok=True)
     words = torch.tensor([[2, 3, 4], [2, 3, 0]])
-    chars = torch.ones(2, 3, 4, dtype=torch.long)
+    chars = torch.tensor([[0, 0, 0, 0], [2, 3, 0, 0], [2, 3, 4, 5]])
+    char_index = torch.tensor([[1, 2, 1], [2, 1, 0]])
     lengths = torch.tensor([3, 2])
     outputs = ["emissions"] + (["intent_logits"] if net.intent_head is not None else [])
     axes = {
         "words": {0: "batch", 1: "tokens"},
-        "chars": {0: "batch", 1: "tokens", 2: "word_chars"},
+        "chars": {0: "word_types", 1: "word_chars"},
+        "char_index": {0: "batch", 1: "tokens"},
         "lengths": {0: "batch"},
         "emissions": {0: "batch", 1: "tokens"},
         "intent_logits": {0: "batch"},
@@ -58,7 +60,7 @@ def export_onnx(ckpt: str | Path, output: str | Path | None = None, opset: int =
         warnings.simplefilter("ignore")  # the RNN-with-batch-size tracer warnings do not apply to packed inputs
         torch.onnx.export(
             _EmissionGraph(net),
-            (words, chars, lengths),
+            (words, chars, char_index, lengths),
             str(out),
             input_names=INPUTS,
             output_names=outputs,
@@ -101,7 +103,7 @@ class OnnxEmissions:
         except Exception as e:
             raise CheckpointError(f"{path}: not a readable ONNX model ({str(e).splitlines()[0][:200]})") from None
         self.outputs = [o.name for o in self.session.get_outputs()]
-        # a model without char features has no "chars" input: the exporter drops unused inputs
+        # a model without char features has no "chars"/"char_index" inputs: the exporter drops unused inputs
         self.inputs = [i.name for i in self.session.get_inputs()]
 
     @classmethod

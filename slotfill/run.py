@@ -88,6 +88,7 @@ def train(cfg: DictConfig) -> dict:
         "dataset": str(cfg.data.name),
         "seed": int(cfg.seed),
         "epochs": int(trainer.current_epoch),
+        "world_size": int(trainer.world_size),
         "train_time_s": round(fit_time, 1),
         "best_checkpoint": best,
         "best_val_f1": float(ckpt_cb.best_model_score) if best else None,
@@ -176,8 +177,10 @@ def evaluate(cfg: DictConfig) -> dict:
     d = result["direction"]
     print(result["report"])
     print(line)
-    print(f"departure->arrival confusions {d['fromloc_as_toloc']}, arrival->departure {d['toloc_as_fromloc']}; "
-          f"{len(result['errors'])} sentences with errors")
+    print(
+        f"departure->arrival confusions {d['fromloc_as_toloc']}, arrival->departure {d['toloc_as_fromloc']}; "
+        f"{len(result['errors'])} sentences with errors"
+    )
     print(f"report: {out_dir / 'report.md'}")
     return metrics
 

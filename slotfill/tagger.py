@@ -47,7 +47,9 @@ def read_checkpoint(path: str | Path) -> dict:
     if "slotfill" in raw:  # a Lightning checkpoint written during training
         state = dict(raw["slotfill"])
         prefix = "net."
-        state["state_dict"] = {k[len(prefix) :]: v for k, v in raw.get("state_dict", {}).items() if k.startswith(prefix)}
+        state["state_dict"] = {
+            k[len(prefix) :]: v for k, v in raw.get("state_dict", {}).items() if k.startswith(prefix)
+        }
     elif {"net", "vocabs", "state_dict"} <= set(raw):
         state = raw
     else:
@@ -131,7 +133,9 @@ class SlotTagger:
             if tokenized is None:
                 keep.append(list(range(len(sent))))
             else:
-                keep.append([j for j, t in enumerate(tokenized[i]) if not (t.is_punct and t.text not in self.vocabs.words)])
+                keep.append(
+                    [j for j, t in enumerate(tokenized[i]) if not (t.is_punct and t.text not in self.vocabs.words)]
+                )
         model_inputs = [[sentences[i][j] for j in k] for i, k in enumerate(keep)]
         pieces, owners = [], []
         for i, toks in enumerate(model_inputs):
@@ -196,7 +200,7 @@ class SlotTagger:
         """Tag scores and intent logits for an encoded batch (eager PyTorch or ONNX Runtime)."""
         if self._backend is not None:
             return self._backend(batch)
-        return self.net(batch["words"], batch["chars"], batch["lengths"])
+        return self.net(batch["words"], batch["chars"], batch["char_index"], batch["lengths"])
 
     def _token_confidence(self, emissions: torch.Tensor, mask: torch.Tensor, tag_ids: torch.Tensor) -> torch.Tensor:
         """Probability of each chosen tag: CRF marginals, or the softmax for softmax models."""

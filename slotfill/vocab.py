@@ -90,7 +90,7 @@ class Vocabularies:
         cls, tokens: Sequence[Sequence[str]], tags: Sequence[Sequence[str]], intents: Sequence[str], min_freq: int = 1
     ) -> Vocabularies:
         words, counts = Vocab.build(tokens, min_freq=min_freq)
-        chars, _ = Vocab.build(("".join(t) for t in tokens))
+        chars, _ = Vocab.build("".join(t) for t in tokens)
         # "O" first keeps tag 0 meaningful for padding-free code paths; no PAD/UNK: a tag is a class.
         tag_vocab, _ = Vocab.build(tags, specials=("O",))
         intent_vocab, _ = Vocab.build((split_intent(i) for i in intents), specials=())

@@ -102,7 +102,12 @@ def _write_csv(path, rows):
 
 def test_hub_format_from_local_csv(tmp_path):
     rows = [
-        (i, "flight+airfare" if i % 5 == 0 else "flight", f"from city{i} to boston", "O B-fromloc.city_name O B-toloc.city_name")
+        (
+            i,
+            "flight+airfare" if i % 5 == 0 else "flight",
+            f"from city{i} to boston",
+            "O B-fromloc.city_name O B-toloc.city_name",
+        )
         for i in range(30)
     ]
     _write_csv(tmp_path / "train.csv", rows)

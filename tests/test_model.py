@@ -32,7 +32,7 @@ def _batch(v, sentences):
 def test_output_shapes(cell, crf):
     net, v = _net(cell=cell, crf=crf, intent=True)
     b = _batch(v, [["i", "want", "boston"], ["arrive", "in", "new", "york", "now"]])
-    em, intent = net(b["words"], b["chars"], b["lengths"])
+    em, intent = net(b["words"], b["chars"], b["char_index"], b["lengths"])
     assert em.shape == (2, 5, len(v.tags))
     assert intent.shape == (2, len(v.intents))
     mask = torch.arange(5)[None] < b["lengths"][:, None]
@@ -47,8 +47,8 @@ def test_padding_does_not_change_logits(cell):
     short = ["i", "want", "taipei"]
     alone = _batch(v, [short])
     padded = _batch(v, [short, ["arrive", "in", "new", "york", "on", "a", "long", "day"]])
-    em1, in1 = net(alone["words"], alone["chars"], alone["lengths"])
-    em2, in2 = net(padded["words"], padded["chars"], padded["lengths"])
+    em1, in1 = net(alone["words"], alone["chars"], alone["char_index"], alone["lengths"])
+    em2, in2 = net(padded["words"], padded["chars"], padded["char_index"], padded["lengths"])
     torch.testing.assert_close(em1[0], em2[0, :3])
     torch.testing.assert_close(in1[0], in2[0])
 
@@ -72,7 +72,7 @@ def test_every_parameter_gets_a_gradient():
     net, v = _net(crf=True, intent=True)
     net.train()
     b = _batch(v, [["i", "want", "taipei"], ["arrive", "in", "new", "york"]])
-    em, intent = net(b["words"], b["chars"], b["lengths"])
+    em, intent = net(b["words"], b["chars"], b["char_index"], b["lengths"])
     mask = torch.arange(em.shape[1])[None] < b["lengths"][:, None]
     net.loss(em, intent, b["tags"], b["intents"], mask).backward()
     missing = [n for n, p in net.named_parameters() if p.grad is None]

@@ -15,13 +15,19 @@ def test_onnx_parity_on_test_set(request, fixture, tmp_path):
     run = request.getfixturevalue(fixture)
     proc = subprocess.run(
         [sys.executable, str(ROOT / "export.py"), f"ckpt={run['model']}"],
-        cwd=ROOT, capture_output=True, text=True, timeout=180,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "same tags" in proc.stdout
     eager = SlotTagger.load(run["model"])
     onnx = SlotTagger.load(run["model"], backend="onnx")
-    sentences = read_split(ROOT / "data" / "sample" / "test")["tokens"] + read_split(ROOT / "data" / "sample" / "train")["tokens"]
+    sentences = (
+        read_split(ROOT / "data" / "sample" / "test")["tokens"]
+        + read_split(ROOT / "data" / "sample" / "train")["tokens"]
+    )
     a = eager.predict_tokens(sentences, batch_size=16)
     b = onnx.predict_tokens(sentences, batch_size=16)
     assert [r["tags"] for r in a] == [r["tags"] for r in b]

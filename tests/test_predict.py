@@ -129,7 +129,7 @@ def test_cli_human_output_file_and_stdin(trained_sample, tmp_path):
     out = proc.stdout.decode()
     assert "fromloc.city_name: taipei" in out and "toloc.city_name: boston" in out
     assert "intent: atis_flight" in out and "(empty sentence" in out
-    proc = _predict([ckpt, "input=-"], stdin="i want to leave taipei\n".encode())
+    proc = _predict([ckpt, "input=-"], stdin=b"i want to leave taipei\n")
     assert proc.returncode == 0 and "fromloc.city_name: taipei" in proc.stdout.decode()
 
 

@@ -11,7 +11,16 @@ def texts(s):
 
 def test_atis_style_tokens():
     assert texts("I'd like a flight at 5 o'clock, please!") == [
-        "i'd", "like", "a", "flight", "at", "5", "o'clock", ",", "please", "!"
+        "i'd",
+        "like",
+        "a",
+        "flight",
+        "at",
+        "5",
+        "o'clock",
+        ",",
+        "please",
+        "!",
     ]
     assert texts("St. Louis to San Francisco?") == ["st.", "louis", "to", "san", "francisco", "?"]
     assert texts("top-rated R&B at 10:30") == ["top-rated", "r&b", "at", "10:30"]

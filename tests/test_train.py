@@ -29,11 +29,21 @@ def test_data_dir_env_var(monkeypatch):
     assert cfg.data.path == "/somewhere/else/atis"
 
 
-def test_tiny_run_overfits_sample(trained_sample):
-    results = trained_sample
-    # the test split holds unseen sentences built from the same templates
-    assert results["valid"]["f1"] == pytest.approx(100.0)
-    assert results["test"]["f1"] > 90.0
+def test_tiny_run_overfits_sample(tmp_path):
+    import shutil
+
+    # every split is the sample's train split: selecting on "valid" then selects on training data
+    for split in ("train", "valid", "test"):
+        shutil.copytree(ROOT / "data" / "sample" / "train", tmp_path / "data" / split)
+    results = train_on_sample(tmp_path / "run", epochs=40, extra=[f"data.path={tmp_path / 'data'}"])
+    assert results["test"]["f1"] == pytest.approx(100.0)
+    assert results["test"]["sentence_accuracy"] == pytest.approx(100.0)
+
+
+def test_sample_run_generalises_to_held_out_sentences(trained_sample):
+    # valid/test hold unseen sentences built from the same templates
+    assert trained_sample["valid"]["f1"] > 95.0
+    assert trained_sample["test"]["f1"] > 90.0
 
 
 def test_run_writes_reports_and_self_contained_model(trained_sample):
@@ -100,9 +110,12 @@ def test_cli_bad_data_is_one_line_error(tmp_path):
 
 @pytest.mark.slow
 def test_ddp_two_processes(tmp_path):
-    proc = _run(sample_overrides(epochs=30, extra=["trainer=ddp"]), tmp_path, timeout=400)
+    # two processes take half the optimizer steps per epoch (the effective batch doubles): give
+    # them as many steps as the single-process fixture run gets in 40 epochs
+    proc = _run(sample_overrides(epochs=80, extra=["trainer=ddp"]), tmp_path, timeout=400)
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    # same quality as a single-process run on the sample
-    assert metrics["valid"]["f1"] == pytest.approx(100.0)
-    assert "ddp" in proc.stderr.lower() or "distributed" in proc.stderr.lower()
+    # same quality as the single-process run on the sample (test_tiny_run_overfits_sample)
+    assert metrics["valid"]["f1"] > 95.0
+    assert metrics["test"]["f1"] > 90.0
+    assert metrics["world_size"] == 2

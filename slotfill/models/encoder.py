@@ -19,16 +19,15 @@ class CharCNN(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.out_dim = filters
 
-    def forward(self, chars: torch.Tensor) -> torch.Tensor:
-        """``chars [B, T, L]`` -> ``[B, T, filters]``."""
-        B, T, L = chars.shape
-        x = self.dropout(self.embed(chars.reshape(B * T, L))).transpose(1, 2)  # [BT, C, L]
+    def forward(self, chars: torch.Tensor, char_index: torch.Tensor) -> torch.Tensor:
+        """``chars [U, L]`` (one row per word type), ``char_index [B, T]`` -> ``[B, T, filters]``."""
+        x = self.dropout(self.embed(chars)).transpose(1, 2)  # [U, C, L]
         h = self.conv(x)
-        pad = (chars.reshape(B * T, L) == 0).unsqueeze(1)
+        pad = (chars == 0).unsqueeze(1)
         h = h.masked_fill(pad, -1e4).amax(dim=2)
-        # all-padding rows (padding words) would carry -1e4: zero them
+        # all-padding rows (the padding word) would carry -1e4: zero them
         h = h.masked_fill(pad.all(dim=2), 0.0)
-        return h.reshape(B, T, -1)
+        return h[char_index]
 
 
 class RecurrentEncoder(nn.Module):

@@ -18,7 +18,7 @@ class NetConfig:
 
     cell: str = "lstm"
     word_dim: int = 100
-    hidden_size: int = 200
+    hidden_size: int = 128
     num_layers: int = 2
     bidirectional: bool = True
     dropout: float = 0.3  # between stacked recurrent layers
@@ -79,12 +79,12 @@ class SlotNet(nn.Module):
             self.register_buffer("start_penalty", (~allowed_start).float() * -1e4, persistent=False)
 
     def forward(
-        self, words: torch.Tensor, chars: torch.Tensor | None, lengths: torch.Tensor
+        self, words: torch.Tensor, chars: torch.Tensor, char_index: torch.Tensor, lengths: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Tag scores ``[B, T, K]`` and intent logits ``[B, I]`` (or None)."""
+        """Tag scores ``[B, T, K]`` and intent logits ``[B, I]`` (or None); inputs as made by ``collate``."""
         x = self.word_embed(words)
         if self.char_cnn is not None:
-            x = torch.cat([x, self.char_cnn(chars)], dim=-1)
+            x = torch.cat([x, self.char_cnn(chars, char_index)], dim=-1)
         h = self.encoder(self.embed_dropout(x), lengths)
         h = self.output_dropout(h)
         emissions = self.tag_head(h)

@@ -1,0 +1,189 @@
+"""Speed benchmark on this machine: training throughput, inference, latency, cold start, memory.
+
+    python bench/speed.py                 # trains the default model and the ATIS preset once each
+    python bench/speed.py --skip-train --model outputs/.../model.pt   # inference figures only
+
+Writes ``bench/results/speed.md`` and ``bench/results/speed.json``. Every figure is the median
+of several repetitions (``--repeats``); training throughput is the median over full epochs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNS = ROOT / "bench" / "runs" / "speed"
+RESULTS = ROOT / "bench" / "results"
+SENTENCE = "i want to leave taipei and arrive in boston on friday morning"
+
+
+def machine() -> dict:
+    import torch
+
+    cpu = ""
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        cpu = platform.processor()
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version()}
+
+
+def run_measured(cmd: list[str], stdout) -> tuple[int, float, float]:
+    """Run a command; return its exit status, wall seconds and its own peak RSS in MB (wait4)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=stdout, stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"}
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, time.perf_counter() - start, usage.ru_maxrss / 1024
+
+
+def train(name: str, overrides: list[str], threads: int) -> dict:
+    """One training run in a subprocess; returns its metrics plus peak RSS."""
+    out = RUNS / name
+    cmd = [
+        sys.executable,
+        str(ROOT / "train.py"),
+        *overrides,
+        f"threads={threads}",
+        "trainer.enable_progress_bar=false",
+        f"hydra.run.dir={out}",
+    ]
+    print("$", " ".join(cmd[1:]), flush=True)
+    with open(RUNS / f"{name}.log", "w") as log:
+        code, seconds, rss = run_measured(cmd, log)
+    if code != 0:
+        raise SystemExit(f"training {name} failed; see {RUNS / f'{name}.log'}")
+    m = json.loads((out / "metrics.json").read_text())
+    m["wall_s"] = round(seconds, 1)
+    m["peak_rss_mb"] = round(rss)
+    return m
+
+
+def percentile(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))]
+
+
+def inference(model: str, backend: str, threads: int, repeats: int) -> dict:
+    import torch
+
+    from slotfill.data import read_split
+    from slotfill.tagger import SlotTagger
+
+    torch.set_num_threads(threads)
+    tagger = SlotTagger.load(model, backend=backend, threads=threads)
+    cols = read_split(ROOT.parent / "shared" / "data" / "atis" / "test")
+    sentences = cols["tokens"]
+    texts = [" ".join(t) for t in sentences]
+    tagger.predict_tokens(sentences[:256], batch_size=256)  # warm-up
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        tagger.predict_tokens(sentences, batch_size=256)
+        rates.append(len(sentences) / (time.perf_counter() - start))
+    for t in texts[:20]:
+        tagger.predict(t)
+    latencies = []
+    for _ in range(max(1, repeats // 2)):
+        for t in texts[:300]:
+            start = time.perf_counter()
+            tagger.predict(t)
+            latencies.append((time.perf_counter() - start) * 1000)
+    return {
+        "batched_sent_per_s": round(statistics.median(rates)),
+        "latency_p50_ms": round(percentile(latencies, 50), 2),
+        "latency_p99_ms": round(percentile(latencies, 99), 2),
+    }
+
+
+def cold_start(model: str, repeats: int) -> dict:
+    times, rss = [], []
+    for _ in range(repeats):
+        code, seconds, peak = run_measured(
+            [sys.executable, str(ROOT / "predict.py"), f"ckpt={model}", SENTENCE], subprocess.DEVNULL
+        )
+        if code != 0:
+            raise SystemExit(f"predict.py ckpt={model} failed with exit status {code}")
+        times.append(seconds)
+        rss.append(peak)
+    return {"predict_cold_start_s": round(statistics.median(times), 2), "predict_peak_rss_mb": round(max(rss))}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--skip-train", action="store_true")
+    p.add_argument("--model", help="model.pt for the inference figures (default: the default model trained here)")
+    args = p.parse_args()
+    sys.path.insert(0, str(ROOT))
+    RUNS.mkdir(parents=True, exist_ok=True)
+    info = machine()
+    results: dict = {"machine": info, "threads": args.threads}
+    if not args.skip_train:
+        results["train"] = {
+            "default": train("default", [], args.threads),
+            "atis preset": train("atis-preset", ["experiment=atis"], args.threads),
+        }
+    model = args.model or str(RUNS / "default" / "model.pt")
+    results["cold_start"] = cold_start(model, args.repeats)
+    subprocess.run(
+        [sys.executable, str(ROOT / "export.py"), f"ckpt={model}", "check=false"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    results["inference"] = {b: inference(model, b, args.threads, args.repeats) for b in ("torch", "onnx")}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "speed.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    lines = [
+        "# Speed benchmark",
+        "",
+        f"Command: `python bench/speed.py` — {info['cpu']}, {info['cores']} cores, "
+        f"torch {info['torch']}, {args.threads} torch threads; medians of {args.repeats} repetitions.",
+        "",
+    ]
+    if "train" in results:
+        lines += [
+            "| training (ATIS) | sentences/s (median epoch) | time to val F1 ≥ 95 | wall time | epochs | test F1 "
+            "| peak RSS |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for name, m in results["train"].items():
+            lines.append(
+                f"| {name} | {m.get('train_sent_per_s_median')} | {m.get('time_to_val_f1_95_s')} s | "
+                f"{m['wall_s']} s | {m['epochs']} | {m['test']['f1']:.2f} | {m['peak_rss_mb']} MB |"
+            )
+        lines.append("")
+    lines += [
+        "| inference (ATIS test, 893 sentences) | batched sentences/s (batch 256) | latency p50 | latency p99 |",
+        "|---|---:|---:|---:|",
+    ]
+    for backend, m in results["inference"].items():
+        label = "eager PyTorch" if backend == "torch" else "ONNX Runtime"
+        lines.append(
+            f"| {label} (Python API) | {m['batched_sent_per_s']} | {m['latency_p50_ms']} ms "
+            f"| {m['latency_p99_ms']} ms |"
+        )
+    cs = results["cold_start"]
+    lines += [
+        "",
+        f"`predict.py` one sentence from a cold start: {cs['predict_cold_start_s']} s; "
+        f"peak RSS of prediction: {cs['predict_peak_rss_mb']} MB.",
+    ]
+    (RESULTS / "speed.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

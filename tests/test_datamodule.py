@@ -1,0 +1,49 @@
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from slotfill.datamodule import BucketBatchSampler, SlotDataModule
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.integers(1, 40), min_size=1, max_size=200),
+    st.integers(1, 16),
+    st.integers(1, 3),
+    st.booleans(),
+)
+def test_bucket_sampler_covers_every_sentence(lengths, batch_size, world, shuffle):
+    samplers = [
+        BucketBatchSampler(lengths, batch_size, shuffle, seed=3, num_replicas=world, rank=r) for r in range(world)
+    ]
+    per_rank = [list(s) for s in samplers]
+    for s, batches in zip(samplers, per_rank):
+        assert len(s) == len(batches)
+        assert all(0 < len(b) <= batch_size for b in batches)
+    seen = [i for batches in per_rank for b in batches for i in b]
+    assert set(seen) == set(range(len(lengths)))
+    if shuffle:
+        # every rank runs the same number of steps (DDP would hang otherwise)
+        assert len({len(b) for b in per_rank}) == 1
+    else:
+        assert len(seen) == len(lengths)  # evaluation: each sentence exactly once
+
+
+def test_bucket_sampler_groups_similar_lengths_and_reshuffles():
+    lengths = [(i * 7) % 30 + 1 for i in range(400)]
+    s = BucketBatchSampler(lengths, 16, shuffle=True, seed=0)
+    first, second = list(s), list(s)
+    assert first != second
+    spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in first) / len(first)
+    assert spread < 5
+
+
+def test_datamodule_encodes_once_and_batches(sample_dir):
+    dm = SlotDataModule(name="sample", path=str(sample_dir), batch_size=8)
+    dm.prepare()
+    encoded = dm.encoded["train"]
+    dm.prepare()
+    assert dm.encoded["train"] is encoded
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["words"].shape[0] <= 8
+    assert batch["char_index"].shape == batch["words"].shape
+    assert batch["chars"].shape[0] == int(batch["char_index"].max()) + 1

@@ -1,0 +1,41 @@
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from seqeval.metrics import f1_score, precision_score, recall_score
+from seqeval.scheme import IOB2
+
+from slotfill.metrics import all_scores, same_intent, slot_scores
+
+tags = st.sampled_from(["O", "B-a", "I-a", "B-b", "I-b"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.tuples(tags, tags), min_size=1, max_size=8), min_size=1, max_size=6))
+def test_slot_scores_equal_seqeval_in_both_modes(pairs):
+    gold = [[g for g, _ in s] for s in pairs]
+    pred = [[p for _, p in s] for s in pairs]
+    ours = slot_scores(gold, pred)
+    assert ours["f1"] == pytest.approx(100 * f1_score(gold, pred, zero_division=0))
+    assert ours["precision"] == pytest.approx(100 * precision_score(gold, pred, zero_division=0))
+    assert ours["recall"] == pytest.approx(100 * recall_score(gold, pred, zero_division=0))
+    strict = slot_scores(gold, pred, mode="strict")
+    assert strict["f1"] == pytest.approx(100 * f1_score(gold, pred, mode="strict", scheme=IOB2, zero_division=0))
+
+
+def test_unseen_gold_tags_are_errors():
+    gold = [["B-fromloc.city_name", "O", "B-never.seen"]]
+    pred = [["B-fromloc.city_name", "O", "O"]]
+    s = all_scores(gold, pred, ["atis_flight"], ["atis_flight"])
+    assert s["recall"] == pytest.approx(50.0) and s["precision"] == pytest.approx(100.0)
+    assert s["slot_exact_match"] == 0.0 and s["intent_accuracy"] == 100.0 and s["sentence_accuracy"] == 0.0
+
+
+def test_multi_intents_compare_as_sets():
+    assert same_intent("atis_flight#atis_airfare", "atis_airfare#atis_flight")
+    assert not same_intent("atis_flight#atis_airfare", "atis_flight")
+    assert same_intent("flight+airfare", "airfare#flight")
+
+
+def test_length_mismatch_is_an_error():
+    with pytest.raises(ValueError):
+        slot_scores([["O", "O"]], [["O"]])
