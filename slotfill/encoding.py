@@ -16,7 +16,7 @@ def encode_tokens(tokens: Sequence[str], vocabs: Vocabularies, max_word_len: int
     """Word ids (lower-cased lookup) and char ids for one sentence."""
     words = torch.tensor([vocabs.words.index(t.lower()) for t in tokens], dtype=torch.long)
     keys = [t[:max_word_len] for t in tokens]
-    return {"words": words, "keys": keys, "char_ids": [vocabs.chars.encode(k) for k in keys]}
+    return {"words": words, "keys": keys, "char_ids": [vocabs.char_ids(k) for k in keys]}
 
 
 def encode_example(tokens: Sequence[str], tags: Sequence[str], intent: str, vocabs: Vocabularies, index: int) -> dict:

@@ -189,10 +189,13 @@ class SlotTagger:
             tag_ids = decode_tags(emissions, mask, self._decode_params)
             conf = self._token_confidence(emissions, mask, tag_ids)
             intent_probs = torch.sigmoid(intent_logits) if intent_logits is not None else None
+            # one tolist per batch: per-row tensor slicing costs more than the decoding itself
+            tag_rows, conf_rows = tag_ids.tolist(), conf.tolist()
+            tags = self.tags
             for row, i in enumerate(idx):
                 n = len(pieces[i])
-                out[i]["tags"] = [self.tags[t] for t in tag_ids[row, :n].tolist()]
-                out[i]["probs"] = conf[row, :n].tolist()
+                out[i]["tags"] = [tags[t] for t in tag_rows[row][:n]]
+                out[i]["probs"] = conf_rows[row][:n]
                 out[i]["intent_probs"] = intent_probs[row] if intent_probs is not None else None
         return out
 

@@ -52,7 +52,11 @@ class Vocab:
         return self.unk_index
 
     def encode(self, items: Iterable[str], default: int | None = None) -> list[int]:
-        return [self.index(s, default) for s in items]
+        fallback = self.unk_index if default is None else default
+        if fallback is None:
+            return [self.index(s) for s in items]
+        get = self.stoi.get
+        return [get(s, fallback) for s in items]
 
     def decode(self, ids: Iterable[int]) -> list[str]:
         return [self.itos[i] for i in ids]
@@ -84,6 +88,16 @@ class Vocabularies:
         self.tags = tags
         self.intents = intents
         self.singletons = singletons  # word ids seen once in train: candidates for <unk> replacement
+        self._char_cache: dict[str, list[int]] = {}
+
+    def char_ids(self, word: str) -> list[int]:
+        """Character ids of a word, memoised (words repeat far more often than they are new)."""
+        ids = self._char_cache.get(word)
+        if ids is None:
+            if len(self._char_cache) > 200_000:  # bound the memory of a long-running tagger
+                self._char_cache.clear()
+            ids = self._char_cache[word] = self.chars.encode(word)
+        return ids
 
     @classmethod
     def from_training_data(

@@ -171,3 +171,21 @@ def test_crf_marginals_are_probabilities_and_match_brute_force():
             for k in range(3):
                 p = sum((s - z).exp() for path, s in scores.items() if path[t] == k)
                 assert abs(float(p) - float(marg[b, t, k])) < 1e-4
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 9), st.integers(0, 10_000))
+def test_fast_constrained_viterbi_equals_full_viterbi(batch, length, seed):
+    from slotfill.models.crf import constrained_viterbi, constraint_structure, viterbi
+
+    tags = TAGS + ["B-solo", "I-orphan"]  # an I- tag whose B- tag training never saw
+    g = torch.Generator().manual_seed(seed)
+    scores = torch.randn(batch, length, len(tags), generator=g).log_softmax(-1)
+    lengths = torch.randint(1, length + 1, (batch,), generator=g)
+    mask = torch.arange(length)[None] < lengths[:, None]
+    allowed, start = bio_allowed(tags)
+    trans = (~allowed).float() * -1e4
+    start_pen = (~start).float() * -1e4
+    full = viterbi(scores, mask, trans, start_pen, torch.zeros(len(tags)))
+    fast = constrained_viterbi(scores, mask, start_pen, constraint_structure(trans))
+    assert torch.equal(full, fast)

@@ -130,3 +130,46 @@ def viterbi(
     path.reverse()
     out = torch.stack(path, 1)
     return out.masked_fill(~mask, 0)
+
+
+def constraint_structure(trans: torch.Tensor) -> dict[str, torch.Tensor]:
+    """For 0/-inf style transitions: which tags any tag may precede (``free``) and, for the
+    others (``I-x``), their at most two allowed predecessors (``B-x``, ``I-x``)."""
+    allowed = trans > NEG / 2
+    free = allowed.all(dim=0)
+    K = trans.shape[0]
+    p1 = torch.arange(K)
+    p2 = torch.arange(K)
+    for j in torch.nonzero(~free).flatten().tolist():
+        preds = torch.nonzero(allowed[:, j]).flatten().tolist()
+        if not preds or len(preds) > 2:
+            raise ValueError("transitions are not BIO constraints")
+        p1[j], p2[j] = preds[0], preds[-1]
+    return {"free": free, "p1": p1, "p2": p2}
+
+
+def constrained_viterbi(
+    scores: torch.Tensor, mask: torch.Tensor, start: torch.Tensor, structure: dict[str, torch.Tensor]
+) -> torch.Tensor:
+    """Viterbi when transitions are only BIO constraints: O(B*K) per step instead of O(B*K*K)."""
+    B, T, K = scores.shape
+    free, p1, p2 = structure["free"], structure["p1"], structure["p2"]
+    score = start + scores[:, 0]
+    identity = torch.arange(K).expand(B, K)
+    history = []
+    for t in range(1, T):
+        best_all, arg_all = score.max(dim=1, keepdim=True)
+        c1, c2 = score[:, p1], score[:, p2]
+        take1 = c1 >= c2
+        best = torch.where(free, best_all, torch.where(take1, c1, c2))
+        idx = torch.where(free, arg_all, torch.where(take1, p1, p2))
+        m = mask[:, t : t + 1]
+        score = torch.where(m, best + scores[:, t], score)
+        history.append(torch.where(m, idx, identity))
+    last = score.argmax(1)
+    path = [last]
+    for idx in reversed(history):
+        last = idx.gather(1, last.unsqueeze(1)).squeeze(1)
+        path.append(last)
+    path.reverse()
+    return torch.stack(path, 1).masked_fill(~mask, 0)

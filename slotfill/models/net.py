@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .crf import CRF, bio_allowed, viterbi
+from .crf import CRF, bio_allowed, constrained_viterbi, constraint_structure, viterbi
 from .encoder import CharCNN, RecurrentEncoder
 
 
@@ -134,13 +134,19 @@ class SlotNet(nn.Module):
             "start": self.start_penalty,
             "end": torch.zeros_like(self.start_penalty),
             "log_softmax": True,
+            "structure": constraint_structure(self.trans_penalty),
         }
 
 
 def decode_tags(emissions: torch.Tensor, mask: torch.Tensor, params: dict) -> torch.Tensor:
-    """Viterbi with BIO constraints; shared by the eager and ONNX paths."""
-    scores = emissions.log_softmax(-1) if params["log_softmax"] else emissions
-    return viterbi(scores, mask, params["trans"], params["start"], params["end"])
+    """Viterbi with BIO constraints; shared by the eager and ONNX paths.
+
+    Softmax models have constraint-only transitions, decoded in O(K) per tag and step.
+    """
+    if params["log_softmax"]:
+        structure = params.get("structure") or constraint_structure(params["trans"])
+        return constrained_viterbi(emissions.log_softmax(-1), mask, params["start"], structure)
+    return viterbi(emissions, mask, params["trans"], params["start"], params["end"])
 
 
 def decode_intents(logits: torch.Tensor, threshold: float = 0.5) -> list[list[int]]:
