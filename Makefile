@@ -29,8 +29,15 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-sample:  ## regenerate data/sample
+bench-speed: venv  ## speed benchmark -> bench/results/speed.md
+	$(PY) bench/speed.py $(ARGS)
+
+bench-accuracy: venv  ## accuracy benchmark (5 seeds, presets + ablation) -> bench/results/accuracy.md
+	$(PY) bench/accuracy.py $(ARGS)
+
+sample:  ## regenerate data/sample and data/unseen_cities
 	python3 data/make_sample.py
+	python3 data/make_unseen_cities.py
 
 clean:
 	rm -rf outputs multirun .pytest_cache

@@ -39,11 +39,13 @@ METRICS = [
 ]
 
 
-def run_one(name: str, overrides: list[str], threads: int) -> dict:
+def run_one(name: str, overrides: list[str], threads: int, report_only: bool = False) -> dict | None:
     out = RUNS / name
     metrics = out / "metrics.json"
     if metrics.exists():
         return json.loads(metrics.read_text())
+    if report_only:
+        return None
     out.mkdir(parents=True, exist_ok=True)
     cmd = [
         sys.executable,
@@ -93,7 +95,8 @@ def mean_std(values: list[float]) -> str:
     return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
 
 
-def row(label: str, results: list[dict], with_unseen: bool) -> str:
+def row(label: str, results: list[dict | None], with_unseen: bool) -> str:
+    results = [r for r in results if r is not None]
     cells = [mean_std([r["test"].get(key) for r in results]) for _, key in METRICS]
     cells.append(mean_std([r["train_time_s"] for r in results]))
     cells.append(mean_std([r.get("unseen_city_f1") for r in results]) if with_unseen else "—")
@@ -128,14 +131,18 @@ def main() -> None:
     p.add_argument("--no-ablation", action="store_true")
     p.add_argument("--threads", type=int, default=2, help="torch threads per run")
     p.add_argument("--jobs", type=int, default=1, help="runs at once (with --threads 1, 2 jobs use both cores)")
+    p.add_argument("--report-only", action="store_true", help="tabulate finished runs, train nothing")
     args = p.parse_args()
     sys.path.insert(0, str(ROOT))
     rows = plan(args)
-    runs = dict(run for row in rows.values() for run in row)
+    # ATIS preset first, then the ablation, then the other datasets: an interrupted run still
+    # leaves the most informative tables complete
+    ordered = sorted(rows, key=lambda k: (not k.startswith("atis/preset"), not k.startswith("atis/"), k))
+    runs = dict(run for key in ordered for run in rows[key])
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        done = dict(zip(runs, pool.map(lambda kv: run_one(kv[0], kv[1], args.threads), runs.items())))
+        done = dict(zip(runs, pool.map(lambda kv: run_one(kv[0], kv[1], args.threads, args.report_only), runs.items())))
     for name, r in done.items():
-        if name.startswith("atis"):
+        if r is not None and name.startswith("atis"):
             r.update(unseen_city_scores(r["model"]))
     command = f"python bench/accuracy.py --seeds {args.seeds}"
     if args.ablation_seeds:
@@ -179,7 +186,7 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "accuracy.md").write_text("\n".join(lines) + "\n")
     keep = ("seed", "test", "valid", "train_time_s", "epochs", "unseen_f1", "unseen_city_f1")
-    slim = {k: [{m: done[name].get(m) for m in keep} for name, _ in v] for k, v in rows.items()}
+    slim = {k: [{m: done[name].get(m) for m in keep} for name, _ in v if done[name]] for k, v in rows.items()}
     (RESULTS / "accuracy.json").write_text(json.dumps(slim, indent=2) + "\n")
     print("\n".join(lines))
 

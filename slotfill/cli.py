@@ -24,6 +24,12 @@ def friendly_errors(fn: F) -> F:
         except SlotfillError as e:
             print(f"error: {e}", file=sys.stderr)
             sys.exit(2)
+        except Exception as e:
+            # Hydra's instantiate wraps errors raised while building configured objects
+            if isinstance(e.__cause__, SlotfillError):
+                print(f"error: {e.__cause__}", file=sys.stderr)
+                sys.exit(2)
+            raise
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             sys.exit(130)

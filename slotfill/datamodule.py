@@ -175,8 +175,3 @@ class SlotDataModule(pl.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", shuffle=False)
-
-    def split_dataloader(self, split: str) -> DataLoader:
-        if split not in self.encoded and (self.prepare() or split not in self.encoded):
-            raise KeyError(split)
-        return self._loader(split, shuffle=False)

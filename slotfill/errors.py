@@ -22,3 +22,7 @@ class DataError(SlotfillError):
 
 class CheckpointError(SlotfillError):
     """A checkpoint that is missing, corrupt or not a slotfill model."""
+
+
+class ConfigError(SlotfillError):
+    """A setting with a value slotfill cannot use."""

@@ -9,7 +9,7 @@ import warnings
 from pathlib import Path
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from .errors import SlotfillError
 
@@ -132,10 +132,6 @@ def _print_summary(results: dict, out_dir: Path) -> None:
         lines.append(report.read_text())
     lines.append(f"model: {results['model']}\nreports: {out_dir}")
     print("\n".join(lines))
-
-
-def config_to_dict(cfg: DictConfig) -> dict:
-    return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
 
 
 def evaluate(cfg: DictConfig) -> dict:

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from .encoding import collate, encode_tokens
-from .errors import CheckpointError
+from .errors import CheckpointError, SlotfillError
 from .models import NetConfig, SlotNet, decode_intents, decode_tags
 from .spans import bio_spans
 from .tokenize import Token, tokenize
@@ -64,7 +64,7 @@ def build_net(state: dict, path: str | Path = "<checkpoint>") -> tuple[SlotNet, 
         cfg = NetConfig.from_dict(state["net"])
         net = SlotNet(cfg, len(vocabs.words), len(vocabs.chars), vocabs.tags.itos, len(vocabs.intents))
         net.load_state_dict(state["state_dict"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+    except (KeyError, TypeError, ValueError, RuntimeError, SlotfillError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(f"{path}: checkpoint does not match a slotfill model ({first[:200]})") from None
     return net.eval(), vocabs

@@ -62,8 +62,8 @@ def test_run_writes_reports_and_self_contained_model(trained_sample):
 
 
 def test_same_seed_same_result(tmp_path):
-    a = train_on_sample(tmp_path / "a", epochs=3, extra=["trainer.deterministic=true"])
-    b = train_on_sample(tmp_path / "b", epochs=3, extra=["trainer.deterministic=true"])
+    a = train_on_sample(tmp_path / "a", epochs=3, extra=["trainer.deterministic=false"])
+    b = train_on_sample(tmp_path / "b", epochs=3, extra=["trainer.deterministic=false"])
     assert a["valid"] == b["valid"]
     sa = torch.load(a["model"], weights_only=True)["state_dict"]
     sb = torch.load(b["model"], weights_only=True)["state_dict"]
@@ -119,3 +119,13 @@ def test_ddp_two_processes(tmp_path):
     assert metrics["valid"]["f1"] > 95.0
     assert metrics["test"]["f1"] > 90.0
     assert metrics["world_size"] == 2
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [("model.cell=transformer", "model.cell='transformer'"), ("model.dropout=1.5", "model.dropout=1.5")],
+)
+def test_cli_bad_setting_is_one_line_error(tmp_path, override, message):
+    proc = _run([*sample_overrides(epochs=1), override], tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert message in proc.stderr

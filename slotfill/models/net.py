@@ -33,12 +33,29 @@ class NetConfig:
     intent_weight: float = 1.0
     label_smoothing: float = 0.0
 
+    def __post_init__(self) -> None:
+        from ..errors import ConfigError
+        from .encoder import CELLS
+
+        if self.cell not in CELLS:
+            raise ConfigError(f"model.cell={self.cell!r}: choose one of {', '.join(CELLS)}")
+        for name in ("word_dim", "hidden_size", "num_layers"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"model.{name}={getattr(self, name)}: must be at least 1")
+        for name in ("dropout", "embed_dropout", "output_dropout", "label_smoothing"):
+            if not 0.0 <= float(getattr(self, name)) < 1.0:
+                raise ConfigError(f"model.{name}={getattr(self, name)}: must be in [0, 1)")
+        if self.char_dim > 0 and (self.char_filters < 1 or self.char_kernel < 1):
+            raise ConfigError("model.char_filters and model.char_kernel must be at least 1 with char features")
+
     @classmethod
     def from_dict(cls, d: dict) -> NetConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known - {"_target_"}
         if unknown:
-            raise ValueError(f"unknown model settings: {sorted(unknown)}")
+            from ..errors import ConfigError
+
+            raise ConfigError(f"unknown model settings: {sorted(unknown)}")
         return cls(**{k: v for k, v in d.items() if k in known})
 
     def to_dict(self) -> dict:
