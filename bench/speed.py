@@ -106,6 +106,53 @@ def inference(model: str, backend: str, threads: int, repeats: int) -> dict:
     }
 
 
+def flops_per_token(cfg: dict, n_tags: int) -> float:
+    """Multiply-adds x 2 of one token's forward pass (recurrent layers, char CNN, tag layer)."""
+    h, layers, dirs = cfg["hidden_size"], cfg["num_layers"], 2 if cfg["bidirectional"] else 1
+    gates = {"lstm": 4, "gru": 3, "rnn": 1}[cfg["cell"]]
+    char = cfg["char_filters"] if cfg["char_dim"] > 0 else 0
+    total, inp = 0.0, cfg["word_dim"] + char
+    for _ in range(layers):
+        total += dirs * gates * (inp + h) * h * 2
+        inp = dirs * h
+    if char:  # one conv per character of a ~7-character word (an upper bound: types are deduplicated)
+        total += 7 * cfg["char_kernel"] * cfg["char_dim"] * char * 2
+    return total + inp * n_tags * 2
+
+
+def arithmetic(model: str, threads: int, repeats: int) -> dict:
+    """What the network alone costs: FLOPs per sentence and the forward pass's GFLOP/s here."""
+    import torch
+
+    from slotfill.data import read_split
+    from slotfill.encoding import collate, encode_tokens
+    from slotfill.tagger import SlotTagger
+
+    torch.set_num_threads(threads)
+    tagger = SlotTagger.load(model)
+    sentences = read_split(ROOT.parent / "shared" / "data" / "atis" / "test")["tokens"]
+    tokens = sum(len(s) for s in sentences)
+    order = sorted(sentences, key=len)
+    batches = [
+        collate([encode_tokens(s, tagger.vocabs) for s in order[i : i + 256]]) for i in range(0, len(order), 256)
+    ]
+    times = []
+    with torch.inference_mode():
+        for _ in range(repeats + 1):
+            start = time.perf_counter()
+            for b in batches:
+                tagger.emissions(b)
+            times.append(time.perf_counter() - start)
+    seconds = statistics.median(times[1:])
+    per_token = flops_per_token(tagger.meta["net"], len(tagger.tags))
+    per_sentence = per_token * tokens / len(sentences)
+    return {
+        "mflop_per_sentence": round(per_sentence / 1e6, 1),
+        "network_gflop_per_s": round(per_sentence * len(sentences) / seconds / 1e9, 1),
+        "network_only_sent_per_s": round(len(sentences) / seconds),
+    }
+
+
 def cold_start(model: str, repeats: int) -> dict:
     times, rss = [], []
     for _ in range(repeats):
@@ -144,6 +191,7 @@ def main() -> None:
         capture_output=True,
     )
     results["inference"] = {b: inference(model, b, args.threads, args.repeats) for b in ("torch", "onnx")}
+    results["arithmetic"] = arithmetic(model, args.threads, args.repeats)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "speed.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     lines = [
@@ -175,6 +223,13 @@ def main() -> None:
             f"| {label} (Python API) | {m['batched_sent_per_s']} | {m['latency_p50_ms']} ms "
             f"| {m['latency_p99_ms']} ms |"
         )
+    a = results["arithmetic"]
+    lines += [
+        "",
+        f"Arithmetic: the default network costs {a['mflop_per_sentence']} MFLOP per ATIS test sentence "
+        f"(forward pass); the eager forward pass alone runs at {a['network_gflop_per_s']} GFLOP/s here, "
+        f"a ceiling of {a['network_only_sent_per_s']} sentences/s before tokenising, decoding and output.",
+    ]
     cs = results["cold_start"]
     lines += [
         "",
