@@ -19,18 +19,18 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from common import ENV, ROOT, train_command
+
 RUNS = ROOT / "bench" / "runs" / "accuracy"
 RESULTS = ROOT / "bench" / "results"
 
 ABLATION = {
-    "plain BiLSTM": ["model.char_dim=0", "model.crf=false", "model.intent=false"],
-    "+char": ["model.crf=false", "model.intent=false"],
-    "+char +CRF": ["model.intent=false"],
-    "+char +intent": ["model.crf=false"],
-    "full (preset)": [],
+    "plain BiLSTM": ["model.char_dim=0", "model.intent=false", "train.word_dropout=0"],
+    "+char": ["model.intent=false", "train.word_dropout=0"],
+    "+char +intent": ["train.word_dropout=0"],
+    "+char +intent +word dropout (preset)": [],
+    "preset +CRF": ["model.crf=true"],
 }
 METRICS = [
     ("slot F1", "f1"),
@@ -47,20 +47,10 @@ def run_one(name: str, overrides: list[str], threads: int, report_only: bool = F
     if report_only:
         return None
     out.mkdir(parents=True, exist_ok=True)
-    cmd = [
-        sys.executable,
-        str(ROOT / "train.py"),
-        *overrides,
-        f"threads={threads}",
-        "trainer.enable_progress_bar=false",
-        f"hydra.run.dir={out}",
-    ]
-    print("$", " ".join(cmd[1:]), flush=True)
+    cmd = train_command(out, overrides, threads)
     start = time.perf_counter()
     with open(out / "train.stdout", "w") as log:
-        proc = subprocess.run(
-            cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"}
-        )
+        proc = subprocess.run(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=ENV)
     if proc.returncode != 0:
         raise SystemExit(f"run {name} failed (exit {proc.returncode}); see {out / 'train.stdout'}")
     result = json.loads(metrics.read_text())

@@ -17,9 +17,9 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from common import ENV, ROOT, train_command
+
 RUNS = ROOT / "bench" / "runs" / "speed"
 RESULTS = ROOT / "bench" / "results"
 SENTENCE = "i want to leave taipei and arrive in boston on friday morning"
@@ -39,9 +39,7 @@ def machine() -> dict:
 def run_measured(cmd: list[str], stdout) -> tuple[int, float, float]:
     """Run a command; return its exit status, wall seconds and its own peak RSS in MB (wait4)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, stdout=stdout, stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"}
-    )
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=stdout, stderr=subprocess.STDOUT, env=ENV)
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     return proc.returncode, time.perf_counter() - start, usage.ru_maxrss / 1024
@@ -50,15 +48,7 @@ def run_measured(cmd: list[str], stdout) -> tuple[int, float, float]:
 def train(name: str, overrides: list[str], threads: int) -> dict:
     """One training run in a subprocess; returns its metrics plus peak RSS."""
     out = RUNS / name
-    cmd = [
-        sys.executable,
-        str(ROOT / "train.py"),
-        *overrides,
-        f"threads={threads}",
-        "trainer.enable_progress_bar=false",
-        f"hydra.run.dir={out}",
-    ]
-    print("$", " ".join(cmd[1:]), flush=True)
+    cmd = train_command(out, overrides, threads)
     with open(RUNS / f"{name}.log", "w") as log:
         code, seconds, rss = run_measured(cmd, log)
     if code != 0:

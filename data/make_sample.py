@@ -41,12 +41,13 @@ TEMPLATES = [
     ("how much does a ticket to {to} cost on {day}", "atis_airfare"),
     ("what ground transportation is there in {city}", "atis_ground_service"),
     ("i need a flight departing {from} on {day}", "atis_flight"),
-    ("i would like to arrive in {to} on {day}", "atis_flight"),
+    ("i would like to arrive in {to} on {aday}", "atis_flight"),
 ]
 SLOT = {
     "from": "fromloc.city_name",
     "to": "toloc.city_name",
     "day": "depart_date.day_name",
+    "aday": "arrive_date.day_name",
     "airline": "airline_name",
     "city": "city_name",
 }
@@ -56,6 +57,7 @@ def realise(template: str, rng: random.Random) -> tuple[list[str], list[str]]:
     tokens, tags = [], []
     a, b = rng.sample(CITIES, 2)
     values = {"from": a, "to": b, "city": a, "day": rng.choice(DAYS), "airline": rng.choice(AIRLINES)}
+    values["aday"] = values["day"]
     for word in template.split():
         if word.startswith("{"):
             key = word[1:-1]

@@ -47,7 +47,7 @@ CITIES = [
 DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 PERIODS = ["morning", "afternoon", "evening"]
 
-# {from} {to} {stop} {city}: cities; {day}: depart day; {period}: depart period of day
+# {from} {to} {stop} {city}: cities; {day}/{aday}: departure/arrival day; {period}: departure period of day
 TEMPLATES = [
     ("show me flights from {from} to {to}", "atis_flight"),
     ("i want to leave {from} and arrive in {to}", "atis_flight"),
@@ -63,7 +63,7 @@ TEMPLATES = [
     ("what are the round trip fares from {from} to {to}", "atis_airfare"),
     ("how much is a ticket from {from} to {to}", "atis_airfare"),
     ("ground transportation in {city}", "atis_ground_service"),
-    ("what flights arrive in {to} on {day}", "atis_flight"),
+    ("what flights arrive in {to} on {aday}", "atis_flight"),
     ("flights departing {from} on {day} {period}", "atis_flight"),
     ("i want to fly to {to}", "atis_flight"),
     ("show me all the flights leaving {from}", "atis_flight"),
@@ -80,6 +80,7 @@ SLOTS = {
     "stop": "stoploc.city_name",
     "city": "city_name",
     "day": "depart_date.day_name",
+    "aday": "arrive_date.day_name",
     "period": "depart_time.period_of_day",
 }
 
@@ -89,6 +90,7 @@ def realise(template: str, rng: random.Random) -> tuple[list[str], list[str]]:
     values = {"from": a, "to": b, "stop": c, "city": a, "day": rng.choice(DAYS), "period": rng.choice(PERIODS)}
     tokens: list[str] = []
     tags: list[str] = []
+    values["aday"] = values["day"]
     for word in template.split():
         if word.startswith("{"):
             key = word[1:-1]

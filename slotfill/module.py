@@ -32,6 +32,7 @@ class SlotTaggerModule(pl.LightningModule):
         vocabs: Vocabularies,
         optimizer: Callable | None = None,
         unk_replace: float = 0.5,
+        word_dropout: float = 0.0,
         warmup_steps: int = 0,
         lr_decay: str = "none",
         dataset: str = "",
@@ -41,6 +42,7 @@ class SlotTaggerModule(pl.LightningModule):
             {
                 "net": dict(net),
                 "unk_replace": unk_replace,
+                "word_dropout": word_dropout,
                 "lr_decay": lr_decay,
                 "warmup_steps": warmup_steps,
                 "dataset": dataset,
@@ -51,6 +53,7 @@ class SlotTaggerModule(pl.LightningModule):
         self.net = SlotNet(self.net_config, len(vocabs.words), len(vocabs.chars), vocabs.tags.itos, len(vocabs.intents))
         self.optimizer_factory = optimizer or default_optimizer
         self.unk_replace = unk_replace
+        self.word_dropout = word_dropout
         self.warmup_steps = warmup_steps
         self.lr_decay = lr_decay
         self.dataset = dataset
@@ -72,10 +75,12 @@ class SlotTaggerModule(pl.LightningModule):
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         words = batch["words"]
-        if self.unk_replace > 0:
-            # singleton -> <unk> replacement (Lample et al. 2016) so <unk> has a learned embedding
-            drop = self.singleton[words] & (torch.rand(words.shape, device=words.device) < self.unk_replace)
-            words = words.masked_fill(drop, self.vocabs.words.unk_index)
+        if self.unk_replace > 0 or self.word_dropout > 0:
+            # singleton -> <unk> replacement (Lample et al. 2016) so <unk> has a learned embedding,
+            # and word dropout so unknown words (new cities) are tagged from context and spelling
+            r = torch.rand(words.shape, device=words.device)
+            drop = (self.singleton[words] & (r < self.unk_replace)) | (r < self.word_dropout)
+            words = words.masked_fill(drop & (words > 0), self.vocabs.words.unk_index)
         emissions, intent_logits = self._forward(batch, words)
         loss = self.net.loss(emissions, intent_logits, batch["tags"], batch["intents"], self._mask(batch))
         self.log("train/loss", loss, prog_bar=True, batch_size=len(words))

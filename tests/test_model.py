@@ -189,3 +189,27 @@ def test_fast_constrained_viterbi_equals_full_viterbi(batch, length, seed):
     full = viterbi(scores, mask, trans, start_pen, torch.zeros(len(tags)))
     fast = constrained_viterbi(scores, mask, start_pen, constraint_structure(trans))
     assert torch.equal(full, fast)
+
+
+def test_word_dropout_and_singleton_replacement_touch_real_words_only():
+    from slotfill.module import SlotTaggerModule
+
+    v = _vocabs()
+    seen = {}
+    module = SlotTaggerModule(NetConfig(word_dim=8, hidden_size=6).to_dict(), v, unk_replace=0.0, word_dropout=1.0)
+    forward = module.net.forward
+
+    def spy(words, *args):
+        seen["words"] = words
+        return forward(words, *args)
+
+    module.net.forward = spy
+    b = collate(
+        [
+            encode_example(["i", "want", "taipei"], ["O"] * 3, "flight", v, 0),
+            encode_example(["arrive"], ["O"], "flight", v, 1),
+        ]
+    )
+    module.training_step(b, 0)
+    unk = v.words.unk_index
+    assert seen["words"].tolist() == [[unk, unk, unk], [unk, 0, 0]]

@@ -121,15 +121,18 @@ def viterbi(
         # at padding, point each tag to itself so backtracking passes through unchanged
         idx = torch.where(m, idx, torch.arange(K, device=emissions.device).expand(B, K))
         history.append(idx)
-    score = score + end
-    best_last = score.argmax(1)
-    path = [best_last]
+    return _backtrack(score + end, history, mask)
+
+
+def _backtrack(final: torch.Tensor, history: list[torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
+    """Follow back-pointers from the best final tag; padding positions get tag 0."""
+    last = final.argmax(1)
+    path = [last]
     for idx in reversed(history):
-        best_last = idx.gather(1, best_last.unsqueeze(1)).squeeze(1)
-        path.append(best_last)
+        last = idx.gather(1, last.unsqueeze(1)).squeeze(1)
+        path.append(last)
     path.reverse()
-    out = torch.stack(path, 1)
-    return out.masked_fill(~mask, 0)
+    return torch.stack(path, 1).masked_fill(~mask, 0)
 
 
 def constraint_structure(trans: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -166,10 +169,4 @@ def constrained_viterbi(
         m = mask[:, t : t + 1]
         score = torch.where(m, best + scores[:, t], score)
         history.append(torch.where(m, idx, identity))
-    last = score.argmax(1)
-    path = [last]
-    for idx in reversed(history):
-        last = idx.gather(1, last.unsqueeze(1)).squeeze(1)
-        path.append(last)
-    path.reverse()
-    return torch.stack(path, 1).masked_fill(~mask, 0)
+    return _backtrack(score, history, mask)

@@ -133,7 +133,10 @@ class SlotNet(nn.Module):
                 label_smoothing=self.config.label_smoothing,
             )
         if intent_logits is not None and intents is not None:
-            loss = loss + self.config.intent_weight * F.binary_cross_entropy_with_logits(intent_logits, intents)
+            # summed over atomic intents (mean over sentences): a mean over the atoms would
+            # shrink the intent signal by their number relative to the per-token slot loss
+            bce = F.binary_cross_entropy_with_logits(intent_logits, intents, reduction="sum") / len(intents)
+            loss = loss + self.config.intent_weight * bce
         return loss
 
     @torch.no_grad()
