@@ -37,7 +37,8 @@ def trained_sample(tmp_path_factory):
     from tests.helpers import train_on_sample
 
     out = tmp_path_factory.mktemp("sample_run")
-    return train_on_sample(out, extra=["model.intent=true", "model.char_dim=16", "model.char_filters=16"])
+    extra = ["model.intent=true", "model.char_dim=16", "model.char_filters=16", "train.word_dropout=0.1"]
+    return train_on_sample(out, extra=extra)
 
 
 @pytest.fixture(scope="session")
