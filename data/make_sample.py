@@ -10,6 +10,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from templates import fill, write_split
+
 CITIES = [
     "boston",
     "denver",
@@ -54,20 +56,10 @@ SLOT = {
 
 
 def realise(template: str, rng: random.Random) -> tuple[list[str], list[str]]:
-    tokens, tags = [], []
     a, b = rng.sample(CITIES, 2)
     values = {"from": a, "to": b, "city": a, "day": rng.choice(DAYS), "airline": rng.choice(AIRLINES)}
-    values["aday"] = values["day"]
-    for word in template.split():
-        if word.startswith("{"):
-            key = word[1:-1]
-            for i, w in enumerate(values[key].split()):
-                tokens.append(w)
-                tags.append(("B-" if i == 0 else "I-") + SLOT[key])
-        else:
-            tokens.append(word)
-            tags.append("O")
-    return tokens, tags
+    values["aday"] = values["day"]  # one day per sentence; keeps the random stream unchanged
+    return fill(template, values, SLOT)
 
 
 def main(out: Path = Path(__file__).parent / "sample") -> None:
@@ -85,10 +77,7 @@ def main(out: Path = Path(__file__).parent / "sample") -> None:
             template, intent = TEMPLATES[len(rows) % len(TEMPLATES)]
             tokens, tags = realise(template, rng)
             rows.append((" ".join(tokens), " ".join(tags), intent))
-        d = out / split
-        d.mkdir(parents=True, exist_ok=True)
-        for name, col in (("seq.in", 0), ("seq.out", 1), ("label", 2)):
-            (d / name).write_text("".join(r[col] + "\n" for r in rows))
+        write_split(out / split, rows)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from templates import fill, write_split
+
 CITIES = [
     "taipei",
     "nairobi",
@@ -88,18 +90,8 @@ SLOTS = {
 def realise(template: str, rng: random.Random) -> tuple[list[str], list[str]]:
     a, b, c = rng.sample(CITIES, 3)
     values = {"from": a, "to": b, "stop": c, "city": a, "day": rng.choice(DAYS), "period": rng.choice(PERIODS)}
-    tokens: list[str] = []
-    tags: list[str] = []
-    values["aday"] = values["day"]
-    for word in template.split():
-        if word.startswith("{"):
-            key = word[1:-1]
-            for i, w in enumerate(values[key].split()):
-                tokens.append(w)
-                tags.append(("B-" if i == 0 else "I-") + SLOTS[key])
-        else:
-            tokens.append(word)
-            tags.append(WORD_TAGS.get(word, "O"))
+    values["aday"] = values["day"]  # one day per sentence
+    tokens, tags = fill(template, values, SLOTS, WORD_TAGS)
     for i in range(len(tokens) - 1):
         phrase = PHRASE_TAGS.get((tokens[i], tokens[i + 1]))
         if phrase:
@@ -114,9 +106,7 @@ def main(out: Path = Path(__file__).parent / "unseen_cities" / "test", per_templ
         for _ in range(per_template):
             tokens, tags = realise(template, rng)
             rows.append((" ".join(tokens), " ".join(tags), intent))
-    out.mkdir(parents=True, exist_ok=True)
-    for name, col in (("seq.in", 0), ("seq.out", 1), ("label", 2)):
-        (out / name).write_text("".join(r[col] + "\n" for r in rows))
+    write_split(out, rows)
 
 
 if __name__ == "__main__":
