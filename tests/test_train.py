@@ -129,3 +129,21 @@ def test_cli_bad_setting_is_one_line_error(tmp_path, override, message):
     proc = _run([*sample_overrides(epochs=1), override], tmp_path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert message in proc.stderr
+
+
+def test_cli_multirun_sweep_writes_one_folder_per_run(tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    args = [a for a in sample_overrides(epochs=1) if not a.startswith("model.hidden_size")]
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), "-m", *args, "model.hidden_size=8,16", f"hydra.sweep.dir={tmp_path}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for job in ("0", "1"):
+        assert (tmp_path / job / "metrics.json").exists() and (tmp_path / job / "model.pt").exists()
+    sizes = {torch.load(tmp_path / j / "model.pt", weights_only=True)["net"]["hidden_size"] for j in ("0", "1")}
+    assert sizes == {8, 16}
