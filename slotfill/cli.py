@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import logging
 import re
 import sys
 from collections.abc import Callable
@@ -35,16 +34,6 @@ def friendly_errors(fn: F) -> F:
             sys.exit(130)
 
     return wrapper  # type: ignore[return-value]
-
-
-def setup_logging(level: int = logging.INFO) -> None:
-    """Show slotfill's progress messages on stderr (the entry points call this, never the library)."""
-    logger = logging.getLogger("slotfill")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("[%(name)s] %(message)s"))
-        logger.addHandler(handler)
-    logger.setLevel(level)
 
 
 _OVERRIDE = re.compile(r"^[+~]{0,2}[A-Za-z_][\w.@/-]*=")

@@ -12,15 +12,12 @@ Two sources share one interface (:func:`load_benchmark`):
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import DataError
-
-log = logging.getLogger(__name__)
 
 SPLITS = ("train", "valid", "test")
 TAG_RE = re.compile(r"^(O|[BI]-\S+)$")

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from .metrics import all_scores, same_intent, slot_report, slot_report_dict, slot_scores
+from .metrics import all_scores, same_intent, slot_report, slot_scores
 from .spans import bio_spans
 
 
@@ -78,7 +78,7 @@ def evaluate_predictions(
             )
     return {
         "scores": {**scores, "strict": strict},
-        "per_slot": slot_report_dict(gold_tags, pred_tags),
+        "per_slot": slot_report(gold_tags, pred_tags, as_dict=True),
         "report": slot_report(gold_tags, pred_tags),
         "confusions": conf,
         "direction": direction_confusions(conf["spans"]),

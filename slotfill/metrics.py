@@ -17,34 +17,27 @@ def slot_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], mo
     from seqeval.metrics.sequence_labeling import precision_recall_fscore_support, precision_recall_fscore_support_v1
 
     _check(gold, pred)
+    scheme = _mode(mode).get("scheme")
     kwargs = {"average": "micro", "zero_division": 0}
-    if mode == "strict":
-        from seqeval.scheme import IOB2
-
-        p, r, f, _ = precision_recall_fscore_support_v1(gold, pred, scheme=IOB2, **kwargs)
-    elif mode == "default":
-        p, r, f, _ = precision_recall_fscore_support(gold, pred, **kwargs)
+    if scheme is not None:
+        p, r, f, _ = precision_recall_fscore_support_v1(gold, pred, scheme=scheme, **kwargs)
     else:
-        raise ValueError(f"unknown seqeval mode {mode!r} (expected 'default' or 'strict')")
+        p, r, f, _ = precision_recall_fscore_support(gold, pred, **kwargs)
     return {"precision": 100 * float(p), "recall": 100 * float(r), "f1": 100 * float(f)}
 
 
-def slot_report(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], mode: str = "default") -> str:
-    """seqeval's per-slot classification report."""
+def slot_report(
+    gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], mode: str = "default", as_dict: bool = False
+) -> str | dict:
+    """seqeval's per-slot classification report, as text or (``as_dict``) as a dict."""
     from seqeval.metrics import classification_report
 
     _check(gold, pred)
-    return classification_report(gold, pred, digits=4, zero_division=0, **_mode(mode))
-
-
-def slot_report_dict(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], mode: str = "default") -> dict:
-    from seqeval.metrics import classification_report
-
-    _check(gold, pred)
-    return classification_report(gold, pred, output_dict=True, zero_division=0, **_mode(mode))
+    return classification_report(gold, pred, digits=4, zero_division=0, output_dict=as_dict, **_mode(mode))
 
 
 def _mode(mode: str) -> dict:
+    """seqeval keyword arguments of a mode."""
     if mode == "default":
         return {}
     if mode == "strict":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Callable
 
@@ -12,8 +11,6 @@ import torch
 from .metrics import all_scores
 from .models import NetConfig, SlotNet, decode_intents
 from .vocab import Vocabularies, join_intent
-
-log = logging.getLogger(__name__)
 
 CHECKPOINT_KEY = "slotfill"
 FORMAT_VERSION = 1
@@ -93,7 +90,7 @@ class SlotTaggerModule(pl.LightningModule):
         self.log(f"{split}/loss", loss, batch_size=len(mask), sync_dist=self.trainer.world_size > 1)
         tags = self.net.decode(emissions, mask).cpu()
         lengths = batch["lengths"].tolist()
-        intents = decode_intents(intent_logits.cpu()) if intent_logits is not None else None
+        intents = decode_intents(torch.sigmoid(intent_logits).cpu()) if intent_logits is not None else None
         out = self._outputs.setdefault(split, [])
         for b, i in enumerate(batch["index"].tolist()):
             out.append((i, tags[b, : lengths[b]].tolist(), intents[b] if intents else None))

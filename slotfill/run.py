@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import time
 import warnings
 from pathlib import Path
@@ -12,8 +11,6 @@ import torch
 from omegaconf import DictConfig
 
 from .errors import SlotfillError
-
-log = logging.getLogger(__name__)
 
 
 def _quiet_lightning() -> None:

@@ -11,7 +11,6 @@ so a cold start stays short.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,8 +22,6 @@ from .models import NetConfig, SlotNet, decode_intents, decode_tags
 from .spans import bio_spans
 from .tokenize import Token, tokenize
 from .vocab import Vocabularies, join_intent
-
-log = logging.getLogger(__name__)
 
 MAX_TOKENS = 512  # longer inputs are tagged in windows of this many tokens
 
@@ -171,7 +168,7 @@ class SlotTagger:
         ]
         res = {"tokens": tokens, "tags": tags, "spans": spans, "intent": None, "intent_confidence": None}
         if intent_probs is not None and tokens:
-            picked = decode_intents(torch.logit(intent_probs.unsqueeze(0).clamp(1e-7, 1 - 1e-7)))[0]
+            picked = decode_intents(intent_probs.unsqueeze(0))[0]
             res["intent"] = join_intent(self.vocabs.intents.decode(picked))
             res["intent_confidence"] = round(float(min(intent_probs[i] for i in picked)), 4)
         return res

@@ -169,9 +169,8 @@ def decode_tags(emissions: torch.Tensor, mask: torch.Tensor, params: dict) -> to
     return viterbi(emissions, mask, params["trans"], params["start"], params["end"])
 
 
-def decode_intents(logits: torch.Tensor, threshold: float = 0.5) -> list[list[int]]:
-    """Atomic intents above ``threshold``, at least the most likely one, most likely first."""
-    probs = torch.sigmoid(logits)
+def decode_intents(probs: torch.Tensor, threshold: float = 0.5) -> list[list[int]]:
+    """Atomic intents whose probability is above ``threshold``, at least the most likely one, most likely first."""
     order = probs.argsort(dim=1, descending=True)
     out = []
     for p, o in zip(probs.tolist(), order.tolist()):
