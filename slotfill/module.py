@@ -90,7 +90,9 @@ class SlotTaggerModule(pl.LightningModule):
         self.log(f"{split}/loss", loss, batch_size=len(mask), sync_dist=self.trainer.world_size > 1)
         tags = self.net.decode(emissions, mask).cpu()
         lengths = batch["lengths"].tolist()
-        intents = decode_intents(torch.sigmoid(intent_logits).cpu()) if intent_logits is not None else None
+        intents = None
+        if intent_logits is not None:
+            intents = decode_intents(torch.sigmoid(intent_logits).cpu(), self.vocabs.intent_sets)
         out = self._outputs.setdefault(split, [])
         for b, i in enumerate(batch["index"].tolist()):
             out.append((i, tags[b, : lengths[b]].tolist(), intents[b] if intents else None))
@@ -130,6 +132,10 @@ class SlotTaggerModule(pl.LightningModule):
         self.scores[split] = scores
         for k, v in scores.items():
             self.log(f"{prefix}/{k}", v, prog_bar=k == "f1", sync_dist=False, rank_zero_only=False)
+        # a checkpoint-selection score for joint models (monitor=val/joint): slot F1 and intent
+        # accuracy weighted equally; without an intent head it is slot F1
+        joint = (scores["f1"] + scores["intent_accuracy"]) / 2 if "intent_accuracy" in scores else scores["f1"]
+        self.log(f"{prefix}/joint", joint, sync_dist=False, rank_zero_only=False)
 
     # ------------------------------------------------------------- optimiser
     def configure_optimizers(self):

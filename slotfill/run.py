@@ -139,7 +139,7 @@ def evaluate(cfg: DictConfig) -> dict:
     from .tagger import SlotTagger
 
     torch.set_num_threads(int(cfg.threads))
-    tagger = SlotTagger.load(cfg.ckpt, backend=str(cfg.backend))
+    tagger = SlotTagger.load(cfg.ckpt, backend=str(cfg.backend), precision=str(cfg.get("precision", "fp32")))
     if cfg.get("split_dir"):
         cols = read_split(cfg.split_dir)
         name = str(cfg.split_dir)
@@ -158,7 +158,13 @@ def evaluate(cfg: DictConfig) -> dict:
     pred_tags = [r["tags"] for r in results]
     pred_intents = [r["intent"] for r in results] if tagger.predicts_intent else None
     result = evaluate_predictions(cols["tokens"], cols["tags"], pred_tags, cols["intent"], pred_intents)
-    meta = {"checkpoint": str(cfg.ckpt), "data": name, "backend": str(cfg.backend), "seconds": round(seconds, 3)}
+    meta = {
+        "checkpoint": str(cfg.ckpt),
+        "data": name,
+        "backend": str(cfg.backend),
+        "dtype": str(cfg.get("precision", "fp32")),
+        "seconds": round(seconds, 3),
+    }
     out_dir = Path(cfg.output_dir)
     metrics = write_outputs(result, out_dir, meta, int(cfg.max_errors))
     s = result["scores"]
@@ -216,7 +222,9 @@ def predict(cfg: DictConfig, texts: list[str] | None = None) -> list[dict]:
     if cfg.format not in ("text", "jsonl"):
         raise SlotfillError(f"format={cfg.format}: expected text or jsonl")
     sentences = read_sentences(cfg, texts or [])
-    tagger = SlotTagger.load(cfg.ckpt, backend=str(cfg.backend), threads=int(cfg.threads))
+    tagger = SlotTagger.load(
+        cfg.ckpt, backend=str(cfg.backend), threads=int(cfg.threads), precision=str(cfg.get("precision", "fp32"))
+    )
     results = tagger.predict(sentences, batch_size=int(cfg.batch_size))
     if cfg.format == "jsonl":
         text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in results)

@@ -82,12 +82,23 @@ def join_intent(parts: Iterable[str]) -> str:
 class Vocabularies:
     """Everything a tagger needs to turn text into ids and ids back into labels."""
 
-    def __init__(self, words: Vocab, chars: Vocab, tags: Vocab, intents: Vocab, singletons: list[int]) -> None:
+    def __init__(
+        self,
+        words: Vocab,
+        chars: Vocab,
+        tags: Vocab,
+        intents: Vocab,
+        singletons: list[int],
+        intent_sets: list[list[int]] | None = None,
+    ) -> None:
         self.words = words
         self.chars = chars
         self.tags = tags
         self.intents = intents
         self.singletons = singletons  # word ids seen once in train: candidates for <unk> replacement
+        # the combinations of atomic intents seen in train (sorted ids): multi-intent decoding
+        # picks the likeliest of these rather than thresholding each atom on its own
+        self.intent_sets = [sorted(s) for s in intent_sets or []]
         self._char_cache: dict[str, list[int]] = {}
 
     def char_ids(self, word: str) -> list[int]:
@@ -109,7 +120,8 @@ class Vocabularies:
         tag_vocab, _ = Vocab.build(tags, specials=("O",))
         intent_vocab, _ = Vocab.build((split_intent(i) for i in intents), specials=())
         singletons = sorted(words.stoi[w] for w, c in counts.items() if c == 1 and w in words)
-        return cls(words, chars, tag_vocab, intent_vocab, singletons)
+        sets = {tuple(sorted({intent_vocab.stoi[p] for p in split_intent(i)})) for i in intents if split_intent(i)}
+        return cls(words, chars, tag_vocab, intent_vocab, singletons, [list(s) for s in sorted(sets)])
 
     def to_dict(self) -> dict:
         return {
@@ -118,6 +130,7 @@ class Vocabularies:
             "tags": self.tags.to_dict(),
             "intents": self.intents.to_dict(),
             "singletons": list(self.singletons),
+            "intent_sets": [list(s) for s in self.intent_sets],
         }
 
     @classmethod
@@ -128,4 +141,5 @@ class Vocabularies:
             Vocab.from_dict(d["tags"]),
             Vocab.from_dict(d["intents"]),
             list(d["singletons"]),
+            d.get("intent_sets"),  # absent in checkpoints from before set decoding
         )

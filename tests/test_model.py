@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slotfill.encoding import IGNORE, collate, encode_example
-from slotfill.models import CRF, NetConfig, SlotNet, bio_allowed, decode_tags
+from slotfill.models import CRF, NetConfig, SlotNet, bio_allowed, decode_intents, decode_tags
 from slotfill.vocab import Vocabularies
 
 TAGS = ["O", "B-from", "I-from", "B-to", "I-to"]
@@ -93,6 +93,36 @@ def test_vocab_round_trip():
     assert w.words.itos == v.words.itos and w.tags.itos == v.tags.itos and w.intents.itos == v.intents.itos
     assert w.singletons == v.singletons
     assert set(v.intents.itos) == {"flight", "airfare"}
+    flight, airfare = v.intents.stoi["flight"], v.intents.stoi["airfare"]
+    assert w.intent_sets == v.intent_sets == sorted([[flight], sorted([flight, airfare])])
+    old = v.to_dict()
+    del old["intent_sets"]  # checkpoints written before set decoding
+    assert Vocabularies.from_dict(old).intent_sets == []
+
+
+def test_intent_sets_decode_to_seen_combinations_only():
+    probs = torch.tensor([[0.9, 0.6, 0.1], [0.2, 0.3, 0.1], [0.4, 0.45, 0.9], [0.9, 0.1, 0.8]])
+    # thresholding: each atom on its own (at least the likeliest one)
+    assert decode_intents(probs) == [[0, 1], [1], [2], [0, 2]]
+    # sets: the likeliest combination seen in training; [0, 2] was never seen
+    assert decode_intents(probs, [[0], [1], [0, 1], [2]]) == [[0, 1], [1], [2], [0]]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 6))
+def test_intent_set_decoding_picks_the_likeliest_seen_set(seed, n_atoms):
+    g = torch.Generator().manual_seed(seed)
+    probs = torch.rand(3, n_atoms, generator=g)
+    sets = sorted({tuple(sorted(set(torch.randint(0, n_atoms, (k,), generator=g).tolist()))) for k in (1, 1, 2, 3)})
+    sets = [list(s) for s in sets]
+
+    def likelihood(row, atoms):
+        return torch.where(torch.isin(torch.arange(n_atoms), torch.tensor(atoms)), probs[row], 1 - probs[row]).prod()
+
+    for row, picked in enumerate(decode_intents(probs, sets)):
+        assert sorted(picked) in sets
+        best = max(likelihood(row, s) for s in sets)
+        assert likelihood(row, picked) >= best * (1 - 1e-6)
 
 
 def _is_well_formed(tags):

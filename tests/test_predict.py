@@ -41,6 +41,20 @@ def test_spans_round_trip_to_original_text(tagger):
     assert res["tags"][res["tokens"].index(",")] == "O"
 
 
+def test_bf16_precision_agrees_with_fp32(trained_sample, tagger):
+    texts = ["i want to fly from boston to denver", "show me flights to dallas on monday", "i want to leave oakland"]
+    fast = SlotTagger.load(trained_sample["model"], precision="bf16")
+    got, want = fast.predict(texts), tagger.predict(texts)
+    assert [r["tags"] for r in got] == [r["tags"] for r in want]
+    assert [r["intent"] for r in got] == [r["intent"] for r in want]
+    for g, w in zip(got, want):
+        assert all(abs(a["confidence"] - b["confidence"]) < 0.05 for a, b in zip(g["spans"], w["spans"]))
+    with pytest.raises(CheckpointError, match="precision='fp8'"):
+        SlotTagger.load(trained_sample["model"], precision="fp8")
+    with pytest.raises(CheckpointError, match="needs backend=torch"):
+        SlotTagger.load(trained_sample["model"], precision="bf16", backend="onnx")
+
+
 def test_batched_equals_one_by_one(tagger):
     texts = ["i want to fly from boston to denver", "show me flights to dallas on monday", "i want to leave oakland"]
     together = tagger.predict(texts, batch_size=2)

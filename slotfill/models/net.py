@@ -169,8 +169,23 @@ def decode_tags(emissions: torch.Tensor, mask: torch.Tensor, params: dict) -> to
     return viterbi(emissions, mask, params["trans"], params["start"], params["end"])
 
 
-def decode_intents(probs: torch.Tensor, threshold: float = 0.5) -> list[list[int]]:
-    """Atomic intents whose probability is above ``threshold``, at least the most likely one, most likely first."""
+def decode_intents(
+    probs: torch.Tensor, intent_sets: list[list[int]] | None = None, threshold: float = 0.5
+) -> list[list[int]]:
+    """Atomic intent ids per sentence, most likely first.
+
+    With ``intent_sets`` (the combinations seen in training), the likeliest whole set under the
+    independent per-atom probabilities; without, every atom above ``threshold`` (at least one).
+    """
+    if intent_sets:
+        member = torch.zeros(len(intent_sets), probs.shape[1], dtype=torch.float64)
+        for row, atoms in enumerate(intent_sets):
+            member[row, atoms] = 1.0
+        p = probs.double().clamp(1e-7, 1 - 1e-7)
+        # log P(set) = sum of log p over its atoms + sum of log(1 - p) over the rest
+        score = p.log() @ member.T + (1 - p).log() @ (1 - member).T
+        best = score.argmax(1).tolist()
+        return [sorted(intent_sets[b], key=lambda i, r=r: -probs[r, i].item()) for r, b in enumerate(best)]
     order = probs.argsort(dim=1, descending=True)
     out = []
     for p, o in zip(probs.tolist(), order.tolist()):
