@@ -29,8 +29,21 @@ class _EmissionGraph(nn.Module):
         return (emissions,) if intent is None else (emissions, intent)
 
 
-def onnx_path_for(ckpt: str | Path) -> Path:
-    return Path(ckpt).with_suffix(".onnx")
+def onnx_path_for(ckpt: str | Path, precision: str = "fp32") -> Path:
+    """``model.onnx`` (float32) or ``model.int8.onnx`` (int8 weights) next to the checkpoint."""
+    return Path(ckpt).with_suffix(".int8.onnx" if precision == "int8" else ".onnx")
+
+
+def quantize_onnx(graph: str | Path, output: str | Path | None = None) -> Path:
+    """Write an int8 copy of a float32 graph (dynamic quantization: int8 weights, activations
+    quantized per batch), with the same sidecar; LSTM and matrix products then use integer kernels."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    graph = Path(graph)
+    out = Path(output) if output else graph.with_suffix(".int8.onnx")
+    quantize_dynamic(str(graph), str(out), weight_type=QuantType.QInt8)
+    Path(str(out) + ".json").write_text(Path(str(graph) + ".json").read_text())
+    return out
 
 
 def export_onnx(ckpt: str | Path, output: str | Path | None = None, opset: int = 17) -> Path:
@@ -107,8 +120,8 @@ class OnnxEmissions:
         self.inputs = [i.name for i in self.session.get_inputs()]
 
     @classmethod
-    def for_checkpoint(cls, ckpt: str | Path, threads: int | None = None) -> OnnxEmissions:
-        path = onnx_path_for(ckpt)
+    def for_checkpoint(cls, ckpt: str | Path, threads: int | None = None, precision: str = "fp32") -> OnnxEmissions:
+        path = onnx_path_for(ckpt, precision)
         if not path.is_file():
             raise CheckpointError(f"{path}: no ONNX model next to the checkpoint (run: python export.py ckpt={ckpt})")
         return cls(path, threads)

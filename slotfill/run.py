@@ -239,11 +239,14 @@ def predict(cfg: DictConfig, texts: list[str] | None = None) -> list[dict]:
 
 def export(cfg: DictConfig) -> Path:
     """Write the ONNX graph and its sidecar; optionally check tags against eager PyTorch."""
-    from .onnx_backend import export_onnx
+    from .onnx_backend import export_onnx, quantize_onnx
     from .tagger import SlotTagger
 
     out = export_onnx(cfg.ckpt, cfg.get("output"), int(cfg.opset))
     print(f"wrote {out} and {out}.json")
+    if cfg.get("int8", True):
+        q = quantize_onnx(out)
+        print(f"wrote {q} (int8 weights; use backend=onnx precision=int8)")
     if cfg.get("check", True) and not cfg.get("output"):
         sentences = ["i want to leave taipei and arrive in boston", "show me flights from denver to dallas on monday"]
         eager = SlotTagger.load(cfg.ckpt).predict(sentences)

@@ -24,7 +24,7 @@ from .tokenize import Token, tokenize
 from .vocab import Vocabularies, join_intent
 
 MAX_TOKENS = 512  # longer inputs are tagged in windows of this many tokens
-PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "int8": None}
 
 
 def read_checkpoint(path: str | Path) -> dict:
@@ -87,14 +87,17 @@ class SlotTagger:
     ) -> SlotTagger:
         """Load ``model.pt`` or a training ``.ckpt`` (``backend="onnx"``: the exported ``.onnx`` beside it).
 
-        ``precision="bf16"`` runs the eager network in bfloat16 (decoding stays in float32):
-        faster on CPUs with native bfloat16 (AVX512-BF16, AMX); tags can differ from fp32 on rare
-        near-ties, see the speed benchmark for the measured agreement.
+        ``precision`` trades exactness for speed, decoding always stays in float32:
+        ``"bf16"`` runs the eager network in bfloat16 (fast on CPUs with native bfloat16,
+        AVX512-BF16 or AMX); ``"int8"`` runs the int8-quantized ONNX graph (``backend="onnx"``).
+        Tags can differ from fp32 on near-ties; the speed benchmark measures the agreement.
         """
         if precision not in PRECISIONS:
             raise CheckpointError(f"precision={precision!r}: choose one of {', '.join(PRECISIONS)}")
-        if precision != "fp32" and backend != "torch":
-            raise CheckpointError(f"precision={precision!r} needs backend=torch (the ONNX graph is float32)")
+        if precision == "bf16" and backend != "torch":
+            raise CheckpointError("precision='bf16' needs backend=torch (the ONNX graphs are float32 or int8)")
+        if precision == "int8" and backend != "onnx":
+            raise CheckpointError("precision='int8' needs backend=onnx (the int8 graph export.py writes)")
         if threads:
             torch.set_num_threads(int(threads))
         state = read_checkpoint(path)
@@ -105,7 +108,7 @@ class SlotTagger:
         if backend == "onnx":
             from .onnx_backend import OnnxEmissions
 
-            tagger._backend = OnnxEmissions.for_checkpoint(path, threads=threads)
+            tagger._backend = OnnxEmissions.for_checkpoint(path, threads=threads, precision=precision)
         elif backend != "torch":
             raise CheckpointError(f"unknown backend {backend!r} (expected 'torch' or 'onnx')")
         return tagger

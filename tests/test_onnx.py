@@ -48,3 +48,24 @@ def test_onnx_backend_without_export_is_clear_error(trained_sample, tmp_path):
     shutil.copy(trained_sample["model"], copy)
     with pytest.raises(CheckpointError, match="export.py"):
         SlotTagger.load(copy, backend="onnx")
+
+
+def test_int8_graph_agrees_with_float32(trained_sample):
+    from slotfill.errors import CheckpointError
+
+    model = trained_sample["model"]
+    subprocess.run(
+        [sys.executable, str(ROOT / "export.py"), f"ckpt={model}", "check=false"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
+    sentences = read_split(ROOT / "data" / "sample" / "test")["tokens"]
+    fp32 = SlotTagger.load(model, backend="onnx").predict_tokens(sentences)
+    int8 = SlotTagger.load(model, backend="onnx", precision="int8").predict_tokens(sentences)
+    pairs = [(a, b) for x, y in zip(fp32, int8) for a, b in zip(x["tags"], y["tags"])]
+    assert sum(a == b for a, b in pairs) / len(pairs) >= 0.97
+    assert sum(x["intent"] == y["intent"] for x, y in zip(fp32, int8)) >= 0.9 * len(sentences)
+    with pytest.raises(CheckpointError, match="needs backend=onnx"):
+        SlotTagger.load(model, precision="int8")
