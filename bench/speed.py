@@ -64,14 +64,25 @@ def percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))]
 
 
-def inference(model: str, backend: str, threads: int, repeats: int) -> dict:
+# (backend, precision) pairs measured: eager PyTorch and ONNX Runtime, exact and reduced precision
+VARIANTS = {
+    "eager PyTorch": ("torch", "fp32"),
+    "eager PyTorch, bf16": ("torch", "bf16"),
+    "ONNX Runtime": ("onnx", "fp32"),
+    "ONNX Runtime, int8": ("onnx", "int8"),
+}
+
+
+def inference(model: str, backend: str, precision: str, threads: int, repeats: int, reference: list | None) -> dict:
+    """Batched throughput, single-sentence latency, test F1 and tag agreement with ``reference``."""
     import torch
 
     from slotfill.data import read_split
+    from slotfill.metrics import slot_scores
     from slotfill.tagger import SlotTagger
 
     torch.set_num_threads(threads)
-    tagger = SlotTagger.load(model, backend=backend, threads=threads)
+    tagger = SlotTagger.load(model, backend=backend, threads=threads, precision=precision)
     cols = read_split(ROOT.parent / "shared" / "data" / "atis" / "test")
     sentences = cols["tokens"]
     texts = [" ".join(t) for t in sentences]
@@ -79,8 +90,9 @@ def inference(model: str, backend: str, threads: int, repeats: int) -> dict:
     rates = []
     for _ in range(repeats):
         start = time.perf_counter()
-        tagger.predict_tokens(sentences, batch_size=256)
+        results = tagger.predict_tokens(sentences, batch_size=256)
         rates.append(len(sentences) / (time.perf_counter() - start))
+    tags = [r["tags"] for r in results]
     for t in texts[:20]:
         tagger.predict(t)
     latencies = []
@@ -89,10 +101,14 @@ def inference(model: str, backend: str, threads: int, repeats: int) -> dict:
             start = time.perf_counter()
             tagger.predict(t)
             latencies.append((time.perf_counter() - start) * 1000)
+    reference = reference or tags
     return {
         "batched_sent_per_s": round(statistics.median(rates)),
         "latency_p50_ms": round(percentile(latencies, 50), 2),
         "latency_p99_ms": round(percentile(latencies, 99), 2),
+        "test_f1": round(slot_scores(cols["tags"], tags)["f1"], 2),
+        "same_tags_as_fp32_pct": round(100 * sum(a == b for a, b in zip(tags, reference)) / len(tags), 2),
+        "tags": tags,
     }
 
 
@@ -110,7 +126,7 @@ def flops_per_token(cfg: dict, n_tags: int) -> float:
     return total + inp * n_tags * 2
 
 
-def arithmetic(model: str, threads: int, repeats: int) -> dict:
+def arithmetic(model: str, threads: int, repeats: int, precision: str = "fp32") -> dict:
     """What the network alone costs: FLOPs per sentence and the forward pass's GFLOP/s here."""
     import torch
 
@@ -119,7 +135,7 @@ def arithmetic(model: str, threads: int, repeats: int) -> dict:
     from slotfill.tagger import SlotTagger
 
     torch.set_num_threads(threads)
-    tagger = SlotTagger.load(model)
+    tagger = SlotTagger.load(model, precision=precision)
     sentences = read_split(ROOT.parent / "shared" / "data" / "atis" / "test")["tokens"]
     tokens = sum(len(s) for s in sentences)
     order = sorted(sentences, key=len)
@@ -180,8 +196,15 @@ def main() -> None:
         check=True,
         capture_output=True,
     )
-    results["inference"] = {b: inference(model, b, args.threads, args.repeats) for b in ("torch", "onnx")}
+    results["inference"] = {}
+    reference = None
+    for label, (backend, precision) in VARIANTS.items():
+        m = inference(model, backend, precision, args.threads, args.repeats, reference)
+        reference = reference or m["tags"]
+        del m["tags"]
+        results["inference"][label] = m
     results["arithmetic"] = arithmetic(model, args.threads, args.repeats)
+    results["arithmetic_bf16"] = arithmetic(model, args.threads, args.repeats, "bf16")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "speed.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     lines = [
@@ -204,21 +227,23 @@ def main() -> None:
             )
         lines.append("")
     lines += [
-        "| inference (ATIS test, 893 sentences) | batched sentences/s (batch 256) | latency p50 | latency p99 |",
-        "|---|---:|---:|---:|",
+        "| inference (ATIS test, 893 sentences, Python API) | batched sentences/s (batch 256) | latency p50 "
+        "| latency p99 | test F1 | sentences tagged as fp32 eager |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
-    for backend, m in results["inference"].items():
-        label = "eager PyTorch" if backend == "torch" else "ONNX Runtime"
+    for label, m in results["inference"].items():
         lines.append(
-            f"| {label} (Python API) | {m['batched_sent_per_s']} | {m['latency_p50_ms']} ms "
-            f"| {m['latency_p99_ms']} ms |"
+            f"| {label} | {m['batched_sent_per_s']} | {m['latency_p50_ms']} ms | {m['latency_p99_ms']} ms "
+            f"| {m['test_f1']:.2f} | {m['same_tags_as_fp32_pct']:.2f}% |"
         )
     a = results["arithmetic"]
     lines += [
         "",
         f"Arithmetic: the default network costs {a['mflop_per_sentence']} MFLOP per ATIS test sentence "
         f"(forward pass); the eager forward pass alone runs at {a['network_gflop_per_s']} GFLOP/s here, "
-        f"a ceiling of {a['network_only_sent_per_s']} sentences/s before tokenising, decoding and output.",
+        f"a ceiling of {a['network_only_sent_per_s']} sentences/s before tokenising, decoding and output. "
+        f"In bfloat16 it runs at {results['arithmetic_bf16']['network_gflop_per_s']} GFLOP/s, a ceiling of "
+        f"{results['arithmetic_bf16']['network_only_sent_per_s']} sentences/s.",
     ]
     cs = results["cold_start"]
     lines += [
