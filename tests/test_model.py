@@ -5,6 +5,7 @@ from hypothesis import strategies as st
 
 from slotfill.encoding import IGNORE, collate, encode_example
 from slotfill.models import CRF, NetConfig, SlotNet, bio_allowed, decode_intents, decode_tags
+from slotfill.errors import ConfigError
 from slotfill.vocab import Vocabularies
 
 TAGS = ["O", "B-from", "I-from", "B-to", "I-to"]
@@ -68,8 +69,9 @@ def test_stacked_bidirectional_by_default():
     assert cfg.num_layers >= 2 and cfg.bidirectional and cfg.cell == "lstm" and cfg.forget_bias == 1.0
 
 
-def test_every_parameter_gets_a_gradient():
-    net, v = _net(crf=True, intent=True)
+@pytest.mark.parametrize("intent_encoder", ["shared", "separate"])
+def test_every_parameter_gets_a_gradient(intent_encoder):
+    net, v = _net(crf=True, intent=True, intent_encoder=intent_encoder)
     net.train()
     b = _batch(v, [["i", "want", "taipei"], ["arrive", "in", "new", "york"]])
     em, intent = net(b["words"], b["chars"], b["char_index"], b["lengths"])
@@ -77,6 +79,18 @@ def test_every_parameter_gets_a_gradient():
     net.loss(em, intent, b["tags"], b["intents"], mask).backward()
     missing = [n for n, p in net.named_parameters() if p.grad is None]
     assert not missing
+
+
+def test_separate_intent_encoder_leaves_the_slot_encoder_to_the_slots():
+    net, v = _net(intent=True, intent_encoder="separate")
+    b = _batch(v, [["i", "want", "taipei"], ["arrive", "in", "new", "york"]])
+    _, intent = net(b["words"], b["chars"], b["char_index"], b["lengths"])
+    intent.sum().backward()
+    assert all(p.grad is None for p in net.encoder.parameters())
+    assert all(p.grad is None for p in net.tag_head.parameters())
+    assert net.word_embed.weight.grad is not None  # the embeddings are shared
+    with pytest.raises(ConfigError, match="intent_encoder"):
+        NetConfig(intent_encoder="pooled")
 
 
 def test_unseen_labels_are_ignored_not_dropped():

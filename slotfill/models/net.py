@@ -31,6 +31,7 @@ class NetConfig:
     crf: bool = False
     intent: bool = False
     intent_weight: float = 1.0
+    intent_encoder: str = "shared"  # shared: pool the slot encoder | separate: own 1-layer BiLSTM on the embeddings
     label_smoothing: float = 0.0
 
     def __post_init__(self) -> None:
@@ -45,6 +46,8 @@ class NetConfig:
         for name in ("dropout", "embed_dropout", "output_dropout", "label_smoothing"):
             if not 0.0 <= float(getattr(self, name)) < 1.0:
                 raise ConfigError(f"model.{name}={getattr(self, name)}: must be in [0, 1)")
+        if self.intent_encoder not in ("shared", "separate"):
+            raise ConfigError(f"model.intent_encoder={self.intent_encoder!r}: choose shared or separate")
         if self.char_dim > 0 and (self.char_filters < 1 or self.char_kernel < 1):
             raise ConfigError("model.char_filters and model.char_kernel must be at least 1 with char features")
 
@@ -90,6 +93,18 @@ class SlotNet(nn.Module):
         self.tag_head = nn.Linear(self.encoder.out_dim, len(tags))
         self.crf = CRF(tags) if config.crf else None
         self.intent_head = nn.Linear(2 * self.encoder.out_dim, n_intents) if config.intent and n_intents else None
+        # a separate intent encoder shares only the embeddings: the intent loss then cannot pull
+        # the slot encoder's features towards sentence classification
+        self.intent_encoder = None
+        if self.intent_head is not None and config.intent_encoder == "separate":
+            self.intent_encoder = RecurrentEncoder(
+                in_dim,
+                cell=config.cell,
+                hidden_size=config.hidden_size,
+                num_layers=1,
+                bidirectional=config.bidirectional,
+                forget_bias=config.forget_bias,
+            )
         if not self.crf:
             allowed, allowed_start = bio_allowed(tags)
             self.register_buffer("trans_penalty", (~allowed).float() * -1e4, persistent=False)
@@ -102,11 +117,13 @@ class SlotNet(nn.Module):
         x = self.word_embed(words)
         if self.char_cnn is not None:
             x = torch.cat([x, self.char_cnn(chars, char_index)], dim=-1)
-        h = self.encoder(self.embed_dropout(x), lengths)
-        h = self.output_dropout(h)
+        x = self.embed_dropout(x)
+        h = self.output_dropout(self.encoder(x, lengths))
         emissions = self.tag_head(h)
         intent = None
         if self.intent_head is not None:
+            if self.intent_encoder is not None:
+                h = self.output_dropout(self.intent_encoder(x, lengths))
             mask = (torch.arange(h.shape[1], device=h.device)[None, :] < lengths.to(h.device)[:, None]).unsqueeze(2)
             mean = (h * mask).sum(1) / lengths.to(h.device).unsqueeze(1).to(h.dtype)
             mx = h.masked_fill(~mask, -1e4).amax(1)
