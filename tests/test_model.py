@@ -4,8 +4,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slotfill.encoding import IGNORE, collate, encode_example
-from slotfill.models import CRF, NetConfig, SlotNet, bio_allowed, decode_intents, decode_tags
 from slotfill.errors import ConfigError
+from slotfill.models import CRF, NetConfig, SlotNet, bio_allowed, decode_intents, decode_tags
 from slotfill.vocab import Vocabularies
 
 TAGS = ["O", "B-from", "I-from", "B-to", "I-to"]
