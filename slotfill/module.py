@@ -20,6 +20,19 @@ def default_optimizer(params, lr: float = 1e-3) -> torch.optim.Optimizer:
     return torch.optim.Adam(params, lr=lr)
 
 
+def span_mask(tags: torch.Tensor, begins: torch.Tensor, p: float) -> torch.Tensor:
+    """Tokens of slot values dropped whole: each B-/I- chunk is chosen with probability ``p``.
+
+    Multi-word values never seen in training ("tel aviv", "rio de janeiro") arrive as a run of
+    ``<unk>``; dropping single words rarely makes such runs, dropping whole values does.
+    """
+    in_slot = tags > 0  # tag 0 is O; IGNORE (-100) is padding or an unseen gold tag
+    starts = in_slot & begins[tags.clamp(min=0)]
+    chunk = starts.long().cumsum(1)  # chunk number of every token (I- tokens share their B-'s)
+    chosen = torch.rand(tags.shape[0], tags.shape[1] + 1, device=tags.device) < p
+    return in_slot & chosen.gather(1, chunk)
+
+
 class SlotTaggerModule(pl.LightningModule):
     """Trains a :class:`SlotNet`; vocabularies and the net's config travel inside every checkpoint."""
 
@@ -30,6 +43,7 @@ class SlotTaggerModule(pl.LightningModule):
         optimizer: Callable | None = None,
         unk_replace: float = 0.5,
         word_dropout: float = 0.0,
+        span_dropout: float = 0.0,
         warmup_steps: int = 0,
         lr_decay: str = "none",
         dataset: str = "",
@@ -40,6 +54,7 @@ class SlotTaggerModule(pl.LightningModule):
                 "net": dict(net),
                 "unk_replace": unk_replace,
                 "word_dropout": word_dropout,
+                "span_dropout": span_dropout,
                 "lr_decay": lr_decay,
                 "warmup_steps": warmup_steps,
                 "dataset": dataset,
@@ -51,12 +66,15 @@ class SlotTaggerModule(pl.LightningModule):
         self.optimizer_factory = optimizer or default_optimizer
         self.unk_replace = unk_replace
         self.word_dropout = word_dropout
+        self.span_dropout = span_dropout
         self.warmup_steps = warmup_steps
         self.lr_decay = lr_decay
         self.dataset = dataset
         singleton = torch.zeros(len(vocabs.words), dtype=torch.bool)
         singleton[vocabs.singletons] = True
         self.register_buffer("singleton", singleton, persistent=False)
+        begins = torch.tensor([t.startswith("B-") for t in vocabs.tags.itos], dtype=torch.bool)
+        self.register_buffer("tag_begins", begins, persistent=False)
         self._outputs: dict[str, list] = {}
         self.predictions: dict[str, tuple[list[list[str]], list[str] | None]] = {}
         self.scores: dict[str, dict] = {}
@@ -77,6 +95,9 @@ class SlotTaggerModule(pl.LightningModule):
             # and word dropout so unknown words (new cities) are tagged from context and spelling
             r = torch.rand(words.shape, device=words.device)
             drop = (self.singleton[words] & (r < self.unk_replace)) | (r < self.word_dropout)
+            words = words.masked_fill(drop & (words > 0), self.vocabs.words.unk_index)
+        if self.span_dropout > 0:
+            drop = span_mask(batch["tags"], self.tag_begins, self.span_dropout)
             words = words.masked_fill(drop & (words > 0), self.vocabs.words.unk_index)
         emissions, intent_logits = self._forward(batch, words)
         loss = self.net.loss(emissions, intent_logits, batch["tags"], batch["intents"], self._mask(batch))

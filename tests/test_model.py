@@ -257,3 +257,25 @@ def test_word_dropout_and_singleton_replacement_touch_real_words_only():
     module.training_step(b, 0)
     unk = v.words.unk_index
     assert seen["words"].tolist() == [[unk, unk, unk], [unk, 0, 0]]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(TAGS), min_size=1, max_size=8), min_size=1, max_size=4), st.integers(0, 999))
+def test_span_dropout_drops_whole_slot_values(sentences, seed):
+    from slotfill.module import span_mask
+
+    torch.manual_seed(seed)
+    ids = {t: i for i, t in enumerate(TAGS)}
+    T = max(len(s) for s in sentences)
+    tags = torch.tensor([[ids[t] for t in s] + [IGNORE] * (T - len(s)) for s in sentences])
+    begins = torch.tensor([t.startswith("B-") for t in TAGS])
+    assert not span_mask(tags, begins, 0.0).any()
+    assert span_mask(tags, begins, 1.0).tolist() == [
+        [t not in ("O", None) for t in s] + [False] * (T - len(s)) for s in sentences
+    ]
+    drop = span_mask(tags, begins, 0.5)
+    for row, s in zip(drop.tolist(), sentences):
+        for t in range(1, len(s)):
+            if s[t].startswith("I-") and s[t - 1] != "O":  # a continuation shares its chunk's fate
+                assert row[t] == row[t - 1]
+        assert not any(d and tag == "O" for d, tag in zip(row, s))
