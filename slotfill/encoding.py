@@ -14,7 +14,7 @@ MAX_WORD_LEN = 20  # characters per word seen by the char CNN; longer words keep
 
 def encode_tokens(tokens: Sequence[str], vocabs: Vocabularies, max_word_len: int = MAX_WORD_LEN) -> dict:
     """Word ids (lower-cased lookup) and char ids for one sentence."""
-    words = torch.tensor([vocabs.words.index(t.lower()) for t in tokens], dtype=torch.long)
+    words = torch.tensor(vocabs.words.encode([t.lower() for t in tokens]), dtype=torch.long)
     keys = [t[:max_word_len] for t in tokens]
     return {"words": words, "keys": keys, "char_ids": [vocabs.char_ids(k) for k in keys]}
 

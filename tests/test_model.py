@@ -233,6 +233,9 @@ def test_fast_constrained_viterbi_equals_full_viterbi(batch, length, seed):
     full = viterbi(scores, mask, trans, start_pen, torch.zeros(len(tags)))
     fast = constrained_viterbi(scores, mask, start_pen, constraint_structure(trans))
     assert torch.equal(full, fast)
+    # decode_tags takes the per-token argmax where it is well-formed, Viterbi elsewhere
+    params = {"trans": trans, "start": start_pen, "end": torch.zeros(len(tags)), "log_softmax": True}
+    assert torch.equal(decode_tags(scores, mask, params), full)
 
 
 def test_word_dropout_and_singleton_replacement_touch_real_words_only():

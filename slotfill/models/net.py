@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .crf import CRF, bio_allowed, constrained_viterbi, constraint_structure, viterbi
+from .crf import CRF, NEG, bio_allowed, constrained_viterbi, constraint_structure, viterbi
 from .encoder import CharCNN, RecurrentEncoder
 
 
@@ -181,8 +181,17 @@ def decode_tags(emissions: torch.Tensor, mask: torch.Tensor, params: dict) -> to
     Softmax models have constraint-only transitions, decoded in O(K) per tag and step.
     """
     if params["log_softmax"]:
-        structure = params.get("structure") or constraint_structure(params["trans"])
-        return constrained_viterbi(emissions.log_softmax(-1), mask, params["start"], structure)
+        scores = emissions.log_softmax(-1)
+        # With constraint-only transitions (0 or -inf) the path score is the sum of per-token
+        # scores, so where the per-token argmax is already well-formed it is the Viterbi path:
+        # only the (rare) sentences where it is not need the search.
+        tags = scores.argmax(-1).masked_fill(~mask, 0)
+        allowed = params["trans"] > NEG / 2
+        bad = (~allowed[tags[:, :-1], tags[:, 1:]] & mask[:, 1:]).any(1) | (params["start"][tags[:, 0]] < NEG / 2)
+        if bad.any():
+            structure = params.get("structure") or constraint_structure(params["trans"])
+            tags[bad] = constrained_viterbi(scores[bad], mask[bad], params["start"], structure)
+        return tags
     return viterbi(emissions, mask, params["trans"], params["start"], params["end"])
 
 
