@@ -176,7 +176,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--skip-train", action="store_true")
+    p.add_argument("--skip-train", action="store_true", help="measure inference only; keep the last training rows")
     p.add_argument("--model", help="model.pt for the inference figures (default: the default model trained here)")
     args = p.parse_args()
     sys.path.insert(0, str(ROOT))
@@ -188,6 +188,10 @@ def main() -> None:
             "default": train("default", [], args.threads),
             "atis preset": train("atis-preset", ["experiment=atis"], args.threads),
         }
+    elif (RESULTS / "speed.json").is_file():  # keep the training rows of the last full run
+        previous = json.loads((RESULTS / "speed.json").read_text())
+        if "train" in previous:
+            results["train"] = previous["train"]
     model = args.model or str(RUNS / "default" / "model.pt")
     results["cold_start"] = cold_start(model, args.repeats)
     subprocess.run(
@@ -210,11 +214,14 @@ def main() -> None:
     lines = [
         "# Speed benchmark",
         "",
-        f"Command: `python bench/speed.py` — {info['cpu']}, {info['cores']} cores, "
+        f"Command: `python bench/speed.py{' --skip-train' if args.skip_train else ''}` — "
+        f"{info['cpu']}, {info['cores']} cores, "
         f"torch {info['torch']}, {args.threads} torch threads; medians of {args.repeats} repetitions.",
         "",
     ]
     if "train" in results:
+        if args.skip_train:
+            lines += ["Training rows: from the last full run of `python bench/speed.py`.", ""]
         lines += [
             "| training (ATIS) | sentences/s (median epoch) | time to val F1 ≥ 95 | wall time | epochs | test F1 "
             "| peak RSS |",
