@@ -69,7 +69,7 @@ def _checkpoint_callback(trainer):
 
 
 def train(cfg: DictConfig) -> dict:
-    """Fit, reload the best checkpoint by validation F1, test it, and write the run's reports."""
+    """Fit, reload the best checkpoint by the validation ``monitor``, test it, and write the run's reports."""
     from .metrics import slot_report
 
     _quiet_lightning()
@@ -90,7 +90,8 @@ def train(cfg: DictConfig) -> dict:
         "world_size": int(trainer.world_size),
         "train_time_s": round(fit_time, 1),
         "best_checkpoint": best,
-        "best_val_f1": float(ckpt_cb.best_model_score) if best else None,
+        "monitor": str(ckpt_cb.monitor) if ckpt_cb is not None else None,
+        "best_val_score": float(ckpt_cb.best_model_score) if best else None,  # of the monitored metric
     }
     from .callbacks import Throughput
 
