@@ -59,6 +59,12 @@ def train(name: str, overrides: list[str], threads: int) -> dict:
     return m
 
 
+def table(header: list[str], rows: list[list]) -> list[str]:
+    """Markdown table lines: the first column left-aligned, the others right-aligned."""
+    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    return lines + ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+
+
 def percentile(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))]
@@ -222,27 +228,25 @@ def main() -> None:
     if "train" in results:
         if args.skip_train:
             lines += ["Training rows: from the last full run of `python bench/speed.py`.", ""]
-        lines += [
-            "| training (ATIS) | sentences/s (median epoch) | time to val F1 ≥ 95 | wall time | epochs | test F1 "
-            "| peak RSS |",
-            "|---|---:|---:|---:|---:|---:|---:|",
-        ]
-        for name, m in results["train"].items():
-            lines.append(
-                f"| {name} | {m.get('train_sent_per_s_median')} | {m.get('time_to_val_f1_95_s')} s | "
-                f"{m['wall_s']} s | {m['epochs']} | {m['test']['f1']:.2f} | {m['peak_rss_mb']} MB |"
-            )
-        lines.append("")
-    lines += [
-        "| inference (ATIS test, 893 sentences, Python API) | batched sentences/s (batch 256) | latency p50 "
-        "| latency p99 | test F1 | sentences tagged as fp32 eager |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    for label, m in results["inference"].items():
-        lines.append(
-            f"| {label} | {m['batched_sent_per_s']} | {m['latency_p50_ms']} ms | {m['latency_p99_ms']} ms "
-            f"| {m['test_f1']:.2f} | {m['same_tags_as_fp32_pct']:.2f}% |"
+        lines += table(
+            ["training (ATIS)", "sentences/s (median epoch)", "time to val F1 ≥ 95", "wall time", "epochs"]
+            + ["test F1", "peak RSS"],
+            [
+                [name, m.get("train_sent_per_s_median"), f"{m.get('time_to_val_f1_95_s')} s", f"{m['wall_s']} s"]
+                + [m["epochs"], f"{m['test']['f1']:.2f}", f"{m['peak_rss_mb']} MB"]
+                for name, m in results["train"].items()
+            ],
         )
+        lines.append("")
+    lines += table(
+        ["inference (ATIS test, 893 sentences, Python API)", "batched sentences/s (batch 256)", "latency p50"]
+        + ["latency p99", "test F1", "sentences tagged as fp32 eager"],
+        [
+            [label, m["batched_sent_per_s"], f"{m['latency_p50_ms']} ms", f"{m['latency_p99_ms']} ms"]
+            + [f"{m['test_f1']:.2f}", f"{m['same_tags_as_fp32_pct']:.2f}%"]
+            for label, m in results["inference"].items()
+        ],
+    )
     a = results["arithmetic"]
     lines += [
         "",

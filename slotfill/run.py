@@ -134,14 +134,19 @@ def _print_summary(results: dict, out_dir: Path) -> None:
     print("\n".join(lines))
 
 
+def load_tagger(cfg: DictConfig):
+    """The tagger that ``ckpt``, ``backend``, ``precision`` and ``threads`` of a predict/evaluate config name."""
+    from .tagger import SlotTagger
+
+    return SlotTagger.load(cfg.ckpt, backend=str(cfg.backend), threads=int(cfg.threads), precision=str(cfg.precision))
+
+
 def evaluate(cfg: DictConfig) -> dict:
     """Score a checkpoint on a labelled split; write metrics.json, report.md and errors.jsonl."""
     from .data import load_benchmark, read_split
     from .evaluation import evaluate_predictions, write_outputs
-    from .tagger import SlotTagger
 
-    torch.set_num_threads(int(cfg.threads))
-    tagger = SlotTagger.load(cfg.ckpt, backend=str(cfg.backend), precision=str(cfg.get("precision", "fp32")))
+    tagger = load_tagger(cfg)
     if cfg.get("split_dir"):
         cols = read_split(cfg.split_dir)
         name = str(cfg.split_dir)
@@ -164,7 +169,7 @@ def evaluate(cfg: DictConfig) -> dict:
         "checkpoint": str(cfg.ckpt),
         "data": name,
         "backend": str(cfg.backend),
-        "dtype": str(cfg.get("precision", "fp32")),
+        "dtype": str(cfg.precision),
         "seconds": round(seconds, 3),
     }
     out_dir = Path(cfg.output_dir)
@@ -219,14 +224,10 @@ def predict(cfg: DictConfig, texts: list[str] | None = None) -> list[dict]:
     """Tag sentences and print them for people (``format=text``) or programs (``format=jsonl``)."""
     import sys
 
-    from .tagger import SlotTagger
-
     if cfg.format not in ("text", "jsonl"):
         raise SlotfillError(f"format={cfg.format}: expected text or jsonl")
     sentences = read_sentences(cfg, texts or [])
-    tagger = SlotTagger.load(
-        cfg.ckpt, backend=str(cfg.backend), threads=int(cfg.threads), precision=str(cfg.get("precision", "fp32"))
-    )
+    tagger = load_tagger(cfg)
     results = tagger.predict(sentences, batch_size=int(cfg.batch_size))
     if cfg.format == "jsonl":
         text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in results)

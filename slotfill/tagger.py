@@ -157,22 +157,22 @@ class SlotTagger:
                 pieces.append(toks[s : s + MAX_TOKENS])
                 owners.append(i)
         outputs = self._run(pieces, batch_size)
-        merged: list[dict] = [{"tags": [], "probs": [], "intent_probs": None} for _ in sentences]
+        merged: list[dict] = [{"tags": [], "probs": [], "intent": None} for _ in sentences]
         for i, out in zip(owners, outputs):
             merged[i]["tags"] += out["tags"]
             merged[i]["probs"] += out["probs"]
-            if merged[i]["intent_probs"] is None:
-                merged[i]["intent_probs"] = out["intent_probs"]
+            if merged[i]["intent"] is None:  # a long sentence's intent is its first window's
+                merged[i]["intent"] = out["intent"]
         results = []
         for sent, k, m in zip(sentences, keep, merged):
             tags = ["O"] * len(sent)
             probs = [1.0] * len(sent)
             for j, t, p in zip(k, m["tags"], m["probs"]):
                 tags[j], probs[j] = t, p
-            results.append(self._result(sent, tags, probs, m["intent_probs"]))
+            results.append(self._result(sent, tags, probs, m["intent"]))
         return results
 
-    def _result(self, tokens: list[str], tags: list[str], probs: list[float], intent_probs) -> dict:
+    def _result(self, tokens: list[str], tags: list[str], probs: list[float], intent: tuple[str, float] | None) -> dict:
         spans = [
             {
                 "slot": slot,
@@ -183,17 +183,13 @@ class SlotTagger:
             }
             for slot, s, e in bio_spans(tags)
         ]
-        res = {"tokens": tokens, "tags": tags, "spans": spans, "intent": None, "intent_confidence": None}
-        if intent_probs is not None and tokens:
-            picked = decode_intents(intent_probs.unsqueeze(0), self.vocabs.intent_sets)[0]
-            res["intent"] = join_intent(self.vocabs.intents.decode(picked))
-            res["intent_confidence"] = round(float(min(intent_probs[i] for i in picked)), 4)
-        return res
+        label, confidence = intent if intent is not None and tokens else (None, None)
+        return {"tokens": tokens, "tags": tags, "spans": spans, "intent": label, "intent_confidence": confidence}
 
     @torch.inference_mode()
     def _run(self, pieces: list[list[str]], batch_size: int) -> list[dict]:
-        """Tags, per-token confidence and intent probabilities for each non-empty piece."""
-        out: list[dict] = [{"tags": [], "probs": [], "intent_probs": None} for _ in pieces]
+        """Tags, per-token confidence and (intent, confidence) for each non-empty piece."""
+        out: list[dict] = [{"tags": [], "probs": [], "intent": None} for _ in pieces]
         order = sorted((i for i, p in enumerate(pieces) if p), key=lambda i: len(pieces[i]))
         for b in range(0, len(order), batch_size):
             idx = order[b : b + batch_size]
@@ -202,7 +198,7 @@ class SlotTagger:
             mask = torch.arange(emissions.shape[1])[None, :] < batch["lengths"][:, None]
             tag_ids = decode_tags(emissions, mask, self._decode_params)
             conf = self._token_confidence(emissions, mask, tag_ids)
-            intent_probs = torch.sigmoid(intent_logits) if intent_logits is not None else None
+            intents = self._intents(intent_logits) if intent_logits is not None else [None] * len(idx)
             # one tolist per batch: per-row tensor slicing costs more than the decoding itself
             tag_rows, conf_rows = tag_ids.tolist(), conf.tolist()
             tags = self.tags
@@ -210,17 +206,26 @@ class SlotTagger:
                 n = len(pieces[i])
                 out[i]["tags"] = [tags[t] for t in tag_rows[row][:n]]
                 out[i]["probs"] = conf_rows[row][:n]
-                out[i]["intent_probs"] = intent_probs[row] if intent_probs is not None else None
+                out[i]["intent"] = intents[row]
         return out
+
+    def _intents(self, intent_logits: torch.Tensor) -> list[tuple[str, float]]:
+        """Intent label and confidence (its least likely atom's probability) per row of a batch."""
+        probs = torch.sigmoid(intent_logits)
+        picked = decode_intents(probs, self.vocabs.intent_sets)
+        rows = probs.tolist()
+        return [
+            (join_intent(self.vocabs.intents.decode(ids)), round(min(p[i] for i in ids), 4))
+            for p, ids in zip(rows, picked)
+        ]
 
     def emissions(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Tag scores and intent logits for an encoded batch (eager PyTorch or ONNX Runtime)."""
         if self._backend is not None:
             return self._backend(batch)
-        if self._autocast is None:
-            return self.net(batch["words"], batch["chars"], batch["char_index"], batch["lengths"])
-        with torch.autocast("cpu", dtype=self._autocast):
+        with torch.autocast("cpu", dtype=self._autocast or torch.bfloat16, enabled=self._autocast is not None):
             emissions, intent = self.net(batch["words"], batch["chars"], batch["char_index"], batch["lengths"])
+        # .float() is a no-op for float32 results
         return emissions.float(), intent.float() if intent is not None else None
 
     def _token_confidence(self, emissions: torch.Tensor, mask: torch.Tensor, tag_ids: torch.Tensor) -> torch.Tensor:

@@ -210,8 +210,8 @@ def decode_intents(
         p = probs.double().clamp(1e-7, 1 - 1e-7)
         # log P(set) = sum of log p over its atoms + sum of log(1 - p) over the rest
         score = p.log() @ member.T + (1 - p).log() @ (1 - member).T
-        best = score.argmax(1).tolist()
-        return [sorted(intent_sets[b], key=lambda i, r=r: -probs[r, i].item()) for r, b in enumerate(best)]
+        rows = probs.tolist()
+        return [sorted(intent_sets[b], key=lambda i, p=p: -p[i]) for p, b in zip(rows, score.argmax(1).tolist())]
     order = probs.argsort(dim=1, descending=True)
     out = []
     for p, o in zip(probs.tolist(), order.tolist()):
