@@ -70,8 +70,9 @@ def test_stacked_bidirectional_by_default():
 
 
 @pytest.mark.parametrize("intent_encoder", ["shared", "separate"])
-def test_every_parameter_gets_a_gradient(intent_encoder):
-    net, v = _net(crf=True, intent=True, intent_encoder=intent_encoder)
+@pytest.mark.parametrize("intent_to_slot", [False, True])
+def test_every_parameter_gets_a_gradient(intent_encoder, intent_to_slot):
+    net, v = _net(crf=True, intent=True, intent_encoder=intent_encoder, intent_to_slot=intent_to_slot)
     net.train()
     b = _batch(v, [["i", "want", "taipei"], ["arrive", "in", "new", "york"]])
     em, intent = net(b["words"], b["chars"], b["char_index"], b["lengths"])
@@ -91,6 +92,25 @@ def test_separate_intent_encoder_leaves_the_slot_encoder_to_the_slots():
     assert net.word_embed.weight.grad is not None  # the embeddings are shared
     with pytest.raises(ConfigError, match="intent_encoder"):
         NetConfig(intent_encoder="pooled")
+
+
+def test_intent_to_slot_shifts_every_token_by_the_intent():
+    net, v = _net(intent=True, intent_encoder="separate", intent_to_slot=True)
+    b = _batch(v, [["i", "want", "taipei"], ["arrive", "in", "new", "york"]])
+    args = (b["words"], b["chars"], b["char_index"], b["lengths"])
+    em, intent = net(*args)
+    shift = net.intent_to_tag(torch.sigmoid(intent))
+    net.intent_to_tag = None
+    plain, same_intent = net(*args)
+    torch.testing.assert_close(em, plain + shift[:, None, :])
+    torch.testing.assert_close(intent, same_intent)
+    # the slot loss reaches the intent head through the shift
+    net2, _ = _net(intent=True, intent_encoder="separate", intent_to_slot=True)
+    em, _ = net2(*args)
+    em.sum().backward()
+    assert net2.intent_head.weight.grad is not None and net2.intent_head.weight.grad.abs().sum() > 0
+    with pytest.raises(ConfigError, match="intent_to_slot"):
+        NetConfig(intent_to_slot=True)
 
 
 def test_unseen_labels_are_ignored_not_dropped():

@@ -32,6 +32,7 @@ class NetConfig:
     intent: bool = False
     intent_weight: float = 1.0
     intent_encoder: str = "shared"  # shared: pool the slot encoder | separate: own 1-layer BiLSTM on the embeddings
+    intent_to_slot: bool = False  # the predicted intents shift every token's tag scores
     label_smoothing: float = 0.0
 
     def __post_init__(self) -> None:
@@ -48,6 +49,8 @@ class NetConfig:
                 raise ConfigError(f"model.{name}={getattr(self, name)}: must be in [0, 1)")
         if self.intent_encoder not in ("shared", "separate"):
             raise ConfigError(f"model.intent_encoder={self.intent_encoder!r}: choose shared or separate")
+        if self.intent_to_slot and not self.intent:
+            raise ConfigError("model.intent_to_slot=true needs the intent head: set model.intent=true")
         if self.char_dim > 0 and (self.char_filters < 1 or self.char_kernel < 1):
             raise ConfigError("model.char_filters and model.char_kernel must be at least 1 with char features")
 
@@ -105,6 +108,12 @@ class SlotNet(nn.Module):
                 bidirectional=config.bidirectional,
                 forget_bias=config.forget_bias,
             )
+        # the intent decides which slot types a sentence can hold ("to downtown boston" is a
+        # city_name in a ground-service query, an arrival in a flight query): its probabilities
+        # add a learned per-tag score to every token, as in slot-gated / stack-propagation models
+        self.intent_to_tag = (
+            nn.Linear(n_intents, len(tags), bias=False) if self.intent_head is not None and config.intent_to_slot else None
+        )
         if not self.crf:
             allowed, allowed_start = bio_allowed(tags)
             self.register_buffer("trans_penalty", (~allowed).float() * -1e4, persistent=False)
@@ -128,6 +137,8 @@ class SlotNet(nn.Module):
             mean = (h * mask).sum(1) / lengths.to(h.device).unsqueeze(1).to(h.dtype)
             mx = h.masked_fill(~mask, -1e4).amax(1)
             intent = self.intent_head(torch.cat([mean, mx], dim=1))
+            if self.intent_to_tag is not None:
+                emissions = emissions + self.intent_to_tag(torch.sigmoid(intent)).unsqueeze(1)
         return emissions, intent
 
     def loss(
