@@ -27,12 +27,14 @@ RESULTS = ROOT / "bench" / "results"
 
 # each row switches parts of the ATIS preset off; the last row is the preset itself
 NO_DROPOUT = ["train.word_dropout=0", "train.span_dropout=0"]
+NO_INTENT = ["model.intent=false", "model.intent_to_slot=false"]
 ABLATION = {
-    "plain BiLSTM": ["model.char_dim=0", "model.crf=false", "model.intent=false", *NO_DROPOUT],
-    "+char": ["model.crf=false", "model.intent=false", *NO_DROPOUT],
-    "+char +CRF": ["model.intent=false", *NO_DROPOUT],
-    "+char +CRF +intent": NO_DROPOUT,
-    "+char +CRF +intent +word/span dropout (preset)": [],
+    "plain BiLSTM": ["model.char_dim=0", "model.crf=false", *NO_INTENT, *NO_DROPOUT],
+    "+char": ["model.crf=false", *NO_INTENT, *NO_DROPOUT],
+    "+char +CRF": [*NO_INTENT, *NO_DROPOUT],
+    "+char +CRF +intent": ["model.intent_to_slot=false", *NO_DROPOUT],
+    "+char +CRF +intent +intent→slot": NO_DROPOUT,
+    "+char +CRF +intent +intent→slot +word/span dropout (preset)": [],
 }
 METRICS = [
     ("slot F1", "f1"),

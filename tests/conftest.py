@@ -44,8 +44,9 @@ def trained_sample(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def trained_sample_crf(tmp_path_factory):
-    """A CRF tagger (no intent head) trained on the bundled sample."""
+    """A tagger built like the accuracy presets (CRF, own intent encoder, intent -> slot scores) on the sample."""
     from tests.helpers import train_on_sample
 
     out = tmp_path_factory.mktemp("sample_run_crf")
-    return train_on_sample(out, extra=["model.crf=true"])
+    extra = ["model.crf=true", "model.intent=true", "model.intent_encoder=separate", "model.intent_to_slot=true"]
+    return train_on_sample(out, extra=extra)
