@@ -44,7 +44,6 @@ class SlotTaggerModule(pl.LightningModule):
         unk_replace: float = 0.5,
         word_dropout: float = 0.0,
         span_dropout: float = 0.0,
-        span_random: float = 0.0,
         warmup_steps: int = 0,
         lr_decay: str = "none",
         dataset: str = "",
@@ -56,7 +55,6 @@ class SlotTaggerModule(pl.LightningModule):
                 "unk_replace": unk_replace,
                 "word_dropout": word_dropout,
                 "span_dropout": span_dropout,
-                "span_random": span_random,
                 "lr_decay": lr_decay,
                 "warmup_steps": warmup_steps,
                 "dataset": dataset,
@@ -69,7 +67,6 @@ class SlotTaggerModule(pl.LightningModule):
         self.unk_replace = unk_replace
         self.word_dropout = word_dropout
         self.span_dropout = span_dropout
-        self.span_random = span_random
         self.warmup_steps = warmup_steps
         self.lr_decay = lr_decay
         self.dataset = dataset
@@ -100,16 +97,8 @@ class SlotTaggerModule(pl.LightningModule):
             drop = (self.singleton[words] & (r < self.unk_replace)) | (r < self.word_dropout)
             words = words.masked_fill(drop & (words > 0), self.vocabs.words.unk_index)
         if self.span_dropout > 0:
-            drop = span_mask(batch["tags"], self.tag_begins, self.span_dropout) & (words > 0)
-            words = words.masked_fill(drop, self.vocabs.words.unk_index)
-            if self.span_random > 0:
-                # unseen names often contain known words ("cape town", "rio de janeiro",
-                # "ho chi minh city"): some dropped words become random training words, so a
-                # value is recognised from its context even when its words mean something else
-                n_special = len(self.vocabs.words.specials)
-                rand = torch.randint(n_special, len(self.vocabs.words), words.shape, device=words.device)
-                swap = drop & (torch.rand(words.shape, device=words.device) < self.span_random)
-                words = torch.where(swap, rand, words)
+            drop = span_mask(batch["tags"], self.tag_begins, self.span_dropout)
+            words = words.masked_fill(drop & (words > 0), self.vocabs.words.unk_index)
         emissions, intent_logits = self._forward(batch, words)
         loss = self.net.loss(emissions, intent_logits, batch["tags"], batch["intents"], self._mask(batch))
         self.log("train/loss", loss, prog_bar=True, batch_size=len(words))

@@ -49,7 +49,6 @@ def build(cfg: DictConfig):
         unk_replace=float(cfg.train.unk_replace),
         word_dropout=float(cfg.train.get("word_dropout", 0.0)),
         span_dropout=float(cfg.train.get("span_dropout", 0.0)),
-        span_random=float(cfg.train.get("span_random", 0.0)),
         warmup_steps=int(cfg.train.warmup_steps),
         lr_decay=str(cfg.train.lr_decay),
         dataset=str(cfg.data.name),

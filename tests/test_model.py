@@ -282,35 +282,6 @@ def test_word_dropout_and_singleton_replacement_touch_real_words_only():
     assert seen["words"].tolist() == [[unk, unk, unk], [unk, 0, 0]]
 
 
-@pytest.mark.parametrize("span_random", [0.0, 1.0])
-def test_span_random_reads_slot_words_as_other_training_words(span_random):
-    from slotfill.module import SlotTaggerModule
-
-    v = _vocabs()
-    seen = {}
-    module = SlotTaggerModule(
-        NetConfig(word_dim=8, hidden_size=6).to_dict(), v, unk_replace=0.0, span_dropout=1.0, span_random=span_random
-    )
-    forward = module.net.forward
-
-    def spy(words, *args):
-        seen["words"] = words
-        return forward(words, *args)
-
-    module.net.forward = spy
-    sentences = [(["i", "want", "to", "leave", "taipei"], ["O"] * 4 + ["B-from"]), (["new", "york"], ["B-to", "I-to"])]
-    b = collate([encode_example(w, t, "flight", v, i) for i, (w, t) in enumerate(sentences)])
-    torch.manual_seed(0)
-    module.training_step(b, 0)
-    words, original = seen["words"], b["words"]
-    slot = b["tags"] > 0
-    assert torch.equal(words[~slot], original[~slot])  # context words and padding untouched
-    if span_random == 0.0:
-        assert (words[slot] == v.words.unk_index).all()
-    else:  # every slot word is some real training word, never <pad> or <unk>
-        assert (words[slot] >= len(v.words.specials)).all() and (words[slot] < len(v.words)).all()
-
-
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.lists(st.sampled_from(TAGS), min_size=1, max_size=8), min_size=1, max_size=4), st.integers(0, 999))
 def test_span_dropout_drops_whole_slot_values(sentences, seed):
