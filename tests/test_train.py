@@ -123,7 +123,11 @@ def test_ddp_two_processes(tmp_path):
 
 @pytest.mark.parametrize(
     "override, message",
-    [("model.cell=transformer", "model.cell='transformer'"), ("model.dropout=1.5", "model.dropout=1.5")],
+    [
+        ("model.cell=transformer", "model.cell='transformer'"),
+        ("model.dropout=1.5", "model.dropout=1.5"),
+        ("model.intent_to_slot=true", "model.intent_to_slot=true needs the intent head"),
+    ],
 )
 def test_cli_bad_setting_is_one_line_error(tmp_path, override, message):
     proc = _run([*sample_overrides(epochs=1), override], tmp_path)
