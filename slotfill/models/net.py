@@ -111,9 +111,9 @@ class SlotNet(nn.Module):
         # the intent decides which slot types a sentence can hold ("to downtown boston" is a
         # city_name in a ground-service query, an arrival in a flight query): its probabilities
         # add a learned per-tag score to every token, as in slot-gated / stack-propagation models
-        self.intent_to_tag = (
-            nn.Linear(n_intents, len(tags), bias=False) if self.intent_head is not None and config.intent_to_slot else None
-        )
+        self.intent_to_tag = None
+        if self.intent_head is not None and config.intent_to_slot:
+            self.intent_to_tag = nn.Linear(n_intents, len(tags), bias=False)
         if not self.crf:
             allowed, allowed_start = bio_allowed(tags)
             self.register_buffer("trans_penalty", (~allowed).float() * -1e4, persistent=False)
