@@ -50,11 +50,10 @@ def drift(data: Path, context: int, min_count: int) -> dict:
     intents: dict[str, Counter] = defaultdict(Counter)
     for tokens, intent in zip(train["tokens"], train["intent"]):
         intents[" ".join(tokens)][intent] += 1
-    intent_contradicted = sum(
-        1
-        for tokens, intent in zip(test["tokens"], test["intent"])
-        if intents.get(" ".join(tokens)) and intent not in intents[" ".join(tokens)]
-    )
+    intent_contradicted = 0
+    for tokens, intent in zip(test["tokens"], test["intent"]):
+        counts = intents.get(" ".join(tokens))
+        intent_contradicted += bool(counts) and intent not in counts
     return {
         "gold_spans": gold,
         "contradicted_spans": contradicted,
