@@ -1,11 +1,11 @@
 """slotfill: slot filling with stacked bidirectional LSTMs.
 
-``from slotfill import SlotTagger`` is the Python API for tagging sentences; importing the
-package itself loads nothing heavy.
+``from slotfill import SlotTagger`` is the Python API for tagging sentences, ``SlotModel`` the
+trained model itself; importing the package itself loads nothing heavy.
 """
 
 __version__ = "0.1.0"
-__all__ = ["SlotTagger", "__version__"]
+__all__ = ["SlotModel", "SlotTagger", "__version__"]
 
 
 def __getattr__(name: str):
@@ -13,4 +13,8 @@ def __getattr__(name: str):
         from .tagger import SlotTagger
 
         return SlotTagger
+    if name == "SlotModel":
+        from .model import SlotModel
+
+        return SlotModel
     raise AttributeError(f"module 'slotfill' has no attribute {name!r}")

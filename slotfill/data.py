@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import DataError
+from .vocab import normalize_intent
 
 SPLITS = ("train", "valid", "test")
 TAG_RE = re.compile(r"^(O|[BI]-\S+)$")
@@ -35,6 +36,13 @@ def features():
 def data_dir() -> Path:
     """Where benchmarks live: ``$SLOTFILL_DATA_DIR`` or ``../shared/data``."""
     return Path(os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR)
+
+
+def resolve_path(name: str, source: str, path: str | Path | None) -> Path | None:
+    """The folder a data set is read from: ``path`` if set, else ``data_dir()/name`` for folder data."""
+    if path is not None:
+        return Path(path)
+    return data_dir() / name if source == "folder" else None
 
 
 def read_lines(path: Path) -> list[str]:
@@ -95,6 +103,7 @@ def read_split(split_dir: str | Path) -> dict[str, list]:
             intent = intents[n - 1].strip()
             if not intent or len(intent.split()) != 1:
                 raise DataError(label, n, "expected one intent label" if intent else "empty intent label")
+            intent = normalize_intent(intent)
         cols["tokens"].append(tokens)
         cols["tags"].append(tags)
         cols["intent"].append(intent)
@@ -103,10 +112,8 @@ def read_split(split_dir: str | Path) -> dict[str, list]:
     return cols
 
 
-def load_folder(root: str | Path, splits: Sequence[str] = SPLITS):
-    """Read ``<root>/<split>/{seq.in,seq.out,label}`` for each split into a DatasetDict."""
-    from datasets import Dataset, DatasetDict
-
+def data_folder(root: str | Path) -> Path:
+    """``root`` as a Path, or a one-line error saying where slotfill looked and what to set."""
     root = Path(root)
     if not root.is_dir():
         raise DataError(
@@ -115,6 +122,14 @@ def load_folder(root: str | Path, splits: Sequence[str] = SPLITS):
             f"no dataset folder here (looked at {root.resolve()}); set data.path=... or "
             f"${DATA_DIR_ENV} to the folder that holds atis/ and snips/",
         )
+    return root
+
+
+def load_folder(root: str | Path, splits: Sequence[str] = SPLITS):
+    """Read ``<root>/<split>/{seq.in,seq.out,label}`` for each split into a DatasetDict."""
+    from datasets import Dataset, DatasetDict
+
+    root = data_folder(root)
     out = {}
     for split in splits:
         if not (root / split).is_dir():
@@ -131,7 +146,7 @@ def _hub_rows_to_columns(rows, name: str) -> dict[str, list]:
         validate_example(tokens, tags, (Path(name), n + 1), Path(name))
         cols["tokens"].append(tokens)
         cols["tags"].append(tags)
-        cols["intent"].append((row.get("intent") or "").strip().replace("+", "#"))
+        cols["intent"].append(normalize_intent(row.get("intent") or ""))
     return cols
 
 
@@ -175,7 +190,21 @@ def load_hub(
     return hf.DatasetDict(splits)
 
 
-def load_benchmark(source: str = "folder", path: str | None = None, **kwargs):
+def load_split(data: dict, split: str, split_dir: str | Path | None = None) -> tuple[dict[str, list], str]:
+    """Columns of one labelled split and its display name: ``split_dir``, or ``split`` of a data config."""
+    if split_dir:
+        return read_split(split_dir), str(split_dir)
+    name, source = data.get("name", "data"), data.get("source", "folder")
+    path = resolve_path(name, source, data.get("path"))
+    if source == "folder":
+        return read_split(data_folder(path) / split), f"{name}/{split}"
+    ds = load_benchmark(source, path, **(data.get("hub") or {}))
+    if split not in ds:
+        raise DataError(name, None, f"no split {split!r} (has {', '.join(sorted(ds))})")
+    return ds[split].to_dict(), f"{name}/{split}"
+
+
+def load_benchmark(source: str = "folder", path: str | Path | None = None, **kwargs):
     """Load a benchmark by source (``folder`` or ``hub``) into a DatasetDict with train/valid/test."""
     if source == "folder":
         if path is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import random
 from collections.abc import Iterator, Sequence
@@ -9,8 +10,10 @@ from collections.abc import Iterator, Sequence
 import pytorch_lightning as pl
 from torch.utils.data import DataLoader, Sampler
 
-from .data import load_benchmark
+from .data import load_benchmark, resolve_path
 from .encoding import collate, encode_example
+from .errors import ConfigError
+from .tokenize import normalize
 from .vocab import Vocabularies
 
 log = logging.getLogger(__name__)
@@ -109,15 +112,24 @@ class SlotDataModule(pl.LightningDataModule):
         self.datasets = None
         self.encoded: dict[str, list[dict]] = {}
 
+    @classmethod
+    def from_config(cls, values: dict, vocabs: Vocabularies | None = None) -> SlotDataModule:
+        """From the plain values of a ``conf/data`` group."""
+        known = set(inspect.signature(cls.__init__).parameters) - {"self", "vocabs"}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown setting {', '.join('data.' + k for k in unknown)}")
+        return cls(**values, vocabs=vocabs)
+
     def prepare(self) -> None:
         """Load and encode every split (idempotent; call before building the model)."""
         if self.datasets is not None:
             return
-        self.datasets = load_benchmark(self.source, self.path, **self.hub)
+        self.datasets = load_benchmark(self.source, resolve_path(self.name, self.source, self.path), **self.hub)
         train = self.datasets["train"]
         if self.vocabs is None:
             self.vocabs = Vocabularies.from_training_data(
-                [[t.lower() for t in s] for s in train["tokens"]], train["tags"], train["intent"], self.min_freq
+                [[normalize(t) for t in s] for s in train["tokens"]], train["tags"], train["intent"], self.min_freq
             )
         for split, ds in self.datasets.items():
             self.encoded[split] = [

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import torch
 
+from .tokenize import normalize
 from .vocab import Vocabularies, split_intent
 
 IGNORE = -100  # tag id of padding and of gold tags the training vocabulary lacks (ignored by the loss)
@@ -13,9 +14,10 @@ MAX_WORD_LEN = 20  # characters per word seen by the char CNN; longer words keep
 
 
 def encode_tokens(tokens: Sequence[str], vocabs: Vocabularies, max_word_len: int = MAX_WORD_LEN) -> dict:
-    """Word ids (lower-cased lookup) and char ids for one sentence."""
-    words = torch.tensor(vocabs.words.encode([t.lower() for t in tokens]), dtype=torch.long)
-    keys = [t[:max_word_len] for t in tokens]
+    """Word ids and char ids for one sentence, both looked up in the normalised form."""
+    norm = [normalize(t) for t in tokens]
+    words = torch.tensor(vocabs.words.encode(norm), dtype=torch.long)
+    keys = [t[:max_word_len] for t in norm]
     return {"words": words, "keys": keys, "char_ids": [vocabs.char_ids(k) for k in keys]}
 
 

@@ -7,7 +7,8 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from .metrics import all_scores, same_intent, slot_report, slot_scores
+from .metrics import all_scores, same_intent, slot_report
+from .schema import metrics_record, write_atomic, write_json
 from .spans import bio_spans
 
 
@@ -59,7 +60,6 @@ def evaluate_predictions(
     scores = all_scores(
         gold_tags, pred_tags, gold_intents if has_intents else None, pred_intents if has_intents else None
     )
-    strict = slot_scores(gold_tags, pred_tags, mode="strict")
     conf = confusions(gold_tags, pred_tags)
     errors = []
     for i, (tok, g, p) in enumerate(zip(tokens, gold_tags, pred_tags)):
@@ -77,7 +77,7 @@ def evaluate_predictions(
                 }
             )
     return {
-        "scores": {**scores, "strict": strict},
+        "scores": scores,
         "per_slot": slot_report(gold_tags, pred_tags, as_dict=True),
         "report": slot_report(gold_tags, pred_tags),
         "confusions": conf,
@@ -94,8 +94,8 @@ def markdown_report(result: dict, title: str, max_errors: int = 200) -> str:
         f"| slot precision (seqeval default, conlleval-compatible) | {s['precision']:.2f} |",
         f"| slot recall (default) | {s['recall']:.2f} |",
         f"| slot F1 (default) | {s['f1']:.2f} |",
-        f"| slot precision / recall / F1 (strict IOB2) | {s['strict']['precision']:.2f} / "
-        f"{s['strict']['recall']:.2f} / {s['strict']['f1']:.2f} |",
+        f"| slot precision / recall / F1 (strict IOB2) | {s['strict_precision']:.2f} / "
+        f"{s['strict_recall']:.2f} / {s['strict_f1']:.2f} |",
         f"| sentence exact match, slots | {s['slot_exact_match']:.2f} |",
     ]
     if "intent_accuracy" in s:
@@ -141,30 +141,21 @@ def markdown_report(result: dict, title: str, max_errors: int = 200) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _plain(obj):
-    """JSON for numpy scalars in seqeval's report."""
-    if hasattr(obj, "item"):
-        return obj.item()
-    raise TypeError(f"cannot write {type(obj).__name__} as JSON")
-
-
-def write_outputs(result: dict, out_dir: Path, meta: dict, max_errors: int = 200) -> dict:
+def write_outputs(result: dict, out_dir: Path, card: dict, split: str, facts: dict, max_errors: int = 200) -> dict:
     """Write ``metrics.json``, ``report.md``, ``report.txt`` and ``errors.jsonl``; return the metrics."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    metrics = {
-        **meta,
-        **{k: v for k, v in result["scores"].items()},
-        "n_sentences": result["n_sentences"],
-        "n_error_sentences": len(result["errors"]),
-        "direction_confusions": result["direction"],
-        "per_slot": result["per_slot"],
-    }
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=_plain) + "\n")
-    (out_dir / "report.md").write_text(
-        markdown_report(result, f"Evaluation of {meta.get('checkpoint', '')}", max_errors)
+    metrics = metrics_record(
+        "evaluate",
+        card,
+        {split: result["scores"]},
+        **facts,
+        n_sentences=result["n_sentences"],
+        n_error_sentences=len(result["errors"]),
+        direction_confusions=result["direction"],
+        per_slot=result["per_slot"],
     )
-    (out_dir / "report.txt").write_text(result["report"])
-    with open(out_dir / "errors.jsonl", "w") as f:
-        for e in result["errors"]:
-            f.write(json.dumps(e) + "\n")
+    write_json(out_dir / "metrics.json", metrics)
+    title = f"Evaluation of {facts.get('model_file', '')} on {facts.get('data', split)}"
+    write_atomic(out_dir / "report.md", markdown_report(result, title, max_errors))
+    write_atomic(out_dir / "report.txt", result["report"])
+    write_atomic(out_dir / "errors.jsonl", "".join(json.dumps(e) + "\n" for e in result["errors"]))
     return metrics

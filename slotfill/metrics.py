@@ -33,7 +33,10 @@ def slot_report(
     from seqeval.metrics import classification_report
 
     _check(gold, pred)
-    return classification_report(gold, pred, digits=4, zero_division=0, output_dict=as_dict, **_mode(mode))
+    report = classification_report(gold, pred, digits=4, zero_division=0, output_dict=as_dict, **_mode(mode))
+    if as_dict:  # numpy scalars -> Python numbers, so the report is plain JSON
+        return {label: {k: v.item() if hasattr(v, "item") else v for k, v in row.items()} for label, row in report.items()}
+    return report
 
 
 def _mode(mode: str) -> dict:
@@ -85,8 +88,8 @@ def all_scores(
     gold_intents: Sequence[str] | None = None,
     pred_intents: Sequence[str] | None = None,
 ) -> dict:
-    """Every headline number: default-mode P/R/F1, strict F1, exact match, intent accuracy."""
+    """Every headline number: default-mode and strict P/R/F1, exact match, intent accuracy (in %)."""
     out = slot_scores(gold_tags, pred_tags)
-    out["strict_f1"] = slot_scores(gold_tags, pred_tags, mode="strict")["f1"]
+    out.update({f"strict_{k}": v for k, v in slot_scores(gold_tags, pred_tags, mode="strict").items()})
     out.update(sentence_scores(gold_tags, pred_tags, gold_intents, pred_intents))
     return out

@@ -1,19 +1,49 @@
-"""The LightningModule: loss, <unk> replacement, and seqeval over the whole split each epoch."""
+"""The LightningModule: loss, input dropout, logging, optimiser; seqeval over what validation saw."""
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 
 import pytorch_lightning as pl
 import torch
 
+from .errors import ConfigError
 from .metrics import all_scores
-from .models import NetConfig, SlotNet, decode_intents
-from .vocab import Vocabularies, join_intent
+from .model import CHECKPOINT_KEY, SlotModel
+from .settings import from_mapping
 
-CHECKPOINT_KEY = "slotfill"
-FORMAT_VERSION = 1
+log = logging.getLogger(__name__)
+LR_DECAYS = ("none", "linear", "cosine")
+
+
+@dataclass
+class TrainConfig:
+    """Training settings (``cfg.train``): plain values, saved whole with the model."""
+
+    unk_replace: float = 0.5  # probability a training singleton is read as <unk>
+    word_dropout: float = 0.0  # probability any training word is read as <unk>
+    span_dropout: float = 0.0  # probability every word of a slot value is read as <unk>
+    warmup_steps: int = 0
+    lr_decay: str = "none"  # none | linear | cosine, per step after the warm-up
+
+    def __post_init__(self) -> None:
+        for name in ("unk_replace", "word_dropout", "span_dropout"):
+            if not 0.0 <= float(getattr(self, name)) <= 1.0:
+                raise ConfigError(f"train.{name}={getattr(self, name)}: must be in [0, 1]")
+        if int(self.warmup_steps) < 0:
+            raise ConfigError(f"train.warmup_steps={self.warmup_steps}: must be at least 0")
+        if self.lr_decay not in LR_DECAYS:
+            raise ConfigError(f"train.lr_decay={self.lr_decay!r}: choose one of {', '.join(LR_DECAYS)}")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        return from_mapping(cls, d, "train")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 def default_optimizer(params, lr: float = 1e-3) -> torch.optim.Optimizer:
@@ -34,89 +64,62 @@ def span_mask(tags: torch.Tensor, begins: torch.Tensor, p: float) -> torch.Tenso
 
 
 class SlotTaggerModule(pl.LightningModule):
-    """Trains a :class:`SlotNet`; vocabularies and the net's config travel inside every checkpoint."""
+    """Trains a :class:`SlotModel`; the model (config, vocabularies, weights) travels inside every checkpoint."""
 
-    def __init__(
-        self,
-        net: dict,
-        vocabs: Vocabularies,
-        optimizer: Callable | None = None,
-        unk_replace: float = 0.5,
-        word_dropout: float = 0.0,
-        span_dropout: float = 0.0,
-        warmup_steps: int = 0,
-        lr_decay: str = "none",
-        dataset: str = "",
-    ) -> None:
+    def __init__(self, model: SlotModel, train: TrainConfig | None = None, optimizer: Callable | None = None) -> None:
         super().__init__()
+        self.model = model
+        self.train_config = train or TrainConfig()
         self.save_hyperparameters(
             {
-                "net": dict(net),
-                "unk_replace": unk_replace,
-                "word_dropout": word_dropout,
-                "span_dropout": span_dropout,
-                "lr_decay": lr_decay,
-                "warmup_steps": warmup_steps,
-                "dataset": dataset,
+                "model": model.config.to_dict(),
+                "train": self.train_config.to_dict(),
+                "dataset": model.meta.get("dataset"),
             }
         )
-        self.net_config = NetConfig.from_dict(dict(net))
-        self.vocabs = vocabs
-        self.net = SlotNet(self.net_config, len(vocabs.words), len(vocabs.chars), vocabs.tags.itos, len(vocabs.intents))
         self.optimizer_factory = optimizer or default_optimizer
-        self.unk_replace = unk_replace
-        self.word_dropout = word_dropout
-        self.span_dropout = span_dropout
-        self.warmup_steps = warmup_steps
-        self.lr_decay = lr_decay
-        self.dataset = dataset
+        vocabs = model.vocabs
         singleton = torch.zeros(len(vocabs.words), dtype=torch.bool)
         singleton[vocabs.singletons] = True
         self.register_buffer("singleton", singleton, persistent=False)
         begins = torch.tensor([t.startswith("B-") for t in vocabs.tags.itos], dtype=torch.bool)
         self.register_buffer("tag_begins", begins, persistent=False)
         self._outputs: dict[str, list] = {}
-        self.predictions: dict[str, tuple[list[list[str]], list[str] | None]] = {}
-        self.scores: dict[str, dict] = {}
+        # per split: {"index", "gold", "pred", "pred_intents", "scores"} of the last evaluation
+        self.results: dict[str, dict] = {}
+
+    @property
+    def scores(self) -> dict[str, dict]:
+        return {split: r["scores"] for split, r in self.results.items()}
 
     # ----------------------------------------------------------------- steps
-    def _mask(self, batch: dict) -> torch.Tensor:
-        T = batch["words"].shape[1]
-        return torch.arange(T, device=self.device)[None, :] < batch["lengths"].to(self.device)[:, None]
-
-    def _forward(self, batch: dict, words: torch.Tensor | None = None):
-        words = batch["words"] if words is None else words
-        return self.net(words, batch["chars"], batch["char_index"], batch["lengths"])
-
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        words = batch["words"]
-        if self.unk_replace > 0 or self.word_dropout > 0:
+    def _drop_words(self, batch: dict) -> torch.Tensor:
+        """Training input: words replaced by ``<unk>`` (singletons, word dropout, whole slot values)."""
+        words, cfg, unk = batch["words"], self.train_config, self.model.vocabs.words.unk_index
+        if cfg.unk_replace > 0 or cfg.word_dropout > 0:
             # singleton -> <unk> replacement (Lample et al. 2016) so <unk> has a learned embedding,
             # and word dropout so unknown words (new cities) are tagged from context and spelling
             r = torch.rand(words.shape, device=words.device)
-            drop = (self.singleton[words] & (r < self.unk_replace)) | (r < self.word_dropout)
-            words = words.masked_fill(drop & (words > 0), self.vocabs.words.unk_index)
-        if self.span_dropout > 0:
-            drop = span_mask(batch["tags"], self.tag_begins, self.span_dropout)
-            words = words.masked_fill(drop & (words > 0), self.vocabs.words.unk_index)
-        emissions, intent_logits = self._forward(batch, words)
-        loss = self.net.loss(emissions, intent_logits, batch["tags"], batch["intents"], self._mask(batch))
-        self.log("train/loss", loss, prog_bar=True, batch_size=len(words))
+            drop = (self.singleton[words] & (r < cfg.unk_replace)) | (r < cfg.word_dropout)
+            words = words.masked_fill(drop & (words > 0), unk)
+        if cfg.span_dropout > 0:
+            drop = span_mask(batch["tags"], self.tag_begins, cfg.span_dropout)
+            words = words.masked_fill(drop & (words > 0), unk)
+        return words
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        emissions, intent_logits = self.model(dict(batch, words=self._drop_words(batch)))
+        loss = self.model.loss(emissions, intent_logits, batch)
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["words"]))
         return loss
 
     def _eval_step(self, batch: dict, split: str) -> None:
-        mask = self._mask(batch)
-        emissions, intent_logits = self._forward(batch)
-        loss = self.net.loss(emissions, intent_logits, batch["tags"], batch["intents"], mask)
-        self.log(f"{split}/loss", loss, batch_size=len(mask), sync_dist=self.trainer.world_size > 1)
-        tags = self.net.decode(emissions, mask).cpu()
-        lengths = batch["lengths"].tolist()
-        intents = None
-        if intent_logits is not None:
-            intents = decode_intents(torch.sigmoid(intent_logits).cpu(), self.vocabs.intent_sets)
-        out = self._outputs.setdefault(split, [])
-        for b, i in enumerate(batch["index"].tolist()):
-            out.append((i, tags[b, : lengths[b]].tolist(), intents[b] if intents else None))
+        emissions, intent_logits = self.model(batch)
+        loss = self.model.loss(emissions, intent_logits, batch)
+        n = len(batch["words"])
+        self.log(f"{split}/loss", loss, batch_size=n, sync_dist=self.trainer.world_size > 1)
+        predictions = self.model.decode(emissions, intent_logits, batch["lengths"], confidence=False)
+        self._outputs.setdefault(split, []).extend(zip(batch["index"].tolist(), predictions))
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         self._eval_step(batch, "val")
@@ -131,26 +134,27 @@ class SlotTaggerModule(pl.LightningModule):
         self._score("test", "test")
 
     def _score(self, prefix: str, split: str) -> None:
+        """Corpus scores of the sentences this epoch saw (all of them unless limit_*_batches is set)."""
         outputs = self._outputs.pop(prefix, [])
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             # corpus F1 needs every sentence: gather the ranks' shards, not their F1s
             gathered = [None] * torch.distributed.get_world_size()
             torch.distributed.all_gather_object(gathered, outputs)
             outputs = [o for part in gathered for o in part]
-        if self.trainer.sanity_checking:
+        if self.trainer.sanity_checking or not outputs:
             return
-        dm = self.trainer.datamodule
-        gold_tags, gold_intents = dm.gold(split)
-        by_index = {i: (t, it) for i, t, it in outputs}
-        if len(by_index) != len(gold_tags):
-            raise RuntimeError(f"{split}: predictions for {len(by_index)} of {len(gold_tags)} sentences")
-        pred_tags = [self.vocabs.tags.decode(by_index[i][0]) for i in range(len(gold_tags))]
-        pred_intents = None
-        if self.net.intent_head is not None:
-            pred_intents = [join_intent(self.vocabs.intents.decode(by_index[i][1])) for i in range(len(gold_tags))]
-        scores = all_scores(gold_tags, pred_tags, gold_intents if pred_intents else None, pred_intents)
-        self.predictions[split] = (pred_tags, pred_intents)
-        self.scores[split] = scores
+        by_index = dict(outputs)
+        index = sorted(by_index)
+        all_gold, all_intents = self.trainer.datamodule.gold(split)
+        if len(index) < len(all_gold) and split not in self.results:
+            log.info("%s: scoring the %d of %d sentences validation ran on", split, len(index), len(all_gold))
+        gold = [all_gold[i] for i in index]
+        pred = [by_index[i]["tags"] for i in index]
+        pred_intents = [by_index[i]["intent"] for i in index] if self.model.predicts_intent else None
+        gold_intents = [all_intents[i] for i in index] if pred_intents else None
+        scores = all_scores(gold, pred, gold_intents, pred_intents)
+        self.results[split] = {"index": index, "gold": gold, "pred": pred, "pred_intents": pred_intents}
+        self.results[split]["scores"] = scores
         for k, v in scores.items():
             self.log(f"{prefix}/{k}", v, prog_bar=k == "f1", sync_dist=False, rank_zero_only=False)
         # a checkpoint-selection score for joint models (monitor=val/joint): slot F1 and intent
@@ -161,18 +165,18 @@ class SlotTaggerModule(pl.LightningModule):
     # ------------------------------------------------------------- optimiser
     def configure_optimizers(self):
         opt = self.optimizer_factory(self.parameters())
-        if self.lr_decay == "none" and self.warmup_steps <= 0:
+        decay, warm = self.train_config.lr_decay, int(self.train_config.warmup_steps)
+        if decay == "none" and warm <= 0:
             return opt
         total = max(int(self.trainer.estimated_stepping_batches), 1)
-        warm = self.warmup_steps
 
         def factor(step: int) -> float:
             if warm and step < warm:
                 return (step + 1) / warm
             progress = min((step - warm) / max(total - warm, 1), 1.0)
-            if self.lr_decay == "cosine":
+            if decay == "cosine":
                 return 0.5 * (1 + math.cos(math.pi * progress))
-            if self.lr_decay == "linear":
+            if decay == "linear":
                 return 1.0 - progress
             return 1.0
 
@@ -181,16 +185,4 @@ class SlotTaggerModule(pl.LightningModule):
 
     # ----------------------------------------------------------- checkpoints
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint[CHECKPOINT_KEY] = self.export_state(with_weights=False)
-
-    def export_state(self, with_weights: bool = True) -> dict:
-        """Everything needed to rebuild and run the tagger, as plain containers."""
-        state = {
-            "format": FORMAT_VERSION,
-            "net": self.net_config.to_dict(),
-            "vocabs": self.vocabs.to_dict(),
-            "dataset": self.dataset,
-        }
-        if with_weights:
-            state["state_dict"] = {k: v.detach().cpu() for k, v in self.net.state_dict().items()}
-        return state
+        checkpoint[CHECKPOINT_KEY] = self.model.state()

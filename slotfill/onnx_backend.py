@@ -1,31 +1,38 @@
-"""ONNX export of the network's emissions and an ONNX Runtime backend for :class:`SlotTagger`.
+"""ONNX export of a :class:`SlotModel`'s forward pass and an ONNX Runtime forward for the tagger.
 
 The graph holds embeddings, char CNN, the packed recurrent encoder and the heads; BIO-constrained
-Viterbi (and the CRF's transitions) run outside it, in the same code as the eager path, so both
-backends decode identically. ``<name>.onnx.json`` beside the graph holds the vocabularies, tag
-and intent labels and the decoding transitions, for consumers that do not read the checkpoint.
+Viterbi (and the CRF's transitions) run outside it, in :meth:`SlotModel.decode`, so both
+backends decode identically. ``<name>.onnx.json`` beside the graph is the sidecar: the model's
+card (:mod:`slotfill.schema`, with the weights' fingerprint), vocabularies and decoding
+transitions. A graph is used only with the weights it was exported from.
 """
 
 from __future__ import annotations
 
 import json
+import random
+import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from .errors import CheckpointError
+from .errors import CheckpointError, SlotfillError
+from .model import SlotModel
+from .schema import check_format, write_atomic
 
 INPUTS = ["words", "chars", "char_index", "lengths"]
 
 
-class _EmissionGraph(nn.Module):
-    def __init__(self, net: nn.Module) -> None:
+class _Graph(nn.Module):
+    """:meth:`SlotModel.forward` with positional tensors, as the ONNX exporter calls it."""
+
+    def __init__(self, model: SlotModel) -> None:
         super().__init__()
-        self.net = net
+        self.model = model
 
     def forward(self, words, chars, char_index, lengths):
-        emissions, intent = self.net(words, chars, char_index, lengths)
+        emissions, intent = self.model({"words": words, "chars": chars, "char_index": char_index, "lengths": lengths})
         return (emissions,) if intent is None else (emissions, intent)
 
 
@@ -34,58 +41,16 @@ def onnx_path_for(ckpt: str | Path, precision: str = "fp32") -> Path:
     return Path(ckpt).with_suffix(".int8.onnx" if precision == "int8" else ".onnx")
 
 
-def quantize_onnx(graph: str | Path, output: str | Path | None = None) -> Path:
-    """Write an int8 copy of a float32 graph (dynamic quantization: int8 weights, activations
-    quantized per batch), with the same sidecar; LSTM and matrix products then use integer kernels."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    graph = Path(graph)
-    out = Path(output) if output else graph.with_suffix(".int8.onnx")
-    quantize_dynamic(str(graph), str(out), weight_type=QuantType.QInt8)
-    Path(str(out) + ".json").write_text(Path(str(graph) + ".json").read_text())
-    return out
+def sidecar_path(graph: str | Path) -> Path:
+    return Path(str(graph) + ".json")
 
 
-def export_onnx(ckpt: str | Path, output: str | Path | None = None, opset: int = 17) -> Path:
-    """Write ``<ckpt>.onnx`` (dynamic batch and sequence axes) and its ``.onnx.json`` sidecar."""
-    from .tagger import build_net, read_checkpoint
-
-    state = read_checkpoint(ckpt)
-    net, vocabs = build_net(state, ckpt)
-    out = Path(output) if output else onnx_path_for(ckpt)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    words = torch.tensor([[2, 3, 4], [2, 3, 0]])
-    chars = torch.tensor([[0, 0, 0, 0], [2, 3, 0, 0], [2, 3, 4, 5]])
-    char_index = torch.tensor([[1, 2, 1], [2, 1, 0]])
-    lengths = torch.tensor([3, 2])
-    outputs = ["emissions"] + (["intent_logits"] if net.intent_head is not None else [])
-    axes = {
-        "words": {0: "batch", 1: "tokens"},
-        "chars": {0: "word_types", 1: "word_chars"},
-        "char_index": {0: "batch", 1: "tokens"},
-        "lengths": {0: "batch"},
-        "emissions": {0: "batch", 1: "tokens"},
-        "intent_logits": {0: "batch"},
-    }
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the RNN-with-batch-size tracer warnings do not apply to packed inputs
-        torch.onnx.export(
-            _EmissionGraph(net),
-            (words, chars, char_index, lengths),
-            str(out),
-            input_names=INPUTS,
-            output_names=outputs,
-            dynamic_axes={k: v for k, v in axes.items() if k in INPUTS + outputs},
-            opset_version=opset,
-            dynamo=False,
-        )
-    params = net.decode_params()
-    sidecar = {
-        "format": state.get("format"),
-        "net": state["net"],
-        "vocabs": vocabs.to_dict(),
+def sidecar(model: SlotModel, outputs: list[str]) -> dict:
+    """The ``.onnx.json`` content: the model's card, vocabularies, decoding transitions, graph names."""
+    params = model.net.decode_params()
+    return {
+        **model.card(),
+        "vocabs": model.vocabs.to_dict(),
         "decode": {
             "trans": params["trans"].tolist(),
             "start": params["start"].tolist(),
@@ -95,16 +60,73 @@ def export_onnx(ckpt: str | Path, output: str | Path | None = None, opset: int =
         "inputs": INPUTS,
         "outputs": outputs,
     }
-    Path(str(out) + ".json").write_text(json.dumps(sidecar))
+
+
+def export_onnx(model: SlotModel, output: str | Path, opset: int = 17) -> Path:
+    """Write the graph (dynamic batch and sequence axes) and its sidecar."""
+    out = Path(output)
+    words = torch.tensor([[2, 3, 4], [2, 3, 0]])
+    chars = torch.tensor([[0, 0, 0, 0], [2, 3, 0, 0], [2, 3, 4, 5]])
+    char_index = torch.tensor([[1, 2, 1], [2, 1, 0]])
+    lengths = torch.tensor([3, 2])
+    outputs = ["emissions"] + (["intent_logits"] if model.predicts_intent else [])
+    axes = {
+        "words": {0: "batch", 1: "tokens"},
+        "chars": {0: "word_types", 1: "word_chars"},
+        "char_index": {0: "batch", 1: "tokens"},
+        "lengths": {0: "batch"},
+        "emissions": {0: "batch", 1: "tokens"},
+        "intent_logits": {0: "batch"},
+    }
+    tmp = out.with_name(f".{out.name}.tmp")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the RNN-with-batch-size tracer warnings do not apply to packed inputs
+        torch.onnx.export(
+            _Graph(model.eval()),
+            (words, chars, char_index, lengths),
+            str(tmp),
+            input_names=INPUTS,
+            output_names=outputs,
+            dynamic_axes={k: v for k, v in axes.items() if k in INPUTS + outputs},
+            opset_version=opset,
+            dynamo=False,
+        )
+    tmp.replace(out)
+    write_atomic(sidecar_path(out), json.dumps(sidecar(model, outputs)))
     return out
 
 
+def quantize_onnx(graph: str | Path, output: str | Path | None = None) -> Path:
+    """Write an int8 copy of a float32 graph (dynamic quantization: int8 weights, activations
+    quantized per batch), with the same sidecar; LSTM and matrix products then use integer kernels."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic  # optional extra: slotfill[onnx]
+
+    graph = Path(graph)
+    out = Path(output) if output else graph.with_suffix(".int8.onnx")
+    quantize_dynamic(str(graph), str(out), weight_type=QuantType.QInt8)
+    write_atomic(sidecar_path(out), sidecar_path(graph).read_text())
+    return out
+
+
+def read_sidecar(graph: str | Path) -> dict:
+    path = sidecar_path(graph)
+    try:
+        meta = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: the graph's sidecar is missing; re-export the model") from None
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: not a readable sidecar ({e})") from None
+    check_format(meta.get("format"), path)
+    return meta
+
+
 class OnnxEmissions:
-    """Computes emissions (and intent logits) with ONNX Runtime."""
+    """The model's forward pass (emissions and intent logits) in ONNX Runtime."""
 
     def __init__(self, path: Path, threads: int | None = None) -> None:
         try:
-            import onnxruntime as ort
+            import onnxruntime as ort  # optional extra: slotfill[onnx]
         except ImportError:
             raise CheckpointError("backend=onnx needs onnxruntime: pip install 'slotfill[onnx]'") from None
         opts = ort.SessionOptions()
@@ -120,10 +142,19 @@ class OnnxEmissions:
         self.inputs = [i.name for i in self.session.get_inputs()]
 
     @classmethod
-    def for_checkpoint(cls, ckpt: str | Path, threads: int | None = None, precision: str = "fp32") -> OnnxEmissions:
+    def for_model(
+        cls, model: SlotModel, ckpt: str | Path, threads: int | None = None, precision: str = "fp32"
+    ) -> OnnxEmissions:
+        """The graph exported from ``model`` next to its checkpoint; a graph of other weights is refused."""
         path = onnx_path_for(ckpt, precision)
         if not path.is_file():
             raise CheckpointError(f"{path}: no ONNX model next to the checkpoint (run: python export.py ckpt={ckpt})")
+        meta = read_sidecar(path)
+        if meta.get("weights_sha256") != model.fingerprint():
+            raise CheckpointError(
+                f"{path}: exported from other weights than {ckpt} (stale export); "
+                f"re-export it: python export.py ckpt={ckpt}"
+            )
         return cls(path, threads)
 
     def __call__(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -132,3 +163,16 @@ class OnnxEmissions:
         emissions = torch.from_numpy(res[0])
         intent = torch.from_numpy(res[1]) if len(res) > 1 else None
         return emissions, intent
+
+
+def check_parity(model: SlotModel, graph: str | Path, sentences: int = 64, seed: int = 0) -> None:
+    """Tag sentences drawn from the model's own vocabulary eagerly and in ONNX Runtime: same tags, same intents."""
+    rng = random.Random(seed)
+    words = [w for w in model.vocabs.words.itos if w not in model.vocabs.words.specials] or ["x"]
+    token_lists = [[rng.choice(words) for _ in range(rng.randint(1, 30))] for _ in range(sentences)]
+    token_lists.append(["a-word-the-model-never-saw", *words[:3]])
+    eager = model.predict(token_lists)
+    onnx = model.predict(token_lists, forward=OnnxEmissions(Path(graph)))
+    differ = sum(a["tags"] != b["tags"] or a["intent"] != b["intent"] for a, b in zip(eager, onnx))
+    if differ:
+        raise SlotfillError(f"{graph}: ONNX Runtime and PyTorch disagree on {differ} of {len(eager)} sentences")

@@ -70,9 +70,17 @@ class Vocab:
         return cls(d["itos"][len(specials) :], specials=specials)
 
 
+def normalize_intent(label: str) -> str:
+    """An intent label as slotfill keeps it: atomic intents joined by ``#``.
+
+    ATIS joins multi-intents with ``#``, its hub copy with ``+``; readers call this once.
+    """
+    return join_intent(p for p in label.strip().replace("+", "#").split("#") if p)
+
+
 def split_intent(label: str) -> list[str]:
-    """Atomic intents of a label; ATIS joins multi-intents with ``#`` (the hub copy with ``+``)."""
-    return [p for p in label.replace("+", "#").split("#") if p]
+    """Atomic intents of a (normalised) label."""
+    return [p for p in label.split("#") if p]
 
 
 def join_intent(parts: Iterable[str]) -> str:

@@ -31,6 +31,14 @@ def sample_dir() -> Path:
     return SAMPLE
 
 
+@pytest.fixture
+def tiny_model_file(tmp_path) -> Path:
+    """An untrained tiny model saved as ``model.pt`` (no training: for fast tests)."""
+    from tests.helpers import tiny_model
+
+    return tiny_model(intent=True).save(tmp_path / "model.pt")
+
+
 @pytest.fixture(scope="session")
 def trained_sample(tmp_path_factory):
     """A tagger trained on the bundled sample (shared by tests that need a checkpoint)."""

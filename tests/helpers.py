@@ -1,14 +1,19 @@
-"""Shared test helpers: compose the real configs, shrink them, train on the sample."""
+"""Shared test helpers: compose the real configs, train on the sample, run the entry scripts, tiny models."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
+SAMPLE = ROOT / "data" / "sample"
 
 TINY_MODEL = [
     "model.word_dim=32",
@@ -17,6 +22,7 @@ TINY_MODEL = [
     "model.embed_dropout=0.0",
     "model.output_dropout=0.0",
 ]
+TAGS = ["O", "B-from", "I-from", "B-to", "I-to"]
 
 
 def compose_config(overrides: list[str], output_dir: Path, config_name: str = "train") -> DictConfig:
@@ -30,7 +36,7 @@ def compose_config(overrides: list[str], output_dir: Path, config_name: str = "t
 def sample_overrides(epochs: int = 40, extra: list[str] | None = None) -> list[str]:
     return [
         "data=sample",
-        f"data.path={ROOT / 'data' / 'sample'}",
+        f"data.path={SAMPLE}",
         f"trainer.max_epochs={epochs}",
         "trainer.enable_progress_bar=false",
         "trainer.enable_model_summary=false",
@@ -44,7 +50,54 @@ def sample_overrides(epochs: int = 40, extra: list[str] | None = None) -> list[s
 
 
 def train_on_sample(output_dir: Path, epochs: int = 40, extra: list[str] | None = None) -> dict:
+    """Train in this process on the bundled sample; the run's ``metrics.json`` content."""
     from slotfill.run import train
 
-    cfg = compose_config(sample_overrides(epochs, extra), output_dir)
-    return train(cfg)
+    return train(compose_config(sample_overrides(epochs, extra), output_dir))
+
+
+def run_script(
+    script: str, args: list[str], stdin: str | None = None, timeout: int = 240, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    """Run ``train.py``/``predict.py``/... in a subprocess from the repository root, text in and out."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / script), *args],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1", **(env or {})},
+    )
+
+
+def one_line_error(proc: subprocess.CompletedProcess, message: str, code: int | None = 2) -> None:
+    """Assert the process failed with exactly one line on stderr that contains ``message``."""
+    assert proc.returncode != 0 if code is None else proc.returncode == code, (proc.returncode, proc.stderr[-2000:])
+    assert "Traceback" not in proc.stderr
+    assert message in proc.stderr, proc.stderr[-2000:]
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr[-2000:]
+
+
+def tiny_vocabs():
+    from slotfill.vocab import Vocabularies
+
+    tokens = [["i", "want", "to", "leave", "taipei"], ["arrive", "in", "new", "york"]]
+    tags = [["O", "O", "O", "O", "B-from"], ["O", "O", "B-to", "I-to"]]
+    return Vocabularies.from_training_data(tokens, tags, ["flight", "flight#airfare"])
+
+
+def tiny_model(seed: int = 0, **net):
+    """An untrained :class:`SlotModel` on :func:`tiny_vocabs` (eval mode)."""
+    from slotfill.model import SlotModel
+    from slotfill.models import NetConfig
+
+    torch.manual_seed(seed)
+    cfg = NetConfig(word_dim=8, hidden_size=6, char_dim=net.pop("char_dim", 4), char_filters=5, **net)
+    return SlotModel(cfg, tiny_vocabs(), meta={"dataset": "tiny"}).eval()
+
+
+def labelled_batch(vocabs, sentences, intent: str = "flight") -> dict:
+    from slotfill.encoding import collate, encode_example
+
+    return collate([encode_example(s, ["O"] * len(s), intent, vocabs, i) for i, s in enumerate(sentences)])

@@ -1,10 +1,13 @@
+"""data.py: benchmark readers with file:line errors, the data root, one split for evaluation."""
+
 import csv
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slotfill.data import load_folder, load_hub, read_split
+from slotfill.data import data_dir, load_folder, load_hub, load_split, read_split, resolve_path
 from slotfill.errors import DataError
 from tests.conftest import SHARED, write_split
 
@@ -133,3 +136,23 @@ def test_hub_unreachable_is_a_clear_error():
 def test_reads_atis_benchmark():
     dd = load_folder(SHARED / "atis")
     assert {k: len(v) for k, v in dd.items()} == {"train": 4478, "valid": 500, "test": 893}
+
+
+def test_data_root_is_resolved_in_one_place(monkeypatch, tmp_path):
+    monkeypatch.setenv("SLOTFILL_DATA_DIR", str(tmp_path))
+    assert data_dir() == tmp_path
+    assert resolve_path("snips", "folder", None) == tmp_path / "snips"
+    assert resolve_path("snips", "folder", "/my/set") == Path("/my/set")
+    assert resolve_path("atis_hub", "hub", None) is None
+    monkeypatch.delenv("SLOTFILL_DATA_DIR")
+    assert data_dir() == Path("../shared/data")
+
+
+def test_load_split_from_a_data_config_or_a_folder(tmp_path):
+    _good(tmp_path, "test")
+    cols, name = load_split({"name": "mine", "source": "folder", "path": str(tmp_path)}, "test")
+    assert name == "mine/test" and cols["tokens"][0][-1] == "taipei"
+    cols, name = load_split({}, "test", split_dir=tmp_path / "test")
+    assert name == str(tmp_path / "test") and len(cols["tokens"]) == 2
+    with pytest.raises(DataError, match="data.path"):
+        load_split({"name": "mine", "source": "folder", "path": str(tmp_path / "nowhere")}, "test")

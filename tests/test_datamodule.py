@@ -1,7 +1,11 @@
+"""datamodule.py: length-bucketed batches, DDP shards, one encoding pass."""
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slotfill.datamodule import BucketBatchSampler, SlotDataModule
+from slotfill.errors import ConfigError
 
 
 @settings(max_examples=50, deadline=None)
@@ -47,3 +51,10 @@ def test_datamodule_encodes_once_and_batches(sample_dir):
     assert batch["words"].shape[0] <= 8
     assert batch["char_index"].shape == batch["words"].shape
     assert batch["chars"].shape[0] == int(batch["char_index"].max()) + 1
+
+
+def test_from_config_refuses_unknown_settings(sample_dir):
+    dm = SlotDataModule.from_config({"name": "sample", "path": str(sample_dir), "batch_size": 4})
+    assert dm.batch_size == 4 and dm.name == "sample"
+    with pytest.raises(ConfigError, match="data.batchsize"):
+        SlotDataModule.from_config({"batchsize": 4})

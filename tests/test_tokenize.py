@@ -1,8 +1,9 @@
+"""tokenize.py: ATIS-style tokens with offsets, and the one text normalisation."""
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from slotfill.spans import bio_spans, repair_bio
-from slotfill.tokenize import tokenize
+from slotfill.tokenize import normalize, tokenize
 
 
 def texts(s):
@@ -37,11 +38,11 @@ def test_unicode_and_emoji():
 def test_offsets_point_into_original(text):
     for tok in tokenize(text):
         original = text[tok.start : tok.end]
-        assert original.lower().replace("’", "'") == tok.text
+        assert normalize(original) == tok.text
         assert not original.isspace() and original
 
 
-def test_repair_and_spans():
-    assert repair_bio(["O", "I-a", "I-a", "B-b", "I-a"]) == ["O", "B-a", "I-a", "B-b", "B-a"]
-    assert bio_spans(["B-a", "I-a", "O", "B-b", "B-b", "I-b"]) == [("a", 0, 2), ("b", 3, 4), ("b", 4, 6)]
-    assert bio_spans([]) == []
+def test_normalize_is_nfc_lowercase_and_plain_apostrophes():
+    assert normalize("Caf\u0065\u0301") == normalize("CAF\u00c9") == "caf\u00e9"
+    assert normalize("What’s") == "what's"
+    assert normalize("Boston") == "boston"

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..errors import ConfigError
+from ..settings import from_mapping
 from .crf import CRF, NEG, bio_allowed, constrained_viterbi, constraint_structure, viterbi
-from .encoder import CharCNN, RecurrentEncoder
+from .encoder import CELLS, CharCNN, RecurrentEncoder
 
 
 @dataclass
@@ -36,9 +38,6 @@ class NetConfig:
     label_smoothing: float = 0.0
 
     def __post_init__(self) -> None:
-        from ..errors import ConfigError
-        from .encoder import CELLS
-
         if self.cell not in CELLS:
             raise ConfigError(f"model.cell={self.cell!r}: choose one of {', '.join(CELLS)}")
         for name in ("word_dim", "hidden_size", "num_layers"):
@@ -56,13 +55,7 @@ class NetConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> NetConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known - {"_target_"}
-        if unknown:
-            from ..errors import ConfigError
-
-            raise ConfigError(f"unknown model settings: {sorted(unknown)}")
-        return cls(**{k: v for k, v in d.items() if k in known})
+        return from_mapping(cls, d, "model")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -118,6 +111,7 @@ class SlotNet(nn.Module):
             allowed, allowed_start = bio_allowed(tags)
             self.register_buffer("trans_penalty", (~allowed).float() * -1e4, persistent=False)
             self.register_buffer("start_penalty", (~allowed_start).float() * -1e4, persistent=False)
+            self._structure = constraint_structure(self.trans_penalty)  # constant: computed once
 
     def forward(
         self, words: torch.Tensor, chars: torch.Tensor, char_index: torch.Tensor, lengths: torch.Tensor
@@ -167,11 +161,6 @@ class SlotNet(nn.Module):
             loss = loss + self.config.intent_weight * bce
         return loss
 
-    @torch.no_grad()
-    def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Best BIO-well-formed tag ids ``[B, T]``: CRF Viterbi, or constrained Viterbi on softmax scores."""
-        return decode_tags(emissions, mask, self.decode_params())
-
     def decode_params(self) -> dict[str, torch.Tensor]:
         """Transition scores for decoding (exported beside ONNX graphs, which hold only emissions)."""
         if self.crf is not None:
@@ -182,7 +171,7 @@ class SlotNet(nn.Module):
             "start": self.start_penalty,
             "end": torch.zeros_like(self.start_penalty),
             "log_softmax": True,
-            "structure": constraint_structure(self.trans_penalty),
+            "structure": self._structure,
         }
 
 

@@ -1,0 +1,80 @@
+"""models/crf.py: the CRF against an oracle and brute force; fast constrained Viterbi."""
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from slotfill.models import CRF, bio_allowed, decode_tags
+from tests.helpers import TAGS
+
+
+def test_crf_matches_pytorch_crf_oracle():
+    torchcrf = pytest.importorskip("torchcrf")
+    torch.manual_seed(0)
+    crf = CRF(["O", "B-a", "B-b"])  # no I- tags: no constraints, so both CRFs define the same model
+    with torch.no_grad():
+        crf.transitions.normal_()
+        crf.start.normal_()
+        crf.end.normal_()
+    oracle = torchcrf.CRF(3, batch_first=True)
+    with torch.no_grad():
+        oracle.transitions.copy_(crf.transitions)
+        oracle.start_transitions.copy_(crf.start)
+        oracle.end_transitions.copy_(crf.end)
+    em = torch.randn(4, 6, 3)
+    lengths = torch.tensor([6, 3, 1, 5])
+    mask = torch.arange(6)[None] < lengths[:, None]
+    tags = torch.randint(0, 3, (4, 6)).masked_fill(~mask, 0)
+    torch.testing.assert_close(crf.nll(em, tags, mask), -oracle(em, tags, mask, reduction="sum"))
+    ours = crf.decode(em, mask)
+    theirs = oracle.decode(em, mask)
+    for b in range(4):
+        assert ours[b, : lengths[b]].tolist() == theirs[b]
+
+
+def test_crf_marginals_are_probabilities_and_match_brute_force():
+    import itertools
+
+    torch.manual_seed(1)
+    tags = ["O", "B-a", "I-a"]
+    crf = CRF(tags)
+    with torch.no_grad():
+        crf.transitions.normal_()
+    em = torch.randn(2, 3, 3)
+    mask = torch.tensor([[True, True, True], [True, True, False]])
+    marg = crf.marginals(em, mask)
+    trans, start, end = crf._scores()
+    for b, n in enumerate([3, 2]):
+        scores = {}
+        for path in itertools.product(range(3), repeat=n):
+            s = start[path[0]] + em[b, 0, path[0]] + end[path[-1]]
+            for t in range(1, n):
+                s = s + trans[path[t - 1], path[t]] + em[b, t, path[t]]
+            scores[path] = s
+        z = torch.logsumexp(torch.stack(list(scores.values())), 0)
+        for t in range(n):
+            for k in range(3):
+                p = sum((s - z).exp() for path, s in scores.items() if path[t] == k)
+                assert abs(float(p.detach()) - float(marg[b, t, k])) < 1e-4
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 9), st.integers(0, 10_000))
+def test_fast_constrained_viterbi_equals_full_viterbi(batch, length, seed):
+    from slotfill.models.crf import constrained_viterbi, constraint_structure, viterbi
+
+    tags = TAGS + ["B-solo", "I-orphan"]  # an I- tag whose B- tag training never saw
+    g = torch.Generator().manual_seed(seed)
+    scores = torch.randn(batch, length, len(tags), generator=g).log_softmax(-1)
+    lengths = torch.randint(1, length + 1, (batch,), generator=g)
+    mask = torch.arange(length)[None] < lengths[:, None]
+    allowed, start = bio_allowed(tags)
+    trans = (~allowed).float() * -1e4
+    start_pen = (~start).float() * -1e4
+    full = viterbi(scores, mask, trans, start_pen, torch.zeros(len(tags)))
+    fast = constrained_viterbi(scores, mask, start_pen, constraint_structure(trans))
+    assert torch.equal(full, fast)
+    # decode_tags takes the per-token argmax where it is well-formed, Viterbi elsewhere
+    params = {"trans": trans, "start": start_pen, "end": torch.zeros(len(tags)), "log_softmax": True}
+    assert torch.equal(decode_tags(scores, mask, params), full)

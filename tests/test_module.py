@@ -1,0 +1,75 @@
+"""module.py: training settings, input dropout and what validation scores."""
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from slotfill.encoding import IGNORE
+from slotfill.errors import ConfigError
+from slotfill.module import SlotTaggerModule, TrainConfig, span_mask
+from tests.helpers import TAGS, labelled_batch, tiny_model
+
+
+def test_word_dropout_and_singleton_replacement_touch_real_words_only():
+    model = tiny_model()
+    module = SlotTaggerModule(model, TrainConfig(unk_replace=0.0, word_dropout=1.0))
+    seen = {}
+    forward = model.forward
+
+    def spy(batch):
+        seen["words"] = batch["words"]
+        return forward(batch)
+
+    model.forward = spy
+    module.training_step(labelled_batch(model.vocabs, [["i", "want", "taipei"], ["arrive"]]), 0)
+    unk = model.vocabs.words.unk_index
+    assert seen["words"].tolist() == [[unk, unk, unk], [unk, 0, 0]]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(TAGS), min_size=1, max_size=8), min_size=1, max_size=4), st.integers(0, 999))
+def test_span_dropout_drops_whole_slot_values(sentences, seed):
+    torch.manual_seed(seed)
+    ids = {t: i for i, t in enumerate(TAGS)}
+    T = max(len(s) for s in sentences)
+    tags = torch.tensor([[ids[t] for t in s] + [IGNORE] * (T - len(s)) for s in sentences])
+    begins = torch.tensor([t.startswith("B-") for t in TAGS])
+    assert not span_mask(tags, begins, 0.0).any()
+    assert span_mask(tags, begins, 1.0).tolist() == [
+        [t not in ("O", None) for t in s] + [False] * (T - len(s)) for s in sentences
+    ]
+    drop = span_mask(tags, begins, 0.5)
+    for row, s in zip(drop.tolist(), sentences):
+        for t in range(1, len(s)):
+            if s[t].startswith("I-") and s[t - 1] != "O":  # a continuation shares its chunk's fate
+                assert row[t] == row[t - 1]
+        assert not any(d and tag == "O" for d, tag in zip(row, s))
+
+
+def test_train_config_validates_and_round_trips():
+    cfg = TrainConfig.from_dict({"word_dropout": 0.1, "lr_decay": "cosine"})
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ConfigError, match="train.lr_decay='sine'"):
+        TrainConfig(lr_decay="sine")
+    with pytest.raises(ConfigError, match="train.word_dropout=2"):
+        TrainConfig(word_dropout=2)
+    with pytest.raises(ConfigError, match="train.dropout_words"):
+        TrainConfig.from_dict({"dropout_words": 0.1})
+
+
+@pytest.mark.parametrize("decay", ["none", "linear", "cosine"])
+def test_learning_rate_schedule(decay):
+    class Trainer:
+        estimated_stepping_batches = 10
+
+    module = SlotTaggerModule(tiny_model(), TrainConfig(lr_decay=decay, warmup_steps=2 if decay != "none" else 0))
+    module.trainer = Trainer()
+    out = module.configure_optimizers()
+    if decay == "none":
+        assert isinstance(out, torch.optim.Optimizer)
+        return
+    sched = out["lr_scheduler"]["scheduler"]
+    factors = [sched.lr_lambdas[0](s) for s in range(10)]
+    assert factors[0] == pytest.approx(0.5) and factors[1] == pytest.approx(1.0)  # warm-up
+    assert factors[-1] < factors[2]

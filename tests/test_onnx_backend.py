@@ -1,0 +1,69 @@
+"""onnx_backend.py: export from the model, parity with eager PyTorch, and a graph tied to its weights."""
+
+import json
+
+import pytest
+import torch
+
+from slotfill import SlotTagger
+from slotfill.errors import CheckpointError
+from slotfill.model import SlotModel
+from slotfill.onnx_backend import check_parity, export_onnx, onnx_path_for, quantize_onnx, sidecar_path
+from tests.helpers import tiny_model
+
+pytest.importorskip("onnxruntime")
+SENTENCES = ["i want to leave taipei", "", "arrive in new york " * 40, "Zürich to taipei, please"]
+
+
+@pytest.mark.parametrize("net", [{"intent": True}, {"crf": True, "intent": True, "intent_encoder": "separate"}, {}])
+def test_onnx_tags_like_eager_pytorch(tmp_path, net):
+    model = tiny_model(**net)
+    ckpt = model.save(tmp_path / "model.pt")
+    graph = export_onnx(model, onnx_path_for(ckpt))
+    check_parity(model, graph)
+    eager = SlotTagger.load(ckpt).predict(SENTENCES)
+    onnx = SlotTagger.load(ckpt, backend="onnx").predict(SENTENCES)
+    assert [r["tags"] for r in eager] == [r["tags"] for r in onnx]
+    assert [r["intent"] for r in eager] == [r["intent"] for r in onnx]
+    for x, y in zip(eager, onnx):
+        for s, t in zip(x["spans"], y["spans"]):
+            assert s["confidence"] == pytest.approx(t["confidence"], abs=1e-3)
+
+
+def test_sidecar_carries_the_model_card_and_fingerprint(tmp_path):
+    model = tiny_model(intent=True)
+    ckpt = model.save(tmp_path / "model.pt")
+    graph = export_onnx(model, onnx_path_for(ckpt))
+    meta = json.loads(sidecar_path(graph).read_text())
+    card = model.card()
+    assert {k: meta[k] for k in card} == card
+    assert meta["weights_sha256"] == SlotModel.load(ckpt).fingerprint()
+    assert meta["outputs"] == ["emissions", "intent_logits"] and "vocabs" in meta and "decode" in meta
+
+
+def test_a_graph_of_other_weights_is_refused(tmp_path):
+    old = tiny_model(seed=0, intent=True)
+    ckpt = old.save(tmp_path / "model.pt")
+    export_onnx(old, onnx_path_for(ckpt))
+    tiny_model(seed=1, intent=True).save(ckpt)  # retrained into the same folder: the graph is stale
+    with pytest.raises(CheckpointError, match="stale export.*export.py"):
+        SlotTagger.load(ckpt, backend="onnx")
+    sidecar_path(onnx_path_for(ckpt)).unlink()
+    with pytest.raises(CheckpointError, match="sidecar is missing"):
+        SlotTagger.load(ckpt, backend="onnx")
+
+
+def test_onnx_backend_without_export_is_clear_error(tiny_model_file):
+    with pytest.raises(CheckpointError, match="export.py"):
+        SlotTagger.load(tiny_model_file, backend="onnx")
+
+
+def test_int8_graph_agrees_with_float32(tmp_path):
+    torch.manual_seed(0)
+    model = tiny_model(intent=True)
+    ckpt = model.save(tmp_path / "model.pt")
+    quantize_onnx(export_onnx(model, onnx_path_for(ckpt)))
+    fp32 = SlotTagger.load(ckpt, backend="onnx").predict(SENTENCES)
+    int8 = SlotTagger.load(ckpt, backend="onnx", precision="int8").predict(SENTENCES)
+    pairs = [(a, b) for x, y in zip(fp32, int8) for a, b in zip(x["tags"], y["tags"])]
+    assert sum(a == b for a, b in pairs) / len(pairs) >= 0.9

@@ -1,0 +1,19 @@
+"""spans.py: BIO repair and span extraction."""
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from slotfill.spans import bio_spans, repair_bio
+
+
+def test_repair_and_spans():
+    assert repair_bio(["O", "I-a", "I-a", "B-b", "I-a"]) == ["O", "B-a", "I-a", "B-b", "B-a"]
+    assert bio_spans(["B-a", "I-a", "O", "B-b", "B-b", "I-b"]) == [("a", 0, 2), ("b", 3, 4), ("b", 4, 6)]
+    assert bio_spans([]) == []
+
+
+@given(st.lists(st.sampled_from(["O", "B-a", "I-a", "B-b", "I-b"]), max_size=12))
+def test_spans_cover_every_slot_token_once(tags):
+    covered = [i for _, s, e in bio_spans(tags) for i in range(s, e)]
+    assert covered == [i for i, t in enumerate(tags) if t != "O"]
+    assert repair_bio(repair_bio(tags)) == repair_bio(tags)

@@ -1,0 +1,111 @@
+"""tagger.py: SlotTagger, the Python API (tokenisation, windows, character offsets, backends)."""
+
+import pytest
+
+from slotfill import SlotTagger
+from slotfill.errors import ConfigError
+
+SPAN_KEYS = {"slot", "text", "start", "end", "token_start", "token_end", "confidence"}
+RESULT_KEYS = {"text", "tokens", "tags", "spans", "intent", "intent_confidence"}
+TEXTS = ["i want to fly from boston to denver", "show me flights to dallas on monday", "i want to leave oakland"]
+
+
+@pytest.fixture
+def tiny(tiny_model_file):
+    return SlotTagger.load(tiny_model_file)
+
+
+@pytest.fixture(scope="module")
+def tagger(trained_sample):
+    return SlotTagger.load(trained_sample["model_file"])
+
+
+def test_batched_equals_one_by_one(tiny):
+    together = tiny.predict(TEXTS, batch_size=2)
+    alone = [tiny.predict(t)[0] for t in TEXTS]
+    assert together == alone
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "   ", "✈️ 😀 🛫", "flights from zzyzx to qwghlmzq", "Zürich → Ålesund ça va ?", "a " * 2000],
+)
+def test_awkward_input_gives_sensible_result(tiny, text):
+    (res,) = tiny.predict(text)
+    assert set(res) == RESULT_KEYS
+    assert len(res["tags"]) == len(res["tokens"])
+    for s in res["spans"]:
+        assert set(s) == SPAN_KEYS
+        assert text[s["start"] : s["end"]] == s["text"]
+    if not text.strip():
+        assert res["tokens"] == [] and res["spans"] == [] and res["intent"] is None
+
+
+def test_long_input_is_tagged_in_windows(tiny):
+    (res,) = tiny.predict("to " * 1300)
+    assert len(res["tags"]) == 1300 and res["intent"] is not None
+
+
+def test_tokens_in_and_raw_text_in_agree(tiny):
+    raw = tiny.predict(TEXTS)
+    tokens = tiny.predict_tokens([t.split() for t in TEXTS])
+    assert [r["tags"] for r in raw] == [r["tags"] for r in tokens]
+    assert [r["intent"] for r in raw] == [r["intent"] for r in tokens]
+
+
+def test_bad_options_are_config_errors(tiny_model_file):
+    with pytest.raises(ConfigError, match="precision='fp8'"):
+        SlotTagger.load(tiny_model_file, precision="fp8")
+    with pytest.raises(ConfigError, match="needs backend=torch"):
+        SlotTagger.load(tiny_model_file, precision="bf16", backend="onnx")
+    with pytest.raises(ConfigError, match="needs backend=onnx"):
+        SlotTagger.load(tiny_model_file, precision="int8")
+    with pytest.raises(ConfigError, match="backend='tf'"):
+        SlotTagger.load(tiny_model_file, backend="tf")
+    with pytest.raises(ConfigError, match="threads"):
+        SlotTagger.load(tiny_model_file, threads=0)
+
+
+@pytest.mark.slow
+def test_taipei_departure_vs_arrival(tagger):
+    leave, arrive = tagger.predict(["i want to leave taipei", "i want to arrive in taipei"])
+    assert [(s["slot"], s["text"]) for s in leave["spans"]] == [("fromloc.city_name", "taipei")]
+    assert [(s["slot"], s["text"]) for s in arrive["spans"]] == [("toloc.city_name", "taipei")]
+
+
+@pytest.mark.slow
+def test_spans_round_trip_to_original_text(tagger):
+    text = "I want to LEAVE  Boston, and arrive in San Francisco"
+    (res,) = tagger.predict(text)
+    assert res["intent"] == "atis_flight"
+    slots = {s["slot"]: s for s in res["spans"]}
+    assert slots["fromloc.city_name"]["text"] == "Boston"
+    assert slots["toloc.city_name"]["text"] == "San Francisco"
+    for s in res["spans"]:
+        assert text[s["start"] : s["end"]] == s["text"]
+        assert " ".join(res["tokens"][s["token_start"] : s["token_end"]]) == s["text"].lower()
+        assert 0.0 < s["confidence"] <= 1.0
+    assert res["tags"][res["tokens"].index(",")] == "O"
+
+
+@pytest.mark.slow
+def test_bf16_precision_agrees_with_fp32(trained_sample, tagger):
+    fast = SlotTagger.load(trained_sample["model_file"], precision="bf16")
+    got, want = fast.predict(TEXTS), tagger.predict(TEXTS)
+    assert [r["tags"] for r in got] == [r["tags"] for r in want]
+    assert [r["intent"] for r in got] == [r["intent"] for r in want]
+    for g, w in zip(got, want):
+        assert all(abs(a["confidence"] - b["confidence"]) < 0.05 for a, b in zip(g["spans"], w["spans"]))
+
+
+@pytest.mark.slow
+def test_unseen_city_gets_its_role_from_context(tagger):
+    (res,) = tagger.predict("i want to fly from zzyzx to denver")
+    assert ("fromloc.city_name", "zzyzx") in [(s["slot"], s["text"]) for s in res["spans"]]
+
+
+@pytest.mark.slow
+def test_lightning_checkpoint_loads_too(trained_sample, tagger):
+    ckpt = SlotTagger.load(trained_sample["best_checkpoint"])
+    text = ["i want to leave taipei and arrive in boston"]
+    assert ckpt.predict(text) == tagger.predict(text)

@@ -1,0 +1,23 @@
+"""vocab.py: vocabularies to and from plain dicts; intent labels."""
+
+from slotfill.vocab import Vocabularies, normalize_intent, split_intent
+from tests.helpers import tiny_vocabs
+
+
+def test_vocab_round_trip():
+    v = tiny_vocabs()
+    w = Vocabularies.from_dict(v.to_dict())
+    assert w.words.itos == v.words.itos and w.tags.itos == v.tags.itos and w.intents.itos == v.intents.itos
+    assert w.singletons == v.singletons
+    assert set(v.intents.itos) == {"flight", "airfare"}
+    flight, airfare = v.intents.stoi["flight"], v.intents.stoi["airfare"]
+    assert w.intent_sets == v.intent_sets == sorted([[flight], sorted([flight, airfare])])
+    old = v.to_dict()
+    del old["intent_sets"]  # checkpoints written before set decoding
+    assert Vocabularies.from_dict(old).intent_sets == []
+
+
+def test_multi_intents_are_normalised_once_to_hash_joined_atoms():
+    assert normalize_intent(" flight+airfare ") == "flight#airfare"
+    assert normalize_intent("flight##airfare") == "flight#airfare"
+    assert split_intent(normalize_intent("a+b#c")) == ["a", "b", "c"]
