@@ -58,7 +58,7 @@ def run_one(name: str, overrides: list[str], threads: int, report_only: bool = F
     if proc.returncode != 0:
         raise SystemExit(f"run {name} failed (exit {proc.returncode}); see {out / 'train.stdout'}")
     result = json.loads(metrics.read_text())
-    print(f"  {name}: test F1 {result['test']['f1']:.2f} in {time.perf_counter() - start:.0f} s", flush=True)
+    print(f"  {name}: test F1 {result['scores']['test']['f1']:.2f} in {time.perf_counter() - start:.0f} s", flush=True)
     return result
 
 
@@ -91,9 +91,9 @@ def mean_std(values: list[float]) -> str:
 
 def row(label: str, results: list[dict | None], with_unseen: bool) -> str:
     results = [r for r in results if r is not None]
-    cells = [mean_std([r["test"].get(key) for r in results]) for _, key in METRICS]
+    cells = [mean_std([r["scores"]["test"].get(key) for r in results]) for _, key in METRICS]
     # the validation scores the presets were chosen on, beside the test scores they are reported on
-    cells += [mean_std([r["valid"].get(key) for r in results]) for _, key in METRICS[:2]]
+    cells += [mean_std([r["scores"]["valid"].get(key) for r in results]) for _, key in METRICS[:2]]
     cells.append(mean_std([r["train_time_s"] for r in results]))
     cells.append(mean_std([r.get("unseen_city_f1") for r in results]) if with_unseen else "—")
     return f"| {label} | {len(results)} | " + " | ".join(cells) + " |"
@@ -139,7 +139,7 @@ def main() -> None:
         done = dict(zip(runs, pool.map(lambda kv: run_one(kv[0], kv[1], args.threads, args.report_only), runs.items())))
     for name, r in done.items():
         if r is not None and name.startswith("atis"):
-            r.update(unseen_city_scores(r["model"]))
+            r.update(unseen_city_scores(r["model_file"]))
     command = f"python bench/accuracy.py --seeds {args.seeds}"
     if args.ablation_seeds:
         command += f" --ablation-seeds {args.ablation_seeds}"

@@ -15,7 +15,6 @@ whole sentences (exact match). Reads only the data, no model.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -65,12 +64,14 @@ def drift(data: Path, context: int, min_count: int) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data-dir", default=os.environ.get("SLOTFILL_DATA_DIR", str(ROOT.parent / "shared" / "data")))
+    sys.path.insert(0, str(ROOT))
+    from slotfill.data import data_dir
+
+    p.add_argument("--data-dir", default=str(data_dir()), help="default: $SLOTFILL_DATA_DIR or ../shared/data")
     p.add_argument("--datasets", nargs="+", default=["atis", "snips"])
     p.add_argument("--context", type=int, default=2, help="words before the span that are part of the key")
     p.add_argument("--min-count", type=int, default=2, help="training occurrences a key needs to count")
     args = p.parse_args()
-    sys.path.insert(0, str(ROOT))
     for ds in args.datasets:
         r = drift(Path(args.data_dir) / ds, args.context, args.min_count)
         print(

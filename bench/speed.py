@@ -83,13 +83,13 @@ def inference(model: str, backend: str, precision: str, threads: int, repeats: i
     """Batched throughput, single-sentence latency, test F1 and tag agreement with ``reference``."""
     import torch
 
-    from slotfill.data import read_split
+    from slotfill.data import data_dir, read_split
     from slotfill.metrics import slot_scores
     from slotfill.tagger import SlotTagger
 
     torch.set_num_threads(threads)
     tagger = SlotTagger.load(model, backend=backend, threads=threads, precision=precision)
-    cols = read_split(ROOT.parent / "shared" / "data" / "atis" / "test")
+    cols = read_split(data_dir() / "atis" / "test")
     sentences = cols["tokens"]
     texts = [" ".join(t) for t in sentences]
     tagger.predict_tokens(sentences[:256], batch_size=256)  # warm-up
@@ -136,27 +136,24 @@ def arithmetic(model: str, threads: int, repeats: int, precision: str = "fp32") 
     """What the network alone costs: FLOPs per sentence and the forward pass's GFLOP/s here."""
     import torch
 
-    from slotfill.data import read_split
-    from slotfill.encoding import collate, encode_tokens
+    from slotfill.data import data_dir, read_split
     from slotfill.tagger import SlotTagger
 
     torch.set_num_threads(threads)
     tagger = SlotTagger.load(model, precision=precision)
-    sentences = read_split(ROOT.parent / "shared" / "data" / "atis" / "test")["tokens"]
+    sentences = read_split(data_dir() / "atis" / "test")["tokens"]
     tokens = sum(len(s) for s in sentences)
     order = sorted(sentences, key=len)
-    batches = [
-        collate([encode_tokens(s, tagger.vocabs) for s in order[i : i + 256]]) for i in range(0, len(order), 256)
-    ]
+    batches = [tagger.model.encode(order[i : i + 256]) for i in range(0, len(order), 256)]
     times = []
     with torch.inference_mode():
         for _ in range(repeats + 1):
             start = time.perf_counter()
             for b in batches:
-                tagger.emissions(b)
+                tagger.forward(b)
             times.append(time.perf_counter() - start)
     seconds = statistics.median(times[1:])
-    per_token = flops_per_token(tagger.meta["net"], len(tagger.tags))
+    per_token = flops_per_token(tagger.model.config.to_dict(), len(tagger.tags))
     per_sentence = per_token * tokens / len(sentences)
     return {
         "mflop_per_sentence": round(per_sentence / 1e6, 1),
@@ -233,7 +230,7 @@ def main() -> None:
             + ["test F1", "peak RSS"],
             [
                 [name, m.get("train_sent_per_s_median"), f"{m.get('time_to_val_f1_95_s')} s", f"{m['wall_s']} s"]
-                + [m["epochs"], f"{m['test']['f1']:.2f}", f"{m['peak_rss_mb']} MB"]
+                + [m["epochs"], f"{m['scores']['test']['f1']:.2f}", f"{m['peak_rss_mb']} MB"]
                 for name, m in results["train"].items()
             ],
         )

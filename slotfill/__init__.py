@@ -4,7 +4,8 @@
 trained model itself; importing the package itself loads nothing heavy.
 """
 
-__version__ = "0.1.0"
+from .version import __version__
+
 __all__ = ["SlotModel", "SlotTagger", "__version__"]
 
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from . import __version__
 from .encoding import collate, encode_tokens
 from .errors import CheckpointError, ConfigError, SlotfillError
 from .models import NetConfig, SlotNet, decode_intents, decode_tags
 from .schema import CARD_KEYS, FORMAT_VERSION, check_format, write_atomic
+from .version import __version__
 from .vocab import Vocabularies, join_intent
 
 CHECKPOINT_KEY = "slotfill"  # where a Lightning checkpoint carries the model, in model.pt's schema
@@ -113,7 +113,8 @@ class SlotModel(nn.Module):
         results: list[dict | None] = [None] * len(token_lists)
         order = sorted((i for i, s in enumerate(token_lists) if len(s)), key=lambda i: len(token_lists[i]))
         was_training = self.training
-        self.eval()
+        if was_training:
+            self.eval()
         try:
             with torch.inference_mode():
                 for start in range(0, len(order), batch_size):
@@ -123,7 +124,8 @@ class SlotModel(nn.Module):
                     for i, res in zip(idx, self.decode(emissions, intent_logits, batch["lengths"])):
                         results[i] = res
         finally:
-            self.train(was_training)
+            if was_training:
+                self.train()
         empty = {"tags": [], "probs": [], "intent": None, "intent_confidence": None}
         return [r if r is not None else dict(empty) for r in results]
 

@@ -24,8 +24,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from . import __version__
 from .errors import CheckpointError, SlotfillError
+from .version import __version__
 
 FORMAT_VERSION = 2
 CARD_KEYS = ("format", "slotfill_version", "dataset", "model", "train", "weights_sha256")

@@ -90,6 +90,10 @@ class SlotTagger:
     def predicts_intent(self) -> bool:
         return self.model.predicts_intent
 
+    def forward(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The network's outputs for an encoded batch, on this tagger's backend and precision."""
+        return (self._forward or self.model)(batch)
+
     # ------------------------------------------------------------------ API
     def predict(self, texts: str | Sequence[str], batch_size: int = 256) -> list[dict]:
         """Tag raw sentences; each result has text, tokens, tags, spans (with offsets) and intent."""
