@@ -1,12 +1,26 @@
-"""Accuracy benchmark: train N seeds per dataset with the presets, test, and tabulate.
+"""Accuracy benchmark: train N seeds per configuration, test, and tabulate.
 
-    python bench/accuracy.py                       # 5 seeds, ATIS and SNIPS presets + ATIS ablation
-    python bench/accuracy.py --seeds 1 --datasets atis --no-ablation
+    python bench/accuracy.py                                   # every table, 5 seeds
+    python bench/accuracy.py --tables default default-ablation --seeds 5 --ablation-seeds 3
+    python bench/accuracy.py --report-only                     # tabulate the finished runs
 
-Each run is ``train.py experiment=<dataset> seed=<s>`` in its own folder under
-``bench/runs/accuracy/``; finished runs (with a metrics.json) are reused, so an interrupted
-benchmark resumes. Model selection uses validation F1 only; test numbers are reported once per run.
-Writes ``bench/results/accuracy.md`` and ``bench/results/accuracy.json``.
+Tables (``--tables``):
+
+- ``default``: ``python train.py`` (the default model) on ATIS and SNIPS;
+- ``default-ablation``: the default without lexicons, without lexicon dropout, and without
+  word/span dropout, on ATIS and SNIPS;
+- ``presets``: ``experiment=atis`` and ``experiment=snips``;
+- ``preset-ablation``: the ATIS preset with parts switched off;
+- ``as-users-run``: the default and the presets with their own seed (42) and ``threads=2``,
+  one run each, as a user runs them.
+
+Each run is ``train.py <overrides> seed=<s>`` in its own folder under ``bench/runs/accuracy/``;
+finished runs (with a metrics.json) are reused, so an interrupted benchmark resumes. Model
+selection uses the validation split only; test numbers are reported once per run. ATIS models
+are also scored on ``data/unseen_cities`` (cities ATIS never mentions): city-slot F1 overall,
+for one-word and multi-word names, and, for models with lexicons, with those 30 cities taken
+out of the model's lists (a name missing from the lists). Writes ``bench/results/accuracy.md``
+and ``bench/results/accuracy.json``.
 """
 
 from __future__ import annotations
@@ -24,11 +38,25 @@ from common import ENV, ROOT, train_command
 
 RUNS = ROOT / "bench" / "runs" / "accuracy"
 RESULTS = ROOT / "bench" / "results"
+DATASETS = ("atis", "snips")
+TABLES = ("default", "default-ablation", "presets", "preset-ablation", "as-users-run")
 
+NO_LEXICON = ["model.lexicons=null", "train.lexicon_dropout=0"]
+# each row switches parts of the default off; the last row is the default itself
+DEFAULT_ABLATION = {
+    "no word/span dropout, no lexicons (the default before lexicons)": [
+        *NO_LEXICON,
+        "train.word_dropout=0",
+        "train.span_dropout=0",
+    ],
+    "+word/span dropout": NO_LEXICON,
+    "+word/span dropout +lexicons, no lexicon dropout": ["train.lexicon_dropout=0"],
+    "+word/span dropout +lexicons +lexicon dropout (default)": [],
+}
 # each row switches parts of the ATIS preset off; the last row is the preset itself
 NO_DROPOUT = ["train.word_dropout=0", "train.span_dropout=0"]
 NO_INTENT = ["model.intent=false", "model.intent_to_slot=false"]
-ABLATION = {
+PRESET_ABLATION = {
     "plain BiLSTM": ["model.char_dim=0", "model.crf=false", *NO_INTENT, *NO_DROPOUT],
     "+char": ["model.crf=false", *NO_INTENT, *NO_DROPOUT],
     "+char +CRF": [*NO_INTENT, *NO_DROPOUT],
@@ -40,6 +68,12 @@ METRICS = [
     ("slot F1", "f1"),
     ("intent acc", "intent_accuracy"),
     ("sentence acc", "sentence_accuracy"),
+]
+UNSEEN = [
+    ("unseen-city F1", "unseen_city_f1"),
+    ("one-word", "unseen_one_word_f1"),
+    ("multi-word", "unseen_multi_word_f1"),
+    ("not in lists", "unseen_not_listed_f1"),
 ]
 
 
@@ -62,22 +96,43 @@ def run_one(name: str, overrides: list[str], threads: int, report_only: bool = F
     return result
 
 
-def unseen_city_scores(model: str) -> dict:
-    """Slot F1 on data/unseen_cities (ATIS-style queries about cities ATIS never mentions)."""
+def _city_spans(tag_rows: list[list[str]], words: int | None) -> set:
+    """``(sentence, type, start, end)`` of city slots, all or only those of ``words`` (1, or 2 = two or more)."""
+    from slotfill.spans import bio_spans
+
+    out = set()
+    for i, tags in enumerate(tag_rows):
+        for slot, s, e in bio_spans(tags):
+            if slot.endswith("city_name") and (words is None or (e - s == 1) == (words == 1)):
+                out.add((i, slot, s, e))
+    return out
+
+
+def _f1(gold: set, pred: set) -> float:
+    hit = len(gold & pred)
+    return 200 * hit / (len(gold) + len(pred)) if gold or pred else 0.0
+
+
+def unseen_city_scores(model_file: str) -> dict:
+    """City-slot F1 on data/unseen_cities: all names, one-word, multi-word, and names missing from the lists."""
     from slotfill.data import read_split
-    from slotfill.metrics import slot_scores
+    from slotfill.lexicon import Lexicon
     from slotfill.tagger import SlotTagger
 
     cols = read_split(ROOT / "data" / "unseen_cities" / "test")
-    pred = [r["tags"] for r in SlotTagger.load(model).predict_tokens(cols["tokens"])]
+    tagger = SlotTagger.load(model_file)
 
-    def cities_only(seqs):
-        return [[t if t.endswith("city_name") else "O" for t in s] for s in seqs]
+    def city_f1(words: int | None) -> float:
+        pred = [r["tags"] for r in tagger.predict_tokens(cols["tokens"])]
+        return _f1(_city_spans(cols["tags"], words), _city_spans(pred, words))
 
-    return {
-        "unseen_f1": slot_scores(cols["tags"], pred)["f1"],
-        "unseen_city_f1": slot_scores(cities_only(cols["tags"]), cities_only(pred))["f1"],
-    }
+    out = {"unseen_city_f1": city_f1(None), "unseen_one_word_f1": city_f1(1), "unseen_multi_word_f1": city_f1(2)}
+    lexicon = tagger.vocabs.lexicon
+    if lexicon is not None:
+        cities = {" ".join(cols["tokens"][i][s:e]) for i, _, s, e in _city_spans(cols["tags"], None)}
+        tagger.vocabs.lexicon = Lexicon({k: [e for e in lexicon.entries[k] if e not in cities] for k in lexicon.types})
+        out["unseen_not_listed_f1"] = city_f1(None)
+    return out
 
 
 def mean_std(values: list[float]) -> str:
@@ -89,70 +144,113 @@ def mean_std(values: list[float]) -> str:
     return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
 
 
-def row(label: str, results: list[dict | None], with_unseen: bool) -> str:
+HEADER = (
+    "| model | seeds | slot F1 | intent acc | sentence acc | valid slot F1 | valid intent acc | train time (s) "
+    "| unseen-city F1 | one-word | multi-word | not in lists |"
+)
+RULE = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+
+
+def row(label: str, results: list[dict | None]) -> str:
     results = [r for r in results if r is not None]
     cells = [mean_std([r["scores"]["test"].get(key) for r in results]) for _, key in METRICS]
-    # the validation scores the presets were chosen on, beside the test scores they are reported on
+    # the validation scores the configurations were chosen on, beside the test scores they are reported on
     cells += [mean_std([r["scores"]["valid"].get(key) for r in results]) for _, key in METRICS[:2]]
     cells.append(mean_std([r["train_time_s"] for r in results]))
-    cells.append(mean_std([r.get("unseen_city_f1") for r in results]) if with_unseen else "—")
+    cells += [mean_std([r.get(key) for r in results]) for _, key in UNSEEN]
     return f"| {label} | {len(results)} | " + " | ".join(cells) + " |"
 
 
-def plan(args) -> dict[str, list[tuple[str, list[str]]]]:
-    """Runs per table row: ``{row key: [(run name, overrides), ...]}``."""
-    rows: dict[str, list[tuple[str, list[str]]]] = {}
-    for ds in args.datasets:
-        rows[f"{ds}/preset"] = [
-            (f"{ds}-preset-seed{s}", [f"experiment={ds}", f"seed={s}"]) for s in range(1, args.seeds + 1)
-        ]
-    if not args.no_ablation:
-        for label, extra in ABLATION.items():
-            slug = "-".join(e.split(".")[-1].replace("=", "") for e in extra)
-            rows[f"atis/ablation/{label}"] = [
+def plan(args) -> dict[str, dict[str, list[tuple[str, list[str]]]]]:
+    """Runs per table and row: ``{table: {row label: [(run name, overrides), ...]}}``."""
+    seeds = range(1, args.seeds + 1)
+    ablation_seeds = range(1, (args.ablation_seeds or args.seeds) + 1)
+    tables: dict[str, dict[str, list[tuple[str, list[str]]]]] = {}
+    data = {ds: [] if ds == "atis" else [f"data={ds}"] for ds in args.datasets}
+    if "default" in args.tables:
+        tables["default"] = {
+            f"{ds}: python train.py" + (f" data={ds}" if ds != "atis" else ""): [
+                (f"{ds}-default-seed{s}", [*data[ds], f"seed={s}"]) for s in seeds
+            ]
+            for ds in args.datasets
+        }
+    if "default-ablation" in args.tables:
+        tables["default-ablation"] = {
+            f"{ds}: {label}": [
                 (
-                    f"atis-ablation-{slug}-seed{s}" if extra else f"atis-preset-seed{s}",
+                    f"{ds}-default-{_slug(extra)}-seed{s}" if extra else f"{ds}-default-seed{s}",
+                    [*data[ds], f"seed={s}", *extra],
+                )
+                for s in ablation_seeds
+            ]
+            for ds in args.datasets
+            for label, extra in DEFAULT_ABLATION.items()
+        }
+    if "presets" in args.tables:
+        tables["presets"] = {
+            f"experiment={ds}": [(f"{ds}-preset-seed{s}", [f"experiment={ds}", f"seed={s}"]) for s in seeds]
+            for ds in args.datasets
+        }
+    if "preset-ablation" in args.tables and "atis" in args.datasets:
+        tables["preset-ablation"] = {
+            label: [
+                (
+                    f"atis-ablation-{_slug(extra)}-seed{s}" if extra else f"atis-preset-seed{s}",
                     ["experiment=atis", f"seed={s}", *extra],
                 )
-                for s in range(1, (args.ablation_seeds or args.seeds) + 1)
+                for s in ablation_seeds
             ]
-    return rows
+            for label, extra in PRESET_ABLATION.items()
+        }
+    if "as-users-run" in args.tables:
+        users = {f"{ds}: python train.py" + (f" data={ds}" if ds != "atis" else ""): data[ds] for ds in args.datasets}
+        users.update({f"python train.py experiment={ds}": [f"experiment={ds}"] for ds in args.datasets})
+        tables["as-users-run"] = {
+            label: [(f"users-{_slug(extra) or 'atis-default'}", extra)] for label, extra in users.items()
+        }
+    return tables
+
+
+def _slug(overrides: list[str]) -> str:
+    return "-".join(e.split(".")[-1].replace("=", "").replace("/", "") for e in overrides)
+
+
+TITLES = {
+    "default": "Default model (`python train.py`)",
+    "default-ablation": "Ablation of the default model",
+    "presets": "Presets",
+    "preset-ablation": "Ablation of the ATIS preset",
+    "as-users-run": "As users run them (seed 42, `threads=2`, one run each)",
+}
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--ablation-seeds", type=int, default=None, help="seeds per ablation row (default: --seeds)")
-    p.add_argument("--datasets", nargs="+", default=["atis", "snips"])
-    p.add_argument("--no-ablation", action="store_true")
-    p.add_argument("--threads", type=int, default=2, help="torch threads per run")
-    p.add_argument("--jobs", type=int, default=1, help="runs at once (with --threads 1, 2 jobs use both cores)")
+    p.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
+    p.add_argument("--tables", nargs="+", default=list(TABLES), choices=TABLES)
+    p.add_argument("--threads", type=int, default=1, help="torch threads per run")
+    p.add_argument("--jobs", type=int, default=2, help="runs at once (with --threads 1, 2 jobs use both cores)")
     p.add_argument("--report-only", action="store_true", help="tabulate finished runs, train nothing")
     args = p.parse_args()
     sys.path.insert(0, str(ROOT))
-    rows = plan(args)
-    # ATIS preset first, then the ablation, then the other datasets: an interrupted run still
-    # leaves the most informative tables complete
-    ordered = sorted(rows, key=lambda k: (not k.startswith("atis/preset"), not k.startswith("atis/"), k))
-    runs = dict(run for key in ordered for run in rows[key])
+    tables = plan(args)
+    runs: dict[str, tuple[list[str], int]] = {}
+    for table, rows in tables.items():
+        for runs_of_row in rows.values():
+            for name, overrides in runs_of_row:
+                # as users run it: two threads, the config's own seed; elsewhere the benchmark's setting
+                runs.setdefault(name, (overrides, 2 if table == "as-users-run" else args.threads))
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        done = dict(zip(runs, pool.map(lambda kv: run_one(kv[0], kv[1], args.threads, args.report_only), runs.items())))
-    for name, r in done.items():
-        if r is not None and name.startswith("atis"):
+        done = dict(zip(runs, pool.map(lambda kv: run_one(kv[0], kv[1][0], kv[1][1], args.report_only), runs.items())))
+    for r in done.values():
+        if r is not None and r.get("dataset") == "atis":
             r.update(unseen_city_scores(r["model_file"]))
-    command = f"python bench/accuracy.py --seeds {args.seeds}"
+    command = f"python bench/accuracy.py --tables {' '.join(args.tables)} --seeds {args.seeds}"
     if args.ablation_seeds:
         command += f" --ablation-seeds {args.ablation_seeds}"
-    if args.datasets != ["atis", "snips"]:
-        command += " --datasets " + " ".join(args.datasets)
-    if args.no_ablation:
-        command += " --no-ablation"
-    command += f" --threads {args.threads} --jobs {args.jobs}"
-    header = (
-        "| model | seeds | slot F1 | intent acc | sentence acc | valid slot F1 | valid intent acc "
-        "| train time (s) | unseen-city F1 |"
-    )
-    rule = "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    command += f" --datasets {' '.join(args.datasets)} --threads {args.threads} --jobs {args.jobs}"
     lines = [
         "# Accuracy benchmark",
         "",
@@ -160,34 +258,29 @@ def main() -> None:
         "",
         "Test-set mean ± std over seeds (validation columns: the same runs' selected checkpoints on the "
         "validation split); each run selects its checkpoint on the validation split only "
-        f"(the preset's `monitor`: slot F1, or slot F1 and intent accuracy averaged). {args.jobs} run(s) "
-        f"at a time with {args.threads} torch thread(s) each on this machine ({os.cpu_count()} cores): "
-        "training times include that sharing.",
+        f"(its `monitor`). {args.jobs} run(s) at a time with {args.threads} torch thread(s) each on this "
+        f"machine ({os.cpu_count()} cores), except the as-users-run rows (2 threads): training times "
+        "include that sharing.",
         "",
     ]
-    for ds in args.datasets:
-        results = [done[name] for name, _ in rows[f"{ds}/preset"]]
-        lines += [
-            f"## {ds.upper()} preset (`experiment={ds}`)",
-            "",
-            header,
-            rule,
-            row(f"experiment={ds}", results, ds == "atis"),
-            "",
-        ]
-    if not args.no_ablation:
-        lines += ["## Ablation on ATIS", "", header, rule]
-        for label in ABLATION:
-            lines.append(row(label, [done[name] for name, _ in rows[f"atis/ablation/{label}"]], True))
+    for table, rows in tables.items():
+        lines += [f"## {TITLES[table]}", "", HEADER, RULE]
+        lines += [row(label, [done[name] for name, _ in runs_of_row]) for label, runs_of_row in rows.items()]
         lines.append("")
     lines.append(
-        "Unseen-city F1: slot F1 over city slots on `data/unseen_cities` (ATIS-style queries about cities ATIS "
-        "never mentions)."
+        "Unseen-city F1: city-slot F1 on `data/unseen_cities` (ATIS-style queries about 30 cities ATIS never "
+        "mentions), for all names, one-word names and multi-word names (whole names: a name tagged in part "
+        "counts as wrong); *not in lists*: the same with those 30 cities taken out of the model's lexicon "
+        "lists (models with lexicons only)."
     )
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "accuracy.md").write_text("\n".join(lines) + "\n")
-    keep = ("seed", "test", "valid", "train_time_s", "epochs", "unseen_f1", "unseen_city_f1")
-    slim = {k: [{m: done[name].get(m) for m in keep} for name, _ in v if done[name]] for k, v in rows.items()}
+    keep = ("seed", "scores", "train_time_s", "epochs", *(k for _, k in UNSEEN), "unseen_city_f1")
+    slim = {
+        f"{table}/{label}": [{m: done[name].get(m) for m in keep} for name, _ in runs_of_row if done[name]]
+        for table, rows in tables.items()
+        for label, runs_of_row in rows.items()
+    }
     (RESULTS / "accuracy.json").write_text(json.dumps(slim, indent=2) + "\n")
     print("\n".join(lines))
 

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import DataError
+from .textio import read_lines
 from .vocab import normalize_intent
 
 SPLITS = ("train", "valid", "test")
@@ -28,7 +29,7 @@ DATA_DIR_ENV = "SLOTFILL_DATA_DIR"
 
 def features():
     """The typed schema of every split: tags and intents stay strings so unseen labels survive."""
-    from datasets import Features, List, Value
+    from datasets import Features, List, Value  # ~1 s to import: only where a DatasetDict is built
 
     return Features({"tokens": List(Value("string")), "tags": List(Value("string")), "intent": Value("string")})
 
@@ -43,32 +44,6 @@ def resolve_path(name: str, source: str, path: str | Path | None) -> Path | None
     if path is not None:
         return Path(path)
     return data_dir() / name if source == "folder" else None
-
-
-def read_lines(path: Path) -> list[str]:
-    """Lines of a UTF-8 file; a bad byte is reported with its line number."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(path, None, "file not found") from None
-    except OSError as e:
-        raise DataError(path, None, f"cannot read file: {e.strerror}") from None
-    return decode_lines(raw, path)
-
-
-def decode_lines(raw: bytes, name: str | Path) -> list[str]:
-    """Split bytes into UTF-8 lines (a final newline ends the last line, it starts no new one)."""
-    lines = raw.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    out = []
-    for n, line in enumerate(lines, 1):
-        try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise DataError(name, n, f"not valid UTF-8 (byte {line[e.start]:#04x} at column {e.start + 1})") from None
-        out.append(text.rstrip("\r"))
-    return out
 
 
 def validate_example(tokens: list[str], tags: list[str], where: tuple[Path, int], tag_file: Path) -> None:
@@ -127,7 +102,7 @@ def data_folder(root: str | Path) -> Path:
 
 def load_folder(root: str | Path, splits: Sequence[str] = SPLITS):
     """Read ``<root>/<split>/{seq.in,seq.out,label}`` for each split into a DatasetDict."""
-    from datasets import Dataset, DatasetDict
+    from datasets import Dataset, DatasetDict  # ~1 s to import: evaluate's split_dir and predict never need it
 
     root = data_folder(root)
     out = {}
@@ -163,7 +138,7 @@ def load_hub(
     folder format. Without a ``validation``/``valid`` split, the last ``valid_size`` sentences of
     a seeded shuffle of train become ``valid``.
     """
-    import datasets as hf
+    import datasets as hf  # ~1 s to import
 
     try:
         if data_files:

@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader, Sampler
 from .data import load_benchmark, resolve_path
 from .encoding import collate, encode_example
 from .errors import ConfigError
+from .lexicon import Lexicon
 from .tokenize import normalize
 from .vocab import Vocabularies
 
@@ -97,6 +98,7 @@ class SlotDataModule(pl.LightningDataModule):
         num_workers: int = 0,
         seed: int = 0,
         vocabs: Vocabularies | None = None,
+        lexicon: Lexicon | None = None,
     ) -> None:
         super().__init__()
         self.name = name
@@ -109,17 +111,18 @@ class SlotDataModule(pl.LightningDataModule):
         self.num_workers = num_workers
         self.seed = seed
         self.vocabs = vocabs
+        self.lexicon = lexicon  # gazetteer lists for new vocabularies (a given vocabs has its own)
         self.datasets = None
         self.encoded: dict[str, list[dict]] = {}
 
     @classmethod
-    def from_config(cls, values: dict, vocabs: Vocabularies | None = None) -> SlotDataModule:
-        """From the plain values of a ``conf/data`` group."""
-        known = set(inspect.signature(cls.__init__).parameters) - {"self", "vocabs"}
+    def from_config(cls, values: dict, lexicon: Lexicon | None = None) -> SlotDataModule:
+        """From the plain values of a ``conf/data`` group (and the model's lexicon lists, if any)."""
+        known = set(inspect.signature(cls.__init__).parameters) - {"self", "vocabs", "lexicon"}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ConfigError(f"unknown setting {', '.join('data.' + k for k in unknown)}")
-        return cls(**values, vocabs=vocabs)
+        return cls(**values, lexicon=lexicon)
 
     def prepare(self) -> None:
         """Load and encode every split (idempotent; call before building the model)."""
@@ -129,7 +132,11 @@ class SlotDataModule(pl.LightningDataModule):
         train = self.datasets["train"]
         if self.vocabs is None:
             self.vocabs = Vocabularies.from_training_data(
-                [[normalize(t) for t in s] for s in train["tokens"]], train["tags"], train["intent"], self.min_freq
+                [[normalize(t) for t in s] for s in train["tokens"]],
+                train["tags"],
+                train["intent"],
+                self.min_freq,
+                self.lexicon,
             )
         for split, ds in self.datasets.items():
             self.encoded[split] = [

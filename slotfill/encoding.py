@@ -18,7 +18,11 @@ def encode_tokens(tokens: Sequence[str], vocabs: Vocabularies, max_word_len: int
     norm = [normalize(t) for t in tokens]
     words = torch.tensor(vocabs.words.encode(norm), dtype=torch.long)
     keys = [t[:max_word_len] for t in norm]
-    return {"words": words, "keys": keys, "char_ids": [vocabs.char_ids(k) for k in keys]}
+    out = {"words": words, "keys": keys, "char_ids": [vocabs.char_ids(k) for k in keys]}
+    if vocabs.lexicon is not None:
+        match = vocabs.lexicon.match(norm)
+        out["lexicon"] = torch.tensor(match, dtype=torch.long).reshape(len(norm), len(vocabs.lexicon))
+    return out
 
 
 def encode_example(tokens: Sequence[str], tags: Sequence[str], intent: str, vocabs: Vocabularies, index: int) -> dict:
@@ -60,6 +64,11 @@ def collate(batch: Sequence[dict]) -> dict:
     L = max(1, max(len(c) for c in char_rows))
     chars = torch.tensor([c + [0] * (L - len(c)) for c in char_rows], dtype=torch.long)
     out = {"words": words, "chars": chars, "char_index": torch.tensor(index, dtype=torch.long), "lengths": lengths}
+    if "lexicon" in batch[0]:  # gazetteer features [B, T, types]; padding is 0
+        lexicon = torch.zeros(B, T, batch[0]["lexicon"].shape[1], dtype=torch.long)
+        for b, ex in enumerate(batch):
+            lexicon[b, : len(ex["lexicon"])] = ex["lexicon"]
+        out["lexicon"] = lexicon
     if "tags" in batch[0]:
         tags = torch.full((B, T), IGNORE, dtype=torch.long)
         for b, ex in enumerate(batch):

@@ -11,6 +11,9 @@ from collections.abc import Sequence
 
 from .vocab import split_intent
 
+# seqeval (with scikit-learn behind it) takes about 2 s to import: it is imported inside the
+# functions that score, so predict.py, which never scores, starts without it.
+
 
 def slot_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], mode: str = "default") -> dict:
     """Micro precision, recall and F1 (in %) of slot chunks, from one pass of seqeval."""

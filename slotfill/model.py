@@ -40,7 +40,10 @@ class SlotModel(nn.Module):
         self.config = config
         self.vocabs = vocabs
         self.meta = dict(meta or {})
-        self.net = SlotNet(config, len(vocabs.words), len(vocabs.chars), vocabs.tags.itos, len(vocabs.intents))
+        n_lexicon_types = len(vocabs.lexicon) if vocabs.lexicon else 0
+        self.net = SlotNet(
+            config, len(vocabs.words), len(vocabs.chars), vocabs.tags.itos, len(vocabs.intents), n_lexicon_types
+        )
 
     @property
     def tags(self) -> list[str]:
@@ -57,7 +60,7 @@ class SlotModel(nn.Module):
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Tag scores ``[B, T, K]`` and intent logits ``[B, I]`` (None without an intent head)."""
-        return self.net(batch["words"], batch["chars"], batch["char_index"], batch["lengths"])
+        return self.net(batch["words"], batch["chars"], batch["char_index"], batch["lengths"], batch.get("lexicon"))
 
     def loss(self, emissions: torch.Tensor, intent_logits: torch.Tensor | None, batch: dict) -> torch.Tensor:
         """Mean per-token slot loss plus the weighted intent loss, against the batch's gold labels."""

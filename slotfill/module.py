@@ -11,6 +11,7 @@ import pytorch_lightning as pl
 import torch
 
 from .errors import ConfigError
+from .lexicon import BEGIN, OUT
 from .metrics import all_scores
 from .model import CHECKPOINT_KEY, SlotModel
 from .settings import from_mapping
@@ -26,11 +27,12 @@ class TrainConfig:
     unk_replace: float = 0.5  # probability a training singleton is read as <unk>
     word_dropout: float = 0.0  # probability any training word is read as <unk>
     span_dropout: float = 0.0  # probability every word of a slot value is read as <unk>
+    lexicon_dropout: float = 0.0  # probability a lexicon match is hidden (read as no match)
     warmup_steps: int = 0
     lr_decay: str = "none"  # none | linear | cosine, per step after the warm-up
 
     def __post_init__(self) -> None:
-        for name in ("unk_replace", "word_dropout", "span_dropout"):
+        for name in ("unk_replace", "word_dropout", "span_dropout", "lexicon_dropout"):
             if not 0.0 <= float(getattr(self, name)) <= 1.0:
                 raise ConfigError(f"train.{name}={getattr(self, name)}: must be in [0, 1]")
         if int(self.warmup_steps) < 0:
@@ -48,6 +50,18 @@ class TrainConfig:
 
 def default_optimizer(params, lr: float = 1e-3) -> torch.optim.Optimizer:
     return torch.optim.Adam(params, lr=lr)
+
+
+def lexicon_mask(lexicon: torch.Tensor, p: float) -> torch.Tensor:
+    """Lexicon matches hidden whole: each match (a B and its I's, per type) is chosen with probability ``p``.
+
+    The model then also learns a name's role from its context, so a name missing from the
+    list is still tagged.
+    """
+    matched = lexicon >= BEGIN
+    chunk = (lexicon == BEGIN).long().cumsum(1)  # [B, T, types]: match number within each type
+    chosen = torch.rand(lexicon.shape[0], lexicon.shape[1] + 1, lexicon.shape[2], device=lexicon.device) < p
+    return matched & chosen.gather(1, chunk)
 
 
 def span_mask(tags: torch.Tensor, begins: torch.Tensor, p: float) -> torch.Tensor:
@@ -108,7 +122,11 @@ class SlotTaggerModule(pl.LightningModule):
         return words
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        emissions, intent_logits = self.model(dict(batch, words=self._drop_words(batch)))
+        inputs = dict(batch, words=self._drop_words(batch))
+        if "lexicon" in batch and self.train_config.lexicon_dropout > 0:
+            hidden = lexicon_mask(batch["lexicon"], self.train_config.lexicon_dropout)
+            inputs["lexicon"] = batch["lexicon"].masked_fill(hidden, OUT)
+        emissions, intent_logits = self.model(inputs)
         loss = self.model.loss(emissions, intent_logits, batch)
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["words"]))
         return loss

@@ -31,8 +31,9 @@ class _Graph(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, words, chars, char_index, lengths):
-        emissions, intent = self.model({"words": words, "chars": chars, "char_index": char_index, "lengths": lengths})
+    def forward(self, words, chars, char_index, lengths, lexicon=None):
+        batch = {"words": words, "chars": chars, "char_index": char_index, "lengths": lengths, "lexicon": lexicon}
+        emissions, intent = self.model(batch)
         return (emissions,) if intent is None else (emissions, intent)
 
 
@@ -45,7 +46,7 @@ def sidecar_path(graph: str | Path) -> Path:
     return Path(str(graph) + ".json")
 
 
-def sidecar(model: SlotModel, outputs: list[str]) -> dict:
+def sidecar(model: SlotModel, inputs: list[str], outputs: list[str]) -> dict:
     """The ``.onnx.json`` content: the model's card, vocabularies, decoding transitions, graph names."""
     params = model.net.decode_params()
     return {
@@ -57,7 +58,7 @@ def sidecar(model: SlotModel, outputs: list[str]) -> dict:
             "end": params["end"].tolist(),
             "log_softmax": params["log_softmax"],
         },
-        "inputs": INPUTS,
+        "inputs": inputs,
         "outputs": outputs,
     }
 
@@ -69,12 +70,17 @@ def export_onnx(model: SlotModel, output: str | Path, opset: int = 17) -> Path:
     chars = torch.tensor([[0, 0, 0, 0], [2, 3, 0, 0], [2, 3, 4, 5]])
     char_index = torch.tensor([[1, 2, 1], [2, 1, 0]])
     lengths = torch.tensor([3, 2])
+    inputs, args = list(INPUTS), [words, chars, char_index, lengths]
+    if model.vocabs.lexicon is not None:  # gazetteer features [batch, tokens, types]
+        inputs.append("lexicon")
+        args.append(torch.ones(2, 3, len(model.vocabs.lexicon), dtype=torch.long))
     outputs = ["emissions"] + (["intent_logits"] if model.predicts_intent else [])
     axes = {
         "words": {0: "batch", 1: "tokens"},
         "chars": {0: "word_types", 1: "word_chars"},
         "char_index": {0: "batch", 1: "tokens"},
         "lengths": {0: "batch"},
+        "lexicon": {0: "batch", 1: "tokens"},
         "emissions": {0: "batch", 1: "tokens"},
         "intent_logits": {0: "batch"},
     }
@@ -84,16 +90,16 @@ def export_onnx(model: SlotModel, output: str | Path, opset: int = 17) -> Path:
         warnings.simplefilter("ignore")  # the RNN-with-batch-size tracer warnings do not apply to packed inputs
         torch.onnx.export(
             _Graph(model.eval()),
-            (words, chars, char_index, lengths),
+            tuple(args),
             str(tmp),
-            input_names=INPUTS,
+            input_names=inputs,
             output_names=outputs,
-            dynamic_axes={k: v for k, v in axes.items() if k in INPUTS + outputs},
+            dynamic_axes={k: v for k, v in axes.items() if k in inputs + outputs},
             opset_version=opset,
             dynamo=False,
         )
     tmp.replace(out)
-    write_atomic(sidecar_path(out), json.dumps(sidecar(model, outputs)))
+    write_atomic(sidecar_path(out), json.dumps(sidecar(model, inputs, outputs)))
     return out
 
 

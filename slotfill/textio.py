@@ -1,4 +1,4 @@
-"""Sentences in (arguments, files, standard input) and text out (standard output or a file), checked."""
+"""Text in and out, checked: UTF-8 lines with their line numbers, sentences to tag, output that is whole."""
 
 from __future__ import annotations
 
@@ -6,8 +6,33 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from .data import decode_lines, read_lines
-from .errors import SlotfillError
+from .errors import DataError, SlotfillError
+
+
+def read_lines(path: Path) -> list[str]:
+    """Lines of a UTF-8 file; a bad byte is reported with its line number."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(path, None, "file not found") from None
+    except OSError as e:
+        raise DataError(path, None, f"cannot read file: {e.strerror}") from None
+    return decode_lines(raw, path)
+
+
+def decode_lines(raw: bytes, name: str | Path) -> list[str]:
+    """Split bytes into UTF-8 lines (a final newline ends the last line, it starts no new one)."""
+    lines = raw.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    out = []
+    for n, line in enumerate(lines, 1):
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise DataError(name, n, f"not valid UTF-8 (byte {line[e.start]:#04x} at column {e.start + 1})") from None
+        out.append(text.rstrip("\r"))
+    return out
 
 
 def read_sentences(texts: Iterable[str], text: str | None = None, source: str | None = None) -> list[str]:

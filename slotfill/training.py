@@ -15,6 +15,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint, ProgressBar
 
 from .callbacks import Throughput
 from .datamodule import SlotDataModule
+from .lexicon import Lexicon
 from .metrics import slot_report
 from .model import SlotModel
 from .models import NetConfig
@@ -57,11 +58,13 @@ def build(cfg: DictConfig) -> tuple[SlotDataModule, SlotTaggerModule, pl.Trainer
     """Data module, LightningModule and Trainer from a composed config (seeded, threads set)."""
     torch.set_num_threads(int(cfg.threads))
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
-    datamodule = SlotDataModule.from_config(_plain(cfg.data))
+    net_cfg = NetConfig.from_dict(_plain(cfg.model))
+    lexicon = Lexicon.read(net_cfg.lexicons) if net_cfg.lexicons else None
+    datamodule = SlotDataModule.from_config(_plain(cfg.data), lexicon)
     datamodule.prepare()
     train_cfg = TrainConfig.from_dict(_plain(cfg.train))
     model = SlotModel(
-        NetConfig.from_dict(_plain(cfg.model)),
+        net_cfg,
         datamodule.vocabs,
         meta={"dataset": datamodule.name, "train": train_cfg.to_dict()},
     )

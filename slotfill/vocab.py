@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
+from .lexicon import Lexicon
+
 PAD = "<pad>"
 UNK = "<unk>"
 
@@ -98,6 +100,7 @@ class Vocabularies:
         intents: Vocab,
         singletons: list[int],
         intent_sets: list[list[int]] | None = None,
+        lexicon: Lexicon | None = None,
     ) -> None:
         self.words = words
         self.chars = chars
@@ -107,6 +110,7 @@ class Vocabularies:
         # the combinations of atomic intents seen in train (sorted ids): multi-intent decoding
         # picks the likeliest of these rather than thresholding each atom on its own
         self.intent_sets = [sorted(s) for s in intent_sets or []]
+        self.lexicon = lexicon if lexicon is not None and len(lexicon) else None  # gazetteer lists, if any
         self._char_cache: dict[str, list[int]] = {}
 
     def char_ids(self, word: str) -> list[int]:
@@ -120,7 +124,12 @@ class Vocabularies:
 
     @classmethod
     def from_training_data(
-        cls, tokens: Sequence[Sequence[str]], tags: Sequence[Sequence[str]], intents: Sequence[str], min_freq: int = 1
+        cls,
+        tokens: Sequence[Sequence[str]],
+        tags: Sequence[Sequence[str]],
+        intents: Sequence[str],
+        min_freq: int = 1,
+        lexicon: Lexicon | None = None,
     ) -> Vocabularies:
         words, counts = Vocab.build(tokens, min_freq=min_freq)
         chars, _ = Vocab.build("".join(t) for t in tokens)
@@ -129,7 +138,7 @@ class Vocabularies:
         intent_vocab, _ = Vocab.build((split_intent(i) for i in intents), specials=())
         singletons = sorted(words.stoi[w] for w, c in counts.items() if c == 1 and w in words)
         sets = {tuple(sorted({intent_vocab.stoi[p] for p in split_intent(i)})) for i in intents if split_intent(i)}
-        return cls(words, chars, tag_vocab, intent_vocab, singletons, [list(s) for s in sorted(sets)])
+        return cls(words, chars, tag_vocab, intent_vocab, singletons, [list(s) for s in sorted(sets)], lexicon)
 
     def to_dict(self) -> dict:
         return {
@@ -139,6 +148,7 @@ class Vocabularies:
             "intents": self.intents.to_dict(),
             "singletons": list(self.singletons),
             "intent_sets": [list(s) for s in self.intent_sets],
+            "lexicon": self.lexicon.to_dict() if self.lexicon else None,
         }
 
     @classmethod
@@ -150,4 +160,5 @@ class Vocabularies:
             Vocab.from_dict(d["intents"]),
             list(d["singletons"]),
             d.get("intent_sets"),  # absent in checkpoints from before set decoding
+            Lexicon.from_dict(d["lexicon"]) if d.get("lexicon") else None,
         )

@@ -79,22 +79,24 @@ def one_line_error(proc: subprocess.CompletedProcess, message: str, code: int | 
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr[-2000:]
 
 
-def tiny_vocabs():
+def tiny_vocabs(lexicon: bool = False):
+    from slotfill.lexicon import Lexicon
     from slotfill.vocab import Vocabularies
 
     tokens = [["i", "want", "to", "leave", "taipei"], ["arrive", "in", "new", "york"]]
     tags = [["O", "O", "O", "O", "B-from"], ["O", "O", "B-to", "I-to"]]
-    return Vocabularies.from_training_data(tokens, tags, ["flight", "flight#airfare"])
+    lists = Lexicon({"city": ["taipei", "new york", "boston"], "state": ["new york"]}) if lexicon else None
+    return Vocabularies.from_training_data(tokens, tags, ["flight", "flight#airfare"], lexicon=lists)
 
 
-def tiny_model(seed: int = 0, **net):
+def tiny_model(seed: int = 0, lexicon: bool = False, **net):
     """An untrained :class:`SlotModel` on :func:`tiny_vocabs` (eval mode)."""
     from slotfill.model import SlotModel
     from slotfill.models import NetConfig
 
     torch.manual_seed(seed)
     cfg = NetConfig(word_dim=8, hidden_size=6, char_dim=net.pop("char_dim", 4), char_filters=5, **net)
-    return SlotModel(cfg, tiny_vocabs(), meta={"dataset": "tiny"}).eval()
+    return SlotModel(cfg, tiny_vocabs(lexicon), meta={"dataset": "tiny"}).eval()
 
 
 def labelled_batch(vocabs, sentences, intent: str = "flight") -> dict:

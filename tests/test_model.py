@@ -23,9 +23,9 @@ def test_sizes_come_from_the_vocabularies(crf):
     assert emissions.shape == (3, 5, len(v.tags)) and intents.shape == (3, len(v.intents))
 
 
-@pytest.mark.parametrize("crf", [False, True])
-def test_save_load_round_trip_predicts_the_same(tmp_path, crf):
-    model = tiny_model(crf=crf, intent=True)
+@pytest.mark.parametrize("crf, lexicon", [(False, False), (True, False), (False, True)])
+def test_save_load_round_trip_predicts_the_same(tmp_path, crf, lexicon):
+    model = tiny_model(crf=crf, intent=True, lexicon=lexicon)
     path = model.save(tmp_path / "model.pt")
     loaded = SlotModel.load(path)
     assert not loaded.training
@@ -157,3 +157,14 @@ def test_loss_uses_the_batch_labels():
     loss.backward()
     assert loss.ndim == 0 and torch.isfinite(loss)
     assert model.net.intent_head.weight.grad is not None
+
+
+def test_lexicon_features_reach_the_network():
+    model = tiny_model(lexicon=True)
+    batch = model.encode([["to", "new", "york"], ["boston"]])
+    assert batch["lexicon"].shape == (2, 3, 2)  # [sentences, tokens, types]: city, state
+    assert batch["lexicon"][0, :, 0].tolist() == [1, 2, 3] and batch["lexicon"][1, :, 0].tolist() == [2, 0, 0]
+    emissions, _ = model(batch)
+    hidden = dict(batch, lexicon=batch["lexicon"].clamp(max=1))  # every match hidden
+    assert not torch.allclose(emissions, model(hidden)[0])
+    assert model.net.lexicon_embed.num_embeddings == 4 * 2

@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 
 from slotfill.encoding import IGNORE
 from slotfill.errors import ConfigError
-from slotfill.module import SlotTaggerModule, TrainConfig, span_mask
+from slotfill.lexicon import BEGIN, INSIDE, OUT
+from slotfill.module import SlotTaggerModule, TrainConfig, lexicon_mask, span_mask
 from tests.helpers import TAGS, labelled_batch, tiny_model
 
 
@@ -73,3 +74,12 @@ def test_learning_rate_schedule(decay):
     factors = [sched.lr_lambdas[0](s) for s in range(10)]
     assert factors[0] == pytest.approx(0.5) and factors[1] == pytest.approx(1.0)  # warm-up
     assert factors[-1] < factors[2]
+
+
+def test_lexicon_dropout_hides_whole_matches():
+    lexicon = torch.tensor([[[OUT], [BEGIN], [INSIDE], [INSIDE], [BEGIN], [OUT]]]).repeat(200, 1, 1)
+    assert not lexicon_mask(lexicon, 0.0).any()
+    assert lexicon_mask(lexicon, 1.0)[0, :, 0].tolist() == [False, True, True, True, True, False]
+    drop = lexicon_mask(lexicon, 0.5)[:, :, 0]
+    assert torch.equal(drop[:, 1], drop[:, 2]) and torch.equal(drop[:, 2], drop[:, 3])  # one match, one fate
+    assert 0.3 < drop[:, 1].float().mean() < 0.7 and not torch.equal(drop[:, 1], drop[:, 4])

@@ -15,9 +15,12 @@ pytest.importorskip("onnxruntime")
 SENTENCES = ["i want to leave taipei", "", "arrive in new york " * 40, "Zürich to taipei, please"]
 
 
-@pytest.mark.parametrize("net", [{"intent": True}, {"crf": True, "intent": True, "intent_encoder": "separate"}, {}])
-def test_onnx_tags_like_eager_pytorch(tmp_path, net):
-    model = tiny_model(**net)
+@pytest.mark.parametrize(
+    "net, lexicon",
+    [({"intent": True}, False), ({"crf": True, "intent": True, "intent_encoder": "separate"}, False), ({}, True)],
+)
+def test_onnx_tags_like_eager_pytorch(tmp_path, net, lexicon):
+    model = tiny_model(lexicon=lexicon, **net)
     ckpt = model.save(tmp_path / "model.pt")
     graph = export_onnx(model, onnx_path_for(ckpt))
     check_parity(model, graph)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import nn
@@ -36,8 +36,12 @@ class NetConfig:
     intent_encoder: str = "shared"  # shared: pool the slot encoder | separate: own 1-layer BiLSTM on the embeddings
     intent_to_slot: bool = False  # the predicted intents shift every token's tag scores
     label_smoothing: float = 0.0
+    # gazetteer lists {type: file} (model.lexicons); their entries are stored with the vocabularies
+    lexicons: dict[str, str] = field(default_factory=dict)
+    lexicon_dim: int = 8  # embedding size of each type's B/I/O match feature
 
     def __post_init__(self) -> None:
+        self.lexicons = {str(k): str(v) for k, v in (self.lexicons or {}).items()}
         if self.cell not in CELLS:
             raise ConfigError(f"model.cell={self.cell!r}: choose one of {', '.join(CELLS)}")
         for name in ("word_dim", "hidden_size", "num_layers"):
@@ -50,6 +54,8 @@ class NetConfig:
             raise ConfigError(f"model.intent_encoder={self.intent_encoder!r}: choose shared or separate")
         if self.intent_to_slot and not self.intent:
             raise ConfigError("model.intent_to_slot=true needs the intent head: set model.intent=true")
+        if int(self.lexicon_dim) < 0:
+            raise ConfigError(f"model.lexicon_dim={self.lexicon_dim}: must be at least 0")
         if self.char_dim > 0 and (self.char_filters < 1 or self.char_kernel < 1):
             raise ConfigError("model.char_filters and model.char_kernel must be at least 1 with char features")
 
@@ -64,7 +70,9 @@ class NetConfig:
 class SlotNet(nn.Module):
     """Tags every token with a slot; optionally a CRF layer and a joint (multi-label) intent head."""
 
-    def __init__(self, config: NetConfig, n_words: int, n_chars: int, tags: list[str], n_intents: int) -> None:
+    def __init__(
+        self, config: NetConfig, n_words: int, n_chars: int, tags: list[str], n_intents: int, n_lexicon_types: int = 0
+    ) -> None:
         super().__init__()
         self.config = config
         self.tag_names = list(tags)
@@ -75,6 +83,12 @@ class SlotNet(nn.Module):
             else None
         )
         in_dim = config.word_dim + (self.char_cnn.out_dim if self.char_cnn else 0)
+        # one embedding row per (type, O/B/I) pair: each type's match feature gets its own vectors
+        self.lexicon_embed = None
+        if n_lexicon_types and config.lexicon_dim > 0:
+            self.lexicon_embed = nn.Embedding(4 * n_lexicon_types, config.lexicon_dim)
+            self.register_buffer("lexicon_offset", torch.arange(n_lexicon_types) * 4, persistent=False)
+            in_dim += n_lexicon_types * config.lexicon_dim
         self.embed_dropout = nn.Dropout(config.embed_dropout)
         self.encoder = RecurrentEncoder(
             in_dim,
@@ -114,12 +128,19 @@ class SlotNet(nn.Module):
             self._structure = constraint_structure(self.trans_penalty)  # constant: computed once
 
     def forward(
-        self, words: torch.Tensor, chars: torch.Tensor, char_index: torch.Tensor, lengths: torch.Tensor
+        self,
+        words: torch.Tensor,
+        chars: torch.Tensor,
+        char_index: torch.Tensor,
+        lengths: torch.Tensor,
+        lexicon: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Tag scores ``[B, T, K]`` and intent logits ``[B, I]`` (or None); inputs as made by ``collate``."""
         x = self.word_embed(words)
         if self.char_cnn is not None:
             x = torch.cat([x, self.char_cnn(chars, char_index)], dim=-1)
+        if self.lexicon_embed is not None:
+            x = torch.cat([x, self.lexicon_embed(lexicon + self.lexicon_offset).flatten(2)], dim=-1)
         x = self.embed_dropout(x)
         h = self.output_dropout(self.encoder(x, lengths))
         emissions = self.tag_head(h)

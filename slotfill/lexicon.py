@@ -1,0 +1,94 @@
+"""Lexicon (gazetteer) features: lists of known names per type, matched longest-first in each sentence.
+
+Each token gets one feature per type: ``O`` (no match), ``B`` (a match starts here) or ``I``
+(inside a match), as Rasa's lookup tables and NCRF++'s feature columns give them. The network
+embeds them beside the word vector; during training ``train.lexicon_dropout`` hides matches so
+the model also learns roles from context, and a name missing from the list still works.
+
+A list file holds one entry a line, UTF-8; an entry may have several words ("kuala lumpur").
+Entries are tokenised and normalised like every other text, empty lines are skipped and
+repeated entries count once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from .errors import DataError
+from .textio import read_lines
+from .tokenize import normalize, tokenize
+
+PAD, OUT, BEGIN, INSIDE = 0, 1, 2, 3  # feature values; 0 is padding
+MAX_ENTRY_TOKENS = 8  # longer entries are refused: no place name needs more words
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def entry_tokens(text: str) -> tuple[str, ...]:
+    """An entry as the tokens a sentence would hold (tokenised and normalised)."""
+    return tuple(normalize(t.text) for t in tokenize(text))
+
+
+def resolve_list(path: str | Path) -> Path:
+    """A list file as given, or relative to the project (``data/lexicons/...`` from any folder)."""
+    path = Path(path)
+    if path.is_absolute() or path.exists():
+        return path
+    bundled = PROJECT_ROOT / path
+    return bundled if bundled.exists() else path
+
+
+class Lexicon:
+    """Entries per type and the longest-match feature columns they give a sentence."""
+
+    def __init__(self, entries: Mapping[str, Sequence[str]]) -> None:
+        self.types = list(entries)
+        self.entries = {t: sorted({" ".join(entry_tokens(e)) for e in entries[t]} - {""}) for t in self.types}
+        self._sets = [{tuple(e.split(" ")) for e in self.entries[t]} for t in self.types]
+        self._longest = [max((len(e) for e in s), default=0) for s in self._sets]
+
+    def __len__(self) -> int:
+        return len(self.types)
+
+    @classmethod
+    def read(cls, files: Mapping[str, str | Path]) -> Lexicon:
+        """Read ``{type: list file}``; a bad line is a :class:`DataError` with its file and line."""
+        entries = {}
+        for kind, name in files.items():
+            path = resolve_list(name)
+            if not path.is_file():
+                raise DataError(path, None, f"lexicon list for {kind!r} not found (model.lexicons.{kind})")
+            lines = read_lines(path)
+            for n, line in enumerate(lines, 1):
+                size = len(entry_tokens(line))
+                if size > MAX_ENTRY_TOKENS:
+                    raise DataError(path, n, f"entry of {size} words (at most {MAX_ENTRY_TOKENS})")
+            entries[kind] = [line for line in lines if line.strip()]
+            if not entries[kind]:
+                raise DataError(path, None, "empty lexicon list")
+        return cls(entries)
+
+    def match(self, tokens: Sequence[str]) -> list[list[int]]:
+        """Feature values ``[token][type]`` for normalised tokens (longest match first, left to right)."""
+        out = [[OUT] * len(self.types) for _ in tokens]
+        n = len(tokens)
+        for k, (entries, longest) in enumerate(zip(self._sets, self._longest)):
+            i = 0
+            while i < n:
+                for size in range(min(longest, n - i), 0, -1):
+                    if tuple(tokens[i : i + size]) in entries:
+                        out[i][k] = BEGIN
+                        for j in range(i + 1, i + size):
+                            out[j][k] = INSIDE
+                        i += size
+                        break
+                else:
+                    i += 1
+        return out
+
+    def to_dict(self) -> dict:
+        return {"types": list(self.types), "entries": {t: list(self.entries[t]) for t in self.types}}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Lexicon:
+        return cls({t: d["entries"][t] for t in d["types"]})

@@ -1,0 +1,34 @@
+"""callbacks.py: training throughput per epoch and the time validation F1 first reached its target."""
+
+from types import SimpleNamespace
+
+import torch
+
+from slotfill.callbacks import Throughput
+
+
+class _Module:
+    def __init__(self):
+        self.scores = {}
+        self.logged = {}
+
+    def log(self, name, value, **_):
+        self.logged[name] = value
+
+
+def test_rate_and_time_to_target():
+    cb, module = Throughput(target_f1=90.0), _Module()
+    trainer = SimpleNamespace(world_size=1, sanity_checking=False)
+    cb.on_fit_start(trainer, module)
+    for epoch, f1 in enumerate([80.0, 91.0, 95.0]):
+        cb.on_train_epoch_start(trainer, module)
+        for _ in range(3):
+            cb.on_train_batch_end(trainer, module, None, {"words": torch.zeros(8, 2)}, 0)
+        cb.on_train_epoch_end(trainer, module)
+        module.scores = {"valid": {"f1": f1}}
+        cb.on_validation_end(trainer, module)
+        if epoch == 0:
+            assert cb.time_to_target is None
+    summary = cb.summary
+    assert len(summary["train_sent_per_s_epochs"]) == 3 and summary["train_sent_per_s_median"] > 0
+    assert summary["time_to_val_f1_90_s"] is not None and module.logged["train/sent_per_s"] > 0
