@@ -41,11 +41,18 @@ def resolve_list(path: str | Path) -> Path:
 class Lexicon:
     """Entries per type and the longest-match feature columns they give a sentence."""
 
-    def __init__(self, entries: Mapping[str, Sequence[str]]) -> None:
+    def __init__(self, entries: Mapping[str, Sequence[str]], normalised: bool = False) -> None:
         self.types = list(entries)
-        self.entries = {t: sorted({" ".join(entry_tokens(e)) for e in entries[t]} - {""}) for t in self.types}
+        norm = (lambda e: e) if normalised else (lambda e: " ".join(entry_tokens(e)))
+        self.entries = {t: sorted({norm(e) for e in entries[t]} - {""}) for t in self.types}
         self._sets = [{tuple(e.split(" ")) for e in self.entries[t]} for t in self.types]
-        self._longest = [max((len(e) for e in s), default=0) for s in self._sets]
+        # first token -> {type: longest entry starting with it}: most tokens start no entry and cost one lookup
+        self._starts: dict[str, dict[int, int]] = {}
+        for k, entry_set in enumerate(self._sets):
+            for entry in entry_set:
+                longest = self._starts.setdefault(entry[0], {})
+                if len(entry) > longest.get(k, 0):
+                    longest[k] = len(entry)
 
     def __len__(self) -> int:
         return len(self.types)
@@ -58,32 +65,33 @@ class Lexicon:
             path = resolve_list(name)
             if not path.is_file():
                 raise DataError(path, None, f"lexicon list for {kind!r} not found (model.lexicons.{kind})")
-            lines = read_lines(path)
-            for n, line in enumerate(lines, 1):
-                size = len(entry_tokens(line))
-                if size > MAX_ENTRY_TOKENS:
-                    raise DataError(path, n, f"entry of {size} words (at most {MAX_ENTRY_TOKENS})")
-            entries[kind] = [line for line in lines if line.strip()]
+            entries[kind] = []
+            for n, line in enumerate(read_lines(path), 1):
+                tokens = entry_tokens(line)
+                if len(tokens) > MAX_ENTRY_TOKENS:
+                    raise DataError(path, n, f"entry of {len(tokens)} words (at most {MAX_ENTRY_TOKENS})")
+                if tokens:
+                    entries[kind].append(" ".join(tokens))
             if not entries[kind]:
                 raise DataError(path, None, "empty lexicon list")
-        return cls(entries)
+        return cls(entries, normalised=True)
 
     def match(self, tokens: Sequence[str]) -> list[list[int]]:
-        """Feature values ``[token][type]`` for normalised tokens (longest match first, left to right)."""
-        out = [[OUT] * len(self.types) for _ in tokens]
+        """Feature values ``[token][type]`` for normalised tokens (per type: longest match first, left to right)."""
         n = len(tokens)
-        for k, (entries, longest) in enumerate(zip(self._sets, self._longest)):
-            i = 0
-            while i < n:
+        out = [[OUT] * len(self.types) for _ in range(n)]
+        free = [0] * len(self.types)  # per type: where the next match may start
+        for i, token in enumerate(tokens):
+            for k, longest in self._starts.get(token, {}).items():
+                if i < free[k]:
+                    continue
                 for size in range(min(longest, n - i), 0, -1):
-                    if tuple(tokens[i : i + size]) in entries:
+                    if tuple(tokens[i : i + size]) in self._sets[k]:
                         out[i][k] = BEGIN
                         for j in range(i + 1, i + size):
                             out[j][k] = INSIDE
-                        i += size
+                        free[k] = i + size
                         break
-                else:
-                    i += 1
         return out
 
     def to_dict(self) -> dict:
@@ -91,4 +99,4 @@ class Lexicon:
 
     @classmethod
     def from_dict(cls, d: dict) -> Lexicon:
-        return cls({t: d["entries"][t] for t in d["types"]})
+        return cls({t: d["entries"][t] for t in d["types"]}, normalised=True)
