@@ -251,38 +251,47 @@ def main() -> None:
     if args.ablation_seeds:
         command += f" --ablation-seeds {args.ablation_seeds}"
     command += f" --datasets {' '.join(args.datasets)} --threads {args.threads} --jobs {args.jobs}"
-    lines = [
-        "# Accuracy benchmark",
-        "",
-        f"Command: `{command}`",
-        "",
-        "Test-set mean ± std over seeds (validation columns: the same runs' selected checkpoints on the "
-        "validation split); each run selects its checkpoint on the validation split only "
-        f"(its `monitor`). {args.jobs} run(s) at a time with {args.threads} torch thread(s) each on this "
-        f"machine ({os.cpu_count()} cores), except the as-users-run rows (2 threads): training times "
-        "include that sharing.",
-        "",
-    ]
-    for table, rows in tables.items():
-        lines += [f"## {TITLES[table]}", "", HEADER, RULE]
-        lines += [row(label, [done[name] for name, _ in runs_of_row]) for label, runs_of_row in rows.items()]
-        lines.append("")
-    lines.append(
-        "Unseen-city F1: city-slot F1 on `data/unseen_cities` (ATIS-style queries about 30 cities ATIS never "
-        "mentions), for all names, one-word names and multi-word names (whole names: a name tagged in part "
-        "counts as wrong); *not in lists*: the same with those 30 cities taken out of the model's lexicon "
-        "lists (models with lexicons only)."
+    about = (
+        f"Command: `{command}`. Test-set mean ± std over seeds (validation columns: the same runs' selected "
+        "checkpoints on the validation split); each run selects its checkpoint on the validation split only "
+        f"(its `monitor`). {args.jobs} run(s) at a time with {args.threads} torch thread(s) each on this machine "
+        f"({os.cpu_count()} cores), except the as-users-run rows (2 threads): training times include that sharing. "
+        "Unseen-city columns: city-slot F1 on `data/unseen_cities` (ATIS-style queries about 30 cities ATIS never "
+        "mentions) for all names, one-word names and multi-word names (whole names: a name tagged in part counts "
+        "as wrong); *not in lists*: the same with those 30 cities taken out of the model's lexicon lists "
+        "(models with lexicons only)."
     )
+    sections = {}
+    for table, rows in tables.items():
+        lines = [about, "", HEADER, RULE]
+        lines += [row(label, [done[name] for name, _ in runs_of_row]) for label, runs_of_row in rows.items()]
+        sections[TITLES[table]] = "\n".join(lines) + "\n"
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "accuracy.md").write_text("\n".join(lines) + "\n")
+    text = merge_sections(RESULTS / "accuracy.md", sections)
+    (RESULTS / "accuracy.md").write_text(text)
     keep = ("seed", "scores", "train_time_s", "epochs", *(k for _, k in UNSEEN), "unseen_city_f1")
     slim = {
         f"{table}/{label}": [{m: done[name].get(m) for m in keep} for name, _ in runs_of_row if done[name]]
         for table, rows in tables.items()
         for label, runs_of_row in rows.items()
     }
-    (RESULTS / "accuracy.json").write_text(json.dumps(slim, indent=2) + "\n")
-    print("\n".join(lines))
+    old = json.loads((RESULTS / "accuracy.json").read_text()) if (RESULTS / "accuracy.json").exists() else {}
+    (RESULTS / "accuracy.json").write_text(json.dumps({**old, **slim}, indent=2) + "\n")
+    print(text)
+
+
+def merge_sections(path, sections: dict[str, str]) -> str:
+    """The results file with ``sections`` (title -> body) replaced or added; other tables keep their runs."""
+    old = path.read_text() if path.exists() else "# Accuracy benchmark\n"
+    parts = old.split("\n## ")
+    kept = {}
+    for part in parts[1:]:
+        title, _, body = part.partition("\n")
+        kept[title.strip()] = body.strip("\n") + "\n"
+    kept.update(sections)
+    return "# Accuracy benchmark\n" + "".join(
+        f"\n## {title}\n\n{body.strip(chr(10))}\n" for title, body in kept.items()
+    )
 
 
 if __name__ == "__main__":

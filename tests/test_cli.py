@@ -183,3 +183,30 @@ def test_export_writes_a_checked_graph(tiny_model_file):
     assert "same tags and intents" in proc.stdout
     for name in ("model.onnx", "model.onnx.json", "model.int8.onnx", "model.int8.onnx.json"):
         assert (tiny_model_file.parent / name).exists()
+
+
+# ------------------------------------------------- the default model on ATIS
+README_EXAMPLES = {
+    "i want to leave taipei and arrive in boston": [("fromloc.city_name", "taipei"), ("toloc.city_name", "boston")],
+    "i want to leave taipei": [("fromloc.city_name", "taipei")],
+    "i want to arrive in taipei": [("toloc.city_name", "taipei")],
+    "i'd like a flight at 5 o'clock, please": [("depart_time.time", "5 o'clock")],
+    "flights from denver to dallas": [("fromloc.city_name", "denver"), ("toloc.city_name", "dallas")],
+    "show me flights from kuala lumpur to hong kong": [
+        ("fromloc.city_name", "kuala lumpur"),
+        ("toloc.city_name", "hong kong"),
+    ],
+}
+
+
+@slow
+def test_default_model_tags_the_readme_examples(tmp_path):
+    """``python train.py`` as users run it (12 of its 30 epochs, to keep the suite short), then README's examples."""
+    proc = _train(["trainer.max_epochs=12", "trainer.enable_progress_bar=false"], tmp_path, timeout=600)
+    if "no dataset folder here" in proc.stderr:
+        pytest.skip("the ATIS benchmark copy is not present")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = run_script("predict.py", [f"ckpt={tmp_path / 'model.pt'}", "format=jsonl", *README_EXAMPLES])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    got = {r["text"]: [(s["slot"], s["text"]) for s in r["spans"]] for r in map(json.loads, proc.stdout.splitlines())}
+    assert got == README_EXAMPLES
