@@ -70,3 +70,18 @@ def test_int8_graph_agrees_with_float32(tmp_path):
     int8 = SlotTagger.load(ckpt, backend="onnx", precision="int8").predict(SENTENCES)
     pairs = [(a, b) for x, y in zip(fp32, int8) for a, b in zip(x["tags"], y["tags"])]
     assert sum(a == b for a, b in pairs) / len(pairs) >= 0.9
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fixture", ["trained_sample", "trained_sample_crf"])
+def test_trained_models_tag_the_same_in_onnx(request, fixture):
+    from slotfill.data import read_split
+    from tests.helpers import SAMPLE
+
+    run = request.getfixturevalue(fixture)
+    model = SlotModel.load(run["model_file"])
+    check_parity(model, export_onnx(model, onnx_path_for(run["model_file"])))
+    sentences = read_split(SAMPLE / "test")["tokens"] + read_split(SAMPLE / "train")["tokens"]
+    eager = SlotTagger.load(run["model_file"]).predict_tokens(sentences, batch_size=16)
+    onnx = SlotTagger.load(run["model_file"], backend="onnx").predict_tokens(sentences, batch_size=16)
+    assert [(r["tags"], r["intent"]) for r in eager] == [(r["tags"], r["intent"]) for r in onnx]
