@@ -267,3 +267,21 @@ def load_folder(root: str | Path, splits: Sequence[str] = SPLITS):
             raise DataError(root / split, None, f"missing split folder {split!r}")
         out[split] = formats.read(root / split, folder_format.NAME, "auto")
     return to_datasetdict(out)
+
+
+def data_config(overrides: Sequence[str] = ()) -> dict:
+    """The data settings that ``train.py`` would use with these overrides (``data=snips``, ``data.path=...``)."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    bad = [o for o in overrides if not o.lstrip("+~").startswith("data")]
+    if bad:
+        raise ConfigError(f"{bad[0]}: expected data settings (data=NAME, data.path=..., data.train=...)")
+    conf = Path(__file__).resolve().parents[1] / "conf"
+    try:
+        with initialize_config_dir(version_base="1.3", config_dir=str(conf)):
+            cfg = compose("train", overrides=list(overrides))
+    except Exception as e:  # Hydra's override and missing-config errors
+        raise ConfigError(str(e).strip().splitlines()[0]) from None
+    values = OmegaConf.to_container(cfg.data, resolve=True)
+    return {k: v for k, v in values.items() if k in DATA_KEYS}

@@ -48,7 +48,10 @@ def _plain(example: str, where: tuple[Path, int]) -> tuple[str, list[tuple[int, 
         spans.append((start, start + len(m.group("text")), label))
         pos = m.end()
     out.append(example[pos:])
-    return "".join(out), spans
+    plain = "".join(out)
+    if "](" in plain or "]{" in plain:
+        raise DataError(where[0], where[1], "unbalanced entity markup: expected [text](entity) or [text]{...}")
+    return plain, spans
 
 
 def read(path: Path) -> list[Record]:
