@@ -43,6 +43,7 @@ DATA_DIR_ENV = "SLOTFILL_DATA_DIR"
 MAX_CARVED_VALID = 500
 
 DATA_KEYS = ("name", "benchmark", "format", "scheme", "path", "train", "valid", "test", "valid_size", "hub")
+LOADER_KEYS = ("batch_size", "eval_batch_size", "min_freq", "num_workers", "seed")  # the datamodule's, not read here
 
 
 def features():
@@ -174,7 +175,7 @@ def _load_hub(data: dict) -> dict[str, list[Record]]:
 
 def load_splits(data: dict) -> tuple[dict[str, list[Record]], str]:
     """The records of every split of a data config (valid carved when absent) and the data set's name."""
-    unknown = sorted(set(data) - set(DATA_KEYS))
+    unknown = sorted(set(data) - set(DATA_KEYS) - set(LOADER_KEYS))
     if unknown:
         raise ConfigError(f"unknown setting {', '.join('data.' + k for k in unknown)}")
     fmt, scheme = data.get("format") or "auto", data.get("scheme") or "auto"
