@@ -224,3 +224,22 @@ def test_load_split_from_a_data_config_or_a_folder(tmp_path):
     with pytest.raises(DataError, match="data.path"):
         load_split({"name": "mine", "path": str(tmp_path / "nowhere")}, "test")
     assert Path(data_mod.DEFAULT_DATA_DIR) == Path("../shared/data")
+
+
+def test_hub_class_label_columns_are_named(tmp_path, no_local_copy):
+    """A hub copy storing intents and tags as class ids (``ClassLabel``) reads as names."""
+    from datasets import ClassLabel, Dataset, DatasetDict, Features, List, Value
+
+    feats = Features(
+        {
+            "words": List(Value("string")),
+            "ner_tags": List(ClassLabel(names=["O", "B-city"])),
+            "label": ClassLabel(names=["fly"]),
+        }
+    )
+    rows = {"words": [["to", "boston"]] * 12, "ner_tags": [[0, 1]] * 12, "label": [0] * 12}
+    DatasetDict({"train": Dataset.from_dict(rows, features=feats)}).save_to_disk(tmp_path / "saved")
+    for split in ("train",):
+        Dataset.load_from_disk(tmp_path / "saved" / split).to_parquet(tmp_path / "pq" / f"{split}.parquet")
+    splits, _ = load_splits({"benchmark": "snips", "hub": {"name": str(tmp_path / "pq")}})
+    assert splits["train"][0].tags == ["O", "B-city"] and splits["train"][0].intent == "fly"

@@ -62,3 +62,23 @@ def test_python_dash_m_from_a_checkout(tmp_path, sample_dir):
     assert (tmp_path / "r" / "train.yml").read_text().startswith('version: "3.1"\nnlu:\n- intent: "atis_flight"')
     proc = subprocess.run([sys.executable, "-m", "slotfill", "--help"], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0 and "convert" in proc.stdout and "data" in proc.stdout
+
+
+@pytest.mark.slow
+def test_offline_without_a_local_copy_is_one_line(tmp_path):
+    import os
+
+    from tests.helpers import one_line_error
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    env["SLOTFILL_DATA_DIR"] = str(tmp_path / "none")
+    proc = subprocess.run(
+        [sys.executable, "-m", "slotfill", "data", "check", "data=snips"],
+        cwd=tmp_path,  # ../shared/data does not exist from here
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    one_line_error(proc, "snips: no local copy")
+    assert "offline" in proc.stderr and "data.path=" in proc.stderr and "SLOTFILL_DATA_DIR" in proc.stderr

@@ -105,5 +105,19 @@ def load(name: str | None, data_files: dict[str, str] | None = None) -> dict[str
     for split, ds in raw.items():
         where = (data_files or {}).get(split, f"{name}[{split}]")
         target = {"validation": "valid", "dev": "valid"}.get(split, split)
-        out[target] = rows_to_records(ds, ds.column_names, where)
+        out[target] = rows_to_records(_label_names(ds), ds.column_names, where)
     return out
+
+
+def _label_names(ds) -> Iterable[dict]:
+    """Rows with ``ClassLabel`` ids (an intent, or a list of tags) replaced by their names."""
+    import datasets as hf
+
+    decode = {}
+    for col, feat in ds.features.items():
+        if isinstance(feat, hf.ClassLabel):
+            decode[col] = feat.int2str
+        elif isinstance(getattr(feat, "feature", None), hf.ClassLabel):
+            decode[col] = lambda ids, f=feat.feature: [f.int2str(i) for i in ids]
+    for row in ds:
+        yield {c: decode[c](v) if c in decode else v for c, v in row.items()}
