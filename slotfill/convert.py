@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,8 +9,6 @@ from . import formats
 from .data import find_splits
 from .errors import DataError
 from .formats import folder as folder_format
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
