@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from .formats import Record
-from .spans import bio_spans
+from .spans import bio_spans, repair_bio
 from .tokenize import normalize
 from .vocab import split_intent
 
@@ -159,7 +159,7 @@ def check(splits: dict[str, list[Record]], name: str = "data", rare: int = RARE)
                 )
             )
 
-    ill = [r for r in everything if any(t.startswith("I-") and t != b for t, b in zip(r.tags, _repaired(r.tags)))]
+    ill = [r for r in everything if any(t.startswith("I-") and t != b for t, b in zip(r.tags, repair_bio(r.tags)))]
     if ill:
         findings.append(
             Finding(
@@ -185,12 +185,6 @@ def check(splits: dict[str, list[Record]], name: str = "data", rare: int = RARE)
     if "test" not in splits:
         findings.append(Finding("warning", "no test split: training will not report test scores"))
     return Report(name, stats, findings)
-
-
-def _repaired(tags: list[str]) -> list[str]:
-    from .spans import repair_bio
-
-    return repair_bio(tags)
 
 
 COLUMNS = [

@@ -39,10 +39,11 @@ def test_predictions_in_data_formats(tmp_path):
     (yml,) = list(predictions([{**RESULT, "text": "to Boston", "spans": spans}], "rasa"))
     assert '- intent: "atis_flight"\n  examples: |\n    - to [Boston](toloc.city_name)\n' in yml
     # what predict writes, the readers read
-    for name, text in (("p.conll", block), ("p.yml", yml)):
+    (line,) = list(predictions([{**RESULT, "intent": None}], "jsonl"))
+    for name, text in (("p.conll", block), ("p.yml", yml), ("p.jsonl", line)):
         (tmp_path / name).write_text(text)
         (r,) = formats.read(tmp_path / name)
-        assert r.tags == RESULT["tags"] and r.intent == "atis_flight"
+        assert r.tags == RESULT["tags"] and r.intent == ("" if name == "p.jsonl" else "atis_flight")
 
 
 def test_evaluation_summary_has_the_direction_line_only_when_it_applies():

@@ -102,3 +102,11 @@ def test_atis_iob_files_reproduce_the_folder_result(tmp_path):
     assert results["iob"]["dataset"] == "iob" and results["folder"]["dataset"] == "sample"
     assert results["iob"]["scores"] == results["folder"]["scores"]
     assert results["iob"]["weights_sha256"] == results["folder"]["weights_sha256"]
+
+
+def test_one_training_file_alone_trains_on_a_carved_valid_split(tmp_path):
+    from slotfill.convert import convert
+
+    convert(SAMPLE / "train", tmp_path / "mine" / "all.jsonl", "jsonl")
+    metrics = train_on_sample(tmp_path / "run", epochs=1, extra=[f"data.train={tmp_path / 'mine' / 'all.jsonl'}"])
+    assert metrics["dataset"] == "all" and set(metrics["scores"]) == {"valid"}  # no test split: not tested
