@@ -98,6 +98,11 @@ def test_each_format_reads_its_file_and_is_detected(tmp_path, fmt):
     assert all(r.line is not None and r.file == str(path) for r in records)
 
 
+def test_conll_hash_token_is_not_a_comment(tmp_path):
+    path = _write(tmp_path, "h.conll", "# sent_id = 1\n#\tO\nfive\tB-n\n")
+    assert [r.tokens for r in formats.read(path)] == [["#", "five"]]
+
+
 def test_folder_format_and_its_variant(tmp_path):
     d = write_split(tmp_path, "train", "fly to boston\n", "O O B-x\n", "a\n")
     assert formats.detect(d) == "folder" and formats.read(d)[0].tags == ["O", "O", "B-x"]

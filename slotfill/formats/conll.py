@@ -2,7 +2,7 @@
 
 Sentences are separated by blank lines; ``-DOCSTART-`` lines are skipped; a comment line
 ``# intent = NAME`` (CoNLL-U style) before a sentence gives its intent, other ``#`` comments
-are ignored.
+before a sentence are ignored (``#`` followed by just a tag is the token ``#``).
 """
 
 from __future__ import annotations
@@ -38,14 +38,14 @@ def read(path: Path) -> list[Record]:
         if not stripped:
             close()
             continue
-        if stripped.startswith("#") and not tokens:
+        cols = stripped.split()
+        if stripped.startswith("#") and not tokens and not _token_line(cols):
             m = INTENT_RE.match(stripped)
             if m:
                 if not m.group(1):
                     raise DataError(path, n, "empty intent in '# intent ='")
                 intent, start = m.group(1), n
             continue
-        cols = stripped.split()
         if cols[0] == "-DOCSTART-":
             close()
             continue
@@ -57,6 +57,11 @@ def read(path: Path) -> list[Record]:
         tags.append(cols[-1])
     close()
     return records
+
+
+def _token_line(cols: list[str]) -> bool:
+    """``#<TAB>O``: the token ``#`` with its tag, not a comment."""
+    return len(cols) == 2 and cols[0] == "#" and TAG_RE.match(cols[1]) is not None
 
 
 def dumps(records: list[Record], scheme: str = "bio") -> str:
