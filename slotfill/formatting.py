@@ -75,6 +75,8 @@ def seq_out(result: dict) -> str:
 
 def rasa(results: Iterable[dict]) -> str:
     """Tagged sentences as Rasa NLU YAML, grouped by predicted intent, slots marked in the original text."""
+    from .formats.rasa import nlu_yaml
+
     groups: dict[str, list[str]] = {}
     for r in results:
         text, out, pos = r["text"], [], 0
@@ -82,10 +84,7 @@ def rasa(results: Iterable[dict]) -> str:
             out += [text[pos : s["start"]], f"[{text[s['start'] : s['end']]}]({s['slot']})"]
             pos = s["end"]
         groups.setdefault(r["intent"] or "none", []).append("".join(out) + text[pos:])
-    lines = ['version: "3.1"', "nlu:"]
-    for intent, examples in groups.items():
-        lines += [f"- intent: {json.dumps(intent)}", "  examples: |"] + [f"    - {e.strip()}" for e in examples]
-    return "\n".join(lines) + "\n"
+    return nlu_yaml(groups)
 
 
 def predictions(results: Iterable[dict], fmt: str) -> Iterable[str]:

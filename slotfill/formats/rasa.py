@@ -121,9 +121,14 @@ def dumps(records: list[Record], scheme: str = "bio", intents: list[str | None] 
         if not r.intent:
             raise r.error("no intent: Rasa groups examples by intent")
         groups.setdefault(r.intent, []).append(annotate(r.tokens, r.tags))
+    return nlu_yaml(groups)
+
+
+def nlu_yaml(groups: dict[str, list[str]]) -> str:
+    """An NLU file from annotated examples grouped by intent."""
     lines = ['version: "3.1"', "nlu:"]
     for intent, examples in groups.items():
-        lines += [f"- intent: {json.dumps(intent)}", "  examples: |"] + [f"    - {e}" for e in examples]
+        lines += [f"- intent: {json.dumps(intent)}", "  examples: |"] + [f"    - {e.strip()}" for e in examples]
     return "\n".join(lines) + "\n"
 
 
