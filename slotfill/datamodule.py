@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 import pytorch_lightning as pl
 from torch.utils.data import DataLoader, Sampler
 
-from .data import load_benchmark, resolve_path
+from .data import DATA_KEYS, load_benchmark
 from .encoding import collate, encode_example
 from .errors import ConfigError
 from .lexicon import Lexicon
@@ -88,9 +88,15 @@ class SlotDataModule(pl.LightningDataModule):
 
     def __init__(
         self,
-        name: str = "atis",
-        source: str = "folder",
+        name: str | None = None,
+        benchmark: str | None = None,
+        format: str = "auto",
+        scheme: str = "auto",
         path: str | None = None,
+        train: str | None = None,
+        valid: str | None = None,
+        test: str | None = None,
+        valid_size: int | None = None,
         hub: dict | None = None,
         batch_size: int = 32,
         eval_batch_size: int = 256,
@@ -101,10 +107,21 @@ class SlotDataModule(pl.LightningDataModule):
         lexicon: Lexicon | None = None,
     ) -> None:
         super().__init__()
-        self.name = name
-        self.source = source
-        self.path = path
-        self.hub = dict(hub or {})
+        # where and how to read (see slotfill.data); the name is settled when the data is read
+        self.data = {
+            "name": name,
+            "benchmark": benchmark,
+            "format": format,
+            "scheme": scheme,
+            "path": path,
+            "train": train,
+            "valid": valid,
+            "test": test,
+            "valid_size": valid_size,
+            "hub": dict(hub or {}),
+        }
+        assert set(self.data) == set(DATA_KEYS)
+        self.name = name or benchmark or "data"
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
         self.min_freq = min_freq
@@ -128,7 +145,7 @@ class SlotDataModule(pl.LightningDataModule):
         """Load and encode every split (idempotent; call before building the model)."""
         if self.datasets is not None:
             return
-        self.datasets = load_benchmark(self.source, resolve_path(self.name, self.source, self.path), **self.hub)
+        self.datasets, self.name = load_benchmark(self.data)
         train = self.datasets["train"]
         if self.vocabs is None:
             self.vocabs = Vocabularies.from_training_data(
@@ -194,3 +211,8 @@ class SlotDataModule(pl.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", shuffle=False)
+
+    @property
+    def has_test(self) -> bool:
+        self.prepare()
+        return "test" in self.datasets

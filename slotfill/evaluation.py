@@ -37,6 +37,11 @@ def confusions(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> 
     return {"spans": span_conf, "tokens": token_conf}
 
 
+def has_direction_slots(tags: Sequence[Sequence[str]]) -> bool:
+    """Whether any tag is a departure (``fromloc.*``) or arrival (``toloc.*``) slot, as in ATIS."""
+    return any(t[2:].startswith(("fromloc.", "toloc.")) for seq in tags for t in seq)
+
+
 def direction_confusions(span_conf: Counter) -> dict:
     """Departure vs arrival mix-ups (``fromloc.*`` <-> ``toloc.*``): the distinction slotfill exists for."""
     out = {"fromloc_as_toloc": 0, "toloc_as_fromloc": 0}
@@ -81,7 +86,8 @@ def evaluate_predictions(
         "per_slot": slot_report(gold_tags, pred_tags, as_dict=True),
         "report": slot_report(gold_tags, pred_tags),
         "confusions": conf,
-        "direction": direction_confusions(conf["spans"]),
+        # data-set-specific: only where the data has departure/arrival slot types
+        "direction": direction_confusions(conf["spans"]) if has_direction_slots(gold_tags) else None,
         "errors": errors,
         "n_sentences": len(tokens),
     }
@@ -104,12 +110,15 @@ def markdown_report(result: dict, title: str, max_errors: int = 200) -> str:
             f"| sentence accuracy (slots and intent) | {s['sentence_accuracy']:.2f} |",
         ]
     d = result["direction"]
+    if d is not None:
+        lines += [
+            "",
+            "## Departure vs arrival",
+            "",
+            f"- departure spans (`fromloc.*`) tagged as arrivals (`toloc.*`): {d['fromloc_as_toloc']}",
+            f"- arrival spans (`toloc.*`) tagged as departures (`fromloc.*`): {d['toloc_as_fromloc']}",
+        ]
     lines += [
-        "",
-        "## Departure vs arrival",
-        "",
-        f"- departure spans (`fromloc.*`) tagged as arrivals (`toloc.*`): {d['fromloc_as_toloc']}",
-        f"- arrival spans (`toloc.*`) tagged as departures (`fromloc.*`): {d['toloc_as_fromloc']}",
         "",
         "## Per-slot report (seqeval, default mode)",
         "",

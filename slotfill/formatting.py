@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-FORMATS = ("text", "jsonl")
+FORMATS = ("text", "jsonl", "conll", "seq.out", "rasa")
 
 
 def score_line(name: str, s: dict) -> str:
@@ -30,17 +30,18 @@ def training_summary(metrics: dict, test_report: str | None, out_dir: str) -> st
 
 
 def evaluation_summary(result: dict, name: str, report_path: str) -> str:
-    """What ``evaluate.py`` prints: the per-slot report, the score line, confusions, the report's path."""
+    """What ``evaluate.py`` prints: the per-slot report, the score line, confusions, the report's path.
+
+    The departure/arrival line appears only for data with ``fromloc.``/``toloc.`` slot types.
+    """
     d = result["direction"]
-    return "\n".join(
-        [
-            result["report"].rstrip(),
-            score_line(name, result["scores"]),
-            f"departure->arrival confusions {d['fromloc_as_toloc']}, arrival->departure "
-            f"{d['toloc_as_fromloc']}; {len(result['errors'])} sentences with errors",
-            f"report: {report_path}",
-        ]
-    )
+    errors = f"{len(result['errors'])} sentences with errors"
+    if d is not None:
+        errors = (
+            f"departure->arrival confusions {d['fromloc_as_toloc']}, arrival->departure {d['toloc_as_fromloc']}; "
+            + errors
+        )
+    return "\n".join([result["report"].rstrip(), score_line(name, result["scores"]), errors, f"report: {report_path}"])
 
 
 def human(result: dict) -> str:
@@ -60,7 +61,35 @@ def jsonl(result: dict) -> str:
     return json.dumps(result, ensure_ascii=False) + "\n"
 
 
+def conll(result: dict) -> str:
+    """A tagged sentence as a CoNLL block (``# intent = ...``, ``token<TAB>tag`` lines, a blank line)."""
+    from .formats.conll import sentence
+
+    return sentence(result["tokens"], result["tags"], result["intent"])
+
+
+def seq_out(result: dict) -> str:
+    """A tagged sentence's tags as one ``seq.out`` line."""
+    return " ".join(result["tags"]) + "\n"
+
+
+def rasa(results: Iterable[dict]) -> str:
+    """Tagged sentences as Rasa NLU YAML, grouped by predicted intent, slots marked in the original text."""
+    from .formats.rasa import nlu_yaml
+
+    groups: dict[str, list[str]] = {}
+    for r in results:
+        text, out, pos = r["text"], [], 0
+        for s in r["spans"]:
+            out += [text[pos : s["start"]], f"[{text[s['start'] : s['end']]}]({s['slot']})"]
+            pos = s["end"]
+        groups.setdefault(r["intent"] or "none", []).append("".join(out) + text[pos:])
+    return nlu_yaml(groups)
+
+
 def predictions(results: Iterable[dict], fmt: str) -> Iterable[str]:
-    """Each result as text in ``fmt`` (``text`` or ``jsonl``)."""
-    render = jsonl if fmt == "jsonl" else human
+    """Results as text in ``fmt``: ``text``, ``jsonl``, ``conll``, ``seq.out`` or ``rasa`` (one block at the end)."""
+    if fmt == "rasa":
+        return iter([rasa(results)])
+    render = {"jsonl": jsonl, "conll": conll, "seq.out": seq_out}.get(fmt, human)
     return (render(r) for r in results)

@@ -39,7 +39,7 @@ def slot_report(
     report = classification_report(gold, pred, digits=4, zero_division=0, output_dict=as_dict, **_mode(mode))
     if as_dict:  # numpy scalars -> Python numbers, so the report is plain JSON
         return {
-            label: {k: getattr(v, "item", lambda v=v: v)() for k, v in row.items()} for label, row in report.items()
+            label: {k: v.item() if hasattr(v, "item") else v for k, v in row.items()} for label, row in report.items()
         }
     return report
 

@@ -54,11 +54,14 @@ def evaluate(cfg: DictConfig) -> dict:
 
 
 def predict(cfg: DictConfig, texts: list[str] | None = None) -> list[dict]:
-    """Tag sentences and print them for people (``format=text``) or programs (``format=jsonl``)."""
+    """Tag sentences and print them for people (``format=text``) or programs (jsonl, conll, seq.out, rasa)."""
     if cfg.format not in formatting.FORMATS:
         raise ConfigError(f"format={cfg.format}: choose one of {', '.join(formatting.FORMATS)}")
     sentences = read_sentences(texts or [], cfg.get("text"), cfg.get("input"))
-    results = load_tagger(cfg).predict(sentences, batch_size=cfg.batch_size)
+    tagger = load_tagger(cfg)
+    if cfg.format == "rasa" and not tagger.predicts_intent:
+        raise ConfigError("format=rasa groups sentences by intent: the model has no intent head (model.intent=false)")
+    results = tagger.predict(sentences, batch_size=cfg.batch_size)
     write_text(formatting.predictions(results, str(cfg.format)), cfg.get("output"))
     return results
 

@@ -15,6 +15,8 @@ def read_lines(path: Path) -> list[str]:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise DataError(path, None, "file not found") from None
+    except IsADirectoryError:
+        raise DataError(path, None, "is a folder, expected a file") from None
     except OSError as e:
         raise DataError(path, None, f"cannot read file: {e.strerror}") from None
     return decode_lines(raw, path)

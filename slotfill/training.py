@@ -99,7 +99,7 @@ def fit(cfg: DictConfig) -> TrainingRun:
         if isinstance(cb, Throughput):
             facts.update(cb.summary)
     trainer.validate(module, datamodule=datamodule, verbose=False)
-    if cfg.get("test_after_fit", True):
+    if cfg.get("test_after_fit", True) and datamodule.has_test:
         trainer.test(module, datamodule=datamodule, verbose=False)
     return TrainingRun(datamodule, module, trainer, facts)
 

@@ -6,6 +6,7 @@ import pytest
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from slotfill.data import DATA_KEYS
 from slotfill.datamodule import SlotDataModule
 from slotfill.models import NetConfig
 from slotfill.module import TrainConfig
@@ -39,9 +40,9 @@ def test_every_group_option_builds(group, option, tmp_path):
 def test_presets_choose_what_they_say():
     atis = compose_config(["experiment=atis"], Path("x"))
     assert atis.model.crf and atis.model.intent and atis.model.intent_to_slot and atis.monitor == "val/joint"
-    assert atis.train.span_dropout > 0 and atis.train.lr_decay == "cosine" and atis.data.name == "atis"
+    assert atis.train.span_dropout > 0 and atis.train.lr_decay == "cosine" and atis.data.benchmark == "atis"
     snips = compose_config(["experiment=snips"], Path("x"))
-    assert snips.data.name == "snips" and snips.model.word_dim == 300 and not snips.model.intent_to_slot
+    assert snips.data.benchmark == "snips" and snips.model.word_dim == 300 and not snips.model.intent_to_slot
     fast = compose_config(["debug=fast"], Path("x"))
     assert fast.trainer.max_epochs == 1 and fast.trainer.limit_train_batches == 3
 
@@ -50,7 +51,7 @@ def test_defaults():
     cfg = compose_config([], ROOT / "outputs" / "unused")
     assert cfg.model.cell == "lstm" and cfg.model.num_layers >= 2 and cfg.model.bidirectional
     assert cfg.model.forget_bias == 1.0 and cfg.trainer.gradient_clip_val > 0
-    assert cfg.data.name == "atis" and cfg.data.path is None  # resolved by slotfill.data.resolve_path
+    assert cfg.data.benchmark == "atis" and cfg.data.path is None  # located by slotfill.data.locate
     assert cfg.callbacks.model_checkpoint.monitor == cfg.callbacks.early_stopping.monitor == "val/f1"
 
 
@@ -69,7 +70,7 @@ def test_every_option_is_consumed(tmp_path):
     consumers = {
         "model": set(NetConfig.__dataclass_fields__),
         "train": set(TrainConfig.__dataclass_fields__),
-        "data": {"name", "source", "path", "batch_size", "eval_batch_size", "min_freq", "seed", "hub"},
+        "data": {*DATA_KEYS, "batch_size", "eval_batch_size", "min_freq", "seed"},
     }
     top = {"seed", "monitor", "threads", "test_after_fit", "output_dir"}
     for leaf in _leaves(train):

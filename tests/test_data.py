@@ -1,14 +1,14 @@
-"""data.py: benchmark readers with file:line errors, the data root, one split for evaluation."""
+"""data.py: where data is read from (splits, files, benchmarks, the hub), the carved valid split, names."""
 
 import csv
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from slotfill.data import data_dir, load_folder, load_hub, load_split, read_split, resolve_path
-from slotfill.errors import DataError
+from slotfill import data as data_mod
+from slotfill.data import carve_valid, data_dir, load_folder, load_split, load_splits, read_split
+from slotfill.errors import ConfigError, DataError
+from slotfill.formats import Record
 from tests.conftest import SHARED, write_split
 
 
@@ -35,9 +35,7 @@ def test_folder_is_datasetdict_with_typed_features(tmp_path):
     dd = load_folder(tmp_path)
     assert set(dd) == {"train", "valid", "test"}
     feats = dd["train"].features
-    assert feats["tokens"].feature.dtype == "string"
-    assert feats["tags"].feature.dtype == "string"
-    assert feats["intent"].dtype == "string"
+    assert feats["tokens"].feature.dtype == "string" and feats["intent"].dtype == "string"
     assert dd["train"][0]["tokens"][-1] == "taipei"
 
 
@@ -50,7 +48,8 @@ def test_folder_is_datasetdict_with_typed_features(tmp_path):
         ("a b\n\n", "O O\n\n", "x\ny\n", "seq.in:2", "empty sentence"),
         ("a b\n   \n", "O O\n \n", "x\ny\n", "seq.in:2", "empty sentence"),
         ("a b\n", "O city\n", "x\n", "seq.out:1", "'city' is not in BIO form"),
-        ("a b\n", "O E-city\n", "x\n", "seq.out:1", "not in BIO form"),
+        ("a b\n", "O Z-city\n", "x\n", "seq.out:1", "not in BIO form"),
+        ("a b\n", "O E-city\n", "x\n", "seq.out:1", "does not continue a chunk"),
         ("a\nb \xff\n", "O\nO O\n", "x\nx\n", "seq.in:2", "not valid UTF-8"),
         ("a\n", "O\n", "\n", "label:1", "empty intent"),
     ],
@@ -61,19 +60,14 @@ def test_bad_input_names_file_and_line(tmp_path, seq_in, seq_out, label, where, 
     with pytest.raises(DataError) as err:
         read_split(d)
     msg = str(err.value)
-    assert where in msg and str(d) in msg
-    assert problem in msg
+    assert where in msg and str(d) in msg and problem in msg
 
 
 def test_missing_folder_says_where_it_looked(tmp_path):
     with pytest.raises(DataError, match="data.path"):
         load_folder(tmp_path / "nowhere")
-
-
-def test_missing_split(tmp_path):
-    _good(tmp_path, "train")
-    with pytest.raises(DataError, match="valid"):
-        load_folder(tmp_path)
+    with pytest.raises(DataError, match="data.path.*SLOTFILL_DATA_DIR"):
+        load_splits({"path": str(tmp_path / "nowhere")})
 
 
 def test_label_file_optional(tmp_path):
@@ -81,19 +75,65 @@ def test_label_file_optional(tmp_path):
     assert read_split(d)["intent"] == [""]
 
 
-words = st.text(alphabet="abcdefghijklmnopqrstuvwxyzé'-.", min_size=1, max_size=8)
-tags = st.sampled_from(["O", "B-a", "I-a", "B-b.c", "I-b.c"])
+def _records(n):
+    return [Record([f"w{i}"], ["O"], "x", "f", i + 1) for i in range(n)]
 
 
-@settings(max_examples=30, deadline=None)
-@given(st.lists(st.lists(st.tuples(words, tags), min_size=1, max_size=6), min_size=1, max_size=5))
-def test_round_trip(tmp_path_factory, sentences):
-    root = tmp_path_factory.mktemp("rt")
-    seq_in = "".join(" ".join(w for w, _ in s) + "\n" for s in sentences)
-    seq_out = "".join(" ".join(t for _, t in s) + "\n" for s in sentences)
-    cols = read_split(write_split(root, "train", seq_in, seq_out, "x\n" * len(sentences)))
-    assert cols["tokens"] == [[w for w, _ in s] for s in sentences]
-    assert cols["tags"] == [[t for _, t in s] for s in sentences]
+def test_carved_valid_is_deterministic_and_sized():
+    train, valid = carve_valid(_records(30))
+    assert len(valid) == 3 and len(train) == 27  # 10% of 30
+    assert [r.line for r in carve_valid(_records(30))[1]] == [r.line for r in valid]
+    assert [r.line for r in train] == sorted(r.line for r in train)  # file order kept
+    assert len(carve_valid(_records(20000))[1]) == 500
+    assert len(carve_valid(_records(30), size=7)[1]) == 7
+    assert len(carve_valid(_records(5))[1]) == 1  # at least one
+    with pytest.raises(DataError, match="data.valid"):
+        carve_valid(_records(1))
+
+
+def test_folder_variant_with_split_prefixes(tmp_path):
+    for split in ("train", "valid", "test"):
+        d = tmp_path / "set" / split
+        d.mkdir(parents=True)
+        (d / f"{split}.seq.in").write_text("a b\n")
+        (d / f"{split}.seq.out").write_text("O B-x\n")
+        (d / f"{split}.label").write_text("y\n")
+    splits, name = load_splits({"path": str(tmp_path / "set")})
+    assert name == "set" and [r.tags for r in splits["test"]] == [["O", "B-x"]]
+
+
+def test_split_files_by_name_and_per_split_settings(tmp_path):
+    conll = "# intent = fly\nto\tO\nboston\tB-city\n\n"
+    (tmp_path / "mine").mkdir()
+    for split in ("train", "dev", "test"):
+        (tmp_path / "mine" / f"{split}.conll").write_text(conll * 3)
+    splits, name = load_splits({"path": str(tmp_path / "mine")})
+    assert name == "mine" and {k: len(v) for k, v in splits.items()} == {"train": 3, "valid": 3, "test": 3}
+    # one split from one file, another from another format; valid carved out of train
+    (tmp_path / "t.jsonl").write_text('{"tokens": ["to", "boston"], "tags": ["O", "S-city"], "intent": "fly"}\n')
+    splits, name = load_splits({"train": str(tmp_path / "mine" / "train.conll"), "test": str(tmp_path / "t.jsonl")})
+    assert name == "mine" and splits["test"][0].tags == ["O", "B-city"]
+    assert len(splits["train"]) + len(splits["valid"]) == 3
+    (tmp_path / "mine" / "train.jsonl").write_text("{}\n")
+    with pytest.raises(DataError, match="ambiguous: train.conll and train.jsonl"):
+        load_splits({"path": str(tmp_path / "mine")})
+
+
+def test_unknown_settings_and_values_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="data.nonsense"):
+        load_splits({"nonsense": 1})
+    with pytest.raises(ConfigError, match="data.format=xml"):
+        load_splits({"format": "xml", "path": str(tmp_path)})
+    with pytest.raises(ConfigError, match="no data"):
+        load_splits({})
+
+
+def test_name_follows_the_data(tmp_path):
+    for split in ("train", "valid", "test"):
+        _good(tmp_path / "custom", split)
+    cfg = {"benchmark": "atis", "path": str(tmp_path / "custom")}
+    assert load_splits(cfg)[1] == "custom"  # not "atis"
+    assert load_splits({**cfg, "name": "given"})[1] == "given"
 
 
 def _write_csv(path, rows):
@@ -103,33 +143,69 @@ def _write_csv(path, rows):
         w.writerows(rows)
 
 
+ROWS = [
+    (
+        i,
+        "flight+airfare" if i % 5 == 0 else "flight",
+        f"from city{i} to boston",
+        "O B-fromloc.city_name O B-toloc.city_name",
+    )
+    for i in range(30)
+]
+
+
 def test_hub_format_from_local_csv(tmp_path):
-    rows = [
-        (
-            i,
-            "flight+airfare" if i % 5 == 0 else "flight",
-            f"from city{i} to boston",
-            "O B-fromloc.city_name O B-toloc.city_name",
-        )
-        for i in range(30)
-    ]
-    _write_csv(tmp_path / "train.csv", rows)
-    _write_csv(tmp_path / "test.csv", rows[:4])
-    dd = load_hub(data_files={"train": str(tmp_path / "train.csv"), "test": str(tmp_path / "test.csv")}, valid_size=6)
-    assert len(dd["train"]) == 24 and len(dd["valid"]) == 6 and len(dd["test"]) == 4
-    assert dd["test"][0]["intent"] == "flight#airfare"
-    assert dd["test"][1]["tokens"] == ["from", "city1", "to", "boston"]
+    _write_csv(tmp_path / "train.csv", ROWS)
+    _write_csv(tmp_path / "test.csv", ROWS[:4])
+    hub = {"data_files": {"train": str(tmp_path / "train.csv"), "test": str(tmp_path / "test.csv")}, "valid_size": 6}
+    splits, _ = load_splits({"format": "hub", "hub": hub})
+    assert {k: len(v) for k, v in splits.items()} == {"train": 24, "valid": 6, "test": 4}
+    assert splits["test"][0].intent == "flight#airfare"
+    assert splits["test"][1].tokens == ["from", "city1", "to", "boston"]
+
+
+def test_hub_under_500_rows_carves_ten_percent(tmp_path):
+    _write_csv(tmp_path / "train.csv", ROWS)
+    splits, _ = load_splits({"format": "hub", "hub": {"data_files": {"train": str(tmp_path / "train.csv")}}})
+    assert len(splits["valid"]) == 3 and len(splits["train"]) == 27
 
 
 def test_hub_csv_bad_row_names_line(tmp_path):
     _write_csv(tmp_path / "train.csv", [(0, "flight", "a b", "O O"), (1, "flight", "a b c", "O O")])
     with pytest.raises(DataError, match=r"train.csv:3: 2 tags for 3 tokens"):
-        load_hub(data_files={"train": str(tmp_path / "train.csv")}, valid_size=1)
+        load_splits({"format": "hub", "hub": {"data_files": {"train": str(tmp_path / "train.csv")}}})
 
 
-def test_hub_unreachable_is_a_clear_error():
-    with pytest.raises(DataError, match="hub"):
-        load_hub(name="nobody/no-such-dataset-slotfill")
+@pytest.fixture
+def no_local_copy(tmp_path, monkeypatch):
+    monkeypatch.setenv("SLOTFILL_DATA_DIR", str(tmp_path / "empty"))
+    monkeypatch.setattr(data_mod, "DEFAULT_DATA_DIR", str(tmp_path / "empty2"))
+
+
+def test_benchmark_without_local_copy_loads_the_hub_copy(tmp_path, no_local_copy):
+    """The hub path, fed a local folder of the hub copy's shape (``load_dataset(folder)``: no network)."""
+    hub_copy = tmp_path / "hub_copy"
+    hub_copy.mkdir()
+    _write_csv(hub_copy / "train.csv", ROWS)
+    _write_csv(hub_copy / "test.csv", ROWS[:4])
+    splits, name = load_splits({"benchmark": "atis", "hub": {"name": str(hub_copy)}})
+    assert name == "atis" and {k: len(v) for k, v in splits.items()} == {"train": 27, "valid": 3, "test": 4}
+
+
+def test_benchmark_offline_without_local_copy_says_what_to_set(no_local_copy):
+    with pytest.raises(DataError) as err:
+        load_splits({"benchmark": "atis", "hub": {"name": "nobody/no-such-dataset-slotfill"}})
+    msg = str(err.value)
+    assert "no local copy" in msg and "data.path" in msg and "SLOTFILL_DATA_DIR" in msg and "\n" not in msg
+
+
+def test_benchmark_prefers_the_local_copy(tmp_path, monkeypatch):
+    for split in ("train", "valid", "test"):
+        _good(tmp_path / "atis", split)
+    monkeypatch.setenv("SLOTFILL_DATA_DIR", str(tmp_path))
+    assert data_dir() == tmp_path
+    splits, name = load_splits({"benchmark": "atis", "hub": {"name": "never/used"}})
+    assert name == "atis" and len(splits["test"]) == 2
 
 
 @pytest.mark.skipif(not (SHARED / "atis").is_dir(), reason="benchmark copy not present")
@@ -138,21 +214,32 @@ def test_reads_atis_benchmark():
     assert {k: len(v) for k, v in dd.items()} == {"train": 4478, "valid": 500, "test": 893}
 
 
-def test_data_root_is_resolved_in_one_place(monkeypatch, tmp_path):
-    monkeypatch.setenv("SLOTFILL_DATA_DIR", str(tmp_path))
-    assert data_dir() == tmp_path
-    assert resolve_path("snips", "folder", None) == tmp_path / "snips"
-    assert resolve_path("snips", "folder", "/my/set") == Path("/my/set")
-    assert resolve_path("atis_hub", "hub", None) is None
-    monkeypatch.delenv("SLOTFILL_DATA_DIR")
-    assert data_dir() == Path("../shared/data")
-
-
 def test_load_split_from_a_data_config_or_a_folder(tmp_path):
+    _good(tmp_path, "train")
     _good(tmp_path, "test")
-    cols, name = load_split({"name": "mine", "source": "folder", "path": str(tmp_path)}, "test")
+    cols, name = load_split({"name": "mine", "path": str(tmp_path)}, "test")
     assert name == "mine/test" and cols["tokens"][0][-1] == "taipei"
     cols, name = load_split({}, "test", split_dir=tmp_path / "test")
     assert name == str(tmp_path / "test") and len(cols["tokens"]) == 2
     with pytest.raises(DataError, match="data.path"):
-        load_split({"name": "mine", "source": "folder", "path": str(tmp_path / "nowhere")}, "test")
+        load_split({"name": "mine", "path": str(tmp_path / "nowhere")}, "test")
+    assert Path(data_mod.DEFAULT_DATA_DIR) == Path("../shared/data")
+
+
+def test_hub_class_label_columns_are_named(tmp_path, no_local_copy):
+    """A hub copy storing intents and tags as class ids (``ClassLabel``) reads as names."""
+    from datasets import ClassLabel, Dataset, DatasetDict, Features, List, Value
+
+    feats = Features(
+        {
+            "words": List(Value("string")),
+            "ner_tags": List(ClassLabel(names=["O", "B-city"])),
+            "label": ClassLabel(names=["fly"]),
+        }
+    )
+    rows = {"words": [["to", "boston"]] * 12, "ner_tags": [[0, 1]] * 12, "label": [0] * 12}
+    DatasetDict({"train": Dataset.from_dict(rows, features=feats)}).save_to_disk(tmp_path / "saved")
+    for split in ("train",):
+        Dataset.load_from_disk(tmp_path / "saved" / split).to_parquet(tmp_path / "pq" / f"{split}.parquet")
+    splits, _ = load_splits({"benchmark": "snips", "hub": {"name": str(tmp_path / "pq")}})
+    assert splits["train"][0].tags == ["O", "B-city"] and splits["train"][0].intent == "fly"

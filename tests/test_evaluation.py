@@ -22,3 +22,11 @@ def test_report_lists_scores_and_wrong_sentences():
     report = markdown_report(res, "Evaluation")
     assert "strict IOB2" in report and "Sentences with errors (1" in report
     assert "| denver | B-toloc.city_name | O ✗ |" in report and "predicted `fare`" in report
+
+
+def test_departure_arrival_section_only_for_data_with_those_slots():
+    res = evaluate_predictions([["play", "jazz"]], [["O", "B-genre"]], [["O", "B-genre"]], None, None)
+    assert res["direction"] is None and "Departure vs arrival" not in markdown_report(res, "E")
+    gold = [["O", "B-toloc.city_name"]]
+    res = evaluate_predictions([["to", "boston"]], gold, gold, None, None)
+    assert "Departure vs arrival" in markdown_report(res, "E")

@@ -27,3 +27,29 @@ def test_predictions_for_people_and_programs():
     assert "(empty sentence" in human({**RESULT, "text": " ", "tokens": [], "spans": [], "intent": None})
     (line,) = list(predictions([RESULT], "jsonl"))
     assert json.loads(line) == RESULT and line.endswith("\n")
+
+
+def test_predictions_in_data_formats(tmp_path):
+    from slotfill import formats
+
+    (block,) = list(predictions([RESULT], "conll"))
+    assert block == "# intent = atis_flight\nto\tO\nboston\tB-toloc.city_name\n\n"
+    assert list(predictions([RESULT], "seq.out")) == ["O B-toloc.city_name\n"]
+    spans = [{**RESULT["spans"][0], "start": 3, "end": 9}]
+    (yml,) = list(predictions([{**RESULT, "text": "to Boston", "spans": spans}], "rasa"))
+    assert '- intent: "atis_flight"\n  examples: |\n    - to [Boston](toloc.city_name)\n' in yml
+    # what predict writes, the readers read
+    (line,) = list(predictions([{**RESULT, "intent": None}], "jsonl"))
+    for name, text in (("p.conll", block), ("p.yml", yml), ("p.jsonl", line)):
+        (tmp_path / name).write_text(text)
+        (r,) = formats.read(tmp_path / name)
+        assert r.tags == RESULT["tags"] and r.intent == ("" if name == "p.jsonl" else "atis_flight")
+
+
+def test_evaluation_summary_has_the_direction_line_only_when_it_applies():
+    from slotfill.formatting import evaluation_summary
+
+    result = {"report": "r", "scores": {**SCORES}, "errors": [], "direction": None}
+    assert "departure" not in evaluation_summary(result, "snips/test", "x")
+    result["direction"] = {"fromloc_as_toloc": 1, "toloc_as_fromloc": 0}
+    assert "departure->arrival confusions 1" in evaluation_summary(result, "atis/test", "x")

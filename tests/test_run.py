@@ -44,3 +44,32 @@ def test_evaluate_scores_a_split_folder_and_writes_the_shared_schema(tiny_model_
     assert any(e["gold_intent"] == "spaceflight" for e in errors)
     for name in ("report.md", "report.txt"):
         assert (tmp_path / "out" / name).exists()
+
+
+@pytest.mark.parametrize(
+    "fmt, pattern",
+    [
+        ("conll", r"# intent = \S+\nto\t\S+\nboston\t\S+\n\n$"),
+        ("seq.out", r"^\S+ \S+\n$"),
+        ("rasa", r"nlu:\n- intent:"),
+    ],
+)
+def test_predict_writes_data_formats(tiny_model_file, tmp_path, fmt, pattern):
+    import re
+
+    out = tmp_path / "out.txt"
+    run.predict(_cfg("predict", [f"ckpt={tiny_model_file}", f"format={fmt}", f"output={out}"], tmp_path), ["to boston"])
+    assert re.search(pattern, out.read_text())
+
+
+def test_evaluate_reads_any_format_and_reports_by_the_data(tiny_model_file, tmp_path, capsys):
+    test = tmp_path / "mine" / "test.conll"
+    test.parent.mkdir()
+    test.write_text("# intent = flight\nplay\tO\njazz\tS-genre\n\n")
+    metrics = run.evaluate(_cfg("evaluate", [f"ckpt={tiny_model_file}", f"split_dir={test}"], tmp_path / "out"))
+    assert metrics["per_slot"]["genre"]["support"] == 1 and metrics["direction_confusions"] is None
+    out = capsys.readouterr().out
+    assert "departure" not in out and "Departure" not in (tmp_path / "out" / "report.md").read_text()
+    cfg = _cfg("evaluate", [f"ckpt={tiny_model_file}", f"data.path={tmp_path / 'mine'}", "split=test"], tmp_path / "o2")
+    with pytest.raises(SlotfillError, match="no train split"):  # a folder holding only a test file
+        run.evaluate(cfg)

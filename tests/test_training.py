@@ -65,3 +65,48 @@ def test_limit_val_batches_scores_the_validated_part(tmp_path):
     assert (tmp_path / "model.pt").exists() and results["scores"]["valid"]["f1"] >= 0
     report = (tmp_path / "valid_report.txt").read_text()
     assert int(report.split("micro avg")[1].split()[-1]) < 30  # support: a batch of 5 sentences, not all 20
+
+
+FORMATS = ["folder", "conll", "atis_iob", "jsonl", "rasa", "doccano", "labelstudio", "hub"]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_trains_and_evaluates(tmp_path, fmt):
+    from slotfill import formats, run
+    from slotfill.convert import convert
+    from tests.helpers import compose_config
+
+    convert(SAMPLE, tmp_path / fmt, fmt)
+    metrics = train_on_sample(tmp_path / "run", epochs=2, extra=[f"data.path={tmp_path / fmt}", "model.intent=true"])
+    assert metrics["dataset"] == fmt and set(metrics["scores"]) == {"valid", "test"}
+    test_split = tmp_path / fmt / f"test{formats.suffix(fmt)}"
+    cfg = compose_config([f"ckpt={metrics['model_file']}", f"split_dir={test_split}"], tmp_path / "ev", "evaluate")
+    evaluated = run.evaluate(cfg)
+    assert evaluated["scores"]["test"]["f1"] == pytest.approx(metrics["scores"]["test"]["f1"])
+    assert evaluated["scores"]["test"]["intent_accuracy"] == pytest.approx(metrics["scores"]["test"]["intent_accuracy"])
+
+
+def test_atis_iob_files_reproduce_the_folder_result(tmp_path):
+    """``python train.py data.format=atis_iob data.train=... data.valid=... data.test=...`` == the folder run."""
+    from slotfill.convert import convert
+    from tests.helpers import run_script, sample_overrides
+
+    convert(SAMPLE, tmp_path / "iob", "atis_iob")
+    files = [f"data.{s}={tmp_path / 'iob' / f'{s}.iob'}" for s in ("train", "valid", "test")]
+    results = {}
+    for name, extra in (("folder", []), ("iob", ["data.format=atis_iob", "data.path=null", *files])):
+        args = [*sample_overrides(epochs=4, extra=extra), f"hydra.run.dir={tmp_path / name}"]
+        proc = run_script("train.py", args)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        results[name] = json.loads((tmp_path / name / "metrics.json").read_text())
+    assert results["iob"]["dataset"] == "iob" and results["folder"]["dataset"] == "sample"
+    assert results["iob"]["scores"] == results["folder"]["scores"]
+    assert results["iob"]["weights_sha256"] == results["folder"]["weights_sha256"]
+
+
+def test_one_training_file_alone_trains_on_a_carved_valid_split(tmp_path):
+    from slotfill.convert import convert
+
+    convert(SAMPLE / "train", tmp_path / "mine" / "all.jsonl", "jsonl")
+    metrics = train_on_sample(tmp_path / "run", epochs=1, extra=[f"data.train={tmp_path / 'mine' / 'all.jsonl'}"])
+    assert metrics["dataset"] == "all" and set(metrics["scores"]) == {"valid"}  # no test split: not tested

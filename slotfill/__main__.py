@@ -1,0 +1,93 @@
+"""``python -m slotfill COMMAND``: subcommands that are not Hydra runs.
+
+    python -m slotfill convert IN OUT --to FORMAT [--from FORMAT] [--scheme SCHEME]
+    python -m slotfill data check [data=NAME | data.path=... | data.train=... ...] [--json]
+
+A subcommand is a module-level ``add_<name>(subparsers)`` below that sets ``func``; new ones join
+:data:`COMMANDS`. User errors print one line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+
+from .cli import friendly_errors
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from .convert import convert, summary
+
+    options = {"spans": True} if args.spans else {}
+    written = convert(args.input, args.output, args.to, args.src_format, args.scheme, args.src_scheme, **options)
+    print(summary(written))
+    return 0
+
+
+def add_convert(sub: argparse._SubParsersAction) -> None:
+    from .formats import FORMATS, READ_SCHEMES, WRITE_SCHEMES
+
+    p = sub.add_parser(
+        "convert",
+        help="convert data between formats",
+        description="Convert one split (a file or split folder) or a folder of splits to another format.",
+    )
+    p.add_argument("input", help="a file, a split folder (seq.in ...) or a folder of splits")
+    p.add_argument("output", help="a file, or a folder when the input is a folder of splits or --to folder")
+    p.add_argument("--to", required=True, choices=FORMATS[1:], help="the format to write")
+    p.add_argument("--from", dest="src_format", default="auto", choices=FORMATS, help="the input's format (auto)")
+    p.add_argument("--scheme", default="bio", choices=WRITE_SCHEMES, help="tagging scheme to write (bio)")
+    p.add_argument("--from-scheme", dest="src_scheme", default="auto", choices=READ_SCHEMES, help="input scheme")
+    p.add_argument("--spans", action="store_true", help="jsonl: write text and character spans, not tokens and tags")
+    p.set_defaults(func=_convert)
+
+
+def _data_check(args: argparse.Namespace) -> int:
+    from .data import data_config, load_splits
+    from .datacheck import check, render
+
+    splits, name = load_splits(data_config(args.overrides))
+    report = check(splits, name, rare=args.rare)
+    print(json.dumps(report.to_dict(), indent=1) if args.json else render(report), end="" if not args.json else "\n")
+    failed = report.errors or (args.strict and report.warnings)
+    return 1 if failed else 0
+
+
+def add_data(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("data", help="look at a data set", description="Look at a data set before training.")
+    data_sub = p.add_subparsers(dest="data_command", required=True, metavar="COMMAND")
+    c = data_sub.add_parser(
+        "check",
+        help="statistics and problems of a data set",
+        description="Per-split statistics and findings; exit status 1 on errors, 0 with warnings only.",
+    )
+    c.add_argument(
+        "overrides", nargs="*", help="data settings as for train.py: data=snips, data.path=..., data.train=..."
+    )
+    c.add_argument("--json", action="store_true", help="print the report as JSON")
+    c.add_argument("--rare", type=int, default=5, help="labels seen fewer times in train are reported (5)")
+    c.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+    c.set_defaults(func=_data_check)
+
+
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_convert, add_data]
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="slotfill", description="slotfill: slot filling with stacked BiLSTMs.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in COMMANDS:
+        add(sub)
+    return p
+
+
+@friendly_errors
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""datacheck.py: statistics and findings (errors and warnings) of a data set."""
+
+from slotfill.datacheck import check, render
+from slotfill.formats import Record
+
+
+def _r(text, tags, intent="fly", file="train", line=1):
+    return Record(text.split(), tags.split(), intent, file, line)
+
+
+def _splits():
+    train = [
+        _r("fly to boston", "O O B-city", line=1),
+        _r("fly to denver", "O O B-city", line=2),
+        _r("fly to boston", "O O O", line=3),  # the same sentence, other tags
+    ]
+    valid = [_r("fly to boston", "O O B-city", "fly", "valid", 1)]
+    test = [_r("fare to zürich", "O O B-town", "fare", "test", 1)]
+    return {"train": train, "valid": valid, "test": test}
+
+
+def test_counts_per_split():
+    report = check(_splits(), "mine")
+    s = report.stats
+    assert s["train"]["sentences"] == 3 and s["train"]["tokens"] == 9 and s["train"]["slot_types"] == 1
+    assert s["test"]["intents"] == 1 and s["test"]["length_max"] == 3 and "unseen_word_rate" in s["test"]
+
+
+def test_findings_are_warnings_for_a_usable_set():
+    report = check(_splits(), "mine", rare=3)
+    text = "\n".join(f.message for f in report.findings)
+    assert not report.errors
+    assert "1 slot types only in test" in text and "1 intents only in test" in text
+    assert "seen fewer than 3 times in train" in text
+    assert "1 of 1 valid sentences also occur in train" in text
+    assert "1 sentences occur more than once with different tags" in text
+    assert "characters in test never occur in train" in text
+    examples = [e for f in report.findings for e in f.examples]
+    assert "valid:1 = train:1" in examples and "'ü' (1)" in examples
+    assert "0 errors" in render(report)
+
+
+def test_errors_for_a_set_training_cannot_use():
+    splits = {"train": [_r("a b", "O O"), _r("c d", "O O", intent="", line=2)]}
+    report = check(splits)
+    messages = [f.message for f in report.errors]
+    assert "train has no slots: every tag is O" in messages
+    assert any("1 of 2 sentences have no intent" in m for m in messages)
+    assert any("no test split" in f.message for f in report.warnings)
+
+
+def test_report_as_json_data():
+    d = check(_splits(), "mine").to_dict()
+    assert d["name"] == "mine" and set(d["splits"]) == {"train", "valid", "test"}
+    assert {f["level"] for f in d["findings"]} == {"warning"}

@@ -1,0 +1,84 @@
+"""__main__.py: `python -m slotfill convert` and `python -m slotfill data check` (in process; one subprocess)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from slotfill.__main__ import main
+from tests.conftest import write_split
+from tests.helpers import ROOT
+
+
+def test_convert_command(tmp_path, sample_dir, capsys):
+    assert main(["convert", str(sample_dir), str(tmp_path / "c"), "--to", "conll", "--scheme", "bioes"]) == 0
+    assert "wrote" in capsys.readouterr().out and (tmp_path / "c" / "train.conll").exists()
+
+
+def test_data_check_on_a_path_and_on_files(tmp_path, sample_dir, capsys):
+    assert main(["data", "check", f"data.path={sample_dir}"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("data check: sample") and "sentences" in out and "0 errors" in out
+    main(["convert", str(sample_dir), str(tmp_path / "j"), "--to", "jsonl"])
+    capsys.readouterr()
+    code = main(["data", "check", f"data.train={tmp_path / 'j' / 'train.jsonl'}", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["name"] == "j" and set(report["splits"]) == {"train", "valid"}  # valid carved
+
+
+def test_data_check_exit_status(tmp_path, capsys):
+    bad = tmp_path / "bad"
+    for split in ("train", "valid", "test"):
+        write_split(bad, split, "a b\nc d\n", "O O\nO O\n", None)
+    assert main(["data", "check", f"data.path={bad}"]) == 1  # no slots at all: an error
+    assert "error: train has no slots" in capsys.readouterr().out
+    write_split(bad, "train", "a b\nc d\n", "O B-x\nO O\n", None)
+    assert main(["data", "check", f"data.path={bad}"]) == 0  # warnings only
+    assert main(["data", "check", f"data.path={bad}", "--strict"]) == 1
+
+
+def test_user_errors_are_one_line(tmp_path, capsys):
+    write_split(tmp_path, "train", "a b\n", "O\n", None)
+    with pytest.raises(SystemExit) as e:
+        main(["data", "check", f"data.path={tmp_path}"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "seq.out:1: 1 tags for 2 tokens" in err and len(err.strip().splitlines()) == 1
+    with pytest.raises(SystemExit) as e:
+        main(["data", "check", "trainer.max_epochs=3"])
+    assert e.value.code == 2 and "expected data settings" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_python_dash_m_from_a_checkout(tmp_path, sample_dir):
+    proc = subprocess.run(
+        [sys.executable, "-m", "slotfill", "convert", str(sample_dir), str(tmp_path / "r"), "--to", "rasa"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "r" / "train.yml").read_text().startswith('version: "3.1"\nnlu:\n- intent: "atis_flight"')
+    proc = subprocess.run([sys.executable, "-m", "slotfill", "--help"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0 and "convert" in proc.stdout and "data" in proc.stdout
+
+
+@pytest.mark.slow
+def test_offline_without_a_local_copy_is_one_line(tmp_path):
+    import os
+
+    from tests.helpers import one_line_error
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    env["SLOTFILL_DATA_DIR"] = str(tmp_path / "none")
+    proc = subprocess.run(
+        [sys.executable, "-m", "slotfill", "data", "check", "data=snips"],
+        cwd=tmp_path,  # ../shared/data does not exist from here
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    one_line_error(proc, "snips: no local copy")
+    assert "offline" in proc.stderr and "data.path=" in proc.stderr and "SLOTFILL_DATA_DIR" in proc.stderr
