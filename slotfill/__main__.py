@@ -1,10 +1,13 @@
-"""``python -m slotfill COMMAND``: subcommands that are not Hydra runs.
+"""``slotfill COMMAND`` (also ``python -m slotfill COMMAND``): the one command-line entry point.
 
+    slotfill train|predict|evaluate|export|serve [key=value ...]   Hydra runs (slotfill.commands)
     python -m slotfill convert IN OUT --to FORMAT [--from FORMAT] [--scheme SCHEME]
     python -m slotfill data check [data=NAME | data.path=... | data.train=... ...] [--json]
 
-A subcommand is a module-level ``add_<name>(subparsers)`` below that sets ``func``; new ones join
-:data:`COMMANDS`. User errors print one line and exit with status 2.
+A Hydra subcommand is a :class:`slotfill.commands.Command`; it is dispatched before argparse so
+that Hydra's own flags and free text pass through untouched. Any other subcommand is a
+module-level ``add_<name>(subparsers)`` below that sets ``func``; new ones join :data:`COMMANDS`.
+User errors print one line and exit with status 2.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ import sys
 from collections.abc import Callable
 
 from .cli import friendly_errors
+from .commands import COMMANDS as HYDRA_COMMANDS
+from .commands import run_command
+from .version import __version__
 
 
 def _convert(args: argparse.Namespace) -> int:
@@ -76,8 +82,14 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_convert, add
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="slotfill", description="slotfill: slot filling with stacked BiLSTMs.")
+    p = argparse.ArgumentParser(
+        prog="slotfill",
+        description="slotfill: slot filling with stacked BiLSTMs. 'slotfill COMMAND --help' describes a command.",
+    )
+    p.add_argument("--version", action="version", version=f"slotfill {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in HYDRA_COMMANDS.values():  # listed for --help; run by run_command
+        sub.add_parser(command.name, help=command.summary.split(";")[0].rstrip("."), add_help=False)
     for add in COMMANDS:
         add(sub)
     return p
@@ -85,6 +97,9 @@ def parser() -> argparse.ArgumentParser:
 
 @friendly_errors
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in HYDRA_COMMANDS:
+        return run_command(argv[0], argv[1:])
     args = parser().parse_args(argv)
     return int(args.func(args) or 0)
 

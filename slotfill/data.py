@@ -23,7 +23,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import formats
+from . import formats, resources
 from .errors import ConfigError, DataError
 from .formats import Record
 from .formats import folder as folder_format
@@ -118,7 +118,7 @@ def find_splits(root: Path, fmt: str = "auto") -> dict[str, Path]:
 
 
 def _existing(path: str | Path, what: str) -> Path:
-    p = Path(path)
+    p = resources.resolve(path)  # data/sample works from any folder and when installed
     if not p.exists():
         raise DataError(
             p,
@@ -277,7 +277,7 @@ def data_config(overrides: Sequence[str] = ()) -> dict:
     bad = [o for o in overrides if not o.lstrip("+~").startswith("data")]
     if bad:
         raise ConfigError(f"{bad[0]}: expected data settings (data=NAME, data.path=..., data.train=...)")
-    conf = Path(__file__).resolve().parents[1] / "conf"
+    conf = resources.conf_dir()
     try:
         with initialize_config_dir(version_base="1.3", config_dir=str(conf)):
             cfg = compose("train", overrides=list(overrides))

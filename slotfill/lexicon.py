@@ -15,13 +15,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from . import resources
 from .errors import DataError
 from .textio import read_lines
 from .tokenize import normalize, tokenize
 
 PAD, OUT, BEGIN, INSIDE = 0, 1, 2, 3  # feature values; 0 is padding
 MAX_ENTRY_TOKENS = 8  # longer entries are refused: no place name needs more words
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def entry_tokens(text: str) -> tuple[str, ...]:
@@ -30,12 +30,8 @@ def entry_tokens(text: str) -> tuple[str, ...]:
 
 
 def resolve_list(path: str | Path) -> Path:
-    """A list file as given, or relative to the project (``data/lexicons/...`` from any folder)."""
-    path = Path(path)
-    if path.is_absolute() or path.exists():
-        return path
-    bundled = PROJECT_ROOT / path
-    return bundled if bundled.exists() else path
+    """A list file as given, or the one slotfill ships (``data/lexicons/...`` from any folder, installed too)."""
+    return resources.resolve(path)
 
 
 class Lexicon:

@@ -1,0 +1,35 @@
+"""commands.py: the Hydra subcommands of ``slotfill`` (help in process; runs are in test_install/test_cli)."""
+
+import pytest
+
+from slotfill.__main__ import main
+from slotfill.commands import COMMANDS
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_each_command_has_its_own_short_help(name, capsys):
+    assert main([name, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: slotfill {name}")
+    assert ("ckpt=" in out) == (name != "train")
+    assert len(out.splitlines()) < 20 and "== Config groups ==" not in out  # not Hydra's generic listing
+
+
+def test_train_help_lists_the_data_sets(capsys):
+    main(["train", "-h"])
+    assert "sample" in capsys.readouterr().out
+
+
+def test_top_level_help_and_version(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert e.value.code == 0 and all(name in out for name in [*COMMANDS, "convert", "data"])
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out.startswith("slotfill 0.")
+
+
+def test_predict_runs_through_hydra(tiny_model_file, capsys):
+    assert main(["predict", f"ckpt={tiny_model_file}", "format=jsonl", "to boston, please"]) == 0
+    assert '"tokens": ["to", "boston", ",", "please"]' in capsys.readouterr().out
