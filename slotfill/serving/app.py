@@ -1,0 +1,178 @@
+"""The FastAPI application: ``create_app(backend, ...)`` and ``serve(cfg)`` behind ``slotfill serve``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..errors import ConfigError
+from ..version import __version__
+from .backend import Backend, load_backend
+from .batcher import MicroBatcher
+from .limits import ApiError, BodyLimit, Limits
+from .schemas import ParseRequest, PredictRequest, rasa_parse
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+CONFIG_ENV = "SLOTFILL_SERVE_CONFIG"  # the settings each uvicorn worker process rebuilds its app from
+
+
+def _error(status: int, message: str, **extra) -> JSONResponse:
+    return JSONResponse({"error": message, **extra}, status_code=status)
+
+
+def _check_text(text: str, limits: Limits, where: str = "text") -> None:
+    if len(text) > limits.max_text_chars:
+        raise ApiError(413, f"{where}: {len(text)} characters (at most {limits.max_text_chars})")
+
+
+def create_app(
+    backend: Backend, limits: Limits | None = None, max_batch: int = 64, max_wait_ms: float = 2.0
+) -> FastAPI:
+    """The API over a loaded ``backend``; micro-batching of /parse with ``max_batch`` > 1."""
+    limits = limits or Limits()
+    batcher = MicroBatcher(backend.predict, max_batch, max_wait_ms)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await batcher.start()
+        yield
+        await batcher.stop()
+
+    app = FastAPI(
+        title="slotfill",
+        version=__version__,
+        description="Slot filling and intent detection. POST /parse answers in Rasa NLU's /model/parse shape.",
+        lifespan=lifespan,
+    )
+    app.state.backend, app.state.batcher, app.state.limits = backend, batcher, limits
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, e: ApiError) -> JSONResponse:
+        return _error(e.status, e.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, e: RequestValidationError) -> JSONResponse:
+        errors = e.errors()
+        if any(err.get("type") == "json_invalid" for err in errors):
+            return _error(400, "malformed JSON body")
+        first = errors[0] if errors else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
+        detail = [{"loc": list(err.get("loc", ())), "msg": err.get("msg"), "type": err.get("type")} for err in errors]
+        return _error(422, f"{where}: {first.get('msg', 'invalid request')}", detail=detail)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, e: StarletteHTTPException) -> JSONResponse:
+        return _error(e.status_code, str(e.detail))
+
+    @app.exception_handler(Exception)
+    async def crash(request: Request, e: Exception) -> JSONResponse:  # a bug, never bad input
+        log.exception("request failed")
+        return _error(500, f"internal error ({type(e).__name__})")
+
+    @app.post("/parse", summary="Tag one sentence (Rasa NLU /model/parse shape)")
+    async def parse(body: ParseRequest) -> dict:
+        _check_text(body.text, limits)
+        (result,) = await batcher.submit([body.text])
+        return rasa_parse(result)
+
+    @app.post("/predict", summary="Tag a batch of texts or pre-tokenised sentences (predict format=jsonl records)")
+    async def predict(body: PredictRequest) -> list[dict]:
+        if (body.texts is None) == (body.sentences is None):
+            raise ApiError(422, "give exactly one of 'texts' (raw sentences) or 'sentences' (lists of tokens)")
+        items = body.texts if body.texts is not None else body.sentences
+        if len(items) > limits.max_batch:
+            raise ApiError(413, f"{len(items)} sentences in one request (at most {limits.max_batch})")
+        if body.texts is not None:
+            for i, text in enumerate(body.texts):
+                _check_text(text, limits, f"texts[{i}]")
+            return await batcher.submit(body.texts)
+        for i, tokens in enumerate(body.sentences):
+            if len(tokens) > limits.max_tokens:
+                raise ApiError(413, f"sentences[{i}]: {len(tokens)} tokens (at most {limits.max_tokens})")
+            for j, token in enumerate(tokens):
+                if not token or token != token.strip() or any(ch.isspace() for ch in token):
+                    raise ApiError(422, f"sentences[{i}][{j}]: a token must be non-empty and hold no whitespace")
+                _check_text(token, limits, f"sentences[{i}][{j}]")
+        return await batcher.run(backend.predict_tokens, body.sentences)
+
+    @app.get("/health", summary="Liveness: the model is loaded")
+    async def health() -> dict:
+        return {"status": "ok", "batches": batcher.batches, "sentences": batcher.texts}
+
+    @app.get("/version", summary="slotfill's version and the model card")
+    async def version() -> dict:
+        return {"slotfill_version": __version__, "backend": backend.name, "model": backend.card}
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def demo() -> HTMLResponse:
+        page = STATIC / "index.html"
+        if not page.is_file():
+            return HTMLResponse("<p>slotfill: see <a href='/docs'>/docs</a></p>")
+        return HTMLResponse(page.read_text(encoding="utf-8"))
+
+    return BodyLimit(app, limits.max_body_bytes)  # type: ignore[return-value]
+
+
+def settings(cfg) -> dict:
+    """The plain settings of a serve config, validated (a bad one is a one-line ConfigError)."""
+    batching, limits = dict(cfg.get("batching") or {}), dict(cfg.get("limits") or {})
+    out = {
+        "ckpt": str(cfg.ckpt),
+        "backend": str(cfg.get("backend", "torch")),
+        "threads": cfg.get("threads"),
+        "max_batch": batching.get("max_batch", 64),
+        "max_wait_ms": batching.get("max_wait_ms", 2.0),
+        "limits": limits,
+    }
+    try:
+        Limits(**limits)
+        MicroBatcher(lambda t: [], out["max_batch"], out["max_wait_ms"]).executor.shutdown()
+    except (TypeError, ValueError) as e:
+        raise ConfigError(str(e).splitlines()[0]) from None
+    return out
+
+
+def build(s: dict, backend: Backend | None = None):
+    """The ASGI app for :func:`settings` (loading the model unless given)."""
+    backend = backend or load_backend(s["ckpt"], s["backend"], s["threads"])
+    return create_app(backend, Limits(**s["limits"]), s["max_batch"], s["max_wait_ms"])
+
+
+def app_from_env():
+    """uvicorn's factory in each worker process (``workers`` > 1)."""
+    return build(json.loads(os.environ[CONFIG_ENV]))
+
+
+def serve(cfg) -> None:
+    """Load the model once (failing here, before listening, with a one-line error), then run uvicorn."""
+    import uvicorn
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    s = settings(cfg)
+    workers = cfg.get("workers", 1)
+    if not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"workers={workers!r}: must be a whole number of at least 1")
+    backend = load_backend(s["ckpt"], s["backend"], s["threads"])
+    host, port, level = str(cfg.host), int(cfg.port), str(cfg.get("log_level", "warning"))
+    print(f"slotfill {__version__}: serving {s['ckpt']} ({backend.name}) on http://{host}:{port}", flush=True)
+    if workers == 1:
+        uvicorn.run(build(s, backend), host=host, port=port, log_level=level)
+        return
+    os.environ[CONFIG_ENV] = json.dumps({**s, "limits": dict(s["limits"])})
+    del backend  # each worker loads its own copy
+    uvicorn.run(
+        "slotfill.serving.app:app_from_env", factory=True, host=host, port=port, workers=workers, log_level=level
+    )
+
+
+__all__ = ["create_app", "serve", "settings", "build"]

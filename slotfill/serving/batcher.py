@@ -1,0 +1,108 @@
+"""Dynamic micro-batching: concurrent requests are tagged together in one call of the model.
+
+Each request puts its texts on an asyncio queue and awaits a future. One consumer task takes
+the first waiting request, gathers more for at most ``max_wait_ms`` (or until ``max_batch``
+texts), runs the tagger on all of them in a worker thread (the event loop keeps accepting
+requests meanwhile) and hands every request its own slice of the results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+TagFn = Callable[[list[str]], list[dict]]
+MAX_WAIT_MS = 5.0  # an upper bound on the added latency a request may pay for batching
+
+
+class MicroBatcher:
+    """Gathers texts from concurrent :meth:`submit` calls into batches of at most ``max_batch``."""
+
+    def __init__(self, fn: TagFn, max_batch: int = 64, max_wait_ms: float = 2.0) -> None:
+        if not isinstance(max_batch, int) or max_batch < 1:
+            raise ValueError(f"batching.max_batch={max_batch!r}: must be a whole number of at least 1")
+        if not 0 <= max_wait_ms <= MAX_WAIT_MS:
+            raise ValueError(f"batching.max_wait_ms={max_wait_ms!r}: must be between 0 and {MAX_WAIT_MS}")
+        self.fn = fn
+        self.max_batch = max_batch
+        self.max_wait = max_wait_ms / 1000
+        # one thread: the model runs one batch at a time, off the event loop
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="slotfill-model")
+        self._queue: asyncio.Queue | None = None
+        self._task: asyncio.Task | None = None
+        self.batches = 0  # counters for /health and tests
+        self.texts = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_batch > 1
+
+    async def run(self, fn: Callable, *args):
+        """Run ``fn(*args)`` on the model thread (for requests that are batches already)."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    async def start(self) -> None:
+        if self.enabled and self._task is None:
+            self._queue = asyncio.Queue()
+            self._task = asyncio.create_task(self._consume())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self.executor.shutdown(wait=False)
+
+    async def submit(self, texts: Sequence[str]) -> list[dict]:
+        """Results for ``texts``, tagged together with whatever else arrives within the wait."""
+        texts = list(texts)
+        if not self.enabled or self._queue is None:
+            self.batches += 1
+            self.texts += len(texts)
+            return await self.run(self.fn, texts)
+        future = asyncio.get_running_loop().create_future()
+        await self._queue.put((texts, future))
+        return await future
+
+    async def _gather(self) -> list[tuple[list[str], asyncio.Future]]:
+        assert self._queue is not None
+        loop = asyncio.get_running_loop()
+        batch = [await self._queue.get()]
+        size = len(batch[0][0])
+        deadline = loop.time() + self.max_wait
+        while size < self.max_batch:
+            try:
+                item = self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                left = deadline - loop.time()
+                if left <= 0:
+                    break
+                try:
+                    item = await asyncio.wait_for(self._queue.get(), left)
+                except asyncio.TimeoutError:
+                    break
+            batch.append(item)
+            size += len(item[0])
+        return batch
+
+    async def _consume(self) -> None:
+        while True:
+            batch = await self._gather()
+            texts = [t for item, _ in batch for t in item]
+            self.batches += 1
+            self.texts += len(texts)
+            try:
+                results = await self.run(self.fn, texts)
+            except Exception as e:  # the requests see the error; the consumer keeps serving
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(e)
+                continue
+            start = 0
+            for item, future in batch:
+                if not future.done():  # a client that went away cancelled its future
+                    future.set_result(results[start : start + len(item)])
+                start += len(item)

@@ -1,0 +1,45 @@
+"""Request bodies and the Rasa NLU ``/model/parse`` answer shape."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ParseRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{"text": "flights to boston"}]})
+    text: str = Field(description="one sentence, as typed")
+
+
+class PredictRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"texts": ["flights to boston", "fares from denver"]}]}
+    )
+    texts: list[str] | None = Field(None, description="raw sentences (tokenised by slotfill)")
+    sentences: list[list[str]] | None = Field(None, description="pre-tokenised sentences (benchmark format)")
+
+
+def rasa_parse(result: dict) -> dict:
+    """A tagger result in Rasa's ``/model/parse`` shape, plus slotfill's ``tokens`` and ``tags``."""
+    name, confidence = result.get("intent"), result.get("intent_confidence")
+    intent = {"name": name, "confidence": float(confidence) if confidence is not None else 0.0}
+    entities = [
+        {
+            "entity": span["slot"],
+            "value": span["text"],
+            "start": span.get("start", span["token_start"]),
+            "end": span.get("end", span["token_end"]),
+            "confidence": span["confidence"],
+            "confidence_entity": span["confidence"],  # Rasa's own key for the same number
+            "extractor": "slotfill",
+        }
+        for span in result["spans"]
+    ]
+    return {
+        "text": result.get("text", " ".join(result["tokens"])),
+        "intent": intent,
+        # the model picks a set of atomic intents: the ranking holds that choice
+        "intent_ranking": [intent] if name is not None else [],
+        "entities": entities,
+        "tokens": result["tokens"],
+        "tags": result["tags"],
+    }

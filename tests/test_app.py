@@ -1,0 +1,136 @@
+"""serving/app.py: every endpoint's shape and every limit, in process (fastapi.testclient)."""
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from slotfill.serving.app import create_app, settings
+from slotfill.serving.backend import load_backend
+from slotfill.serving.limits import Limits
+from slotfill.tagger import SlotTagger
+
+LIMITS = Limits(max_body_bytes=2000, max_text_chars=100, max_batch=4, max_tokens=10)
+
+
+@pytest.fixture
+def backend(tiny_model_file):
+    return load_backend(tiny_model_file)
+
+
+@pytest.fixture
+def client(backend):
+    with TestClient(create_app(backend, LIMITS, max_batch=8, max_wait_ms=1)) as c:
+        yield c
+
+
+def _error(resp, status):
+    assert resp.status_code == status, resp.text
+    body = resp.json()
+    assert isinstance(body["error"], str) and body["error"]
+    return body["error"]
+
+
+def test_parse_answers_in_rasa_shape(client, tiny_model_file):
+    text = "i want to leave taipei, please"
+    body = client.post("/parse", json={"text": text}).json()
+    assert set(body) == {"text", "intent", "intent_ranking", "entities", "tokens", "tags"}
+    assert body["text"] == text and body["tokens"] == ["i", "want", "to", "leave", "taipei", ",", "please"]
+    assert len(body["tags"]) == len(body["tokens"])
+    assert set(body["intent"]) == {"name", "confidence"} and isinstance(body["intent"]["name"], str)
+    assert body["intent_ranking"][0] == body["intent"]
+    expected = SlotTagger.load(tiny_model_file).predict([text])[0]
+    assert [(e["entity"], e["start"], e["end"]) for e in body["entities"]] == [
+        (s["slot"], s["start"], s["end"]) for s in expected["spans"]
+    ]
+    for e in body["entities"]:
+        assert set(e) >= {"entity", "value", "start", "end", "confidence"} and text[e["start"] : e["end"]] == e["value"]
+
+
+def test_predict_gives_the_jsonl_records(client, tiny_model_file):
+    texts = ["i want to leave taipei", "arrive in new york, please"]
+    records = client.post("/predict", json={"texts": texts}).json()
+    assert records == json.loads(json.dumps(SlotTagger.load(tiny_model_file).predict(texts)))
+    tokens = client.post("/predict", json={"sentences": [["arrive", "in", "boston"]]}).json()
+    assert tokens[0]["tokens"] == ["arrive", "in", "boston"] and len(tokens[0]["tags"]) == 3
+
+
+def test_health_version_and_docs(client, backend):
+    assert client.get("/health").json()["status"] == "ok"
+    version = client.get("/version").json()
+    assert version["slotfill_version"].startswith("0.") and version["backend"] == "torch"
+    assert version["model"]["weights_sha256"] == backend.card["weights_sha256"]
+    assert version["model"]["dataset"] == "tiny"
+    assert "/parse" in client.get("/openapi.json").json()["paths"]
+    assert client.get("/docs").status_code == 200
+
+
+def test_body_size_limit(client):
+    _error(client.post("/parse", json={"text": "x" * 3000}), 413)
+    chunks = (b'{"text": "' + b"a" * 500 for _ in range(6))  # streamed, no Content-Length
+    _error(client.post("/parse", content=chunks, headers={"content-type": "application/json"}), 413)
+
+
+def test_text_length_and_batch_limits(client):
+    assert "at most 100" in _error(client.post("/parse", json={"text": "x" * 101}), 413)
+    _error(client.post("/predict", json={"texts": ["a"] * 5}), 413)
+    _error(client.post("/predict", json={"texts": ["a", "x" * 101]}), 413)
+    _error(client.post("/predict", json={"sentences": [["a"] * 11]}), 413)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b'{"text": "flights', b"not json", b'{"text": "\xff\xfe"}', b""],
+)
+def test_malformed_json_is_400(client, content):
+    resp = client.post("/parse", content=content, headers={"content-type": "application/json"})
+    assert resp.status_code in (400, 422)
+    _error(resp, resp.status_code)
+
+
+@pytest.mark.parametrize(
+    "path,body",
+    [
+        ("/parse", {}),
+        ("/parse", {"text": 12}),
+        ("/parse", {"text": None}),
+        ("/parse", ["flights"]),
+        ("/predict", {}),
+        ("/predict", {"texts": ["a"], "sentences": [["a"]]}),
+        ("/predict", {"texts": "flights"}),
+        ("/predict", {"sentences": [["a", ""]]}),
+        ("/predict", {"sentences": [["a b"]]}),
+        ("/predict", {"sentences": ["ab"]}),
+        ("/predict", {"texts": ["a"], "extra": 1}),
+    ],
+)
+def test_invalid_requests_are_422(client, path, body):
+    _error(client.post(path, json=body), 422)
+
+
+def test_empty_inputs_are_answered(client):
+    body = client.post("/parse", json={"text": ""}).json()
+    assert body["tokens"] == [] and body["entities"] == [] and body["intent"]["name"] is None
+    assert client.post("/predict", json={"texts": []}).json() == []
+    assert client.post("/predict", json={"sentences": [[]]}).json()[0]["tags"] == []
+
+
+def test_unknown_paths_and_methods_answer_json(client):
+    _error(client.get("/nothing"), 404)
+    _error(client.get("/parse"), 405)
+
+
+def test_without_batching(backend):
+    with TestClient(create_app(backend, LIMITS, max_batch=1)) as c:
+        assert c.post("/parse", json={"text": "arrive in boston"}).json()["tokens"] == ["arrive", "in", "boston"]
+
+
+def test_bad_serve_settings_are_config_errors():
+    from omegaconf import OmegaConf
+
+    from slotfill.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="max_wait_ms"):
+        settings(OmegaConf.create({"ckpt": "m.pt", "batching": {"max_batch": 8, "max_wait_ms": 50}}))
+    with pytest.raises(ConfigError, match="max_text_chars"):
+        settings(OmegaConf.create({"ckpt": "m.pt", "limits": {"max_text_chars": 0}}))

@@ -1,0 +1,71 @@
+"""serving/batcher.py: concurrent submissions are tagged together, bounded in size and wait."""
+
+import asyncio
+
+import pytest
+
+from slotfill.serving.batcher import MicroBatcher
+
+
+def _fake():
+    calls = []
+
+    def fn(texts):
+        calls.append(list(texts))
+        return [{"text": t} for t in texts]
+
+    return fn, calls
+
+
+async def _many(batcher, n):
+    await batcher.start()
+    try:
+        return await asyncio.gather(*(batcher.submit([f"s{i}"]) for i in range(n)))
+    finally:
+        await batcher.stop()
+
+
+def test_concurrent_requests_share_a_batch_and_get_their_own_results():
+    fn, calls = _fake()
+    results = asyncio.run(_many(MicroBatcher(fn, max_batch=64, max_wait_ms=5), 20))
+    assert [r[0]["text"] for r in results] == [f"s{i}" for i in range(20)]
+    assert len(calls) < 20 and sum(len(c) for c in calls) == 20
+
+
+def test_batches_are_bounded():
+    fn, calls = _fake()
+    asyncio.run(_many(MicroBatcher(fn, max_batch=4, max_wait_ms=5), 10))
+    assert max(len(c) for c in calls) <= 4 and sum(len(c) for c in calls) == 10
+
+
+def test_batching_off_tags_each_request_alone():
+    fn, calls = _fake()
+    asyncio.run(_many(MicroBatcher(fn, max_batch=1), 5))
+    assert [len(c) for c in calls] == [1] * 5
+
+
+def test_an_error_reaches_the_requests_and_the_consumer_goes_on():
+    state = {"fail": True}
+
+    def fn(texts):
+        if state.pop("fail", False):
+            raise RuntimeError("boom")
+        return [{"text": t} for t in texts]
+
+    async def scenario():
+        b = MicroBatcher(fn, max_batch=8, max_wait_ms=0)
+        await b.start()
+        try:
+            with pytest.raises(RuntimeError):
+                await b.submit(["a"])
+            return await b.submit(["b"])
+        finally:
+            await b.stop()
+
+    assert asyncio.run(scenario()) == [{"text": "b"}]
+
+
+@pytest.mark.parametrize("kw", [{"max_batch": 0}, {"max_wait_ms": 6}, {"max_wait_ms": -1}, {"max_batch": 2.5}])
+def test_bad_settings(kw):
+    with pytest.raises(ValueError):
+        MicroBatcher(lambda t: t, **kw)
