@@ -134,3 +134,59 @@ def test_bad_serve_settings_are_config_errors():
         settings(OmegaConf.create({"ckpt": "m.pt", "batching": {"max_batch": 8, "max_wait_ms": 50}}))
     with pytest.raises(ConfigError, match="max_text_chars"):
         settings(OmegaConf.create({"ckpt": "m.pt", "limits": {"max_text_chars": 0}}))
+
+
+# ------------------------------------------------------------- slotfill serve
+def test_a_model_that_does_not_load_stops_the_server_at_start(tmp_path, capsys):
+    from slotfill.__main__ import main
+
+    bad = tmp_path / "model.pt"
+    bad.write_bytes(b"not a model")
+    for ckpt in (tmp_path / "missing.pt", bad):
+        with pytest.raises(SystemExit) as e:
+            main(["serve", f"ckpt={ckpt}", "port=1"])
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 1
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_the_real_server_process(tiny_model_file):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from tests.helpers import ROOT
+
+    port = _free_port()
+    cmd = [sys.executable, "-m", "slotfill", "serve", f"ckpt={tiny_model_file}", f"port={port}"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"}, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "server did not come up"
+            time.sleep(0.2)
+        body = httpx.post(f"{url}/parse", json={"text": "arrive in boston"}).json()
+        assert body["tokens"] == ["arrive", "in", "boston"]
+        assert httpx.post(f"{url}/parse", content=b"{", headers={"content-type": "application/json"}).status_code == 400
+        assert httpx.get(f"{url}/version").json()["model"]["dataset"] == "tiny"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -1,0 +1,1 @@
+"""Tagging with ``model.onnx`` and its ``.json`` sidecar alone: numpy and onnxruntime, no torch."""
