@@ -67,12 +67,14 @@ def predict(cfg: DictConfig, texts: list[str] | None = None) -> list[dict]:
 
 
 def export(cfg: DictConfig) -> Path:
-    """Write the ONNX graph and its sidecar (and an int8 copy); check ONNX Runtime against PyTorch."""
+    """Write the ONNX graph and its sidecar (and an int8 copy) and MODEL_CARD.md; check ONNX Runtime against PyTorch."""
+    from .modelcard import write_model_card
     from .onnx_backend import check_parity, export_onnx, onnx_path_for, quantize_onnx  # torch.onnx, onnxruntime
 
     model = SlotModel.load(cfg.ckpt)
     out = export_onnx(model, cfg.get("output") or onnx_path_for(cfg.ckpt), int(cfg.opset))
     print(f"wrote {out} and {out}.json")
+    print(f"wrote {write_model_card(cfg.ckpt, model.card(), model.vocabs.to_dict())}")
     if cfg.get("int8", True):
         print(f"wrote {quantize_onnx(out)} (int8 weights; use backend=onnx precision=int8)")
     if cfg.get("check", True):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 import warnings
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -104,8 +107,32 @@ def fit(cfg: DictConfig) -> TrainingRun:
     return TrainingRun(datamodule, module, trainer, facts)
 
 
+def data_fingerprint(datasets) -> str | None:
+    """SHA-256 of every split's columns (tokens, tags, intents): which data a model was trained on."""
+    if not datasets:
+        return None
+    h = hashlib.sha256()
+    for split in sorted(datasets):
+        ds = datasets[split]
+        h.update(split.encode())
+        for column in sorted(ds.column_names):
+            h.update(json.dumps(ds[column], ensure_ascii=False).encode())
+    return h.hexdigest()
+
+
+def provenance(run: TrainingRun) -> dict:
+    """What the model card adds to the weights: when, with which seed, on which data, how well."""
+    return {
+        "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "seed": run.facts.get("seed"),
+        "data_sha256": data_fingerprint(getattr(run.datamodule, "datasets", None)),
+        "scores": run.scores,
+    }
+
+
 def write_run(run: TrainingRun, out_dir: Path) -> dict:
     """``model.pt``, ``metrics.json`` and per-split seqeval reports (main process only); the metrics."""
+    run.model.meta.update(provenance(run))
     model_file = run.model.save(out_dir / "model.pt")
     for split, result in run.module.results.items():
         write_atomic(out_dir / f"{split}_report.txt", slot_report(result["gold"], result["pred"]))

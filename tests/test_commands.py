@@ -33,3 +33,11 @@ def test_top_level_help_and_version(capsys):
 def test_predict_runs_through_hydra(tiny_model_file, capsys):
     assert main(["predict", f"ckpt={tiny_model_file}", "format=jsonl", "to boston, please"]) == 0
     assert '"tokens": ["to", "boston", ",", "please"]' in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_export_writes_the_graph_and_a_model_card(tiny_model_file, capsys):
+    assert main(["export", f"ckpt={tiny_model_file}", "int8=false"]) == 0
+    folder = tiny_model_file.parent
+    assert (folder / "model.onnx").is_file() and (folder / "model.onnx.json").is_file()
+    assert "data set: tiny" in (folder / "MODEL_CARD.md").read_text()

@@ -41,6 +41,8 @@ def test_run_folder_holds_a_self_contained_model_and_one_schema(trained_sample):
     assert metrics["weights_sha256"] == model.fingerprint()
     assert metrics["model"] == model.config.to_dict() and metrics["train"]["word_dropout"] == 0.1
     assert metrics["dataset"] == "sample" == model.meta["dataset"]
+    assert model.meta["seed"] == metrics["seed"] and model.meta["trained_at"].endswith("+00:00")
+    assert len(model.meta["data_sha256"]) == 64 and model.meta["scores"] == metrics["scores"]
     ckpt = torch.load(metrics["best_checkpoint"], weights_only=True)
     assert ckpt[CHECKPOINT_KEY]["vocabs"] == model.vocabs.to_dict()
 
