@@ -116,7 +116,7 @@ def data_fingerprint(datasets) -> str | None:
         ds = datasets[split]
         h.update(split.encode())
         for column in sorted(ds.column_names):
-            h.update(json.dumps(ds[column], ensure_ascii=False).encode())
+            h.update(json.dumps(list(ds[column]), ensure_ascii=False).encode())
     return h.hexdigest()
 
 

@@ -112,3 +112,15 @@ def test_one_training_file_alone_trains_on_a_carved_valid_split(tmp_path):
     convert(SAMPLE / "train", tmp_path / "mine" / "all.jsonl", "jsonl")
     metrics = train_on_sample(tmp_path / "run", epochs=1, extra=[f"data.train={tmp_path / 'mine' / 'all.jsonl'}"])
     assert metrics["dataset"] == "all" and set(metrics["scores"]) == {"valid"}  # no test split: not tested
+
+
+def test_data_fingerprint_follows_the_data():
+    from datasets import Dataset, DatasetDict
+
+    from slotfill.training import data_fingerprint
+
+    def dd(tokens):
+        return DatasetDict({"train": Dataset.from_dict({"tokens": [tokens], "tags": [["O"] * len(tokens)]})})
+
+    assert data_fingerprint(dd(["a", "b"])) == data_fingerprint(dd(["a", "b"])) != data_fingerprint(dd(["a", "c"]))
+    assert data_fingerprint(None) is None
