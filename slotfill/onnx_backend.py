@@ -19,7 +19,10 @@ from torch import nn
 
 from .errors import CheckpointError, SlotfillError
 from .model import SlotModel
-from .schema import check_format, write_atomic
+from .schema import write_atomic
+from .standalone.sidecar import read_sidecar, sidecar_path
+
+__all__ = ["export_onnx", "quantize_onnx", "read_sidecar", "sidecar_path", "OnnxEmissions", "check_parity"]
 
 INPUTS = ["words", "chars", "char_index", "lengths"]
 
@@ -40,10 +43,6 @@ class _Graph(nn.Module):
 def onnx_path_for(ckpt: str | Path, precision: str = "fp32") -> Path:
     """``model.onnx`` (float32) or ``model.int8.onnx`` (int8 weights) next to the checkpoint."""
     return Path(ckpt).with_suffix(".int8.onnx" if precision == "int8" else ".onnx")
-
-
-def sidecar_path(graph: str | Path) -> Path:
-    return Path(str(graph) + ".json")
 
 
 def sidecar(model: SlotModel, inputs: list[str], outputs: list[str]) -> dict:
@@ -113,18 +112,6 @@ def quantize_onnx(graph: str | Path, output: str | Path | None = None) -> Path:
     quantize_dynamic(str(graph), str(out), weight_type=QuantType.QInt8)
     write_atomic(sidecar_path(out), sidecar_path(graph).read_text())
     return out
-
-
-def read_sidecar(graph: str | Path) -> dict:
-    path = sidecar_path(graph)
-    try:
-        meta = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: the graph's sidecar is missing; re-export the model") from None
-    except (OSError, ValueError) as e:
-        raise CheckpointError(f"{path}: not a readable sidecar ({e})") from None
-    check_format(meta.get("format"), path)
-    return meta
 
 
 class OnnxEmissions:

@@ -190,3 +190,18 @@ def test_the_real_server_process(tiny_model_file):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_onnx_backend_serves_the_same_answers(tiny_model_file, backend):
+    pytest.importorskip("onnxruntime")
+    from slotfill.model import SlotModel
+    from slotfill.onnx_backend import export_onnx, onnx_path_for
+
+    graph = export_onnx(SlotModel.load(tiny_model_file), onnx_path_for(tiny_model_file))
+    texts = ["i want to leave taipei", "arrive in new york, please"]
+    with TestClient(create_app(load_backend(graph, "onnx"), LIMITS)) as onnx, TestClient(create_app(backend)) as eager:
+        assert onnx.get("/version").json()["backend"] == "onnx"
+        a = onnx.post("/predict", json={"texts": texts}).json()
+        b = eager.post("/predict", json={"texts": texts}).json()
+        assert [r["tags"] for r in a] == [r["tags"] for r in b]
+        assert onnx.post("/parse", json={"text": texts[0]}).json()["tags"] == b[0]["tags"]

@@ -1,0 +1,53 @@
+"""standalone/decode.py: numpy decoding gives what the torch decoding gives."""
+
+import numpy as np
+import pytest
+import torch
+
+from slotfill.models import decode_intents as torch_intents
+from slotfill.models import decode_tags as torch_decode
+from slotfill.standalone.decode import confidences, crf_marginals, decode_intents, decode_tags
+from tests.helpers import tiny_model
+
+
+def _params(model):
+    p = model.net.decode_params()
+    numpy = {k: p[k].numpy().astype(np.float32) for k in ("trans", "start", "end")}
+    return p, {**numpy, "log_softmax": p["log_softmax"]}
+
+
+def _batch(seed, K, B=16, T=9):
+    g = torch.Generator().manual_seed(seed)
+    emissions = torch.randn(B, T, K, generator=g) * 3
+    lengths = torch.randint(1, T + 1, (B,), generator=g)
+    mask = torch.arange(T)[None, :] < lengths[:, None]
+    return emissions, mask
+
+
+@pytest.mark.parametrize("crf", [False, True])
+@pytest.mark.parametrize("seed", range(5))
+def test_tags_match_torch(crf, seed):
+    model = tiny_model(crf=crf)
+    torch_params, params = _params(model)
+    if crf:  # trained-looking transitions, not zeros
+        g = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            model.net.crf.transitions.copy_(torch.randn(model.net.crf.transitions.shape, generator=g))
+        torch_params, params = _params(model)
+    emissions, mask = _batch(seed, len(model.tags))
+    expected = torch_decode(emissions, mask, torch_params)
+    got = decode_tags(emissions.numpy(), mask.numpy(), params)
+    assert (got == expected.numpy()).all()
+    if crf:
+        p = crf_marginals(emissions.numpy(), mask.numpy(), params)
+        assert np.allclose(p, model.net.crf.marginals(emissions, mask).numpy(), atol=1e-4)
+    conf = confidences(emissions.numpy(), mask.numpy(), got, params)
+    assert ((conf > 0) & (conf <= 1 + 1e-6)).all()
+
+
+def test_intent_sets_match_torch():
+    g = torch.Generator().manual_seed(0)
+    probs = torch.rand(20, 4, generator=g)
+    sets = [[0], [1], [0, 2], [3]]
+    assert decode_intents(probs.numpy(), sets) == torch_intents(probs, sets)
+    assert decode_intents(probs.numpy(), None) == torch_intents(probs, None)

@@ -1,0 +1,93 @@
+"""standalone/tagger.py: model.onnx + sidecar tag like the torch tagger, without model.pt or torch."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from slotfill import SlotTagger
+from slotfill.errors import CheckpointError
+from slotfill.onnx_backend import export_onnx, onnx_path_for
+from slotfill.standalone.tagger import OnnxTagger
+from tests.helpers import ROOT, tiny_model
+
+pytest.importorskip("onnxruntime")
+SENTENCES = ["i want to leave taipei", "", "arrive in new york " * 140, "Zürich to taipei, please", "boston"]
+NETS = [({"intent": True}, False), ({"crf": True, "intent": True, "intent_encoder": "separate"}, False), ({}, True)]
+
+
+def _export(tmp_path, net, lexicon, seed=0):
+    model = tiny_model(seed=seed, lexicon=lexicon, **net)
+    ckpt = model.save(tmp_path / "model.pt")
+    return ckpt, export_onnx(model, onnx_path_for(ckpt))
+
+
+@pytest.mark.parametrize("net, lexicon", NETS)
+def test_numpy_path_tags_like_torch(tmp_path, net, lexicon):
+    ckpt, graph = _export(tmp_path, net, lexicon)
+    eager = SlotTagger.load(ckpt).predict(SENTENCES)
+    ckpt.unlink()  # the graph and its sidecar are enough
+    onnx = OnnxTagger.load(graph).predict(SENTENCES)
+    for x, y in zip(eager, onnx):
+        assert x["tags"] == y["tags"] and x["intent"] == y["intent"] and x["tokens"] == y["tokens"]
+        assert [(s["slot"], s["start"], s["end"]) for s in x["spans"]] == [
+            (s["slot"], s["start"], s["end"]) for s in y["spans"]
+        ]
+        for s, t in zip(x["spans"], y["spans"]):
+            assert s["confidence"] == pytest.approx(t["confidence"], abs=1e-3)
+        if x["intent_confidence"] is not None:
+            assert x["intent_confidence"] == pytest.approx(y["intent_confidence"], abs=1e-3)
+
+
+def test_pre_tokenised_and_card(tmp_path):
+    ckpt, graph = _export(tmp_path, {"intent": True}, False)
+    tagger = OnnxTagger.load(ckpt)  # the graph beside a model.pt path
+    sentences = [["arrive", "in", "boston"], []]
+    assert [r["tags"] for r in tagger.predict_tokens(sentences)] == [
+        r["tags"] for r in SlotTagger.load(ckpt).predict_tokens(sentences)
+    ]
+    assert tagger.card["weights_sha256"] and tagger.card["dataset"] == "tiny" and "vocabs" not in tagger.card
+
+
+def test_missing_or_broken_files_are_one_line_errors(tmp_path):
+    with pytest.raises(CheckpointError, match="no ONNX model"):
+        OnnxTagger.load(tmp_path / "model.onnx")
+    _, graph = _export(tmp_path, {}, False)
+    sidecar = graph.with_name(graph.name + ".json")
+    sidecar.write_text("{")
+    with pytest.raises(CheckpointError, match="not a readable sidecar"):
+        OnnxTagger.load(graph)
+    sidecar.unlink()
+    with pytest.raises(CheckpointError, match="sidecar is missing"):
+        OnnxTagger.load(graph)
+
+
+NO_TORCH = """
+import sys, json
+sys.modules["torch"] = None  # any import of torch now fails
+from fastapi.testclient import TestClient
+from slotfill.standalone.tagger import OnnxTagger
+from slotfill.serving.app import create_app
+from slotfill.serving.backend import load_backend
+graph = sys.argv[1]
+out = {"predict": OnnxTagger.load(graph).predict(["i want to leave taipei"])[0]["tags"]}
+with TestClient(create_app(load_backend(graph, "onnx"))) as client:
+    out["parse"] = client.post("/parse", json={"text": "i want to leave taipei"}).json()["tags"]
+    out["version"] = client.get("/version").json()["backend"]
+out["torch"] = sys.modules["torch"] is None
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.slow
+def test_tags_and_serves_with_torch_blocked(tmp_path):
+    ckpt, graph = _export(tmp_path, {"intent": True}, True)
+    expected = SlotTagger.load(ckpt).predict(["i want to leave taipei"])[0]["tags"]
+    ckpt.unlink()
+    proc = subprocess.run(
+        [sys.executable, "-c", NO_TORCH, str(graph)], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout)
+    assert out == {"predict": expected, "parse": expected, "version": "onnx", "torch": True}
