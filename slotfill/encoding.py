@@ -6,11 +6,11 @@ from collections.abc import Sequence
 
 import torch
 
+from .standalone.encode import MAX_WORD_LEN
 from .tokenize import normalize
 from .vocab import Vocabularies, split_intent
 
 IGNORE = -100  # tag id of padding and of gold tags the training vocabulary lacks (ignored by the loss)
-MAX_WORD_LEN = 20  # characters per word seen by the char CNN; longer words keep their first 20
 
 
 def encode_tokens(tokens: Sequence[str], vocabs: Vocabularies, max_word_len: int = MAX_WORD_LEN) -> dict:

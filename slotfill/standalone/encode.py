@@ -9,7 +9,7 @@ import numpy as np
 from ..tokenize import normalize
 from ..vocab import Vocabularies
 
-MAX_WORD_LEN = 20  # characters per word seen by the char CNN (as slotfill.encoding)
+MAX_WORD_LEN = 20  # characters per word seen by the char CNN; longer words keep their first 20
 
 
 def encode_batch(token_lists: Sequence[Sequence[str]], vocabs: Vocabularies) -> dict[str, np.ndarray]:
