@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 ARGS ?=
 
-.PHONY: venv train test test-fast lint bench-accuracy bench-speed sample clean
+.PHONY: venv train test test-fast lint browser bench-accuracy bench-speed bench-serve sample clean
 
 venv: $(VENV)/.installed
 
@@ -25,12 +25,24 @@ test: venv  ## the whole test suite (what CI runs)
 test-fast: venv
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -m "not slow" $(ARGS)
 
+# Chromium and its driver for the demo page's browser test (Debian packages; nothing to do when present).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then \
+	  echo "chromium: $$(command -v chromium), chromedriver: $$(command -v chromedriver)"; \
+	else \
+	  $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium chromium-driver; \
+	fi
+
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
 bench-speed: venv  ## speed benchmark -> bench/results/speed.md
 	$(PY) bench/speed.py $(ARGS)
+
+bench-serve: venv  ## HTTP load benchmark (short) -> bench/RESULTS.md table
+	$(PY) bench/serve_load.py $(ARGS)
 
 bench-accuracy: venv  ## accuracy benchmark (5 seeds, presets + ablation) -> bench/results/accuracy.md
 	$(PY) bench/accuracy.py $(ARGS)

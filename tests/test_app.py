@@ -205,3 +205,69 @@ def test_onnx_backend_serves_the_same_answers(tiny_model_file, backend):
         b = eager.post("/predict", json={"texts": texts}).json()
         assert [r["tags"] for r in a] == [r["tags"] for r in b]
         assert onnx.post("/parse", json={"text": texts[0]}).json()["tags"] == b[0]["tags"]
+
+
+def test_demo_page_is_served(client):
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert 'id="text"' in page.text and "/parse" in page.text
+
+
+# ------------------------------------------------------- the demo page, in a browser
+SEED = "i want to leave taipei and arrive in boston"
+
+
+@pytest.fixture
+def live_server(trained_sample):
+    """The app on a free localhost port, in a thread of this process."""
+    import threading
+    import time
+
+    import uvicorn
+
+    backend = load_backend(trained_sample["model_file"])
+    server = uvicorn.Server(uvicorn.Config(create_app(backend), host="127.0.0.1", port=_free_port(), log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{server.config.port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.mark.slow
+def test_demo_page_highlights_departure_and_arrival(live_server):
+    import shutil
+
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    chromium, driver_bin = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver_bin):
+        pytest.skip("no chromium/chromedriver: run `make browser` (Debian packages)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        options.add_argument(arg)
+    browser = webdriver.Chrome(options=options, service=webdriver.ChromeService(driver_bin))
+    try:
+        browser.get(live_server + "/")
+        box = browser.find_element(By.ID, "text")
+        box.clear()
+        box.send_keys(SEED)
+        browser.find_element(By.ID, "go").click()
+        marks = WebDriverWait(browser, 20).until(lambda b: b.find_elements(By.CSS_SELECTOR, "mark.entity"))
+        found = {m.get_attribute("data-entity"): m.text.split("\n")[0] for m in marks}
+        assert found.get("fromloc.city_name", "").startswith("taipei"), found
+        assert found.get("toloc.city_name", "").startswith("boston"), found
+        colours = {m.value_of_css_property("background-color") for m in marks}
+        assert len(colours) >= 1 and "rgba(0, 0, 0, 0)" not in colours  # highlighted
+        assert browser.find_element(By.ID, "intent-name").text
+        rows = browser.find_elements(By.CSS_SELECTOR, "#tokens tr")
+        assert len(rows) == len(SEED.split()) + 1
+    finally:
+        browser.quit()
