@@ -26,13 +26,14 @@ def _labels(vocab: dict | None) -> list[str]:
 def render(card: dict, vocabs: dict | None = None, metrics: dict | None = None, name: str = "model") -> str:
     """Markdown for a model card (:meth:`SlotModel.card`), its vocabularies and its ``metrics.json``."""
     model = card.get("model") or {}
+    seed = card.get("seed", (metrics or {}).get("seed", "unknown"))  # models trained before the card had it
     lines = [
         f"# Model card: {name}",
         "",
         f"- slotfill {card.get('slotfill_version', '?')} (file format {card.get('format', '?')})",
         f"- data set: {card.get('dataset') or 'unknown'}"
         + (f" (sha256 {card['data_sha256'][:16]}...)" if card.get("data_sha256") else ""),
-        f"- trained: {card.get('trained_at') or 'unknown'}; seed {card.get('seed', 'unknown')}",
+        f"- trained: {card.get('trained_at') or 'unknown'}; seed {seed}",
         f"- architecture: {model.get('num_layers', '?')}-layer bidirectional {model.get('cell', '?')}, "
         f"hidden {model.get('hidden_size', '?')}, CRF {'yes' if model.get('crf') else 'no'}, "
         f"intent head {'yes' if model.get('intent') else 'no'}, "

@@ -1,0 +1,149 @@
+"""HTTP load benchmark of ``slotfill serve``: POST /parse, one ATIS test sentence per request.
+
+For each server configuration (eager / ONNX, with / without micro-batching) a server process is
+started on a free localhost port; async httpx clients (1 / 8 / 64 by default) each send requests
+back to back for ``--seconds``; the table gives requests/s and latency percentiles. The
+in-process batched API (``predict`` on all sentences, batch 256) is measured in the same run:
+its sentences/s over the server's requests/s is the serving overhead. The ONNX server's resident
+memory and its cold start (process start to first answer) are reported too.
+
+    python bench/serve_load.py --ckpt outputs/.../model.pt [--seconds 3] [--clients 1,8,64]
+
+Not a timed test: numbers depend on the machine (and on what else runs on it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+ATIS_TEST = ROOT.parent / "shared" / "data" / "atis" / "test" / "seq.in"
+CONFIGS = {  # name: serve settings
+    "eager, batching": ["backend=torch"],
+    "eager, no batching": ["backend=torch", "batching.max_batch=1"],
+    "onnx, batching": ["backend=onnx"],
+    "onnx, no batching": ["backend=onnx", "batching.max_batch=1"],
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def start_server(ckpt: str, settings: list[str], threads: int) -> tuple[subprocess.Popen, str, float]:
+    """A server process; its URL and the seconds from process start to the first /parse answer."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "slotfill", "serve", f"ckpt={ckpt}", f"port={port}", f"threads={threads}", *settings]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": str(threads)}
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    while True:
+        if proc.poll() is not None:
+            raise SystemExit(f"server failed: {proc.stderr.read().decode()[-2000:]}")
+        try:
+            if httpx.post(f"{url}/parse", json={"text": "flights to boston"}, timeout=2).status_code == 200:
+                return proc, url, time.perf_counter() - t0
+        except httpx.TransportError:
+            time.sleep(0.02)
+        if time.perf_counter() - t0 > 120:
+            proc.kill()
+            raise SystemExit("server did not start in 120 s")
+
+
+async def load(url: str, sentences: list[str], clients: int, seconds: float) -> dict:
+    latencies: list[float] = []
+    errors = 0
+    stop = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+
+    async def client(k: int, http: httpx.AsyncClient) -> None:
+        nonlocal errors
+        i = k
+        while time.perf_counter() < stop:
+            t = time.perf_counter()
+            resp = await http.post(f"{url}/parse", json={"text": sentences[i % len(sentences)]})
+            latencies.append(time.perf_counter() - t)
+            errors += resp.status_code != 200
+            i += clients
+
+    async with httpx.AsyncClient(limits=limits, timeout=30) as http:
+        t0 = time.perf_counter()
+        await asyncio.gather(*(client(k, http) for k in range(clients)))
+        wall = time.perf_counter() - t0
+    latencies.sort()
+
+    def pct(q: float) -> float:
+        return 1000 * latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else float("nan")
+
+    return {"rps": len(latencies) / wall, "p50": pct(0.5), "p99": pct(0.99), "n": len(latencies), "errors": errors}
+
+
+def in_process(ckpt: str, sentences: list[str], threads: int) -> dict[str, float]:
+    """Sentences/s of the batched Python API (batch 256) on every sentence, eager and ONNX."""
+    from slotfill.standalone.tagger import OnnxTagger
+    from slotfill.tagger import SlotTagger
+
+    out = {}
+    for name, tagger in (("eager", SlotTagger.load(ckpt, threads=threads)), ("onnx", OnnxTagger.load(ckpt, threads))):
+        tagger.predict(sentences[:256])
+        t = time.perf_counter()
+        tagger.predict(sentences, batch_size=256)
+        out[name] = len(sentences) / (time.perf_counter() - t)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--ckpt", required=True, help="model.pt with model.onnx beside it (slotfill export)")
+    ap.add_argument("--sentences", default=str(ATIS_TEST), help="one sentence a line (ATIS test seq.in)")
+    ap.add_argument("--clients", default="1,8,64")
+    ap.add_argument("--seconds", type=float, default=3.0, help="load per cell")
+    ap.add_argument("--threads", type=int, default=1, help="model threads of the server")
+    ap.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated subset of: " + ", ".join(CONFIGS))
+    args = ap.parse_args()
+    sentences = [s.strip() for s in Path(args.sentences).read_text().splitlines() if s.strip()]
+    clients = [int(c) for c in args.clients.split(",")]
+    print(
+        f"# serve load: {len(sentences)} sentences, {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}"
+    )
+    print("\n| server | clients | requests/s | p50 ms | p99 ms | requests | errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    extra = []
+    for name in args.configs.split(","):
+        proc, url, cold = start_server(args.ckpt, CONFIGS[name], args.threads)
+        try:
+            for c in clients:
+                r = asyncio.run(load(url, sentences, c, args.seconds))
+                cells = f"{r['rps']:,.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['n']:,} | {r['errors']}"
+                print(f"| {name} | {c} | {cells} |", flush=True)
+            extra.append(f"- {name}: cold start to first answer {cold:.2f} s, RSS after load {rss_mb(proc.pid):.0f} MB")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    api = in_process(args.ckpt, sentences, args.threads)
+    print("\n" + "\n".join(extra))
+    print(f"- in-process batched API (batch 256): eager {api['eager']:,.0f} sentences/s, onnx {api['onnx']:,.0f}")
+
+
+if __name__ == "__main__":
+    main()
