@@ -75,6 +75,11 @@ out = {"predict": OnnxTagger.load(graph).predict(["i want to leave taipei"])[0][
 with TestClient(create_app(load_backend(graph, "onnx"))) as client:
     out["parse"] = client.post("/parse", json={"text": "i want to leave taipei"}).json()["tags"]
     out["version"] = client.get("/version").json()["backend"]
+from slotfill.__main__ import main  # the CLI path of `slotfill serve backend=onnx`, up to loading the model
+try:
+    main(["serve", "ckpt=" + graph + ".missing.onnx", "backend=onnx"])
+except SystemExit as e:
+    out["serve_exit"] = e.code
 out["torch"] = sys.modules["torch"] is None
 print(json.dumps(out))
 """
@@ -90,4 +95,5 @@ def test_tags_and_serves_with_torch_blocked(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout)
-    assert out == {"predict": expected, "parse": expected, "version": "onnx", "torch": True}
+    assert out == {"predict": expected, "parse": expected, "version": "onnx", "serve_exit": 2, "torch": True}
+    assert "no ONNX model" in proc.stderr
