@@ -29,10 +29,10 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 ATIS_TEST = ROOT.parent / "shared" / "data" / "atis" / "test" / "seq.in"
 CONFIGS = {  # name: serve settings
-    "eager, batching": ["backend=torch"],
-    "eager, no batching": ["backend=torch", "batching.max_batch=1"],
-    "onnx, batching": ["backend=onnx"],
-    "onnx, no batching": ["backend=onnx", "batching.max_batch=1"],
+    "eager-batching": ["backend=torch"],
+    "eager-no-batching": ["backend=torch", "batching.max_batch=1"],
+    "onnx-batching": ["backend=onnx"],
+    "onnx-no-batching": ["backend=onnx", "batching.max_batch=1"],
 }
 
 
