@@ -27,6 +27,7 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's slotfill, not an installed one
 ATIS_TEST = ROOT.parent / "shared" / "data" / "atis" / "test" / "seq.in"
 CONFIGS = {  # name: serve settings
     "eager-batching": ["backend=torch"],
@@ -137,6 +138,7 @@ def main() -> None:
                 cells = f"{r['rps']:,.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['n']:,} | {r['errors']}"
                 print(f"| {name} | {c} | {cells} |", flush=True)
             extra.append(f"- {name}: cold start to first answer {cold:.2f} s, RSS after load {rss_mb(proc.pid):.0f} MB")
+            print(f"<!-- {extra[-1][2:]} -->", file=sys.stderr, flush=True)
         finally:
             proc.terminate()
             proc.wait(timeout=30)

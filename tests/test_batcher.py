@@ -32,6 +32,24 @@ def test_concurrent_requests_share_a_batch_and_get_their_own_results():
     assert len(calls) < 20 and sum(len(c) for c in calls) == 20
 
 
+def test_a_lone_request_does_not_wait():
+    import time
+
+    fn, calls = _fake()
+
+    async def one():
+        b = MicroBatcher(fn, max_batch=64, max_wait_ms=5, in_flight=lambda: 1)
+        await b.start()
+        try:
+            t = time.perf_counter()
+            await b.submit(["a"])
+            return time.perf_counter() - t
+        finally:
+            await b.stop()
+
+    assert asyncio.run(one()) < 0.5 and calls == [["a"]]
+
+
 def test_batches_are_bounded():
     fn, calls = _fake()
     asyncio.run(_many(MicroBatcher(fn, max_batch=4, max_wait_ms=5), 10))

@@ -39,7 +39,8 @@ def create_app(
 ) -> FastAPI:
     """The API over a loaded ``backend``; micro-batching of /parse with ``max_batch`` > 1."""
     limits = limits or Limits()
-    batcher = MicroBatcher(backend.predict, max_batch, max_wait_ms)
+    counter: list[BodyLimit] = []  # the outer middleware, set below: requests in flight
+    batcher = MicroBatcher(backend.predict, max_batch, max_wait_ms, in_flight=lambda: counter[0].active)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -119,7 +120,9 @@ def create_app(
             return HTMLResponse("<p>slotfill: see <a href='/docs'>/docs</a></p>")
         return HTMLResponse(page.read_text(encoding="utf-8"))
 
-    return BodyLimit(app, limits.max_body_bytes)  # type: ignore[return-value]
+    outer = BodyLimit(app, limits.max_body_bytes)
+    counter.append(outer)
+    return outer  # type: ignore[return-value]
 
 
 def settings(cfg) -> dict:

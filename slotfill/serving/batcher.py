@@ -4,6 +4,10 @@ Each request puts its texts on an asyncio queue and awaits a future. One consume
 the first waiting request, gathers more for at most ``max_wait_ms`` (or until ``max_batch``
 texts), runs the tagger on all of them in a worker thread (the event loop keeps accepting
 requests meanwhile) and hands every request its own slice of the results.
+
+The wait is adaptive: with ``in_flight`` (how many requests the server is handling now), the
+consumer waits only while some of them have not reached the queue yet, so a lone client pays no
+wait at all, and requests that queued while the model was busy are taken without waiting.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ MAX_WAIT_MS = 5.0  # an upper bound on the added latency a request may pay for b
 class MicroBatcher:
     """Gathers texts from concurrent :meth:`submit` calls into batches of at most ``max_batch``."""
 
-    def __init__(self, fn: TagFn, max_batch: int = 64, max_wait_ms: float = 2.0) -> None:
+    def __init__(
+        self, fn: TagFn, max_batch: int = 64, max_wait_ms: float = 2.0, in_flight: Callable[[], int] | None = None
+    ) -> None:
         if not isinstance(max_batch, int) or max_batch < 1:
             raise ValueError(f"batching.max_batch={max_batch!r}: must be a whole number of at least 1")
         if not 0 <= max_wait_ms <= MAX_WAIT_MS:
@@ -28,6 +34,7 @@ class MicroBatcher:
         self.fn = fn
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000
+        self.in_flight = in_flight
         # one thread: the model runs one batch at a time, off the event loop
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="slotfill-model")
         self._queue: asyncio.Queue | None = None
@@ -78,8 +85,8 @@ class MicroBatcher:
                 item = self._queue.get_nowait()
             except asyncio.QueueEmpty:
                 left = deadline - loop.time()
-                if left <= 0:
-                    break
+                if left <= 0 or (self.in_flight is not None and self.in_flight() <= len(batch)):
+                    break  # out of time, or no other request is on its way
                 try:
                     item = await asyncio.wait_for(self._queue.get(), left)
                 except asyncio.TimeoutError:

@@ -36,16 +36,27 @@ async def _send_json(send, status: int, body: dict) -> None:
 
 
 class BodyLimit:
-    """ASGI middleware: refuse a request body over ``max_bytes`` with 413, declared or streamed."""
+    """ASGI middleware: refuse a request body over ``max_bytes`` with 413, declared or streamed.
+
+    ``active`` counts the POST requests in progress (the micro-batcher's ``in_flight``).
+    """
 
     def __init__(self, app, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.active = 0
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
+        self.active += 1
+        try:
+            await self._limited(scope, receive, send)
+        finally:
+            self.active -= 1
+
+    async def _limited(self, scope, receive, send) -> None:
         too_big = {"error": f"request body over {self.max_bytes} bytes"}
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None:
