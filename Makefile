@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 train: venv  ## train the default tagger on ATIS (override with ARGS="data=snips ...")
 	$(PY) train.py $(ARGS)
 
-test: venv  ## the whole test suite (what CI runs)
+test: venv browser  ## the whole test suite (what CI runs), after setting up what the browser test needs
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest $(ARGS)
 
 test-fast: venv
