@@ -30,6 +30,19 @@ def train(cfg: DictConfig) -> dict:
     return metrics
 
 
+def objective(metrics: dict) -> float | None:
+    """The monitored validation score of the selected epoch (what a sweeper optimises); None off rank 0."""
+    if not metrics:
+        return None
+    if metrics.get("best_val_score") is not None:
+        return float(metrics["best_val_score"])
+    valid = metrics.get("scores", {}).get("valid", {})  # no checkpoint (fast_dev_run): the last validation
+    name = str(metrics.get("monitor") or "val/f1").split("/")[-1]
+    if name == "joint" and "intent_accuracy" in valid:
+        return (valid["f1"] + valid["intent_accuracy"]) / 2
+    return valid.get(name, valid.get("f1"))
+
+
 def load_tagger(cfg: DictConfig) -> SlotTagger:
     """The tagger that ``ckpt``, ``backend``, ``precision`` and ``threads`` of a predict/evaluate config name."""
     return SlotTagger.load(cfg.ckpt, backend=str(cfg.backend), threads=cfg.threads, precision=str(cfg.precision))

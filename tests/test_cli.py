@@ -1,6 +1,8 @@
 """cli.py and the entry scripts: what a user runs, in a subprocess (slow except the pure-function tests)."""
 
+import csv
 import json
+import re
 
 import pytest
 import torch
@@ -25,11 +27,22 @@ def _train(args, out, timeout=240):
 
 @slow
 def test_train_smoke_run(tmp_path):
-    proc = _train(sample_overrides(epochs=2), tmp_path)
+    # the progress bar is asked for, but output goes to a pipe: plain epoch lines, no \r redraws
+    args = [a for a in sample_overrides(epochs=2) if "enable_progress_bar" not in a]
+    proc = _train([*args, "trainer.enable_progress_bar=true"], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "test: slot F1" in proc.stdout
     assert (tmp_path / "metrics.json").exists() and (tmp_path / "model.pt").exists()
-    assert (tmp_path / "logs" / "metrics.csv").exists()
+    assert "\r" not in proc.stdout + proc.stderr
+    for text in (proc.stdout + proc.stderr, (tmp_path / "train.log").read_text()):
+        lines = [line for line in text.splitlines() if re.search(r"epoch \d\d  loss ", line)]
+        assert len(lines) == 2 and all(k in lines[0] for k in ("val F1", "lr", "sent/s")), text[-2000:]
+    rows = list(csv.DictReader(open(tmp_path / "logs" / "metrics.csv")))
+    assert [r["epoch"] for r in rows] == ["0", "1"]
+    assert all(r["train/loss"] and r["val/f1"] and r["train/lr"] for r in rows)
+    (ckpt,) = (tmp_path / "checkpoints").iterdir()
+    assert re.fullmatch(r"epoch=0[01]-val_f1=\d+\.\d\d\.ckpt", ckpt.name)
+    assert (tmp_path / "learning_curves.png").stat().st_size > 1000
 
 
 @slow

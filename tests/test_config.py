@@ -12,9 +12,7 @@ from slotfill.module import TrainConfig
 from tests.helpers import CONF, ROOT, compose_config
 
 GROUPS = {
-    group.name: sorted(p.stem for p in group.glob("*.yaml"))
-    for group in sorted(CONF.iterdir())
-    if group.is_dir()
+    group.name: sorted(p.stem for p in group.glob("*.yaml")) for group in sorted(CONF.iterdir()) if group.is_dir()
 }
 CHOICES = [(g, o) for g, options in GROUPS.items() for o in options]
 
