@@ -92,6 +92,23 @@ def test_multirun_sweep_writes_one_folder_per_run(tmp_path):
         assert (tmp_path / job / "metrics.json").exists() and (tmp_path / job / "model.pt").exists()
     sizes = {torch.load(tmp_path / j / "model.pt", weights_only=True)["model"]["hidden_size"] for j in ("0", "1")}
     assert sizes == {8, 16}
+    rows = list(csv.DictReader(open(tmp_path / "summary.csv")))
+    assert [(r["run"], r["model.hidden_size"]) for r in rows] == [("0", "8"), ("1", "16")]
+    assert all(float(r["valid F1"]) >= 0 for r in rows)
+
+
+@slow
+def test_optuna_sweeper_maximises_the_returned_validation_score(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    args = [a for a in sample_overrides(epochs=2) if not a.startswith("model.hidden_size")]
+    sweep = ["hydra/sweeper=optuna", "hydra.sweeper.n_trials=2", "hydra.sweeper.direction=maximize"]
+    sweep += ["hydra.sweeper.sampler.seed=0", "model.hidden_size=choice(8,16)"]
+    proc = run_script("train.py", ["-m", *args, *sweep, f"hydra.sweep.dir={tmp_path}"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = (tmp_path / "optimization_results.yaml").read_text()
+    best = max(json.loads((tmp_path / j / "metrics.json").read_text())["best_val_score"] for j in ("0", "1"))
+    assert "best_value" in results and f"{best}"[:5] in results
+    assert len(list(csv.DictReader(open(tmp_path / "summary.csv")))) == 2
 
 
 @slow
