@@ -7,7 +7,7 @@ import re
 import pytest
 import torch
 
-from slotfill.cli import extract_texts
+from slotfill.cli import extract_texts, quote_paths
 from tests.conftest import write_split
 from tests.helpers import SAMPLE, one_line_error, run_script, sample_overrides
 
@@ -18,6 +18,16 @@ def test_free_text_is_taken_out_of_the_override_grammar():
     texts, rest = extract_texts(["predict.py", "ckpt=m.pt", "text=i'd like, please", "hello there", "-m", "+a.b=1"])
     assert texts == ["i'd like, please", "hello there"]
     assert rest == ["predict.py", "ckpt=m.pt", "-m", "+a.b=1"]
+
+
+def test_checkpoint_paths_with_equals_signs_are_quoted_for_hydra():
+    ckpt = "ckpt=out/checkpoints/epoch=09-val_f1=89.63.ckpt"
+    assert quote_paths(["x.py", ckpt, "split=test", "ckpt='a=b'"]) == [
+        "x.py",
+        "ckpt='out/checkpoints/epoch=09-val_f1=89.63.ckpt'",
+        "split=test",
+        "ckpt='a=b'",
+    ]
 
 
 # ------------------------------------------------------------------ train.py
@@ -197,6 +207,21 @@ def test_evaluate_reproduces_training_scores(request, fixture, tmp_path):
         assert metrics["scores"][split] == pytest.approx(run["scores"][split], abs=1e-9)
         report = (tmp_path / split / "report.md").read_text()
         assert "Departure vs arrival" in report and "strict IOB2" in report
+        assert "## Per-intent report" in report and "## Calibration" in report
+        for name in ("per_slot_f1", "slot_confusion", "intent_confusion", "confidence_histogram", "reliability"):
+            assert (tmp_path / split / f"{name}.png").stat().st_size > 1000 and (
+                tmp_path / split / f"{name}.svg"
+            ).exists()
+        assert set(metrics["calibration"]) == {"span", "intent"} and metrics["per_intent"]["micro avg"]["support"] == 20
+
+
+@slow
+def test_evaluate_reads_a_training_checkpoint_named_with_equals_signs(trained_sample, tmp_path):
+    ckpt = trained_sample["best_checkpoint"]
+    assert "epoch=" in ckpt and "-val_f1=" in ckpt
+    proc = _evaluate([f"ckpt={ckpt}", "data=sample", f"data.path={SAMPLE}", "plots=false"], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert not (tmp_path / "reliability.png").exists()
 
 
 @slow
