@@ -285,7 +285,7 @@ def grid(args) -> None:
                             "epochs_run": m["epochs"],
                         }
                     )
-    _write("grid", vars_of(args), out, time.perf_counter() - start)
+    _write(args.name, vars_of(args), out, time.perf_counter() - start)
     if not out:
         return
     datasets = sorted({r["dataset"] for r in out}, key=args.datasets.index)
@@ -320,7 +320,7 @@ def grid(args) -> None:
         ax.set(ylabel="test slot F1 (%)", title=f"{ds}: {args.epochs} epochs, {args.seeds} seed(s)")
         ax.grid(axis="y", alpha=0.3)
         ax.legend(fontsize=8)
-    _save(fig, "cells_grid")
+    _save(fig, f"cells_{args.name}")
 
 
 # ----------------------------------------------------------------- report
@@ -333,15 +333,12 @@ def report(_args=None) -> None:
         "the command and options that produced it. Machine: 2 shared CPU cores, torch CPU build.",
         "",
     ]
-    parts = {
-        p: json.loads((RESULTS / f"cells_{p}.json").read_text())
-        for p in ("grid", "probe", "gradients", "forget_bias")
-        if (RESULTS / f"cells_{p}.json").exists()
-    }
-    if "grid" in parts:
-        g = parts["grid"]
+    parts = {f.stem[len("cells_") :]: json.loads(f.read_text()) for f in sorted(RESULTS.glob("cells_*.json"))}
+    for gname, g in parts.items():
+        if not gname.startswith("grid"):
+            continue
         lines += [
-            "## Benchmarks (test slot F1, %)",
+            f"## Benchmarks (`{gname}`): test slot F1, %",
             "",
             f"Command: `{g['command']}` ({g['seconds']:.0f} s).",
             "",
@@ -368,7 +365,7 @@ def report(_args=None) -> None:
                 f"{_ms([r['test_f1'] for r in rs])} | {_ms([r['valid_f1'] for r in rs])} | "
                 f"{statistics.mean(r['train_time_s'] for r in rs):.0f} |"
             )
-        lines += ["", "![grid](cells_grid.png)", ""]
+        lines += ["", f"![{gname}](cells_{gname}.png)", ""]
     for name, p in parts.items():
         if not name.startswith("probe"):
             continue
@@ -503,6 +500,7 @@ def main() -> None:
     s.add_argument("--directions", nargs="+", default=["uni", "bi"], choices=["uni", "bi"])
     s.add_argument("--layers", nargs="+", type=int, default=[1, 2], choices=[1, 2])
     s.add_argument("--report-only", action="store_true", help="tabulate finished runs, train nothing")
+    s.add_argument("--name", default="grid", help="results file name (cells_NAME.json/.png): keeps two grids")
     s.set_defaults(func=grid)
 
     s = sub.add_parser("report", help="bench/results/cells.md from the results present")
