@@ -1,7 +1,9 @@
 """__main__.py: the `python -m slotfill` subcommands."""
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -34,3 +36,29 @@ def test_errors_are_one_line_with_status_2(tmp_path):
     assert proc.returncode == 2 and proc.stderr.strip() == f"error: {tmp_path}: not a run folder (no metrics.json)"
     proc = subprocess.run([sys.executable, "-m", "slotfill", "--help"], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0 and "compare" in proc.stdout and "plot" in proc.stdout
+
+
+@pytest.mark.slow
+def test_plot_and_compare_two_sample_runs(trained_sample, trained_sample_crf, tmp_path):
+    runs = [str(Path(r["model_file"]).parent) for r in (trained_sample, trained_sample_crf)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "slotfill", "plot", *runs, "-o", str(tmp_path / "both")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (tmp_path / "both.png").stat().st_size > 1000 and (tmp_path / "both.svg").exists()
+    proc = subprocess.run(
+        [sys.executable, "-m", "slotfill", "compare", *runs, "--csv", str(tmp_path / "t.csv")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    header = proc.stdout.splitlines()[0]
+    assert "model.crf" in header and "model.intent_encoder" in header and "test F1" in header
+    assert "model.hidden_size" not in header  # the same in both runs
