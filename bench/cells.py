@@ -285,7 +285,12 @@ def grid(args) -> None:
                             "epochs_run": m["epochs"],
                         }
                     )
-    _write(args.name, vars_of(args), out, time.perf_counter() - start)
+    previous = RESULTS / f"cells_{args.name}.json"
+    if args.report_only and previous.exists():  # redraw only: keep the command and time that trained
+        old = json.loads(previous.read_text())
+        previous.write_text(json.dumps({**old, "results": out}, indent=1) + "\n")
+    else:
+        _write(args.name, vars_of(args), out, time.perf_counter() - start)
     if not out:
         return
     datasets = sorted({r["dataset"] for r in out}, key=args.datasets.index)
@@ -308,7 +313,7 @@ def grid(args) -> None:
                     statistics.mean(vals),
                     width=0.27,
                     color=COLORS[cell],
-                    label=cell if v == 0 else None,
+                    label=cell if not any(b.get_label() == cell for b in ax.containers) else None,
                     yerr=statistics.stdev(vals) if len(vals) > 1 else None,
                 )
                 ax.plot([x] * len(vals), vals, "k.", markersize=3)
