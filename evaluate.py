@@ -1,10 +1,16 @@
 """Evaluate a checkpoint: ``python evaluate.py ckpt=PATH data=atis split=test``."""
 
-import hydra
-from omegaconf import DictConfig
+import sys
 
-from slotfill.cli import friendly_errors
-from slotfill.run import evaluate
+from slotfill.cli import quote_paths
+
+sys.argv = quote_paths(sys.argv)
+
+import hydra  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
+from slotfill.cli import friendly_errors  # noqa: E402
+from slotfill.run import evaluate  # noqa: E402
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")

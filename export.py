@@ -1,10 +1,16 @@
 """Export a checkpoint to ONNX: ``python export.py ckpt=outputs/.../model.pt``."""
 
-import hydra
-from omegaconf import DictConfig
+import sys
 
-from slotfill.cli import friendly_errors
-from slotfill.run import export
+from slotfill.cli import quote_paths
+
+sys.argv = quote_paths(sys.argv)
+
+import hydra  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
+from slotfill.cli import friendly_errors  # noqa: E402
+from slotfill.run import export  # noqa: E402
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="export")

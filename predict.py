@@ -2,9 +2,10 @@
 
 import sys
 
-from slotfill.cli import extract_texts
+from slotfill.cli import extract_texts, quote_paths
 
 TEXTS, sys.argv = extract_texts(sys.argv)
+sys.argv = quote_paths(sys.argv)
 
 import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402

@@ -3,6 +3,8 @@
     slotfill train|predict|evaluate|export|serve [key=value ...]   Hydra runs (slotfill.commands)
     python -m slotfill convert IN OUT --to FORMAT [--from FORMAT] [--scheme SCHEME]
     python -m slotfill data check [data=NAME | data.path=... | data.train=... ...] [--json]
+    python -m slotfill plot RUN_DIR... [-o FILE]     learning curves of one or more runs on one figure
+    python -m slotfill compare RUN_DIR... [--csv F]  the settings that differ between runs, and their scores
 
 A Hydra subcommand is a :class:`slotfill.commands.Command`; it is dispatched before argparse so
 that Hydra's own flags and free text pass through untouched. Any other subcommand is a
@@ -78,7 +80,42 @@ def add_data(sub: argparse._SubParsersAction) -> None:
     c.set_defaults(func=_data_check)
 
 
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_convert, add_data]
+def _plot(args: argparse.Namespace) -> int:
+    from .plots import learning_curves
+
+    for path in learning_curves(args.runs, args.output, labels=args.labels):
+        print(f"wrote {path}")
+    return 0
+
+
+def add_plot(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("plot", help="learning curves (loss, validation F1, intent accuracy) of runs on one figure")
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders (with logs/metrics.csv)")
+    p.add_argument("-o", "--output", default="learning_curves", help="file name; .png and .svg are written")
+    p.add_argument("--labels", nargs="+", help="one legend label per run (default: the folder names)")
+    p.set_defaults(func=_plot)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from .compare import compare as table
+    from .compare import to_csv, to_markdown
+    from .schema import write_atomic
+
+    columns, rows = table(args.runs)
+    print(to_markdown(columns, rows), end="")
+    if args.csv:
+        print(f"wrote {write_atomic(args.csv, to_csv(columns, rows))}")
+    return 0
+
+
+def add_compare(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("compare", help="one table: the settings that differ between runs, and their scores")
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders (with metrics.json)")
+    p.add_argument("--csv", help="also write the table as CSV to this file")
+    p.set_defaults(func=_compare)
+
+
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_convert, add_data, add_plot, add_compare]
 
 
 def parser() -> argparse.ArgumentParser:

@@ -55,3 +55,18 @@ def extract_texts(argv: list[str]) -> tuple[list[str], list[str]]:
         else:
             texts.append(arg)
     return texts, rest
+
+
+PATH_KEYS = ("ckpt", "input", "output", "split_dir", "data.path")
+
+
+def quote_paths(argv: list[str], keys: tuple[str, ...] = PATH_KEYS) -> list[str]:
+    """Quote path values that hold ``=`` (``ckpt=.../epoch=09-val_f1=89.63.ckpt``), which Hydra's
+    override grammar would reject; values already quoted, or holding a quote, are left alone."""
+    out = []
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if sep and key.lstrip("+") in keys and "=" in value and value[:1] not in ("'", '"') and "'" not in value:
+            arg = f"{key}='{value}'"
+        out.append(arg)
+    return out

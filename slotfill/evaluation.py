@@ -7,6 +7,8 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from .calibration import calibration
+from .intents import intent_confusion, intent_report, intent_report_markdown
 from .metrics import all_scores, same_intent, slot_report
 from .schema import metrics_record, write_atomic, write_json
 from .spans import bio_spans
@@ -42,6 +44,24 @@ def has_direction_slots(tags: Sequence[Sequence[str]]) -> bool:
     return any(t[2:].startswith(("fromloc.", "toloc.")) for seq in tags for t in seq)
 
 
+def type_matrix(
+    gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], top_k: int = 15
+) -> tuple[list[str], list[list[int]]]:
+    """Token-level slot-type counts ``[gold][pred]`` over the ``top_k`` most frequent gold types
+    (``O`` included, the rest merged into ``(other)``)."""
+    freq = Counter(slot_type(t) for g in gold for t in g)
+    names = [t for t, _ in freq.most_common()]
+    keep = names if len(names) <= top_k else names[: top_k - 1]
+    labels = keep + ([] if len(names) <= top_k else ["(other)"])
+    index = {t: i for i, t in enumerate(keep)}
+    other = len(labels) - 1
+    matrix = [[0] * len(labels) for _ in labels]
+    for g, p in zip(gold, pred):
+        for gt, pt in zip(g, p):
+            matrix[index.get(slot_type(gt), other)][index.get(slot_type(pt), other)] += 1
+    return labels, matrix
+
+
 def direction_confusions(span_conf: Counter) -> dict:
     """Departure vs arrival mix-ups (``fromloc.*`` <-> ``toloc.*``): the distinction slotfill exists for."""
     out = {"fromloc_as_toloc": 0, "toloc_as_fromloc": 0}
@@ -59,8 +79,14 @@ def evaluate_predictions(
     pred_tags: Sequence[Sequence[str]],
     gold_intents: Sequence[str] | None,
     pred_intents: Sequence[str] | None,
+    predictions: Sequence[dict] | None = None,
+    top_k: int = 15,
 ) -> dict:
-    """Every number and table of an evaluation, as plain data."""
+    """Every number and table of an evaluation, as plain data.
+
+    ``predictions`` (``SlotTagger.predict_tokens`` results: spans with ``confidence``, and
+    ``intent_confidence``) adds the calibration of span and intent confidences.
+    """
     has_intents = pred_intents is not None and gold_intents is not None and any(gold_intents)
     scores = all_scores(
         gold_tags, pred_tags, gold_intents if has_intents else None, pred_intents if has_intents else None
@@ -83,6 +109,12 @@ def evaluate_predictions(
             )
     return {
         "scores": scores,
+        "per_intent": intent_report(gold_intents, pred_intents) if has_intents else None,
+        "intent_matrix": intent_confusion(gold_intents, pred_intents, top_k=top_k + 5) if has_intents else None,
+        "calibration": calibration(gold_tags, gold_intents if has_intents else None, predictions)
+        if predictions is not None
+        else None,
+        "type_matrix": type_matrix(gold_tags, pred_tags, top_k),
         "per_slot": slot_report(gold_tags, pred_tags, as_dict=True),
         "report": slot_report(gold_tags, pred_tags),
         "confusions": conf,
@@ -109,6 +141,23 @@ def markdown_report(result: dict, title: str, max_errors: int = 200) -> str:
             f"| intent accuracy | {s['intent_accuracy']:.2f} |",
             f"| sentence accuracy (slots and intent) | {s['sentence_accuracy']:.2f} |",
         ]
+    if result.get("per_intent"):
+        lines += [
+            "",
+            "## Per-intent report",
+            "",
+            "Multi-intent labels are one class, compared as sets of atomic intents.",
+            "",
+        ]
+        lines += intent_report_markdown(result["per_intent"])
+    if result.get("calibration"):
+        lines += ["", "## Calibration", "", "Expected calibration error over 10 equal-width confidence bins.", ""]
+        lines += ["| prediction | n | mean confidence | accuracy | ECE |", "|---|---:|---:|---:|---:|"]
+        for kind, rel in result["calibration"].items():
+            if rel["n"]:
+                lines.append(
+                    f"| {kind} | {rel['n']} | {rel['mean_confidence']:.2f} | {rel['accuracy']:.2f} | {rel['ece']:.2f} |"
+                )
     d = result["direction"]
     if d is not None:
         lines += [
@@ -161,6 +210,8 @@ def write_outputs(result: dict, out_dir: Path, card: dict, split: str, facts: di
         n_error_sentences=len(result["errors"]),
         direction_confusions=result["direction"],
         per_slot=result["per_slot"],
+        per_intent=result.get("per_intent"),
+        calibration=result.get("calibration"),
     )
     write_json(out_dir / "metrics.json", metrics)
     title = f"Evaluation of {facts.get('model_file', '')} on {facts.get('data', split)}"

@@ -128,7 +128,10 @@ class SlotTaggerModule(pl.LightningModule):
             inputs["lexicon"] = batch["lexicon"].masked_fill(hidden, OUT)
         emissions, intent_logits = self.model(inputs)
         loss = self.model.loss(emissions, intent_logits, batch)
-        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["words"]))
+        n = len(batch["words"])
+        # the progress bar shows each step's loss; loggers get the epoch mean (one metrics.csv row per epoch)
+        self.log("loss", loss, prog_bar=True, logger=False, on_step=True, on_epoch=False, batch_size=n)
+        self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=n)
         return loss
 
     def _eval_step(self, batch: dict, split: str) -> None:

@@ -25,9 +25,26 @@ def train(cfg: DictConfig) -> dict:
         return {}
     out_dir = Path(cfg.output_dir)
     metrics = training.write_run(run, out_dir)
+    if cfg.get("plots", True) and (out_dir / "logs" / "metrics.csv").exists():
+        from .plots import learning_curves  # matplotlib: only when figures are asked for
+
+        learning_curves([out_dir], out_dir / "learning_curves")
     report = out_dir / "test_report.txt"
     print(formatting.training_summary(metrics, report.read_text() if report.exists() else None, str(out_dir)))
     return metrics
+
+
+def objective(metrics: dict) -> float | None:
+    """The monitored validation score of the selected epoch (what a sweeper optimises); None off rank 0."""
+    if not metrics:
+        return None
+    if metrics.get("best_val_score") is not None:
+        return float(metrics["best_val_score"])
+    valid = metrics.get("scores", {}).get("valid", {})  # no checkpoint (fast_dev_run): the last validation
+    name = str(metrics.get("monitor") or "val/f1").split("/")[-1]
+    if name == "joint" and "intent_accuracy" in valid:
+        return (valid["f1"] + valid["intent_accuracy"]) / 2
+    return valid.get(name, valid.get("f1"))
 
 
 def load_tagger(cfg: DictConfig) -> SlotTagger:
@@ -36,7 +53,7 @@ def load_tagger(cfg: DictConfig) -> SlotTagger:
 
 
 def evaluate(cfg: DictConfig) -> dict:
-    """Score a checkpoint on a labelled split; write metrics.json, report.md and errors.jsonl."""
+    """Score a checkpoint on a labelled split; write metrics.json, report.md, errors.jsonl and figures."""
     tagger = load_tagger(cfg)
     cols, name = load_split(OmegaConf.to_container(cfg.data, resolve=True), str(cfg.split), cfg.get("split_dir"))
     start = time.perf_counter()
@@ -45,10 +62,14 @@ def evaluate(cfg: DictConfig) -> dict:
     facts["seconds"] = round(time.perf_counter() - start, 3)
     pred_intents = [r["intent"] for r in results] if tagger.predicts_intent else None
     result = evaluate_predictions(
-        cols["tokens"], cols["tags"], [r["tags"] for r in results], cols["intent"], pred_intents
+        cols["tokens"], cols["tags"], [r["tags"] for r in results], cols["intent"], pred_intents, results
     )
     out_dir = Path(cfg.output_dir)
     metrics = write_outputs(result, out_dir, tagger.model.card(), str(cfg.split), facts, int(cfg.max_errors))
+    if cfg.get("plots", True):
+        from .plots import evaluation_figures  # matplotlib: only when figures are asked for
+
+        evaluation_figures(result, out_dir, top_k=int(cfg.get("top_k", 15)))
     print(formatting.evaluation_summary(result, name, str(out_dir / "report.md")))
     return metrics
 

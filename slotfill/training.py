@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -73,10 +74,21 @@ def build(cfg: DictConfig) -> tuple[SlotDataModule, SlotTaggerModule, pl.Trainer
     )
     module = SlotTaggerModule(model, train_cfg, optimizer=instantiate(cfg.optimizer))
     callbacks = _components(cfg.get("callbacks"))
-    if not cfg.trainer.get("enable_progress_bar", True):
+    bar = bool(cfg.trainer.get("enable_progress_bar", True)) and interactive()
+    if not bar:  # redirected output: EpochLog's lines, no \r-redrawn bar
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=_components(cfg.get("logger")))
+    trainer = instantiate(
+        cfg.trainer, callbacks=callbacks, logger=_components(cfg.get("logger")), enable_progress_bar=bar
+    )
     return datamodule, module, trainer
+
+
+def interactive() -> bool:
+    """Whether standard output is a terminal (where a progress bar redraws in place)."""
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):  # replaced or closed streams
+        return False
 
 
 def fit(cfg: DictConfig) -> TrainingRun:
@@ -101,9 +113,14 @@ def fit(cfg: DictConfig) -> TrainingRun:
     for cb in trainer.callbacks:
         if isinstance(cb, Throughput):
             facts.update(cb.summary)
-    trainer.validate(module, datamodule=datamodule, verbose=False)
-    if cfg.get("test_after_fit", True) and datamodule.has_test:
-        trainer.test(module, datamodule=datamodule, verbose=False)
+    # the best epoch's scores for the run folder; metrics.csv keeps the training curve (one row per epoch)
+    loggers, trainer.loggers = trainer.loggers, []
+    try:
+        trainer.validate(module, datamodule=datamodule, verbose=False)
+        if cfg.get("test_after_fit", True) and datamodule.has_test:
+            trainer.test(module, datamodule=datamodule, verbose=False)
+    finally:
+        trainer.loggers = loggers
     return TrainingRun(datamodule, module, trainer, facts)
 
 

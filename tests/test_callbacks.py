@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 import torch
 
-from slotfill.callbacks import Throughput
+from slotfill.callbacks import Throughput, epoch_line
 
 
 class _Module:
@@ -32,3 +32,17 @@ def test_rate_and_time_to_target():
     summary = cb.summary
     assert len(summary["train_sent_per_s_epochs"]) == 3 and summary["train_sent_per_s_median"] > 0
     assert summary["time_to_val_f1_90_s"] is not None and module.logged["train/sent_per_s"] > 0
+
+
+def test_epoch_line_names_every_number():
+    row = {
+        "epoch": 9,
+        "train_loss": 0.41234,
+        "val_f1": 91.234,
+        "val_intent_accuracy": 95.1,
+        "lr": 0.002,
+        "seconds": 12.34,
+        "sent_per_s": 1234.4,
+    }
+    assert epoch_line(row) == "epoch 09  loss 0.4123  val F1 91.23  intent 95.10  lr 2.00e-03  12.3 s  1234 sent/s"
+    assert "intent" not in epoch_line(dict(row, val_intent_accuracy=None))

@@ -1,11 +1,13 @@
 """cli.py and the entry scripts: what a user runs, in a subprocess (slow except the pure-function tests)."""
 
+import csv
 import json
+import re
 
 import pytest
 import torch
 
-from slotfill.cli import extract_texts
+from slotfill.cli import extract_texts, quote_paths
 from tests.conftest import write_split
 from tests.helpers import SAMPLE, one_line_error, run_script, sample_overrides
 
@@ -18,6 +20,16 @@ def test_free_text_is_taken_out_of_the_override_grammar():
     assert rest == ["predict.py", "ckpt=m.pt", "-m", "+a.b=1"]
 
 
+def test_checkpoint_paths_with_equals_signs_are_quoted_for_hydra():
+    ckpt = "ckpt=out/checkpoints/epoch=09-val_f1=89.63.ckpt"
+    assert quote_paths(["x.py", ckpt, "split=test", "ckpt='a=b'"]) == [
+        "x.py",
+        "ckpt='out/checkpoints/epoch=09-val_f1=89.63.ckpt'",
+        "split=test",
+        "ckpt='a=b'",
+    ]
+
+
 # ------------------------------------------------------------------ train.py
 def _train(args, out, timeout=240):
     return run_script("train.py", [*args, f"hydra.run.dir={out}"], timeout=timeout)
@@ -25,11 +37,22 @@ def _train(args, out, timeout=240):
 
 @slow
 def test_train_smoke_run(tmp_path):
-    proc = _train(sample_overrides(epochs=2), tmp_path)
+    # the progress bar is asked for, but output goes to a pipe: plain epoch lines, no \r redraws
+    args = [a for a in sample_overrides(epochs=2) if "enable_progress_bar" not in a]
+    proc = _train([*args, "trainer.enable_progress_bar=true"], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "test: slot F1" in proc.stdout
     assert (tmp_path / "metrics.json").exists() and (tmp_path / "model.pt").exists()
-    assert (tmp_path / "logs" / "metrics.csv").exists()
+    assert "\r" not in proc.stdout + proc.stderr
+    for text in (proc.stdout + proc.stderr, (tmp_path / "train.log").read_text()):
+        lines = [line for line in text.splitlines() if re.search(r"epoch \d\d  loss ", line)]
+        assert len(lines) == 2 and all(k in lines[0] for k in ("val F1", "lr", "sent/s")), text[-2000:]
+    rows = list(csv.DictReader(open(tmp_path / "logs" / "metrics.csv")))
+    assert [r["epoch"] for r in rows] == ["0", "1"]
+    assert all(r["train/loss"] and r["val/f1"] and r["train/lr"] for r in rows)
+    (ckpt,) = (tmp_path / "checkpoints").iterdir()
+    assert re.fullmatch(r"epoch=0[01]-val_f1=\d+\.\d\d\.ckpt", ckpt.name)
+    assert (tmp_path / "learning_curves.png").stat().st_size > 1000
 
 
 @slow
@@ -79,6 +102,23 @@ def test_multirun_sweep_writes_one_folder_per_run(tmp_path):
         assert (tmp_path / job / "metrics.json").exists() and (tmp_path / job / "model.pt").exists()
     sizes = {torch.load(tmp_path / j / "model.pt", weights_only=True)["model"]["hidden_size"] for j in ("0", "1")}
     assert sizes == {8, 16}
+    rows = list(csv.DictReader(open(tmp_path / "summary.csv")))
+    assert [(r["run"], r["model.hidden_size"]) for r in rows] == [("0", "8"), ("1", "16")]
+    assert all(float(r["valid F1"]) >= 0 for r in rows)
+
+
+@slow
+def test_optuna_sweeper_maximises_the_returned_validation_score(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    args = [a for a in sample_overrides(epochs=2) if not a.startswith("model.hidden_size")]
+    sweep = ["hydra/sweeper=optuna", "hydra.sweeper.n_trials=2", "hydra.sweeper.direction=maximize"]
+    sweep += ["hydra.sweeper.sampler.seed=0", "model.hidden_size=choice(8,16)"]
+    proc = run_script("train.py", ["-m", *args, *sweep, f"hydra.sweep.dir={tmp_path}"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = (tmp_path / "optimization_results.yaml").read_text()
+    best = max(json.loads((tmp_path / j / "metrics.json").read_text())["best_val_score"] for j in ("0", "1"))
+    assert "best_value" in results and f"{best}"[:5] in results
+    assert len(list(csv.DictReader(open(tmp_path / "summary.csv")))) == 2
 
 
 @slow
@@ -167,6 +207,21 @@ def test_evaluate_reproduces_training_scores(request, fixture, tmp_path):
         assert metrics["scores"][split] == pytest.approx(run["scores"][split], abs=1e-9)
         report = (tmp_path / split / "report.md").read_text()
         assert "Departure vs arrival" in report and "strict IOB2" in report
+        assert "## Per-intent report" in report and "## Calibration" in report
+        for name in ("per_slot_f1", "slot_confusion", "intent_confusion", "confidence_histogram", "reliability"):
+            assert (tmp_path / split / f"{name}.png").stat().st_size > 1000 and (
+                tmp_path / split / f"{name}.svg"
+            ).exists()
+        assert set(metrics["calibration"]) == {"span", "intent"} and metrics["per_intent"]["micro avg"]["support"] == 20
+
+
+@slow
+def test_evaluate_reads_a_training_checkpoint_named_with_equals_signs(trained_sample, tmp_path):
+    ckpt = trained_sample["best_checkpoint"]
+    assert "epoch=" in ckpt and "-val_f1=" in ckpt
+    proc = _evaluate([f"ckpt={ckpt}", "data=sample", f"data.path={SAMPLE}", "plots=false"], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert not (tmp_path / "reliability.png").exists()
 
 
 @slow

@@ -72,7 +72,7 @@ def test_every_option_is_consumed(tmp_path):
         "train": set(TrainConfig.__dataclass_fields__),
         "data": {*DATA_KEYS, "batch_size", "eval_batch_size", "min_freq", "seed"},
     }
-    top = {"seed", "monitor", "threads", "test_after_fit", "output_dir"}
+    top = {"seed", "monitor", "threads", "test_after_fit", "output_dir", "plots"}
     for leaf in _leaves(train):
         group, _, rest = leaf.partition(".")
         if group in ("optimizer", "trainer", "callbacks", "logger"):

@@ -1,6 +1,6 @@
 """evaluation.py: confusions, error analysis and the Markdown report."""
 
-from slotfill.evaluation import evaluate_predictions, markdown_report
+from slotfill.evaluation import evaluate_predictions, markdown_report, type_matrix
 
 
 def test_confusions_count_departure_arrival_swaps():
@@ -30,3 +30,19 @@ def test_departure_arrival_section_only_for_data_with_those_slots():
     gold = [["O", "B-toloc.city_name"]]
     res = evaluate_predictions([["to", "boston"]], gold, gold, None, None)
     assert "Departure vs arrival" in markdown_report(res, "E")
+
+
+def test_type_matrix_counts_tokens_by_type_with_o_and_merges_rare_types():
+    gold = [["O", "B-a", "I-a", "B-b", "B-c"]]
+    pred = [["B-a", "B-a", "O", "B-b", "B-b"]]
+    labels, m = type_matrix(gold, pred, top_k=10)
+    assert labels == ["a", "O", "b", "c"]
+    assert m[labels.index("a")][labels.index("O")] == 1 and m[labels.index("O")][labels.index("a")] == 1
+    labels, m = type_matrix(gold, pred, top_k=2)
+    assert labels == ["a", "(other)"] and sum(map(sum, m)) == 5
+
+
+def test_report_has_the_per_intent_table():
+    res = evaluate_predictions([["x"], ["y"]], [["B-s"], ["O"]], [["B-s"], ["O"]], ["a#b", "c"], ["b#a", "a"])
+    assert res["per_intent"]["a#b"]["f1"] == 100.0 and res["per_intent"]["c"]["recall"] == 0.0
+    assert "| a#b | 100.00 | 100.00 | 100.00 | 1 | 1 |" in markdown_report(res, "Evaluation")

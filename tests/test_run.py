@@ -44,6 +44,12 @@ def test_evaluate_scores_a_split_folder_and_writes_the_shared_schema(tiny_model_
     assert any(e["gold_intent"] == "spaceflight" for e in errors)
     for name in ("report.md", "report.txt"):
         assert (tmp_path / "out" / name).exists()
+    assert written["per_intent"]["spaceflight"]["support"] == 1 and written["per_intent"]["spaceflight"]["recall"] == 0
+    assert set(written["calibration"]) == {"span", "intent"} and written["calibration"]["intent"]["n"] == 2
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "## Per-intent report" in report and "## Calibration" in report
+    for name in ("per_slot_f1", "slot_confusion", "intent_confusion", "confidence_histogram", "reliability"):
+        assert (tmp_path / "out" / f"{name}.png").stat().st_size > 1000, name
 
 
 @pytest.mark.parametrize(
@@ -73,3 +79,11 @@ def test_evaluate_reads_any_format_and_reports_by_the_data(tiny_model_file, tmp_
     cfg = _cfg("evaluate", [f"ckpt={tiny_model_file}", f"data.path={tmp_path / 'mine'}", "split=test"], tmp_path / "o2")
     with pytest.raises(SlotfillError, match="no train split"):  # a folder holding only a test file
         run.evaluate(cfg)
+
+
+def test_objective_is_the_monitored_validation_score():
+    assert run.objective({}) is None
+    assert run.objective({"best_val_score": 91.5, "scores": {}}) == 91.5
+    valid = {"f1": 80.0, "intent_accuracy": 90.0}
+    assert run.objective({"best_val_score": None, "monitor": "val/joint", "scores": {"valid": valid}}) == 85.0
+    assert run.objective({"best_val_score": None, "monitor": "val/f1", "scores": {"valid": valid}}) == 80.0

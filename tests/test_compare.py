@@ -1,0 +1,62 @@
+"""compare.py: the settings that differ between runs, and their scores."""
+
+import json
+
+import pytest
+
+from slotfill.compare import compare, differing, flatten, load_run, to_csv, to_markdown
+from slotfill.errors import SlotfillError
+
+
+def make_run(root, name, hidden=128, lr=0.002, f1=90.0, hydra=True, intent=None):
+    d = root / name
+    d.mkdir(parents=True)
+    valid = {"f1": f1, **({"intent_accuracy": intent} if intent is not None else {})}
+    metrics = {
+        "kind": "train",
+        "dataset": "atis",
+        "model": {"cell": "lstm", "hidden_size": hidden},
+        "train": {"word_dropout": 0.0},
+        "seed": 1,
+        "epochs": 3,
+        "best_val_score": f1,
+        "scores": {"valid": valid, "test": {"f1": f1 - 1, "sentence_accuracy": 80.0}},
+    }
+    (d / "metrics.json").write_text(json.dumps(metrics))
+    if hydra:
+        (d / ".hydra").mkdir()
+        (d / ".hydra" / "config.yaml").write_text(
+            f"optimizer:\n  lr: {lr}\nmodel:\n  hidden_size: {hidden}\noutput_dir: ${{hydra:runtime.output_dir}}\n"
+        )
+    return d
+
+
+def test_flatten_dots_nested_keys():
+    assert flatten({"a": {"b": 1, "c": {"d": [1, 2]}}, "e": None}) == {"a.b": 1, "a.c.d": [1, 2], "e": None}
+
+
+def test_table_shows_only_what_differs_and_the_scores(tmp_path):
+    a = make_run(tmp_path, "a", hidden=64, f1=91.234)
+    b = make_run(tmp_path, "b", hidden=128, lr=0.01, f1=92.0)
+    columns, rows = compare([a, b])
+    assert columns[:3] == ["run", "model.hidden_size", "optimizer.lr"]
+    assert "valid F1" in columns and "test sentence" in columns and "valid intent" not in columns
+    assert "output_dir" not in columns and "model.cell" not in columns
+    assert rows[0][:3] == ["a", 64, 0.002]
+    md = to_markdown(columns, rows)
+    assert "| a | 64 | 0.002 | 91.23 |" in md
+    assert to_csv(columns, rows).splitlines()[1].startswith("a,64,0.002,91.234")
+
+
+def test_runs_without_hydra_config_compare_on_the_model_record(tmp_path):
+    a = make_run(tmp_path, "x/run", hidden=8, hydra=False)
+    b = make_run(tmp_path, "y/run", hidden=16, hydra=False, intent=95.0)
+    columns, rows = compare([a, b])
+    assert columns[:2] == ["run", "model.hidden_size"] and [r[0] for r in rows] == ["x/run", "y/run"]
+    assert rows[0][columns.index("valid intent")] is None and rows[1][columns.index("valid intent")] == 95.0
+    assert differing([load_run(a), load_run(a)]) == []
+
+
+def test_a_folder_without_metrics_is_a_clear_error(tmp_path):
+    with pytest.raises(SlotfillError, match="no metrics.json"):
+        load_run(tmp_path)

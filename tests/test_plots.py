@@ -1,0 +1,70 @@
+"""plots.py: every figure is written (PNG and SVG) with its basic content; not pixel-compared."""
+
+import csv
+
+import pytest
+
+from slotfill.evaluation import evaluate_predictions
+from slotfill.plots import evaluation_figures, learning_curves, read_epochs
+
+pytest.importorskip("matplotlib")
+
+
+def _run(tmp_path, name, f1s, intent=True):
+    logs = tmp_path / name / "logs"
+    logs.mkdir(parents=True)
+    keys = ["epoch", "step", "train/loss", "val/f1", "val/loss"] + (["val/intent_accuracy"] if intent else [])
+    with open(logs / "metrics.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, keys)
+        w.writeheader()
+        for e, f1 in enumerate(f1s):
+            w.writerow(
+                {"epoch": e, "step": e, "train/loss": 1 / (e + 1), "val/f1": f1, "val/loss": 1.2 / (e + 1)}
+                | ({"val/intent_accuracy": 90 + e} if intent else {})
+            )
+    return tmp_path / name
+
+
+def test_read_epochs_merges_the_rows_of_an_epoch(tmp_path):
+    logs = tmp_path / "old" / "logs"
+    logs.mkdir(parents=True)
+    (logs / "metrics.csv").write_text("epoch,step,train/loss,val/f1\n0,5,,80.0\n0,5,1.5,\n1,9,,85.0\n1,9,1.2,\n")
+    assert read_epochs(tmp_path / "old") == [
+        {"epoch": 0, "step": 5, "val/f1": 80.0, "train/loss": 1.5},
+        {"epoch": 1, "step": 9, "val/f1": 85.0, "train/loss": 1.2},
+    ]
+    assert read_epochs(tmp_path / "none") == []
+
+
+def test_learning_curves_of_several_runs_on_one_figure(tmp_path):
+    a, b = _run(tmp_path, "a", [50, 70, 80]), _run(tmp_path, "b", [40, 60], intent=False)
+    written = learning_curves([a, b], tmp_path / "curves")
+    assert [p.name for p in written] == ["curves.png", "curves.svg"]
+    svg = written[1].read_text()
+    assert "validation slot F1" in svg and "validation intent accuracy" in svg
+    assert "<!-- a -->" in svg and "<!-- b -->" in svg  # one legend entry per run (SVG text comments)
+    assert written[0].read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="no epochs"):
+        learning_curves([tmp_path / "empty"], tmp_path / "x")
+
+
+def test_evaluation_figures_are_written(tmp_path):
+    gold = [["O", "B-to", "I-to"], ["B-from", "O", "O"]]
+    pred = [["O", "B-to", "I-to"], ["B-to", "O", "O"]]
+    spans = [
+        {
+            "spans": [{"slot": "to", "token_start": 1, "token_end": 3, "confidence": 0.9}],
+            "intent": "f",
+            "intent_confidence": 0.8,
+        },
+        {
+            "spans": [{"slot": "to", "token_start": 0, "token_end": 1, "confidence": 0.7}],
+            "intent": "f#g",
+            "intent_confidence": 0.6,
+        },
+    ]
+    result = evaluate_predictions([["a", "b", "c"]] * 2, gold, pred, ["f", "g"], ["f", "f#g"], spans)
+    written = {p.name for p in evaluation_figures(result, tmp_path)}
+    for name in ("per_slot_f1", "slot_confusion", "intent_confusion", "confidence_histogram", "reliability"):
+        assert {f"{name}.png", f"{name}.svg"} <= written
+    assert "ECE" in (tmp_path / "reliability.svg").read_text()
