@@ -9,7 +9,7 @@ TEXTS, sys.argv = extract_texts(sys.argv)
 import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from slotfill.cli import friendly_errors  # noqa: E402
+from slotfill.cli import friendly_errors, run_entry  # noqa: E402
 from slotfill.run import predict  # noqa: E402
 
 
@@ -20,4 +20,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_entry(main)

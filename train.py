@@ -3,7 +3,7 @@
 import hydra
 from omegaconf import DictConfig
 
-from slotfill.cli import friendly_errors
+from slotfill.cli import friendly_errors, resume_argv, run_entry
 from slotfill.run import train
 
 
@@ -14,4 +14,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_entry(main, resume_argv)

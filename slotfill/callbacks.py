@@ -46,6 +46,14 @@ class Throughput(pl.Callback):
         if self.time_to_target is None and f1 is not None and f1 >= self.target_f1 and not trainer.sanity_checking:
             self.time_to_target = time.perf_counter() - self._fit_start
 
+    def state_dict(self) -> dict:
+        # kept in checkpoints, so a resumed run reports every epoch's rate
+        return {"epoch_rates": list(self.epoch_rates), "time_to_target": self.time_to_target}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.epoch_rates = list(state_dict.get("epoch_rates", []))
+        self.time_to_target = state_dict.get("time_to_target")
+
     @property
     def summary(self) -> dict:
         return {

@@ -24,6 +24,7 @@ SPLITS = ("train", "valid", "test")
 TAG_RE = re.compile(r"^(O|[BI]-\S+)$")
 DEFAULT_DATA_DIR = "../shared/data"
 DATA_DIR_ENV = "SLOTFILL_DATA_DIR"
+BOM = b"\xef\xbb\xbf"
 
 
 def features():
@@ -56,19 +57,24 @@ def read_lines(path: Path) -> list[str]:
     return decode_lines(raw, path)
 
 
+def decode_line(line: bytes, name: str | Path, n: int) -> str:
+    """Line ``n`` (from 1, without its newline) as text; a UTF-8 BOM starting line 1 is dropped."""
+    if n == 1 and line.startswith(BOM):
+        # editors on Windows start UTF-8 files with a BOM; kept, it would join the first word
+        line = line[len(BOM) :]
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(name, n, f"not valid UTF-8 (byte {line[e.start]:#04x} at column {e.start + 1})") from None
+    return text.rstrip("\r")
+
+
 def decode_lines(raw: bytes, name: str | Path) -> list[str]:
     """Split bytes into UTF-8 lines (a final newline ends the last line, it starts no new one)."""
     lines = raw.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
-    out = []
-    for n, line in enumerate(lines, 1):
-        try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise DataError(name, n, f"not valid UTF-8 (byte {line[e.start]:#04x} at column {e.start + 1})") from None
-        out.append(text.rstrip("\r"))
-    return out
+    return [decode_line(line, name, n) for n, line in enumerate(lines, 1)]
 
 
 def validate_example(tokens: list[str], tags: list[str], where: tuple[Path, int], tag_file: Path) -> None:

@@ -35,7 +35,9 @@ def slot_report(
     _check(gold, pred)
     report = classification_report(gold, pred, digits=4, zero_division=0, output_dict=as_dict, **_mode(mode))
     if as_dict:  # numpy scalars -> Python numbers, so the report is plain JSON
-        return {label: {k: v.item() if hasattr(v, "item") else v for k, v in row.items()} for label, row in report.items()}
+        return {
+            label: {k: v.item() if hasattr(v, "item") else v for k, v in row.items()} for label, row in report.items()
+        }
     return report
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -15,15 +16,24 @@ from pytorch_lightning.callbacks import ModelCheckpoint, ProgressBar
 
 from .callbacks import Throughput
 from .datamodule import SlotDataModule
+from .errors import ConfigError, SlotfillError
 from .metrics import slot_report
 from .model import SlotModel
 from .models import NetConfig
 from .module import SlotTaggerModule, TrainConfig
 from .schema import metrics_record, write_atomic, write_json
+from .transfer import init_from
+
+log = logging.getLogger(__name__)
 
 # Lightning's advice about dataloader workers does not apply: batches are pre-encoded tensors.
 warnings.filterwarnings("ignore", message=".*does not have many workers.*")
 warnings.filterwarnings("ignore", message=".*sync_dist=True.*")
+# torch and Lightning versions disagreeing about a private API, and a hint meant for big data sets
+warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
+# slotfill gives every run its own folder (runfolder.py): a non-empty one here is a resumed run
+warnings.filterwarnings("ignore", message=".*directory .* exists and is not empty.*")
 
 
 @dataclass
@@ -48,9 +58,35 @@ def _plain(node) -> dict:
     return OmegaConf.to_container(node, resolve=True) if node is not None else {}
 
 
-def _components(group: DictConfig | None) -> list:
+def _instantiate(node, group: str, **kwargs):
+    """``instantiate(node)``; a configured component that refuses its settings is a one-line error."""
+    try:
+        return instantiate(node, **kwargs)
+    except Exception as e:
+        cause = e.__cause__ or e
+        if isinstance(cause, SlotfillError):
+            raise cause from None
+        text = str(cause).strip().splitlines()
+        raise ConfigError(f"{group}: {text[0] if text else type(cause).__name__}") from None
+
+
+def _components(group: DictConfig | None, name: str) -> list:
     """Instantiate each ``_target_`` entry of a callbacks/logger group."""
-    return [instantiate(c) for c in (group or {}).values() if c is not None and "_target_" in c]
+    return [_instantiate(c, f"{name}.{key}") for key, c in (group or {}).items() if c is not None and "_target_" in c]
+
+
+def _model(cfg: DictConfig, datamodule: SlotDataModule, train_cfg: TrainConfig) -> SlotModel:
+    """A fresh model sized by the data, or (``init_from``) one starting from a trained model's weights."""
+    meta = {"dataset": datamodule.name, "train": train_cfg.to_dict()}
+    source_file = cfg.get("init_from")
+    if not source_file:
+        return SlotModel(NetConfig.from_dict(_plain(cfg.model)), datamodule.vocabs, meta=meta)
+    source = SlotModel.load(str(source_file))
+    # the weights fix the architecture: it comes from the model file, not from cfg.model
+    model = SlotModel(source.config, datamodule.vocabs, meta={**meta, "init_from": str(source_file)})
+    shared = init_from(model, source)
+    log.info("init_from %s: weights copied; shared vocabulary entries %s", source_file, shared)
+    return model
 
 
 def build(cfg: DictConfig) -> tuple[SlotDataModule, SlotTaggerModule, pl.Trainer]:
@@ -60,24 +96,33 @@ def build(cfg: DictConfig) -> tuple[SlotDataModule, SlotTaggerModule, pl.Trainer
     datamodule = SlotDataModule.from_config(_plain(cfg.data))
     datamodule.prepare()
     train_cfg = TrainConfig.from_dict(_plain(cfg.train))
-    model = SlotModel(
-        NetConfig.from_dict(_plain(cfg.model)),
-        datamodule.vocabs,
-        meta={"dataset": datamodule.name, "train": train_cfg.to_dict()},
-    )
-    module = SlotTaggerModule(model, train_cfg, optimizer=instantiate(cfg.optimizer))
-    callbacks = _components(cfg.get("callbacks"))
+    model = _model(cfg, datamodule, train_cfg)
+    module = SlotTaggerModule(model, train_cfg, optimizer=_instantiate(cfg.optimizer, "optimizer"))
+    callbacks = _components(cfg.get("callbacks"), "callbacks")
     if not cfg.trainer.get("enable_progress_bar", True):
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=_components(cfg.get("logger")))
+    logger = _components(cfg.get("logger"), "logger")
+    trainer = _instantiate(cfg.trainer, "trainer", callbacks=callbacks, logger=logger)
     return datamodule, module, trainer
 
 
-def fit(cfg: DictConfig) -> TrainingRun:
-    """Fit, reload the best checkpoint by the validation ``monitor``, then score valid (and test)."""
+def fit(cfg: DictConfig, ckpt_path: str | Path | None = None) -> TrainingRun:
+    """Fit (continuing from ``ckpt_path`` if given), reload the best checkpoint by the validation
+    ``monitor``, then score valid (and test).
+
+    Ctrl-C raises KeyboardInterrupt (Lightning turns it into ``SystemExit(1)``); a NaN or
+    infinite loss raises :class:`TrainingDiverged`.
+    """
     datamodule, module, trainer = build(cfg)
     start = time.perf_counter()
-    trainer.fit(module, datamodule=datamodule)
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=str(ckpt_path) if ckpt_path else None)
+    except SystemExit:
+        if trainer.interrupted:
+            raise KeyboardInterrupt from None
+        raise
+    if trainer.interrupted:
+        raise KeyboardInterrupt
     seconds = time.perf_counter() - start
     ckpt = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), None)
     best = ckpt.best_model_path if ckpt is not None and ckpt.best_model_path else None
@@ -92,6 +137,8 @@ def fit(cfg: DictConfig) -> TrainingRun:
         "monitor": str(ckpt.monitor) if ckpt is not None else None,
         "best_val_score": float(ckpt.best_model_score) if best else None,  # of the monitored metric
     }
+    if ckpt_path:
+        facts["resumed_from"] = str(ckpt_path)
     for cb in trainer.callbacks:
         if isinstance(cb, Throughput):
             facts.update(cb.summary)

@@ -9,12 +9,11 @@ from omegaconf import OmegaConf
 from slotfill.datamodule import SlotDataModule
 from slotfill.models import NetConfig
 from slotfill.module import TrainConfig
+from slotfill.options import TRAIN_KEYS
 from tests.helpers import CONF, ROOT, compose_config
 
 GROUPS = {
-    group.name: sorted(p.stem for p in group.glob("*.yaml"))
-    for group in sorted(CONF.iterdir())
-    if group.is_dir()
+    group.name: sorted(p.stem for p in group.glob("*.yaml")) for group in sorted(CONF.iterdir()) if group.is_dir()
 }
 CHOICES = [(g, o) for g, options in GROUPS.items() for o in options]
 
@@ -73,7 +72,7 @@ def test_every_option_is_consumed(tmp_path):
         "train": set(TrainConfig.__dataclass_fields__),
         "data": {"name", "source", "path", "batch_size", "eval_batch_size", "min_freq", "seed", "hub"},
     }
-    top = {"seed", "monitor", "threads", "test_after_fit", "output_dir"}
+    top = TRAIN_KEYS - set(consumers) - {"optimizer", "trainer", "callbacks", "logger"}
     for leaf in _leaves(train):
         group, _, rest = leaf.partition(".")
         if group in ("optimizer", "trainer", "callbacks", "logger"):
