@@ -8,7 +8,8 @@
 ``history``  one entry per start (``started``, ``resumed_from``) and its end
 
 A run folder belongs to one run: training into a folder that holds anything besides what
-Hydra writes at start-up is refused unless ``resume=`` names it or ``overwrite=true`` clears it.
+Hydra writes at start-up is refused unless ``resume=`` names it or ``overwrite=true`` clears it
+(a run that failed before saving any epoch leaves nothing worth keeping: its folder is reused).
 """
 
 from __future__ import annotations
@@ -104,6 +105,8 @@ class RunFolder:
         entries = _own_entries(self.path)
         if not entries:
             return
+        if self._failed_before_training():
+            overwrite = True  # nothing there to keep: a run that stopped before saving any epoch
         if not overwrite:
             names = ", ".join(p.name for p in entries[:4]) + (", ..." if len(entries) > 4 else "")
             raise ConfigError(
@@ -115,6 +118,11 @@ class RunFolder:
                 shutil.rmtree(p)
             else:
                 p.unlink()
+
+    def _failed_before_training(self) -> bool:
+        record = read_status(self.path) or {}
+        saved = list(self.path.glob("checkpoints/*.ckpt")) + [p for p in [self.path / "model.pt"] if p.exists()]
+        return record.get("status") == "failed" and not saved
 
     def start(self, cfg: DictConfig, resumed_from: Path | None = None) -> None:
         """Write ``run.json`` with status ``running`` and the config (kept from the first start on resume)."""

@@ -93,16 +93,20 @@ def build(cfg: DictConfig) -> tuple[SlotDataModule, SlotTaggerModule, pl.Trainer
     """Data module, LightningModule and Trainer from a composed config (seeded, threads set)."""
     torch.set_num_threads(int(cfg.threads))
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
-    datamodule = SlotDataModule.from_config(_plain(cfg.data))
-    datamodule.prepare()
+    # every setting is checked (by building what it configures) before the data is read
     train_cfg = TrainConfig.from_dict(_plain(cfg.train))
-    model = _model(cfg, datamodule, train_cfg)
-    module = SlotTaggerModule(model, train_cfg, optimizer=_instantiate(cfg.optimizer, "optimizer"))
+    if not cfg.get("init_from"):
+        NetConfig.from_dict(_plain(cfg.model))
+    optimizer = _instantiate(cfg.optimizer, "optimizer")
     callbacks = _components(cfg.get("callbacks"), "callbacks")
     if not cfg.trainer.get("enable_progress_bar", True):
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     logger = _components(cfg.get("logger"), "logger")
     trainer = _instantiate(cfg.trainer, "trainer", callbacks=callbacks, logger=logger)
+    datamodule = SlotDataModule.from_config(_plain(cfg.data))
+    datamodule.prepare()
+    model = _model(cfg, datamodule, train_cfg)
+    module = SlotTaggerModule(model, train_cfg, optimizer=optimizer)
     return datamodule, module, trainer
 
 
