@@ -100,7 +100,10 @@ def run_entry(main: Callable[[], object], prepare_argv: Callable[[list[str]], li
     except SlotfillError as e:
         fail(str(e))
     except (HydraException, OmegaConfBaseException) as e:
-        fail(_config_error(e) or one_line(e))
+        override = getattr(e, "override", None)  # a parse error names the override it could not read
+        fail(f"cannot read {override}: {one_line(e)}" if override else _config_error(e) or one_line(e))
+    except OSError as e:  # Hydra writing .hydra/ or train.log into a folder it cannot write
+        fail(f"{e.filename or 'a file'}: {e.strerror or e}")
     except KeyboardInterrupt:
         interrupted()
 
