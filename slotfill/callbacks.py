@@ -1,11 +1,27 @@
-"""Lightning callbacks: training throughput and time-to-quality."""
+"""Lightning callbacks and plugins: training throughput and time-to-quality; atomic checkpoints."""
 
 from __future__ import annotations
 
+import io
 import statistics
 import time
 
 import pytorch_lightning as pl
+import torch
+from pytorch_lightning.plugins.io import TorchCheckpointIO
+
+from .schema import write_atomic
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoints written as :func:`write_atomic` writes ``model.pt``: a temporary file beside
+    the target, then a rename. Lightning's own writer stages the file in the system's temporary
+    folder and, on another file system, copies it into place (half a file if killed meanwhile)."""
+
+    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
+        write_atomic(path, buffer.getvalue())
 
 
 class Throughput(pl.Callback):

@@ -14,7 +14,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint, ProgressBar
 
-from .callbacks import Throughput
+from .callbacks import AtomicCheckpointIO, Throughput
 from .datamodule import SlotDataModule
 from .errors import ConfigError, SlotfillError
 from .metrics import slot_report
@@ -102,7 +102,7 @@ def build(cfg: DictConfig) -> tuple[SlotDataModule, SlotTaggerModule, pl.Trainer
     if not cfg.trainer.get("enable_progress_bar", True):
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     logger = _components(cfg.get("logger"), "logger")
-    trainer = _instantiate(cfg.trainer, "trainer", callbacks=callbacks, logger=logger)
+    trainer = _instantiate(cfg.trainer, "trainer", callbacks=callbacks, logger=logger, plugins=[AtomicCheckpointIO()])
     datamodule = SlotDataModule.from_config(_plain(cfg.data))
     datamodule.prepare()
     model = _model(cfg, datamodule, train_cfg)
