@@ -48,7 +48,8 @@ def train(cfg: DictConfig) -> dict:
         if folder is not None:
             folder.finish("failed", error=f"{type(e).__name__}: {e}".splitlines()[0][:300])
         raise
-    folder.finish("completed")
+    if folder is not None:
+        folder.finish("completed")
     report = out_dir / "test_report.txt"
     print(formatting.training_summary(metrics, report.read_text() if report.exists() else None, str(out_dir)))
     return metrics

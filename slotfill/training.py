@@ -143,6 +143,8 @@ def fit(cfg: DictConfig, ckpt_path: str | Path | None = None) -> TrainingRun:
     }
     if ckpt_path:
         facts["resumed_from"] = str(ckpt_path)
+    if cfg.get("init_from"):
+        facts["init_from"] = str(cfg.init_from)
     for cb in trainer.callbacks:
         if isinstance(cb, Throughput):
             facts.update(cb.summary)

@@ -65,3 +65,12 @@ def test_limit_val_batches_scores_the_validated_part(tmp_path):
     assert (tmp_path / "model.pt").exists() and results["scores"]["valid"]["f1"] >= 0
     report = (tmp_path / "valid_report.txt").read_text()
     assert int(report.split("micro avg")[1].split()[-1]) < 30  # support: a batch of 5 sentences, not all 20
+
+
+def test_init_from_starts_a_new_run_from_trained_weights(trained_sample, tmp_path):
+    source = trained_sample["model_file"]
+    scratch = train_on_sample(tmp_path / "scratch", epochs=1)
+    tuned = train_on_sample(tmp_path / "tuned", epochs=1, extra=[f"init_from={source}", "optimizer.lr=0.001"])
+    # the architecture and the head come from the model file; one epoch keeps what it learned
+    assert tuned["model"] == trained_sample["model"] and tuned["init_from"] == source
+    assert tuned["scores"]["valid"]["f1"] > 90.0 > scratch["scores"]["valid"]["f1"]
