@@ -1,10 +1,14 @@
 """Export a checkpoint to ONNX: ``python export.py ckpt=outputs/.../model.pt``."""
 
-import hydra
-from omegaconf import DictConfig
+from slotfill.cli import quiet_ctrl_c
 
-from slotfill.cli import friendly_errors, run_entry
-from slotfill.run import export
+quiet_ctrl_c()
+
+import hydra  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
+from slotfill.cli import friendly_errors, run_entry  # noqa: E402
+from slotfill.run import export  # noqa: E402
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="export")

@@ -2,7 +2,9 @@
 
 import sys
 
-from slotfill.cli import extract_texts
+from slotfill.cli import extract_texts, quiet_ctrl_c
+
+quiet_ctrl_c()
 
 TEXTS, sys.argv = extract_texts(sys.argv)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import signal
 import sys
 from collections.abc import Callable
 from typing import TypeVar
@@ -82,6 +83,17 @@ def friendly_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _exit_interrupted(signum, frame) -> None:
+    print("interrupted", file=sys.stderr, flush=True)
+    os._exit(INTERRUPTED)
+
+
+def quiet_ctrl_c() -> None:
+    """Until :func:`run_entry` starts, Ctrl-C exits 130 at once (it would break off an import with
+    a traceback). Called first thing by the entry scripts."""
+    signal.signal(signal.SIGINT, _exit_interrupted)
+
+
 def run_entry(main: Callable[[], object], prepare_argv: Callable[[list[str]], list[str]] | None = None) -> None:
     """Run a ``@hydra.main`` function so that Hydra's own errors are one line and exit 2 too.
 
@@ -93,6 +105,8 @@ def run_entry(main: Callable[[], object], prepare_argv: Callable[[list[str]], li
     from omegaconf.errors import OmegaConfBaseException
 
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+    # from here Ctrl-C is a KeyboardInterrupt again: the run can say it was interrupted
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         if prepare_argv is not None:
             sys.argv = prepare_argv(sys.argv)

@@ -407,3 +407,22 @@ def test_an_unwritable_run_folder_is_one_line(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
     one_line_error(_train(["data=sample"], blocker / "run"), "Not a directory")
+
+
+@slow
+def test_predict_ctrl_c_exits_130(tiny_model_file):
+    proc = subprocess.Popen(
+        [sys.executable, "predict.py", f"ckpt={tiny_model_file}", "input=-"],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    proc.stdin.write("flights to boston\n")
+    proc.stdin.flush()
+    time.sleep(3)  # started and waiting for more input
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and err.strip() == "interrupted", err[-2000:]
