@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 ARGS ?=
 
-.PHONY: venv train test test-fast lint bench-accuracy bench-speed sample clean
+.PHONY: venv train test test-fast lint bench-accuracy bench-speed bench-stream sample clean
 
 venv: $(VENV)/.installed
 
@@ -31,6 +31,9 @@ lint: venv
 
 bench-speed: venv  ## speed benchmark -> bench/results/speed.md
 	$(PY) bench/speed.py $(ARGS)
+
+bench-stream: venv  ## streaming predict.py on 1,000,000 generated lines -> bench/runs/stream/result_*.json
+	$(PY) bench/stream.py $(ARGS)
 
 bench-accuracy: venv  ## accuracy benchmark (5 seeds, presets + ablation) -> bench/results/accuracy.md
 	$(PY) bench/accuracy.py $(ARGS)
