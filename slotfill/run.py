@@ -63,8 +63,8 @@ def load_tagger(cfg: DictConfig) -> SlotTagger:
 def evaluate(cfg: DictConfig) -> dict:
     """Score a checkpoint on a labelled split; write metrics.json, report.md and errors.jsonl."""
     options.check_evaluate(cfg)
-    tagger = load_tagger(cfg)
     cols, name = load_split(OmegaConf.to_container(cfg.data, resolve=True), str(cfg.split), cfg.get("split_dir"))
+    tagger = load_tagger(cfg)
     start = time.perf_counter()
     results = tagger.predict_tokens(cols["tokens"], batch_size=cfg.batch_size)
     facts = {"model_file": str(cfg.ckpt), "data": name, "backend": str(cfg.backend), "precision": str(cfg.precision)}
