@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 ARGS ?=
 
-.PHONY: venv train test test-fast lint browser bench-accuracy bench-speed bench-serve sample clean
+.PHONY: venv train test test-fast lint browser bench-accuracy bench-speed bench-serve bench-stream sample clean
 
 venv: $(VENV)/.installed
 
@@ -43,6 +43,9 @@ bench-speed: venv  ## speed benchmark -> bench/results/speed.md
 
 bench-serve: venv  ## HTTP load benchmark (short) -> bench/RESULTS.md table
 	$(PY) bench/serve_load.py $(ARGS)
+
+bench-stream: venv  ## streaming predict.py on 1,000,000 generated lines -> bench/runs/stream/result_*.json
+	$(PY) bench/stream.py $(ARGS)
 
 bench-accuracy: venv  ## accuracy benchmark (5 seeds, presets + ablation) -> bench/results/accuracy.md
 	$(PY) bench/accuracy.py $(ARGS)

@@ -2,14 +2,16 @@
 
 import sys
 
-from slotfill.cli import quote_paths
+from slotfill.cli import quiet_ctrl_c, quote_paths
+
+quiet_ctrl_c()
 
 sys.argv = quote_paths(sys.argv)
 
 import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from slotfill.cli import friendly_errors  # noqa: E402
+from slotfill.cli import friendly_errors, run_entry  # noqa: E402
 from slotfill.run import evaluate  # noqa: E402
 
 
@@ -20,4 +22,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_entry(main)

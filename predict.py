@@ -2,7 +2,9 @@
 
 import sys
 
-from slotfill.cli import extract_texts, quote_paths
+from slotfill.cli import extract_texts, quiet_ctrl_c, quote_paths
+
+quiet_ctrl_c()
 
 TEXTS, sys.argv = extract_texts(sys.argv)
 sys.argv = quote_paths(sys.argv)
@@ -10,7 +12,7 @@ sys.argv = quote_paths(sys.argv)
 import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from slotfill.cli import friendly_errors  # noqa: E402
+from slotfill.cli import friendly_errors, run_entry  # noqa: E402
 from slotfill.run import predict  # noqa: E402
 
 
@@ -21,4 +23,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_entry(main)

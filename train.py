@@ -1,10 +1,14 @@
 """Train a slot tagger: ``python train.py data=atis model=bilstm trainer.max_epochs=30``."""
 
-import hydra
-from omegaconf import DictConfig
+from slotfill.cli import quiet_ctrl_c
 
-from slotfill.cli import friendly_errors
-from slotfill.run import objective, train
+quiet_ctrl_c()
+
+import hydra  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
+from slotfill.cli import friendly_errors, resume_argv, run_entry  # noqa: E402
+from slotfill.run import objective, train  # noqa: E402
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
@@ -15,4 +19,4 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    main()
+    run_entry(main, resume_argv)

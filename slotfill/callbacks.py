@@ -1,13 +1,29 @@
-"""Lightning callbacks: training throughput, time-to-quality and one log line per epoch."""
+"""Lightning callbacks and plugins: training throughput, time-to-quality, one log line per epoch; atomic checkpoints."""
 
 from __future__ import annotations
 
+import io
 import logging
 import statistics
 import time
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.plugins.io import TorchCheckpointIO
+
+from .schema import write_atomic
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoints written as :func:`write_atomic` writes ``model.pt``: a temporary file beside
+    the target, then a rename. Lightning's own writer stages the file in the system's temporary
+    folder and, on another file system, copies it into place (half a file if killed meanwhile)."""
+
+    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
+        write_atomic(path, buffer.getvalue())
+
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +65,14 @@ class Throughput(pl.Callback):
         f1 = pl_module.scores.get("valid", {}).get("f1")
         if self.time_to_target is None and f1 is not None and f1 >= self.target_f1 and not trainer.sanity_checking:
             self.time_to_target = time.perf_counter() - self._fit_start
+
+    def state_dict(self) -> dict:
+        # kept in checkpoints, so a resumed run reports every epoch's rate
+        return {"epoch_rates": list(self.epoch_rates), "time_to_target": self.time_to_target}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.epoch_rates = list(state_dict.get("epoch_rates", []))
+        self.time_to_target = state_dict.get("time_to_target")
 
     @property
     def summary(self) -> dict:

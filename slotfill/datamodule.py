@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import logging
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import pytorch_lightning as pl
 from torch.utils.data import DataLoader, Sampler
@@ -25,7 +25,8 @@ class BucketBatchSampler(Sampler[list[int]]):
 
     Under DDP each rank takes every ``num_replicas``-th batch; in training the batch list is
     padded so every rank runs the same number of steps. Each ``__iter__`` is a new epoch with
-    its own (seeded, rank-independent) order.
+    its own (seeded, rank-independent) order: epoch ``epoch_fn()`` when given (the trainer's
+    epoch, so a resumed run shuffles as the uninterrupted run did), else the next one.
     """
 
     def __init__(
@@ -37,6 +38,7 @@ class BucketBatchSampler(Sampler[list[int]]):
         num_replicas: int = 1,
         rank: int = 0,
         pool_batches: int = 50,
+        epoch_fn: Callable[[], int] | None = None,
     ) -> None:
         self.lengths = list(lengths)
         self.batch_size = batch_size
@@ -46,6 +48,7 @@ class BucketBatchSampler(Sampler[list[int]]):
         self.rank = rank
         self.pool = batch_size * pool_batches
         self.epoch = 0
+        self.epoch_fn = epoch_fn
 
     def _batches(self) -> list[list[int]]:
         idx = list(range(len(self.lengths)))
@@ -67,6 +70,8 @@ class BucketBatchSampler(Sampler[list[int]]):
         return batches
 
     def __iter__(self) -> Iterator[list[int]]:
+        if self.epoch_fn is not None:
+            self.epoch = self.epoch_fn()
         batches = self._batches()
         self.epoch += 1
         if self.shuffle:
@@ -189,6 +194,11 @@ class SlotDataModule(pl.LightningDataModule):
             return 1, 0
         return trainer.world_size, trainer.global_rank
 
+    def _trainer_epoch(self) -> int:
+        # the count Lightning gives samplers' set_epoch (it never calls a batch sampler's): right
+        # after a resume too, where current_epoch still counts the replayed epoch as unfinished
+        return int(self.trainer.fit_loop.epoch_progress.current.processed)
+
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         self.prepare()
         world, rank = self._world()
@@ -200,6 +210,7 @@ class SlotDataModule(pl.LightningDataModule):
             seed=self.seed,
             num_replicas=world,
             rank=rank,
+            epoch_fn=self._trainer_epoch if shuffle and getattr(self, "trainer", None) is not None else None,
         )
         return DataLoader(data, batch_sampler=sampler, collate_fn=collate, num_workers=self.num_workers)
 

@@ -26,3 +26,7 @@ class CheckpointError(SlotfillError):
 
 class ConfigError(SlotfillError):
     """A setting with a value slotfill cannot use."""
+
+
+class TrainingDiverged(SlotfillError):
+    """The training loss became NaN or infinite: the weights are no longer usable."""

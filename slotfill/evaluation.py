@@ -18,6 +18,28 @@ def slot_type(tag: str) -> str:
     return "O" if tag == "O" else tag[2:]
 
 
+def label_coverage(gold: Sequence[Sequence[str]], known_tags: Sequence[str]) -> tuple[int, int, float]:
+    """Gold slot labels the model knows: ``(known labels, gold labels, share of gold slots with a known label)``."""
+    known = {slot_type(t) for t in known_tags if t != "O"}
+    counts: Counter = Counter(slot for tags in gold for slot, _, _ in bio_spans(tags))
+    total = sum(counts.values())
+    covered = sum(n for slot, n in counts.items() if slot in known)
+    return sum(1 for slot in counts if slot in known), len(counts), covered / total if total else 1.0
+
+
+def label_coverage_warning(
+    gold: Sequence[Sequence[str]], known_tags: Sequence[str], threshold: float = 0.5
+) -> str | None:
+    """A one-line warning when fewer than ``threshold`` of the gold slots have a label the model knows."""
+    labels_known, labels, share = label_coverage(gold, known_tags)
+    if share >= threshold:
+        return None
+    return (
+        f"the model knows {labels_known} of the {labels} slot labels in this data ({100 * share:.0f}% of gold slots): "
+        "scores will be near zero; was it trained on another data set?"
+    )
+
+
 def confusions(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> dict:
     """Where slot types are mixed up.
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import math
+import random
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import pytorch_lightning as pl
 import torch
 
-from .errors import ConfigError
+from .errors import ConfigError, TrainingDiverged
 from .lexicon import BEGIN, OUT
 from .metrics import all_scores
 from .model import CHECKPOINT_KEY, SlotModel
@@ -18,6 +19,7 @@ from .settings import from_mapping
 
 log = logging.getLogger(__name__)
 LR_DECAYS = ("none", "linear", "cosine")
+RNG_KEY = "slotfill_rng"  # random number generator states inside training checkpoints
 
 
 @dataclass
@@ -99,6 +101,7 @@ class SlotTaggerModule(pl.LightningModule):
         begins = torch.tensor([t.startswith("B-") for t in vocabs.tags.itos], dtype=torch.bool)
         self.register_buffer("tag_begins", begins, persistent=False)
         self._outputs: dict[str, list] = {}
+        self._resume_rng: dict | None = None
         # per split: {"index", "gold", "pred", "pred_intents", "scores"} of the last evaluation
         self.results: dict[str, dict] = {}
 
@@ -128,11 +131,28 @@ class SlotTaggerModule(pl.LightningModule):
             inputs["lexicon"] = batch["lexicon"].masked_fill(hidden, OUT)
         emissions, intent_logits = self.model(inputs)
         loss = self.model.loss(emissions, intent_logits, batch)
+        if not torch.isfinite(loss):
+            # stop before the backward pass spreads NaN into every weight
+            raise TrainingDiverged(self._divergence_message(loss))
         n = len(batch["words"])
         # the progress bar shows each step's loss; loggers get the epoch mean (one metrics.csv row per epoch)
         self.log("loss", loss, prog_bar=True, logger=False, on_step=True, on_epoch=False, batch_size=n)
         self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=n)
         return loss
+
+    def _divergence_message(self, loss: torch.Tensor) -> str:
+        trainer = self._trainer
+        step = trainer.global_step if trainer is not None else 0
+        epoch = trainer.current_epoch if trainer is not None else 0
+        lr = trainer.optimizers[0].param_groups[0]["lr"] if trainer is not None and trainer.optimizers else None
+        clip = trainer.gradient_clip_val if trainer is not None else None
+        hint = f"lower optimizer.lr (now {lr:g})" if lr is not None else "lower optimizer.lr"
+        hint += (
+            f" or clip harder (trainer.gradient_clip_val={clip:g})"
+            if clip
+            else "; keep gradient clipping on (trainer.gradient_clip_val=5.0)"
+        )
+        return f"training diverged: the loss is {loss.item()} at step {step} (epoch {epoch}); {hint}"
 
     def _eval_step(self, batch: dict, split: str) -> None:
         emissions, intent_logits = self.model(batch)
@@ -171,7 +191,10 @@ class SlotTaggerModule(pl.LightningModule):
             log.info("%s: scoring the %d of %d sentences validation ran on", split, len(index), len(all_gold))
         gold = [all_gold[i] for i in index]
         pred = [by_index[i]["tags"] for i in index]
-        pred_intents = [by_index[i]["intent"] for i in index] if self.model.predicts_intent else None
+        # a split without intent labels (no label file) scores slots only: intent accuracy 0.00
+        # would be a misleading figure and would drive monitor=val/joint
+        labelled = any(all_intents)
+        pred_intents = [by_index[i]["intent"] for i in index] if self.model.predicts_intent and labelled else None
         gold_intents = [all_intents[i] for i in index] if pred_intents else None
         scores = all_scores(gold, pred, gold_intents, pred_intents)
         self.results[split] = {"index": index, "gold": gold, "pred": pred, "pred_intents": pred_intents}
@@ -207,3 +230,19 @@ class SlotTaggerModule(pl.LightningModule):
     # ----------------------------------------------------------- checkpoints
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint[CHECKPOINT_KEY] = self.model.state()
+        # a resumed run draws the same dropout masks as an uninterrupted one
+        checkpoint[RNG_KEY] = {"torch": torch.get_rng_state(), "python": random.getstate()}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        # applied at the first training batch: restoring draws random numbers of its own
+        # (Lightning replays the end of the saved epoch) that the uninterrupted run never drew
+        self._resume_rng = checkpoint.get(RNG_KEY)
+
+    def on_train_batch_start(self, batch: dict, batch_idx: int) -> None:
+        rng, self._resume_rng = self._resume_rng, None
+        if rng:
+            torch.set_rng_state(rng["torch"])
+            random.setstate(rng["python"])
+            # after the checkpoint was saved, the uninterrupted run drew one number more: the
+            # base seed the DataLoader takes from the global generator for the epoch's iterator
+            torch.empty((), dtype=torch.int64).random_()

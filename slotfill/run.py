@@ -2,33 +2,58 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from . import formatting
+from . import formatting, options, runfolder
 from .data import load_split
-from .errors import ConfigError
-from .evaluation import evaluate_predictions, write_outputs
+from .errors import ConfigError, SlotfillError
+from .evaluation import evaluate_predictions, label_coverage_warning, write_outputs
 from .model import SlotModel
 from .tagger import SlotTagger
-from .textio import read_sentences, write_text
+from .textio import TextOutput, check_sources, chunks, iter_sentences
+
+CHUNK = 2000  # sentences read, tagged and written at a time by predict: flat memory, first lines within a second
 
 
 def train(cfg: DictConfig) -> dict:
-    """Fit, reload the best checkpoint by the validation ``monitor``, test it, and write the run folder."""
+    """Fit, reload the best checkpoint by the validation ``monitor``, test it, and write the run folder.
+
+    The folder is claimed first (refused if another run's files are in it) and ``run.json``
+    records the run's config and how it ended; ``resume=RUN_DIR`` continues an unfinished run.
+    """
     from . import training  # Lightning and datasets: seconds of imports that predict and evaluate do not need
 
-    run = training.fit(cfg)
-    if not run.trainer.is_global_zero:
-        return {}
+    cfg, last_checkpoint = runfolder.resume_config(cfg)
+    options.check_train(cfg)
     out_dir = Path(cfg.output_dir)
-    metrics = training.write_run(run, out_dir)
-    if cfg.get("plots", True) and (out_dir / "logs" / "metrics.csv").exists():
-        from .plots import learning_curves  # matplotlib: only when figures are asked for
+    folder = runfolder.RunFolder(out_dir) if runfolder.is_rank_zero() else None
+    if folder is not None:
+        if last_checkpoint is None:
+            folder.claim(overwrite=bool(cfg.get("overwrite", False)))
+        folder.start(cfg, resumed_from=last_checkpoint)
+    try:
+        run = training.fit(cfg, ckpt_path=last_checkpoint)
+        if not run.trainer.is_global_zero:
+            return {}
+        metrics = training.write_run(run, out_dir)
+        if cfg.get("plots", True) and (out_dir / "logs" / "metrics.csv").exists():
+            from .plots import learning_curves  # matplotlib: only when figures are asked for
 
-        learning_curves([out_dir], out_dir / "learning_curves")
+            learning_curves([out_dir], out_dir / "learning_curves")
+    except KeyboardInterrupt:
+        if folder is not None:
+            folder.finish("interrupted")
+        raise
+    except BaseException as e:
+        if folder is not None:
+            folder.finish("failed", error=f"{type(e).__name__}: {e}".splitlines()[0][:300])
+        raise
+    if folder is not None:
+        folder.finish("completed")
     report = out_dir / "test_report.txt"
     print(formatting.training_summary(metrics, report.read_text() if report.exists() else None, str(out_dir)))
     return metrics
@@ -54,13 +79,17 @@ def load_tagger(cfg: DictConfig) -> SlotTagger:
 
 def evaluate(cfg: DictConfig) -> dict:
     """Score a checkpoint on a labelled split; write metrics.json, report.md, errors.jsonl and figures."""
-    tagger = load_tagger(cfg)
+    options.check_evaluate(cfg)
     cols, name = load_split(OmegaConf.to_container(cfg.data, resolve=True), str(cfg.split), cfg.get("split_dir"))
+    tagger = load_tagger(cfg)
     start = time.perf_counter()
     results = tagger.predict_tokens(cols["tokens"], batch_size=cfg.batch_size)
     facts = {"model_file": str(cfg.ckpt), "data": name, "backend": str(cfg.backend), "precision": str(cfg.precision)}
     facts["seconds"] = round(time.perf_counter() - start, 3)
     pred_intents = [r["intent"] for r in results] if tagger.predicts_intent else None
+    warning = label_coverage_warning(cols["tags"], tagger.tags)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     result = evaluate_predictions(
         cols["tokens"], cols["tags"], [r["tags"] for r in results], cols["intent"], pred_intents, results
     )
@@ -74,17 +103,29 @@ def evaluate(cfg: DictConfig) -> dict:
     return metrics
 
 
-def predict(cfg: DictConfig, texts: list[str] | None = None) -> list[dict]:
-    """Tag sentences and print them for people (``format=text``) or programs (jsonl, conll, seq.out, rasa)."""
-    if cfg.format not in formatting.FORMATS:
-        raise ConfigError(f"format={cfg.format}: choose one of {', '.join(formatting.FORMATS)}")
-    sentences = read_sentences(texts or [], cfg.get("text"), cfg.get("input"))
-    tagger = load_tagger(cfg)
-    if cfg.format == "rasa" and not tagger.predicts_intent:
-        raise ConfigError("format=rasa groups sentences by intent: the model has no intent head (model.intent=false)")
-    results = tagger.predict(sentences, batch_size=cfg.batch_size)
-    write_text(formatting.predictions(results, str(cfg.format)), cfg.get("output"))
-    return results
+def predict(cfg: DictConfig, texts: list[str] | None = None) -> int:
+    """Tag sentences and write them for people (``format=text``) or programs (jsonl, conll, seq.out, rasa).
+
+    Streams: :data:`CHUNK` sentences are read, tagged and written at a time, in input order
+    (``format=rasa`` groups sentences by intent, so it writes once, at the end).
+    Every setting and path is checked before the model is loaded. Returns the number of
+    sentences tagged.
+    """
+    options.check_predict(cfg)
+    texts = list(texts or [])
+    check_sources(texts, cfg.get("text"), cfg.get("input"))
+    with TextOutput(cfg.get("output")) as out:
+        tagger = load_tagger(cfg)
+        if cfg.format == "rasa" and not tagger.predicts_intent:
+            raise ConfigError("format=rasa groups sentences by intent: the model has no intent head (model.intent)")
+        n, size = 0, CHUNK if cfg.format != "rasa" else None
+        for chunk in chunks(iter_sentences(texts, cfg.get("text"), cfg.get("input")), size):
+            results = tagger.predict(chunk, batch_size=cfg.batch_size)
+            out.write("".join(formatting.predictions(results, str(cfg.format))))
+            n += len(chunk)
+        if n == 0:
+            raise SlotfillError(f"input={cfg.get('input')}: no lines to tag")
+    return n
 
 
 def export(cfg: DictConfig) -> Path:
@@ -92,6 +133,7 @@ def export(cfg: DictConfig) -> Path:
     from .modelcard import write_model_card
     from .onnx_backend import check_parity, export_onnx, onnx_path_for, quantize_onnx  # torch.onnx, onnxruntime
 
+    options.require(cfg, "ckpt", "PATH (a model.pt or a training .ckpt)")
     model = SlotModel.load(cfg.ckpt)
     out = export_onnx(model, cfg.get("output") or onnx_path_for(cfg.ckpt), int(cfg.opset))
     print(f"wrote {out} and {out}.json")

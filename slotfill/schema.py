@@ -43,6 +43,13 @@ def check_format(found: object, source: str | Path) -> int:
     return found
 
 
+def umask() -> int:
+    """The process's file-creation mask (read by setting it and putting it back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: str | Path, data: bytes | str) -> Path:
     """Write ``data`` to ``path`` through a temporary file and a rename (never half a file)."""
     path = Path(path)
@@ -54,6 +61,7 @@ def write_atomic(path: str | Path, data: bytes | str) -> Path:
     except OSError as e:
         raise SlotfillError(f"{path}: cannot write ({e.strerror})") from None
     try:
+        os.chmod(tmp, 0o666 & ~umask())  # mkstemp makes the file private; the final file is an ordinary one
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

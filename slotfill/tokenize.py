@@ -11,8 +11,13 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-_WORD = r"[^\W_]+(?:['’&:/.\-][^\W_]+)*"
-TOKEN_RE = re.compile(rf"(?i:st\.)(?!\w)|{_WORD}|[^\w\s]|_+")
+# Python's re has no \p{M}: before matching, every combining mark (accents written as a
+# separate code point, Indic vowel signs and viramas, variation selectors as in ✈️) is read
+# as this one mark, which the pattern keeps inside the word or symbol it follows.
+_MARK = "\u0301"
+_CHAR = rf"(?:[^\W_]|{_MARK})"
+_WORD = rf"{_CHAR}+(?:['’&:/.\-]{_CHAR}+)*"
+TOKEN_RE = re.compile(rf"(?i:st\.)(?!\w)|{_WORD}|[^\w\s{_MARK}]{_MARK}*|_+")
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,15 @@ def normalize(token: str) -> str:
     return unicodedata.normalize("NFC", token).lower().replace("’", "'")
 
 
+def _marks_as_one(text: str) -> str:
+    """``text`` with every combining mark replaced by :data:`_MARK` (same length: offsets hold)."""
+    if text.isascii():
+        return text
+    return "".join(_MARK if unicodedata.category(ch)[0] == "M" else ch for ch in text)
+
+
 def tokenize(text: str) -> list[Token]:
     """Split raw text into normalised tokens with offsets into ``text``."""
-    return [Token(normalize(m.group()), m.start(), m.end()) for m in TOKEN_RE.finditer(text)]
+    return [
+        Token(normalize(text[m.start() : m.end()]), m.start(), m.end()) for m in TOKEN_RE.finditer(_marks_as_one(text))
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sys
 import time
 import warnings
@@ -17,18 +18,27 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint, ProgressBar
 
-from .callbacks import Throughput
+from .callbacks import AtomicCheckpointIO, Throughput
 from .datamodule import SlotDataModule
+from .errors import ConfigError, SlotfillError
 from .lexicon import Lexicon
 from .metrics import slot_report
 from .model import SlotModel
 from .models import NetConfig
 from .module import SlotTaggerModule, TrainConfig
 from .schema import metrics_record, write_atomic, write_json
+from .transfer import init_from
+
+log = logging.getLogger(__name__)
 
 # Lightning's advice about dataloader workers does not apply: batches are pre-encoded tensors.
 warnings.filterwarnings("ignore", message=".*does not have many workers.*")
 warnings.filterwarnings("ignore", message=".*sync_dist=True.*")
+# torch and Lightning versions disagreeing about a private API, and a hint meant for big data sets
+warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
+# slotfill gives every run its own folder (runfolder.py): a non-empty one here is a resumed run
+warnings.filterwarnings("ignore", message=".*directory .* exists and is not empty.*")
 
 
 @dataclass
@@ -53,33 +63,66 @@ def _plain(node) -> dict:
     return OmegaConf.to_container(node, resolve=True) if node is not None else {}
 
 
-def _components(group: DictConfig | None) -> list:
+def _instantiate(node, group: str, **kwargs):
+    """``instantiate(node)``; a configured component that refuses its settings is a one-line error."""
+    try:
+        return instantiate(node, **kwargs)
+    except Exception as e:
+        cause = e.__cause__ or e
+        if isinstance(cause, SlotfillError):
+            raise cause from None
+        text = str(cause).strip().splitlines()
+        raise ConfigError(f"{group}: {text[0] if text else type(cause).__name__}") from None
+
+
+def _components(group: DictConfig | None, name: str) -> list:
     """Instantiate each ``_target_`` entry of a callbacks/logger group."""
-    return [instantiate(c) for c in (group or {}).values() if c is not None and "_target_" in c]
+    return [_instantiate(c, f"{name}.{key}") for key, c in (group or {}).items() if c is not None and "_target_" in c]
+
+
+def _model(net_cfg: NetConfig, source_file: str | None, datamodule: SlotDataModule, meta: dict) -> SlotModel:
+    """A fresh model sized by the data, or (``init_from``) one starting from a trained model's weights."""
+    if not source_file:
+        return SlotModel(net_cfg, datamodule.vocabs, meta=meta)
+    source = SlotModel.load(source_file)
+    # the weights fix the architecture: it comes from the model file, not from cfg.model
+    model = SlotModel(source.config, datamodule.vocabs, meta={**meta, "init_from": source_file})
+    shared = init_from(model, source)
+    log.info("init_from %s: weights copied; shared vocabulary entries %s", source_file, shared)
+    return model
 
 
 def build(cfg: DictConfig) -> tuple[SlotDataModule, SlotTaggerModule, pl.Trainer]:
     """Data module, LightningModule and Trainer from a composed config (seeded, threads set)."""
     torch.set_num_threads(int(cfg.threads))
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
-    net_cfg = NetConfig.from_dict(_plain(cfg.model))
-    lexicon = Lexicon.read(net_cfg.lexicons) if net_cfg.lexicons else None
-    datamodule = SlotDataModule.from_config(_plain(cfg.data), lexicon)
-    datamodule.prepare()
+    # every setting is checked (by building what it configures) before the data is read
     train_cfg = TrainConfig.from_dict(_plain(cfg.train))
-    model = SlotModel(
-        net_cfg,
-        datamodule.vocabs,
-        meta={"dataset": datamodule.name, "train": train_cfg.to_dict()},
-    )
-    module = SlotTaggerModule(model, train_cfg, optimizer=instantiate(cfg.optimizer))
-    callbacks = _components(cfg.get("callbacks"))
+    source_file = str(cfg.init_from) if cfg.get("init_from") else None
+    source = SlotModel.load(source_file) if source_file else None  # its config and lexicon size the new model
+    net_cfg = source.config if source is not None else NetConfig.from_dict(_plain(cfg.model))
+    optimizer = _instantiate(cfg.optimizer, "optimizer")
+    callbacks = _components(cfg.get("callbacks"), "callbacks")
     bar = bool(cfg.trainer.get("enable_progress_bar", True)) and interactive()
     if not bar:  # redirected output: EpochLog's lines, no \r-redrawn bar
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
-    trainer = instantiate(
-        cfg.trainer, callbacks=callbacks, logger=_components(cfg.get("logger")), enable_progress_bar=bar
+    logger = _components(cfg.get("logger"), "logger")
+    trainer = _instantiate(
+        cfg.trainer,
+        "trainer",
+        callbacks=callbacks,
+        logger=logger,
+        enable_progress_bar=bar,
+        plugins=[AtomicCheckpointIO()],
     )
+    if source is not None:
+        lexicon = source.vocabs.lexicon
+    else:
+        lexicon = Lexicon.read(net_cfg.lexicons) if net_cfg.lexicons else None
+    datamodule = SlotDataModule.from_config(_plain(cfg.data), lexicon)
+    datamodule.prepare()
+    model = _model(net_cfg, source_file, datamodule, {"dataset": datamodule.name, "train": train_cfg.to_dict()})
+    module = SlotTaggerModule(model, train_cfg, optimizer=optimizer)
     return datamodule, module, trainer
 
 
@@ -91,11 +134,23 @@ def interactive() -> bool:
         return False
 
 
-def fit(cfg: DictConfig) -> TrainingRun:
-    """Fit, reload the best checkpoint by the validation ``monitor``, then score valid (and test)."""
+def fit(cfg: DictConfig, ckpt_path: str | Path | None = None) -> TrainingRun:
+    """Fit (continuing from ``ckpt_path`` if given), reload the best checkpoint by the validation
+    ``monitor``, then score valid (and test).
+
+    Ctrl-C raises KeyboardInterrupt (Lightning turns it into ``SystemExit(1)``); a NaN or
+    infinite loss raises :class:`TrainingDiverged`.
+    """
     datamodule, module, trainer = build(cfg)
     start = time.perf_counter()
-    trainer.fit(module, datamodule=datamodule)
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=str(ckpt_path) if ckpt_path else None)
+    except SystemExit:
+        if trainer.interrupted:
+            raise KeyboardInterrupt from None
+        raise
+    if trainer.interrupted:
+        raise KeyboardInterrupt
     seconds = time.perf_counter() - start
     ckpt = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), None)
     best = ckpt.best_model_path if ckpt is not None and ckpt.best_model_path else None
@@ -113,6 +168,10 @@ def fit(cfg: DictConfig) -> TrainingRun:
     for cb in trainer.callbacks:
         if isinstance(cb, Throughput):
             facts.update(cb.summary)
+    if ckpt_path:
+        facts["resumed_from"] = str(ckpt_path)
+    if cfg.get("init_from"):
+        facts["init_from"] = str(cfg.init_from)
     # the best epoch's scores for the run folder; metrics.csv keeps the training curve (one row per epoch)
     loggers, trainer.loggers = trainer.loggers, []
     try:

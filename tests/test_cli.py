@@ -2,14 +2,21 @@
 
 import csv
 import json
+import os
 import re
+import select
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
 
-from slotfill.cli import extract_texts, quote_paths
+from slotfill.cli import extract_texts, one_line, quote_paths, resume_argv
+from slotfill.errors import SlotfillError
 from tests.conftest import write_split
-from tests.helpers import SAMPLE, one_line_error, run_script, sample_overrides
+from tests.helpers import ROOT, SAMPLE, one_line_error, run_script, sample_overrides
 
 slow = pytest.mark.slow
 
@@ -30,7 +37,6 @@ def test_checkpoint_paths_with_equals_signs_are_quoted_for_hydra():
     ]
 
 
-# ------------------------------------------------------------------ train.py
 def _train(args, out, timeout=240):
     return run_script("train.py", [*args, f"hydra.run.dir={out}"], timeout=timeout)
 
@@ -133,7 +139,6 @@ def test_ddp_two_processes(tmp_path):
     assert metrics["world_size"] == 2
 
 
-# ---------------------------------------------------------------- predict.py
 RESULT_KEYS = {"text", "tokens", "tags", "spans", "intent", "intent_confidence"}
 
 
@@ -189,7 +194,6 @@ def test_predict_errors_are_one_line(tiny_model_file, tmp_path, args, message):
     one_line_error(run_script("predict.py", args), message)
 
 
-# --------------------------------------------------------------- evaluate.py
 def _evaluate(args, out_dir):
     return run_script("evaluate.py", [*args, f"hydra.run.dir={out_dir}"], timeout=180)
 
@@ -229,7 +233,6 @@ def test_evaluate_bad_checkpoint_is_one_line(tmp_path):
     one_line_error(_evaluate(["ckpt=/nope.pt", "data=sample"], tmp_path), "checkpoint not found")
 
 
-# ----------------------------------------------------------------- export.py
 @slow
 def test_export_writes_a_checked_graph(tiny_model_file):
     pytest.importorskip("onnxruntime")
@@ -240,7 +243,6 @@ def test_export_writes_a_checked_graph(tiny_model_file):
         assert (tiny_model_file.parent / name).exists()
 
 
-# ------------------------------------------------- the default model on ATIS
 README_EXAMPLES = {
     "i want to leave taipei and arrive in boston": [("fromloc.city_name", "taipei"), ("toloc.city_name", "boston")],
     "i want to leave taipei": [("fromloc.city_name", "taipei")],
@@ -265,3 +267,235 @@ def test_default_model_tags_the_readme_examples(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     got = {r["text"]: [(s["slot"], s["text"]) for s in r["spans"]] for r in map(json.loads, proc.stdout.splitlines())}
     assert got == README_EXAMPLES
+
+
+def test_resume_runs_in_the_run_folder_with_its_own_config():
+    argv = resume_argv(["train.py", "resume=outputs/a/b"])
+    assert argv[1:] == ["resume=outputs/a/b", "hydra.run.dir='outputs/a/b'", "hydra.output_subdir=null"]
+    assert resume_argv(["train.py", "seed=3"]) == ["train.py", "seed=3"]
+    with pytest.raises(SlotfillError, match="own saved config: drop seed=3"):
+        resume_argv(["train.py", "resume=x", "seed=3"])
+
+
+def test_hydra_messages_become_one_line():
+    error = Exception(
+        "In 'train': Could not find 'model/x'\n\nAvailable options in 'model':\n\tbilstm\n\tgru\n"
+        "Config search path:\n\tprovider=hydra"
+    )
+    assert one_line(error) == "In 'train': Could not find 'model/x' Available options in 'model': bilstm gru"
+
+
+def _popen_train(args, out):
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "train.py"), *args, f"hydra.run.dir={out}"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+
+
+def _wait_for_epoch(proc, out, epoch, timeout=240):
+    """Wait until the run has saved ``last.ckpt`` of ``epoch`` (or later)."""
+    last = out / "checkpoints" / "last.ckpt"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read()[-2000:]
+        if last.exists():
+            try:
+                if torch.load(last, weights_only=True)["epoch"] >= epoch:
+                    return
+            except Exception:  # being replaced right now
+                pass
+        time.sleep(0.1)
+    proc.kill()
+    pytest.fail("no checkpoint in time")
+
+
+def _status(out):
+    return json.loads((out / "run.json").read_text())["status"]
+
+
+@slow
+def test_train_nan_loss_stops_at_once_with_one_line(tmp_path):
+    args = sample_overrides(epochs=3, extra=["optimizer.lr=1e30", "trainer.gradient_clip_val=null"])
+    proc = _train(args, tmp_path)
+    one_line_error(proc, "training diverged: the loss is nan at step")
+    assert "optimizer.lr" in proc.stderr and "gradient_clip_val" in proc.stderr
+    assert not (tmp_path / "model.pt").exists() and not (tmp_path / "metrics.json").exists()
+    assert _status(tmp_path) == "failed"
+
+
+@slow
+def test_train_kill_9_then_resume_ends_where_an_uninterrupted_run_ends(tmp_path):
+    # dropout and <unk> replacement draw random numbers: the resumed run must draw the same ones
+    args = sample_overrides(epochs=4, extra=["model.dropout=0.3", "train.unk_replace=0.5"])
+    whole = _train(args, tmp_path / "whole")
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    proc = _popen_train(args, tmp_path / "killed")
+    _wait_for_epoch(proc, tmp_path / "killed", 1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert _status(tmp_path / "killed") == "running" and not (tmp_path / "killed" / "model.pt").exists()
+    resumed = run_script("train.py", [f"resume={tmp_path / 'killed'}"])
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    a = json.loads((tmp_path / "whole" / "metrics.json").read_text())
+    b = json.loads((tmp_path / "killed" / "metrics.json").read_text())
+    assert b["resumed_from"].endswith("last.ckpt") and _status(tmp_path / "killed") == "completed"
+    assert b["best_val_score"] == a["best_val_score"] and b["scores"] == a["scores"]
+    assert b["weights_sha256"] == a["weights_sha256"]  # the same weights, bit for bit
+    assert len(b["train_sent_per_s_epochs"]) == 4  # the epochs before the kill are remembered
+    assert not (tmp_path / "killed" / ".hydra" / "overrides.yaml").read_text().count("resume")
+
+
+@slow
+def test_train_ctrl_c_exits_130_and_marks_the_run_interrupted(tmp_path):
+    proc = _popen_train(sample_overrides(epochs=40), tmp_path)
+    _wait_for_epoch(proc, tmp_path, 0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert err.strip().splitlines()[-1] == "interrupted" and "Traceback" not in err
+    assert _status(tmp_path) == "interrupted" and not (tmp_path / "model.pt").exists()
+
+
+def _lines(n):
+    return "".join(f"i want to fly from boston to taipei on monday number {i}\n" for i in range(n))
+
+
+@slow
+@pytest.mark.parametrize("to_file", [False, True])
+def test_predict_full_disk_is_one_line_and_never_a_short_output(tiny_model_file, tmp_path, to_file):
+    (tmp_path / "in.txt").write_text(_lines(3000))
+    out = tmp_path / "out.jsonl"
+    target = f"output={out}" if to_file else f"> {out}"
+    # ulimit -f 100: files of at most 100 KiB, as a full disk would cut them (no root needed)
+    command = (
+        f"ulimit -f 100; exec {sys.executable} predict.py ckpt={tiny_model_file} threads=1 input={tmp_path / 'in.txt'}"
+    )
+    proc = subprocess.run(
+        ["bash", "-c", f"{command} format=jsonl {target}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    one_line_error(proc, "write failed")
+    assert "the output is incomplete" in proc.stderr
+    if to_file:  # a file output is complete or absent
+        assert not out.exists() and not list(tmp_path.glob(".out.jsonl*"))
+
+
+@slow
+def test_predict_streams_first_results_before_the_input_ends(tiny_model_file):
+    proc = subprocess.Popen(
+        [sys.executable, "predict.py", f"ckpt={tiny_model_file}", "input=-", "format=jsonl", "threads=1"],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    lines = _lines(2500).splitlines()
+    proc.stdin.write("\n".join(lines[:2000]) + "\n")  # one chunk; the input stays open
+    proc.stdin.flush()
+    ready, _, _ = select.select([proc.stdout], [], [], 120)
+    assert ready, "no output while the input is still open: predict does not stream"
+    first = json.loads(proc.stdout.readline())
+    proc.stdin.write("\n".join(lines[2000:]) + "\n")
+    proc.stdin.close()
+    rest = [json.loads(line) for line in proc.stdout.read().splitlines()]
+    assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    assert [r["text"] for r in [first, *rest]] == lines  # every line, in input order
+
+
+def _peak_rss_mb(args):
+    """Peak resident memory of one predict.py run, measured by a parent that runs nothing else."""
+    probe = (
+        "import resource, subprocess, sys; "
+        "rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode; "
+        "print(rc, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe, sys.executable, "predict.py", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    rc, kb = out.stdout.split()
+    assert rc == "0", out.stderr[-2000:]
+    return int(kb) / 1024
+
+
+@slow
+def test_predict_memory_stays_flat_on_100k_lines(tiny_model_file, tmp_path):
+    small, big = tmp_path / "small.txt", tmp_path / "big.txt"
+    small.write_text(_lines(2000))
+    big.write_text(_lines(100_000))
+    # one thread: on a busy machine two OpenMP threads wait for each other far longer than they work
+    args = [f"ckpt={tiny_model_file}", "format=jsonl", "threads=1"]
+    rss_small = _peak_rss_mb([*args, f"input={small}"])
+    rss_big = _peak_rss_mb([*args, f"input={big}"])
+    # held whole, 100k results took 1.28 GB before streaming; streamed, 50x the input costs little more
+    assert rss_big < rss_small + 60, (rss_small, rss_big)
+
+
+@slow
+def test_predict_closed_stdin_is_one_line(tiny_model_file):
+    proc = subprocess.run(
+        ["bash", "-c", f"exec {sys.executable} predict.py ckpt={tiny_model_file} input=- <&-"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    one_line_error(proc, "standard input is closed")
+
+
+@slow
+@pytest.mark.parametrize(
+    "script, args, message",
+    [
+        ("predict.py", ["hello"], "ckpt is required"),
+        ("predict.py", ["ckpt=m.pt", "nosuch=1", "hi"], "Could not override 'nosuch'"),
+        ("predict.py", ["ckpt=m.pt", "batch_size=[", "hi"], "cannot read batch_size=["),
+        ("train.py", ["model=transformer"], "Could not find 'model/transformer'"),
+        ("evaluate.py", ["ckpt={model}", "batch_size=-1"], "batch_size=-1"),
+        ("evaluate.py", ["data=sample"], "ckpt is required"),
+    ],
+)
+def test_hydra_and_setting_errors_are_one_line(tiny_model_file, tmp_path, script, args, message):
+    args = [a.format(model=tiny_model_file) for a in args]
+    one_line_error(run_script(script, [*args, f"hydra.run.dir={tmp_path}"]), message)
+
+
+@slow
+def test_an_unwritable_run_folder_is_one_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    one_line_error(_train(["data=sample"], blocker / "run"), "Not a directory")
+
+
+@slow
+def test_predict_ctrl_c_exits_130(tiny_model_file):
+    proc = subprocess.Popen(
+        [sys.executable, "predict.py", f"ckpt={tiny_model_file}", "input=-"],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    proc.stdin.write("flights to boston\n")
+    proc.stdin.flush()
+    time.sleep(3)  # started and waiting for more input
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and err.strip() == "interrupted", err[-2000:]

@@ -10,11 +10,14 @@ from slotfill.data import DATA_KEYS
 from slotfill.datamodule import SlotDataModule
 from slotfill.models import NetConfig
 from slotfill.module import TrainConfig
+from slotfill.options import TRAIN_KEYS
 from tests.helpers import CONF, ROOT, compose_config
 
 GROUPS = {
     group.name: sorted(p.stem for p in group.glob("*.yaml")) for group in sorted(CONF.iterdir()) if group.is_dir()
 }
+
+
 CHOICES = [(g, o) for g, options in GROUPS.items() for o in options]
 
 
@@ -72,7 +75,7 @@ def test_every_option_is_consumed(tmp_path):
         "train": set(TrainConfig.__dataclass_fields__),
         "data": {*DATA_KEYS, "batch_size", "eval_batch_size", "min_freq", "seed"},
     }
-    top = {"seed", "monitor", "threads", "test_after_fit", "output_dir", "plots"}
+    top = TRAIN_KEYS - set(consumers) - {"optimizer", "trainer", "callbacks", "logger"}
     for leaf in _leaves(train):
         group, _, rest = leaf.partition(".")
         if group in ("optimizer", "trainer", "callbacks", "logger"):

@@ -29,6 +29,16 @@ def test_reads_good_split(tmp_path):
     assert cols["intent"] == ["atis_flight", "atis_flight#atis_airfare"]
 
 
+def test_a_utf8_bom_starting_a_file_is_dropped(tmp_path):
+    bom = b"\xef\xbb\xbf"
+    d = write_split(tmp_path, "train", bom + b"i want taipei\n", bom + b"O O B-to\n", bom + b"atis_flight\n")
+    cols = read_split(d)
+    assert cols["tokens"] == [["i", "want", "taipei"]] and cols["tags"] == [["O", "O", "B-to"]]
+    assert cols["intent"] == ["atis_flight"]
+    d = write_split(tmp_path, "valid", "a " + bom.decode() + "b\n", "O O\n", None)
+    assert read_split(d)["tokens"] == [["a", "\ufeffb"]]  # only the file's first bytes are a BOM
+
+
 def test_folder_is_datasetdict_with_typed_features(tmp_path):
     for split in ("train", "valid", "test"):
         _good(tmp_path, split)

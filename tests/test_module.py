@@ -83,3 +83,30 @@ def test_lexicon_dropout_hides_whole_matches():
     drop = lexicon_mask(lexicon, 0.5)[:, :, 0]
     assert torch.equal(drop[:, 1], drop[:, 2]) and torch.equal(drop[:, 2], drop[:, 3])  # one match, one fate
     assert 0.3 < drop[:, 1].float().mean() < 0.7 and not torch.equal(drop[:, 1], drop[:, 4])
+
+
+@pytest.mark.parametrize("labelled", [True, False])
+def test_a_split_without_intent_labels_scores_slots_only(labelled):
+    model = tiny_model(intent=True)
+    module = SlotTaggerModule(model)
+    gold_tags = [["O", "O", "O", "O", "B-from"]]
+    intents = ["flight"] if labelled else [""]  # "": the split has no label file
+
+    class Data:
+        def gold(self, split):
+            return gold_tags, intents
+
+    class Trainer:
+        sanity_checking = False
+        world_size = 1
+        datamodule = Data()
+
+    module.trainer = Trainer()
+    logged = {}
+    module.log = lambda name, value, **kw: logged.__setitem__(name, value)
+    batch = labelled_batch(model.vocabs, [["i", "want", "to", "leave", "taipei"]])
+    module._eval_step(batch, "val")
+    module.on_validation_epoch_end()
+    assert ("val/intent_accuracy" in logged) == labelled
+    if not labelled:  # monitor=val/joint falls back to slot F1 instead of averaging in a 0.00
+        assert logged["val/joint"] == logged["val/f1"]

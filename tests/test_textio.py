@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from slotfill.errors import DataError, SlotfillError
-from slotfill.textio import read_sentences, write_text
+from slotfill.textio import TextOutput, chunks, iter_sentences, read_sentences, write_text
 
 
 def test_sentences_from_every_source(tmp_path, monkeypatch):
@@ -40,3 +40,32 @@ def test_write_text_to_a_file_and_its_failures(tmp_path):
 def test_a_full_disk_is_an_error_not_a_short_file():
     with pytest.raises(SlotfillError, match="write failed"):
         write_text(["x" * 100_000] * 3, "/dev/full")
+
+
+def test_input_is_read_lazily_and_a_bom_is_dropped(tmp_path):
+    f = tmp_path / "in.txt"
+    f.write_bytes(b"\xef\xbb\xbfi want to leave boston\r\nsecond\n")
+    sentences = iter_sentences(["bare"], None, str(f))
+    assert next(sentences) == "bare"  # the file is not opened before its first line is needed
+    assert list(sentences) == ["i want to leave boston", "second"]
+    assert [len(c) for c in chunks(map(str, range(5)), 2)] == [2, 2, 1]
+
+
+def test_a_file_output_is_complete_or_absent(tmp_path):
+    out = tmp_path / "out.txt"
+    with pytest.raises(RuntimeError):
+        with TextOutput(str(out)) as stream:
+            stream.write("half")
+            raise RuntimeError("tagging failed")
+    assert list(tmp_path.iterdir()) == []  # neither the output nor its temporary file
+    with TextOutput(str(out)) as stream:
+        stream.write("whole\n")
+        assert not out.exists()  # renamed into place only when complete
+    assert out.read_text() == "whole\n" and oct(out.stat().st_mode & 0o777) != "0o600"
+
+
+def test_unwritable_output_fails_before_any_work(tmp_path):
+    with pytest.raises(SlotfillError, match="is a folder"):
+        TextOutput(str(tmp_path))
+    with pytest.raises(SlotfillError, match="cannot write"):
+        TextOutput(str(tmp_path / "missing" / "out.txt"))

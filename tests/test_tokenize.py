@@ -46,3 +46,21 @@ def test_normalize_is_nfc_lowercase_and_plain_apostrophes():
     assert normalize("Caf\u0065\u0301") == normalize("CAF\u00c9") == "caf\u00e9"
     assert normalize("What’s") == "what's"
     assert normalize("Boston") == "boston"
+
+
+def test_combining_marks_and_variation_selectors_stay_in_their_word():
+    text = "cafe\u0301 to दिल्ली ✈️ now"
+    toks = tokenize(text)
+    assert [t.text for t in toks] == ["café", "to", "दिल्ली", "✈️", "now"]
+    assert [text[t.start : t.end] for t in toks][:1] == ["cafe\u0301"]  # offsets into the text as typed
+    assert texts("naïve-ish St. Louis") == ["naïve-ish", "st.", "louis"]
+
+
+def test_decomposed_text_finds_the_training_word():
+    from slotfill.encoding import encode_tokens
+    from slotfill.vocab import Vocabularies
+
+    training = [[normalize(w) for w in ["café", "दिल्ली"]]]
+    vocabs = Vocabularies.from_training_data(training, [["O", "O"]], ["x"])
+    ids = encode_tokens([t.text for t in tokenize("CAFE\u0301 दिल्ली")], vocabs)["words"].tolist()
+    assert ids == [vocabs.words.stoi["café"], vocabs.words.stoi["दिल्ली"]]

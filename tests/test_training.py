@@ -124,3 +124,12 @@ def test_data_fingerprint_follows_the_data():
 
     assert data_fingerprint(dd(["a", "b"])) == data_fingerprint(dd(["a", "b"])) != data_fingerprint(dd(["a", "c"]))
     assert data_fingerprint(None) is None
+
+
+def test_init_from_starts_a_new_run_from_trained_weights(trained_sample, tmp_path):
+    source = trained_sample["model_file"]
+    scratch = train_on_sample(tmp_path / "scratch", epochs=1)
+    tuned = train_on_sample(tmp_path / "tuned", epochs=1, extra=[f"init_from={source}", "optimizer.lr=0.001"])
+    # the architecture and the head come from the model file; one epoch keeps what it learned
+    assert tuned["model"] == trained_sample["model"] and tuned["init_from"] == source
+    assert tuned["scores"]["valid"]["f1"] > 90.0 > scratch["scores"]["valid"]["f1"]
