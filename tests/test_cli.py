@@ -56,7 +56,8 @@ def test_train_smoke_run(tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "logs" / "metrics.csv")))
     assert [r["epoch"] for r in rows] == ["0", "1"]
     assert all(r["train/loss"] and r["val/f1"] and r["train/lr"] for r in rows)
-    (ckpt,) = (tmp_path / "checkpoints").iterdir()
+    (ckpt,) = [p for p in (tmp_path / "checkpoints").iterdir() if p.name != "last.ckpt"]
+    assert (tmp_path / "checkpoints" / "last.ckpt").exists()
     assert re.fullmatch(r"epoch=0[01]-val_f1=\d+\.\d\d\.ckpt", ckpt.name)
     assert (tmp_path / "learning_curves.png").stat().st_size > 1000
 
