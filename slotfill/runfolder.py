@@ -28,7 +28,8 @@ from .schema import write_json
 RUN_FILE = "run.json"
 LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
 # Hydra writes these before slotfill starts (rank 1 of DDP writes .pl_hydra_rank_1)
-_HYDRA_ENTRIES = (".hydra", "train.log")
+# what Hydra (and a launcher logging this very run) writes before training starts: not another run's files
+_HYDRA_ENTRIES = (".hydra", "train.log", "commands.log", "__main__.log", "train.stdout")
 STATUSES = ("running", "completed", "failed", "interrupted")
 
 

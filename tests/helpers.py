@@ -44,6 +44,10 @@ def sample_overrides(epochs: int = 40, extra: list[str] | None = None) -> list[s
         "callbacks.early_stopping.patience=100",
         "optimizer.lr=0.01",
         "train.unk_replace=0.0",
+        # the tests' sample runs keep the settings they were written for: no lexicons, no span dropout
+        "model.lexicons=null",
+        "train.lexicon_dropout=0",
+        "train.span_dropout=0",
         *TINY_MODEL,
         *(extra or []),
     ]
