@@ -107,3 +107,30 @@ def labelled_batch(vocabs, sentences, intent: str = "flight") -> dict:
     from slotfill.encoding import collate, encode_example
 
     return collate([encode_example(s, ["O"] * len(s), intent, vocabs, i) for i, s in enumerate(sentences)])
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback address."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_serving(proc: subprocess.Popen, url: str, timeout: float = 60, poll: float = 0.2) -> None:
+    """Wait for ``url/health`` to answer 200; fail with the server's stderr if it exits first."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "server did not come up"
+        time.sleep(poll)

@@ -149,40 +149,22 @@ def test_a_model_that_does_not_load_stops_the_server_at_start(tmp_path, capsys):
         assert e.value.code == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 1
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_the_real_server_process(tiny_model_file):
     import os
     import subprocess
     import sys
-    import time
 
     import httpx
 
-    from tests.helpers import ROOT
+    from tests.helpers import ROOT, free_port, wait_until_serving
 
-    port = _free_port()
+    port = free_port()
     cmd = [sys.executable, "-m", "slotfill", "serve", f"ckpt={tiny_model_file}", f"port={port}"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"}, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not come up"
-            time.sleep(0.2)
+        wait_until_serving(proc, url, timeout=60, poll=0.2)
         body = httpx.post(f"{url}/parse", json={"text": "arrive in boston"}).json()
         assert body["tokens"] == ["arrive", "in", "boston"]
         assert httpx.post(f"{url}/parse", content=b"{", headers={"content-type": "application/json"}).status_code == 400
@@ -225,8 +207,10 @@ def live_server(trained_sample):
 
     import uvicorn
 
+    from tests.helpers import free_port
+
     backend = load_backend(trained_sample["model_file"])
-    server = uvicorn.Server(uvicorn.Config(create_app(backend), host="127.0.0.1", port=_free_port(), log_level="error"))
+    server = uvicorn.Server(uvicorn.Config(create_app(backend), host="127.0.0.1", port=free_port(), log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, TINY_MODEL
+from tests.helpers import ROOT, TINY_MODEL, free_port, wait_until_serving
 
 pytestmark = pytest.mark.slow
 
@@ -75,28 +75,15 @@ def test_train_and_predict_from_an_empty_folder(installed, tmp_path):
 
 def _serve_answers(slotfill: str, folder: Path) -> None:
     """``slotfill serve`` from the installed wheel answers /parse and serves the demo page."""
-    import time
-
     import httpx
 
-    from tests.test_app import _free_port
-
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     cmd = [slotfill, "serve", "ckpt=run/model.pt", f"port={port}", "workers=2"]
     proc = subprocess.Popen(cmd, cwd=folder, env=env, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not come up"
-            time.sleep(0.3)
+        wait_until_serving(proc, url, timeout=120, poll=0.3)
         assert httpx.post(f"{url}/parse", json={"text": "flights to boston"}).json()["tokens"][-1] == "boston"
         assert 'id="text"' in httpx.get(url).text
         assert httpx.get(f"{url}/version").json()["model"]["dataset"] == "sample"
