@@ -112,7 +112,9 @@ def test_grid_trains_the_asked_cells_on_the_sample(tmp_path):
             "--seeds",
             "1",
             "--epochs",
-            "1",
+            "sample=1",
+            "--jobs",
+            "2",
             "--cells",
             "rnn",
             "lstm",
@@ -127,4 +129,5 @@ def test_grid_trains_the_asked_cells_on_the_sample(tmp_path):
     assert [(r["cell"], r["bidirectional"], r["layers"]) for r in grid] == [("rnn", True, 1), ("lstm", True, 1)]
     assert (tmp_path / "runs" / "sample-lstm-bi-1L-e1-s1" / "metrics.json").exists()
     assert (tmp_path / "cells_grid.png").stat().st_size > 1000
-    assert "| sample | lstm | bi | 1 | 1 |" in (tmp_path / "cells.md").read_text()
+    report = (tmp_path / "cells.md").read_text()
+    assert "| sample | lstm | bi | 1 | 1 |" in report and "Epochs: sample 1." in report
