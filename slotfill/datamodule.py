@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 import pytorch_lightning as pl
 from torch.utils.data import DataLoader, Sampler
 
+from .augment import MentionSwap, SwappedTrainingSet
 from .data import DATA_KEYS, load_benchmark
 from .encoding import collate, encode_example
 from .errors import ConfigError
@@ -136,6 +137,7 @@ class SlotDataModule(pl.LightningDataModule):
         self.lexicon = lexicon  # gazetteer lists for new vocabularies (a given vocabs has its own)
         self.datasets = None
         self.encoded: dict[str, list[dict]] = {}
+        self.swap: MentionSwap | None = None  # training slot values swapped for lexicon entries (use_mention_swap)
 
     @classmethod
     def from_config(cls, values: dict, lexicon: Lexicon | None = None) -> SlotDataModule:
@@ -175,6 +177,15 @@ class SlotDataModule(pl.LightningDataModule):
             len(self.vocabs.intents),
         )
 
+    def use_mention_swap(self, p: float) -> None:
+        """Swap training slot values of a lexicon type for other entries with probability ``p`` (needs lexicons)."""
+        self.prepare()
+        if p > 0 and self.vocabs.lexicon is not None:
+            train = self.datasets["train"]
+            self.swap = MentionSwap.fit(train["tokens"], train["tags"], self.vocabs.lexicon, p)
+        else:
+            self.swap = None
+
     def setup(self, stage: str | None = None) -> None:
         self.prepare()
 
@@ -203,6 +214,7 @@ class SlotDataModule(pl.LightningDataModule):
         self.prepare()
         world, rank = self._world()
         data = self.encoded[split]
+        epoch_fn = self._trainer_epoch if shuffle and getattr(self, "trainer", None) is not None else None
         sampler = BucketBatchSampler(
             [len(ex["words"]) for ex in data],
             self.batch_size if shuffle else self.eval_batch_size,
@@ -210,8 +222,13 @@ class SlotDataModule(pl.LightningDataModule):
             seed=self.seed,
             num_replicas=world,
             rank=rank,
-            epoch_fn=self._trainer_epoch if shuffle and getattr(self, "trainer", None) is not None else None,
+            epoch_fn=epoch_fn,
         )
+        if split == "train" and self.swap is not None:
+            ds = self.datasets["train"]
+            data = SwappedTrainingSet(
+                data, ds["tokens"], ds["tags"], ds["intent"], self.vocabs, self.swap, self.seed, epoch_fn or (lambda: 0)
+            )
         return DataLoader(data, batch_sampler=sampler, collate_fn=collate, num_workers=self.num_workers)
 
     def train_dataloader(self) -> DataLoader:

@@ -30,11 +30,12 @@ class TrainConfig:
     word_dropout: float = 0.0  # probability any training word is read as <unk>
     span_dropout: float = 0.0  # probability every word of a slot value is read as <unk>
     lexicon_dropout: float = 0.0  # probability a lexicon match is hidden (read as no match)
+    mention_swap: float = 0.0  # probability a slot value of a lexicon type is swapped for another entry
     warmup_steps: int = 0
     lr_decay: str = "none"  # none | linear | cosine, per step after the warm-up
 
     def __post_init__(self) -> None:
-        for name in ("unk_replace", "word_dropout", "span_dropout", "lexicon_dropout"):
+        for name in ("unk_replace", "word_dropout", "span_dropout", "lexicon_dropout", "mention_swap"):
             if not 0.0 <= float(getattr(self, name)) <= 1.0:
                 raise ConfigError(f"train.{name}={getattr(self, name)}: must be in [0, 1]")
         if int(self.warmup_steps) < 0:

@@ -121,6 +121,7 @@ def build(cfg: DictConfig) -> tuple[SlotDataModule, SlotTaggerModule, pl.Trainer
         lexicon = Lexicon.read(net_cfg.lexicons) if net_cfg.lexicons else None
     datamodule = SlotDataModule.from_config(_plain(cfg.data), lexicon)
     datamodule.prepare()
+    datamodule.use_mention_swap(train_cfg.mention_swap)
     model = _model(net_cfg, source_file, datamodule, {"dataset": datamodule.name, "train": train_cfg.to_dict()})
     module = SlotTaggerModule(model, train_cfg, optimizer=optimizer)
     return datamodule, module, trainer
