@@ -15,7 +15,8 @@ Tables (``--tables``):
   one run each, as a user runs them.
 
 Each run is ``train.py <overrides> seed=<s>`` in its own folder under ``bench/runs/accuracy/``;
-finished runs (with a metrics.json) are reused, so an interrupted benchmark resumes. Model
+finished runs (with a metrics.json) are reused, so an interrupted benchmark resumes, unless the
+config they ran with differs from what the overrides compose today (then they are trained again). Model
 selection uses the validation split only; test numbers are reported once per run. ATIS models
 are also scored on ``data/unseen_cities`` (cities ATIS never mentions): city-slot F1 overall,
 for one-word and multi-word names, and, for models with lexicons, with those 30 cities taken
@@ -34,7 +35,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from common import ENV, ROOT, train_command
+from common import ENV, ROOT, finished, train_command
 
 RUNS = ROOT / "bench" / "runs" / "accuracy"
 RESULTS = ROOT / "bench" / "results"
@@ -80,7 +81,7 @@ UNSEEN = [
 def run_one(name: str, overrides: list[str], threads: int, report_only: bool = False) -> dict | None:
     out = RUNS / name
     metrics = out / "metrics.json"
-    if metrics.exists():
+    if finished(out, overrides, threads, keep_stale=report_only):
         return json.loads(metrics.read_text())
     if report_only:
         return None

@@ -9,11 +9,11 @@
 The first three train small models on generated data (slotfill.probe) in this process, in
 seconds to minutes. ``grid`` runs ``train.py`` (the default model with ``model.cell``,
 ``model.bidirectional``, ``model.num_layers`` changed; same epochs, hidden size and optimiser:
-the same budget) once per dataset x cell x direction x depth x seed, in
-``bench/runs/cells/``; finished runs are reused. The full grid (ATIS and SNIPS, 3 seeds, 30
-epochs) is 72 runs: hours on 2 cores; ``--datasets/--seeds/--epochs`` run a part of it, and
-``--epochs atis=30 snips=10`` gives each dataset about the same number of training sentences.
-Every part writes ``bench/results/cells_<part>.json`` and its figure (PNG + SVG), and
+the same budget) once per dataset x cell x direction x depth x seed, in ``bench/runs/cells/``;
+finished runs are reused unless their config differs from today's. The full grid (ATIS and
+SNIPS, 3 seeds) is 72 runs, about 1.5 hours alone on 2 cores with ``--epochs atis=30 snips=10``
+(about the same number of training sentences for each); ``--datasets/--seeds/--epochs`` run a
+part of it. Every part writes ``bench/results/cells_<part>.json`` and its figure (PNG + SVG), and
 ``bench/results/cells.md`` is rewritten from whatever results exist, with the options each
 part ran with.
 """
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's slotfill, not an installed one
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import ENV, train_command  # noqa: E402
+from common import ENV, finished, train_command  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 RUNS = ROOT / "bench" / "runs" / "cells"
@@ -249,7 +249,7 @@ def grid_epochs(args, ds: str) -> int:
     raise SystemExit(f"--epochs: no value for {ds} (give N or {ds}=N)")
 
 
-def _train_grid_run(ds: str, name: str, overrides: list[str], threads: int) -> None:
+def _train_grid_run(name: str, overrides: list[str], threads: int) -> None:
     run_dir = RUNS / name
     run_dir.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
@@ -272,34 +272,31 @@ def grid(args) -> None:
             epochs = grid_epochs(args, ds)
             for cell, bi, layers in grid_plan(args):
                 plan.append((ds, cell, bi, layers, seed, epochs, grid_name(ds, cell, bi, layers, seed, epochs)))
-    todo = [p for p in plan if not (RUNS / p[-1] / "metrics.json").exists()]
+    overrides = {
+        name: [
+            f"data={ds}",
+            f"model.cell={cell}",
+            f"model.bidirectional={str(bi).lower()}",
+            f"model.num_layers={layers}",
+            f"seed={seed}",
+            f"trainer.max_epochs={epochs}",
+            "plots=false",
+        ]
+        for ds, cell, bi, layers, seed, epochs, name in plan
+    }
+    done = {name for name in overrides if finished(RUNS / name, overrides[name], args.threads, args.report_only)}
+    todo = [name for name in overrides if name not in done]
     if todo and not args.report_only:
         print(f"{len(todo)} of {len(plan)} runs to train, {args.jobs} at a time", flush=True)
         with ThreadPoolExecutor(args.jobs) as pool:
-            futures = [
-                pool.submit(
-                    _train_grid_run,
-                    ds,
-                    name,
-                    [
-                        f"data={ds}",
-                        f"model.cell={cell}",
-                        f"model.bidirectional={str(bi).lower()}",
-                        f"model.num_layers={layers}",
-                        f"seed={seed}",
-                        f"trainer.max_epochs={epochs}",
-                        "plots=false",
-                    ],
-                    args.threads,
-                )
-                for ds, cell, bi, layers, seed, epochs, name in todo
-            ]
+            futures = [pool.submit(_train_grid_run, name, overrides[name], args.threads) for name in todo]
             for f in futures:
                 f.result()
+        done.update(todo)
     out = []
     for ds, cell, bi, layers, seed, epochs, name in plan:
         metrics = RUNS / name / "metrics.json"
-        if metrics.exists():
+        if name in done:
             m = json.loads(metrics.read_text())
             out.append(
                 {

@@ -10,15 +10,80 @@ ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}
 
 
+def train_overrides(overrides: list[str], threads: int) -> list[str]:
+    """The overrides a benchmark run trains with (no progress bar, the given threads)."""
+    return [*overrides, f"threads={threads}", "trainer.enable_progress_bar=false"]
+
+
 def train_command(out: Path, overrides: list[str], threads: int) -> list[str]:
     """``train.py`` with the given overrides, writing to ``out``, without a progress bar."""
-    cmd = [
-        sys.executable,
-        str(ROOT / "train.py"),
-        *overrides,
-        f"threads={threads}",
-        "trainer.enable_progress_bar=false",
-        f"hydra.run.dir={out}",
-    ]
+    cmd = [sys.executable, str(ROOT / "train.py"), *train_overrides(overrides, threads), f"hydra.run.dir={out}"]
     print("$", " ".join(cmd[1:]), flush=True)
     return cmd
+
+
+def stale(out: Path, overrides: list[str], threads: int) -> str | None:
+    """Why a finished run in ``out`` no longer matches the config these overrides compose today, or None.
+
+    Run folders are reused by name; a default that changed since (a new setting, another value)
+    must not be reported under the new name.
+    """
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    saved = out / ".hydra" / "config.yaml"
+    if not saved.exists():
+        return f"{saved} missing"
+    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
+        now = compose("train", overrides=train_overrides(overrides, threads))
+    then = OmegaConf.to_container(OmegaConf.load(saved), resolve=False)
+    now = OmegaConf.to_container(now, resolve=False)
+    return _diff(then, now, "")
+
+
+def _diff(then, now, path: str) -> str | None:
+    if isinstance(then, dict) and isinstance(now, dict):
+        for k in sorted(set(then) | set(now), key=str):
+            where = f"{path}.{k}" if path else str(k)
+            if k not in then and now[k] == _setting_default(where):
+                continue  # a setting added since, at the value that keeps the old behaviour
+            why = _diff(then.get(k), now.get(k), where)
+            if why:
+                return why
+        return None
+    return None if then == now else f"{path} was {then!r}, is {now!r}"
+
+
+def _setting_default(where: str) -> object:
+    """The dataclass default of ``train.X`` or ``model.X`` (what runs before the setting existed did)."""
+    import dataclasses
+
+    sys.path.insert(0, str(ROOT))
+    from slotfill.models.net import NetConfig
+    from slotfill.module import TrainConfig
+
+    group, _, name = where.partition(".")
+    cls = {"train": TrainConfig, "model": NetConfig}.get(group)
+    fields = {f.name: f.default for f in dataclasses.fields(cls)} if cls else {}
+    return fields.get(name, dataclasses.MISSING)
+
+
+def finished(out: Path, overrides: list[str], threads: int, keep_stale: bool = False) -> bool:
+    """Whether ``out`` holds a finished run of today's config; a stale one is set aside as ``out.stale``.
+
+    ``keep_stale`` (tabulating only) leaves a stale run in place and reports it missing.
+    """
+    if not (out / "metrics.json").exists():
+        return False
+    why = stale(out, overrides, threads)
+    if why is None:
+        return True
+    print(f"  {out.name}: stale ({why}): " + ("not reported" if keep_stale else "trained again"), flush=True)
+    if not keep_stale:
+        aside = out.with_name(out.name + ".stale")
+        if aside.exists():
+            import shutil
+
+            shutil.rmtree(aside)
+        out.rename(aside)
+    return False

@@ -1,0 +1,45 @@
+"""bench/common.py: a finished benchmark run is reused only while its config is today's."""
+
+import sys
+
+from omegaconf import OmegaConf
+
+from tests.helpers import ROOT, compose_config
+
+sys.path.insert(0, str(ROOT / "bench"))
+from common import finished, stale, train_overrides  # noqa: E402
+
+
+def _run_folder(tmp_path, overrides, drop=None):
+    out = tmp_path / "run"
+    cfg = OmegaConf.to_container(compose_config(train_overrides(overrides, 1), out), resolve=False)
+    del cfg["output_dir"]  # what Hydra saves: the config before the run folder is known
+    cfg["output_dir"] = "${hydra:runtime.output_dir}"
+    if drop:
+        del cfg["train"][drop]
+    (out / ".hydra").mkdir(parents=True)
+    OmegaConf.save(OmegaConf.create(cfg), out / ".hydra" / "config.yaml")
+    (out / "metrics.json").write_text("{}")
+    return out
+
+
+def test_a_run_of_todays_config_is_reused(tmp_path):
+    out = _run_folder(tmp_path, ["data=sample", "seed=3"])
+    assert stale(out, ["data=sample", "seed=3"], 1) is None
+    assert finished(out, ["data=sample", "seed=3"], 1)
+
+
+def test_a_setting_added_since_at_its_old_behaviour_is_not_a_change(tmp_path):
+    out = _run_folder(tmp_path, ["data=sample"], drop="warmup_steps")
+    assert stale(out, ["data=sample"], 1) is None
+    assert "train.warmup_steps was None, is 5" in stale(out, ["data=sample", "train.warmup_steps=5"], 1)
+
+
+def test_a_stale_run_is_named_and_set_aside(tmp_path, capsys):
+    out = _run_folder(tmp_path, ["data=sample"])
+    assert not finished(out, ["data=sample", "train.word_dropout=0.37"], 1, keep_stale=True)
+    said = capsys.readouterr().out
+    assert out.exists() and "train.word_dropout was" in said and "is 0.37): not reported" in said
+    assert not finished(out, ["data=sample", "train.word_dropout=0.37"], 1)
+    assert not out.exists() and (tmp_path / "run.stale" / "metrics.json").exists()
+    assert not finished(out, ["data=sample"], 1)  # nothing there now
