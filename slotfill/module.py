@@ -20,6 +20,8 @@ from .settings import from_mapping
 log = logging.getLogger(__name__)
 LR_DECAYS = ("none", "linear", "cosine")
 RNG_KEY = "slotfill_rng"  # random number generator states inside training checkpoints
+RECENT_KEY = "slotfill_recent_val"  # the last validation scores (for the *_mean3 monitors) inside checkpoints
+SMOOTH_WINDOW = 3  # val/f1 and val/joint are also logged as the mean of the last this many epochs
 
 
 @dataclass
@@ -105,6 +107,7 @@ class SlotTaggerModule(pl.LightningModule):
         self._resume_rng: dict | None = None
         # per split: {"index", "gold", "pred", "pred_intents", "scores"} of the last evaluation
         self.results: dict[str, dict] = {}
+        self._recent_val: dict[str, list[float]] = {}  # f1, joint: the last SMOOTH_WINDOW validation values
 
     @property
     def scores(self) -> dict[str, dict]:
@@ -206,6 +209,12 @@ class SlotTaggerModule(pl.LightningModule):
         # accuracy weighted equally; without an intent head it is slot F1
         joint = (scores["f1"] + scores["intent_accuracy"]) / 2 if "intent_accuracy" in scores else scores["f1"]
         self.log(f"{prefix}/joint", joint, sync_dist=False, rank_zero_only=False)
+        if prefix == "val" and self.trainer.state.fn == "fit":
+            # monitor=val/f1_mean3: one lucky epoch between worse ones does not select itself
+            for name, value in (("f1", scores["f1"]), ("joint", joint)):
+                recent = self._recent_val.setdefault(name, [])
+                recent[:] = [*recent, value][-SMOOTH_WINDOW:]
+                self.log(f"val/{name}_mean{SMOOTH_WINDOW}", sum(recent) / len(recent), rank_zero_only=False)
 
     # ------------------------------------------------------------- optimiser
     def configure_optimizers(self):
@@ -233,11 +242,13 @@ class SlotTaggerModule(pl.LightningModule):
         checkpoint[CHECKPOINT_KEY] = self.model.state()
         # a resumed run draws the same dropout masks as an uninterrupted one
         checkpoint[RNG_KEY] = {"torch": torch.get_rng_state(), "python": random.getstate()}
+        checkpoint[RECENT_KEY] = {k: list(v) for k, v in self._recent_val.items()}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         # applied at the first training batch: restoring draws random numbers of its own
         # (Lightning replays the end of the saved epoch) that the uninterrupted run never drew
         self._resume_rng = checkpoint.get(RNG_KEY)
+        self._recent_val = {k: list(v) for k, v in checkpoint.get(RECENT_KEY, {}).items()}
 
     def on_train_batch_start(self, batch: dict, batch_idx: int) -> None:
         rng, self._resume_rng = self._resume_rng, None

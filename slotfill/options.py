@@ -42,6 +42,8 @@ MONITORS = tuple(
         "sentence_accuracy",
         "slot_exact_match",
         "intent_accuracy",
+        "f1_mean3",  # the mean of the last 3 epochs' val/f1 (module.SMOOTH_WINDOW)
+        "joint_mean3",
     )
 )
 

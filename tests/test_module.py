@@ -1,5 +1,7 @@
 """module.py: training settings, input dropout and what validation scores."""
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -85,6 +87,17 @@ def test_lexicon_dropout_hides_whole_matches():
     assert 0.3 < drop[:, 1].float().mean() < 0.7 and not torch.equal(drop[:, 1], drop[:, 4])
 
 
+class _Trainer:
+    """What validation scoring reads of a Lightning trainer."""
+
+    sanity_checking = False
+    world_size = 1
+
+    def __init__(self, datamodule, fn: str = "fit") -> None:
+        self.datamodule = datamodule
+        self.state = SimpleNamespace(fn=fn)
+
+
 @pytest.mark.parametrize("labelled", [True, False])
 def test_a_split_without_intent_labels_scores_slots_only(labelled):
     model = tiny_model(intent=True)
@@ -96,12 +109,7 @@ def test_a_split_without_intent_labels_scores_slots_only(labelled):
         def gold(self, split):
             return gold_tags, intents
 
-    class Trainer:
-        sanity_checking = False
-        world_size = 1
-        datamodule = Data()
-
-    module.trainer = Trainer()
+    module.trainer = _Trainer(Data())
     logged = {}
     module.log = lambda name, value, **kw: logged.__setitem__(name, value)
     batch = labelled_batch(model.vocabs, [["i", "want", "to", "leave", "taipei"]])
@@ -110,3 +118,37 @@ def test_a_split_without_intent_labels_scores_slots_only(labelled):
     assert ("val/intent_accuracy" in logged) == labelled
     if not labelled:  # monitor=val/joint falls back to slot F1 instead of averaging in a 0.00
         assert logged["val/joint"] == logged["val/f1"]
+
+
+def test_mean3_scores_smooth_the_last_three_validations_and_survive_a_resume():
+    model = tiny_model()
+    sentence = ["i", "want", "to", "leave", "taipei"]
+    golds = iter([["O", "O", "O", "O", "B-from"]] * 2 + [["O"] * 5] * 3)  # F1 100, 100, then 0
+
+    class Data:
+        def gold(self, split):
+            return [next(golds)], [""]
+
+    module = SlotTaggerModule(model)
+    module.trainer = _Trainer(Data())
+    logged = []
+    module.log = lambda name, value, **kw: logged.append((name, value))
+    module.model.decode = lambda *a, **kw: [{"tags": ["O", "O", "O", "O", "B-from"], "intent": ""}]
+    batch = labelled_batch(model.vocabs, [sentence])
+
+    def validate():
+        module._eval_step(batch, "val")
+        module.on_validation_epoch_end()
+        return dict(logged).get("val/f1_mean3")
+
+    assert validate() == 100.0 and validate() == 100.0
+    checkpoint = {}
+    module.on_save_checkpoint(checkpoint)
+    assert validate() == pytest.approx(200 / 3)
+    resumed = SlotTaggerModule(model)
+    resumed.on_load_checkpoint(checkpoint)
+    assert resumed._recent_val["f1"] == [100.0, 100.0]
+    assert validate() == pytest.approx(100 / 3)  # 100, 0, 0: only the last three count
+    module.trainer.state.fn = "validate"  # re-scoring the selected checkpoint adds no epoch
+    logged.clear()
+    assert validate() is None and module._recent_val["f1"] == [100.0, 0.0, 0.0]
