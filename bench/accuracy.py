@@ -7,8 +7,8 @@
 Tables (``--tables``):
 
 - ``default``: ``python train.py`` (the default model) on ATIS and SNIPS;
-- ``default-ablation``: the default without lexicons, without lexicon dropout, and without
-  word/span dropout, on ATIS and SNIPS;
+- ``default-ablation``: the default without lexicons, without lexicon dropout, without the
+  mention swap, and without word/span dropout, on ATIS and SNIPS;
 - ``presets``: ``experiment=atis`` and ``experiment=snips``;
 - ``preset-ablation``: the ATIS preset with parts switched off;
 - ``as-users-run``: the default and the presets with their own seed (42) and ``threads=2``,
@@ -42,7 +42,8 @@ RESULTS = ROOT / "bench" / "results"
 DATASETS = ("atis", "snips")
 TABLES = ("default", "default-ablation", "presets", "preset-ablation", "as-users-run")
 
-NO_LEXICON = ["model.lexicons=null", "train.lexicon_dropout=0"]
+NO_LEXICON = ["model.lexicons=null", "train.lexicon_dropout=0", "train.mention_swap=0"]
+NO_SWAP = ["train.mention_swap=0"]
 # each row switches parts of the default off; the last row is the default itself
 DEFAULT_ABLATION = {
     "no word/span dropout, no lexicons (the default before lexicons)": [
@@ -51,8 +52,10 @@ DEFAULT_ABLATION = {
         "train.span_dropout=0",
     ],
     "+word/span dropout": NO_LEXICON,
-    "+word/span dropout +lexicons, no lexicon dropout": ["train.lexicon_dropout=0"],
-    "+word/span dropout +lexicons +lexicon dropout (default)": [],
+    "+word/span dropout +lexicons": ["train.lexicon_dropout=0", *NO_SWAP],
+    "+word/span dropout +lexicons +lexicon dropout": NO_SWAP,
+    "+word/span dropout +lexicons +mention swap": ["train.lexicon_dropout=0"],
+    "+word/span dropout +lexicons +lexicon dropout +mention swap (default)": [],
 }
 # each row switches parts of the ATIS preset off; the last row is the preset itself
 NO_DROPOUT = ["train.word_dropout=0", "train.span_dropout=0"]

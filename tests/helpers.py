@@ -47,6 +47,7 @@ def sample_overrides(epochs: int = 40, extra: list[str] | None = None) -> list[s
         # the tests' sample runs keep the settings they were written for: no lexicons, no span dropout
         "model.lexicons=null",
         "train.lexicon_dropout=0",
+        "train.mention_swap=0",
         "train.span_dropout=0",
         *TINY_MODEL,
         *(extra or []),
