@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -17,6 +18,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint, ProgressBar
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from .callbacks import AtomicCheckpointIO, Throughput
 from .datamodule import SlotDataModule
@@ -144,8 +146,11 @@ def fit(cfg: DictConfig, ckpt_path: str | Path | None = None) -> TrainingRun:
     """
     datamodule, module, trainer = build(cfg)
     start = time.perf_counter()
+    # with a bar drawn, console log lines (the epoch lines) go above it instead of onto its line
+    console = logging_redirect_tqdm() if trainer.progress_bar_callback is not None else contextlib.nullcontext()
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=str(ckpt_path) if ckpt_path else None)
+        with console:
+            trainer.fit(module, datamodule=datamodule, ckpt_path=str(ckpt_path) if ckpt_path else None)
     except SystemExit:
         if trainer.interrupted:
             raise KeyboardInterrupt from None

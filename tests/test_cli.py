@@ -63,6 +63,41 @@ def test_train_smoke_run(tmp_path):
 
 
 @slow
+def test_train_in_a_terminal_draws_the_bar_and_keeps_epoch_lines_off_it(tmp_path):
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # a 120-column terminal
+    args = [a for a in sample_overrides(epochs=2) if "enable_progress_bar" not in a]
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "train.py"), *args, f"hydra.run.dir={tmp_path}"],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=follower,
+    )
+    os.close(follower)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: every process writing to it ended
+            break
+        if not chunk:
+            break
+        output += chunk
+    assert proc.wait(timeout=240) == 0, output[-3000:]
+    text = output.decode("utf-8", "replace")
+    assert "Epoch 1: 100%" in text  # the bar is drawn
+    for match in re.finditer(r"epoch 0\d  loss ", text):
+        line_start = max(text.rfind("\r", 0, match.start()), text.rfind("\n", 0, match.start())) + 1
+        assert text[line_start] == "[", text[line_start : match.end()]  # the bar was cleared before the line
+
+
+@slow
 def test_train_fast_dev_run_on_the_default_data(tmp_path):
     proc = _train(["trainer.fast_dev_run=true", "trainer.enable_progress_bar=false"], tmp_path)
     if "no dataset folder here" in proc.stderr:
