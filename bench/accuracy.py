@@ -188,7 +188,8 @@ def plan(args) -> dict[str, dict[str, list[tuple[str, list[str]]]]]:
                 for s in ablation_seeds
             ]
             for ds in args.datasets
-            for label, extra in DEFAULT_ABLATION.items()
+            for n, (label, extra) in enumerate(DEFAULT_ABLATION.items(), 1)
+            if not args.ablation_rows or n in args.ablation_rows
         }
     if "presets" in args.tables:
         tables["presets"] = {
@@ -219,6 +220,7 @@ def _slug(overrides: list[str]) -> str:
     return "-".join(e.split(".")[-1].replace("=", "").replace("/", "") for e in overrides)
 
 
+PER_DATASET = ("default", "default-ablation")
 TITLES = {
     "default": "Default model (`python train.py`)",
     "default-ablation": "Ablation of the default model",
@@ -232,6 +234,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--ablation-seeds", type=int, default=None, help="seeds per ablation row (default: --seeds)")
+    p.add_argument("--ablation-rows", type=int, nargs="+", help="only these rows (1 = first) of the default's ablation")
     p.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     p.add_argument("--tables", nargs="+", default=list(TABLES), choices=TABLES)
     p.add_argument("--threads", type=int, default=1, help="torch threads per run")
@@ -254,6 +257,8 @@ def main() -> None:
     command = f"python bench/accuracy.py --tables {' '.join(args.tables)} --seeds {args.seeds}"
     if args.ablation_seeds:
         command += f" --ablation-seeds {args.ablation_seeds}"
+    if args.ablation_rows:
+        command += f" --ablation-rows {' '.join(map(str, args.ablation_rows))}"
     command += f" --datasets {' '.join(args.datasets)} --threads {args.threads} --jobs {args.jobs}"
     about = (
         f"Command: `{command}`. Test-set mean ± std over seeds (validation columns: the same runs' selected "
@@ -267,9 +272,13 @@ def main() -> None:
     )
     sections = {}
     for table, rows in tables.items():
-        lines = [about, "", HEADER, RULE]
-        lines += [row(label, [done[name] for name, _ in runs_of_row]) for label, runs_of_row in rows.items()]
-        sections[TITLES[table]] = "\n".join(lines) + "\n"
+        # the default's tables get a section per dataset: a run on one dataset keeps the other's
+        by_title: dict[str, list[str]] = {}
+        for label, runs_of_row in rows.items():
+            title = TITLES[table] + (f", {label.split(':')[0].upper()}" if table in PER_DATASET else "")
+            by_title.setdefault(title, []).append(row(label, [done[name] for name, _ in runs_of_row]))
+        for title, lines in by_title.items():
+            sections[title] = "\n".join([about, "", HEADER, RULE, *lines]) + "\n"
     RESULTS.mkdir(parents=True, exist_ok=True)
     text = merge_sections(RESULTS / "accuracy.md", sections)
     (RESULTS / "accuracy.md").write_text(text)
