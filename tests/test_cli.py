@@ -291,6 +291,18 @@ README_EXAMPLES = {
     ],
 }
 
+# the sentences about a city ATIS never mentions, and multi-word names: their city slots
+UNSEEN_CITIES = {
+    "i want to leave taipei tomorrow": [("fromloc.city_name", "taipei")],
+    "i want to arrive taipei tomorrow": [("toloc.city_name", "taipei")],
+    "which flights depart taipei after 6 pm": [("fromloc.city_name", "taipei")],
+    "i need to go to taipei from toronto": [("toloc.city_name", "taipei"), ("fromloc.city_name", "toronto")],
+    "cheapest fare from cape town to buenos aires": [
+        ("fromloc.city_name", "cape town"),
+        ("toloc.city_name", "buenos aires"),
+    ],
+}
+
 
 @slow
 def test_default_model_tags_the_readme_examples(tmp_path):
@@ -299,10 +311,12 @@ def test_default_model_tags_the_readme_examples(tmp_path):
     if "no dataset folder here" in proc.stderr:
         pytest.skip("the ATIS benchmark copy is not present")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    proc = run_script("predict.py", [f"ckpt={tmp_path / 'model.pt'}", "format=jsonl", *README_EXAMPLES])
+    proc = run_script("predict.py", [f"ckpt={tmp_path / 'model.pt'}", "format=jsonl", *README_EXAMPLES, *UNSEEN_CITIES])
     assert proc.returncode == 0, proc.stderr[-2000:]
     got = {r["text"]: [(s["slot"], s["text"]) for s in r["spans"]] for r in map(json.loads, proc.stdout.splitlines())}
-    assert got == README_EXAMPLES
+    assert {text: got[text] for text in README_EXAMPLES} == README_EXAMPLES
+    cities = {text: [s for s in got[text] if s[0].endswith("city_name")] for text in UNSEEN_CITIES}
+    assert cities == UNSEEN_CITIES
 
 
 def test_resume_runs_in_the_run_folder_with_its_own_config():
