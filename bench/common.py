@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}
+_HYDRA = threading.Lock()  # Hydra's compose API is process-global: one composition at a time
 
 
 def train_overrides(overrides: list[str], threads: int) -> list[str]:
@@ -34,7 +36,7 @@ def stale(out: Path, overrides: list[str], threads: int) -> str | None:
     saved = out / ".hydra" / "config.yaml"
     if not saved.exists():
         return f"{saved} missing"
-    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
+    with _HYDRA, initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
         now = compose("train", overrides=train_overrides(overrides, threads))
     then = OmegaConf.to_container(OmegaConf.load(saved), resolve=False)
     now = OmegaConf.to_container(now, resolve=False)

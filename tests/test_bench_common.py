@@ -43,3 +43,11 @@ def test_a_stale_run_is_named_and_set_aside(tmp_path, capsys):
     assert not finished(out, ["data=sample", "train.word_dropout=0.37"], 1)
     assert not out.exists() and (tmp_path / "run.stale" / "metrics.json").exists()
     assert not finished(out, ["data=sample"], 1)  # nothing there now
+
+
+def test_runs_are_checked_from_several_threads_at_once(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    out = _run_folder(tmp_path, ["data=sample"])
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(lambda _: stale(out, ["data=sample"], 1), range(8))) == [None] * 8
