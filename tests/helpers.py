@@ -76,6 +76,18 @@ def run_script(
     )
 
 
+def run_shell(command: str, timeout: int = 240) -> subprocess.CompletedProcess:
+    """A bash command line from the repository root (for limits and redirections a test sets up)."""
+    return subprocess.run(
+        ["bash", "-c", command],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+
+
 def one_line_error(proc: subprocess.CompletedProcess, message: str, code: int | None = 2) -> None:
     """Assert the process failed with exactly one line on stderr that contains ``message``."""
     assert proc.returncode != 0 if code is None else proc.returncode == code, (proc.returncode, proc.stderr[-2000:])

@@ -16,7 +16,7 @@ import torch
 from slotfill.cli import extract_texts, one_line, quote_paths, resume_argv
 from slotfill.errors import SlotfillError
 from tests.conftest import write_split
-from tests.helpers import ROOT, SAMPLE, one_line_error, run_script, sample_overrides
+from tests.helpers import ROOT, SAMPLE, one_line_error, run_script, run_shell, sample_overrides
 
 slow = pytest.mark.slow
 
@@ -424,14 +424,7 @@ def test_predict_full_disk_is_one_line_and_never_a_short_output(tiny_model_file,
     command = (
         f"ulimit -f 100; exec {sys.executable} predict.py ckpt={tiny_model_file} threads=1 input={tmp_path / 'in.txt'}"
     )
-    proc = subprocess.run(
-        ["bash", "-c", f"{command} format=jsonl {target}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-    )
+    proc = run_shell(f"{command} format=jsonl {target}")
     one_line_error(proc, "write failed")
     assert "the output is incomplete" in proc.stderr
     if to_file:  # a file output is complete or absent
@@ -497,14 +490,7 @@ def test_predict_memory_stays_flat_on_100k_lines(tiny_model_file, tmp_path):
 
 @slow
 def test_predict_closed_stdin_is_one_line(tiny_model_file):
-    proc = subprocess.run(
-        ["bash", "-c", f"exec {sys.executable} predict.py ckpt={tiny_model_file} input=- <&-"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-    )
+    proc = run_shell(f"exec {sys.executable} predict.py ckpt={tiny_model_file} input=- <&-", timeout=120)
     one_line_error(proc, "standard input is closed")
 
 
