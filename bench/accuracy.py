@@ -148,13 +148,6 @@ def _unseen_city_names() -> set[str]:
     return {" ".join(cols["tokens"][i][s:e]) for i, _, s, e in _city_spans(cols["tags"], None)}
 
 
-def _ascii(text: str) -> str:
-    """Accents folded away ("bogotá" -> "bogota"), as the lists also hold names."""
-    import unicodedata
-
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-
-
 def lists_without_unseen_cities() -> str:
     """The default lexicon lists less the names of data/unseen_cities, written once; the override naming them.
 
@@ -166,12 +159,15 @@ def lists_without_unseen_cities() -> str:
     from slotfill.lexicon import entry_tokens
     from slotfill.textio import read_lines
 
+    sys.path.insert(0, str(ROOT / "data"))
+    from make_lexicons import fold  # the lists hold accented names and their ASCII folds
+
     folder = RUNS / "lists-without-unseen-cities"
     folder.mkdir(parents=True, exist_ok=True)
     names = _unseen_city_names()
     lists = OmegaConf.load(ROOT / "conf" / "model" / "bilstm.yaml").lexicons
     for kind, name in lists.items():
-        kept = [line for line in read_lines(ROOT / name) if _ascii(" ".join(entry_tokens(line))) not in names]
+        kept = [line for line in read_lines(ROOT / name) if fold(" ".join(entry_tokens(line))) not in names]
         target = folder / f"{kind}.txt"
         if not target.exists() or target.read_text() != "\n".join(kept) + "\n":
             target.write_text("\n".join(kept) + "\n")
