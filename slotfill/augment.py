@@ -46,13 +46,12 @@ class MentionSwap:
         """Slot types read off the training sentences; None when no slot has one."""
         values: dict[str, int] = Counter()
         listed: dict[str, Counter] = {}
-        sets = {t: {tuple(e.split(" ")) for e in lexicon.entries[t]} for t in lexicon.types}
         for sentence, sentence_tags in zip(tokens, tags):
             for slot, start, end in bio_spans(sentence_tags):
-                value = tuple(normalize(w) for w in sentence[start:end])
+                value = [normalize(w) for w in sentence[start:end]]
                 values[slot] += 1
-                for kind, entries in sets.items():
-                    if value in entries:
+                for kind in lexicon.types:
+                    if lexicon.lists(kind, value):
                         listed.setdefault(slot, Counter())[kind] += 1
         slot_types = {}
         for slot, counts in listed.items():

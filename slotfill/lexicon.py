@@ -72,6 +72,10 @@ class Lexicon:
                 raise DataError(path, None, "empty lexicon list")
         return cls(entries, normalised=True)
 
+    def lists(self, kind: str, tokens: Sequence[str]) -> bool:
+        """Whether normalised ``tokens`` are one entry of type ``kind``."""
+        return tuple(tokens) in self._sets[self.types.index(kind)]
+
     def match(self, tokens: Sequence[str]) -> list[list[int]]:
         """Feature values ``[token][type]`` for normalised tokens (per type: longest match first, left to right)."""
         n = len(tokens)
