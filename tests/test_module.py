@@ -57,6 +57,8 @@ def test_train_config_validates_and_round_trips():
         TrainConfig(lr_decay="sine")
     with pytest.raises(ConfigError, match="train.word_dropout=2"):
         TrainConfig(word_dropout=2)
+    with pytest.raises(ConfigError, match=r"train.mention_swap=1.5: must be in \[0, 1\]"):
+        TrainConfig(mention_swap=1.5)
     with pytest.raises(ConfigError, match="train.dropout_words"):
         TrainConfig.from_dict({"dropout_words": 0.1})
 

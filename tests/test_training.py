@@ -134,3 +134,10 @@ def test_init_from_starts_a_new_run_from_trained_weights(trained_sample, tmp_pat
     # the architecture and the head come from the model file; one epoch keeps what it learned
     assert tuned["model"] == trained_sample["model"] and tuned["init_from"] == source
     assert tuned["scores"]["valid"]["f1"] > 90.0 > scratch["scores"]["valid"]["f1"]
+
+
+def test_selection_on_the_mean_of_the_last_three_validations(tmp_path):
+    results = train_on_sample(tmp_path, epochs=4, extra=["monitor=val/f1_mean3"])
+    assert results["monitor"] == "val/f1_mean3" and Path(results["best_checkpoint"]).exists()
+    rows = (tmp_path / "logs" / "metrics.csv").read_text().splitlines()
+    assert "val/f1_mean3" in rows[0] and len(rows) == 5
