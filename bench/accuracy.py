@@ -9,6 +9,8 @@ Tables (``--tables``):
 - ``default``: ``python train.py`` (the default model) on ATIS and SNIPS;
 - ``default-ablation``: the default without lexicons, without lexicon dropout, without the
   mention swap, and without word/span dropout, on ATIS and SNIPS;
+- ``default-tuning``: candidate changes to the default (checkpoint averaging, learning-rate
+  decay, a lower lexicon dropout), to be judged on the validation columns;
 - ``held-out-lists``: the default trained with the names of ``data/unseen_cities`` taken out
   of its lexicon lists (so neither the lexicon features nor the mention swap ever show them);
 - ``presets``: ``experiment=atis`` and ``experiment=snips``;
@@ -42,7 +44,15 @@ from common import ENV, ROOT, finished, train_command
 RUNS = ROOT / "bench" / "runs" / "accuracy"
 RESULTS = ROOT / "bench" / "results"
 DATASETS = ("atis", "snips")
-TABLES = ("default", "default-ablation", "held-out-lists", "presets", "preset-ablation", "as-users-run")
+TABLES = (
+    "default",
+    "default-ablation",
+    "default-tuning",
+    "held-out-lists",
+    "presets",
+    "preset-ablation",
+    "as-users-run",
+)
 
 NO_LEXICON = ["model.lexicons=null", "train.lexicon_dropout=0", "train.mention_swap=0"]
 NO_SWAP = ["train.mention_swap=0"]
@@ -58,6 +68,15 @@ DEFAULT_ABLATION = {
     "+word/span dropout +lexicons +lexicon dropout": NO_SWAP,
     "+word/span dropout +lexicons +mention swap": ["train.lexicon_dropout=0"],
     "+word/span dropout +lexicons +lexicon dropout +mention swap (default)": [],
+}
+# candidate changes to the default, judged on the validation columns (the first row is the default itself)
+DEFAULT_TUNING = {
+    "default": [],
+    "checkpoint averaging, last 3 epochs": ["train.average_last=3"],
+    "checkpoint averaging, last 5 epochs": ["train.average_last=5"],
+    "cosine learning-rate decay": ["train.lr_decay=cosine"],
+    "cosine decay, averaging the last 5": ["train.lr_decay=cosine", "train.average_last=5"],
+    "lexicon dropout 0.25": ["train.lexicon_dropout=0.25"],
 }
 # each row switches parts of the ATIS preset off; the last row is the preset itself
 NO_DROPOUT = ["train.word_dropout=0", "train.span_dropout=0"]
@@ -226,6 +245,18 @@ def plan(args) -> dict[str, dict[str, list[tuple[str, list[str]]]]]:
             for n, (label, extra) in enumerate(DEFAULT_ABLATION.items(), 1)
             if not args.ablation_rows or n in args.ablation_rows
         }
+    if "default-tuning" in args.tables:
+        tables["default-tuning"] = {
+            f"{ds}: {label}": [
+                (
+                    f"{ds}-default-{_slug(extra)}-seed{s}" if extra else f"{ds}-default-seed{s}",
+                    [*data[ds], f"seed={s}", *extra],
+                )
+                for s in ablation_seeds
+            ]
+            for ds in args.datasets
+            for label, extra in DEFAULT_TUNING.items()
+        }
     if "held-out-lists" in args.tables and "atis" in args.datasets:
         lists = lists_without_unseen_cities()
         tables["held-out-lists"] = {
@@ -262,10 +293,11 @@ def _slug(overrides: list[str]) -> str:
     return "-".join(e.split(".")[-1].replace("=", "").replace("/", "") for e in overrides)
 
 
-PER_DATASET = ("default", "default-ablation")
+PER_DATASET = ("default", "default-ablation", "default-tuning")
 TITLES = {
     "default": "Default model (`python train.py`)",
     "default-ablation": "Ablation of the default model",
+    "default-tuning": "Candidate changes to the default model (chosen on validation)",
     "presets": "Presets",
     "preset-ablation": "Ablation of the ATIS preset",
     "held-out-lists": "The unseen cities out of the lists from the start (ATIS)",

@@ -22,6 +22,7 @@ LR_DECAYS = ("none", "linear", "cosine")
 RNG_KEY = "slotfill_rng"  # random number generator states inside training checkpoints
 RECENT_KEY = "slotfill_recent_val"  # the last validation scores (for the *_mean3 monitors) inside checkpoints
 SMOOTH_WINDOW = 3  # val/f1 and val/joint are also logged as the mean of the last this many epochs
+AVERAGE_KEY = "slotfill_average"  # the weights of the last train.average_last epochs inside training checkpoints
 
 
 @dataclass
@@ -35,6 +36,7 @@ class TrainConfig:
     mention_swap: float = 0.0  # probability a slot value of a lexicon type is swapped for another entry
     warmup_steps: int = 0
     lr_decay: str = "none"  # none | linear | cosine, per step after the warm-up
+    average_last: int = 1  # validate, select and save the mean weights of the last this many epochs (1: none)
 
     def __post_init__(self) -> None:
         for name in ("unk_replace", "word_dropout", "span_dropout", "lexicon_dropout", "mention_swap"):
@@ -42,6 +44,8 @@ class TrainConfig:
                 raise ConfigError(f"train.{name}={getattr(self, name)}: must be in [0, 1]")
         if int(self.warmup_steps) < 0:
             raise ConfigError(f"train.warmup_steps={self.warmup_steps}: must be at least 0")
+        if isinstance(self.average_last, bool) or not isinstance(self.average_last, int) or self.average_last < 1:
+            raise ConfigError(f"train.average_last={self.average_last!r}: must be a whole number of at least 1")
         if self.lr_decay not in LR_DECAYS:
             raise ConfigError(f"train.lr_decay={self.lr_decay!r}: choose one of {', '.join(LR_DECAYS)}")
 
@@ -55,6 +59,15 @@ class TrainConfig:
 
 def default_optimizer(params, lr: float = 1e-3) -> torch.optim.Optimizer:
     return torch.optim.Adam(params, lr=lr)
+
+
+def mean_weights(snapshots: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """The element-wise mean of state dicts (the last one's value for tensors that are not floating point)."""
+    last = snapshots[-1]
+    return {
+        k: torch.stack([s[k] for s in snapshots]).mean(0) if v.is_floating_point() else v.clone()
+        for k, v in last.items()
+    }
 
 
 def lexicon_mask(lexicon: torch.Tensor, p: float) -> torch.Tensor:
@@ -108,6 +121,11 @@ class SlotTaggerModule(pl.LightningModule):
         # per split: {"index", "gold", "pred", "pred_intents", "scores"} of the last evaluation
         self.results: dict[str, dict] = {}
         self._recent_val: dict[str, list[float]] = {}  # f1, joint: the last SMOOTH_WINDOW validation values
+        # train.average_last > 1: the last epochs' weights; validation scores (and checkpoints carry
+        # as the model) their mean, while training goes on from the epoch's own weights
+        self._snapshots: list[dict[str, torch.Tensor]] = []
+        self._own: dict[str, torch.Tensor] | None = None  # the epoch's own weights while validation runs on the mean
+        self._mean: dict[str, torch.Tensor] | None = None  # this epoch's mean weights, once validated
 
     @property
     def scores(self) -> dict[str, dict]:
@@ -172,8 +190,35 @@ class SlotTaggerModule(pl.LightningModule):
     def test_step(self, batch: dict, batch_idx: int) -> None:
         self._eval_step(batch, "test")
 
+    def _averaging(self) -> bool:
+        trainer = self.trainer
+        return self.train_config.average_last > 1 and trainer.state.fn == "fit" and not trainer.sanity_checking
+
+    def on_fit_start(self) -> None:
+        if self.train_config.average_last > 1:
+            log.info(
+                "validation scores, and checkpoints hold, the mean weights of the last %d epochs (train.average_last)",
+                self.train_config.average_last,
+            )
+
+    def on_train_epoch_start(self) -> None:
+        self._mean = None  # a checkpoint saved before this epoch's validation carries its own weights
+
+    def on_validation_epoch_start(self) -> None:
+        if not self._averaging():
+            return
+        own = {k: v.detach().clone() for k, v in self.model.net.state_dict().items()}
+        self._snapshots = [*self._snapshots, own][-self.train_config.average_last :]
+        self._own, self._mean = own, mean_weights(self._snapshots)
+        self.model.net.load_state_dict(self._mean)
+
     def on_validation_epoch_end(self) -> None:
-        self._score("val", "valid")
+        try:
+            self._score("val", "valid")
+        finally:
+            if self._own is not None:  # training continues from the epoch's own weights
+                self.model.net.load_state_dict(self._own)
+                self._own = None
 
     def on_test_epoch_end(self) -> None:
         self._score("test", "test")
@@ -239,7 +284,10 @@ class SlotTaggerModule(pl.LightningModule):
 
     # ----------------------------------------------------------- checkpoints
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint[CHECKPOINT_KEY] = self.model.state()
+        # the model a checkpoint carries is the one its validation score belongs to (the mean weights
+        # under train.average_last); Lightning's own state_dict keeps the weights training goes on from
+        checkpoint[CHECKPOINT_KEY] = self._model_state(self._mean)
+        checkpoint[AVERAGE_KEY] = [{k: v.cpu() for k, v in s.items()} for s in self._snapshots]
         # a resumed run draws the same dropout masks as an uninterrupted one
         checkpoint[RNG_KEY] = {"torch": torch.get_rng_state(), "python": random.getstate()}
         checkpoint[RECENT_KEY] = {k: list(v) for k, v in self._recent_val.items()}
@@ -249,6 +297,19 @@ class SlotTaggerModule(pl.LightningModule):
         # (Lightning replays the end of the saved epoch) that the uninterrupted run never drew
         self._resume_rng = checkpoint.get(RNG_KEY)
         self._recent_val = {k: list(v) for k, v in checkpoint.get(RECENT_KEY, {}).items()}
+        device = next(self.model.parameters()).device
+        self._snapshots = [{k: v.to(device) for k, v in s.items()} for s in checkpoint.get(AVERAGE_KEY, [])]
+
+    def _model_state(self, weights: dict[str, torch.Tensor] | None) -> dict:
+        """:meth:`SlotModel.state` with ``weights`` in place of the current ones (None: the current ones)."""
+        if weights is None:
+            return self.model.state()
+        own = {k: v.detach().clone() for k, v in self.model.net.state_dict().items()}
+        self.model.net.load_state_dict(weights)
+        try:
+            return self.model.state()
+        finally:
+            self.model.net.load_state_dict(own)
 
     def on_train_batch_start(self, batch: dict, batch_idx: int) -> None:
         rng, self._resume_rng = self._resume_rng, None
