@@ -141,3 +141,14 @@ def test_selection_on_the_mean_of_the_last_three_validations(tmp_path):
     assert results["monitor"] == "val/f1_mean3" and Path(results["best_checkpoint"]).exists()
     rows = (tmp_path / "logs" / "metrics.csv").read_text().splitlines()
     assert "val/f1_mean3" in rows[0] and len(rows) == 5
+
+
+def test_average_last_selects_and_saves_the_mean_weights_it_validated(tmp_path):
+    results = train_on_sample(tmp_path, epochs=4, extra=["train.average_last=3"])
+    # the saved model is the one whose validation score selected it (not the epoch's own weights)
+    assert results["scores"]["valid"]["f1"] == pytest.approx(results["best_val_score"])
+    saved = SlotModel.load(results["model_file"]).net.state_dict()
+    raw = torch.load(results["best_checkpoint"], weights_only=True)["state_dict"]
+    own = {k[len("model.net.") :]: v for k, v in raw.items() if k.startswith("model.net.")}
+    assert own.keys() == saved.keys() and any(not torch.equal(own[k], saved[k]) for k in saved)
+    assert results["train"]["average_last"] == 3
