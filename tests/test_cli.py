@@ -379,8 +379,9 @@ def test_train_nan_loss_stops_at_once_with_one_line(tmp_path):
 
 @slow
 def test_train_kill_9_then_resume_ends_where_an_uninterrupted_run_ends(tmp_path):
-    # dropout and <unk> replacement draw random numbers: the resumed run must draw the same ones
-    args = sample_overrides(epochs=4, extra=["model.dropout=0.3", "train.unk_replace=0.5"])
+    # dropout and <unk> replacement draw random numbers: the resumed run must draw the same ones;
+    # checkpoint averaging must pick up the same window of earlier epochs' weights
+    args = sample_overrides(epochs=8, extra=["model.dropout=0.3", "train.unk_replace=0.5", "train.average_last=3"])
     whole = _train(args, tmp_path / "whole")
     assert whole.returncode == 0, whole.stderr[-2000:]
     proc = _popen_train(args, tmp_path / "killed")
@@ -395,7 +396,7 @@ def test_train_kill_9_then_resume_ends_where_an_uninterrupted_run_ends(tmp_path)
     assert b["resumed_from"].endswith("last.ckpt") and _status(tmp_path / "killed") == "completed"
     assert b["best_val_score"] == a["best_val_score"] and b["scores"] == a["scores"]
     assert b["weights_sha256"] == a["weights_sha256"]  # the same weights, bit for bit
-    assert len(b["train_sent_per_s_epochs"]) == 4  # the epochs before the kill are remembered
+    assert len(b["train_sent_per_s_epochs"]) == 8  # the epochs before the kill are remembered
     assert not (tmp_path / "killed" / ".hydra" / "overrides.yaml").read_text().count("resume")
 
 
