@@ -48,6 +48,7 @@ def sample_overrides(epochs: int = 40, extra: list[str] | None = None) -> list[s
         "model.lexicons=null",
         "train.lexicon_dropout=0",
         "train.mention_swap=0",
+        "train.average_last=1",
         "train.span_dropout=0",
         *TINY_MODEL,
         *(extra or []),
