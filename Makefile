@@ -4,6 +4,7 @@ PY := $(VENV)/bin/python
 # The CPU build of torch; a plain "torch" would pull a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 ARGS ?=
+TEST_JOBS ?= auto  # pytest-xdist workers for make test (auto: one per core)
 
 .PHONY: venv train test test-fast lint browser bench-accuracy bench-speed bench-serve bench-stream sample clean
 
@@ -20,7 +21,7 @@ train: venv  ## train the default tagger on ATIS (override with ARGS="data=snips
 	$(PY) train.py $(ARGS)
 
 test: venv browser  ## the whole test suite (what CI runs), after setting up what the browser test needs
-	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest $(ARGS)
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -n $(TEST_JOBS) $(ARGS)
 
 test-fast: venv
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -m "not slow" $(ARGS)

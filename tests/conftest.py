@@ -14,6 +14,11 @@ SHARED = ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(ROOT))
 
 
+def pytest_collection_modifyitems(items) -> None:
+    """Tests marked ``long`` first: with ``-n`` (pytest-xdist) the other workers run the rest meanwhile."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
 def write_split(root: Path, split: str, seq_in: str | bytes, seq_out: str | bytes, label: str | bytes | None):
     d = root / split
     d.mkdir(parents=True, exist_ok=True)

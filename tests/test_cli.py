@@ -305,6 +305,7 @@ UNSEEN_CITIES = {
 
 
 @slow
+@pytest.mark.long
 def test_default_model_tags_the_readme_examples(tmp_path):
     """``python train.py`` exactly as users run it (all 30 epochs, seed 42, 2 threads), then README's examples."""
     proc = _train(["trainer.enable_progress_bar=false"], tmp_path, timeout=1500)
