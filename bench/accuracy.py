@@ -15,6 +15,8 @@ Tables (``--tables``):
   of its lexicon lists (so neither the lexicon features nor the mention swap ever show them);
 - ``presets``: ``experiment=atis`` and ``experiment=snips``;
 - ``preset-ablation``: the ATIS preset with parts switched off;
+- ``preset-tuning``: the ATIS preset with checkpoint averaging or smoothed selection, to be
+  judged on the validation columns;
 - ``as-users-run``: the default and the presets with their own seed (42) and ``threads=2``,
   one run each, as a user runs them.
 
@@ -51,6 +53,7 @@ TABLES = (
     "held-out-lists",
     "presets",
     "preset-ablation",
+    "preset-tuning",
     "as-users-run",
 )
 
@@ -84,6 +87,12 @@ DEFAULT_TUNING = {
     ],
     "lexicon dropout 0.25, averaging the last 5 epochs": ["train.lexicon_dropout=0.25", "train.average_last=5"],
     "lexicon dropout 0.25 (default)": [],
+}
+# candidate selection settings of the ATIS preset, judged on the validation columns (the first row is the preset)
+PRESET_TUNING = {
+    "experiment=atis": [],
+    "experiment=atis, averaging the last 5 epochs": ["train.average_last=5"],
+    "experiment=atis, selecting on the mean of the last 3 validations": ["monitor=val/joint_mean3"],
 }
 # each row switches parts of the ATIS preset off; the last row is the preset itself
 NO_DROPOUT = ["train.word_dropout=0", "train.span_dropout=0"]
@@ -287,6 +296,17 @@ def plan(args) -> dict[str, dict[str, list[tuple[str, list[str]]]]]:
             ]
             for label, extra in PRESET_ABLATION.items()
         }
+    if "preset-tuning" in args.tables and "atis" in args.datasets:
+        tables["preset-tuning"] = {
+            label: [
+                (
+                    f"atis-preset-{_slug(extra)}-seed{s}" if extra else f"atis-preset-seed{s}",
+                    ["experiment=atis", f"seed={s}", *extra],
+                )
+                for s in ablation_seeds
+            ]
+            for label, extra in PRESET_TUNING.items()
+        }
     if "as-users-run" in args.tables:
         users = {f"{ds}: python train.py" + (f" data={ds}" if ds != "atis" else ""): data[ds] for ds in args.datasets}
         users.update({f"python train.py experiment={ds}": [f"experiment={ds}"] for ds in args.datasets})
@@ -312,6 +332,7 @@ TITLES = {
     "default-tuning": "Candidate changes to the default model (chosen on validation)",
     "presets": "Presets",
     "preset-ablation": "Ablation of the ATIS preset",
+    "preset-tuning": "Candidate selection settings of the ATIS preset (chosen on validation)",
     "held-out-lists": "The unseen cities out of the lists from the start (ATIS)",
     "as-users-run": "As users run them (seed 42, `threads=2`, one run each)",
 }
