@@ -1,4 +1,4 @@
-"""The LightningModule: loss, input dropout, logging, optimiser; seqeval over what validation saw."""
+"""The LightningModule: loss, input dropout, logging, optimiser, weight averaging; seqeval of validation."""
 
 from __future__ import annotations
 
