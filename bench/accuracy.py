@@ -317,7 +317,7 @@ def plan(args) -> dict[str, dict[str, list[tuple[str, list[str]]]]]:
 
 
 def _slug(overrides: list[str]) -> str:
-    """``train.lexicon_dropout=0.25 data=snips`` -> ``lexicon_dropout0.25-snips`` (a run folder's name)."""
+    """``train.lexicon_dropout=0.25 data=snips`` -> ``lexicon_dropout0.25-datasnips`` (part of a run folder name)."""
     parts = []
     for e in overrides:
         key, _, value = e.partition("=")
