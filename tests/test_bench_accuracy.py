@@ -1,0 +1,34 @@
+"""bench/accuracy.py: run folders are named by every override, and each table plans the runs it shows."""
+
+import argparse
+import sys
+
+from tests.helpers import ROOT
+
+sys.path.insert(0, str(ROOT / "bench"))
+import accuracy  # noqa: E402
+
+
+def _plan(tables, seeds=2):
+    args = argparse.Namespace(seeds=seeds, ablation_seeds=seeds, ablation_rows=None, datasets=["atis"], tables=tables)
+    return accuracy.plan(args)
+
+
+def test_slug_keeps_each_key_and_its_dotted_value():
+    assert accuracy._slug(["train.lexicon_dropout=0.25", "train.lexicon_dropout=0.5"]) == (
+        "lexicon_dropout0.25-lexicon_dropout0.5"
+    )
+    assert accuracy._slug(["monitor=val/joint_mean3", "data=snips"]) == "monitorvaljoint_mean3-datasnips"
+
+
+def test_tuning_tables_name_distinct_runs_and_end_with_what_users_run():
+    for table, default in (("default-tuning", "atis-default-seed1"), ("preset-tuning", "atis-preset-seed1")):
+        rows = _plan([table])[table]
+        names = [name for runs in rows.values() for name, _ in runs]
+        assert len(names) == len(set(names)) == 2 * len(rows)
+        assert default in names  # the unchanged default or preset is one of the rows, under its usual name
+    rows = _plan(["default-tuning"])["default-tuning"]
+    assert rows["atis: lexicon dropout 0.25 (default)"] == [
+        ("atis-default-seed1", ["seed=1"]),
+        ("atis-default-seed2", ["seed=2"]),
+    ]
