@@ -49,6 +49,7 @@ def sample_overrides(epochs: int = 40, extra: list[str] | None = None) -> list[s
         "train.lexicon_dropout=0",
         "train.mention_swap=0",
         "train.average_last=1",
+        "threads=1",  # make test runs a worker per core (pytest-xdist): two threads each would oversubscribe them
         "train.span_dropout=0",
         *TINY_MODEL,
         *(extra or []),
