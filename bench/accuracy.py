@@ -249,29 +249,21 @@ def plan(args) -> dict[str, dict[str, list[tuple[str, list[str]]]]]:
             for ds in args.datasets
         }
     if "default-ablation" in args.tables:
-        tables["default-ablation"] = {
-            f"{ds}: {label}": [
-                (
-                    f"{ds}-default-{_slug(extra)}-seed{s}" if extra else f"{ds}-default-seed{s}",
-                    [*data[ds], f"seed={s}", *extra],
-                )
-                for s in ablation_seeds
-            ]
-            for ds in args.datasets
+        rows = {
+            label: extra
             for n, (label, extra) in enumerate(DEFAULT_ABLATION.items(), 1)
             if not args.ablation_rows or n in args.ablation_rows
         }
+        tables["default-ablation"] = {
+            f"{ds}: {label}": runs
+            for ds in args.datasets
+            for label, runs in _variants(f"{ds}-default", data[ds], rows, ablation_seeds).items()
+        }
     if "default-tuning" in args.tables:
         tables["default-tuning"] = {
-            f"{ds}: {label}": [
-                (
-                    f"{ds}-default-{_slug(extra)}-seed{s}" if extra else f"{ds}-default-seed{s}",
-                    [*data[ds], f"seed={s}", *extra],
-                )
-                for s in ablation_seeds
-            ]
+            f"{ds}: {label}": runs
             for ds in args.datasets
-            for label, extra in DEFAULT_TUNING.items()
+            for label, runs in _variants(f"{ds}-default", data[ds], DEFAULT_TUNING, ablation_seeds).items()
         }
     if "held-out-lists" in args.tables and "atis" in args.datasets:
         lists = lists_without_unseen_cities()
@@ -286,27 +278,10 @@ def plan(args) -> dict[str, dict[str, list[tuple[str, list[str]]]]]:
             for ds in args.datasets
         }
     if "preset-ablation" in args.tables and "atis" in args.datasets:
-        tables["preset-ablation"] = {
-            label: [
-                (
-                    f"atis-ablation-{_slug(extra)}-seed{s}" if extra else f"atis-preset-seed{s}",
-                    ["experiment=atis", f"seed={s}", *extra],
-                )
-                for s in ablation_seeds
-            ]
-            for label, extra in PRESET_ABLATION.items()
-        }
+        preset = ["experiment=atis"]
+        tables["preset-ablation"] = _variants("atis-preset", preset, PRESET_ABLATION, ablation_seeds, "atis-ablation")
     if "preset-tuning" in args.tables and "atis" in args.datasets:
-        tables["preset-tuning"] = {
-            label: [
-                (
-                    f"atis-preset-{_slug(extra)}-seed{s}" if extra else f"atis-preset-seed{s}",
-                    ["experiment=atis", f"seed={s}", *extra],
-                )
-                for s in ablation_seeds
-            ]
-            for label, extra in PRESET_TUNING.items()
-        }
+        tables["preset-tuning"] = _variants("atis-preset", ["experiment=atis"], PRESET_TUNING, ablation_seeds)
     if "as-users-run" in args.tables:
         users = {f"{ds}: python train.py" + (f" data={ds}" if ds != "atis" else ""): data[ds] for ds in args.datasets}
         users.update({f"python train.py experiment={ds}": [f"experiment={ds}"] for ds in args.datasets})
@@ -314,6 +289,25 @@ def plan(args) -> dict[str, dict[str, list[tuple[str, list[str]]]]]:
             label: [(f"users-{_slug(extra) or 'atis-default'}", extra)] for label, extra in users.items()
         }
     return tables
+
+
+def _variants(
+    name: str, base: list[str], variants: dict[str, list[str]], seeds, varied: str | None = None
+) -> dict[str, list[tuple[str, list[str]]]]:
+    """Runs per row of a table of variants of ``base``: ``{label: [(run name, overrides), ...]}``.
+
+    The unchanged base is ``{name}-seed{s}``; a variant ``{varied or name}-{its overrides}-seed{s}``.
+    """
+    return {
+        label: [
+            (
+                f"{varied or name}-{_slug(extra)}-seed{s}" if extra else f"{name}-seed{s}",
+                [*base, f"seed={s}", *extra],
+            )
+            for s in seeds
+        ]
+        for label, extra in variants.items()
+    }
 
 
 def _slug(overrides: list[str]) -> str:
