@@ -15,8 +15,8 @@ Tables (``--tables``):
   of its lexicon lists (so neither the lexicon features nor the mention swap ever show them);
 - ``presets``: ``experiment=atis`` and ``experiment=snips``;
 - ``preset-ablation``: the ATIS preset with parts switched off;
-- ``preset-tuning``: the ATIS preset with checkpoint averaging or smoothed selection, to be
-  judged on the validation columns;
+- ``preset-tuning``: the ATIS preset with checkpoint averaging or smoothed selection, and the
+  SNIPS preset with the default's lexicons, to be judged on the validation columns;
 - ``as-users-run``: the default and the presets with their own seed (42) and ``threads=2``,
   one run each, as a user runs them.
 
@@ -88,11 +88,18 @@ DEFAULT_TUNING = {
     "lexicon dropout 0.25, averaging the last 5 epochs": ["train.lexicon_dropout=0.25", "train.average_last=5"],
     "lexicon dropout 0.25 (default)": [],
 }
-# candidate selection settings of the ATIS preset, judged on the validation columns (the first row is the preset)
+# candidate settings of each preset, judged on the validation columns (the first row is the preset itself);
+# None stands for the default model's lexicon settings (lists, lexicon dropout, mention swap)
 PRESET_TUNING = {
-    "experiment=atis": [],
-    "experiment=atis, averaging the last 5 epochs": ["train.average_last=5"],
-    "experiment=atis, selecting on the mean of the last 3 validations": ["monitor=val/joint_mean3"],
+    "atis": {
+        "experiment=atis": [],
+        "experiment=atis, averaging the last 5 epochs": ["train.average_last=5"],
+        "experiment=atis, selecting on the mean of the last 3 validations": ["monitor=val/joint_mean3"],
+    },
+    "snips": {
+        "experiment=snips": [],
+        "experiment=snips with the default's lexicons, lexicon dropout and mention swap": None,
+    },
 }
 # each row switches parts of the ATIS preset off; the last row is the preset itself
 NO_DROPOUT = ["train.word_dropout=0", "train.span_dropout=0"]
@@ -209,6 +216,19 @@ def lists_without_unseen_cities() -> str:
     return "model.lexicons={" + ",".join(f"{kind}:{folder / f'{kind}.txt'}" for kind in lists) + "}"
 
 
+def default_lexicons() -> list[str]:
+    """The overrides that give a preset the default model's lexicon lists, lexicon dropout and mention swap."""
+    from omegaconf import OmegaConf
+
+    lists = OmegaConf.load(ROOT / "conf" / "model" / "bilstm.yaml").lexicons
+    train = OmegaConf.load(ROOT / "conf" / "train.yaml").train
+    return [
+        "model.lexicons={" + ",".join(f"{kind}:{name}" for kind, name in lists.items()) + "}",
+        f"train.lexicon_dropout={train.lexicon_dropout}",
+        f"train.mention_swap={train.mention_swap}",
+    ]
+
+
 def mean_std(values: list[float]) -> str:
     values = [v for v in values if v is not None]
     if not values:
@@ -280,8 +300,17 @@ def plan(args) -> dict[str, dict[str, list[tuple[str, list[str]]]]]:
     if "preset-ablation" in args.tables and "atis" in args.datasets:
         preset = ["experiment=atis"]
         tables["preset-ablation"] = _variants("atis-preset", preset, PRESET_ABLATION, ablation_seeds, "atis-ablation")
-    if "preset-tuning" in args.tables and "atis" in args.datasets:
-        tables["preset-tuning"] = _variants("atis-preset", ["experiment=atis"], PRESET_TUNING, ablation_seeds)
+    if "preset-tuning" in args.tables:
+        tables["preset-tuning"] = {
+            label: runs
+            for ds in args.datasets
+            for label, runs in _variants(
+                f"{ds}-preset",
+                [f"experiment={ds}"],
+                {label: default_lexicons() if extra is None else extra for label, extra in PRESET_TUNING[ds].items()},
+                ablation_seeds,
+            ).items()
+        }
     if "as-users-run" in args.tables:
         users = {f"{ds}: python train.py" + (f" data={ds}" if ds != "atis" else ""): data[ds] for ds in args.datasets}
         users.update({f"python train.py experiment={ds}": [f"experiment={ds}"] for ds in args.datasets})
@@ -315,6 +344,8 @@ def _slug(overrides: list[str]) -> str:
     parts = []
     for e in overrides:
         key, _, value = e.partition("=")
+        if value.startswith("{"):  # a mapping ({city:data/lexicons/city.txt,...}) is named by its keys
+            value = "_".join(item.partition(":")[0] for item in value.strip("{}").split(","))
         parts.append(key.split(".")[-1] + value.replace("/", ""))
     return "-".join(parts)
 
@@ -326,7 +357,7 @@ TITLES = {
     "default-tuning": "Candidate changes to the default model (chosen on validation)",
     "presets": "Presets",
     "preset-ablation": "Ablation of the ATIS preset",
-    "preset-tuning": "Candidate selection settings of the ATIS preset (chosen on validation)",
+    "preset-tuning": "Candidate settings of the presets (chosen on validation)",
     "held-out-lists": "The unseen cities out of the lists from the start (ATIS)",
     "as-users-run": "As users run them (seed 42, `threads=2`, one run each)",
 }

@@ -9,8 +9,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 import accuracy  # noqa: E402
 
 
-def _plan(tables, seeds=2):
-    args = argparse.Namespace(seeds=seeds, ablation_seeds=seeds, ablation_rows=None, datasets=["atis"], tables=tables)
+def _plan(tables, seeds=2, datasets=("atis",)):
+    args = argparse.Namespace(
+        seeds=seeds, ablation_seeds=seeds, ablation_rows=None, datasets=list(datasets), tables=tables
+    )
     return accuracy.plan(args)
 
 
@@ -19,6 +21,7 @@ def test_slug_keeps_each_key_and_its_dotted_value():
         "lexicon_dropout0.25-lexicon_dropout0.5"
     )
     assert accuracy._slug(["monitor=val/joint_mean3", "data=snips"]) == "monitorvaljoint_mean3-datasnips"
+    assert accuracy._slug(["model.lexicons={city:data/lexicons/city.txt,state:s.txt}"]) == "lexiconscity_state"
 
 
 def test_tuning_tables_name_distinct_runs_and_end_with_what_users_run():
@@ -32,3 +35,27 @@ def test_tuning_tables_name_distinct_runs_and_end_with_what_users_run():
         ("atis-default-seed1", ["seed=1"]),
         ("atis-default-seed2", ["seed=2"]),
     ]
+
+
+def test_snips_preset_tuning_tries_the_default_models_lexicon_settings():
+    from omegaconf import OmegaConf
+
+    rows = _plan(["preset-tuning"], datasets=["snips"])["preset-tuning"]
+    assert rows["experiment=snips"] == [
+        ("snips-preset-seed1", ["experiment=snips", "seed=1"]),
+        ("snips-preset-seed2", ["experiment=snips", "seed=2"]),
+    ]
+    (label,) = [label for label in rows if label != "experiment=snips"]
+    name, overrides = rows[label][0]
+    assert name.startswith("snips-preset-lexicons") and name.endswith("-seed1")
+    default = OmegaConf.load(ROOT / "conf" / "train.yaml").train
+    assert f"train.lexicon_dropout={default.lexicon_dropout}" in overrides
+    assert f"train.mention_swap={default.mention_swap}" in overrides
+    lists = OmegaConf.load(ROOT / "conf" / "model" / "bilstm.yaml").lexicons
+    (given,) = [o for o in overrides if o.startswith("model.lexicons=")]
+    assert all(f"{kind}:{path}" in given for kind, path in lists.items())
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
+        composed = compose("train", overrides=overrides)
+    assert composed.model.lexicons == lists and composed.model.word_dim == 300  # the preset, with the lists
