@@ -15,8 +15,8 @@ Tables (``--tables``):
   of its lexicon lists (so neither the lexicon features nor the mention swap ever show them);
 - ``presets``: ``experiment=atis`` and ``experiment=snips``;
 - ``preset-ablation``: the ATIS preset with parts switched off;
-- ``preset-tuning``: the ATIS preset with checkpoint averaging or smoothed selection, and the
-  SNIPS preset with the default's lexicons, to be judged on the validation columns;
+- ``preset-tuning``: the ATIS preset with checkpoint averaging or smoothed selection, and both
+  presets with the default's lexicons, to be judged on the validation columns;
 - ``as-users-run``: the default and the presets with their own seed (42) and ``threads=2``,
   one run each, as a user runs them.
 
@@ -95,6 +95,7 @@ PRESET_TUNING = {
         "experiment=atis": [],
         "experiment=atis, averaging the last 5 epochs": ["train.average_last=5"],
         "experiment=atis, selecting on the mean of the last 3 validations": ["monitor=val/joint_mean3"],
+        "experiment=atis with the default's lexicons, lexicon dropout and mention swap": None,
     },
     "snips": {
         "experiment=snips": [],

@@ -41,6 +41,7 @@ def test_snips_preset_tuning_tries_the_default_models_lexicon_settings():
     from omegaconf import OmegaConf
 
     rows = _plan(["preset-tuning"], datasets=["snips"])["preset-tuning"]
+    assert len(rows) == 2
     assert rows["experiment=snips"] == [
         ("snips-preset-seed1", ["experiment=snips", "seed=1"]),
         ("snips-preset-seed2", ["experiment=snips", "seed=2"]),
