@@ -88,14 +88,18 @@ DEFAULT_TUNING = {
     "lexicon dropout 0.25, averaging the last 5 epochs": ["train.lexicon_dropout=0.25", "train.average_last=5"],
     "lexicon dropout 0.25 (default)": [],
 }
-# candidate settings of each preset, judged on the validation columns (the first row is the preset itself);
-# None stands for the default model's lexicon settings (lists, lexicon dropout, mention swap)
+# candidate settings of each preset, judged on the validation columns; each row names every setting it
+# varies from today's preset, so its runs stay valid when the preset changes. None stands for the default
+# model's lexicon settings (lists, lexicon dropout, mention swap)
 PRESET_TUNING = {
     "atis": {
-        "experiment=atis": [],
-        "experiment=atis, averaging the last 5 epochs": ["train.average_last=5"],
-        "experiment=atis, selecting on the mean of the last 3 validations": ["monitor=val/joint_mean3"],
-        "experiment=atis with the default's lexicons, lexicon dropout and mention swap": None,
+        "experiment=atis without lexicons (the preset before)": NO_LEXICON,
+        "experiment=atis without lexicons, averaging the last 5 epochs": [*NO_LEXICON, "train.average_last=5"],
+        "experiment=atis without lexicons, selecting on the mean of the last 3 validations": [
+            *NO_LEXICON,
+            "monitor=val/joint_mean3",
+        ],
+        "experiment=atis (with the default's lexicons, lexicon dropout and mention swap)": [],
     },
     "snips": {
         "experiment=snips": [],
@@ -106,12 +110,13 @@ PRESET_TUNING = {
 NO_DROPOUT = ["train.word_dropout=0", "train.span_dropout=0"]
 NO_INTENT = ["model.intent=false", "model.intent_to_slot=false"]
 PRESET_ABLATION = {
-    "plain BiLSTM": ["model.char_dim=0", "model.crf=false", *NO_INTENT, *NO_DROPOUT],
-    "+char": ["model.crf=false", *NO_INTENT, *NO_DROPOUT],
-    "+char +CRF": [*NO_INTENT, *NO_DROPOUT],
-    "+char +CRF +intent": ["model.intent_to_slot=false", *NO_DROPOUT],
-    "+char +CRF +intent +intent→slot": NO_DROPOUT,
-    "+char +CRF +intent +intent→slot +word/span dropout (preset)": [],
+    "plain BiLSTM": ["model.char_dim=0", "model.crf=false", *NO_INTENT, *NO_DROPOUT, *NO_LEXICON],
+    "+char": ["model.crf=false", *NO_INTENT, *NO_DROPOUT, *NO_LEXICON],
+    "+char +CRF": [*NO_INTENT, *NO_DROPOUT, *NO_LEXICON],
+    "+char +CRF +intent": ["model.intent_to_slot=false", *NO_DROPOUT, *NO_LEXICON],
+    "+char +CRF +intent +intent→slot": [*NO_DROPOUT, *NO_LEXICON],
+    "+char +CRF +intent +intent→slot +word/span dropout": NO_LEXICON,
+    "+char +CRF +intent +intent→slot +word/span dropout +lexicons (preset)": [],
 }
 METRICS = [
     ("slot F1", "f1"),

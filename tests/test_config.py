@@ -44,6 +44,10 @@ def test_presets_choose_what_they_say():
     atis = compose_config(["experiment=atis"], Path("x"))
     assert atis.model.crf and atis.model.intent and atis.model.intent_to_slot and atis.monitor == "val/joint"
     assert atis.train.span_dropout > 0 and atis.train.lr_decay == "cosine" and atis.data.benchmark == "atis"
+    default = compose_config([], Path("x"))
+    assert atis.model.lexicons == default.model.lexicons and atis.model.lexicons  # the default's lists
+    assert atis.train.lexicon_dropout == default.train.lexicon_dropout > 0
+    assert atis.train.mention_swap == default.train.mention_swap > 0
     snips = compose_config(["experiment=snips"], Path("x"))
     assert snips.data.benchmark == "snips" and snips.model.word_dim == 300 and not snips.model.intent_to_slot
     fast = compose_config(["debug=fast"], Path("x"))
