@@ -89,8 +89,7 @@ DEFAULT_TUNING = {
     "lexicon dropout 0.25 (default)": [],
 }
 # candidate settings of each preset, judged on the validation columns; each row names every setting it
-# varies from today's preset, so its runs stay valid when the preset changes. None stands for the default
-# model's lexicon settings (lists, lexicon dropout, mention swap)
+# varies from today's preset, so its runs stay valid when the preset changes
 PRESET_TUNING = {
     "atis": {
         "experiment=atis without lexicons (the preset before)": NO_LEXICON,
@@ -102,8 +101,8 @@ PRESET_TUNING = {
         "experiment=atis (with the default's lexicons, lexicon dropout and mention swap)": [],
     },
     "snips": {
-        "experiment=snips": [],
-        "experiment=snips with the default's lexicons, lexicon dropout and mention swap": None,
+        "experiment=snips without lexicons (the preset before)": NO_LEXICON,
+        "experiment=snips (with the default's lexicons, lexicon dropout and mention swap)": [],
     },
 }
 # each row switches parts of the ATIS preset off; the last row is the preset itself
@@ -222,19 +221,6 @@ def lists_without_unseen_cities() -> str:
     return "model.lexicons={" + ",".join(f"{kind}:{folder / f'{kind}.txt'}" for kind in lists) + "}"
 
 
-def default_lexicons() -> list[str]:
-    """The overrides that give a preset the default model's lexicon lists, lexicon dropout and mention swap."""
-    from omegaconf import OmegaConf
-
-    lists = OmegaConf.load(ROOT / "conf" / "model" / "bilstm.yaml").lexicons
-    train = OmegaConf.load(ROOT / "conf" / "train.yaml").train
-    return [
-        "model.lexicons={" + ",".join(f"{kind}:{name}" for kind, name in lists.items()) + "}",
-        f"train.lexicon_dropout={train.lexicon_dropout}",
-        f"train.mention_swap={train.mention_swap}",
-    ]
-
-
 def mean_std(values: list[float]) -> str:
     values = [v for v in values if v is not None]
     if not values:
@@ -313,7 +299,7 @@ def plan(args) -> dict[str, dict[str, list[tuple[str, list[str]]]]]:
             for label, runs in _variants(
                 f"{ds}-preset",
                 [f"experiment={ds}"],
-                {label: default_lexicons() if extra is None else extra for label, extra in PRESET_TUNING[ds].items()},
+                PRESET_TUNING[ds],
                 ablation_seeds,
             ).items()
         }
@@ -350,8 +336,6 @@ def _slug(overrides: list[str]) -> str:
     parts = []
     for e in overrides:
         key, _, value = e.partition("=")
-        if value.startswith("{"):  # a mapping ({city:data/lexicons/city.txt,...}) is named by its keys
-            value = "_".join(item.partition(":")[0] for item in value.strip("{}").split(","))
         parts.append(key.split(".")[-1] + value.replace("/", ""))
     return "-".join(parts)
 

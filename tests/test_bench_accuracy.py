@@ -21,7 +21,6 @@ def test_slug_keeps_each_key_and_its_dotted_value():
         "lexicon_dropout0.25-lexicon_dropout0.5"
     )
     assert accuracy._slug(["monitor=val/joint_mean3", "data=snips"]) == "monitorvaljoint_mean3-datasnips"
-    assert accuracy._slug(["model.lexicons={city:data/lexicons/city.txt,state:s.txt}"]) == "lexiconscity_state"
 
 
 def test_tuning_tables_name_distinct_runs_and_end_with_what_users_run():
@@ -37,26 +36,19 @@ def test_tuning_tables_name_distinct_runs_and_end_with_what_users_run():
     ]
 
 
-def test_snips_preset_tuning_tries_the_default_models_lexicon_settings():
-    from omegaconf import OmegaConf
-
-    rows = _plan(["preset-tuning"], datasets=["snips"])["preset-tuning"]
-    assert len(rows) == 2
-    assert rows["experiment=snips"] == [
-        ("snips-preset-seed1", ["experiment=snips", "seed=1"]),
-        ("snips-preset-seed2", ["experiment=snips", "seed=2"]),
-    ]
-    (label,) = [label for label in rows if label != "experiment=snips"]
-    name, overrides = rows[label][0]
-    assert name.startswith("snips-preset-lexicons") and name.endswith("-seed1")
-    default = OmegaConf.load(ROOT / "conf" / "train.yaml").train
-    assert f"train.lexicon_dropout={default.lexicon_dropout}" in overrides
-    assert f"train.mention_swap={default.mention_swap}" in overrides
-    lists = OmegaConf.load(ROOT / "conf" / "model" / "bilstm.yaml").lexicons
-    (given,) = [o for o in overrides if o.startswith("model.lexicons=")]
-    assert all(f"{kind}:{path}" in given for kind, path in lists.items())
+def test_preset_tuning_rows_pin_what_they_vary_from_todays_preset():
     from hydra import compose, initialize_config_dir
 
+    rows = _plan(["preset-tuning"], datasets=["atis", "snips"])["preset-tuning"]
     with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
-        composed = compose("train", overrides=overrides)
-    assert composed.model.lexicons == lists and composed.model.word_dim == 300  # the preset, with the lists
+        for ds in ("atis", "snips"):
+            preset = [runs for label, runs in rows.items() if label.startswith(f"experiment={ds} (")]
+            before = [
+                runs for label, runs in rows.items() if label == f"experiment={ds} without lexicons (the preset before)"
+            ]
+            assert [name for name, _ in preset[0]] == [f"{ds}-preset-seed1", f"{ds}-preset-seed2"]
+            with_lists = compose("train", overrides=preset[0][0][1])
+            without = compose("train", overrides=before[0][0][1])
+            assert with_lists.model.lexicons and with_lists.train.mention_swap > 0  # today's presets have lexicons
+            assert not without.model.lexicons and without.train.lexicon_dropout == without.train.mention_swap == 0
+            assert before[0][0][0] == f"{ds}-preset-lexiconsnull-lexicon_dropout0-mention_swap0-seed1"

@@ -50,6 +50,7 @@ def test_presets_choose_what_they_say():
     assert atis.train.mention_swap == default.train.mention_swap > 0
     snips = compose_config(["experiment=snips"], Path("x"))
     assert snips.data.benchmark == "snips" and snips.model.word_dim == 300 and not snips.model.intent_to_slot
+    assert snips.model.lexicons == default.model.lexicons and snips.train.mention_swap == default.train.mention_swap
     fast = compose_config(["debug=fast"], Path("x"))
     assert fast.trainer.max_epochs == 1 and fast.trainer.limit_train_batches == 3
 
