@@ -15,8 +15,9 @@ Tables (``--tables``):
   of its lexicon lists (so neither the lexicon features nor the mention swap ever show them);
 - ``presets``: ``experiment=atis`` and ``experiment=snips``;
 - ``preset-ablation``: the ATIS preset with parts switched off;
-- ``preset-tuning``: the ATIS preset with checkpoint averaging or smoothed selection, and both
-  presets with the default's lexicons, to be judged on the validation columns;
+- ``preset-tuning``: both presets with and without the default's lexicons, and the ATIS preset
+  without them with checkpoint averaging or smoothed selection, to be judged on the validation
+  columns;
 - ``as-users-run``: the default and the presets with their own seed (42) and ``threads=2``,
   one run each, as a user runs them.
 
