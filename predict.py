@@ -2,7 +2,7 @@
 
 import sys
 
-from slotfill.cli import extract_texts, quiet_ctrl_c, quote_paths
+from slotfill.cli.exits import extract_texts, quiet_ctrl_c, quote_paths
 
 quiet_ctrl_c()
 
@@ -12,8 +12,8 @@ sys.argv = quote_paths(sys.argv)
 import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from slotfill.cli import friendly_errors, run_entry  # noqa: E402
-from slotfill.run import predict  # noqa: E402
+from slotfill.cli.exits import friendly_errors, run_entry  # noqa: E402
+from slotfill.cli.jobs import predict  # noqa: E402
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="predict")

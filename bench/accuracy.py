@@ -152,7 +152,7 @@ def run_one(name: str, overrides: list[str], threads: int, report_only: bool = F
 
 def _city_spans(tag_rows: list[list[str]], words: int | None) -> set:
     """``(sentence, type, start, end)`` of city slots, all or only those of ``words`` (1, or 2 = two or more)."""
-    from slotfill.spans import bio_spans
+    from slotfill.core.spans import bio_spans
 
     out = set()
     for i, tags in enumerate(tag_rows):
@@ -169,9 +169,9 @@ def _f1(gold: set, pred: set) -> float:
 
 def unseen_city_scores(model_file: str) -> dict:
     """City-slot F1 on data/unseen_cities: all names, one-word, multi-word, and names missing from the lists."""
-    from slotfill.data import read_split
-    from slotfill.lexicon import Lexicon
-    from slotfill.tagger import SlotTagger
+    from slotfill.core.lexicon import Lexicon
+    from slotfill.data.load import read_split
+    from slotfill.inference.tagger import SlotTagger
 
     cols = read_split(ROOT / "data" / "unseen_cities" / "test")
     tagger = SlotTagger.load(model_file)
@@ -190,7 +190,7 @@ def unseen_city_scores(model_file: str) -> dict:
 
 
 def _unseen_city_names() -> set[str]:
-    from slotfill.data import read_split
+    from slotfill.data.load import read_split
 
     cols = read_split(ROOT / "data" / "unseen_cities" / "test")
     return {" ".join(cols["tokens"][i][s:e]) for i, _, s, e in _city_spans(cols["tags"], None)}
@@ -204,8 +204,8 @@ def lists_without_unseen_cities() -> str:
     """
     from omegaconf import OmegaConf
 
-    from slotfill.lexicon import entry_tokens
-    from slotfill.textio import read_lines
+    from slotfill.core.lexicon import entry_tokens
+    from slotfill.core.lines import read_lines
 
     sys.path.insert(0, str(ROOT / "data"))
     from make_lexicons import fold  # the lists hold accented names and their ASCII folds

@@ -6,7 +6,7 @@
     python bench/cells.py grid --datasets atis --seeds 1 --epochs 8   # train.py over cell x direction x layers
     python bench/cells.py report         # bench/results/cells.md from the JSON results present
 
-The first three train small models on generated data (slotfill.probe) in this process, in
+The first three train small models on generated data (probe) in this process, in
 seconds to minutes. ``grid`` runs ``train.py`` (the default model without the mention swap, with ``model.cell``,
 ``model.bidirectional``, ``model.num_layers`` changed; same epochs, hidden size and optimiser:
 the same budget) once per dataset x cell x direction x depth x seed, in ``bench/runs/cells/``;
@@ -66,8 +66,7 @@ def _write(part: str, options: dict, data: object, seconds: float) -> None:
 # ------------------------------------------------------------------ probe
 def probe(args) -> None:
     import torch
-
-    from slotfill.probe import probe_data, probe_model, train_probe
+    from probe import probe_data, probe_model, train_probe
 
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
@@ -129,8 +128,7 @@ def show_steps(args) -> list[int]:
 # -------------------------------------------------------------- gradients
 def gradients(args) -> None:
     import torch
-
-    from slotfill.probe import gradient_norms, probe_data, probe_model, train_probe
+    from probe import gradient_norms, probe_data, probe_model, train_probe
 
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
@@ -176,8 +174,7 @@ def gradients(args) -> None:
 # ------------------------------------------------------------ forget bias
 def forget_bias(args) -> None:
     import torch
-
-    from slotfill.probe import probe_data, probe_model, train_probe
+    from probe import probe_data, probe_model, train_probe
 
     torch.set_num_threads(args.threads)
     start = time.perf_counter()

@@ -62,7 +62,7 @@ def _setting_default(where: str) -> object:
 
     sys.path.insert(0, str(ROOT))
     from slotfill.models.net import NetConfig
-    from slotfill.module import TrainConfig
+    from slotfill.training.module import TrainConfig
 
     group, _, name = where.partition(".")
     cls = {"train": TrainConfig, "model": NetConfig}.get(group)

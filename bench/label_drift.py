@@ -23,14 +23,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def span_keys(tokens: list[str], tags: list[str], context: int):
-    from slotfill.spans import bio_spans
+    from slotfill.core.spans import bio_spans
 
     for kind, s, e in bio_spans(tags):
         yield (tuple(tokens[max(0, s - context) : s]), tuple(tokens[s:e])), kind
 
 
 def drift(data: Path, context: int, min_count: int) -> dict:
-    from slotfill.data import read_split
+    from slotfill.data.load import read_split
 
     train, test = read_split(data / "train"), read_split(data / "test")
     seen: dict[tuple, Counter] = defaultdict(Counter)
@@ -65,7 +65,7 @@ def drift(data: Path, context: int, min_count: int) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sys.path.insert(0, str(ROOT))
-    from slotfill.data import data_dir
+    from slotfill.data.load import data_dir
 
     p.add_argument("--data-dir", default=str(data_dir()), help="default: $SLOTFILL_DATA_DIR or ../shared/data")
     p.add_argument("--datasets", nargs="+", default=["atis", "snips"])

@@ -101,8 +101,8 @@ async def load(url: str, sentences: list[str], clients: int, seconds: float) -> 
 
 def in_process(ckpt: str, sentences: list[str], threads: int) -> dict[str, float]:
     """Sentences/s of the batched Python API (batch 256) on every sentence, eager and ONNX."""
-    from slotfill.standalone.tagger import OnnxTagger
-    from slotfill.tagger import SlotTagger
+    from slotfill.inference.onnx_tagger import OnnxTagger
+    from slotfill.inference.tagger import SlotTagger
 
     out = {}
     for name, tagger in (("eager", SlotTagger.load(ckpt, threads=threads)), ("onnx", OnnxTagger.load(ckpt, threads))):

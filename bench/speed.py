@@ -83,9 +83,9 @@ def inference(model: str, backend: str, precision: str, threads: int, repeats: i
     """Batched throughput, single-sentence latency, test F1 and tag agreement with ``reference``."""
     import torch
 
-    from slotfill.data import data_dir, read_split
-    from slotfill.metrics import slot_scores
-    from slotfill.tagger import SlotTagger
+    from slotfill.data.load import data_dir, read_split
+    from slotfill.evaluation.metrics import slot_scores
+    from slotfill.inference.tagger import SlotTagger
 
     torch.set_num_threads(threads)
     tagger = SlotTagger.load(model, backend=backend, threads=threads, precision=precision)
@@ -136,8 +136,8 @@ def arithmetic(model: str, threads: int, repeats: int, precision: str = "fp32") 
     """What the network alone costs: FLOPs per sentence and the forward pass's GFLOP/s here."""
     import torch
 
-    from slotfill.data import data_dir, read_split
-    from slotfill.tagger import SlotTagger
+    from slotfill.data.load import data_dir, read_split
+    from slotfill.inference.tagger import SlotTagger
 
     torch.set_num_threads(threads)
     tagger = SlotTagger.load(model, precision=precision)

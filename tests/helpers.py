@@ -58,7 +58,7 @@ def sample_overrides(epochs: int = 40, extra: list[str] | None = None) -> list[s
 
 def train_on_sample(output_dir: Path, epochs: int = 40, extra: list[str] | None = None) -> dict:
     """Train in this process on the bundled sample; the run's ``metrics.json`` content."""
-    from slotfill.run import train
+    from slotfill.cli.jobs import train
 
     return train(compose_config(sample_overrides(epochs, extra), output_dir))
 
@@ -99,8 +99,8 @@ def one_line_error(proc: subprocess.CompletedProcess, message: str, code: int | 
 
 
 def tiny_vocabs(lexicon: bool = False):
-    from slotfill.lexicon import Lexicon
-    from slotfill.vocab import Vocabularies
+    from slotfill.core.lexicon import Lexicon
+    from slotfill.core.vocab import Vocabularies
 
     tokens = [["i", "want", "to", "leave", "taipei"], ["arrive", "in", "new", "york"]]
     tags = [["O", "O", "O", "O", "B-from"], ["O", "O", "B-to", "I-to"]]
@@ -110,8 +110,8 @@ def tiny_vocabs(lexicon: bool = False):
 
 def tiny_model(seed: int = 0, lexicon: bool = False, **net):
     """An untrained :class:`SlotModel` on :func:`tiny_vocabs` (eval mode)."""
-    from slotfill.model import SlotModel
     from slotfill.models import NetConfig
+    from slotfill.models.slot_model import SlotModel
 
     torch.manual_seed(seed)
     cfg = NetConfig(word_dim=8, hidden_size=6, char_dim=net.pop("char_dim", 4), char_filters=5, **net)
@@ -119,7 +119,7 @@ def tiny_model(seed: int = 0, lexicon: bool = False, **net):
 
 
 def labelled_batch(vocabs, sentences, intent: str = "flight") -> dict:
-    from slotfill.encoding import collate, encode_example
+    from slotfill.models.encoding import collate, encode_example
 
     return collate([encode_example(s, ["O"] * len(s), intent, vocabs, i) for i, s in enumerate(sentences)])
 

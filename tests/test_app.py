@@ -5,10 +5,10 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
+from slotfill.inference.tagger import SlotTagger
 from slotfill.serving.app import create_app, settings
 from slotfill.serving.backend import load_backend
 from slotfill.serving.limits import Limits
-from slotfill.tagger import SlotTagger
 
 LIMITS = Limits(max_body_bytes=2000, max_text_chars=100, max_batch=4, max_tokens=10)
 
@@ -138,7 +138,7 @@ def test_bad_serve_settings_are_config_errors():
 
 # ------------------------------------------------------------- slotfill serve
 def test_a_model_that_does_not_load_stops_the_server_at_start(tmp_path, capsys):
-    from slotfill.__main__ import main
+    from slotfill.cli.main import main
 
     bad = tmp_path / "model.pt"
     bad.write_bytes(b"not a model")
@@ -176,8 +176,8 @@ def test_the_real_server_process(tiny_model_file):
 
 def test_onnx_backend_serves_the_same_answers(tiny_model_file, backend):
     pytest.importorskip("onnxruntime")
-    from slotfill.model import SlotModel
-    from slotfill.onnx_backend import export_onnx, onnx_path_for
+    from slotfill.models.onnx_export import export_onnx, onnx_path_for
+    from slotfill.models.slot_model import SlotModel
 
     graph = export_onnx(SlotModel.load(tiny_model_file), onnx_path_for(tiny_model_file))
     texts = ["i want to leave taipei", "arrive in new york, please"]

@@ -5,10 +5,10 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slotfill.augment import MIN_VALUES, MentionSwap, SwappedTrainingSet
-from slotfill.datamodule import SlotDataModule
-from slotfill.lexicon import Lexicon
-from slotfill.spans import bio_spans, repair_bio
+from slotfill.core.lexicon import Lexicon
+from slotfill.core.spans import bio_spans, repair_bio
+from slotfill.training.augment import MIN_VALUES, MentionSwap, SwappedTrainingSet
+from slotfill.training.datamodule import SlotDataModule
 
 LEX = Lexicon({"city": ["boston", "denver", "kuala lumpur", "rio de janeiro"], "state": ["ohio", "texas"]})
 

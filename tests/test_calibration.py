@@ -2,7 +2,7 @@
 
 import pytest
 
-from slotfill.calibration import calibration, intent_outcomes, reliability, span_outcomes
+from slotfill.evaluation.calibration import calibration, intent_outcomes, reliability, span_outcomes
 
 
 def _result(spans, intent=None, conf=None):

@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 import torch
 
-from slotfill.callbacks import AtomicCheckpointIO, Throughput, epoch_line
+from slotfill.training.callbacks import AtomicCheckpointIO, Throughput, epoch_line
 
 
 class _Module:

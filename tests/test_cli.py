@@ -13,7 +13,7 @@ import time
 import pytest
 import torch
 
-from slotfill.cli import extract_texts, one_line, quote_paths, resume_argv
+from slotfill.cli.exits import extract_texts, one_line, quote_paths, resume_argv
 from slotfill.errors import SlotfillError
 from tests.conftest import write_split
 from tests.helpers import ROOT, SAMPLE, one_line_error, run_script, run_shell, sample_overrides

@@ -2,8 +2,8 @@
 
 import pytest
 
-from slotfill.__main__ import main
-from slotfill.commands import COMMANDS
+from slotfill.cli.commands import COMMANDS
+from slotfill.cli.main import main
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))

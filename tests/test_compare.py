@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from slotfill.compare import compare, differing, flatten, load_run, to_csv, to_markdown
 from slotfill.errors import SlotfillError
+from slotfill.evaluation.compare import compare, differing, flatten, load_run, to_csv, to_markdown
 
 
 def make_run(root, name, hidden=128, lr=0.002, f1=90.0, hydra=True, intent=None):

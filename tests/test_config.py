@@ -6,11 +6,11 @@ import pytest
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from slotfill.data import DATA_KEYS
-from slotfill.datamodule import SlotDataModule
+from slotfill.cli.options import TRAIN_KEYS
+from slotfill.data.load import DATA_KEYS
 from slotfill.models import NetConfig
-from slotfill.module import TrainConfig
-from slotfill.options import TRAIN_KEYS
+from slotfill.training.datamodule import SlotDataModule
+from slotfill.training.module import TrainConfig
 from tests.helpers import CONF, ROOT, compose_config
 
 GROUPS = {
@@ -59,7 +59,7 @@ def test_defaults():
     cfg = compose_config([], ROOT / "outputs" / "unused")
     assert cfg.model.cell == "lstm" and cfg.model.num_layers >= 2 and cfg.model.bidirectional
     assert cfg.model.forget_bias == 1.0 and cfg.trainer.gradient_clip_val > 0
-    assert cfg.data.benchmark == "atis" and cfg.data.path is None  # located by slotfill.data.locate
+    assert cfg.data.benchmark == "atis" and cfg.data.path is None  # located by slotfill.data.load.locate
     assert cfg.callbacks.model_checkpoint.monitor == cfg.callbacks.early_stopping.monitor == "val/f1"
 
 
@@ -89,7 +89,7 @@ def test_every_option_is_consumed(tmp_path):
             assert rest.split(".")[0] in consumers[group], leaf
         else:
             assert leaf in top, leaf
-    source = "\n".join(p.read_text() for p in (ROOT / "slotfill").glob("*.py"))
+    source = "\n".join(p.read_text() for p in (ROOT / "slotfill").rglob("*.py"))
     for name in ("predict", "evaluate", "export"):
         cfg = compose_config(["ckpt=x"], tmp_path, config_name=name)
         for leaf in _leaves(cfg):

@@ -2,9 +2,8 @@
 
 import pytest
 
-from slotfill import formats
-from slotfill.convert import convert, summary
-from slotfill.data import read_split
+from slotfill.data.convert import convert, summary
+from slotfill.data.load import formats, read_split
 from slotfill.errors import DataError
 from tests.conftest import write_split
 

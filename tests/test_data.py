@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from slotfill import data as data_mod
-from slotfill.data import carve_valid, data_dir, load_folder, load_split, load_splits, read_split
+from slotfill.data import load as data_mod
+from slotfill.data.formats import Record
+from slotfill.data.load import carve_valid, data_dir, load_folder, load_split, load_splits, read_split
 from slotfill.errors import ConfigError, DataError
-from slotfill.formats import Record
 from tests.conftest import SHARED, write_split
 
 

@@ -1,7 +1,7 @@
 """datacheck.py: statistics and findings (errors and warnings) of a data set."""
 
-from slotfill.datacheck import check, render
-from slotfill.formats import Record
+from slotfill.data.check import check, render
+from slotfill.data.formats import Record
 
 
 def _r(text, tags, intent="fly", file="train", line=1):

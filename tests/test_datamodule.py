@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slotfill.datamodule import BucketBatchSampler, SlotDataModule
 from slotfill.errors import ConfigError
+from slotfill.training.datamodule import BucketBatchSampler, SlotDataModule
 
 
 @settings(max_examples=50, deadline=None)

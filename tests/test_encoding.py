@@ -1,6 +1,6 @@
 """encoding.py: token lists to id tensors; one normalisation for word and character keys."""
 
-from slotfill.encoding import IGNORE, collate, encode_example, encode_tokens
+from slotfill.models.encoding import IGNORE, collate, encode_example, encode_tokens
 from tests.helpers import tiny_vocabs
 
 

@@ -1,6 +1,6 @@
 """evaluation.py: confusions, error analysis and the Markdown report."""
 
-from slotfill.evaluation import evaluate_predictions, markdown_report, type_matrix
+from slotfill.evaluation.report import evaluate_predictions, markdown_report, type_matrix
 
 
 def test_confusions_count_departure_arrival_swaps():

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slotfill import formats
+from slotfill.data.formats import Record
+from slotfill.data.load import formats
 from slotfill.errors import DataError
-from slotfill.formats import Record
 from tests.conftest import write_split
 
 FLY = (["fly", "to", "boston"], ["O", "O", "B-toloc.city_name"], "atis_flight")

@@ -2,7 +2,7 @@
 
 import json
 
-from slotfill.formatting import human, predictions, score_line
+from slotfill.cli.console import human, predictions, score_line
 
 SCORES = {"f1": 95.0, "precision": 94.0, "recall": 96.0, "strict_f1": 94.5, "sentence_accuracy": 88.0}
 RESULT = {
@@ -30,7 +30,7 @@ def test_predictions_for_people_and_programs():
 
 
 def test_predictions_in_data_formats(tmp_path):
-    from slotfill import formats
+    from slotfill.data.load import formats
 
     (block,) = list(predictions([RESULT], "conll"))
     assert block == "# intent = atis_flight\nto\tO\nboston\tB-toloc.city_name\n\n"
@@ -47,7 +47,7 @@ def test_predictions_in_data_formats(tmp_path):
 
 
 def test_evaluation_summary_has_the_direction_line_only_when_it_applies():
-    from slotfill.formatting import evaluation_summary
+    from slotfill.cli.console import evaluation_summary
 
     result = {"report": "r", "scores": {**SCORES}, "errors": [], "direction": None}
     assert "departure" not in evaluation_summary(result, "snips/test", "x")

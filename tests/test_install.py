@@ -49,7 +49,7 @@ def installed(tmp_path_factory) -> Path:
 
 
 def test_wheel_carries_configs_sample_and_lexicons(installed, tmp_path):
-    code = "import slotfill, slotfill.resources as r; print(slotfill.__file__); print(r.conf_dir())"
+    code = "import slotfill, slotfill.core.resources as r; print(slotfill.__file__); print(r.conf_dir())"
     out = _run([str(installed / "python"), "-c", code], cwd=tmp_path).stdout.split()
     assert "site-packages" in out[0] and out[1].endswith("site-packages/slotfill/conf")
     share = Path(out[0]).parent / "share"

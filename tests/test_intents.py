@@ -2,7 +2,7 @@
 
 import pytest
 
-from slotfill.intents import NONE, intent_confusion, intent_key, intent_report, intent_report_markdown
+from slotfill.evaluation.intents import NONE, intent_confusion, intent_key, intent_report, intent_report_markdown
 
 
 def test_a_multi_intent_label_is_one_class_whatever_the_order():

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from slotfill.core.lexicon import BEGIN, INSIDE, OUT, Lexicon, resolve_list
 from slotfill.errors import DataError
-from slotfill.lexicon import BEGIN, INSIDE, OUT, Lexicon, resolve_list
 
 LEX = Lexicon({"city": ["Kuala Lumpur", "kuala", "New York", "york", "São Paulo"], "state": ["new york"]})
 

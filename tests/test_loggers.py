@@ -2,7 +2,7 @@
 
 import csv
 
-from slotfill.loggers import EpochCSVLogger, merge_rows, rows_to_csv
+from slotfill.training.loggers import EpochCSVLogger, merge_rows, rows_to_csv
 
 
 def test_rows_of_one_epoch_merge_and_a_repeated_key_starts_a_row():

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from slotfill.__main__ import main
+from slotfill.cli.main import main
 from tests.conftest import write_split
 from tests.helpers import ROOT
 from tests.test_compare import make_run

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from seqeval.metrics import f1_score, precision_score, recall_score
 from seqeval.scheme import IOB2
 
-from slotfill.metrics import all_scores, same_intent, slot_scores
+from slotfill.evaluation.metrics import all_scores, same_intent, slot_scores
 
 tags = st.sampled_from(["O", "B-a", "I-a", "B-b", "I-b"])
 

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
+from slotfill.core.schema import FORMAT_VERSION
 from slotfill.errors import CheckpointError, ConfigError
-from slotfill.model import CHECKPOINT_KEY, SlotModel
-from slotfill.schema import FORMAT_VERSION
+from slotfill.models.slot_model import CHECKPOINT_KEY, SlotModel
 from tests.helpers import labelled_batch, tiny_model
 
 SENTENCES = [["i", "want", "to", "leave", "taipei"], ["arrive", "in", "new", "york"], ["zzyzx"]]

@@ -2,7 +2,7 @@
 
 import json
 
-from slotfill.modelcard import render, write_model_card
+from slotfill.evaluation.model_card import render, write_model_card
 from tests.helpers import tiny_model
 
 

@@ -7,11 +7,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slotfill.encoding import IGNORE
+from slotfill.core.lexicon import BEGIN, INSIDE, OUT
 from slotfill.errors import ConfigError
-from slotfill.lexicon import BEGIN, INSIDE, OUT
-from slotfill.model import CHECKPOINT_KEY, SlotModel
-from slotfill.module import SlotTaggerModule, TrainConfig, lexicon_mask, mean_weights, span_mask
+from slotfill.models.encoding import IGNORE
+from slotfill.models.slot_model import CHECKPOINT_KEY, SlotModel
+from slotfill.training.module import SlotTaggerModule, TrainConfig, lexicon_mask, mean_weights, span_mask
 from tests.helpers import TAGS, labelled_batch, tiny_model
 
 

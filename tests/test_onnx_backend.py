@@ -6,9 +6,11 @@ import pytest
 import torch
 
 from slotfill import SlotTagger
+from slotfill.core.sidecar import sidecar_path
 from slotfill.errors import CheckpointError
-from slotfill.model import SlotModel
-from slotfill.onnx_backend import check_parity, export_onnx, onnx_path_for, quantize_onnx, sidecar_path
+from slotfill.inference.onnx_forward import check_parity
+from slotfill.models.onnx_export import export_onnx, onnx_path_for, quantize_onnx
+from slotfill.models.slot_model import SlotModel
 from tests.helpers import tiny_model
 
 pytest.importorskip("onnxruntime")
@@ -75,7 +77,7 @@ def test_int8_graph_agrees_with_float32(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("fixture", ["trained_sample", "trained_sample_crf"])
 def test_trained_models_tag_the_same_in_onnx(request, fixture):
-    from slotfill.data import read_split
+    from slotfill.data.load import read_split
     from tests.helpers import SAMPLE
 
     run = request.getfixturevalue(fixture)

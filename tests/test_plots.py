@@ -4,8 +4,8 @@ import csv
 
 import pytest
 
-from slotfill.evaluation import evaluate_predictions
-from slotfill.plots import evaluation_figures, learning_curves, read_epochs
+from slotfill.evaluation.plots import evaluation_figures, learning_curves, read_epochs
+from slotfill.evaluation.report import evaluate_predictions
 
 pytest.importorskip("matplotlib")
 

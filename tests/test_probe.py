@@ -3,8 +3,7 @@
 import math
 
 import pytest
-
-from slotfill.probe import (
+from probe import (
     CUES,
     FILLERS,
     f1_by_distance,

@@ -1,6 +1,6 @@
 """resources.py: shipped configs and data resolve from any folder."""
 
-from slotfill import resources
+from slotfill.core import resources
 from tests.helpers import ROOT
 
 

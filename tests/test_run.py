@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from slotfill import run
+from slotfill.cli import jobs
 from slotfill.errors import SlotfillError
 from tests.conftest import write_split
 from tests.helpers import compose_config
@@ -17,12 +17,12 @@ def _cfg(name, overrides, out):
 def test_predict_writes_jsonl_for_every_sentence(tiny_model_file, tmp_path):
     out = tmp_path / "out.jsonl"
     cfg = _cfg("predict", [f"ckpt={tiny_model_file}", "format=jsonl", f"output={out}"], tmp_path)
-    assert run.predict(cfg, ["i want to leave taipei", "", "to boston"]) == 3
+    assert jobs.predict(cfg, ["i want to leave taipei", "", "to boston"]) == 3
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["text"] for r in lines] == ["i want to leave taipei", "", "to boston"]
     assert set(lines[0]) == {"text", "tokens", "tags", "spans", "intent", "intent_confidence"}
     with pytest.raises(SlotfillError, match="format=xml"):
-        run.predict(_cfg("predict", [f"ckpt={tiny_model_file}", "format=xml"], tmp_path), ["hi"])
+        jobs.predict(_cfg("predict", [f"ckpt={tiny_model_file}", "format=xml"], tmp_path), ["hi"])
 
 
 def test_evaluate_scores_a_split_folder_and_writes_the_shared_schema(tiny_model_file, tmp_path):
@@ -33,7 +33,7 @@ def test_evaluate_scores_a_split_folder_and_writes_the_shared_schema(tiny_model_
         "O O O O B-from\nO O O B-celestial.body B-depart_time.period_of_day\n",
         "flight\nspaceflight\n",
     )
-    metrics = run.evaluate(_cfg("evaluate", [f"ckpt={tiny_model_file}", f"split_dir={d}"], tmp_path / "out"))
+    metrics = jobs.evaluate(_cfg("evaluate", [f"ckpt={tiny_model_file}", f"split_dir={d}"], tmp_path / "out"))
     written = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert written == json.loads(json.dumps(metrics))
     assert written["kind"] == "evaluate" and written["data"] == str(d) and written["dataset"] == "tiny"
@@ -65,7 +65,9 @@ def test_predict_writes_data_formats(tiny_model_file, tmp_path, fmt, pattern):
     import re
 
     out = tmp_path / "out.txt"
-    run.predict(_cfg("predict", [f"ckpt={tiny_model_file}", f"format={fmt}", f"output={out}"], tmp_path), ["to boston"])
+    jobs.predict(
+        _cfg("predict", [f"ckpt={tiny_model_file}", f"format={fmt}", f"output={out}"], tmp_path), ["to boston"]
+    )
     assert re.search(pattern, out.read_text())
 
 
@@ -73,25 +75,25 @@ def test_evaluate_reads_any_format_and_reports_by_the_data(tiny_model_file, tmp_
     test = tmp_path / "mine" / "test.conll"
     test.parent.mkdir()
     test.write_text("# intent = flight\nplay\tO\njazz\tS-genre\n\n")
-    metrics = run.evaluate(_cfg("evaluate", [f"ckpt={tiny_model_file}", f"split_dir={test}"], tmp_path / "out"))
+    metrics = jobs.evaluate(_cfg("evaluate", [f"ckpt={tiny_model_file}", f"split_dir={test}"], tmp_path / "out"))
     assert metrics["per_slot"]["genre"]["support"] == 1 and metrics["direction_confusions"] is None
     out = capsys.readouterr().out
     assert "departure" not in out and "Departure" not in (tmp_path / "out" / "report.md").read_text()
     cfg = _cfg("evaluate", [f"ckpt={tiny_model_file}", f"data.path={tmp_path / 'mine'}", "split=test"], tmp_path / "o2")
     with pytest.raises(SlotfillError, match="no train split"):  # a folder holding only a test file
-        run.evaluate(cfg)
+        jobs.evaluate(cfg)
 
 
 def test_objective_is_the_monitored_validation_score():
-    assert run.objective({}) is None
-    assert run.objective({"best_val_score": 91.5, "scores": {}}) == 91.5
+    assert jobs.objective({}) is None
+    assert jobs.objective({"best_val_score": 91.5, "scores": {}}) == 91.5
     valid = {"f1": 80.0, "intent_accuracy": 90.0}
-    assert run.objective({"best_val_score": None, "monitor": "val/joint", "scores": {"valid": valid}}) == 85.0
-    assert run.objective({"best_val_score": None, "monitor": "val/f1", "scores": {"valid": valid}}) == 80.0
+    assert jobs.objective({"best_val_score": None, "monitor": "val/joint", "scores": {"valid": valid}}) == 85.0
+    assert jobs.objective({"best_val_score": None, "monitor": "val/f1", "scores": {"valid": valid}}) == 80.0
 
 
 def test_predict_streams_in_chunks_and_checks_the_output_first(tiny_model_file, tmp_path, monkeypatch):
-    from slotfill.tagger import SlotTagger
+    from slotfill.inference.tagger import SlotTagger
 
     f = tmp_path / "in.txt"
     f.write_text("".join(f"to boston {i}\n" for i in range(5)))
@@ -99,15 +101,15 @@ def test_predict_streams_in_chunks_and_checks_the_output_first(tiny_model_file, 
     predict = SlotTagger.predict
     spy = lambda self, texts, **kw: sizes.append(len(texts)) or predict(self, texts)  # noqa: E731
     monkeypatch.setattr(SlotTagger, "predict", spy)
-    monkeypatch.setattr(run, "CHUNK", 2)
+    monkeypatch.setattr(jobs, "CHUNK", 2)
     out = tmp_path / "out.jsonl"
     cfg = _cfg("predict", [f"ckpt={tiny_model_file}", "format=jsonl", f"input={f}", f"output={out}"], tmp_path)
-    assert run.predict(cfg, []) == 5 and sizes == [2, 2, 1]
+    assert jobs.predict(cfg, []) == 5 and sizes == [2, 2, 1]
     assert [json.loads(line)["text"] for line in out.read_text().splitlines()] == [f"to boston {i}" for i in range(5)]
     monkeypatch.setattr(SlotTagger, "load", lambda *a, **k: pytest.fail("the model was loaded before the output"))
     bad = _cfg("predict", [f"ckpt={tiny_model_file}", f"output={tmp_path / 'no' / 'out'}"], tmp_path)
     with pytest.raises(SlotfillError, match="cannot write"):
-        run.predict(bad, ["hi"])
+        jobs.predict(bad, ["hi"])
 
 
 @pytest.mark.parametrize(
@@ -122,16 +124,16 @@ def test_predict_streams_in_chunks_and_checks_the_output_first(tiny_model_file, 
     ],
 )
 def test_predict_settings_are_checked_before_any_work(tiny_model_file, tmp_path, monkeypatch, overrides, message):
-    from slotfill.tagger import SlotTagger
+    from slotfill.inference.tagger import SlotTagger
 
     monkeypatch.setattr(SlotTagger, "load", lambda *a, **k: pytest.fail("the model was loaded"))
     with pytest.raises(SlotfillError, match=message.replace("(", r"\(")):
-        run.predict(_cfg("predict", [f"ckpt={tiny_model_file}", *overrides], tmp_path), ["hi"])
+        jobs.predict(_cfg("predict", [f"ckpt={tiny_model_file}", *overrides], tmp_path), ["hi"])
 
 
 def test_evaluate_warns_when_the_model_knows_few_of_the_gold_labels(tiny_model_file, tmp_path, capsys):
     d = write_split(tmp_path / "other", "test", "play some jazz\n", "O O B-genre\n", None)
-    run.evaluate(_cfg("evaluate", [f"ckpt={tiny_model_file}", f"split_dir={d}"], tmp_path / "out"))
+    jobs.evaluate(_cfg("evaluate", [f"ckpt={tiny_model_file}", f"split_dir={d}"], tmp_path / "out"))
     err = capsys.readouterr().err
     assert "warning: the model knows 0 of the 1 slot labels" in err and len(err.strip().splitlines()) == 1
 
@@ -139,10 +141,10 @@ def test_evaluate_warns_when_the_model_knows_few_of_the_gold_labels(tiny_model_f
 def test_training_into_a_used_folder_or_with_unknown_keys_is_refused(tmp_path):
     (tmp_path / "model.pt").write_bytes(b"an earlier run's model")
     with pytest.raises(SlotfillError, match="run folder is not empty"):
-        run.train(compose_config(["data=sample"], tmp_path))
+        jobs.train(compose_config(["data=sample"], tmp_path))
     assert (tmp_path / "model.pt").read_bytes() == b"an earlier run's model"
     with pytest.raises(SlotfillError, match="unknown setting ckpt_path.*resume=RUN_DIR"):
-        run.train(compose_config(["data=sample", "+ckpt_path=x.ckpt"], tmp_path / "new"))
+        jobs.train(compose_config(["data=sample", "+ckpt_path=x.ckpt"], tmp_path / "new"))
     for override, message in [("data.batch_size=0", "data.batch_size=0"), ("monitor=val/loss", "monitor=val/loss")]:
         with pytest.raises(SlotfillError, match=message):
-            run.train(compose_config(["data=sample", override], tmp_path / "new"))
+            jobs.train(compose_config(["data=sample", override], tmp_path / "new"))

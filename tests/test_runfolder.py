@@ -6,7 +6,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from slotfill.errors import ConfigError
-from slotfill.runfolder import LAST_CHECKPOINT, RunFolder, read_status, resume_config
+from slotfill.training.run_folder import LAST_CHECKPOINT, RunFolder, read_status, resume_config
 
 
 def _cfg(**extra):

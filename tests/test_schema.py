@@ -2,8 +2,9 @@
 
 import pytest
 
+from slotfill.core.files import write_atomic, write_json
+from slotfill.core.schema import CARD_KEYS, FORMAT_VERSION, check_format, metrics_record
 from slotfill.errors import CheckpointError, SlotfillError
-from slotfill.schema import CARD_KEYS, FORMAT_VERSION, check_format, metrics_record, write_atomic, write_json
 
 
 def test_check_format():

@@ -4,9 +4,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from slotfill.data.formats import Record
+from slotfill.data.formats.schemes import detect, from_bio, to_bio
 from slotfill.errors import DataError
-from slotfill.formats import Record
-from slotfill.formats.schemes import detect, from_bio, to_bio
 
 BIO = ["B-a", "I-a", "O", "B-b", "B-b", "I-b", "I-b"]
 

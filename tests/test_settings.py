@@ -4,8 +4,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from slotfill.core.settings import from_mapping
 from slotfill.errors import ConfigError
-from slotfill.settings import from_mapping
 
 
 @dataclass

@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from slotfill.spans import bio_spans, repair_bio
+from slotfill.core.spans import bio_spans, repair_bio
 
 
 def test_repair_and_spans():

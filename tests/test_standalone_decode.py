@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from slotfill.inference.numpy_decode import confidences, crf_marginals, decode_intents, decode_tags
 from slotfill.models import decode_intents as torch_intents
 from slotfill.models import decode_tags as torch_decode
-from slotfill.standalone.decode import confidences, crf_marginals, decode_intents, decode_tags
 from tests.helpers import tiny_model
 
 

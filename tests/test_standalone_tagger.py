@@ -8,8 +8,8 @@ import pytest
 
 from slotfill import SlotTagger
 from slotfill.errors import CheckpointError
-from slotfill.onnx_backend import export_onnx, onnx_path_for
-from slotfill.standalone.tagger import OnnxTagger
+from slotfill.inference.onnx_tagger import OnnxTagger
+from slotfill.models.onnx_export import export_onnx, onnx_path_for
 from tests.helpers import ROOT, tiny_model
 
 pytest.importorskip("onnxruntime")
@@ -67,7 +67,7 @@ NO_TORCH = """
 import sys, json
 sys.modules["torch"] = None  # any import of torch now fails
 from fastapi.testclient import TestClient
-from slotfill.standalone.tagger import OnnxTagger
+from slotfill.inference.onnx_tagger import OnnxTagger
 from slotfill.serving.app import create_app
 from slotfill.serving.backend import load_backend
 graph = sys.argv[1]
@@ -75,7 +75,7 @@ out = {"predict": OnnxTagger.load(graph).predict(["i want to leave taipei"])[0][
 with TestClient(create_app(load_backend(graph, "onnx"))) as client:
     out["parse"] = client.post("/parse", json={"text": "i want to leave taipei"}).json()["tags"]
     out["version"] = client.get("/version").json()["backend"]
-from slotfill.__main__ import main  # the CLI path of `slotfill serve backend=onnx`, up to loading the model
+from slotfill.cli.main import main  # the CLI path of `slotfill serve backend=onnx`, up to loading the model
 try:
     main(["serve", "ckpt=" + graph + ".missing.onnx", "backend=onnx"])
 except SystemExit as e:

@@ -4,7 +4,7 @@ import csv
 
 from omegaconf import OmegaConf
 
-from slotfill.sweep import SweepSummary, run_folders, write_summary
+from slotfill.training.sweep import SweepSummary, run_folders, write_summary
 from tests.test_compare import make_run
 
 

@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
+from slotfill.cli.streams import TextOutput, chunks, iter_sentences, read_sentences, write_text
 from slotfill.errors import DataError, SlotfillError
-from slotfill.textio import TextOutput, chunks, iter_sentences, read_sentences, write_text
 
 
 def test_sentences_from_every_source(tmp_path, monkeypatch):

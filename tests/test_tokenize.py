@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from slotfill.tokenize import normalize, tokenize
+from slotfill.core.tokenize import normalize, tokenize
 
 
 def texts(s):
@@ -57,8 +57,8 @@ def test_combining_marks_and_variation_selectors_stay_in_their_word():
 
 
 def test_decomposed_text_finds_the_training_word():
-    from slotfill.encoding import encode_tokens
-    from slotfill.vocab import Vocabularies
+    from slotfill.core.vocab import Vocabularies
+    from slotfill.models.encoding import encode_tokens
 
     training = [[normalize(w) for w in ["café", "दिल्ली"]]]
     vocabs = Vocabularies.from_training_data(training, [["O", "O"]], ["x"])

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from slotfill.model import CHECKPOINT_KEY, SlotModel
-from slotfill.schema import FORMAT_VERSION
+from slotfill.core.schema import FORMAT_VERSION
+from slotfill.models.slot_model import CHECKPOINT_KEY, SlotModel
 from tests.helpers import SAMPLE, train_on_sample
 
 pytestmark = pytest.mark.slow
@@ -75,8 +75,9 @@ FORMATS = ["folder", "conll", "atis_iob", "jsonl", "rasa", "doccano", "labelstud
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_every_format_trains_and_evaluates(tmp_path, fmt):
-    from slotfill import formats, run
-    from slotfill.convert import convert
+    from slotfill.cli import jobs
+    from slotfill.data import formats
+    from slotfill.data.convert import convert
     from tests.helpers import compose_config
 
     convert(SAMPLE, tmp_path / fmt, fmt)
@@ -84,14 +85,14 @@ def test_every_format_trains_and_evaluates(tmp_path, fmt):
     assert metrics["dataset"] == fmt and set(metrics["scores"]) == {"valid", "test"}
     test_split = tmp_path / fmt / f"test{formats.suffix(fmt)}"
     cfg = compose_config([f"ckpt={metrics['model_file']}", f"split_dir={test_split}"], tmp_path / "ev", "evaluate")
-    evaluated = run.evaluate(cfg)
+    evaluated = jobs.evaluate(cfg)
     assert evaluated["scores"]["test"]["f1"] == pytest.approx(metrics["scores"]["test"]["f1"])
     assert evaluated["scores"]["test"]["intent_accuracy"] == pytest.approx(metrics["scores"]["test"]["intent_accuracy"])
 
 
 def test_atis_iob_files_reproduce_the_folder_result(tmp_path):
     """``python train.py data.format=atis_iob data.train=... data.valid=... data.test=...`` == the folder run."""
-    from slotfill.convert import convert
+    from slotfill.data.convert import convert
     from tests.helpers import run_script, sample_overrides
 
     convert(SAMPLE, tmp_path / "iob", "atis_iob")
@@ -108,7 +109,7 @@ def test_atis_iob_files_reproduce_the_folder_result(tmp_path):
 
 
 def test_one_training_file_alone_trains_on_a_carved_valid_split(tmp_path):
-    from slotfill.convert import convert
+    from slotfill.data.convert import convert
 
     convert(SAMPLE / "train", tmp_path / "mine" / "all.jsonl", "jsonl")
     metrics = train_on_sample(tmp_path / "run", epochs=1, extra=[f"data.train={tmp_path / 'mine' / 'all.jsonl'}"])
@@ -118,7 +119,7 @@ def test_one_training_file_alone_trains_on_a_carved_valid_split(tmp_path):
 def test_data_fingerprint_follows_the_data():
     from datasets import Dataset, DatasetDict
 
-    from slotfill.training import data_fingerprint
+    from slotfill.training.fit import data_fingerprint
 
     def dd(tokens):
         return DatasetDict({"train": Dataset.from_dict({"tokens": [tokens], "tags": [["O"] * len(tokens)]})})

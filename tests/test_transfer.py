@@ -3,11 +3,11 @@
 import pytest
 import torch
 
+from slotfill.core.vocab import Vocabularies
 from slotfill.errors import CheckpointError
-from slotfill.model import SlotModel
 from slotfill.models import NetConfig
-from slotfill.transfer import VOCAB_AXES, init_from
-from slotfill.vocab import Vocabularies
+from slotfill.models.slot_model import SlotModel
+from slotfill.training.transfer import VOCAB_AXES, init_from
 from tests.helpers import tiny_model
 
 CONFIG = dict(word_dim=8, hidden_size=6, char_dim=4, char_filters=5, intent=True, crf=True, intent_to_slot=True)

@@ -1,6 +1,6 @@
 """vocab.py: vocabularies to and from plain dicts; intent labels."""
 
-from slotfill.vocab import Vocabularies, normalize_intent, split_intent
+from slotfill.core.vocab import Vocabularies, normalize_intent, split_intent
 from tests.helpers import tiny_vocabs
 
 

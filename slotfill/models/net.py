@@ -8,10 +8,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..errors import ConfigError
-from ..settings import from_mapping
-from .crf import CRF, NEG, bio_allowed, constrained_viterbi, constraint_structure, viterbi
-from .encoder import CELLS, CharCNN, RecurrentEncoder
+from slotfill.core.settings import from_mapping
+from slotfill.errors import ConfigError
+from slotfill.models.crf import CRF, NEG, bio_allowed, constrained_viterbi, constraint_structure, viterbi
+from slotfill.models.encoder import CELLS, CharCNN, RecurrentEncoder
 
 
 @dataclass

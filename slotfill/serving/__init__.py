@@ -6,5 +6,5 @@ our own micro-batching queue (:mod:`.batcher`) in front of the model. LitServe b
 owns the request loop and adds a process per worker; Starlette alone would mean writing the
 validation and the OpenAPI schema by hand.
 
-Nothing here imports torch: with ``backend=onnx`` the tagger is :mod:`slotfill.standalone`.
+Nothing here imports torch: with ``backend=onnx`` the tagger is :mod:`slotfill.inference`.
 """

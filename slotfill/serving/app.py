@@ -13,12 +13,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import ConfigError
-from ..version import __version__
-from .backend import Backend, load_backend
-from .batcher import MicroBatcher
-from .limits import ApiError, BodyLimit, Limits
-from .schemas import ParseRequest, PredictRequest, rasa_parse
+from slotfill.errors import ConfigError
+from slotfill.serving.backend import Backend, load_backend
+from slotfill.serving.batcher import MicroBatcher
+from slotfill.serving.limits import ApiError, BodyLimit, Limits
+from slotfill.serving.schemas import ParseRequest, PredictRequest, rasa_parse
+from slotfill.version import __version__
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from ..errors import ConfigError
+from slotfill.errors import ConfigError
 
 BACKENDS = ("torch", "onnx")
 
@@ -25,7 +25,7 @@ class TorchBackend:
     name = "torch"
 
     def __init__(self, ckpt: str | Path, threads: int | None = None) -> None:
-        from ..tagger import SlotTagger
+        from slotfill.inference.tagger import SlotTagger
 
         self.tagger = SlotTagger.load(ckpt, threads=threads)
         self.card = self.tagger.model.card()  # computed once: it hashes the weights
@@ -42,7 +42,7 @@ class OnnxBackend:
     name = "onnx"
 
     def __init__(self, ckpt: str | Path, threads: int | None = None) -> None:
-        from ..standalone.tagger import OnnxTagger  # numpy and onnxruntime only
+        from slotfill.inference.onnx_tagger import OnnxTagger  # numpy and onnxruntime only
 
         self.tagger = OnnxTagger.load(ckpt, threads=threads)
         self.card = self.tagger.card

@@ -1,0 +1,144 @@
+"""The Hydra-configured subcommands of ``slotfill``: train, predict, evaluate, export, serve.
+
+Each maps onto its config in ``conf/`` (``conf/<name>.yaml``) and one function of
+:mod:`slotfill.cli.jobs` (``serve`` onto :mod:`slotfill.serving`), exactly as ``train.py`` &c. do in a
+checkout; the configs are found in the checkout or in the installed package
+(:func:`slotfill.core.resources.conf_dir`), so the commands work from any folder.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from slotfill.cli.exits import extract_texts, friendly_errors
+from slotfill.core.resources import conf_dir
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    summary: str  # one line for ``slotfill --help``
+    usage: str
+    options: tuple[tuple[str, str], ...]  # (setting, what it does) for ``slotfill <name> --help``
+    groups: tuple[str, ...] = ()  # config groups whose choices the help lists
+
+    def help(self) -> str:
+        width = max(len(k) for k, _ in self.options)
+        lines = [f"usage: {self.usage}", "", self.summary, "", "settings (key=value, Hydra override syntax):"]
+        lines += [f"  {k.ljust(width)}  {v}" for k, v in self.options]
+        conf = conf_dir()
+        for group in self.groups:
+            choices = sorted(p.stem for p in (conf / group).glob("*.yaml"))
+            lines.append(f"  {(group + '=').ljust(width)}  one of {', '.join(choices)}")
+        lines += ["", f"Every setting: slotfill {self.name} --cfg job   (Hydra prints the composed config)"]
+        return "\n".join(lines) + "\n"
+
+
+COMMANDS: dict[str, Command] = {
+    c.name: c
+    for c in (
+        Command(
+            "train",
+            "Train a slot tagger; writes model.pt, metrics.json and reports to outputs/DATE/TIME/.",
+            "slotfill train [data=NAME] [model=NAME] [key=value ...]",
+            (
+                ("data.path=DIR", "your own data set (any format: README 'Data formats')"),
+                ("trainer.max_epochs=N", "epochs (early stopping on monitor)"),
+                ("seed=N", "random seed (42)"),
+                ("hydra.run.dir=DIR", "where the run folder goes"),
+            ),
+            ("data", "model", "experiment"),
+        ),
+        Command(
+            "predict",
+            "Tag sentences with a trained model (free text needs no quoting of commas or apostrophes).",
+            'slotfill predict ckpt=MODEL.pt ["a sentence" ...] [input=FILE|-] [key=value ...]',
+            (
+                ("ckpt=PATH", "model.pt (or a training .ckpt)"),
+                ("input=FILE", "one sentence a line; - reads standard input"),
+                ("format=F", "text | jsonl | conll | seq.out | rasa"),
+                ("backend=B", "torch | onnx (model.onnx beside the model)"),
+                ("output=FILE", "write there instead of standard output"),
+            ),
+        ),
+        Command(
+            "evaluate",
+            "Score a model on a labelled split; writes metrics.json, report.md and errors.jsonl.",
+            "slotfill evaluate ckpt=MODEL.pt [data=NAME | split_dir=PATH] [split=test] [key=value ...]",
+            (
+                ("ckpt=PATH", "model.pt (or a training .ckpt)"),
+                ("split=S", "train | valid | test"),
+                ("split_dir=PATH", "one labelled split in any format (instead of data=)"),
+                ("backend=B", "torch | onnx"),
+            ),
+            ("data",),
+        ),
+        Command(
+            "export",
+            "Export a model to ONNX (model.onnx, its .json sidecar, an int8 copy) and write MODEL_CARD.md.",
+            "slotfill export ckpt=MODEL.pt [output=PATH.onnx] [key=value ...]",
+            (
+                ("ckpt=PATH", "model.pt"),
+                ("output=PATH", "the graph's path (default: beside the model)"),
+                ("int8=BOOL", "also write the int8 graph (true)"),
+                ("check=BOOL", "compare ONNX Runtime with PyTorch (true)"),
+            ),
+        ),
+        Command(
+            "serve",
+            "Serve a model over HTTP: POST /parse (Rasa shape), POST /predict, GET /health, /version, /docs.",
+            "slotfill serve ckpt=MODEL.pt [host=127.0.0.1] [port=8000] [workers=1] [key=value ...]",
+            (
+                ("ckpt=PATH", "model.pt, or model.onnx with backend=onnx"),
+                ("host=H port=P", "where to listen (127.0.0.1:8000)"),
+                ("workers=N", "server processes, each with its own copy of the model (1)"),
+                ("backend=B", "torch | onnx (numpy decoding; no torch needed)"),
+                ("batching.max_batch=N", "micro-batch size bound (64; 1 turns batching off)"),
+                ("batching.max_wait_ms=MS", "how long a request waits for others (2)"),
+            ),
+        ),
+    )
+}
+
+
+def _task(name: str, texts: list[str]) -> Callable:
+    def task(cfg) -> None:
+        if name == "serve":
+            from slotfill.serving.app import serve
+
+            serve(cfg)
+            return
+        from slotfill.cli import jobs
+
+        if name == "predict":
+            jobs.predict(cfg, texts)
+        else:
+            getattr(jobs, name)(cfg)
+
+    return task
+
+
+def run_command(name: str, argv: list[str]) -> int:
+    """Run ``slotfill <name> argv...``: our own short help, or the Hydra job with ``argv`` as overrides."""
+    command = COMMANDS[name]
+    if any(a in ("-h", "--help") for a in argv):
+        sys.stdout.write(command.help())
+        return 0
+    texts: list[str] = []
+    if name == "predict":
+        texts, rest = extract_texts([name, *argv])
+        argv = rest[1:]
+    import hydra  # seconds of imports the other subcommands and --help do not need
+
+    main = hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name=name)(
+        friendly_errors(_task(name, texts))
+    )
+    saved = sys.argv
+    sys.argv = [f"slotfill {name}", *argv]
+    try:
+        main()
+    finally:
+        sys.argv = saved
+    return 0

@@ -1,0 +1,95 @@
+"""Text for people and programs: score lines, run summaries and predictions (train, evaluate, predict)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+FORMATS = ("text", "jsonl", "conll", "seq.out", "rasa")
+
+
+def score_line(name: str, s: dict) -> str:
+    """One line of headline scores for a split (the same keys in training and evaluation)."""
+    line = (
+        f"{name}: slot F1 {s['f1']:.2f} (P {s['precision']:.2f} R {s['recall']:.2f}; strict F1 "
+        f"{s['strict_f1']:.2f})  sentence acc {s['sentence_accuracy']:.2f}"
+    )
+    if "intent_accuracy" in s:
+        line += f"  intent acc {s['intent_accuracy']:.2f}"
+    return line
+
+
+def training_summary(metrics: dict, test_report: str | None, out_dir: str) -> str:
+    """What ``train.py`` prints at the end: time, scores per split, the test report, where files are."""
+    lines = [f"trained {metrics['dataset']} in {metrics['train_time_s']:.0f} s ({metrics['epochs']} epochs)"]
+    lines += [score_line(split, s) for split, s in metrics["scores"].items()]
+    if test_report:
+        lines.append(test_report.rstrip())
+    lines.append(f"model: {metrics['model_file']}\nreports: {out_dir}")
+    return "\n".join(lines)
+
+
+def evaluation_summary(result: dict, name: str, report_path: str) -> str:
+    """What ``evaluate.py`` prints: the per-slot report, the score line, confusions, the report's path.
+
+    The departure/arrival line appears only for data with ``fromloc.``/``toloc.`` slot types.
+    """
+    d = result["direction"]
+    errors = f"{len(result['errors'])} sentences with errors"
+    if d is not None:
+        errors = (
+            f"departure->arrival confusions {d['fromloc_as_toloc']}, arrival->departure {d['toloc_as_fromloc']}; "
+            + errors
+        )
+    return "\n".join([result["report"].rstrip(), score_line(name, result["scores"]), errors, f"report: {report_path}"])
+
+
+def human(result: dict) -> str:
+    """A tagged sentence for people: the text, its intent and one line per slot."""
+    lines = [result["text"] if result["text"].strip() else "(empty sentence: nothing to tag)"]
+    if result["intent"] is not None:
+        lines.append(f"  intent: {result['intent']} ({result['intent_confidence']:.2f})")
+    for s in result["spans"]:
+        lines.append(f"  {s['slot']}: {s['text']} ({s['confidence']:.2f})")
+    if result["tokens"] and not result["spans"]:
+        lines.append("  (no slots)")
+    return "\n".join(lines) + "\n"
+
+
+def jsonl(result: dict) -> str:
+    """A tagged sentence for programs: one JSON object on one line."""
+    return json.dumps(result, ensure_ascii=False) + "\n"
+
+
+def conll(result: dict) -> str:
+    """A tagged sentence as a CoNLL block (``# intent = ...``, ``token<TAB>tag`` lines, a blank line)."""
+    from slotfill.data.formats.conll import sentence
+
+    return sentence(result["tokens"], result["tags"], result["intent"])
+
+
+def seq_out(result: dict) -> str:
+    """A tagged sentence's tags as one ``seq.out`` line."""
+    return " ".join(result["tags"]) + "\n"
+
+
+def rasa(results: Iterable[dict]) -> str:
+    """Tagged sentences as Rasa NLU YAML, grouped by predicted intent, slots marked in the original text."""
+    from slotfill.data.formats.rasa import nlu_yaml
+
+    groups: dict[str, list[str]] = {}
+    for r in results:
+        text, out, pos = r["text"], [], 0
+        for s in r["spans"]:
+            out += [text[pos : s["start"]], f"[{text[s['start'] : s['end']]}]({s['slot']})"]
+            pos = s["end"]
+        groups.setdefault(r["intent"] or "none", []).append("".join(out) + text[pos:])
+    return nlu_yaml(groups)
+
+
+def predictions(results: Iterable[dict], fmt: str) -> Iterable[str]:
+    """Results as text in ``fmt``: ``text``, ``jsonl``, ``conll``, ``seq.out`` or ``rasa`` (one block at the end)."""
+    if fmt == "rasa":
+        return iter([rasa(results)])
+    render = {"jsonl": jsonl, "conll": conll, "seq.out": seq_out}.get(fmt, human)
+    return (render(r) for r in results)

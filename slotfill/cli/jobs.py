@@ -1,0 +1,150 @@
+"""What the command-line entry points do: ``train(cfg)``, ``evaluate(cfg)``, ``predict(cfg)``, ``export(cfg)``."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from slotfill.cli import console, options
+from slotfill.cli.streams import TextOutput, check_sources, chunks, iter_sentences
+from slotfill.data.load import load_split
+from slotfill.errors import ConfigError, SlotfillError
+from slotfill.evaluation.report import evaluate_predictions, label_coverage_warning, write_outputs
+from slotfill.inference.tagger import SlotTagger
+from slotfill.models.slot_model import SlotModel
+from slotfill.training import run_folder
+
+CHUNK = 2000  # sentences read, tagged and written at a time by predict: flat memory, first lines within a second
+
+
+def train(cfg: DictConfig) -> dict:
+    """Fit, reload the best checkpoint by the validation ``monitor``, test it, and write the run folder.
+
+    The folder is claimed first (refused if another run's files are in it) and ``run.json``
+    records the run's config and how it ended; ``resume=RUN_DIR`` continues an unfinished run.
+    """
+    from slotfill.training import (
+        fit,  # Lightning and datasets: seconds of imports that predict and evaluate do not need
+    )
+
+    cfg, last_checkpoint = run_folder.resume_config(cfg)
+    options.check_train(cfg)
+    out_dir = Path(cfg.output_dir)
+    folder = run_folder.RunFolder(out_dir) if run_folder.is_rank_zero() else None
+    if folder is not None:
+        if last_checkpoint is None:
+            folder.claim(overwrite=bool(cfg.get("overwrite", False)))
+        folder.start(cfg, resumed_from=last_checkpoint)
+    try:
+        run = fit.fit(cfg, ckpt_path=last_checkpoint)
+        if not run.trainer.is_global_zero:
+            return {}
+        metrics = fit.write_run(run, out_dir)
+        if cfg.get("plots", True) and (out_dir / "logs" / "metrics.csv").exists():
+            from slotfill.evaluation.plots import learning_curves  # matplotlib: only when figures are asked for
+
+            learning_curves([out_dir], out_dir / "learning_curves")
+    except KeyboardInterrupt:
+        if folder is not None:
+            folder.finish("interrupted")
+        raise
+    except BaseException as e:
+        if folder is not None:
+            folder.finish("failed", error=f"{type(e).__name__}: {e}".splitlines()[0][:300])
+        raise
+    if folder is not None:
+        folder.finish("completed")
+    report = out_dir / "test_report.txt"
+    print(console.training_summary(metrics, report.read_text() if report.exists() else None, str(out_dir)))
+    return metrics
+
+
+def objective(metrics: dict) -> float | None:
+    """The monitored validation score of the selected epoch (what a sweeper optimises); None off rank 0."""
+    if not metrics:
+        return None
+    if metrics.get("best_val_score") is not None:
+        return float(metrics["best_val_score"])
+    valid = metrics.get("scores", {}).get("valid", {})  # no checkpoint (fast_dev_run): the last validation
+    name = str(metrics.get("monitor") or "val/f1").split("/")[-1]
+    if name == "joint" and "intent_accuracy" in valid:
+        return (valid["f1"] + valid["intent_accuracy"]) / 2
+    return valid.get(name, valid.get("f1"))
+
+
+def load_tagger(cfg: DictConfig) -> SlotTagger:
+    """The tagger that ``ckpt``, ``backend``, ``precision`` and ``threads`` of a predict/evaluate config name."""
+    return SlotTagger.load(cfg.ckpt, backend=str(cfg.backend), threads=cfg.threads, precision=str(cfg.precision))
+
+
+def evaluate(cfg: DictConfig) -> dict:
+    """Score a checkpoint on a labelled split; write metrics.json, report.md, errors.jsonl and figures."""
+    options.check_evaluate(cfg)
+    cols, name = load_split(OmegaConf.to_container(cfg.data, resolve=True), str(cfg.split), cfg.get("split_dir"))
+    tagger = load_tagger(cfg)
+    start = time.perf_counter()
+    results = tagger.predict_tokens(cols["tokens"], batch_size=cfg.batch_size)
+    facts = {"model_file": str(cfg.ckpt), "data": name, "backend": str(cfg.backend), "precision": str(cfg.precision)}
+    facts["seconds"] = round(time.perf_counter() - start, 3)
+    pred_intents = [r["intent"] for r in results] if tagger.predicts_intent else None
+    warning = label_coverage_warning(cols["tags"], tagger.tags)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+    result = evaluate_predictions(
+        cols["tokens"], cols["tags"], [r["tags"] for r in results], cols["intent"], pred_intents, results
+    )
+    out_dir = Path(cfg.output_dir)
+    metrics = write_outputs(result, out_dir, tagger.model.card(), str(cfg.split), facts, int(cfg.max_errors))
+    if cfg.get("plots", True):
+        from slotfill.evaluation.plots import evaluation_figures  # matplotlib: only when figures are asked for
+
+        evaluation_figures(result, out_dir, top_k=int(cfg.get("top_k", 15)))
+    print(console.evaluation_summary(result, name, str(out_dir / "report.md")))
+    return metrics
+
+
+def predict(cfg: DictConfig, texts: list[str] | None = None) -> int:
+    """Tag sentences and write them for people (``format=text``) or programs (jsonl, conll, seq.out, rasa).
+
+    Streams: :data:`CHUNK` sentences are read, tagged and written at a time, in input order
+    (``format=rasa`` groups sentences by intent, so it writes once, at the end).
+    Every setting and path is checked before the model is loaded. Returns the number of
+    sentences tagged.
+    """
+    options.check_predict(cfg)
+    texts = list(texts or [])
+    check_sources(texts, cfg.get("text"), cfg.get("input"))
+    with TextOutput(cfg.get("output")) as out:
+        tagger = load_tagger(cfg)
+        if cfg.format == "rasa" and not tagger.predicts_intent:
+            raise ConfigError("format=rasa groups sentences by intent: the model has no intent head (model.intent)")
+        n, size = 0, CHUNK if cfg.format != "rasa" else None
+        for chunk in chunks(iter_sentences(texts, cfg.get("text"), cfg.get("input")), size):
+            results = tagger.predict(chunk, batch_size=cfg.batch_size)
+            out.write("".join(console.predictions(results, str(cfg.format))))
+            n += len(chunk)
+        if n == 0:
+            raise SlotfillError(f"input={cfg.get('input')}: no lines to tag")
+    return n
+
+
+def export(cfg: DictConfig) -> Path:
+    """Write the ONNX graph and its sidecar (and an int8 copy) and MODEL_CARD.md; check ONNX Runtime against PyTorch."""
+    from slotfill.evaluation.model_card import write_model_card
+    from slotfill.inference.onnx_forward import check_parity  # onnxruntime
+    from slotfill.models.onnx_export import export_onnx, onnx_path_for, quantize_onnx  # torch.onnx
+
+    options.require(cfg, "ckpt", "PATH (a model.pt or a training .ckpt)")
+    model = SlotModel.load(cfg.ckpt)
+    out = export_onnx(model, cfg.get("output") or onnx_path_for(cfg.ckpt), int(cfg.opset))
+    print(f"wrote {out} and {out}.json")
+    print(f"wrote {write_model_card(cfg.ckpt, model.card(), model.vocabs.to_dict())}")
+    if cfg.get("int8", True):
+        print(f"wrote {quantize_onnx(out)} (int8 weights; use backend=onnx precision=int8)")
+    if cfg.get("check", True):
+        check_parity(model, out)
+        print("check: ONNX Runtime and PyTorch give the same tags and intents")
+    return out

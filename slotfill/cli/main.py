@@ -1,0 +1,145 @@
+"""``slotfill COMMAND`` (also ``python -m slotfill COMMAND``): the one command-line entry point.
+
+    slotfill train|predict|evaluate|export|serve [key=value ...]   Hydra runs (slotfill.cli.commands)
+    python -m slotfill convert IN OUT --to FORMAT [--from FORMAT] [--scheme SCHEME]
+    python -m slotfill data check [data=NAME | data.path=... | data.train=... ...] [--json]
+    python -m slotfill plot RUN_DIR... [-o FILE]     learning curves of one or more runs on one figure
+    python -m slotfill compare RUN_DIR... [--csv F]  the settings that differ between runs, and their scores
+
+A Hydra subcommand is a :class:`slotfill.cli.commands.Command`; it is dispatched before argparse so
+that Hydra's own flags and free text pass through untouched. Any other subcommand is a
+module-level ``add_<name>(subparsers)`` below that sets ``func``; new ones join :data:`COMMANDS`.
+User errors print one line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+
+from slotfill.cli.commands import COMMANDS as HYDRA_COMMANDS
+from slotfill.cli.commands import run_command
+from slotfill.cli.exits import friendly_errors
+from slotfill.version import __version__
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from slotfill.data.convert import convert, summary
+
+    options = {"spans": True} if args.spans else {}
+    written = convert(args.input, args.output, args.to, args.src_format, args.scheme, args.src_scheme, **options)
+    print(summary(written))
+    return 0
+
+
+def add_convert(sub: argparse._SubParsersAction) -> None:
+    from slotfill.data.formats import FORMATS, READ_SCHEMES, WRITE_SCHEMES
+
+    p = sub.add_parser(
+        "convert",
+        help="convert data between formats",
+        description="Convert one split (a file or split folder) or a folder of splits to another format.",
+    )
+    p.add_argument("input", help="a file, a split folder (seq.in ...) or a folder of splits")
+    p.add_argument("output", help="a file, or a folder when the input is a folder of splits or --to folder")
+    p.add_argument("--to", required=True, choices=FORMATS[1:], help="the format to write")
+    p.add_argument("--from", dest="src_format", default="auto", choices=FORMATS, help="the input's format (auto)")
+    p.add_argument("--scheme", default="bio", choices=WRITE_SCHEMES, help="tagging scheme to write (bio)")
+    p.add_argument("--from-scheme", dest="src_scheme", default="auto", choices=READ_SCHEMES, help="input scheme")
+    p.add_argument("--spans", action="store_true", help="jsonl: write text and character spans, not tokens and tags")
+    p.set_defaults(func=_convert)
+
+
+def _data_check(args: argparse.Namespace) -> int:
+    from slotfill.data.check import check, render
+    from slotfill.data.load import data_config, load_splits
+
+    splits, name = load_splits(data_config(args.overrides))
+    report = check(splits, name, rare=args.rare)
+    print(json.dumps(report.to_dict(), indent=1) if args.json else render(report), end="" if not args.json else "\n")
+    failed = report.errors or (args.strict and report.warnings)
+    return 1 if failed else 0
+
+
+def add_data(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("data", help="look at a data set", description="Look at a data set before training.")
+    data_sub = p.add_subparsers(dest="data_command", required=True, metavar="COMMAND")
+    c = data_sub.add_parser(
+        "check",
+        help="statistics and problems of a data set",
+        description="Per-split statistics and findings; exit status 1 on errors, 0 with warnings only.",
+    )
+    c.add_argument(
+        "overrides", nargs="*", help="data settings as for train.py: data=snips, data.path=..., data.train=..."
+    )
+    c.add_argument("--json", action="store_true", help="print the report as JSON")
+    c.add_argument("--rare", type=int, default=5, help="labels seen fewer times in train are reported (5)")
+    c.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+    c.set_defaults(func=_data_check)
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from slotfill.evaluation.plots import learning_curves
+
+    for path in learning_curves(args.runs, args.output, labels=args.labels):
+        print(f"wrote {path}")
+    return 0
+
+
+def add_plot(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("plot", help="learning curves (loss, validation F1, intent accuracy) of runs on one figure")
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders (with logs/metrics.csv)")
+    p.add_argument("-o", "--output", default="learning_curves", help="file name; .png and .svg are written")
+    p.add_argument("--labels", nargs="+", help="one legend label per run (default: the folder names)")
+    p.set_defaults(func=_plot)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from slotfill.core.files import write_atomic
+    from slotfill.evaluation.compare import compare as table
+    from slotfill.evaluation.compare import to_csv, to_markdown
+
+    columns, rows = table(args.runs)
+    print(to_markdown(columns, rows), end="")
+    if args.csv:
+        print(f"wrote {write_atomic(args.csv, to_csv(columns, rows))}")
+    return 0
+
+
+def add_compare(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("compare", help="one table: the settings that differ between runs, and their scores")
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders (with metrics.json)")
+    p.add_argument("--csv", help="also write the table as CSV to this file")
+    p.set_defaults(func=_compare)
+
+
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_convert, add_data, add_plot, add_compare]
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="slotfill",
+        description="slotfill: slot filling with stacked BiLSTMs. 'slotfill COMMAND --help' describes a command.",
+    )
+    p.add_argument("--version", action="version", version=f"slotfill {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in HYDRA_COMMANDS.values():  # listed for --help; run by run_command
+        sub.add_parser(command.name, help=command.summary.split(";")[0].rstrip("."), add_help=False)
+    for add in COMMANDS:
+        add(sub)
+    return p
+
+
+@friendly_errors
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in HYDRA_COMMANDS:
+        return run_command(argv[0], argv[1:])
+    args = parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

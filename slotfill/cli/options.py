@@ -1,0 +1,125 @@
+"""Every command-line setting checked before any work: one :class:`ConfigError` line per problem.
+
+Components that check their own settings (``NetConfig``, ``TrainConfig``, the data module,
+the Trainer) are built early too; this module covers the values they do not see.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from slotfill.errors import CheckpointError, ConfigError
+
+TRAIN_KEYS = {
+    "data",
+    "model",
+    "optimizer",
+    "trainer",
+    "callbacks",
+    "logger",
+    "train",
+    "seed",
+    "monitor",
+    "threads",
+    "test_after_fit",
+    "output_dir",
+    "resume",
+    "init_from",
+    "overwrite",
+    "plots",
+}
+# validation scores logged each epoch (all higher-is-better, as the callbacks' mode: max assumes)
+MONITORS = tuple(
+    f"val/{k}"
+    for k in (
+        "f1",
+        "joint",
+        "precision",
+        "recall",
+        "strict_f1",
+        "sentence_accuracy",
+        "slot_exact_match",
+        "intent_accuracy",
+        "f1_mean3",  # the mean of the last 3 epochs' val/f1 (module.SMOOTH_WINDOW)
+        "joint_mean3",
+    )
+)
+
+
+def require(cfg: DictConfig, key: str, hint: str) -> None:
+    """A mandatory value (``???`` in the YAML) that is still missing is a one-line error."""
+    if OmegaConf.is_missing(cfg, key):
+        raise ConfigError(f"{key} is required: add {key}={hint}")
+
+
+def whole(cfg: DictConfig, key: str, minimum: int = 1) -> int:
+    """``cfg[key]`` as a whole number of at least ``minimum`` (``key`` may be dotted)."""
+    value = OmegaConf.select(cfg, key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{key}={value!r}: must be a whole number of at least {minimum}")
+    return value
+
+
+def existing_file(cfg: DictConfig, key: str, error: type[Exception] = ConfigError) -> Path:
+    path = Path(str(OmegaConf.select(cfg, key)))
+    if not path.is_file():
+        what = "checkpoint not found" if error is CheckpointError else "no such file"
+        raise error(f"{path}: {what} ({key}={path})")
+    return path
+
+
+def check_train(cfg: DictConfig) -> None:
+    """Settings of ``train.py`` that are not checked where they are used."""
+    unknown = sorted(set(cfg) - TRAIN_KEYS)
+    if unknown:
+        hint = ""
+        if "ckpt_path" in unknown:
+            hint = "; to continue a run use resume=RUN_DIR, to start from a trained model init_from=MODEL.pt"
+        raise ConfigError(f"unknown setting {', '.join(unknown)}{hint}")
+    whole(cfg, "threads")
+    whole(cfg, "seed", minimum=0)
+    whole(cfg, "data.batch_size")
+    whole(cfg, "data.eval_batch_size")
+    epochs = OmegaConf.select(cfg, "trainer.max_epochs")
+    if epochs != -1:
+        whole(cfg, "trainer.max_epochs")
+    if str(cfg.monitor) not in MONITORS:
+        raise ConfigError(f"monitor={cfg.monitor}: choose one of {', '.join(MONITORS)}")
+    if cfg.get("resume") and cfg.get("init_from"):
+        raise ConfigError("resume= continues a run with its own weights; init_from= starts a new one: give one")
+    if cfg.get("init_from"):
+        existing_file(cfg, "init_from", CheckpointError)
+
+
+def check_inference(cfg: DictConfig) -> None:
+    """Settings shared by ``predict.py`` and ``evaluate.py``."""
+    from slotfill.inference.tagger import BACKENDS, PRECISIONS  # torch only: no Lightning
+
+    require(cfg, "ckpt", "PATH (a model.pt or a training .ckpt)")
+    whole(cfg, "batch_size")
+    whole(cfg, "threads")
+    if cfg.backend not in BACKENDS:
+        raise ConfigError(f"backend={cfg.backend!r}: choose one of {', '.join(BACKENDS)}")
+    if cfg.precision not in PRECISIONS:
+        raise ConfigError(f"precision={cfg.precision!r}: choose one of {', '.join(PRECISIONS)}")
+    existing_file(cfg, "ckpt", CheckpointError)
+
+
+def check_evaluate(cfg: DictConfig) -> None:
+    check_inference(cfg)
+    whole(cfg, "max_errors", minimum=0)
+    if cfg.get("split_dir") and not Path(str(cfg.split_dir)).exists():
+        raise ConfigError(f"split_dir={cfg.split_dir}: no such file or folder")
+
+
+def check_predict(cfg: DictConfig) -> None:
+    from slotfill.cli.console import FORMATS
+
+    check_inference(cfg)
+    if cfg.format not in FORMATS:
+        raise ConfigError(f"format={cfg.format}: choose one of {', '.join(FORMATS)}")
+    source = cfg.get("input")
+    if source is not None and str(source) != "-" and not Path(str(source)).is_file():
+        raise ConfigError(f"input={source}: file not found")

@@ -1,0 +1,186 @@
+"""Sentences in (arguments, files, standard input) and text out (standard output or a file), checked.
+
+Input is read lazily, a line at a time, and output is written as it comes, so ``predict.py``
+streams: memory stays flat whatever the input size.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from pathlib import Path
+from typing import BinaryIO
+
+from slotfill.core.files import umask
+from slotfill.core.lines import decode_line
+from slotfill.errors import DataError, SlotfillError
+
+NOTHING_TO_TAG = 'nothing to tag: give a sentence ("..." or text="..."), or input=FILE (input=- for stdin)'
+
+
+def check_sources(texts: Iterable[str], text: str | None = None, source: str | None = None) -> None:
+    """Refuse a command line that names nothing to tag (before any work)."""
+    if not list(texts) and text is None and source is None:
+        raise SlotfillError(NOTHING_TO_TAG)
+
+
+def iter_lines(stream: BinaryIO, name: str) -> Iterator[str]:
+    """Lines of a UTF-8 byte stream, decoded one at a time (a BOM at the start is dropped)."""
+    for n, raw in enumerate(stream, 1):
+        yield decode_line(raw.rstrip(b"\n"), name, n)
+
+
+def iter_sentences(texts: Iterable[str], text: str | None = None, source: str | None = None) -> Iterator[str]:
+    """Sentences from the command line (bare or ``text=``), then ``input=FILE`` (``-``: standard input)."""
+    yield from texts
+    if text is not None:
+        yield str(text)
+    if source is None:
+        return
+    if str(source) == "-":
+        if sys.stdin is None or sys.stdin.closed:
+            raise SlotfillError("input=-: standard input is closed")
+        try:
+            yield from iter_lines(sys.stdin.buffer, "<stdin>")
+        except (OSError, ValueError) as e:
+            raise SlotfillError(f"input=-: cannot read standard input ({e})") from None
+        return
+    path = Path(source)
+    try:
+        f = path.open("rb")
+    except FileNotFoundError:
+        raise DataError(path, None, "file not found") from None
+    except OSError as e:
+        raise DataError(path, None, f"cannot read file: {e.strerror}") from None
+    with f:
+        try:
+            yield from iter_lines(f, str(path))
+        except OSError as e:
+            raise DataError(path, None, f"cannot read file: {e.strerror}") from None
+
+
+def read_sentences(texts: Iterable[str], text: str | None = None, source: str | None = None) -> list[str]:
+    """Every sentence of :func:`iter_sentences` as a list; nothing at all is an error."""
+    sentences = list(iter_sentences(texts, text, source))
+    if not sentences:
+        raise SlotfillError(NOTHING_TO_TAG)
+    return sentences
+
+
+def chunks(items: Iterable[str], size: int | None) -> Iterator[list[str]]:
+    """Consecutive lists of ``size`` items (the last one shorter; ``None``: all in one)."""
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+class TextOutput:
+    """Standard output, or a file written under a temporary name and renamed when complete.
+
+    Opened before any work, so an unwritable path fails at once. Every :meth:`write` is
+    flushed inside the ``try``: a full disk or a closed pipe is an error, never a short output.
+    A file is only ever complete or absent: :meth:`close` renames it into place, :meth:`abort`
+    removes it.
+    """
+
+    def __init__(self, output: str | None = None) -> None:
+        self.output = str(output) if output else None
+        self.name = self.output or "<stdout>"
+        self._tmp: Path | None = None
+        self._special = False
+        if self.output is None:
+            self.stream = sys.stdout
+            return
+        path = Path(self.output)
+        if path.is_dir():
+            raise SlotfillError(f"output={self.output}: is a folder")
+        if path.exists() and not path.is_file():  # a device or a pipe: written in place, never replaced
+            try:
+                self.stream = path.open("w", encoding="utf-8")
+            except OSError as e:
+                raise SlotfillError(f"output={self.output}: cannot write ({e.strerror})") from None
+            self._special = True
+            return
+        try:
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        except OSError as e:
+            raise SlotfillError(f"output={self.output}: cannot write ({e.strerror})") from None
+        self._tmp = Path(tmp)
+        os.chmod(tmp, 0o666 & ~umask())  # mkstemp makes it private; the output is an ordinary file
+        self.stream = os.fdopen(fd, "w", encoding="utf-8")
+
+    def write(self, text: str) -> None:
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except OSError as e:
+            if self.output is None:
+                _silence_stdout()
+            self.abort()
+            raise SlotfillError(f"{self.name}: write failed ({e.strerror or e}); the output is incomplete") from None
+
+    def close(self) -> None:
+        """Finish the output: flush standard output, or put the complete file in place."""
+        if self._tmp is None:
+            self.write("")
+            if self._special:
+                self._close_special()
+            return
+        try:
+            self.stream.flush()
+            os.fsync(self.stream.fileno())
+            self.stream.close()
+            os.replace(self._tmp, self.output)
+        except OSError as e:
+            self.abort()
+            raise SlotfillError(f"{self.name}: write failed ({e.strerror or e}); the output is incomplete") from None
+        self._tmp = None
+
+    def abort(self) -> None:
+        """Drop what was written to a file (standard output keeps what it was given)."""
+        if self._tmp is None:
+            if self._special:
+                self._close_special()
+            return
+        try:
+            self.stream.close()
+        except OSError:
+            pass
+        self._tmp.unlink(missing_ok=True)
+        self._tmp = None
+
+    def _close_special(self) -> None:
+        self._special = False
+        try:
+            self.stream.close()
+        except OSError:
+            pass
+
+    def __enter__(self) -> TextOutput:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null: its unwritten buffer would fail again at exit, with a traceback."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def write_text(pieces: Iterable[str], output: str | None = None) -> None:
+    """Write ``pieces`` to ``output`` (a file, whole or not at all) or standard output; failures are errors."""
+    with TextOutput(output) as out:
+        for piece in pieces:
+            out.write(piece)

@@ -1,0 +1,1 @@
+"""The torch-free ground every other package stands on: tokens, spans, vocabularies, lexicons, files, settings."""

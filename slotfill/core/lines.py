@@ -1,0 +1,42 @@
+"""Reading UTF-8 text files as numbered lines: a bad byte is reported with its file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from slotfill.errors import DataError
+
+BOM = b"\xef\xbb\xbf"
+
+
+def decode_line(line: bytes, name: str | Path, n: int) -> str:
+    """Line ``n`` (from 1, without its newline) as text; a UTF-8 BOM starting line 1 is dropped."""
+    if n == 1 and line.startswith(BOM):
+        # editors on Windows start UTF-8 files with a BOM; kept, it would join the first word
+        line = line[len(BOM) :]
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(name, n, f"not valid UTF-8 (byte {line[e.start]:#04x} at column {e.start + 1})") from None
+    return text.rstrip("\r")
+
+
+def decode_lines(raw: bytes, name: str | Path) -> list[str]:
+    """Split bytes into UTF-8 lines (a final newline ends the last line, it starts no new one)."""
+    lines = raw.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return [decode_line(line, name, n) for n, line in enumerate(lines, 1)]
+
+
+def read_lines(path: Path) -> list[str]:
+    """Lines of a UTF-8 file (a leading BOM dropped); a bad byte is reported with its line number."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(path, None, "file not found") from None
+    except IsADirectoryError:
+        raise DataError(path, None, "is a folder, expected a file") from None
+    except OSError as e:
+        raise DataError(path, None, f"cannot read file: {e.strerror}") from None
+    return decode_lines(raw, path)

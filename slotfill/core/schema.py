@@ -1,0 +1,51 @@
+"""One schema for every file written next to a model: ``model.pt``, ``model.onnx.json``, ``metrics.json``.
+
+Keys every one of them carries (README, "Files a run writes", documents them for users):
+
+``format``            the writer's :data:`FORMAT_VERSION`; a reader refuses a newer one
+``slotfill_version``  the package version that wrote the file
+``dataset``           name of the training data set
+``model``             architecture settings (:class:`slotfill.models.NetConfig`)
+``train``             training settings (:class:`slotfill.training.module.TrainConfig`)
+``weights_sha256``    fingerprint of the network weights (:meth:`SlotModel.fingerprint`)
+
+``model.pt`` adds ``vocabs`` and ``state_dict``; the ONNX sidecar adds ``vocabs``, ``decode``,
+``inputs`` and ``outputs``; ``metrics.json`` adds ``kind`` (``train`` or ``evaluate``),
+``model_file`` and ``scores`` (one entry per split, the same score names in both kinds).
+
+Files are written atomically by :mod:`slotfill.core.files`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from slotfill.errors import CheckpointError
+from slotfill.version import __version__
+
+FORMAT_VERSION = 2
+CARD_KEYS = ("format", "slotfill_version", "dataset", "model", "train", "weights_sha256")
+
+
+def check_format(found: object, source: str | Path) -> int:
+    """The format number of a file, refused when this slotfill cannot read it."""
+    if not isinstance(found, int) or found < 1:
+        raise CheckpointError(f"{source}: unknown file format {found!r}")
+    if found > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{source}: written in format {found} by a newer slotfill; this slotfill ({__version__}) "
+            f"reads formats up to {FORMAT_VERSION}: upgrade slotfill"
+        )
+    return found
+
+
+def metrics_record(kind: str, card: dict, scores: dict[str, dict], **facts) -> dict:
+    """The ``metrics.json`` of a training or an evaluation: the model's card, facts, then scores by split."""
+    return {
+        "format": FORMAT_VERSION,
+        "slotfill_version": __version__,
+        "kind": kind,
+        **{k: card.get(k) for k in CARD_KEYS if k not in ("format", "slotfill_version")},
+        **facts,
+        "scores": scores,
+    }

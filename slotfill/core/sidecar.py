@@ -1,0 +1,34 @@
+"""The ONNX graph's ``.json`` sidecar: path and reading (torch-free; written by :mod:`slotfill.models.onnx_export`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from slotfill.core.schema import check_format
+from slotfill.errors import CheckpointError
+
+NOT_CARD = ("vocabs", "decode", "inputs", "outputs")  # the sidecar's keys beyond the model card
+
+
+def sidecar_path(graph: str | Path) -> Path:
+    return Path(str(graph) + ".json")
+
+
+def read_sidecar(graph: str | Path) -> dict:
+    path = sidecar_path(graph)
+    try:
+        meta = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: the graph's sidecar is missing; re-export the model") from None
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: not a readable sidecar ({e})") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: not a slotfill sidecar")
+    check_format(meta.get("format"), path)
+    return meta
+
+
+def card_of(meta: dict) -> dict:
+    """The model card inside a sidecar."""
+    return {k: v for k, v in meta.items() if k not in NOT_CARD}

@@ -1,0 +1,130 @@
+"""Readers and writers of slot-filling data, one module per format, behind one registry.
+
+Every reader returns :class:`Record` objects with the tags as written in the file;
+:func:`read` then checks every tag and converts the tagging scheme to BIO. Writers take BIO
+records and write them in the scheme asked for.
+
+=============  ====================================================================
+``folder``     ``seq.in`` / ``seq.out`` / ``label`` in a split folder
+``conll``      token and tag columns, blank lines between sentences, ``# intent = X``
+``atis_iob``   ``BOS w1 .. wn EOS<TAB>O t1 .. tn INTENT``, one sentence a line
+``jsonl``      ``{"tokens", "tags", "intent"}`` or ``{"text", "spans", "intent"}``
+``rasa``       Rasa NLU YAML, ``- fly to [boston](toloc.city_name)``
+``doccano``    doccano JSONL, ``{"text", "label": [[start, end, type]]}``
+``labelstudio`` Label Studio JSON export (``result[].value.{start, end, labels}``)
+``hub``        CSV with ``id, intent, text, slots`` (the ATIS copy on the hub)
+=============  ====================================================================
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import ModuleType
+
+from slotfill.core.files import write_atomic
+from slotfill.core.vocab import normalize_intent
+from slotfill.data.formats import atis_iob, conll, doccano, folder, hub, jsonl, labelstudio, rasa
+from slotfill.data.formats.base import Record, retokenizes
+from slotfill.data.formats.schemes import READ_SCHEMES, WRITE_SCHEMES, to_bio
+from slotfill.errors import DataError
+
+FILE_FORMATS: dict[str, ModuleType] = {m.NAME: m for m in (conll, atis_iob, jsonl, rasa, doccano, labelstudio, hub)}
+FORMATS = ("auto", folder.NAME, *FILE_FORMATS)
+# formats whose files hold text and character spans: tokens come from slotfill's tokenizer
+TEXT_FORMATS = ("rasa", "doccano", "labelstudio")
+
+__all__ = [
+    "FORMATS",
+    "READ_SCHEMES",
+    "WRITE_SCHEMES",
+    "Record",
+    "detect",
+    "read",
+    "write",
+    "dumps",
+]
+
+
+def _head(path: Path, size: int = 1 << 16) -> list[str]:
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(size)
+    except OSError as e:
+        raise DataError(path, None, f"cannot read file: {e.strerror}") from None
+    lines = raw.decode("utf-8", errors="replace").lstrip("\ufeff").splitlines()
+    return lines[:-1] if len(raw) == size and len(lines) > 1 else lines  # the last line may be cut
+
+
+def detect(path: Path) -> str:
+    """The format of a file or split folder, from its content; a one-line error if unknown or ambiguous."""
+    if path.is_dir():
+        if folder.is_split_dir(path):
+            return folder.NAME
+        raise DataError(path, None, "a folder without seq.in: give a file, or a folder of splits as data.path")
+    if not path.exists():
+        raise DataError(path, None, "file not found")
+    lines = _head(path)
+    if not any(ln.strip() for ln in lines):
+        raise DataError(path, None, "empty file")
+    found = [name for name, m in FILE_FORMATS.items() if m.sniff(lines)]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise DataError(
+            path, None, f"cannot tell the format; set data.format= (or --from) to one of {', '.join(FORMATS[1:])}"
+        )
+    raise DataError(path, None, f"ambiguous format: looks like {' and '.join(found)}; set data.format= (or --from)")
+
+
+def read(path: str | Path, fmt: str = "auto", scheme: str = "auto") -> list[Record]:
+    """Every record of one file (or split folder), validated, tags in BIO, intents normalised."""
+    path = Path(path)
+    if fmt not in FORMATS:
+        raise DataError(path, None, f"unknown format {fmt!r} (choose one of {', '.join(FORMATS)})")
+    if fmt == "auto":
+        fmt = detect(path)
+    module = folder if fmt == folder.NAME else FILE_FORMATS[fmt]
+    if fmt != folder.NAME and path.is_dir():
+        raise DataError(path, None, f"is a folder, expected a {fmt} file")
+    records = module.read(path)
+    if not records:
+        raise DataError(path, None, "no sentences")
+    return finish(records, scheme)
+
+
+def finish(records: list[Record], scheme: str = "auto") -> list[Record]:
+    """Check tags, convert them to BIO and normalise intents, in place."""
+    to_bio(records, scheme)
+    for r in records:
+        r.intent = normalize_intent(r.intent)
+    return records
+
+
+def dumps(records: list[Record], fmt: str, scheme: str = "bio", **options) -> str:
+    """The text of a file in ``fmt`` (any format but ``folder``)."""
+    if fmt not in FILE_FORMATS:
+        raise DataError(
+            "<output>", None, f"cannot write format {fmt!r} as one file (choose one of {', '.join(FILE_FORMATS)})"
+        )
+    return FILE_FORMATS[fmt].dumps(records, scheme, **options)
+
+
+def write(records: list[Record], path: str | Path, fmt: str, scheme: str = "bio", **options) -> Path:
+    """Write one split: a split folder for ``folder``, else one file (atomically)."""
+    path = Path(path)
+    if fmt == folder.NAME:
+        folder.write(records, path, scheme)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, dumps(records, fmt, scheme, **options))
+    return path
+
+
+def suffix(fmt: str) -> str:
+    """The file name ending used for a split written in ``fmt`` (``''`` for folders)."""
+    return "" if fmt == folder.NAME else FILE_FORMATS[fmt].SUFFIX
+
+
+def retokenized(records: list[Record]) -> list[Record]:
+    """Records whose tokens slotfill's tokenizer would split differently once written as text."""
+    return [r for r in records if not retokenizes(r.tokens)]

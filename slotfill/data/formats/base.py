@@ -1,0 +1,112 @@
+"""What every reader and writer shares: the record, UTF-8 lines with numbers, text <-> tokens and spans."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from slotfill.core.lines import decode_lines, read_lines  # noqa: F401  (the readers import them from here)
+from slotfill.core.spans import bio_spans
+from slotfill.core.tokenize import tokenize
+from slotfill.core.vocab import normalize_intent
+from slotfill.errors import DataError
+
+
+@dataclass
+class Record:
+    """One labelled sentence as read: tokens, one tag per token, the intent ('' if none), where it came from.
+
+    ``line`` is 1-based; ``tag_file`` is the file the tags came from when it is not ``file``
+    (``seq.out`` of the folder format), so tag errors point at the right file.
+    """
+
+    tokens: list[str]
+    tags: list[str]
+    intent: str = ""
+    file: str = ""
+    line: int | None = None
+    tag_file: str | None = field(default=None, repr=False)
+
+    def error(self, problem: str, tags: bool = False) -> DataError:
+        return DataError((self.tag_file or self.file) if tags else self.file, self.line, problem)
+
+
+def read_text(path: Path) -> str:
+    """A whole UTF-8 file (a bad byte is reported with its line number); a leading BOM is dropped."""
+    return "\n".join(read_lines(path)).lstrip("\ufeff")
+
+
+def intent_of(value: object, where: tuple[str | Path, int | None]) -> str:
+    """An intent field (string, list of strings or missing) as slotfill keeps it."""
+    if value is None:
+        return ""
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        value = "#".join(value)
+    if not isinstance(value, str):
+        raise DataError(where[0], where[1], f"intent must be a string, got {type(value).__name__}")
+    if len(value.split()) > 1:
+        raise DataError(where[0], where[1], f"intent {value!r} contains whitespace")
+    return normalize_intent(value)
+
+
+def check_label(label: object, where: tuple[str | Path, int | None]) -> str:
+    if not isinstance(label, str) or not label.strip():
+        raise DataError(where[0], where[1], f"slot label {label!r} is not a non-empty string")
+    if len(label.split()) != 1:
+        raise DataError(where[0], where[1], f"slot label {label!r} contains whitespace")
+    return label
+
+
+def align_spans(
+    text: str, spans: list[tuple[int, int, str]], where: tuple[str | Path, int | None]
+) -> tuple[list[str], list[str]]:
+    """Tokens of ``text`` (slotfill's tokenizer, original spelling) and BIO tags from character spans.
+
+    Whitespace at either end of a span is trimmed; a span that then does not start and end on
+    token boundaries, lies outside the text or overlaps another span is an error at ``where``.
+    """
+    file, line = where
+    toks = tokenize(text)
+    tokens = [text[t.start : t.end] for t in toks]
+    first = {t.start: i for i, t in enumerate(toks)}
+    last = {t.end: i for i, t in enumerate(toks)}
+    tags = ["O"] * len(toks)
+    for start, end, label in sorted(spans, key=lambda s: (s[0], s[1])):
+        if not (isinstance(start, int) and isinstance(end, int)) or not 0 <= start < end <= len(text):
+            raise DataError(file, line, f"span {start}-{end} ({label}) is outside the text ({len(text)} characters)")
+        check_label(label, where)
+        s, e = start, end
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if s == e:
+            raise DataError(file, line, f"span {start}-{end} ({label}) covers only whitespace")
+        if s not in first or e not in last:
+            raise DataError(
+                file,
+                line,
+                f"span {start}-{end} {text[start:end]!r} ({label}) does not fall on token boundaries "
+                f"(slotfill's tokens: {' '.join(tokens)})",
+            )
+        i, j = first[s], last[e]
+        if any(t != "O" for t in tags[i : j + 1]):
+            raise DataError(file, line, f"span {start}-{end} {text[start:end]!r} ({label}) overlaps another span")
+        tags[i : j + 1] = [f"B-{label}"] + [f"I-{label}"] * (j - i)
+    return tokens, tags
+
+
+def text_and_spans(tokens: list[str], tags: list[str]) -> tuple[str, list[tuple[int, int, str]]]:
+    """The sentence as text (tokens joined by spaces) and its slots as character spans ``(start, end, label)``."""
+    starts, pos = [], 0
+    for t in tokens:
+        starts.append(pos)
+        pos += len(t) + 1
+    spans = [(starts[s], starts[e - 1] + len(tokens[e - 1]), label) for label, s, e in bio_spans(tags)]
+    return " ".join(tokens), spans
+
+
+def retokenizes(tokens: list[str]) -> bool:
+    """Whether slotfill's tokenizer reads ``" ".join(tokens)`` back as the same tokens (text formats need it)."""
+    text = " ".join(tokens)
+    return [text[t.start : t.end] for t in tokenize(text)] == list(tokens)

@@ -1,0 +1,81 @@
+"""``conll``: one token a line, columns separated by tabs or spaces, the tag in the last column.
+
+Sentences are separated by blank lines; ``-DOCSTART-`` lines are skipped; a comment line
+``# intent = NAME`` (CoNLL-U style) before a sentence gives its intent, other ``#`` comments
+before a sentence are ignored (``#`` followed by just a tag is the token ``#``).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from slotfill.data.formats.base import Record, read_lines
+from slotfill.data.formats.schemes import TAG_RE, from_bio
+from slotfill.errors import DataError
+
+NAME = "conll"
+SUFFIX = ".conll"
+INTENT_RE = re.compile(r"^#\s*intent\s*=\s*(\S*)\s*$")
+
+
+def read(path: Path) -> list[Record]:
+    records: list[Record] = []
+    tokens: list[str] = []
+    tags: list[str] = []
+    intent, start = "", None
+
+    def close() -> None:
+        nonlocal tokens, tags, intent, start
+        if tokens:
+            records.append(Record(tokens, tags, intent, str(path), start))
+        elif intent:
+            raise DataError(path, start, f"'# intent = {intent}' is not followed by a sentence")
+        tokens, tags, intent, start = [], [], "", None
+
+    for n, line in enumerate(read_lines(path), 1):
+        stripped = line.strip()
+        if not stripped:
+            close()
+            continue
+        cols = stripped.split()
+        if stripped.startswith("#") and not tokens and not _token_line(cols):
+            m = INTENT_RE.match(stripped)
+            if m:
+                if not m.group(1):
+                    raise DataError(path, n, "empty intent in '# intent ='")
+                intent, start = m.group(1), n
+            continue
+        if cols[0] == "-DOCSTART-":
+            close()
+            continue
+        if len(cols) < 2:
+            raise DataError(path, n, f"expected a token and a tag, found one column {cols[0]!r}")
+        if start is None:
+            start = n
+        tokens.append(cols[0])
+        tags.append(cols[-1])
+    close()
+    return records
+
+
+def _token_line(cols: list[str]) -> bool:
+    """``#<TAB>O``: the token ``#`` with its tag, not a comment."""
+    return len(cols) == 2 and cols[0] == "#" and TAG_RE.match(cols[1]) is not None
+
+
+def dumps(records: list[Record], scheme: str = "bio") -> str:
+    return "".join(sentence(r.tokens, r.tags, r.intent, scheme) for r in records)
+
+
+def sentence(tokens: list[str], tags: list[str], intent: str | None, scheme: str = "bio") -> str:
+    """One sentence block (``# intent = ...``, ``token<TAB>tag`` lines, a blank line)."""
+    head = f"# intent = {intent}\n" if intent else ""
+    return head + "".join(f"{t}\t{g}\n" for t, g in zip(tokens, from_bio(tags, scheme))) + "\n"
+
+
+def sniff(lines: list[str]) -> bool:
+    """Two or more columns a line with a tag in the last, blank lines between sentences."""
+    rows = [ln.split() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+    rows = [r for r in rows if r[0] != "-DOCSTART-"]
+    return bool(rows) and all(len(r) >= 2 and TAG_RE.match(r[-1]) for r in rows)

@@ -1,0 +1,288 @@
+"""Read slot-filling data into ``datasets.DatasetDict``: where the data is, which format, which split.
+
+The readers and writers live in :mod:`slotfill.data.formats` (one module per format); this module
+decides what to read from a ``conf/data`` group:
+
+* ``data.train`` / ``data.valid`` / ``data.test``: one file (or split folder) per split;
+* ``data.path``: a folder of splits (``train/``, ``valid/``, ``test/`` in the folder format, or
+  files named ``train.*``, ``valid.*``/``dev.*``, ``test.*``), or one file (train only);
+* ``data.benchmark`` (``atis``, ``snips``): a local copy in ``$SLOTFILL_DATA_DIR/<name>`` or
+  ``../shared/data/<name>``, else the published copy on the Hugging Face hub (``data.hub.name``);
+* ``data.format=hub`` alone: ``data.hub.name`` (or ``data.hub.data_files``) through ``datasets``.
+
+Without a valid split, one is carved from train: ``min(500, 10% of train)`` sentences (or
+``data.valid_size``; ``data.hub.valid_size`` for hub data) picked by a fixed-seed shuffle;
+both keep the order of the file.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from slotfill.core import resources
+from slotfill.data import formats
+from slotfill.data.formats import Record
+from slotfill.data.formats import folder as folder_format
+from slotfill.errors import ConfigError, DataError
+
+SPLITS = ("train", "valid", "test")
+SPLIT_ALIASES = {
+    "train": "train",
+    "valid": "valid",
+    "dev": "valid",
+    "validation": "valid",
+    "val": "valid",
+    "test": "test",
+}
+DEFAULT_DATA_DIR = "../shared/data"
+DATA_DIR_ENV = "SLOTFILL_DATA_DIR"
+MAX_CARVED_VALID = 500
+
+DATA_KEYS = ("name", "benchmark", "format", "scheme", "path", "train", "valid", "test", "valid_size", "hub")
+LOADER_KEYS = ("batch_size", "eval_batch_size", "min_freq", "num_workers", "seed")  # the datamodule's, not read here
+
+
+def features():
+    """The typed schema of every split: tags and intents stay strings so unseen labels survive."""
+    from datasets import Features, List, Value
+
+    return Features({"tokens": List(Value("string")), "tags": List(Value("string")), "intent": Value("string")})
+
+
+def data_dir() -> Path:
+    """Where benchmarks live: ``$SLOTFILL_DATA_DIR`` or ``../shared/data``."""
+    return Path(os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR)
+
+
+def benchmark_places(benchmark: str) -> list[Path]:
+    """Where a local copy of a benchmark is looked for, in order."""
+    places = [Path(os.environ[DATA_DIR_ENV]) / benchmark] if os.environ.get(DATA_DIR_ENV) else []
+    return [*places, Path(DEFAULT_DATA_DIR) / benchmark]
+
+
+def columns(records: Sequence[Record]) -> dict[str, list]:
+    """Records as the columns ``tokens``, ``tags``, ``intent``."""
+    return {
+        "tokens": [list(r.tokens) for r in records],
+        "tags": [list(r.tags) for r in records],
+        "intent": [r.intent for r in records],
+    }
+
+
+def carve_valid(train: list[Record], size: int | None = None, seed: int = 0) -> tuple[list[Record], list[Record]]:
+    """Split ``size`` sentences (default ``min(500, 10%)``, at least 1) off train by a seeded shuffle, in file order."""
+    n = len(train)
+    if size is None:
+        size = max(1, min(MAX_CARVED_VALID, n // 10))
+    size = int(size)
+    if n < 2 or not 1 <= size < n:
+        where = train[0].file if train else "<train>"
+        raise DataError(
+            where, None, f"cannot carve {size} valid sentences out of {n} training sentences; give data.valid=FILE"
+        )
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    picked = set(order[:size])
+    return [r for i, r in enumerate(train) if i not in picked], [r for i, r in enumerate(train) if i in picked]
+
+
+def split_of(name: str) -> str | None:
+    """The split a file or folder name stands for (``train.conll`` -> train, ``atis.dev.iob`` -> valid)."""
+    for part in re.split(r"[._\-]", name.lower()):
+        if part in SPLIT_ALIASES:
+            return SPLIT_ALIASES[part]
+    return None
+
+
+def find_splits(root: Path, fmt: str = "auto") -> dict[str, Path]:
+    """The split files or split folders inside ``root`` (a folder of splits)."""
+    found: dict[str, list[Path]] = {}
+    for child in sorted(root.iterdir()):
+        if child.name.startswith("."):
+            continue
+        split = split_of(child.name)
+        if split is None:
+            continue
+        if child.is_dir() and folder_format.is_split_dir(child) and fmt in ("auto", folder_format.NAME):
+            found.setdefault(split, []).append(child)
+        elif child.is_file() and fmt != folder_format.NAME:
+            found.setdefault(split, []).append(child)
+    for split, paths in found.items():
+        if len(paths) > 1:
+            names = " and ".join(p.name for p in paths)
+            raise DataError(root, None, f"ambiguous: {names} both look like the {split} split; set data.{split}=...")
+    return {split: paths[0] for split, paths in found.items()}
+
+
+def _existing(path: str | Path, what: str) -> Path:
+    p = resources.resolve(path)  # data/sample works from any folder and when installed
+    if not p.exists():
+        raise DataError(
+            p,
+            None,
+            f"{what} not found (looked at {p.resolve()}); set data.path=... or ${DATA_DIR_ENV} to the folder "
+            "that holds atis/ and snips/",
+        )
+    return p
+
+
+def locate(data: dict) -> tuple[str, Path | None]:
+    """Where to read from: ``("files", None)``, ``("path", folder or file)`` or ``("hub", None)``."""
+    if any(data.get(s) for s in SPLITS):
+        return "files", None
+    if data.get("path"):
+        return "path", _existing(data["path"], "data.path")
+    benchmark = data.get("benchmark")
+    if benchmark:
+        for place in benchmark_places(benchmark):
+            if place.is_dir():
+                return "path", place
+        if (data.get("hub") or {}).get("name"):
+            return "hub", None
+        looked = ", ".join(str(p) for p in benchmark_places(benchmark))
+        raise DataError(
+            benchmark, None, f"no local copy (looked in {looked}); set data.path=... or ${DATA_DIR_ENV}=..."
+        )
+    if data.get("format") == "hub":
+        return "hub", None
+    raise ConfigError("no data: set data.path=..., data.train=... (data.valid=..., data.test=...) or data=atis|snips")
+
+
+def _load_hub(data: dict) -> dict[str, list[Record]]:
+    hub = dict(data.get("hub") or {})
+    name, data_files = hub.get("name"), hub.get("data_files")
+    try:
+        raw = formats.hub.load(name, data_files)
+    except DataError as e:
+        benchmark = data.get("benchmark")
+        if not benchmark or data_files:
+            raise
+        offline = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("HF_DATASETS_OFFLINE")
+        looked = ", ".join(str(p) for p in benchmark_places(benchmark))
+        reason = "offline (HF_HUB_OFFLINE is set) and not cached" if offline else e.problem
+        raise DataError(
+            benchmark,
+            None,
+            f"no local copy (looked in {looked}) and the hub copy {name} cannot be loaded: {reason}; "
+            f"set data.path=/path/to/{benchmark} or ${DATA_DIR_ENV}=/folder/holding/{benchmark}",
+        ) from None
+    return {split: formats.finish(records, data.get("scheme") or "auto") for split, records in raw.items()}
+
+
+def load_splits(data: dict) -> tuple[dict[str, list[Record]], str]:
+    """The records of every split of a data config (valid carved when absent) and the data set's name."""
+    unknown = sorted(set(data) - set(DATA_KEYS) - set(LOADER_KEYS))
+    if unknown:
+        raise ConfigError(f"unknown setting {', '.join('data.' + k for k in unknown)}")
+    fmt, scheme = data.get("format") or "auto", data.get("scheme") or "auto"
+    if fmt not in formats.FORMATS:
+        raise ConfigError(f"data.format={fmt}: choose one of {', '.join(formats.FORMATS)}")
+    if scheme not in formats.READ_SCHEMES:
+        raise ConfigError(f"data.scheme={scheme}: choose one of {', '.join(formats.READ_SCHEMES)}")
+    kind, where = locate(data)
+    hub = dict(data.get("hub") or {})
+    valid_size, seed = data.get("valid_size"), 0
+    if kind == "hub":
+        splits = _load_hub(data)
+        valid_size, seed = hub.get("valid_size") or valid_size, int(hub.get("seed") or 0)
+    elif kind == "files":
+        splits = {s: formats.read(_existing(data[s], f"data.{s}"), fmt, scheme) for s in SPLITS if data.get(s)}
+    elif where.is_dir() and not folder_format.is_split_dir(where):
+        paths = find_splits(where, fmt)
+        if not paths:
+            raise DataError(
+                where,
+                None,
+                "no splits found (expected train/ valid/ test/ folders with seq.in, or files named train.*, "
+                "valid.*/dev.*, test.*)",
+            )
+        splits = {s: formats.read(p, fmt, scheme) for s, p in paths.items()}
+    else:
+        splits = {"train": formats.read(where, fmt, scheme)}
+    if "train" not in splits:
+        raise DataError(where or "<data>", None, f"no train split (found {', '.join(sorted(splits)) or 'none'})")
+    if "valid" not in splits:
+        splits["train"], splits["valid"] = carve_valid(splits["train"], valid_size, seed)
+    ordered = {s: splits[s] for s in SPLITS if s in splits}
+    return ordered, dataset_name(data, kind, where)
+
+
+def dataset_name(data: dict, kind: str = "path", where: Path | None = None) -> str:
+    """``data.name``, else the name of the folder or file the data came from, else the benchmark's."""
+    if data.get("name"):
+        return str(data["name"])
+    if kind == "files":
+        return _name_of(Path(next(data[s] for s in SPLITS if data.get(s))))
+    if kind == "path" and where is not None:
+        return _name_of(where)
+    return str(data.get("benchmark") or (data.get("hub") or {}).get("name") or "data")
+
+
+def _name_of(path: Path) -> str:
+    path = path.resolve()
+    stem = path.name.split(".")[0] if path.is_file() else path.name
+    if stem.lower() in SPLIT_ALIASES:
+        return path.parent.name  # train.conll, train/: the folder names the data set
+    return stem
+
+
+def to_datasetdict(splits: dict[str, list[Record]]):
+    """Splits of records as a ``datasets.DatasetDict`` with typed features."""
+    from datasets import Dataset, DatasetDict
+
+    return DatasetDict({s: Dataset.from_dict(columns(r), features=features()) for s, r in splits.items()})
+
+
+def load_benchmark(data: dict):
+    """A data config's splits as a DatasetDict (train, valid, and test when there is one) and its name."""
+    splits, name = load_splits(data)
+    return to_datasetdict(splits), name
+
+
+def load_split(data: dict, split: str, split_dir: str | Path | None = None) -> tuple[dict[str, list], str]:
+    """Columns of one labelled split and its name: ``split_dir`` (a file or split folder) or a data config's split."""
+    if split_dir:
+        records = formats.read(Path(split_dir), data.get("format") or "auto", data.get("scheme") or "auto")
+        return columns(records), str(split_dir)
+    splits, name = load_splits(data)
+    if split not in splits:
+        raise DataError(name, None, f"no split {split!r} (has {', '.join(splits)})")
+    return columns(splits[split]), f"{name}/{split}"
+
+
+def read_split(split_dir: str | Path) -> dict[str, list]:
+    """Read one split folder into columns ``tokens``, ``tags``, ``intent`` (intent '' if no label file)."""
+    return columns(formats.read(Path(split_dir), folder_format.NAME, "auto"))
+
+
+def load_folder(root: str | Path, splits: Sequence[str] = SPLITS):
+    """Read ``<root>/<split>/{seq.in,seq.out,label}`` for each split into a DatasetDict."""
+    root = _existing(root, "data folder")
+    out = {}
+    for split in splits:
+        if not (root / split).is_dir():
+            raise DataError(root / split, None, f"missing split folder {split!r}")
+        out[split] = formats.read(root / split, folder_format.NAME, "auto")
+    return to_datasetdict(out)
+
+
+def data_config(overrides: Sequence[str] = ()) -> dict:
+    """The data settings that ``train.py`` would use with these overrides (``data=snips``, ``data.path=...``)."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    bad = [o for o in overrides if not o.lstrip("+~").startswith("data")]
+    if bad:
+        raise ConfigError(f"{bad[0]}: expected data settings (data=NAME, data.path=..., data.train=...)")
+    conf = resources.conf_dir()
+    try:
+        with initialize_config_dir(version_base="1.3", config_dir=str(conf)):
+            cfg = compose("train", overrides=list(overrides))
+    except Exception as e:  # Hydra's override and missing-config errors
+        raise ConfigError(str(e).strip().splitlines()[0]) from None
+    values = OmegaConf.to_container(cfg.data, resolve=True)
+    return {k: v for k, v in values.items() if k in DATA_KEYS}

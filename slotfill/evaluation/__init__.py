@@ -1,0 +1,1 @@
+"""Scoring a tagger: metrics, intents, calibration, reports, figures, run comparison and the model card."""

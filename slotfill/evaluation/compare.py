@@ -1,0 +1,122 @@
+"""One table of runs: the settings that differ between them and their scores.
+
+A run is a folder with a ``metrics.json`` (training or evaluation; its ``model``, ``train``,
+``dataset`` and ``scores`` keys) and, when Hydra wrote the run, ``.hydra/config.yaml`` (every
+setting of the composed config). Used by ``python -m slotfill compare`` and the ``summary.csv``
+written at the end of a ``-m`` sweep.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from slotfill.errors import SlotfillError
+
+SCORES = (  # (split, score key, column)
+    ("valid", "f1", "valid F1"),
+    ("valid", "intent_accuracy", "valid intent"),
+    ("test", "f1", "test F1"),
+    ("test", "intent_accuracy", "test intent"),
+    ("test", "sentence_accuracy", "test sentence"),
+)
+FACTS = (("best_val_score", "best val score"), ("epochs", "epochs"), ("train_time_s", "train s"))
+IGNORED = ("output_dir", "hydra")  # where a run went, not how it was made
+
+
+def flatten(node: object, prefix: str = "") -> dict[str, object]:
+    """``{"model.hidden_size": 128, ...}`` from nested dicts (lists kept as values)."""
+    if not isinstance(node, dict):
+        return {prefix: node}
+    out: dict[str, object] = {}
+    for k, v in node.items():
+        out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+    return out
+
+
+def load_run(run_dir: str | Path) -> dict:
+    """``{"dir", "settings", "metrics"}`` of one run folder."""
+    run_dir = Path(run_dir)
+    path = run_dir / "metrics.json"
+    try:
+        metrics = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise SlotfillError(f"{run_dir}: not a run folder (no metrics.json)") from None
+    except (OSError, ValueError) as e:
+        raise SlotfillError(f"{path}: unreadable ({e})") from None
+    settings: dict[str, object] = {}
+    hydra_cfg = run_dir / ".hydra" / "config.yaml"
+    if hydra_cfg.is_file():
+        from omegaconf import OmegaConf
+
+        raw = OmegaConf.to_container(OmegaConf.load(hydra_cfg), resolve=False)
+        settings.update(flatten(raw))
+    # the model file's own record wins: it is what was trained, whatever the YAML said
+    settings.update(flatten({"model": metrics.get("model") or {}, "train": metrics.get("train") or {}}))
+    settings["dataset"] = metrics.get("dataset")
+    if "seed" in metrics:
+        settings["seed"] = metrics["seed"]
+    settings = {k: v for k, v in settings.items() if k.split(".")[0] not in IGNORED}
+    return {"dir": str(run_dir), "settings": settings, "metrics": metrics}
+
+
+def differing(runs: Sequence[dict]) -> list[str]:
+    """Settings whose values are not the same in every run (missing counts as a value)."""
+    keys = sorted({k for r in runs for k in r["settings"]})
+    return [k for k in keys if len({json.dumps(r["settings"].get(k), sort_keys=True) for r in runs}) > 1]
+
+
+def compare(run_dirs: Sequence[str | Path]) -> tuple[list[str], list[list[object]]]:
+    """Columns and rows: run, the differing settings, then scores and facts present in any run."""
+    runs = [load_run(d) for d in run_dirs]
+    keys = differing(runs) if len(runs) > 1 else []
+    scores = [
+        (split, key, col)
+        for split, key, col in SCORES
+        if any(key in r["metrics"].get("scores", {}).get(split, {}) for r in runs)
+    ]
+    facts = [(key, col) for key, col in FACTS if any(r["metrics"].get(key) is not None for r in runs)]
+    columns = ["run", *keys, *(c for _, _, c in scores), *(c for _, c in facts)]
+    rows = []
+    for r in runs:
+        row: list[object] = [_short(r["dir"], run_dirs)]
+        row += [r["settings"].get(k) for k in keys]
+        row += [r["metrics"].get("scores", {}).get(split, {}).get(key) for split, key, _ in scores]
+        row += [r["metrics"].get(key) for key, _ in facts]
+        rows.append(row)
+    return columns, rows
+
+
+def _short(run_dir: str, all_dirs: Sequence[str | Path]) -> str:
+    """The shortest trailing part of the path that tells the runs apart."""
+    parts = [Path(d).resolve().parts for d in all_dirs]
+    own = Path(run_dir).resolve().parts
+    for n in range(1, len(own) + 1):
+        if len({p[-n:] for p in parts}) == len(parts):
+            return "/".join(own[-n:])
+    return run_dir
+
+
+def _cell(v: object) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):  # scores (in %) with 2 decimals; small settings (lr 0.002) as they are
+        return f"{v:.2f}" if v == 0 or abs(v) >= 1 else f"{v:.4g}"
+    return str(v)
+
+
+def to_markdown(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows([["" if v is None else v for v in row] for row in rows])
+    return out.getvalue()

@@ -1,0 +1,71 @@
+"""``MODEL_CARD.md``: a short, human-readable card written beside an exported model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from slotfill.core.files import write_atomic
+
+SCORE_KEYS = ("f1", "precision", "recall", "intent_accuracy", "sentence_accuracy")
+
+
+def _scores(card: dict, metrics: dict | None) -> dict[str, dict]:
+    if metrics and isinstance(metrics.get("scores"), dict):
+        return metrics["scores"]
+    return card.get("scores") or {}
+
+
+def _labels(vocab: dict | None) -> list[str]:
+    """A vocabulary's labels without its specials (padding, unknown)."""
+    if not vocab:
+        return []
+    return list(vocab["itos"][len(vocab.get("specials") or []) :])
+
+
+def render(card: dict, vocabs: dict | None = None, metrics: dict | None = None, name: str = "model") -> str:
+    """Markdown for a model card (:meth:`SlotModel.card`), its vocabularies and its ``metrics.json``."""
+    model = card.get("model") or {}
+    seed = card.get("seed", (metrics or {}).get("seed", "unknown"))  # models trained before the card had it
+    lines = [
+        f"# Model card: {name}",
+        "",
+        f"- slotfill {card.get('slotfill_version', '?')} (file format {card.get('format', '?')})",
+        f"- data set: {card.get('dataset') or 'unknown'}"
+        + (f" (sha256 {card['data_sha256'][:16]}...)" if card.get("data_sha256") else ""),
+        f"- trained: {card.get('trained_at') or 'unknown'}; seed {seed}",
+        f"- architecture: {model.get('num_layers', '?')}-layer bidirectional {model.get('cell', '?')}, "
+        f"hidden {model.get('hidden_size', '?')}, CRF {'yes' if model.get('crf') else 'no'}, "
+        f"intent head {'yes' if model.get('intent') else 'no'}, "
+        f"lexicons {', '.join(model.get('lexicons') or {}) or 'none'}",
+        f"- weights sha256: `{card.get('weights_sha256', '?')}`",
+    ]
+    if vocabs:
+        tags = _labels(vocabs.get("tags"))
+        slots = sorted({t[2:] for t in tags if t[:2] in ("B-", "I-")})
+        lines += ["", f"## Labels ({len(slots)} slot types)", "", ", ".join(f"`{s}`" for s in slots) or "none"]
+        intents = _labels(vocabs.get("intents"))
+        if intents and model.get("intent"):
+            lines += ["", f"Intents ({len(intents)}): " + ", ".join(f"`{i}`" for i in intents)]
+    scores = _scores(card, metrics)
+    if scores:
+        lines += ["", "## Scores (seqeval, default mode)", "", "| split | " + " | ".join(SCORE_KEYS) + " |"]
+        lines.append("|---" * (len(SCORE_KEYS) + 1) + "|")
+        for split, s in scores.items():
+            cells = [f"{s[k]:.2f}" if isinstance(s.get(k), (int, float)) else "" for k in SCORE_KEYS]
+            lines.append(f"| {split} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_model_card(model_file: str | Path, card: dict, vocabs: dict | None = None) -> Path:
+    """``MODEL_CARD.md`` beside ``model_file``, scores from ``metrics.json`` there when present."""
+    model_file = Path(model_file)
+    metrics = None
+    metrics_file = model_file.parent / "metrics.json"
+    if metrics_file.is_file():
+        try:
+            metrics = json.loads(metrics_file.read_text())
+        except (OSError, ValueError):
+            metrics = None
+    text = render(card, vocabs, metrics, name=model_file.parent.name or model_file.name)
+    return write_atomic(model_file.parent / "MODEL_CARD.md", text)

@@ -1,0 +1,221 @@
+"""Figures (matplotlib, Agg; PNG and SVG): learning curves of runs, and an evaluation's figures.
+
+Only matplotlib's object-oriented API is used (``Figure``, no pyplot): nothing global changes,
+no display is needed, and importing slotfill never imports matplotlib.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+
+FORMATS = ("png", "svg")
+CURVES = (  # (column in metrics.csv, axis title)
+    ("train/loss", "training loss"),
+    ("val/f1", "validation slot F1"),
+    ("val/intent_accuracy", "validation intent accuracy"),
+)
+
+
+def _figure(width: float, height: float):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def _save(fig, path: Path, formats: Sequence[str] = FORMATS) -> list[Path]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    for fmt in formats:
+        out = path.with_suffix(f".{fmt}")
+        fig.savefig(out, format=fmt)
+        written.append(out)
+    return written
+
+
+# ------------------------------------------------------------------ runs
+def read_epochs(run_dir: str | Path) -> list[dict[str, float]]:
+    """One dict per epoch from ``RUN_DIR/logs/metrics.csv`` (rows of one epoch merged, so logs
+    written before one-row-per-epoch read the same); empty values dropped."""
+    path = Path(run_dir) / "logs" / "metrics.csv"
+    if not path.is_file():
+        return []
+    by_epoch: dict[int, dict[str, float]] = {}
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            if not row.get("epoch"):
+                continue
+            epoch = int(float(row["epoch"]))
+            values = {k: float(v) for k, v in row.items() if k and v not in ("", None)}
+            by_epoch.setdefault(epoch, {}).update(values)
+    return [by_epoch[e] for e in sorted(by_epoch)]
+
+
+def learning_curves(run_dirs: Sequence[str | Path], out: str | Path, labels: Sequence[str] | None = None) -> list[Path]:
+    """Training loss, validation slot F1 and validation intent accuracy per epoch, one line per run.
+
+    ``out`` is the file name without (or with any) suffix; writes PNG and SVG. Panels with no
+    data in any run (intent accuracy of slot-only models) are left out.
+    """
+    runs = [(labels[i] if labels else _label(d, run_dirs), read_epochs(d)) for i, d in enumerate(run_dirs)]
+    panels = [(k, title) for k, title in CURVES if any(k in e for _, epochs in runs for e in epochs)]
+    if not panels:
+        raise ValueError(f"no epochs logged in {', '.join(str(d) for d in run_dirs)} (logs/metrics.csv)")
+    fig = _figure(4.2 * len(panels), 3.4)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (key, title) in zip(axes, panels):
+        for label, epochs in runs:
+            pts = [(e["epoch"], e[key]) for e in epochs if key in e]
+            if pts:
+                ax.plot(*zip(*pts), marker="o", markersize=3, label=label)
+            if key == "train/loss":  # validation loss dashed in the same colour
+                val = [(e["epoch"], e["val/loss"]) for e in epochs if "val/loss" in e]
+                if val:
+                    ax.plot(*zip(*val), linestyle="--", color=ax.lines[-1].get_color(), alpha=0.7)
+        ax.set_title(title + (" (dashed: validation)" if key == "train/loss" else ""), fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    if len(runs) > 1 or labels:
+        axes[0].legend(fontsize=8)
+    return _save(fig, Path(out))
+
+
+def _label(run_dir: str | Path, all_dirs: Sequence[str | Path]) -> str:
+    """The shortest trailing part of the path that tells the runs apart."""
+    parts = [Path(d).resolve().parts for d in all_dirs]
+    own = Path(run_dir).resolve().parts
+    for n in range(1, len(own) + 1):
+        if len({p[-n:] for p in parts}) == len(parts):
+            return "/".join(own[-n:])
+    return str(run_dir)
+
+
+# ----------------------------------------------------------- evaluation
+def per_slot_f1(per_slot: dict[str, dict], out: Path) -> list[Path]:
+    """Horizontal bars of F1 per slot type (seqeval's per-slot report), support in the labels."""
+    rows = [(k, v) for k, v in per_slot.items() if not k.endswith(" avg")]
+    rows.sort(key=lambda kv: (-kv[1]["support"], kv[0]))
+    fig = _figure(7, max(2.5, 0.22 * len(rows) + 1))
+    ax = fig.subplots()
+    names = [f"{k} ({v['support']})" for k, v in rows]
+    ax.barh(range(len(rows)), [100 * v["f1-score"] for _, v in rows], color="tab:blue")
+    ax.set_yticks(range(len(rows)), names, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("F1 (%)  — slot type (gold support)")
+    ax.set_title("Per-slot F1 (seqeval, default mode)", fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    return _save(fig, out)
+
+
+def heatmap(labels: Sequence[str], matrix: Sequence[Sequence[int]], title: str, out: Path, axis: str) -> list[Path]:
+    """Counts ``matrix[gold][pred]`` coloured by row share (each gold class sums to 1), counts written in."""
+    n = len(labels)
+    size = max(4.0, 0.42 * n + 2.5)
+    fig = _figure(size, size)
+    ax = fig.subplots()
+    shares = [[c / max(sum(row), 1) for c in row] for row in matrix]
+    im = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(n), labels, rotation=90, fontsize=7)
+    ax.set_yticks(range(n), labels, fontsize=7)
+    ax.set_xlabel(f"predicted {axis}")
+    ax.set_ylabel(f"gold {axis}")
+    ax.set_title(title, fontsize=10)
+    if n <= 30:
+        for i, row in enumerate(matrix):
+            for j, c in enumerate(row):
+                if c:
+                    ax.text(
+                        j,
+                        i,
+                        str(c),
+                        ha="center",
+                        va="center",
+                        fontsize=6,
+                        color="white" if shares[i][j] > 0.5 else "black",
+                    )
+    fig.colorbar(im, ax=ax, shrink=0.7, label="share of the gold row")
+    return _save(fig, out)
+
+
+def confidence_histogram(calibration: dict[str, dict], out: Path) -> list[Path]:
+    """Confidence histograms of correct and wrong predictions, spans and intents side by side."""
+    kinds = list(calibration)
+    fig = _figure(4.5 * len(kinds), 3.4)
+    axes = fig.subplots(1, len(kinds), squeeze=False)[0]
+    for ax, kind in zip(axes, kinds):
+        bins = calibration[kind]["bins"]
+        edges = [b["low"] for b in bins]
+        width = bins[0]["high"] - bins[0]["low"]
+        right = [round(b["count"] * (b["accuracy"] or 0)) for b in bins]
+        wrong = [b["count"] - r for b, r in zip(bins, right)]
+        ax.bar(edges, right, width=width, align="edge", color="tab:green", label="correct")
+        ax.bar(edges, wrong, width=width, align="edge", bottom=right, color="tab:red", label="wrong")
+        ax.set_yscale("symlog")
+        ax.set_xlim(0, 1)
+        ax.set_xlabel(f"{kind} confidence")
+        ax.set_ylabel("predictions")
+        ax.set_title(f"{kind}s: {calibration[kind]['n']} predicted", fontsize=10)
+        ax.legend(fontsize=8)
+    return _save(fig, out)
+
+
+def reliability_diagram(calibration: dict[str, dict], out: Path) -> list[Path]:
+    """Accuracy against mean confidence per bin (the diagonal is perfect calibration), with ECE."""
+    kinds = list(calibration)
+    fig = _figure(4.2 * len(kinds), 4.0)
+    axes = fig.subplots(1, len(kinds), squeeze=False)[0]
+    for ax, kind in zip(axes, kinds):
+        rel = calibration[kind]
+        bins = [b for b in rel["bins"] if b["count"]]
+        width = rel["bins"][0]["high"] - rel["bins"][0]["low"]
+        ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
+        ax.bar(
+            [b["low"] for b in bins],
+            [b["accuracy"] for b in bins],
+            width=width,
+            align="edge",
+            edgecolor="black",
+            color="tab:blue",
+            alpha=0.7,
+            label="accuracy",
+        )
+        ax.plot(
+            [b["confidence"] for b in bins],
+            [b["accuracy"] for b in bins],
+            "o",
+            color="tab:orange",
+            markersize=4,
+            label="(mean confidence, accuracy)",
+        )
+        for b in bins:
+            ax.annotate(str(b["count"]), (b["low"] + width / 2, 0.02), ha="center", fontsize=6, rotation=90)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel(f"{kind} confidence")
+        ax.set_ylabel("accuracy")
+        ax.set_title(f"{kind}s: ECE {rel['ece']:.2f}% (n={rel['n']})", fontsize=10)
+        ax.legend(fontsize=7, loc="upper left")
+    return _save(fig, out)
+
+
+def evaluation_figures(result: dict, out_dir: str | Path, top_k: int = 15) -> list[Path]:
+    """Every figure of an evaluation (what :func:`slotfill.evaluation.report.evaluate_predictions` returns)."""
+    out_dir = Path(out_dir)
+    written = per_slot_f1(result["per_slot"], out_dir / "per_slot_f1")
+    labels, matrix = result["type_matrix"]
+    written += heatmap(
+        labels,
+        matrix,
+        f"Slot-type confusions (tokens; top {top_k} gold types)",
+        out_dir / "slot_confusion",
+        "slot type",
+    )
+    if result.get("intent_matrix"):
+        labels, matrix = result["intent_matrix"]
+        written += heatmap(labels, matrix, "Intent confusions (sentences)", out_dir / "intent_confusion", "intent")
+    if result.get("calibration"):
+        written += confidence_histogram(result["calibration"], out_dir / "confidence_histogram")
+        written += reliability_diagram(result["calibration"], out_dir / "reliability")
+    return written

@@ -1,0 +1,244 @@
+"""Score a tagger on a labelled split and write metrics, a Markdown report and error analysis."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from slotfill.core.files import write_atomic, write_json
+from slotfill.core.schema import metrics_record
+from slotfill.core.spans import bio_spans
+from slotfill.evaluation.calibration import calibration
+from slotfill.evaluation.intents import intent_confusion, intent_report, intent_report_markdown
+from slotfill.evaluation.metrics import all_scores, same_intent, slot_report
+
+
+def slot_type(tag: str) -> str:
+    return "O" if tag == "O" else tag[2:]
+
+
+def label_coverage(gold: Sequence[Sequence[str]], known_tags: Sequence[str]) -> tuple[int, int, float]:
+    """Gold slot labels the model knows: ``(known labels, gold labels, share of gold slots with a known label)``."""
+    known = {slot_type(t) for t in known_tags if t != "O"}
+    counts: Counter = Counter(slot for tags in gold for slot, _, _ in bio_spans(tags))
+    total = sum(counts.values())
+    covered = sum(n for slot, n in counts.items() if slot in known)
+    return sum(1 for slot in counts if slot in known), len(counts), covered / total if total else 1.0
+
+
+def label_coverage_warning(
+    gold: Sequence[Sequence[str]], known_tags: Sequence[str], threshold: float = 0.5
+) -> str | None:
+    """A one-line warning when fewer than ``threshold`` of the gold slots have a label the model knows."""
+    labels_known, labels, share = label_coverage(gold, known_tags)
+    if share >= threshold:
+        return None
+    return (
+        f"the model knows {labels_known} of the {labels} slot labels in this data ({100 * share:.0f}% of gold slots): "
+        "scores will be near zero; was it trained on another data set?"
+    )
+
+
+def confusions(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> dict:
+    """Where slot types are mixed up.
+
+    ``spans``: gold spans whose exact boundaries were predicted with another type, counted by
+    ``(gold type, predicted type)``; ``tokens``: token-level type confusions including ``O``.
+    """
+    span_conf: Counter = Counter()
+    token_conf: Counter = Counter()
+    for g, p in zip(gold, pred):
+        pred_spans = {(s, e): t for t, s, e in bio_spans(p)}
+        for t, s, e in bio_spans(g):
+            other = pred_spans.get((s, e))
+            if other is not None and other != t:
+                span_conf[(t, other)] += 1
+        for gt, pt in zip(g, p):
+            a, b = slot_type(gt), slot_type(pt)
+            if a != b:
+                token_conf[(a, b)] += 1
+    return {"spans": span_conf, "tokens": token_conf}
+
+
+def has_direction_slots(tags: Sequence[Sequence[str]]) -> bool:
+    """Whether any tag is a departure (``fromloc.*``) or arrival (``toloc.*``) slot, as in ATIS."""
+    return any(t[2:].startswith(("fromloc.", "toloc.")) for seq in tags for t in seq)
+
+
+def type_matrix(
+    gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], top_k: int = 15
+) -> tuple[list[str], list[list[int]]]:
+    """Token-level slot-type counts ``[gold][pred]`` over the ``top_k`` most frequent gold types
+    (``O`` included, the rest merged into ``(other)``)."""
+    freq = Counter(slot_type(t) for g in gold for t in g)
+    names = [t for t, _ in freq.most_common()]
+    keep = names if len(names) <= top_k else names[: top_k - 1]
+    labels = keep + ([] if len(names) <= top_k else ["(other)"])
+    index = {t: i for i, t in enumerate(keep)}
+    other = len(labels) - 1
+    matrix = [[0] * len(labels) for _ in labels]
+    for g, p in zip(gold, pred):
+        for gt, pt in zip(g, p):
+            matrix[index.get(slot_type(gt), other)][index.get(slot_type(pt), other)] += 1
+    return labels, matrix
+
+
+def direction_confusions(span_conf: Counter) -> dict:
+    """Departure vs arrival mix-ups (``fromloc.*`` <-> ``toloc.*``): the distinction slotfill exists for."""
+    out = {"fromloc_as_toloc": 0, "toloc_as_fromloc": 0}
+    for (g, p), n in span_conf.items():
+        if g.startswith("fromloc.") and p.startswith("toloc."):
+            out["fromloc_as_toloc"] += n
+        elif g.startswith("toloc.") and p.startswith("fromloc."):
+            out["toloc_as_fromloc"] += n
+    return out
+
+
+def evaluate_predictions(
+    tokens: Sequence[Sequence[str]],
+    gold_tags: Sequence[Sequence[str]],
+    pred_tags: Sequence[Sequence[str]],
+    gold_intents: Sequence[str] | None,
+    pred_intents: Sequence[str] | None,
+    predictions: Sequence[dict] | None = None,
+    top_k: int = 15,
+) -> dict:
+    """Every number and table of an evaluation, as plain data.
+
+    ``predictions`` (``SlotTagger.predict_tokens`` results: spans with ``confidence``, and
+    ``intent_confidence``) adds the calibration of span and intent confidences.
+    """
+    has_intents = pred_intents is not None and gold_intents is not None and any(gold_intents)
+    scores = all_scores(
+        gold_tags, pred_tags, gold_intents if has_intents else None, pred_intents if has_intents else None
+    )
+    conf = confusions(gold_tags, pred_tags)
+    errors = []
+    for i, (tok, g, p) in enumerate(zip(tokens, gold_tags, pred_tags)):
+        gi = gold_intents[i] if has_intents else None
+        pi = pred_intents[i] if has_intents else None
+        if list(g) != list(p) or (has_intents and not same_intent(gi, pi)):
+            errors.append(
+                {
+                    "index": i,
+                    "tokens": list(tok),
+                    "gold": list(g),
+                    "pred": list(p),
+                    "gold_intent": gi,
+                    "pred_intent": pi,
+                }
+            )
+    return {
+        "scores": scores,
+        "per_intent": intent_report(gold_intents, pred_intents) if has_intents else None,
+        "intent_matrix": intent_confusion(gold_intents, pred_intents, top_k=top_k + 5) if has_intents else None,
+        "calibration": calibration(gold_tags, gold_intents if has_intents else None, predictions)
+        if predictions is not None
+        else None,
+        "type_matrix": type_matrix(gold_tags, pred_tags, top_k),
+        "per_slot": slot_report(gold_tags, pred_tags, as_dict=True),
+        "report": slot_report(gold_tags, pred_tags),
+        "confusions": conf,
+        # data-set-specific: only where the data has departure/arrival slot types
+        "direction": direction_confusions(conf["spans"]) if has_direction_slots(gold_tags) else None,
+        "errors": errors,
+        "n_sentences": len(tokens),
+    }
+
+
+def markdown_report(result: dict, title: str, max_errors: int = 200) -> str:
+    s = result["scores"]
+    lines = [f"# {title}", "", f"{result['n_sentences']} sentences.", "", "| metric | value |", "|---|---:|"]
+    lines += [
+        f"| slot precision (seqeval default, conlleval-compatible) | {s['precision']:.2f} |",
+        f"| slot recall (default) | {s['recall']:.2f} |",
+        f"| slot F1 (default) | {s['f1']:.2f} |",
+        f"| slot precision / recall / F1 (strict IOB2) | {s['strict_precision']:.2f} / "
+        f"{s['strict_recall']:.2f} / {s['strict_f1']:.2f} |",
+        f"| sentence exact match, slots | {s['slot_exact_match']:.2f} |",
+    ]
+    if "intent_accuracy" in s:
+        lines += [
+            f"| intent accuracy | {s['intent_accuracy']:.2f} |",
+            f"| sentence accuracy (slots and intent) | {s['sentence_accuracy']:.2f} |",
+        ]
+    if result.get("per_intent"):
+        lines += [
+            "",
+            "## Per-intent report",
+            "",
+            "Multi-intent labels are one class, compared as sets of atomic intents.",
+            "",
+        ]
+        lines += intent_report_markdown(result["per_intent"])
+    if result.get("calibration"):
+        lines += ["", "## Calibration", "", "Expected calibration error over 10 equal-width confidence bins.", ""]
+        lines += ["| prediction | n | mean confidence | accuracy | ECE |", "|---|---:|---:|---:|---:|"]
+        for kind, rel in result["calibration"].items():
+            if rel["n"]:
+                lines.append(
+                    f"| {kind} | {rel['n']} | {rel['mean_confidence']:.2f} | {rel['accuracy']:.2f} | {rel['ece']:.2f} |"
+                )
+    d = result["direction"]
+    if d is not None:
+        lines += [
+            "",
+            "## Departure vs arrival",
+            "",
+            f"- departure spans (`fromloc.*`) tagged as arrivals (`toloc.*`): {d['fromloc_as_toloc']}",
+            f"- arrival spans (`toloc.*`) tagged as departures (`fromloc.*`): {d['toloc_as_fromloc']}",
+        ]
+    lines += [
+        "",
+        "## Per-slot report (seqeval, default mode)",
+        "",
+        "```",
+        result["report"].rstrip(),
+        "```",
+        "",
+        "## Slot-type confusions",
+        "",
+        "Gold spans predicted with the same boundaries but another type:",
+        "",
+        "| gold | predicted | count |",
+        "|---|---|---:|",
+    ]
+    lines += [f"| {g} | {p} | {n} |" for (g, p), n in result["confusions"]["spans"].most_common(30)]
+    lines += ["", "Token-level type confusions (`O` = no slot):", "", "| gold | predicted | tokens |", "|---|---|---:|"]
+    lines += [f"| {g} | {p} | {n} |" for (g, p), n in result["confusions"]["tokens"].most_common(30)]
+    errors = result["errors"]
+    lines += ["", f"## Sentences with errors ({len(errors)}; first {min(len(errors), max_errors)} shown)", ""]
+    for e in errors[:max_errors]:
+        head = f"**#{e['index']}** {' '.join(e['tokens'])}"
+        if e["gold_intent"] is not None and not same_intent(e["gold_intent"], e["pred_intent"]):
+            head += f"  — intent gold `{e['gold_intent']}`, predicted `{e['pred_intent']}`"
+        lines += [head, "", "| token | gold | predicted |", "|---|---|---|"]
+        for t, g, p in zip(e["tokens"], e["gold"], e["pred"]):
+            mark = "" if g == p else " ✗"
+            lines.append(f"| {t} | {g} | {p}{mark} |")
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(result: dict, out_dir: Path, card: dict, split: str, facts: dict, max_errors: int = 200) -> dict:
+    """Write ``metrics.json``, ``report.md``, ``report.txt`` and ``errors.jsonl``; return the metrics."""
+    metrics = metrics_record(
+        "evaluate",
+        card,
+        {split: result["scores"]},
+        **facts,
+        n_sentences=result["n_sentences"],
+        n_error_sentences=len(result["errors"]),
+        direction_confusions=result["direction"],
+        per_slot=result["per_slot"],
+        per_intent=result.get("per_intent"),
+        calibration=result.get("calibration"),
+    )
+    write_json(out_dir / "metrics.json", metrics)
+    title = f"Evaluation of {facts.get('model_file', '')} on {facts.get('data', split)}"
+    write_atomic(out_dir / "report.md", markdown_report(result, title, max_errors))
+    write_atomic(out_dir / "report.txt", result["report"])
+    write_atomic(out_dir / "errors.jsonl", "".join(json.dumps(e) + "\n" for e in result["errors"]))
+    return metrics

@@ -1,0 +1,104 @@
+"""``OnnxTagger``: tag raw text with ``model.onnx`` and its sidecar alone (numpy + onnxruntime, no torch).
+
+>>> tagger = OnnxTagger.load("outputs/.../model.onnx")
+>>> tagger.predict(["flights from boston to denver"])[0]["spans"]
+
+The sidecar holds what ``model.pt`` would add: vocabularies (with the gazetteer lists), decoding
+transitions and the model card. Results are those of :class:`slotfill.SlotTagger`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from slotfill.core.sidecar import card_of, read_sidecar
+from slotfill.core.vocab import Vocabularies, join_intent
+from slotfill.errors import CheckpointError, ConfigError
+from slotfill.inference.numpy_decode import confidences, decode_intents, decode_tags, sigmoid
+from slotfill.inference.numpy_encode import encode_batch
+from slotfill.inference.onnx_session import open_session
+from slotfill.inference.pipeline import TextTagger
+
+
+def graph_path(path: str | Path) -> Path:
+    """The graph for ``path``: ``model.onnx`` itself, or the one beside ``model.pt``."""
+    path = Path(path)
+    return path if path.suffix == ".onnx" else path.with_suffix(".onnx")
+
+
+class OnnxTagger(TextTagger):
+    """A tagger on an exported graph; ``card`` is the model card the sidecar carries."""
+
+    def __init__(self, session, meta: dict, source: str = "") -> None:
+        self.session = session
+        self.source = source
+        try:
+            self.vocabs = Vocabularies.from_dict(meta["vocabs"])
+            d = meta["decode"]
+            self.params = {
+                "trans": np.asarray(d["trans"], dtype=np.float32),
+                "start": np.asarray(d["start"], dtype=np.float32),
+                "end": np.asarray(d["end"], dtype=np.float32),
+                "log_softmax": bool(d["log_softmax"]),
+            }
+        except (KeyError, TypeError, ValueError) as e:
+            raise CheckpointError(f"{source}.json: not a slotfill sidecar ({e})") from None
+        self.card = card_of(meta)
+        self.inputs = [i.name for i in session.get_inputs()]
+        self.predicts_intent = len(session.get_outputs()) > 1
+
+    @classmethod
+    def load(cls, path: str | Path, threads: int | None = None) -> OnnxTagger:
+        """Load ``model.onnx`` (or the graph beside a ``model.pt`` path) and its ``.json`` sidecar."""
+        graph = graph_path(path)
+        if not graph.is_file():
+            raise CheckpointError(f"{graph}: no ONNX model (export one: slotfill export ckpt=MODEL.pt)")
+        meta = read_sidecar(graph)
+        if threads is not None and (not isinstance(threads, int) or threads < 1):
+            raise ConfigError(f"threads={threads!r}: must be a whole number of at least 1")
+        return cls(open_session(graph, threads), meta, str(graph))
+
+    @property
+    def tags(self) -> list[str]:
+        return self.vocabs.tags.itos
+
+    def _tag(self, pieces: list[list[str]], batch_size: int) -> list[dict]:
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"batch_size={batch_size!r}: must be a whole number of at least 1")
+        results: list[dict | None] = [None] * len(pieces)
+        order = sorted((i for i, s in enumerate(pieces) if s), key=lambda i: len(pieces[i]))
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            for i, res in zip(idx, self._run([pieces[i] for i in idx])):
+                results[i] = res
+        empty = {"tags": [], "probs": [], "intent": None, "intent_confidence": None}
+        return [r if r is not None else dict(empty) for r in results]
+
+    def _run(self, token_lists: list[list[str]]) -> list[dict]:
+        batch = encode_batch(token_lists, self.vocabs)
+        out = self.session.run(None, {k: batch[k] for k in self.inputs})
+        emissions = out[0].astype(np.float32)
+        lengths = batch["lengths"]
+        mask = np.arange(emissions.shape[1])[None, :] < lengths[:, None]
+        tag_ids = decode_tags(emissions, mask, self.params)
+        probs = confidences(emissions, mask, tag_ids, self.params).tolist()
+        intents = self._intents(out[1]) if len(out) > 1 else None
+        itos = self.tags
+        results = []
+        for b, n in enumerate(lengths.tolist()):
+            label, conf = intents[b] if intents else (None, None)
+            row = tag_ids[b, :n].tolist()
+            results.append(
+                {"tags": [itos[t] for t in row], "probs": probs[b][:n], "intent": label, "intent_confidence": conf}
+            )
+        return results
+
+    def _intents(self, logits: np.ndarray) -> list[tuple[str, float]]:
+        probs = sigmoid(logits.astype(np.float32))
+        picked = decode_intents(probs, self.vocabs.intent_sets)
+        names = self.vocabs.intents
+        return [
+            (join_intent(names.decode(ids)), round(min(p[i] for i in ids), 4)) for p, ids in zip(probs.tolist(), picked)
+        ]

@@ -1,0 +1,95 @@
+"""Raw text to tagged results, whatever runs the network: tokens, hidden punctuation, windows, spans.
+
+:class:`TextTagger` is the torch-free part of the Python API. :class:`slotfill.inference.tagger.SlotTagger`
+(PyTorch, or ONNX Runtime with torch decoding) and :class:`slotfill.inference.onnx_tagger.OnnxTagger`
+(ONNX Runtime with numpy decoding) differ only in :meth:`TextTagger._tag`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from slotfill.core.spans import bio_spans
+from slotfill.core.tokenize import Token, tokenize
+from slotfill.core.vocab import Vocabularies
+
+MAX_TOKENS = 512  # longer inputs are tagged in windows of this many tokens
+
+
+class TextTagger:
+    """Subclasses set ``vocabs`` and implement :meth:`_tag`."""
+
+    vocabs: Vocabularies
+
+    def _tag(self, pieces: list[list[str]], batch_size: int) -> list[dict]:
+        """``tags``, ``probs``, ``intent``, ``intent_confidence`` for each token list (each at most MAX_TOKENS)."""
+        raise NotImplementedError
+
+    def predict(self, texts: str | Sequence[str], batch_size: int = 256) -> list[dict]:
+        """Tag raw sentences; each result has text, tokens, tags, spans (with offsets) and intent."""
+        if isinstance(texts, str):
+            texts = [texts]
+        tokenized = [tokenize(t) for t in texts]
+        results = self._predict_tokens([[tok.text for tok in toks] for toks in tokenized], batch_size, tokenized)
+        for text, toks, res in zip(texts, tokenized, results):
+            res["text"] = text
+            for span in res["spans"]:
+                span["start"] = toks[span["token_start"]].start
+                span["end"] = toks[span["token_end"] - 1].end
+                span["text"] = text[span["start"] : span["end"]]
+        return results
+
+    def predict_tokens(self, sentences: Sequence[Sequence[str]], batch_size: int = 256) -> list[dict]:
+        """Tag pre-tokenised sentences (benchmark format); spans carry token offsets only."""
+        return self._predict_tokens([list(s) for s in sentences], batch_size, None)
+
+    def _predict_tokens(
+        self, sentences: list[list[str]], batch_size: int, tokenized: list[list[Token]] | None
+    ) -> list[dict]:
+        # Punctuation the training data never had (ATIS has no commas) is tagged O and hidden
+        # from the model, as the benchmark text would have been written without it.
+        keep = []
+        for i, sent in enumerate(sentences):
+            if tokenized is None:
+                keep.append(list(range(len(sent))))
+            else:
+                keep.append(
+                    [j for j, t in enumerate(tokenized[i]) if not (t.is_punct and t.text not in self.vocabs.words)]
+                )
+        pieces, owners = [], []
+        for i, k in enumerate(keep):
+            toks = [sentences[i][j] for j in k]
+            for s in range(0, len(toks), MAX_TOKENS):
+                pieces.append(toks[s : s + MAX_TOKENS])
+                owners.append(i)
+        merged: list[dict] = [{"tags": [], "probs": [], "intent": None, "intent_confidence": None} for _ in sentences]
+        for i, out in zip(owners, self._tag(pieces, batch_size)):
+            merged[i]["tags"] += out["tags"]
+            merged[i]["probs"] += out["probs"]
+            if merged[i]["intent"] is None:  # a long sentence's intent is its first window's
+                merged[i]["intent"], merged[i]["intent_confidence"] = out["intent"], out["intent_confidence"]
+        results = []
+        for sent, k, m in zip(sentences, keep, merged):
+            tags = ["O"] * len(sent)
+            probs = [1.0] * len(sent)
+            for j, t, p in zip(k, m["tags"], m["probs"]):
+                tags[j], probs[j] = t, p
+            results.append(self._result(sent, tags, probs, m["intent"], m["intent_confidence"]))
+        return results
+
+    def _result(
+        self, tokens: list[str], tags: list[str], probs: list[float], intent: str | None, confidence: float | None
+    ) -> dict:
+        spans = [
+            {
+                "slot": slot,
+                "text": " ".join(tokens[s:e]),
+                "token_start": s,
+                "token_end": e,
+                "confidence": round(min(probs[s:e]), 4),
+            }
+            for slot, s, e in bio_spans(tags)
+        ]
+        if not tokens:
+            intent, confidence = None, None
+        return {"tokens": tokens, "tags": tags, "spans": spans, "intent": intent, "intent_confidence": confidence}

@@ -1,0 +1,96 @@
+"""The Python API: load a trained tagger and tag raw sentences.
+
+>>> from slotfill import SlotTagger
+>>> tagger = SlotTagger.load("outputs/.../model.pt")
+>>> tagger.predict(["i want to leave taipei and arrive in boston"])[0]["spans"]
+[{'slot': 'fromloc.city_name', 'text': 'taipei', ...}, {'slot': 'toloc.city_name', 'text': 'boston', ...}]
+
+Only torch and slotfill's model code are imported here (no Lightning, Hydra or datasets),
+so a cold start stays short.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from slotfill.errors import ConfigError
+from slotfill.inference.pipeline import MAX_TOKENS, TextTagger
+from slotfill.models.slot_model import Forward, SlotModel
+
+__all__ = ["MAX_TOKENS", "SlotTagger"]
+PRECISIONS = ("fp32", "bf16", "int8")
+BACKENDS = ("torch", "onnx")
+
+
+def _bf16(model: SlotModel) -> Forward:
+    """The eager network under bfloat16 autocast; scores come back in float32 for decoding."""
+
+    def forward(batch: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            emissions, intent = model(batch)
+        return emissions.float(), intent.float() if intent is not None else None
+
+    return forward
+
+
+class SlotTagger(TextTagger):
+    """A trained slot tagger: raw sentences in, tokens, tags, spans and intent out (see :class:`TextTagger`)."""
+
+    def __init__(self, model: SlotModel, source: str = "", forward: Forward | None = None) -> None:
+        self.model = model
+        self.source = source
+        self._forward = forward  # None: the eager float32 network
+
+    @classmethod
+    def load(
+        cls, path: str | Path, backend: str = "torch", threads: int | None = None, precision: str = "fp32"
+    ) -> SlotTagger:
+        """Load ``model.pt`` or a training ``.ckpt`` (``backend="onnx"``: the exported ``.onnx`` beside it).
+
+        ``precision`` trades exactness for speed, decoding always stays in float32:
+        ``"bf16"`` runs the eager network in bfloat16 (fast on CPUs with native bfloat16,
+        AVX512-BF16 or AMX); ``"int8"`` runs the int8-quantized ONNX graph (``backend="onnx"``).
+        Tags can differ from fp32 on near-ties; the speed benchmark measures the agreement.
+        """
+        if backend not in BACKENDS:
+            raise ConfigError(f"backend={backend!r}: choose one of {', '.join(BACKENDS)}")
+        if precision not in PRECISIONS:
+            raise ConfigError(f"precision={precision!r}: choose one of {', '.join(PRECISIONS)}")
+        if precision == "bf16" and backend != "torch":
+            raise ConfigError("precision='bf16' needs backend=torch (the ONNX graphs are float32 or int8)")
+        if precision == "int8" and backend != "onnx":
+            raise ConfigError("precision='int8' needs backend=onnx (the int8 graph export.py writes)")
+        if threads is not None:
+            if not isinstance(threads, int) or threads < 1:
+                raise ConfigError(f"threads={threads!r}: must be a whole number of at least 1")
+            torch.set_num_threads(threads)
+        model = SlotModel.load(path)
+        forward = None
+        if backend == "onnx":
+            from slotfill.inference.onnx_forward import OnnxEmissions  # onnxruntime: imported only when asked for
+
+            forward = OnnxEmissions.for_model(model, path, threads=threads, precision=precision)
+        elif precision == "bf16":
+            forward = _bf16(model)
+        return cls(model, str(path), forward)
+
+    @property
+    def vocabs(self):
+        return self.model.vocabs
+
+    @property
+    def tags(self) -> list[str]:
+        return self.model.tags
+
+    @property
+    def predicts_intent(self) -> bool:
+        return self.model.predicts_intent
+
+    def forward(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The network's outputs for an encoded batch, on this tagger's backend and precision."""
+        return (self._forward or self.model)(batch)
+
+    def _tag(self, pieces: list[list[str]], batch_size: int) -> list[dict]:
+        return self.model.predict(pieces, batch_size, forward=self._forward)

@@ -1,0 +1,112 @@
+"""ONNX export of a :class:`SlotModel`'s forward pass, its sidecar, and the int8 copy.
+
+The graph holds embeddings, char CNN, the packed recurrent encoder and the heads; BIO-constrained
+Viterbi (and the CRF's transitions) run outside it, in :meth:`SlotModel.decode`, so both
+backends decode identically. ``<name>.onnx.json`` beside the graph is the sidecar: the model's
+card (:mod:`slotfill.core.schema`, with the weights' fingerprint), vocabularies and decoding
+transitions. A graph is used only with the weights it was exported from.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from slotfill.core.files import write_atomic
+from slotfill.core.sidecar import sidecar_path
+from slotfill.models.slot_model import SlotModel
+
+__all__ = ["export_onnx", "onnx_path_for", "quantize_onnx"]
+
+INPUTS = ["words", "chars", "char_index", "lengths"]
+
+
+class _Graph(nn.Module):
+    """:meth:`SlotModel.forward` with positional tensors, as the ONNX exporter calls it."""
+
+    def __init__(self, model: SlotModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, words, chars, char_index, lengths, lexicon=None):
+        batch = {"words": words, "chars": chars, "char_index": char_index, "lengths": lengths, "lexicon": lexicon}
+        emissions, intent = self.model(batch)
+        return (emissions,) if intent is None else (emissions, intent)
+
+
+def onnx_path_for(ckpt: str | Path, precision: str = "fp32") -> Path:
+    """``model.onnx`` (float32) or ``model.int8.onnx`` (int8 weights) next to the checkpoint."""
+    return Path(ckpt).with_suffix(".int8.onnx" if precision == "int8" else ".onnx")
+
+
+def sidecar(model: SlotModel, inputs: list[str], outputs: list[str]) -> dict:
+    """The ``.onnx.json`` content: the model's card, vocabularies, decoding transitions, graph names."""
+    params = model.net.decode_params()
+    return {
+        **model.card(),
+        "vocabs": model.vocabs.to_dict(),
+        "decode": {
+            "trans": params["trans"].tolist(),
+            "start": params["start"].tolist(),
+            "end": params["end"].tolist(),
+            "log_softmax": params["log_softmax"],
+        },
+        "inputs": inputs,
+        "outputs": outputs,
+    }
+
+
+def export_onnx(model: SlotModel, output: str | Path, opset: int = 17) -> Path:
+    """Write the graph (dynamic batch and sequence axes) and its sidecar."""
+    out = Path(output)
+    words = torch.tensor([[2, 3, 4], [2, 3, 0]])
+    chars = torch.tensor([[0, 0, 0, 0], [2, 3, 0, 0], [2, 3, 4, 5]])
+    char_index = torch.tensor([[1, 2, 1], [2, 1, 0]])
+    lengths = torch.tensor([3, 2])
+    inputs, args = list(INPUTS), [words, chars, char_index, lengths]
+    if model.vocabs.lexicon is not None:  # gazetteer features [batch, tokens, types]
+        inputs.append("lexicon")
+        args.append(torch.ones(2, 3, len(model.vocabs.lexicon), dtype=torch.long))
+    outputs = ["emissions"] + (["intent_logits"] if model.predicts_intent else [])
+    axes = {
+        "words": {0: "batch", 1: "tokens"},
+        "chars": {0: "word_types", 1: "word_chars"},
+        "char_index": {0: "batch", 1: "tokens"},
+        "lengths": {0: "batch"},
+        "lexicon": {0: "batch", 1: "tokens"},
+        "emissions": {0: "batch", 1: "tokens"},
+        "intent_logits": {0: "batch"},
+    }
+    tmp = out.with_name(f".{out.name}.tmp")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the RNN-with-batch-size tracer warnings do not apply to packed inputs
+        torch.onnx.export(
+            _Graph(model.eval()),
+            tuple(args),
+            str(tmp),
+            input_names=inputs,
+            output_names=outputs,
+            dynamic_axes={k: v for k, v in axes.items() if k in inputs + outputs},
+            opset_version=opset,
+            dynamo=False,
+        )
+    tmp.replace(out)
+    write_atomic(sidecar_path(out), json.dumps(sidecar(model, inputs, outputs)))
+    return out
+
+
+def quantize_onnx(graph: str | Path, output: str | Path | None = None) -> Path:
+    """Write an int8 copy of a float32 graph (dynamic quantization: int8 weights, activations
+    quantized per batch), with the same sidecar; LSTM and matrix products then use integer kernels."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic  # optional extra: slotfill[onnx]
+
+    graph = Path(graph)
+    out = Path(output) if output else graph.with_suffix(".int8.onnx")
+    quantize_dynamic(str(graph), str(out), weight_type=QuantType.QInt8)
+    write_atomic(sidecar_path(out), sidecar_path(graph).read_text())
+    return out

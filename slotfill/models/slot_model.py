@@ -1,0 +1,256 @@
+"""The trained slot tagger as one object: config, vocabularies, network, decoding and the model file.
+
+:class:`SlotModel` is the only reader and writer of ``model.pt`` and of the model inside
+Lightning checkpoints. Training (validation), the Python API and the ONNX exporter all turn
+network outputs into labels through :meth:`SlotModel.decode`, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from slotfill.core.files import write_atomic
+from slotfill.core.schema import CARD_KEYS, FORMAT_VERSION, check_format
+from slotfill.core.vocab import Vocabularies, join_intent
+from slotfill.errors import CheckpointError, ConfigError, SlotfillError
+from slotfill.models import NetConfig, SlotNet, decode_intents, decode_tags
+from slotfill.models.encoding import collate, encode_tokens
+from slotfill.version import __version__
+
+CHECKPOINT_KEY = "slotfill"  # where a Lightning checkpoint carries the model, in model.pt's schema
+_STRUCTURE_KEYS = ("format", "slotfill_version", "model", "vocabs", "weights_sha256", "state_dict")
+
+Forward = Callable[[dict], tuple[torch.Tensor, torch.Tensor | None]]
+
+
+class SlotModel(nn.Module):
+    """A slot tagger: ``SlotModel(config, vocabs)`` builds the network, sized by the vocabularies.
+
+    ``meta`` is provenance saved with the weights (``dataset``, ``train`` settings, ...); it
+    never changes what the model computes.
+    """
+
+    def __init__(self, config: NetConfig, vocabs: Vocabularies, meta: dict | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.vocabs = vocabs
+        self.meta = dict(meta or {})
+        n_lexicon_types = len(vocabs.lexicon) if vocabs.lexicon else 0
+        self.net = SlotNet(
+            config, len(vocabs.words), len(vocabs.chars), vocabs.tags.itos, len(vocabs.intents), n_lexicon_types
+        )
+
+    @property
+    def tags(self) -> list[str]:
+        return self.vocabs.tags.itos
+
+    @property
+    def predicts_intent(self) -> bool:
+        return self.net.intent_head is not None
+
+    # ------------------------------------------------------------ running
+    def encode(self, token_lists: Sequence[Sequence[str]]) -> dict:
+        """A padded batch of id tensors for tokenised sentences (each non-empty)."""
+        return collate([encode_tokens(tokens, self.vocabs) for tokens in token_lists])
+
+    def forward(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Tag scores ``[B, T, K]`` and intent logits ``[B, I]`` (None without an intent head)."""
+        return self.net(batch["words"], batch["chars"], batch["char_index"], batch["lengths"], batch.get("lexicon"))
+
+    def loss(self, emissions: torch.Tensor, intent_logits: torch.Tensor | None, batch: dict) -> torch.Tensor:
+        """Mean per-token slot loss plus the weighted intent loss, against the batch's gold labels."""
+        mask = _mask(batch["lengths"], emissions.shape[1], emissions.device)
+        return self.net.loss(emissions, intent_logits, batch["tags"], batch.get("intents"), mask)
+
+    @torch.no_grad()
+    def decode(
+        self,
+        emissions: torch.Tensor,
+        intent_logits: torch.Tensor | None,
+        lengths: torch.Tensor,
+        confidence: bool = True,
+    ) -> list[dict]:
+        """Labels from network outputs, one dict per sentence: the path validation and prediction share.
+
+        ``tags`` (BIO-well-formed, Viterbi), ``probs`` (each chosen tag's probability: CRF
+        marginals or softmax; None unless ``confidence``), ``intent`` (the likeliest set of
+        atomic intents seen in training, ``#``-joined) and ``intent_confidence`` (its least
+        likely atom's probability).
+        """
+        emissions = emissions.detach().float().cpu()
+        mask = _mask(lengths, emissions.shape[1], emissions.device)
+        params = {k: v.cpu() if isinstance(v, torch.Tensor) else v for k, v in self.net.decode_params().items()}
+        tag_ids = decode_tags(emissions, mask, params)
+        probs = self._confidence(emissions, mask, tag_ids).tolist() if confidence else None
+        intents = self._intents(intent_logits) if intent_logits is not None else None
+        itos, rows, sizes = self.tags, tag_ids.tolist(), lengths.tolist()
+        out = []
+        for b, n in enumerate(sizes):
+            label, conf = intents[b] if intents else (None, None)
+            out.append(
+                {
+                    "tags": [itos[t] for t in rows[b][:n]],
+                    "probs": probs[b][:n] if probs else None,
+                    "intent": label,
+                    "intent_confidence": conf,
+                }
+            )
+        return out
+
+    def predict(
+        self, token_lists: Sequence[Sequence[str]], batch_size: int = 256, forward: Forward | None = None
+    ) -> list[dict]:
+        """:meth:`decode` results for tokenised sentences, batched by length, in input order.
+
+        ``forward`` replaces the eager network (an ONNX Runtime session, reduced precision).
+        An empty sentence gets empty tags and no intent.
+        """
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"batch_size={batch_size!r}: must be a whole number of at least 1")
+        run = forward or self
+        results: list[dict | None] = [None] * len(token_lists)
+        order = sorted((i for i, s in enumerate(token_lists) if len(s)), key=lambda i: len(token_lists[i]))
+        was_training = self.training
+        if was_training:
+            self.eval()
+        try:
+            with torch.inference_mode():
+                for start in range(0, len(order), batch_size):
+                    idx = order[start : start + batch_size]
+                    batch = self.encode([token_lists[i] for i in idx])
+                    emissions, intent_logits = run(batch)
+                    for i, res in zip(idx, self.decode(emissions, intent_logits, batch["lengths"])):
+                        results[i] = res
+        finally:
+            if was_training:
+                self.train()
+        empty = {"tags": [], "probs": [], "intent": None, "intent_confidence": None}
+        return [r if r is not None else dict(empty) for r in results]
+
+    def _confidence(self, emissions: torch.Tensor, mask: torch.Tensor, tag_ids: torch.Tensor) -> torch.Tensor:
+        if self.net.crf is not None:
+            p = self.net.crf.marginals(emissions, mask)
+        else:
+            p = emissions.softmax(-1)
+        return p.gather(2, tag_ids.unsqueeze(2)).squeeze(2)
+
+    def _intents(self, intent_logits: torch.Tensor) -> list[tuple[str, float]]:
+        probs = torch.sigmoid(intent_logits.detach().float().cpu())
+        picked = decode_intents(probs, self.vocabs.intent_sets)
+        names = self.vocabs.intents
+        return [
+            (join_intent(names.decode(ids)), round(min(p[i] for i in ids), 4)) for p, ids in zip(probs.tolist(), picked)
+        ]
+
+    # --------------------------------------------------------- the model file
+    def fingerprint(self) -> str:
+        """SHA-256 of the network weights (names and values): what derived files are checked against."""
+        h = hashlib.sha256()
+        for name, value in sorted(self.net.state_dict().items()):
+            h.update(name.encode())
+            h.update(value.detach().cpu().contiguous().numpy().tobytes())
+        return h.hexdigest()
+
+    def card(self) -> dict:
+        """The keys every file written next to this model shares (see :mod:`slotfill.core.schema`)."""
+        return {
+            "format": FORMAT_VERSION,
+            "slotfill_version": __version__,
+            "dataset": self.meta.get("dataset", ""),
+            "model": self.config.to_dict(),
+            "train": self.meta.get("train"),
+            "weights_sha256": self.fingerprint(),
+            **{k: v for k, v in self.meta.items() if k not in CARD_KEYS},
+        }
+
+    def state(self) -> dict:
+        """Everything that rebuilds and runs this model, as plain containers and tensors."""
+        self._check_finite()
+        return {
+            **self.card(),
+            "vocabs": self.vocabs.to_dict(),
+            "state_dict": {k: v.detach().cpu().clone() for k, v in self.net.state_dict().items()},
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``model.pt`` atomically (never half a file, never non-finite weights)."""
+        buffer = io.BytesIO()
+        torch.save(self.state(), buffer)
+        return write_atomic(path, buffer.getvalue())
+
+    @classmethod
+    def load(cls, path: str | Path) -> SlotModel:
+        """Read ``model.pt`` or a training ``.ckpt`` without executing code from it; eval mode."""
+        path = Path(path)
+        return cls.from_state(_read_state(path), path)
+
+    @classmethod
+    def from_state(cls, state: dict, source: str | Path = "<state>") -> SlotModel:
+        """Rebuild from :meth:`state` (or an older format's) using the file's own config, never the YAML."""
+        state = _upgrade(state, source)
+        try:
+            vocabs = Vocabularies.from_dict(state["vocabs"])
+            config = NetConfig.from_dict(state["model"])
+            meta = {k: v for k, v in state.items() if k not in _STRUCTURE_KEYS}
+            model = cls(config, vocabs, meta)
+            model.net.load_state_dict(state["state_dict"])
+        except (KeyError, TypeError, ValueError, RuntimeError, SlotfillError) as e:
+            raise CheckpointError(f"{source}: checkpoint does not match a slotfill model ({_first_line(e)})") from None
+        recorded = state.get("weights_sha256")
+        if recorded and recorded != model.fingerprint():
+            raise CheckpointError(f"{source}: weights do not match their recorded fingerprint (a damaged file?)")
+        model._check_finite(source)
+        return model.eval()
+
+    def _check_finite(self, source: str | Path | None = None) -> None:
+        bad = [name for name, p in self.net.state_dict().items() if p.is_floating_point() and not p.isfinite().all()]
+        if bad:
+            where = f"{source}: " if source else ""
+            raise CheckpointError(f"{where}{len(bad)} weight tensors hold NaN or infinity (training diverged)")
+
+
+def _mask(lengths: torch.Tensor, steps: int, device: torch.device) -> torch.Tensor:
+    return torch.arange(steps, device=device)[None, :] < lengths.to(device)[:, None]
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0][:200] if text else type(e).__name__
+
+
+def _read_state(path: Path) -> dict:
+    """The model state inside ``model.pt`` or a Lightning checkpoint (weights only: no pickled code)."""
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    try:
+        raw = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # corrupt, truncated, not a torch file, or holding arbitrary objects
+        raise CheckpointError(f"{path}: not a readable checkpoint ({_first_line(e)})") from None
+    if not isinstance(raw, dict):
+        raise CheckpointError(f"{path}: not a slotfill checkpoint")
+    if CHECKPOINT_KEY in raw:  # a Lightning checkpoint written during training
+        state = dict(raw[CHECKPOINT_KEY])
+        if "state_dict" not in state:  # format 1 kept the weights in Lightning's own state_dict
+            prefix = "net."
+            weights = raw.get("state_dict", {})
+            state["state_dict"] = {k[len(prefix) :]: v for k, v in weights.items() if k.startswith(prefix)}
+        return state
+    if {"vocabs", "state_dict"} <= set(raw):
+        return raw
+    raise CheckpointError(f"{path}: not a slotfill checkpoint (no slotfill model or vocabularies inside)")
+
+
+def _upgrade(state: dict, source: str | Path) -> dict:
+    """A state in the current format's keys; older formats that still load are converted here."""
+    version = check_format(state.get("format", 1), source)
+    if version == 1:  # format 1 (slotfill 0.1 before the model file had a card): "net" for "model"
+        state = dict(state)
+        state["model"] = state.pop("net", None)
+        state["format"] = FORMAT_VERSION
+    return state

@@ -1,0 +1,144 @@
+"""Lightning callbacks and plugins: training throughput, time-to-quality, one log line per epoch; atomic checkpoints."""
+
+from __future__ import annotations
+
+import io
+import logging
+import statistics
+import time
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.plugins.io import TorchCheckpointIO
+
+from slotfill.core.files import write_atomic
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoints written as :func:`write_atomic` writes ``model.pt``: a temporary file beside
+    the target, then a rename. Lightning's own writer stages the file in the system's temporary
+    folder and, on another file system, copies it into place (half a file if killed meanwhile)."""
+
+    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
+        write_atomic(path, buffer.getvalue())
+
+
+log = logging.getLogger(__name__)
+
+
+class Throughput(pl.Callback):
+    """Training sentences per second for each epoch, and the wall time at which validation F1
+    first reached ``target_f1``; logged as ``train/sent_per_s`` and kept in :attr:`summary`."""
+
+    def __init__(self, target_f1: float = 95.0) -> None:
+        self.target_f1 = target_f1
+        self.epoch_rates: list[float] = []
+        self.time_to_target: float | None = None
+        self._fit_start = 0.0
+        self._epoch_start = 0.0
+        self._sentences = 0
+        self._last_batch_end = 0.0
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        self._fit_start = time.perf_counter()
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self._epoch_start = time.perf_counter()
+        self._sentences = 0
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self._sentences += len(batch["words"])
+        self._last_batch_end = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        # Lightning validates inside the epoch, before this hook: the clock stops at the last
+        # training batch, so the rate covers loading batches and optimizer steps only
+        seconds = self._last_batch_end - self._epoch_start
+        rate = self._sentences * trainer.world_size / max(seconds, 1e-9)
+        self.epoch_rates.append(rate)
+        pl_module.log("train/sent_per_s", rate, sync_dist=False)
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        # after the module's on_validation_epoch_end, which computes this epoch's scores
+        f1 = pl_module.scores.get("valid", {}).get("f1")
+        if self.time_to_target is None and f1 is not None and f1 >= self.target_f1 and not trainer.sanity_checking:
+            self.time_to_target = time.perf_counter() - self._fit_start
+
+    def state_dict(self) -> dict:
+        # kept in checkpoints, so a resumed run reports every epoch's rate
+        return {"epoch_rates": list(self.epoch_rates), "time_to_target": self.time_to_target}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.epoch_rates = list(state_dict.get("epoch_rates", []))
+        self.time_to_target = state_dict.get("time_to_target")
+
+    @property
+    def summary(self) -> dict:
+        return {
+            "train_sent_per_s_median": round(statistics.median(self.epoch_rates), 1) if self.epoch_rates else None,
+            "train_sent_per_s_epochs": [round(r, 1) for r in self.epoch_rates],
+            f"time_to_val_f1_{self.target_f1:g}_s": round(self.time_to_target, 1) if self.time_to_target else None,
+        }
+
+
+class EpochLog(pl.Callback):
+    """One line per epoch through :mod:`logging` (the console and Hydra's ``train.log``), whatever
+    the progress-bar setting: epoch, train loss, validation slot F1 / intent accuracy, learning
+    rate, seconds and training sentences per second. The learning rate and the epoch's seconds
+    are also logged as ``train/lr`` and ``train/epoch_s`` (one ``metrics.csv`` row per epoch).
+    """
+
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+        self._start = 0.0
+        self._last_batch_end = 0.0
+        self._loss_sum = 0.0
+        self._sentences = 0
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self._start = self._last_batch_end = time.perf_counter()
+        self._loss_sum, self._sentences = 0.0, 0
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        n = len(batch["words"])
+        if isinstance(loss, torch.Tensor):
+            self._loss_sum += float(loss.detach()) * n
+        self._sentences += n
+        self._last_batch_end = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        # Lightning has validated by now (validation runs inside the training epoch)
+        seconds = time.perf_counter() - self._start
+        lr = float(trainer.optimizers[0].param_groups[0]["lr"]) if trainer.optimizers else float("nan")
+        pl_module.log("train/lr", lr, on_epoch=True, on_step=False, sync_dist=False)
+        pl_module.log("train/epoch_s", seconds, on_epoch=True, on_step=False, sync_dist=False)
+        valid = pl_module.scores.get("valid", {}) if hasattr(pl_module, "scores") else {}
+        row = {
+            "epoch": int(trainer.current_epoch),
+            "train_loss": self._loss_sum / max(self._sentences, 1),
+            "val_f1": valid.get("f1"),
+            "val_intent_accuracy": valid.get("intent_accuracy"),
+            "lr": lr,
+            "seconds": seconds,
+            "sent_per_s": self._sentences * trainer.world_size / max(self._last_batch_end - self._start, 1e-9),
+        }
+        self.rows.append(row)
+        if trainer.is_global_zero:
+            log.info("%s", epoch_line(row))
+
+
+def epoch_line(row: dict) -> str:
+    """``epoch 03  loss 0.4123  val F1 91.23  intent 95.10  lr 2.00e-03  12.3 s  1234 sent/s``.
+
+    Epochs count from 0, as in Lightning's checkpoint names (``epoch=03-...``) and ``metrics.csv``.
+    """
+    parts = [f"epoch {row['epoch']:02d}", f"loss {row['train_loss']:.4f}"]
+    if row.get("val_f1") is not None:
+        parts.append(f"val F1 {row['val_f1']:.2f}")
+    if row.get("val_intent_accuracy") is not None:
+        parts.append(f"intent {row['val_intent_accuracy']:.2f}")
+    parts += [f"lr {row['lr']:.2e}", f"{row['seconds']:.1f} s", f"{row['sent_per_s']:.0f} sent/s"]
+    return "  ".join(parts)

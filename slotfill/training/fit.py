@@ -1,0 +1,224 @@
+"""A training run from a composed config: build, fit, reload the best epoch, score, write the run folder."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import ModelCheckpoint, ProgressBar
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from slotfill.core.files import write_atomic, write_json
+from slotfill.core.lexicon import Lexicon
+from slotfill.core.schema import metrics_record
+from slotfill.errors import ConfigError, SlotfillError
+from slotfill.evaluation.metrics import slot_report
+from slotfill.models import NetConfig
+from slotfill.models.slot_model import SlotModel
+from slotfill.training.callbacks import AtomicCheckpointIO, Throughput
+from slotfill.training.datamodule import SlotDataModule
+from slotfill.training.module import SlotTaggerModule, TrainConfig
+from slotfill.training.transfer import init_from
+
+log = logging.getLogger(__name__)
+
+# Lightning's advice about dataloader workers does not apply: batches are pre-encoded tensors.
+warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+warnings.filterwarnings("ignore", message=".*sync_dist=True.*")
+# torch and Lightning versions disagreeing about a private API, and a hint meant for big data sets
+warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
+# slotfill gives every run its own folder (runfolder.py): a non-empty one here is a resumed run
+warnings.filterwarnings("ignore", message=".*directory .* exists and is not empty.*")
+
+
+@dataclass
+class TrainingRun:
+    """What a finished fit leaves: the module with its best weights, the data, and the facts."""
+
+    datamodule: SlotDataModule
+    module: SlotTaggerModule
+    trainer: pl.Trainer
+    facts: dict = field(default_factory=dict)
+
+    @property
+    def model(self) -> SlotModel:
+        return self.module.model
+
+    @property
+    def scores(self) -> dict[str, dict]:
+        return self.module.scores
+
+
+def _plain(node) -> dict:
+    return OmegaConf.to_container(node, resolve=True) if node is not None else {}
+
+
+def _instantiate(node, group: str, **kwargs):
+    """``instantiate(node)``; a configured component that refuses its settings is a one-line error."""
+    try:
+        return instantiate(node, **kwargs)
+    except Exception as e:
+        cause = e.__cause__ or e
+        if isinstance(cause, SlotfillError):
+            raise cause from None
+        text = str(cause).strip().splitlines()
+        raise ConfigError(f"{group}: {text[0] if text else type(cause).__name__}") from None
+
+
+def _components(group: DictConfig | None, name: str) -> list:
+    """Instantiate each ``_target_`` entry of a callbacks/logger group."""
+    return [_instantiate(c, f"{name}.{key}") for key, c in (group or {}).items() if c is not None and "_target_" in c]
+
+
+def _model(net_cfg: NetConfig, source_file: str | None, datamodule: SlotDataModule, meta: dict) -> SlotModel:
+    """A fresh model sized by the data, or (``init_from``) one starting from a trained model's weights."""
+    if not source_file:
+        return SlotModel(net_cfg, datamodule.vocabs, meta=meta)
+    source = SlotModel.load(source_file)
+    # the weights fix the architecture: it comes from the model file, not from cfg.model
+    model = SlotModel(source.config, datamodule.vocabs, meta={**meta, "init_from": source_file})
+    shared = init_from(model, source)
+    log.info("init_from %s: weights copied; shared vocabulary entries %s", source_file, shared)
+    return model
+
+
+def build(cfg: DictConfig) -> tuple[SlotDataModule, SlotTaggerModule, pl.Trainer]:
+    """Data module, LightningModule and Trainer from a composed config (seeded, threads set)."""
+    torch.set_num_threads(int(cfg.threads))
+    pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
+    # every setting is checked (by building what it configures) before the data is read
+    train_cfg = TrainConfig.from_dict(_plain(cfg.train))
+    source_file = str(cfg.init_from) if cfg.get("init_from") else None
+    source = SlotModel.load(source_file) if source_file else None  # its config and lexicon size the new model
+    net_cfg = source.config if source is not None else NetConfig.from_dict(_plain(cfg.model))
+    optimizer = _instantiate(cfg.optimizer, "optimizer")
+    callbacks = _components(cfg.get("callbacks"), "callbacks")
+    bar = bool(cfg.trainer.get("enable_progress_bar", True)) and interactive()
+    if not bar:  # redirected output: EpochLog's lines, no \r-redrawn bar
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
+    logger = _components(cfg.get("logger"), "logger")
+    trainer = _instantiate(
+        cfg.trainer,
+        "trainer",
+        callbacks=callbacks,
+        logger=logger,
+        enable_progress_bar=bar,
+        plugins=[AtomicCheckpointIO()],
+    )
+    if source is not None:
+        lexicon = source.vocabs.lexicon
+    else:
+        lexicon = Lexicon.read(net_cfg.lexicons) if net_cfg.lexicons else None
+    datamodule = SlotDataModule.from_config(_plain(cfg.data), lexicon)
+    datamodule.prepare()
+    datamodule.use_mention_swap(train_cfg.mention_swap)
+    model = _model(net_cfg, source_file, datamodule, {"dataset": datamodule.name, "train": train_cfg.to_dict()})
+    module = SlotTaggerModule(model, train_cfg, optimizer=optimizer)
+    return datamodule, module, trainer
+
+
+def interactive() -> bool:
+    """Whether standard output is a terminal (where a progress bar redraws in place)."""
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):  # replaced or closed streams
+        return False
+
+
+def fit(cfg: DictConfig, ckpt_path: str | Path | None = None) -> TrainingRun:
+    """Fit (continuing from ``ckpt_path`` if given), reload the best checkpoint by the validation
+    ``monitor``, then score valid (and test).
+
+    Ctrl-C raises KeyboardInterrupt (Lightning turns it into ``SystemExit(1)``); a NaN or
+    infinite loss raises :class:`TrainingDiverged`.
+    """
+    datamodule, module, trainer = build(cfg)
+    start = time.perf_counter()
+    # with a bar drawn, console log lines (the epoch lines) go above it instead of onto its line
+    console = logging_redirect_tqdm() if trainer.progress_bar_callback is not None else contextlib.nullcontext()
+    try:
+        with console:
+            trainer.fit(module, datamodule=datamodule, ckpt_path=str(ckpt_path) if ckpt_path else None)
+    except SystemExit:
+        if trainer.interrupted:
+            raise KeyboardInterrupt from None
+        raise
+    if trainer.interrupted:
+        raise KeyboardInterrupt
+    seconds = time.perf_counter() - start
+    ckpt = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), None)
+    best = ckpt.best_model_path if ckpt is not None and ckpt.best_model_path else None
+    if best:
+        module.model.load_state_dict(SlotModel.load(best).state_dict())
+    facts = {
+        "seed": int(cfg.seed),
+        "epochs": int(trainer.current_epoch),
+        "world_size": int(trainer.world_size),
+        "train_time_s": round(seconds, 1),
+        "best_checkpoint": best,
+        "monitor": str(ckpt.monitor) if ckpt is not None else None,
+        "best_val_score": float(ckpt.best_model_score) if best else None,  # of the monitored metric
+    }
+    for cb in trainer.callbacks:
+        if isinstance(cb, Throughput):
+            facts.update(cb.summary)
+    if ckpt_path:
+        facts["resumed_from"] = str(ckpt_path)
+    if cfg.get("init_from"):
+        facts["init_from"] = str(cfg.init_from)
+    # the best epoch's scores for the run folder; metrics.csv keeps the training curve (one row per epoch)
+    loggers, trainer.loggers = trainer.loggers, []
+    try:
+        trainer.validate(module, datamodule=datamodule, verbose=False)
+        if cfg.get("test_after_fit", True) and datamodule.has_test:
+            trainer.test(module, datamodule=datamodule, verbose=False)
+    finally:
+        trainer.loggers = loggers
+    return TrainingRun(datamodule, module, trainer, facts)
+
+
+def data_fingerprint(datasets) -> str | None:
+    """SHA-256 of every split's columns (tokens, tags, intents): which data a model was trained on."""
+    if not datasets:
+        return None
+    h = hashlib.sha256()
+    for split in sorted(datasets):
+        ds = datasets[split]
+        h.update(split.encode())
+        for column in sorted(ds.column_names):
+            h.update(json.dumps(list(ds[column]), ensure_ascii=False).encode())
+    return h.hexdigest()
+
+
+def provenance(run: TrainingRun) -> dict:
+    """What the model card adds to the weights: when, with which seed, on which data, how well."""
+    return {
+        "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "seed": run.facts.get("seed"),
+        "data_sha256": data_fingerprint(getattr(run.datamodule, "datasets", None)),
+        "scores": run.scores,
+    }
+
+
+def write_run(run: TrainingRun, out_dir: Path) -> dict:
+    """``model.pt``, ``metrics.json`` and per-split seqeval reports (main process only); the metrics."""
+    run.model.meta.update(provenance(run))
+    model_file = run.model.save(out_dir / "model.pt")
+    for split, result in run.module.results.items():
+        write_atomic(out_dir / f"{split}_report.txt", slot_report(result["gold"], result["pred"]))
+    metrics = metrics_record("train", run.model.card(), run.scores, model_file=str(model_file), **run.facts)
+    write_json(out_dir / "metrics.json", metrics)
+    return metrics

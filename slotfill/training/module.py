@@ -1,0 +1,321 @@
+"""The LightningModule: loss, input dropout, logging, optimiser, weight averaging; seqeval of validation."""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import pytorch_lightning as pl
+import torch
+
+from slotfill.core.lexicon import BEGIN, OUT
+from slotfill.core.settings import from_mapping
+from slotfill.errors import ConfigError, TrainingDiverged
+from slotfill.evaluation.metrics import all_scores
+from slotfill.models.slot_model import CHECKPOINT_KEY, SlotModel
+
+log = logging.getLogger(__name__)
+LR_DECAYS = ("none", "linear", "cosine")
+RNG_KEY = "slotfill_rng"  # random number generator states inside training checkpoints
+RECENT_KEY = "slotfill_recent_val"  # the last validation scores (for the *_mean3 monitors) inside checkpoints
+SMOOTH_WINDOW = 3  # val/f1 and val/joint are also logged as the mean of the last this many epochs
+AVERAGE_KEY = "slotfill_average"  # the weights of the last train.average_last epochs inside training checkpoints
+
+
+@dataclass
+class TrainConfig:
+    """Training settings (``cfg.train``): plain values, saved whole with the model."""
+
+    unk_replace: float = 0.5  # probability a training singleton is read as <unk>
+    word_dropout: float = 0.0  # probability any training word is read as <unk>
+    span_dropout: float = 0.0  # probability every word of a slot value is read as <unk>
+    lexicon_dropout: float = 0.0  # probability a lexicon match is hidden (read as no match)
+    mention_swap: float = 0.0  # probability a slot value of a lexicon type is swapped for another entry
+    warmup_steps: int = 0
+    lr_decay: str = "none"  # none | linear | cosine, per step after the warm-up
+    average_last: int = 1  # validate, select and save the mean weights of the last this many epochs (1: none)
+
+    def __post_init__(self) -> None:
+        for name in ("unk_replace", "word_dropout", "span_dropout", "lexicon_dropout", "mention_swap"):
+            if not 0.0 <= float(getattr(self, name)) <= 1.0:
+                raise ConfigError(f"train.{name}={getattr(self, name)}: must be in [0, 1]")
+        if int(self.warmup_steps) < 0:
+            raise ConfigError(f"train.warmup_steps={self.warmup_steps}: must be at least 0")
+        if isinstance(self.average_last, bool) or not isinstance(self.average_last, int) or self.average_last < 1:
+            raise ConfigError(f"train.average_last={self.average_last!r}: must be a whole number of at least 1")
+        if self.lr_decay not in LR_DECAYS:
+            raise ConfigError(f"train.lr_decay={self.lr_decay!r}: choose one of {', '.join(LR_DECAYS)}")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        return from_mapping(cls, d, "train")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def default_optimizer(params, lr: float = 1e-3) -> torch.optim.Optimizer:
+    return torch.optim.Adam(params, lr=lr)
+
+
+def mean_weights(snapshots: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """The element-wise mean of state dicts (the last one's value for tensors that are not floating point)."""
+    last = snapshots[-1]
+    return {
+        k: torch.stack([s[k] for s in snapshots]).mean(0) if v.is_floating_point() else v.clone()
+        for k, v in last.items()
+    }
+
+
+def lexicon_mask(lexicon: torch.Tensor, p: float) -> torch.Tensor:
+    """Lexicon matches hidden whole: each match (a B and its I's, per type) is chosen with probability ``p``.
+
+    The model then also learns a name's role from its context, so a name missing from the
+    list is still tagged.
+    """
+    matched = lexicon >= BEGIN
+    chunk = (lexicon == BEGIN).long().cumsum(1)  # [B, T, types]: match number within each type
+    chosen = torch.rand(lexicon.shape[0], lexicon.shape[1] + 1, lexicon.shape[2], device=lexicon.device) < p
+    return matched & chosen.gather(1, chunk)
+
+
+def span_mask(tags: torch.Tensor, begins: torch.Tensor, p: float) -> torch.Tensor:
+    """Tokens of slot values dropped whole: each B-/I- chunk is chosen with probability ``p``.
+
+    Multi-word values never seen in training ("tel aviv", "rio de janeiro") arrive as a run of
+    ``<unk>``; dropping single words rarely makes such runs, dropping whole values does.
+    """
+    in_slot = tags > 0  # tag 0 is O; IGNORE (-100) is padding or an unseen gold tag
+    starts = in_slot & begins[tags.clamp(min=0)]
+    chunk = starts.long().cumsum(1)  # chunk number of every token (I- tokens share their B-'s)
+    chosen = torch.rand(tags.shape[0], tags.shape[1] + 1, device=tags.device) < p
+    return in_slot & chosen.gather(1, chunk)
+
+
+class SlotTaggerModule(pl.LightningModule):
+    """Trains a :class:`SlotModel`; the model (config, vocabularies, weights) travels inside every checkpoint."""
+
+    def __init__(self, model: SlotModel, train: TrainConfig | None = None, optimizer: Callable | None = None) -> None:
+        super().__init__()
+        self.model = model
+        self.train_config = train or TrainConfig()
+        self.save_hyperparameters(
+            {
+                "model": model.config.to_dict(),
+                "train": self.train_config.to_dict(),
+                "dataset": model.meta.get("dataset"),
+            }
+        )
+        self.optimizer_factory = optimizer or default_optimizer
+        vocabs = model.vocabs
+        singleton = torch.zeros(len(vocabs.words), dtype=torch.bool)
+        singleton[vocabs.singletons] = True
+        self.register_buffer("singleton", singleton, persistent=False)
+        begins = torch.tensor([t.startswith("B-") for t in vocabs.tags.itos], dtype=torch.bool)
+        self.register_buffer("tag_begins", begins, persistent=False)
+        self._outputs: dict[str, list] = {}
+        self._resume_rng: dict | None = None
+        # per split: {"index", "gold", "pred", "pred_intents", "scores"} of the last evaluation
+        self.results: dict[str, dict] = {}
+        self._recent_val: dict[str, list[float]] = {}  # f1, joint: the last SMOOTH_WINDOW validation values
+        # train.average_last > 1: the last epochs' weights; validation scores (and checkpoints carry
+        # as the model) their mean, while training goes on from the epoch's own weights
+        self._snapshots: list[dict[str, torch.Tensor]] = []
+        self._own: dict[str, torch.Tensor] | None = None  # the epoch's own weights while validation runs on the mean
+        self._mean: dict[str, torch.Tensor] | None = None  # this epoch's mean weights, once validated
+
+    @property
+    def scores(self) -> dict[str, dict]:
+        return {split: r["scores"] for split, r in self.results.items()}
+
+    # ----------------------------------------------------------------- steps
+    def _drop_words(self, batch: dict) -> torch.Tensor:
+        """Training input: words replaced by ``<unk>`` (singletons, word dropout, whole slot values)."""
+        words, cfg, unk = batch["words"], self.train_config, self.model.vocabs.words.unk_index
+        if cfg.unk_replace > 0 or cfg.word_dropout > 0:
+            # singleton -> <unk> replacement (Lample et al. 2016) so <unk> has a learned embedding,
+            # and word dropout so unknown words (new cities) are tagged from context and spelling
+            r = torch.rand(words.shape, device=words.device)
+            drop = (self.singleton[words] & (r < cfg.unk_replace)) | (r < cfg.word_dropout)
+            words = words.masked_fill(drop & (words > 0), unk)
+        if cfg.span_dropout > 0:
+            drop = span_mask(batch["tags"], self.tag_begins, cfg.span_dropout)
+            words = words.masked_fill(drop & (words > 0), unk)
+        return words
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        inputs = dict(batch, words=self._drop_words(batch))
+        if "lexicon" in batch and self.train_config.lexicon_dropout > 0:
+            hidden = lexicon_mask(batch["lexicon"], self.train_config.lexicon_dropout)
+            inputs["lexicon"] = batch["lexicon"].masked_fill(hidden, OUT)
+        emissions, intent_logits = self.model(inputs)
+        loss = self.model.loss(emissions, intent_logits, batch)
+        if not torch.isfinite(loss):
+            # stop before the backward pass spreads NaN into every weight
+            raise TrainingDiverged(self._divergence_message(loss))
+        n = len(batch["words"])
+        # the progress bar shows each step's loss; loggers get the epoch mean (one metrics.csv row per epoch)
+        self.log("loss", loss, prog_bar=True, logger=False, on_step=True, on_epoch=False, batch_size=n)
+        self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=n)
+        return loss
+
+    def _divergence_message(self, loss: torch.Tensor) -> str:
+        trainer = self._trainer
+        step = trainer.global_step if trainer is not None else 0
+        epoch = trainer.current_epoch if trainer is not None else 0
+        lr = trainer.optimizers[0].param_groups[0]["lr"] if trainer is not None and trainer.optimizers else None
+        clip = trainer.gradient_clip_val if trainer is not None else None
+        hint = f"lower optimizer.lr (now {lr:g})" if lr is not None else "lower optimizer.lr"
+        hint += (
+            f" or clip harder (trainer.gradient_clip_val={clip:g})"
+            if clip
+            else "; keep gradient clipping on (trainer.gradient_clip_val=5.0)"
+        )
+        return f"training diverged: the loss is {loss.item()} at step {step} (epoch {epoch}); {hint}"
+
+    def _eval_step(self, batch: dict, split: str) -> None:
+        emissions, intent_logits = self.model(batch)
+        loss = self.model.loss(emissions, intent_logits, batch)
+        n = len(batch["words"])
+        self.log(f"{split}/loss", loss, batch_size=n, sync_dist=self.trainer.world_size > 1)
+        predictions = self.model.decode(emissions, intent_logits, batch["lengths"], confidence=False)
+        self._outputs.setdefault(split, []).extend(zip(batch["index"].tolist(), predictions))
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self._eval_step(batch, "val")
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        self._eval_step(batch, "test")
+
+    def _averaging(self) -> bool:
+        trainer = self.trainer
+        return self.train_config.average_last > 1 and trainer.state.fn == "fit" and not trainer.sanity_checking
+
+    def on_fit_start(self) -> None:
+        if self.train_config.average_last > 1:
+            log.info(
+                "validation scores, and checkpoints hold, the mean weights of the last %d epochs (train.average_last)",
+                self.train_config.average_last,
+            )
+
+    def on_train_epoch_start(self) -> None:
+        self._mean = None  # a checkpoint saved before this epoch's validation carries its own weights
+
+    def on_validation_epoch_start(self) -> None:
+        if not self._averaging():
+            return
+        own = {k: v.detach().clone() for k, v in self.model.net.state_dict().items()}
+        self._snapshots = [*self._snapshots, own][-self.train_config.average_last :]
+        self._own, self._mean = own, mean_weights(self._snapshots)
+        self.model.net.load_state_dict(self._mean)
+
+    def on_validation_epoch_end(self) -> None:
+        try:
+            self._score("val", "valid")
+        finally:
+            if self._own is not None:  # training continues from the epoch's own weights
+                self.model.net.load_state_dict(self._own)
+                self._own = None
+
+    def on_test_epoch_end(self) -> None:
+        self._score("test", "test")
+
+    def _score(self, prefix: str, split: str) -> None:
+        """Corpus scores of the sentences this epoch saw (all of them unless limit_*_batches is set)."""
+        outputs = self._outputs.pop(prefix, [])
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            # corpus F1 needs every sentence: gather the ranks' shards, not their F1s
+            gathered = [None] * torch.distributed.get_world_size()
+            torch.distributed.all_gather_object(gathered, outputs)
+            outputs = [o for part in gathered for o in part]
+        if self.trainer.sanity_checking or not outputs:
+            return
+        by_index = dict(outputs)
+        index = sorted(by_index)
+        all_gold, all_intents = self.trainer.datamodule.gold(split)
+        if len(index) < len(all_gold) and split not in self.results:
+            log.info("%s: scoring the %d of %d sentences validation ran on", split, len(index), len(all_gold))
+        gold = [all_gold[i] for i in index]
+        pred = [by_index[i]["tags"] for i in index]
+        # a split without intent labels (no label file) scores slots only: intent accuracy 0.00
+        # would be a misleading figure and would drive monitor=val/joint
+        labelled = any(all_intents)
+        pred_intents = [by_index[i]["intent"] for i in index] if self.model.predicts_intent and labelled else None
+        gold_intents = [all_intents[i] for i in index] if pred_intents else None
+        scores = all_scores(gold, pred, gold_intents, pred_intents)
+        self.results[split] = {"index": index, "gold": gold, "pred": pred, "pred_intents": pred_intents}
+        self.results[split]["scores"] = scores
+        for k, v in scores.items():
+            self.log(f"{prefix}/{k}", v, prog_bar=k == "f1", sync_dist=False, rank_zero_only=False)
+        # a checkpoint-selection score for joint models (monitor=val/joint): slot F1 and intent
+        # accuracy weighted equally; without an intent head it is slot F1
+        joint = (scores["f1"] + scores["intent_accuracy"]) / 2 if "intent_accuracy" in scores else scores["f1"]
+        self.log(f"{prefix}/joint", joint, sync_dist=False, rank_zero_only=False)
+        if prefix == "val" and self.trainer.state.fn == "fit":
+            # monitor=val/f1_mean3: one lucky epoch between worse ones does not select itself
+            for name, value in (("f1", scores["f1"]), ("joint", joint)):
+                recent = self._recent_val.setdefault(name, [])
+                recent[:] = [*recent, value][-SMOOTH_WINDOW:]
+                self.log(f"val/{name}_mean{SMOOTH_WINDOW}", sum(recent) / len(recent), rank_zero_only=False)
+
+    # ------------------------------------------------------------- optimiser
+    def configure_optimizers(self):
+        opt = self.optimizer_factory(self.parameters())
+        decay, warm = self.train_config.lr_decay, int(self.train_config.warmup_steps)
+        if decay == "none" and warm <= 0:
+            return opt
+        total = max(int(self.trainer.estimated_stepping_batches), 1)
+
+        def factor(step: int) -> float:
+            if warm and step < warm:
+                return (step + 1) / warm
+            progress = min((step - warm) / max(total - warm, 1), 1.0)
+            if decay == "cosine":
+                return 0.5 * (1 + math.cos(math.pi * progress))
+            if decay == "linear":
+                return 1.0 - progress
+            return 1.0
+
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    # ----------------------------------------------------------- checkpoints
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # the model a checkpoint carries is the one its validation score belongs to (the mean weights
+        # under train.average_last); Lightning's own state_dict keeps the weights training goes on from
+        checkpoint[CHECKPOINT_KEY] = self._model_state(self._mean)
+        checkpoint[AVERAGE_KEY] = [{k: v.cpu() for k, v in s.items()} for s in self._snapshots]
+        # a resumed run draws the same dropout masks as an uninterrupted one
+        checkpoint[RNG_KEY] = {"torch": torch.get_rng_state(), "python": random.getstate()}
+        checkpoint[RECENT_KEY] = {k: list(v) for k, v in self._recent_val.items()}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        # applied at the first training batch: restoring draws random numbers of its own
+        # (Lightning replays the end of the saved epoch) that the uninterrupted run never drew
+        self._resume_rng = checkpoint.get(RNG_KEY)
+        self._recent_val = {k: list(v) for k, v in checkpoint.get(RECENT_KEY, {}).items()}
+        device = next(self.model.parameters()).device
+        self._snapshots = [{k: v.to(device) for k, v in s.items()} for s in checkpoint.get(AVERAGE_KEY, [])]
+
+    def _model_state(self, weights: dict[str, torch.Tensor] | None) -> dict:
+        """:meth:`SlotModel.state` with ``weights`` in place of the current ones (None: the current ones)."""
+        if weights is None:
+            return self.model.state()
+        own = {k: v.detach().clone() for k, v in self.model.net.state_dict().items()}
+        self.model.net.load_state_dict(weights)
+        try:
+            return self.model.state()
+        finally:
+            self.model.net.load_state_dict(own)
+
+    def on_train_batch_start(self, batch: dict, batch_idx: int) -> None:
+        rng, self._resume_rng = self._resume_rng, None
+        if rng:
+            torch.set_rng_state(rng["torch"])
+            random.setstate(rng["python"])
+            # after the checkpoint was saved, the uninterrupted run drew one number more: the
+            # base seed the DataLoader takes from the global generator for the epoch's iterator
+            torch.empty((), dtype=torch.int64).random_()
