@@ -1,25 +1,8 @@
-"""Evaluate a checkpoint: ``python evaluate.py ckpt=PATH data=atis split=test``."""
+"""Evaluate a model: ``python evaluate.py ckpt=RUN_DIR data=atis``, the same as ``slotfill evaluate``."""
 
 import sys
 
-from slotfill.cli.exits import quiet_ctrl_c, quote_paths
-
-quiet_ctrl_c()
-
-sys.argv = quote_paths(sys.argv)
-
-import hydra  # noqa: E402
-from omegaconf import DictConfig  # noqa: E402
-
-from slotfill.cli.exits import friendly_errors, run_entry  # noqa: E402
-from slotfill.cli.jobs import evaluate  # noqa: E402
-
-
-@hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
-@friendly_errors
-def main(cfg: DictConfig) -> None:
-    evaluate(cfg)
-
+from slotfill.cli.main import main
 
 if __name__ == "__main__":
-    run_entry(main)
+    sys.exit(main(["evaluate", *sys.argv[1:]]))

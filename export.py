@@ -1,25 +1,8 @@
-"""Export a checkpoint to ONNX: ``python export.py ckpt=outputs/.../model.pt``."""
+"""Export a model to ONNX: ``python export.py ckpt=RUN_DIR``, the same as ``slotfill export``."""
 
 import sys
 
-from slotfill.cli.exits import quiet_ctrl_c, quote_paths
-
-quiet_ctrl_c()
-
-sys.argv = quote_paths(sys.argv)
-
-import hydra  # noqa: E402
-from omegaconf import DictConfig  # noqa: E402
-
-from slotfill.cli.exits import friendly_errors, run_entry  # noqa: E402
-from slotfill.cli.jobs import export  # noqa: E402
-
-
-@hydra.main(version_base="1.3", config_path="conf", config_name="export")
-@friendly_errors
-def main(cfg: DictConfig) -> None:
-    export(cfg)
-
+from slotfill.cli.main import main
 
 if __name__ == "__main__":
-    run_entry(main)
+    sys.exit(main(["export", *sys.argv[1:]]))

@@ -8,11 +8,13 @@ checkout; the configs are found in the checkout or in the installed package
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from slotfill.cli.exits import extract_texts, friendly_errors
+from slotfill.cli.argv import extract_texts, flags_last, job_name, quote_paths, resume_argv
+from slotfill.cli.exits import ctrl_c_interrupts, fail, friendly_errors, interrupted, user_error
 from slotfill.core.resources import conf_dir
 
 
@@ -104,41 +106,66 @@ COMMANDS: dict[str, Command] = {
 
 
 def _task(name: str, texts: list[str]) -> Callable:
-    def task(cfg) -> None:
+    def task(cfg) -> float | None:
         if name == "serve":
             from slotfill.serving.app import serve
 
             serve(cfg)
-            return
+            return None
         from slotfill.cli import jobs
 
+        if name == "train":  # the monitored validation score of the best epoch: what a sweeper maximises
+            return jobs.objective(jobs.train(cfg))
         if name == "predict":
             jobs.predict(cfg, texts)
         else:
             getattr(jobs, name)(cfg)
+        return None
 
     return task
 
 
+def hydra_argv(name: str, argv: list[str]) -> tuple[list[str], list[str]]:
+    """``(texts, overrides)``: the arguments of ``slotfill <name>`` as Hydra reads them."""
+    texts: list[str] = []
+    if name == "predict":
+        texts, argv = extract_texts(argv)
+    argv = quote_paths(argv)
+    if name == "train":
+        argv = resume_argv(argv)
+    return texts, flags_last(job_name(argv, name))
+
+
 def run_command(name: str, argv: list[str]) -> int:
-    """Run ``slotfill <name> argv...``: our own short help, or the Hydra job with ``argv`` as overrides."""
+    """Run ``slotfill <name> argv...``: our own short help, or the Hydra job with ``argv`` as overrides.
+
+    Every way in (``slotfill``, ``python -m slotfill``, ``train.py`` &c.) comes here, so a setting,
+    an error and an exit status mean the same whichever was used.
+    """
     command = COMMANDS[name]
     if any(a in ("-h", "--help") for a in argv):
         sys.stdout.write(command.help())
         return 0
-    texts: list[str] = []
-    if name == "predict":
-        texts, rest = extract_texts([name, *argv])
-        argv = rest[1:]
-    import hydra  # seconds of imports the other subcommands and --help do not need
-
-    main = hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name=name)(
-        friendly_errors(_task(name, texts))
-    )
-    saved = sys.argv
-    sys.argv = [f"slotfill {name}", *argv]
     try:
-        main()
-    finally:
-        sys.argv = saved
+        texts, argv = hydra_argv(name, list(argv))
+        os.environ.setdefault("HYDRA_FULL_ERROR", "1")  # Hydra raises its errors: they are printed on one line
+        import hydra  # seconds of imports the other subcommands and --help do not need
+
+        main = hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name=name)(
+            friendly_errors(_task(name, texts), name)
+        )
+        ctrl_c_interrupts()
+        saved = sys.argv
+        sys.argv = [f"slotfill {name}", *argv]
+        try:
+            main()
+        finally:
+            sys.argv = saved
+    except KeyboardInterrupt:
+        interrupted()
+    except Exception as e:
+        message = user_error(e, name)
+        if message is None:
+            raise
+        fail(message)
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import time
 from pathlib import Path
@@ -10,8 +11,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from slotfill.cli import console, options
 from slotfill.cli.streams import TextOutput, check_sources, chunks, iter_sentences
+from slotfill.core.schema import model_path
 from slotfill.data.load import load_split
-from slotfill.errors import ConfigError, SlotfillError
+from slotfill.errors import ConfigError, MissingExtra, SlotfillError
 from slotfill.evaluation.report import evaluate_predictions, label_coverage_warning, write_outputs
 from slotfill.inference.tagger import SlotTagger
 from slotfill.models.slot_model import SlotModel
@@ -137,11 +139,15 @@ def export(cfg: DictConfig) -> Path:
     from slotfill.inference.onnx_forward import check_parity  # onnxruntime
     from slotfill.models.onnx_export import export_onnx, onnx_path_for, quantize_onnx  # torch.onnx
 
-    options.require(cfg, "ckpt", "PATH (a model.pt or a training .ckpt)")
-    model = SlotModel.load(cfg.ckpt)
-    out = export_onnx(model, cfg.get("output") or onnx_path_for(cfg.ckpt), int(cfg.opset))
+    options.require(cfg, "ckpt", "PATH (a run folder, a model.pt or a training .ckpt)")
+    for module in ("onnx", "onnxruntime"):  # torch.onnx's own message for a missing onnx is a long traceback
+        if importlib.util.find_spec(module) is None:
+            raise MissingExtra(module, "onnx", "slotfill export")
+    ckpt = model_path(cfg.ckpt)
+    model = SlotModel.load(ckpt)
+    out = export_onnx(model, cfg.get("output") or onnx_path_for(ckpt), int(cfg.opset))
     print(f"wrote {out} and {out}.json")
-    print(f"wrote {write_model_card(cfg.ckpt, model.card(), model.vocabs.to_dict())}")
+    print(f"wrote {write_model_card(ckpt, model.card(), model.vocabs.to_dict())}")
     if cfg.get("int8", True):
         print(f"wrote {quantize_onnx(out)} (int8 weights; use backend=onnx precision=int8)")
     if cfg.get("check", True):

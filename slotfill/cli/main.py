@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Callable
 
 from slotfill.cli.commands import COMMANDS as HYDRA_COMMANDS
 from slotfill.cli.commands import run_command
-from slotfill.cli.exits import friendly_errors
+from slotfill.cli.exits import ctrl_c_interrupts, friendly_errors, quiet_ctrl_c
+from slotfill.core import resources
 from slotfill.version import __version__
 
 
@@ -29,7 +31,9 @@ def _convert(args: argparse.Namespace) -> int:
     from slotfill.data.convert import convert, summary
 
     options = {"spans": True} if args.spans else {}
-    written = convert(args.input, args.output, args.to, args.src_format, args.scheme, args.src_scheme, **options)
+    written = convert(
+        resources.resolve(args.input), args.output, args.to, args.src_format, args.scheme, args.src_scheme, **options
+    )
     print(summary(written))
     return 0
 
@@ -132,14 +136,21 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-@friendly_errors
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] in HYDRA_COMMANDS:
-        return run_command(argv[0], argv[1:])
+    """``slotfill COMMAND ...``: the exit status (user errors exit 2 with one line, Ctrl-C 130)."""
+    previous = signal.getsignal(signal.SIGINT)
+    quiet_ctrl_c()
+    try:
+        argv = sys.argv[1:] if argv is None else list(argv)
+        if argv and argv[0] in HYDRA_COMMANDS:
+            return run_command(argv[0], argv[1:])
+        ctrl_c_interrupts()
+        return _run_argparse(argv)
+    finally:  # called from Python (tests, a notebook), the caller's Ctrl-C handling comes back
+        signal.signal(signal.SIGINT, previous)
+
+
+@friendly_errors
+def _run_argparse(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     return int(args.func(args) or 0)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from slotfill.core.schema import MODEL_FILE, model_path
+from slotfill.core.settings import whole_number
 from slotfill.errors import CheckpointError, ConfigError
 
 TRAIN_KEYS = {
@@ -56,14 +58,15 @@ def require(cfg: DictConfig, key: str, hint: str) -> None:
 
 def whole(cfg: DictConfig, key: str, minimum: int = 1) -> int:
     """``cfg[key]`` as a whole number of at least ``minimum`` (``key`` may be dotted)."""
-    value = OmegaConf.select(cfg, key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{key}={value!r}: must be a whole number of at least {minimum}")
-    return value
+    return whole_number(OmegaConf.select(cfg, key), key, minimum)
 
 
 def existing_file(cfg: DictConfig, key: str, error: type[Exception] = ConfigError) -> Path:
     path = Path(str(OmegaConf.select(cfg, key)))
+    if error is CheckpointError:  # a run folder stands for its model.pt
+        path = model_path(path)
+    if error is CheckpointError and path.is_dir():
+        raise error(f"{path}: a folder without {MODEL_FILE} ({key}= takes a run folder, a model.pt or a .ckpt)")
     if not path.is_file():
         what = "checkpoint not found" if error is CheckpointError else "no such file"
         raise error(f"{path}: {what} ({key}={path})")

@@ -49,3 +49,16 @@ def metrics_record(kind: str, card: dict, scores: dict[str, dict], **facts) -> d
         **facts,
         "scores": scores,
     }
+
+
+MODEL_FILE = "model.pt"  # what a training run writes into its folder
+
+
+def model_path(path: str | Path, suffix: str = ".pt") -> Path:
+    """The model file ``path`` names: the file itself, or for a run folder its ``model.pt``
+    (``suffix=".onnx"``: its ``model.onnx``). A folder without one is named as it is, to be refused."""
+    path = Path(path)
+    if path.is_dir():
+        inside = path / Path(MODEL_FILE).with_suffix(suffix)
+        return inside if inside.is_file() else path
+    return path

@@ -19,3 +19,16 @@ def from_mapping(cls: type[T], values: Mapping, group: str) -> T:
         names = ", ".join(f"{group}.{k}" for k in unknown)
         raise ConfigError(f"unknown setting {names} (known: {', '.join(sorted(known))})")
     return cls(**dict(values))
+
+
+def whole_number(value: object, name: str, minimum: int = 1, maximum: int | None = None) -> int:
+    """``value`` when it is a whole number in ``[minimum, maximum]``; otherwise a one-line error naming ``name``."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < minimum
+        or (maximum is not None and value > maximum)
+    ):
+        bound = f"from {minimum} to {maximum}" if maximum is not None else f"of at least {minimum}"
+        raise ConfigError(f"{name}={value!r}: must be a whole number {bound}")
+    return value

@@ -64,9 +64,26 @@ def load_run(run_dir: str | Path) -> dict:
 
 
 def differing(runs: Sequence[dict]) -> list[str]:
-    """Settings whose values are not the same in every run (missing counts as a value)."""
+    """Settings whose values are not the same in every run that has them.
+
+    A setting missing from a run counts as a difference only beside runs of the same kind
+    (training or evaluation) that have it: an evaluation folder has no ``callbacks.*`` or
+    ``logger.*`` because evaluating has none, not because they were changed.
+    """
     keys = sorted({k for r in runs for k in r["settings"]})
-    return [k for k in keys if len({json.dumps(r["settings"].get(k), sort_keys=True) for r in runs}) > 1]
+    out = []
+    for k in keys:
+        having = [r for r in runs if k in r["settings"]]
+        values = {json.dumps(r["settings"][k], sort_keys=True) for r in having}
+        kinds = {_kind(r) for r in having}
+        missing_beside_its_kind = any(k not in r["settings"] and _kind(r) in kinds for r in runs)
+        if len(values) > 1 or missing_beside_its_kind:
+            out.append(k)
+    return out
+
+
+def _kind(run: dict) -> str:
+    return str(run["metrics"].get("kind") or "train")
 
 
 def compare(run_dirs: Sequence[str | Path]) -> tuple[list[str], list[list[object]]]:

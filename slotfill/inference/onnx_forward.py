@@ -31,12 +31,12 @@ class OnnxEmissions:
         """The graph exported from ``model`` next to its checkpoint; a graph of other weights is refused."""
         path = onnx_path_for(ckpt, precision)
         if not path.is_file():
-            raise CheckpointError(f"{path}: no ONNX model next to the checkpoint (run: python export.py ckpt={ckpt})")
+            raise CheckpointError(f"{path}: no ONNX model next to the checkpoint (run: slotfill export ckpt={ckpt})")
         meta = read_sidecar(path)
         if meta.get("weights_sha256") != model.fingerprint():
             raise CheckpointError(
                 f"{path}: exported from other weights than {ckpt} (stale export); "
-                f"re-export it: python export.py ckpt={ckpt}"
+                f"re-export it: slotfill export ckpt={ckpt}"
             )
         return cls(path, threads)
 

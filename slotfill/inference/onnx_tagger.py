@@ -13,9 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from slotfill.core.schema import model_path
+from slotfill.core.settings import whole_number
 from slotfill.core.sidecar import card_of, read_sidecar
 from slotfill.core.vocab import Vocabularies, join_intent
-from slotfill.errors import CheckpointError, ConfigError
+from slotfill.errors import CheckpointError
 from slotfill.inference.numpy_decode import confidences, decode_intents, decode_tags, sigmoid
 from slotfill.inference.numpy_encode import encode_batch
 from slotfill.inference.onnx_session import open_session
@@ -52,12 +54,12 @@ class OnnxTagger(TextTagger):
     @classmethod
     def load(cls, path: str | Path, threads: int | None = None) -> OnnxTagger:
         """Load ``model.onnx`` (or the graph beside a ``model.pt`` path) and its ``.json`` sidecar."""
-        graph = graph_path(path)
+        graph = graph_path(model_path(path, ".onnx"))
         if not graph.is_file():
             raise CheckpointError(f"{graph}: no ONNX model (export one: slotfill export ckpt=MODEL.pt)")
         meta = read_sidecar(graph)
-        if threads is not None and (not isinstance(threads, int) or threads < 1):
-            raise ConfigError(f"threads={threads!r}: must be a whole number of at least 1")
+        if threads is not None:
+            whole_number(threads, "threads")
         return cls(open_session(graph, threads), meta, str(graph))
 
     @property
@@ -65,8 +67,7 @@ class OnnxTagger(TextTagger):
         return self.vocabs.tags.itos
 
     def _tag(self, pieces: list[list[str]], batch_size: int) -> list[dict]:
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigError(f"batch_size={batch_size!r}: must be a whole number of at least 1")
+        whole_number(batch_size, "batch_size")
         results: list[dict | None] = [None] * len(pieces)
         order = sorted((i for i, s in enumerate(pieces) if s), key=lambda i: len(pieces[i]))
         for start in range(0, len(order), batch_size):

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import torch
 
+from slotfill.core.schema import model_path
+from slotfill.core.settings import whole_number
 from slotfill.errors import ConfigError
 from slotfill.inference.pipeline import MAX_TOKENS, TextTagger
 from slotfill.models.slot_model import Forward, SlotModel
@@ -61,11 +63,10 @@ class SlotTagger(TextTagger):
         if precision == "bf16" and backend != "torch":
             raise ConfigError("precision='bf16' needs backend=torch (the ONNX graphs are float32 or int8)")
         if precision == "int8" and backend != "onnx":
-            raise ConfigError("precision='int8' needs backend=onnx (the int8 graph export.py writes)")
+            raise ConfigError("precision='int8' needs backend=onnx (the int8 graph slotfill export writes)")
         if threads is not None:
-            if not isinstance(threads, int) or threads < 1:
-                raise ConfigError(f"threads={threads!r}: must be a whole number of at least 1")
-            torch.set_num_threads(threads)
+            torch.set_num_threads(whole_number(threads, "threads"))
+        path = model_path(path)
         model = SlotModel.load(path)
         forward = None
         if backend == "onnx":

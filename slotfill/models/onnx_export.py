@@ -9,8 +9,14 @@ transitions. A graph is used only with the weights it was exported from.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import os
+import sys
+import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -83,7 +89,7 @@ def export_onnx(model: SlotModel, output: str | Path, opset: int = 17) -> Path:
     }
     tmp = out.with_name(f".{out.name}.tmp")
     out.parent.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _without_packing_shape_warnings():
         warnings.simplefilter("ignore")  # the RNN-with-batch-size tracer warnings do not apply to packed inputs
         torch.onnx.export(
             _Graph(model.eval()),
@@ -100,6 +106,47 @@ def export_onnx(model: SlotModel, output: str | Path, opset: int = 17) -> Path:
     return out
 
 
+@contextlib.contextmanager
+def _without_packing_shape_warnings() -> Iterator[None]:
+    """The exporter's C++ side warns that ``prim::PackPadded``/``PadPacked`` have no shape inference:
+    true and harmless here (the axes are declared dynamic, and parity is checked), but printed
+    straight to file descriptor 2. Other lines it prints there are passed on."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            for line in caught.read().decode("utf-8", "replace").splitlines(keepends=True):
+                if "prim::PackPadded" not in line and "prim::PadPacked" not in line:
+                    sys.stderr.write(line)
+
+
+class _DropMessage(logging.Filter):
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.text not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _without_quantization_advice() -> Iterator[None]:
+    """onnxruntime advises "pre-processing before quantization" on the root logger: shape inference
+    that this graph (packed sequences) does not need, and that a user cannot act on."""
+    drop = _DropMessage("pre-processing before quantization")
+    logging.getLogger().addFilter(drop)
+    try:
+        yield
+    finally:
+        logging.getLogger().removeFilter(drop)
+
+
 def quantize_onnx(graph: str | Path, output: str | Path | None = None) -> Path:
     """Write an int8 copy of a float32 graph (dynamic quantization: int8 weights, activations
     quantized per batch), with the same sidecar; LSTM and matrix products then use integer kernels."""
@@ -107,6 +154,9 @@ def quantize_onnx(graph: str | Path, output: str | Path | None = None) -> Path:
 
     graph = Path(graph)
     out = Path(output) if output else graph.with_suffix(".int8.onnx")
-    quantize_dynamic(str(graph), str(out), weight_type=QuantType.QInt8)
+    tmp = out.with_name(f".{out.name}.tmp")
+    with _without_quantization_advice():
+        quantize_dynamic(str(graph), str(tmp), weight_type=QuantType.QInt8)
+    tmp.replace(out)
     write_atomic(sidecar_path(out), sidecar_path(graph).read_text())
     return out

@@ -16,9 +16,10 @@ import torch
 from torch import nn
 
 from slotfill.core.files import write_atomic
-from slotfill.core.schema import CARD_KEYS, FORMAT_VERSION, check_format
+from slotfill.core.schema import CARD_KEYS, FORMAT_VERSION, MODEL_FILE, check_format, model_path
+from slotfill.core.settings import whole_number
 from slotfill.core.vocab import Vocabularies, join_intent
-from slotfill.errors import CheckpointError, ConfigError, SlotfillError
+from slotfill.errors import CheckpointError, SlotfillError, first_line
 from slotfill.models import NetConfig, SlotNet, decode_intents, decode_tags
 from slotfill.models.encoding import collate, encode_tokens
 from slotfill.version import __version__
@@ -111,8 +112,7 @@ class SlotModel(nn.Module):
         ``forward`` replaces the eager network (an ONNX Runtime session, reduced precision).
         An empty sentence gets empty tags and no intent.
         """
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigError(f"batch_size={batch_size!r}: must be a whole number of at least 1")
+        whole_number(batch_size, "batch_size")
         run = forward or self
         results: list[dict | None] = [None] * len(token_lists)
         order = sorted((i for i, s in enumerate(token_lists) if len(s)), key=lambda i: len(token_lists[i]))
@@ -186,8 +186,8 @@ class SlotModel(nn.Module):
 
     @classmethod
     def load(cls, path: str | Path) -> SlotModel:
-        """Read ``model.pt`` or a training ``.ckpt`` without executing code from it; eval mode."""
-        path = Path(path)
+        """Read ``model.pt`` (or a run folder's) or a training ``.ckpt`` without executing code from it; eval mode."""
+        path = model_path(path)
         return cls.from_state(_read_state(path), path)
 
     @classmethod
@@ -201,7 +201,7 @@ class SlotModel(nn.Module):
             model = cls(config, vocabs, meta)
             model.net.load_state_dict(state["state_dict"])
         except (KeyError, TypeError, ValueError, RuntimeError, SlotfillError) as e:
-            raise CheckpointError(f"{source}: checkpoint does not match a slotfill model ({_first_line(e)})") from None
+            raise CheckpointError(f"{source}: checkpoint does not match a slotfill model ({first_line(e)})") from None
         recorded = state.get("weights_sha256")
         if recorded and recorded != model.fingerprint():
             raise CheckpointError(f"{source}: weights do not match their recorded fingerprint (a damaged file?)")
@@ -219,19 +219,16 @@ def _mask(lengths: torch.Tensor, steps: int, device: torch.device) -> torch.Tens
     return torch.arange(steps, device=device)[None, :] < lengths.to(device)[:, None]
 
 
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0][:200] if text else type(e).__name__
-
-
 def _read_state(path: Path) -> dict:
     """The model state inside ``model.pt`` or a Lightning checkpoint (weights only: no pickled code)."""
+    if path.is_dir():
+        raise CheckpointError(f"{path}: a folder without {MODEL_FILE} (give a run folder, a model.pt or a .ckpt)")
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # corrupt, truncated, not a torch file, or holding arbitrary objects
-        raise CheckpointError(f"{path}: not a readable checkpoint ({_first_line(e)})") from None
+        raise CheckpointError(f"{path}: not a readable checkpoint ({first_line(e)})") from None
     if not isinstance(raw, dict):
         raise CheckpointError(f"{path}: not a slotfill checkpoint")
     if CHECKPOINT_KEY in raw:  # a Lightning checkpoint written during training

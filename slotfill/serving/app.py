@@ -13,7 +13,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from slotfill.errors import ConfigError
+from slotfill.core.settings import whole_number
+from slotfill.errors import ConfigError, first_line
 from slotfill.serving.backend import Backend, load_backend
 from slotfill.serving.batcher import MicroBatcher
 from slotfill.serving.limits import ApiError, BodyLimit, Limits
@@ -140,7 +141,7 @@ def settings(cfg) -> dict:
         Limits(**limits)
         MicroBatcher(lambda t: [], out["max_batch"], out["max_wait_ms"]).executor.shutdown()
     except (TypeError, ValueError) as e:
-        raise ConfigError(str(e).splitlines()[0]) from None
+        raise ConfigError(first_line(e)) from None
     return out
 
 
@@ -162,11 +163,10 @@ def serve(cfg) -> None:
 
     cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
     s = settings(cfg)
-    workers = cfg.get("workers", 1)
-    if not isinstance(workers, int) or workers < 1:
-        raise ConfigError(f"workers={workers!r}: must be a whole number of at least 1")
+    workers = whole_number(cfg.get("workers", 1), "workers")
+    port = whole_number(cfg.get("port"), "port", minimum=0, maximum=65535)
     backend = load_backend(s["ckpt"], s["backend"], s["threads"])
-    host, port, level = str(cfg.host), int(cfg.port), str(cfg.get("log_level", "warning"))
+    host, level = str(cfg.host), str(cfg.get("log_level", "warning"))
     print(f"slotfill {__version__}: serving {s['ckpt']} ({backend.name}) on http://{host}:{port}", flush=True)
     if workers == 1:
         uvicorn.run(build(s, backend), host=host, port=port, log_level=level)

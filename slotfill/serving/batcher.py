@@ -17,6 +17,8 @@ import contextlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+from slotfill.core.settings import whole_number
+
 TagFn = Callable[[list[str]], list[dict]]
 MAX_WAIT_MS = 5.0  # an upper bound on the added latency a request may pay for batching
 
@@ -27,8 +29,7 @@ class MicroBatcher:
     def __init__(
         self, fn: TagFn, max_batch: int = 64, max_wait_ms: float = 2.0, in_flight: Callable[[], int] | None = None
     ) -> None:
-        if not isinstance(max_batch, int) or max_batch < 1:
-            raise ValueError(f"batching.max_batch={max_batch!r}: must be a whole number of at least 1")
+        whole_number(max_batch, "batching.max_batch")
         if not 0 <= max_wait_ms <= MAX_WAIT_MS:
             raise ValueError(f"batching.max_wait_ms={max_wait_ms!r}: must be between 0 and {MAX_WAIT_MS}")
         self.fn = fn

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from slotfill.core.settings import whole_number
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -15,8 +17,7 @@ class Limits:
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"limits.{name}={value!r}: must be a whole number of at least 1")
+            whole_number(value, f"limits.{name}")
 
 
 class ApiError(Exception):

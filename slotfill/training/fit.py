@@ -34,6 +34,16 @@ from slotfill.training.transfer import init_from
 
 log = logging.getLogger(__name__)
 
+
+class _NoAdverts(logging.Filter):
+    """Lightning logs a "Tip" advertising its cloud logger at every Trainer start: nothing a user can act on."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "litlogger" not in record.getMessage()
+
+
+logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(_NoAdverts())
+
 # Lightning's advice about dataloader workers does not apply: batches are pre-encoded tensors.
 warnings.filterwarnings("ignore", message=".*does not have many workers.*")
 warnings.filterwarnings("ignore", message=".*sync_dist=True.*")

@@ -12,7 +12,7 @@ import pytorch_lightning as pl
 import torch
 
 from slotfill.core.lexicon import BEGIN, OUT
-from slotfill.core.settings import from_mapping
+from slotfill.core.settings import from_mapping, whole_number
 from slotfill.errors import ConfigError, TrainingDiverged
 from slotfill.evaluation.metrics import all_scores
 from slotfill.models.slot_model import CHECKPOINT_KEY, SlotModel
@@ -44,8 +44,7 @@ class TrainConfig:
                 raise ConfigError(f"train.{name}={getattr(self, name)}: must be in [0, 1]")
         if int(self.warmup_steps) < 0:
             raise ConfigError(f"train.warmup_steps={self.warmup_steps}: must be at least 0")
-        if isinstance(self.average_last, bool) or not isinstance(self.average_last, int) or self.average_last < 1:
-            raise ConfigError(f"train.average_last={self.average_last!r}: must be a whole number of at least 1")
+        whole_number(self.average_last, "train.average_last")
         if self.lr_decay not in LR_DECAYS:
             raise ConfigError(f"train.lr_decay={self.lr_decay!r}: choose one of {', '.join(LR_DECAYS)}")
 

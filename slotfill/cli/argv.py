@@ -1,0 +1,104 @@
+"""The command line of a Hydra command, made readable for Hydra: free text, paths with ``=``, ``resume=``."""
+
+from __future__ import annotations
+
+import re
+
+from slotfill.errors import SlotfillError
+
+_OVERRIDE = re.compile(r"^[+~]{0,2}[A-Za-z_][\w.@/-]*=")
+# Hydra's flags that take a value: the value is not a sentence to tag
+VALUE_FLAGS = ("--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd")
+INFO_CHOICES = ("all", "config", "defaults", "defaults-tree", "plugins", "searchpath")
+PATH_KEYS = ("ckpt", "input", "output", "split_dir", "data.path", "resume", "init_from")
+
+
+def extract_texts(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Pull free text out of the arguments before Hydra parses them.
+
+    Hydra's override grammar rejects apostrophes and commas, so ``text=...`` arguments and bare
+    sentences (arguments that are neither ``key=value`` nor ``-flags`` and their values) are taken
+    verbatim. Returns ``(texts, remaining_arguments)``.
+    """
+    texts, rest = [], []
+    args = iter(argv)
+    for arg in args:
+        if arg.startswith("text="):
+            texts.append(arg[len("text=") :])
+        elif arg in VALUE_FLAGS or arg.startswith("--experimental-rerun"):
+            rest.append(arg)
+            value = next(args, None)
+            if value is not None:
+                rest.append(value)
+        elif arg in ("--info", "-i"):
+            rest.append(arg)
+        elif arg in INFO_CHOICES and rest and rest[-1] in ("--info", "-i"):
+            rest.append(arg)
+        elif arg.startswith("-") or _OVERRIDE.match(arg):
+            rest.append(arg)
+        else:
+            texts.append(arg)
+    return texts, rest
+
+
+def quote_paths(argv: list[str], keys: tuple[str, ...] = PATH_KEYS) -> list[str]:
+    """Quote path values that hold ``=`` (``ckpt=.../epoch=09-val_f1=89.63.ckpt``), which Hydra's
+    override grammar would reject; values already quoted, or holding a quote, are left alone."""
+    out = []
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if sep and key.lstrip("+") in keys and "=" in value and value[:1] not in ("'", '"') and "'" not in value:
+            arg = f"{key}='{value}'"
+        out.append(arg)
+    return out
+
+
+def resume_argv(argv: list[str]) -> list[str]:
+    """``train resume=RUN_DIR``: run in RUN_DIR itself, and keep its ``.hydra`` copy of the first start.
+
+    A resumed run continues with its own saved config, so other settings are refused.
+    """
+    given = [a for a in argv if a.startswith("resume=")]
+    if not given or given[-1] in ("resume=", "resume=null"):
+        return argv
+    folder = given[-1][len("resume=") :].strip("'\"")
+    others = [a for a in argv if _OVERRIDE.match(a) and not a.startswith(("resume=", "hydra."))]
+    if others:
+        raise SlotfillError(
+            f"resume= continues a run with its own saved config: drop {' '.join(others)} "
+            "(or start a new run with init_from=RUN_DIR/model.pt)"
+        )
+    extra = []
+    if not any(a.startswith("hydra.run.dir=") for a in argv):
+        extra.append(f"hydra.run.dir='{folder}'" if "'" not in folder else f"hydra.run.dir={folder}")
+    if not any(a.startswith("hydra.output_subdir=") for a in argv):
+        extra.append("hydra.output_subdir=null")
+    return [*argv, *extra]
+
+
+def job_name(argv: list[str], name: str) -> list[str]:
+    """Name the Hydra job after the command, so its log is ``train.log`` however it was started."""
+    if any(a.startswith("hydra.job.name=") for a in argv):
+        return argv
+    return [*argv, f"hydra.job.name={name}"]
+
+
+def flags_last(argv: list[str]) -> list[str]:
+    """Overrides first, then Hydra's flags with their values: its parser reads no override after a flag."""
+    overrides, flags = [], []
+    args = iter(argv)
+    for arg in args:
+        if arg in VALUE_FLAGS:
+            flags.append(arg)
+            value = next(args, None)
+            if value is not None:
+                flags.append(value)
+        elif arg in ("--info", "-i"):
+            flags.append(arg)
+        elif arg in INFO_CHOICES and flags and flags[-1] in ("--info", "-i"):
+            flags.append(arg)
+        elif arg.startswith("-"):
+            flags.append(arg)
+        else:
+            overrides.append(arg)
+    return overrides + flags

@@ -1,0 +1,172 @@
+"""One front door: every command gives the same answer as ``slotfill X``, ``python -m slotfill X`` and
+``python X.py``. The table runs each case all ways, in this process; a few subprocess smoke tests
+check the real processes (``tests/test_cli.py``, ``tests/test_install.py``)."""
+
+from __future__ import annotations
+
+import importlib.util
+import runpy
+import shutil
+import sys
+
+import pytest
+
+from slotfill.cli import commands
+from slotfill.cli.main import main
+from tests.conftest import write_split
+from tests.helpers import ROOT
+
+SCRIPTS = {"train", "predict", "evaluate", "export"}
+
+
+def run_way(way: str, argv: list[str], monkeypatch) -> int:
+    """Run ``argv`` (a command and its arguments) the way ``way`` names; the exit status."""
+    if way == "slotfill":  # the console script's target
+        try:
+            return main(argv)
+        except SystemExit as e:
+            return int(e.code or 0)
+    if way == "python -m slotfill":
+        monkeypatch.setattr(sys, "argv", ["slotfill", *argv])
+        target = lambda: runpy.run_module("slotfill", run_name="__main__", alter_sys=False)  # noqa: E731
+    else:  # python X.py
+        monkeypatch.setattr(sys, "argv", [f"{argv[0]}.py", *argv[1:]])
+        target = lambda: runpy.run_path(str(ROOT / f"{argv[0]}.py"), run_name="__main__")  # noqa: E731
+    try:
+        target()
+    except SystemExit as e:
+        return int(e.code or 0)
+    return 0
+
+
+def ways(command: str) -> list[str]:
+    return ["slotfill", "python -m slotfill", *(["script"] if command in SCRIPTS else [])]
+
+
+@pytest.fixture
+def files(tmp_path, tiny_model_file):
+    """The paths a case's arguments name: ``{model}``, ``{run}`` (a run folder), ``{eq}`` (``=`` in its name), ..."""
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(tiny_model_file, run / "model.pt")
+    eq = run / "checkpoints" / "epoch=09-val_f1=89.63.ckpt"
+    eq.parent.mkdir()
+    shutil.copy(tiny_model_file, eq)
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("fine\ncaf\xe9\n".encode("latin-1"))
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a model")
+    bad = tmp_path / "bad"
+    for split in ("train", "valid", "test"):
+        write_split(bad, split, "a b\n", "O\n", None)
+    return {
+        **{"model": tiny_model_file, "run": run, "eq": eq, "latin1": latin1, "garbage": garbage},
+        **{"bad": bad, "tmp": tmp_path},
+    }
+
+
+# (command and arguments, exit status, what the one line on stderr (or stdout for status 0) holds)
+CASES = [
+    (["predict", "ckpt={model}", "nosuchkey=1", "x"], 2, "unknown setting nosuchkey"),
+    (["predict", "ckpt={eq}", "flights to boston"], 0, "flights to boston"),
+    (["predict", "ckpt={run}", "flights to boston"], 0, "flights to boston"),
+    (["predict", "ckpt={model}", "--cfg", "job"], 0, "batch_size:"),
+    (["predict", "hello"], 2, "ckpt is required"),
+    (["predict", "ckpt=/nope/model.pt", "hello"], 2, "checkpoint not found"),
+    (["predict", "ckpt={run}/checkpoints", "hello"], 2, "a folder without model.pt"),
+    (["predict", "ckpt={model}"], 2, "nothing to tag"),
+    (["predict", "ckpt={model}", "input={latin1}"], 2, "latin1.txt:2: not valid UTF-8"),
+    (["predict", "ckpt={model}", "input=/nope.txt"], 2, "/nope.txt: file not found"),
+    (["predict", "ckpt={model}", "format=xml", "hi"], 2, "format=xml"),
+    (["predict", "ckpt={garbage}", "hi"], 2, "not a readable checkpoint"),
+    (["predict", "ckpt={model}", "batch_size=0", "hi"], 2, "batch_size=0"),
+    (["predict", "ckpt={model}", "batch_size=[", "hi"], 2, "cannot read batch_size=["),
+    (["predict", "ckpt={model}", "threads=abc", "hi"], 2, "threads='abc'"),
+    (["predict", "ckpt={model}", "backend=onnx", "hi"], 2, "slotfill export"),
+    (["predict", "ckpt={model}", "output=/no/such/dir/out.txt", "hi"], 2, "output=/no/such/dir/out.txt"),
+    (["evaluate", "data=sample"], 2, "ckpt is required"),
+    (["evaluate", "ckpt={model}", "batch_size=-1"], 2, "batch_size=-1"),
+    (["evaluate", "ckpt={garbage}", "data=sample"], 2, "not a readable checkpoint"),
+    (["export", "ckpt={model}", "threads=1"], 2, "unknown setting threads"),
+    (["export"], 2, "ckpt is required"),
+    (["train", "model=transformer"], 2, "Could not find 'model/transformer'"),
+    (["train", "seed=-1", "data=sample"], 2, "seed=-1"),
+    (["train", "nosuch=1"], 2, "unknown setting nosuch"),
+    (["train", "resume={run}", "seed=3"], 2, "own saved config: drop seed=3"),
+    (["train", "data.path=/no/such/dir/atis"], 2, "/no/such/dir/atis"),
+    (["train", "data.path={bad}"], 2, "seq.out:1: 1 tags for 2 tokens"),
+    (["train", "data=sample", "model.cell=transformer"], 2, "model.cell='transformer'"),
+    (["train", "data=sample", "model.dropout=1.5"], 2, "model.dropout=1.5"),
+    (["train", "data=sample", "model.intent_to_slot=true"], 2, "model.intent_to_slot=true needs the intent head"),
+    (["train", "data=sample", "train.lr_decay=sine"], 2, "train.lr_decay='sine'"),
+    (["train", "data=sample", "+model.nonsense=1"], 2, "model.nonsense"),
+    (["evaluate", "ckpt=/nope.pt", "data=sample"], 2, "checkpoint not found"),
+    (["serve", "ckpt={model}", "port=-5"], 2, "port"),
+    (["convert", "data/sample", "{tmp}/converted", "--to", "conll"], 0, "train.conll"),
+    (["convert", "{tmp}/nowhere", "{tmp}/out", "--to", "conll"], 2, "nowhere"),
+    (["data", "check", "data=sample"], 0, "data check: sample"),
+    (["compare", "{tmp}"], 2, "not a run folder"),
+]
+
+
+def _expand(args: list[str], files: dict) -> list[str]:
+    return [a.format(**files) for a in args]
+
+
+@pytest.mark.parametrize("args, status, message", CASES, ids=[" ".join(c[0][:3]) for c in CASES])
+def test_every_way_in_gives_the_same_answer(args, status, message, files, tmp_path, monkeypatch, capsys):
+    work = tmp_path / "cwd"  # an empty folder: shipped files (data/sample, the configs) must be found anyway
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
+    argv = _expand(args, files)
+    if args[0] in commands.COMMANDS and args[0] != "convert":
+        argv.append(f"hydra.run.dir={tmp_path / 'hydra'}")
+    answers = []
+    for way in ways(args[0]):
+        shutil.rmtree(tmp_path / "converted", ignore_errors=True)
+        code = run_way(way, argv, monkeypatch)
+        out, err = capsys.readouterr()
+        answers.append((code, err.strip() if code else ""))
+        assert code == status, (way, code, err[-2000:])
+        if status:
+            assert "Traceback" not in err and len(err.strip().splitlines()) == 1, (way, err[-2000:])
+            assert err.startswith("error: ") and message in err, (way, err)
+        else:
+            assert message in out, (way, out[-2000:])
+    assert len(set(answers)) == 1, answers
+
+
+def test_a_missing_extra_is_one_line_with_the_install_that_fixes_it(files, tmp_path, monkeypatch, capsys):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnx" else real(name, *a))
+    for way in ways("export"):
+        code = run_way(way, ["export", f"ckpt={files['model']}", f"hydra.run.dir={tmp_path}"], monkeypatch)
+        err = capsys.readouterr().err
+        assert code == 2 and err.strip() == (
+            "error: slotfill export needs onnx, which is not installed: pip install 'slotfill[onnx]'"
+        ), (way, err)
+
+
+def test_an_import_error_of_an_extra_names_its_install(monkeypatch, capsys):
+    from slotfill.cli import jobs
+
+    def no_fastapi(cfg):
+        raise ModuleNotFoundError("No module named 'fastapi'", name="fastapi")
+
+    monkeypatch.setattr(jobs, "predict", lambda cfg, texts: no_fastapi(cfg))
+    assert run_way("slotfill", ["predict", "ckpt=x", "hi"], monkeypatch) == 2
+    assert "pip install 'slotfill[serve]'" in capsys.readouterr().err
+
+
+def test_train_returns_the_sweep_objective(monkeypatch):
+    from slotfill.cli import jobs
+
+    monkeypatch.setattr(jobs, "train", lambda cfg: {"best_val_score": 91.5})
+    assert commands._task("train", [])(None) == 91.5
+
+
+def test_the_job_is_named_after_the_command():
+    assert commands.hydra_argv("train", ["seed=1"])[1] == ["seed=1", "hydra.job.name=train"]
+    texts, argv = commands.hydra_argv("predict", ["ckpt=a=b.pt", "--cfg", "job", "hi, there"])
+    assert texts == ["hi, there"] and argv == ["ckpt='a=b.pt'", "hydra.job.name=predict", "--cfg", "job"]
