@@ -4,6 +4,7 @@ import asyncio
 
 import pytest
 
+from slotfill.errors import ConfigError
 from slotfill.serving.batcher import MicroBatcher
 
 
@@ -85,5 +86,5 @@ def test_an_error_reaches_the_requests_and_the_consumer_goes_on():
 
 @pytest.mark.parametrize("kw", [{"max_batch": 0}, {"max_wait_ms": 6}, {"max_wait_ms": -1}, {"max_batch": 2.5}])
 def test_bad_settings(kw):
-    with pytest.raises(ValueError):
+    with pytest.raises((ValueError, ConfigError)):
         MicroBatcher(lambda t: t, **kw)

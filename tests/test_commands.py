@@ -1,4 +1,4 @@
-"""commands.py: the Hydra subcommands of ``slotfill`` (help in process; runs are in test_install/test_cli)."""
+"""commands.py: the Hydra subcommands (help in process; runs are in test_install, test_scripts, test_front_door)."""
 
 import pytest
 

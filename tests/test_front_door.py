@@ -1,6 +1,6 @@
 """One front door: every command gives the same answer as ``slotfill X``, ``python -m slotfill X`` and
 ``python X.py``. The table runs each case all ways, in this process; a few subprocess smoke tests
-check the real processes (``tests/test_cli.py``, ``tests/test_install.py``)."""
+check the real processes (``tests/test_scripts.py``, ``tests/test_install.py``)."""
 
 from __future__ import annotations
 

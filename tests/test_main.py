@@ -1,4 +1,4 @@
-"""__main__.py: `python -m slotfill convert` and `python -m slotfill data check` (in process; one subprocess)."""
+"""cli/main.py: `slotfill convert` and `slotfill data check` in process; `python -m slotfill` in one subprocess."""
 
 import json
 import os

@@ -11,7 +11,7 @@ from slotfill.core.lexicon import BEGIN, INSIDE, OUT
 from slotfill.errors import ConfigError
 from slotfill.models.encoding import IGNORE
 from slotfill.models.slot_model import CHECKPOINT_KEY, SlotModel
-from slotfill.training.module import SlotTaggerModule, TrainConfig, lexicon_mask, mean_weights, span_mask
+from slotfill.training.module import SlotTaggerModule, TrainConfig, lexicon_mask, span_mask
 from tests.helpers import TAGS, labelled_batch, tiny_model
 
 
@@ -160,16 +160,6 @@ def test_mean3_scores_smooth_the_last_three_validations_and_survive_a_resume():
     assert validate() is None and module._recent_val["f1"] == [100.0, 0.0, 0.0]
 
 
-def test_mean_weights_averages_floats_and_keeps_the_last_of_the_rest():
-    snapshots = [
-        {"w": torch.tensor([1.0, 2.0]), "n": torch.tensor(1)},
-        {"w": torch.tensor([3.0, 6.0]), "n": torch.tensor(7)},
-    ]
-    mean = mean_weights(snapshots)
-    assert mean["w"].tolist() == [2.0, 4.0] and mean["n"].item() == 7
-    assert mean_weights(snapshots[:1])["w"].tolist() == [1.0, 2.0]
-
-
 def _weights(model) -> dict:
     return {k: v.clone() for k, v in model.net.state_dict().items()}
 
@@ -178,55 +168,12 @@ def _same(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_average_last_validates_and_saves_the_mean_and_trains_on_from_the_epochs_own_weights():
-    model = tiny_model()
-    module = SlotTaggerModule(model, TrainConfig(average_last=2))
-    module.trainer = _Trainer(None)
-    validated = []
-    module._score = lambda prefix, split: validated.append(_weights(model))
-
-    def epoch(shift: float) -> dict:
-        """One training epoch (every weight moved by ``shift``), then validation; the epoch's own weights."""
-        module.on_train_epoch_start()
-        with torch.no_grad():
-            for p in model.net.parameters():
-                p.add_(shift)
-        own = _weights(model)
-        module.on_validation_epoch_start()
-        module.on_validation_epoch_end()
-        assert _same(_weights(model), own)  # training goes on from its own weights
-        return own
-
-    first, second = epoch(1.0), epoch(2.0)
-    assert _same(validated[0], first)  # one epoch so far: its own weights
-    assert _same(validated[1], mean_weights([first, second]))
-    checkpoint = {}
-    module.on_save_checkpoint(checkpoint)
-    saved = SlotModel.from_state(checkpoint[CHECKPOINT_KEY])
-    assert _same(_weights(saved), validated[1])  # the checkpoint's model is the one validation scored
-    assert _same(_weights(model), second)
-
-    resumed = SlotTaggerModule(model, TrainConfig(average_last=2))
-    resumed.on_load_checkpoint(checkpoint)
-    resumed.trainer, resumed._score = module.trainer, module._score
-    module = resumed
-    third = epoch(4.0)
-    assert _same(validated[2], mean_weights([second, third]))  # the window slid: only the last two count
-
-    module.trainer.state.fn = "validate"  # re-scoring the selected model averages nothing
-    module.on_validation_epoch_start()
-    module.on_validation_epoch_end()
-    assert _same(validated[3], third)
-
-
 def test_without_averaging_a_checkpoint_carries_the_current_weights():
     model = tiny_model()
     module = SlotTaggerModule(model)
     module.trainer = _Trainer(None)
     module._score = lambda prefix, split: None
-    module.on_validation_epoch_start()
     module.on_validation_epoch_end()
     checkpoint = {}
     module.on_save_checkpoint(checkpoint)
     assert _same(_weights(SlotModel.from_state(checkpoint[CHECKPOINT_KEY])), _weights(model))
-    assert checkpoint["slotfill_average"] == []

@@ -17,3 +17,12 @@ def test_spans_cover_every_slot_token_once(tags):
     covered = [i for _, s, e in bio_spans(tags) for i in range(s, e)]
     assert covered == [i for i, t in enumerate(tags) if t != "O"]
     assert repair_bio(repair_bio(tags)) == repair_bio(tags)
+
+
+def test_a_tag_splits_into_its_prefix_and_slot():
+    from slotfill.core.spans import is_begin, is_inside, slot_of, split_tag
+
+    assert split_tag("B-toloc.city_name") == ("B", "toloc.city_name")
+    assert split_tag("I-a-b") == ("I", "a-b")  # the slot keeps its own dashes
+    assert split_tag("O") == ("O", "") and split_tag("S-x") == ("S", "x")
+    assert slot_of("O") == "" and is_begin("B-x") and is_inside("I-x") and not is_inside("B-x")

@@ -17,6 +17,8 @@ from slotfill.cli.argv import extract_texts, flags_last, job_name, quote_paths, 
 from slotfill.cli.exits import ctrl_c_interrupts, fail, friendly_errors, interrupted, user_error
 from slotfill.core.resources import conf_dir
 
+COMMAND_ENV = "SLOTFILL_COMMAND"  # the running command, for the processes Lightning starts for further DDP ranks
+
 
 @dataclass(frozen=True)
 class Command:
@@ -155,12 +157,19 @@ def run_command(name: str, argv: list[str]) -> int:
             friendly_errors(_task(name, texts), name)
         )
         ctrl_c_interrupts()
-        saved = sys.argv
-        sys.argv = [f"slotfill {name}", *argv]
+        saved, saved_env = sys.argv, os.environ.get(COMMAND_ENV)
+        # Lightning's DDP launcher starts each further rank as sys.argv[0] with sys.argv[1:]: the same
+        # entry (script, console script or module) with the overrides; the command travels in COMMAND_ENV
+        sys.argv = [saved[0] if saved else "slotfill", *argv]
+        os.environ[COMMAND_ENV] = name
         try:
             main()
         finally:
             sys.argv = saved
+            if saved_env is None:
+                os.environ.pop(COMMAND_ENV, None)
+            else:
+                os.environ[COMMAND_ENV] = saved_env
     except KeyboardInterrupt:
         interrupted()
     except Exception as e:

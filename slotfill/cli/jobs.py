@@ -13,7 +13,8 @@ from slotfill.cli import console, options
 from slotfill.cli.streams import TextOutput, check_sources, chunks, iter_sentences
 from slotfill.core.schema import model_path
 from slotfill.data.load import load_split
-from slotfill.errors import ConfigError, MissingExtra, SlotfillError
+from slotfill.errors import ConfigError, MissingExtra, SlotfillError, first_line
+from slotfill.evaluation.metrics import joint_score
 from slotfill.evaluation.report import evaluate_predictions, label_coverage_warning, write_outputs
 from slotfill.inference.tagger import SlotTagger
 from slotfill.models.slot_model import SlotModel
@@ -55,7 +56,7 @@ def train(cfg: DictConfig) -> dict:
         raise
     except BaseException as e:
         if folder is not None:
-            folder.finish("failed", error=f"{type(e).__name__}: {e}".splitlines()[0][:300])
+            folder.finish("failed", error=f"{type(e).__name__}: {first_line(e, limit=300)}")
         raise
     if folder is not None:
         folder.finish("completed")
@@ -72,8 +73,8 @@ def objective(metrics: dict) -> float | None:
         return float(metrics["best_val_score"])
     valid = metrics.get("scores", {}).get("valid", {})  # no checkpoint (fast_dev_run): the last validation
     name = str(metrics.get("monitor") or "val/f1").split("/")[-1]
-    if name == "joint" and "intent_accuracy" in valid:
-        return (valid["f1"] + valid["intent_accuracy"]) / 2
+    if name == "joint" and "f1" in valid:
+        return joint_score(valid)
     return valid.get(name, valid.get("f1"))
 
 

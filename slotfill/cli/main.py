@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from collections.abc import Callable
 
+from slotfill.cli.commands import COMMAND_ENV, run_command
 from slotfill.cli.commands import COMMANDS as HYDRA_COMMANDS
-from slotfill.cli.commands import run_command
 from slotfill.cli.exits import ctrl_c_interrupts, friendly_errors, quiet_ctrl_c
 from slotfill.core import resources
 from slotfill.version import __version__
@@ -136,12 +137,22 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def ddp_rank_of(argv: list[str]) -> bool:
+    """Whether this process is a further DDP rank that Lightning started with the overrides alone."""
+    command = os.environ.get(COMMAND_ENV)
+    first = argv[0] if argv else ""
+    known = first in HYDRA_COMMANDS or first in {"convert", "data", "plot", "compare"}
+    return bool(os.environ.get("LOCAL_RANK")) and command in HYDRA_COMMANDS and not known
+
+
 def main(argv: list[str] | None = None) -> int:
     """``slotfill COMMAND ...``: the exit status (user errors exit 2 with one line, Ctrl-C 130)."""
     previous = signal.getsignal(signal.SIGINT)
     quiet_ctrl_c()
     try:
         argv = sys.argv[1:] if argv is None else list(argv)
+        if ddp_rank_of(argv):
+            argv = [os.environ[COMMAND_ENV], *argv]
         if argv and argv[0] in HYDRA_COMMANDS:
             return run_command(argv[0], argv[1:])
         ctrl_c_interrupts()

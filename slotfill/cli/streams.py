@@ -62,14 +62,6 @@ def iter_sentences(texts: Iterable[str], text: str | None = None, source: str | 
             raise DataError(path, None, f"cannot read file: {e.strerror}") from None
 
 
-def read_sentences(texts: Iterable[str], text: str | None = None, source: str | None = None) -> list[str]:
-    """Every sentence of :func:`iter_sentences` as a list; nothing at all is an error."""
-    sentences = list(iter_sentences(texts, text, source))
-    if not sentences:
-        raise SlotfillError(NOTHING_TO_TAG)
-    return sentences
-
-
 def chunks(items: Iterable[str], size: int | None) -> Iterator[list[str]]:
     """Consecutive lists of ``size`` items (the last one shorter; ``None``: all in one)."""
     it = iter(items)

@@ -1,8 +1,31 @@
-"""Slot spans from BIO tags."""
+"""BIO tags: their parts, their repair, and the slot spans they mark (the one place that parses them)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+
+def split_tag(tag: str) -> tuple[str, str]:
+    """``("B", "toloc.city_name")`` from ``B-toloc.city_name``; ``("O", "")`` for ``O``.
+
+    The prefix is one letter of any scheme (B, I, E, S, L, U); the slot is everything after the first ``-``.
+    """
+    if tag == "O" or len(tag) < 3 or tag[1] != "-":
+        return "O", ""
+    return tag[0], tag[2:]
+
+
+def slot_of(tag: str) -> str:
+    """The slot a tag belongs to (``toloc.city_name``), ``""`` for ``O``."""
+    return split_tag(tag)[1]
+
+
+def is_begin(tag: str) -> bool:
+    return split_tag(tag)[0] == "B"
+
+
+def is_inside(tag: str) -> bool:
+    return split_tag(tag)[0] == "I"
 
 
 def repair_bio(tags: Sequence[str]) -> list[str]:
@@ -15,8 +38,8 @@ def repair_bio(tags: Sequence[str]) -> list[str]:
     out = []
     prev = "O"
     for t in tags:
-        if t.startswith("I-") and (prev == "O" or prev[2:] != t[2:]):
-            t = "B-" + t[2:]
+        if is_inside(t) and slot_of(prev) != slot_of(t):
+            t = "B-" + slot_of(t)
         out.append(t)
         prev = t
     return out
@@ -27,8 +50,8 @@ def bio_spans(tags: Sequence[str]) -> list[tuple[str, int, int]]:
     spans = []
     start, label = None, None
     for i, t in enumerate([*repair_bio(tags), "O"]):
-        if t == "O" or t.startswith("B-"):
+        if not is_inside(t):
             if label is not None:
                 spans.append((label, start, i))
-            start, label = (i, t[2:]) if t != "O" else (None, None)
+            start, label = (i, slot_of(t)) if t != "O" else (None, None)
     return spans

@@ -9,6 +9,7 @@ from slotfill.core.lexicon import Lexicon
 
 PAD = "<pad>"
 UNK = "<unk>"
+MAX_WORD_LEN = 20  # characters per word seen by the char CNN; longer words keep their first 20
 
 
 class Vocab:

@@ -14,7 +14,7 @@ import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from slotfill.core.spans import bio_spans, repair_bio
+from slotfill.core.spans import bio_spans, is_inside, repair_bio
 from slotfill.core.tokenize import normalize
 from slotfill.core.vocab import split_intent
 from slotfill.data.formats import Record
@@ -159,7 +159,7 @@ def check(splits: dict[str, list[Record]], name: str = "data", rare: int = RARE)
                 )
             )
 
-    ill = [r for r in everything if any(t.startswith("I-") and t != b for t, b in zip(r.tags, repair_bio(r.tags)))]
+    ill = [r for r in everything if any(is_inside(t) and t != b for t, b in zip(r.tags, repair_bio(r.tags)))]
     if ill:
         findings.append(
             Finding(

@@ -27,7 +27,7 @@ from slotfill.core import resources
 from slotfill.data import formats
 from slotfill.data.formats import Record
 from slotfill.data.formats import folder as folder_format
-from slotfill.errors import ConfigError, DataError
+from slotfill.errors import ConfigError, DataError, first_line
 
 SPLITS = ("train", "valid", "test")
 SPLIT_ALIASES = {
@@ -259,17 +259,6 @@ def read_split(split_dir: str | Path) -> dict[str, list]:
     return columns(formats.read(Path(split_dir), folder_format.NAME, "auto"))
 
 
-def load_folder(root: str | Path, splits: Sequence[str] = SPLITS):
-    """Read ``<root>/<split>/{seq.in,seq.out,label}`` for each split into a DatasetDict."""
-    root = _existing(root, "data folder")
-    out = {}
-    for split in splits:
-        if not (root / split).is_dir():
-            raise DataError(root / split, None, f"missing split folder {split!r}")
-        out[split] = formats.read(root / split, folder_format.NAME, "auto")
-    return to_datasetdict(out)
-
-
 def data_config(overrides: Sequence[str] = ()) -> dict:
     """The data settings that ``train.py`` would use with these overrides (``data=snips``, ``data.path=...``)."""
     from hydra import compose, initialize_config_dir
@@ -283,6 +272,6 @@ def data_config(overrides: Sequence[str] = ()) -> dict:
         with initialize_config_dir(version_base="1.3", config_dir=str(conf)):
             cfg = compose("train", overrides=list(overrides))
     except Exception as e:  # Hydra's override and missing-config errors
-        raise ConfigError(str(e).strip().splitlines()[0]) from None
+        raise ConfigError(first_line(e, limit=400)) from None
     values = OmegaConf.to_container(cfg.data, resolve=True)
     return {k: v for k, v in values.items() if k in DATA_KEYS}

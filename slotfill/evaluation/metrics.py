@@ -98,3 +98,11 @@ def all_scores(
     out.update({f"strict_{k}": v for k, v in slot_scores(gold_tags, pred_tags, mode="strict").items()})
     out.update(sentence_scores(gold_tags, pred_tags, gold_intents, pred_intents))
     return out
+
+
+def joint_score(scores: dict) -> float:
+    """The checkpoint-selection score of joint models (``monitor=val/joint``): slot F1 and intent accuracy
+    weighted equally; without an intent head, slot F1."""
+    if "intent_accuracy" in scores:
+        return (scores["f1"] + scores["intent_accuracy"]) / 2
+    return scores["f1"]

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from slotfill.core.files import write_atomic
+from slotfill.core.spans import slot_of
 
 SCORE_KEYS = ("f1", "precision", "recall", "intent_accuracy", "sentence_accuracy")
 
@@ -42,7 +43,7 @@ def render(card: dict, vocabs: dict | None = None, metrics: dict | None = None, 
     ]
     if vocabs:
         tags = _labels(vocabs.get("tags"))
-        slots = sorted({t[2:] for t in tags if t[:2] in ("B-", "I-")})
+        slots = sorted({slot_of(t) for t in tags} - {""})
         lines += ["", f"## Labels ({len(slots)} slot types)", "", ", ".join(f"`{s}`" for s in slots) or "none"]
         intents = _labels(vocabs.get("intents"))
         if intents and model.get("intent"):

@@ -9,14 +9,14 @@ from pathlib import Path
 
 from slotfill.core.files import write_atomic, write_json
 from slotfill.core.schema import metrics_record
-from slotfill.core.spans import bio_spans
+from slotfill.core.spans import bio_spans, slot_of
 from slotfill.evaluation.calibration import calibration
 from slotfill.evaluation.intents import intent_confusion, intent_report, intent_report_markdown
 from slotfill.evaluation.metrics import all_scores, same_intent, slot_report
 
 
 def slot_type(tag: str) -> str:
-    return "O" if tag == "O" else tag[2:]
+    return slot_of(tag) or "O"
 
 
 def label_coverage(gold: Sequence[Sequence[str]], known_tags: Sequence[str]) -> tuple[int, int, float]:
@@ -64,7 +64,7 @@ def confusions(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> 
 
 def has_direction_slots(tags: Sequence[Sequence[str]]) -> bool:
     """Whether any tag is a departure (``fromloc.*``) or arrival (``toloc.*``) slot, as in ATIS."""
-    return any(t[2:].startswith(("fromloc.", "toloc.")) for seq in tags for t in seq)
+    return any(slot_of(t).startswith(("fromloc.", "toloc.")) for seq in tags for t in seq)
 
 
 def type_matrix(

@@ -7,9 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from slotfill.core.tokenize import normalize
-from slotfill.core.vocab import Vocabularies
-
-MAX_WORD_LEN = 20  # characters per word seen by the char CNN; longer words keep their first 20
+from slotfill.core.vocab import MAX_WORD_LEN, Vocabularies
 
 
 def encode_batch(token_lists: Sequence[Sequence[str]], vocabs: Vocabularies) -> dict[str, np.ndarray]:

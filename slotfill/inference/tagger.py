@@ -40,9 +40,8 @@ def _bf16(model: SlotModel) -> Forward:
 class SlotTagger(TextTagger):
     """A trained slot tagger: raw sentences in, tokens, tags, spans and intent out (see :class:`TextTagger`)."""
 
-    def __init__(self, model: SlotModel, source: str = "", forward: Forward | None = None) -> None:
+    def __init__(self, model: SlotModel, forward: Forward | None = None) -> None:
         self.model = model
-        self.source = source
         self._forward = forward  # None: the eager float32 network
 
     @classmethod
@@ -75,7 +74,7 @@ class SlotTagger(TextTagger):
             forward = OnnxEmissions.for_model(model, path, threads=threads, precision=precision)
         elif precision == "bf16":
             forward = _bf16(model)
-        return cls(model, str(path), forward)
+        return cls(model, forward)
 
     @property
     def vocabs(self):

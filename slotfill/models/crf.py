@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from slotfill.core.spans import is_inside, slot_of, split_tag
+
 NEG = -1e4  # a large negative score rather than -inf keeps logsumexp and ONNX free of NaNs
 
 
@@ -19,10 +21,10 @@ def bio_allowed(tags: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
     trans = torch.ones(n, n, dtype=torch.bool)
     start = torch.ones(n, dtype=torch.bool)
     for j, to in enumerate(tags):
-        if to.startswith("I-"):
+        if is_inside(to):
             start[j] = False
             for i, frm in enumerate(tags):
-                trans[i, j] = frm[2:] == to[2:] and frm[:2] in ("B-", "I-")
+                trans[i, j] = slot_of(frm) == slot_of(to) and split_tag(frm)[0] in ("B", "I")
     return trans, start
 
 

@@ -7,8 +7,7 @@ from collections.abc import Sequence
 import torch
 
 from slotfill.core.tokenize import normalize
-from slotfill.core.vocab import Vocabularies, split_intent
-from slotfill.inference.numpy_encode import MAX_WORD_LEN
+from slotfill.core.vocab import MAX_WORD_LEN, Vocabularies, split_intent
 
 IGNORE = -100  # tag id of padding and of gold tags the training vocabulary lacks (ignored by the loss)
 

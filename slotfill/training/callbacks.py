@@ -1,9 +1,11 @@
-"""Lightning callbacks and plugins: training throughput, time-to-quality, one log line per epoch; atomic checkpoints."""
+"""Lightning callbacks and plugins: throughput, time-to-quality, one log line per epoch, the random state of a
+resumed run; atomic checkpoints."""
 
 from __future__ import annotations
 
 import io
 import logging
+import random
 import statistics
 import time
 
@@ -142,3 +144,31 @@ def epoch_line(row: dict) -> str:
         parts.append(f"intent {row['val_intent_accuracy']:.2f}")
     parts += [f"lr {row['lr']:.2e}", f"{row['seconds']:.1f} s", f"{row['sent_per_s']:.0f} sent/s"]
     return "  ".join(parts)
+
+
+RNG_KEY = "slotfill_rng"  # random number generator states inside training checkpoints
+
+
+class ResumeRandomState(pl.Callback):
+    """A resumed run draws the same dropout masks as an uninterrupted one: the generators' states
+    travel in every training checkpoint and are put back at the first training batch."""
+
+    def __init__(self) -> None:
+        self._saved: dict | None = None
+
+    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict) -> None:
+        checkpoint[RNG_KEY] = {"torch": torch.get_rng_state(), "python": random.getstate()}
+
+    def on_load_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict) -> None:
+        # applied at the first training batch: restoring draws random numbers of its own
+        # (Lightning replays the end of the saved epoch) that the uninterrupted run never drew
+        self._saved = checkpoint.get(RNG_KEY)
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch, batch_idx: int) -> None:
+        rng, self._saved = self._saved, None
+        if rng:
+            torch.set_rng_state(rng["torch"])
+            random.setstate(rng["python"])
+            # after the checkpoint was saved, the uninterrupted run drew one number more: the
+            # base seed the DataLoader takes from the global generator for the epoch's iterator
+            torch.empty((), dtype=torch.int64).random_()

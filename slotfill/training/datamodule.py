@@ -195,10 +195,6 @@ class SlotDataModule(pl.LightningDataModule):
         ds = self.datasets[split]
         return ds["tags"], ds["intent"]
 
-    def tokens(self, split: str) -> list[list[str]]:
-        self.prepare()
-        return self.datasets[split]["tokens"]
-
     def _world(self) -> tuple[int, int]:
         trainer = getattr(self, "trainer", None)
         if trainer is None:

@@ -27,10 +27,11 @@ from slotfill.errors import ConfigError, SlotfillError
 from slotfill.evaluation.metrics import slot_report
 from slotfill.models import NetConfig
 from slotfill.models.slot_model import SlotModel
-from slotfill.training.callbacks import AtomicCheckpointIO, Throughput
+from slotfill.training.callbacks import AtomicCheckpointIO, ResumeRandomState, Throughput
 from slotfill.training.datamodule import SlotDataModule
 from slotfill.training.module import SlotTaggerModule, TrainConfig
 from slotfill.training.transfer import init_from
+from slotfill.training.weight_averaging import LastEpochsAverage
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,9 @@ def build(cfg: DictConfig) -> tuple[SlotDataModule, SlotTaggerModule, pl.Trainer
     source = SlotModel.load(source_file) if source_file else None  # its config and lexicon size the new model
     net_cfg = source.config if source is not None else NetConfig.from_dict(_plain(cfg.model))
     optimizer = _instantiate(cfg.optimizer, "optimizer")
-    callbacks = _components(cfg.get("callbacks"), "callbacks")
+    callbacks = [*_components(cfg.get("callbacks"), "callbacks"), ResumeRandomState()]
+    if train_cfg.average_last > 1:
+        callbacks.append(LastEpochsAverage(train_cfg.average_last))
     bar = bool(cfg.trainer.get("enable_progress_bar", True)) and interactive()
     if not bar:  # redirected output: EpochLog's lines, no \r-redrawn bar
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]

@@ -1,10 +1,13 @@
-"""The LightningModule: loss, input dropout, logging, optimiser, weight averaging; seqeval of validation."""
+"""The LightningModule: loss, input dropout, logging, optimiser; seqeval of validation.
+
+Weight averaging (:mod:`.weight_averaging`) and the random state of a resumed run
+(:class:`.callbacks.ResumeRandomState`) are callbacks that :func:`slotfill.training.fit.build` adds.
+"""
 
 from __future__ import annotations
 
 import logging
 import math
-import random
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -13,16 +16,15 @@ import torch
 
 from slotfill.core.lexicon import BEGIN, OUT
 from slotfill.core.settings import from_mapping, whole_number
+from slotfill.core.spans import is_begin
 from slotfill.errors import ConfigError, TrainingDiverged
-from slotfill.evaluation.metrics import all_scores
+from slotfill.evaluation.metrics import all_scores, joint_score
 from slotfill.models.slot_model import CHECKPOINT_KEY, SlotModel
 
 log = logging.getLogger(__name__)
 LR_DECAYS = ("none", "linear", "cosine")
-RNG_KEY = "slotfill_rng"  # random number generator states inside training checkpoints
 RECENT_KEY = "slotfill_recent_val"  # the last validation scores (for the *_mean3 monitors) inside checkpoints
 SMOOTH_WINDOW = 3  # val/f1 and val/joint are also logged as the mean of the last this many epochs
-AVERAGE_KEY = "slotfill_average"  # the weights of the last train.average_last epochs inside training checkpoints
 
 
 @dataclass
@@ -58,15 +60,6 @@ class TrainConfig:
 
 def default_optimizer(params, lr: float = 1e-3) -> torch.optim.Optimizer:
     return torch.optim.Adam(params, lr=lr)
-
-
-def mean_weights(snapshots: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    """The element-wise mean of state dicts (the last one's value for tensors that are not floating point)."""
-    last = snapshots[-1]
-    return {
-        k: torch.stack([s[k] for s in snapshots]).mean(0) if v.is_floating_point() else v.clone()
-        for k, v in last.items()
-    }
 
 
 def lexicon_mask(lexicon: torch.Tensor, p: float) -> torch.Tensor:
@@ -113,18 +106,12 @@ class SlotTaggerModule(pl.LightningModule):
         singleton = torch.zeros(len(vocabs.words), dtype=torch.bool)
         singleton[vocabs.singletons] = True
         self.register_buffer("singleton", singleton, persistent=False)
-        begins = torch.tensor([t.startswith("B-") for t in vocabs.tags.itos], dtype=torch.bool)
+        begins = torch.tensor([is_begin(t) for t in vocabs.tags.itos], dtype=torch.bool)
         self.register_buffer("tag_begins", begins, persistent=False)
         self._outputs: dict[str, list] = {}
-        self._resume_rng: dict | None = None
         # per split: {"index", "gold", "pred", "pred_intents", "scores"} of the last evaluation
         self.results: dict[str, dict] = {}
         self._recent_val: dict[str, list[float]] = {}  # f1, joint: the last SMOOTH_WINDOW validation values
-        # train.average_last > 1: the last epochs' weights; validation scores (and checkpoints carry
-        # as the model) their mean, while training goes on from the epoch's own weights
-        self._snapshots: list[dict[str, torch.Tensor]] = []
-        self._own: dict[str, torch.Tensor] | None = None  # the epoch's own weights while validation runs on the mean
-        self._mean: dict[str, torch.Tensor] | None = None  # this epoch's mean weights, once validated
 
     @property
     def scores(self) -> dict[str, dict]:
@@ -189,35 +176,8 @@ class SlotTaggerModule(pl.LightningModule):
     def test_step(self, batch: dict, batch_idx: int) -> None:
         self._eval_step(batch, "test")
 
-    def _averaging(self) -> bool:
-        trainer = self.trainer
-        return self.train_config.average_last > 1 and trainer.state.fn == "fit" and not trainer.sanity_checking
-
-    def on_fit_start(self) -> None:
-        if self.train_config.average_last > 1:
-            log.info(
-                "validation scores, and checkpoints hold, the mean weights of the last %d epochs (train.average_last)",
-                self.train_config.average_last,
-            )
-
-    def on_train_epoch_start(self) -> None:
-        self._mean = None  # a checkpoint saved before this epoch's validation carries its own weights
-
-    def on_validation_epoch_start(self) -> None:
-        if not self._averaging():
-            return
-        own = {k: v.detach().clone() for k, v in self.model.net.state_dict().items()}
-        self._snapshots = [*self._snapshots, own][-self.train_config.average_last :]
-        self._own, self._mean = own, mean_weights(self._snapshots)
-        self.model.net.load_state_dict(self._mean)
-
     def on_validation_epoch_end(self) -> None:
-        try:
-            self._score("val", "valid")
-        finally:
-            if self._own is not None:  # training continues from the epoch's own weights
-                self.model.net.load_state_dict(self._own)
-                self._own = None
+        self._score("val", "valid")
 
     def on_test_epoch_end(self) -> None:
         self._score("test", "test")
@@ -249,9 +209,7 @@ class SlotTaggerModule(pl.LightningModule):
         self.results[split]["scores"] = scores
         for k, v in scores.items():
             self.log(f"{prefix}/{k}", v, prog_bar=k == "f1", sync_dist=False, rank_zero_only=False)
-        # a checkpoint-selection score for joint models (monitor=val/joint): slot F1 and intent
-        # accuracy weighted equally; without an intent head it is slot F1
-        joint = (scores["f1"] + scores["intent_accuracy"]) / 2 if "intent_accuracy" in scores else scores["f1"]
+        joint = joint_score(scores)
         self.log(f"{prefix}/joint", joint, sync_dist=False, rank_zero_only=False)
         if prefix == "val" and self.trainer.state.fn == "fit":
             # monitor=val/f1_mean3: one lucky epoch between worse ones does not select itself
@@ -283,38 +241,9 @@ class SlotTaggerModule(pl.LightningModule):
 
     # ----------------------------------------------------------- checkpoints
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        # the model a checkpoint carries is the one its validation score belongs to (the mean weights
-        # under train.average_last); Lightning's own state_dict keeps the weights training goes on from
-        checkpoint[CHECKPOINT_KEY] = self._model_state(self._mean)
-        checkpoint[AVERAGE_KEY] = [{k: v.cpu() for k, v in s.items()} for s in self._snapshots]
-        # a resumed run draws the same dropout masks as an uninterrupted one
-        checkpoint[RNG_KEY] = {"torch": torch.get_rng_state(), "python": random.getstate()}
+        # LastEpochsAverage (a callback, so it ran first) may have put the validated mean weights there
+        checkpoint.setdefault(CHECKPOINT_KEY, self.model.state())
         checkpoint[RECENT_KEY] = {k: list(v) for k, v in self._recent_val.items()}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        # applied at the first training batch: restoring draws random numbers of its own
-        # (Lightning replays the end of the saved epoch) that the uninterrupted run never drew
-        self._resume_rng = checkpoint.get(RNG_KEY)
         self._recent_val = {k: list(v) for k, v in checkpoint.get(RECENT_KEY, {}).items()}
-        device = next(self.model.parameters()).device
-        self._snapshots = [{k: v.to(device) for k, v in s.items()} for s in checkpoint.get(AVERAGE_KEY, [])]
-
-    def _model_state(self, weights: dict[str, torch.Tensor] | None) -> dict:
-        """:meth:`SlotModel.state` with ``weights`` in place of the current ones (None: the current ones)."""
-        if weights is None:
-            return self.model.state()
-        own = {k: v.detach().clone() for k, v in self.model.net.state_dict().items()}
-        self.model.net.load_state_dict(weights)
-        try:
-            return self.model.state()
-        finally:
-            self.model.net.load_state_dict(own)
-
-    def on_train_batch_start(self, batch: dict, batch_idx: int) -> None:
-        rng, self._resume_rng = self._resume_rng, None
-        if rng:
-            torch.set_rng_state(rng["torch"])
-            random.setstate(rng["python"])
-            # after the checkpoint was saved, the uninterrupted run drew one number more: the
-            # base seed the DataLoader takes from the global generator for the epoch's iterator
-            torch.empty((), dtype=torch.int64).random_()

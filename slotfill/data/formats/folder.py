@@ -63,8 +63,3 @@ def write(records: list[Record], split_dir: Path, scheme: str = "bio") -> None:
         if missing is not None:
             raise missing.error("no intent, but other sentences have one (the label file needs one a line)")
         write_atomic(split_dir / "label", "".join(r.intent + "\n" for r in records))
-
-
-def seq_out_lines(tags: list[str], scheme: str = "bio") -> str:
-    """One sentence's tags as a ``seq.out`` line (predictions)."""
-    return " ".join(from_bio(tags, scheme)) + "\n"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from slotfill.data.formats.base import Record, read_text
 from slotfill.data.formats.schemes import from_bio
-from slotfill.errors import DataError
+from slotfill.errors import DataError, first_line
 
 NAME = "hub"
 SUFFIX = ".csv"
@@ -40,13 +40,13 @@ def _words(value: object) -> list[str]:
     return str(value or "").split()
 
 
-def rows_to_records(rows: Iterable[dict], columns: list[str], where: str, first_line: int = 2) -> list[Record]:
-    """Records from row dicts; line numbers count a header line (``first_line`` is the first row's)."""
+def rows_to_records(rows: Iterable[dict], columns: list[str], where: str, first_row: int = 2) -> list[Record]:
+    """Records from row dicts; line numbers count a header line (``first_row`` is the first row's)."""
     text, slots, intent = (_column(columns, f, where) for f in ("text", "slots", "intent"))
     intent_col = intent
     return [
         Record(_words(row.get(text)), _words(row.get(slots)), str(row.get(intent_col) or ""), where, n)
-        for n, row in enumerate(rows, first_line)
+        for n, row in enumerate(rows, first_row)
     ]
 
 
@@ -97,10 +97,9 @@ def load(name: str | None, data_files: dict[str, str] | None = None) -> dict[str
         else:
             raw = hf.load_dataset(name)
     except FileNotFoundError as e:
-        raise DataError(label, None, str(e).splitlines()[0] if str(e) else "not found") from None
+        raise DataError(label, None, first_line(e) if str(e).strip() else "not found") from None
     except Exception as e:  # the hub client raises many types when offline or the name is wrong
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise DataError(label, None, f"cannot load from the Hugging Face hub: {first}") from None
+        raise DataError(label, None, f"cannot load from the Hugging Face hub: {first_line(e)}") from None
     out = {}
     for split, ds in raw.items():
         where = (data_files or {}).get(split, f"{name}[{split}]")

@@ -14,17 +14,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from slotfill.core.spans import bio_spans, repair_bio
+from slotfill.core.spans import bio_spans, repair_bio, split_tag
 from slotfill.data.formats.base import Record
 
 READ_SCHEMES = ("auto", "bio", "iob1", "bioes")
 WRITE_SCHEMES = ("bio", "iob1", "bioes", "bilou")
 TAG_RE = re.compile(r"^(?:O|([BIESLU])-(\S+))$")
 _BIOES = {"S", "E", "L", "U"}
-
-
-def _parts(tag: str) -> tuple[str, str]:
-    return ("O", "") if tag == "O" else (tag[0], tag[2:])
 
 
 def detect(records: Sequence[Record]) -> str:
@@ -36,7 +32,7 @@ def detect(records: Sequence[Record]) -> str:
             m = TAG_RE.match(tag)
             if m is None:
                 continue
-            p, t = _parts(tag)
+            p, t = split_tag(tag)
             if p in _BIOES:
                 return "bioes"
             starts = prev[0] == "O" or prev[1] != t
@@ -51,7 +47,7 @@ def detect(records: Sequence[Record]) -> str:
 def _bioes_to_bio(r: Record) -> list[str]:
     out, open_type = [], None  # open_type: the type of a B-/I- chunk waiting for its E-
     for i, tag in enumerate(r.tags, 1):
-        p, t = _parts(tag)
+        p, t = split_tag(tag)
         p = {"U": "S", "L": "E"}.get(p, p)
         if p in ("I", "E") and open_type != t:
             raise r.error(f"tag {i} {tag!r} does not continue a chunk of type {t!r} (BIOES)", tags=True)

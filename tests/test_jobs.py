@@ -1,4 +1,4 @@
-"""run.py: the orchestrators behind the entry scripts, called in this process."""
+"""jobs.py: the orchestrators behind the entry scripts, called in this process."""
 
 import json
 

@@ -1,4 +1,4 @@
-"""runfolder.py: one run per folder, run.json status, what resume= continues from."""
+"""run_folder.py: one run per folder, run.json status, what resume= continues from."""
 
 import json
 

@@ -1,4 +1,4 @@
-"""onnx_backend.py: export from the model, parity with eager PyTorch, and a graph tied to its weights."""
+"""onnx_export.py: export from the model, parity with eager PyTorch, and a graph tied to its weights."""
 
 import json
 
@@ -51,7 +51,7 @@ def test_a_graph_of_other_weights_is_refused(tmp_path):
     ckpt = old.save(tmp_path / "model.pt")
     export_onnx(old, onnx_path_for(ckpt))
     tiny_model(seed=1, intent=True).save(ckpt)  # retrained into the same folder: the graph is stale
-    with pytest.raises(CheckpointError, match="stale export.*export.py"):
+    with pytest.raises(CheckpointError, match="stale export.*slotfill export"):
         SlotTagger.load(ckpt, backend="onnx")
     sidecar_path(onnx_path_for(ckpt)).unlink()
     with pytest.raises(CheckpointError, match="sidecar is missing"):
@@ -59,7 +59,7 @@ def test_a_graph_of_other_weights_is_refused(tmp_path):
 
 
 def test_onnx_backend_without_export_is_clear_error(tiny_model_file):
-    with pytest.raises(CheckpointError, match="export.py"):
+    with pytest.raises(CheckpointError, match="slotfill export"):
         SlotTagger.load(tiny_model_file, backend="onnx")
 
 

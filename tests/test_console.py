@@ -1,4 +1,4 @@
-"""formatting.py: score lines and predictions as people and programs read them."""
+"""console.py: score lines and predictions as people and programs read them."""
 
 import json
 

@@ -1,4 +1,4 @@
-"""data.py: where data is read from (splits, files, benchmarks, the hub), the carved valid split, names."""
+"""load.py: where data is read from (splits, files, benchmarks, the hub), the carved valid split, names."""
 
 import csv
 from pathlib import Path
@@ -7,7 +7,7 @@ import pytest
 
 from slotfill.data import load as data_mod
 from slotfill.data.formats import Record
-from slotfill.data.load import carve_valid, data_dir, load_folder, load_split, load_splits, read_split
+from slotfill.data.load import carve_valid, data_dir, load_benchmark, load_split, load_splits, read_split
 from slotfill.errors import ConfigError, DataError
 from tests.conftest import SHARED, write_split
 
@@ -42,7 +42,7 @@ def test_a_utf8_bom_starting_a_file_is_dropped(tmp_path):
 def test_folder_is_datasetdict_with_typed_features(tmp_path):
     for split in ("train", "valid", "test"):
         _good(tmp_path, split)
-    dd = load_folder(tmp_path)
+    dd, _ = load_benchmark({"path": str(tmp_path)})
     assert set(dd) == {"train", "valid", "test"}
     feats = dd["train"].features
     assert feats["tokens"].feature.dtype == "string" and feats["intent"].dtype == "string"
@@ -74,8 +74,6 @@ def test_bad_input_names_file_and_line(tmp_path, seq_in, seq_out, label, where, 
 
 
 def test_missing_folder_says_where_it_looked(tmp_path):
-    with pytest.raises(DataError, match="data.path"):
-        load_folder(tmp_path / "nowhere")
     with pytest.raises(DataError, match="data.path.*SLOTFILL_DATA_DIR"):
         load_splits({"path": str(tmp_path / "nowhere")})
 
@@ -220,7 +218,7 @@ def test_benchmark_prefers_the_local_copy(tmp_path, monkeypatch):
 
 @pytest.mark.skipif(not (SHARED / "atis").is_dir(), reason="benchmark copy not present")
 def test_reads_atis_benchmark():
-    dd = load_folder(SHARED / "atis")
+    dd, _ = load_benchmark({"path": str(SHARED / "atis")})
     assert {k: len(v) for k, v in dd.items()} == {"train": 4478, "valid": 500, "test": 893}
 
 

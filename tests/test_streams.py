@@ -1,24 +1,24 @@
-"""textio.py: sentences in from arguments, files and stdin; text out, with failed writes reported."""
+"""streams.py: sentences in from arguments, files and stdin; text out, with failed writes reported."""
 
 import io
 import sys
 
 import pytest
 
-from slotfill.cli.streams import TextOutput, chunks, iter_sentences, read_sentences, write_text
+from slotfill.cli.streams import TextOutput, check_sources, chunks, iter_sentences, write_text
 from slotfill.errors import DataError, SlotfillError
 
 
 def test_sentences_from_every_source(tmp_path, monkeypatch):
     f = tmp_path / "in.txt"
     f.write_text("from a file\n\n")
-    assert read_sentences(["bare"], "typed", str(f)) == ["bare", "typed", "from a file", ""]
+    assert list(iter_sentences(["bare"], "typed", str(f))) == ["bare", "typed", "from a file", ""]
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"one\ntwo\n")))
-    assert read_sentences([], None, "-") == ["one", "two"]
+    assert list(iter_sentences([], None, "-")) == ["one", "two"]
     with pytest.raises(SlotfillError, match="nothing to tag"):
-        read_sentences([], None, None)
+        check_sources([], None, None)
     with pytest.raises(DataError, match="file not found"):
-        read_sentences([], None, str(tmp_path / "missing.txt"))
+        list(iter_sentences([], None, str(tmp_path / "missing.txt")))
 
 
 def test_closed_stdin_is_an_error(monkeypatch):
@@ -26,7 +26,7 @@ def test_closed_stdin_is_an_error(monkeypatch):
     closed.close()
     monkeypatch.setattr(sys, "stdin", closed)
     with pytest.raises(SlotfillError, match="standard input is closed"):
-        read_sentences([], None, "-")
+        list(iter_sentences([], None, "-"))
 
 
 def test_write_text_to_a_file_and_its_failures(tmp_path):

@@ -1,4 +1,4 @@
-"""model.py: SlotModel builds from its config and vocabularies, decodes, and owns the model file."""
+"""slot_model.py: SlotModel builds from its config and vocabularies, decodes, and owns the model file."""
 
 import pytest
 import torch
@@ -6,7 +6,7 @@ import torch
 from slotfill.core.schema import FORMAT_VERSION
 from slotfill.errors import CheckpointError, ConfigError
 from slotfill.models.slot_model import CHECKPOINT_KEY, SlotModel
-from tests.helpers import labelled_batch, tiny_model
+from tests.helpers import ROOT, labelled_batch, tiny_model
 
 SENTENCES = [["i", "want", "to", "leave", "taipei"], ["arrive", "in", "new", "york"], ["zzyzx"]]
 
@@ -168,3 +168,16 @@ def test_lexicon_features_reach_the_network():
     hidden = dict(batch, lexicon=batch["lexicon"].clamp(max=1))  # every match hidden
     assert not torch.allclose(emissions, model(hidden)[0])
     assert model.net.lexicon_embed.num_embeddings == 4 * 2
+
+
+def test_a_model_file_written_before_the_package_layout_changed_still_loads():
+    """``tests/data/model_format2_v0.1.0.pt``: a tiny model (lexicon, intent) saved by slotfill 0.1.0 at
+    commit da79645, before the modules moved into packages; the file holds no module paths."""
+    import json
+
+    from slotfill.inference.tagger import SlotTagger
+
+    data = ROOT / "tests" / "data"
+    tagger = SlotTagger.load(data / "model_format2_v0.1.0.pt")
+    expected = json.loads((data / "model_format2_v0.1.0.expected.json").read_text())
+    assert tagger.predict(["i want to leave taipei and arrive in new york"]) == expected

@@ -1,4 +1,4 @@
-"""standalone/decode.py: numpy decoding gives what the torch decoding gives."""
+"""numpy_decode.py: numpy decoding gives what the torch decoding gives."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""training.py: runs on the sample in this process (each one trains, so all are marked slow)."""
+"""fit.py: runs on the sample in this process (each one trains, so all are marked slow)."""
 
 import json
 import shutil

@@ -1,4 +1,4 @@
-"""evaluation.py: confusions, error analysis and the Markdown report."""
+"""report.py: confusions, error analysis and the Markdown report."""
 
 from slotfill.evaluation.report import evaluate_predictions, markdown_report, type_matrix
 

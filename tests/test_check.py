@@ -1,4 +1,4 @@
-"""datacheck.py: statistics and findings (errors and warnings) of a data set."""
+"""check.py: statistics and findings (errors and warnings) of a data set."""
 
 from slotfill.data.check import check, render
 from slotfill.data.formats import Record

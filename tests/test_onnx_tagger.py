@@ -1,4 +1,4 @@
-"""standalone/tagger.py: model.onnx + sidecar tag like the torch tagger, without model.pt or torch."""
+"""onnx_tagger.py: model.onnx + sidecar tag like the torch tagger, without model.pt or torch."""
 
 import json
 import subprocess

@@ -1,4 +1,4 @@
-"""modelcard.py: MODEL_CARD.md from the model's card, vocabularies and metrics.json."""
+"""model_card.py: MODEL_CARD.md from the model's card, vocabularies and metrics.json."""
 
 import json
 
