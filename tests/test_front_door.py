@@ -40,7 +40,9 @@ def run_way(way: str, argv: list[str], monkeypatch) -> int:
 
 
 def ways(command: str) -> list[str]:
-    return ["slotfill", "python -m slotfill", *(["script"] if command in SCRIPTS else [])]
+    """``slotfill X`` and ``python X.py``; ``python -m slotfill X`` for the commands without a script
+    (``slotfill.__main__`` calls the same ``main``: ``test_python_dash_m_is_the_same_entry``)."""
+    return ["slotfill", "script" if command in SCRIPTS else "python -m slotfill"]
 
 
 @pytest.fixture
@@ -170,3 +172,9 @@ def test_the_job_is_named_after_the_command():
     assert commands.hydra_argv("train", ["seed=1"])[1] == ["seed=1", "hydra.job.name=train"]
     texts, argv = commands.hydra_argv("predict", ["ckpt=a=b.pt", "--cfg", "job", "hi, there"])
     assert texts == ["hi, there"] and argv == ["ckpt='a=b.pt'", "hydra.job.name=predict", "--cfg", "job"]
+
+
+def test_python_dash_m_is_the_same_entry():
+    import slotfill.__main__ as dash_m
+
+    assert dash_m.main is main

@@ -1,6 +1,6 @@
 """One schema for every file written next to a model: ``model.pt``, ``model.onnx.json``, ``metrics.json``.
 
-Keys every one of them carries (README, "Files a run writes", documents them for users):
+Keys every one of them carries (``docs/files.md`` documents them for users):
 
 ``format``            the writer's :data:`FORMAT_VERSION`; a reader refuses a newer one
 ``slotfill_version``  the package version that wrote the file
