@@ -91,18 +91,14 @@ def test_every_format_trains_and_evaluates(tmp_path, fmt):
 
 
 def test_atis_iob_files_reproduce_the_folder_result(tmp_path):
-    """``python train.py data.format=atis_iob data.train=... data.valid=... data.test=...`` == the folder run."""
+    """``data.format=atis_iob data.train=... data.valid=... data.test=...`` trains as the folder does."""
     from slotfill.data.convert import convert
-    from tests.helpers import run_script, sample_overrides
 
     convert(SAMPLE, tmp_path / "iob", "atis_iob")
     files = [f"data.{s}={tmp_path / 'iob' / f'{s}.iob'}" for s in ("train", "valid", "test")]
     results = {}
     for name, extra in (("folder", []), ("iob", ["data.format=atis_iob", "data.path=null", *files])):
-        args = [*sample_overrides(epochs=4, extra=extra), f"hydra.run.dir={tmp_path / ('run-' + name)}"]
-        proc = run_script("train.py", args)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        results[name] = json.loads((tmp_path / ("run-" + name) / "metrics.json").read_text())
+        results[name] = train_on_sample(tmp_path / f"run-{name}", epochs=4, extra=extra)
     assert results["iob"]["dataset"] == "iob" and results["folder"]["dataset"] == "sample"
     assert results["iob"]["scores"] == results["folder"]["scores"]
     assert results["iob"]["weights_sha256"] == results["folder"]["weights_sha256"]
