@@ -21,7 +21,7 @@ train: venv  ## train the default tagger on ATIS (override with ARGS="data=snips
 	$(PY) train.py $(ARGS)
 
 test: venv browser  ## the whole test suite (what CI runs), after setting up what the browser test needs
-	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -n $(TEST_JOBS) $(ARGS)
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -n $(TEST_JOBS) --dist worksteal $(ARGS)
 
 test-fast: venv
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -m "not slow" $(ARGS)

@@ -44,22 +44,33 @@ def tiny_model_file(tmp_path) -> Path:
     return tiny_model(intent=True).save(tmp_path / "model.pt")
 
 
+def _trained_once(tmp_path_factory, name: str, extra: list[str]) -> dict:
+    """A sample run trained once per ``make test``, whichever pytest-xdist worker asks first; the others
+    wait for it and read its ``metrics.json``."""
+    import json
+
+    from filelock import FileLock
+
+    from tests.helpers import train_on_sample
+
+    shared = tmp_path_factory.getbasetemp().parent  # the same folder for every worker of one run
+    out = shared / name
+    with FileLock(str(out) + ".lock"):
+        if not (out / "metrics.json").is_file():
+            train_on_sample(out, extra=extra)
+    return json.loads((out / "metrics.json").read_text())
+
+
 @pytest.fixture(scope="session")
 def trained_sample(tmp_path_factory):
     """A tagger trained on the bundled sample (shared by tests that need a checkpoint)."""
-    from tests.helpers import train_on_sample
-
-    out = tmp_path_factory.mktemp("sample_run")
     extra = ["model.intent=true", "model.char_dim=16", "model.char_filters=16", "train.word_dropout=0.1"]
     extra.append("monitor=val/joint")  # the presets' checkpoint selection (slot F1 + intent)
-    return train_on_sample(out, extra=extra)
+    return _trained_once(tmp_path_factory, "sample_run", extra)
 
 
 @pytest.fixture(scope="session")
 def trained_sample_crf(tmp_path_factory):
     """A tagger built like the accuracy presets (CRF, own intent encoder, intent -> slot scores) on the sample."""
-    from tests.helpers import train_on_sample
-
-    out = tmp_path_factory.mktemp("sample_run_crf")
     extra = ["model.crf=true", "model.intent=true", "model.intent_encoder=separate", "model.intent_to_slot=true"]
-    return train_on_sample(out, extra=extra)
+    return _trained_once(tmp_path_factory, "sample_run_crf", extra)

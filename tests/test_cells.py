@@ -1,8 +1,7 @@
 """bench/cells.py: every part writes its JSON, its figure and its section of cells.md (tiny budgets)."""
 
 import json
-import os
-import subprocess
+import runpy
 import sys
 
 import pytest
@@ -12,20 +11,14 @@ from tests.helpers import ROOT
 pytestmark = pytest.mark.slow
 
 
-def _cells(args, tmp_path):
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "cells.py"), *args, "--threads", "1", "--out", str(tmp_path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc
+def _cells(args, tmp_path, monkeypatch):
+    """``python bench/cells.py ARGS`` in this process (its grid part starts train.py runs of its own)."""
+    monkeypatch.setattr(sys, "argv", ["cells.py", *args, "--threads", "1", "--out", str(tmp_path)])
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    runpy.run_path(str(ROOT / "bench" / "cells.py"), run_name="__main__")
 
 
-def test_probe_gradients_and_forget_bias_parts(tmp_path):
+def test_probe_gradients_and_forget_bias_parts(tmp_path, monkeypatch):
     _cells(
         [
             "probe",
@@ -45,6 +38,7 @@ def test_probe_gradients_and_forget_bias_parts(tmp_path):
             "8",
         ],
         tmp_path,
+        monkeypatch,
     )
     _cells(
         [
@@ -64,6 +58,7 @@ def test_probe_gradients_and_forget_bias_parts(tmp_path):
             "8",
         ],
         tmp_path,
+        monkeypatch,
     )
     _cells(
         [
@@ -89,6 +84,7 @@ def test_probe_gradients_and_forget_bias_parts(tmp_path):
             "8",
         ],
         tmp_path,
+        monkeypatch,
     )
     for part in ("probe", "gradients", "forget_bias"):
         assert (tmp_path / f"cells_{part}.png").stat().st_size > 1000
@@ -103,7 +99,7 @@ def test_probe_gradients_and_forget_bias_parts(tmp_path):
     assert "python bench/cells.py forget-bias" in report
 
 
-def test_grid_trains_the_asked_cells_on_the_sample(tmp_path):
+def test_grid_trains_the_asked_cells_on_the_sample(tmp_path, monkeypatch):
     _cells(
         [
             "grid",
@@ -124,6 +120,7 @@ def test_grid_trains_the_asked_cells_on_the_sample(tmp_path):
             "1",
         ],
         tmp_path,
+        monkeypatch,
     )
     grid = json.loads((tmp_path / "cells_grid.json").read_text())["results"]
     assert [(r["cell"], r["bidirectional"], r["layers"]) for r in grid] == [("rnn", True, 1), ("lstm", True, 1)]

@@ -102,6 +102,18 @@ CASES = [
     (["train", "data=sample", "model.intent_to_slot=true"], 2, "model.intent_to_slot=true needs the intent head"),
     (["train", "data=sample", "train.lr_decay=sine"], 2, "train.lr_decay='sine'"),
     (["train", "data=sample", "+model.nonsense=1"], 2, "model.nonsense"),
+    (
+        [
+            "train",
+            "data=sample",
+            "optimizer.lr=1e30",
+            "trainer.gradient_clip_val=null",
+            "trainer.max_epochs=3",
+            "threads=1",
+        ],
+        2,
+        "training diverged: the loss is nan at step",
+    ),
     (["evaluate", "ckpt=/nope.pt", "data=sample"], 2, "checkpoint not found"),
     (["serve", "ckpt={model}", "port=-5"], 2, "port"),
     (["convert", "data/sample", "{tmp}/converted", "--to", "conll"], 0, "train.conll"),

@@ -18,7 +18,7 @@ from slotfill.cli.argv import extract_texts, quote_paths, resume_argv
 from slotfill.cli.exits import one_line
 from slotfill.errors import SlotfillError
 from tests.conftest import SHARED
-from tests.helpers import ROOT, SAMPLE, one_line_error, run_script, run_shell, sample_overrides
+from tests.helpers import ROOT, SAMPLE, compose_config, one_line_error, run_script, run_shell, sample_overrides
 
 slow = pytest.mark.slow
 # the default data set is ATIS, read from ../shared/data (never copied into the repository)
@@ -105,8 +105,11 @@ def test_train_in_a_terminal_draws_the_bar_and_keeps_epoch_lines_off_it(tmp_path
 @slow
 @needs_atis
 def test_train_fast_dev_run_on_the_default_data(tmp_path):
-    proc = _train(["trainer.fast_dev_run=true", "trainer.enable_progress_bar=false"], tmp_path)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    from slotfill.cli.jobs import train
+
+    overrides = ["trainer.fast_dev_run=true", "trainer.enable_progress_bar=false", "threads=1", "plots=false"]
+    metrics = train(compose_config(overrides, tmp_path))  # in this process: the default config and data
+    assert metrics["dataset"] == "atis" and (tmp_path / "model.pt").is_file()
 
 
 @slow
@@ -186,22 +189,26 @@ def _evaluate(args, out_dir):
 @slow
 @pytest.mark.parametrize("fixture", ["trained_sample", "trained_sample_crf"])
 def test_evaluate_reproduces_training_scores(request, fixture, tmp_path):
+    """In this process (the subprocess path is ``test_evaluate_reads_a_training_checkpoint_...``); the
+    figures are drawn for one split only, the one whose figures are checked."""
+    from slotfill.cli.jobs import evaluate
+
     run = request.getfixturevalue(fixture)
     for split in ("valid", "test"):
         args = [f"ckpt={run['model_file']}", "data=sample", f"data.path={SAMPLE}", f"split={split}"]
-        proc = _evaluate(args, tmp_path / split)
-        assert proc.returncode == 0, proc.stderr[-2000:]
+        evaluate(compose_config([*args, f"plots={split == 'valid'}"], tmp_path / split, config_name="evaluate"))
         metrics = json.loads((tmp_path / split / "metrics.json").read_text())
         assert metrics["kind"] == "evaluate" and metrics["weights_sha256"] == run["weights_sha256"]
         assert metrics["scores"][split] == pytest.approx(run["scores"][split], abs=1e-9)
         report = (tmp_path / split / "report.md").read_text()
         assert "Departure vs arrival" in report and "strict IOB2" in report
         assert "## Per-intent report" in report and "## Calibration" in report
-        for name in ("per_slot_f1", "slot_confusion", "intent_confusion", "confidence_histogram", "reliability"):
-            assert (tmp_path / split / f"{name}.png").stat().st_size > 1000 and (
-                tmp_path / split / f"{name}.svg"
-            ).exists()
         assert set(metrics["calibration"]) == {"span", "intent"} and metrics["per_intent"]["micro avg"]["support"] == 20
+    for name in ("per_slot_f1", "slot_confusion", "intent_confusion", "confidence_histogram", "reliability"):
+        assert (tmp_path / "valid" / f"{name}.png").stat().st_size > 1000 and (
+            tmp_path / "valid" / f"{name}.svg"
+        ).exists()
+    assert not (tmp_path / "test" / "reliability.png").exists()
 
 
 @slow
@@ -316,10 +323,14 @@ def _status(out):
 
 @slow
 def test_train_nan_loss_stops_at_once_with_one_line(tmp_path):
+    """In this process (the one line both ways in is a row of ``tests/test_front_door.py``)."""
+    from slotfill.cli.jobs import train
+    from slotfill.errors import TrainingDiverged
+
     args = sample_overrides(epochs=3, extra=["optimizer.lr=1e30", "trainer.gradient_clip_val=null"])
-    proc = _train(args, tmp_path)
-    one_line_error(proc, "training diverged: the loss is nan at step")
-    assert "optimizer.lr" in proc.stderr and "gradient_clip_val" in proc.stderr
+    with pytest.raises(TrainingDiverged, match="training diverged: the loss is nan at step") as e:
+        train(compose_config(args, tmp_path))
+    assert "optimizer.lr" in str(e.value) and "gradient_clip_val" in str(e.value) and "\n" not in str(e.value)
     assert not (tmp_path / "model.pt").exists() and not (tmp_path / "metrics.json").exists()
     assert _status(tmp_path) == "failed"
 
@@ -328,7 +339,7 @@ def test_train_nan_loss_stops_at_once_with_one_line(tmp_path):
 def test_train_kill_9_then_resume_ends_where_an_uninterrupted_run_ends(tmp_path):
     # dropout and <unk> replacement draw random numbers: the resumed run must draw the same ones;
     # checkpoint averaging must pick up the same window of earlier epochs' weights
-    args = sample_overrides(epochs=8, extra=["model.dropout=0.3", "train.unk_replace=0.5", "train.average_last=3"])
+    args = sample_overrides(epochs=5, extra=["model.dropout=0.3", "train.unk_replace=0.5", "train.average_last=3"])
     whole = _train(args, tmp_path / "whole")
     assert whole.returncode == 0, whole.stderr[-2000:]
     proc = _popen_train(args, tmp_path / "killed")
@@ -343,7 +354,7 @@ def test_train_kill_9_then_resume_ends_where_an_uninterrupted_run_ends(tmp_path)
     assert b["resumed_from"].endswith("last.ckpt") and _status(tmp_path / "killed") == "completed"
     assert b["best_val_score"] == a["best_val_score"] and b["scores"] == a["scores"]
     assert b["weights_sha256"] == a["weights_sha256"]  # the same weights, bit for bit
-    assert len(b["train_sent_per_s_epochs"]) == 8  # the epochs before the kill are remembered
+    assert len(b["train_sent_per_s_epochs"]) == 5  # the epochs before the kill are remembered
     assert not (tmp_path / "killed" / ".hydra" / "overrides.yaml").read_text().count("resume")
 
 
