@@ -1,6 +1,7 @@
 """serving/app.py: every endpoint's shape and every limit, in process (fastapi.testclient)."""
 
 import json
+import re
 
 import pytest
 from fastapi.testclient import TestClient
@@ -228,6 +229,7 @@ def test_demo_page_highlights_departure_and_arrival(live_server):
 
     webdriver = pytest.importorskip("selenium.webdriver")
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.expected_conditions import staleness_of
     from selenium.webdriver.support.ui import WebDriverWait
 
     chromium, driver_bin = shutil.which("chromium"), shutil.which("chromedriver")
@@ -240,10 +242,18 @@ def test_demo_page_highlights_departure_and_arrival(live_server):
     browser = webdriver.Chrome(options=options, service=webdriver.ChromeService(driver_bin))
     try:
         browser.get(live_server + "/")
+        # the example in the box is tagged on load, each span with its confidence in sight
+        marks = WebDriverWait(browser, 20).until(lambda b: b.find_elements(By.CSS_SELECTOR, "mark.entity"))
+        shown = [m.find_element(By.CLASS_NAME, "confidence").text for m in marks]
+        assert all(re.fullmatch(r"[01]\.\d\d", c) for c in shown), shown
+        for m in marks:
+            unsure = float(m.get_attribute("data-confidence")) < 0.5
+            assert ("unsure" in m.get_attribute("class").split()) == unsure
         box = browser.find_element(By.ID, "text")
         box.clear()
         box.send_keys(SEED)
         browser.find_element(By.ID, "go").click()
+        WebDriverWait(browser, 20).until(staleness_of(marks[0]))  # the answer to the click replaced them
         marks = WebDriverWait(browser, 20).until(lambda b: b.find_elements(By.CSS_SELECTOR, "mark.entity"))
         found = {m.get_attribute("data-entity"): m.text.split("\n")[0] for m in marks}
         assert found.get("fromloc.city_name", "").startswith("taipei"), found

@@ -60,3 +60,19 @@ def test_runs_without_hydra_config_compare_on_the_model_record(tmp_path):
 def test_a_folder_without_metrics_is_a_clear_error(tmp_path):
     with pytest.raises(SlotfillError, match="no metrics.json"):
         load_run(tmp_path)
+
+
+def test_a_setting_only_one_kind_of_folder_has_is_no_difference(tmp_path):
+    a = make_run(tmp_path, "a", hidden=128)
+    b = make_run(tmp_path, "b", hidden=256)
+    e = make_run(tmp_path, "e", hidden=128, hydra=False)  # an evaluation folder: no callbacks, logger, ...
+    metrics = json.loads((e / "metrics.json").read_text())
+    (e / "metrics.json").write_text(json.dumps({**metrics, "kind": "evaluate"}))
+    for run in (a, b):
+        (run / ".hydra" / "config.yaml").write_text(
+            (run / ".hydra" / "config.yaml").read_text() + "logger:\n  csv:\n    name: logs\n"
+        )
+    keys = differing([load_run(a), load_run(b), load_run(e)])
+    assert keys == ["model.hidden_size"]  # not logger.csv.name nor optimizer.lr, which only training folders have
+    c = make_run(tmp_path, "c", hidden=128)  # a training folder without the logger: that is a difference
+    assert "logger.csv.name" in differing([load_run(a), load_run(c)])

@@ -68,3 +68,15 @@ def test_evaluation_figures_are_written(tmp_path):
     for name in ("per_slot_f1", "slot_confusion", "intent_confusion", "confidence_histogram", "reliability"):
         assert {f"{name}.png", f"{name}.svg"} <= written
     assert "ECE" in (tmp_path / "reliability.svg").read_text()
+
+
+def test_per_slot_bars_carry_their_values_and_a_zero_is_marked(tmp_path, monkeypatch):
+    import matplotlib
+
+    from slotfill.evaluation.plots import per_slot_f1
+
+    monkeypatch.setitem(matplotlib.rcParams, "svg.fonttype", "none")  # text stays text in the SVG
+    per_slot = {"toloc.city_name": {"f1-score": 0.97, "support": 70}, "day_name": {"f1-score": 0.0, "support": 2}}
+    svg = per_slot_f1(per_slot, tmp_path / "f1")[1].read_text()
+    assert ">97.0<" in svg and ">0.0<" in svg
+    assert "#d62728" in svg  # the red of the zero's stub and value (tab:red)

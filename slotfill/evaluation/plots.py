@@ -93,16 +93,25 @@ def _label(run_dir: str | Path, all_dirs: Sequence[str | Path]) -> str:
 
 # ----------------------------------------------------------- evaluation
 def per_slot_f1(per_slot: dict[str, dict], out: Path) -> list[Path]:
-    """Horizontal bars of F1 per slot type (seqeval's per-slot report), support in the labels."""
+    """Horizontal bars of F1 per slot type (seqeval's per-slot report), support in the labels, each value
+    written at its bar; a slot type at F1 0 gets a red mark and a red value, not an invisible bar."""
     rows = [(k, v) for k, v in per_slot.items() if not k.endswith(" avg")]
     rows.sort(key=lambda kv: (-kv[1]["support"], kv[0]))
     fig = _figure(7, max(2.5, 0.22 * len(rows) + 1))
     ax = fig.subplots()
     names = [f"{k} ({v['support']})" for k, v in rows]
-    ax.barh(range(len(rows)), [100 * v["f1-score"] for _, v in rows], color="tab:blue")
+    values = [100 * v["f1-score"] for _, v in rows]
+    ax.barh(range(len(rows)), values, color="tab:blue")
+    for i, value in enumerate(values):
+        zero = value == 0
+        if zero:  # a bar of length 0 does not show: a red stub marks the row instead
+            ax.barh([i], [0.8], color="tab:red")
+        color = "tab:red" if zero else "black"
+        ax.text(value + 1, i, f"{value:.1f}", va="center", fontsize=6, color=color)
     ax.set_yticks(range(len(rows)), names, fontsize=7)
     ax.invert_yaxis()
-    ax.set_xlim(0, 100)
+    ax.set_xlim(0, 108)  # room for the value of a bar at 100
+    ax.set_xticks(range(0, 101, 20))
     ax.set_xlabel("F1 (%)  — slot type (gold support)")
     ax.set_title("Per-slot F1 (seqeval, default mode)", fontsize=10)
     ax.grid(axis="x", alpha=0.3)
@@ -113,7 +122,7 @@ def heatmap(labels: Sequence[str], matrix: Sequence[Sequence[int]], title: str, 
     """Counts ``matrix[gold][pred]`` coloured by row share (each gold class sums to 1), counts written in."""
     n = len(labels)
     size = max(4.0, 0.42 * n + 2.5)
-    fig = _figure(size, size)
+    fig = _figure(size + 1.2, size)  # the colour bar's width beside a square matrix
     ax = fig.subplots()
     shares = [[c / max(sum(row), 1) for c in row] for row in matrix]
     im = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
@@ -121,7 +130,7 @@ def heatmap(labels: Sequence[str], matrix: Sequence[Sequence[int]], title: str, 
     ax.set_yticks(range(n), labels, fontsize=7)
     ax.set_xlabel(f"predicted {axis}")
     ax.set_ylabel(f"gold {axis}")
-    ax.set_title(title, fontsize=10)
+    fig.suptitle(title, fontsize=10)  # over the whole figure: an axes title runs into the colour bar
     if n <= 30:
         for i, row in enumerate(matrix):
             for j, c in enumerate(row):
@@ -164,7 +173,7 @@ def confidence_histogram(calibration: dict[str, dict], out: Path) -> list[Path]:
 def reliability_diagram(calibration: dict[str, dict], out: Path) -> list[Path]:
     """Accuracy against mean confidence per bin (the diagonal is perfect calibration), with ECE."""
     kinds = list(calibration)
-    fig = _figure(4.2 * len(kinds), 4.0)
+    fig = _figure(4.2 * len(kinds), 4.4)
     axes = fig.subplots(1, len(kinds), squeeze=False)[0]
     for ax, kind in zip(axes, kinds):
         rel = calibration[kind]
@@ -196,7 +205,8 @@ def reliability_diagram(calibration: dict[str, dict], out: Path) -> list[Path]:
         ax.set_xlabel(f"{kind} confidence")
         ax.set_ylabel("accuracy")
         ax.set_title(f"{kind}s: ECE {rel['ece']:.2f}% (n={rel['n']})", fontsize=10)
-        ax.legend(fontsize=7, loc="upper left")
+        # below the axes: inside, any corner can hold bars (high accuracy at high confidence)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     return _save(fig, out)
 
 
