@@ -138,6 +138,7 @@ def test_bad_serve_settings_are_config_errors():
 
 
 # ------------------------------------------------------------- slotfill serve
+@pytest.mark.slow
 def test_a_model_that_does_not_load_stops_the_server_at_start(tmp_path, capsys):
     from slotfill.cli.main import main
 
@@ -175,6 +176,7 @@ def test_the_real_server_process(tiny_model_file):
         proc.wait(timeout=20)
 
 
+@pytest.mark.slow
 def test_onnx_backend_serves_the_same_answers(tiny_model_file, backend):
     pytest.importorskip("onnxruntime")
     from slotfill.models.onnx_export import export_onnx, onnx_path_for

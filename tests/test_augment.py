@@ -2,6 +2,7 @@
 
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -67,6 +68,7 @@ def test_swapped_sentences_stay_well_formed_and_keep_untyped_values(pairs, p, se
         assert not cur.startswith("I-") or prev[2:] == cur[2:]
 
 
+@pytest.mark.slow
 def test_swapped_training_set_is_seeded_by_epoch_and_sentence(sample_dir):
     probe = SlotDataModule(name="sample", path=str(sample_dir))
     probe.prepare()

@@ -3,6 +3,8 @@
 import argparse
 import sys
 
+import pytest
+
 from tests.helpers import ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -36,6 +38,7 @@ def test_tuning_tables_name_distinct_runs_and_end_with_what_users_run():
     ]
 
 
+@pytest.mark.slow
 def test_preset_tuning_rows_pin_what_they_vary_from_todays_preset():
     from hydra import compose, initialize_config_dir
 

@@ -2,6 +2,7 @@
 
 import sys
 
+import pytest
 from omegaconf import OmegaConf
 
 from tests.helpers import ROOT, compose_config
@@ -23,18 +24,21 @@ def _run_folder(tmp_path, overrides, drop=None):
     return out
 
 
+@pytest.mark.slow
 def test_a_run_of_todays_config_is_reused(tmp_path):
     out = _run_folder(tmp_path, ["data=sample", "seed=3"])
     assert stale(out, ["data=sample", "seed=3"], 1) is None
     assert finished(out, ["data=sample", "seed=3"], 1)
 
 
+@pytest.mark.slow
 def test_a_setting_added_since_at_its_old_behaviour_is_not_a_change(tmp_path):
     out = _run_folder(tmp_path, ["data=sample"], drop="warmup_steps")
     assert stale(out, ["data=sample"], 1) is None
     assert "train.warmup_steps was None, is 5" in stale(out, ["data=sample", "train.warmup_steps=5"], 1)
 
 
+@pytest.mark.slow
 def test_a_stale_run_is_named_and_set_aside(tmp_path, capsys):
     out = _run_folder(tmp_path, ["data=sample"])
     assert not finished(out, ["data=sample", "train.word_dropout=0.37"], 1, keep_stale=True)
@@ -45,6 +49,7 @@ def test_a_stale_run_is_named_and_set_aside(tmp_path, capsys):
     assert not finished(out, ["data=sample"], 1)  # nothing there now
 
 
+@pytest.mark.slow
 def test_runs_are_checked_from_several_threads_at_once(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 

@@ -40,6 +40,7 @@ def test_every_group_option_builds(group, option, tmp_path):
     assert trainer.max_epochs == cfg.trainer.max_epochs
 
 
+@pytest.mark.slow
 def test_presets_choose_what_they_say():
     atis = compose_config(["experiment=atis"], Path("x"))
     assert atis.model.crf and atis.model.intent and atis.model.intent_to_slot and atis.monitor == "val/joint"
@@ -72,6 +73,7 @@ def _leaves(node, prefix=""):
             yield name
 
 
+@pytest.mark.slow
 def test_every_option_is_consumed(tmp_path):
     """Each leaf of the train, predict, evaluate and export configs is read by slotfill or by the class it builds."""
     train = compose_config(["logger=tensorboard", "data=atis_hub"], tmp_path)

@@ -127,7 +127,16 @@ def _expand(args: list[str], files: dict) -> list[str]:
     return [a.format(**files) for a in args]
 
 
-@pytest.mark.parametrize("args, status, message", CASES, ids=[" ".join(c[0][:3]) for c in CASES])
+def _params(cases: list) -> list:
+    """The table as pytest parameters: the rows that compose a training or an evaluation are ``slow``
+    (a second each: ``make test`` runs them, ``make test-fast`` keeps the cheap rows)."""
+    heavy = ("train", "evaluate")
+    return [
+        pytest.param(*c, id=" ".join(c[0][:3]), marks=[pytest.mark.slow] if c[0][0] in heavy else []) for c in cases
+    ]
+
+
+@pytest.mark.parametrize("args, status, message", _params(CASES))
 def test_every_way_in_gives_the_same_answer(args, status, message, files, tmp_path, monkeypatch, capsys):
     work = tmp_path / "cwd"  # an empty folder: shipped files (data/sample, the configs) must be found anyway
     work.mkdir()

@@ -25,6 +25,7 @@ def test_predict_writes_jsonl_for_every_sentence(tiny_model_file, tmp_path):
         jobs.predict(_cfg("predict", [f"ckpt={tiny_model_file}", "format=xml"], tmp_path), ["hi"])
 
 
+@pytest.mark.slow
 def test_evaluate_scores_a_split_folder_and_writes_the_shared_schema(tiny_model_file, tmp_path):
     d = write_split(
         tmp_path / "own",
@@ -71,6 +72,7 @@ def test_predict_writes_data_formats(tiny_model_file, tmp_path, fmt, pattern):
     assert re.search(pattern, out.read_text())
 
 
+@pytest.mark.slow
 def test_evaluate_reads_any_format_and_reports_by_the_data(tiny_model_file, tmp_path, capsys):
     test = tmp_path / "mine" / "test.conll"
     test.parent.mkdir()
@@ -131,6 +133,7 @@ def test_predict_settings_are_checked_before_any_work(tiny_model_file, tmp_path,
         jobs.predict(_cfg("predict", [f"ckpt={tiny_model_file}", *overrides], tmp_path), ["hi"])
 
 
+@pytest.mark.slow
 def test_evaluate_warns_when_the_model_knows_few_of_the_gold_labels(tiny_model_file, tmp_path, capsys):
     d = write_split(tmp_path / "other", "test", "play some jazz\n", "O O B-genre\n", None)
     jobs.evaluate(_cfg("evaluate", [f"ckpt={tiny_model_file}", f"split_dir={d}"], tmp_path / "out"))
@@ -138,6 +141,7 @@ def test_evaluate_warns_when_the_model_knows_few_of_the_gold_labels(tiny_model_f
     assert "warning: the model knows 0 of the 1 slot labels" in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_training_into_a_used_folder_or_with_unknown_keys_is_refused(tmp_path):
     (tmp_path / "model.pt").write_bytes(b"an earlier run's model")
     with pytest.raises(SlotfillError, match="run folder is not empty"):

@@ -20,6 +20,7 @@ def test_convert_command(tmp_path, sample_dir, capsys):
     assert "wrote" in capsys.readouterr().out and (tmp_path / "c" / "train.conll").exists()
 
 
+@pytest.mark.slow
 def test_data_check_on_a_path_and_on_files(tmp_path, sample_dir, capsys):
     assert main(["data", "check", f"data.path={sample_dir}"]) == 0
     out = capsys.readouterr().out
@@ -31,6 +32,7 @@ def test_data_check_on_a_path_and_on_files(tmp_path, sample_dir, capsys):
     assert code == 0 and report["name"] == "j" and set(report["splits"]) == {"train", "valid"}  # valid carved
 
 
+@pytest.mark.slow
 def test_data_check_exit_status(tmp_path, capsys):
     bad = tmp_path / "bad"
     for split in ("train", "valid", "test"):
@@ -96,6 +98,7 @@ def test_compare_prints_one_table_and_writes_csv(tmp_path, capsys):
     assert (tmp_path / "t.csv").read_text().startswith("run,model.hidden_size")
 
 
+@pytest.mark.slow
 def test_plot_writes_learning_curves_of_several_runs(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     a, b = _run(tmp_path, "a", [10, 20]), _run(tmp_path, "b", [15, 30])

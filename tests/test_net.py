@@ -125,6 +125,7 @@ def _is_well_formed(tags):
     return True
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None)
 @given(st.integers(1, 4), st.integers(1, 7), st.integers(0, 10_000), st.booleans())
 def test_decoding_is_always_well_formed(batch, length, seed, log_softmax):

@@ -21,6 +21,7 @@ SENTENCES = ["i want to leave taipei", "", "arrive in new york " * 40, "Zürich 
     "net, lexicon",
     [({"intent": True}, False), ({"crf": True, "intent": True, "intent_encoder": "separate"}, False), ({}, True)],
 )
+@pytest.mark.slow
 def test_onnx_tags_like_eager_pytorch(tmp_path, net, lexicon):
     model = tiny_model(lexicon=lexicon, **net)
     ckpt = model.save(tmp_path / "model.pt")
@@ -63,6 +64,7 @@ def test_onnx_backend_without_export_is_clear_error(tiny_model_file):
         SlotTagger.load(tiny_model_file, backend="onnx")
 
 
+@pytest.mark.slow
 def test_int8_graph_agrees_with_float32(tmp_path):
     torch.manual_seed(0)
     model = tiny_model(intent=True)

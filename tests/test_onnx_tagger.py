@@ -23,6 +23,7 @@ def _export(tmp_path, net, lexicon, seed=0):
     return ckpt, export_onnx(model, onnx_path_for(ckpt))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("net, lexicon", NETS)
 def test_numpy_path_tags_like_torch(tmp_path, net, lexicon):
     ckpt, graph = _export(tmp_path, net, lexicon)

@@ -36,6 +36,7 @@ def test_read_epochs_merges_the_rows_of_an_epoch(tmp_path):
     assert read_epochs(tmp_path / "none") == []
 
 
+@pytest.mark.slow
 def test_learning_curves_of_several_runs_on_one_figure(tmp_path):
     a, b = _run(tmp_path, "a", [50, 70, 80]), _run(tmp_path, "b", [40, 60], intent=False)
     written = learning_curves([a, b], tmp_path / "curves")
@@ -48,6 +49,7 @@ def test_learning_curves_of_several_runs_on_one_figure(tmp_path):
         learning_curves([tmp_path / "empty"], tmp_path / "x")
 
 
+@pytest.mark.slow
 def test_evaluation_figures_are_written(tmp_path):
     gold = [["O", "B-to", "I-to"], ["B-from", "O", "O"]]
     pred = [["O", "B-to", "I-to"], ["B-to", "O", "O"]]

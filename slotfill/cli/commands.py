@@ -1,9 +1,10 @@
 """The Hydra-configured subcommands of ``slotfill``: train, predict, evaluate, export, serve.
 
 Each maps onto its config in ``conf/`` (``conf/<name>.yaml``) and one function of
-:mod:`slotfill.cli.jobs` (``serve`` onto :mod:`slotfill.serving`), exactly as ``train.py`` &c. do in a
-checkout; the configs are found in the checkout or in the installed package
-(:func:`slotfill.core.resources.conf_dir`), so the commands work from any folder.
+:mod:`slotfill.cli.jobs` (``serve`` onto :mod:`slotfill.serving`). :func:`run_command` is the one
+runner: ``slotfill``, ``python -m slotfill`` and the checkout's ``train.py`` &c. all arrive here. The
+configs are found in the checkout or in the installed package (:func:`slotfill.core.resources.conf_dir`),
+so the commands work from any folder.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What the command-line entry points do: ``train(cfg)``, ``evaluate(cfg)``, ``predict(cfg)``, ``export(cfg)``."""
+"""What each Hydra command does once its config is composed: ``train``, ``evaluate``, ``predict``, ``export``."""
 
 from __future__ import annotations
 

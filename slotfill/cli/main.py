@@ -77,7 +77,7 @@ def add_data(sub: argparse._SubParsersAction) -> None:
         description="Per-split statistics and findings; exit status 1 on errors, 0 with warnings only.",
     )
     c.add_argument(
-        "overrides", nargs="*", help="data settings as for train.py: data=snips, data.path=..., data.train=..."
+        "overrides", nargs="*", help="data settings as for slotfill train: data=snips, data.path=..., data.train=..."
     )
     c.add_argument("--json", action="store_true", help="print the report as JSON")
     c.add_argument("--rare", type=int, default=5, help="labels seen fewer times in train are reported (5)")

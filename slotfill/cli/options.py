@@ -74,7 +74,7 @@ def existing_file(cfg: DictConfig, key: str, error: type[Exception] = ConfigErro
 
 
 def check_train(cfg: DictConfig) -> None:
-    """Settings of ``train.py`` that are not checked where they are used."""
+    """Settings of ``slotfill train`` that are not checked where they are used."""
     unknown = sorted(set(cfg) - TRAIN_KEYS)
     if unknown:
         hint = ""
@@ -97,7 +97,7 @@ def check_train(cfg: DictConfig) -> None:
 
 
 def check_inference(cfg: DictConfig) -> None:
-    """Settings shared by ``predict.py`` and ``evaluate.py``."""
+    """Settings shared by ``slotfill predict`` and ``slotfill evaluate``."""
     from slotfill.inference.tagger import BACKENDS, PRECISIONS  # torch only: no Lightning
 
     require(cfg, "ckpt", "PATH (a model.pt or a training .ckpt)")

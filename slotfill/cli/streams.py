@@ -1,6 +1,6 @@
 """Sentences in (arguments, files, standard input) and text out (standard output or a file), checked.
 
-Input is read lazily, a line at a time, and output is written as it comes, so ``predict.py``
+Input is read lazily, a line at a time, and output is written as it comes, so ``slotfill predict``
 streams: memory stays flat whatever the input size.
 """
 

@@ -260,7 +260,7 @@ def read_split(split_dir: str | Path) -> dict[str, list]:
 
 
 def data_config(overrides: Sequence[str] = ()) -> dict:
-    """The data settings that ``train.py`` would use with these overrides (``data=snips``, ``data.path=...``)."""
+    """The data settings that ``slotfill train`` would use with these overrides (``data=snips``, ``data.path=...``)."""
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from slotfill.core.vocab import split_intent
 
 # seqeval (with scikit-learn behind it) takes about 2 s to import: it is imported inside the
-# functions that score, so predict.py, which never scores, starts without it.
+# functions that score, so slotfill predict, which never scores, starts without it.
 
 
 def slot_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], mode: str = "default") -> dict:

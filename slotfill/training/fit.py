@@ -51,7 +51,7 @@ warnings.filterwarnings("ignore", message=".*sync_dist=True.*")
 # torch and Lightning versions disagreeing about a private API, and a hint meant for big data sets
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
 warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
-# slotfill gives every run its own folder (runfolder.py): a non-empty one here is a resumed run
+# slotfill gives every run its own folder (run_folder.py): a non-empty one here is a resumed run
 warnings.filterwarnings("ignore", message=".*directory .* exists and is not empty.*")
 
 

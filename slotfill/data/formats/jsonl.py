@@ -1,6 +1,6 @@
 """``jsonl``: one JSON object a line, in either of two shapes.
 
-* ``{"tokens": [...], "tags": [...], "intent": "..."}`` (what ``predict.py format=jsonl`` writes, too);
+* ``{"tokens": [...], "tags": [...], "intent": "..."}`` (what ``slotfill predict format=jsonl`` writes, too);
 * ``{"text": "...", "spans": [{"start": 0, "end": 6, "label": "..."}], "intent": "..."}``: character
   spans, aligned to slotfill's tokenizer (a span off token boundaries is an error).
 
