@@ -53,7 +53,9 @@ def _trained_once(tmp_path_factory, name: str, extra: list[str]) -> dict:
 
     from tests.helpers import train_on_sample
 
-    shared = tmp_path_factory.getbasetemp().parent  # the same folder for every worker of one run
+    base = tmp_path_factory.getbasetemp()
+    # under pytest-xdist each worker's folder sits in the run's own: that one is shared by the workers
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
     out = shared / name
     with FileLock(str(out) + ".lock"):
         if not (out / "metrics.json").is_file():

@@ -6,7 +6,7 @@ from slotfill.models.slot_model import CHECKPOINT_KEY, SlotModel
 from slotfill.training.module import SlotTaggerModule, TrainConfig
 from slotfill.training.weight_averaging import LastEpochsAverage, mean_weights
 from tests.helpers import tiny_model
-from tests.test_module import _Trainer
+from tests.test_module import _same, _Trainer, _weights
 
 
 def test_mean_weights_averages_floats_and_keeps_the_last_of_the_rest():
@@ -17,14 +17,6 @@ def test_mean_weights_averages_floats_and_keeps_the_last_of_the_rest():
     mean = mean_weights(snapshots)
     assert mean["w"].tolist() == [2.0, 4.0] and mean["n"].item() == 7
     assert mean_weights(snapshots[:1])["w"].tolist() == [1.0, 2.0]
-
-
-def _weights(model) -> dict:
-    return {k: v.clone() for k, v in model.net.state_dict().items()}
-
-
-def _same(a: dict, b: dict) -> bool:
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_validation_and_checkpoints_see_the_mean_and_training_goes_on_from_the_epochs_own_weights():

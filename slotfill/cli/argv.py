@@ -13,6 +13,26 @@ INFO_CHOICES = ("all", "config", "defaults", "defaults-tree", "plugins", "search
 PATH_KEYS = ("ckpt", "input", "output", "split_dir", "data.path", "resume", "init_from")
 
 
+def _words(argv: list[str]) -> list[tuple[str, list[str]]]:
+    """``(kind, arguments)`` for each word of a command line: ``"flag"`` (a Hydra flag with its value,
+    if it takes one), ``"override"`` (``key=value``) or ``"text"`` (anything else)."""
+    words: list[tuple[str, list[str]]] = []
+    args = iter(argv)
+    for arg in args:
+        if arg in VALUE_FLAGS or arg == "--experimental-rerun":
+            value = next(args, None)
+            words.append(("flag", [arg] if value is None else [arg, value]))
+        elif arg in INFO_CHOICES and words and words[-1][1] in (["--info"], ["-i"]):
+            words[-1][1].append(arg)  # --info takes an optional value
+        elif arg.startswith("-"):
+            words.append(("flag", [arg]))
+        elif _OVERRIDE.match(arg):
+            words.append(("override", [arg]))
+        else:
+            words.append(("text", [arg]))
+    return words
+
+
 def extract_texts(argv: list[str]) -> tuple[list[str], list[str]]:
     """Pull free text out of the arguments before Hydra parses them.
 
@@ -21,23 +41,13 @@ def extract_texts(argv: list[str]) -> tuple[list[str], list[str]]:
     verbatim. Returns ``(texts, remaining_arguments)``.
     """
     texts, rest = [], []
-    args = iter(argv)
-    for arg in args:
-        if arg.startswith("text="):
-            texts.append(arg[len("text=") :])
-        elif arg in VALUE_FLAGS or arg.startswith("--experimental-rerun"):
-            rest.append(arg)
-            value = next(args, None)
-            if value is not None:
-                rest.append(value)
-        elif arg in ("--info", "-i"):
-            rest.append(arg)
-        elif arg in INFO_CHOICES and rest and rest[-1] in ("--info", "-i"):
-            rest.append(arg)
-        elif arg.startswith("-") or _OVERRIDE.match(arg):
-            rest.append(arg)
+    for kind, args in _words(argv):
+        if kind == "override" and args[0].startswith("text="):
+            texts.append(args[0][len("text=") :])
+        elif kind == "text":
+            texts.extend(args)
         else:
-            texts.append(arg)
+            rest.extend(args)
     return texts, rest
 
 
@@ -85,20 +95,7 @@ def job_name(argv: list[str], name: str) -> list[str]:
 
 def flags_last(argv: list[str]) -> list[str]:
     """Overrides first, then Hydra's flags with their values: its parser reads no override after a flag."""
-    overrides, flags = [], []
-    args = iter(argv)
-    for arg in args:
-        if arg in VALUE_FLAGS:
-            flags.append(arg)
-            value = next(args, None)
-            if value is not None:
-                flags.append(value)
-        elif arg in ("--info", "-i"):
-            flags.append(arg)
-        elif arg in INFO_CHOICES and flags and flags[-1] in ("--info", "-i"):
-            flags.append(arg)
-        elif arg.startswith("-"):
-            flags.append(arg)
-        else:
-            overrides.append(arg)
-    return overrides + flags
+    words = _words(argv)
+    return [a for kind, args in words if kind != "flag" for a in args] + [
+        a for kind, args in words if kind == "flag" for a in args
+    ]

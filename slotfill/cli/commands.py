@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from slotfill.cli.argv import extract_texts, flags_last, job_name, quote_paths, resume_argv
-from slotfill.cli.exits import ctrl_c_interrupts, fail, friendly_errors, interrupted, user_error
+from slotfill.cli.exits import ctrl_c_interrupts, friendly_errors
 from slotfill.core.resources import conf_dir
 
 COMMAND_ENV = "SLOTFILL_COMMAND"  # the running command, for the processes Lightning starts for further DDP ranks
@@ -149,33 +149,29 @@ def run_command(name: str, argv: list[str]) -> int:
     if any(a in ("-h", "--help") for a in argv):
         sys.stdout.write(command.help())
         return 0
-    try:
-        texts, argv = hydra_argv(name, list(argv))
-        os.environ.setdefault("HYDRA_FULL_ERROR", "1")  # Hydra raises its errors: they are printed on one line
-        import hydra  # seconds of imports the other subcommands and --help do not need
-
-        main = hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name=name)(
-            friendly_errors(_task(name, texts), name)
-        )
-        ctrl_c_interrupts()
-        saved, saved_env = sys.argv, os.environ.get(COMMAND_ENV)
-        # Lightning's DDP launcher starts each further rank as sys.argv[0] with sys.argv[1:]: the same
-        # entry (script, console script or module) with the overrides; the command travels in COMMAND_ENV
-        sys.argv = [saved[0] if saved else "slotfill", *argv]
-        os.environ[COMMAND_ENV] = name
-        try:
-            main()
-        finally:
-            sys.argv = saved
-            if saved_env is None:
-                os.environ.pop(COMMAND_ENV, None)
-            else:
-                os.environ[COMMAND_ENV] = saved_env
-    except KeyboardInterrupt:
-        interrupted()
-    except Exception as e:
-        message = user_error(e, name)
-        if message is None:
-            raise
-        fail(message)
+    friendly_errors(_run_hydra, name)(name, list(argv))  # Hydra's own errors too: one line, exit 2
     return 0
+
+
+def _run_hydra(name: str, argv: list[str]) -> None:
+    texts, argv = hydra_argv(name, argv)
+    os.environ.setdefault("HYDRA_FULL_ERROR", "1")  # Hydra raises its errors: they are printed on one line
+    import hydra  # seconds of imports the other subcommands and --help do not need
+
+    main = hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name=name)(
+        friendly_errors(_task(name, texts), name)
+    )
+    ctrl_c_interrupts()
+    saved, saved_env = sys.argv, os.environ.get(COMMAND_ENV)
+    # Lightning's DDP launcher starts each further rank as sys.argv[0] with sys.argv[1:]: the same
+    # entry (script, console script or module) with the overrides; the command travels in COMMAND_ENV
+    sys.argv = [saved[0] if saved else "slotfill", *argv]
+    os.environ[COMMAND_ENV] = name
+    try:
+        main()
+    finally:
+        sys.argv = saved
+        if saved_env is None:
+            os.environ.pop(COMMAND_ENV, None)
+        else:
+            os.environ[COMMAND_ENV] = saved_env
