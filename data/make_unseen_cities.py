@@ -4,7 +4,7 @@ The slot tagger must tell departures from arrivals by context alone when the cit
 it never saw (the world beyond 1990s US airports). Templates follow ATIS phrasing and tag
 conventions; every city here is absent from the ATIS train/valid/test text. Deterministic:
 rerun to regenerate. Evaluate with
-``python evaluate.py ckpt=... split_dir=data/unseen_cities/test``.
+``slotfill evaluate ckpt=... split_dir=data/unseen_cities/test``.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ trained model itself; importing the package itself loads nothing heavy.
 
 from slotfill.version import __version__
 
-__all__ = ["SlotModel", "SlotTagger", "__version__"]
+__all__ = ["OnnxTagger", "SlotModel", "SlotTagger", "__version__"]
 
 
 def __getattr__(name: str):
@@ -14,6 +14,10 @@ def __getattr__(name: str):
         from slotfill.inference.tagger import SlotTagger
 
         return SlotTagger
+    if name == "OnnxTagger":  # torch-free
+        from slotfill.inference.onnx_tagger import OnnxTagger
+
+        return OnnxTagger
     if name == "SlotModel":
         from slotfill.models.slot_model import SlotModel
 

@@ -44,7 +44,6 @@ class MissingExtra(SlotfillError):
 EXTRAS = {
     "onnx": "onnx",
     "onnxruntime": "onnx",
-    "onnxscript": "onnx",
     "fastapi": "serve",
     "uvicorn": "serve",
     "tensorboard": "tensorboard",
@@ -60,3 +59,19 @@ def first_line(e: BaseException, limit: int = 200) -> str:
     lines = str(e).strip().splitlines()
     text = lines[0].strip() if lines else type(e).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def missing_extra(e: BaseException) -> MissingExtra | None:
+    """An import of an optional dependency that failed, as the ``pip install`` that fixes it; else None."""
+    if isinstance(e, MissingExtra):
+        return e
+    if isinstance(e, ImportError) and e.name:
+        top = e.name.split(".")[0]
+        if top in EXTRAS:
+            return MissingExtra(top, EXTRAS[top], "this command")
+    text = str(e)
+    if isinstance(e, ImportError) and "tensorboard" in text:  # Lightning says it in words
+        return MissingExtra("tensorboard", "tensorboard", "logger=tensorboard")
+    if "Could not find 'hydra/sweeper/optuna'" in text:  # Hydra: the sweeper plugin is not installed
+        return MissingExtra("hydra-optuna-sweeper", "optuna", "hydra/sweeper=optuna")
+    return None

@@ -60,3 +60,12 @@ def test_nav_lists_every_page_and_only_existing_ones():
     pages = sorted(p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md"))
     unlisted = [page for page in pages if page not in nav]
     assert not unlisted, f"docs pages missing from mkdocs.yml nav: {unlisted}"
+
+
+def test_readme_links_point_at_files_that_exist():
+    """mkdocs checks the links between pages; README's own links to docs/ and bench/ are checked here."""
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    targets = [t.split("#")[0] for t in re.findall(r"\]\(([^)\s]+)\)", text) if not t.startswith(("http", "#"))]
+    assert targets and [t for t in targets if not (ROOT / t).exists()] == []

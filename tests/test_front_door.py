@@ -1,5 +1,6 @@
 """One front door: every command gives the same answer as ``slotfill X``, ``python -m slotfill X`` and
-``python X.py``. The table runs each case all ways, in this process; a few subprocess smoke tests
+``python X.py``. The table runs each case as ``slotfill X`` and as the script (``python -m slotfill X``
+where there is no script), in this process, comparing exit status, stderr and stdout; subprocess tests
 check the real processes (``tests/test_scripts.py``, ``tests/test_install.py``)."""
 
 from __future__ import annotations
@@ -143,14 +144,14 @@ def test_every_way_in_gives_the_same_answer(args, status, message, files, tmp_pa
     monkeypatch.chdir(work)
     monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
     argv = _expand(args, files)
-    if args[0] in commands.COMMANDS and args[0] != "convert":
+    if args[0] in commands.COMMANDS:
         argv.append(f"hydra.run.dir={tmp_path / 'hydra'}")
     answers = []
     for way in ways(args[0]):
         shutil.rmtree(tmp_path / "converted", ignore_errors=True)
         code = run_way(way, argv, monkeypatch)
         out, err = capsys.readouterr()
-        answers.append((code, err.strip() if code else ""))
+        answers.append((code, err.strip(), out if status == 0 else ""))
         assert code == status, (way, code, err[-2000:])
         if status:
             assert "Traceback" not in err and len(err.strip().splitlines()) == 1, (way, err[-2000:])

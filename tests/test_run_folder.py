@@ -70,3 +70,19 @@ def test_resume_refuses_a_completed_run_and_a_missing_folder(tmp_path):
         resume_config(_cfg(resume=str(tmp_path)))
     with pytest.raises(ConfigError, match="no such run folder"):
         resume_config(_cfg(resume=str(tmp_path / "nope")))
+
+
+def test_a_run_saved_before_the_package_layout_changed_resumes_with_todays_component_paths(tmp_path):
+    from slotfill.training.run_folder import saved_config
+
+    old = {
+        "callbacks": {"epoch_log": {"_target_": "slotfill.callbacks.EpochLog"}},
+        "logger": {"csv": {"_target_": "slotfill.loggers.EpochCSVLogger", "name": "logs"}},
+        "trainer": {"_target_": "pytorch_lightning.Trainer"},
+        "notes": ["slotfill.sweep.SweepSummary"],
+    }
+    (tmp_path / "run.json").write_text(json.dumps({"status": "running", "config": old}))
+    cfg = saved_config(tmp_path)
+    assert cfg.callbacks.epoch_log._target_ == "slotfill.training.callbacks.EpochLog"
+    assert cfg.logger.csv._target_ == "slotfill.training.loggers.EpochCSVLogger" and cfg.logger.csv.name == "logs"
+    assert cfg.trainer._target_ == "pytorch_lightning.Trainer" and cfg.notes == ["slotfill.training.sweep.SweepSummary"]

@@ -49,7 +49,7 @@ COMMANDS: dict[str, Command] = {
             "Train a slot tagger; writes model.pt, metrics.json and reports to outputs/DATE/TIME/.",
             "slotfill train [data=NAME] [model=NAME] [key=value ...]",
             (
-                ("data.path=DIR", "your own data set (any format: README 'Data formats')"),
+                ("data.path=DIR", "your own data set (any format: docs/data.md)"),
                 ("trainer.max_epochs=N", "epochs (early stopping on monitor)"),
                 ("seed=N", "random seed (42)"),
                 ("hydra.run.dir=DIR", "where the run folder goes"),
@@ -61,7 +61,7 @@ COMMANDS: dict[str, Command] = {
             "Tag sentences with a trained model (free text needs no quoting of commas or apostrophes).",
             'slotfill predict ckpt=MODEL.pt ["a sentence" ...] [input=FILE|-] [key=value ...]',
             (
-                ("ckpt=PATH", "model.pt (or a training .ckpt)"),
+                ("ckpt=PATH", "a run folder, its model.pt or a training .ckpt"),
                 ("input=FILE", "one sentence a line; - reads standard input"),
                 ("format=F", "text | jsonl | conll | seq.out | rasa"),
                 ("backend=B", "torch | onnx (model.onnx beside the model)"),
@@ -73,7 +73,7 @@ COMMANDS: dict[str, Command] = {
             "Score a model on a labelled split; writes metrics.json, report.md and errors.jsonl.",
             "slotfill evaluate ckpt=MODEL.pt [data=NAME | split_dir=PATH] [split=test] [key=value ...]",
             (
-                ("ckpt=PATH", "model.pt (or a training .ckpt)"),
+                ("ckpt=PATH", "a run folder, its model.pt or a training .ckpt"),
                 ("split=S", "train | valid | test"),
                 ("split_dir=PATH", "one labelled split in any format (instead of data=)"),
                 ("backend=B", "torch | onnx"),
@@ -85,7 +85,7 @@ COMMANDS: dict[str, Command] = {
             "Export a model to ONNX (model.onnx, its .json sidecar, an int8 copy) and write MODEL_CARD.md.",
             "slotfill export ckpt=MODEL.pt [output=PATH.onnx] [key=value ...]",
             (
-                ("ckpt=PATH", "model.pt"),
+                ("ckpt=PATH", "a run folder, its model.pt or a training .ckpt"),
                 ("output=PATH", "the graph's path (default: beside the model)"),
                 ("int8=BOOL", "also write the int8 graph (true)"),
                 ("check=BOOL", "compare ONNX Runtime with PyTorch (true)"),
@@ -96,7 +96,7 @@ COMMANDS: dict[str, Command] = {
             "Serve a model over HTTP: POST /parse (Rasa shape), POST /predict, GET /health, /version, /docs.",
             "slotfill serve ckpt=MODEL.pt [host=127.0.0.1] [port=8000] [workers=1] [key=value ...]",
             (
-                ("ckpt=PATH", "model.pt, or model.onnx with backend=onnx"),
+                ("ckpt=PATH", "a run folder or its model.pt; model.onnx with backend=onnx"),
                 ("host=H port=P", "where to listen (127.0.0.1:8000)"),
                 ("workers=N", "server processes, each with its own copy of the model (1)"),
                 ("backend=B", "torch | onnx (numpy decoding; no torch needed)"),

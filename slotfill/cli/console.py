@@ -30,7 +30,7 @@ def training_summary(metrics: dict, test_report: str | None, out_dir: str) -> st
 
 
 def evaluation_summary(result: dict, name: str, report_path: str) -> str:
-    """What ``evaluate.py`` prints: the per-slot report, the score line, confusions, the report's path.
+    """What ``slotfill evaluate`` prints: the per-slot report, the score line, confusions, the report's path.
 
     The departure/arrival line appears only for data with ``fromloc.``/``toloc.`` slot types.
     """

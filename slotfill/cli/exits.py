@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import TypeVar
 
-from slotfill.errors import EXTRAS, MissingExtra, SlotfillError
+from slotfill.errors import SlotfillError, missing_extra
 
 F = TypeVar("F", bound=Callable)
 USER_ERROR = 2
@@ -48,17 +48,6 @@ def one_line(e: BaseException) -> str:
     lines = [line for line in lines if not line.lower().startswith(_NOISE)]
     text = " ".join(lines) or type(e).__name__
     return text if len(text) <= 400 else text[:397] + "..."
-
-
-def missing_extra(e: BaseException) -> MissingExtra | None:
-    """An import of an optional dependency that failed, as the ``pip install`` that fixes it."""
-    if isinstance(e, MissingExtra):
-        return e
-    if isinstance(e, ImportError) and e.name:
-        top = e.name.split(".")[0]
-        if top in EXTRAS:
-            return MissingExtra(top, EXTRAS[top], "this command")
-    return None
 
 
 def config_error(e: BaseException, command: str | None = None) -> str | None:

@@ -140,7 +140,7 @@ def export(cfg: DictConfig) -> Path:
     from slotfill.inference.onnx_forward import check_parity  # onnxruntime
     from slotfill.models.onnx_export import export_onnx, onnx_path_for, quantize_onnx  # torch.onnx
 
-    options.require(cfg, "ckpt", "PATH (a run folder, a model.pt or a training .ckpt)")
+    options.require(cfg, "ckpt", f"PATH ({options.CKPT_HINT})")
     for module in ("onnx", "onnxruntime"):  # torch.onnx's own message for a missing onnx is a long traceback
         if importlib.util.find_spec(module) is None:
             raise MissingExtra(module, "onnx", "slotfill export")

@@ -1,10 +1,10 @@
 """``slotfill COMMAND`` (also ``python -m slotfill COMMAND``): the one command-line entry point.
 
     slotfill train|predict|evaluate|export|serve [key=value ...]   Hydra runs (slotfill.cli.commands)
-    python -m slotfill convert IN OUT --to FORMAT [--from FORMAT] [--scheme SCHEME]
-    python -m slotfill data check [data=NAME | data.path=... | data.train=... ...] [--json]
-    python -m slotfill plot RUN_DIR... [-o FILE]     learning curves of one or more runs on one figure
-    python -m slotfill compare RUN_DIR... [--csv F]  the settings that differ between runs, and their scores
+    slotfill convert IN OUT --to FORMAT [--from FORMAT] [--scheme SCHEME]
+    slotfill data check [data=NAME | data.path=... | data.train=... ...] [--json]
+    slotfill plot RUN_DIR... [-o FILE]     learning curves of one or more runs on one figure
+    slotfill compare RUN_DIR... [--csv F]  the settings that differ between runs, and their scores
 
 A Hydra subcommand is a :class:`slotfill.cli.commands.Command`; it is dispatched before argparse so
 that Hydra's own flags and free text pass through untouched. Any other subcommand is a
@@ -137,12 +137,11 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def ddp_rank_of(argv: list[str]) -> bool:
+def is_ddp_relaunch(argv: list[str]) -> bool:
     """Whether this process is a further DDP rank that Lightning started with the overrides alone."""
     command = os.environ.get(COMMAND_ENV)
-    first = argv[0] if argv else ""
-    known = first in HYDRA_COMMANDS or first in {"convert", "data", "plot", "compare"}
-    return bool(os.environ.get("LOCAL_RANK")) and command in HYDRA_COMMANDS and not known
+    known = {*HYDRA_COMMANDS, *(add.__name__.removeprefix("add_") for add in COMMANDS)}
+    return bool(os.environ.get("LOCAL_RANK")) and command in HYDRA_COMMANDS and not (argv and argv[0] in known)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     quiet_ctrl_c()
     try:
         argv = sys.argv[1:] if argv is None else list(argv)
-        if ddp_rank_of(argv):
+        if is_ddp_relaunch(argv):
             argv = [os.environ[COMMAND_ENV], *argv]
         if argv and argv[0] in HYDRA_COMMANDS:
             return run_command(argv[0], argv[1:])

@@ -50,6 +50,9 @@ MONITORS = tuple(
 )
 
 
+CKPT_HINT = "a run folder, its model.pt or a training .ckpt"
+
+
 def require(cfg: DictConfig, key: str, hint: str) -> None:
     """A mandatory value (``???`` in the YAML) that is still missing is a one-line error."""
     if OmegaConf.is_missing(cfg, key):
@@ -100,7 +103,7 @@ def check_inference(cfg: DictConfig) -> None:
     """Settings shared by ``slotfill predict`` and ``slotfill evaluate``."""
     from slotfill.inference.tagger import BACKENDS, PRECISIONS  # torch only: no Lightning
 
-    require(cfg, "ckpt", "PATH (a model.pt or a training .ckpt)")
+    require(cfg, "ckpt", f"PATH ({CKPT_HINT})")
     whole(cfg, "batch_size")
     whole(cfg, "threads")
     if cfg.backend not in BACKENDS:

@@ -54,6 +54,8 @@ class OnnxTagger(TextTagger):
     @classmethod
     def load(cls, path: str | Path, threads: int | None = None) -> OnnxTagger:
         """Load ``model.onnx`` (or the graph beside a ``model.pt`` path) and its ``.json`` sidecar."""
+        if Path(path).is_dir() and not model_path(path, ".onnx").is_file():
+            raise CheckpointError(f"{path}: a folder without model.onnx (export one: slotfill export ckpt={path})")
         graph = graph_path(model_path(path, ".onnx"))
         if not graph.is_file():
             raise CheckpointError(f"{graph}: no ONNX model (export one: slotfill export ckpt=MODEL.pt)")

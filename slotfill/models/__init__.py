@@ -1,4 +1,4 @@
-"""Neural network pieces: encoder, CRF and the slot-filling network."""
+"""The trained model: the network (encoder, CRF, heads), ``SlotModel`` (save, load, decode), encoding, ONNX export."""
 
 from slotfill.models.crf import CRF, bio_allowed, viterbi
 from slotfill.models.net import NetConfig, SlotNet, decode_intents, decode_tags

@@ -1,4 +1,4 @@
-"""The tagger behind the server: eager PyTorch (``model.pt``) or standalone ONNX (numpy, no torch)."""
+"""The tagger behind the server: eager PyTorch (``model.pt``) or ONNX Runtime alone (numpy, no torch)."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from slotfill.core.files import write_atomic, write_json
 from slotfill.core.lexicon import Lexicon
 from slotfill.core.schema import metrics_record
-from slotfill.errors import ConfigError, SlotfillError
+from slotfill.errors import ConfigError, SlotfillError, first_line, missing_extra
 from slotfill.evaluation.metrics import slot_report
 from slotfill.models import NetConfig
 from slotfill.models.slot_model import SlotModel
@@ -85,8 +85,10 @@ def _instantiate(node, group: str, **kwargs):
         cause = e.__cause__ or e
         if isinstance(cause, SlotfillError):
             raise cause from None
-        text = str(cause).strip().splitlines()
-        raise ConfigError(f"{group}: {text[0] if text else type(cause).__name__}") from None
+        extra = missing_extra(cause)
+        if extra is not None:
+            raise extra from None
+        raise ConfigError(f"{group}: {first_line(cause)}") from None
 
 
 def _components(group: DictConfig | None, name: str) -> list:

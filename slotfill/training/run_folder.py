@@ -55,14 +55,36 @@ def read_status(folder: str | Path) -> dict | None:
         return None
 
 
+# components a config names by ``_target_`` that moved when the package was regrouped by role (0.1.0):
+# a run started before the move resumes with its own saved config
+MOVED_TARGETS = {
+    "slotfill.callbacks.": "slotfill.training.callbacks.",
+    "slotfill.loggers.": "slotfill.training.loggers.",
+    "slotfill.sweep.": "slotfill.training.sweep.",
+}
+
+
+def _current_targets(node: object) -> object:
+    if isinstance(node, dict):
+        return {k: _current_targets(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_current_targets(v) for v in node]
+    if isinstance(node, str):
+        for old, new in MOVED_TARGETS.items():
+            if node.startswith(old):
+                return new + node[len(old) :]
+    return node
+
+
 def saved_config(folder: Path) -> DictConfig:
     """The config a run started with: from ``run.json``, else Hydra's ``.hydra/config.yaml``."""
     record = read_status(folder)
     if record and isinstance(record.get("config"), dict):
-        return OmegaConf.create(record["config"])
+        return OmegaConf.create(_current_targets(record["config"]))
     hydra_copy = folder / ".hydra" / "config.yaml"
     if hydra_copy.is_file():
-        return OmegaConf.load(hydra_copy)
+        raw = OmegaConf.to_container(OmegaConf.load(hydra_copy), resolve=False)
+        return OmegaConf.create(_current_targets(raw))
     raise ConfigError(f"resume={folder}: no run.json or .hydra/config.yaml: not a slotfill run folder")
 
 
