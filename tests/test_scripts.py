@@ -233,12 +233,14 @@ def test_export_writes_a_checked_graph(tiny_model_file):
         assert (tiny_model_file.parent / name).exists()
 
 
-README_EXAMPLES = {
+README_EXAMPLES = {  # README's examples (and docs'), with the slots the default model must find
     "i want to leave taipei and arrive in boston": [("fromloc.city_name", "taipei"), ("toloc.city_name", "boston")],
     "i want to leave taipei": [("fromloc.city_name", "taipei")],
     "i want to arrive in taipei": [("toloc.city_name", "taipei")],
     "i'd like a flight at 5 o'clock, please": [("depart_time.time", "5 o'clock")],
     "flights from denver to dallas": [("fromloc.city_name", "denver"), ("toloc.city_name", "dallas")],
+    "flights from boston to denver, please": [("fromloc.city_name", "boston"), ("toloc.city_name", "denver")],
+    "flights to boston": [("toloc.city_name", "boston")],
     "show me flights from kuala lumpur to hong kong": [
         ("fromloc.city_name", "kuala lumpur"),
         ("toloc.city_name", "hong kong"),
