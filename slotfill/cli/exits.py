@@ -13,7 +13,7 @@ import re
 import signal
 import sys
 from collections.abc import Callable
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from slotfill.errors import SlotfillError, missing_extra
 
@@ -31,13 +31,13 @@ _NOISE = (
 _NOT_IN_STRUCT = re.compile(r"Could not override '([^']+)'|Key '([^']+)' is not in struct")
 
 
-def fail(message: str, code: int = USER_ERROR) -> None:
+def fail(message: str, code: int = USER_ERROR) -> NoReturn:
     """Print ``error: message`` as one line on stderr and exit with ``code``."""
     print(f"error: {message}", file=sys.stderr)
     sys.exit(code)
 
 
-def interrupted() -> None:
+def interrupted() -> NoReturn:
     print("interrupted", file=sys.stderr)
     sys.exit(INTERRUPTED)
 

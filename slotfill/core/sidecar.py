@@ -32,3 +32,8 @@ def read_sidecar(graph: str | Path) -> dict:
 def card_of(meta: dict) -> dict:
     """The model card inside a sidecar."""
     return {k: v for k, v in meta.items() if k not in NOT_CARD}
+
+
+def onnx_path_for(ckpt: str | Path, precision: str = "fp32") -> Path:
+    """``model.onnx`` (float32) or ``model.int8.onnx`` (int8 weights) next to the checkpoint."""
+    return Path(ckpt).with_suffix(".int8.onnx" if precision == "int8" else ".onnx")

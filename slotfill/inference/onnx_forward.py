@@ -8,10 +8,9 @@ from pathlib import Path
 
 import torch
 
-from slotfill.core.sidecar import read_sidecar
+from slotfill.core.sidecar import onnx_path_for, read_sidecar
 from slotfill.errors import CheckpointError, SlotfillError
 from slotfill.inference.onnx_session import open_session
-from slotfill.models.onnx_export import onnx_path_for
 from slotfill.models.slot_model import SlotModel
 
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import onnxruntime
 
 from slotfill.errors import CheckpointError, MissingExtra, first_line
 
 
-def open_session(graph: str | Path, threads: int | None = None):
+def open_session(graph: str | Path, threads: int | None = None) -> onnxruntime.InferenceSession:
     """An ``onnxruntime.InferenceSession`` on the CPU; ``threads`` intra-op threads (None: onnxruntime's choice)."""
     try:
         import onnxruntime as ort  # optional extra

@@ -15,7 +15,7 @@ import numpy as np
 
 from slotfill.core.schema import model_path
 from slotfill.core.settings import whole_number
-from slotfill.core.sidecar import card_of, read_sidecar
+from slotfill.core.sidecar import card_of, onnx_path_for, read_sidecar
 from slotfill.core.vocab import Vocabularies, join_intent
 from slotfill.errors import CheckpointError
 from slotfill.inference.numpy_decode import confidences, decode_intents, decode_tags, sigmoid
@@ -27,7 +27,7 @@ from slotfill.inference.pipeline import TextTagger
 def graph_path(path: str | Path) -> Path:
     """The graph for ``path``: ``model.onnx`` itself, or the one beside ``model.pt``."""
     path = Path(path)
-    return path if path.suffix == ".onnx" else path.with_suffix(".onnx")
+    return path if path.suffix == ".onnx" else onnx_path_for(path)
 
 
 class OnnxTagger(TextTagger):

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from slotfill.core.files import write_atomic
-from slotfill.core.sidecar import sidecar_path
+from slotfill.core.sidecar import onnx_path_for, sidecar_path
 from slotfill.models.slot_model import SlotModel
 
 __all__ = ["export_onnx", "onnx_path_for", "quantize_onnx"]
@@ -42,11 +42,6 @@ class _Graph(nn.Module):
         batch = {"words": words, "chars": chars, "char_index": char_index, "lengths": lengths, "lexicon": lexicon}
         emissions, intent = self.model(batch)
         return (emissions,) if intent is None else (emissions, intent)
-
-
-def onnx_path_for(ckpt: str | Path, precision: str = "fp32") -> Path:
-    """``model.onnx`` (float32) or ``model.int8.onnx`` (int8 weights) next to the checkpoint."""
-    return Path(ckpt).with_suffix(".int8.onnx" if precision == "int8" else ".onnx")
 
 
 def sidecar(model: SlotModel, inputs: list[str], outputs: list[str]) -> dict:
