@@ -96,6 +96,7 @@ def test_swapped_training_set_is_seeded_by_epoch_and_sentence(sample_dir):
     assert batch["lexicon"].shape[:2] == batch["words"].shape
 
 
+@pytest.mark.slow
 def test_no_swap_without_lexicons_or_probability(sample_dir):
     dm = SlotDataModule(name="sample", path=str(sample_dir), batch_size=8)
     dm.use_mention_swap(0.5)

@@ -30,6 +30,7 @@ def test_top_level_help_and_version(capsys):
     assert e.value.code == 0 and capsys.readouterr().out.startswith("slotfill 0.")
 
 
+@pytest.mark.slow
 def test_predict_runs_through_hydra(tiny_model_file, capsys):
     assert main(["predict", f"ckpt={tiny_model_file}", "format=jsonl", "to boston, please"]) == 0
     assert '"tokens": ["to", "boston", ",", "please"]' in capsys.readouterr().out

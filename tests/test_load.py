@@ -216,6 +216,7 @@ def test_benchmark_prefers_the_local_copy(tmp_path, monkeypatch):
     assert name == "atis" and len(splits["test"]) == 2
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (SHARED / "atis").is_dir(), reason="benchmark copy not present")
 def test_reads_atis_benchmark():
     dd, _ = load_benchmark({"path": str(SHARED / "atis")})

@@ -37,6 +37,7 @@ def test_onnx_tags_like_eager_pytorch(tmp_path, net, lexicon):
             assert s["confidence"] == pytest.approx(t["confidence"], abs=1e-3)
 
 
+@pytest.mark.slow
 def test_sidecar_carries_the_model_card_and_fingerprint(tmp_path):
     model = tiny_model(intent=True)
     ckpt = model.save(tmp_path / "model.pt")
