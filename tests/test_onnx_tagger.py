@@ -10,6 +10,7 @@ from slotfill import SlotTagger
 from slotfill.errors import CheckpointError
 from slotfill.inference.onnx_tagger import OnnxTagger
 from slotfill.models.onnx_export import export_onnx, onnx_path_for
+from slotfill.models.slot_model import SlotModel
 from tests.helpers import ROOT, tiny_model
 
 pytest.importorskip("onnxruntime")
@@ -98,3 +99,10 @@ def test_tags_and_serves_with_torch_blocked(tmp_path):
     out = json.loads(proc.stdout)
     assert out == {"predict": expected, "parse": expected, "version": "onnx", "serve_exit": 2, "torch": True}
     assert "no ONNX model" in proc.stderr
+
+
+def test_a_run_folder_means_its_graph_and_one_without_a_graph_is_one_line(tmp_path, tiny_model_file):
+    with pytest.raises(CheckpointError, match="a folder without model.onnx .*slotfill export ckpt="):
+        OnnxTagger.load(tiny_model_file.parent)
+    export_onnx(SlotModel.load(tiny_model_file), onnx_path_for(tiny_model_file))
+    assert OnnxTagger.load(tiny_model_file.parent).predict(["to boston"])[0]["tokens"] == ["to", "boston"]

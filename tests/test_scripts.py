@@ -395,10 +395,10 @@ def test_predict_full_disk_is_one_line_and_never_a_short_output(tiny_model_file,
         assert not out.exists() and not list(tmp_path.glob(".out.jsonl*"))
 
 
-@slow
-def test_predict_streams_first_results_before_the_input_ends(tiny_model_file):
-    proc = subprocess.Popen(
-        [sys.executable, "predict.py", f"ckpt={tiny_model_file}", "input=-", "format=jsonl", "threads=1"],
+def _predict_from_stdin(args: list[str]) -> subprocess.Popen:
+    """``predict.py ARGS input=-`` running, its standard input, output and error as text pipes."""
+    return subprocess.Popen(
+        [sys.executable, "predict.py", *args, "input=-"],
         cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -406,6 +406,11 @@ def test_predict_streams_first_results_before_the_input_ends(tiny_model_file):
         text=True,
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
+
+
+@slow
+def test_predict_streams_first_results_before_the_input_ends(tiny_model_file):
+    proc = _predict_from_stdin([f"ckpt={tiny_model_file}", "format=jsonl", "threads=1"])
     lines = _lines(2500).splitlines()
     proc.stdin.write("\n".join(lines[:2000]) + "\n")  # one chunk; the input stays open
     proc.stdin.flush()
@@ -467,15 +472,7 @@ def test_an_unwritable_run_folder_is_one_line(tmp_path):
 
 @slow
 def test_predict_ctrl_c_exits_130(tiny_model_file):
-    proc = subprocess.Popen(
-        [sys.executable, "predict.py", f"ckpt={tiny_model_file}", "input=-"],
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-    )
+    proc = _predict_from_stdin([f"ckpt={tiny_model_file}"])
     proc.stdin.write("flights to boston\n")
     proc.stdin.flush()
     time.sleep(3)  # started and waiting for more input

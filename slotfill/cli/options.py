@@ -64,15 +64,13 @@ def whole(cfg: DictConfig, key: str, minimum: int = 1) -> int:
     return whole_number(OmegaConf.select(cfg, key), key, minimum)
 
 
-def existing_file(cfg: DictConfig, key: str, error: type[Exception] = ConfigError) -> Path:
-    path = Path(str(OmegaConf.select(cfg, key)))
-    if error is CheckpointError:  # a run folder stands for its model.pt
-        path = model_path(path)
-    if error is CheckpointError and path.is_dir():
-        raise error(f"{path}: a folder without {MODEL_FILE} ({key}= takes a run folder, a model.pt or a .ckpt)")
+def existing_checkpoint(cfg: DictConfig, key: str) -> Path:
+    """The model file ``cfg[key]`` names (a run folder stands for its model.pt), refused when missing."""
+    path = model_path(str(OmegaConf.select(cfg, key)))
+    if path.is_dir():
+        raise CheckpointError(f"{path}: a folder without {MODEL_FILE} ({key}= takes {CKPT_HINT})")
     if not path.is_file():
-        what = "checkpoint not found" if error is CheckpointError else "no such file"
-        raise error(f"{path}: {what} ({key}={path})")
+        raise CheckpointError(f"{path}: checkpoint not found ({key}={path})")
     return path
 
 
@@ -96,7 +94,7 @@ def check_train(cfg: DictConfig) -> None:
     if cfg.get("resume") and cfg.get("init_from"):
         raise ConfigError("resume= continues a run with its own weights; init_from= starts a new one: give one")
     if cfg.get("init_from"):
-        existing_file(cfg, "init_from", CheckpointError)
+        existing_checkpoint(cfg, "init_from")
 
 
 def check_inference(cfg: DictConfig) -> None:
@@ -110,7 +108,7 @@ def check_inference(cfg: DictConfig) -> None:
         raise ConfigError(f"backend={cfg.backend!r}: choose one of {', '.join(BACKENDS)}")
     if cfg.precision not in PRECISIONS:
         raise ConfigError(f"precision={cfg.precision!r}: choose one of {', '.join(PRECISIONS)}")
-    existing_file(cfg, "ckpt", CheckpointError)
+    existing_checkpoint(cfg, "ckpt")
 
 
 def check_evaluate(cfg: DictConfig) -> None:
