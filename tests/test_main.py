@@ -44,6 +44,7 @@ def test_data_check_exit_status(tmp_path, capsys):
     assert main(["data", "check", f"data.path={bad}", "--strict"]) == 1
 
 
+@pytest.mark.slow
 def test_user_errors_are_one_line(tmp_path, capsys):
     write_split(tmp_path, "train", "a b\n", "O\n", None)
     with pytest.raises(SystemExit) as e:

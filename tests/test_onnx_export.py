@@ -49,6 +49,7 @@ def test_sidecar_carries_the_model_card_and_fingerprint(tmp_path):
     assert meta["outputs"] == ["emissions", "intent_logits"] and "vocabs" in meta and "decode" in meta
 
 
+@pytest.mark.slow
 def test_a_graph_of_other_weights_is_refused(tmp_path):
     old = tiny_model(seed=0, intent=True)
     ckpt = old.save(tmp_path / "model.pt")
