@@ -8,7 +8,7 @@ import torch
 
 from slotfill import SlotTagger
 from slotfill.core.sidecar import sidecar_path
-from slotfill.errors import CheckpointError
+from slotfill.errors import CheckpointError, SlotfillError
 from slotfill.inference.onnx_forward import check_parity
 from slotfill.models.onnx_export import export_onnx, onnx_path_for, quantize_onnx
 from slotfill.models.slot_model import SlotModel
@@ -45,7 +45,7 @@ def test_sidecar_carries_the_model_card_and_fingerprint(tmp_path):
     meta = json.loads(sidecar_path(graph).read_text())
     card = model.card()
     assert {k: meta[k] for k in card} == card
-    assert meta["weights_sha256"] == SlotModel.load(ckpt).fingerprint()
+    assert meta["fingerprint"] == SlotModel.load(ckpt).fingerprint()
     assert meta["outputs"] == ["emissions", "intent_logits"] and "vocabs" in meta and "decode" in meta
 
 
@@ -93,3 +93,85 @@ def test_trained_models_tag_the_same_in_onnx(request, fixture, tmp_path):
     eager = SlotTagger.load(ckpt).predict_tokens(sentences, batch_size=16)
     onnx = SlotTagger.load(ckpt, backend="onnx").predict_tokens(sentences, batch_size=16)
     assert [(r["tags"], r["intent"]) for r in eager] == [(r["tags"], r["intent"]) for r in onnx]
+
+
+def _two_exports(tmp_path):
+    """Model A and model B, each exported into its own folder."""
+    paths = []
+    for name, seed in (("a", 0), ("b", 1)):
+        model = tiny_model(seed=seed, intent=True)
+        ckpt = model.save(tmp_path / name / "model.pt")
+        paths.append((ckpt, export_onnx(model, onnx_path_for(ckpt))))
+    return paths
+
+
+@pytest.mark.slow
+def test_a_graph_copied_from_another_export_is_refused(tmp_path):
+    """B's model.onnx over A's, A's model.pt and sidecar kept: neither backend runs B's graph."""
+    from slotfill.inference.onnx_tagger import OnnxTagger
+
+    (a_ckpt, a_graph), (_, b_graph) = _two_exports(tmp_path)
+    shutil.copy(b_graph, a_graph)
+    with pytest.raises(CheckpointError, match="not the sidecar of.*re-export it: slotfill export"):
+        SlotTagger.load(a_ckpt, backend="onnx")
+    with pytest.raises(CheckpointError, match="not the sidecar of"):
+        OnnxTagger.load(a_graph)
+    shutil.copy(sidecar_path(b_graph), sidecar_path(a_graph))  # B's pair beside A's model.pt: a stale export
+    with pytest.raises(CheckpointError, match="exported from another model than .*stale export"):
+        SlotTagger.load(a_ckpt, backend="onnx")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("edit", ["reverse_tags", "transitions", "respelled"])
+def test_an_edited_sidecar_is_refused(tmp_path, edit):
+    from slotfill.inference.onnx_tagger import OnnxTagger
+
+    ckpt, graph = _two_exports(tmp_path)[0]
+    meta = json.loads(sidecar_path(graph).read_text())
+    if edit == "reverse_tags":
+        meta["vocabs"]["tags"]["itos"].reverse()
+    elif edit == "transitions":
+        meta["decode"]["trans"][0][0] += 1.0
+    text = json.dumps(meta, indent=1 if edit == "respelled" else None)
+    sidecar_path(graph).write_text(text)
+    if edit == "respelled":  # the same content spelled differently is still the same sidecar
+        assert OnnxTagger.load(graph).predict(SENTENCES[:1])
+        return
+    for load in (lambda: OnnxTagger.load(graph), lambda: SlotTagger.load(ckpt, backend="onnx")):
+        with pytest.raises(CheckpointError, match="not the sidecar of"):
+            load()
+
+
+@pytest.mark.slow
+def test_an_export_without_fingerprints_is_refused(tmp_path):
+    """A graph exported by an older slotfill (format 2: no metadata, a weights-only sidecar)."""
+    import onnx
+
+    from slotfill.inference.onnx_tagger import OnnxTagger
+
+    ckpt, graph = _two_exports(tmp_path)[0]
+    proto = onnx.load(str(graph))
+    del proto.metadata_props[:]
+    onnx.save(proto, str(graph))
+    for load in (lambda: OnnxTagger.load(graph), lambda: SlotTagger.load(ckpt, backend="onnx")):
+        with pytest.raises(CheckpointError, match="without a slotfill fingerprint.*re-export"):
+            load()
+
+
+@pytest.mark.slow
+def test_the_int8_copy_carries_the_fingerprints(tmp_path):
+    from slotfill.inference.onnx_tagger import OnnxTagger
+
+    ckpt, graph = _two_exports(tmp_path)[0]
+    int8 = quantize_onnx(graph)
+    assert OnnxTagger.load(int8).predict(SENTENCES[:1])
+    assert SlotTagger.load(ckpt, backend="onnx", precision="int8").predict(SENTENCES[:1])
+
+
+def test_export_into_a_folder_it_cannot_write_fails_before_exporting(tmp_path, monkeypatch):
+    import slotfill.models.onnx_export as onnx_export
+
+    monkeypatch.setattr(torch.onnx, "export", lambda *a, **k: pytest.fail("exported before checking the folder"))
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SlotfillError, match="cannot write there"):
+        onnx_export.export_onnx(tiny_model(), tmp_path / "file" / "model.onnx")

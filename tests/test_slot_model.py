@@ -34,7 +34,7 @@ def test_save_load_round_trip_predicts_the_same(tmp_path, crf, lexicon):
     assert loaded.predict(SENTENCES) == model.predict(SENTENCES)
     state = torch.load(path, weights_only=True)
     assert state["format"] == FORMAT_VERSION and state["model"]["crf"] == crf
-    assert state["weights_sha256"] == model.fingerprint()
+    assert state["weights_sha256"] == model.weights_digest() and state["fingerprint"] == model.fingerprint()
     assert not list(tmp_path.glob(".*tmp"))  # the temporary file was renamed, not left behind
 
 
@@ -114,11 +114,60 @@ def test_damaged_or_diverged_weights_are_refused(tmp_path):
     with pytest.raises(CheckpointError, match="NaN or infinity"):
         model.save(tmp_path / "nan.pt")
     assert not (tmp_path / "nan.pt").exists()
-    raw = {**tiny_model().state(), "state_dict": {k: v.clone() for k, v in model.net.state_dict().items()}}
-    raw.pop("weights_sha256")
+    raw = _format1(tiny_model())  # format 1 had no fingerprint: the finiteness check still holds
+    raw["state_dict"] = {k: v.clone() for k, v in model.net.state_dict().items()}
     torch.save(raw, tmp_path / "nan_unsigned.pt")
     with pytest.raises(CheckpointError, match="NaN or infinity"):
         SlotModel.load(tmp_path / "nan_unsigned.pt")
+
+
+def _swap_two_tags(state: dict) -> None:
+    itos = state["vocabs"]["tags"]["itos"]
+    itos[-1], itos[-2] = itos[-2], itos[-1]
+
+
+def _flip_a_word(state: dict) -> None:
+    itos = state["vocabs"]["words"]["itos"]
+    itos[-1] = itos[-1][:-1] + chr(ord(itos[-1][-1]) ^ 1)
+
+
+def _edit_settings(state: dict) -> None:
+    state["model"]["dropout"] = 0.123
+
+
+@pytest.mark.parametrize("edit", [_swap_two_tags, _flip_a_word, _edit_settings])
+def test_edited_vocabularies_or_settings_are_refused(tmp_path, edit):
+    """Everything that decides an answer is fingerprinted, not the weights alone."""
+    state = tiny_model(intent=True).state()
+    edit(state)
+    torch.save(state, tmp_path / "edited.pt")
+    with pytest.raises(CheckpointError, match="vocabularies and settings.*does not match its recorded fingerprint"):
+        SlotModel.load(tmp_path / "edited.pt")
+
+
+@pytest.mark.parametrize("key", ["weights_sha256", "fingerprint"])
+@pytest.mark.parametrize("value", [None, ""])
+def test_a_current_file_without_its_fingerprints_is_refused(tmp_path, key, value):
+    state = tiny_model().state()
+    if value is None:
+        state.pop(key)
+    else:
+        state[key] = value
+    torch.save(state, tmp_path / "unsigned.pt")
+    with pytest.raises(CheckpointError, match="carr(y|ies) no fingerprint"):
+        SlotModel.load(tmp_path / "unsigned.pt")
+
+
+def test_a_format_2_file_is_held_to_its_weights_fingerprint(tmp_path):
+    state = tiny_model().state()
+    state["format"] = 2
+    state.pop("fingerprint")
+    torch.save(state, tmp_path / "v2.pt")
+    assert SlotModel.load(tmp_path / "v2.pt").weights_digest() == state["weights_sha256"]
+    state["weights_sha256"] = ""
+    torch.save(state, tmp_path / "v2_unsigned.pt")
+    with pytest.raises(CheckpointError, match="carry no fingerprint"):
+        SlotModel.load(tmp_path / "v2_unsigned.pt")
 
 
 def test_bad_files(tmp_path):

@@ -18,6 +18,18 @@ def umask() -> int:
     return mask
 
 
+def check_writable(folder: str | Path) -> Path:
+    """``folder`` (created if need be), refused in one line unless a file can be written in it."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise SlotfillError(f"{folder}: cannot write there ({e.strerror})") from None
+    return folder
+
+
 def write_atomic(path: str | Path, data: bytes | str) -> Path:
     """Write ``data`` to ``path`` through a temporary file and a rename (never half a file)."""
     path = Path(path)

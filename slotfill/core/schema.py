@@ -7,7 +7,9 @@ Keys every one of them carries (``docs/files.md`` documents them for users):
 ``dataset``           name of the training data set
 ``model``             architecture settings (:class:`slotfill.models.NetConfig`)
 ``train``             training settings (:class:`slotfill.training.module.TrainConfig`)
-``weights_sha256``    fingerprint of the network weights (:meth:`SlotModel.fingerprint`)
+``weights_sha256``    digest of the network weights (:meth:`SlotModel.weights_digest`)
+``fingerprint``       digest of everything that decides an answer: weights, network settings and
+                      vocabularies (:mod:`slotfill.core.fingerprint`, :meth:`SlotModel.fingerprint`)
 
 ``model.pt`` adds ``vocabs`` and ``state_dict``; the ONNX sidecar adds ``vocabs``, ``decode``,
 ``inputs`` and ``outputs``; ``metrics.json`` adds ``kind`` (``train`` or ``evaluate``),
@@ -23,8 +25,8 @@ from pathlib import Path
 from slotfill.errors import CheckpointError
 from slotfill.version import __version__
 
-FORMAT_VERSION = 2
-CARD_KEYS = ("format", "slotfill_version", "dataset", "model", "train", "weights_sha256")
+FORMAT_VERSION = 3  # 3: the fingerprint over weights, settings and vocabularies (2: the weights alone)
+CARD_KEYS = ("format", "slotfill_version", "dataset", "model", "train", "weights_sha256", "fingerprint")
 
 
 def check_format(found: object, source: str | Path) -> int:

@@ -39,6 +39,7 @@ def render(card: dict, vocabs: dict | None = None, metrics: dict | None = None, 
         f"hidden {model.get('hidden_size', '?')}, CRF {'yes' if model.get('crf') else 'no'}, "
         f"intent head {'yes' if model.get('intent') else 'no'}, "
         f"lexicons {', '.join(model.get('lexicons') or {}) or 'none'}",
+        f"- fingerprint (weights, settings, vocabularies): `{card.get('fingerprint', '?')}`",
         f"- weights sha256: `{card.get('weights_sha256', '?')}`",
     ]
     if vocabs:

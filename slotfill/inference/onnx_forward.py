@@ -8,17 +8,18 @@ from pathlib import Path
 
 import torch
 
-from slotfill.core.sidecar import onnx_path_for, read_sidecar
-from slotfill.errors import CheckpointError, SlotfillError
-from slotfill.inference.onnx_session import open_session
+from slotfill.core.sidecar import onnx_path_for
+from slotfill.errors import CheckpointError, SlotfillError, first_line
+from slotfill.inference.onnx_session import open_export, open_session
 from slotfill.models.slot_model import SlotModel
 
 
 class OnnxEmissions:
     """The model's forward pass (emissions and intent logits) in ONNX Runtime."""
 
-    def __init__(self, path: Path, threads: int | None = None) -> None:
-        self.session = open_session(path, threads)
+    def __init__(self, path: Path, threads: int | None = None, session=None) -> None:
+        self.path = path
+        self.session = session or open_session(path, threads)
         self.outputs = [o.name for o in self.session.get_outputs()]
         # a model without char features has no "chars"/"char_index" inputs: the exporter drops unused inputs
         self.inputs = [i.name for i in self.session.get_inputs()]
@@ -27,21 +28,19 @@ class OnnxEmissions:
     def for_model(
         cls, model: SlotModel, ckpt: str | Path, threads: int | None = None, precision: str = "fp32"
     ) -> OnnxEmissions:
-        """The graph exported from ``model`` next to its checkpoint; a graph of other weights is refused."""
+        """The graph exported from ``model`` next to its checkpoint; a graph of another model is refused."""
         path = onnx_path_for(ckpt, precision)
         if not path.is_file():
             raise CheckpointError(f"{path}: no ONNX model next to the checkpoint (run: slotfill export ckpt={ckpt})")
-        meta = read_sidecar(path)
-        if meta.get("weights_sha256") != model.fingerprint():
-            raise CheckpointError(
-                f"{path}: exported from other weights than {ckpt} (stale export); "
-                f"re-export it: slotfill export ckpt={ckpt}"
-            )
-        return cls(path, threads)
+        session, _ = open_export(path, threads, fingerprint=model.fingerprint(), model=ckpt)
+        return cls(path, session=session)
 
     def __call__(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
         feeds = {k: batch[k].numpy() for k in self.inputs}
-        res = self.session.run(None, feeds)
+        try:
+            res = self.session.run(None, feeds)
+        except Exception as e:  # onnxruntime raises its own types; a graph that cannot run this batch
+            raise CheckpointError(f"{self.path}: ONNX Runtime cannot run the graph ({first_line(e)})") from None
         emissions = torch.from_numpy(res[0])
         intent = torch.from_numpy(res[1]) if len(res) > 1 else None
         return emissions, intent

@@ -1,4 +1,5 @@
-"""Opening an ONNX Runtime session on a graph (torch-free): one place for the threads and the errors."""
+"""Opening an ONNX Runtime session on an exported graph (torch-free): threads, errors, and the check
+that graph, sidecar and model belong together (:mod:`slotfill.core.fingerprint`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import onnxruntime
 
+from slotfill.core.fingerprint import GRAPH_FINGERPRINT, GRAPH_SIDECAR, sidecar_digest
+from slotfill.core.sidecar import read_sidecar, sidecar_path
 from slotfill.errors import CheckpointError, MissingExtra, first_line
 
 
@@ -25,3 +28,26 @@ def open_session(graph: str | Path, threads: int | None = None) -> onnxruntime.I
         return ort.InferenceSession(str(graph), opts, providers=["CPUExecutionProvider"])
     except Exception as e:
         raise CheckpointError(f"{graph}: not a readable ONNX model ({first_line(e)})") from None
+
+
+def open_export(
+    graph: str | Path, threads: int | None = None, fingerprint: str | None = None, model: str | Path = "MODEL.pt"
+) -> tuple[onnxruntime.InferenceSession, dict]:
+    """The session and sidecar of an export, refused unless they belong together (and, given a
+    ``fingerprint``, to that model): a graph copied from another export, an edited sidecar or an
+    export of other weights never answers."""
+    graph = Path(graph)
+    meta = read_sidecar(graph)
+    session = open_session(graph, threads)
+    again = f"re-export it: slotfill export ckpt={model}"
+    props = session.get_modelmeta().custom_metadata_map
+    if GRAPH_FINGERPRINT not in props or not meta.get("fingerprint"):
+        raise CheckpointError(f"{graph}: exported without a slotfill fingerprint (an older slotfill?); {again}")
+    if props.get(GRAPH_SIDECAR) != sidecar_digest(meta) or props[GRAPH_FINGERPRINT] != meta["fingerprint"]:
+        raise CheckpointError(
+            f"{sidecar_path(graph)}: not the sidecar of {graph} (one of the two was edited or copied from "
+            f"another export); {again}"
+        )
+    if fingerprint is not None and props[GRAPH_FINGERPRINT] != fingerprint:
+        raise CheckpointError(f"{graph}: exported from another model than {model} (stale export); {again}")
+    return session, meta

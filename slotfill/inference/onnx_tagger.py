@@ -15,12 +15,12 @@ import numpy as np
 
 from slotfill.core.schema import model_path
 from slotfill.core.settings import whole_number
-from slotfill.core.sidecar import card_of, onnx_path_for, read_sidecar
+from slotfill.core.sidecar import card_of, onnx_path_for
 from slotfill.core.vocab import Vocabularies, join_intent
-from slotfill.errors import CheckpointError
+from slotfill.errors import CheckpointError, first_line
 from slotfill.inference.numpy_decode import confidences, decode_intents, decode_tags, sigmoid
 from slotfill.inference.numpy_encode import encode_batch
-from slotfill.inference.onnx_session import open_session
+from slotfill.inference.onnx_session import open_export
 from slotfill.inference.pipeline import TextTagger
 
 
@@ -59,10 +59,11 @@ class OnnxTagger(TextTagger):
         graph = graph_path(model_path(path, ".onnx"))
         if not graph.is_file():
             raise CheckpointError(f"{graph}: no ONNX model (export one: slotfill export ckpt=MODEL.pt)")
-        meta = read_sidecar(graph)
         if threads is not None:
             whole_number(threads, "threads")
-        return cls(open_session(graph, threads), meta, str(graph))
+        model = str(graph).removesuffix(".onnx").removesuffix(".int8") + ".pt"
+        session, meta = open_export(graph, threads, model=model)
+        return cls(session, meta, str(graph))
 
     @property
     def tags(self) -> list[str]:
@@ -81,7 +82,10 @@ class OnnxTagger(TextTagger):
 
     def _run(self, token_lists: list[list[str]]) -> list[dict]:
         batch = encode_batch(token_lists, self.vocabs)
-        out = self.session.run(None, {k: batch[k] for k in self.inputs})
+        try:
+            out = self.session.run(None, {k: batch[k] for k in self.inputs})
+        except Exception as e:  # onnxruntime raises its own types; a graph that cannot run this batch
+            raise CheckpointError(f"{self.source}: ONNX Runtime cannot run the graph ({first_line(e)})") from None
         emissions = out[0].astype(np.float32)
         lengths = batch["lengths"]
         mask = np.arange(emissions.shape[1])[None, :] < lengths[:, None]

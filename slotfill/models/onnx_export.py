@@ -3,8 +3,9 @@
 The graph holds embeddings, char CNN, the packed recurrent encoder and the heads; BIO-constrained
 Viterbi (and the CRF's transitions) run outside it, in :meth:`SlotModel.decode`, so both
 backends decode identically. ``<name>.onnx.json`` beside the graph is the sidecar: the model's
-card (:mod:`slotfill.core.schema`, with the weights' fingerprint), vocabularies and decoding
-transitions. A graph is used only with the weights it was exported from.
+card (:mod:`slotfill.core.schema`, with the model's fingerprint), vocabularies and decoding
+transitions. The graph's ``metadata_props`` hold the model's fingerprint and the sidecar's digest
+(:mod:`slotfill.core.fingerprint`), so a graph is used only with its own sidecar and model.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from slotfill.core.files import write_atomic
+from slotfill.core.files import check_writable, write_atomic
+from slotfill.core.fingerprint import GRAPH_FINGERPRINT, GRAPH_SIDECAR, sidecar_digest
 from slotfill.core.sidecar import onnx_path_for, sidecar_path
 from slotfill.models.slot_model import SlotModel
 
@@ -82,8 +84,8 @@ def export_onnx(model: SlotModel, output: str | Path, opset: int = 17) -> Path:
         "emissions": {0: "batch", 1: "tokens"},
         "intent_logits": {0: "batch"},
     }
+    check_writable(out.parent)
     tmp = out.with_name(f".{out.name}.tmp")
-    out.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings(), _without_packing_shape_warnings():
         warnings.simplefilter("ignore")  # the RNN-with-batch-size tracer warnings do not apply to packed inputs
         torch.onnx.export(
@@ -96,9 +98,24 @@ def export_onnx(model: SlotModel, output: str | Path, opset: int = 17) -> Path:
             opset_version=opset,
             dynamo=False,
         )
+    meta = sidecar(model, inputs, outputs)
+    _sign(tmp, meta)
+    write_atomic(sidecar_path(out), json.dumps(meta))
     tmp.replace(out)
-    write_atomic(sidecar_path(out), json.dumps(sidecar(model, inputs, outputs)))
     return out
+
+
+def _sign(graph: Path, meta: dict) -> None:
+    """Record the model's fingerprint and the sidecar's digest in the graph's ``metadata_props``."""
+    import onnx  # the export extra
+
+    proto = onnx.load(str(graph))
+    props = {p.key: p.value for p in proto.metadata_props}
+    props.update({GRAPH_FINGERPRINT: meta["fingerprint"], GRAPH_SIDECAR: sidecar_digest(meta)})
+    del proto.metadata_props[:]
+    for key, value in sorted(props.items()):
+        proto.metadata_props.add(key=key, value=value)
+    onnx.save(proto, str(graph))
 
 
 @contextlib.contextmanager
@@ -152,6 +169,8 @@ def quantize_onnx(graph: str | Path, output: str | Path | None = None) -> Path:
     tmp = out.with_name(f".{out.name}.tmp")
     with _without_quantization_advice():
         quantize_dynamic(str(graph), str(tmp), weight_type=QuantType.QInt8)
+    text = sidecar_path(graph).read_text()
+    _sign(tmp, json.loads(text))
+    write_atomic(sidecar_path(out), text)
     tmp.replace(out)
-    write_atomic(sidecar_path(out), sidecar_path(graph).read_text())
     return out

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from slotfill.core.files import write_atomic
+from slotfill.core.fingerprint import model_fingerprint
 from slotfill.core.schema import CARD_KEYS, FORMAT_VERSION, MODEL_FILE, check_format, model_path
 from slotfill.core.settings import whole_number
 from slotfill.core.vocab import Vocabularies, join_intent
@@ -25,7 +26,7 @@ from slotfill.models.encoding import collate, encode_tokens
 from slotfill.version import __version__
 
 CHECKPOINT_KEY = "slotfill"  # where a Lightning checkpoint carries the model, in model.pt's schema
-_STRUCTURE_KEYS = ("format", "slotfill_version", "model", "vocabs", "weights_sha256", "state_dict")
+_STRUCTURE_KEYS = ("format", "slotfill_version", "model", "vocabs", "weights_sha256", "fingerprint", "state_dict")
 
 Forward = Callable[[dict], tuple[torch.Tensor, torch.Tensor | None]]
 
@@ -149,13 +150,19 @@ class SlotModel(nn.Module):
         ]
 
     # --------------------------------------------------------- the model file
-    def fingerprint(self) -> str:
-        """SHA-256 of the network weights (names and values): what derived files are checked against."""
+    def weights_digest(self) -> str:
+        """SHA-256 of the network weights (names and values)."""
         h = hashlib.sha256()
         for name, value in sorted(self.net.state_dict().items()):
             h.update(name.encode())
             h.update(value.detach().cpu().contiguous().numpy().tobytes())
         return h.hexdigest()
+
+    def fingerprint(self, weights_sha256: str | None = None) -> str:
+        """The fingerprint of everything that decides an answer (weights, settings, vocabularies):
+        what the model file and every derived file are checked against (:mod:`slotfill.core.fingerprint`)."""
+        weights = weights_sha256 or self.weights_digest()
+        return model_fingerprint(weights, self.config.to_dict(), self.vocabs.to_dict())
 
     def card(self) -> dict:
         """The keys every file written next to this model shares (see :mod:`slotfill.core.schema`)."""
@@ -165,7 +172,8 @@ class SlotModel(nn.Module):
             "dataset": self.meta.get("dataset", ""),
             "model": self.config.to_dict(),
             "train": self.meta.get("train"),
-            "weights_sha256": self.fingerprint(),
+            "weights_sha256": (weights := self.weights_digest()),
+            "fingerprint": self.fingerprint(weights),
             **{k: v for k, v in self.meta.items() if k not in CARD_KEYS},
         }
 
@@ -193,7 +201,8 @@ class SlotModel(nn.Module):
     @classmethod
     def from_state(cls, state: dict, source: str | Path = "<state>") -> SlotModel:
         """Rebuild from :meth:`state` (or an older format's) using the file's own config, never the YAML."""
-        state = _upgrade(state, source)
+        version = check_format(state.get("format", 1), source)
+        state = _upgrade(state, version)
         try:
             vocabs = Vocabularies.from_dict(state["vocabs"])
             config = NetConfig.from_dict(state["model"])
@@ -202,11 +211,31 @@ class SlotModel(nn.Module):
             model.net.load_state_dict(state["state_dict"])
         except (KeyError, TypeError, ValueError, RuntimeError, SlotfillError) as e:
             raise CheckpointError(f"{source}: checkpoint does not match a slotfill model ({first_line(e)})") from None
-        recorded = state.get("weights_sha256")
-        if recorded and recorded != model.fingerprint():
-            raise CheckpointError(f"{source}: weights do not match their recorded fingerprint (a damaged file?)")
+        model._check_fingerprints(state, version, source)
         model._check_finite(source)
         return model.eval()
+
+    def _check_fingerprints(self, state: dict, version: int, source: str | Path) -> None:
+        """Refuse a file whose content is not what its writer fingerprinted (damaged or edited by hand).
+
+        Format 1 had no fingerprint; format 2 fingerprinted the weights alone; format 3 adds the
+        fingerprint over weights, settings and vocabularies. A current-format file must carry both.
+        """
+        weights = self.weights_digest()
+        recorded = state.get("weights_sha256")
+        if version >= 2 and recorded != weights:
+            what = "carry no fingerprint" if not recorded else "do not match their recorded fingerprint"
+            raise CheckpointError(
+                f"{source}: the weights {what}: the file is damaged or was edited; use the file training wrote"
+            )
+        if version >= 3:
+            recorded = state.get("fingerprint")
+            if recorded != self.fingerprint(weights):
+                what = "carries no fingerprint" if not recorded else "does not match its recorded fingerprint"
+                raise CheckpointError(
+                    f"{source}: the model (vocabularies and settings) {what}: the file is damaged or was edited; "
+                    "use the file training wrote"
+                )
 
     def _check_finite(self, source: str | Path | None = None) -> None:
         bad = [name for name, p in self.net.state_dict().items() if p.is_floating_point() and not p.isfinite().all()]
@@ -243,9 +272,8 @@ def _read_state(path: Path) -> dict:
     raise CheckpointError(f"{path}: not a slotfill checkpoint (no slotfill model or vocabularies inside)")
 
 
-def _upgrade(state: dict, source: str | Path) -> dict:
+def _upgrade(state: dict, version: int) -> dict:
     """A state in the current format's keys; older formats that still load are converted here."""
-    version = check_format(state.get("format", 1), source)
     if version == 1:  # format 1 (slotfill 0.1 before the model file had a card): "net" for "model"
         state = dict(state)
         state["model"] = state.pop("net", None)
