@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 
 
@@ -54,9 +56,12 @@ EXTRAS = {
 }
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # terminal colour codes some libraries put in their messages
+
+
 def first_line(e: BaseException, limit: int = 200) -> str:
     """The first line of an exception's message (its type's name when the message is empty), cut at ``limit``."""
-    lines = str(e).strip().splitlines()
+    lines = _ANSI.sub("", str(e)).strip().splitlines()
     text = lines[0].strip() if lines else type(e).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
 

@@ -1,5 +1,8 @@
 """convert.py: a file, a split folder or a folder of splits, into any format, and back."""
 
+import json
+import re
+
 import pytest
 
 from slotfill.data.convert import convert, summary
@@ -32,3 +35,42 @@ def test_bad_requests(tmp_path, sample_dir):
         convert(sample_dir, tmp_path / "x", "xml")
     with pytest.raises(DataError, match="not found"):
         convert(tmp_path / "nowhere", tmp_path / "x", "conll")
+
+
+def _jsonl(tmp_path, tokens, tags, intent="flight"):
+    path = tmp_path / "in.jsonl"
+    rows = [{"tokens": ["fly", "home"], "tags": ["O", "O"], "intent": "flight"}]
+    rows.append({"tokens": tokens, "tags": tags, "intent": intent})
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.mark.parametrize(
+    "tokens, to, problem",
+    [
+        (["-DOCSTART-", "to", "boston"], "conll", "-DOCSTART- cannot be written as conll"),
+        (["fly", "[to](x)", "boston"], "rasa", "'[to](x)' would be read back as Rasa entity markup"),
+    ],
+)
+def test_convert_refuses_a_token_its_target_would_misread(tmp_path, tokens, to, problem):
+    src = _jsonl(tmp_path, tokens, ["O", "O", "B-toloc"])
+    out = tmp_path / "out"
+    with pytest.raises(DataError, match=rf"in.jsonl:2: .*{re.escape(problem)}") as e:
+        convert(src, out, to)
+    assert "\n" not in str(e.value) and not out.exists()
+
+
+def test_a_token_that_starts_with_a_hash_survives_conll(tmp_path):
+    src = _jsonl(tmp_path, ["#5", "to", "boston"], ["O", "O", "B-toloc"])
+    convert(src, tmp_path / "out.conll", "conll")
+    convert(tmp_path / "out.conll", tmp_path / "back.jsonl", "jsonl")
+    assert (tmp_path / "back.jsonl").read_text().splitlines() == src.read_text().splitlines()
+
+
+def test_a_folder_that_could_not_hold_the_intents_is_not_written(tmp_path):
+    """Some sentences with an intent and some without: the label file would have empty lines."""
+    src = _jsonl(tmp_path, ["to", "boston"], ["O", "B-toloc"], intent=None)
+    src.write_text(src.read_text() + json.dumps({"tokens": ["x"], "tags": ["O"], "intent": "a"}) + "\n")
+    with pytest.raises(DataError, match="in.jsonl:2: no intent, but other sentences have one"):
+        convert(src, tmp_path / "split", "folder")
+    assert not (tmp_path / "split").exists() and not list(tmp_path.glob(".split*"))

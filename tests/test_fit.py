@@ -39,7 +39,7 @@ def test_run_folder_holds_a_self_contained_model_and_one_schema(trained_sample):
     assert metrics["train_sent_per_s_median"] > 0 and metrics["epochs"] > 0
     assert "fromloc.city_name" in (out / "test_report.txt").read_text()
     model = SlotModel.load(out / "model.pt")
-    assert metrics["weights_sha256"] == model.fingerprint()
+    assert metrics["weights_sha256"] == model.weights_digest() and metrics["fingerprint"] == model.fingerprint()
     assert metrics["model"] == model.config.to_dict() and metrics["train"]["word_dropout"] == 0.1
     assert metrics["dataset"] == "sample" == model.meta["dataset"]
     assert model.meta["seed"] == metrics["seed"] and model.meta["trained_at"].endswith("+00:00")
@@ -149,3 +149,19 @@ def test_average_last_selects_and_saves_the_mean_weights_it_validated(tmp_path):
     own = {k[len("model.net.") :]: v for k, v in raw.items() if k.startswith("model.net.")}
     assert own.keys() == saved.keys() and any(not torch.equal(own[k], saved[k]) for k in saved)
     assert results["train"]["average_last"] == 3
+
+
+@pytest.mark.slow
+def test_training_with_a_validation_split_without_slots_ends_with_its_reports(tmp_path):
+    """A one-sentence all-O validation file: the run completes and writes metrics and reports."""
+    from slotfill.cli.jobs import train
+    from tests.helpers import compose_config, sample_overrides
+
+    data = shutil.copytree(SAMPLE, tmp_path / "data")
+    (data / "valid" / "seq.in").write_text("hello there\n")
+    (data / "valid" / "seq.out").write_text("O O\n")
+    (data / "valid" / "label").write_text((data / "train" / "label").read_text().splitlines()[0] + "\n")
+    args = [a if not a.startswith("data.path=") else f"data.path={data}" for a in sample_overrides(epochs=1)]
+    metrics = train(compose_config(args, tmp_path / "run"))
+    assert metrics["scores"]["valid"]["slot_exact_match"] in (0.0, 100.0)
+    assert (tmp_path / "run" / "valid_report.txt").is_file() and (tmp_path / "run" / "metrics.json").is_file()

@@ -144,6 +144,18 @@ BAD = [
     ("rasa", "f.yml", "nlu:\n- intent: a\n  examples: |\n    - fine\n    - [bos]ton](x)\n", 5, "markup"),
     ("rasa", "f.yml", 'nlu:\n- intent: a\n  examples: |\n    - a [b]{"role": 1}\n', 4, "no 'entity' name"),
     ("hub", "f.csv", "id,intent,text,slots\n0,a,x y,O O\n1,a,x y z,O O\n", 3, "2 tags for 3 tokens"),
+    ("hub", "f.csv", "id,intent,text,slots\n0,a,x y,O O\n1,a,x y,O O,extra\n", 3, "5 fields, but the header has 4"),
+    ("hub", "f.csv", "id,intent,text,slots\n0,a,x y,O O\n1,a,x y\n", 3, "3 fields, but the header has 4"),
+    ("rasa", "f.yml", "nlu:\n- intent: a\n  examples: |\n    - x\n- intent: book flight\n  examples: |\n    - y\n", 5,
+     "contains whitespace"),
+    ("rasa", "f.yml", "nlu:\n- intent: {a: b}\n  examples: |\n    - x\n", 2, "'intent' must be a name"),
+    ("doccano", "f.jsonl", '{"text": "a b", "label": [[0.0, 1, "x"]]}\n', 1, "offsets must be whole numbers"),
+    ("doccano", "f.jsonl", '{"text": "a b", "label": [[0, 1' + "0" * 5000 + ', "x"]]}\n', 1, "not usable JSON"),
+    ("doccano", "f.jsonl", '{"text": "a", "label": []}\n' + "[" * 100_000 + "]" * 100_000 + "\n", 2,
+     "nested too deeply"),
+    ("jsonl", "f.jsonl", '{"text": "a b", "spans": [{"start": 0, "end": 1.5, "label": "x"}]}\n', 1, "whole numbers"),
+    ("conll", "f.txt", "fly O\nto O\nboston B-city\nfrom O\nnew B-c\nyork I-c\nand O\nthen O\nto O\nx O\nbad\n", 11,
+     "expected a token and a tag"),
 ]
 
 
@@ -172,6 +184,11 @@ def test_detection_refuses_what_it_cannot_tell(tmp_path):
         formats.detect(_write(tmp_path, "e.txt", "\n\n"))
     with pytest.raises(DataError, match="unknown format 'xml'"):
         formats.read(_write(tmp_path, "x.txt", "a O\n"), "xml")
+
+
+def test_conll_comments_are_hash_and_space_only(tmp_path):
+    path = _write(tmp_path, "f.conll", "# sent_id = 1\n#5\tO\nflights O\n\n#\tO\nx B-y\n")
+    assert [r.tokens for r in formats.read(path)] == [["#5", "flights"], ["#", "x"]]
 
 
 def test_writers_refuse_what_their_format_cannot_hold(tmp_path):
@@ -218,6 +235,46 @@ CASES = [
     ("hub", "bioes", {}),
     ("folder", "bioes", {}),
 ]
+
+
+# tokens that a reader could take for its own syntax: comments, document breaks, markup, BOS/EOS, tags
+HAZARD = st.sampled_from(
+    ["#5", "#", "# ", "-DOCSTART-", "[to](x)", '[a]{"entity":"b"}', "](", "BOS", "EOS", "O", "B-x", "a,b", '"q', "#x"]
+)
+
+
+@st.composite
+def hazardous(draw):
+    r = draw(sentences())
+    for _ in range(draw(st.integers(1, 2))):
+        r.tokens.insert(draw(st.integers(0, len(r.tokens))), draw(HAZARD).strip() or "#")
+        r.tags.insert(0, "O")  # an O in front keeps the chunks well-formed; positions are shifted, as tags go
+    return r
+
+
+@pytest.mark.parametrize("fmt, scheme, options", CASES)
+@settings(max_examples=30, deadline=None)
+@given(records=st.lists(hazardous(), min_size=1, max_size=4))
+def test_writers_refuse_or_keep_tokens_their_readers_could_misread(tmp_path_factory, fmt, scheme, options, records):
+    """Lossless convert: what is written reads back the same, or the sentence is refused with its file:line."""
+    from slotfill.data.formats.base import retokenizes
+
+    for n, r in enumerate(records, 1):
+        r.file, r.line = "src.jsonl", n
+    path = tmp_path_factory.mktemp("hz") / ("split" if fmt == "folder" else f"data{formats.suffix(fmt)}")
+    try:
+        formats.write(records, path, fmt, scheme, **options)
+    except DataError as e:
+        assert str(e).startswith(("src.jsonl:", str(path))) and "\n" not in str(e), str(e)
+        assert not path.exists()
+        return
+    back = formats.read(path, fmt, "iob1" if scheme == "iob1" else "auto")
+    if fmt in formats.TEXT_FORMATS or options.get("spans"):  # tokens come from the tokenizer: compare those it keeps
+        kept = [r for r in records if retokenizes(r.tokens)]
+        back = [b for b in back if any(b.tokens == r.tokens for r in kept)]
+        _same(kept, back, ordered=False)
+    else:
+        _same(records, back)
 
 
 @pytest.mark.parametrize("fmt, scheme, options", CASES)

@@ -41,3 +41,12 @@ def test_multi_intents_compare_as_sets():
 def test_length_mismatch_is_an_error():
     with pytest.raises(ValueError):
         slot_scores([["O", "O"]], [["O"]])
+
+
+def test_a_negative_set_has_no_per_slot_report_and_no_error():
+    """Gold and predictions all O (a "no slots expected" test set): seqeval's report would fail."""
+    from slotfill.evaluation.metrics import NO_SLOTS, slot_report, slot_scores
+
+    gold = pred = [["O", "O"], ["O"]]
+    assert slot_report(gold, pred) == NO_SLOTS + "\n" and slot_report(gold, pred, as_dict=True) == {}
+    assert set(slot_scores(gold, pred)) >= {"precision", "recall", "f1"}

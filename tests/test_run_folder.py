@@ -2,11 +2,24 @@
 
 import json
 
+import os
+import pickle
+
 import pytest
+import torch
 from omegaconf import OmegaConf
 
-from slotfill.errors import ConfigError
+from slotfill.errors import CheckpointError, ConfigError
+from slotfill.training import run_folder
+from slotfill.training.callbacks import RUN_KEY
 from slotfill.training.run_folder import LAST_CHECKPOINT, RunFolder, read_status, resume_config
+
+
+def _checkpoint(path, config, data_sha256="d" * 64, **more):
+    """A checkpoint as training writes it, with the record of the run it belongs to."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({RUN_KEY: {"config": config, "data_sha256": data_sha256}, "epoch": 3, **more}, path)
+    return path
 
 
 def _cfg(**extra):
@@ -55,8 +68,7 @@ def test_resume_continues_with_the_runs_own_config(tmp_path):
     folder.finish("interrupted")
     with pytest.raises(ConfigError, match="no checkpoints/last.ckpt"):
         resume_config(_cfg(resume=str(tmp_path)))
-    (tmp_path / LAST_CHECKPOINT).parent.mkdir()
-    (tmp_path / LAST_CHECKPOINT).write_bytes(b"")
+    _checkpoint(tmp_path / LAST_CHECKPOINT, read_status(tmp_path)["config"])
     cfg, last = resume_config(_cfg(resume=str(tmp_path), seed=99))
     assert cfg.seed == 7 and cfg.output_dir == str(tmp_path) and cfg.resume == str(tmp_path)
     assert cfg.init_from is None and last == tmp_path / LAST_CHECKPOINT
@@ -86,3 +98,104 @@ def test_a_run_saved_before_the_package_layout_changed_resumes_with_todays_compo
     assert cfg.callbacks.epoch_log._target_ == "slotfill.training.callbacks.EpochLog"
     assert cfg.logger.csv._target_ == "slotfill.training.loggers.EpochCSVLogger" and cfg.logger.csv.name == "logs"
     assert cfg.trainer._target_ == "pytorch_lightning.Trainer" and cfg.notes == ["slotfill.training.sweep.SweepSummary"]
+
+
+def _interrupted_run(tmp_path, **config):
+    folder = RunFolder(tmp_path)
+    folder.start(_cfg(optimizer={"lr": 0.002}, model={"hidden_size": 64}, **config))
+    folder.finish("interrupted")
+    return _checkpoint(tmp_path / LAST_CHECKPOINT, read_status(tmp_path)["config"])
+
+
+@pytest.mark.parametrize(
+    "edit, shown",
+    [
+        (lambda c: c["optimizer"].update(lr=0.02), "optimizer.lr 0.002 -> 0.02"),
+        (lambda c: c["model"].update(hidden_size=128), "model.hidden_size 64 -> 128"),
+        (lambda c: c.update(max_epochs=40), "max_epochs None -> 40"),
+    ],
+)
+def test_resume_refuses_a_saved_config_edited_since_the_checkpoint(tmp_path, edit, shown):
+    _interrupted_run(tmp_path)
+    record = read_status(tmp_path)
+    edit(record["config"])
+    (tmp_path / "run.json").write_text(json.dumps(record))
+    with pytest.raises(ConfigError, match="differs from the one last.ckpt was trained with") as e:
+        resume_config(_cfg(resume=str(tmp_path)))
+    assert shown in str(e.value) and "\n" not in str(e.value)
+
+
+def test_resume_refuses_changed_data_and_accepts_the_same(tmp_path):
+    last = _interrupted_run(tmp_path)
+    run_folder.check_same_data(last, "d" * 64, "resume=RUN")
+    with pytest.raises(ConfigError, match="the data changed since the run started.*mix of two data sets"):
+        run_folder.check_same_data(last, "e" * 64, "resume=RUN")
+
+
+def test_a_checkpoint_holding_a_pickle_payload_is_refused_in_one_line(tmp_path):
+    class Payload:
+        def __reduce__(self):
+            return (os.system, ("touch " + str(tmp_path / "ran"),))
+
+    _interrupted_run(tmp_path)
+    with open(tmp_path / LAST_CHECKPOINT, "wb") as f:
+        pickle.dump({"epoch": 1, "x": Payload()}, f)
+    with pytest.raises(CheckpointError, match="holds Python objects besides tensors") as e:
+        resume_config(_cfg(resume=str(tmp_path)))
+    message = str(e.value)
+    assert "weights_only" not in message and "\x1b" not in message and "\n" not in message
+    assert not (tmp_path / "ran").exists()
+
+
+def test_one_process_at_a_time_trains_in_a_folder(tmp_path):
+    with run_folder.lock(tmp_path):
+        with pytest.raises(ConfigError, match=f"another slotfill process \\(pid {os.getpid()}\\) is training"):
+            with run_folder.lock(tmp_path):
+                pass
+    with run_folder.lock(tmp_path):  # released when the first ended
+        pass
+    RunFolder(tmp_path).claim()  # the lock file is not another run's file
+
+
+def test_the_lock_sweeps_temporary_files_a_killed_writer_left(tmp_path):
+    (tmp_path / "checkpoints").mkdir()
+    left = [tmp_path / ".model.pt.abc123.tmp", tmp_path / "checkpoints" / ".last.ckpt.x9.tmp"]
+    for p in left:
+        p.write_bytes(b"half")
+    (tmp_path / "keep.tmp").write_text("not ours")
+    with run_folder.lock(tmp_path):
+        assert not any(p.exists() for p in left) and (tmp_path / "keep.tmp").exists()
+
+
+def test_a_run_killed_before_its_first_epoch_was_saved_leaves_a_reusable_folder(tmp_path):
+    RunFolder(tmp_path).start(_cfg())  # killed: status stays "running", no checkpoint
+    with pytest.raises(ConfigError, match="nothing to continue; train again into that folder"):
+        resume_config(_cfg(resume=str(tmp_path)))
+    with run_folder.lock(tmp_path):
+        RunFolder(tmp_path).claim()
+    assert not (tmp_path / "run.json").exists()
+
+
+@pytest.mark.slow
+def test_resume_on_rotated_training_data_is_refused_before_training(tmp_path):
+    """Kill after some epochs, rotate the training file, resume: refused, the run's files untouched."""
+    import shutil
+
+    from slotfill.cli.jobs import train
+    from tests.helpers import SAMPLE, compose_config, sample_overrides
+
+    data = shutil.copytree(SAMPLE, tmp_path / "data")
+    run = tmp_path / "run"
+    args = [a if not a.startswith("data.path=") else f"data.path={data}" for a in sample_overrides(epochs=2)]
+    train(compose_config(args, run))
+    record = read_status(run)
+    record["status"] = "interrupted"  # as if stopped after its second epoch
+    (run / "run.json").write_text(json.dumps(record))
+    for name in ("seq.in", "seq.out", "label"):
+        lines = (data / "train" / name).read_text().splitlines(keepends=True)
+        (data / "train" / name).write_text("".join(lines[30:] + lines[:30]))
+    before = (run / LAST_CHECKPOINT).read_bytes()
+    cfg, last = resume_config(compose_config([f"resume={run}"], run))
+    with pytest.raises(ConfigError, match="the data changed since the run started"):
+        train(cfg)
+    assert (run / LAST_CHECKPOINT).read_bytes() == before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import sys
 import time
@@ -37,10 +38,17 @@ def train(cfg: DictConfig) -> dict:
     options.check_train(cfg)
     out_dir = Path(cfg.output_dir)
     folder = run_folder.RunFolder(out_dir) if run_folder.is_rank_zero() else None
-    if folder is not None:
-        if last_checkpoint is None:
-            folder.claim(overwrite=bool(cfg.get("overwrite", False)))
-        folder.start(cfg, resumed_from=last_checkpoint)
+    with run_folder.lock(out_dir) if folder is not None else contextlib.nullcontext():
+        if folder is not None:
+            if last_checkpoint is None:
+                folder.claim(overwrite=bool(cfg.get("overwrite", False)))
+            folder.start(cfg, resumed_from=last_checkpoint)
+        return _train_in(cfg, folder, out_dir, last_checkpoint)
+
+
+def _train_in(cfg: DictConfig, folder: run_folder.RunFolder | None, out_dir: Path, last_checkpoint: Path | None):
+    from slotfill.training import fit
+
     try:
         run = fit.fit(cfg, ckpt_path=last_checkpoint)
         if not run.trainer.is_global_zero:

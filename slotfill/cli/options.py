@@ -127,3 +127,14 @@ def check_predict(cfg: DictConfig) -> None:
     source = cfg.get("input")
     if source is not None and str(source) != "-" and not Path(str(source)).is_file():
         raise ConfigError(f"input={source}: file not found")
+    output = cfg.get("output")
+    if source is not None and output is not None and str(source) != "-" and _same_file(source, output):
+        raise ConfigError(f"output={output} is the input file: the results would replace the sentences; write elsewhere")
+
+
+def _same_file(a: object, b: object) -> bool:
+    a, b = Path(str(a)), Path(str(b))
+    try:
+        return a.resolve() == b.resolve() or (b.exists() and a.samefile(b))
+    except OSError:
+        return False

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from slotfill.core.files import umask
+from slotfill.core.limits import MAX_TEXT_CHARS
 from slotfill.core.lines import decode_line
 from slotfill.errors import DataError, SlotfillError
 
@@ -28,9 +29,17 @@ def check_sources(texts: Iterable[str], text: str | None = None, source: str | N
 
 
 def iter_lines(stream: BinaryIO, name: str) -> Iterator[str]:
-    """Lines of a UTF-8 byte stream, decoded one at a time (a BOM at the start is dropped)."""
-    for n, raw in enumerate(stream, 1):
-        yield decode_line(raw.rstrip(b"\n"), name, n)
+    """Lines of a UTF-8 byte stream, decoded one at a time (a BOM at the start is dropped); a line
+    over :data:`MAX_TEXT_CHARS` is an error as soon as that much of it is read, never held whole."""
+    limit = 4 * MAX_TEXT_CHARS  # bytes: UTF-8 takes at most 4 a character
+    n = 0
+    while raw := stream.readline(limit + 2):
+        n += 1
+        line = raw.rstrip(b"\n")
+        text = decode_line(line, name, n) if len(line) <= limit else None
+        if text is None or len(text) > MAX_TEXT_CHARS:
+            raise DataError(name, n, f"over {MAX_TEXT_CHARS:,} characters: one sentence a line (a missing line break?)")
+        yield text
 
 
 def iter_sentences(texts: Iterable[str], text: str | None = None, source: str | None = None) -> Iterator[str]:

@@ -31,22 +31,30 @@ class Token:
         return not any(ch.isalnum() for ch in self.text)
 
 
+def _invisible(ch: str) -> bool:
+    """Control and format characters (NUL, zero-width space and joiners, soft hyphen), whitespace excepted."""
+    return unicodedata.category(ch) in ("Cc", "Cf") and not ch.isspace()
+
+
 def normalize(token: str) -> str:
-    """The form a token is looked up in: NFC, lower-cased, typographic apostrophe as ``'``.
+    """The form a token is looked up in: NFC, lower-cased, typographic apostrophe as ``'``, without
+    invisible characters (so ``bos<ZWSP>ton`` is ``boston`` in training data and typed text alike).
 
     The one normalisation of text: vocabularies are built from it and word and character
     lookups go through it, in training and prediction alike.
     """
-    if token.isascii():  # the common case, and NFC leaves ASCII unchanged
+    if token.isascii() and token.isprintable():  # the common case, and NFC leaves ASCII unchanged
         return token.lower()
+    token = "".join(ch for ch in token if not _invisible(ch))
     return unicodedata.normalize("NFC", token).lower().replace("’", "'")
 
 
 def _marks_as_one(text: str) -> str:
-    """``text`` with every combining mark replaced by :data:`_MARK` (same length: offsets hold)."""
-    if text.isascii():
+    """``text`` with every combining mark and invisible character replaced by :data:`_MARK` (same
+    length: offsets hold): they stay inside the word they are written in, as in whitespace-split data."""
+    if text.isascii() and text.isprintable():
         return text
-    return "".join(_MARK if unicodedata.category(ch)[0] == "M" else ch for ch in text)
+    return "".join(_MARK if unicodedata.category(ch)[0] == "M" or _invisible(ch) else ch for ch in text)
 
 
 def tokenize(text: str) -> list[Token]:

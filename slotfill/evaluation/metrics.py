@@ -29,6 +29,9 @@ def slot_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], mo
     return {"precision": 100 * float(p), "recall": 100 * float(r), "f1": 100 * float(f)}
 
 
+NO_SLOTS = "no slots in the gold or the predicted tags: no per-slot scores (slot_exact_match counts the sentences)"
+
+
 def slot_report(
     gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], mode: str = "default", as_dict: bool = False
 ) -> str | dict:
@@ -36,6 +39,8 @@ def slot_report(
     from seqeval.metrics import classification_report
 
     _check(gold, pred)
+    if all(t == "O" for tags in (*gold, *pred) for t in tags):  # a negative set, tagged all O: seqeval fails
+        return {} if as_dict else NO_SLOTS + "\n"
     report = classification_report(gold, pred, digits=4, zero_division=0, output_dict=as_dict, **_mode(mode))
     if as_dict:  # numpy scalars -> Python numbers, so the report is plain JSON
         return {

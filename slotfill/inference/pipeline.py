@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from slotfill.core.limits import check_text
 from slotfill.core.spans import bio_spans
 from slotfill.core.tokenize import Token, tokenize
 from slotfill.core.vocab import Vocabularies
@@ -29,7 +30,7 @@ class TextTagger:
         """Tag raw sentences; each result has text, tokens, tags, spans (with offsets) and intent."""
         if isinstance(texts, str):
             texts = [texts]
-        tokenized = [tokenize(t) for t in texts]
+        tokenized = [tokenize(check_text(t, f"text {i}")) for i, t in enumerate(texts, 1)]
         results = self._predict_tokens([[tok.text for tok in toks] for toks in tokenized], batch_size, tokenized)
         for text, toks, res in zip(texts, tokenized, results):
             res["text"] = text

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import pickle
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -248,16 +250,31 @@ def _mask(lengths: torch.Tensor, steps: int, device: torch.device) -> torch.Tens
     return torch.arange(steps, device=device)[None, :] < lengths.to(device)[:, None]
 
 
+def read_torch_file(path: str | Path) -> object:
+    """What a torch file holds, read as tensors and plain data only: nothing in it runs."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's remarks on a foreign file's pickle protocol
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        if "Weights only load failed" not in str(e):  # not a pickle at all (garbage, truncated)
+            raise CheckpointError(f"{path}: not a readable checkpoint ({first_line(e)})") from None
+        # torch's message advises loading the file unsafely: never pass that on
+        raise CheckpointError(
+            f"{path}: holds Python objects besides tensors and plain data; refused, as loading them "
+            "could run code (use a file slotfill wrote)"
+        ) from None
+    except Exception as e:  # corrupt, truncated, not a torch file
+        raise CheckpointError(f"{path}: not a readable checkpoint ({first_line(e)})") from None
+
+
 def _read_state(path: Path) -> dict:
     """The model state inside ``model.pt`` or a Lightning checkpoint (weights only: no pickled code)."""
     if path.is_dir():
         raise CheckpointError(f"{path}: a folder without {MODEL_FILE} (give a run folder, a model.pt or a .ckpt)")
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
-    try:
-        raw = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # corrupt, truncated, not a torch file, or holding arbitrary objects
-        raise CheckpointError(f"{path}: not a readable checkpoint ({first_line(e)})") from None
+    raw = read_torch_file(path)
     if not isinstance(raw, dict):
         raise CheckpointError(f"{path}: not a slotfill checkpoint")
     if CHECKPOINT_KEY in raw:  # a Lightning checkpoint written during training

@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from slotfill.core.limits import text_problem
 from slotfill.core.settings import whole_number
 from slotfill.errors import ConfigError, first_line
 from slotfill.serving.backend import Backend, load_backend
@@ -33,6 +34,9 @@ def _error(status: int, message: str, **extra) -> JSONResponse:
 def _check_text(text: str, limits: Limits, where: str = "text") -> None:
     if len(text) > limits.max_text_chars:
         raise ApiError(413, f"{where}: {len(text)} characters (at most {limits.max_text_chars})")
+    problem = text_problem(text)
+    if problem:
+        raise ApiError(422, f"{where}: {problem}")
 
 
 def create_app(

@@ -1,5 +1,5 @@
 """Lightning callbacks and plugins: throughput, time-to-quality, one log line per epoch, the random state of a
-resumed run; atomic checkpoints."""
+resumed run, what a checkpoint was trained on; atomic checkpoints."""
 
 from __future__ import annotations
 
@@ -28,6 +28,20 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 
 log = logging.getLogger(__name__)
+
+RUN_KEY = "slotfill_run"  # where a checkpoint records the config and data it was trained with
+
+
+class RunRecord(pl.Callback):
+    """Every checkpoint records the run's config and its data's fingerprint, so ``resume=``
+    can check that it continues the same run on the same data."""
+
+    def __init__(self, config: dict, data_sha256: str | None = None) -> None:
+        self.config = config
+        self.data_sha256 = data_sha256
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        checkpoint[RUN_KEY] = {"config": self.config, "data_sha256": self.data_sha256}
 
 
 class Throughput(pl.Callback):

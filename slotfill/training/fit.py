@@ -27,7 +27,8 @@ from slotfill.errors import ConfigError, SlotfillError, first_line, missing_extr
 from slotfill.evaluation.metrics import slot_report
 from slotfill.models import NetConfig
 from slotfill.models.slot_model import SlotModel
-from slotfill.training.callbacks import AtomicCheckpointIO, ResumeRandomState, Throughput
+from slotfill.training import run_folder
+from slotfill.training.callbacks import AtomicCheckpointIO, ResumeRandomState, RunRecord, Throughput
 from slotfill.training.datamodule import SlotDataModule
 from slotfill.training.module import SlotTaggerModule, TrainConfig
 from slotfill.training.transfer import init_from
@@ -118,7 +119,9 @@ def build(cfg: DictConfig) -> tuple[SlotDataModule, SlotTaggerModule, pl.Trainer
     source = SlotModel.load(source_file) if source_file else None  # its config and lexicon size the new model
     net_cfg = source.config if source is not None else NetConfig.from_dict(_plain(cfg.model))
     optimizer = _instantiate(cfg.optimizer, "optimizer")
-    callbacks = [*_components(cfg.get("callbacks"), "callbacks"), ResumeRandomState()]
+    _check_optimizer(optimizer)
+    record = RunRecord(OmegaConf.to_container(cfg, resolve=False))
+    callbacks = [*_components(cfg.get("callbacks"), "callbacks"), ResumeRandomState(), record]
     if train_cfg.average_last > 1:
         callbacks.append(LastEpochsAverage(train_cfg.average_last))
     bar = bool(cfg.trainer.get("enable_progress_bar", True)) and interactive()
@@ -140,9 +143,22 @@ def build(cfg: DictConfig) -> tuple[SlotDataModule, SlotTaggerModule, pl.Trainer
     datamodule = SlotDataModule.from_config(_plain(cfg.data), lexicon)
     datamodule.prepare()
     datamodule.use_mention_swap(train_cfg.mention_swap)
-    model = _model(net_cfg, source_file, datamodule, {"dataset": datamodule.name, "train": train_cfg.to_dict()})
+    record.data_sha256 = data_fingerprint(datamodule.datasets)
+    meta = {"dataset": datamodule.name, "train": train_cfg.to_dict(), "data_sha256": record.data_sha256}
+    model = _model(net_cfg, source_file, datamodule, meta)
     module = SlotTaggerModule(model, train_cfg, optimizer=optimizer)
     return datamodule, module, trainer
+
+
+def _check_optimizer(optimizer) -> None:
+    """The optimizer's own checks (a NaN or negative learning rate, ...) on a stand-in parameter,
+    so a bad setting is refused before the data is read, not when training starts."""
+    if not callable(optimizer):
+        return
+    try:
+        optimizer([torch.nn.Parameter(torch.zeros(1))])
+    except (ValueError, TypeError) as e:
+        raise ConfigError(f"optimizer: {first_line(e)}") from None
 
 
 def interactive() -> bool:
@@ -161,6 +177,8 @@ def fit(cfg: DictConfig, ckpt_path: str | Path | None = None) -> TrainingRun:
     infinite loss raises :class:`TrainingDiverged`.
     """
     datamodule, module, trainer = build(cfg)
+    if ckpt_path:
+        run_folder.check_same_data(ckpt_path, module.model.meta.get("data_sha256"), f"resume={cfg.get('resume')}")
     start = time.perf_counter()
     # with a bar drawn, console log lines (the epoch lines) go above it instead of onto its line
     console = logging_redirect_tqdm() if trainer.progress_bar_callback is not None else contextlib.nullcontext()
@@ -223,7 +241,7 @@ def provenance(run: TrainingRun) -> dict:
     return {
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "seed": run.facts.get("seed"),
-        "data_sha256": data_fingerprint(getattr(run.datamodule, "datasets", None)),
+        "data_sha256": run.model.meta.get("data_sha256") or data_fingerprint(getattr(run.datamodule, "datasets", None)),
         "scores": run.scores,
     }
 

@@ -9,15 +9,24 @@
 
 A run folder belongs to one run: training into a folder that holds anything besides what
 Hydra writes at start-up is refused unless ``resume=`` names it or ``overwrite=true`` clears it
-(a run that failed before saving any epoch leaves nothing worth keeping: its folder is reused).
+(a run that ended, or was killed, before saving any epoch leaves nothing worth keeping: its
+folder is reused). One process at a time trains in a folder (:func:`lock`).
+
+``resume=`` continues only the same run on the same data: every checkpoint records the config
+and the data fingerprint it was trained with (:class:`slotfill.training.callbacks.RunRecord`);
+a saved config edited since, or training data changed since, is refused.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import logging
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -25,12 +34,54 @@ from omegaconf import DictConfig, OmegaConf
 from slotfill.core.files import write_json
 from slotfill.errors import ConfigError
 
+log = logging.getLogger(__name__)
+
 RUN_FILE = "run.json"
 LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
-# Hydra writes these before slotfill starts (rank 1 of DDP writes .pl_hydra_rank_1)
+LOCK_FILE = ".slotfill.lock"
 # what Hydra (and a launcher logging this very run) writes before training starts: not another run's files
-_HYDRA_ENTRIES = (".hydra", "train.log", "commands.log", "__main__.log", "train.stdout")
+# (rank 1 of DDP writes .pl_hydra_rank_1)
+_HYDRA_ENTRIES = (".hydra", "train.log", "commands.log", "__main__.log", "train.stdout", LOCK_FILE)
 STATUSES = ("running", "completed", "failed", "interrupted")
+# settings that name where a run is rather than what it computes: not compared on resume
+_NOT_COMPARED = ("resume", "output_dir", "init_from", "overwrite")
+
+
+@contextlib.contextmanager
+def lock(folder: str | Path) -> Iterator[None]:
+    """Hold the run folder for this process: a second training in it (a second ``resume=``) is refused."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / LOCK_FILE
+    handle = open(path, "a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            pid = handle.read().strip() or "?"
+            raise ConfigError(
+                f"{folder}: another slotfill process (pid {pid}) is training in this run folder; "
+                "wait for it to end, or train in another folder"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        sweep_temporary_files(folder)
+        yield
+    finally:
+        handle.close()  # closing releases the lock
+
+
+def sweep_temporary_files(folder: Path) -> list[Path]:
+    """Remove the temporary files a killed writer left (``.NAME.*.tmp``); only under :func:`lock`."""
+    stale = [p for where in (folder, folder / "checkpoints") for p in where.glob(".*.tmp") if p.is_file()]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    if stale:
+        log.info("removed %d temporary files left by a killed run", len(stale))
+    return stale
 
 
 def is_rank_zero() -> bool:
@@ -104,12 +155,64 @@ def resume_config(cfg: DictConfig) -> tuple[DictConfig, Path | None]:
         raise ConfigError(f"resume={resume}: this run completed; start a new run (init_from=MODEL.pt to build on it)")
     last = folder / LAST_CHECKPOINT
     if not last.is_file():
-        raise ConfigError(f"resume={resume}: no {LAST_CHECKPOINT} (the run ended before its first epoch was saved)")
+        raise ConfigError(
+            f"resume={resume}: no {LAST_CHECKPOINT}: the run ended before its first epoch was saved, so there is "
+            "nothing to continue; train again into that folder (it is reused) or into a new one, without resume="
+        )
     saved = saved_config(folder)
+    check_same_config(last, saved, f"resume={resume}")
     saved.output_dir = str(folder)
     saved.resume = str(folder)
     saved.init_from = None  # the weights come from the checkpoint
     return saved, last
+
+
+def checkpoint_record(checkpoint: str | Path) -> dict | None:
+    """The config and data fingerprint a checkpoint was trained with (None: written before slotfill kept them)."""
+    from slotfill.models.slot_model import read_torch_file  # torch: only when resuming
+    from slotfill.training.callbacks import RUN_KEY
+
+    raw = read_torch_file(checkpoint)
+    record = raw.get(RUN_KEY) if isinstance(raw, dict) else None
+    return record if isinstance(record, dict) else None
+
+
+def _compared(config: object) -> dict:
+    config = _current_targets(config if isinstance(config, dict) else {})
+    return {k: v for k, v in config.items() if k not in _NOT_COMPARED}
+
+
+def _differences(old: object, new: object, prefix: str = "") -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [d for k in sorted(set(old) | set(new), key=str) for d in _differences(old.get(k), new.get(k), f"{prefix}{k}.")]
+    return [] if old == new else [f"{prefix[:-1]} {old!r} -> {new!r}"]
+
+
+def check_same_config(checkpoint: Path, saved: DictConfig, what: str) -> None:
+    """Refuse to resume with a config other than the one the checkpoint was trained with."""
+    record = checkpoint_record(checkpoint)
+    if record is None:
+        log.warning("%s: %s predates the run record: its config and data are not compared", what, checkpoint)
+        return
+    changed = _differences(_compared(record.get("config")), _compared(OmegaConf.to_container(saved, resolve=False)))
+    if changed:
+        shown = "; ".join(changed[:4]) + (f"; and {len(changed) - 4} more" if len(changed) > 4 else "")
+        raise ConfigError(
+            f"{what}: the saved config in {RUN_FILE} differs from the one {checkpoint.name} was trained with "
+            f"({shown}); put it back, or start a new run (init_from=MODEL.pt to build on this one)"
+        )
+
+
+def check_same_data(checkpoint: str | Path, data_sha256: str | None, what: str) -> None:
+    """Refuse to resume on training data other than the checkpoint's (its fingerprint, when recorded)."""
+    record = checkpoint_record(checkpoint) or {}
+    recorded = record.get("data_sha256")
+    if recorded and recorded != data_sha256:
+        raise ConfigError(
+            f"{what}: the data changed since the run started (fingerprint {recorded[:12]}... then, "
+            f"{str(data_sha256)[:12]}... now): a resumed run would end as a mix of two data sets; "
+            "restore the data, or start a new run"
+        )
 
 
 def _now() -> str:
@@ -128,8 +231,9 @@ class RunFolder:
         entries = _own_entries(self.path)
         if not entries:
             return
-        if self._failed_before_training():
+        if self._ended_before_training():
             overwrite = True  # nothing there to keep: a run that stopped before saving any epoch
+            log.info("%s: reusing the folder of a run that saved no epoch", self.path)
         if not overwrite:
             names = ", ".join(p.name for p in entries[:4]) + (", ..." if len(entries) > 4 else "")
             raise ConfigError(
@@ -142,10 +246,11 @@ class RunFolder:
             else:
                 p.unlink()
 
-    def _failed_before_training(self) -> bool:
+    def _ended_before_training(self) -> bool:
+        """A failed, interrupted or killed run (under :func:`lock`, ``running`` means killed) with no epoch saved."""
         record = read_status(self.path) or {}
         saved = list(self.path.glob("checkpoints/*.ckpt")) + [p for p in [self.path / "model.pt"] if p.exists()]
-        return record.get("status") == "failed" and not saved
+        return record.get("status") in ("failed", "interrupted", "running") and not saved
 
     def start(self, cfg: DictConfig, resumed_from: Path | None = None) -> None:
         """Write ``run.json`` with status ``running`` and the config (kept from the first start on resume)."""

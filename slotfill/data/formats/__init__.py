@@ -18,10 +18,13 @@ records and write them in the scheme asked for.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from types import ModuleType
 
 from slotfill.core.files import write_atomic
+from slotfill.core.limits import MAX_SENTENCE_TOKENS
 from slotfill.core.vocab import normalize_intent
 from slotfill.data.formats import atis_iob, conll, doccano, folder, hub, jsonl, labelstudio, rasa
 from slotfill.data.formats.base import Record, retokenizes
@@ -97,6 +100,10 @@ def finish(records: list[Record], scheme: str = "auto") -> list[Record]:
     to_bio(records, scheme)
     for r in records:
         r.intent = normalize_intent(r.intent)
+        if len(r.tokens) > MAX_SENTENCE_TOKENS:
+            raise r.error(
+                f"{len(r.tokens):,} tokens, over the limit of {MAX_SENTENCE_TOKENS:,} for one sentence (a missing line break?)"
+            )
     return records
 
 
@@ -110,14 +117,46 @@ def dumps(records: list[Record], fmt: str, scheme: str = "bio", **options) -> st
 
 
 def write(records: list[Record], path: str | Path, fmt: str, scheme: str = "bio", **options) -> Path:
-    """Write one split: a split folder for ``folder``, else one file (atomically)."""
+    """Write one split: a split folder for ``folder``, else one file (atomically).
+
+    Nothing is written that would not read back as the same tokens, tags and intents: the output
+    is read back first (formats of text and character spans excepted: their tokens come from the
+    tokenizer, :func:`retokenized`), and the first sentence that would change is refused.
+    """
     path = Path(path)
     if fmt == folder.NAME:
-        folder.write(records, path, scheme)
-    else:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, dumps(records, fmt, scheme, **options))
+        with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp") as tmp:
+            folder.write(records, Path(tmp), scheme)
+            _reads_back(records, Path(tmp), fmt, scheme, path)
+            path.mkdir(exist_ok=True)
+            for f in Path(tmp).iterdir():
+                os.replace(f, path / f.name)
+        return path
+    text = dumps(records, fmt, scheme, **options)
+    if fmt in TEXT_FORMATS:
+        return write_atomic(path, text)
+    check = write_atomic(path.with_name(f".{path.name}.check.tmp"), text)
+    try:
+        _reads_back(records, check, fmt, scheme, path)
+        os.replace(check, path)
+    finally:
+        check.unlink(missing_ok=True)
     return path
+
+
+def _reads_back(records: list[Record], written: Path, fmt: str, scheme: str, target: Path) -> None:
+    """Refuse output whose reader would see other sentences than ``records``."""
+    try:
+        back = read(written, fmt, scheme if scheme in READ_SCHEMES else "auto")
+    except DataError as e:
+        raise DataError(target, None, f"{fmt} cannot hold this data: read back, {e.problem}") from None
+    for i, r in enumerate(records):
+        b = back[i] if i < len(back) else None
+        if b is None or (b.tokens, b.tags, b.intent) != (r.tokens, r.tags, r.intent):
+            raise r.error(f"this sentence would read back from {fmt} as another sentence; it cannot be written as {fmt}")
+    if len(back) != len(records):
+        raise DataError(target, None, f"{fmt} would read back {len(back)} sentences instead of {len(records)}")
 
 
 def suffix(fmt: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,20 @@ class Record:
 def read_text(path: Path) -> str:
     """A whole UTF-8 file (a bad byte is reported with its line number); a leading BOM is dropped."""
     return "\n".join(read_lines(path)).lstrip("\ufeff")
+
+
+def parse_json(text: str, where: tuple[str | Path, int | None]) -> object:
+    """A JSON value, or one :class:`DataError` at ``where`` for anything Python's parser refuses:
+    bad syntax, nesting deeper than the interpreter's recursion limit, a number of over 4,300 digits."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        line = where[1] if where[1] is not None else e.lineno
+        raise DataError(where[0], line, f"not valid JSON ({e.msg} at column {e.colno})") from None
+    except RecursionError:
+        raise DataError(where[0], where[1], "JSON nested too deeply") from None
+    except ValueError as e:  # e.g. "Exceeds the limit (4300 digits) for integer string conversion"
+        raise DataError(where[0], where[1], f"not usable JSON ({e})") from None
 
 
 def intent_of(value: object, where: tuple[str | Path, int | None]) -> str:
@@ -71,8 +86,11 @@ def align_spans(
     first = {t.start: i for i, t in enumerate(toks)}
     last = {t.end: i for i, t in enumerate(toks)}
     tags = ["O"] * len(toks)
+    for start, end, label in spans:
+        if not all(isinstance(x, int) and not isinstance(x, bool) for x in (start, end)):
+            raise DataError(file, line, f"span {start}-{end} ({label}): offsets must be whole numbers")
     for start, end, label in sorted(spans, key=lambda s: (s[0], s[1])):
-        if not (isinstance(start, int) and isinstance(end, int)) or not 0 <= start < end <= len(text):
+        if not 0 <= start < end <= len(text):
             raise DataError(file, line, f"span {start}-{end} ({label}) is outside the text ({len(text)} characters)")
         check_label(label, where)
         s, e = start, end

@@ -55,6 +55,11 @@ def read(path: Path) -> list[Record]:
     rows, lines = [], []
     try:
         for row in reader:
+            if None in row or None in row.values():  # DictReader's rest key and rest value
+                fields = len(reader.fieldnames or []) + len(row.get(None) or []) - list(row.values()).count(None)
+                raise DataError(
+                    path, reader.line_num, f"{fields} fields, but the header has {len(reader.fieldnames or [])}"
+                )
             rows.append(row)
             lines.append(reader.line_num)
     except csv.Error as e:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from slotfill.data.formats.base import Record, align_spans, intent_of, read_lines, text_and_spans
+from slotfill.data.formats.base import Record, align_spans, intent_of, parse_json, read_lines, text_and_spans
 from slotfill.data.formats.schemes import from_bio
 from slotfill.errors import DataError
 
@@ -26,10 +26,7 @@ def objects(path: Path) -> list[tuple[int, dict]]:
     for n, line in enumerate(read_lines(path), 1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(path, n, f"not valid JSON ({e.msg} at column {e.colno})") from None
+        obj = parse_json(line, (path, n))
         if not isinstance(obj, dict):
             raise DataError(path, n, f"expected a JSON object, found {type(obj).__name__}")
         out.append((n, obj))
@@ -98,7 +95,7 @@ def _first_object(lines: list[str]) -> dict | None:
         if line.strip():
             try:
                 obj = json.loads(line)
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):  # not JSON, or JSON that the reader will refuse with its line
                 return None
             return obj if isinstance(obj, dict) else None
     return None

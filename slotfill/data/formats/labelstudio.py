@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from slotfill.data.formats.base import Record, align_spans, intent_of, read_text, text_and_spans
+from slotfill.data.formats.base import Record, align_spans, intent_of, parse_json, read_text, text_and_spans
 from slotfill.errors import DataError
 
 NAME = "labelstudio"
@@ -21,10 +21,7 @@ def tasks(path: Path) -> list[tuple[int, object]]:
     """``(line, item)`` for each item of the top-level JSON list."""
     text = read_text(path)
     dec = json.JSONDecoder()
-    try:
-        whole = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise DataError(path, e.lineno, f"not valid JSON ({e.msg} at column {e.colno})") from None
+    whole = parse_json(text, (path, None))
     if not isinstance(whole, list):
         raise DataError(path, 1, "expected a JSON list of tasks (Label Studio's JSON export)")
     out, i = [], text.index("[") + 1

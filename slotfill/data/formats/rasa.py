@@ -8,7 +8,9 @@
 
 ``[text](entity)`` (``entity:value`` synonyms keep the entity) and ``[text]{"entity": ...}``;
 a ``role`` becomes part of the slot type (``city.fromloc``). ``synonym``, ``regex`` and
-``lookup`` items are not examples and are skipped; entity ``group`` is refused.
+``lookup`` items are not examples and are skipped; entity ``group`` is refused. An intent is
+one word, as in every reader. The writer refuses a token that holds entity markup
+(``[to](x)``): Rasa's format cannot escape it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import json
 import re
 from pathlib import Path
 
-from slotfill.data.formats.base import Record, align_spans, read_text, text_and_spans
+from slotfill.data.formats.base import Record, align_spans, intent_of, read_text, text_and_spans
 from slotfill.errors import DataError
 
 NAME = "rasa"
@@ -77,6 +79,9 @@ def read(path: Path) -> list[Record]:
         intent, examples = _get(item, "intent"), _get(item, "examples")
         if intent is None or examples is None or not isinstance(examples, yaml.ScalarNode):
             raise DataError(path, line, "an nlu item needs 'intent' and 'examples: |'")
+        if not isinstance(intent, yaml.ScalarNode) or not str(intent.value).strip():
+            raise DataError(path, intent.start_mark.line + 1, "'intent' must be a name (one word)")
+        name = intent_of(str(intent.value).strip(), (path, intent.start_mark.line + 1))
         # block scalars start on the line after the '|'; other styles are located at their first line
         first = examples.start_mark.line + (2 if examples.style in ("|", ">") else 1)
         for i, raw in enumerate(examples.value.split("\n")):
@@ -89,7 +94,7 @@ def read(path: Path) -> list[Record]:
             tokens, tags = align_spans(plain, spans, (path, n))
             if not tokens:
                 raise DataError(path, n, "empty example")
-            records.append(Record(tokens, tags, str(intent.value).strip(), str(path), n))
+            records.append(Record(tokens, tags, name, str(path), n))
     return records
 
 
@@ -105,13 +110,22 @@ def _get(node, key: str):
 
 
 def annotate(tokens: list[str], tags: list[str]) -> str:
-    """One example with ``[value](slot)`` markup."""
+    """One example with ``[value](slot)`` markup; a token that the reader would take for markup is
+    refused (Rasa's format has no escape for brackets)."""
     text, spans = text_and_spans(tokens, tags)
     out, pos = [], 0
     for s, e, label in spans:
         out += [text[pos:s], f"[{text[s:e]}]({label})"]
         pos = e
-    return "".join(out) + text[pos:]
+    example = "".join(out) + text[pos:]
+    try:
+        same = _plain(example, (Path("<output>"), 0)) == (text, spans)
+    except DataError:
+        same = False
+    if not same:
+        token = next((t for t in tokens if any(c in t for c in "[]")), " ".join(tokens))
+        raise ValueError(f"the token {token!r} would be read back as Rasa entity markup")
+    return example
 
 
 def dumps(records: list[Record], scheme: str = "bio", intents: list[str | None] | None = None) -> str:
@@ -120,7 +134,10 @@ def dumps(records: list[Record], scheme: str = "bio", intents: list[str | None] 
     for r in records:
         if not r.intent:
             raise r.error("no intent: Rasa groups examples by intent")
-        groups.setdefault(r.intent, []).append(annotate(r.tokens, r.tags))
+        try:
+            groups.setdefault(r.intent, []).append(annotate(r.tokens, r.tags))
+        except ValueError as e:
+            raise r.error(f"cannot be written as rasa: {e}") from None
     return nlu_yaml(groups)
 
 

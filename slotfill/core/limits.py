@@ -1,0 +1,33 @@
+"""Input limits that hold in every command, and the check of one text (torch-free).
+
+A slot-filling input is a sentence: a text of :data:`MAX_TEXT_CHARS` characters, or a data
+sentence of :data:`MAX_SENTENCE_TOKENS` tokens, is already a file that lost its line breaks, and
+tagging it would only spend memory and minutes. The server has its own, smaller request limits
+(:mod:`slotfill.serving.limits`).
+"""
+
+from __future__ import annotations
+
+from slotfill.errors import SlotfillError
+
+MAX_TEXT_CHARS = 100_000  # one text given to predict, the Python API or one input line
+MAX_SENTENCE_TOKENS = 1_000  # one sentence of training or evaluation data
+
+
+def text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be tagged (over the length limit, or not valid Unicode), or None."""
+    if len(text) > MAX_TEXT_CHARS:
+        return f"{len(text):,} characters, over the limit of {MAX_TEXT_CHARS:,} for one sentence (a missing line break?)"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        return f"holds a lone surrogate (U+{ord(text[e.start]):04X} at character {e.start + 1}): not valid Unicode text"
+    return None
+
+
+def check_text(text: str, where: str) -> str:
+    """``text``, or a one-line :class:`SlotfillError` naming ``where`` and the problem."""
+    problem = text_problem(text)
+    if problem:
+        raise SlotfillError(f"{where}: {problem}")
+    return text
