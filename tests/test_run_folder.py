@@ -138,10 +138,13 @@ def test_a_checkpoint_holding_a_pickle_payload_is_refused_in_one_line(tmp_path):
             return (os.system, ("touch " + str(tmp_path / "ran"),))
 
     _interrupted_run(tmp_path)
-    with open(tmp_path / LAST_CHECKPOINT, "wb") as f:
-        pickle.dump({"epoch": 1, "x": Payload()}, f)
+    torch.save({"epoch": 1, "x": Payload()}, tmp_path / LAST_CHECKPOINT)  # a torch file with a payload
     with pytest.raises(CheckpointError, match="holds Python objects besides tensors") as e:
         resume_config(_cfg(resume=str(tmp_path)))
+    with open(tmp_path / "raw.ckpt", "wb") as f:  # a bare pickle
+        pickle.dump({"epoch": 1, "x": Payload()}, f)
+    with pytest.raises(CheckpointError, match="raw.ckpt: not a readable checkpoint"):
+        run_folder.checkpoint_record(tmp_path / "raw.ckpt")
     message = str(e.value)
     assert "weights_only" not in message and "\x1b" not in message and "\n" not in message
     assert not (tmp_path / "ran").exists()

@@ -11,6 +11,7 @@ import hashlib
 import io
 import pickle
 import warnings
+import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -257,9 +258,9 @@ def read_torch_file(path: str | Path) -> object:
             warnings.simplefilter("ignore")  # torch's remarks on a foreign file's pickle protocol
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        if "Weights only load failed" not in str(e):  # not a pickle at all (garbage, truncated)
-            raise CheckpointError(f"{path}: not a readable checkpoint ({first_line(e)})") from None
         # torch's message advises loading the file unsafely: never pass that on
+        if not zipfile.is_zipfile(path) and "Unsupported global" not in str(e):
+            raise CheckpointError(f"{path}: not a readable checkpoint (not a file torch.save wrote)") from None
         raise CheckpointError(
             f"{path}: holds Python objects besides tensors and plain data; refused, as loading them "
             "could run code (use a file slotfill wrote)"
