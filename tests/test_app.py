@@ -267,3 +267,11 @@ def test_demo_page_highlights_departure_and_arrival(live_server):
         assert len(rows) == len(SEED.split()) + 1
     finally:
         browser.quit()
+
+
+def test_a_lone_surrogate_is_a_422_not_a_500(client):
+    """JSON allows the escape "\\ud800" alone; it is no Unicode character, so no answer can be serialised."""
+    for path, body in (("/parse", '{"text": "from \\ud800 boston"}'), ("/predict", '{"texts": ["ok", "\\udfff"]}')):
+        resp = client.post(path, content=body, headers={"content-type": "application/json"})
+        message = _error(resp, 422)
+        assert "lone surrogate" in message, message

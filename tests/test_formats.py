@@ -186,6 +186,16 @@ def test_detection_refuses_what_it_cannot_tell(tmp_path):
         formats.read(_write(tmp_path, "x.txt", "a O\n"), "xml")
 
 
+def test_a_long_hub_csv_is_not_taken_for_conll_with_one_bad_line(tmp_path):
+    rows = "".join(f"{i},atis_flight,fly to boston,O O B-toloc.city_name\n" for i in range(12))
+    assert formats.detect(_write(tmp_path, "f.csv", "id,intent,text,slots\n" + rows)) == "hub"
+    conll = "".join("fly O\nboston B-x\n\n" for _ in range(6)) + "a line without a tag here\n"
+    path = _write(tmp_path, "f.conll", conll)
+    assert formats.detect(path) == "conll"
+    with pytest.raises(DataError, match=r"f.conll:19:"):
+        formats.read(path)
+
+
 def test_conll_comments_are_hash_and_space_only(tmp_path):
     path = _write(tmp_path, "f.conll", "# sent_id = 1\n#5\tO\nflights O\n\n#\tO\nx B-y\n")
     assert [r.tokens for r in formats.read(path)] == [["#5", "flights"], ["#", "x"]]

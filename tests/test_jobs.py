@@ -152,3 +152,22 @@ def test_training_into_a_used_folder_or_with_unknown_keys_is_refused(tmp_path):
     for override, message in [("data.batch_size=0", "data.batch_size=0"), ("monitor=val/loss", "monitor=val/loss")]:
         with pytest.raises(SlotfillError, match=message):
             jobs.train(compose_config(["data=sample", override], tmp_path / "new"))
+
+
+def test_predict_refuses_to_write_over_its_input(tiny_model_file, tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_text("to boston\n")
+    for output in (src, tmp_path / "." / "in.txt"):
+        cfg = _cfg("predict", [f"ckpt={tiny_model_file}", f"input={src}", f"output={output}"], tmp_path)
+        with pytest.raises(SlotfillError, match="is the input file: the results would replace the sentences"):
+            jobs.predict(cfg)
+    assert src.read_text() == "to boston\n"
+
+
+@pytest.mark.parametrize("lr, problem", [("nan", "Invalid learning rate: nan"), ("-0.01", "Invalid learning rate")])
+def test_a_bad_learning_rate_is_refused_before_the_data_is_read(tmp_path, monkeypatch, lr, problem):
+    from slotfill.training import datamodule
+
+    monkeypatch.setattr(datamodule.SlotDataModule, "prepare", lambda self: pytest.fail("read the data first"))
+    with pytest.raises(SlotfillError, match=f"optimizer: {problem}"):
+        jobs.train(compose_config(["data=sample", f"optimizer.lr={lr}"], tmp_path / "run"))

@@ -69,3 +69,17 @@ def test_unwritable_output_fails_before_any_work(tmp_path):
         TextOutput(str(tmp_path))
     with pytest.raises(SlotfillError, match="cannot write"):
         TextOutput(str(tmp_path / "missing" / "out.txt"))
+
+
+def test_a_line_over_the_limit_is_refused_without_holding_it(tmp_path, monkeypatch):
+    import slotfill.cli.streams as streams
+
+    monkeypatch.setattr(streams, "MAX_TEXT_CHARS", 10)
+    path = tmp_path / "in.txt"
+    path.write_text("short\n" + "x" * 1000 + "\nafter\n")
+    lines = iter_sentences([], None, str(path))
+    assert next(lines) == "short"
+    with pytest.raises(DataError, match=r"in.txt:2: over 10 characters: one sentence a line"):
+        next(lines)
+    path.write_text("é" * 10 + "\n")  # 20 bytes, 10 characters: within the limit
+    assert list(iter_sentences([], None, str(path))) == ["é" * 10]

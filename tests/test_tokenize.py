@@ -64,3 +64,13 @@ def test_decomposed_text_finds_the_training_word():
     vocabs = Vocabularies.from_training_data(training, [["O", "O"]], ["x"])
     ids = encode_tokens([t.text for t in tokenize("CAFE\u0301 दिल्ली")], vocabs)["words"].tolist()
     assert ids == [vocabs.words.stoi["café"], vocabs.words.stoi["दिल्ली"]]
+
+
+def test_invisible_characters_stay_inside_their_word_as_in_whitespace_split_data():
+    """NUL, zero-width space and soft hyphen do not split a word at predict time; the word is looked up without them."""
+    for mark in ("\x00", "\u200b", "\u00ad", "\u2060"):
+        text = f"fly to bos{mark}ton"
+        tokens = tokenize(text)
+        assert [t.text for t in tokens] == ["fly", "to", "boston"], repr(mark)
+        assert text[tokens[2].start : tokens[2].end] == f"bos{mark}ton"
+        assert normalize(f"bos{mark}ton") == "boston"  # what training data's token becomes

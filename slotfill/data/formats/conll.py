@@ -88,6 +88,7 @@ def sniff(lines: list[str]) -> bool:
     """Two or more columns a line with a tag in the last, blank lines between sentences."""
     rows = [ln.split() for ln in lines if ln.strip() and not _comment(ln.strip())]
     rows = [r for r in rows if r[0] != DOCSTART]
-    # most lines, not all: the reader then names the line that is not a token and a tag
-    good = sum(len(r) >= 2 and TAG_RE.match(r[-1]) is not None for r in rows)
-    return bool(rows) and good >= 0.9 * len(rows)
+    ok = [len(r) >= 2 and TAG_RE.match(r[-1]) is not None for r in rows]
+    # the first line and most others, not all: the reader then names the line that is not a token and a tag
+    # (a CSV header line is not a token line, so a hub CSV is never taken for conll)
+    return bool(rows) and ok[0] and sum(ok) >= 0.9 * len(ok)
