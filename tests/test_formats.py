@@ -146,16 +146,31 @@ BAD = [
     ("hub", "f.csv", "id,intent,text,slots\n0,a,x y,O O\n1,a,x y z,O O\n", 3, "2 tags for 3 tokens"),
     ("hub", "f.csv", "id,intent,text,slots\n0,a,x y,O O\n1,a,x y,O O,extra\n", 3, "5 fields, but the header has 4"),
     ("hub", "f.csv", "id,intent,text,slots\n0,a,x y,O O\n1,a,x y\n", 3, "3 fields, but the header has 4"),
-    ("rasa", "f.yml", "nlu:\n- intent: a\n  examples: |\n    - x\n- intent: book flight\n  examples: |\n    - y\n", 5,
-     "contains whitespace"),
+    (
+        "rasa",
+        "f.yml",
+        "nlu:\n- intent: a\n  examples: |\n    - x\n- intent: book flight\n  examples: |\n    - y\n",
+        5,
+        "contains whitespace",
+    ),
     ("rasa", "f.yml", "nlu:\n- intent: {a: b}\n  examples: |\n    - x\n", 2, "'intent' must be a name"),
     ("doccano", "f.jsonl", '{"text": "a b", "label": [[0.0, 1, "x"]]}\n', 1, "offsets must be whole numbers"),
     ("doccano", "f.jsonl", '{"text": "a b", "label": [[0, 1' + "0" * 5000 + ', "x"]]}\n', 1, "not usable JSON"),
-    ("doccano", "f.jsonl", '{"text": "a", "label": []}\n' + "[" * 100_000 + "]" * 100_000 + "\n", 2,
-     "nested too deeply"),
+    (
+        "doccano",
+        "f.jsonl",
+        '{"text": "a", "label": []}\n' + "[" * 100_000 + "]" * 100_000 + "\n",
+        2,
+        "nested too deeply",
+    ),
     ("jsonl", "f.jsonl", '{"text": "a b", "spans": [{"start": 0, "end": 1.5, "label": "x"}]}\n', 1, "whole numbers"),
-    ("conll", "f.txt", "fly O\nto O\nboston B-city\nfrom O\nnew B-c\nyork I-c\nand O\nthen O\nto O\nx O\nbad\n", 11,
-     "expected a token and a tag"),
+    (
+        "conll",
+        "f.txt",
+        "fly O\nto O\nboston B-city\nfrom O\nnew B-c\nyork I-c\nand O\nthen O\nto O\nx O\nbad\n",
+        11,
+        "expected a token and a tag",
+    ),
 ]
 
 

@@ -1,7 +1,6 @@
 """run_folder.py: one run per folder, run.json status, what resume= continues from."""
 
 import json
-
 import os
 import pickle
 

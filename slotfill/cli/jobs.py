@@ -30,10 +30,6 @@ def train(cfg: DictConfig) -> dict:
     The folder is claimed first (refused if another run's files are in it) and ``run.json``
     records the run's config and how it ended; ``resume=RUN_DIR`` continues an unfinished run.
     """
-    from slotfill.training import (
-        fit,  # Lightning and datasets: seconds of imports that predict and evaluate do not need
-    )
-
     cfg, last_checkpoint = run_folder.resume_config(cfg)
     options.check_train(cfg)
     out_dir = Path(cfg.output_dir)
@@ -47,7 +43,7 @@ def train(cfg: DictConfig) -> dict:
 
 
 def _train_in(cfg: DictConfig, folder: run_folder.RunFolder | None, out_dir: Path, last_checkpoint: Path | None):
-    from slotfill.training import fit
+    from slotfill.training import fit  # Lightning and datasets: seconds of imports predict and evaluate do not need
 
     try:
         run = fit.fit(cfg, ckpt_path=last_checkpoint)

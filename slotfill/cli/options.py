@@ -129,7 +129,7 @@ def check_predict(cfg: DictConfig) -> None:
         raise ConfigError(f"input={source}: file not found")
     output = cfg.get("output")
     if source is not None and output is not None and str(source) != "-" and _same_file(source, output):
-        raise ConfigError(f"output={output} is the input file: the results would replace the sentences; write elsewhere")
+        raise ConfigError(f"output={output} is the input file: results would replace the sentences: write elsewhere")
 
 
 def _same_file(a: object, b: object) -> bool:

@@ -17,7 +17,7 @@ MAX_SENTENCE_TOKENS = 1_000  # one sentence of training or evaluation data
 def text_problem(text: str) -> str | None:
     """Why ``text`` cannot be tagged (over the length limit, or not valid Unicode), or None."""
     if len(text) > MAX_TEXT_CHARS:
-        return f"{len(text):,} characters, over the limit of {MAX_TEXT_CHARS:,} for one sentence (a missing line break?)"
+        return f"{len(text):,} characters, over the limit of {MAX_TEXT_CHARS:,} a sentence (a missing line break?)"
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as e:

@@ -102,7 +102,7 @@ def finish(records: list[Record], scheme: str = "auto") -> list[Record]:
         r.intent = normalize_intent(r.intent)
         if len(r.tokens) > MAX_SENTENCE_TOKENS:
             raise r.error(
-                f"{len(r.tokens):,} tokens, over the limit of {MAX_SENTENCE_TOKENS:,} for one sentence (a missing line break?)"
+                f"{len(r.tokens):,} tokens, over the limit of {MAX_SENTENCE_TOKENS:,} a sentence (missing line break?)"
             )
     return records
 
@@ -154,7 +154,9 @@ def _reads_back(records: list[Record], written: Path, fmt: str, scheme: str, tar
     for i, r in enumerate(records):
         b = back[i] if i < len(back) else None
         if b is None or (b.tokens, b.tags, b.intent) != (r.tokens, r.tags, r.intent):
-            raise r.error(f"this sentence would read back from {fmt} as another sentence; it cannot be written as {fmt}")
+            raise r.error(
+                f"this sentence would read back from {fmt} as another sentence: it cannot be written as {fmt}"
+            )
     if len(back) != len(records):
         raise DataError(target, None, f"{fmt} would read back {len(back)} sentences instead of {len(records)}")
 
