@@ -159,7 +159,7 @@ def test_predict_refuses_to_write_over_its_input(tiny_model_file, tmp_path):
     src.write_text("to boston\n")
     for output in (src, tmp_path / "." / "in.txt"):
         cfg = _cfg("predict", [f"ckpt={tiny_model_file}", f"input={src}", f"output={output}"], tmp_path)
-        with pytest.raises(SlotfillError, match="is the input file: the results would replace the sentences"):
+        with pytest.raises(SlotfillError, match="is the input file: results would replace the sentences"):
             jobs.predict(cfg)
     assert src.read_text() == "to boston\n"
 
