@@ -63,7 +63,16 @@ def test_health_version_and_docs(client, backend):
     assert version["model"]["weights_sha256"] == backend.card["weights_sha256"]
     assert version["model"]["dataset"] == "tiny"
     assert "/parse" in client.get("/openapi.json").json()["paths"]
-    assert client.get("/docs").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/", "/docs"])
+def test_the_pages_fetch_nothing_from_elsewhere(client, path):
+    page = client.get(path)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    sources = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)""", page.text) + re.findall(r"@import|url\(", page.text)
+    assert all(s.startswith("/") for s in sources), sources  # this server's own paths only: works offline
+    assert "cdn" not in page.text.lower() and "//" not in "".join(sources)
+    assert client.get("/redoc").status_code == 404
 
 
 def test_body_size_limit(client):
@@ -154,6 +163,7 @@ def test_a_model_that_does_not_load_stops_the_server_at_start(tmp_path, capsys):
 @pytest.mark.slow
 def test_the_real_server_process(tiny_model_file):
     import os
+    import socket
     import subprocess
     import sys
 
@@ -163,10 +173,13 @@ def test_the_real_server_process(tiny_model_file):
 
     port = free_port()
     cmd = [sys.executable, "-m", "slotfill", "serve", f"ckpt={tiny_model_file}", f"port={port}"]
+    cmd.append("connections.request_timeout_s=1")
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"}, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_serving(proc, url, timeout=60, poll=0.2)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as silent:  # sends nothing
+            assert silent.recv(4096).startswith(b"HTTP/1.1 408 ")
         body = httpx.post(f"{url}/parse", json={"text": "arrive in boston"}).json()
         assert body["tokens"] == ["arrive", "in", "boston"]
         assert httpx.post(f"{url}/parse", content=b"{", headers={"content-type": "application/json"}).status_code == 400
@@ -225,15 +238,12 @@ def live_server(trained_sample):
     thread.join(timeout=10)
 
 
-@pytest.mark.slow
-def test_demo_page_highlights_departure_and_arrival(live_server):
+@pytest.fixture
+def browser():
+    """Headless Chromium driven by Selenium (Debian's packages, installed by `make browser`)."""
     import shutil
 
     webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.expected_conditions import staleness_of
-    from selenium.webdriver.support.ui import WebDriverWait
-
     chromium, driver_bin = shutil.which("chromium"), shutil.which("chromedriver")
     if not (chromium and driver_bin):
         pytest.skip("no chromium/chromedriver: run `make browser` (Debian packages)")
@@ -241,32 +251,62 @@ def test_demo_page_highlights_departure_and_arrival(live_server):
     options.binary_location = chromium
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
         options.add_argument(arg)
-    browser = webdriver.Chrome(options=options, service=webdriver.ChromeService(driver_bin))
-    try:
-        browser.get(live_server + "/")
-        # the example in the box is tagged on load, each span with its confidence in sight
-        marks = WebDriverWait(browser, 20).until(lambda b: b.find_elements(By.CSS_SELECTOR, "mark.entity"))
-        shown = [m.find_element(By.CLASS_NAME, "confidence").text for m in marks]
-        assert all(re.fullmatch(r"[01]\.\d\d", c) for c in shown), shown
-        for m in marks:
-            unsure = float(m.get_attribute("data-confidence")) < 0.5
-            assert ("unsure" in m.get_attribute("class").split()) == unsure
-        box = browser.find_element(By.ID, "text")
-        box.clear()
-        box.send_keys(SEED)
-        browser.find_element(By.ID, "go").click()
-        WebDriverWait(browser, 20).until(staleness_of(marks[0]))  # the answer to the click replaced them
-        marks = WebDriverWait(browser, 20).until(lambda b: b.find_elements(By.CSS_SELECTOR, "mark.entity"))
-        found = {m.get_attribute("data-entity"): m.text.split("\n")[0] for m in marks}
-        assert found.get("fromloc.city_name", "").startswith("taipei"), found
-        assert found.get("toloc.city_name", "").startswith("boston"), found
-        colours = {m.value_of_css_property("background-color") for m in marks}
-        assert len(colours) >= 1 and "rgba(0, 0, 0, 0)" not in colours  # highlighted
-        assert browser.find_element(By.ID, "intent-name").text
-        rows = browser.find_elements(By.CSS_SELECTOR, "#tokens tr")
-        assert len(rows) == len(SEED.split()) + 1
-    finally:
-        browser.quit()
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(driver_bin))
+    yield driver
+    driver.quit()
+
+
+@pytest.mark.slow
+def test_demo_page_highlights_departure_and_arrival(live_server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.expected_conditions import staleness_of
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(live_server + "/")
+    # the example in the box is tagged on load, each span with its confidence in sight
+    marks = WebDriverWait(browser, 20).until(lambda b: b.find_elements(By.CSS_SELECTOR, "mark.entity"))
+    shown = [m.find_element(By.CLASS_NAME, "confidence").text for m in marks]
+    assert all(re.fullmatch(r"[01]\.\d\d", c) for c in shown), shown
+    for m in marks:
+        unsure = float(m.get_attribute("data-confidence")) < 0.5
+        assert ("unsure" in m.get_attribute("class").split()) == unsure
+    box = browser.find_element(By.ID, "text")
+    box.clear()
+    box.send_keys(SEED)
+    browser.find_element(By.ID, "go").click()
+    WebDriverWait(browser, 20).until(staleness_of(marks[0]))  # the answer to the click replaced them
+    marks = WebDriverWait(browser, 20).until(lambda b: b.find_elements(By.CSS_SELECTOR, "mark.entity"))
+    found = {m.get_attribute("data-entity"): m.text.split("\n")[0] for m in marks}
+    assert found.get("fromloc.city_name", "").startswith("taipei"), found
+    assert found.get("toloc.city_name", "").startswith("boston"), found
+    colours = {m.value_of_css_property("background-color") for m in marks}
+    assert len(colours) >= 1 and "rgba(0, 0, 0, 0)" not in colours  # highlighted
+    assert browser.find_element(By.ID, "intent-name").text
+    rows = browser.find_elements(By.CSS_SELECTOR, "#tokens tr")
+    assert len(rows) == len(SEED.split()) + 1
+
+
+@pytest.mark.slow
+def test_the_api_page_lists_every_endpoint_and_sends_requests(live_server, browser):
+    import httpx
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(live_server + "/docs")
+    ops = WebDriverWait(browser, 20).until(lambda b: b.find_elements(By.CSS_SELECTOR, "section.op"))
+    listed = {(op.get_attribute("data-method"), op.get_attribute("data-path")) for op in ops}
+    spec = httpx.get(live_server + "/openapi.json").json()
+    assert listed == {(m, p) for p, methods in spec["paths"].items() for m in methods}
+    parse = next(op for op in ops if op.get_attribute("data-path") == "/parse")
+    assert "text" in parse.find_element(By.TAG_NAME, "table").text  # the request's fields
+    box = parse.find_element(By.TAG_NAME, "textarea")
+    box.clear()
+    box.send_keys('{"text": "%s"}' % SEED)
+    parse.find_element(By.TAG_NAME, "button").click()
+    answer = WebDriverWait(browser, 20).until(
+        lambda b: (t := parse.find_element(By.CSS_SELECTOR, "pre.answer").text).startswith("200") and t
+    )
+    assert json.loads(answer.split("\n", 1)[1])["tokens"] == SEED.split()
 
 
 def test_a_lone_surrogate_is_a_422_not_a_500(client):

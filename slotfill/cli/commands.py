@@ -102,6 +102,9 @@ COMMANDS: dict[str, Command] = {
                 ("backend=B", "torch | onnx (numpy decoding; no torch needed)"),
                 ("batching.max_batch=N", "micro-batch size bound (64; 1 turns batching off)"),
                 ("batching.max_wait_ms=MS", "how long a request waits for others (2)"),
+                ("connections.max_open=N", "connections and requests in progress per worker before 503 (256)"),
+                ("connections.request_timeout_s=S", "a request must arrive in full within S seconds, else 408 (10)"),
+                ("connections.keep_alive_s=S", "an idle connection between requests is closed after S seconds (5)"),
             ),
         ),
     )
@@ -111,7 +114,7 @@ COMMANDS: dict[str, Command] = {
 def _task(name: str, texts: list[str]) -> Callable:
     def task(cfg) -> float | None:
         if name == "serve":
-            from slotfill.serving.app import serve
+            from slotfill.serving.server import serve
 
             serve(cfg)
             return None

@@ -1,10 +1,8 @@
-"""The FastAPI application: ``create_app(backend, ...)`` and ``serve(cfg)`` behind ``slotfill serve``."""
+"""The FastAPI application: ``create_app(backend, ...)``, its settings, and ``build`` for the server."""
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -14,17 +12,17 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from slotfill.core.limits import text_problem
-from slotfill.core.settings import whole_number
+from slotfill.core.settings import from_mapping
 from slotfill.errors import ConfigError, first_line
 from slotfill.serving.backend import Backend, load_backend
 from slotfill.serving.batcher import MicroBatcher
+from slotfill.serving.connections import Connections
 from slotfill.serving.limits import ApiError, BodyLimit, Limits
 from slotfill.serving.schemas import ParseRequest, PredictRequest, rasa_parse
 from slotfill.version import __version__
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
-CONFIG_ENV = "SLOTFILL_SERVE_CONFIG"  # the settings each uvicorn worker process rebuilds its app from
 
 
 def _error(status: int, message: str, **extra) -> JSONResponse:
@@ -37,6 +35,14 @@ def _check_text(text: str, limits: Limits, where: str = "text") -> None:
     problem = text_problem(text)
     if problem:
         raise ApiError(422, f"{where}: {problem}")
+
+
+def _page(name: str) -> HTMLResponse:
+    """One of the self-contained pages in ``static/`` (no script or style is fetched from elsewhere)."""
+    page = STATIC / name
+    if not page.is_file():  # an installation without its package data
+        return HTMLResponse(f"<p>slotfill: {name} is missing from this installation; see /openapi.json</p>", 500)
+    return HTMLResponse(page.read_text(encoding="utf-8"))
 
 
 def create_app(
@@ -58,6 +64,8 @@ def create_app(
         version=__version__,
         description="Slot filling and intent detection. POST /parse answers in Rasa NLU's /model/parse shape.",
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's pages load their scripts from public CDNs: blank offline
+        redoc_url=None,
     )
     app.state.backend, app.state.batcher, app.state.limits = backend, batcher, limits
 
@@ -120,10 +128,11 @@ def create_app(
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def demo() -> HTMLResponse:
-        page = STATIC / "index.html"
-        if not page.is_file():
-            return HTMLResponse("<p>slotfill: see <a href='/docs'>/docs</a></p>")
-        return HTMLResponse(page.read_text(encoding="utf-8"))
+        return _page("index.html")
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return _page("docs.html")
 
     outer = BodyLimit(app, limits.max_body_bytes)
     counter.append(outer)
@@ -133,6 +142,7 @@ def create_app(
 def settings(cfg) -> dict:
     """The plain settings of a serve config, validated (a bad one is a one-line ConfigError)."""
     batching, limits = dict(cfg.get("batching") or {}), dict(cfg.get("limits") or {})
+    connections = dict(cfg.get("connections") or {})
     out = {
         "ckpt": str(cfg.ckpt),
         "backend": str(cfg.get("backend", "torch")),
@@ -140,9 +150,11 @@ def settings(cfg) -> dict:
         "max_batch": batching.get("max_batch", 64),
         "max_wait_ms": batching.get("max_wait_ms", 2.0),
         "limits": limits,
+        "connections": connections,
     }
+    from_mapping(Limits, limits, "limits")
+    from_mapping(Connections, connections, "connections")
     try:
-        Limits(**limits)
         MicroBatcher(lambda t: [], out["max_batch"], out["max_wait_ms"]).executor.shutdown()
     except (TypeError, ValueError) as e:
         raise ConfigError(first_line(e)) from None
@@ -155,31 +167,4 @@ def build(s: dict, backend: Backend | None = None):
     return create_app(backend, Limits(**s["limits"]), s["max_batch"], s["max_wait_ms"])
 
 
-def app_from_env():
-    """uvicorn's factory in each worker process (``workers`` > 1)."""
-    return build(json.loads(os.environ[CONFIG_ENV]))
-
-
-def serve(cfg) -> None:
-    """Load the model once (failing here, before listening, with a one-line error), then run uvicorn."""
-    import uvicorn
-    from omegaconf import OmegaConf
-
-    cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
-    s = settings(cfg)
-    workers = whole_number(cfg.get("workers", 1), "workers")
-    port = whole_number(cfg.get("port"), "port", minimum=0, maximum=65535)
-    backend = load_backend(s["ckpt"], s["backend"], s["threads"])
-    host, level = str(cfg.host), str(cfg.get("log_level", "warning"))
-    print(f"slotfill {__version__}: serving {s['ckpt']} ({backend.name}) on http://{host}:{port}", flush=True)
-    if workers == 1:
-        uvicorn.run(build(s, backend), host=host, port=port, log_level=level)
-        return
-    os.environ[CONFIG_ENV] = json.dumps({**s, "limits": dict(s["limits"])})
-    del backend  # each worker loads its own copy
-    uvicorn.run(
-        "slotfill.serving.app:app_from_env", factory=True, host=host, port=port, workers=workers, log_level=level
-    )
-
-
-__all__ = ["create_app", "serve", "settings", "build"]
+__all__ = ["create_app", "settings", "build"]

@@ -1,0 +1,76 @@
+"""``serve(cfg)`` behind ``slotfill serve``: check the address, load the model once, run uvicorn."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import socket
+
+from slotfill.core.settings import from_mapping, whole_number
+from slotfill.errors import ConfigError
+from slotfill.serving.app import build, settings
+from slotfill.serving.backend import load_backend
+from slotfill.serving.connections import Connections
+from slotfill.version import __version__
+
+CONFIG_ENV = "SLOTFILL_SERVE_CONFIG"  # the settings each uvicorn worker process rebuilds its app from
+
+
+def check_address(host: str, port: int) -> None:
+    """A one-line ConfigError unless ``host:port`` can be listened on now (bound and released as uvicorn binds)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except socket.gaierror as e:
+        raise ConfigError(f"host={host}: not an address of this machine ({e.strerror})") from None
+    except OSError as e:
+        if e.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"port={port}: already in use on {host} (another server?): stop it or give port="
+            ) from None
+        if e.errno == errno.EACCES:
+            raise ConfigError(f"port={port}: permission denied (ports below 1024 need root): give port=") from None
+        raise ConfigError(f"host={host} port={port}: cannot listen there ({e.strerror})") from None
+    finally:
+        sock.close()
+
+
+def app_from_env():
+    """uvicorn's factory in each worker process (``workers`` > 1)."""
+    return build(json.loads(os.environ[CONFIG_ENV]))
+
+
+def serve(cfg) -> None:
+    """Check every setting and the address, load the model (a one-line error before listening), run uvicorn."""
+    import uvicorn
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    s = settings(cfg)
+    workers = whole_number(cfg.get("workers", 1), "workers")
+    port = whole_number(cfg.get("port"), "port", minimum=0, maximum=65535)
+    host, level = str(cfg.host), str(cfg.get("log_level", "warning"))
+    options = from_mapping(Connections, s["connections"], "connections").uvicorn_options()
+    check_address(host, port)
+    backend = load_backend(s["ckpt"], s["backend"], s["threads"])
+    print(f"slotfill {__version__}: serving {s['ckpt']} ({backend.name}) on http://{host}:{port}", flush=True)
+    if workers == 1:
+        uvicorn.run(build(s, backend), host=host, port=port, log_level=level, **options)
+        return
+    os.environ[CONFIG_ENV] = json.dumps(s)
+    del backend  # each worker loads its own copy
+    uvicorn.run(
+        "slotfill.serving.server:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=level,
+        **options,
+    )
+
+
+__all__ = ["check_address", "serve"]

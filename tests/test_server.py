@@ -1,0 +1,69 @@
+"""serving/server.py: the address is checked, then the model loaded, before uvicorn listens."""
+
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from omegaconf import OmegaConf
+
+from slotfill.errors import ConfigError
+from slotfill.serving.server import check_address, serve
+from tests.helpers import ROOT, free_port
+
+
+@pytest.fixture
+def taken_port():
+    """A port some other program is listening on."""
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        yield other.getsockname()[1]
+
+
+def test_a_port_in_use_is_a_one_line_error(taken_port):
+    with pytest.raises(ConfigError, match=rf"port={taken_port}: already in use on 127.0.0.1.*give port="):
+        check_address("127.0.0.1", taken_port)
+    check_address("127.0.0.1", free_port())  # a free one passes
+
+
+def test_an_address_not_of_this_machine_is_a_one_line_error():
+    with pytest.raises(ConfigError, match=r"host=no-such-host\.invalid: not an address of this machine"):
+        check_address("no-such-host.invalid", free_port())
+    with pytest.raises(ConfigError, match=r"host=192\.0\.2\.1 port=\d+: cannot listen there"):
+        check_address("192.0.2.1", free_port())  # TEST-NET-1: never this machine's
+
+
+def test_the_port_is_checked_before_the_model_is_loaded(taken_port, tmp_path):
+    cfg = OmegaConf.create({"ckpt": str(tmp_path / "missing.pt"), "host": "127.0.0.1", "port": taken_port})
+    with pytest.raises(ConfigError, match="already in use"):  # not the missing model: that would take seconds
+        serve(cfg)
+
+
+@pytest.mark.parametrize(
+    "settings, problem",
+    [
+        ({"connections": {"max_open": -1}}, "connections.max_open=-1"),
+        ({"connections": {"timeout": 5}}, r"unknown setting connections.timeout \(known: keep_alive_s"),
+        ({"limits": {"max_chars": 5}}, r"unknown setting limits.max_chars"),
+        ({"port": 70000}, "port=70000: must be a whole number from 0 to 65535"),
+    ],
+)
+def test_bad_settings_stop_serve_before_anything_listens(settings, problem, tmp_path):
+    cfg = OmegaConf.create({"ckpt": str(tmp_path / "missing.pt"), "host": "127.0.0.1", "port": 8000, **settings})
+    with pytest.raises(ConfigError, match=problem):
+        serve(cfg)
+
+
+@pytest.mark.slow
+def test_slotfill_serve_on_a_taken_port_exits_2_in_one_line_before_loading(taken_port, tiny_model_file):
+    started = time.monotonic()
+    cmd = [sys.executable, "-m", "slotfill", "serve", f"ckpt={tiny_model_file}", f"port={taken_port}"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == (
+        f"error: port={taken_port}: already in use on 127.0.0.1 (another server?): stop it or give port="
+    )
+    assert "serving" not in proc.stdout  # the model was never loaded
+    assert time.monotonic() - started < 30
