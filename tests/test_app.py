@@ -301,7 +301,7 @@ def test_the_api_page_lists_every_endpoint_and_sends_requests(live_server, brows
     assert "text" in parse.find_element(By.TAG_NAME, "table").text  # the request's fields
     box = parse.find_element(By.TAG_NAME, "textarea")
     box.clear()
-    box.send_keys('{"text": "%s"}' % SEED)
+    box.send_keys(json.dumps({"text": SEED}))
     parse.find_element(By.TAG_NAME, "button").click()
     answer = WebDriverWait(browser, 20).until(
         lambda b: (t := parse.find_element(By.CSS_SELECTOR, "pre.answer").text).startswith("200") and t
