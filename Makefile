@@ -4,7 +4,9 @@ PY := $(VENV)/bin/python
 # The CPU build of torch; a plain "torch" would pull a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 ARGS ?=
-TEST_JOBS ?= auto  # pytest-xdist workers for make test (auto: one per core)
+TEST_JOBS ?= auto  # pytest-xdist workers for make test and test-fast (auto: one per core)
+# Bytecode caches on: without them every test's subprocess compiles slotfill again (seconds each).
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: venv train test test-fast lint browser bench-accuracy bench-speed bench-serve bench-stream sample clean
 
@@ -24,7 +26,7 @@ test: venv browser  ## the whole test suite (what CI runs), after setting up wha
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -n $(TEST_JOBS) --dist worksteal $(ARGS)
 
 test-fast: venv
-	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -m "not slow" $(ARGS)
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -m "not slow" -n $(TEST_JOBS) --dist worksteal $(ARGS)
 
 # Chromium and its driver for the demo page's browser test (Debian packages; nothing to do when present).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
