@@ -116,7 +116,9 @@ class World:
         lines = (SAMPLE / "train" / "seq.in").read_text().splitlines()[:40]
         tags = (SAMPLE / "train" / "seq.out").read_text().splitlines()[:40]
         self.small_train.write_text(
-            "".join(json.dumps({"tokens": a.split(), "tags": b.split()}) + "\n" for a, b in zip(lines, tags, strict=True))
+            "".join(
+                json.dumps({"tokens": a.split(), "tags": b.split()}) + "\n" for a, b in zip(lines, tags, strict=True)
+            )
         )
         self.b = train(
             work / "B", "trainer.max_epochs=2", "seed=2", f"data.train={self.small_train}", "model.intent=false"
@@ -153,14 +155,14 @@ def word_flipped(w: World):
     return refused(slotfill("predict", f"ckpt={out}", SENTENCE), "fingerprint")
 
 
-@case("3 tag list reversed in the ONNX sidecar: predict backend=onnx ckpt=model.onnx")
+@case("3 tag list reversed in the ONNX sidecar: serve backend=onnx ckpt=model.onnx")
 def sidecar_reversed(w: World):
     out = copy_model(w.a, w.work / "c3").with_suffix(".onnx")
     side = Path(str(out) + ".json")
     meta = json.loads(side.read_text())
     meta["vocabs"]["tags"]["itos"].reverse()
     side.write_text(json.dumps(meta))
-    return refused(slotfill("predict", f"ckpt={out}", "backend=onnx", SENTENCE), "sidecar")
+    return refused(slotfill("serve", f"ckpt={out}", "backend=onnx", f"port={free_port()}", timeout=60), "sidecar")
 
 
 @case("4 format-2 file, weights edited and weights_sha256 deleted / set to ''")
@@ -183,37 +185,44 @@ def format2_unsigned(w: World):
     return all(r[0] for r in results), " | ".join(r[1] for r in results)
 
 
-def killed_run(w: World, name: str, epochs_done: int = 2) -> Path:
-    """A run killed (SIGKILL) once ``epochs_done`` epochs are saved in last.ckpt."""
+def killed_run(w: World, name: str, *extra: str, epochs_done: int = 3) -> Path:
+    """A run killed (SIGKILL) once ``last.ckpt`` has been written ``epochs_done`` times."""
     out = w.work / name
-    cmd = [sys.executable, "-m", "slotfill", "train", *SMALL, f"output_dir={out}", "trainer.max_epochs=40"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "slotfill",
+        "train",
+        *SMALL,
+        f"output_dir={out}",
+        "trainer.max_epochs=200",
+        "callbacks.early_stopping.patience=200",
+        *extra,
+    ]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    ckpts = out / "checkpoints"
+    last = out / "checkpoints" / "last.ckpt"
+    seen: set[int] = set()
     deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and proc.poll() is None:
-        if len(list(ckpts.glob("epoch=*.ckpt"))) >= epochs_done and (ckpts / "last.ckpt").exists():
-            break
-        time.sleep(0.2)
+    while time.monotonic() < deadline and proc.poll() is None and len(seen) < epochs_done:
+        if last.exists():
+            seen.add(last.stat().st_mtime_ns)
+        time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    if proc.returncode != -signal.SIGKILL:
+        sys.exit(f"setup: the run in {out} ended (exit {proc.returncode}) before it could be killed")
     return out
 
 
-@case("5 run killed after epoch 2, training file rotated by 30 lines, resume=")
+@case("5 run killed after epoch 3, training files rotated by 30 lines, resume=")
 def rotated_data(w: World):
-    data = w.work / "c5data"
-    shutil.copytree(SAMPLE, data)
-    run = killed_run(w, "c5run")
-    run_json = json.loads((run / "run.json").read_text())
+    data = sample_copy(w, "c5data")
+    run = killed_run(w, "c5run", f"data.path={data}")
     for name in ("seq.in", "seq.out", "label"):
         f = data / "train" / name
         lines = f.read_text().splitlines(keepends=True)
         f.write_text("".join(lines[30:] + lines[:30]))
-    run_json["config"]["data"]["path"] = str(data)  # the same run, pointed at the rotated copy
-    (run / "run.json").write_text(json.dumps(run_json))
-    proc = slotfill("train", f"resume={run}")
-    # the data path moved too, so the config check may speak first; both refuse the mix
-    return refused(proc, "resume")
+    return refused(slotfill("train", f"resume={run}"), "data")
 
 
 @case("6a resume after run.json's config was edited (lr x10, max_epochs)")
@@ -235,10 +244,10 @@ def edited_hidden(w: World):
     return refused(slotfill("train", f"resume={run}"), "model.hidden_size")
 
 
-def convert(w: World, name: str, src_text: str, src_ext: str, to: str) -> subprocess.CompletedProcess:
+def convert(w: World, name: str, src_text: str, src_ext: str, to: str, *options: str) -> subprocess.CompletedProcess:
     src = w.work / f"{name}.{src_ext}"
     src.write_text(src_text, encoding="utf-8")
-    return slotfill("convert", str(src), str(w.work / f"{name}.out"), "--to", to)
+    return slotfill("convert", str(src), str(w.work / f"{name}.out"), "--to", to, *options)
 
 
 @case("7 conll sentence whose first token is '#5<TAB>O': convert to jsonl")
@@ -258,7 +267,7 @@ def docstart(w: World):
 @case("9 jsonl token '[to](x)' converted to rasa")
 def rasa_markup(w: World):
     row = {"tokens": ["fly", "[to](x)", "boston"], "tags": ["O", "O", "B-city"], "intent": "flight"}
-    return refused(convert(w, "c9", json.dumps(row) + "\n", "jsonl", "rasa"), "read back")
+    return refused(convert(w, "c9", json.dumps(row) + "\n", "jsonl", "rasa"), "markup")
 
 
 @case("10 rasa 'intent: book flight', and a YAML mapping as intent")
@@ -301,8 +310,12 @@ def all_o_valid(w: World):
 @case("12b evaluate a negative set (no slots expected)")
 def negative_set(w: World):
     neg = w.work / "c12neg.jsonl"
-    neg.write_text("".join(json.dumps({"tokens": s.split(), "tags": ["O"] * len(s.split())}) + "\n"
-                           for s in ("hello there", "thank you very much", "what can you do")))
+    neg.write_text(
+        "".join(
+            json.dumps({"tokens": s.split(), "tags": ["O"] * len(s.split())}) + "\n"
+            for s in ("hello there", "thank you very much", "what can you do")
+        )
+    )
     proc = slotfill("evaluate", f"ckpt={w.a}", f"split_dir={neg}", f"output_dir={w.work / 'c12eval'}")
     return proc.returncode == 0, f"exit {proc.returncode}: {(proc.stdout + proc.stderr).strip().splitlines()[-1][:160]}"
 
@@ -312,8 +325,9 @@ def lone_surrogate(w: World):
     import httpx
 
     with server(w.a) as url:
-        r = httpx.post(f"{url}/parse", content=b'{"text": "from \\ud800 boston"}',
-                       headers={"content-type": "application/json"})
+        r = httpx.post(
+            f"{url}/parse", content=b'{"text": "from \\ud800 boston"}', headers={"content-type": "application/json"}
+        )
     return r.status_code == 422, f"{r.status_code} {r.text[:120]}"
 
 
@@ -329,10 +343,10 @@ def pickle_payload(w: World):
     run = killed_run(w, "c15run")
     marker = w.work / "c15_PWNED"
     payload = (
-        "import pickle, os\n"
+        "import os, torch\n"
         "class P:\n"
         f"    def __reduce__(self): return (os.system, ('touch {marker}',))\n"
-        f"pickle.dump({{'x': P()}}, open('{run / 'checkpoints' / 'last.ckpt'}', 'wb'))\n"
+        f"torch.save({{'x': P()}}, '{run / 'checkpoints' / 'last.ckpt'}')\n"
     )
     subprocess.run([sys.executable, "-c", payload], check=True)
     ok, seen = refused(slotfill("train", f"resume={run}"), "last.ckpt")
@@ -365,9 +379,10 @@ def huge_line(w: World):
 
 @case("18 doccano 100k-deep nested JSON; a 5000-digit span end")
 def json_limits(w: World):
-    deep = convert(w, "c18a", '{"text": "fly", "label": ' + "[" * 100_000 + "]" * 100_000 + "}\n", "jsonl", "conll")
-    digits = convert(w, "c18b", '{"text": "fly to boston", "label": [[7, ' + "9" * 5000 + ', "city"]]}\n',
-                     "jsonl", "conll")
+    deep = '{"text": "fly", "label": ' + "[" * 100_000 + "]" * 100_000 + "}\n"
+    digits = '{"text": "fly to boston", "label": [[7, ' + "9" * 5000 + ', "city"]]}\n'
+    deep = convert(w, "c18a", deep, "jsonl", "conll", "--from", "doccano")
+    digits = convert(w, "c18b", digits, "jsonl", "conll", "--from", "doccano")
     a, b = refused(deep, "nested too deeply"), refused(digits, "c18b.jsonl:1")
     return a[0] and b[0], f"{a[1]} | {b[1]}"
 
@@ -404,15 +419,21 @@ def killed_early(w: World):
     proc.wait()
     resume = slotfill("train", f"resume={out}")
     rerun = slotfill("train", *SMALL, f"output_dir={out}", "trainer.max_epochs=1")
-    ok, seen = refused(resume, "run it again")
+    ok, seen = refused(resume, "train again into that folder")
     return ok and rerun.returncode == 0, f"resume: {seen}; rerun: exit {rerun.returncode}"
 
 
 @case("22 two resume= of one run at once")
 def two_resumes(w: World):
     run = killed_run(w, "c22run")
-    first = subprocess.Popen([sys.executable, "-m", "slotfill", "train", f"resume={run}"], cwd=ROOT, env=ENV,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "slotfill", "train", f"resume={run}"],
+        cwd=ROOT,
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     while not (run / ".slotfill.lock").exists() or first.poll() is not None:
         if first.poll() is not None:
             break
@@ -439,8 +460,8 @@ def long_sentence(w: World):
 @case("24 the weights-only refusal: no advice to load unsafely, no ANSI escapes")
 def no_unsafe_advice(w: World):
     evil = w.work / "c24.pt"
-    subprocess.run([sys.executable, "-c", f"import torch, collections; torch.save({{'x': collections.Counter()}}, "
-                    f"'{evil}')"], check=True)
+    code = f"import pathlib, torch; torch.save({{'x': pathlib.PurePosixPath('/etc')}}, '{evil}')"
+    subprocess.run([sys.executable, "-c", code], check=True)
     proc = slotfill("predict", f"ckpt={evil}", SENTENCE)
     ok, seen = refused(proc, "refused")
     clean = "weights_only=False" not in proc.stderr and "\x1b[" not in proc.stderr
@@ -480,23 +501,34 @@ def docs_offline(w: World):
     return not outside and "/openapi.json" in page, f"outside references: {outside}"
 
 
-@case("26 NUL and zero-width space inside a city: one span, as in training")
+@case("26 NUL and zero-width space inside city names: the tags of the clean sentence")
 def invisible(w: World):
-    proc = slotfill("predict", f"ckpt={w.a}", "format=jsonl", "i want to fly from bos\u200bton to den\x00ver")
-    rec = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else {}
-    spans = [s["text"] for s in rec.get("spans", [])]
-    ok = proc.returncode == 0 and len(rec.get("tokens", [])) == 7
-    return ok, f"exit {proc.returncode}, {len(rec.get('tokens', []))} tokens, spans {spans}"
+    src = w.work / "c26.txt"
+    src.write_text(f"{SENTENCE}\ni want to fly from bos\u200bton to den\x00ver\n", encoding="utf-8")
+    proc = slotfill("predict", f"ckpt={w.a}", "format=jsonl", f"input={src}")
+    plain, odd = (json.loads(ln) for ln in proc.stdout.strip().splitlines()[-2:]) if proc.returncode == 0 else ({}, {})
+    ok = proc.returncode == 0 and len(odd["tokens"]) == 8 and odd["tags"] == plain["tags"]
+    return ok, f"exit {proc.returncode}, {len(odd.get('tokens', []))} tokens, tags as without them: {ok}"
 
 
 @case("27 conll with one bad line; float span offset; hub row with an extra field")
 def reader_messages(w: World):
     conll = "".join("fly\tO\nboston\tB-city\n\n" for _ in range(6)) + "a line without its tag here\n"
     a = refused(convert(w, "c27a", conll, "conll", "jsonl"), "c27a.conll:19")
-    b = refused(convert(w, "c27b", '{"text": "fly to boston", "spans": [{"start": 7.5, "end": 13, "label": "c"}]}\n',
-                        "jsonl", "conll"), "whole numbers")
-    c = refused(convert(w, "c27c", "id,intent,text,slots\n0,a,x y,O O\n1,a,x y,O O,extra\n", "csv", "jsonl"),
-                "5 fields, but the header has 4")
+    b = refused(
+        convert(
+            w,
+            "c27b",
+            '{"text": "fly to boston", "spans": [{"start": 7.5, "end": 13, "label": "c"}]}\n',
+            "jsonl",
+            "conll",
+        ),
+        "whole numbers",
+    )
+    c = refused(
+        convert(w, "c27c", "id,intent,text,slots\n0,a,x y,O O\n1,a,x y,O O,extra\n", "csv", "jsonl"),
+        "5 fields, but the header has 4",
+    )
     return a[0] and b[0] and c[0], f"{a[1]} | {b[1]} | {c[1]}"
 
 
@@ -509,13 +541,17 @@ def tmp_swept(w: World):
     return proc.returncode == 0 and not stale.exists(), f"exit {proc.returncode}, tmp left: {stale.exists()}"
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 class server:
     """``slotfill serve`` of ``model`` in a subprocess on a free port, for a ``with`` block."""
 
     def __init__(self, model: Path, *extra: str) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port = free_port()
         self.cmd = [sys.executable, "-m", "slotfill", "serve", f"ckpt={model}", f"port={self.port}", *extra]
 
     def __enter__(self) -> str:
@@ -542,7 +578,7 @@ class server:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", type=Path, help="also write the cases and their results here")
-    parser.add_argument("--only", help="run only the cases whose title starts with this")
+    parser.add_argument("--only", help="run only the cases whose number is in this comma-separated list (5,6a)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="slotfill-hostile-"))
     started = time.monotonic()
@@ -550,7 +586,7 @@ def main() -> None:
     w = World(work)
     rows = []
     for title, fn in CASES:
-        if args.only and not title.startswith(args.only):
+        if args.only and title.split()[0] not in args.only.split(","):
             continue
         t = time.monotonic()
         try:
