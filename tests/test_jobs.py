@@ -20,7 +20,7 @@ def test_predict_writes_jsonl_for_every_sentence(tiny_model_file, tmp_path):
     assert jobs.predict(cfg, ["i want to leave taipei", "", "to boston"]) == 3
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["text"] for r in lines] == ["i want to leave taipei", "", "to boston"]
-    assert set(lines[0]) == {"text", "tokens", "tags", "spans", "intent", "intent_confidence"}
+    assert set(lines[0]) == {"text", "tokens", "tags", "spans", "intent", "intent_confidence", "intent_ranking"}
     with pytest.raises(SlotfillError, match="format=xml"):
         jobs.predict(_cfg("predict", [f"ckpt={tiny_model_file}", "format=xml"], tmp_path), ["hi"])
 

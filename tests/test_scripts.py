@@ -152,7 +152,7 @@ def test_ddp_two_processes(tmp_path):
     assert metrics["world_size"] == 2
 
 
-RESULT_KEYS = {"text", "tokens", "tags", "spans", "intent", "intent_confidence"}
+RESULT_KEYS = {"text", "tokens", "tags", "spans", "intent", "intent_confidence", "intent_ranking"}
 
 
 @slow

@@ -16,7 +16,8 @@ import numpy as np
 from slotfill.core.schema import model_path
 from slotfill.core.settings import whole_number
 from slotfill.core.sidecar import card_of, onnx_path_for
-from slotfill.core.vocab import Vocabularies, join_intent
+from slotfill.core.intents import ranked
+from slotfill.core.vocab import Vocabularies
 from slotfill.errors import CheckpointError, first_line
 from slotfill.inference.numpy_decode import confidences, decode_intents, decode_tags, sigmoid
 from slotfill.inference.numpy_encode import encode_batch
@@ -77,7 +78,7 @@ class OnnxTagger(TextTagger):
             idx = order[start : start + batch_size]
             for i, res in zip(idx, self._run([pieces[i] for i in idx])):
                 results[i] = res
-        empty = {"tags": [], "probs": [], "intent": None, "intent_confidence": None}
+        empty = {"tags": [], "probs": [], "intent": None, "intent_confidence": None, "intent_ranking": []}
         return [r if r is not None else dict(empty) for r in results]
 
     def _run(self, token_lists: list[list[str]]) -> list[dict]:
@@ -95,17 +96,20 @@ class OnnxTagger(TextTagger):
         itos = self.tags
         results = []
         for b, n in enumerate(lengths.tolist()):
-            label, conf = intents[b] if intents else (None, None)
+            label, conf, ranking = intents[b] if intents else (None, None, [])
             row = tag_ids[b, :n].tolist()
             results.append(
-                {"tags": [itos[t] for t in row], "probs": probs[b][:n], "intent": label, "intent_confidence": conf}
+                {
+                    "tags": [itos[t] for t in row],
+                    "probs": probs[b][:n],
+                    "intent": label,
+                    "intent_confidence": conf,
+                    "intent_ranking": ranking,
+                }
             )
         return results
 
-    def _intents(self, logits: np.ndarray) -> list[tuple[str, float]]:
+    def _intents(self, logits: np.ndarray) -> list[tuple]:
         probs = sigmoid(logits.astype(np.float32))
         picked = decode_intents(probs, self.vocabs.intent_sets)
-        names = self.vocabs.intents
-        return [
-            (join_intent(names.decode(ids)), round(min(p[i] for i in ids), 4)) for p, ids in zip(probs.tolist(), picked)
-        ]
+        return [ranked(p, ids, self.vocabs.intents) for p, ids in zip(probs.tolist(), picked)]

@@ -23,7 +23,10 @@ class TextTagger:
     vocabs: Vocabularies
 
     def _tag(self, pieces: list[list[str]], batch_size: int) -> list[dict]:
-        """``tags``, ``probs``, ``intent``, ``intent_confidence`` for each token list (each at most MAX_TOKENS)."""
+        """``tags``, ``probs``, ``intent``, ``intent_confidence``, ``intent_ranking`` for each token list.
+
+        Each list holds at most MAX_TOKENS tokens.
+        """
         raise NotImplementedError
 
     def predict(self, texts: str | Sequence[str], batch_size: int = 256) -> list[dict]:
@@ -63,23 +66,32 @@ class TextTagger:
             for s in range(0, len(toks), MAX_TOKENS):
                 pieces.append(toks[s : s + MAX_TOKENS])
                 owners.append(i)
-        merged: list[dict] = [{"tags": [], "probs": [], "intent": None, "intent_confidence": None} for _ in sentences]
+        merged: list[dict] = [
+            {"tags": [], "probs": [], "intent": None, "intent_confidence": None, "intent_ranking": []} for _ in sentences
+        ]
         for i, out in zip(owners, self._tag(pieces, batch_size)):
             merged[i]["tags"] += out["tags"]
             merged[i]["probs"] += out["probs"]
             if merged[i]["intent"] is None:  # a long sentence's intent is its first window's
-                merged[i]["intent"], merged[i]["intent_confidence"] = out["intent"], out["intent_confidence"]
+                for key in ("intent", "intent_confidence", "intent_ranking"):
+                    merged[i][key] = out.get(key, merged[i][key])
         results = []
         for sent, k, m in zip(sentences, keep, merged):
             tags = ["O"] * len(sent)
             probs = [1.0] * len(sent)
             for j, t, p in zip(k, m["tags"], m["probs"]):
                 tags[j], probs[j] = t, p
-            results.append(self._result(sent, tags, probs, m["intent"], m["intent_confidence"]))
+            results.append(self._result(sent, tags, probs, m["intent"], m["intent_confidence"], m["intent_ranking"]))
         return results
 
     def _result(
-        self, tokens: list[str], tags: list[str], probs: list[float], intent: str | None, confidence: float | None
+        self,
+        tokens: list[str],
+        tags: list[str],
+        probs: list[float],
+        intent: str | None,
+        confidence: float | None,
+        ranking: list[dict],
     ) -> dict:
         spans = [
             {
@@ -92,5 +104,12 @@ class TextTagger:
             for slot, s, e in bio_spans(tags)
         ]
         if not tokens:
-            intent, confidence = None, None
-        return {"tokens": tokens, "tags": tags, "spans": spans, "intent": intent, "intent_confidence": confidence}
+            intent, confidence, ranking = None, None, []
+        return {
+            "tokens": tokens,
+            "tags": tags,
+            "spans": spans,
+            "intent": intent,
+            "intent_confidence": confidence,
+            "intent_ranking": ranking,
+        }

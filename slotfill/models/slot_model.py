@@ -22,7 +22,8 @@ from slotfill.core.files import write_atomic
 from slotfill.core.fingerprint import model_fingerprint
 from slotfill.core.schema import CARD_KEYS, FORMAT_VERSION, MODEL_FILE, check_format, model_path
 from slotfill.core.settings import whole_number
-from slotfill.core.vocab import Vocabularies, join_intent
+from slotfill.core.intents import ranked
+from slotfill.core.vocab import Vocabularies
 from slotfill.errors import CheckpointError, SlotfillError, first_line
 from slotfill.models import NetConfig, SlotNet, decode_intents, decode_tags
 from slotfill.models.encoding import collate, encode_tokens
@@ -85,8 +86,8 @@ class SlotModel(nn.Module):
 
         ``tags`` (BIO-well-formed, Viterbi), ``probs`` (each chosen tag's probability: CRF
         marginals or softmax; None unless ``confidence``), ``intent`` (the likeliest set of
-        atomic intents seen in training, ``#``-joined) and ``intent_confidence`` (its least
-        likely atom's probability).
+        atomic intents seen in training, ``#``-joined), ``intent_confidence`` (its least
+        likely atom's probability) and ``intent_ranking`` (:func:`slotfill.core.intents.ranked`).
         """
         emissions = emissions.detach().float().cpu()
         mask = _mask(lengths, emissions.shape[1], emissions.device)
@@ -97,13 +98,14 @@ class SlotModel(nn.Module):
         itos, rows, sizes = self.tags, tag_ids.tolist(), lengths.tolist()
         out = []
         for b, n in enumerate(sizes):
-            label, conf = intents[b] if intents else (None, None)
+            label, conf, ranking = intents[b] if intents else (None, None, [])
             out.append(
                 {
                     "tags": [itos[t] for t in rows[b][:n]],
                     "probs": probs[b][:n] if probs else None,
                     "intent": label,
                     "intent_confidence": conf,
+                    "intent_ranking": ranking,
                 }
             )
         return out
@@ -134,7 +136,7 @@ class SlotModel(nn.Module):
         finally:
             if was_training:
                 self.train()
-        empty = {"tags": [], "probs": [], "intent": None, "intent_confidence": None}
+        empty = {"tags": [], "probs": [], "intent": None, "intent_confidence": None, "intent_ranking": []}
         return [r if r is not None else dict(empty) for r in results]
 
     def _confidence(self, emissions: torch.Tensor, mask: torch.Tensor, tag_ids: torch.Tensor) -> torch.Tensor:
@@ -144,13 +146,10 @@ class SlotModel(nn.Module):
             p = emissions.softmax(-1)
         return p.gather(2, tag_ids.unsqueeze(2)).squeeze(2)
 
-    def _intents(self, intent_logits: torch.Tensor) -> list[tuple[str, float]]:
+    def _intents(self, intent_logits: torch.Tensor) -> list[tuple]:
         probs = torch.sigmoid(intent_logits.detach().float().cpu())
         picked = decode_intents(probs, self.vocabs.intent_sets)
-        names = self.vocabs.intents
-        return [
-            (join_intent(names.decode(ids)), round(min(p[i] for i in ids), 4)) for p, ids in zip(probs.tolist(), picked)
-        ]
+        return [ranked(p, ids, self.vocabs.intents) for p, ids in zip(probs.tolist(), picked)]
 
     # --------------------------------------------------------- the model file
     def weights_digest(self) -> str:

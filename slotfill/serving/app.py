@@ -17,7 +17,7 @@ from slotfill.errors import ConfigError, first_line
 from slotfill.serving.backend import Backend, load_backend
 from slotfill.serving.batcher import MicroBatcher
 from slotfill.serving.connections import Connections
-from slotfill.serving.limits import ApiError, BodyLimit, Limits
+from slotfill.serving.limits import ApiError, BodyLimit, JsonBodies, Limits, TokenGuard
 from slotfill.serving.schemas import ParseRequest, PredictRequest, rasa_parse
 from slotfill.version import __version__
 
@@ -46,9 +46,16 @@ def _page(name: str) -> HTMLResponse:
 
 
 def create_app(
-    backend: Backend, limits: Limits | None = None, max_batch: int = 64, max_wait_ms: float = 2.0
+    backend: Backend,
+    limits: Limits | None = None,
+    max_batch: int = 64,
+    max_wait_ms: float = 2.0,
+    auth_token: str | None = None,
 ) -> FastAPI:
-    """The API over a loaded ``backend``; micro-batching of /parse with ``max_batch`` > 1."""
+    """The API over a loaded ``backend``; micro-batching of /parse with ``max_batch`` > 1.
+
+    With ``auth_token``, every endpoint but /health and the pages needs ``?token=`` (as Rasa's).
+    """
     limits = limits or Limits()
     counter: list[BodyLimit] = []  # the outer middleware, set below: requests in flight
     batcher = MicroBatcher(backend.predict, max_batch, max_wait_ms, in_flight=lambda: counter[0].active)
@@ -92,11 +99,13 @@ def create_app(
         log.exception("request failed")
         return _error(500, f"internal error ({type(e).__name__})")
 
-    @app.post("/parse", summary="Tag one sentence (Rasa NLU /model/parse shape)")
-    async def parse(body: ParseRequest) -> dict:
+    @app.post("/model/parse", summary="Tag one sentence: Rasa NLU's endpoint (an external NLU server for a Rasa bot)")
+    async def model_parse(body: ParseRequest) -> dict:
         _check_text(body.text, limits)
         (result,) = await batcher.submit([body.text])
-        return rasa_parse(result)
+        return rasa_parse(result, body.message_id)
+
+    app.post("/parse", summary="The same as POST /model/parse")(model_parse)
 
     @app.post("/predict", summary="Tag a batch of texts or pre-tokenised sentences (predict format=jsonl records)")
     async def predict(body: PredictRequest) -> list[dict]:
@@ -134,9 +143,9 @@ def create_app(
     async def docs() -> HTMLResponse:
         return _page("docs.html")
 
-    outer = BodyLimit(app, limits.max_body_bytes)
+    outer = BodyLimit(JsonBodies(app), limits.max_body_bytes)
     counter.append(outer)
-    return outer  # type: ignore[return-value]
+    return TokenGuard(outer, auth_token)  # type: ignore[return-value]
 
 
 def settings(cfg) -> dict:
@@ -151,7 +160,10 @@ def settings(cfg) -> dict:
         "max_wait_ms": batching.get("max_wait_ms", 2.0),
         "limits": limits,
         "connections": connections,
+        "auth_token": cfg.get("auth_token"),
     }
+    if out["auth_token"] is not None and (not isinstance(out["auth_token"], str) or not out["auth_token"].strip()):
+        raise ConfigError("auth_token: must be a non-empty string (or null for no token)")
     from_mapping(Limits, limits, "limits")
     from_mapping(Connections, connections, "connections")
     try:
@@ -164,7 +176,7 @@ def settings(cfg) -> dict:
 def build(s: dict, backend: Backend | None = None):
     """The ASGI app for :func:`settings` (loading the model unless given)."""
     backend = backend or load_backend(s["ckpt"], s["backend"], s["threads"])
-    return create_app(backend, Limits(**s["limits"]), s["max_batch"], s["max_wait_ms"])
+    return create_app(backend, Limits(**s["limits"]), s["max_batch"], s["max_wait_ms"], s.get("auth_token"))
 
 
 __all__ = ["create_app", "settings", "build"]

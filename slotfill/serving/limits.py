@@ -87,3 +87,51 @@ class BodyLimit:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+class JsonBodies:
+    """ASGI middleware: every POST body is read as JSON, whatever its content type.
+
+    ``curl -d '{"text": ...}'`` sends ``application/x-www-form-urlencoded``; Rasa's server reads
+    such a body as JSON all the same, and so does slotfill.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope.get("method") == "POST":
+            headers = [(k, v) for k, v in scope.get("headers") or [] if k != b"content-type"]
+            scope = {**scope, "headers": [*headers, (b"content-type", b"application/json")]}
+        await self.app(scope, receive, send)
+
+
+class TokenGuard:
+    """ASGI middleware: with a token set, the API answers only requests that carry it (else 401).
+
+    The token comes as Rasa sends it (``?token=...``, Rasa's ``--auth-token``) or as
+    ``Authorization: Bearer ...``. ``OPEN`` paths (liveness, the pages, the schema) stay open.
+    """
+
+    OPEN = ("/health", "/", "/docs", "/openapi.json")
+
+    def __init__(self, app, token: str | None) -> None:
+        self.app = app
+        self.token = token
+
+    async def __call__(self, scope, receive, send) -> None:
+        if self.token and scope["type"] == "http" and scope.get("path") not in self.OPEN:
+            if not self._carries_token(scope):
+                await _send_json(send, 401, {"error": "missing or wrong token: add ?token=... (auth_token)"})
+                return
+        await self.app(scope, receive, send)
+
+    def _carries_token(self, scope) -> bool:
+        import hmac
+        from urllib.parse import parse_qs
+
+        given = parse_qs((scope.get("query_string") or b"").decode("latin-1")).get("token", [])
+        bearer = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
+        if bearer.lower().startswith("bearer "):
+            given.append(bearer[7:].strip())
+        return any(hmac.compare_digest(g.encode(), self.token.encode()) for g in given)

@@ -6,8 +6,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class ParseRequest(BaseModel):
+    """Rasa's ``/model/parse`` request: ``text``, an optional ``message_id``; other keys are ignored."""
+
     model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{"text": "flights to boston"}]})
     text: str = Field(description="one sentence, as typed")
+    message_id: str | None = Field(None, description="the caller's id for the message, sent back as given")
 
 
 class PredictRequest(BaseModel):
@@ -18,7 +21,7 @@ class PredictRequest(BaseModel):
     sentences: list[list[str]] | None = Field(None, description="pre-tokenised sentences (benchmark format)")
 
 
-def rasa_parse(result: dict) -> dict:
+def rasa_parse(result: dict, message_id: str | None = None) -> dict:
     """A tagger result in Rasa's ``/model/parse`` shape, plus slotfill's ``tokens`` and ``tags``."""
     name, confidence = result.get("intent"), result.get("intent_confidence")
     intent = {"name": name, "confidence": float(confidence) if confidence is not None else 0.0}
@@ -34,12 +37,15 @@ def rasa_parse(result: dict) -> dict:
         }
         for span in result["spans"]
     ]
-    return {
+    answer = {
         "text": result.get("text", " ".join(result["tokens"])),
         "intent": intent,
-        # the model picks a set of atomic intents: the ranking holds that choice
-        "intent_ranking": [intent] if name is not None else [],
+        # the choice first, then the other intents by probability (slotfill.core.intents.ranked)
+        "intent_ranking": list(result.get("intent_ranking") or ([intent] if name is not None else [])),
         "entities": entities,
         "tokens": result["tokens"],
         "tags": result["tags"],
     }
+    if message_id is not None:
+        answer["message_id"] = message_id
+    return answer
