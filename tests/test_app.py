@@ -48,6 +48,41 @@ def test_parse_answers_in_rasa_shape(client, tiny_model_file):
         assert set(e) >= {"entity", "value", "start", "end", "confidence"} and text[e["start"] : e["end"]] == e["value"]
 
 
+def test_model_parse_is_rasas_endpoint_and_parse_its_alias(client, backend):
+    rasa = {"text": "arrive in boston", "message_id": "m-17", "metadata": {"channel": "rest"}}
+    a = client.post("/model/parse", json=rasa).json()
+    b = client.post("/parse", json={"text": "arrive in boston"}).json()
+    assert a.pop("message_id") == "m-17" and a == b  # extra keys ignored, the id sent back
+    ranking = a["intent_ranking"]
+    n_intents = len(backend.tagger.vocabs.intents)
+    assert ranking[0] == a["intent"] and len(ranking) == n_intents - len(a["intent"]["name"].split("#")) + 1
+    assert [r["confidence"] for r in ranking[1:]] == sorted((r["confidence"] for r in ranking[1:]), reverse=True)
+    assert len({r["name"] for r in ranking}) == len(ranking)
+
+
+@pytest.mark.parametrize("content_type", [None, "application/x-www-form-urlencoded", "text/plain"])
+def test_a_json_body_is_read_whatever_its_content_type(client, content_type):
+    headers = {"content-type": content_type} if content_type else {}
+    resp = client.post("/model/parse", content=b'{"text": "arrive in boston"}', headers=headers)
+    assert resp.status_code == 200 and resp.json()["tokens"] == ["arrive", "in", "boston"]
+    assert _error(client.post("/model/parse", content=b"text=boston", headers=headers), 400) == "malformed JSON body"
+
+
+def test_auth_token_guards_the_api_but_not_health_or_the_pages(backend):
+    with TestClient(create_app(backend, LIMITS, auth_token="s3cret")) as c:
+        body = {"text": "arrive in boston"}
+        for path in ("/model/parse", "/parse"):
+            assert "token" in _error(c.post(path, json=body), 401)
+            assert _error(c.post(f"{path}?token=wrong", json=body), 401)
+        assert _error(c.get("/version"), 401)
+        assert c.post("/model/parse?token=s3cret", json=body).status_code == 200  # as Rasa's endpoints send it
+        assert c.post("/model/parse", json={**body, "token": "s3cret"}).status_code == 200  # its interpreter
+        assert _error(c.post("/model/parse", json={**body, "token": "nope"}), 401)
+        assert c.post("/predict", json={"texts": ["to boston"]}, headers={"authorization": "Bearer s3cret"}).is_success
+        for path in ("/health", "/", "/docs", "/openapi.json"):
+            assert c.get(path).status_code == 200
+
+
 def test_predict_gives_the_jsonl_records(client, tiny_model_file):
     texts = ["i want to leave taipei", "arrive in new york, please"]
     records = client.post("/predict", json={"texts": texts}).json()
@@ -144,6 +179,9 @@ def test_bad_serve_settings_are_config_errors():
         settings(OmegaConf.create({"ckpt": "m.pt", "batching": {"max_batch": 8, "max_wait_ms": 50}}))
     with pytest.raises(ConfigError, match="max_text_chars"):
         settings(OmegaConf.create({"ckpt": "m.pt", "limits": {"max_text_chars": 0}}))
+    for token in ("", "  ", 123):
+        with pytest.raises(ConfigError, match="auth_token: must be a non-empty string"):
+            settings(OmegaConf.create({"ckpt": "m.pt", "auth_token": token}))
 
 
 # ------------------------------------------------------------- slotfill serve
@@ -184,6 +222,46 @@ def test_the_real_server_process(tiny_model_file):
         assert body["tokens"] == ["arrive", "in", "boston"]
         assert httpx.post(f"{url}/parse", content=b"{", headers={"content-type": "application/json"}).status_code == 400
         assert httpx.get(f"{url}/version").json()["model"]["dataset"] == "tiny"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@pytest.mark.slow
+def test_a_rasa_bot_gets_intents_ranking_and_entities_from_the_real_server(tiny_model_file):
+    """What Rasa's RasaNLUHttpInterpreter sends (aiohttp, ``json=``; endpoints.yml ``nlu: url:``), replayed."""
+    import asyncio
+    import os
+    import subprocess
+    import sys
+
+    aiohttp = pytest.importorskip("aiohttp")
+    from tests.helpers import ROOT, free_port, wait_until_serving
+
+    port = free_port()
+    cmd = [sys.executable, "-m", "slotfill", "serve", f"ckpt={tiny_model_file}", f"port={port}", "auth_token=t0k"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"}, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"  # endpoints.yml: nlu: url: http://127.0.0.1:PORT, token: t0k
+
+    async def rasa_parse(text: str, message_id: str, token: str) -> tuple[int, dict]:
+        async with aiohttp.ClientSession() as session:
+            params = {"token": token, "text": text, "message_id": message_id}
+            async with session.post(url + "/model/parse", json=params) as resp:
+                return resp.status, await resp.json(content_type=None)
+
+    try:
+        wait_until_serving(proc, url, timeout=60, poll=0.2)
+        text = "i want to leave taipei and arrive in boston"
+        status, answer = asyncio.run(rasa_parse(text, "8d3e", "t0k"))
+        assert status == 200, answer
+        assert answer["text"] == text and answer["message_id"] == "8d3e"
+        assert isinstance(answer["intent"]["name"], str) and 0 <= answer["intent"]["confidence"] <= 1
+        assert answer["intent_ranking"][0] == answer["intent"]
+        assert all(set(r) == {"name", "confidence"} for r in answer["intent_ranking"])
+        for e in answer["entities"]:
+            assert {"entity", "value", "start", "end", "confidence_entity", "extractor"} <= set(e)
+            assert text[e["start"] : e["end"]] == e["value"]
+        assert asyncio.run(rasa_parse(text, "8d3f", "wrong"))[0] == 401
     finally:
         proc.terminate()
         proc.wait(timeout=20)

@@ -22,7 +22,7 @@ from slotfill.core.files import write_atomic
 from slotfill.core.fingerprint import model_fingerprint
 from slotfill.core.schema import CARD_KEYS, FORMAT_VERSION, MODEL_FILE, check_format, model_path
 from slotfill.core.settings import whole_number
-from slotfill.core.intents import ranked
+from slotfill.core.ranking import ranked
 from slotfill.core.vocab import Vocabularies
 from slotfill.errors import CheckpointError, SlotfillError, first_line
 from slotfill.models import NetConfig, SlotNet, decode_intents, decode_tags
@@ -87,7 +87,7 @@ class SlotModel(nn.Module):
         ``tags`` (BIO-well-formed, Viterbi), ``probs`` (each chosen tag's probability: CRF
         marginals or softmax; None unless ``confidence``), ``intent`` (the likeliest set of
         atomic intents seen in training, ``#``-joined), ``intent_confidence`` (its least
-        likely atom's probability) and ``intent_ranking`` (:func:`slotfill.core.intents.ranked`).
+        likely atom's probability) and ``intent_ranking`` (:func:`slotfill.core.ranking.ranked`).
         """
         emissions = emissions.detach().float().cpu()
         mask = _mask(lengths, emissions.shape[1], emissions.device)

@@ -143,9 +143,9 @@ def create_app(
     async def docs() -> HTMLResponse:
         return _page("docs.html")
 
-    outer = BodyLimit(JsonBodies(app), limits.max_body_bytes)
+    outer = BodyLimit(TokenGuard(JsonBodies(app), auth_token), limits.max_body_bytes)
     counter.append(outer)
-    return TokenGuard(outer, auth_token)  # type: ignore[return-value]
+    return outer  # type: ignore[return-value]
 
 
 def settings(cfg) -> dict:

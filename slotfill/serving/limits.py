@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 from dataclasses import dataclass
+from urllib.parse import parse_qs
 
 from slotfill.core.settings import whole_number
 
@@ -109,8 +111,9 @@ class JsonBodies:
 class TokenGuard:
     """ASGI middleware: with a token set, the API answers only requests that carry it (else 401).
 
-    The token comes as Rasa sends it (``?token=...``, Rasa's ``--auth-token``) or as
-    ``Authorization: Bearer ...``. ``OPEN`` paths (liveness, the pages, the schema) stay open.
+    The token comes as Rasa's clients send it (``?token=...``, or a ``"token"`` key in the JSON
+    body, as Rasa's HTTP interpreter does) or as ``Authorization: Bearer ...``. ``OPEN`` paths
+    (liveness, the pages, the schema) stay open. Inside :class:`BodyLimit`: the body is bounded.
     """
 
     OPEN = ("/health", "/", "/docs", "/openapi.json")
@@ -120,18 +123,40 @@ class TokenGuard:
         self.token = token
 
     async def __call__(self, scope, receive, send) -> None:
-        if self.token and scope["type"] == "http" and scope.get("path") not in self.OPEN:
-            if not self._carries_token(scope):
-                await _send_json(send, 401, {"error": "missing or wrong token: add ?token=... (auth_token)"})
-                return
+        if not self.token or scope["type"] != "http" or scope.get("path") in self.OPEN:
+            await self.app(scope, receive, send)
+            return
+        given = self._given(scope)
+        if scope.get("method") == "POST":
+            message = await receive()  # BodyLimit replays the whole body in one message
+            given += self._in_body(message.get("body", b""))
+            replayed = False
+
+            async def replay():
+                nonlocal replayed
+                if not replayed:
+                    replayed = True
+                    return message
+                return await receive()
+
+            receive = replay
+        if not any(hmac.compare_digest(g.encode(), self.token.encode()) for g in given):
+            await _send_json(send, 401, {"error": "missing or wrong token: add ?token=... (auth_token)"})
+            return
         await self.app(scope, receive, send)
 
-    def _carries_token(self, scope) -> bool:
-        import hmac
-        from urllib.parse import parse_qs
-
+    @staticmethod
+    def _given(scope) -> list[str]:
         given = parse_qs((scope.get("query_string") or b"").decode("latin-1")).get("token", [])
         bearer = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
         if bearer.lower().startswith("bearer "):
             given.append(bearer[7:].strip())
-        return any(hmac.compare_digest(g.encode(), self.token.encode()) for g in given)
+        return given
+
+    @staticmethod
+    def _in_body(body: bytes) -> list[str]:
+        try:
+            token = json.loads(body).get("token")
+        except (ValueError, AttributeError, RecursionError):
+            return []
+        return [token] if isinstance(token, str) else []

@@ -40,7 +40,7 @@ def rasa_parse(result: dict, message_id: str | None = None) -> dict:
     answer = {
         "text": result.get("text", " ".join(result["tokens"])),
         "intent": intent,
-        # the choice first, then the other intents by probability (slotfill.core.intents.ranked)
+        # the choice first, then the other intents by probability (slotfill.core.ranking.ranked)
         "intent_ranking": list(result.get("intent_ranking") or ([intent] if name is not None else [])),
         "entities": entities,
         "tokens": result["tokens"],
