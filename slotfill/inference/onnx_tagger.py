@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from slotfill.core.ranking import ranked
 from slotfill.core.schema import model_path
 from slotfill.core.settings import whole_number
 from slotfill.core.sidecar import card_of, onnx_path_for
-from slotfill.core.ranking import ranked
 from slotfill.core.vocab import Vocabularies
 from slotfill.errors import CheckpointError, first_line
 from slotfill.inference.numpy_decode import confidences, decode_intents, decode_tags, sigmoid

@@ -66,9 +66,8 @@ class TextTagger:
             for s in range(0, len(toks), MAX_TOKENS):
                 pieces.append(toks[s : s + MAX_TOKENS])
                 owners.append(i)
-        merged: list[dict] = [
-            {"tags": [], "probs": [], "intent": None, "intent_confidence": None, "intent_ranking": []} for _ in sentences
-        ]
+        empty = {"intent": None, "intent_confidence": None, "intent_ranking": []}
+        merged: list[dict] = [{"tags": [], "probs": [], **empty} for _ in sentences]
         for i, out in zip(owners, self._tag(pieces, batch_size)):
             merged[i]["tags"] += out["tags"]
             merged[i]["probs"] += out["probs"]

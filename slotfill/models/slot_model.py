@@ -20,9 +20,9 @@ from torch import nn
 
 from slotfill.core.files import write_atomic
 from slotfill.core.fingerprint import model_fingerprint
+from slotfill.core.ranking import ranked
 from slotfill.core.schema import CARD_KEYS, FORMAT_VERSION, MODEL_FILE, check_format, model_path
 from slotfill.core.settings import whole_number
-from slotfill.core.ranking import ranked
 from slotfill.core.vocab import Vocabularies
 from slotfill.errors import CheckpointError, SlotfillError, first_line
 from slotfill.models import NetConfig, SlotNet, decode_intents, decode_tags
