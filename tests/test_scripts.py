@@ -424,6 +424,21 @@ def test_predict_streams_first_results_before_the_input_ends(tiny_model_file):
     assert [r["text"] for r in [first, *rest]] == lines  # every line, in input order
 
 
+@slow
+def test_predict_answers_each_line_as_it_is_typed(tiny_model_file):
+    proc = _predict_from_stdin([f"ckpt={tiny_model_file}", "format=jsonl", "threads=1"])
+    answers = []
+    for line in ("to boston", "from denver"):  # a person typing: one line, then a wait
+        proc.stdin.write(line + "\n")
+        proc.stdin.flush()
+        ready, _, _ = select.select([proc.stdout], [], [], 60)
+        assert ready, f"no answer to {line!r} while the input stays open"
+        answers.append(json.loads(proc.stdout.readline())["text"])
+    proc.stdin.close()
+    assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    assert answers == ["to boston", "from denver"]
+
+
 def _peak_rss_mb(args):
     """Peak resident memory of one predict.py run, measured by a parent that runs nothing else."""
     probe = (

@@ -1,6 +1,7 @@
 """streams.py: sentences in from arguments, files and stdin; text out, with failed writes reported."""
 
 import io
+import os
 import sys
 
 import pytest
@@ -83,3 +84,48 @@ def test_a_line_over_the_limit_is_refused_without_holding_it(tmp_path, monkeypat
         next(lines)
     path.write_text("é" * 10 + "\n")  # 20 bytes, 10 characters: within the limit
     assert list(iter_sentences([], None, str(path))) == ["é" * 10]
+
+
+def test_stdin_lines_pause_when_nothing_more_has_arrived():
+    from slotfill.cli.streams import PAUSE, iter_stdin
+
+    read, write = os.pipe()
+    lines = iter_stdin(read)
+    os.write(write, b"to boston\nfrom den")
+    assert next(lines) == "to boston"
+    assert next(lines) is PAUSE  # half a line waits, the whole one can be answered now
+    os.write(write, b"ver\n")
+    assert next(lines) == "from denver"
+    os.write(write, b"last")
+    os.close(write)
+    assert [x for x in lines if x is not PAUSE] == ["last"]
+    os.close(read)
+
+
+def test_a_pause_ends_a_chunk_early_but_never_an_unchunked_stream():
+    from slotfill.cli.streams import PAUSE, chunks
+
+    assert list(chunks(["a", PAUSE, "b", "c", PAUSE, PAUSE, "d"], 2)) == [["a"], ["b", "c"], ["d"]]
+    assert list(chunks(["a", PAUSE, "b"], None)) == [["a", "b"]]
+
+
+def test_an_over_long_stdin_line_is_refused_before_it_is_whole():
+    from slotfill.cli.streams import iter_stdin
+
+    import threading
+
+    read, write = os.pipe()
+
+    def writer():  # more than the limit, no line break, then the pipe stays open
+        try:
+            os.write(write, b"x" * 500_000)
+        except OSError:
+            pass  # the reader gave up first
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    with pytest.raises(DataError, match=r"<stdin>:1: over 100,000 characters"):
+        list(iter_stdin(read))
+    os.close(read)
+    thread.join(timeout=10)
+    os.close(write)

@@ -10,7 +10,6 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
-from itertools import islice
 from pathlib import Path
 from typing import BinaryIO
 
@@ -28,22 +27,55 @@ def check_sources(texts: Iterable[str], text: str | None = None, source: str | N
         raise SlotfillError(NOTHING_TO_TAG)
 
 
+LINE_BYTES = 4 * MAX_TEXT_CHARS  # UTF-8 takes at most 4 bytes a character
+PAUSE = None  # in :func:`iter_stdin`'s lines: nothing more has arrived yet (tag what is read so far)
+
+
+def _checked(line: bytes, name: str, n: int) -> str:
+    text = decode_line(line, name, n) if len(line) <= LINE_BYTES else None
+    if text is None or len(text) > MAX_TEXT_CHARS:
+        raise DataError(name, n, f"over {MAX_TEXT_CHARS:,} characters: one sentence a line (a missing line break?)")
+    return text
+
+
 def iter_lines(stream: BinaryIO, name: str) -> Iterator[str]:
     """Lines of a UTF-8 byte stream, decoded one at a time (a BOM at the start is dropped); a line
     over :data:`MAX_TEXT_CHARS` is an error as soon as that much of it is read, never held whole."""
-    limit = 4 * MAX_TEXT_CHARS  # bytes: UTF-8 takes at most 4 a character
     n = 0
-    while raw := stream.readline(limit + 2):
+    while raw := stream.readline(LINE_BYTES + 2):
         n += 1
-        line = raw.rstrip(b"\n")
-        text = decode_line(line, name, n) if len(line) <= limit else None
-        if text is None or len(text) > MAX_TEXT_CHARS:
-            raise DataError(name, n, f"over {MAX_TEXT_CHARS:,} characters: one sentence a line (a missing line break?)")
-        yield text
+        yield _checked(raw.rstrip(b"\n"), name, n)
 
 
-def iter_sentences(texts: Iterable[str], text: str | None = None, source: str | None = None) -> Iterator[str]:
-    """Sentences from the command line (bare or ``text=``), then ``input=FILE`` (``-``: standard input)."""
+def iter_stdin(fd: int, name: str = "<stdin>") -> Iterator[str | None]:
+    """Lines of a file descriptor as :func:`iter_lines` reads them, with :data:`PAUSE` whenever the
+    lines read so far are all there is for now (a person typing, a slow producer): the caller can
+    answer them at once instead of waiting for a whole chunk."""
+    import select
+
+    buffer, n = b"", 0
+    while True:
+        while (end := buffer.find(b"\n")) >= 0:
+            n += 1
+            yield _checked(buffer[:end], name, n)
+            buffer = buffer[end + 1 :]
+        if len(buffer) > LINE_BYTES:
+            _checked(buffer, name, n + 1)  # raises: the line is over the limit
+        if not select.select([fd], [], [], 0)[0]:
+            yield PAUSE
+        data = os.read(fd, 1 << 16)
+        if not data:
+            break
+        buffer += data
+    if buffer:
+        yield _checked(buffer, name, n + 1)
+
+
+def iter_sentences(
+    texts: Iterable[str], text: str | None = None, source: str | None = None
+) -> Iterator[str | None]:
+    """Sentences from the command line (bare or ``text=``), then ``input=FILE`` (``-``: standard input,
+    with a :data:`PAUSE` whenever nothing more has arrived yet)."""
     yield from texts
     if text is not None:
         yield str(text)
@@ -53,7 +85,7 @@ def iter_sentences(texts: Iterable[str], text: str | None = None, source: str | 
         if sys.stdin is None or sys.stdin.closed:
             raise SlotfillError("input=-: standard input is closed")
         try:
-            yield from iter_lines(sys.stdin.buffer, "<stdin>")
+            yield from _stdin_lines()
         except (OSError, ValueError) as e:
             raise SlotfillError(f"input=-: cannot read standard input ({e})") from None
         return
@@ -71,10 +103,31 @@ def iter_sentences(texts: Iterable[str], text: str | None = None, source: str | 
             raise DataError(path, None, f"cannot read file: {e.strerror}") from None
 
 
-def chunks(items: Iterable[str], size: int | None) -> Iterator[list[str]]:
-    """Consecutive lists of ``size`` items (the last one shorter; ``None``: all in one)."""
-    it = iter(items)
-    while chunk := list(islice(it, size)):
+def _stdin_lines() -> Iterator[str | None]:
+    try:
+        fd = sys.stdin.fileno()
+    except (OSError, ValueError, AttributeError):  # replaced by an object without a descriptor (tests)
+        yield from iter_lines(sys.stdin.buffer, "<stdin>")
+        return
+    yield from iter_stdin(fd)
+
+
+def chunks(items: Iterable[str | None], size: int | None) -> Iterator[list[str]]:
+    """Consecutive lists of ``size`` items (the last one shorter; ``None``: all in one); a
+    :data:`PAUSE` in ``items`` ends a chunk early (with ``size`` set), so slow input is answered
+    a line at a time."""
+    chunk: list[str] = []
+    for item in items:
+        if item is PAUSE:
+            if chunk and size is not None:
+                yield chunk
+                chunk = []
+            continue
+        chunk.append(item)
+        if size is not None and len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
         yield chunk
 
 
