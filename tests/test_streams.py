@@ -110,9 +110,9 @@ def test_a_pause_ends_a_chunk_early_but_never_an_unchunked_stream():
 
 
 def test_an_over_long_stdin_line_is_refused_before_it_is_whole():
-    from slotfill.cli.streams import iter_stdin
-
     import threading
+
+    from slotfill.cli.streams import iter_stdin
 
     read, write = os.pipe()
 

@@ -71,9 +71,7 @@ def iter_stdin(fd: int, name: str = "<stdin>") -> Iterator[str | None]:
         yield _checked(buffer, name, n + 1)
 
 
-def iter_sentences(
-    texts: Iterable[str], text: str | None = None, source: str | None = None
-) -> Iterator[str | None]:
+def iter_sentences(texts: Iterable[str], text: str | None = None, source: str | None = None) -> Iterator[str | None]:
     """Sentences from the command line (bare or ``text=``), then ``input=FILE`` (``-``: standard input,
     with a :data:`PAUSE` whenever nothing more has arrived yet)."""
     yield from texts
