@@ -69,7 +69,7 @@ def create_app(
     app = FastAPI(
         title="slotfill",
         version=__version__,
-        description="Slot filling and intent detection. POST /parse answers in Rasa NLU's /model/parse shape.",
+        description="Slot filling and intent detection. POST /model/parse is Rasa NLU's endpoint (/parse the same).",
         lifespan=lifespan,
         docs_url=None,  # FastAPI's pages load their scripts from public CDNs: blank offline
         redoc_url=None,

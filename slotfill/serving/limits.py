@@ -38,6 +38,20 @@ async def _send_json(send, status: int, body: dict) -> None:
     await send({"type": "http.response.body", "body": data})
 
 
+def _replaying(message: dict, receive):
+    """An ASGI ``receive`` that gives ``message`` (a body already read) first, then ``receive``'s."""
+    replayed = False
+
+    async def replay():
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return message
+        return await receive()
+
+    return replay
+
+
 class BodyLimit:
     """ASGI middleware: refuse a request body over ``max_bytes`` with 413, declared or streamed.
 
@@ -79,16 +93,8 @@ class BodyLimit:
             if len(body) > self.max_bytes:
                 await _send_json(send, 413, too_big)
                 return
-        replayed = False
-
-        async def replay():
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        message = {"type": "http.request", "body": body, "more_body": False}
+        await self.app(scope, _replaying(message, receive), send)
 
 
 class JsonBodies:
@@ -130,16 +136,7 @@ class TokenGuard:
         if scope.get("method") == "POST":
             message = await receive()  # BodyLimit replays the whole body in one message
             given += self._in_body(message.get("body", b""))
-            replayed = False
-
-            async def replay():
-                nonlocal replayed
-                if not replayed:
-                    replayed = True
-                    return message
-                return await receive()
-
-            receive = replay
+            receive = _replaying(message, receive)
         if not any(hmac.compare_digest(g.encode(), self.token.encode()) for g in given):
             await _send_json(send, 401, {"error": "missing or wrong token: add ?token=... (auth_token)"})
             return
