@@ -11,6 +11,9 @@ Tables (``--tables``):
   mention swap, and without word/span dropout, on ATIS and SNIPS;
 - ``default-tuning``: candidate changes to the default (checkpoint averaging, learning-rate
   decay, a lower lexicon dropout), to be judged on the validation columns;
+- ``default-intent``: the intent heads the default could carry (none, the shared encoder
+  pooled at two loss weights, a separate intent encoder), selected on ``val/joint``, judged on
+  the validation columns and on training time;
 - ``held-out-lists``: the default trained with the names of ``data/unseen_cities`` taken out
   of its lexicon lists (so neither the lexicon features nor the mention swap ever show them);
 - ``presets``: ``experiment=atis`` and ``experiment=snips``;
@@ -51,6 +54,7 @@ TABLES = (
     "default",
     "default-ablation",
     "default-tuning",
+    "default-intent",
     "held-out-lists",
     "presets",
     "preset-ablation",
@@ -88,6 +92,22 @@ DEFAULT_TUNING = {
     ],
     "lexicon dropout 0.25, averaging the last 5 epochs": ["train.lexicon_dropout=0.25", "train.average_last=5"],
     "lexicon dropout 0.25 (default)": [],
+}
+# the intent head of the default, judged on validation and on training time; every row pins the head
+# settings and the monitor, so its runs stay valid whatever the default is
+SLOTS_ONLY = ["model.intent=false", "monitor=val/f1"]
+SHARED = ["model.intent=true", "model.intent_encoder=shared", "model.intent_to_slot=false", "monitor=val/joint"]
+DEFAULT_INTENT = {
+    "slots only, selected on val/f1 (the default before)": SLOTS_ONLY,
+    "+intent head on the shared encoder, weight 0.5": [*SHARED, "model.intent_weight=0.5"],
+    "+intent head on the shared encoder, weight 1.0": [*SHARED, "model.intent_weight=1.0"],
+    "+intent head on its own encoder, weight 1.0": [
+        "model.intent=true",
+        "model.intent_encoder=separate",
+        "model.intent_to_slot=false",
+        "monitor=val/joint",
+        "model.intent_weight=1.0",
+    ],
 }
 # candidate settings of each preset, judged on the validation columns; each row names every setting it
 # varies from today's preset, so its runs stay valid when the preset changes
@@ -278,6 +298,17 @@ def plan(args) -> dict[str, dict[str, list[tuple[str, list[str]]]]]:
             for ds in args.datasets
             for label, runs in _variants(f"{ds}-default", data[ds], DEFAULT_TUNING, ablation_seeds).items()
         }
+    if "default-intent" in args.tables:
+        rows = {
+            label: extra
+            for n, (label, extra) in enumerate(DEFAULT_INTENT.items(), 1)
+            if not args.ablation_rows or n in args.ablation_rows
+        }
+        tables["default-intent"] = {
+            f"{ds}: {label}": runs
+            for ds in args.datasets
+            for label, runs in _variants(f"{ds}-default", data[ds], rows, ablation_seeds).items()
+        }
     if "held-out-lists" in args.tables and "atis" in args.datasets:
         lists = lists_without_unseen_cities()
         tables["held-out-lists"] = {
@@ -332,6 +363,10 @@ def _variants(
     }
 
 
+def _seed_of(overrides: list[str]) -> int:
+    return next((int(e.split("=", 1)[1]) for e in overrides if e.startswith("seed=")), 0)
+
+
 def _slug(overrides: list[str]) -> str:
     """``train.lexicon_dropout=0.25 data=snips`` -> ``lexicon_dropout0.25-datasnips`` (part of a run folder name)."""
     parts = []
@@ -341,7 +376,7 @@ def _slug(overrides: list[str]) -> str:
     return "-".join(parts)
 
 
-PER_DATASET = ("default", "default-ablation", "default-tuning")
+PER_DATASET = ("default", "default-ablation", "default-tuning", "default-intent")
 TITLES = {
     "default": "Default model (`python train.py`)",
     "default-ablation": "Ablation of the default model",
@@ -349,6 +384,7 @@ TITLES = {
     "presets": "Presets",
     "preset-ablation": "Ablation of the ATIS preset",
     "preset-tuning": "Candidate settings of the presets (chosen on validation)",
+    "default-intent": "The intent head of the default model (chosen on validation)",
     "held-out-lists": "The unseen cities out of the lists from the start (ATIS)",
     "as-users-run": "As users run them (seed 42, `threads=2`, one run each)",
 }
@@ -358,7 +394,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--ablation-seeds", type=int, default=None, help="seeds per ablation row (default: --seeds)")
-    p.add_argument("--ablation-rows", type=int, nargs="+", help="only these rows (1 = first) of the default's ablation")
+    p.add_argument(
+        "--ablation-rows",
+        type=int,
+        nargs="+",
+        help="only these rows (1 = first) of the default's ablation or intent tables",
+    )
     p.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     p.add_argument("--tables", nargs="+", default=list(TABLES), choices=TABLES)
     p.add_argument("--threads", type=int, default=1, help="torch threads per run")
@@ -373,6 +414,9 @@ def main() -> None:
             for name, overrides in runs_of_row:
                 # as users run it: two threads, the config's own seed; elsewhere the benchmark's setting
                 runs.setdefault(name, (overrides, 2 if table == "as-users-run" else args.threads))
+    # seed-major: the rows of a table alternate, so the training times they are compared on shared the
+    # machine's load alike
+    runs = dict(sorted(runs.items(), key=lambda kv: _seed_of(kv[1][0])))
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         done = dict(zip(runs, pool.map(lambda kv: run_one(kv[0], kv[1][0], kv[1][1], args.report_only), runs.items())))
     for r in done.values():

@@ -5,7 +5,7 @@ import pytest
 from slotfill import SlotTagger
 from slotfill.errors import ConfigError
 
-SPAN_KEYS = {"slot", "text", "start", "end", "token_start", "token_end", "confidence"}
+SPAN_KEYS = {"slot", "text", "value", "start", "end", "token_start", "token_end", "confidence"}
 RESULT_KEYS = {"text", "tokens", "tags", "spans", "intent", "intent_confidence", "intent_ranking"}
 TEXTS = ["i want to fly from boston to denver", "show me flights to dallas on monday", "i want to leave oakland"]
 

@@ -21,3 +21,13 @@ def test_multi_intents_are_normalised_once_to_hash_joined_atoms():
     assert normalize_intent(" flight+airfare ") == "flight#airfare"
     assert normalize_intent("flight##airfare") == "flight#airfare"
     assert split_intent(normalize_intent("a+b#c")) == ["a", "b", "c"]
+
+
+def test_synonyms_travel_with_the_vocabularies_and_map_values_case_blind():
+    v = Vocabularies.from_training_data([["to", "nyc"]], [["O", "B-city"]], ["book"])
+    v.synonyms = {"nyc": "New York"}
+    back = Vocabularies.from_dict(v.to_dict())
+    assert back.value_of("NYC") == "New York"
+    assert back.value_of("boston") == "boston"
+    # a model without synonyms keeps the file format it had
+    assert "synonyms" not in Vocabularies.from_training_data([["a"]], [["O"]], ["x"]).to_dict()

@@ -75,13 +75,15 @@ def seq_out(result: dict) -> str:
 
 def rasa(results: Iterable[dict]) -> str:
     """Tagged sentences as Rasa NLU YAML, grouped by predicted intent, slots marked in the original text."""
-    from slotfill.data.formats.rasa import nlu_yaml
+    from slotfill.data.formats.rasa import markup, nlu_yaml
 
     groups: dict[str, list[str]] = {}
     for r in results:
         text, out, pos = r["text"], [], 0
         for s in r["spans"]:
-            out += [text[pos : s["start"]], f"[{text[s['start'] : s['end']]}]({s['slot']})"]
+            value = s.get("value")
+            span_text = text[s["start"] : s["end"]]
+            out += [text[pos : s["start"]], markup(span_text, s["slot"], value if value != span_text else None)]
             pos = s["end"]
         groups.setdefault(r["intent"] or "none", []).append("".join(out) + text[pos:])
     return nlu_yaml(groups)

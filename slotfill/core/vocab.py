@@ -102,6 +102,7 @@ class Vocabularies:
         singletons: list[int],
         intent_sets: list[list[int]] | None = None,
         lexicon: Lexicon | None = None,
+        synonyms: dict[str, str] | None = None,
     ) -> None:
         self.words = words
         self.chars = chars
@@ -112,6 +113,8 @@ class Vocabularies:
         # picks the likeliest of these rather than thresholding each atom on its own
         self.intent_sets = [sorted(s) for s in intent_sets or []]
         self.lexicon = lexicon if lexicon is not None and len(lexicon) else None  # gazetteer lists, if any
+        # lowercased entity text -> the value answered for it (Rasa synonyms of the training file)
+        self.synonyms = dict(synonyms or {})
         self._char_cache: dict[str, list[int]] = {}
 
     def char_ids(self, word: str) -> list[int]:
@@ -150,6 +153,7 @@ class Vocabularies:
             "singletons": list(self.singletons),
             "intent_sets": [list(s) for s in self.intent_sets],
             "lexicon": self.lexicon.to_dict() if self.lexicon else None,
+            **({"synonyms": dict(self.synonyms)} if self.synonyms else {}),
         }
 
     @classmethod
@@ -162,4 +166,9 @@ class Vocabularies:
             list(d["singletons"]),
             d.get("intent_sets"),  # absent in checkpoints from before set decoding
             Lexicon.from_dict(d["lexicon"]) if d.get("lexicon") else None,
+            d.get("synonyms"),  # absent in models trained without synonyms
         )
+
+    def value_of(self, text: str) -> str:
+        """The value answered for an entity's text: its synonym's, else the text itself."""
+        return self.synonyms.get(text.lower(), text) if self.synonyms else text

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from slotfill.data.formats import folder as folder_format
 from slotfill.data.load import find_splits, formats
 from slotfill.errors import DataError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -50,7 +53,18 @@ def convert(
         jobs = [(src, dst)]
     written = []
     for source, target in jobs:
-        records = formats.read(source, src_format, src_scheme)
+        records, extras = formats.read_file(source, src_format, src_scheme)
+        if to == "rasa":
+            options = {**options, "extras": extras}
+        elif extras:
+            log.warning(
+                "%s: %s has no place for this file's %d synonyms and lookup tables %s: not written to %s",
+                source,
+                to,
+                len(extras.synonyms),
+                ", ".join(extras.lookups) or "(none)",
+                target,
+            )
         formats.write(records, target, to, scheme, **options)
         moved = formats.retokenized(records) if to in formats.TEXT_FORMATS or options.get("spans") else []
         written.append(Written(target, len(records), moved))

@@ -17,15 +17,17 @@ both keep the order of the file.
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from slotfill.core import resources
 from slotfill.data import formats
-from slotfill.data.formats import Record
+from slotfill.data.formats import Extras, Record
 from slotfill.data.formats import folder as folder_format
 from slotfill.errors import ConfigError, DataError, first_line
 
@@ -44,6 +46,16 @@ MAX_CARVED_VALID = 500
 
 DATA_KEYS = ("name", "benchmark", "format", "scheme", "path", "train", "valid", "test", "valid_size", "hub")
 LOADER_KEYS = ("batch_size", "eval_batch_size", "min_freq", "num_workers", "seed")  # the datamodule's, not read here
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Loaded:
+    """The records of every split, the data set's name, and the train file's synonyms and lookup tables."""
+
+    splits: dict[str, list[Record]]
+    name: str
+    extras: Extras = field(default_factory=Extras)
 
 
 def features():
@@ -175,6 +187,13 @@ def _load_hub(data: dict) -> dict[str, list[Record]]:
 
 def load_splits(data: dict) -> tuple[dict[str, list[Record]], str]:
     """The records of every split of a data config (valid carved when absent) and the data set's name."""
+    loaded = load_data(data)
+    return loaded.splits, loaded.name
+
+
+def load_data(data: dict) -> Loaded:
+    """:func:`load_splits` with the train file's :class:`Extras` (what a model learns from the file
+    besides its sentences); those of a valid or test file are reported, never used."""
     unknown = sorted(set(data) - set(DATA_KEYS) - set(LOADER_KEYS))
     if unknown:
         raise ConfigError(f"unknown setting {', '.join('data.' + k for k in unknown)}")
@@ -186,11 +205,17 @@ def load_splits(data: dict) -> tuple[dict[str, list[Record]], str]:
     kind, where = locate(data)
     hub = dict(data.get("hub") or {})
     valid_size, seed = data.get("valid_size"), 0
+    extras: dict[str, Extras] = {}
+
+    def read(split: str, path: Path) -> list[Record]:
+        records, extras[split] = formats.read_file(path, fmt, scheme)
+        return records
+
     if kind == "hub":
         splits = _load_hub(data)
         valid_size, seed = hub.get("valid_size") or valid_size, int(hub.get("seed") or 0)
     elif kind == "files":
-        splits = {s: formats.read(_existing(data[s], f"data.{s}"), fmt, scheme) for s in SPLITS if data.get(s)}
+        splits = {s: read(s, _existing(data[s], f"data.{s}")) for s in SPLITS if data.get(s)}
     elif where.is_dir() and not folder_format.is_split_dir(where):
         paths = find_splits(where, fmt)
         if not paths:
@@ -200,15 +225,22 @@ def load_splits(data: dict) -> tuple[dict[str, list[Record]], str]:
                 "no splits found (expected train/ valid/ test/ folders with seq.in, or files named train.*, "
                 "valid.*/dev.*, test.*)",
             )
-        splits = {s: formats.read(p, fmt, scheme) for s, p in paths.items()}
+        splits = {s: read(s, p) for s, p in paths.items()}
     else:
-        splits = {"train": formats.read(where, fmt, scheme)}
+        splits = {"train": read("train", where)}
     if "train" not in splits:
         raise DataError(where or "<data>", None, f"no train split (found {', '.join(sorted(splits)) or 'none'})")
     if "valid" not in splits:
         splits["train"], splits["valid"] = carve_valid(splits["train"], valid_size, seed)
     ordered = {s: splits[s] for s in SPLITS if s in splits}
-    return ordered, dataset_name(data, kind, where)
+    for split, found in extras.items():
+        if split != "train" and found:
+            log.warning(
+                "data.%s: the synonyms and lookup tables of a %s file are not used (only those of train are)",
+                split,
+                split,
+            )
+    return Loaded(ordered, dataset_name(data, kind, where), extras.get("train", Extras()))
 
 
 def dataset_name(data: dict, kind: str = "path", where: Path | None = None) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from slotfill.core.entities import entity_parts
 from slotfill.core.limits import check_text
 from slotfill.core.spans import bio_spans
 from slotfill.core.tokenize import Token, tokenize
@@ -41,6 +42,7 @@ class TextTagger:
                 span["start"] = toks[span["token_start"]].start
                 span["end"] = toks[span["token_end"] - 1].end
                 span["text"] = text[span["start"] : span["end"]]
+                span["value"] = self.vocabs.value_of(span["text"])
         return results
 
     def predict_tokens(self, sentences: Sequence[Sequence[str]], batch_size: int = 256) -> list[dict]:
@@ -92,16 +94,23 @@ class TextTagger:
         confidence: float | None,
         ranking: list[dict],
     ) -> dict:
-        spans = [
-            {
+        spans = []
+        for slot, s, e in bio_spans(tags):
+            text = " ".join(tokens[s:e])
+            span = {
                 "slot": slot,
-                "text": " ".join(tokens[s:e]),
+                "text": text,
+                "value": self.vocabs.value_of(text),  # a synonym's value, else the text
                 "token_start": s,
                 "token_end": e,
                 "confidence": round(min(probs[s:e]), 4),
             }
-            for slot, s, e in bio_spans(tags)
-        ]
+            _, role, group = entity_parts(slot)  # Rasa's roles and groups ride in the slot type
+            if role:
+                span["role"] = role
+            if group:
+                span["group"] = group
+            spans.append(span)
         if not tokens:
             intent, confidence, ranking = None, None, []
         return {

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from slotfill.core.entities import entity_parts
+
 
 class ParseRequest(BaseModel):
     """Rasa's ``/model/parse`` request: ``text``, an optional ``message_id``; other keys are ignored."""
@@ -25,18 +27,22 @@ def rasa_parse(result: dict, message_id: str | None = None) -> dict:
     """A tagger result in Rasa's ``/model/parse`` shape, plus slotfill's ``tokens`` and ``tags``."""
     name, confidence = result.get("intent"), result.get("intent_confidence")
     intent = {"name": name, "confidence": float(confidence) if confidence is not None else 0.0}
-    entities = [
-        {
-            "entity": span["slot"],
-            "value": span["text"],
-            "start": span.get("start", span["token_start"]),
-            "end": span.get("end", span["token_end"]),
-            "confidence": span["confidence"],
-            "confidence_entity": span["confidence"],  # Rasa's own key for the same number
-            "extractor": "slotfill",
-        }
-        for span in result["spans"]
-    ]
+    entities = []
+    for span in result["spans"]:
+        entity, role, group = entity_parts(span["slot"])
+        entities.append(
+            {
+                "entity": entity,
+                "value": span.get("value", span["text"]),
+                "start": span.get("start", span["token_start"]),
+                "end": span.get("end", span["token_end"]),
+                "confidence": span["confidence"],
+                "confidence_entity": span["confidence"],  # Rasa's own key for the same number
+                "extractor": "slotfill",
+                **({"role": role, "confidence_role": span["confidence"]} if role else {}),
+                **({"group": group, "confidence_group": span["confidence"]} if group else {}),
+            }
+        )
     answer = {
         "text": result.get("text", " ".join(result["tokens"])),
         "intent": intent,

@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, Sampler
 from slotfill.core.lexicon import Lexicon
 from slotfill.core.tokenize import normalize
 from slotfill.core.vocab import Vocabularies
-from slotfill.data.load import DATA_KEYS, load_benchmark
+from slotfill.data.load import DATA_KEYS, load_data, to_datasetdict
 from slotfill.errors import ConfigError
 from slotfill.models.encoding import collate, encode_example
 from slotfill.training.augment import MentionSwap, SwappedTrainingSet
@@ -89,6 +89,18 @@ class BucketBatchSampler(Sampler[list[int]]):
         return -(-n // self.num_replicas)
 
 
+def with_lookups(lexicon: Lexicon | None, lookups: dict[str, list[str]]) -> Lexicon | None:
+    """The model's lexicon lists with a training file's lookup tables added (a table named like a
+    list extends it, another becomes a new list)."""
+    if not lookups:
+        return lexicon
+    entries = {t: list(lexicon.entries[t]) for t in lexicon.types} if lexicon is not None else {}
+    for table, names in lookups.items():
+        entries.setdefault(table, []).extend(names)
+    log.info("lexicon lists from the training file's lookup tables: %s", ", ".join(lookups))
+    return Lexicon(entries)
+
+
 class SlotDataModule(pl.LightningDataModule):
     """Loads ``train/valid/test`` once; vocabularies come from train unless given (evaluation)."""
 
@@ -153,11 +165,13 @@ class SlotDataModule(pl.LightningDataModule):
         """Load and encode every split (idempotent; call before building the model)."""
         if self.datasets is not None:
             return
-        self.datasets, self.name = load_benchmark(self.data)
+        loaded = load_data(self.data)
+        self.datasets, self.name = to_datasetdict(loaded.splits), loaded.name
         # plain lists, read once: a datasets column read row by row costs ~1 ms a row (Arrow formatting)
         self.columns = {split: ds[:] for split, ds in self.datasets.items()}
         train = self.columns["train"]
         if self.vocabs is None:
+            self.lexicon = with_lookups(self.lexicon, loaded.extras.lookups)
             self.vocabs = Vocabularies.from_training_data(
                 [[normalize(t) for t in s] for s in train["tokens"]],
                 train["tags"],
@@ -165,6 +179,7 @@ class SlotDataModule(pl.LightningDataModule):
                 self.min_freq,
                 self.lexicon,
             )
+            self.vocabs.synonyms = dict(loaded.extras.synonyms)
         for split, ds in self.columns.items():
             self.encoded[split] = [
                 encode_example(tokens, tags, intent, self.vocabs, i)

@@ -18,6 +18,7 @@ records and write them in the scheme asked for.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -28,6 +29,7 @@ from slotfill.core.limits import MAX_SENTENCE_TOKENS
 from slotfill.core.vocab import normalize_intent
 from slotfill.data.formats import atis_iob, conll, doccano, folder, hub, jsonl, labelstudio, rasa
 from slotfill.data.formats.base import Record, retokenizes
+from slotfill.data.formats.rasa import Extras
 from slotfill.data.formats.schemes import READ_SCHEMES, WRITE_SCHEMES, to_bio
 from slotfill.errors import DataError
 
@@ -35,14 +37,17 @@ FILE_FORMATS: dict[str, ModuleType] = {m.NAME: m for m in (conll, atis_iob, json
 FORMATS = ("auto", folder.NAME, *FILE_FORMATS)
 # formats whose files hold text and character spans: tokens come from slotfill's tokenizer
 TEXT_FORMATS = ("rasa", "doccano", "labelstudio")
+log = logging.getLogger(__name__)
 
 __all__ = [
     "FORMATS",
+    "Extras",
     "READ_SCHEMES",
     "WRITE_SCHEMES",
     "Record",
     "detect",
     "read",
+    "read_file",
     "write",
     "dumps",
 ]
@@ -81,6 +86,14 @@ def detect(path: Path) -> str:
 
 def read(path: str | Path, fmt: str = "auto", scheme: str = "auto") -> list[Record]:
     """Every record of one file (or split folder), validated, tags in BIO, intents normalised."""
+    return read_file(path, fmt, scheme)[0]
+
+
+def read_file(path: str | Path, fmt: str = "auto", scheme: str = "auto") -> tuple[list[Record], Extras]:
+    """:func:`read`, and what else the file holds (a Rasa file's synonyms and lookup tables).
+
+    The parts of the file slotfill does not use are named in one warning line.
+    """
     path = Path(path)
     if fmt not in FORMATS:
         raise DataError(path, None, f"unknown format {fmt!r} (choose one of {', '.join(FORMATS)})")
@@ -89,10 +102,12 @@ def read(path: str | Path, fmt: str = "auto", scheme: str = "auto") -> list[Reco
     module = folder if fmt == folder.NAME else FILE_FORMATS[fmt]
     if fmt != folder.NAME and path.is_dir():
         raise DataError(path, None, f"is a folder, expected a {fmt} file")
-    records = module.read(path)
+    records, extras = rasa.read_with_extras(path) if module is rasa else (module.read(path), Extras())
+    if extras.unused:
+        log.warning("%s: not used by slotfill: %s", path, ", ".join(extras.unused))
     if not records:
         raise DataError(path, None, "no sentences")
-    return finish(records, scheme)
+    return finish(records, scheme), extras
 
 
 def finish(records: list[Record], scheme: str = "auto") -> list[Record]:

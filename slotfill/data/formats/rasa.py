@@ -1,51 +1,134 @@
-"""``rasa``: Rasa NLU training data (YAML), examples grouped by intent.
+"""``rasa``: Rasa NLU training data (YAML), examples grouped by intent, with synonyms and lookup tables.
 
     nlu:
     - intent: atis_flight
       examples: |
         - fly to [boston](toloc.city_name)
-        - from [new york]{"entity": "city", "role": "fromloc"}
+        - from [NYC]{"entity": "city", "role": "departure", "value": "New York"}
+    - synonym: New York
+      examples: |
+        - big apple
+    - lookup: city
+      examples: |
+        - kuala lumpur
 
-``[text](entity)`` (``entity:value`` synonyms keep the entity) and ``[text]{"entity": ...}``;
-a ``role`` becomes part of the slot type (``city.fromloc``). ``synonym``, ``regex`` and
-``lookup`` items are not examples and are skipped; entity ``group`` is refused. An intent is
-one word, as in every reader. The writer refuses a token that holds entity markup
-(``[to](x)``): Rasa's format cannot escape it.
+Entities are ``[text](entity)``, ``[text](entity:value)`` or ``[text]{"entity": ..., "role": ...,
+"group": ..., "value": ...}``; a role and a group become part of the slot type
+(``city@departure#1``, :mod:`slotfill.core.entities`). Synonyms (an entity's ``value`` and
+``synonym:`` items) and ``lookup:`` tables are the file's :class:`Extras`: the model keeps the
+synonyms to map answered values and the tables as lexicon lists. What slotfill does not use
+(``regex:`` items, other keys) is listed in :attr:`Extras.unused`, which the caller reports in
+one warning line. An intent is one word, as in every reader. The writer refuses a token that holds
+entity markup (``[to](x)``): Rasa's format cannot escape it.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from slotfill.core.entities import bad_name, entity_label, entity_parts
+from slotfill.core.lexicon import MAX_ENTRY_TOKENS, entry_tokens
 from slotfill.data.formats.base import Record, align_spans, intent_of, read_text, text_and_spans
 from slotfill.errors import DataError
 
 NAME = "rasa"
 SUFFIX = ".yml"
 ENTITY_RE = re.compile(r"\[(?P<text>[^\]]+)\](?:\((?P<entity>[^)]+)\)|(?P<json>\{[^}]*\}))")
-NOT_EXAMPLES = ("synonym", "regex", "lookup")
+ENTITY_KEYS = ("entity", "role", "group", "value")
+TOP_KEYS = ("version", "nlu")
 
 
-def _plain(example: str, where: tuple[Path, int]) -> tuple[str, list[tuple[int, int, str]]]:
-    """The example without markup and its entities as character spans."""
+@dataclass
+class Extras:
+    """What a Rasa file holds besides its examples.
+
+    ``synonyms`` maps a lowercased entity text to its value (Rasa matches synonyms case-blind);
+    ``lookups`` holds each lookup table's entries; ``unused`` names, with their lines, the parts
+    slotfill does not use.
+    """
+
+    synonyms: dict[str, str] = field(default_factory=dict)
+    lookups: dict[str, list[str]] = field(default_factory=dict)
+    unused: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.synonyms or self.lookups)
+
+
+class _Synonyms:
+    """Synonyms as read, each with the line that set it: one text with two values is an error."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.values: dict[str, str] = {}
+        self.lines: dict[str, int] = {}
+
+    def add(self, text: str, value: str, line: int) -> None:
+        key = text.strip().lower()
+        if key == value.strip().lower() and key not in self.values:
+            return
+        if key in self.values and self.values[key] != value:
+            raise DataError(
+                self.path,
+                line,
+                f"synonym {text!r} maps to {value!r} here and to {self.values[key]!r} on line {self.lines[key]}",
+            )
+        self.values[key], self.lines[key] = value, line
+
+
+def _label(spec: object, raw: str, where: tuple[Path, int], unused: list[str]) -> tuple[str, str | None]:
+    """The slot type and the synonym value of one ``{...}`` entity."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("entity"), str):
+        raise DataError(where[0], where[1], f"entity {raw} has no 'entity' name")
+    parts = []
+    for key in ("entity", "role", "group"):
+        value = spec.get(key)
+        if value is None:
+            parts.append(None)
+            continue
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)  # "group": 1 as Rasa's examples write it
+        if not isinstance(value, str):
+            raise DataError(where[0], where[1], f"entity {raw}: {key!r} must be a string")
+        problem = bad_name(value)
+        if problem:
+            raise DataError(where[0], where[1], f"entity {raw}: the {key} {value!r} holds {problem}")
+        parts.append(value)
+    value = spec.get("value")
+    if value is not None and not isinstance(value, (str, int, float)):
+        raise DataError(where[0], where[1], f"entity {raw}: 'value' must be a string")
+    for key in spec:
+        if key not in ENTITY_KEYS:
+            unused.append(f"entity key {key!r} (line {where[1]})")
+    return entity_label(*parts), None if value is None else str(value)
+
+
+def _plain(
+    example: str, where: tuple[Path, int], synonyms: _Synonyms | None = None, unused: list[str] | None = None
+) -> tuple[str, list[tuple[int, int, str]]]:
+    """The example without markup and its entities as character spans (synonyms noted on the way)."""
+    unused = [] if unused is None else unused
     out, spans, pos = [], [], 0
     for m in ENTITY_RE.finditer(example):
         out.append(example[pos : m.start()])
         start = sum(len(p) for p in out)
         if m.group("entity") is not None:
-            label = m.group("entity").split(":", 1)[0].strip()
+            name, _, value = m.group("entity").partition(":")
+            label, value = name.strip(), value.strip() or None
+            problem = bad_name(label)
+            if problem:
+                raise DataError(where[0], where[1], f"entity name {label!r} holds {problem}")
         else:
             try:
                 spec = json.loads(m.group("json"))
             except json.JSONDecodeError as e:
                 raise DataError(where[0], where[1], f"entity {m.group('json')} is not valid JSON ({e.msg})") from None
-            if not isinstance(spec, dict) or not isinstance(spec.get("entity"), str):
-                raise DataError(where[0], where[1], f"entity {m.group('json')} has no 'entity' name")
-            if "group" in spec:
-                raise DataError(where[0], where[1], "entity groups are not supported")
-            label = spec["entity"] + (f".{spec['role']}" if spec.get("role") else "")
+            label, value = _label(spec, m.group("json"), where, unused)
+        if value is not None and synonyms is not None:
+            synonyms.add(m.group("text"), value, where[1])
         out.append(m.group("text"))
         spans.append((start, start + len(m.group("text")), label))
         pos = m.end()
@@ -57,6 +140,11 @@ def _plain(example: str, where: tuple[Path, int]) -> tuple[str, list[tuple[int, 
 
 
 def read(path: Path) -> list[Record]:
+    return read_with_extras(path)[0]
+
+
+def read_with_extras(path: Path) -> tuple[list[Record], Extras]:
+    """The examples of a Rasa NLU file and its :class:`Extras`."""
     import yaml
 
     text = read_text(path)
@@ -68,34 +156,56 @@ def read(path: Path) -> list[Record]:
     nlu = _get(root, "nlu")
     if nlu is None or not isinstance(nlu, yaml.SequenceNode):
         raise DataError(path, None, "no 'nlu:' list (Rasa NLU training data)")
+    extras, synonyms = Extras(), _Synonyms(path)
+    extras.unused += [f"'{k.value}:' (line {k.start_mark.line + 1})" for k, _ in root.value if k.value not in TOP_KEYS]
     records = []
     for item in nlu.value:
         line = item.start_mark.line + 1
         if not isinstance(item, yaml.MappingNode):
             raise DataError(path, line, "each nlu item must be a mapping with 'intent' and 'examples'")
-        keys = {k.value for k, _ in item.value}
-        if keys & set(NOT_EXAMPLES):
-            continue
-        intent, examples = _get(item, "intent"), _get(item, "examples")
-        if intent is None or examples is None or not isinstance(examples, yaml.ScalarNode):
+        keys = [k.value for k, _ in item.value]
+        kind = next((k for k in ("intent", "synonym", "lookup", "regex") if k in keys), None)
+        if kind is None:
             raise DataError(path, line, "an nlu item needs 'intent' and 'examples: |'")
-        if not isinstance(intent, yaml.ScalarNode) or not str(intent.value).strip():
-            raise DataError(path, intent.start_mark.line + 1, "'intent' must be a name (one word)")
-        name = intent_of(str(intent.value).strip(), (path, intent.start_mark.line + 1))
-        # block scalars start on the line after the '|'; other styles are located at their first line
-        first = examples.start_mark.line + (2 if examples.style in ("|", ">") else 1)
-        for i, raw in enumerate(examples.value.split("\n")):
-            n = first + i
-            if not raw.strip():
-                continue
-            if not raw.lstrip().startswith("- "):
-                raise DataError(path, n, "an example line must start with '- '")
-            plain, spans = _plain(raw.lstrip()[2:].strip(), (path, n))
-            tokens, tags = align_spans(plain, spans, (path, n))
-            if not tokens:
-                raise DataError(path, n, "empty example")
-            records.append(Record(tokens, tags, name, str(path), n))
-    return records
+        extras.unused += [f"{kind} key {k!r} (line {line})" for k in keys if k not in (kind, "examples")]
+        name_node, examples = _get(item, kind), _get(item, "examples")
+        if kind == "regex":
+            extras.unused.append(f"regex {str(name_node.value)!r} (line {line})")
+            continue
+        if examples is None or not isinstance(examples, yaml.ScalarNode):
+            raise DataError(path, line, f"an nlu item needs '{kind}' and 'examples: |'")
+        if not isinstance(name_node, yaml.ScalarNode) or not str(name_node.value).strip():
+            raise DataError(path, name_node.start_mark.line + 1, f"'{kind}' must be a name")
+        name = str(name_node.value).strip()
+        for n, example in _examples(examples, path):
+            if kind == "synonym":
+                synonyms.add(example, name, n)
+            elif kind == "lookup":
+                size = len(entry_tokens(example))
+                if size > MAX_ENTRY_TOKENS:
+                    raise DataError(path, n, f"lookup entry of {size} words (at most {MAX_ENTRY_TOKENS})")
+                extras.lookups.setdefault(name, []).append(example)
+            else:
+                intent = intent_of(name, (path, name_node.start_mark.line + 1))
+                plain, spans = _plain(example, (path, n), synonyms, extras.unused)
+                tokens, tags = align_spans(plain, spans, (path, n))
+                if not tokens:
+                    raise DataError(path, n, "empty example")
+                records.append(Record(tokens, tags, intent, str(path), n))
+    extras.synonyms = synonyms.values
+    return records, extras
+
+
+def _examples(node, path: Path):
+    """``(line, example)`` for each ``- example`` line of an ``examples: |`` block."""
+    # block scalars start on the line after the '|'; other styles are located at their first line
+    first = node.start_mark.line + (2 if node.style in ("|", ">") else 1)
+    for i, raw in enumerate(node.value.split("\n")):
+        if not raw.strip():
+            continue
+        if not raw.lstrip().startswith("- "):
+            raise DataError(path, first + i, "an example line must start with '- '")
+        yield first + i, raw.lstrip()[2:].strip()
 
 
 def _get(node, key: str):
@@ -109,13 +219,22 @@ def _get(node, key: str):
     return None
 
 
+def markup(text: str, label: str, value: str | None = None) -> str:
+    """One entity as Rasa writes it: ``[text](entity)``, or the JSON form for a role, group or value."""
+    entity, role, group = entity_parts(label)
+    if role is None and group is None and value is None:
+        return f"[{text}]({label})"
+    spec = {"entity": entity, "role": role, "group": group, "value": value}
+    return f"[{text}]" + json.dumps({k: v for k, v in spec.items() if v is not None}, ensure_ascii=False)
+
+
 def annotate(tokens: list[str], tags: list[str]) -> str:
-    """One example with ``[value](slot)`` markup; a token that the reader would take for markup is
-    refused (Rasa's format has no escape for brackets)."""
+    """One example with entity markup; a token that the reader would take for markup is refused
+    (Rasa's format has no escape for brackets)."""
     text, spans = text_and_spans(tokens, tags)
     out, pos = [], 0
     for s, e, label in spans:
-        out += [text[pos:s], f"[{text[s:e]}]({label})"]
+        out += [text[pos:s], markup(text[s:e], label)]
         pos = e
     example = "".join(out) + text[pos:]
     try:
@@ -128,8 +247,9 @@ def annotate(tokens: list[str], tags: list[str]) -> str:
     return example
 
 
-def dumps(records: list[Record], scheme: str = "bio", intents: list[str | None] | None = None) -> str:
-    """Examples grouped by intent in order of first appearance (the tag scheme does not apply)."""
+def dumps(records: list[Record], scheme: str = "bio", extras: Extras | None = None) -> str:
+    """Examples grouped by intent in order of first appearance, then the synonyms and lookup tables
+    (the tag scheme does not apply)."""
     groups: dict[str, list[str]] = {}
     for r in records:
         if not r.intent:
@@ -138,14 +258,24 @@ def dumps(records: list[Record], scheme: str = "bio", intents: list[str | None] 
             groups.setdefault(r.intent, []).append(annotate(r.tokens, r.tags))
         except ValueError as e:
             raise r.error(f"cannot be written as rasa: {e}") from None
-    return nlu_yaml(groups)
+    return nlu_yaml(groups, extras)
 
 
-def nlu_yaml(groups: dict[str, list[str]]) -> str:
-    """An NLU file from annotated examples grouped by intent."""
+def nlu_yaml(groups: dict[str, list[str]], extras: Extras | None = None) -> str:
+    """An NLU file from annotated examples grouped by intent (and synonym and lookup items)."""
     lines = ['version: "3.1"', "nlu:"]
     for intent, examples in groups.items():
         lines += [f"- intent: {json.dumps(intent)}", "  examples: |"] + [f"    - {e.strip()}" for e in examples]
+    if extras is not None:
+        by_value: dict[str, list[str]] = {}
+        for text, value in extras.synonyms.items():
+            by_value.setdefault(value, []).append(text)
+        for value, texts in by_value.items():
+            lines += [f"- synonym: {json.dumps(value, ensure_ascii=False)}", "  examples: |"]
+            lines += [f"    - {t}" for t in texts]
+        for table, entries in extras.lookups.items():
+            lines += [f"- lookup: {json.dumps(table, ensure_ascii=False)}", "  examples: |"]
+            lines += [f"    - {e}" for e in entries]
     return "\n".join(lines) + "\n"
 
 
