@@ -1,7 +1,7 @@
-"""The Hydra-configured subcommands of ``slotfill``: train, predict, evaluate, export, serve.
+"""The Hydra-configured subcommands of ``slotfill``: train, predict, evaluate, export, serve, shell.
 
 Each maps onto its config in ``conf/`` (``conf/<name>.yaml``) and one function of
-:mod:`slotfill.cli.jobs` (``serve`` onto :mod:`slotfill.serving`). :func:`run_command` is the one
+:mod:`slotfill.cli.jobs` (``serve`` onto :mod:`slotfill.serving`, ``shell`` onto :mod:`slotfill.cli.shell`). :func:`run_command` is the one
 runner: ``slotfill``, ``python -m slotfill`` and the checkout's ``train.py`` &c. all arrive here. The
 configs are found in the checkout or in the installed package (:func:`slotfill.core.resources.conf_dir`),
 so the commands work from any folder.
@@ -107,6 +107,16 @@ COMMANDS: dict[str, Command] = {
                 ("connections.keep_alive_s=S", "an idle connection between requests is closed after S seconds (5)"),
             ),
         ),
+        Command(
+            "shell",
+            "Type sentences and read their slots and intent at once (cf. rasa shell nlu); Ctrl-D quits.",
+            "slotfill shell ckpt=MODEL.pt [format=text|json|jsonl] [key=value ...]",
+            (
+                ("ckpt=PATH", "a run folder, its model.pt or a training .ckpt"),
+                ("format=F", "text (with the next intents) | json (Rasa's /model/parse answer) | jsonl"),
+                ("backend=B", "torch | onnx"),
+            ),
+        ),
     )
 }
 
@@ -117,6 +127,11 @@ def _task(name: str, texts: list[str]) -> Callable:
             from slotfill.serving.server import serve
 
             serve(cfg)
+            return None
+        if name == "shell":
+            from slotfill.cli.shell import run
+
+            run(cfg)
             return None
         from slotfill.cli import jobs
 

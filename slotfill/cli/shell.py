@@ -1,0 +1,93 @@
+"""``slotfill shell``: type a sentence, read its slots and intent at once (cf. ``rasa shell nlu``).
+
+The model loads once; each line is answered as soon as it is entered, from a terminal or a pipe.
+A line that cannot be tagged (too long, say) is answered with an ``error:`` line and the shell
+goes on; the exit status is then 1, so a script piping into the shell still learns of it.
+Ctrl-D (end of input), ``/exit`` or ``/quit`` end the shell.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TextIO
+
+from omegaconf import DictConfig
+
+from slotfill.errors import ConfigError, SlotfillError
+
+FORMATS = ("text", "json", "jsonl")
+QUIT = ("/exit", "/quit")
+ALTERNATIVES = 3  # intents shown after the chosen one in format=text
+
+
+def answer(result: dict, fmt: str, echo: bool) -> str:
+    """One tagged line: for people (``text``), Rasa's ``/model/parse`` answer (``json``), or one JSON line."""
+    if fmt == "json":
+        from slotfill.serving.schemas import rasa_parse
+
+        return json.dumps(rasa_parse(result), indent=2, ensure_ascii=False) + "\n"
+    if fmt == "jsonl":
+        return json.dumps(result, ensure_ascii=False) + "\n"
+    from slotfill.cli.console import human
+
+    lines = human(result).splitlines()
+    others = [r for r in result.get("intent_ranking") or [] if r["name"] != result["intent"]][:ALTERNATIVES]
+    if others:
+        at = 2 if result["intent"] is not None else 1
+        lines.insert(at, "  then: " + ", ".join(f"{r['name']} ({r['confidence']:.2f})" for r in others))
+    return "\n".join(lines if echo else lines[1:]) + "\n"
+
+
+def check(cfg: DictConfig) -> None:
+    from slotfill.cli import options
+
+    options.check_inference(cfg)
+    if cfg.format not in FORMATS:
+        raise ConfigError(f"format={cfg.format}: choose one of {', '.join(FORMATS)}")
+
+
+def run(cfg: DictConfig, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
+    """Answer each line of ``stdin`` until it ends; the number of lines answered."""
+    from slotfill.cli.jobs import load_tagger
+
+    stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
+    check(cfg)
+    tagger = load_tagger(cfg)
+    typed = stdin.isatty()
+    if typed:
+        import readline  # noqa: F401  (line editing and history for input())
+
+        intents = "with intents" if tagger.predicts_intent else "slots only"
+        print(f"slotfill shell: {cfg.ckpt} ({intents}). Type a sentence; Ctrl-D or /exit to quit.", file=sys.stderr)
+    answered = failed = 0
+    while True:
+        line = _read(stdin, str(cfg.prompt) if typed else None)
+        if line is None or line.strip() in QUIT:
+            break
+        if not line.strip():
+            continue
+        try:
+            (result,) = tagger.predict([line])
+        except SlotfillError as e:
+            failed += 1
+            print(f"error: {e}", file=sys.stderr, flush=True)
+            continue
+        stdout.write(answer(result, str(cfg.format), echo=not typed))
+        stdout.flush()
+        answered += 1
+    if failed:
+        raise SlotfillError(f"{failed} line(s) could not be tagged (each said why above)")
+    return answered
+
+
+def _read(stdin: TextIO, prompt: str | None) -> str | None:
+    """The next line without its newline; None at the end of input."""
+    if prompt is not None:
+        try:
+            return input(prompt)
+        except EOFError:
+            print(file=sys.stderr)
+            return None
+    line = stdin.readline()
+    return line.rstrip("\r\n") if line else None

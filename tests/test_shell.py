@@ -1,0 +1,129 @@
+"""``slotfill shell``: each line answered as it is typed, from a pipe or a terminal."""
+
+import io
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+
+import pytest
+from omegaconf import OmegaConf
+
+from slotfill.cli import shell
+from slotfill.errors import SlotfillError
+from tests.helpers import ROOT
+
+slow = pytest.mark.slow
+
+
+def _cfg(model, **extra):
+    base = OmegaConf.load(ROOT / "conf" / "shell.yaml")
+    base.pop("defaults")
+    base.pop("hydra")
+    return OmegaConf.merge(base, {"ckpt": str(model), **extra})
+
+
+RESULT = {
+    "text": "to boston",
+    "tokens": ["to", "boston"],
+    "tags": ["O", "B-toloc.city_name"],
+    "spans": [{"slot": "toloc.city_name", "text": "boston", "value": "boston", "token_start": 1, "token_end": 2,
+               "confidence": 0.9, "start": 3, "end": 9}],
+    "intent": "atis_flight",
+    "intent_confidence": 0.8,
+    "intent_ranking": [
+        {"name": "atis_flight", "confidence": 0.8},
+        {"name": "atis_airfare", "confidence": 0.15},
+        {"name": "atis_city", "confidence": 0.01},
+    ],
+}  # fmt: skip
+
+
+def test_text_answers_show_the_next_intents():
+    out = shell.answer(RESULT, "text", echo=True)
+    assert out.splitlines() == [
+        "to boston",
+        "  intent: atis_flight (0.80)",
+        "  then: atis_airfare (0.15), atis_city (0.01)",
+        "  toloc.city_name: boston (0.90)",
+    ]
+    assert shell.answer(RESULT, "text", echo=False).splitlines()[0] == "  intent: atis_flight (0.80)"
+
+
+def test_json_is_rasas_parse_answer():
+    answer = json.loads(shell.answer(RESULT, "json", echo=False))
+    assert answer["intent"] == {"name": "atis_flight", "confidence": 0.8}
+    assert answer["entities"][0]["entity"] == "toloc.city_name"
+    assert json.loads(shell.answer(RESULT, "jsonl", echo=False)) == RESULT
+
+
+def test_lines_from_a_pipe_are_answered_in_order_and_blank_ones_skipped(tiny_model_file):
+    out = io.StringIO()
+    n = shell.run(_cfg(tiny_model_file, format="jsonl"), io.StringIO("to boston\n\n  \nfrom denver\n/exit\nnever\n"), out)
+    assert n == 2
+    assert [json.loads(line)["text"] for line in out.getvalue().splitlines()] == ["to boston", "from denver"]
+
+
+def test_a_line_that_cannot_be_tagged_is_named_and_the_shell_goes_on(tiny_model_file, capsys):
+    out = io.StringIO()
+    with pytest.raises(SlotfillError, match="1 line"):
+        shell.run(_cfg(tiny_model_file, format="jsonl"), io.StringIO("x" * 100_001 + "\nto boston\n"), out)
+    assert [json.loads(line)["text"] for line in out.getvalue().splitlines()] == ["to boston"]
+    assert "error: text 1: 100,001 characters" in capsys.readouterr().err
+
+
+def test_bad_settings_are_refused_before_the_model_loads(tiny_model_file):
+    with pytest.raises(SlotfillError, match="format=xml"):
+        shell.run(_cfg(tiny_model_file, format="xml"), io.StringIO(""), io.StringIO())
+
+
+def _read_until(fd, needle: bytes, timeout: float = 60) -> bytes:
+    seen, end = b"", time.monotonic() + timeout
+    while needle not in seen:
+        ready, _, _ = select.select([fd], [], [], max(0.0, end - time.monotonic()))
+        assert ready, f"no {needle!r} in {seen!r}"
+        seen += os.read(fd, 4096)
+    return seen
+
+
+@slow
+def test_a_person_at_a_terminal_gets_a_prompt_and_each_answer_at_once(tiny_model_file):
+    main, child = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "slotfill", "shell", f"ckpt={tiny_model_file}", "format=jsonl"],
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        cwd=ROOT,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    os.close(child)
+    try:
+        assert b"Ctrl-D or /exit to quit" in _read_until(main, b"> ")
+        for line in (b"to boston", b"from denver"):  # typed one at a time, the terminal left open
+            os.write(main, line + b"\n")
+            answer = _read_until(main, b"> ").decode()
+            assert f'"text": "{line.decode()}"' in answer
+        os.write(main, b"\x04")  # Ctrl-D
+        assert proc.wait(timeout=60) == 0
+    finally:
+        proc.kill()
+        os.close(main)
+
+
+@slow
+def test_the_shell_command_answers_a_pipe(tiny_model_file):
+    proc = subprocess.run(
+        [sys.executable, "-m", "slotfill", "shell", f"ckpt={tiny_model_file}"],
+        input="to boston\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0] == "to boston"  # piped lines are echoed: the answers stay readable
