@@ -62,7 +62,8 @@ def test_json_is_rasas_parse_answer():
 
 def test_lines_from_a_pipe_are_answered_in_order_and_blank_ones_skipped(tiny_model_file):
     out = io.StringIO()
-    n = shell.run(_cfg(tiny_model_file, format="jsonl"), io.StringIO("to boston\n\n  \nfrom denver\n/exit\nnever\n"), out)
+    lines = io.StringIO("to boston\n\n  \nfrom denver\n/exit\nnever\n")
+    n = shell.run(_cfg(tiny_model_file, format="jsonl"), lines, out)
     assert n == 2
     assert [json.loads(line)["text"] for line in out.getvalue().splitlines()] == ["to boston", "from denver"]
 

@@ -1,10 +1,11 @@
 """The Hydra-configured subcommands of ``slotfill``: train, predict, evaluate, export, serve, shell.
 
 Each maps onto its config in ``conf/`` (``conf/<name>.yaml``) and one function of
-:mod:`slotfill.cli.jobs` (``serve`` onto :mod:`slotfill.serving`, ``shell`` onto :mod:`slotfill.cli.shell`). :func:`run_command` is the one
-runner: ``slotfill``, ``python -m slotfill`` and the checkout's ``train.py`` &c. all arrive here. The
-configs are found in the checkout or in the installed package (:func:`slotfill.core.resources.conf_dir`),
-so the commands work from any folder.
+:mod:`slotfill.cli.jobs` (``serve`` onto :mod:`slotfill.serving`, ``shell`` onto
+:mod:`slotfill.cli.shell`). :func:`run_command` is the one runner: ``slotfill``, ``python -m
+slotfill`` and the checkout's ``train.py`` &c. all arrive here. The configs are found in the
+checkout or in the installed package (:func:`slotfill.core.resources.conf_dir`), so the commands
+work from any folder.
 """
 
 from __future__ import annotations
