@@ -96,18 +96,31 @@ DEFAULT_TUNING = {
 # the intent head of the default, judged on validation and on training time; every row pins the head
 # settings and the monitor, so its runs stay valid whatever the default is
 SLOTS_ONLY = ["model.intent=false", "monitor=val/f1"]
-SHARED = ["model.intent=true", "model.intent_encoder=shared", "model.intent_to_slot=false", "monitor=val/joint"]
-DEFAULT_INTENT = {
-    "slots only, selected on val/f1 (the default before)": SLOTS_ONLY,
-    "+intent head on the shared encoder, weight 0.5": [*SHARED, "model.intent_weight=0.5"],
-    "+intent head on the shared encoder, weight 1.0": [*SHARED, "model.intent_weight=1.0"],
-    "+intent head on its own encoder, weight 1.0": [
+
+
+def _head(encoder: str, *extra: str) -> list[str]:
+    """An intent-head row's overrides: the encoder it reads, selection on val/joint, no intent->slot."""
+    return [
         "model.intent=true",
-        "model.intent_encoder=separate",
+        f"model.intent_encoder={encoder}",
         "model.intent_to_slot=false",
         "monitor=val/joint",
-        "model.intent_weight=1.0",
-    ],
+        *extra,
+    ]
+
+
+DEFAULT_INTENT = {
+    "slots only, selected on val/f1 (the default before)": SLOTS_ONLY,
+    "+intent head on the shared encoder, weight 0.5": _head("shared", "model.intent_weight=0.5"),
+    "+intent head on the shared encoder, weight 1.0": _head("shared", "model.intent_weight=1.0"),
+    "+intent head on its own encoder, weight 1.0": _head("separate", "model.intent_weight=1.0"),
+    "+intent head reading the slot encoder, detached": _head("detached", "model.intent_weight=1.0"),
+    "+intent head on its own encoder of hidden size 64": _head(
+        "separate", "model.intent_weight=1.0", "model.intent_hidden_size=64"
+    ),
+    "+intent head on its own encoder of hidden size 32": _head(
+        "separate", "model.intent_weight=1.0", "model.intent_hidden_size=32"
+    ),
 }
 # candidate settings of each preset, judged on the validation columns; each row names every setting it
 # varies from today's preset, so its runs stay valid when the preset changes

@@ -47,7 +47,7 @@ def test_padding_does_not_change_logits(cell):
     torch.testing.assert_close(in1[0], in2[0])
 
 
-@pytest.mark.parametrize("intent_encoder", ["shared", "separate"])
+@pytest.mark.parametrize("intent_encoder", ["shared", "detached", "separate"])
 @pytest.mark.parametrize("intent_to_slot", [False, True])
 def test_every_parameter_gets_a_gradient(intent_encoder, intent_to_slot):
     net, v = _net(crf=True, intent=True, intent_encoder=intent_encoder, intent_to_slot=intent_to_slot)
@@ -70,6 +70,33 @@ def test_separate_intent_encoder_leaves_the_slot_encoder_to_the_slots():
     assert net.word_embed.weight.grad is not None  # the embeddings are shared
     with pytest.raises(ConfigError, match="intent_encoder"):
         NetConfig(intent_encoder="pooled")
+
+
+def test_a_detached_intent_head_reads_the_slot_encoder_without_training_it():
+    net, v = _net(intent=True, intent_encoder="detached")
+    b = _batch(v, [["i", "want", "taipei"], ["arrive", "in", "new", "york"]])
+    _, intent = net(b["words"], b["chars"], b["char_index"], b["lengths"])
+    intent.sum().backward()
+    assert all(p.grad is None for p in net.encoder.parameters())
+    assert net.word_embed.weight.grad is None  # nothing below the head learns from the intent
+    assert net.intent_head.weight.grad is not None
+    shared, _ = _net(intent=True, intent_encoder="shared")
+    shared.load_state_dict(net.state_dict())  # the same weights as the shared head: only training differs
+    torch.testing.assert_close(shared(b["words"], b["chars"], b["char_index"], b["lengths"])[1], intent)
+
+
+def test_the_separate_intent_encoder_has_its_own_size():
+    net, v = _net(intent=True, intent_encoder="separate", intent_hidden_size=3)
+    assert net.intent_encoder.out_dim == 6 and net.intent_head.in_features == 12
+    with pytest.raises(ConfigError, match="model.intent_hidden_size=0"):
+        NetConfig(intent_hidden_size=0)
+
+
+def test_a_setting_added_since_format_3_is_left_out_at_its_default():
+    # the settings (and so the fingerprint) of a model trained before it read the same
+    assert "intent_hidden_size" not in NetConfig().to_dict()
+    assert NetConfig(intent_hidden_size=64).to_dict()["intent_hidden_size"] == 64
+    assert NetConfig.from_dict(NetConfig(intent_hidden_size=64).to_dict()).intent_hidden_size == 64
 
 
 def test_intent_to_slot_shifts_every_token_by_the_intent():

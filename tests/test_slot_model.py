@@ -231,5 +231,7 @@ def test_a_model_file_written_before_the_package_layout_changed_still_loads():
     expected = json.loads((data / "model_format2_v0.1.0.expected.json").read_text())
     (got,) = tagger.predict(["i want to leave taipei and arrive in new york"])
     ranking = got.pop("intent_ranking")  # added since: the expected answer predates it
+    for span in got["spans"]:  # so does a span's value (its text: the model has no synonyms)
+        assert span.pop("value") == span["text"]
     assert [got] == expected
     assert ranking[0] == {"name": got["intent"], "confidence": got["intent_confidence"]}

@@ -13,6 +13,9 @@ from slotfill.errors import ConfigError
 from slotfill.models.crf import CRF, NEG, bio_allowed, constrained_viterbi, constraint_structure, viterbi
 from slotfill.models.encoder import CELLS, CharCNN, RecurrentEncoder
 
+ADDED_SINCE_FORMAT_3 = {"intent_hidden_size": None}
+INTENT_ENCODERS = ("shared", "detached", "separate")
+
 
 @dataclass
 class NetConfig:
@@ -33,7 +36,10 @@ class NetConfig:
     crf: bool = False
     intent: bool = False
     intent_weight: float = 1.0
-    intent_encoder: str = "shared"  # shared: pool the slot encoder | separate: own 1-layer BiLSTM on the embeddings
+    # shared: pool the slot encoder | detached: pool it, the intent loss leaving it to the slots |
+    # separate: own 1-layer BiLSTM on the embeddings
+    intent_encoder: str = "shared"
+    intent_hidden_size: int | None = None  # the separate intent encoder's size (None: hidden_size)
     intent_to_slot: bool = False  # the predicted intents shift every token's tag scores
     label_smoothing: float = 0.0
     # gazetteer lists {type: file} (model.lexicons); their entries are stored with the vocabularies
@@ -50,8 +56,11 @@ class NetConfig:
         for name in ("dropout", "embed_dropout", "output_dropout", "label_smoothing"):
             if not 0.0 <= float(getattr(self, name)) < 1.0:
                 raise ConfigError(f"model.{name}={getattr(self, name)}: must be in [0, 1)")
-        if self.intent_encoder not in ("shared", "separate"):
-            raise ConfigError(f"model.intent_encoder={self.intent_encoder!r}: choose shared or separate")
+        if self.intent_encoder not in INTENT_ENCODERS:
+            choices = ", ".join(INTENT_ENCODERS)
+            raise ConfigError(f"model.intent_encoder={self.intent_encoder!r}: choose one of {choices}")
+        if self.intent_hidden_size is not None and int(self.intent_hidden_size) < 1:
+            raise ConfigError(f"model.intent_hidden_size={self.intent_hidden_size}: must be at least 1 (or null)")
         if self.intent_to_slot and not self.intent:
             raise ConfigError("model.intent_to_slot=true needs the intent head: set model.intent=true")
         if int(self.lexicon_dim) < 0:
@@ -64,7 +73,10 @@ class NetConfig:
         return from_mapping(cls, d, "model")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        # settings added since model format 3, left out at their default: the settings of a model
+        # trained before them (and so its fingerprint) read the same
+        d = asdict(self)
+        return {k: v for k, v in d.items() if not (k in ADDED_SINCE_FORMAT_3 and v == ADDED_SINCE_FORMAT_3[k])}
 
 
 class SlotNet(nn.Module):
@@ -102,19 +114,23 @@ class SlotNet(nn.Module):
         self.output_dropout = nn.Dropout(config.output_dropout)
         self.tag_head = nn.Linear(self.encoder.out_dim, len(tags))
         self.crf = CRF(tags) if config.crf else None
-        self.intent_head = nn.Linear(2 * self.encoder.out_dim, n_intents) if config.intent and n_intents else None
-        # a separate intent encoder shares only the embeddings: the intent loss then cannot pull
-        # the slot encoder's features towards sentence classification
+        # a separate intent encoder shares only the embeddings, a detached head reads the slot
+        # encoder without training it: either way the intent loss cannot pull the slot encoder's
+        # features towards sentence classification
         self.intent_encoder = None
-        if self.intent_head is not None and config.intent_encoder == "separate":
+        intent_in = self.encoder.out_dim
+        if config.intent and n_intents and config.intent_encoder == "separate":
             self.intent_encoder = RecurrentEncoder(
                 in_dim,
                 cell=config.cell,
-                hidden_size=config.hidden_size,
+                hidden_size=config.intent_hidden_size or config.hidden_size,
                 num_layers=1,
                 bidirectional=config.bidirectional,
                 forget_bias=config.forget_bias,
             )
+            intent_in = self.intent_encoder.out_dim
+        self.intent_head = nn.Linear(2 * intent_in, n_intents) if config.intent and n_intents else None
+        self.detached = config.intent_encoder == "detached"
         # the intent decides which slot types a sentence can hold ("to downtown boston" is a
         # city_name in a ground-service query, an arrival in a flight query): its probabilities
         # add a learned per-tag score to every token, as in slot-gated / stack-propagation models
@@ -148,6 +164,8 @@ class SlotNet(nn.Module):
         if self.intent_head is not None:
             if self.intent_encoder is not None:
                 h = self.output_dropout(self.intent_encoder(x, lengths))
+            elif self.detached:
+                h = h.detach()
             mask = (torch.arange(h.shape[1], device=h.device)[None, :] < lengths.to(h.device)[:, None]).unsqueeze(2)
             mean = (h * mask).sum(1) / lengths.to(h.device).unsqueeze(1).to(h.dtype)
             mx = h.masked_fill(~mask, -1e4).amax(1)
