@@ -12,8 +12,9 @@ Tables (``--tables``):
 - ``default-tuning``: candidate changes to the default (checkpoint averaging, learning-rate
   decay, a lower lexicon dropout), to be judged on the validation columns;
 - ``default-intent``: the intent heads the default could carry (none, the shared encoder
-  pooled at two loss weights, a separate intent encoder), selected on ``val/joint``, judged on
-  the validation columns and on training time;
+  pooled at two loss weights or detached, a separate recurrent intent encoder of three sizes, a
+  word convolution), selected on ``val/joint``, judged on the validation columns and on training
+  time (``bench/train_cost.py`` measures it alternated);
 - ``held-out-lists``: the default trained with the names of ``data/unseen_cities`` taken out
   of its lexicon lists (so neither the lexicon features nor the mention swap ever show them);
 - ``presets``: ``experiment=atis`` and ``experiment=snips``;
@@ -121,6 +122,7 @@ DEFAULT_INTENT = {
     "+intent head on its own encoder of hidden size 32": _head(
         "separate", "model.intent_weight=1.0", "model.intent_hidden_size=32"
     ),
+    "+intent head on its own word convolution": _head("cnn", "model.intent_weight=1.0"),
 }
 # candidate settings of each preset, judged on the validation columns; each row names every setting it
 # varies from today's preset, so its runs stay valid when the preset changes

@@ -1,4 +1,4 @@
-"""HTTP load benchmark of ``slotfill serve``: POST /parse, one ATIS test sentence per request.
+"""HTTP load benchmark of ``slotfill serve``: POST /model/parse (Rasa's endpoint), one ATIS test sentence per request.
 
 For each server configuration (eager / ONNX, with / without micro-batching) a server process is
 started on a free localhost port; async httpx clients (1 / 8 / 64 by default) each send requests
@@ -51,7 +51,7 @@ def rss_mb(pid: int) -> float:
 
 
 def start_server(ckpt: str, settings: list[str], threads: int) -> tuple[subprocess.Popen, str, float]:
-    """A server process; its URL and the seconds from process start to the first /parse answer."""
+    """A server process; its URL and the seconds from process start to the first /model/parse answer."""
     port = free_port()
     cmd = [sys.executable, "-m", "slotfill", "serve", f"ckpt={ckpt}", f"port={port}", f"threads={threads}", *settings]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": str(threads)}
@@ -62,7 +62,7 @@ def start_server(ckpt: str, settings: list[str], threads: int) -> tuple[subproce
         if proc.poll() is not None:
             raise SystemExit(f"server failed: {proc.stderr.read().decode()[-2000:]}")
         try:
-            if httpx.post(f"{url}/parse", json={"text": "flights to boston"}, timeout=2).status_code == 200:
+            if httpx.post(f"{url}/model/parse", json={"text": "flights to boston"}, timeout=2).status_code == 200:
                 return proc, url, time.perf_counter() - t0
         except httpx.TransportError:
             time.sleep(0.02)
@@ -82,7 +82,9 @@ async def load(url: str, sentences: list[str], clients: int, seconds: float) -> 
         i = k
         while time.perf_counter() < stop:
             t = time.perf_counter()
-            resp = await http.post(f"{url}/parse", json={"text": sentences[i % len(sentences)]})
+            resp = await http.post(
+                f"{url}/model/parse", json={"text": sentences[i % len(sentences)], "message_id": str(i)}
+            )
             latencies.append(time.perf_counter() - t)
             errors += resp.status_code != 200
             i += clients

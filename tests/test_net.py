@@ -47,7 +47,7 @@ def test_padding_does_not_change_logits(cell):
     torch.testing.assert_close(in1[0], in2[0])
 
 
-@pytest.mark.parametrize("intent_encoder", ["shared", "detached", "separate"])
+@pytest.mark.parametrize("intent_encoder", ["shared", "detached", "separate", "cnn"])
 @pytest.mark.parametrize("intent_to_slot", [False, True])
 def test_every_parameter_gets_a_gradient(intent_encoder, intent_to_slot):
     net, v = _net(crf=True, intent=True, intent_encoder=intent_encoder, intent_to_slot=intent_to_slot)

@@ -20,7 +20,12 @@ SENTENCES = ["i want to leave taipei", "", "arrive in new york " * 40, "Zürich 
 
 @pytest.mark.parametrize(
     "net, lexicon",
-    [({"intent": True}, False), ({"crf": True, "intent": True, "intent_encoder": "separate"}, False), ({}, True)],
+    [
+        ({"intent": True}, False),
+        ({"crf": True, "intent": True, "intent_encoder": "separate"}, False),
+        ({"intent": True, "intent_encoder": "cnn"}, True),
+        ({}, True),
+    ],
 )
 @pytest.mark.slow
 def test_onnx_tags_like_eager_pytorch(tmp_path, net, lexicon):

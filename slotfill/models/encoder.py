@@ -30,6 +30,22 @@ class CharCNN(nn.Module):
         return h[char_index]
 
 
+class WordCNN(nn.Module):
+    """Convolution over a sentence's word vectors (n-gram features per token): one operation a
+    batch, where a recurrent layer takes one step per token."""
+
+    def __init__(self, input_dim: int, filters: int, kernel: int = 3) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(input_dim, filters, kernel, padding=kernel // 2)
+        self.out_dim = filters
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``x [B, T, D]`` -> ``[B, T, filters]`` (padding positions are zero before the convolution)."""
+        mask = torch.arange(x.shape[1], device=x.device)[None, :] < lengths.to(x.device)[:, None]
+        h = self.conv(x.masked_fill(~mask.unsqueeze(2), 0.0).transpose(1, 2))
+        return torch.relu(h).transpose(1, 2)
+
+
 class RecurrentEncoder(nn.Module):
     """Stacked recurrent layers over packed sequences, so padding never reaches either direction."""
 

@@ -11,10 +11,10 @@ from torch.nn import functional as F
 from slotfill.core.settings import from_mapping
 from slotfill.errors import ConfigError
 from slotfill.models.crf import CRF, NEG, bio_allowed, constrained_viterbi, constraint_structure, viterbi
-from slotfill.models.encoder import CELLS, CharCNN, RecurrentEncoder
+from slotfill.models.encoder import CELLS, CharCNN, RecurrentEncoder, WordCNN
 
 ADDED_SINCE_FORMAT_3 = {"intent_hidden_size": None}
-INTENT_ENCODERS = ("shared", "detached", "separate")
+INTENT_ENCODERS = ("shared", "detached", "separate", "cnn")
 
 
 @dataclass
@@ -37,9 +37,9 @@ class NetConfig:
     intent: bool = False
     intent_weight: float = 1.0
     # shared: pool the slot encoder | detached: pool it, the intent loss leaving it to the slots |
-    # separate: own 1-layer BiLSTM on the embeddings
+    # separate: own 1-layer BiLSTM on the embeddings | cnn: own convolution over the embeddings
     intent_encoder: str = "shared"
-    intent_hidden_size: int | None = None  # the separate intent encoder's size (None: hidden_size)
+    intent_hidden_size: int | None = None  # the own intent encoder's size (None: hidden_size; cnn: 2 x hidden_size)
     intent_to_slot: bool = False  # the predicted intents shift every token's tag scores
     label_smoothing: float = 0.0
     # gazetteer lists {type: file} (model.lexicons); their entries are stored with the vocabularies
@@ -128,6 +128,9 @@ class SlotNet(nn.Module):
                 bidirectional=config.bidirectional,
                 forget_bias=config.forget_bias,
             )
+            intent_in = self.intent_encoder.out_dim
+        if config.intent and n_intents and config.intent_encoder == "cnn":
+            self.intent_encoder = WordCNN(in_dim, config.intent_hidden_size or 2 * config.hidden_size)
             intent_in = self.intent_encoder.out_dim
         self.intent_head = nn.Linear(2 * intent_in, n_intents) if config.intent and n_intents else None
         self.detached = config.intent_encoder == "detached"

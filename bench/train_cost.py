@@ -1,0 +1,88 @@
+"""What a training setting costs: short ``train.py`` runs of each variant, alternated, one thread.
+
+    python bench/train_cost.py --table default-intent --rows 1 4 6 7 --epochs 3 --rounds 3
+
+Each round runs every variant once, in turn, for ``--epochs`` epochs on ATIS (no test, no
+figures), so all variants meet the machine's load alike; a run's CPU time is its own process's
+(``wait4``), which other processes do not inflate the way they inflate wall time. The table gives
+the median over rounds of the fit's wall time (``train_time_s``) and of the process's CPU
+seconds, and each variant's ratio to the first row. The machine's load average is printed beside.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from accuracy import DEFAULT_INTENT
+from common import ENV, ROOT
+
+TABLES = {"default-intent": DEFAULT_INTENT}
+
+
+def run(overrides: list[str], epochs: int, data: list[str]) -> tuple[float, float]:
+    """``(fit wall seconds, process CPU seconds)`` of one short training run."""
+    with tempfile.TemporaryDirectory(prefix="train_cost.") as out:
+        cmd = [
+            sys.executable,
+            str(ROOT / "train.py"),
+            *data,
+            *overrides,
+            f"trainer.max_epochs={epochs}",
+            "callbacks.early_stopping.patience=100",
+            "test_after_fit=false",
+            "plots=false",
+            "threads=1",
+            "trainer.enable_progress_bar=false",
+            f"hydra.run.dir={out}",
+        ]
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd[1:])} failed: {proc.stderr.read().decode()[-2000:]}")
+        metrics = json.loads((Path(out) / "metrics.json").read_text())
+        return metrics["train_time_s"], usage.ru_utime + usage.ru_stime
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--table", choices=TABLES, default="default-intent")
+    p.add_argument("--rows", type=int, nargs="+", help="rows of the table (1 = first; default: all)")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--data", default="atis", choices=("atis", "snips"))
+    args = p.parse_args()
+    rows = list(TABLES[args.table].items())
+    rows = [rows[n - 1] for n in args.rows] if args.rows else rows
+    data = [] if args.data == "atis" else [f"data={args.data}"]
+    times: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in rows}
+    loads = []
+    for r in range(args.rounds):
+        for label, overrides in rows:
+            start = time.perf_counter()
+            times[label].append(run(overrides, args.epochs, data))
+            loads.append(os.getloadavg()[0])
+            wall, cpu = times[label][-1]
+            print(f"round {r + 1}: {label}: fit {wall:.1f} s, CPU {cpu:.1f} s ({time.perf_counter() - start:.0f} s)")
+    command = "python bench/train_cost.py " + " ".join(sys.argv[1:])
+    print(f"\nCommand: `{command}`; load average during the runs {min(loads):.1f}–{max(loads):.1f}.\n")
+    print("| variant | fit s (median) | CPU s (median) | fit × first | CPU × first |")
+    print("|---|---:|---:|---:|---:|")
+    base_wall = statistics.median(w for w, _ in times[rows[0][0]])
+    base_cpu = statistics.median(c for _, c in times[rows[0][0]])
+    for label, _ in rows:
+        wall = statistics.median(w for w, _ in times[label])
+        cpu = statistics.median(c for _, c in times[label])
+        print(f"| {label} | {wall:.1f} | {cpu:.1f} | {wall / base_wall:.2f} | {cpu / base_cpu:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
