@@ -84,7 +84,8 @@ def objective(metrics: dict) -> float | None:
 
 def load_tagger(cfg: DictConfig) -> SlotTagger:
     """The tagger that ``ckpt``, ``backend``, ``precision`` and ``threads`` of a predict/evaluate config name."""
-    return SlotTagger.load(cfg.ckpt, backend=str(cfg.backend), threads=cfg.threads, precision=str(cfg.precision))
+    threads = options.threads_setting(cfg)
+    return SlotTagger.load(cfg.ckpt, backend=str(cfg.backend), threads=threads, precision=str(cfg.precision))
 
 
 def evaluate(cfg: DictConfig) -> dict:

@@ -74,6 +74,13 @@ def existing_checkpoint(cfg: DictConfig, key: str) -> Path:
     return path
 
 
+def threads_setting(cfg: DictConfig) -> int:
+    """The intra-op threads ``threads=`` (``auto`` or a number) gives one process."""
+    from slotfill.core.threads import resolve
+
+    return resolve(cfg.get("threads", "auto"))
+
+
 def check_train(cfg: DictConfig) -> None:
     """Settings of ``slotfill train`` that are not checked where they are used."""
     unknown = sorted(set(cfg) - TRAIN_KEYS)
@@ -82,7 +89,7 @@ def check_train(cfg: DictConfig) -> None:
         if "ckpt_path" in unknown:
             hint = "; to continue a run use resume=RUN_DIR, to start from a trained model init_from=MODEL.pt"
         raise ConfigError(f"unknown setting {', '.join(unknown)}{hint}")
-    whole(cfg, "threads")
+    threads_setting(cfg)
     whole(cfg, "seed", minimum=0)
     whole(cfg, "data.batch_size")
     whole(cfg, "data.eval_batch_size")
@@ -103,7 +110,7 @@ def check_inference(cfg: DictConfig) -> None:
 
     require(cfg, "ckpt", f"PATH ({CKPT_HINT})")
     whole(cfg, "batch_size")
-    whole(cfg, "threads")
+    threads_setting(cfg)
     if cfg.backend not in BACKENDS:
         raise ConfigError(f"backend={cfg.backend!r}: choose one of {', '.join(BACKENDS)}")
     if cfg.precision not in PRECISIONS:

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from slotfill.core.limits import text_problem
 from slotfill.core.settings import from_mapping
+from slotfill.core.threads import resolve as resolve_threads
 from slotfill.errors import ConfigError, first_line
 from slotfill.serving.backend import Backend, load_backend
 from slotfill.serving.batcher import MicroBatcher
@@ -155,7 +156,7 @@ def settings(cfg) -> dict:
     out = {
         "ckpt": str(cfg.ckpt),
         "backend": str(cfg.get("backend", "torch")),
-        "threads": cfg.get("threads"),
+        "threads": resolve_threads(cfg.get("threads", "auto"), processes=int(cfg.get("workers") or 1)),
         "max_batch": batching.get("max_batch", 64),
         "max_wait_ms": batching.get("max_wait_ms", 2.0),
         "limits": limits,

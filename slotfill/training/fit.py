@@ -23,6 +23,8 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from slotfill.core.files import write_atomic, write_json
 from slotfill.core.lexicon import Lexicon
 from slotfill.core.schema import metrics_record
+from slotfill.core.threads import describe as describe_threads
+from slotfill.core.threads import resolve as resolve_threads
 from slotfill.errors import ConfigError, SlotfillError, first_line, missing_extra
 from slotfill.evaluation.metrics import slot_report
 from slotfill.models import NetConfig
@@ -109,9 +111,17 @@ def _model(net_cfg: NetConfig, source_file: str | None, datamodule: SlotDataModu
     return model
 
 
+def _ranks(cfg: DictConfig) -> int:
+    """The training processes on this machine: the DDP devices, else one."""
+    devices = cfg.trainer.get("devices", 1)
+    return devices if isinstance(devices, int) and devices > 0 and "ddp" in str(cfg.trainer.get("strategy")) else 1
+
+
 def build(cfg: DictConfig) -> tuple[SlotDataModule, SlotTaggerModule, pl.Trainer]:
     """Data module, LightningModule and Trainer from a composed config (seeded, threads set)."""
-    torch.set_num_threads(int(cfg.threads))
+    threads = resolve_threads(cfg.threads, processes=_ranks(cfg))
+    torch.set_num_threads(threads)
+    log.info(describe_threads(cfg.threads, threads, _ranks(cfg)))
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     # every setting is checked (by building what it configures) before the data is read
     train_cfg = TrainConfig.from_dict(_plain(cfg.train))

@@ -1,0 +1,78 @@
+"""How many intra-op threads a slotfill process runs: ``threads=auto`` or a number.
+
+``auto`` is one thread per process, within the CPUs this process may use (its affinity and its
+cgroup's CPU quota). One, because at this model's size a second thread bought about 10% on a
+quiet 2-core machine and cost 2–20× as soon as anything else ran: OpenMP workers wait at every
+operator for a sibling the scheduler has put aside (``bench/threads.py`` measures it). A number
+is used as given, and a setting that asks for more threads than the process may use is said once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from slotfill.errors import ConfigError
+
+AUTO = "auto"
+log = logging.getLogger(__name__)
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on: its affinity, bounded by a cgroup CPU quota (v2 or v1)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        cpus = os.cpu_count() or 1
+    quota = _cgroup_quota()
+    return max(1, min(cpus, quota) if quota else cpus)
+
+
+def _cgroup_quota(root: Path = Path("/sys/fs/cgroup")) -> int | None:
+    """CPUs' worth of a cgroup quota (rounded up), or None when there is none."""
+    try:
+        quota, period = (root / "cpu.max").read_text().split()[:2]  # v2: "max 100000" or "200000 100000"
+        if quota != "max":
+            return max(1, -(-int(quota) // int(period)))
+        return None
+    except (OSError, ValueError):
+        pass
+    try:
+        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())  # v1: -1 means none
+        period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+        return max(1, -(-quota // period)) if quota > 0 and period > 0 else None
+    except (OSError, ValueError):
+        return None
+
+
+def resolve(setting: object, processes: int = 1, name: str = "threads") -> int:
+    """The intra-op threads of each of ``processes`` processes (DDP ranks, server workers, actors)."""
+    cpus = available_cpus()
+    share = max(1, cpus // max(1, processes))
+    if str(setting).strip().lower() == AUTO:
+        return 1
+    if isinstance(setting, bool) or not isinstance(setting, (int, str)):
+        raise ConfigError(f"{name}={setting!r}: a whole number of threads, or auto")
+    try:
+        n = int(setting)
+    except ValueError:
+        raise ConfigError(f"{name}={setting!r}: a whole number of threads, or auto") from None
+    if n < 1:
+        raise ConfigError(f"{name}={setting}: at least 1 (or auto)")
+    if n > share:
+        log.warning(
+            "%s=%d with %d process(es) on %d usable CPU(s): threads will wait for each other; %s=auto runs one each",
+            name,
+            n,
+            processes,
+            cpus,
+            name,
+        )
+    return n
+
+
+def describe(setting: object, threads: int, processes: int = 1) -> str:
+    """The log line that says what the setting gave."""
+    many = f", {processes} processes" if processes > 1 else ""
+    return f"threads={setting}: {threads} intra-op thread(s) per process ({available_cpus()} usable CPUs{many})"

@@ -1,0 +1,52 @@
+import logging
+
+import pytest
+
+from slotfill.core import threads
+from slotfill.errors import ConfigError
+
+
+def test_auto_is_one_thread_per_process(monkeypatch):
+    monkeypatch.setattr(threads, "available_cpus", lambda: 8)
+    assert threads.resolve("auto") == 1
+    assert threads.resolve("auto", processes=4) == 1
+
+
+def test_a_number_is_used_as_given_and_oversubscription_is_said(monkeypatch, caplog):
+    monkeypatch.setattr(threads, "available_cpus", lambda: 2)
+    with caplog.at_level(logging.WARNING):
+        assert threads.resolve(2) == 2
+    assert not caplog.records
+    with caplog.at_level(logging.WARNING):
+        assert threads.resolve("2", processes=2) == 2
+    assert "threads=2 with 2 process(es) on 2 usable CPU(s)" in caplog.records[0].getMessage()
+
+
+@pytest.mark.parametrize("bad", [0, -1, "many", 1.5, True, None])
+def test_bad_settings_are_one_line(bad):
+    with pytest.raises(ConfigError, match="threads="):
+        threads.resolve(bad)
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"cpu.max": "max 100000\n"}, None),
+        ({"cpu.max": "150000 100000\n"}, 2),  # 1.5 CPUs' worth: two threads may run
+        ({"cpu.max": "50000 100000\n"}, 1),
+        ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+        ({"cpu/cpu.cfs_quota_us": "300000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 3),
+        ({}, None),
+    ],
+)
+def test_cgroup_quotas_v1_and_v2(tmp_path, files, expected):
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert threads._cgroup_quota(tmp_path) == expected
+
+
+def test_usable_cpus_never_exceed_the_affinity(monkeypatch):
+    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: {0})
+    monkeypatch.setattr(threads, "_cgroup_quota", lambda: 4)
+    assert threads.available_cpus() == 1
