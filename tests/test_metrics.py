@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from seqeval.metrics import f1_score, precision_score, recall_score
 from seqeval.scheme import IOB2
 
-from slotfill.evaluation.metrics import all_scores, same_intent, slot_scores
+from slotfill.evaluation.metrics import all_scores, one_of_gold, same_intent, slot_scores
 
 tags = st.sampled_from(["O", "B-a", "I-a", "B-b", "I-b"])
 
@@ -36,6 +36,17 @@ def test_unseen_gold_tags_are_errors():
 def test_multi_intents_compare_as_sets():
     assert same_intent("atis_flight#atis_airfare", "atis_airfare#atis_flight")
     assert not same_intent("atis_flight#atis_airfare", "atis_flight")
+
+
+def test_multi_intent_lines_are_scored_by_both_rules_each_labelled():
+    gold = ["atis_flight#atis_airfare", "atis_flight#atis_airfare", "atis_city", "atis_city"]
+    pred = ["atis_airfare", "atis_flight#atis_airfare", "atis_city", "atis_flight#atis_city"]
+    s = all_scores([["O"]] * 4, [["O"]] * 4, gold, pred)
+    assert s["intent_accuracy"] == 50.0  # exact sets: lines 2 and 3
+    # one of gold: line 1 too (airfare is one of its intents); never a prediction with a wrong atom (line 4)
+    assert s["intent_accuracy_one_of_gold"] == 75.0
+    assert s["multi_intent_lines"] == 2
+    assert not one_of_gold("atis_city", "")
 
 
 def test_length_mismatch_is_an_error():

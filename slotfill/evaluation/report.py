@@ -161,7 +161,10 @@ def markdown_report(result: dict, title: str, max_errors: int = 200) -> str:
     ]
     if "intent_accuracy" in s:
         lines += [
-            f"| intent accuracy | {s['intent_accuracy']:.2f} |",
+            f"| intent accuracy (a multi-intent line right only as the exact set) | {s['intent_accuracy']:.2f} |",
+            f"| intent accuracy, one-of-gold rule (a multi-intent line right when the prediction is one of "
+            f"its intents; {s.get('multi_intent_lines', 0)} such lines) | "
+            f"{s.get('intent_accuracy_one_of_gold', s['intent_accuracy']):.2f} |",
             f"| sentence accuracy (slots and intent) | {s['sentence_accuracy']:.2f} |",
         ]
     if result.get("per_intent"):
