@@ -10,11 +10,12 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
 
-from slotfill.cli.argv import extract_texts, quote_paths, resume_argv
+from slotfill.cli.argv import extract_texts, quote_paths, resume_argv, torchrun_argv
 from slotfill.cli.exits import one_line
 from slotfill.errors import SlotfillError
 from tests.conftest import SHARED
@@ -150,6 +151,43 @@ def test_ddp_two_processes(tmp_path):
     assert metrics["scores"]["valid"]["f1"] > 95.0
     assert metrics["scores"]["test"]["f1"] > 90.0
     assert metrics["world_size"] == 2
+
+
+def test_torchrun_ranks_share_one_run_folder_named_after_the_run():
+    assert torchrun_argv(["seed=1"], {}) == ["seed=1"]  # not under torchrun: Hydra's own folder
+    env = {"TORCHELASTIC_RUN_ID": "job/42", "RANK": "0"}
+    assert torchrun_argv(["seed=1"], env) == ["seed=1", "hydra.run.dir=outputs/torchrun/job_42"]
+    rank1 = torchrun_argv(["seed=1"], {**env, "RANK": "1"})
+    assert rank1 == ["seed=1", "hydra.run.dir=outputs/torchrun/job_42", "hydra.output_subdir=.hydra_rank_1"]
+    assert torchrun_argv(["hydra.run.dir=/shared/run"], env) == ["hydra.run.dir=/shared/run"]  # several nodes
+
+
+@slow
+def test_torchrun_two_processes_make_one_run_scored_on_the_whole_corpus(tmp_path):
+    """What several nodes run, on one machine: torchrun starts both ranks at once; one run folder,
+    one model.pt, and scores over every sentence (predictions gathered), as one process scores them."""
+    torchrun = Path(sys.executable).with_name("torchrun")
+    args = sample_overrides(epochs=20, extra=["trainer=ddp", "plots=false"])
+    proc = subprocess.run(
+        [str(torchrun), "--standalone", "--nproc_per_node", "2", str(ROOT / "train.py"), *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=400,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (run,) = (tmp_path / "outputs" / "torchrun").iterdir()  # one folder for both ranks
+    assert len(list(run.glob("**/model.pt"))) == 1
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["world_size"] == 2
+    from slotfill.cli.jobs import evaluate
+
+    for split in ("valid", "test"):
+        args = [f"ckpt={run / 'model.pt'}", "data=sample", f"data.path={SAMPLE}", f"split={split}", "plots=false"]
+        evaluate(compose_config(args, tmp_path / split, config_name="evaluate"))
+        alone = json.loads((tmp_path / split / "metrics.json").read_text())["scores"][split]
+        assert alone == pytest.approx(metrics["scores"][split], abs=1e-9)
 
 
 RESULT_KEYS = {"text", "tokens", "tags", "spans", "intent", "intent_confidence", "intent_ranking"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 from slotfill.errors import SlotfillError
@@ -83,6 +84,23 @@ def resume_argv(argv: list[str]) -> list[str]:
         extra.append(f"hydra.run.dir='{folder}'" if "'" not in folder else f"hydra.run.dir={folder}")
     if not any(a.startswith("hydra.output_subdir=") for a in argv):
         extra.append("hydra.output_subdir=null")
+    return [*argv, *extra]
+
+
+def torchrun_argv(argv: list[str], env: dict | None = None) -> list[str]:
+    """Under ``torchrun`` (or any TorchElastic launcher) every rank starts this command at once:
+    one run folder for all of them, named after the run's id unless ``hydra.run.dir`` is given,
+    and one ``.hydra`` copy per rank, as Lightning's own launcher does."""
+    env = os.environ if env is None else env
+    run_id = env.get("TORCHELASTIC_RUN_ID")
+    if not run_id:
+        return argv
+    extra = []
+    if not any(a.startswith("hydra.run.dir=") for a in argv):
+        extra.append(f"hydra.run.dir=outputs/torchrun/{re.sub(r'[^A-Za-z0-9_.-]', '_', run_id)}")
+    rank = env.get("RANK", "0")
+    if rank != "0" and not any(a.startswith("hydra.output_subdir=") for a in argv):
+        extra.append(f"hydra.output_subdir=.hydra_rank_{rank}")
     return [*argv, *extra]
 
 

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from slotfill.cli.argv import extract_texts, flags_last, job_name, quote_paths, resume_argv
+from slotfill.cli.argv import extract_texts, flags_last, job_name, quote_paths, resume_argv, torchrun_argv
 from slotfill.cli.exits import ctrl_c_interrupts, friendly_errors
 from slotfill.core.resources import conf_dir
 
@@ -154,7 +154,7 @@ def hydra_argv(name: str, argv: list[str]) -> tuple[list[str], list[str]]:
         texts, argv = extract_texts(argv)
     argv = quote_paths(argv)
     if name == "train":
-        argv = resume_argv(argv)
+        argv = torchrun_argv(resume_argv(argv))
     return texts, flags_last(job_name(argv, name))
 
 

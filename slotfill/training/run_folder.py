@@ -40,7 +40,7 @@ RUN_FILE = "run.json"
 LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
 LOCK_FILE = ".slotfill.lock"
 # what Hydra (and a launcher logging this very run) writes before training starts: not another run's files
-# (rank 1 of DDP writes .pl_hydra_rank_1)
+# (rank 1 of DDP writes .pl_hydra_rank_1 under Lightning's launcher, .hydra_rank_1 under torchrun)
 _HYDRA_ENTRIES = (".hydra", "train.log", "commands.log", "__main__.log", "train.stdout", LOCK_FILE)
 STATUSES = ("running", "completed", "failed", "interrupted")
 # settings that name where a run is rather than what it computes: not compared on resume
@@ -95,7 +95,8 @@ def is_rank_zero() -> bool:
 def _own_entries(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.name not in _HYDRA_ENTRIES and not p.name.startswith(".pl_hydra"))
+    ranks = (".pl_hydra", ".hydra_rank_")
+    return sorted(p for p in folder.iterdir() if p.name not in _HYDRA_ENTRIES and not p.name.startswith(ranks))
 
 
 def read_status(folder: str | Path) -> dict | None:
