@@ -393,3 +393,20 @@ def test_a_lone_surrogate_is_a_422_not_a_500(client):
         resp = client.post(path, content=body, headers={"content-type": "application/json"})
         message = _error(resp, 422)
         assert "lone surrogate" in message, message
+
+
+def test_min_confidence_drops_the_unsure_entities_per_request_or_by_default(backend):
+    text = "i want to leave taipei and arrive in boston on monday"
+    with TestClient(create_app(backend, LIMITS, max_batch=8, max_wait_ms=1)) as c:
+        every = c.post("/model/parse", json={"text": text}).json()["entities"]
+        assert len({e["confidence"] for e in every}) >= 2, "the tiny model must give spans of several confidences"
+        cut = sorted(e["confidence"] for e in every)[len(every) // 2]
+        kept = c.post("/model/parse", json={"text": text, "min_confidence": cut}).json()["entities"]
+        assert kept == [e for e in every if e["confidence"] >= cut] and len(kept) < len(every)
+        records = c.post("/predict", json={"texts": [text], "min_confidence": cut}).json()
+        assert len(records[0]["spans"]) == len(kept) and len(records[0]["dropped"]) == len(every) - len(kept)
+        for bad in (1.5, -0.1, "high"):
+            assert "min_confidence" in _error(c.post("/model/parse", json={"text": text, "min_confidence": bad}), 422)
+    with TestClient(create_app(backend, LIMITS, max_batch=8, max_wait_ms=1, min_confidence=cut)) as c:
+        assert c.post("/model/parse", json={"text": text}).json()["entities"] == kept  # the server's default
+        assert c.post("/model/parse", json={"text": text, "min_confidence": 0}).json()["entities"] == every

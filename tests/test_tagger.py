@@ -109,3 +109,18 @@ def test_lightning_checkpoint_loads_too(trained_sample, tagger):
     ckpt = SlotTagger.load(trained_sample["best_checkpoint"])
     text = ["i want to leave taipei and arrive in boston"]
     assert ckpt.predict(text) == tagger.predict(text)
+
+
+def test_min_confidence_in_the_python_api(tiny_model_file):
+    from slotfill.inference.pipeline import drop_unsure
+
+    tagger = SlotTagger.load(tiny_model_file)
+    texts = ["i want to leave taipei and arrive in boston", "flights to denver on monday"]
+    every = tagger.predict(texts)
+    cut = sorted(s["confidence"] for r in every for s in r["spans"])[1]
+    assert tagger.predict(texts, min_confidence=cut) == [drop_unsure(r, cut) for r in every]
+    assert "dropped" not in every[0]  # without a threshold, the result keeps its shape
+    tokens = [r["tokens"] for r in every]
+    assert tagger.predict_tokens(tokens, min_confidence=cut) == [
+        drop_unsure(r, cut) for r in tagger.predict_tokens(tokens)
+    ]

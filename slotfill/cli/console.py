@@ -51,6 +51,8 @@ def human(result: dict) -> str:
         lines.append(f"  intent: {result['intent']} ({result['intent_confidence']:.2f})")
     for s in result["spans"]:
         lines.append(f"  {s['slot']}: {s['text']} ({s['confidence']:.2f})")
+    for s in result.get("dropped", []):
+        lines.append(f"  (dropped, under min_confidence: {s['slot']}: {s['text']} ({s['confidence']:.2f}))")
     if result["tokens"] and not result["spans"]:
         lines.append("  (no slots)")
     return "\n".join(lines) + "\n"

@@ -125,10 +125,18 @@ def check_evaluate(cfg: DictConfig) -> None:
         raise ConfigError(f"split_dir={cfg.split_dir}: no such file or folder")
 
 
+def min_confidence(cfg: DictConfig) -> float:
+    """``min_confidence=`` (0 to 1; 0 keeps every span)."""
+    from slotfill.inference.pipeline import check_confidence
+
+    return check_confidence(cfg.get("min_confidence", 0.0))
+
+
 def check_predict(cfg: DictConfig) -> None:
     from slotfill.cli.console import FORMATS
 
     check_inference(cfg)
+    min_confidence(cfg)
     if cfg.format not in FORMATS:
         raise ConfigError(f"format={cfg.format}: choose one of {', '.join(FORMATS)}")
     source = cfg.get("input")

@@ -43,12 +43,14 @@ def check(cfg: DictConfig) -> None:
     from slotfill.cli import options
 
     options.check_inference(cfg)
+    options.min_confidence(cfg)
     if cfg.format not in FORMATS:
         raise ConfigError(f"format={cfg.format}: choose one of {', '.join(FORMATS)}")
 
 
 def run(cfg: DictConfig, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
     """Answer each line of ``stdin`` until it ends; the number of lines answered."""
+    from slotfill.cli import options
     from slotfill.cli.jobs import load_tagger
 
     stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
@@ -68,7 +70,7 @@ def run(cfg: DictConfig, stdin: TextIO | None = None, stdout: TextIO | None = No
         if not line.strip():
             continue
         try:
-            (result,) = tagger.predict([line])
+            (result,) = tagger.predict([line], min_confidence=options.min_confidence(cfg))
         except SlotfillError as e:
             failed += 1
             print(f"error: {e}", file=sys.stderr, flush=True)

@@ -14,8 +14,28 @@ from slotfill.core.limits import check_text
 from slotfill.core.spans import bio_spans
 from slotfill.core.tokenize import Token, tokenize
 from slotfill.core.vocab import Vocabularies
+from slotfill.errors import ConfigError
 
 MAX_TOKENS = 512  # longer inputs are tagged in windows of this many tokens
+
+
+def check_confidence(value: object, name: str = "min_confidence") -> float:
+    """A confidence threshold in [0, 1], or a one-line :class:`ConfigError`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise ConfigError(f"{name}={value!r}: a number from 0 to 1")
+    return float(value)
+
+
+def drop_unsure(result: dict, min_confidence: float) -> dict:
+    """The result without its spans less confident than ``min_confidence``: their tokens are tagged
+    ``O`` and the spans listed under ``dropped``, so nothing vanishes without a trace."""
+    keep, dropped = [], []
+    for span in result["spans"]:
+        (keep if span["confidence"] >= min_confidence else dropped).append(span)
+    tags = list(result["tags"])
+    for span in dropped:
+        tags[span["token_start"] : span["token_end"]] = ["O"] * (span["token_end"] - span["token_start"])
+    return {**result, "tags": tags, "spans": keep, "dropped": dropped}
 
 
 class TextTagger:
@@ -30,8 +50,12 @@ class TextTagger:
         """
         raise NotImplementedError
 
-    def predict(self, texts: str | Sequence[str], batch_size: int = 256) -> list[dict]:
-        """Tag raw sentences; each result has text, tokens, tags, spans (with offsets) and intent."""
+    def predict(self, texts: str | Sequence[str], batch_size: int = 256, min_confidence: float = 0.0) -> list[dict]:
+        """Tag raw sentences; each result has text, tokens, tags, spans (with offsets) and intent.
+
+        ``min_confidence``: spans less confident than this are dropped (:func:`drop_unsure`).
+        """
+        check_confidence(min_confidence)
         if isinstance(texts, str):
             texts = [texts]
         tokenized = [tokenize(check_text(t, f"text {i}")) for i, t in enumerate(texts, 1)]
@@ -43,11 +67,15 @@ class TextTagger:
                 span["end"] = toks[span["token_end"] - 1].end
                 span["text"] = text[span["start"] : span["end"]]
                 span["value"] = self.vocabs.value_of(span["text"])
-        return results
+        return [drop_unsure(r, min_confidence) for r in results] if min_confidence else results
 
-    def predict_tokens(self, sentences: Sequence[Sequence[str]], batch_size: int = 256) -> list[dict]:
+    def predict_tokens(
+        self, sentences: Sequence[Sequence[str]], batch_size: int = 256, min_confidence: float = 0.0
+    ) -> list[dict]:
         """Tag pre-tokenised sentences (benchmark format); spans carry token offsets only."""
-        return self._predict_tokens([list(s) for s in sentences], batch_size, None)
+        check_confidence(min_confidence)
+        results = self._predict_tokens([list(s) for s in sentences], batch_size, None)
+        return [drop_unsure(r, min_confidence) for r in results] if min_confidence else results
 
     def _predict_tokens(
         self, sentences: list[list[str]], batch_size: int, tokenized: list[list[Token]] | None

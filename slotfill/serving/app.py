@@ -15,6 +15,7 @@ from slotfill.core.limits import text_problem
 from slotfill.core.settings import from_mapping
 from slotfill.core.threads import resolve as resolve_threads
 from slotfill.errors import ConfigError, first_line
+from slotfill.inference.pipeline import check_confidence, drop_unsure
 from slotfill.serving.backend import Backend, load_backend
 from slotfill.serving.batcher import MicroBatcher
 from slotfill.serving.connections import Connections
@@ -52,12 +53,18 @@ def create_app(
     max_batch: int = 64,
     max_wait_ms: float = 2.0,
     auth_token: str | None = None,
+    min_confidence: float = 0.0,
 ) -> FastAPI:
     """The API over a loaded ``backend``; micro-batching of /parse with ``max_batch`` > 1.
 
     With ``auth_token``, every endpoint but /health and the pages needs ``?token=`` (as Rasa's).
     """
     limits = limits or Limits()
+
+    def sure(results: list[dict], asked: float | None) -> list[dict]:
+        threshold = min_confidence if asked is None else asked
+        return [drop_unsure(r, threshold) for r in results] if threshold else results
+
     counter: list[BodyLimit] = []  # the outer middleware, set below: requests in flight
     batcher = MicroBatcher(backend.predict, max_batch, max_wait_ms, in_flight=lambda: counter[0].active)
 
@@ -103,7 +110,7 @@ def create_app(
     @app.post("/model/parse", summary="Tag one sentence: Rasa NLU's endpoint (an external NLU server for a Rasa bot)")
     async def model_parse(body: ParseRequest) -> dict:
         _check_text(body.text, limits)
-        (result,) = await batcher.submit([body.text])
+        (result,) = sure(await batcher.submit([body.text]), body.min_confidence)
         return rasa_parse(result, body.message_id)
 
     app.post("/parse", summary="The same as POST /model/parse")(model_parse)
@@ -118,7 +125,7 @@ def create_app(
         if body.texts is not None:
             for i, text in enumerate(body.texts):
                 _check_text(text, limits, f"texts[{i}]")
-            return await batcher.submit(body.texts)
+            return sure(await batcher.submit(body.texts), body.min_confidence)
         for i, tokens in enumerate(body.sentences):
             if len(tokens) > limits.max_tokens:
                 raise ApiError(413, f"sentences[{i}]: {len(tokens)} tokens (at most {limits.max_tokens})")
@@ -126,7 +133,7 @@ def create_app(
                 if not token or token != token.strip() or any(ch.isspace() for ch in token):
                     raise ApiError(422, f"sentences[{i}][{j}]: a token must be non-empty and hold no whitespace")
                 _check_text(token, limits, f"sentences[{i}][{j}]")
-        return await batcher.run(backend.predict_tokens, body.sentences)
+        return sure(await batcher.run(backend.predict_tokens, body.sentences), body.min_confidence)
 
     @app.get("/health", summary="Liveness: the model is loaded")
     async def health() -> dict:
@@ -162,6 +169,7 @@ def settings(cfg) -> dict:
         "limits": limits,
         "connections": connections,
         "auth_token": cfg.get("auth_token"),
+        "min_confidence": check_confidence(cfg.get("min_confidence", 0.0)),
     }
     if out["auth_token"] is not None and (not isinstance(out["auth_token"], str) or not out["auth_token"].strip()):
         raise ConfigError("auth_token: must be a non-empty string (or null for no token)")
@@ -177,7 +185,8 @@ def settings(cfg) -> dict:
 def build(s: dict, backend: Backend | None = None):
     """The ASGI app for :func:`settings` (loading the model unless given)."""
     backend = backend or load_backend(s["ckpt"], s["backend"], s["threads"])
-    return create_app(backend, Limits(**s["limits"]), s["max_batch"], s["max_wait_ms"], s.get("auth_token"))
+    limits = Limits(**s["limits"])
+    return create_app(backend, limits, s["max_batch"], s["max_wait_ms"], s.get("auth_token"), s["min_confidence"])
 
 
 __all__ = ["create_app", "settings", "build"]

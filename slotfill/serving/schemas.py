@@ -13,6 +13,9 @@ class ParseRequest(BaseModel):
     model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{"text": "flights to boston"}]})
     text: str = Field(description="one sentence, as typed")
     message_id: str | None = Field(None, description="the caller's id for the message, sent back as given")
+    min_confidence: float | None = Field(
+        None, ge=0.0, le=1.0, description="entities less confident than this are dropped (default: the server's)"
+    )
 
 
 class PredictRequest(BaseModel):
@@ -21,6 +24,9 @@ class PredictRequest(BaseModel):
     )
     texts: list[str] | None = Field(None, description="raw sentences (tokenised by slotfill)")
     sentences: list[list[str]] | None = Field(None, description="pre-tokenised sentences (benchmark format)")
+    min_confidence: float | None = Field(
+        None, ge=0.0, le=1.0, description="spans less confident than this are dropped (default: the server's)"
+    )
 
 
 def rasa_parse(result: dict, message_id: str | None = None) -> dict:
