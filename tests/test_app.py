@@ -410,3 +410,22 @@ def test_min_confidence_drops_the_unsure_entities_per_request_or_by_default(back
     with TestClient(create_app(backend, LIMITS, max_batch=8, max_wait_ms=1, min_confidence=cut)) as c:
         assert c.post("/model/parse", json={"text": text}).json()["entities"] == kept  # the server's default
         assert c.post("/model/parse", json={"text": text, "min_confidence": 0}).json()["entities"] == every
+
+
+def test_nbest_answers_alternative_entity_sets_first_the_answer(client):
+    text = "i want to leave taipei and arrive in boston"
+    plain = client.post("/model/parse", json={"text": text}).json()
+    assert "nbest" not in plain
+    body = client.post("/model/parse", json={"text": text, "nbest": 3}).json()
+    assert {k: v for k, v in body.items() if k != "nbest"} == plain
+    alts = body["nbest"]
+    assert 1 <= len(alts) <= 3
+    assert [(e["entity"], e["start"], e["end"]) for e in alts[0]["entities"]] == [
+        (e["entity"], e["start"], e["end"]) for e in plain["entities"]
+    ]
+    probs = [a["probability"] for a in alts]
+    assert probs == sorted(probs, reverse=True)
+    records = client.post("/predict", json={"sentences": [text.split()], "nbest": 2}).json()
+    assert 1 <= len(records[0]["nbest"]) <= 2
+    for bad in (0, 21, "two"):
+        assert "nbest" in _error(client.post("/model/parse", json={"text": text, "nbest": bad}), 422)

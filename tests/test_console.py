@@ -53,3 +53,24 @@ def test_evaluation_summary_has_the_direction_line_only_when_it_applies():
     assert "departure" not in evaluation_summary(result, "snips/test", "x")
     result["direction"] = {"fromloc_as_toloc": 1, "toloc_as_fromloc": 0}
     assert "departure->arrival confusions 1" in evaluation_summary(result, "atis/test", "x")
+
+
+def test_people_see_the_alternatives_and_what_was_dropped():
+    from slotfill.cli.console import human
+
+    result = {
+        "text": "to boston at 5:30pm",
+        "tokens": ["to", "boston", "at", "5:30pm"],
+        "tags": ["O", "B-toloc.city_name", "O", "O"],
+        "spans": [{"slot": "toloc.city_name", "text": "boston", "confidence": 0.97}],
+        "intent": None,
+        "intent_confidence": None,
+        "dropped": [{"slot": "toloc.city_name", "text": "5:30pm", "confidence": 0.14}],
+        "nbest": [
+            {"spans": [{"slot": "toloc.city_name", "text": "boston"}], "probability": 0.8},
+            {"spans": [], "probability": 0.1},
+        ],
+    }
+    lines = human(result).splitlines()
+    assert "  #2 (p=0.100): no slots" in lines
+    assert "  (dropped, under min_confidence: toloc.city_name: 5:30pm (0.14))" in lines

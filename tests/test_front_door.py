@@ -84,6 +84,8 @@ CASES = [
     (["predict", "ckpt={garbage}", "hi"], 2, "not a readable checkpoint"),
     (["predict", "ckpt={model}", "batch_size=0", "hi"], 2, "batch_size=0"),
     (["predict", "ckpt={model}", "min_confidence=2", "hi"], 2, "min_confidence=2: a number from 0 to 1"),
+    (["predict", "ckpt={model}", "nbest=0", "hi"], 2, "nbest=0"),
+    (["predict", "ckpt={model}", "nbest=2", "format=jsonl", "to boston"], 0, '"nbest": [{"tags"'),
     (["predict", "ckpt={model}", "batch_size=[", "hi"], 2, "cannot read batch_size=["),
     (["predict", "ckpt={model}", "threads=abc", "hi"], 2, "threads='abc'"),
     (["predict", "ckpt={model}", "backend=onnx", "hi"], 2, "slotfill export"),

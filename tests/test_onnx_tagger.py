@@ -42,6 +42,21 @@ def test_numpy_path_tags_like_torch(tmp_path, net, lexicon):
             assert x["intent_confidence"] == pytest.approx(y["intent_confidence"], abs=1e-3)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("net, lexicon", NETS)
+def test_nbest_is_the_same_without_torch(tmp_path, net, lexicon):
+    ckpt, graph = _export(tmp_path, net, lexicon)
+    eager = SlotTagger.load(ckpt).predict(SENTENCES, nbest=3)
+    onnx = OnnxTagger.load(graph).predict(SENTENCES, nbest=3)
+    for x, y in zip(eager, onnx):
+        assert [a["tags"] for a in x["nbest"]] == [a["tags"] for a in y["nbest"]]
+        for a, b in zip(x["nbest"], y["nbest"]):
+            assert (a["probability"] is None) == (b["probability"] is None)
+            if a["probability"] is not None:
+                assert a["log_probability"] == pytest.approx(b["log_probability"], abs=1e-3)
+    assert len(eager[2]["nbest"]) == 1  # over 512 tokens: its best sequence only
+
+
 def test_pre_tokenised_and_card(tmp_path):
     ckpt, graph = _export(tmp_path, {"intent": True}, False)
     tagger = OnnxTagger.load(ckpt)  # the graph beside a model.pt path

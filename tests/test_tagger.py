@@ -124,3 +124,28 @@ def test_min_confidence_in_the_python_api(tiny_model_file):
     assert tagger.predict_tokens(tokens, min_confidence=cut) == [
         drop_unsure(r, cut) for r in tagger.predict_tokens(tokens)
     ]
+
+
+@pytest.mark.parametrize("crf", [False, True])
+def test_nbest_lists_the_likeliest_sequences_the_first_being_the_answer(tmp_path, crf):
+    from tests.helpers import tiny_model
+
+    tagger = SlotTagger.load(tiny_model(intent=True, crf=crf).save(tmp_path / "model.pt"))
+    texts = ["i want to leave taipei, and arrive in boston", "to denver", ""]
+    plain = tagger.predict(texts)
+    results = tagger.predict(texts, nbest=4)
+    for one, res in zip(plain, results):
+        assert {k: v for k, v in res.items() if k != "nbest"} == one  # the answer itself is unchanged
+    for res in results[:2]:
+        alts = res["nbest"]
+        assert 1 <= len(alts) <= 4 and alts[0]["tags"] == res["tags"]
+        assert len({tuple(a["tags"]) for a in alts}) == len(alts)
+        probs = [a["probability"] for a in alts]
+        assert probs == sorted(probs, reverse=True) and 0 < probs[0] <= 1 and sum(probs) <= 1 + 1e-6
+        assert all(len(a["tags"]) == len(res["tokens"]) for a in alts)
+        assert [(s["slot"], s["start"], s["end"]) for s in alts[0]["spans"]] == [
+            (s["slot"], s["start"], s["end"]) for s in res["spans"]
+        ]
+    assert results[2]["nbest"] == [{"tags": [], "spans": [], "log_probability": None, "probability": None}]
+    with pytest.raises(ConfigError, match="nbest"):
+        tagger.predict(texts, nbest=0)

@@ -51,6 +51,10 @@ def human(result: dict) -> str:
         lines.append(f"  intent: {result['intent']} ({result['intent_confidence']:.2f})")
     for s in result["spans"]:
         lines.append(f"  {s['slot']}: {s['text']} ({s['confidence']:.2f})")
+    for rank, alt in enumerate(result.get("nbest", [])[1:], 2):
+        slots = ", ".join(f"{s['slot']}={s['text']}" for s in alt["spans"]) or "no slots"
+        p = f"p={alt['probability']:.3f}" if alt["probability"] is not None else "its only sequence"
+        lines.append(f"  #{rank} ({p}): {slots}")
     for s in result.get("dropped", []):
         lines.append(f"  (dropped, under min_confidence: {s['slot']}: {s['text']} ({s['confidence']:.2f}))")
     if result["tokens"] and not result["spans"]:

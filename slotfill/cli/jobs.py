@@ -131,7 +131,7 @@ def predict(cfg: DictConfig, texts: list[str] | None = None) -> int:
             raise ConfigError("format=rasa groups sentences by intent: the model has no intent head (model.intent)")
         n, size = 0, CHUNK if cfg.format != "rasa" else None
         for chunk in chunks(iter_sentences(texts, cfg.get("text"), cfg.get("input")), size):
-            results = tagger.predict(chunk, batch_size=cfg.batch_size, min_confidence=options.min_confidence(cfg))
+            results = tagger.predict(chunk, batch_size=cfg.batch_size, **options.decisions(cfg))
             out.write("".join(console.predictions(results, str(cfg.format))))
             n += len(chunk)
         if n == 0:

@@ -125,18 +125,20 @@ def check_evaluate(cfg: DictConfig) -> None:
         raise ConfigError(f"split_dir={cfg.split_dir}: no such file or folder")
 
 
-def min_confidence(cfg: DictConfig) -> float:
-    """``min_confidence=`` (0 to 1; 0 keeps every span)."""
+def decisions(cfg: DictConfig) -> dict:
+    """``min_confidence=`` (0 to 1; 0 keeps every span) and ``nbest=`` (1: the best sequence only),
+    as keyword arguments of ``predict``."""
     from slotfill.inference.pipeline import check_confidence
 
-    return check_confidence(cfg.get("min_confidence", 0.0))
+    whole(cfg, "nbest")
+    return {"min_confidence": check_confidence(cfg.get("min_confidence", 0.0)), "nbest": int(cfg.get("nbest", 1))}
 
 
 def check_predict(cfg: DictConfig) -> None:
     from slotfill.cli.console import FORMATS
 
     check_inference(cfg)
-    min_confidence(cfg)
+    decisions(cfg)
     if cfg.format not in FORMATS:
         raise ConfigError(f"format={cfg.format}: choose one of {', '.join(FORMATS)}")
     source = cfg.get("input")

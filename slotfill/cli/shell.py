@@ -43,7 +43,7 @@ def check(cfg: DictConfig) -> None:
     from slotfill.cli import options
 
     options.check_inference(cfg)
-    options.min_confidence(cfg)
+    options.decisions(cfg)
     if cfg.format not in FORMATS:
         raise ConfigError(f"format={cfg.format}: choose one of {', '.join(FORMATS)}")
 
@@ -70,7 +70,7 @@ def run(cfg: DictConfig, stdin: TextIO | None = None, stdout: TextIO | None = No
         if not line.strip():
             continue
         try:
-            (result,) = tagger.predict([line], min_confidence=options.min_confidence(cfg))
+            (result,) = tagger.predict([line], **options.decisions(cfg))
         except SlotfillError as e:
             failed += 1
             print(f"error: {e}", file=sys.stderr, flush=True)

@@ -108,3 +108,45 @@ def decode_intents(probs: np.ndarray, intent_sets: list[list[int]] | None, thres
         order = sorted(range(len(q)), key=lambda i: -q[i])
         out.append([i for i in order if q[i] > threshold] or [order[0]])
     return out
+
+
+def kbest(
+    scores: np.ndarray, trans: np.ndarray, start: np.ndarray, end: np.ndarray, k: int
+) -> list[tuple[list[int], float]]:
+    """The ``k`` best tag paths of one sentence (``scores [T, K]``) with their path scores, best first.
+
+    A k-best Viterbi: each position keeps, for every tag, the ``k`` best partial paths ending
+    there. Paths through a forbidden transition (at or below NEG / 2) are never returned, so
+    fewer than ``k`` come back when fewer are allowed.
+    """
+    T, K = scores.shape
+    best = (start + scores[0])[:, None]  # [tag, rank]: scores of the best partial paths
+    back = []  # per position: (previous tag, previous rank) of each [tag, rank]
+    for t in range(1, T):
+        ranks = best.shape[1]
+        flat = (best[:, :, None] + trans[:, None, :]).reshape(-1, K)  # [(from, rank), to]
+        top = np.argsort(-flat, axis=0, kind="stable")[: min(k, flat.shape[0])]  # [rank', to]
+        best = np.take_along_axis(flat, top, 0).T + scores[t][:, None]  # [to, rank']
+        back.append(np.stack(np.divmod(top.T, ranks), -1))  # [to, rank', (from, rank)]
+    final = (best + end[:, None]).reshape(-1)
+    order = np.argsort(-final, kind="stable")[:k]
+    paths = []
+    for flat_index in order:
+        score = float(final[flat_index])
+        if score <= NEG / 2:
+            break
+        tag, rank = divmod(int(flat_index), best.shape[1])
+        path = [tag]
+        for pointers in reversed(back):
+            tag, rank = (int(x) for x in pointers[tag, rank])
+            path.append(tag)
+        paths.append((path[::-1], score))
+    return paths
+
+
+def log_partition(emissions: np.ndarray, trans: np.ndarray, start: np.ndarray, end: np.ndarray) -> float:
+    """The CRF's log-partition of one sentence (``emissions [T, K]``): the log-sum of every path's score."""
+    alpha = start + emissions[0]
+    for t in range(1, len(emissions)):
+        alpha = logsumexp(alpha[:, None] + trans, 0) + emissions[t]
+    return float(logsumexp(alpha + end, 0))

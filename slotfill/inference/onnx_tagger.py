@@ -81,6 +81,14 @@ class OnnxTagger(TextTagger):
         empty = {"tags": [], "probs": [], "intent": None, "intent_confidence": None, "intent_ranking": []}
         return [r if r is not None else dict(empty) for r in results]
 
+    def _emissions(self, pieces: list[list[str]]) -> tuple[list[np.ndarray], dict]:
+        batch = encode_batch(pieces, self.vocabs)
+        try:
+            emissions = self.session.run(None, {k: batch[k] for k in self.inputs})[0]
+        except Exception as e:  # as in _run
+            raise CheckpointError(f"{self.source}: ONNX Runtime cannot run the graph ({first_line(e)})") from None
+        return [emissions[b, :n] for b, n in enumerate(batch["lengths"].tolist())], self.params
+
     def _run(self, token_lists: list[list[str]]) -> list[dict]:
         batch = encode_batch(token_lists, self.vocabs)
         try:

@@ -7,14 +7,19 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+
+import numpy as np
 
 from slotfill.core.entities import entity_parts
 from slotfill.core.limits import check_text
+from slotfill.core.settings import whole_number
 from slotfill.core.spans import bio_spans
 from slotfill.core.tokenize import Token, tokenize
 from slotfill.core.vocab import Vocabularies
 from slotfill.errors import ConfigError
+from slotfill.inference.numpy_decode import kbest, log_partition, log_softmax
 
 MAX_TOKENS = 512  # longer inputs are tagged in windows of this many tokens
 
@@ -50,19 +55,24 @@ class TextTagger:
         """
         raise NotImplementedError
 
-    def predict(self, texts: str | Sequence[str], batch_size: int = 256, min_confidence: float = 0.0) -> list[dict]:
+    def predict(
+        self, texts: str | Sequence[str], batch_size: int = 256, min_confidence: float = 0.0, nbest: int = 1
+    ) -> list[dict]:
         """Tag raw sentences; each result has text, tokens, tags, spans (with offsets) and intent.
 
-        ``min_confidence``: spans less confident than this are dropped (:func:`drop_unsure`).
+        ``min_confidence``: spans less confident than this are dropped (:func:`drop_unsure`);
+        ``nbest`` > 1: each result also lists its ``nbest`` likeliest tag sequences (:meth:`_nbest`).
         """
         check_confidence(min_confidence)
+        whole_number(nbest, "nbest")
         if isinstance(texts, str):
             texts = [texts]
         tokenized = [tokenize(check_text(t, f"text {i}")) for i, t in enumerate(texts, 1)]
-        results = self._predict_tokens([[tok.text for tok in toks] for toks in tokenized], batch_size, tokenized)
+        sentences = [[tok.text for tok in toks] for toks in tokenized]
+        results = self._predict_tokens(sentences, batch_size, tokenized, nbest)
         for text, toks, res in zip(texts, tokenized, results):
             res["text"] = text
-            for span in res["spans"]:
+            for span in [*res["spans"], *(s for alt in res.get("nbest", []) for s in alt["spans"])]:
                 span["start"] = toks[span["token_start"]].start
                 span["end"] = toks[span["token_end"] - 1].end
                 span["text"] = text[span["start"] : span["end"]]
@@ -70,15 +80,36 @@ class TextTagger:
         return [drop_unsure(r, min_confidence) for r in results] if min_confidence else results
 
     def predict_tokens(
-        self, sentences: Sequence[Sequence[str]], batch_size: int = 256, min_confidence: float = 0.0
+        self, sentences: Sequence[Sequence[str]], batch_size: int = 256, min_confidence: float = 0.0, nbest: int = 1
     ) -> list[dict]:
         """Tag pre-tokenised sentences (benchmark format); spans carry token offsets only."""
         check_confidence(min_confidence)
-        results = self._predict_tokens([list(s) for s in sentences], batch_size, None)
+        whole_number(nbest, "nbest")
+        results = self._predict_tokens([list(s) for s in sentences], batch_size, None, nbest)
         return [drop_unsure(r, min_confidence) for r in results] if min_confidence else results
 
+    def _emissions(self, pieces: list[list[str]]) -> tuple[list[np.ndarray], dict]:
+        """The network's tag scores ``[T, K]`` for each token list, and the decoding transitions
+        (``trans``, ``start``, ``end``, ``log_softmax``) as numpy arrays."""
+        raise NotImplementedError
+
+    def _nbest(self, pieces: list[list[str]], n: int) -> list[list[tuple[list[str], float]]]:
+        """The ``n`` likeliest tag sequences of each token list with their log-probabilities: an exact
+        k-best Viterbi over the scores and constraints the 1-best decoding uses (CRF transitions, or
+        the BIO constraints over the softmax), so the first is the 1-best. The log-probability is the
+        CRF's (path score less the log-partition) or the sum of the tokens' log-softmax."""
+        emissions, params = self._emissions(pieces)
+        itos, out = self.tags, []
+        for em in emissions:
+            em = em.astype(np.float64)
+            scores = log_softmax(em) if params["log_softmax"] else em
+            norm = 0.0 if params["log_softmax"] else log_partition(em, params["trans"], params["start"], params["end"])
+            paths = kbest(scores, params["trans"], params["start"], params["end"], n)
+            out.append([([itos[t] for t in path], score - norm) for path, score in paths])
+        return out
+
     def _predict_tokens(
-        self, sentences: list[list[str]], batch_size: int, tokenized: list[list[Token]] | None
+        self, sentences: list[list[str]], batch_size: int, tokenized: list[list[Token]] | None, nbest: int = 1
     ) -> list[dict]:
         # Punctuation the training data never had (ATIS has no commas) is tagged O and hidden
         # from the model, as the benchmark text would have been written without it.
@@ -111,7 +142,28 @@ class TextTagger:
             for j, t, p in zip(k, m["tags"], m["probs"]):
                 tags[j], probs[j] = t, p
             results.append(self._result(sent, tags, probs, m["intent"], m["intent_confidence"], m["intent_ranking"]))
+        if nbest > 1:
+            # one window only: the sequences of a longer sentence would multiply across its windows
+            whole = [i for i, k in enumerate(keep) if 0 < len(k) <= MAX_TOKENS]
+            alternatives = self._nbest([[sentences[i][j] for j in keep[i]] for i in whole], nbest) if whole else []
+            found = dict(zip(whole, alternatives))
+            for i, res in enumerate(results):
+                paths = found.get(i) or [(res["tags"], None)]
+                res["nbest"] = [self._alternative(sentences[i], keep[i], tags, lp) for tags, lp in paths]
         return results
+
+    def _alternative(self, tokens: list[str], keep: list[int], tags: list[str], log_p: float | None) -> dict:
+        """One of the n-best tag sequences, over every token (hidden punctuation tagged O)."""
+        full = list(tags) if len(tags) == len(tokens) else ["O"] * len(tokens)
+        if len(tags) != len(tokens):
+            for j, t in zip(keep, tags):
+                full[j] = t
+        spans = [
+            {"slot": slot, "text": " ".join(tokens[s:e]), "token_start": s, "token_end": e}
+            for slot, s, e in bio_spans(full)
+        ]
+        p = None if log_p is None else round(math.exp(log_p), 6)
+        return {"tags": full, "spans": spans, "log_probability": log_p, "probability": p}
 
     def _result(
         self,

@@ -94,3 +94,12 @@ class SlotTagger(TextTagger):
 
     def _tag(self, pieces: list[list[str]], batch_size: int) -> list[dict]:
         return self.model.predict(pieces, batch_size, forward=self._forward)
+
+    def _emissions(self, pieces: list[list[str]]) -> tuple[list, dict]:
+        with torch.inference_mode():
+            batch = self.model.encode(pieces)
+            emissions, _ = self.forward(batch)
+        rows = [emissions[b, :n].float().numpy() for b, n in enumerate(batch["lengths"].tolist())]
+        params = self.model.net.decode_params()
+        plain = {k: params[k].detach().double().numpy() for k in ("trans", "start", "end")}
+        return rows, {**plain, "log_softmax": bool(params["log_softmax"])}

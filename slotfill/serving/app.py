@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -110,7 +111,11 @@ def create_app(
     @app.post("/model/parse", summary="Tag one sentence: Rasa NLU's endpoint (an external NLU server for a Rasa bot)")
     async def model_parse(body: ParseRequest) -> dict:
         _check_text(body.text, limits)
-        (result,) = sure(await batcher.submit([body.text]), body.min_confidence)
+        if body.nbest > 1:  # alternatives cost a second pass: tagged on its own, outside the micro-batches
+            results = await batcher.run(partial(backend.predict, nbest=body.nbest), [body.text])
+        else:
+            results = await batcher.submit([body.text])
+        (result,) = sure(results, body.min_confidence)
         return rasa_parse(result, body.message_id)
 
     app.post("/parse", summary="The same as POST /model/parse")(model_parse)
@@ -125,7 +130,11 @@ def create_app(
         if body.texts is not None:
             for i, text in enumerate(body.texts):
                 _check_text(text, limits, f"texts[{i}]")
-            return sure(await batcher.submit(body.texts), body.min_confidence)
+            if body.nbest > 1:
+                results = await batcher.run(partial(backend.predict, nbest=body.nbest), body.texts)
+            else:
+                results = await batcher.submit(body.texts)
+            return sure(results, body.min_confidence)
         for i, tokens in enumerate(body.sentences):
             if len(tokens) > limits.max_tokens:
                 raise ApiError(413, f"sentences[{i}]: {len(tokens)} tokens (at most {limits.max_tokens})")
@@ -133,7 +142,8 @@ def create_app(
                 if not token or token != token.strip() or any(ch.isspace() for ch in token):
                     raise ApiError(422, f"sentences[{i}][{j}]: a token must be non-empty and hold no whitespace")
                 _check_text(token, limits, f"sentences[{i}][{j}]")
-        return sure(await batcher.run(backend.predict_tokens, body.sentences), body.min_confidence)
+        tag = partial(backend.predict_tokens, nbest=body.nbest)
+        return sure(await batcher.run(tag, body.sentences), body.min_confidence)
 
     @app.get("/health", summary="Liveness: the model is loaded")
     async def health() -> dict:

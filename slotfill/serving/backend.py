@@ -16,9 +16,9 @@ class Backend(Protocol):
     card: dict  # the model card (SlotModel.card() or the ONNX sidecar's)
     predicts_intent: bool
 
-    def predict(self, texts: Sequence[str]) -> list[dict]: ...
+    def predict(self, texts: Sequence[str], **options) -> list[dict]: ...
 
-    def predict_tokens(self, sentences: Sequence[Sequence[str]]) -> list[dict]: ...
+    def predict_tokens(self, sentences: Sequence[Sequence[str]], **options) -> list[dict]: ...
 
 
 class TorchBackend:
@@ -31,11 +31,11 @@ class TorchBackend:
         self.card = self.tagger.model.card()  # computed once: it hashes the weights
         self.predicts_intent = self.tagger.predicts_intent
 
-    def predict(self, texts: Sequence[str]) -> list[dict]:
-        return self.tagger.predict(list(texts))
+    def predict(self, texts: Sequence[str], **options) -> list[dict]:
+        return self.tagger.predict(list(texts), **options)
 
-    def predict_tokens(self, sentences: Sequence[Sequence[str]]) -> list[dict]:
-        return self.tagger.predict_tokens(sentences)
+    def predict_tokens(self, sentences: Sequence[Sequence[str]], **options) -> list[dict]:
+        return self.tagger.predict_tokens(sentences, **options)
 
 
 class OnnxBackend:
@@ -48,11 +48,11 @@ class OnnxBackend:
         self.card = self.tagger.card
         self.predicts_intent = self.tagger.predicts_intent
 
-    def predict(self, texts: Sequence[str]) -> list[dict]:
-        return self.tagger.predict(list(texts))
+    def predict(self, texts: Sequence[str], **options) -> list[dict]:
+        return self.tagger.predict(list(texts), **options)
 
-    def predict_tokens(self, sentences: Sequence[Sequence[str]]) -> list[dict]:
-        return self.tagger.predict_tokens(sentences)
+    def predict_tokens(self, sentences: Sequence[Sequence[str]], **options) -> list[dict]:
+        return self.tagger.predict_tokens(sentences, **options)
 
 
 def load_backend(ckpt: str | Path, backend: str = "torch", threads: int | None = None) -> Backend:

@@ -6,6 +6,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from slotfill.core.entities import entity_parts
 
+MAX_NBEST = 20  # alternatives one request may ask for
+
 
 class ParseRequest(BaseModel):
     """Rasa's ``/model/parse`` request: ``text``, an optional ``message_id``; other keys are ignored."""
@@ -16,6 +18,7 @@ class ParseRequest(BaseModel):
     min_confidence: float | None = Field(
         None, ge=0.0, le=1.0, description="entities less confident than this are dropped (default: the server's)"
     )
+    nbest: int = Field(1, ge=1, le=MAX_NBEST, description="also answer the n likeliest entity sets (nbest)")
 
 
 class PredictRequest(BaseModel):
@@ -27,6 +30,7 @@ class PredictRequest(BaseModel):
     min_confidence: float | None = Field(
         None, ge=0.0, le=1.0, description="spans less confident than this are dropped (default: the server's)"
     )
+    nbest: int = Field(1, ge=1, le=MAX_NBEST, description="also list each sentence's n likeliest tag sequences")
 
 
 def rasa_parse(result: dict, message_id: str | None = None) -> dict:
@@ -49,6 +53,10 @@ def rasa_parse(result: dict, message_id: str | None = None) -> dict:
                 **({"group": group, "confidence_group": span["confidence"]} if group else {}),
             }
         )
+    alternatives = [
+        {"entities": [_entity(s) for s in alt["spans"]], "probability": alt["probability"]}
+        for alt in result.get("nbest", [])
+    ]
     answer = {
         "text": result.get("text", " ".join(result["tokens"])),
         "intent": intent,
@@ -58,6 +66,16 @@ def rasa_parse(result: dict, message_id: str | None = None) -> dict:
         "tokens": result["tokens"],
         "tags": result["tags"],
     }
+    if alternatives:  # slotfill's own key: Rasa's answer has no alternative entity sets
+        answer["nbest"] = alternatives
     if message_id is not None:
         answer["message_id"] = message_id
     return answer
+
+
+def _entity(span: dict) -> dict:
+    """An n-best alternative's span as a Rasa entity (alternatives carry no per-span confidence)."""
+    entity, role, group = entity_parts(span["slot"])
+    out = {"entity": entity, "value": span.get("value", span["text"])}
+    out.update(start=span.get("start", span["token_start"]), end=span.get("end", span["token_end"]))
+    return {**out, **({"role": role} if role else {}), **({"group": group} if group else {})}
