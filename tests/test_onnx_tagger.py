@@ -89,14 +89,19 @@ from slotfill.serving.app import create_app
 from slotfill.serving.backend import load_backend
 graph = sys.argv[1]
 out = {"predict": OnnxTagger.load(graph).predict(["i want to leave taipei"])[0]["tags"]}
-with TestClient(create_app(load_backend(graph, "onnx"))) as client:
+with TestClient(create_app(load_backend(graph))) as client:  # backend chosen from the file
     out["parse"] = client.post("/parse", json={"text": "i want to leave taipei"}).json()["tags"]
     out["version"] = client.get("/version").json()["backend"]
-from slotfill.cli.main import main  # the CLI path of `slotfill serve backend=onnx`, up to loading the model
+from slotfill.cli.main import main  # the CLI path of `slotfill serve`, up to loading the model
 try:
-    main(["serve", "ckpt=" + graph + ".missing.onnx", "backend=onnx"])
+    main(["serve", "ckpt=" + graph + ".missing.onnx"])
 except SystemExit as e:
     out["serve_exit"] = e.code
+import contextlib, io
+answer = io.StringIO()
+with contextlib.redirect_stdout(answer):  # slotfill predict ckpt=model.onnx: no backend= needed, no model.pt
+    out["predict_exit"] = main(["predict", "ckpt=" + graph, "format=jsonl", "i want to leave taipei"])
+out["cli"] = json.loads(answer.getvalue())["tags"]
 out["torch"] = sys.modules["torch"] is None
 print(json.dumps(out))
 """
@@ -112,7 +117,10 @@ def test_tags_and_serves_with_torch_blocked(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout)
-    assert out == {"predict": expected, "parse": expected, "version": "onnx", "serve_exit": 2, "torch": True}
+    assert out == {
+        **{"predict": expected, "parse": expected, "version": "onnx", "serve_exit": 2, "torch": True},
+        **{"predict_exit": 0, "cli": expected},
+    }
     assert "no ONNX model" in proc.stderr
 
 

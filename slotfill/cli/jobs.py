@@ -12,14 +12,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from slotfill.cli import console, options
 from slotfill.cli.streams import TextOutput, check_sources, chunks, iter_sentences
+from slotfill.core.backends import choose
 from slotfill.core.schema import model_path
-from slotfill.data.load import load_split
 from slotfill.errors import ConfigError, MissingExtra, SlotfillError, first_line
-from slotfill.evaluation.metrics import joint_score
-from slotfill.evaluation.report import evaluate_predictions, label_coverage_warning, write_outputs
-from slotfill.inference.tagger import SlotTagger
-from slotfill.models.slot_model import SlotModel
-from slotfill.training import run_folder
 
 CHUNK = 2000  # sentences read, tagged and written at a time by predict: flat memory, first lines within a second
 
@@ -30,6 +25,8 @@ def train(cfg: DictConfig) -> dict:
     The folder is claimed first (refused if another run's files are in it) and ``run.json``
     records the run's config and how it ended; ``resume=RUN_DIR`` continues an unfinished run.
     """
+    from slotfill.training import run_folder  # torch: imported by the commands that train
+
     cfg, last_checkpoint = run_folder.resume_config(cfg)
     options.check_train(cfg)
     out_dir = Path(cfg.output_dir)
@@ -42,7 +39,7 @@ def train(cfg: DictConfig) -> dict:
         return _train_in(cfg, folder, out_dir, last_checkpoint)
 
 
-def _train_in(cfg: DictConfig, folder: run_folder.RunFolder | None, out_dir: Path, last_checkpoint: Path | None):
+def _train_in(cfg: DictConfig, folder, out_dir: Path, last_checkpoint: Path | None):
     from slotfill.training import fit  # Lightning and datasets: seconds of imports predict and evaluate do not need
 
     try:
@@ -78,18 +75,39 @@ def objective(metrics: dict) -> float | None:
     valid = metrics.get("scores", {}).get("valid", {})  # no checkpoint (fast_dev_run): the last validation
     name = str(metrics.get("monitor") or "val/f1").split("/")[-1]
     if name == "joint" and "f1" in valid:
+        from slotfill.evaluation.metrics import joint_score
+
         return joint_score(valid)
     return valid.get(name, valid.get("f1"))
 
 
-def load_tagger(cfg: DictConfig) -> SlotTagger:
-    """The tagger that ``ckpt``, ``backend``, ``precision`` and ``threads`` of a predict/evaluate config name."""
+def load_tagger(cfg: DictConfig):
+    """The tagger that ``ckpt``, ``backend``, ``precision`` and ``threads`` of a predict/evaluate config name.
+
+    ONNX models run on ONNX Runtime with numpy decoding (:class:`OnnxTagger`: torch is never
+    imported); ``model.pt`` on PyTorch (:class:`SlotTagger`).
+    """
     threads = options.threads_setting(cfg)
-    return SlotTagger.load(cfg.ckpt, backend=str(cfg.backend), threads=threads, precision=str(cfg.precision))
+    precision = str(cfg.precision)
+    if choose(str(cfg.backend), str(cfg.ckpt)) == "onnx":
+        from slotfill.inference.onnx_tagger import OnnxTagger, graph_path
+
+        if precision == "bf16":
+            raise ConfigError("precision=bf16 needs backend=torch (the ONNX graphs are float32 or int8)")
+        graph = graph_path(model_path(cfg.ckpt, ".onnx"))
+        if precision == "int8" and not str(graph).endswith(".int8.onnx"):
+            graph = graph.with_name(graph.name.removesuffix(".onnx") + ".int8.onnx")
+        return OnnxTagger.load(graph, threads=threads)
+    from slotfill.inference.tagger import SlotTagger
+
+    return SlotTagger.load(cfg.ckpt, backend="torch", threads=threads, precision=precision)
 
 
 def evaluate(cfg: DictConfig) -> dict:
     """Score a checkpoint on a labelled split; write metrics.json, report.md, errors.jsonl and figures."""
+    from slotfill.data.load import load_split
+    from slotfill.evaluation.report import evaluate_predictions, label_coverage_warning, write_outputs
+
     options.check_evaluate(cfg)
     cols, name = load_split(OmegaConf.to_container(cfg.data, resolve=True), str(cfg.split), cfg.get("split_dir"))
     tagger = load_tagger(cfg)
@@ -105,7 +123,8 @@ def evaluate(cfg: DictConfig) -> dict:
         cols["tokens"], cols["tags"], [r["tags"] for r in results], cols["intent"], pred_intents, results
     )
     out_dir = Path(cfg.output_dir)
-    metrics = write_outputs(result, out_dir, tagger.model.card(), str(cfg.split), facts, int(cfg.max_errors))
+    card = tagger.card if hasattr(tagger, "card") else tagger.model.card()  # OnnxTagger: its sidecar's
+    metrics = write_outputs(result, out_dir, card, str(cfg.split), facts, int(cfg.max_errors))
     if cfg.get("plots", True):
         from slotfill.evaluation.plots import evaluation_figures  # matplotlib: only when figures are asked for
 
@@ -149,6 +168,8 @@ def export(cfg: DictConfig) -> Path:
     for module in ("onnx", "onnxruntime"):  # torch.onnx's own message for a missing onnx is a long traceback
         if importlib.util.find_spec(module) is None:
             raise MissingExtra(module, "onnx", "slotfill export")
+    from slotfill.models.slot_model import SlotModel
+
     ckpt = model_path(cfg.ckpt)
     model = SlotModel.load(ckpt)
     out = export_onnx(model, cfg.get("output") or onnx_path_for(ckpt), int(cfg.opset))

@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from slotfill.core.backends import choose
 from slotfill.core.limits import text_problem
 from slotfill.core.settings import from_mapping
 from slotfill.core.threads import resolve as resolve_threads
@@ -172,7 +173,7 @@ def settings(cfg) -> dict:
     connections = dict(cfg.get("connections") or {})
     out = {
         "ckpt": str(cfg.ckpt),
-        "backend": str(cfg.get("backend", "torch")),
+        "backend": str(cfg.get("backend", "auto")),
         "threads": resolve_threads(cfg.get("threads", "auto"), processes=int(cfg.get("workers") or 1)),
         "max_batch": batching.get("max_batch", 64),
         "max_wait_ms": batching.get("max_wait_ms", 2.0),
@@ -183,6 +184,7 @@ def settings(cfg) -> dict:
     }
     if out["auth_token"] is not None and (not isinstance(out["auth_token"], str) or not out["auth_token"].strip()):
         raise ConfigError("auth_token: must be a non-empty string (or null for no token)")
+    choose(out["backend"], out["ckpt"])
     from_mapping(Limits, limits, "limits")
     from_mapping(Connections, connections, "connections")
     try:

@@ -6,9 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from slotfill.errors import ConfigError
-
-BACKENDS = ("torch", "onnx")
+from slotfill.core.backends import choose
 
 
 class Backend(Protocol):
@@ -55,10 +53,9 @@ class OnnxBackend:
         return self.tagger.predict_tokens(sentences, **options)
 
 
-def load_backend(ckpt: str | Path, backend: str = "torch", threads: int | None = None) -> Backend:
-    """Load the model once; a model that cannot load raises a one-line :class:`SlotfillError`."""
-    if backend == "torch":
+def load_backend(ckpt: str | Path, backend: str = "auto", threads: int | None = None) -> Backend:
+    """Load the model once (``auto``: ONNX Runtime for a ``.onnx`` file, else PyTorch); a model that
+    cannot load raises a one-line :class:`SlotfillError`."""
+    if choose(backend, ckpt) == "torch":
         return TorchBackend(ckpt, threads)
-    if backend == "onnx":
-        return OnnxBackend(ckpt, threads)
-    raise ConfigError(f"backend={backend!r}: choose one of {', '.join(BACKENDS)}")
+    return OnnxBackend(ckpt, threads)

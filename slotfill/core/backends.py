@@ -1,0 +1,29 @@
+"""Which engine runs a model: PyTorch (``model.pt``) or ONNX Runtime (``model.onnx``), chosen from the file.
+
+Torch-free: the CLI and the server decide here, before anything imports torch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from slotfill.errors import ConfigError
+
+BACKENDS = ("auto", "torch", "onnx")
+PRECISIONS = ("fp32", "bf16", "int8")
+
+
+def is_onnx(path: str | Path) -> bool:
+    return str(path).endswith(".onnx")
+
+
+def choose(backend: str, ckpt: str | Path) -> str:
+    """``torch`` or ``onnx`` for a model path: ``auto`` reads it off the file (``.onnx`` runs on ONNX
+    Runtime alone, anything else on PyTorch); a ``.onnx`` file cannot run on PyTorch."""
+    if backend not in BACKENDS:
+        raise ConfigError(f"backend={backend!r}: choose one of {', '.join(BACKENDS)}")
+    if backend == "auto":
+        return "onnx" if is_onnx(ckpt) else "torch"
+    if backend == "torch" and is_onnx(ckpt):
+        raise ConfigError(f"backend=torch cannot run {ckpt}: give its model.pt, or backend=onnx (or auto)")
+    return backend
