@@ -57,6 +57,30 @@ def test_nbest_is_the_same_without_torch(tmp_path, net, lexicon):
     assert len(eager[2]["nbest"]) == 1  # over 512 tokens: its best sequence only
 
 
+@pytest.mark.slow
+def test_pickled_taggers_run_without_their_files_the_onnx_one_without_torch(tmp_path):
+    import pickle
+
+    from tests.test_tagger import UNPICKLE
+
+    ckpt, graph = _export(tmp_path, {"intent": True}, True)
+    text = ["i want to leave taipei and arrive in boston"]
+    onnx, eager_on_onnx = OnnxTagger.load(graph), SlotTagger.load(ckpt, backend="onnx")
+    expected = onnx.predict(text)
+    blobs = {"onnx": pickle.dumps(onnx), "torch-onnx": pickle.dumps(eager_on_onnx)}
+    for f in tmp_path.iterdir():
+        f.unlink()  # neither model.pt nor the graph and its sidecar remain
+    for name, blob in blobs.items():
+        (tmp_path / name).write_bytes(blob)
+        mode = "no-torch" if name == "onnx" else "torch"
+        proc = subprocess.run(
+            [sys.executable, "-c", UNPICKLE, str(tmp_path / name), mode], cwd=ROOT, capture_output=True, text=True
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        got = json.loads(proc.stdout)
+        assert [r["tags"] for r in got] == [r["tags"] for r in expected] and got[0]["intent"] == expected[0]["intent"]
+
+
 def test_pre_tokenised_and_card(tmp_path):
     ckpt, graph = _export(tmp_path, {"intent": True}, False)
     tagger = OnnxTagger.load(ckpt)  # the graph beside a model.pt path

@@ -149,3 +149,36 @@ def test_nbest_lists_the_likeliest_sequences_the_first_being_the_answer(tmp_path
     assert results[2]["nbest"] == [{"tags": [], "spans": [], "log_probability": None, "probability": None}]
     with pytest.raises(ConfigError, match="nbest"):
         tagger.predict(texts, nbest=0)
+
+
+UNPICKLE = """
+import pickle, sys, json
+if sys.argv[2] == "no-torch":
+    sys.modules["torch"] = None  # any import of torch now fails
+tagger = pickle.loads(open(sys.argv[1], "rb").read())
+print(json.dumps(tagger.predict(["i want to leave taipei and arrive in boston"])))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_a_pickled_tagger_runs_in_another_process_without_the_model_file(tmp_path, precision):
+    import json
+    import pickle
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT, tiny_model
+
+    path = tiny_model(intent=True, lexicon=True).save(tmp_path / "model.pt")
+    tagger = SlotTagger.load(path, precision=precision)
+    expected = tagger.predict(["i want to leave taipei and arrive in boston"])
+    blob = tmp_path / "tagger.pickle"
+    blob.write_bytes(pickle.dumps(tagger))
+    path.unlink()  # a worker on another machine has the pickle, not the file
+    assert pickle.loads(blob.read_bytes()).predict(["i want to leave taipei and arrive in boston"]) == expected
+    proc = subprocess.run(
+        [sys.executable, "-c", UNPICKLE, str(blob), "torch"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout) == expected

@@ -14,8 +14,9 @@ from slotfill.core.sidecar import read_sidecar, sidecar_path
 from slotfill.errors import CheckpointError, MissingExtra, first_line
 
 
-def open_session(graph: str | Path, threads: int | None = None) -> onnxruntime.InferenceSession:
-    """An ``onnxruntime.InferenceSession`` on the CPU; ``threads`` intra-op threads (None: onnxruntime's choice)."""
+def open_session(graph: str | Path | bytes, threads: int | None = None) -> onnxruntime.InferenceSession:
+    """An ``onnxruntime.InferenceSession`` on the CPU for a graph file (or its bytes); ``threads``
+    intra-op threads (None: onnxruntime's choice)."""
     try:
         import onnxruntime as ort  # optional extra
     except ImportError:
@@ -25,9 +26,12 @@ def open_session(graph: str | Path, threads: int | None = None) -> onnxruntime.I
         opts.intra_op_num_threads = int(threads)
         opts.inter_op_num_threads = 1
     try:
-        return ort.InferenceSession(str(graph), opts, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(
+            graph if isinstance(graph, bytes) else str(graph), opts, providers=["CPUExecutionProvider"]
+        )
     except Exception as e:
-        raise CheckpointError(f"{graph}: not a readable ONNX model ({first_line(e)})") from None
+        where = "<graph bytes>" if isinstance(graph, bytes) else graph
+        raise CheckpointError(f"{where}: not a readable ONNX model ({first_line(e)})") from None
 
 
 def open_export(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from slotfill.core.fingerprint import GRAPH_FINGERPRINT
 from slotfill.core.ranking import ranked
 from slotfill.core.schema import model_path
 from slotfill.core.settings import whole_number
@@ -21,7 +22,7 @@ from slotfill.core.vocab import Vocabularies
 from slotfill.errors import CheckpointError, first_line
 from slotfill.inference.numpy_decode import confidences, decode_intents, decode_tags, sigmoid
 from slotfill.inference.numpy_encode import encode_batch
-from slotfill.inference.onnx_session import open_export
+from slotfill.inference.onnx_session import open_export, open_session
 from slotfill.inference.pipeline import TextTagger
 
 
@@ -34,9 +35,10 @@ def graph_path(path: str | Path) -> Path:
 class OnnxTagger(TextTagger):
     """A tagger on an exported graph; ``card`` is the model card the sidecar carries."""
 
-    def __init__(self, session, meta: dict, source: str = "") -> None:
+    def __init__(self, session, meta: dict, source: str = "", graph: bytes | None = None, threads=None) -> None:
         self.session = session
         self.source = source
+        self._meta, self._graph, self._threads = meta, graph, threads  # what a pickled copy rebuilds from
         try:
             self.vocabs = Vocabularies.from_dict(meta["vocabs"])
             d = meta["decode"]
@@ -63,8 +65,23 @@ class OnnxTagger(TextTagger):
         if threads is not None:
             whole_number(threads, "threads")
         model = str(graph).removesuffix(".onnx").removesuffix(".int8") + ".pt"
+        data = graph.read_bytes()
         session, meta = open_export(graph, threads, model=model)
-        return cls(session, meta, str(graph))
+        return cls(session, meta, str(graph), data, threads)
+
+    def __getstate__(self) -> dict:
+        """The graph's bytes and its sidecar: a pickled tagger runs where the files are not (another
+        engine's workers), and is checked again when unpickled."""
+        if self._graph is None:
+            raise TypeError("an OnnxTagger made from a session alone cannot be pickled: load it from its file")
+        return {"graph": self._graph, "meta": self._meta, "source": self.source, "threads": self._threads}
+
+    def __setstate__(self, state: dict) -> None:
+        session = open_session(state["graph"], state["threads"])
+        props = session.get_modelmeta().custom_metadata_map
+        if props.get(GRAPH_FINGERPRINT) != state["meta"].get("fingerprint"):
+            raise CheckpointError(f"{state['source']}: the pickled graph and sidecar do not belong together")
+        self.__init__(session, state["meta"], state["source"], state["graph"], state["threads"])
 
     @property
     def tags(self) -> list[str]:

@@ -43,6 +43,31 @@ class SlotTagger(TextTagger):
     def __init__(self, model: SlotModel, forward: Forward | None = None) -> None:
         self.model = model
         self._forward = forward  # None: the eager float32 network
+        self._how = {"backend": "torch", "precision": "fp32", "threads": None}  # what a pickled copy runs on
+
+    def __getstate__(self) -> dict:
+        """The model's own state (and, on ONNX Runtime, the graph's bytes): a pickled tagger runs where
+        the model files are not (another engine's workers)."""
+        graph = None
+        if self._how["backend"] == "onnx":
+            graph = Path(self._forward.path).read_bytes()
+        return {"state": self.model.state(), "how": dict(self._how), "graph": graph}
+
+    def __setstate__(self, d: dict) -> None:
+        model = SlotModel.from_state(d["state"], "<pickled tagger>")
+        how = d["how"]
+        if how["threads"] is not None:
+            torch.set_num_threads(how["threads"])
+        forward = None
+        if how["backend"] == "onnx":
+            from slotfill.inference.onnx_forward import OnnxEmissions
+            from slotfill.inference.onnx_session import open_session
+
+            forward = OnnxEmissions(Path("<pickled graph>"), session=open_session(d["graph"], how["threads"]))
+        elif how["precision"] == "bf16":
+            forward = _bf16(model)
+        self.__init__(model, forward)
+        self._how = how
 
     @classmethod
     def load(
@@ -74,7 +99,9 @@ class SlotTagger(TextTagger):
             forward = OnnxEmissions.for_model(model, path, threads=threads, precision=precision)
         elif precision == "bf16":
             forward = _bf16(model)
-        return cls(model, forward)
+        tagger = cls(model, forward)
+        tagger._how = {"backend": backend, "precision": precision, "threads": threads}
+        return tagger
 
     @property
     def vocabs(self):
