@@ -65,7 +65,21 @@ def first_line(e: BaseException, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def missing_extra(e: BaseException) -> MissingExtra | None:
+class MissingRequirement(SlotfillError):
+    """A base requirement that is missing: a torch-free install running a command that needs torch."""
+
+    def __init__(self, module: str) -> None:
+        super().__init__(
+            f"this command needs {module}, which this install leaves out (the torch-free install runs ONNX "
+            "models only): pip install slotfill, with its requirements"
+        )
+
+
+# slotfill's own requirements (not extras) that a torch-free install leaves out
+REQUIREMENTS = ("torch", "pytorch_lightning", "lightning_fabric", "datasets", "seqeval", "matplotlib", "tqdm")
+
+
+def missing_extra(e: BaseException) -> MissingExtra | MissingRequirement | None:
     """An import of an optional dependency that failed, as the ``pip install`` that fixes it; else None."""
     if isinstance(e, MissingExtra):
         return e
@@ -73,6 +87,8 @@ def missing_extra(e: BaseException) -> MissingExtra | None:
         top = e.name.split(".")[0]
         if top in EXTRAS:
             return MissingExtra(top, EXTRAS[top], "this command")
+        if top in REQUIREMENTS:
+            return MissingRequirement(top)
     text = str(e)
     if isinstance(e, ImportError) and "tensorboard" in text:  # Lightning says it in words
         return MissingExtra("tensorboard", "tensorboard", "logger=tensorboard")

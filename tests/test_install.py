@@ -90,3 +90,97 @@ def _serve_answers(slotfill: str, folder: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def _serve_onnx_requirements() -> list[str]:
+    """The torch-free install's requirements: the ``serve-onnx`` extra of pyproject.toml."""
+    import tomllib
+
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["serve-onnx"]
+
+
+def _closure(requirements: list[str]) -> set[str]:
+    """The installed distributions these requirements pull in (what ``pip install`` would bring)."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    from packaging.requirements import Requirement
+
+    seen: set[str] = set()
+    todo = [Requirement(r) for r in requirements]
+    while todo:
+        req = todo.pop()
+        if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+            continue
+        name = req.name.lower().replace("_", "-")
+        if name in seen:
+            continue
+        try:
+            dist = distribution(name)
+        except PackageNotFoundError:
+            continue  # a requirement for another platform or Python
+        seen.add(name)
+        todo += [Requirement(r) for r in dist.requires or []]
+    return seen
+
+
+@pytest.fixture(scope="module")
+def torch_free(installed, tmp_path_factory) -> Path:
+    """A venv with the wheel and only the documented torch-free requirements (and what they need)."""
+    from importlib.metadata import distribution
+
+    tmp = tmp_path_factory.mktemp("torch_free")
+    venv = tmp / "venv"
+    assert _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=tmp).returncode == 0
+    py = venv / "bin" / "python"
+    site = Path(_run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=tmp).stdout.strip())
+    names = _closure(_serve_onnx_requirements())
+    assert "torch" not in names and "pytorch-lightning" not in names
+    for name in names:  # each distribution's own top-level files, linked into the venv
+        for f in distribution(name).files or []:
+            top = Path(f.parts[0])
+            src = Path(distribution(name).locate_file(top))
+            if src.exists() and not (site / top).exists() and top.suffix != ".pth" and top.name != "__pycache__":
+                (site / top).symlink_to(src)
+    wheel = next((installed.parent.parent / "wheels").glob("slotfill-*.whl"))
+    proc = _run([sys.executable, "-m", "pip", "--python", str(py), "install", "-q", "--no-deps", "--no-index", str(wheel)], tmp)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return venv / "bin"
+
+
+def test_the_documented_torch_free_install_predicts_and_serves_an_onnx_model(torch_free, tmp_path):
+    import json
+
+    import httpx
+
+    from slotfill import SlotTagger
+    from slotfill.models.onnx_export import export_onnx, onnx_path_for
+    from tests.helpers import tiny_model
+
+    docs = (ROOT / "docs" / "install.md").read_text()
+    assert "pip install --no-deps slotfill" in docs and all(r in docs for r in _serve_onnx_requirements())
+    py = str(torch_free / "python")
+    assert _run([py, "-c", "import torch"], cwd=tmp_path).returncode != 0  # torch is not there
+    model = tiny_model(intent=True, lexicon=True)
+    ckpt = model.save(tmp_path / "export" / "model.pt")
+    export_onnx(model, onnx_path_for(ckpt))
+    text = "i want to leave taipei and arrive in boston"
+    expected = SlotTagger.load(ckpt).predict([text])[0]
+    ckpt.unlink()  # the graph and its sidecar alone
+    slotfill = str(torch_free / "slotfill")
+    proc = _run([slotfill, "predict", "ckpt=export/model.onnx", "format=jsonl", text], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout)["tags"] == expected["tags"]
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    server = subprocess.Popen([slotfill, "serve", "ckpt=export/model.onnx", f"port={port}"], cwd=tmp_path, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_serving(server, url, timeout=120, poll=0.3)
+        answer = httpx.post(f"{url}/model/parse", json={"text": text, "message_id": "1"}).json()
+        assert answer["tags"] == expected["tags"] and answer["intent"]["name"] == expected["intent"]
+        assert httpx.get(f"{url}/version").json()["backend"] == "onnx"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    proc = _run([slotfill, "train", "data=sample"], cwd=tmp_path)  # what needs torch says so in one line
+    assert proc.returncode == 2 and "pip install" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
