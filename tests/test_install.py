@@ -132,7 +132,8 @@ def torch_free(installed, tmp_path_factory) -> Path:
     venv = tmp / "venv"
     assert _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=tmp).returncode == 0
     py = venv / "bin" / "python"
-    site = Path(_run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], cwd=tmp).stdout.strip())
+    purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    site = Path(_run([str(py), "-c", purelib], cwd=tmp).stdout.strip())
     names = _closure(_serve_onnx_requirements())
     assert "torch" not in names and "pytorch-lightning" not in names
     for name in names:  # each distribution's own top-level files, linked into the venv
@@ -142,7 +143,8 @@ def torch_free(installed, tmp_path_factory) -> Path:
             if src.exists() and not (site / top).exists() and top.suffix != ".pth" and top.name != "__pycache__":
                 (site / top).symlink_to(src)
     wheel = next((installed.parent.parent / "wheels").glob("slotfill-*.whl"))
-    proc = _run([sys.executable, "-m", "pip", "--python", str(py), "install", "-q", "--no-deps", "--no-index", str(wheel)], tmp)
+    pip = [sys.executable, "-m", "pip", "--python", str(py), "install", "-q", "--no-deps", "--no-index"]
+    proc = _run([*pip, str(wheel)], tmp)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return venv / "bin"
 
