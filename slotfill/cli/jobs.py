@@ -12,7 +12,6 @@ from omegaconf import DictConfig, OmegaConf
 
 from slotfill.cli import console, options
 from slotfill.cli.streams import TextOutput, check_sources, chunks, iter_sentences
-from slotfill.core.backends import choose
 from slotfill.core.schema import model_path
 from slotfill.errors import ConfigError, MissingExtra, SlotfillError, first_line
 
@@ -82,25 +81,10 @@ def objective(metrics: dict) -> float | None:
 
 
 def load_tagger(cfg: DictConfig):
-    """The tagger that ``ckpt``, ``backend``, ``precision`` and ``threads`` of a predict/evaluate config name.
+    """The tagger that ``ckpt``, ``backend``, ``precision`` and ``threads`` of a predict/evaluate config name."""
+    from slotfill.inference.loading import load_tagger as load
 
-    ONNX models run on ONNX Runtime with numpy decoding (:class:`OnnxTagger`: torch is never
-    imported); ``model.pt`` on PyTorch (:class:`SlotTagger`).
-    """
-    threads = options.threads_setting(cfg)
-    precision = str(cfg.precision)
-    if choose(str(cfg.backend), str(cfg.ckpt)) == "onnx":
-        from slotfill.inference.onnx_tagger import OnnxTagger, graph_path
-
-        if precision == "bf16":
-            raise ConfigError("precision=bf16 needs backend=torch (the ONNX graphs are float32 or int8)")
-        graph = graph_path(model_path(cfg.ckpt, ".onnx"))
-        if precision == "int8" and not str(graph).endswith(".int8.onnx"):
-            graph = graph.with_name(graph.name.removesuffix(".onnx") + ".int8.onnx")
-        return OnnxTagger.load(graph, threads=threads)
-    from slotfill.inference.tagger import SlotTagger
-
-    return SlotTagger.load(cfg.ckpt, backend="torch", threads=threads, precision=precision)
+    return load(cfg.ckpt, str(cfg.backend), options.threads_setting(cfg), str(cfg.precision))
 
 
 def evaluate(cfg: DictConfig) -> dict:

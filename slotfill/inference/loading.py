@@ -1,0 +1,35 @@
+"""One way to load any model file: ``load_tagger(path)`` picks the engine from the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from slotfill.core.backends import PRECISIONS, choose
+from slotfill.core.schema import model_path
+from slotfill.errors import ConfigError
+from slotfill.inference.pipeline import TextTagger
+
+
+def load_tagger(
+    path: str | Path, backend: str = "auto", threads: int | None = None, precision: str = "fp32"
+) -> TextTagger:
+    """A tagger for ``path`` (a run folder, ``model.pt``, a training ``.ckpt`` or ``model.onnx``).
+
+    ONNX models run on ONNX Runtime with numpy decoding (:class:`OnnxTagger`: torch is never
+    imported; ``precision="int8"`` takes the int8 graph beside the float one); the others on
+    PyTorch (:class:`SlotTagger`).
+    """
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision={precision!r}: choose one of {', '.join(PRECISIONS)}")
+    if choose(backend, path) == "onnx":
+        from slotfill.inference.onnx_tagger import OnnxTagger, graph_path
+
+        if precision == "bf16":
+            raise ConfigError("precision=bf16 needs backend=torch (the ONNX graphs are float32 or int8)")
+        graph = graph_path(model_path(path, ".onnx"))
+        if precision == "int8" and not graph.name.endswith(".int8.onnx"):
+            graph = graph.with_name(graph.name.removesuffix(".onnx") + ".int8.onnx")
+        return OnnxTagger.load(graph, threads=threads)
+    from slotfill.inference.tagger import SlotTagger
+
+    return SlotTagger.load(path, backend="torch", threads=threads, precision=precision)
