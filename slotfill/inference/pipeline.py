@@ -2,7 +2,9 @@
 
 :class:`TextTagger` is the torch-free part of the Python API. :class:`slotfill.inference.tagger.SlotTagger`
 (PyTorch, or ONNX Runtime with torch decoding) and :class:`slotfill.inference.onnx_tagger.OnnxTagger`
-(ONNX Runtime with numpy decoding) differ only in :meth:`TextTagger._tag`.
+(ONNX Runtime with numpy decoding) differ only in :meth:`TextTagger._tag` and
+:meth:`TextTagger._emissions`; what follows the network is shared: spans with Rasa's roles,
+groups and synonym values, ``min_confidence`` (:func:`drop_unsure`) and ``nbest``.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ def drop_unsure(result: dict, min_confidence: float) -> dict:
 
 
 class TextTagger:
-    """Subclasses set ``vocabs`` and implement :meth:`_tag`."""
+    """Subclasses set ``vocabs`` and ``tags`` and implement :meth:`_tag` (and :meth:`_emissions` for ``nbest``)."""
 
     vocabs: Vocabularies
 
