@@ -6,11 +6,12 @@
 
 Tables (``--tables``):
 
-- ``default``: ``python train.py`` (the default model) on ATIS and SNIPS;
-- ``default-ablation``: the default without lexicons, without lexicon dropout, without the
-  mention swap, and without word/span dropout, on ATIS and SNIPS;
+- ``default``: ``python train.py`` (the default model, joint) on ATIS and SNIPS;
+- ``default-ablation``: the default's slot features without lexicons, without lexicon dropout,
+  without the mention swap, and without word/span dropout, on ATIS and SNIPS (slots only: they
+  were chosen before the default got its intent head);
 - ``default-tuning``: candidate changes to the default (checkpoint averaging, learning-rate
-  decay, a lower lexicon dropout), to be judged on the validation columns;
+  decay, a lower lexicon dropout), to be judged on the validation columns (slots only, as above);
 - ``default-intent``: the intent heads the default could carry (none, the shared encoder
   pooled at two loss weights or detached, a separate recurrent intent encoder of three sizes, a
   word convolution), selected on ``val/joint``, judged on the validation columns and on training
@@ -65,40 +66,52 @@ TABLES = (
 
 NO_LEXICON = ["model.lexicons=null", "train.lexicon_dropout=0", "train.mention_swap=0"]
 NO_SWAP = ["train.mention_swap=0"]
-# each row switches parts of the default off; the last row is the default itself
-DEFAULT_ABLATION = {
-    "no word/span dropout, no lexicons (the default before lexicons)": [
-        *NO_LEXICON,
-        "train.word_dropout=0",
-        "train.span_dropout=0",
-    ],
-    "+word/span dropout": NO_LEXICON,
-    "+word/span dropout +lexicons": ["train.lexicon_dropout=0", *NO_SWAP],
-    "+word/span dropout +lexicons +lexicon dropout": NO_SWAP,
-    "+word/span dropout +lexicons +mention swap": ["train.lexicon_dropout=0"],
-    "+word/span dropout +lexicons +lexicon dropout +mention swap (default)": [],
-}
-# candidate settings of the default, judged on the validation columns; every row names the settings
-# it varies, so its runs stay valid whatever the default is (the last row is the default itself)
-BEFORE = ["train.lexicon_dropout=0.5"]  # the default before this tuning: lexicon dropout 0.5, no averaging
-DEFAULT_TUNING = {
-    "lexicon dropout 0.5 (the default before)": [*BEFORE, "train.average_last=1"],
-    "lexicon dropout 0.5, averaging the last 3 epochs": [*BEFORE, "train.average_last=3"],
-    "lexicon dropout 0.5, averaging the last 5 epochs": [*BEFORE, "train.average_last=5"],
-    "lexicon dropout 0.5, cosine learning-rate decay": [*BEFORE, "train.average_last=1", "train.lr_decay=cosine"],
-    "lexicon dropout 0.5, cosine decay, averaging the last 5": [
-        *BEFORE,
-        "train.average_last=5",
-        "train.lr_decay=cosine",
-    ],
-    "lexicon dropout 0.25, averaging the last 5 epochs": ["train.lexicon_dropout=0.25", "train.average_last=5"],
-    "lexicon dropout 0.25 (default)": [],
-}
-# the intent head of the default, judged on validation and on training time; every row pins the head
-# settings and the monitor, so its runs stay valid whatever the default is
+# the slot features were ablated and tuned on the slots-only model (the default before it was joint):
+# every row of those two tables pins it, so their runs stay valid with the joint default
 SLOTS_ONLY = ["model.intent=false", "monitor=val/f1"]
 
 
+def _slots_only(rows: dict[str, list[str]]) -> dict[str, list[str]]:
+    return {label: [*SLOTS_ONLY, *extra] for label, extra in rows.items()}
+
+
+# each row switches parts of the default's slot features off; the last row has them all
+DEFAULT_ABLATION = _slots_only(
+    {
+        "no word/span dropout, no lexicons (the default before lexicons)": [
+            *NO_LEXICON,
+            "train.word_dropout=0",
+            "train.span_dropout=0",
+        ],
+        "+word/span dropout": NO_LEXICON,
+        "+word/span dropout +lexicons": ["train.lexicon_dropout=0", *NO_SWAP],
+        "+word/span dropout +lexicons +lexicon dropout": NO_SWAP,
+        "+word/span dropout +lexicons +mention swap": ["train.lexicon_dropout=0"],
+        "+word/span dropout +lexicons +lexicon dropout +mention swap (the default's slot features)": [],
+    }
+)
+# candidate settings of the default, judged on the validation columns; every row names the settings
+# it varies, so its runs stay valid whatever the default is (the last row has the default's)
+BEFORE = ["train.lexicon_dropout=0.5"]  # the default before this tuning: lexicon dropout 0.5, no averaging
+DEFAULT_TUNING = _slots_only(
+    {
+        "lexicon dropout 0.5 (the default before)": [*BEFORE, "train.average_last=1"],
+        "lexicon dropout 0.5, averaging the last 3 epochs": [*BEFORE, "train.average_last=3"],
+        "lexicon dropout 0.5, averaging the last 5 epochs": [*BEFORE, "train.average_last=5"],
+        "lexicon dropout 0.5, cosine learning-rate decay": [*BEFORE, "train.average_last=1", "train.lr_decay=cosine"],
+        "lexicon dropout 0.5, cosine decay, averaging the last 5": [
+            *BEFORE,
+            "train.average_last=5",
+            "train.lr_decay=cosine",
+        ],
+        "lexicon dropout 0.25, averaging the last 5 epochs": ["train.lexicon_dropout=0.25", "train.average_last=5"],
+        "lexicon dropout 0.25 (the default's)": [],
+    }
+)
+
+
+# the intent head of the default, judged on validation and on training time; every row pins the head
+# settings and the monitor, so its runs stay valid whatever the default is
 def _head(encoder: str, *extra: str) -> list[str]:
     """An intent-head row's overrides: the encoder it reads, selection on val/joint, no intent->slot."""
     return [
@@ -394,8 +407,8 @@ def _slug(overrides: list[str]) -> str:
 PER_DATASET = ("default", "default-ablation", "default-tuning", "default-intent")
 TITLES = {
     "default": "Default model (`python train.py`)",
-    "default-ablation": "Ablation of the default model",
-    "default-tuning": "Candidate changes to the default model (chosen on validation)",
+    "default-ablation": "Ablation of the default's slot features (slots only)",
+    "default-tuning": "Candidate changes to the default model (chosen on validation, slots only)",
     "presets": "Presets",
     "preset-ablation": "Ablation of the ATIS preset",
     "preset-tuning": "Candidate settings of the presets (chosen on validation)",

@@ -1,13 +1,15 @@
 """HTTP load benchmark of ``slotfill serve``: POST /model/parse (Rasa's endpoint), one ATIS test sentence per request.
 
 For each server configuration (eager / ONNX, with / without micro-batching) a server process is
-started on a free localhost port; async httpx clients (1 / 8 / 64 by default) each send requests
-back to back for ``--seconds``; the table gives requests/s and latency percentiles. The
+started on a free localhost port; async clients (1 / 8 / 64 by default) each send requests
+back to back for ``--seconds`` (httpx, or with ``--client aiohttp`` the client Rasa's HTTP
+interpreter uses, whose own cost per request is lower); the table gives requests/s and latency percentiles. The
 in-process batched API (``predict`` on all sentences, batch 256) is measured in the same run:
 its sentences/s over the server's requests/s is the serving overhead. The ONNX server's resident
 memory and its cold start (process start to first answer) are reported too.
 
     python bench/serve_load.py --ckpt outputs/.../model.pt [--seconds 3] [--clients 1,8,64]
+    python bench/serve_load.py --ckpt .../model.pt --configs onnx-batching --clients 1 --client aiohttp
 
 Not a timed test: numbers depend on the machine (and on what else runs on it).
 """
@@ -71,28 +73,44 @@ def start_server(ckpt: str, settings: list[str], threads: int) -> tuple[subproce
             raise SystemExit("server did not start in 120 s")
 
 
-async def load(url: str, sentences: list[str], clients: int, seconds: float) -> dict:
+async def load(url: str, sentences: list[str], clients: int, seconds: float, client: str = "httpx") -> dict:
     latencies: list[float] = []
     errors = 0
     stop = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
 
-    async def client(k: int, http: httpx.AsyncClient) -> None:
+    async def run(k: int, post) -> None:
         nonlocal errors
         i = k
         while time.perf_counter() < stop:
             t = time.perf_counter()
-            resp = await http.post(
-                f"{url}/model/parse", json={"text": sentences[i % len(sentences)], "message_id": str(i)}
-            )
+            status = await post({"text": sentences[i % len(sentences)], "message_id": str(i)})
             latencies.append(time.perf_counter() - t)
-            errors += resp.status_code != 200
+            errors += status != 200
             i += clients
 
-    async with httpx.AsyncClient(limits=limits, timeout=30) as http:
-        t0 = time.perf_counter()
-        await asyncio.gather(*(client(k, http) for k in range(clients)))
-        wall = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    if client == "aiohttp":
+        import aiohttp
+
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=clients)) as session:
+
+            async def post(body: dict) -> int:
+                async with session.post(f"{url}/model/parse", json=body) as resp:
+                    await resp.read()
+                    return resp.status
+
+            t0 = time.perf_counter()
+            await asyncio.gather(*(run(k, post) for k in range(clients)))
+    else:
+        limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+        async with httpx.AsyncClient(limits=limits, timeout=30) as http:
+
+            async def post(body: dict) -> int:
+                return (await http.post(f"{url}/model/parse", json=body)).status_code
+
+            t0 = time.perf_counter()
+            await asyncio.gather(*(run(k, post) for k in range(clients)))
+    wall = time.perf_counter() - t0
     latencies.sort()
 
     def pct(q: float) -> float:
@@ -122,12 +140,15 @@ def main() -> None:
     ap.add_argument("--clients", default="1,8,64")
     ap.add_argument("--seconds", type=float, default=3.0, help="load per cell")
     ap.add_argument("--threads", type=int, default=1, help="model threads of the server")
+    ap.add_argument("--client", choices=("httpx", "aiohttp"), default="httpx", help="the load client's library")
     ap.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated subset of: " + ", ".join(CONFIGS))
     args = ap.parse_args()
     sentences = [s.strip() for s in Path(args.sentences).read_text().splitlines() if s.strip()]
     clients = [int(c) for c in args.clients.split(",")]
     print(
-        f"# serve load: {len(sentences)} sentences, {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}"
+        f"# serve load: {len(sentences)} sentences, {os.cpu_count()} CPUs,"
+        f" {platform.processor() or platform.machine()},"
+        f" {args.client} clients, load average before {os.getloadavg()[0]:.2f}"
     )
     print("\n| server | clients | requests/s | p50 ms | p99 ms | requests | errors |")
     print("|---|---:|---:|---:|---:|---:|---:|")
@@ -136,7 +157,7 @@ def main() -> None:
         proc, url, cold = start_server(args.ckpt, CONFIGS[name], args.threads)
         try:
             for c in clients:
-                r = asyncio.run(load(url, sentences, c, args.seconds))
+                r = asyncio.run(load(url, sentences, c, args.seconds, args.client))
                 cells = f"{r['rps']:,.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['n']:,} | {r['errors']}"
                 print(f"| {name} | {c} | {cells} |", flush=True)
             extra.append(f"- {name}: cold start to first answer {cold:.2f} s, RSS after load {rss_mb(proc.pid):.0f} MB")

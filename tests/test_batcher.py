@@ -51,6 +51,36 @@ def test_a_lone_request_does_not_wait():
     assert asyncio.run(one()) < 0.5 and calls == [["a"]]
 
 
+def test_a_lone_request_on_an_idle_model_is_tagged_on_the_event_loop():
+    import threading
+
+    threads = []
+
+    def fn(texts):
+        threads.append(threading.current_thread())
+        return [{"text": t} for t in texts]
+
+    async def run(in_flight):
+        b = MicroBatcher(fn, max_batch=64, max_wait_ms=5, in_flight=lambda: in_flight)
+        await b.start()
+        try:
+            await b.submit(["a"])
+            slow = asyncio.create_task(b.run(lambda: __import__("time").sleep(0.2)))
+            await asyncio.sleep(0.05)  # the model thread is busy now: the next request must wait for it
+            await b.submit(["b"])
+            await slow
+            await b.submit(["c"])  # idle again
+        finally:
+            await b.stop()
+
+    asyncio.run(run(1))
+    main = threading.main_thread()
+    assert [t is main for t in threads] == [True, False, True]
+    threads.clear()
+    asyncio.run(run(2))  # another request in flight: every text goes to the model thread
+    assert not any(t is main for t in threads)
+
+
 def test_batches_are_bounded():
     fn, calls = _fake()
     asyncio.run(_many(MicroBatcher(fn, max_batch=4, max_wait_ms=5), 10))

@@ -26,16 +26,18 @@ def test_slug_keeps_each_key_and_its_dotted_value():
 
 
 def test_tuning_tables_name_distinct_runs_and_end_with_what_users_run():
-    for table, default in (("default-tuning", "atis-default-seed1"), ("preset-tuning", "atis-preset-seed1")):
+    for table, last in (("default-tuning", None), ("preset-tuning", "atis-preset-seed1")):
         rows = _plan([table])[table]
         names = [name for runs in rows.values() for name, _ in runs]
         assert len(names) == len(set(names)) == 2 * len(rows)
-        assert default in names  # the unchanged default or preset is one of the rows, under its usual name
+        assert last is None or last in names  # the unchanged preset is one of the rows, under its usual name
+    # the default's slot features were tuned slots-only: every row pins that, none is the joint default's run
     rows = _plan(["default-tuning"])["default-tuning"]
-    assert rows["atis: lexicon dropout 0.25 (default)"] == [
-        ("atis-default-seed1", ["seed=1"]),
-        ("atis-default-seed2", ["seed=2"]),
+    assert rows["atis: lexicon dropout 0.25 (the default's)"] == [
+        ("atis-default-intentfalse-monitorvalf1-seed1", ["seed=1", "model.intent=false", "monitor=val/f1"]),
+        ("atis-default-intentfalse-monitorvalf1-seed2", ["seed=2", "model.intent=false", "monitor=val/f1"]),
     ]
+    assert all("atis-default-seed1" not in [n for n, _ in runs] for runs in rows.values())
 
 
 @pytest.mark.slow

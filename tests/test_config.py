@@ -61,7 +61,15 @@ def test_defaults():
     assert cfg.model.cell == "lstm" and cfg.model.num_layers >= 2 and cfg.model.bidirectional
     assert cfg.model.forget_bias == 1.0 and cfg.trainer.gradient_clip_val > 0
     assert cfg.data.benchmark == "atis" and cfg.data.path is None  # located by slotfill.data.load.locate
-    assert cfg.callbacks.model_checkpoint.monitor == cfg.callbacks.early_stopping.monitor == "val/f1"
+    # joint by default: slots and intent, the checkpoint chosen on both (bench/RESULTS.md, the default's intent head)
+    assert cfg.model.intent and cfg.model.intent_encoder == "separate" and cfg.model.intent_hidden_size == 64
+    assert cfg.callbacks.model_checkpoint.monitor == cfg.callbacks.early_stopping.monitor == "val/joint"
+
+
+def test_the_presets_keep_their_own_intent_encoder():
+    for name in ("atis", "snips"):
+        cfg = compose_config([f"experiment={name}"], Path("x"))
+        assert cfg.model.intent_encoder == "separate" and cfg.model.intent_hidden_size is None
 
 
 def _leaves(node, prefix=""):

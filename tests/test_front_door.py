@@ -106,7 +106,11 @@ CASES = [
     (["train", "data.path={bad}"], 2, "seq.out:1: 1 tags for 2 tokens"),
     (["train", "data=sample", "model.cell=transformer"], 2, "model.cell='transformer'"),
     (["train", "data=sample", "model.dropout=1.5"], 2, "model.dropout=1.5"),
-    (["train", "data=sample", "model.intent_to_slot=true"], 2, "model.intent_to_slot=true needs the intent head"),
+    (
+        ["train", "data=sample", "model.intent=false", "model.intent_to_slot=true"],
+        2,
+        "model.intent_to_slot=true needs the intent head",
+    ),
     (["train", "data=sample", "train.lr_decay=sine"], 2, "train.lr_decay='sine'"),
     (["train", "data=sample", "+model.nonsense=1"], 2, "model.nonsense"),
     (

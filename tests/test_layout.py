@@ -21,6 +21,7 @@ ALLOWED = {
     "training": {"core", "data", "models", "evaluation"},
     "serving": {"core", "inference"},
     "cli": {"core", "data", "models", "evaluation", "inference", "training", "serving"},
+    "integrations": {"core", "inference"},  # other tools' plug-ins (spaCy) over a loaded tagger
 }
 TOP = {"errors", "version"}  # the ground every package stands on
 TORCH_FREE = [

@@ -312,6 +312,8 @@ def test_default_model_tags_the_readme_examples(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     got = {r["text"]: [(s["slot"], s["text"]) for s in r["spans"]] for r in map(json.loads, proc.stdout.splitlines())}
     assert {text: got[text] for text in README_EXAMPLES} == README_EXAMPLES
+    intents = {r["text"]: r["intent"] for r in map(json.loads, proc.stdout.splitlines())}
+    assert {intents[text] for text in README_EXAMPLES} == {"atis_flight"}  # joint by default: every one a flight
     cities = {text: [s for s in got[text] if s[0].endswith("city_name")] for text in UNSEEN_CITIES}
     assert cities == UNSEEN_CITIES
 
