@@ -1,0 +1,163 @@
+"""integrations/spacy_component.py: slotfill as a spaCy pipeline component, found by its entry point."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from slotfill.errors import SlotfillError
+from tests.helpers import ROOT
+
+spacy = pytest.importorskip("spacy")
+
+SEED = "i want to leave taipei and arrive in boston"
+
+
+class FixedTagger:
+    """Answers every text with the spans of ``SEED`` shifted onto it (where the words are)."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def predict(self, texts, batch_size=256, min_confidence=0.0):
+        self.calls.append(list(texts))
+        return [self._one(t) for t in texts]
+
+    @staticmethod
+    def _one(text: str) -> dict:
+        spans = []
+        for word, slot, confidence in (("taipei", "fromloc.city_name", 0.98), ("boston", "toloc.city_name", 0.4)):
+            start = text.find(word)
+            if start >= 0:
+                spans.append(
+                    {"slot": slot, "text": word, "start": start, "end": start + len(word), "confidence": confidence}
+                )
+        ranking = [{"name": "atis_flight", "confidence": 0.97}, {"name": "atis_airfare", "confidence": 0.02}]
+        return {"text": text, "spans": spans, "intent": "atis_flight", "intent_ranking": ranking}
+
+
+@pytest.fixture
+def nlp(tiny_model_file):
+    """A blank English pipeline with slotfill added by name (the entry point), its tagger replaced by
+    :class:`FixedTagger` so that the spans are known."""
+    nlp = spacy.blank("en")
+    component = nlp.add_pipe("slotfill", config={"model": str(tiny_model_file)})
+    component.tagger = FixedTagger()
+    return nlp
+
+
+@pytest.mark.slow  # a fresh interpreter importing spaCy and torch
+def test_add_pipe_by_name_needs_no_import(tiny_model_file):
+    code = (
+        "import sys, spacy; nlp = spacy.blank('en');"
+        f"nlp.add_pipe('slotfill', config={{'model': {str(tiny_model_file)!r}}});"
+        "doc = nlp('flights to boston');"
+        "print(nlp.pipe_names, 'slotfill.integrations.spacy_component' in sys.modules, type(doc.cats).__name__)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["['slotfill']", "True", "dict"]
+
+
+def test_slots_fill_doc_ents_with_spacy_offsets_and_intents_fill_cats(nlp):
+    doc = nlp(SEED)
+    assert [(e.text, e.label_, e.start_char, e.end_char) for e in doc.ents] == [
+        ("taipei", "fromloc.city_name", 16, 22),
+        ("boston", "toloc.city_name", 37, 43),
+    ]
+    assert [e._.slotfill_confidence for e in doc.ents] == [0.98, 0.4]
+    assert doc.cats == {"atis_flight": 0.97, "atis_airfare": 0.02}
+    assert doc._.slotfill["intent"] == "atis_flight"
+    assert [s.text for s in doc.spans["slotfill"]] == ["taipei", "boston"]
+
+
+def test_a_slot_overlapping_an_earlier_entity_stays_in_the_span_group(tiny_model_file):
+    nlp = spacy.blank("en")
+    ruler = nlp.add_pipe("entity_ruler")
+    ruler.add_patterns([{"label": "GPE", "pattern": "taipei"}])
+    nlp.add_pipe("slotfill", config={"model": str(tiny_model_file)}).tagger = FixedTagger()
+    doc = nlp(SEED)
+    assert [(e.text, e.label_) for e in doc.ents] == [("taipei", "GPE"), ("boston", "toloc.city_name")]
+    assert [(s.text, s.label_) for s in doc.spans["slotfill"]] == [
+        ("taipei", "fromloc.city_name"),
+        ("boston", "toloc.city_name"),
+    ]
+
+
+def test_pipe_tags_in_batches_and_answers_as_call_does(nlp):
+    texts = [SEED, "flights to boston", "no city here", "from taipei"] * 3
+    component = nlp.get_pipe("slotfill")
+    piped = list(nlp.pipe(texts, batch_size=5))
+    assert max(len(c) for c in component.tagger.calls) > 1  # batches, not one text a call
+    one = [nlp(t) for t in texts]
+    assert [[(e.text, e.label_) for e in d.ents] for d in piped] == [[(e.text, e.label_) for e in d.ents] for d in one]
+    assert [d.cats for d in piped] == [d.cats for d in one]
+
+
+def test_a_span_that_does_not_map_onto_spacys_tokens_is_warned_not_dropped_silently(nlp, caplog):
+    class Misaligned(FixedTagger):
+        @staticmethod
+        def _one(text):
+            return {
+                "text": text,
+                "spans": [{"slot": "x", "text": "?", "start": 40, "end": 90, "confidence": 1.0}],
+                "intent": None,
+                "intent_ranking": [],
+            }
+
+    nlp.get_pipe("slotfill").tagger = Misaligned()
+    with caplog.at_level("WARNING"):
+        doc = nlp("short text")
+    assert list(doc.ents) == [] and "does not map onto spaCy's tokens" in caplog.text
+
+
+def test_min_confidence_is_passed_to_the_tagger(tiny_model_file):
+    nlp = spacy.blank("en")
+    component = nlp.add_pipe("slotfill", config={"model": str(tiny_model_file), "min_confidence": 0.5})
+    seen = []
+
+    class Recording(FixedTagger):
+        def predict(self, texts, batch_size=256, min_confidence=0.0):
+            seen.append(min_confidence)
+            return super().predict(texts, batch_size, min_confidence)
+
+    component.tagger = Recording()
+    nlp(SEED)
+    assert seen == [0.5]
+    with pytest.raises(SlotfillError, match="min_confidence"):
+        spacy.blank("en").add_pipe("slotfill", config={"model": str(tiny_model_file), "min_confidence": 2})
+
+
+def test_a_missing_or_bad_model_is_one_clear_error(tmp_path):
+    with pytest.raises(SlotfillError, match="needs a model"):
+        spacy.blank("en").add_pipe("slotfill")
+    bad = tmp_path / "model.pt"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(SlotfillError) as e:
+        spacy.blank("en").add_pipe("slotfill", config={"model": str(bad)})
+    assert "model.pt" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_without_spacy_the_import_names_the_extra():
+    code = "import sys; sys.modules['spacy'] = None\nimport slotfill.integrations.spacy_component"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0 and "slotfill[spacy]" in proc.stderr
+
+
+@pytest.mark.slow
+def test_a_trained_model_in_a_real_pipeline_shows_departure_and_arrival(trained_sample, tmp_path):
+    from spacy import displacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    nlp.add_pipe("slotfill", config={"model": str(trained_sample["model_file"])})
+    doc = nlp(SEED)
+    assert [(e.text, e.label_) for e in doc.ents] == [("taipei", "fromloc.city_name"), ("boston", "toloc.city_name")]
+    assert max(doc.cats, key=doc.cats.get) == doc._.slotfill["intent"]
+    html = displacy.render(doc, style="ent")
+    assert "fromloc.city_name" in html and "toloc.city_name" in html and "taipei" in html
+    nlp.to_disk(tmp_path / "pipeline")  # the component's config names its model: spacy.load rebuilds it
+    again = spacy.load(tmp_path / "pipeline")
+    assert [(e.text, e.label_) for e in again(SEED).ents] == [(e.text, e.label_) for e in doc.ents]
