@@ -159,6 +159,18 @@ def test_one_process_at_a_time_trains_in_a_folder(tmp_path):
     RunFolder(tmp_path).claim()  # the lock file is not another run's file
 
 
+def test_a_second_training_in_a_busy_folder_leaves_its_hydra_files_alone(tmp_path):
+    from tests.helpers import run_script
+
+    (tmp_path / ".hydra").mkdir()
+    (tmp_path / ".hydra" / "config.yaml").write_text("seed: 1\n")
+    with run_folder.lock(tmp_path):
+        proc = run_script("train.py", [f"hydra.run.dir={tmp_path}", "seed=5"], timeout=60)
+    assert proc.returncode == 2 and "another slotfill process" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert (tmp_path / ".hydra" / "config.yaml").read_text() == "seed: 1\n"  # the running run's config
+
+
 def test_the_lock_sweeps_temporary_files_a_killed_writer_left(tmp_path):
     (tmp_path / "checkpoints").mkdir()
     left = [tmp_path / ".model.pt.abc123.tmp", tmp_path / "checkpoints" / ".last.ckpt.x9.tmp"]

@@ -302,9 +302,9 @@ UNSEEN_CITIES = {
 @pytest.mark.long
 @needs_atis
 def test_default_model_tags_the_readme_examples(tmp_path):
-    """``python train.py`` as users run it (all 30 epochs, seed 42), then README's examples.
+    """``python train.py`` as users run it (all 30 epochs, seed 42, joint), then README's examples.
 
-    One torch thread instead of the default two: ``make test`` runs a worker per core.
+    ``threads=1`` pinned: what ``threads=auto`` gives a process here, whatever the machine.
     """
     proc = _train(["trainer.enable_progress_bar=false", "threads=1"], tmp_path, timeout=1500)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -155,7 +155,17 @@ def hydra_argv(name: str, argv: list[str]) -> tuple[list[str], list[str]]:
     argv = quote_paths(argv)
     if name == "train":
         argv = torchrun_argv(resume_argv(argv))
+        _refuse_a_busy_run_dir(argv)
     return texts, flags_last(job_name(argv, name))
+
+
+def _refuse_a_busy_run_dir(argv: list[str]) -> None:
+    """A named run folder another process trains in is refused before Hydra overwrites its ``.hydra/``."""
+    dirs = [a.split("=", 1)[1].strip("'\"") for a in argv if a.startswith("hydra.run.dir=")]
+    if dirs and "${" not in dirs[-1]:
+        from slotfill.training.run_folder import check_free
+
+        check_free(dirs[-1])
 
 
 def run_command(name: str, argv: list[str]) -> int:

@@ -47,6 +47,27 @@ STATUSES = ("running", "completed", "failed", "interrupted")
 _NOT_COMPARED = ("resume", "output_dir", "init_from", "overwrite")
 
 
+def _busy(folder: Path, handle) -> ConfigError:
+    handle.seek(0)
+    pid = handle.read().strip() or "?"
+    return ConfigError(
+        f"{folder}: another slotfill process (pid {pid}) is training in this run folder; "
+        "wait for it to end, or train in another folder"
+    )
+
+
+def check_free(folder: str | Path) -> None:
+    """Refuse, before Hydra writes its ``.hydra/`` files there, a run folder another process trains in."""
+    path = Path(folder) / LOCK_FILE
+    if not path.is_file() or not is_rank_zero():  # the other ranks of a run share rank 0's folder
+        return
+    with open(path) as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise _busy(Path(folder), handle) from None
+
+
 @contextlib.contextmanager
 def lock(folder: str | Path) -> Iterator[None]:
     """Hold the run folder for this process: a second training in it (a second ``resume=``) is refused."""
@@ -58,12 +79,7 @@ def lock(folder: str | Path) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            handle.seek(0)
-            pid = handle.read().strip() or "?"
-            raise ConfigError(
-                f"{folder}: another slotfill process (pid {pid}) is training in this run folder; "
-                "wait for it to end, or train in another folder"
-            ) from None
+            raise _busy(folder, handle) from None
         handle.seek(0)
         handle.truncate()
         handle.write(str(os.getpid()))
