@@ -133,6 +133,64 @@ def in_process(ckpt: str, sentences: list[str], threads: int) -> dict[str, float
     return out
 
 
+def asgi_latency(ckpt: str, sentences: list[str], threads: int, n: int = 2000) -> dict[str, float]:
+    """Median ms of one /model/parse through the ONNX app called directly (no sockets, no client), and of
+    the tagger alone on the same sentences: the server's own cost per lone request."""
+    import json
+    import statistics
+
+    from slotfill.serving.app import create_app
+    from slotfill.serving.backend import load_backend
+
+    backend = load_backend(str(Path(ckpt).with_suffix(".onnx")), "onnx", threads)
+    app = create_app(backend)
+
+    async def call(body: bytes) -> int:
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+            "scheme": "http", "path": "/model/parse", "raw_path": b"/model/parse", "query_string": b"",
+            "root_path": "", "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 2),
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }  # fmt: skip
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+        status = []
+
+        async def receive() -> dict:
+            if messages:
+                return messages.pop()
+            await asyncio.sleep(3600)  # no disconnect: the request stays open until answered
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+
+        await app(scope, receive, send)
+        return status[0]
+
+    async def run() -> list[float]:
+        startup, events = asyncio.Queue(), asyncio.Queue()
+        await startup.put({"type": "lifespan.startup"})
+        lifespan = asyncio.create_task(app({"type": "lifespan", "asgi": {"version": "3.0"}}, startup.get, events.put))
+        await events.get()
+        times = []
+        for i in range(n + 200):
+            body = json.dumps({"text": sentences[i % len(sentences)], "message_id": str(i)}).encode()
+            t = time.perf_counter()
+            assert await call(body) == 200
+            times.append(time.perf_counter() - t)
+        lifespan.cancel()
+        return times[200:]
+
+    served = asyncio.run(run())
+    alone = []
+    for i in range(n):
+        t = time.perf_counter()
+        backend.predict([sentences[i % len(sentences)]])
+        alone.append(time.perf_counter() - t)
+    return {"app": 1000 * statistics.median(served), "tagger": 1000 * statistics.median(alone)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--ckpt", required=True, help="model.pt with model.onnx beside it (slotfill export)")
@@ -166,8 +224,13 @@ def main() -> None:
             proc.terminate()
             proc.wait(timeout=30)
     api = in_process(args.ckpt, sentences, args.threads)
+    asgi = asgi_latency(args.ckpt, sentences, args.threads)
     print("\n" + "\n".join(extra))
     print(f"- in-process batched API (batch 256): eager {api['eager']:,.0f} sentences/s, onnx {api['onnx']:,.0f}")
+    print(
+        f"- one lone /model/parse through the ONNX app itself (no sockets, no client): {asgi['app']:.2f} ms median;"
+        f" the tagger alone on the same sentences: {asgi['tagger']:.2f} ms"
+    )
 
 
 if __name__ == "__main__":
