@@ -66,8 +66,10 @@ def _trained_once(tmp_path_factory, name: str, extra: list[str]) -> dict:
 @pytest.fixture(scope="session")
 def trained_sample(tmp_path_factory):
     """A tagger trained on the bundled sample (shared by tests that need a checkpoint)."""
-    extra = ["model.intent=true", "model.char_dim=16", "model.char_filters=16", "train.word_dropout=0.1"]
-    extra.append("monitor=val/joint")  # the presets' checkpoint selection (slot F1 + intent)
+    # the intent head pools the slot encoder: on 60 sentences the default's own intent encoder leaves
+    # the slots undertrained (tests/test_tagger.py reads the role of an unseen city from context)
+    extra = ["model.intent=true", "model.intent_encoder=shared", "model.char_dim=16", "model.char_filters=16"]
+    extra += ["train.word_dropout=0.1", "monitor=val/joint"]
     return _trained_once(tmp_path_factory, "sample_run", extra)
 
 

@@ -139,5 +139,5 @@ def test_plot_and_compare_two_sample_runs(trained_sample, trained_sample_crf, tm
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     header = proc.stdout.splitlines()[0]
-    assert "model.crf" in header and "model.intent_encoder" in header and "test F1" in header
+    assert "model.crf" in header and "model.intent_to_slot" in header and "test F1" in header
     assert "model.hidden_size" not in header  # the same in both runs
