@@ -63,13 +63,13 @@ class SlotfillComponent:
         for doc in docs:
             batch.append(doc)
             if len(batch) >= size:
-                yield from self._tag(batch)
+                yield from self._tag(batch, size)
                 batch = []
         if batch:
-            yield from self._tag(batch)
+            yield from self._tag(batch, size)
 
-    def _tag(self, docs: list[Doc]) -> Iterator[Doc]:
-        results = self.tagger.predict([d.text for d in docs], self.batch_size, min_confidence=self.min_confidence)
+    def _tag(self, docs: list[Doc], size: int) -> Iterator[Doc]:
+        results = self.tagger.predict([d.text for d in docs], size, min_confidence=self.min_confidence)
         for doc, result in zip(docs, results):
             yield self._fill(doc, result)
 
