@@ -10,7 +10,14 @@ import pytest
 from slotfill.errors import SlotfillError
 from tests.helpers import ROOT
 
-spacy = pytest.importorskip("spacy")
+spacy = None  # imported by the fixture below: at collection it would cost every test worker seconds
+
+
+@pytest.fixture(autouse=True)
+def _spacy():
+    global spacy
+    spacy = pytest.importorskip("spacy")
+
 
 SEED = "i want to leave taipei and arrive in boston"
 
