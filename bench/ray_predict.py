@@ -1,0 +1,99 @@
+"""``predict engine=ray`` against one ``predict`` process, on generated ATIS-style lines.
+
+    python bench/ray_predict.py --ckpt bench/runs/accuracy/atis-default-seed1/model.pt --lines 1000000
+
+For each backend (``model.pt`` and the ``model.onnx`` beside it), in turn: one plain
+``predict.py format=jsonl threads=1`` process, then ``engine=ray`` with 1 and 2 actors of one
+thread each; wall time from start to exit (Ray's start included), sentences per second, the
+peak resident memory of each actor (sampled every 0.2 s), and whether the records equal the
+plain process's. The lines come from ``bench/stream.py``'s generator (the sample's templates),
+never from a benchmark split. Not a test: run it by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+from common import ENV, ROOT
+from stream import generate
+
+from slotfill.integrations.ray_engine import read_back
+
+
+def peak_actor_rss(stop: threading.Event, peaks: dict) -> None:
+    """Highest RSS seen per Ray actor process (``ray::MapWorker...``), in MB."""
+    while not stop.is_set():
+        for p in psutil.process_iter(["pid", "cmdline", "memory_info"]):
+            cmd = " ".join(p.info["cmdline"] or [])
+            if "MapWorker" in cmd and "Tagging" in cmd and p.info["memory_info"]:
+                mb = p.info["memory_info"].rss / 2**20
+                peaks[p.info["pid"]] = max(peaks.get(p.info["pid"], 0.0), mb)
+        stop.wait(0.2)
+
+
+def timed(cmd: list[str]) -> float:
+    start = time.monotonic()
+    subprocess.run(cmd, cwd=ROOT, env=ENV, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.monotonic() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--ckpt", type=Path, required=True)
+    ap.add_argument("--lines", type=int, default=1_000_000)
+    ap.add_argument("--actors", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--backends", nargs="+", default=["pt", "onnx"])
+    args = ap.parse_args()
+    args.ckpt = args.ckpt.resolve()
+    load = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="ray_predict.") as tmp:
+        tmp = Path(tmp)
+        source = tmp / "lines.txt"
+        generate(source, args.lines)
+        print(f"{args.lines:,} lines; load before: {load:.2f}; {os.cpu_count()} CPUs", flush=True)
+        print("| model | engine | wall s | sentences/s | ratio to plain | peak RSS per actor MB | same records |")
+        print("|---|---|---|---|---|---|---|")
+        for backend in args.backends:
+            ckpt = args.ckpt if backend == "pt" else args.ckpt.with_suffix(".onnx")
+            plain_out = tmp / f"plain-{backend}.jsonl"
+            base = [sys.executable, str(ROOT / "predict.py"), f"ckpt={ckpt}", f"input={source}", "threads=1"]
+            wall = timed([*base, "format=jsonl", f"output={plain_out}", "batch_size=512"])
+            plain_rate = args.lines / wall
+            print(f"| {backend} | plain, 1 thread | {wall:.1f} | {plain_rate:,.0f} | 1.00 | — | — |", flush=True)
+            with plain_out.open() as f:
+                plain = [json.loads(line) for line in f]
+            for n in args.actors:
+                out = tmp / f"ray-{backend}-{n}"
+                peaks: dict = {}
+                stop = threading.Event()
+                watcher = threading.Thread(target=peak_actor_rss, args=(stop, peaks), daemon=True)
+                watcher.start()
+                wall = timed([*base, "engine=ray", f"output={out}", f"ray.concurrency={n}", "ray.batch_size=512"])
+                stop.set()
+                watcher.join()
+                records = read_back(out)
+                same = len(records) == len(plain) and all(
+                    {k: v for k, v in r.items() if k not in ("source", "line")} == p
+                    for r, p in zip(records, plain, strict=True)
+                )
+                rss = ", ".join(f"{v:.0f}" for v in sorted(peaks.values())) or "?"
+                rate = args.lines / wall
+                print(
+                    f"| {backend} | ray, {n} actor{'s' if n > 1 else ''} × 1 thread | {wall:.1f} | {rate:,.0f} | "
+                    f"{rate / plain_rate:.2f} | {rss} | {'yes' if same else 'NO'} |",
+                    flush=True,
+                )
+        print(f"load after: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""slotfill predict engine=ray: inputs, shards, errors before work, and the same records as plain predict."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from slotfill.errors import ConfigError, DataError
+from slotfill.integrations.ray_engine import RaySettings, Shards, input_files, output_folder, read_back, rows_of
+from tests.conftest import SAMPLE
+from tests.helpers import one_line_error, run_script
+
+
+def test_input_is_a_file_a_folder_or_a_glob(tmp_path):
+    (tmp_path / "a.txt").write_text("x\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.jsonl").write_text('{"text": "y"}\n')
+    (tmp_path / ".hidden").write_text("z\n")
+    assert input_files(str(tmp_path / "a.txt")) == [str((tmp_path / "a.txt").resolve())]
+    assert [Path(p).name for p in input_files(str(tmp_path))] == ["a.txt", "b.jsonl"]
+    assert [Path(p).name for p in input_files(str(tmp_path / "**" / "*.jsonl"))] == ["b.jsonl"]
+    assert input_files("s3://bucket/logs/") == ["s3://bucket/logs/"]  # Ray's to read
+    with pytest.raises(ConfigError, match="no such file or folder"):
+        input_files(str(tmp_path / "missing"))
+    with pytest.raises(ConfigError, match="no files there"):
+        input_files(str(tmp_path / "*.parquet"))
+
+
+def test_rows_of_text_jsonl_and_parquet(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    assert rows_of("a.txt", b"\xef\xbb\xbfone\r\n\ntwo\n") == ["one", "", "two"]
+    assert rows_of("a.jsonl", b'{"text": "one", "id": 3}\n{"text": "two"}\n') == ["one", "two"]
+    path = tmp_path / "a.parquet"
+    pq.write_table(pa.table({"text": ["one", None], "n": [1, 2]}), path)
+    assert rows_of(str(path), path.read_bytes()) == ["one", ""]
+    with pytest.raises(DataError, match=r"a.jsonl:2: not JSON"):
+        rows_of("a.jsonl", b'{"text": "one"}\n{oops\n')
+    with pytest.raises(DataError, match=r':1: expected an object with a "text" string'):
+        rows_of("a.jsonl", b'{"words": "one"}\n')
+    with pytest.raises(DataError, match=":2: not valid UTF-8"):
+        rows_of("a.txt", b"ok\n\xff\n")
+
+
+def test_settings_and_output_folder_are_checked(tmp_path):
+    for bad in ({"concurrency": 0}, {"batch_size": 1.5}, {"num_cpus": 0}, {"shard_rows": True}):
+        with pytest.raises(ConfigError, match="ray."):
+            RaySettings(**bad)
+    with pytest.raises(ConfigError, match="add output=FOLDER"):
+        output_folder(None, "jsonl")
+    with pytest.raises(ConfigError, match="jsonl or parquet"):
+        output_folder(str(tmp_path / "o"), "conll")
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "part-00000.jsonl").write_text("{}\n")
+    with pytest.raises(ConfigError, match="not empty"):
+        output_folder(str(tmp_path / "used"), "jsonl")
+    assert output_folder(str(tmp_path / "new" / "o"), "jsonl").is_dir()
+
+
+def test_shards_are_whole_or_absent(tmp_path, monkeypatch):
+    shards = Shards(tmp_path, "jsonl", rows=2)
+    records = [json.dumps({"source": "f", "line": n}) for n in (3, 1, 2)]
+    shards.add(["f"] * 3, [3, 1, 2], records)
+    assert [p.name for p in shards.close()] == ["part-00000.jsonl", "part-00001.jsonl"]
+    assert [r["line"] for r in read_back(tmp_path)] == [1, 2, 3]
+
+    failing = Shards(tmp_path / "x", "jsonl", rows=1)
+    (tmp_path / "x").mkdir()
+    monkeypatch.setattr("os.replace", lambda a, b: (_ for _ in ()).throw(OSError(28, "No space left on device")))
+    with pytest.raises(OSError):
+        failing.add(["f"], [1], ["{}"])
+    assert list((tmp_path / "x").iterdir()) == []  # no partial shard left behind
+
+
+def test_cli_errors_come_before_ray_starts(tiny_model_file, tmp_path):
+    ckpt = f"ckpt={tiny_model_file}"
+    one_line_error(run_script("predict.py", [ckpt, "engine=ray", "hello"]), "engine=ray tags files: add input=")
+    one_line_error(
+        run_script("predict.py", [ckpt, "engine=ray", f"input={tmp_path}/nothing*.txt", f"output={tmp_path}/o"]),
+        "no files there to tag",
+    )
+    (tmp_path / "in.txt").write_text("hello\n")
+    one_line_error(run_script("predict.py", [ckpt, "engine=ray", f"input={tmp_path}/in.txt"]), "add output=FOLDER")
+    one_line_error(
+        run_script("predict.py", [ckpt, "engine=ray", f"input={tmp_path}/in.txt", "ray.actors=2"]),
+        "unknown setting ray.actors",
+    )
+    bad_model = tmp_path / "model.pt"
+    bad_model.write_bytes(b"not a model")
+    proc = run_script(
+        "predict.py", [f"ckpt={bad_model}", "engine=ray", f"input={tmp_path}/in.txt", f"output={tmp_path}/o"]
+    )
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr and "model.pt" in proc.stderr
+    assert not (tmp_path / "o").exists()  # nothing written for a model that does not load
+
+
+@pytest.mark.slow
+def test_two_actors_give_the_records_of_plain_predict(trained_sample, tmp_path):
+    """A few thousand lines in three files (text, jsonl, a folder) through 2 local actors."""
+    sentences = (SAMPLE / "train" / "seq.in").read_text().splitlines()
+    lines = [f"{s} {w}".strip() for w in ("", "please", "tomorrow", "on monday") for s in sentences] * 12
+    inputs = tmp_path / "in"
+    (inputs / "more").mkdir(parents=True)
+    half = len(lines) // 2
+    (inputs / "a.txt").write_text("\n".join(lines[:half]) + "\n\n")  # an empty line is tagged too
+    (inputs / "more" / "b.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in lines[half:]))
+    ckpt = trained_sample["model_file"]
+
+    proc = run_script(
+        "predict.py",
+        [
+            f"ckpt={ckpt}",
+            "engine=ray",
+            f"input={inputs}",
+            f"output={tmp_path}/out",
+            "ray.concurrency=2",
+            "ray.batch_size=256",
+            "ray.shard_rows=1000",
+        ],
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    records = read_back(tmp_path / "out")
+    assert len(list((tmp_path / "out").glob("part-*.jsonl"))) == -(-len(records) // 1000)
+    assert not list((tmp_path / "out").glob("*.partial"))
+
+    plain = []
+    (tmp_path / "b.txt").write_text("\n".join(lines[half:]) + "\n")
+    for name, path in (("a.txt", inputs / "a.txt"), ("b.jsonl", tmp_path / "b.txt")):
+        out = run_script("predict.py", [f"ckpt={ckpt}", f"input={path}", "format=jsonl"])
+        assert out.returncode == 0, out.stderr[-2000:]
+        source = str((inputs / name).resolve() if name == "a.txt" else (inputs / "more" / name).resolve())
+        plain += [{"source": source, "line": n, **json.loads(r)} for n, r in enumerate(out.stdout.splitlines(), 1)]
+    assert len(records) == len(lines) + 1
+    assert records == sorted(plain, key=lambda r: (r["source"], r["line"]))
