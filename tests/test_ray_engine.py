@@ -75,6 +75,7 @@ def test_shards_are_whole_or_absent(tmp_path, monkeypatch):
     assert list((tmp_path / "x").iterdir()) == []  # no partial shard left behind
 
 
+@pytest.mark.slow
 def test_cli_errors_come_before_ray_starts(tiny_model_file, tmp_path):
     ckpt = f"ckpt={tiny_model_file}"
     one_line_error(run_script("predict.py", [ckpt, "engine=ray", "hello"]), "engine=ray tags files: add input=")

@@ -25,6 +25,7 @@ from slotfill.errors import ConfigError, DataError, MissingExtra, SlotfillError
 
 OUTPUT_FORMATS = ("jsonl", "parquet")
 GLOB_CHARS = set("*?[")
+BLOCK_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,12 @@ def _ray():
         import ray.data
     except ImportError:
         raise MissingExtra("ray", "ray", "slotfill predict engine=ray") from None
-    ray.data.DataContext.get_current().enable_progress_bars = False  # slotfill prints its own progress line
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False  # slotfill prints its own progress line
+    # a file's lines leave the reading task in blocks of at most this size, and an actor takes whole
+    # blocks: small ones spread one big file over every actor (repartition() would need a CPU the
+    # actors hold, and wait for it forever)
+    context.target_max_block_size = BLOCK_BYTES
     logging.getLogger("ray.data").setLevel(logging.ERROR)
     return ray
 
