@@ -13,6 +13,7 @@ never from a benchmark split. Not a test: run it by hand.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -26,8 +27,6 @@ import psutil
 from common import ENV, ROOT
 from stream import generate
 
-from slotfill.integrations.ray_engine import read_back
-
 
 def peak_actor_rss(stop: threading.Event, peaks: dict) -> None:
     """Highest RSS seen per Ray actor process (``ray::MapWorker...``), in MB."""
@@ -38,6 +37,31 @@ def peak_actor_rss(stop: threading.Event, peaks: dict) -> None:
                 mb = p.info["memory_info"].rss / 2**20
                 peaks[p.info["pid"]] = max(peaks.get(p.info["pid"], 0.0), mb)
         stop.wait(0.2)
+
+
+def compare(folder: Path, plain_file: Path) -> bool:
+    """Whether the shards' records, in input order, are the plain run's (one record in memory at a
+    time, besides the raw lines); says how many differ and shows the first."""
+    keyed = []
+    for shard in folder.glob("part-*.jsonl"):
+        with shard.open(encoding="utf-8") as f:
+            for raw in f:
+                r = json.loads(raw)
+                keyed.append((r["source"], r["line"], raw))
+    keyed.sort(key=lambda k: (k[0], k[1]))
+    differ, first, n = 0, None, 0
+    with plain_file.open(encoding="utf-8") as f:
+        for n, (ours, theirs) in enumerate(itertools.zip_longest(keyed, f), 1):
+            record = (
+                None if ours is None else {k: v for k, v in json.loads(ours[2]).items() if k not in ("source", "line")}
+            )
+            if theirs is None or record != json.loads(theirs):
+                differ += 1
+                first = first or (n, record, theirs)
+    if differ:
+        print(f"  {differ:,} of {n:,} records differ; the first, line {first[0]}:", flush=True)
+        print(f"    ray:   {json.dumps(first[1])}\n    plain: {first[2]}", flush=True)
+    return differ == 0
 
 
 def timed(cmd: list[str]) -> float:
@@ -65,26 +89,27 @@ def main() -> None:
         for backend in args.backends:
             ckpt = args.ckpt if backend == "pt" else args.ckpt.with_suffix(".onnx")
             plain_out = tmp / f"plain-{backend}.jsonl"
-            base = [sys.executable, str(ROOT / "predict.py"), f"ckpt={ckpt}", f"input={source}", "threads=1"]
-            wall = timed([*base, "format=jsonl", f"output={plain_out}", "batch_size=512"])
+            base = [
+                sys.executable,
+                str(ROOT / "predict.py"),
+                f"ckpt={ckpt}",
+                f"input={source}",
+                "threads=1",
+                "batch_size=512",
+            ]
+            wall = timed([*base, "format=jsonl", f"output={plain_out}"])
             plain_rate = args.lines / wall
             print(f"| {backend} | plain, 1 thread | {wall:.1f} | {plain_rate:,.0f} | 1.00 | — | — |", flush=True)
-            with plain_out.open() as f:
-                plain = [json.loads(line) for line in f]
             for n in args.actors:
                 out = tmp / f"ray-{backend}-{n}"
                 peaks: dict = {}
                 stop = threading.Event()
                 watcher = threading.Thread(target=peak_actor_rss, args=(stop, peaks), daemon=True)
                 watcher.start()
-                wall = timed([*base, "engine=ray", f"output={out}", f"ray.concurrency={n}", "ray.batch_size=512"])
+                wall = timed([*base, "engine=ray", f"output={out}", f"ray.concurrency={n}"])
                 stop.set()
                 watcher.join()
-                records = read_back(out)
-                same = len(records) == len(plain) and all(
-                    {k: v for k, v in r.items() if k not in ("source", "line")} == p
-                    for r, p in zip(records, plain, strict=True)
-                )
+                same = compare(out, plain_out)
                 rss = ", ".join(f"{v:.0f}" for v in sorted(peaks.values())) or "?"
                 rate = args.lines / wall
                 print(

@@ -103,7 +103,7 @@ def test_predict_streams_in_chunks_and_checks_the_output_first(tiny_model_file, 
     predict = SlotTagger.predict
     spy = lambda self, texts, **kw: sizes.append(len(texts)) or predict(self, texts)  # noqa: E731
     monkeypatch.setattr(SlotTagger, "predict", spy)
-    monkeypatch.setattr(jobs, "CHUNK", 2)
+    monkeypatch.setattr(jobs, "PREDICT_CHUNK", 2)
     out = tmp_path / "out.jsonl"
     cfg = _cfg("predict", [f"ckpt={tiny_model_file}", "format=jsonl", f"input={f}", f"output={out}"], tmp_path)
     assert jobs.predict(cfg, []) == 5 and sizes == [2, 2, 1]

@@ -32,7 +32,6 @@ TORCH_FREE = [
     "slotfill.data.check",
     "slotfill.data.convert",
     "slotfill.inference.onnx_tagger",
-    "slotfill.inference.numpy_encode",
     "slotfill.inference.numpy_decode",
     "slotfill.inference.onnx_session",
     "slotfill.evaluation.metrics",

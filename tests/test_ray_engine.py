@@ -7,8 +7,18 @@ from pathlib import Path
 
 import pytest
 
+from slotfill.core.limits import PREDICT_CHUNK
 from slotfill.errors import ConfigError, DataError
-from slotfill.integrations.ray_engine import RaySettings, Shards, input_files, output_folder, read_back, rows_of
+from slotfill.integrations.ray_engine import (
+    RaySettings,
+    input_files,
+    output_folder,
+    read_back,
+    rows_of,
+    shard_name,
+    split_files,
+    write_shard,
+)
 from tests.conftest import SAMPLE
 from tests.helpers import one_line_error, run_script
 
@@ -46,7 +56,7 @@ def test_rows_of_text_jsonl_and_parquet(tmp_path):
 
 
 def test_settings_and_output_folder_are_checked(tmp_path):
-    for bad in ({"concurrency": 0}, {"batch_size": 1.5}, {"num_cpus": 0}, {"shard_rows": True}):
+    for bad in ({"concurrency": 0}, {"concurrency": 1.5}, {"num_cpus": 0}, {"shard_rows": True}):
         with pytest.raises(ConfigError, match="ray."):
             RaySettings(**bad)
     with pytest.raises(ConfigError, match="add output=FOLDER"):
@@ -58,20 +68,42 @@ def test_settings_and_output_folder_are_checked(tmp_path):
     with pytest.raises(ConfigError, match="not empty"):
         output_folder(str(tmp_path / "used"), "jsonl")
     assert output_folder(str(tmp_path / "new" / "o"), "jsonl").is_dir()
+    assert RaySettings(shard_rows=1).chunks_per_shard == 1
+    assert RaySettings(shard_rows=PREDICT_CHUNK + 1).chunks_per_shard == 2
 
 
-def test_shards_are_whole_or_absent(tmp_path, monkeypatch):
-    shards = Shards(tmp_path, "jsonl", rows=2)
-    records = [json.dumps({"source": "f", "line": n}) for n in (3, 1, 2)]
-    shards.add(["f"] * 3, [3, 1, 2], records)
-    assert [p.name for p in shards.close()] == ["part-00000.jsonl", "part-00001.jsonl"]
+def test_files_are_cut_where_plain_predict_cuts_them():
+    lines = [f"line {n}" for n in range(1, PREDICT_CHUNK + 2)]
+    raw = ("\n".join(lines) + "\n").encode()
+    out = split_files({"path": ["/in/a.txt", "/in/b.txt"], "bytes": [raw, b"x\n"]}, {"/in/a.txt": 0, "/in/b.txt": 1})
+    assert out["file"].tolist() == [0, 0, 1] and out["first"].tolist() == [1, PREDICT_CHUNK + 1, 1]
+    assert [len(json.loads(t)) for t in out["texts"]] == [PREDICT_CHUNK, 1, 1]
+    assert json.loads(out["texts"][1]) == [f"line {PREDICT_CHUNK + 1}"]
+    assert shard_name(1, 2001, "jsonl") == "part-00001-0000002001.jsonl"
+    assert sorted([shard_name(0, 4001, "jsonl"), shard_name(1, 1, "jsonl"), shard_name(0, 1, "jsonl")]) == [
+        shard_name(0, 1, "jsonl"),
+        shard_name(0, 4001, "jsonl"),
+        shard_name(1, 1, "jsonl"),
+    ]
+
+
+def test_shards_are_whole_or_absent(tmp_path):
+    import pyarrow.parquet as pq
+
+    rows = [("f", n, json.dumps({"source": "f", "line": n})) for n in (3, 1, 2)]
+    assert write_shard(tmp_path / "part-b.jsonl", "jsonl", iter(rows[:1])) == 1
+    assert write_shard(tmp_path / "part-a.jsonl", "jsonl", iter(rows[1:])) == 2
     assert [r["line"] for r in read_back(tmp_path)] == [1, 2, 3]
+    assert write_shard(tmp_path / "p.parquet", "parquet", iter(rows)) == 3
+    assert pq.read_table(tmp_path / "p.parquet").column("line").to_pylist() == [3, 1, 2]
 
-    failing = Shards(tmp_path / "x", "jsonl", rows=1)
+    def failing():  # the tagger fails halfway through the shard
+        yield rows[0]
+        raise OSError(28, "No space left on device")
+
     (tmp_path / "x").mkdir()
-    monkeypatch.setattr("os.replace", lambda a, b: (_ for _ in ()).throw(OSError(28, "No space left on device")))
     with pytest.raises(OSError):
-        failing.add(["f"], [1], ["{}"])
+        write_shard(tmp_path / "x" / "part-c.jsonl", "jsonl", failing())
     assert list((tmp_path / "x").iterdir()) == []  # no partial shard left behind
 
 
@@ -102,7 +134,9 @@ def test_cli_errors_come_before_ray_starts(tiny_model_file, tmp_path):
 def test_two_actors_give_the_records_of_plain_predict(trained_sample, tmp_path):
     """A few thousand lines in three files (text, jsonl, a folder) through 2 local actors."""
     sentences = (SAMPLE / "train" / "seq.in").read_text().splitlines()
-    lines = [f"{s} {w}".strip() for w in ("", "please", "tomorrow", "on monday") for s in sentences] * 12
+    lines = [
+        f"{s} {w}".strip() for w in ("", "please", "tomorrow", "on monday") for s in sentences
+    ] * 24  # two chunks a file
     inputs = tmp_path / "in"
     (inputs / "more").mkdir(parents=True)
     half = len(lines) // 2
@@ -118,20 +152,25 @@ def test_two_actors_give_the_records_of_plain_predict(trained_sample, tmp_path):
             f"input={inputs}",
             f"output={tmp_path}/out",
             "ray.concurrency=2",
-            "ray.batch_size=256",
+            "batch_size=128",
             "ray.shard_rows=1000",
         ],
         timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     records = read_back(tmp_path / "out")
-    assert len(list((tmp_path / "out").glob("part-*.jsonl"))) == -(-len(records) // 1000)
+    shards = sorted(p.name for p in (tmp_path / "out").glob("part-*.jsonl"))
+    assert shards == [
+        f"part-{f:05d}-{first:010d}.jsonl"
+        for f, n in ((0, half + 1), (1, len(lines) - half))
+        for first in range(1, n + 1, PREDICT_CHUNK)
+    ]
     assert not list((tmp_path / "out").glob("*.partial"))
 
     plain = []
     (tmp_path / "b.txt").write_text("\n".join(lines[half:]) + "\n")
     for name, path in (("a.txt", inputs / "a.txt"), ("b.jsonl", tmp_path / "b.txt")):
-        out = run_script("predict.py", [f"ckpt={ckpt}", f"input={path}", "format=jsonl"])
+        out = run_script("predict.py", [f"ckpt={ckpt}", f"input={path}", "format=jsonl", "batch_size=128"])
         assert out.returncode == 0, out.stderr[-2000:]
         source = str((inputs / name).resolve() if name == "a.txt" else (inputs / "more" / name).resolve())
         plain += [{"source": source, "line": n, **json.loads(r)} for n, r in enumerate(out.stdout.splitlines(), 1)]

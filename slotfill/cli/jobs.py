@@ -12,10 +12,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from slotfill.cli import console, options
 from slotfill.cli.streams import TextOutput, check_sources, chunks, iter_sentences
+from slotfill.core.limits import PREDICT_CHUNK
 from slotfill.core.schema import model_path
 from slotfill.errors import ConfigError, MissingExtra, SlotfillError, first_line
-
-CHUNK = 2000  # sentences read, tagged and written at a time by predict: flat memory, first lines within a second
 
 
 def train(cfg: DictConfig) -> dict:
@@ -120,8 +119,8 @@ def evaluate(cfg: DictConfig) -> dict:
 def predict(cfg: DictConfig, texts: list[str] | None = None) -> int:
     """Tag sentences and write them for people (``format=text``) or programs (jsonl, conll, seq.out, rasa).
 
-    Streams: :data:`CHUNK` sentences are read, tagged and written at a time, in input order
-    (``format=rasa`` groups sentences by intent, so it writes once, at the end).
+    Streams: :data:`~slotfill.core.limits.PREDICT_CHUNK` sentences are read, tagged and written at a
+    time, in input order (``format=rasa`` groups sentences by intent, so it writes once, at the end).
     Every setting and path is checked before the model is loaded. Returns the number of
     sentences tagged.
     """
@@ -134,7 +133,7 @@ def predict(cfg: DictConfig, texts: list[str] | None = None) -> int:
         tagger = load_tagger(cfg)
         if cfg.format == "rasa" and not tagger.predicts_intent:
             raise ConfigError("format=rasa groups sentences by intent: the model has no intent head (model.intent)")
-        n, size = 0, CHUNK if cfg.format != "rasa" else None
+        n, size = 0, PREDICT_CHUNK if cfg.format != "rasa" else None
         for chunk in chunks(iter_sentences(texts, cfg.get("text"), cfg.get("input")), size):
             results = tagger.predict(chunk, batch_size=cfg.batch_size, **options.decisions(cfg))
             out.write("".join(console.predictions(results, str(cfg.format))))
@@ -159,6 +158,7 @@ def _predict_on_ray(cfg: DictConfig, texts: list[str]) -> int:
         threads=options.threads_setting(cfg),
         precision=str(cfg.precision),
         fmt=str(cfg.format) if cfg.format != "text" else "jsonl",
+        batch_size=int(cfg.batch_size),
     )
 
 

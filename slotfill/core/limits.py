@@ -12,6 +12,9 @@ from slotfill.errors import SlotfillError
 
 MAX_TEXT_CHARS = 100_000  # one text given to predict, the Python API or one input line
 MAX_SENTENCE_TOKENS = 1_000  # one sentence of training or evaluation data
+# sentences predict reads, tags and writes at a time, on every engine: the same chunks (and so the
+# same batches) give the same numbers, to the last digit, whichever engine tags them
+PREDICT_CHUNK = 2_000
 
 
 def text_problem(text: str) -> str | None:

@@ -18,7 +18,8 @@ def ranked(probs: Sequence[float], picked: Sequence[int], names: Vocab, size: in
     ``{"name", "confidence"}``: what a dialogue manager falls back to.
     """
     intent, confidence = join_intent(names.decode(picked)), round(min(probs[i] for i in picked), 4)
-    others = sorted((i for i in range(len(probs)) if i not in set(picked)), key=lambda i: -probs[i])
+    chosen = set(picked)
+    others = sorted((i for i in range(len(probs)) if i not in chosen), key=probs.__getitem__, reverse=True)
     ranking = [{"name": intent, "confidence": confidence}]
     ranking += [{"name": names.itos[i], "confidence": round(probs[i], 4)} for i in others[: size - 1]]
     return intent, confidence, ranking

@@ -46,12 +46,17 @@ def repair_bio(tags: Sequence[str]) -> list[str]:
 
 
 def bio_spans(tags: Sequence[str]) -> list[tuple[str, int, int]]:
-    """``(slot, first_token, end_token_exclusive)`` for each chunk of a (repaired) BIO sequence."""
+    """``(slot, first_token, end_token_exclusive)`` for each chunk of a BIO sequence, read as
+    :func:`repair_bio` repairs it (an ``I-x`` that does not continue an ``x`` chunk starts one)."""
     spans = []
-    start, label = None, None
-    for i, t in enumerate([*repair_bio(tags), "O"]):
-        if not is_inside(t):
-            if label is not None:
-                spans.append((label, start, i))
-            start, label = (i, slot_of(t)) if t != "O" else (None, None)
+    start, label = 0, None
+    for i, t in enumerate(tags):
+        prefix, slot = split_tag(t)
+        if prefix == "I" and slot == label:
+            continue
+        if label is not None:
+            spans.append((label, start, i))
+        start, label = (i, slot) if t != "O" else (0, None)
+    if label is not None:
+        spans.append((label, start, len(tags)))
     return spans

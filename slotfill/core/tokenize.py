@@ -28,7 +28,7 @@ class Token:
 
     @property
     def is_punct(self) -> bool:
-        return not any(ch.isalnum() for ch in self.text)
+        return not self.text.isalnum() and not any(ch.isalnum() for ch in self.text)
 
 
 def _invisible(ch: str) -> bool:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from slotfill.core.batch import encode_batch
 from slotfill.core.fingerprint import GRAPH_FINGERPRINT
 from slotfill.core.ranking import ranked
 from slotfill.core.schema import model_path
@@ -21,7 +22,6 @@ from slotfill.core.sidecar import card_of, onnx_path_for
 from slotfill.core.vocab import Vocabularies
 from slotfill.errors import CheckpointError, first_line
 from slotfill.inference.numpy_decode import confidences, decode_intents, decode_tags, sigmoid
-from slotfill.inference.numpy_encode import encode_batch
 from slotfill.inference.onnx_session import open_export, open_session
 from slotfill.inference.pipeline import TextTagger
 

@@ -1,9 +1,10 @@
 """``slotfill predict engine=ray``: tag many files on Ray Data, one model per long-lived actor.
 
-Ray tasks read the input files and split them into numbered lines; actors (``concurrency``
-of them, each loading the model once) tag batches; the driver writes the records into
-shards of ``shard_rows`` records each. Every record carries its ``source`` file and ``line``
-(from 1), so sorting on both puts the output back in input order.
+Ray tasks read the input files and cut them into chunks of consecutive lines where plain
+``predict`` cuts them, so each chunk is tagged in the same batches and gets the same numbers;
+actors (``concurrency`` of them, each loading the model once) tag whole chunks and write each
+``shard_rows`` of them as one shard, named after its first record. Every record carries its
+``source`` file and ``line`` (from 1): sorting on both (:func:`read_back`) gives the input order.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from slotfill.core.limits import MAX_TEXT_CHARS
+from slotfill.core.limits import MAX_TEXT_CHARS, PREDICT_CHUNK
 from slotfill.core.lines import decode_lines
 from slotfill.errors import ConfigError, DataError, MissingExtra, SlotfillError
 
@@ -34,12 +35,15 @@ class RaySettings:
 
     address: str | None = None  # join this cluster; None starts a local Ray with the machine's CPUs
     concurrency: int = 2  # actors, one model each
-    batch_size: int = 512  # sentences an actor tags at a time
     num_cpus: float = 1.0  # CPUs Ray reserves for each actor
-    shard_rows: int = 100_000  # records per output shard
+    shard_rows: int = 20_000  # records per shard, one actor call (whole chunks: PREDICT_CHUNK's multiple)
+
+    @property
+    def chunks_per_shard(self) -> int:
+        return -(-self.shard_rows // PREDICT_CHUNK)
 
     def __post_init__(self) -> None:
-        for name in ("concurrency", "batch_size", "shard_rows"):
+        for name in ("concurrency", "shard_rows"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"ray.{name}={value!r}: a whole number, 1 or more")
@@ -104,85 +108,95 @@ def rows_of(path: str, raw: bytes) -> list[str]:
     return texts
 
 
-def split_files(batch: dict) -> dict:
-    """Ray task: files (``path``, ``bytes``) into numbered sentences (``source``, ``line``, ``text``)."""
+def split_files(batch: dict, numbers: dict[str, int]) -> dict:
+    """Ray task: files (``path``, ``bytes``) into chunks of :data:`PREDICT_CHUNK` consecutive sentences,
+    cut where plain ``predict`` cuts them (``file`` number, ``first`` line, ``texts`` as a JSON list)."""
     import numpy as np
 
-    sources, numbers, texts = [], [], []
+    files, firsts, texts = [], [], []
     for path, raw in zip(batch["path"], batch["bytes"], strict=True):
         rows = rows_of(str(path), bytes(raw))
-        sources += [str(path)] * len(rows)
-        numbers += range(1, len(rows) + 1)
-        texts += rows
+        for start in range(0, len(rows), PREDICT_CHUNK):
+            files.append(numbers[str(path)])
+            firsts.append(start + 1)
+            texts.append(json.dumps(rows[start : start + PREDICT_CHUNK], ensure_ascii=False))
     return {
-        "source": np.array(sources, dtype=object),
-        "line": np.array(numbers, dtype=np.int64),
-        "text": np.array(texts, dtype=object),
+        "file": np.array(files, dtype=np.int64),
+        "first": np.array(firsts, dtype=np.int64),
+        "texts": np.array(texts, dtype=object),
     }
 
 
 class Tagging:
-    """Ray actor: loads the model once, then turns batches of sentences into JSON records."""
+    """Ray actor: loads the model once; each call tags whole chunks and writes them as one shard."""
 
-    def __init__(self, ckpt: str, backend: str, threads: int | None, precision: str, decisions: dict) -> None:
+    def __init__(
+        self,
+        ckpt: str,
+        backend: str,
+        threads: int | None,
+        precision: str,
+        decisions: dict,
+        batch_size: int,
+        sources: list[str],
+        folder: str,
+        fmt: str,
+    ) -> None:
         from slotfill.inference.loading import load_tagger
 
         self.tagger = load_tagger(ckpt, backend, threads, precision)
-        self.decisions = decisions
+        self.decisions, self.batch_size, self.sources = decisions, batch_size, sources
+        self.folder, self.fmt = Path(folder), fmt
 
     def __call__(self, batch: dict) -> dict:
         import numpy as np
 
-        texts = [str(t) for t in batch["text"]]
-        results = self.tagger.predict(texts, batch_size=len(texts) or 1, **self.decisions)
-        records = [
-            json.dumps({"source": str(s), "line": int(n), **r}, ensure_ascii=False)
-            for s, n, r in zip(batch["source"], batch["line"], results, strict=True)
-        ]
-        return {"source": batch["source"], "line": batch["line"], "record": np.array(records, dtype=object)}
+        def records():
+            for number, first, texts in zip(batch["file"], batch["first"], batch["texts"], strict=True):
+                source = self.sources[int(number)]
+                chunk = self.tagger.predict(json.loads(str(texts)), batch_size=self.batch_size, **self.decisions)
+                for n, result in enumerate(chunk, int(first)):
+                    yield source, n, json.dumps({"source": source, "line": n, **result}, ensure_ascii=False)
+
+        name = shard_name(int(batch["file"][0]), int(batch["first"][0]), self.fmt)
+        rows = write_shard(self.folder / name, self.fmt, records())
+        return {"rows": np.array([rows], dtype=np.int64)}
 
 
-class Shards:
-    """The output folder: shards are written under a temporary name and renamed once complete."""
+def shard_name(file: int, first: int, fmt: str) -> str:
+    """A shard named after its first record (input file number and line): a call Ray retries
+    rewrites the same shard instead of adding a second copy."""
+    return f"part-{file:05d}-{first:010d}.{fmt}"
 
-    def __init__(self, folder: Path, fmt: str, rows: int) -> None:
-        self.folder, self.fmt, self.rows = folder, fmt, rows
-        self.buffer: list[tuple[str, int, str]] = []
-        self.written: list[Path] = []
 
-    def add(self, sources, lines, records) -> None:
-        self.buffer += zip((str(s) for s in sources), (int(n) for n in lines), (str(r) for r in records), strict=True)
-        while len(self.buffer) >= self.rows:
-            self._flush(self.buffer[: self.rows])
-            self.buffer = self.buffer[self.rows :]
+def write_shard(path: Path, fmt: str, records: Iterable[tuple[str, int, str]]) -> int:
+    """Write ``(source, line, record)`` rows as a whole shard: under a temporary name, renamed once
+    complete, so a shard is whole or absent. Returns the number of records."""
+    partial = path.with_name(path.name + ".partial")
+    rows = 0
+    try:
+        if fmt == "jsonl":
+            with partial.open("w", encoding="utf-8") as f:
+                for _, _, record in records:
+                    f.write(record + "\n")
+                    rows += 1
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
 
-    def close(self) -> list[Path]:
-        if self.buffer:
-            self._flush(self.buffer)
-            self.buffer = []
-        return self.written
-
-    def _flush(self, rows: list[tuple[str, int, str]]) -> None:
-        final = self.folder / f"part-{len(self.written):05d}.{self.fmt}"
-        partial = final.with_name(final.name + ".partial")
-        try:
-            if self.fmt == "jsonl":
-                with partial.open("w", encoding="utf-8") as f:
-                    f.writelines(r + "\n" for _, _, r in rows)
-            else:
-                import pyarrow as pa
-                import pyarrow.parquet as pq
-
-                sources, lines, records = zip(*rows, strict=True)
-                table = pa.table(
-                    {"source": list(sources), "line": pa.array(lines, pa.int64()), "record": list(records)}
-                )
-                pq.write_table(table, partial)
-            os.replace(partial, final)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
-        self.written.append(final)
+            sources, lines, texts = [], [], []
+            for source, line, record in records:
+                sources.append(source)
+                lines.append(line)
+                texts.append(record)
+            table = pa.table({"source": sources, "line": pa.array(lines, pa.int64()), "record": texts})
+            pq.write_table(table, partial)
+            rows = len(texts)
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return rows
 
 
 def output_folder(output: str | None, fmt: str) -> Path:
@@ -241,6 +255,7 @@ def predict_on_ray(
     precision: str = "fp32",
     fmt: str = "jsonl",
     progress: Callable[[str], None] | None = None,
+    batch_size: int = 256,
 ) -> int:
     """Tag every line of ``source`` into shards under ``output``; returns the number of records.
 
@@ -257,12 +272,13 @@ def predict_on_ray(
     started_here = not ray.is_initialized()
     if started_here:
         ray.init(address=settings.address, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
-    shards = Shards(folder, fmt, settings.shard_rows)
+    sources = list(files)
     done, start, last = 0, time.monotonic(), 0.0
     try:
         # reading takes no CPU of Ray's count: actors holding every CPU would otherwise starve it
         ds = ray.data.read_binary_files(files, include_paths=True, num_cpus=0)
-        ds = ds.map_batches(split_files, batch_size=1, batch_format="numpy", num_cpus=0)
+        numbers = {path: i for i, path in enumerate(sources)}
+        ds = ds.map_batches(split_files, fn_kwargs={"numbers": numbers}, batch_size=1, batch_format="numpy", num_cpus=0)
         ds = ds.map_batches(
             Tagging,
             fn_constructor_kwargs={
@@ -271,20 +287,24 @@ def predict_on_ray(
                 "threads": threads,
                 "precision": precision,
                 "decisions": decisions,
+                "batch_size": batch_size,
+                "sources": sources,
+                "folder": str(folder),
+                "fmt": fmt,
             },
-            compute=ray.data.ActorPoolStrategy(size=settings.concurrency),
-            batch_size=settings.batch_size,
+            # one shard at a time per actor: a second queued behind a busy actor would wait there
+            # while another actor (still starting, or done) sits idle
+            compute=ray.data.ActorPoolStrategy(size=settings.concurrency, max_tasks_in_flight_per_actor=1),
+            batch_size=settings.chunks_per_shard,
             num_cpus=settings.num_cpus,
             batch_format="numpy",
         )
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
-            shards.add(batch["source"], batch["line"], batch["record"])
-            done += len(batch["record"])
+            done += int(batch["rows"].sum())
             now = time.monotonic()
             if now - last >= 5:
                 say(f"ray: {done:,} sentences tagged, {done / (now - start):,.0f}/s")
                 last = now
-        written = shards.close()
     except Exception as e:  # Ray wraps what its workers raise
         cause = _cause(e)
         if cause is not None:
@@ -293,6 +313,9 @@ def predict_on_ray(
     finally:
         if started_here:
             ray.shutdown()
+        for partial in folder.glob("*.partial"):  # of an actor stopped mid-shard
+            partial.unlink(missing_ok=True)
+    written = sorted(folder.glob(f"part-*.{fmt}"))
     if done == 0:
         raise SlotfillError(f"input={source}: no lines to tag")
     took = time.monotonic() - start

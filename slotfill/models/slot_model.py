@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from slotfill.core.batch import encode_batch
 from slotfill.core.files import write_atomic
 from slotfill.core.fingerprint import model_fingerprint
 from slotfill.core.ranking import ranked
@@ -26,7 +27,6 @@ from slotfill.core.settings import whole_number
 from slotfill.core.vocab import Vocabularies
 from slotfill.errors import CheckpointError, SlotfillError, first_line
 from slotfill.models import NetConfig, SlotNet, decode_intents, decode_tags
-from slotfill.models.encoding import collate, encode_tokens
 from slotfill.version import __version__
 
 CHECKPOINT_KEY = "slotfill"  # where a Lightning checkpoint carries the model, in model.pt's schema
@@ -63,7 +63,7 @@ class SlotModel(nn.Module):
     # ------------------------------------------------------------ running
     def encode(self, token_lists: Sequence[Sequence[str]]) -> dict:
         """A padded batch of id tensors for tokenised sentences (each non-empty)."""
-        return collate([encode_tokens(tokens, self.vocabs) for tokens in token_lists])
+        return {k: torch.from_numpy(v) for k, v in encode_batch(token_lists, self.vocabs).items()}
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Tag scores ``[B, T, K]`` and intent logits ``[B, I]`` (None without an intent head)."""

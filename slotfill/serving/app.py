@@ -109,20 +109,22 @@ def create_app(
         log.exception("request failed")
         return _error(500, f"internal error ({type(e).__name__})")
 
+    # the answers are plain JSON values already: returned as a JSONResponse, they skip FastAPI's
+    # encoding and validation pass over every key (bench/RESULTS.md, "Serving": what it saves)
     @app.post("/model/parse", summary="Tag one sentence: Rasa NLU's endpoint (an external NLU server for a Rasa bot)")
-    async def model_parse(body: ParseRequest) -> dict:
+    async def model_parse(body: ParseRequest) -> JSONResponse:
         _check_text(body.text, limits)
         if body.nbest > 1:  # alternatives cost a second pass: tagged on its own, outside the micro-batches
             results = await batcher.run(partial(backend.predict, nbest=body.nbest), [body.text])
         else:
             results = await batcher.submit([body.text])
         (result,) = sure(results, body.min_confidence)
-        return rasa_parse(result, body.message_id)
+        return JSONResponse(rasa_parse(result, body.message_id))
 
     app.post("/parse", summary="The same as POST /model/parse")(model_parse)
 
     @app.post("/predict", summary="Tag a batch of texts or pre-tokenised sentences (predict format=jsonl records)")
-    async def predict(body: PredictRequest) -> list[dict]:
+    async def predict(body: PredictRequest) -> JSONResponse:
         if (body.texts is None) == (body.sentences is None):
             raise ApiError(422, "give exactly one of 'texts' (raw sentences) or 'sentences' (lists of tokens)")
         items = body.texts if body.texts is not None else body.sentences
@@ -135,7 +137,7 @@ def create_app(
                 results = await batcher.run(partial(backend.predict, nbest=body.nbest), body.texts)
             else:
                 results = await batcher.submit(body.texts)
-            return sure(results, body.min_confidence)
+            return JSONResponse(sure(results, body.min_confidence))
         for i, tokens in enumerate(body.sentences):
             if len(tokens) > limits.max_tokens:
                 raise ApiError(413, f"sentences[{i}]: {len(tokens)} tokens (at most {limits.max_tokens})")
@@ -144,7 +146,7 @@ def create_app(
                     raise ApiError(422, f"sentences[{i}][{j}]: a token must be non-empty and hold no whitespace")
                 _check_text(token, limits, f"sentences[{i}][{j}]")
         tag = partial(backend.predict_tokens, nbest=body.nbest)
-        return sure(await batcher.run(tag, body.sentences), body.min_confidence)
+        return JSONResponse(sure(await batcher.run(tag, body.sentences), body.min_confidence))
 
     @app.get("/health", summary="Liveness: the model is loaded")
     async def health() -> dict:

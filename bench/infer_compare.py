@@ -1,0 +1,102 @@
+"""Inference of this checkout against another commit's, on the same model, alternated.
+
+    python bench/infer_compare.py --ckpt outputs/DATE/TIME/model.pt --reference 53a7d94 --rounds 5
+
+The reference commit is checked out once (``git worktree``) under ``bench/runs/ref-COMMIT`` and
+imported from there (``PYTHONPATH``); each round runs one fresh process per side, in turn, with
+``--threads`` intra-op threads: batched prediction of the ATIS test sentences through the Python
+API (``predict``, batch 256, raw text in, results out) and the p50 of one sentence at a time.
+Both sides must give the same results (checked every round). Medians and ratios are printed
+with the machine's load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+from common import ENV, ROOT
+
+CHILD = """
+import json, sys, time, torch
+threads, ckpt, texts_file = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+torch.set_num_threads(threads)
+from slotfill.inference.loading import load_tagger
+tagger = load_tagger(ckpt, "auto", threads, "fp32")
+texts = open(texts_file, encoding="utf-8").read().splitlines()
+tagger.predict(texts[:256], batch_size=256)
+start = time.perf_counter()
+results = tagger.predict(texts, batch_size=256)
+batched = len(texts) / (time.perf_counter() - start)
+one = []
+for text in texts[:300]:
+    t = time.perf_counter()
+    tagger.predict(text)
+    one.append(time.perf_counter() - t)
+one.sort()
+digest = json.dumps([[r["tags"], r["intent"], [s["confidence"] for s in r["spans"]]] for r in results])
+print(json.dumps({"batched": batched, "p50_ms": one[len(one) // 2] * 1000, "digest": hash(digest)}))
+"""
+
+
+def worktree(commit: str) -> Path:
+    """A checkout of ``commit`` beside the benchmark runs (made once)."""
+    sha = subprocess.run(["git", "rev-parse", "--short", commit], cwd=ROOT, capture_output=True, text=True, check=True)
+    tree = ROOT / "bench" / "runs" / f"ref-{sha.stdout.strip()}"
+    if not tree.exists():
+        subprocess.run(["git", "worktree", "add", "--detach", str(tree), commit], cwd=ROOT, check=True)
+    return tree
+
+
+def measure(tree: Path, ckpt: Path, texts: Path, threads: int) -> dict:
+    env = {**ENV, "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0"}
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(threads), str(ckpt), str(texts)],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"{tree}: {out.stderr[-2000:]}")
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--ckpt", type=Path, required=True)
+    ap.add_argument("--reference", required=True, help="the commit to compare with")
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "atis")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    ref = worktree(args.reference)
+    texts = args.data / "test" / "seq.in"
+    rows = {"this checkout": [], f"reference {ref.name[4:]}": []}
+    print(f"load before: {os.getloadavg()[0]:.2f}; {os.cpu_count()} CPUs; {args.threads} thread(s)", flush=True)
+    for _ in range(args.rounds):
+        mine, theirs = measure(ROOT, args.ckpt, texts, args.threads), measure(ref, args.ckpt, texts, args.threads)
+        if mine["digest"] != theirs["digest"]:
+            raise SystemExit("the two sides tagged the test sentences differently")
+        rows["this checkout"].append(mine)
+        rows[f"reference {ref.name[4:]}"].append(theirs)
+    print(f"load after: {os.getloadavg()[0]:.2f}; the same results on both sides in every round")
+    print("| code | batched sentences/s (median; each round) | one sentence p50 ms (median) |")
+    print("|---|---|---:|")
+    medians = {}
+    for name, runs in rows.items():
+        b = [r["batched"] for r in runs]
+        p = statistics.median(r["p50_ms"] for r in runs)
+        medians[name] = (statistics.median(b), p)
+        print(f"| {name} | {medians[name][0]:,.0f} ({', '.join(f'{x:,.0f}' for x in b)}) | {p:.2f} |")
+    (mb, mp), (rb, rp) = medians.values()
+    print(f"ratio: batched {mb / rb:.2f}×, one sentence {mp / rp:.2f}× the time")
+
+
+if __name__ == "__main__":
+    main()
