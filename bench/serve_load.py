@@ -36,6 +36,7 @@ CONFIGS = {  # name: serve settings
     "eager-no-batching": ["backend=torch", "batching.max_batch=1"],
     "onnx-batching": ["backend=onnx"],
     "onnx-no-batching": ["backend=onnx", "batching.max_batch=1"],
+    "onnx-batching-2-workers": ["backend=onnx", "workers=2"],
 }
 
 

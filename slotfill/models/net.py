@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -237,6 +238,16 @@ def decode_tags(emissions: torch.Tensor, mask: torch.Tensor, params: dict) -> to
     return viterbi(emissions, mask, params["trans"], params["start"], params["end"])
 
 
+@functools.lru_cache(maxsize=16)
+def _membership(intent_sets: tuple[tuple[int, ...], ...], atoms: int) -> torch.Tensor:
+    """``[sets, atoms]``: 1 where a set holds an atom (built once per model: a lone sentence paid
+    more for building it than for the decision itself). Read only."""
+    member = torch.zeros(len(intent_sets), atoms, dtype=torch.float64)
+    for row, ids in enumerate(intent_sets):
+        member[row, list(ids)] = 1.0
+    return member
+
+
 def decode_intents(
     probs: torch.Tensor, intent_sets: list[list[int]] | None = None, threshold: float = 0.5
 ) -> list[list[int]]:
@@ -246,9 +257,7 @@ def decode_intents(
     independent per-atom probabilities; without, every atom above ``threshold`` (at least one).
     """
     if intent_sets:
-        member = torch.zeros(len(intent_sets), probs.shape[1], dtype=torch.float64)
-        for row, atoms in enumerate(intent_sets):
-            member[row, atoms] = 1.0
+        member = _membership(tuple(map(tuple, intent_sets)), probs.shape[1])
         p = probs.double().clamp(1e-7, 1 - 1e-7)
         # log P(set) = sum of log p over its atoms + sum of log(1 - p) over the rest
         score = p.log() @ member.T + (1 - p).log() @ (1 - member).T
