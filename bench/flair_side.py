@@ -50,21 +50,33 @@ def main() -> None:
         train = train[: args.train_sentences]
     test = read_split(args.data / "test")
 
+    def spans(tags: list[str]) -> list[tuple[str, int, int]]:
+        """BIO chunks ``(slot, start, end)``; an I- that continues nothing starts a chunk."""
+        out, label, start = [], None, 0
+        for i, t in enumerate([*tags, "O"]):
+            if t.startswith("I-") and t[2:] == label:
+                continue
+            if label is not None:
+                out.append((label, start, i))
+            label, start = (t[2:], i) if t != "O" else (None, i)
+        return out
+
     def sentences(rows, labelled: bool) -> list:
         out = []
         for words, tags in rows:
             s = Sentence(words)
-            if labelled:
-                for token, tag in zip(s, tags, strict=True):
-                    token.add_label("slot", tag)
+            if labelled:  # Flair's BIO tagger learns from span labels and makes the B-/I- tags itself
+                for slot, start, end in spans(tags):
+                    s[start:end].add_label("slot", slot)
             out.append(s)
         return out
 
     train_sents = sentences(train, labelled=True)
     tags = Dictionary(add_unk=False)
+    tags.span_labels = True  # what Corpus.make_label_dictionary sets for span labels
     for _, row_tags in train:
-        for t in row_tags:
-            tags.add_item(t)
+        for slot, _, _ in spans(row_tags):
+            tags.add_item(slot)
     chars = Dictionary()
     for words, _ in train:
         for w in words:

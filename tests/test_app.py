@@ -429,3 +429,29 @@ def test_nbest_answers_alternative_entity_sets_first_the_answer(client):
     assert 1 <= len(records[0]["nbest"]) <= 2
     for bad in (0, 21, "two"):
         assert "nbest" in _error(client.post("/model/parse", json={"text": text, "nbest": bad}), 422)
+
+
+def test_body_limit_counts_the_clients_that_posted_lately(monkeypatch):
+    import asyncio
+
+    from slotfill.serving import limits
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    async def receive():
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message):
+        pass
+
+    outer = limits.BodyLimit(app, 1000)
+    for port in (1, 2, 2, 3):
+        asyncio.run(
+            outer({"type": "http", "method": "POST", "client": ("127.0.0.1", port), "headers": []}, receive, send)
+        )
+    assert outer.clients() == 3 and outer.active == 0
+    now = limits.time.monotonic()
+    monkeypatch.setattr(limits.time, "monotonic", lambda: now + limits.RECENT_S + 0.01)
+    assert outer.clients() == 0  # all of them quiet since

@@ -60,8 +60,8 @@ def test_a_lone_request_on_an_idle_model_is_tagged_on_the_event_loop():
         threads.append(threading.current_thread())
         return [{"text": t} for t in texts]
 
-    async def run(in_flight):
-        b = MicroBatcher(fn, max_batch=64, max_wait_ms=5, in_flight=lambda: in_flight)
+    async def run(in_flight, clients=None):
+        b = MicroBatcher(fn, max_batch=64, max_wait_ms=5, in_flight=lambda: in_flight, clients=clients)
         await b.start()
         try:
             await b.submit(["a"])
@@ -79,6 +79,14 @@ def test_a_lone_request_on_an_idle_model_is_tagged_on_the_event_loop():
     threads.clear()
     asyncio.run(run(2))  # another request in flight: every text goes to the model thread
     assert not any(t is main for t in threads)
+    threads.clear()
+    # the only request inside the app, but other clients posted lately: their requests wait in
+    # their sockets while this one is tagged, so it is queued for a batch, not tagged inline
+    asyncio.run(run(1, clients=lambda: 5))
+    assert not any(t is main for t in threads)
+    threads.clear()
+    asyncio.run(run(1, clients=lambda: 1))
+    assert [t is main for t in threads] == [True, False, True]
 
 
 def test_batches_are_bounded():

@@ -68,7 +68,13 @@ def create_app(
         return [drop_unsure(r, threshold) for r in results] if threshold else results
 
     counter: list[BodyLimit] = []  # the outer middleware, set below: requests in flight
-    batcher = MicroBatcher(backend.predict, max_batch, max_wait_ms, in_flight=lambda: counter[0].active)
+    batcher = MicroBatcher(
+        backend.predict,
+        max_batch,
+        max_wait_ms,
+        in_flight=lambda: counter[0].active,
+        clients=lambda: counter[0].clients(),
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

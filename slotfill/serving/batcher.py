@@ -8,7 +8,8 @@ requests meanwhile) and hands every request its own slice of the results.
 The wait is adaptive: with ``in_flight`` (how many requests the server is handling now), the
 consumer waits only while some of them have not reached the queue yet, so a lone client pays no
 wait at all, and requests that queued while the model was busy are taken without waiting. A lone
-request while the model is idle is tagged on the event loop itself, with no hand-off at all.
+request while the model is idle (and, with ``clients``, no other client posted lately) is tagged
+on the event loop itself, with no hand-off at all.
 """
 
 from __future__ import annotations
@@ -28,7 +29,12 @@ class MicroBatcher:
     """Gathers texts from concurrent :meth:`submit` calls into batches of at most ``max_batch``."""
 
     def __init__(
-        self, fn: TagFn, max_batch: int = 64, max_wait_ms: float = 2.0, in_flight: Callable[[], int] | None = None
+        self,
+        fn: TagFn,
+        max_batch: int = 64,
+        max_wait_ms: float = 2.0,
+        in_flight: Callable[[], int] | None = None,
+        clients: Callable[[], int] | None = None,
     ) -> None:
         whole_number(max_batch, "batching.max_batch")
         if not 0 <= max_wait_ms <= MAX_WAIT_MS:
@@ -37,6 +43,7 @@ class MicroBatcher:
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000
         self.in_flight = in_flight
+        self.clients = clients  # distinct clients that posted lately (the server's other callers)
         # one thread: the model runs one batch at a time, off the event loop
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="slotfill-model")
         self._queue: asyncio.Queue | None = None
@@ -78,6 +85,9 @@ class MicroBatcher:
         """Results for ``texts``, tagged together with whatever else arrives within the wait."""
         texts = list(texts)
         lone = self.in_flight is not None and self.in_flight() <= 1 and not self._busy
+        # under load only one request is ever inside the app while each is tagged inline, so
+        # in_flight alone would keep every request on this path: no batch would ever form
+        lone = lone and (self.clients is None or self.clients() <= 1)
         if lone and (self._queue is None or self._queue.empty()):
             # a lone request on an idle model: tagged on the event loop itself, which has nothing
             # else to do (the hand-off to the model thread cost a fifth of a request's time)

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import hmac
 import json
+import time
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
 from slotfill.core.settings import whole_number
+
+# a client that posted this recently is one whose next request is on its way: with two or more
+# of them a request is not alone, even when it is the only one inside the app (tagging a request
+# on the event loop keeps the others waiting in their sockets, uncounted)
+RECENT_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -55,19 +61,28 @@ def _replaying(message: dict, receive):
 class BodyLimit:
     """ASGI middleware: refuse a request body over ``max_bytes`` with 413, declared or streamed.
 
-    ``active`` counts the POST requests in progress (the micro-batcher's ``in_flight``).
+    ``active`` counts the POST requests in progress (the micro-batcher's ``in_flight``), and
+    :meth:`clients` the clients that posted lately: the ones about to send again.
     """
 
     def __init__(self, app, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.active = 0
+        self._seen: dict = {}  # client address -> when it last posted
+
+    def clients(self) -> int:
+        """Distinct clients that posted within the last :data:`RECENT_S` seconds."""
+        cutoff = time.monotonic() - RECENT_S
+        self._seen = {k: t for k, t in self._seen.items() if t >= cutoff}
+        return len(self._seen)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
         self.active += 1
+        self._seen[scope.get("client")] = time.monotonic()
         try:
             await self._limited(scope, receive, send)
         finally:
