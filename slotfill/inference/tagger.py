@@ -17,7 +17,7 @@ import torch
 
 from slotfill.core.schema import model_path
 from slotfill.core.settings import whole_number
-from slotfill.errors import ConfigError
+from slotfill.errors import ConfigError, first_line
 from slotfill.inference.pipeline import MAX_TOKENS, TextTagger
 from slotfill.models.slot_model import Forward, SlotModel
 
@@ -27,13 +27,26 @@ BACKENDS = ("torch", "onnx")
 
 
 def _bf16(model: SlotModel) -> Forward:
-    """The eager network under bfloat16 autocast; scores come back in float32 for decoding."""
+    """The eager network under bfloat16 autocast; scores come back in float32 for decoding.
+
+    Tried once on a one-word sentence first: oneDNN refuses a bfloat16 LSTM on some CPUs (without
+    native bfloat16) for some layer sizes, and that is a one-line error here, not a traceback on
+    the first sentence.
+    """
 
     def forward(batch: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
         with torch.autocast("cpu", dtype=torch.bfloat16):
             emissions, intent = model(batch)
         return emissions.float(), intent.float() if intent is not None else None
 
+    try:
+        with torch.inference_mode():
+            forward(model.eval().encode([["a"]]))
+    except RuntimeError as e:
+        raise ConfigError(
+            f"precision=bf16: this CPU cannot run the model's LSTM in bfloat16 ({first_line(e)[:90]}); "
+            "use precision=fp32"
+        ) from None
     return forward
 
 
