@@ -433,6 +433,7 @@ def test_nbest_answers_alternative_entity_sets_first_the_answer(client):
 
 def test_body_limit_counts_the_clients_that_posted_lately(monkeypatch):
     import asyncio
+    import itertools
 
     from slotfill.serving import limits
 
@@ -455,3 +456,12 @@ def test_body_limit_counts_the_clients_that_posted_lately(monkeypatch):
     now = limits.time.monotonic()
     monkeypatch.setattr(limits.time, "monotonic", lambda: now + limits.RECENT_S + 0.01)
     assert outer.clients() == 0  # all of them quiet since
+
+    monkeypatch.setattr(limits, "MAX_SEEN", 2)  # under steady load the quiet ones are forgotten as new ones post
+    clock = itertools.count(now + 10)  # a second between posts: each earlier one is quiet by then
+    monkeypatch.setattr(limits.time, "monotonic", lambda: next(clock))
+    for port in range(4, 10):
+        asyncio.run(
+            outer({"type": "http", "method": "POST", "client": ("127.0.0.1", port), "headers": []}, receive, send)
+        )
+    assert len(outer._seen) <= 3

@@ -272,12 +272,11 @@ def predict_on_ray(
     started_here = not ray.is_initialized()
     if started_here:
         ray.init(address=settings.address, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
-    sources = list(files)
     done, start, last = 0, time.monotonic(), 0.0
     try:
         # reading takes no CPU of Ray's count: actors holding every CPU would otherwise starve it
         ds = ray.data.read_binary_files(files, include_paths=True, num_cpus=0)
-        numbers = {path: i for i, path in enumerate(sources)}
+        numbers = {path: i for i, path in enumerate(files)}
         ds = ds.map_batches(split_files, fn_kwargs={"numbers": numbers}, batch_size=1, batch_format="numpy", num_cpus=0)
         ds = ds.map_batches(
             Tagging,
@@ -288,7 +287,7 @@ def predict_on_ray(
                 "precision": precision,
                 "decisions": decisions,
                 "batch_size": batch_size,
-                "sources": sources,
+                "sources": files,
                 "folder": str(folder),
                 "fmt": fmt,
             },

@@ -116,7 +116,7 @@ def create_app(
         return _error(500, f"internal error ({type(e).__name__})")
 
     # the answers are plain JSON values already: returned as a JSONResponse, they skip FastAPI's
-    # encoding and validation pass over every key (bench/RESULTS.md, "Serving": what it saves)
+    # encoding and validation pass over every key
     @app.post("/model/parse", summary="Tag one sentence: Rasa NLU's endpoint (an external NLU server for a Rasa bot)")
     async def model_parse(body: ParseRequest) -> JSONResponse:
         _check_text(body.text, limits)

@@ -14,6 +14,7 @@ from slotfill.core.settings import whole_number
 # of them a request is not alone, even when it is the only one inside the app (tagging a request
 # on the event loop keeps the others waiting in their sockets, uncounted)
 RECENT_S = 0.05
+MAX_SEEN = 1024  # client addresses remembered before the quiet ones are forgotten
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,8 @@ class BodyLimit:
             return
         self.active += 1
         self._seen[scope.get("client")] = time.monotonic()
+        if len(self._seen) > MAX_SEEN:  # clients() forgets the quiet ones, but under steady load no one asks
+            self.clients()
         try:
             await self._limited(scope, receive, send)
         finally:

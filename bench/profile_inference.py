@@ -1,0 +1,50 @@
+"""Where batched prediction goes: cProfile of the Python API on the ATIS test sentences.
+
+    python bench/profile_inference.py --ckpt outputs/DATE/TIME/model.pt
+
+One thread, batch 256; prints the median rate of 5 passes, then the functions with the most own
+time over 3 more passes (``torch.lstm`` is the network's recurrent part). Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import statistics
+import time
+from pathlib import Path
+
+from common import ROOT
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--ckpt", required=True)
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "atis")
+    ap.add_argument("--top", type=int, default=25)
+    args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(1)
+    from slotfill.inference.loading import load_tagger
+
+    tagger = load_tagger(args.ckpt, "auto", 1, "fp32")
+    texts = (args.data / "test" / "seq.in").read_text(encoding="utf-8").splitlines()
+    tagger.predict(texts[:256], batch_size=256)
+    rates = []
+    for _ in range(5):
+        start = time.perf_counter()
+        tagger.predict(texts, batch_size=256)
+        rates.append(len(texts) / (time.perf_counter() - start))
+    print(f"{statistics.median(rates):,.0f} sentences/s (median of 5: {', '.join(f'{r:,.0f}' for r in rates)})")
+    profile = cProfile.Profile()
+    profile.enable()
+    for _ in range(3):
+        tagger.predict(texts, batch_size=256)
+    profile.disable()
+    pstats.Stats(profile).sort_stats("tottime").print_stats(args.top)
+
+
+if __name__ == "__main__":
+    main()

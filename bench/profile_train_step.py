@@ -1,0 +1,54 @@
+"""Where a training step goes: the torch profiler over training steps of the default model.
+
+    python bench/profile_train_step.py --steps 35
+
+The default ATIS config (``conf/train.yaml``), one thread, Adam; 5 warm-up steps, then ``--steps``
+profiled ones (forward, loss, backward, optimiser step; no Lightning loop around them); prints
+the operators with the most own CPU time. Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from common import ROOT
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--steps", type=int, default=35)
+    ap.add_argument("--top", type=int, default=25)
+    args = ap.parse_args()
+    import sys
+
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    sys.path.insert(0, str(ROOT))
+    from slotfill.training.fit import build
+    from tests.helpers import compose_config
+
+    torch.set_num_threads(1)
+    datamodule, module, _ = build(compose_config(["threads=1"], Path(tempfile.mkdtemp(prefix="profile_step."))))
+    batches = iter(datamodule.train_dataloader())
+    optimizer = torch.optim.Adam(module.parameters(), lr=2e-3)
+    module.train()
+
+    def step() -> None:
+        loss = module.training_step(next(batches), 0)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    for _ in range(5):
+        step()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(args.steps):
+            step()
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.top))
+
+
+if __name__ == "__main__":
+    main()
