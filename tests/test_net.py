@@ -36,8 +36,9 @@ def test_output_shapes(cell, crf):
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
-def test_padding_does_not_change_logits(cell):
-    net, v = _net(cell=cell, intent=True)
+@pytest.mark.parametrize("co_interaction", [False, True])
+def test_padding_does_not_change_logits(cell, co_interaction):
+    net, v = _net(cell=cell, intent=True, co_interaction=co_interaction)
     short = ["i", "want", "taipei"]
     alone = _batch(v, [short])
     padded = _batch(v, [short, ["arrive", "in", "new", "york", "on", "a", "long", "day"]])
@@ -49,8 +50,11 @@ def test_padding_does_not_change_logits(cell):
 
 @pytest.mark.parametrize("intent_encoder", ["shared", "detached", "separate", "cnn"])
 @pytest.mark.parametrize("intent_to_slot", [False, True])
-def test_every_parameter_gets_a_gradient(intent_encoder, intent_to_slot):
-    net, v = _net(crf=True, intent=True, intent_encoder=intent_encoder, intent_to_slot=intent_to_slot)
+@pytest.mark.parametrize("co_interaction", [False, True])
+def test_every_parameter_gets_a_gradient(intent_encoder, intent_to_slot, co_interaction):
+    net, v = _net(
+        crf=True, intent=True, intent_encoder=intent_encoder, intent_to_slot=intent_to_slot, co_interaction=co_interaction
+    )
     net.train()
     b = _batch(v, [["i", "want", "taipei"], ["arrive", "in", "new", "york"]])
     em, intent = net(b["words"], b["chars"], b["char_index"], b["lengths"])
@@ -116,6 +120,38 @@ def test_intent_to_slot_shifts_every_token_by_the_intent():
     assert net2.intent_head.weight.grad is not None and net2.intent_head.weight.grad.abs().sum() > 0
     with pytest.raises(ConfigError, match="intent_to_slot"):
         NetConfig(intent_to_slot=True)
+
+
+def test_co_interaction_makes_each_task_read_the_other():
+    net, v = _net(intent=True, intent_encoder="separate", co_interaction=True)
+    b = _batch(v, [["i", "want", "taipei"], ["arrive", "in", "new", "york"]])
+    args = (b["words"], b["chars"], b["char_index"], b["lengths"])
+    em, intent = net(*args)
+    # the slot scores move with the intent encoder's weights, the intent logits with the slot encoder's
+    with torch.no_grad():
+        net.intent_encoder.rnn.weight_ih_l0.mul_(2)
+    em2, _ = net(*args)
+    assert not torch.allclose(em, em2)
+    with torch.no_grad():
+        net.intent_encoder.rnn.weight_ih_l0.div_(2)
+        net.encoder.rnn.weight_ih_l0.mul_(2)
+    _, intent2 = net(*args)
+    assert not torch.allclose(intent, intent2)
+    # models trained before it: the setting reads as absent at its default (fingerprints unchanged)
+    assert "co_interaction" not in NetConfig().to_dict()
+    with pytest.raises(ConfigError, match="co_interaction=true needs the intent head"):
+        NetConfig(co_interaction=True)
+
+
+def test_co_interaction_leaves_the_other_weights_initialised_as_without_it():
+    torch.manual_seed(0)
+    plain, _ = _net(intent=True, intent_encoder="separate")
+    torch.manual_seed(0)
+    joint, _ = _net(intent=True, intent_encoder="separate", co_interaction=True)
+    other = joint.state_dict()
+    for name, value in plain.state_dict().items():
+        if not name.startswith("intent_head"):  # it reads the interaction's features: another input
+            assert torch.equal(value, other[name]), name
 
 
 def test_intent_sets_decode_to_seen_combinations_only():

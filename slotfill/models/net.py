@@ -13,8 +13,9 @@ from slotfill.core.settings import from_mapping
 from slotfill.errors import ConfigError
 from slotfill.models.crf import CRF, NEG, bio_allowed, constrained_viterbi, constraint_structure, viterbi
 from slotfill.models.encoder import CELLS, CharCNN, RecurrentEncoder, WordCNN
+from slotfill.models.interaction import CoInteraction
 
-ADDED_SINCE_FORMAT_3 = {"intent_hidden_size": None}
+ADDED_SINCE_FORMAT_3 = {"intent_hidden_size": None, "co_interaction": False}
 INTENT_ENCODERS = ("shared", "detached", "separate", "cnn")
 
 
@@ -42,6 +43,8 @@ class NetConfig:
     intent_encoder: str = "shared"
     intent_hidden_size: int | None = None  # the own intent encoder's size (None: hidden_size; cnn: 2 x hidden_size)
     intent_to_slot: bool = False  # the predicted intents shift every token's tag scores
+    # slot and intent features attend to their labels, then to each other's tokens (models/interaction.py)
+    co_interaction: bool = False
     label_smoothing: float = 0.0
     # gazetteer lists {type: file} (model.lexicons); their entries are stored with the vocabularies
     lexicons: dict[str, str] = field(default_factory=dict)
@@ -64,6 +67,8 @@ class NetConfig:
             raise ConfigError(f"model.intent_hidden_size={self.intent_hidden_size}: must be at least 1 (or null)")
         if self.intent_to_slot and not self.intent:
             raise ConfigError("model.intent_to_slot=true needs the intent head: set model.intent=true")
+        if self.co_interaction and not self.intent:
+            raise ConfigError("model.co_interaction=true needs the intent head: set model.intent=true")
         if int(self.lexicon_dim) < 0:
             raise ConfigError(f"model.lexicon_dim={self.lexicon_dim}: must be at least 0")
         if self.char_dim > 0 and (self.char_filters < 1 or self.char_kernel < 1):
@@ -133,6 +138,12 @@ class SlotNet(nn.Module):
         if config.intent and n_intents and config.intent_encoder == "cnn":
             self.intent_encoder = WordCNN(in_dim, config.intent_hidden_size or 2 * config.hidden_size)
             intent_in = self.intent_encoder.out_dim
+        # made after the heads' layers above, so models without it start from the same weights as before it
+        self.interaction = None
+        if config.intent and n_intents and config.co_interaction:
+            # the slot encoder's width: the tag head reads the interaction's output unchanged in size
+            self.interaction = CoInteraction(self.encoder.out_dim, intent_in, len(tags), n_intents, self.encoder.out_dim)
+            intent_in = self.interaction.out_dim
         self.intent_head = nn.Linear(2 * intent_in, n_intents) if config.intent and n_intents else None
         self.detached = config.intent_encoder == "detached"
         # the intent decides which slot types a sentence can hold ("to downtown boston" is a
@@ -162,20 +173,23 @@ class SlotNet(nn.Module):
         if self.lexicon_embed is not None:
             x = torch.cat([x, self.lexicon_embed(lexicon + self.lexicon_offset).flatten(2)], dim=-1)
         x = self.embed_dropout(x)
-        h = self.output_dropout(self.encoder(x, lengths))
-        emissions = self.tag_head(h)
-        intent = None
-        if self.intent_head is not None:
-            if self.intent_encoder is not None:
-                h = self.output_dropout(self.intent_encoder(x, lengths))
-            elif self.detached:
-                h = h.detach()
-            mask = (torch.arange(h.shape[1], device=h.device)[None, :] < lengths.to(h.device)[:, None]).unsqueeze(2)
-            mean = (h * mask).sum(1) / lengths.to(h.device).unsqueeze(1).to(h.dtype)
-            mx = h.masked_fill(~mask, -1e4).amax(1)
-            intent = self.intent_head(torch.cat([mean, mx], dim=1))
-            if self.intent_to_tag is not None:
-                emissions = emissions + self.intent_to_tag(torch.sigmoid(intent)).unsqueeze(1)
+        slot = self.output_dropout(self.encoder(x, lengths))
+        if self.intent_head is None:
+            return self.tag_head(slot), None
+        if self.intent_encoder is not None:
+            h = self.output_dropout(self.intent_encoder(x, lengths))
+        else:
+            h = slot.detach() if self.detached else slot
+        mask = torch.arange(h.shape[1], device=h.device)[None, :] < lengths.to(h.device)[:, None]
+        if self.interaction is not None:
+            slot, h = self.interaction(slot, h, mask)
+        emissions = self.tag_head(slot)
+        mask = mask.unsqueeze(2)
+        mean = (h * mask).sum(1) / lengths.to(h.device).unsqueeze(1).to(h.dtype)
+        mx = h.masked_fill(~mask, -1e4).amax(1)
+        intent = self.intent_head(torch.cat([mean, mx], dim=1))
+        if self.intent_to_tag is not None:
+            emissions = emissions + self.intent_to_tag(torch.sigmoid(intent)).unsqueeze(1)
         return emissions, intent
 
     def loss(

@@ -1,9 +1,9 @@
 """``init_from=MODEL.pt``: start a new model from a trained one's weights, row by row where vocabularies differ.
 
 The new model's vocabularies come from its own training data. Weights indexed by a vocabulary
-(word and character embeddings, tag scores, CRF transitions, the intent head) are copied for
-the entries both vocabularies share; new words, characters, tags and intents keep their fresh
-initialisation. Every other weight is copied whole.
+(word and character embeddings, tag scores, CRF transitions, the intent head, the
+co-interaction's label embeddings) are copied for the entries both vocabularies share; new
+words, characters, tags and intents keep their fresh initialisation. Every other weight is copied whole.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ VOCAB_AXES: dict[str, tuple[str, ...]] = {
     "intent_head.weight": ("intents",),
     "intent_head.bias": ("intents",),
     "intent_to_tag.weight": ("tags", "intents"),
+    "interaction.slot_labels": ("tags",),
+    "interaction.intent_labels": ("intents",),
 }
 
 
