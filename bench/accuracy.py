@@ -23,6 +23,8 @@ Tables (``--tables``):
 - ``preset-tuning``: both presets with and without the default's lexicons, and the ATIS preset
   without them with checkpoint averaging or smoothed selection, to be judged on the validation
   columns;
+- ``preset-joint``: the presets with and without the co-interaction of the slot and intent
+  features (``model.co_interaction``), to be judged on the validation columns;
 - ``as-users-run``: the default and the presets with their own seed (42) and ``threads=2``,
   one run each, as a user runs them.
 
@@ -61,6 +63,7 @@ TABLES = (
     "presets",
     "preset-ablation",
     "preset-tuning",
+    "preset-joint",
     "as-users-run",
 )
 
@@ -153,6 +156,11 @@ PRESET_TUNING = {
         "experiment=snips without lexicons (the preset before)": NO_LEXICON,
         "experiment=snips (with the default's lexicons, lexicon dropout and mention swap)": [],
     },
+}
+# the joint modelling of each preset, judged on the validation columns (the first row is the preset)
+PRESET_JOINT = {
+    "experiment={ds}": [],
+    "experiment={ds} with model.co_interaction=true": ["model.co_interaction=true"],
 }
 # each row switches parts of the ATIS preset off; the last row is the preset itself
 NO_DROPOUT = ["train.word_dropout=0", "train.span_dropout=0"]
@@ -363,6 +371,12 @@ def plan(args) -> dict[str, dict[str, list[tuple[str, list[str]]]]]:
                 ablation_seeds,
             ).items()
         }
+    if "preset-joint" in args.tables:
+        tables["preset-joint"] = {
+            label.format(ds=ds): runs
+            for ds in args.datasets
+            for label, runs in _variants(f"{ds}-preset", [f"experiment={ds}"], PRESET_JOINT, seeds).items()
+        }
     if "as-users-run" in args.tables:
         users = {f"{ds}: python train.py" + (f" data={ds}" if ds != "atis" else ""): data[ds] for ds in args.datasets}
         users.update({f"python train.py experiment={ds}": [f"experiment={ds}"] for ds in args.datasets})
@@ -412,6 +426,7 @@ TITLES = {
     "presets": "Presets",
     "preset-ablation": "Ablation of the ATIS preset",
     "preset-tuning": "Candidate settings of the presets (chosen on validation)",
+    "preset-joint": "The two tasks informing each other (chosen on validation)",
     "default-intent": "The intent head of the default model (chosen on validation)",
     "held-out-lists": "The unseen cities out of the lists from the start (ATIS)",
     "as-users-run": "As users run them (seed 42, `threads=2`, one run each)",
