@@ -5,6 +5,7 @@
     slotfill data check [data=NAME | data.path=... | data.train=... ...] [--json]
     slotfill plot RUN_DIR... [-o FILE]     learning curves of one or more runs on one figure
     slotfill compare RUN_DIR... [--csv F]  the settings that differ between runs, and their scores
+    slotfill ensemble RUN_DIR... [-o FILE] one model file that averages the scores of trained models
 
 A Hydra subcommand is a :class:`slotfill.cli.commands.Command`; it is dispatched before argparse so
 that Hydra's own flags and free text pass through untouched. Any other subcommand is a
@@ -120,7 +121,37 @@ def add_compare(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_compare)
 
 
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_convert, add_data, add_plot, add_compare]
+def _ensemble(args: argparse.Namespace) -> int:
+    from slotfill.models.slot_model import SlotModel
+
+    models = [SlotModel.load(run) for run in args.runs]
+    path = SlotModel.combine(models, args.runs).save(args.output)
+    print(
+        f"wrote {path}: an ensemble of {len(models)} models (each answer costs {len(models)}x one model's compute); "
+        f"score it with: slotfill evaluate ckpt={path}"
+    )
+    return 0
+
+
+def add_ensemble(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "ensemble",
+        help="one model file that averages the scores of trained models",
+        description="Combine trained models of one recipe (e.g. its seeds) into one model file that averages "
+        "their scores: predict, evaluate, export and serve read it as any model, at k times the compute.",
+    )
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders or model files (at least 2)")
+    p.add_argument("-o", "--output", default="ensemble.pt", help="the model file to write (ensemble.pt)")
+    p.set_defaults(func=_ensemble)
+
+
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    add_convert,
+    add_data,
+    add_plot,
+    add_compare,
+    add_ensemble,
+]
 
 
 def parser() -> argparse.ArgumentParser:

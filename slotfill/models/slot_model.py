@@ -27,10 +27,20 @@ from slotfill.core.settings import whole_number
 from slotfill.core.vocab import Vocabularies
 from slotfill.errors import CheckpointError, SlotfillError, first_line
 from slotfill.models import NetConfig, SlotNet, decode_intents, decode_tags
+from slotfill.models.ensemble import EnsembleNet
 from slotfill.version import __version__
 
 CHECKPOINT_KEY = "slotfill"  # where a Lightning checkpoint carries the model, in model.pt's schema
-_STRUCTURE_KEYS = ("format", "slotfill_version", "model", "vocabs", "weights_sha256", "fingerprint", "state_dict")
+_STRUCTURE_KEYS = (
+    "format",
+    "slotfill_version",
+    "model",
+    "vocabs",
+    "weights_sha256",
+    "fingerprint",
+    "state_dict",
+    "members",
+)
 
 Forward = Callable[[dict], tuple[torch.Tensor, torch.Tensor | None]]
 
@@ -39,18 +49,56 @@ class SlotModel(nn.Module):
     """A slot tagger: ``SlotModel(config, vocabs)`` builds the network, sized by the vocabularies.
 
     ``meta`` is provenance saved with the weights (``dataset``, ``train`` settings, ...); it
-    never changes what the model computes.
+    never changes what the model computes. ``members`` > 1 makes an ensemble of that many networks
+    of ``config`` whose scores are averaged (:meth:`combine` builds one from trained models).
     """
 
-    def __init__(self, config: NetConfig, vocabs: Vocabularies, meta: dict | None = None) -> None:
+    def __init__(self, config: NetConfig, vocabs: Vocabularies, meta: dict | None = None, members: int = 1) -> None:
         super().__init__()
         self.config = config
         self.vocabs = vocabs
         self.meta = dict(meta or {})
         n_lexicon_types = len(vocabs.lexicon) if vocabs.lexicon else 0
-        self.net = SlotNet(
-            config, len(vocabs.words), len(vocabs.chars), vocabs.tags.itos, len(vocabs.intents), n_lexicon_types
-        )
+        sizes = (len(vocabs.words), len(vocabs.chars), vocabs.tags.itos, len(vocabs.intents), n_lexicon_types)
+        whole_number(members, "members")
+        self.net = SlotNet(config, *sizes) if members == 1 else EnsembleNet(config, *sizes, members=members)
+
+    @property
+    def members(self) -> int:
+        """How many networks answer together (1: a single model)."""
+        return len(self.net.members) if isinstance(self.net, EnsembleNet) else 1
+
+    @classmethod
+    def combine(cls, models: Sequence[SlotModel], sources: Sequence[str] | None = None) -> SlotModel:
+        """One ensemble model of trained models of one architecture and vocabulary (seeds of one recipe)."""
+        sources = [str(s) for s in sources] if sources else [f"model {i + 1}" for i in range(len(models))]
+        if len(models) < 2:
+            raise SlotfillError("an ensemble needs at least 2 models")
+        first = models[0]
+        for model, source in zip(models, sources):
+            if model.members > 1:
+                raise SlotfillError(f"{source}: already an ensemble of {model.members}; give the single models")
+            if model.config != first.config:
+                a, b = first.config.to_dict(), model.config.to_dict()
+                key = next(k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k))
+                raise SlotfillError(
+                    f"{source}: model.{key}={b.get(key)!r}, but {sources[0]} has {a.get(key)!r}: "
+                    "an ensemble's models share one architecture"
+                )
+            if model.vocabs.to_dict() != first.vocabs.to_dict():
+                raise SlotfillError(
+                    f"{source}: its vocabularies differ from {sources[0]}'s: an ensemble's models are "
+                    "trained on the same data and lexicons"
+                )
+        meta = {
+            **first.meta,
+            "ensemble_of": [{"file": s, "fingerprint": m.fingerprint()} for m, s in zip(models, sources)],
+        }
+        ensemble = cls(first.config, first.vocabs, meta, members=len(models))
+        for member, model in zip(ensemble.net.members, models):
+            member.load_state_dict(model.net.state_dict())
+        ensemble.net.average_transitions()
+        return ensemble.eval()
 
     @property
     def tags(self) -> list[str]:
@@ -184,6 +232,7 @@ class SlotModel(nn.Module):
         self._check_finite()
         return {
             **self.card(),
+            **({"members": self.members} if self.members > 1 else {}),
             "vocabs": self.vocabs.to_dict(),
             "state_dict": {k: v.detach().cpu().clone() for k, v in self.net.state_dict().items()},
         }
@@ -209,7 +258,7 @@ class SlotModel(nn.Module):
             vocabs = Vocabularies.from_dict(state["vocabs"])
             config = NetConfig.from_dict(state["model"])
             meta = {k: v for k, v in state.items() if k not in _STRUCTURE_KEYS}
-            model = cls(config, vocabs, meta)
+            model = cls(config, vocabs, meta, members=state.get("members", 1))
             model.net.load_state_dict(state["state_dict"])
         except (KeyError, TypeError, ValueError, RuntimeError, SlotfillError) as e:
             raise CheckpointError(f"{source}: checkpoint does not match a slotfill model ({first_line(e)})") from None

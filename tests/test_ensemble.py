@@ -1,0 +1,102 @@
+"""models/ensemble.py and SlotModel.combine: averaged scores, the model file, refusals, ONNX parity."""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from slotfill import SlotTagger
+from slotfill.errors import CheckpointError, SlotfillError
+from slotfill.models.slot_model import SlotModel
+from tests.helpers import ROOT, tiny_model
+
+SENTENCES = [["i", "want", "to", "leave", "taipei"], ["arrive", "in", "new", "york"]]
+
+
+def _members(k=3, **net):
+    net = {"intent": True, **net}
+    return [tiny_model(seed=s, **net) for s in range(k)]
+
+
+@pytest.mark.parametrize("crf", [False, True])
+def test_scores_are_the_members_mean(crf):
+    members = _members(crf=crf)
+    ensemble = SlotModel.combine(members)
+    batch = ensemble.encode(SENTENCES)
+    emissions, intent = ensemble(batch)
+    outs = [m(batch) for m in members]
+    if crf:  # a path's score is the mean of its members' path scores
+        torch.testing.assert_close(emissions, torch.stack([e for e, _ in outs]).mean(0))
+        mean = torch.stack([m.net.crf.transitions for m in members]).mean(0)
+        torch.testing.assert_close(ensemble.net.crf.transitions, mean)
+    else:
+        torch.testing.assert_close(emissions, torch.stack([e.log_softmax(-1) for e, _ in outs]).mean(0))
+    probs = torch.stack([torch.sigmoid(i) for _, i in outs]).mean(0)
+    torch.testing.assert_close(torch.sigmoid(intent), probs, atol=1e-6, rtol=1e-5)
+
+
+def test_an_ensemble_of_copies_answers_as_its_model():
+    model = tiny_model(seed=1, intent=True, crf=True)
+    ensemble = SlotModel.combine([model, model])
+    assert ensemble.members == 2
+    for a, b in zip(ensemble.predict(SENTENCES), model.predict(SENTENCES)):
+        assert a["tags"] == b["tags"] and a["intent"] == b["intent"]
+        assert a["probs"] == pytest.approx(b["probs"], abs=1e-5)
+        assert a["intent_confidence"] == pytest.approx(b["intent_confidence"], abs=2e-4)
+
+
+def test_the_model_file_round_trips_and_is_checked(tmp_path):
+    ensemble = SlotModel.combine(_members(crf=True), ["a/model.pt", "b/model.pt", "c/model.pt"])
+    path = ensemble.save(tmp_path / "ensemble.pt")
+    back = SlotModel.load(path)
+    assert back.members == 3 and back.fingerprint() == ensemble.fingerprint()
+    assert [e["file"] for e in back.meta["ensemble_of"]] == ["a/model.pt", "b/model.pt", "c/model.pt"]
+    assert back.predict(SENTENCES) == ensemble.predict(SENTENCES)
+    # one member's weight edited by hand: refused like any edited model file
+    state = torch.load(path, weights_only=True)
+    state["state_dict"]["members.1.tag_head.bias"] += 1.0
+    torch.save(state, tmp_path / "edited.pt")
+    with pytest.raises(CheckpointError, match="do not match their recorded fingerprint"):
+        SlotModel.load(tmp_path / "edited.pt")
+
+
+def test_models_that_cannot_be_averaged_are_refused():
+    with pytest.raises(SlotfillError, match="at least 2"):
+        SlotModel.combine(_members(1))
+    with pytest.raises(SlotfillError, match=r"b: model.crf=True, but a has False: .*one architecture"):
+        SlotModel.combine([tiny_model(intent=True), tiny_model(intent=True, crf=True)], ["a", "b"])
+    with pytest.raises(SlotfillError, match="vocabularies differ"):
+        SlotModel.combine([tiny_model(intent=True), tiny_model(intent=True, lexicon=True)], ["a", "b"])
+    with pytest.raises(SlotfillError, match="already an ensemble of 2"):
+        SlotModel.combine([SlotModel.combine(_members(2)), tiny_model(intent=True)])
+
+
+@pytest.mark.slow
+def test_the_ensemble_command_writes_a_model_every_door_reads(tmp_path):
+    pytest.importorskip("onnxruntime")
+    runs = []
+    for s, member in enumerate(_members(2, crf=True, intent_encoder="separate", co_interaction=True)):
+        runs.append(str(member.save(tmp_path / f"run{s}" / "model.pt").parent))
+    out = tmp_path / "ensemble.pt"
+    done = subprocess.run(
+        [sys.executable, "-m", "slotfill", "ensemble", *runs, "-o", str(out)], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert "an ensemble of 2 models" in done.stdout and out.is_file()
+    from slotfill.inference.onnx_forward import check_parity
+    from slotfill.models.onnx_export import export_onnx, onnx_path_for
+
+    model = SlotModel.load(out)
+    check_parity(model, export_onnx(model, onnx_path_for(out)))
+    text = ["i want to leave taipei", "arrive in new york"]
+    eager, onnx = SlotTagger.load(out).predict(text), SlotTagger.load(out, backend="onnx").predict(text)
+    assert [r["tags"] for r in eager] == [r["tags"] for r in onnx]
+    bad = subprocess.run(
+        [sys.executable, "-m", "slotfill", "ensemble", runs[0], "-o", str(tmp_path / "x.pt")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and bad.stderr.strip().endswith("an ensemble needs at least 2 models")
+    assert not (tmp_path / "x.pt").exists()
