@@ -53,7 +53,11 @@ def test_padding_does_not_change_logits(cell, co_interaction):
 @pytest.mark.parametrize("co_interaction", [False, True])
 def test_every_parameter_gets_a_gradient(intent_encoder, intent_to_slot, co_interaction):
     net, v = _net(
-        crf=True, intent=True, intent_encoder=intent_encoder, intent_to_slot=intent_to_slot, co_interaction=co_interaction
+        crf=True,
+        intent=True,
+        intent_encoder=intent_encoder,
+        intent_to_slot=intent_to_slot,
+        co_interaction=co_interaction,
     )
     net.train()
     b = _batch(v, [["i", "want", "taipei"], ["arrive", "in", "new", "york"]])

@@ -24,7 +24,10 @@ SENTENCES = ["i want to leave taipei", "", "arrive in new york " * 40, "Zürich 
         ({"intent": True}, False),
         ({"crf": True, "intent": True, "intent_encoder": "separate"}, False),
         ({"intent": True, "intent_encoder": "cnn"}, True),
-        ({"crf": True, "intent": True, "intent_encoder": "separate", "co_interaction": True, "intent_to_slot": True}, True),
+        (
+            {"crf": True, "intent": True, "intent_encoder": "separate", "co_interaction": True, "intent_to_slot": True},
+            True,
+        ),
         ({}, True),
     ],
 )

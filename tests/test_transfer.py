@@ -11,7 +11,14 @@ from slotfill.training.transfer import VOCAB_AXES, init_from
 from tests.helpers import tiny_model
 
 CONFIG = dict(
-    word_dim=8, hidden_size=6, char_dim=4, char_filters=5, intent=True, crf=True, intent_to_slot=True, co_interaction=True
+    word_dim=8,
+    hidden_size=6,
+    char_dim=4,
+    char_filters=5,
+    intent=True,
+    crf=True,
+    intent_to_slot=True,
+    co_interaction=True,
 )
 
 

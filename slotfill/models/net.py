@@ -142,7 +142,9 @@ class SlotNet(nn.Module):
         self.interaction = None
         if config.intent and n_intents and config.co_interaction:
             # the slot encoder's width: the tag head reads the interaction's output unchanged in size
-            self.interaction = CoInteraction(self.encoder.out_dim, intent_in, len(tags), n_intents, self.encoder.out_dim)
+            self.interaction = CoInteraction(
+                self.encoder.out_dim, intent_in, len(tags), n_intents, self.encoder.out_dim
+            )
             intent_in = self.interaction.out_dim
         self.intent_head = nn.Linear(2 * intent_in, n_intents) if config.intent and n_intents else None
         self.detached = config.intent_encoder == "detached"
