@@ -78,3 +78,30 @@ def test_fast_constrained_viterbi_equals_full_viterbi(batch, length, seed):
     # decode_tags takes the per-token argmax where it is well-formed, Viterbi elsewhere
     params = {"trans": trans, "start": start_pen, "end": torch.zeros(len(tags)), "log_softmax": True}
     assert torch.equal(decode_tags(scores, mask, params), full)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_soft_nll_on_one_hot_labels_is_the_nll_and_its_gradient_is_marginals_minus_labels(seed):
+    g = torch.Generator().manual_seed(seed)
+    crf = CRF(TAGS)
+    with torch.no_grad():
+        crf.transitions.normal_(generator=g)
+        crf.start.normal_(generator=g)
+        crf.end.normal_(generator=g)
+    lengths = torch.tensor([5, 2, 1])
+    mask = torch.arange(5)[None] < lengths[:, None]
+    em = torch.randn(3, 5, len(TAGS), generator=g)
+    gold = decode_tags(
+        torch.randn(3, 5, len(TAGS), generator=g),
+        mask,
+        dict(zip(("trans", "start", "end"), crf._scores()), log_softmax=False),
+    )
+    one_hot = torch.nn.functional.one_hot(gold, len(TAGS)).float()
+    torch.testing.assert_close(crf.soft_nll(em, one_hot, mask), crf.nll(em, gold, mask))
+    # against soft labels, the emissions' gradient is the CRF's marginals minus the labels
+    soft = torch.softmax(torch.randn(3, 5, len(TAGS), generator=g), -1)
+    em = em.requires_grad_()
+    crf.soft_nll(em, soft, mask).backward()
+    expected = (crf.marginals(em.detach(), mask) - soft) * mask[..., None]
+    torch.testing.assert_close(em.grad, expected, atol=1e-4, rtol=1e-4)

@@ -166,3 +166,25 @@ def test_training_with_a_validation_split_without_slots_ends_with_its_reports(tm
     metrics = train(compose_config(args, tmp_path / "run"))
     assert metrics["scores"]["valid"]["slot_exact_match"] in (0.0, 100.0)
     assert (tmp_path / "run" / "valid_report.txt").is_file() and (tmp_path / "run" / "metrics.json").is_file()
+
+
+def test_a_student_distilled_from_an_ensemble_learns_from_its_soft_labels(trained_sample_crf, tmp_path):
+    member = SlotModel.load(trained_sample_crf["model_file"])
+    teacher = SlotModel.combine([member, member]).save(tmp_path / "ensemble.pt")
+    # the teacher's recipe (so the same vocabularies), the gold labels left out: all it learns is the teacher's
+    extra = ["model.crf=true", "model.intent=true", "model.intent_encoder=separate", "model.intent_to_slot=true"]
+    extra += [f"train.distill_from={teacher}", "train.distill_weight=1.0"]
+    results = train_on_sample(tmp_path / "student", epochs=20, extra=extra)
+    assert results["teacher"] == {"file": str(teacher), "fingerprint": SlotModel.load(teacher).fingerprint()}
+    assert results["train"]["distill_from"] == str(teacher)
+    assert results["scores"]["valid"]["f1"] > 90.0
+
+
+def test_a_teacher_of_other_vocabularies_is_refused_before_training(tmp_path):
+    from slotfill.errors import ConfigError
+    from tests.helpers import tiny_model
+
+    teacher = tiny_model(intent=True).save(tmp_path / "tiny.pt")
+    with pytest.raises(ConfigError, match=r"^train.distill_from=.*tiny.pt: the teacher's vocabularies .* differ"):
+        train_on_sample(tmp_path / "student", epochs=1, extra=[f"train.distill_from={teacher}"])
+    assert not (tmp_path / "student" / "model.pt").exists()

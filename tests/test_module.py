@@ -177,3 +177,24 @@ def test_without_averaging_a_checkpoint_carries_the_current_weights():
     checkpoint = {}
     module.on_save_checkpoint(checkpoint)
     assert _same(_weights(SlotModel.from_state(checkpoint[CHECKPOINT_KEY])), _weights(model))
+
+
+def test_distillation_mixes_the_gold_and_the_teachers_soft_labels():
+    student, teacher = tiny_model(seed=0, intent=True, crf=True), tiny_model(seed=1, intent=True, crf=True)
+    cfg = dict(unk_replace=0.0, word_dropout=0.0, lexicon_dropout=0.0, distill_weight=0.25)
+    module = SlotTaggerModule(student, TrainConfig(**cfg), teacher=teacher)
+    plain = SlotTaggerModule(student, TrainConfig(**cfg))
+    # the teacher is neither a trained parameter nor part of the checkpoint
+    assert {n for n, _ in module.named_parameters()} == {n for n, _ in plain.named_parameters()}
+    assert module.state_dict().keys() == plain.state_dict().keys()
+    batch = labelled_batch(student.vocabs, [["i", "want", "taipei"], ["arrive", "in", "new", "york"]])
+    student.eval()  # no dropout: the steps below see the same network
+    module.log = plain.log = lambda *a, **k: None
+    mixed = module.training_step(batch, 0)
+    gold = plain.training_step(batch, 0)
+    emissions, intents = student(batch)
+    soft = student.distill_loss(emissions, intents, batch, teacher.soft_labels(batch))
+    torch.testing.assert_close(mixed, 0.75 * gold + 0.25 * soft)
+    assert not teacher.training
+    with pytest.raises(ConfigError, match="train.distill_weight=1.5"):
+        TrainConfig(distill_weight=1.5)

@@ -226,3 +226,14 @@ def test_bad_settings_are_config_errors(setting, message):
         NetConfig(**setting)
     with pytest.raises(ConfigError, match="model.nonsense"):
         NetConfig.from_dict({"nonsense": 1})
+
+
+@pytest.mark.parametrize("crf", [False, True])
+def test_the_soft_loss_on_the_gold_labels_is_the_loss(crf):
+    net, v = _net(crf=crf, intent=True, intent_encoder="separate")
+    b = _batch(v, [["i", "want", "taipei"], ["arrive", "in", "new", "york"]])
+    em, intent = net(b["words"], b["chars"], b["char_index"], b["lengths"])
+    mask = torch.arange(em.shape[1])[None] < b["lengths"][:, None]
+    one_hot = torch.nn.functional.one_hot(b["tags"].clamp(min=0), len(v.tags)).float()
+    soft = net.soft_loss(em, intent, one_hot, b["intents"], mask)
+    torch.testing.assert_close(soft, net.loss(em, intent, b["tags"], b["intents"], mask))

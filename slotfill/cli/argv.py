@@ -11,7 +11,7 @@ _OVERRIDE = re.compile(r"^[+~]{0,2}[A-Za-z_][\w.@/-]*=")
 # Hydra's flags that take a value: the value is not a sentence to tag
 VALUE_FLAGS = ("--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd")
 INFO_CHOICES = ("all", "config", "defaults", "defaults-tree", "plugins", "searchpath")
-PATH_KEYS = ("ckpt", "input", "output", "split_dir", "data.path", "resume", "init_from")
+PATH_KEYS = ("ckpt", "input", "output", "split_dir", "data.path", "resume", "init_from", "train.distill_from")
 
 
 def _words(argv: list[str]) -> list[tuple[str, list[str]]]:

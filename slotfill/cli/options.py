@@ -102,6 +102,8 @@ def check_train(cfg: DictConfig) -> None:
         raise ConfigError("resume= continues a run with its own weights; init_from= starts a new one: give one")
     if cfg.get("init_from"):
         existing_checkpoint(cfg, "init_from")
+    if OmegaConf.select(cfg, "train.distill_from"):
+        existing_checkpoint(cfg, "train.distill_from")
 
 
 def check_inference(cfg: DictConfig) -> None:

@@ -66,6 +66,27 @@ class CRF(nn.Module):
         log_z = torch.logsumexp(alphas[-1] + end, dim=1)
         return (log_z - gold).sum()
 
+    def soft_nll(self, emissions: torch.Tensor, probs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Summed cross-entropy against soft tags ``probs [B, T, K]`` (a teacher's marginals).
+
+        ``log Z`` minus the expected path score, the path distribution taken as independent per
+        token (pairs of tags scored by the product of their marginals, allowed pairs only): its
+        gradient on the emissions is this CRF's marginals minus ``probs``.
+        """
+        trans, start, end = self._scores()
+        mask_f = mask.to(emissions.dtype)
+        probs = probs * mask_f.unsqueeze(2)
+        expected = (probs * emissions).sum((1, 2)) + (probs[:, 0] * start).sum(1)
+        if emissions.shape[1] > 1:
+            allowed = (self.trans_penalty == 0).to(emissions.dtype)
+            pairs = torch.einsum("bti,btj->bij", probs[:, :-1], probs[:, 1:])
+            expected = expected + (pairs * self.transitions * allowed).sum((1, 2))
+        last = (mask.sum(1) - 1).clamp(min=0)
+        expected = expected + (probs[torch.arange(len(last)), last] * end).sum(1)
+        alphas = _forward(emissions, mask, trans, start)
+        log_z = torch.logsumexp(alphas[-1] + end, dim=1)
+        return (log_z - expected).sum()
+
     @torch.no_grad()
     def marginals(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Posterior probability of each tag at each position ``[B, T, K]`` (forward-backward)."""

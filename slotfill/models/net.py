@@ -220,6 +220,26 @@ class SlotNet(nn.Module):
             loss = loss + self.config.intent_weight * bce
         return loss
 
+    def soft_loss(
+        self,
+        emissions: torch.Tensor,
+        intent_logits: torch.Tensor | None,
+        tag_probs: torch.Tensor,
+        intent_probs: torch.Tensor | None,
+        mask: torch.Tensor,
+    ) -> torch.Tensor:
+        """:meth:`loss` against soft labels (a teacher's tag and intent probabilities): distillation."""
+        tokens = mask.sum().clamp(min=1)
+        if self.crf is not None:
+            loss = self.crf.soft_nll(emissions, tag_probs, mask) / tokens
+        else:
+            per_token = -(tag_probs * emissions.log_softmax(-1)).sum(-1)
+            loss = (per_token * mask).sum() / tokens
+        if intent_logits is not None and intent_probs is not None:
+            bce = F.binary_cross_entropy_with_logits(intent_logits, intent_probs, reduction="sum") / len(intent_probs)
+            loss = loss + self.config.intent_weight * bce
+        return loss
+
     def decode_params(self) -> dict[str, torch.Tensor]:
         """Transition scores for decoding (exported beside ONNX graphs, which hold only emissions)."""
         if self.crf is not None:

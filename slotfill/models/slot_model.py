@@ -123,6 +123,26 @@ class SlotModel(nn.Module):
         return self.net.loss(emissions, intent_logits, batch["tags"], batch.get("intents"), mask)
 
     @torch.no_grad()
+    def soft_labels(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """What this model (a teacher) believes of a batch: tag probabilities ``[B, T, K]`` (CRF
+        marginals or softmax) and intent probabilities ``[B, I]`` (None without an intent head)."""
+        emissions, intent_logits = self(batch)
+        mask = _mask(batch["lengths"], emissions.shape[1], emissions.device)
+        tags = self.net.crf.marginals(emissions, mask) if self.net.crf is not None else emissions.softmax(-1)
+        return tags, torch.sigmoid(intent_logits) if intent_logits is not None else None
+
+    def distill_loss(
+        self,
+        emissions: torch.Tensor,
+        intent_logits: torch.Tensor | None,
+        batch: dict,
+        soft: tuple[torch.Tensor, torch.Tensor | None],
+    ) -> torch.Tensor:
+        """:meth:`loss` against a teacher's :meth:`soft_labels` instead of the gold labels."""
+        mask = _mask(batch["lengths"], emissions.shape[1], emissions.device)
+        return self.net.soft_loss(emissions, intent_logits, soft[0], soft[1], mask)
+
+    @torch.no_grad()
     def decode(
         self,
         emissions: torch.Tensor,

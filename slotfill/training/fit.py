@@ -127,6 +127,7 @@ def build(cfg: DictConfig) -> tuple[SlotDataModule, SlotTaggerModule, pl.Trainer
     train_cfg = TrainConfig.from_dict(_plain(cfg.train))
     source_file = str(cfg.init_from) if cfg.get("init_from") else None
     source = SlotModel.load(source_file) if source_file else None  # its config and lexicon size the new model
+    teacher = SlotModel.load(train_cfg.distill_from) if train_cfg.distill_from else None
     net_cfg = source.config if source is not None else NetConfig.from_dict(_plain(cfg.model))
     optimizer = _instantiate(cfg.optimizer, "optimizer")
     _check_optimizer(optimizer)
@@ -156,8 +157,22 @@ def build(cfg: DictConfig) -> tuple[SlotDataModule, SlotTaggerModule, pl.Trainer
     record.data_sha256 = data_fingerprint(datamodule.datasets)
     meta = {"dataset": datamodule.name, "train": train_cfg.to_dict(), "data_sha256": record.data_sha256}
     model = _model(net_cfg, source_file, datamodule, meta)
-    module = SlotTaggerModule(model, train_cfg, optimizer=optimizer)
+    if teacher is not None:
+        _check_teacher(teacher, model, train_cfg.distill_from)
+        model.meta["teacher"] = {"file": train_cfg.distill_from, "fingerprint": teacher.fingerprint()}
+    module = SlotTaggerModule(model, train_cfg, optimizer=optimizer, teacher=teacher)
     return datamodule, module, trainer
+
+
+def _check_teacher(teacher: SlotModel, model: SlotModel, source: str) -> None:
+    """A teacher's soft labels line up with the student's only over the same vocabularies."""
+    if teacher.vocabs.to_dict() != model.vocabs.to_dict():
+        raise ConfigError(
+            f"train.distill_from={source}: the teacher's vocabularies (words, tags, intents, lexicons) differ "
+            "from this run's: distil from models trained on the same data and lexicon lists"
+        )
+    if model.predicts_intent and not teacher.predicts_intent:
+        raise ConfigError(f"train.distill_from={source}: the teacher has no intent head and the student has one")
 
 
 def _check_optimizer(optimizer) -> None:
@@ -222,6 +237,8 @@ def fit(cfg: DictConfig, ckpt_path: str | Path | None = None) -> TrainingRun:
         facts["resumed_from"] = str(ckpt_path)
     if cfg.get("init_from"):
         facts["init_from"] = str(cfg.init_from)
+    if module.model.meta.get("teacher"):
+        facts["teacher"] = module.model.meta["teacher"]
     # the best epoch's scores for the run folder; metrics.csv keeps the training curve (one row per epoch)
     loggers, trainer.loggers = trainer.loggers, []
     try:

@@ -39,9 +39,12 @@ class TrainConfig:
     warmup_steps: int = 0
     lr_decay: str = "none"  # none | linear | cosine, per step after the warm-up
     average_last: int = 1  # validate, select and save the mean weights of the last this many epochs (1: none)
+    distill_from: str | None = None  # a teacher model file (an ensemble): learn from its soft labels too
+    distill_weight: float = 0.5  # the soft labels' share of the loss (the gold labels have the rest)
 
     def __post_init__(self) -> None:
-        for name in ("unk_replace", "word_dropout", "span_dropout", "lexicon_dropout", "mention_swap"):
+        fractions = ("unk_replace", "word_dropout", "span_dropout", "lexicon_dropout", "mention_swap", "distill_weight")
+        for name in fractions:
             if not 0.0 <= float(getattr(self, name)) <= 1.0:
                 raise ConfigError(f"train.{name}={getattr(self, name)}: must be in [0, 1]")
         if int(self.warmup_steps) < 0:
@@ -90,9 +93,17 @@ def span_mask(tags: torch.Tensor, begins: torch.Tensor, p: float) -> torch.Tenso
 class SlotTaggerModule(pl.LightningModule):
     """Trains a :class:`SlotModel`; the model (config, vocabularies, weights) travels inside every checkpoint."""
 
-    def __init__(self, model: SlotModel, train: TrainConfig | None = None, optimizer: Callable | None = None) -> None:
+    def __init__(
+        self,
+        model: SlotModel,
+        train: TrainConfig | None = None,
+        optimizer: Callable | None = None,
+        teacher: SlotModel | None = None,
+    ) -> None:
         super().__init__()
         self.model = model
+        # held in a tuple, not as a submodule: the teacher is neither trained, nor saved in checkpoints
+        self._teacher = (teacher.eval(),) if teacher is not None else ()
         self.train_config = train or TrainConfig()
         self.save_hyperparameters(
             {
@@ -117,6 +128,10 @@ class SlotTaggerModule(pl.LightningModule):
     def scores(self) -> dict[str, dict]:
         return {split: r["scores"] for split, r in self.results.items()}
 
+    def on_fit_start(self) -> None:
+        if self._teacher:
+            self._teacher[0].to(self.device)
+
     # ----------------------------------------------------------------- steps
     def _drop_words(self, batch: dict) -> torch.Tensor:
         """Training input: words replaced by ``<unk>`` (singletons, word dropout, whole slot values)."""
@@ -139,6 +154,11 @@ class SlotTaggerModule(pl.LightningModule):
             inputs["lexicon"] = batch["lexicon"].masked_fill(hidden, OUT)
         emissions, intent_logits = self.model(inputs)
         loss = self.model.loss(emissions, intent_logits, batch)
+        if self._teacher:
+            # the teacher reads the same augmented sentence (a swapped city, a dropped word) as the student
+            soft = self._teacher[0].soft_labels(inputs)
+            weight = self.train_config.distill_weight
+            loss = (1 - weight) * loss + weight * self.model.distill_loss(emissions, intent_logits, inputs, soft)
         if not torch.isfinite(loss):
             # stop before the backward pass spreads NaN into every weight
             raise TrainingDiverged(self._divergence_message(loss))
