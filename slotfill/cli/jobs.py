@@ -103,7 +103,13 @@ def evaluate(cfg: DictConfig) -> dict:
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
     result = evaluate_predictions(
-        cols["tokens"], cols["tags"], [r["tags"] for r in results], cols["intent"], pred_intents, results
+        cols["tokens"],
+        cols["tags"],
+        [r["tags"] for r in results],
+        cols["intent"],
+        pred_intents,
+        results,
+        reference=_training_labels(cfg),
     )
     out_dir = Path(cfg.output_dir)
     card = tagger.card if hasattr(tagger, "card") else tagger.model.card()  # OnnxTagger: its sidecar's
@@ -114,6 +120,22 @@ def evaluate(cfg: DictConfig) -> dict:
         evaluation_figures(result, out_dir, top_k=int(cfg.get("top_k", 15)))
     print(console.evaluation_summary(result, name, str(out_dir / "report.md")))
     return metrics
+
+
+def _training_labels(cfg: DictConfig) -> tuple[str, object] | None:
+    """The data set's training split as :class:`PhraseLabels` (for the label-disagreement count), or
+    None when the split scored is train itself, comes from ``split_dir`` or the data set has no training split."""
+    from slotfill.data.load import load_split
+    from slotfill.errors import DataError
+    from slotfill.evaluation.disagreements import PhraseLabels
+
+    if str(cfg.split) == "train" or cfg.get("split_dir"):
+        return None
+    try:
+        cols, name = load_split(OmegaConf.to_container(cfg.data, resolve=True), "train", None)
+    except DataError:
+        return None
+    return name, PhraseLabels(cols["tokens"], cols["tags"], cols["intent"])
 
 
 def predict(cfg: DictConfig, texts: list[str] | None = None) -> int:

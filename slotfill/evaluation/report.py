@@ -11,6 +11,7 @@ from slotfill.core.files import write_atomic, write_json
 from slotfill.core.schema import metrics_record
 from slotfill.core.spans import bio_spans, slot_of
 from slotfill.evaluation.calibration import calibration
+from slotfill.evaluation.disagreements import PhraseLabels, label_disagreements
 from slotfill.evaluation.intents import intent_confusion, intent_report, intent_report_markdown
 from slotfill.evaluation.metrics import all_scores, same_intent, slot_report
 
@@ -104,11 +105,13 @@ def evaluate_predictions(
     pred_intents: Sequence[str] | None,
     predictions: Sequence[dict] | None = None,
     top_k: int = 15,
+    reference: tuple[str, PhraseLabels] | None = None,
 ) -> dict:
     """Every number and table of an evaluation, as plain data.
 
     ``predictions`` (``SlotTagger.predict_tokens`` results: spans with ``confidence``, and
-    ``intent_confidence``) adds the calibration of span and intent confidences.
+    ``intent_confidence``) adds the calibration of span and intent confidences; ``reference``
+    (a name and the training split's :class:`PhraseLabels`), the errors that are label disagreements.
     """
     has_intents = pred_intents is not None and gold_intents is not None and any(gold_intents)
     scores = all_scores(
@@ -144,6 +147,9 @@ def evaluate_predictions(
         # data-set-specific: only where the data has departure/arrival slot types
         "direction": direction_confusions(conf["spans"]) if has_direction_slots(gold_tags) else None,
         "errors": errors,
+        "disagreements": {"reference": reference[0], "sentences": label_disagreements(errors, reference[1])}
+        if reference is not None
+        else None,
         "n_sentences": len(tokens),
     }
 
@@ -212,6 +218,8 @@ def markdown_report(result: dict, title: str, max_errors: int = 200) -> str:
     lines += ["", "Token-level type confusions (`O` = no slot):", "", "| gold | predicted | tokens |", "|---|---|---:|"]
     lines += [f"| {g} | {p} | {n} |" for (g, p), n in result["confusions"]["tokens"].most_common(30)]
     errors = result["errors"]
+    if result.get("disagreements") is not None:
+        lines += disagreements_markdown(result["disagreements"], len(errors))
     lines += ["", f"## Sentences with errors ({len(errors)}; first {min(len(errors), max_errors)} shown)", ""]
     for e in errors[:max_errors]:
         head = f"**#{e['index']}** {' '.join(e['tokens'])}"
@@ -223,6 +231,31 @@ def markdown_report(result: dict, title: str, max_errors: int = 200) -> str:
             lines.append(f"| {t} | {g} | {p}{mark} |")
         lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def disagreements_markdown(found: dict, n_errors: int, examples: int = 20) -> list[str]:
+    """The report's section on errors that are label disagreements (:mod:`.disagreements`)."""
+    sentences = found["sentences"]
+    lines = [
+        "",
+        "## Errors that are label disagreements",
+        "",
+        f"{len(sentences)} of the {n_errors} sentences with errors differ from the gold only where "
+        f"{found['reference']} labels the same words between the same neighbouring words (or the same "
+        "sentence's intent) the way the model did, and never the way this gold does: a lower bound on the "
+        "errors that are annotation disagreements (boundary differences always count as the model's). "
+        f"First {min(examples, len(sentences))}:",
+        "",
+        "| # | sentence | words | gold | model | in training, in this context: as model / as gold |",
+        "|---:|---|---|---|---|---:|",
+    ]
+    for found_one in sentences[:examples]:
+        for ev in found_one["evidence"]:
+            lines.append(
+                f"| {found_one['index']} | {' '.join(found_one['tokens'])} | {ev['words']} | {ev['gold']} | "
+                f"{ev['model']} | {ev['train_model']} / {ev['train_gold']} |"
+            )
+    return lines
 
 
 def write_outputs(result: dict, out_dir: Path, card: dict, split: str, facts: dict, max_errors: int = 200) -> dict:
@@ -238,6 +271,7 @@ def write_outputs(result: dict, out_dir: Path, card: dict, split: str, facts: di
         per_slot=result["per_slot"],
         per_intent=result.get("per_intent"),
         calibration=result.get("calibration"),
+        label_disagreements=_disagreement_counts(result),
     )
     write_json(out_dir / "metrics.json", metrics)
     title = f"Evaluation of {facts.get('model_file', '')} on {facts.get('data', split)}"
@@ -245,3 +279,15 @@ def write_outputs(result: dict, out_dir: Path, card: dict, split: str, facts: di
     write_atomic(out_dir / "report.txt", result["report"])
     write_atomic(out_dir / "errors.jsonl", "".join(json.dumps(e) + "\n" for e in result["errors"]))
     return metrics
+
+
+def _disagreement_counts(result: dict) -> dict | None:
+    found = result.get("disagreements")
+    if found is None:
+        return None
+    return {
+        "reference": found["reference"],
+        "sentences": len(found["sentences"]),
+        "error_sentences": len(result["errors"]),
+        "indices": [f["index"] for f in found["sentences"]],
+    }
