@@ -1,0 +1,149 @@
+"""Ensembles and distillation: k seeds of a preset as one ensemble, and single models distilled from it.
+
+    python bench/ensemble.py                                    # ATIS preset: 5 members, 3 students
+    python bench/ensemble.py --members 5 --students 3 --dataset atis --jobs 2
+
+1. The preset's seeds 1..k (the runs of ``bench/accuracy.py --tables presets``, trained here if
+   missing, reused if finished) are combined by ``slotfill ensemble`` into one model file;
+2. that file is scored by ``slotfill evaluate`` on the validation and test splits, and so is
+   every member (the single-model row is the members' mean);
+3. students ``train.py experiment=<preset> train.distill_from=<ensemble> seed=s`` (s = 1..n) are
+   trained, selected on validation like any run, and tested;
+4. batched inference (the test split, the Python API, one thread) of a member and of the
+   ensemble, alternated, gives the ensemble's cost; a student has a member's architecture, so
+   its speed is a member's.
+
+Writes the table to ``bench/results/ensemble.md`` (and prints it). Selection uses the
+validation split only; the test split is scored once per model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from accuracy import RUNS, mean_std, run_one
+from common import ENV, ROOT
+
+RESULTS = ROOT / "bench" / "results"
+METRICS = (("slot F1", "f1"), ("intent acc", "intent_accuracy"), ("sentence acc", "sentence_accuracy"))
+
+
+def evaluate(model: Path, split: str, out: Path) -> dict:
+    """``slotfill evaluate`` of one model on one split (reused when done): its scores."""
+    metrics = out / "metrics.json"
+    if not metrics.exists() or metrics.stat().st_mtime < model.stat().st_mtime:
+        cmd = [sys.executable, str(ROOT / "evaluate.py"), f"ckpt={model}", f"split={split}", "plots=false"]
+        cmd += ["threads=1", f"hydra.run.dir={out}"]
+        print("$", " ".join(cmd[1:]), flush=True)
+        subprocess.run(cmd, cwd=ROOT, env=ENV, check=True, stdout=subprocess.DEVNULL)
+    return json.loads(metrics.read_text())["scores"][split]
+
+
+def scores_of(model: Path, name: str) -> dict:
+    return {split: evaluate(model, split, RUNS / "evaluations" / f"{name}-{split}") for split in ("valid", "test")}
+
+
+def speed(models: dict[str, Path], rounds: int = 3) -> dict[str, float]:
+    """Sentences per second of batched tagging of the ATIS test split, one thread, models alternated."""
+    import torch
+
+    sys.path.insert(0, str(ROOT))
+    from slotfill.data.load import read_split
+    from slotfill.inference.tagger import SlotTagger
+
+    torch.set_num_threads(1)
+    tokens = read_split(ROOT.parent / "shared" / "data" / "atis" / "test")["tokens"]
+    taggers = {name: SlotTagger.load(path) for name, path in models.items()}
+    rates: dict[str, list[float]] = {name: [] for name in models}
+    for _ in range(rounds):
+        for name, tagger in taggers.items():
+            start = time.perf_counter()
+            tagger.predict_tokens(tokens, batch_size=256)
+            rates[name].append(len(tokens) / (time.perf_counter() - start))
+    return {name: statistics.median(r) for name, r in rates.items()}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", default="atis", choices=("atis", "snips"))
+    p.add_argument("--members", type=int, default=5, help="seeds 1..k of the preset in the ensemble")
+    p.add_argument("--students", type=int, default=3, help="distilled models (seeds 1..n)")
+    p.add_argument("--distill-weight", type=float, default=0.5)
+    p.add_argument("--jobs", type=int, default=2, help="training runs at once (1 thread each)")
+    args = p.parse_args()
+    sys.path.insert(0, str(ROOT))
+    ds = args.dataset
+    preset = [f"experiment={ds}"]
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        members = list(
+            pool.map(lambda s: run_one(f"{ds}-preset-seed{s}", [*preset, f"seed={s}"], 1), range(1, args.members + 1))
+        )
+    ensemble = RUNS / f"{ds}-preset-ensemble{args.members}.pt"
+    member_files = [m["model_file"] for m in members]
+    if not ensemble.exists() or any(Path(f).stat().st_mtime > ensemble.stat().st_mtime for f in member_files):
+        cmd = [sys.executable, "-m", "slotfill", "ensemble", *member_files, "-o", str(ensemble)]
+        subprocess.run(cmd, cwd=ROOT, env=ENV, check=True)
+    weight = f"train.distill_weight={args.distill_weight}"
+    students = [
+        (f"{ds}-preset-distilled{args.members}-w{args.distill_weight}-seed{s}", s) for s in range(1, args.students + 1)
+    ]
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        trained = list(
+            pool.map(
+                lambda ns: run_one(ns[0], [*preset, f"train.distill_from={ensemble}", weight, f"seed={ns[1]}"], 1),
+                students,
+            )
+        )
+    rows = {
+        f"one model (`experiment={ds}`, the members' mean)": [
+            scores_of(Path(m["model_file"]), f"{ds}-preset-seed{s}") for s, m in enumerate(members, 1)
+        ],
+        f"ensemble of its {args.members} seeds (`slotfill ensemble`)": [scores_of(ensemble, ensemble.stem)],
+        f"distilled from the ensemble (`train.distill_from`, weight {args.distill_weight})": [
+            scores_of(Path(t["model_file"]), name) for t, (name, _) in zip(trained, students)
+        ],
+    }
+    rates = speed({"one model": Path(member_files[0]), "ensemble": ensemble})
+    command = (
+        f"python bench/ensemble.py --dataset {ds} --members {args.members} --students {args.students} "
+        f"--distill-weight {args.distill_weight} --jobs {args.jobs}"
+    )
+    lines = [
+        f"## Ensemble and distillation ({ds.upper()})",
+        "",
+        f"Command: `{command}`. Test-set mean ± std over the models of a row (validation columns: the same "
+        f"models on the validation split, where each run selected its checkpoint); {os.cpu_count()} cores, "
+        f"{args.jobs} training runs at a time with 1 thread each.",
+        "",
+        "| model | models | slot F1 | intent acc | sentence acc | valid slot F1 | valid intent acc "
+        "| valid sentence acc |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for label, results in rows.items():
+        test = [mean_std([r["test"][k] for r in results]) for _, k in METRICS]
+        valid = [mean_std([r["valid"][k] for r in results]) for _, k in METRICS]
+        lines.append(f"| {label} | {len(results)} | {' | '.join(test)} | {' | '.join(valid)} |")
+    lines += [
+        "",
+        f"Batched inference (ATIS test, Python API, batch 256, 1 thread, median of 3 alternated rounds): one model "
+        f"{rates['one model']:,.0f} sentences/s, the ensemble {rates['ensemble']:,.0f} "
+        f"({rates['one model'] / rates['ensemble']:.1f}x the time); a distilled model has one model's size and speed.",
+        "",
+    ]
+    text = "\n".join(lines)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"ensemble_{ds}.md"
+    out.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
