@@ -131,6 +131,14 @@ def test_resume_refuses_changed_data_and_accepts_the_same(tmp_path):
         run_folder.check_same_data(last, "e" * 64, "resume=RUN")
 
 
+def test_resume_refuses_another_teacher_and_accepts_the_same(tmp_path):
+    last = tmp_path / "last.ckpt"
+    torch.save({RUN_KEY: {"config": {}, "data_sha256": "d" * 64, "teacher": "t" * 64}}, last)
+    run_folder.check_same_data(last, "d" * 64, "resume=RUN", teacher="t" * 64)
+    with pytest.raises(ConfigError, match=r"the teacher model \(train.distill_from\) changed since the run started"):
+        run_folder.check_same_data(last, "d" * 64, "resume=RUN", teacher="u" * 64)
+
+
 def test_a_checkpoint_holding_a_pickle_payload_is_refused_in_one_line(tmp_path):
     class Payload:
         def __reduce__(self):

@@ -33,15 +33,18 @@ RUN_KEY = "slotfill_run"  # where a checkpoint records the config and data it wa
 
 
 class RunRecord(pl.Callback):
-    """Every checkpoint records the run's config and its data's fingerprint, so ``resume=``
-    can check that it continues the same run on the same data."""
+    """Every checkpoint records the run's config, its data's fingerprint and its teacher's (distillation),
+    so ``resume=`` can check that it continues the same run on the same data from the same teacher."""
 
     def __init__(self, config: dict, data_sha256: str | None = None) -> None:
         self.config = config
         self.data_sha256 = data_sha256
+        self.teacher: str | None = None
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
         checkpoint[RUN_KEY] = {"config": self.config, "data_sha256": self.data_sha256}
+        if self.teacher:
+            checkpoint[RUN_KEY]["teacher"] = self.teacher
 
 
 class Throughput(pl.Callback):

@@ -160,6 +160,7 @@ def build(cfg: DictConfig) -> tuple[SlotDataModule, SlotTaggerModule, pl.Trainer
     if teacher is not None:
         _check_teacher(teacher, model, train_cfg.distill_from)
         model.meta["teacher"] = {"file": train_cfg.distill_from, "fingerprint": teacher.fingerprint()}
+        record.teacher = model.meta["teacher"]["fingerprint"]
     module = SlotTaggerModule(model, train_cfg, optimizer=optimizer, teacher=teacher)
     return datamodule, module, trainer
 
@@ -203,7 +204,10 @@ def fit(cfg: DictConfig, ckpt_path: str | Path | None = None) -> TrainingRun:
     """
     datamodule, module, trainer = build(cfg)
     if ckpt_path:
-        run_folder.check_same_data(ckpt_path, module.model.meta.get("data_sha256"), f"resume={cfg.get('resume')}")
+        teacher = (module.model.meta.get("teacher") or {}).get("fingerprint")
+        run_folder.check_same_data(
+            ckpt_path, module.model.meta.get("data_sha256"), f"resume={cfg.get('resume')}", teacher=teacher
+        )
     start = time.perf_counter()
     # with a bar drawn, console log lines (the epoch lines) go above it instead of onto its line
     console = logging_redirect_tqdm() if trainer.progress_bar_callback is not None else contextlib.nullcontext()

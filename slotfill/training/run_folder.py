@@ -221,8 +221,9 @@ def check_same_config(checkpoint: Path, saved: DictConfig, what: str) -> None:
         )
 
 
-def check_same_data(checkpoint: str | Path, data_sha256: str | None, what: str) -> None:
-    """Refuse to resume on training data other than the checkpoint's (its fingerprint, when recorded)."""
+def check_same_data(checkpoint: str | Path, data_sha256: str | None, what: str, teacher: str | None = None) -> None:
+    """Refuse to resume on training data other than the checkpoint's (its fingerprint, when recorded),
+    or from another teacher model (``train.distill_from``: its fingerprint)."""
     record = checkpoint_record(checkpoint) or {}
     recorded = record.get("data_sha256")
     if recorded and recorded != data_sha256:
@@ -230,6 +231,12 @@ def check_same_data(checkpoint: str | Path, data_sha256: str | None, what: str) 
             f"{what}: the data changed since the run started (fingerprint {recorded[:12]}... then, "
             f"{str(data_sha256)[:12]}... now): a resumed run would end as a mix of two data sets; "
             "restore the data, or start a new run"
+        )
+    recorded = record.get("teacher")
+    if recorded and recorded != teacher:
+        raise ConfigError(
+            f"{what}: the teacher model (train.distill_from) changed since the run started (fingerprint "
+            f"{recorded[:12]}... then, {str(teacher)[:12]}... now): restore that file, or start a new run"
         )
 
 
