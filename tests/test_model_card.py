@@ -10,7 +10,10 @@ def test_card_names_data_labels_and_scores(tmp_path):
     model = tiny_model(intent=True)
     model.meta.update({"trained_at": "2026-11-27T16:00:00+00:00", "seed": 7, "data_sha256": "ab" * 32})
     path = model.save(tmp_path / "model.pt")
-    metrics = {"scores": {"test": {"f1": 95.634, "precision": 95.5, "recall": 95.7}}}
+    metrics = {
+        "fingerprint": model.fingerprint(),
+        "scores": {"test": {"f1": 95.634, "precision": 95.5, "recall": 95.7}},
+    }
     (tmp_path / "metrics.json").write_text(json.dumps(metrics))
     text = write_model_card(path, model.card(), model.vocabs.to_dict()).read_text()
     assert text.startswith("# Model card:")
@@ -23,3 +26,21 @@ def test_card_names_data_labels_and_scores(tmp_path):
 def test_card_without_metrics_or_provenance():
     text = render({"dataset": "x", "model": {}})
     assert "trained: unknown" in text and "## Scores" not in text
+
+
+def test_an_ensembles_card_names_its_members_and_no_members_scores(tmp_path):
+    from slotfill.models.slot_model import SlotModel
+
+    members = [tiny_model(seed=s, intent=True) for s in (1, 2)]
+    for seed, m in enumerate(members, 1):
+        m.meta.update({"seed": seed, "scores": {"test": {"f1": 90.0 + seed}}, "trained_at": "2026-11-27"})
+    run = tmp_path / "run1"
+    first = members[0].save(run / "model.pt")
+    (run / "metrics.json").write_text(
+        json.dumps({"fingerprint": members[0].fingerprint(), "scores": {"test": {"f1": 91.0}}})
+    )
+    ensemble = SlotModel.combine(members, [str(first), "run2/model.pt"])
+    path = ensemble.save(run / "ensemble.pt")  # beside a member's metrics.json: not the ensemble's scores
+    text = write_model_card(path, ensemble.card(), ensemble.vocabs.to_dict()).read_text()
+    assert "ensemble of 2 models (seeds 1, 2): each answer costs 2x one model's compute" in text
+    assert "## Scores" not in text and "trained:" not in text

@@ -12,9 +12,19 @@ SCORE_KEYS = ("f1", "precision", "recall", "intent_accuracy", "sentence_accuracy
 
 
 def _scores(card: dict, metrics: dict | None) -> dict[str, dict]:
-    if metrics and isinstance(metrics.get("scores"), dict):
+    # a metrics.json beside the file is this model's only when it names the same fingerprint
+    if metrics and isinstance(metrics.get("scores"), dict) and metrics.get("fingerprint") == card.get("fingerprint"):
         return metrics["scores"]
     return card.get("scores") or {}
+
+
+def _provenance(card: dict, seed: object) -> str:
+    members = card.get("ensemble_of")
+    if members:
+        seeds = ", ".join(str(m.get("seed", "?")) for m in members)
+        k = len(members)
+        return f"- ensemble of {k} models (seeds {seeds}): each answer costs {k}x one model's compute"
+    return f"- trained: {card.get('trained_at') or 'unknown'}; seed {seed}"
 
 
 def _labels(vocab: dict | None) -> list[str]:
@@ -34,7 +44,7 @@ def render(card: dict, vocabs: dict | None = None, metrics: dict | None = None, 
         f"- slotfill {card.get('slotfill_version', '?')} (file format {card.get('format', '?')})",
         f"- data set: {card.get('dataset') or 'unknown'}"
         + (f" (sha256 {card['data_sha256'][:16]}...)" if card.get("data_sha256") else ""),
-        f"- trained: {card.get('trained_at') or 'unknown'}; seed {seed}",
+        _provenance(card, seed),
         f"- architecture: {model.get('num_layers', '?')}-layer bidirectional {model.get('cell', '?')}, "
         f"hidden {model.get('hidden_size', '?')}, CRF {'yes' if model.get('crf') else 'no'}, "
         f"intent head {'yes' if model.get('intent') else 'no'}, "

@@ -30,6 +30,7 @@ from slotfill.models import NetConfig, SlotNet, decode_intents, decode_tags
 from slotfill.models.ensemble import EnsembleNet
 from slotfill.version import __version__
 
+_RECIPE_KEYS = ("dataset", "train", "data_sha256")  # what an ensemble keeps of its first member's provenance
 CHECKPOINT_KEY = "slotfill"  # where a Lightning checkpoint carries the model, in model.pt's schema
 _STRUCTURE_KEYS = (
     "format",
@@ -90,10 +91,11 @@ class SlotModel(nn.Module):
                     f"{source}: its vocabularies differ from {sources[0]}'s: an ensemble's models are "
                     "trained on the same data and lexicons"
                 )
-        meta = {
-            **first.meta,
-            "ensemble_of": [{"file": s, "fingerprint": m.fingerprint()} for m, s in zip(models, sources)],
-        }
+        # the recipe's provenance is shared; a run's own facts (seed, time, scores, teacher) are not the ensemble's
+        meta = {k: v for k, v in first.meta.items() if k in _RECIPE_KEYS}
+        meta["ensemble_of"] = [
+            {"file": s, "fingerprint": m.fingerprint(), "seed": m.meta.get("seed")} for m, s in zip(models, sources)
+        ]
         ensemble = cls(first.config, first.vocabs, meta, members=len(models))
         for member, model in zip(ensemble.net.members, models):
             member.load_state_dict(model.net.state_dict())
