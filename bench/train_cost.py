@@ -1,6 +1,7 @@
 """What a training setting costs: short ``train.py`` runs of each variant, alternated, one thread.
 
     python bench/train_cost.py --table default-intent --rows 1 4 6 7 --epochs 3 --rounds 3
+    python bench/train_cost.py --table preset-joint --epochs 2 --rounds 3
 
 Each round runs every variant once, in turn, for ``--epochs`` epochs on ATIS (no test, no
 figures), so all variants meet the machine's load alike; a run's CPU time is its own process's
@@ -24,7 +25,12 @@ from pathlib import Path
 from accuracy import DEFAULT_INTENT
 from common import ENV, ROOT
 
-TABLES = {"default-intent": DEFAULT_INTENT}
+# the ATIS preset without and with the co-interaction of its two tasks (each row pins the setting)
+PRESET_JOINT = {
+    f"experiment=atis, model.co_interaction={on}": ["experiment=atis", f"model.co_interaction={on}"]
+    for on in ("false", "true")
+}
+TABLES = {"default-intent": DEFAULT_INTENT, "preset-joint": PRESET_JOINT}
 
 
 def run(overrides: list[str], epochs: int, data: list[str]) -> tuple[float, float]:
