@@ -45,6 +45,7 @@ def test_every_group_option_builds(group, option, tmp_path):
 def test_presets_choose_what_they_say():
     atis = compose_config(["experiment=atis"], Path("x"))
     assert atis.model.crf and atis.model.intent and atis.model.intent_to_slot and atis.monitor == "val/joint"
+    assert atis.model.co_interaction and not compose_config([], Path("x")).model.co_interaction
     assert atis.train.span_dropout > 0 and atis.train.lr_decay == "cosine" and atis.data.benchmark == "atis"
     default = compose_config([], Path("x"))
     assert atis.model.lexicons == default.model.lexicons and atis.model.lexicons  # the default's lists
