@@ -188,3 +188,12 @@ def test_a_teacher_of_other_vocabularies_is_refused_before_training(tmp_path):
     with pytest.raises(ConfigError, match=r"^train.distill_from=.*tiny.pt: the teacher's vocabularies .* differ"):
         train_on_sample(tmp_path / "student", epochs=1, extra=[f"train.distill_from={teacher}"])
     assert not (tmp_path / "student" / "model.pt").exists()
+
+
+def test_init_from_an_ensemble_is_refused_with_the_way_to_learn_from_it(tmp_path):
+    from slotfill.errors import ConfigError
+    from tests.helpers import tiny_model
+
+    ensemble = SlotModel.combine([tiny_model(seed=1), tiny_model(seed=2)]).save(tmp_path / "ensemble.pt")
+    with pytest.raises(ConfigError, match=r"an ensemble of 2 models cannot start one network.*train.distill_from="):
+        train_on_sample(tmp_path / "run", epochs=1, extra=[f"init_from={ensemble}"])

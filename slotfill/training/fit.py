@@ -127,6 +127,11 @@ def build(cfg: DictConfig) -> tuple[SlotDataModule, SlotTaggerModule, pl.Trainer
     train_cfg = TrainConfig.from_dict(_plain(cfg.train))
     source_file = str(cfg.init_from) if cfg.get("init_from") else None
     source = SlotModel.load(source_file) if source_file else None  # its config and lexicon size the new model
+    if source is not None and source.members > 1:
+        raise ConfigError(
+            f"init_from={source_file}: an ensemble of {source.members} models cannot start one network; give one "
+            f"of its members, or learn from it with train.distill_from={source_file}"
+        )
     teacher = SlotModel.load(train_cfg.distill_from) if train_cfg.distill_from else None
     net_cfg = source.config if source is not None else NetConfig.from_dict(_plain(cfg.model))
     optimizer = _instantiate(cfg.optimizer, "optimizer")
