@@ -2,6 +2,7 @@
 
     python bench/ensemble.py                                    # ATIS preset: 5 members, 3 students
     python bench/ensemble.py --members 5 --students 3 --dataset atis --jobs 2
+    python bench/ensemble.py --members 5 --students 0           # the ensemble alone
 
 1. The preset's seeds 1..k (the runs of ``bench/accuracy.py --tables presets``, trained here if
    missing, reused if finished) are combined by ``slotfill ensemble`` into one model file;
@@ -13,7 +14,7 @@
    ensemble, alternated, gives the ensemble's cost; a student has a member's architecture, so
    its speed is a member's.
 
-Writes the table to ``bench/results/ensemble.md`` (and prints it). Selection uses the
+Writes the table to ``bench/results/ensemble_<dataset>_<members>.md`` (and prints it). Selection uses the
 validation split only; the test split is scored once per model.
 """
 
@@ -107,10 +108,11 @@ def main() -> None:
             scores_of(Path(m["model_file"]), f"{ds}-preset-seed{s}") for s, m in enumerate(members, 1)
         ],
         f"ensemble of its {args.members} seeds (`slotfill ensemble`)": [scores_of(ensemble, ensemble.stem)],
-        f"distilled from the ensemble (`train.distill_from`, weight {args.distill_weight})": [
-            scores_of(Path(t["model_file"]), name) for t, (name, _) in zip(trained, students)
-        ],
     }
+    if students:
+        rows[f"distilled from the ensemble (`train.distill_from`, weight {args.distill_weight})"] = [
+            scores_of(Path(t["model_file"]), name) for t, (name, _) in zip(trained, students)
+        ]
     rates = speed({"one model": Path(member_files[0]), "ensemble": ensemble})
     command = (
         f"python bench/ensemble.py --dataset {ds} --members {args.members} --students {args.students} "
@@ -140,7 +142,7 @@ def main() -> None:
     ]
     text = "\n".join(lines)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"ensemble_{ds}.md"
+    out = RESULTS / f"ensemble_{ds}_{args.members}.md"
     out.write_text(text)
     print(text)
 
