@@ -52,8 +52,8 @@ def scores_of(model: Path, name: str) -> dict:
     return {split: evaluate(model, split, RUNS / "evaluations" / f"{name}-{split}") for split in ("valid", "test")}
 
 
-def speed(models: dict[str, Path], rounds: int = 3) -> dict[str, float]:
-    """Sentences per second of batched tagging of the ATIS test split, one thread, models alternated."""
+def speed(models: dict[str, Path], dataset: str, rounds: int = 3) -> dict[str, float]:
+    """Sentences per second of batched tagging of the data set's test split, one thread, models alternated."""
     import torch
 
     sys.path.insert(0, str(ROOT))
@@ -61,7 +61,7 @@ def speed(models: dict[str, Path], rounds: int = 3) -> dict[str, float]:
     from slotfill.inference.tagger import SlotTagger
 
     torch.set_num_threads(1)
-    tokens = read_split(ROOT.parent / "shared" / "data" / "atis" / "test")["tokens"]
+    tokens = read_split(ROOT.parent / "shared" / "data" / dataset / "test")["tokens"]
     taggers = {name: SlotTagger.load(path) for name, path in models.items()}
     rates: dict[str, list[float]] = {name: [] for name in models}
     for _ in range(rounds):
@@ -113,7 +113,7 @@ def main() -> None:
         rows[f"distilled from the ensemble (`train.distill_from`, weight {args.distill_weight})"] = [
             scores_of(Path(t["model_file"]), name) for t, (name, _) in zip(trained, students)
         ]
-    rates = speed({"one model": Path(member_files[0]), "ensemble": ensemble})
+    rates = speed({"one model": Path(member_files[0]), "ensemble": ensemble}, ds)
     command = (
         f"python bench/ensemble.py --dataset {ds} --members {args.members} --students {args.students} "
         f"--distill-weight {args.distill_weight} --jobs {args.jobs}"
@@ -135,7 +135,8 @@ def main() -> None:
         lines.append(f"| {label} | {len(results)} | {' | '.join(test)} | {' | '.join(valid)} |")
     lines += [
         "",
-        f"Batched inference (ATIS test, Python API, batch 256, 1 thread, median of 3 alternated rounds): one model "
+        f"Batched inference ({ds.upper()} test, Python API, batch 256, 1 thread, median of 3 alternated rounds, "
+        f"load {os.getloadavg()[0]:.1f}): one model "
         f"{rates['one model']:,.0f} sentences/s, the ensemble {rates['ensemble']:,.0f} "
         f"({rates['one model'] / rates['ensemble']:.1f}x the time); a distilled model has one model's size and speed.",
         "",

@@ -105,3 +105,11 @@ def test_soft_nll_on_one_hot_labels_is_the_nll_and_its_gradient_is_marginals_min
     crf.soft_nll(em, soft, mask).backward()
     expected = (crf.marginals(em.detach(), mask) - soft) * mask[..., None]
     torch.testing.assert_close(em.grad, expected, atol=1e-4, rtol=1e-4)
+
+
+def test_soft_labels_on_a_first_tag_bio_forbids_add_no_penalty():
+    crf = CRF(TAGS)  # I- tags may not start a sentence
+    em = torch.zeros(1, 3, len(TAGS))
+    mask = torch.ones(1, 3, dtype=torch.bool)
+    uniform = torch.full((1, 3, len(TAGS)), 1 / len(TAGS))
+    assert crf.soft_nll(em, uniform, mask) < 10  # the -1e4 constraint is not a score to expect

@@ -15,7 +15,7 @@ TRAIN_TAGS = [
     ["O", "O", "B-toloc.city_name", "I-toloc.city_name"],
     ["O", "O", "O"],
 ]
-TRAIN_INTENTS = ["flight", "flight", "flight", "airfare"]
+TRAIN_INTENTS = ["flight", "flight", "flight", "airfare#flight"]
 REFERENCE = PhraseLabels(TRAIN_TOKENS, TRAIN_TAGS, TRAIN_INTENTS)
 
 
@@ -47,7 +47,7 @@ def test_a_test_label_the_training_split_never_gives_in_that_context_is_a_disagr
             "train_gold": 0,
         }
     ]
-    # a slot the gold sees as none ("to st. louis" gold city_name vs the model's toloc): same rule
+    # another type for the same words ("to st. louis": gold city_name, the model's toloc.city_name): same rule
     err = _error(
         ["to", "st.", "louis"], ["O", "B-city_name", "I-city_name"], ["O", "B-toloc.city_name", "I-toloc.city_name"]
     )
@@ -93,10 +93,11 @@ def test_the_models_own_errors_are_not_counted():
 
 
 def test_an_intent_the_training_split_gives_the_same_sentence():
-    err = _error(["show", "me", "fares"], ["O"] * 3, ["O"] * 3, gold_intent="flight", pred_intent="airfare")
+    # a set of atoms in any order: the prediction lists its likeliest atom first
+    err = _error(["show", "me", "fares"], ["O"] * 3, ["O"] * 3, gold_intent="airfare", pred_intent="flight#airfare")
     [found] = label_disagreements([err], REFERENCE)
-    assert found["evidence"][0]["model"] == "airfare"
-    err = _error(["show", "me", "fares"], ["O"] * 3, ["O"] * 3, gold_intent="airfare", pred_intent="flight")
+    assert found["evidence"][0]["model"] == "flight#airfare" and found["evidence"][0]["train_model"] == 1
+    err = _error(["show", "me", "fares"], ["O"] * 3, ["O"] * 3, gold_intent="flight#airfare", pred_intent="flight")
     assert label_disagreements([err], REFERENCE) == []
 
 

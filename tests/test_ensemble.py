@@ -9,7 +9,7 @@ import torch
 from slotfill import SlotTagger
 from slotfill.errors import CheckpointError, SlotfillError
 from slotfill.models.slot_model import SlotModel
-from tests.helpers import ROOT, tiny_model
+from tests.helpers import ROOT, labelled_batch, tiny_model
 
 SENTENCES = [["i", "want", "to", "leave", "taipei"], ["arrive", "in", "new", "york"]]
 
@@ -59,6 +59,14 @@ def test_the_model_file_round_trips_and_is_checked(tmp_path):
     torch.save(state, tmp_path / "edited.pt")
     with pytest.raises(CheckpointError, match="do not match their recorded fingerprint"):
         SlotModel.load(tmp_path / "edited.pt")
+
+
+def test_an_ensemble_is_not_trained():
+    ensemble = SlotModel.combine(_members(2))
+    batch = labelled_batch(ensemble.vocabs, SENTENCES)
+    emissions, intent = ensemble(batch)
+    with pytest.raises(SlotfillError, match="an ensemble is not trained"):
+        ensemble.loss(emissions, intent, batch)
 
 
 def test_models_that_cannot_be_averaged_are_refused():

@@ -40,7 +40,10 @@ def test_an_ensembles_card_names_its_members_and_no_members_scores(tmp_path):
         json.dumps({"fingerprint": members[0].fingerprint(), "scores": {"test": {"f1": 91.0}}})
     )
     ensemble = SlotModel.combine(members, [str(first), "run2/model.pt"])
+    member_card = write_model_card(first, members[0].card(), members[0].vocabs.to_dict()).read_text()
     path = ensemble.save(run / "ensemble.pt")  # beside a member's metrics.json: not the ensemble's scores
-    text = write_model_card(path, ensemble.card(), ensemble.vocabs.to_dict()).read_text()
+    card = write_model_card(path, ensemble.card(), ensemble.vocabs.to_dict())
+    assert card == run / "ensemble.MODEL_CARD.md" and (run / "MODEL_CARD.md").read_text() == member_card
+    text = card.read_text()
     assert "ensemble of 2 models (seeds 1, 2): each answer costs 2x one model's compute" in text
-    assert "## Scores" not in text and "trained:" not in text
+    assert "## Scores" not in text and "trained:" not in text and "| test | 91.00" in member_card

@@ -51,6 +51,8 @@ def test_padding_does_not_change_logits(cell, co_interaction):
 @pytest.mark.parametrize("intent_encoder", ["shared", "detached", "separate", "cnn"])
 @pytest.mark.parametrize("intent_to_slot, co_interaction", [(False, False), (True, False), (True, True)])
 def test_every_parameter_gets_a_gradient(intent_encoder, intent_to_slot, co_interaction):
+    if co_interaction and intent_encoder == "detached":
+        pytest.skip("refused: the interaction would train the slot encoder from the intent loss")
     net, v = _net(
         crf=True,
         intent=True,
@@ -144,6 +146,8 @@ def test_co_interaction_makes_each_task_read_the_other():
     assert "co_interaction" not in NetConfig().to_dict()
     with pytest.raises(ConfigError, match="co_interaction=true needs the intent head"):
         NetConfig(co_interaction=True)
+    with pytest.raises(ConfigError, match="cannot be model.intent_encoder=detached"):
+        NetConfig(intent=True, intent_encoder="detached", co_interaction=True)
 
 
 def test_co_interaction_leaves_the_other_weights_initialised_as_without_it():
@@ -230,7 +234,11 @@ def test_bad_settings_are_config_errors(setting, message):
 @pytest.mark.parametrize("crf", [False, True])
 def test_the_soft_loss_on_the_gold_labels_is_the_loss(crf):
     net, v = _net(crf=crf, intent=True, intent_encoder="separate")
-    b = _batch(v, [["i", "want", "taipei"], ["arrive", "in", "new", "york"]])
+    from slotfill.models.encoding import collate, encode_example
+
+    sentences = [(["i", "want", "taipei"], ["O", "O", "B-to"]), (["to", "new", "york"], ["O", "B-to", "I-to"])]
+    b = collate([encode_example(t, g, "flight", v, i) for i, (t, g) in enumerate(sentences)])
+    assert (b["tags"] > 0).sum() == 3  # slots, not only O
     em, intent = net(b["words"], b["chars"], b["char_index"], b["lengths"])
     mask = torch.arange(em.shape[1])[None] < b["lengths"][:, None]
     one_hot = torch.nn.functional.one_hot(b["tags"].clamp(min=0), len(v.tags)).float()

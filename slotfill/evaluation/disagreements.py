@@ -17,6 +17,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 
 from slotfill.core.spans import bio_spans
+from slotfill.core.vocab import split_intent
 from slotfill.evaluation.metrics import same_intent
 
 NONE = "O"  # the label of words that are no slot
@@ -29,7 +30,7 @@ class PhraseLabels:
 
     def __init__(self, tokens: Sequence[Sequence[str]], tags: Sequence[Sequence[str]], intents=None) -> None:
         self.counts: dict[tuple, Counter] = defaultdict(Counter)
-        self.intents: dict[tuple[str, ...], Counter] = defaultdict(Counter)
+        self.intents: dict[tuple[str, ...], Counter] = defaultdict(Counter)  # counts of each set of atoms
         for i, (tok, tag) in enumerate(zip(tokens, tags)):
             words = tuple(w.lower() for w in tok)
             for slot, s, e in bio_spans(tag):
@@ -40,13 +41,18 @@ class PhraseLabels:
                         break
                     self.counts[_in_context(words, s, e)][NONE] += 1
             if intents is not None and intents[i]:
-                self.intents[words][intents[i]] += 1
+                self.intents[words][_atoms(intents[i])] += 1
 
     def sides_with(self, words: tuple[str, ...], s: int, e: int, model: str, gold: str) -> tuple[bool, int, int]:
         """Whether ``words[s:e]`` in their context are labelled ``model`` (at least once) and never ``gold``;
         both counts."""
         seen = self.counts.get(_in_context(words, s, e), Counter())
         return seen[model] > 0 and seen[gold] == 0, seen[model], seen[gold]
+
+
+def _atoms(intent: str) -> frozenset:
+    """An intent label as its set of atoms (``a#b`` is ``b#a``)."""
+    return frozenset(split_intent(intent))
 
 
 def _in_context(words: tuple[str, ...], s: int, e: int) -> tuple:
@@ -102,14 +108,15 @@ def label_disagreements(errors: Sequence[dict], reference: PhraseLabels) -> list
             )
         if agreed and err.get("gold_intent") is not None and not same_intent(err["gold_intent"], err["pred_intent"]):
             seen = reference.intents.get(words, Counter())
-            if seen[err["pred_intent"]] > 0 and seen[err["gold_intent"]] == 0:
+            n_model, n_gold = seen[_atoms(err["pred_intent"])], seen[_atoms(err["gold_intent"])]
+            if n_model > 0 and n_gold == 0:
                 evidence.append(
                     {
                         "words": " ".join(words),
                         "gold": err["gold_intent"],
                         "model": err["pred_intent"],
-                        "train_model": seen[err["pred_intent"]],
-                        "train_gold": seen[err["gold_intent"]],
+                        "train_model": n_model,
+                        "train_gold": n_gold,
                     }
                 )
             else:

@@ -70,7 +70,8 @@ def render(card: dict, vocabs: dict | None = None, metrics: dict | None = None, 
 
 
 def write_model_card(model_file: str | Path, card: dict, vocabs: dict | None = None) -> Path:
-    """``MODEL_CARD.md`` beside ``model_file``, scores from ``metrics.json`` there when present."""
+    """The model card beside ``model_file`` (:func:`card_path`), scores from the ``metrics.json`` there
+    when it is this model's."""
     model_file = Path(model_file)
     metrics = None
     metrics_file = model_file.parent / "metrics.json"
@@ -80,4 +81,12 @@ def write_model_card(model_file: str | Path, card: dict, vocabs: dict | None = N
         except (OSError, ValueError):
             metrics = None
     text = render(card, vocabs, metrics, name=model_file.parent.name or model_file.name)
-    return write_atomic(model_file.parent / "MODEL_CARD.md", text)
+    return write_atomic(card_path(model_file), text)
+
+
+def card_path(model_file: Path) -> Path:
+    """``MODEL_CARD.md`` beside a run folder's ``model.pt``; ``NAME.MODEL_CARD.md`` beside any other
+    model file (an ensemble saved in a member's folder leaves that member's card alone)."""
+    if model_file.name == "model.pt":
+        return model_file.parent / "MODEL_CARD.md"
+    return model_file.parent / f"{model_file.stem}.MODEL_CARD.md"

@@ -67,16 +67,17 @@ class CRF(nn.Module):
         return (log_z - gold).sum()
 
     def soft_nll(self, emissions: torch.Tensor, probs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Summed cross-entropy against soft tags ``probs [B, T, K]`` (a teacher's marginals).
-
-        ``log Z`` minus the expected path score, the path distribution taken as independent per
-        token (pairs of tags scored by the product of their marginals, allowed pairs only): its
-        gradient on the emissions is this CRF's marginals minus ``probs``.
+        """A summed loss against soft tags ``probs [B, T, K]`` (a teacher's marginals): ``log Z`` minus
+        the expected path score, the path distribution taken as independent per token (a pair of
+        tags scored by the product of their marginals, allowed pairs and first tags only). A
+        surrogate of the cross-entropy, exact for one-hot labels on an allowed path; its gradient
+        on the emissions is this CRF's marginals minus ``probs``.
         """
         trans, start, end = self._scores()
         mask_f = mask.to(emissions.dtype)
         probs = probs * mask_f.unsqueeze(2)
-        expected = (probs * emissions).sum((1, 2)) + (probs[:, 0] * start).sum(1)
+        first = self.start * (self.start_penalty == 0).to(emissions.dtype)  # the BIO penalty is no score
+        expected = (probs * emissions).sum((1, 2)) + (probs[:, 0] * first).sum(1)
         if emissions.shape[1] > 1:
             allowed = (self.trans_penalty == 0).to(emissions.dtype)
             pairs = torch.einsum("bti,btj->bij", probs[:, :-1], probs[:, 1:])

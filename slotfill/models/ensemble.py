@@ -10,8 +10,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from slotfill.errors import SlotfillError
 from slotfill.models.crf import CRF
 from slotfill.models.net import NetConfig, SlotNet
+
+NOT_TRAINED = "an ensemble is not trained: train its members, or distil one model from it (train.distill_from)"
 
 
 class EnsembleNet(nn.Module):
@@ -64,6 +67,11 @@ class EnsembleNet(nn.Module):
             return emissions, None
         p = torch.stack([torch.sigmoid(i) for _, i in outs]).mean(0).clamp(1e-6, 1 - 1e-6)
         return emissions, torch.log(p) - torch.log1p(-p)  # the logits of the mean probabilities
+
+    def loss(self, *args, **kwargs) -> torch.Tensor:
+        raise SlotfillError(NOT_TRAINED)
+
+    soft_loss = loss
 
     def decode_params(self) -> dict[str, torch.Tensor]:
         if self.crf is not None:

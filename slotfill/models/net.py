@@ -69,6 +69,11 @@ class NetConfig:
             raise ConfigError("model.intent_to_slot=true needs the intent head: set model.intent=true")
         if self.co_interaction and not self.intent:
             raise ConfigError("model.co_interaction=true needs the intent head: set model.intent=true")
+        if self.co_interaction and self.intent_encoder == "detached":
+            raise ConfigError(
+                "model.co_interaction=true reads the slot features into the intent, so the intent loss trains the "
+                "slot encoder: it cannot be model.intent_encoder=detached (choose shared or separate)"
+            )
         if int(self.lexicon_dim) < 0:
             raise ConfigError(f"model.lexicon_dim={self.lexicon_dim}: must be at least 0")
         if self.char_dim > 0 and (self.char_filters < 1 or self.char_kernel < 1):
@@ -138,7 +143,7 @@ class SlotNet(nn.Module):
         if config.intent and n_intents and config.intent_encoder == "cnn":
             self.intent_encoder = WordCNN(in_dim, config.intent_hidden_size or 2 * config.hidden_size)
             intent_in = self.intent_encoder.out_dim
-        # made after the heads' layers above, so models without it start from the same weights as before it
+        # its weights are drawn after the layers above, so a model without it starts from the same weights as before
         self.interaction = None
         if config.intent and n_intents and config.co_interaction:
             # the slot encoder's width: the tag head reads the interaction's output unchanged in size
