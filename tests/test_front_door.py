@@ -112,6 +112,12 @@ CASES = [
         "model.intent_to_slot=true needs the intent head",
     ),
     (["train", "data=sample", "train.lr_decay=sine"], 2, "train.lr_decay='sine'"),
+    (["train", "data=sample", "train.distill_from=/nope.pt"], 2, "checkpoint not found (train.distill_from="),
+    (
+        ["train", "data=sample", "model.intent_encoder=detached", "model.co_interaction=true"],
+        2,
+        "cannot be model.intent_encoder=detached",
+    ),
     (["train", "data=sample", "+model.nonsense=1"], 2, "model.nonsense"),
     (
         [
@@ -131,6 +137,8 @@ CASES = [
     (["convert", "{tmp}/nowhere", "{tmp}/out", "--to", "conll"], 2, "nowhere"),
     (["data", "check", "data=sample"], 0, "data check: sample"),
     (["compare", "{tmp}"], 2, "not a run folder"),
+    (["ensemble", "{model}", "-o", "{tmp}/ens.pt"], 2, "an ensemble needs at least 2 models"),
+    (["ensemble", "{model}", "/nope.pt", "-o", "{tmp}/ens.pt"], 2, "checkpoint not found"),
 ]
 
 

@@ -218,12 +218,7 @@ class SlotNet(nn.Module):
                 ignore_index=-100,
                 label_smoothing=self.config.label_smoothing,
             )
-        if intent_logits is not None and intents is not None:
-            # summed over atomic intents (mean over sentences): a mean over the atoms would
-            # shrink the intent signal by their number relative to the per-token slot loss
-            bce = F.binary_cross_entropy_with_logits(intent_logits, intents, reduction="sum") / len(intents)
-            loss = loss + self.config.intent_weight * bce
-        return loss
+        return loss + self._intent_loss(intent_logits, intents)
 
     def soft_loss(
         self,
@@ -240,10 +235,16 @@ class SlotNet(nn.Module):
         else:
             per_token = -(tag_probs * emissions.log_softmax(-1)).sum(-1)
             loss = (per_token * mask).sum() / tokens
-        if intent_logits is not None and intent_probs is not None:
-            bce = F.binary_cross_entropy_with_logits(intent_logits, intent_probs, reduction="sum") / len(intent_probs)
-            loss = loss + self.config.intent_weight * bce
-        return loss
+        return loss + self._intent_loss(intent_logits, intent_probs)
+
+    def _intent_loss(self, intent_logits: torch.Tensor | None, targets: torch.Tensor | None) -> torch.Tensor | float:
+        """The weighted intent loss against 0/1 or soft targets (0 without an intent head or labels)."""
+        if intent_logits is None or targets is None:
+            return 0.0
+        # summed over atomic intents (mean over sentences): a mean over the atoms would
+        # shrink the intent signal by their number relative to the per-token slot loss
+        bce = F.binary_cross_entropy_with_logits(intent_logits, targets, reduction="sum") / len(targets)
+        return self.config.intent_weight * bce
 
     def decode_params(self) -> dict[str, torch.Tensor]:
         """Transition scores for decoding (exported beside ONNX graphs, which hold only emissions)."""
