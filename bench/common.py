@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -10,6 +11,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}
 _HYDRA = threading.Lock()  # Hydra's compose API is process-global: one composition at a time
+
+
+def worktree(commit: str) -> Path:
+    """A checkout of ``commit`` beside the benchmark runs (made once), to measure it beside this one."""
+    sha = subprocess.run(["git", "rev-parse", "--short", commit], cwd=ROOT, capture_output=True, text=True, check=True)
+    tree = ROOT / "bench" / "runs" / f"ref-{sha.stdout.strip()}"
+    if not tree.exists():
+        subprocess.run(["git", "worktree", "add", "--detach", str(tree), commit], cwd=ROOT, check=True)
+    return tree
 
 
 def train_overrides(overrides: list[str], threads: int) -> list[str]:

@@ -20,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from common import ENV, ROOT
+from common import ENV, ROOT, worktree
 
 CHILD = """
 import hashlib, json, sys, time, torch
@@ -43,15 +43,6 @@ answers = json.dumps([[r["tags"], r["intent"], [s["confidence"] for s in r["span
 digest = hashlib.sha256(answers.encode()).hexdigest()
 print(json.dumps({"batched": batched, "p50_ms": one[len(one) // 2] * 1000, "digest": digest}))
 """
-
-
-def worktree(commit: str) -> Path:
-    """A checkout of ``commit`` beside the benchmark runs (made once)."""
-    sha = subprocess.run(["git", "rev-parse", "--short", commit], cwd=ROOT, capture_output=True, text=True, check=True)
-    tree = ROOT / "bench" / "runs" / f"ref-{sha.stdout.strip()}"
-    if not tree.exists():
-        subprocess.run(["git", "worktree", "add", "--detach", str(tree), commit], cwd=ROOT, check=True)
-    return tree
 
 
 def measure(tree: Path, ckpt: Path, texts: Path, threads: int) -> dict:

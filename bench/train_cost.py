@@ -2,6 +2,13 @@
 
     python bench/train_cost.py --table default-intent --rows 1 4 6 7 --epochs 3 --rounds 3
     python bench/train_cost.py --table preset-joint --epochs 2 --rounds 3
+    python bench/train_cost.py --reference 93760e3 --epochs 4 --rounds 3
+    python bench/train_cost.py --reference 93760e3 --as-users-run --rounds 2
+
+With ``--reference COMMIT`` the rows are the default training of this checkout and of that commit
+(checked out once under ``bench/runs/ref-COMMIT``), each with its own defaults; settings the
+commit does not have yet are left out of its command. ``--as-users-run`` times plain
+``python train.py`` (every default, its own thread count, all epochs, test and figures included).
 
 Each round runs every variant once, in turn, for ``--epochs`` epochs on ATIS (no test, no
 figures), so all variants meet the machine's load alike; a run's CPU time is its own process's
@@ -23,7 +30,7 @@ import time
 from pathlib import Path
 
 from accuracy import DEFAULT_INTENT
-from common import ENV, ROOT
+from common import ENV, ROOT, worktree
 
 # the ATIS preset without and with the co-interaction of its two tasks (each row pins the setting)
 PRESET_JOINT = {
@@ -33,23 +40,40 @@ PRESET_JOINT = {
 TABLES = {"default-intent": DEFAULT_INTENT, "preset-joint": PRESET_JOINT}
 
 
-def run(overrides: list[str], epochs: int, data: list[str]) -> tuple[float, float]:
-    """``(fit wall seconds, process CPU seconds)`` of one short training run."""
+def short_run(epochs: int) -> list[str]:
+    """The settings of a short, timed run: ``epochs`` epochs, one thread, no test, no figures."""
+    return [
+        f"trainer.max_epochs={epochs}",
+        "callbacks.early_stopping.patience=100",
+        "test_after_fit=false",
+        "plots=false",
+        "threads=1",
+    ]
+
+
+def known_to(tree: Path, overrides: list[str]) -> list[str]:
+    """The overrides whose top-level setting ``tree``'s ``conf/train.yaml`` has (an older commit lacks newer ones)."""
+    import yaml
+
+    keys = set(yaml.safe_load((tree / "conf" / "train.yaml").read_text())) | {"trainer", "callbacks", "data", "model"}
+    return [o for o in overrides if o.split("=", 1)[0].split(".", 1)[0] in keys]
+
+
+def run(overrides: list[str], epochs: int | None, data: list[str], tree: Path = ROOT) -> tuple[float, float]:
+    """``(fit wall seconds, process CPU seconds)`` of one training run (``epochs`` None: as users run it)."""
     with tempfile.TemporaryDirectory(prefix="train_cost.") as out:
+        settings = known_to(tree, [*data, *overrides, *(short_run(epochs) if epochs else [])])
         cmd = [
             sys.executable,
-            str(ROOT / "train.py"),
-            *data,
-            *overrides,
-            f"trainer.max_epochs={epochs}",
-            "callbacks.early_stopping.patience=100",
-            "test_after_fit=false",
-            "plots=false",
-            "threads=1",
+            str(tree / "train.py"),
+            *settings,
             "trainer.enable_progress_bar=false",
             f"hydra.run.dir={out}",
         ]
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        env = {**ENV, "PYTHONPATH": str(tree)}
+        if "SLOTFILL_DATA_DIR" not in env and (ROOT.parent / "shared" / "data").is_dir():
+            env["SLOTFILL_DATA_DIR"] = str(ROOT.parent / "shared" / "data")  # the reference's ../shared is elsewhere
+        proc = subprocess.Popen(cmd, cwd=tree, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:
@@ -65,16 +89,24 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--data", default="atis", choices=("atis", "snips"))
+    p.add_argument("--reference", help="a commit: compare the default training of this checkout with its")
+    p.add_argument("--as-users-run", action="store_true", help="plain python train.py (all epochs, own threads)")
     args = p.parse_args()
-    rows = list(TABLES[args.table].items())
-    rows = [rows[n - 1] for n in args.rows] if args.rows else rows
+    if args.reference:
+        trees = {"this checkout": ROOT, f"{args.reference} (reference)": worktree(args.reference)}
+        rows = [(label, []) for label in trees]
+    else:
+        trees = {}
+        rows = list(TABLES[args.table].items())
+        rows = [rows[n - 1] for n in args.rows] if args.rows else rows
+    epochs = None if args.as_users_run else args.epochs
     data = [] if args.data == "atis" else [f"data={args.data}"]
     times: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in rows}
     loads = []
     for r in range(args.rounds):
         for label, overrides in rows:
             start = time.perf_counter()
-            times[label].append(run(overrides, args.epochs, data))
+            times[label].append(run(overrides, epochs, data, trees.get(label, ROOT)))
             loads.append(os.getloadavg()[0])
             wall, cpu = times[label][-1]
             print(f"round {r + 1}: {label}: fit {wall:.1f} s, CPU {cpu:.1f} s ({time.perf_counter() - start:.0f} s)")

@@ -1,9 +1,10 @@
 """models/encoder.py: the recurrent encoder's defaults and the forget-gate bias."""
 
+import pytest
 import torch
 
 from slotfill.models import NetConfig
-from slotfill.models.encoder import RecurrentEncoder
+from slotfill.models.encoder import Dropout, RecurrentEncoder, dropout
 
 
 def test_forget_gate_bias_starts_open():
@@ -28,3 +29,46 @@ def test_packed_encoder_ignores_padding():
     alone = enc(x[1:, :2], torch.tensor([2]))
     torch.testing.assert_close(out[1, :2], alone[0])
     assert out[1, 2:].abs().sum() == 0
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_training_path_computes_what_packing_computes(cell, bidirectional):
+    """With gradients the encoder runs one fused call per layer and direction over the padded batch:
+    the same outputs and the same gradients as the packed computation, padding zero."""
+    torch.manual_seed(0)
+    enc = RecurrentEncoder(7, cell=cell, hidden_size=5, num_layers=3, bidirectional=bidirectional, dropout=0.0)
+    x = torch.randn(4, 6, 7, requires_grad=True)
+    lengths = torch.tensor([6, 1, 3, 5])
+    fused = enc(x, lengths)
+    packed = enc._packed(x, lengths)
+    torch.testing.assert_close(fused, packed, atol=1e-6, rtol=1e-5)
+    assert fused[1, 1:].abs().sum() == 0 and fused[2, 3:].abs().sum() == 0
+    weights = [x, *enc.parameters()]
+    for a, b in zip(torch.autograd.grad(fused.sum(), weights), torch.autograd.grad(packed.sum(), weights)):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+
+
+def test_padding_never_reaches_a_real_token_on_the_training_path():
+    """Garbage in the padding changes no real token's output (the reversed direction included)."""
+    enc = RecurrentEncoder(4, cell="lstm", hidden_size=3, num_layers=2)
+    x = torch.randn(2, 5, 4)
+    lengths = torch.tensor([5, 2])
+    noisy = x.clone()
+    noisy[1, 2:] = 1e3
+    enc.train()
+    torch.manual_seed(1)
+    a = enc(x, lengths)
+    torch.manual_seed(1)
+    b = enc(noisy, lengths)
+    torch.testing.assert_close(a, b)
+
+
+def test_dropout_keeps_the_expected_share_and_scale():
+    torch.manual_seed(0)
+    x = torch.ones(200_000)
+    y = dropout(x, 0.3, training=True)
+    assert abs((y == 0).float().mean().item() - 0.3) < 0.01
+    torch.testing.assert_close(y[y != 0], torch.full_like(y[y != 0], 1 / 0.7))
+    assert dropout(x, 0.3, training=False) is x and dropout(x, 0.0, training=True) is x
+    assert Dropout(0.3).eval()(x) is x

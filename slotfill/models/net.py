@@ -12,7 +12,7 @@ from torch.nn import functional as F
 from slotfill.core.settings import from_mapping
 from slotfill.errors import ConfigError
 from slotfill.models.crf import CRF, NEG, bio_allowed, constrained_viterbi, constraint_structure, viterbi
-from slotfill.models.encoder import CELLS, CharCNN, RecurrentEncoder, WordCNN
+from slotfill.models.encoder import CELLS, CharCNN, Dropout, RecurrentEncoder, WordCNN
 from slotfill.models.interaction import CoInteraction
 
 ADDED_SINCE_FORMAT_3 = {"intent_hidden_size": None, "co_interaction": False}
@@ -112,7 +112,7 @@ class SlotNet(nn.Module):
             self.lexicon_embed = nn.Embedding(4 * n_lexicon_types, config.lexicon_dim)
             self.register_buffer("lexicon_offset", torch.arange(n_lexicon_types) * 4, persistent=False)
             in_dim += n_lexicon_types * config.lexicon_dim
-        self.embed_dropout = nn.Dropout(config.embed_dropout)
+        self.embed_dropout = Dropout(config.embed_dropout)
         self.encoder = RecurrentEncoder(
             in_dim,
             cell=config.cell,
@@ -122,7 +122,7 @@ class SlotNet(nn.Module):
             dropout=config.dropout,
             forget_bias=config.forget_bias,
         )
-        self.output_dropout = nn.Dropout(config.output_dropout)
+        self.output_dropout = Dropout(config.output_dropout)
         self.tag_head = nn.Linear(self.encoder.out_dim, len(tags))
         self.crf = CRF(tags) if config.crf else None
         # a separate intent encoder shares only the embeddings, a detached head reads the slot
