@@ -9,6 +9,7 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -452,14 +453,25 @@ def _predict_from_stdin(args: list[str]) -> subprocess.Popen:
 def test_predict_streams_first_results_before_the_input_ends(tiny_model_file):
     proc = _predict_from_stdin([f"ckpt={tiny_model_file}", "format=jsonl", "threads=1"])
     lines = _lines(2500).splitlines()
-    proc.stdin.write("\n".join(lines[:2000]) + "\n")  # one chunk; the input stays open
-    proc.stdin.flush()
+    more = threading.Event()
+
+    def feed() -> None:
+        # from a thread: a pipe holds 64 KB, so writing while predict waits for its output to be
+        # read would leave both sides waiting on each other
+        proc.stdin.write("\n".join(lines[:2000]) + "\n")  # one chunk; the input stays open
+        proc.stdin.flush()
+        more.wait(180)
+        proc.stdin.write("\n".join(lines[2000:]) + "\n")
+        proc.stdin.close()
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
     ready, _, _ = select.select([proc.stdout], [], [], 120)
     assert ready, "no output while the input is still open: predict does not stream"
     first = json.loads(proc.stdout.readline())
-    proc.stdin.write("\n".join(lines[2000:]) + "\n")
-    proc.stdin.close()
+    more.set()
     rest = [json.loads(line) for line in proc.stdout.read().splitlines()]
+    feeder.join(10)
     assert proc.wait(timeout=60) == 0, proc.stderr.read()
     assert [r["text"] for r in [first, *rest]] == lines  # every line, in input order
 
