@@ -5,8 +5,8 @@
     python bench/train_cost.py --reference 93760e3 --epochs 4 --rounds 3
     python bench/train_cost.py --reference 93760e3 --as-users-run --rounds 2
 
-With ``--reference COMMIT`` the rows are the default training of this checkout and of that commit
-(checked out once under ``bench/runs/ref-COMMIT``), each with its own defaults; settings the
+With ``--reference COMMIT...`` the rows are the default training of this checkout and of those commits
+(each checked out once under ``bench/runs/ref-COMMIT``), each with its own defaults; settings the
 commit does not have yet are left out of its command. ``--as-users-run`` times plain
 ``python train.py`` (every default, its own thread count, all epochs, test and figures included).
 
@@ -89,11 +89,11 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--data", default="atis", choices=("atis", "snips"))
-    p.add_argument("--reference", help="a commit: compare the default training of this checkout with its")
+    p.add_argument("--reference", nargs="+", help="commits: compare the default training of this checkout with theirs")
     p.add_argument("--as-users-run", action="store_true", help="plain python train.py (all epochs, own threads)")
     args = p.parse_args()
     if args.reference:
-        trees = {"this checkout": ROOT, f"{args.reference} (reference)": worktree(args.reference)}
+        trees = {"this checkout": ROOT, **{f"{commit} (reference)": worktree(commit) for commit in args.reference}}
         rows = [(label, []) for label in trees]
     else:
         trees = {}
