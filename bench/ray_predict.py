@@ -6,8 +6,10 @@ For each backend (``model.pt`` and the ``model.onnx`` beside it), in turn: one p
 ``predict.py format=jsonl threads=1`` process, then ``engine=ray`` with 1 and 2 actors of one
 thread each; wall time from start to exit (Ray's start included), sentences per second, the
 peak resident memory of each actor (sampled every 0.2 s), and whether the records equal the
-plain process's. The lines come from ``bench/stream.py``'s generator (the sample's templates),
-never from a benchmark split. Not a test: run it by hand.
+plain process's. With ``--corun``, a row of two plain processes started together, each on half
+the lines: what two processes of this tagger get out of this machine's cores with no engine at
+all, the ceiling for any two-worker engine here. The lines come from ``bench/stream.py``'s
+generator (the sample's templates), never from a benchmark split. Not a test: run it by hand.
 """
 
 from __future__ import annotations
@@ -64,10 +66,25 @@ def compare(folder: Path, plain_file: Path) -> bool:
     return differ == 0
 
 
-def timed(cmd: list[str]) -> float:
+def timed(*cmds: list[str]) -> float:
+    """Wall seconds from starting the commands (together) until the last one ends."""
     start = time.monotonic()
-    subprocess.run(cmd, cwd=ROOT, env=ENV, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs = [
+        subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for cmd in cmds
+    ]
+    for cmd, proc in zip(cmds, procs):
+        if proc.wait() != 0:
+            raise SystemExit(f"{' '.join(cmd[1:])} failed")
     return time.monotonic() - start
+
+
+def halves(source: Path) -> tuple[Path, Path]:
+    """The first and the second half of a file's lines, as two files beside it."""
+    lines = source.read_text().splitlines(keepends=True)
+    first, second = source.with_name("first-half.txt"), source.with_name("second-half.txt")
+    first.write_text("".join(lines[: len(lines) // 2]))
+    second.write_text("".join(lines[len(lines) // 2 :]))
+    return first, second
 
 
 def main() -> None:
@@ -76,6 +93,7 @@ def main() -> None:
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--actors", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--backends", nargs="+", default=["pt", "onnx"])
+    ap.add_argument("--corun", action="store_true", help="also two plain processes at once, half the lines each")
     args = ap.parse_args()
     args.ckpt = args.ckpt.resolve()
     load = os.getloadavg()[0]
@@ -100,6 +118,18 @@ def main() -> None:
             wall = timed([*base, "format=jsonl", f"output={plain_out}"])
             plain_rate = args.lines / wall
             print(f"| {backend} | plain, 1 thread | {wall:.1f} | {plain_rate:,.0f} | 1.00 | — | — |", flush=True)
+            if args.corun:
+                parts = [
+                    [*base[:3], f"input={half}", *base[4:], "format=jsonl", f"output={half}.out"]
+                    for half in halves(source)
+                ]
+                wall = timed(*parts)
+                rate = args.lines / wall
+                print(
+                    f"| {backend} | 2 plain processes at once, half each | {wall:.1f} | {rate:,.0f} | "
+                    f"{rate / plain_rate:.2f} | — | — |",
+                    flush=True,
+                )
             for n in args.actors:
                 out = tmp / f"ray-{backend}-{n}"
                 peaks: dict = {}

@@ -12,8 +12,8 @@ _LAYER_FN = {"lstm": torch.lstm, "gru": torch.gru, "rnn": torch.rnn_tanh}
 
 
 def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
-    """Inverted dropout, as ``F.dropout``, with its mask drawn by ``rand`` (a CPU ``bernoulli_``
-    took ~2.5 ms a call on a training batch, a tenth of the step's time)."""
+    """Inverted dropout, as ``F.dropout``, with its mask drawn by ``rand``: a CPU ``bernoulli_`` took
+    ~2.5 ms a call on a training batch, about a tenth of a step (``bench/profile_train_step.py``)."""
     if not training or p <= 0:
         return x
     return x * ((torch.rand_like(x) >= p).to(x.dtype) * (1.0 / (1.0 - p)))
@@ -129,10 +129,11 @@ class RecurrentEncoder(nn.Module):
         """The packed computation as one fused call per layer and direction over the padded batch.
 
         Why: with gradients, a packed RNN's backward pass zero-fills a whole-batch gradient buffer at
-        every time step (O(T^2): a third of a training step's time), while a padded batch runs as one
-        oneDNN kernel each way. Padding never reaches a real token: the forward direction reaches it
-        only after a sentence's last word, and the backward direction reads each sentence reversed in
-        place (padding left where it is), so it too meets padding only after the sentence. Same
+        every time step (O(T^2) work; 7-15% of a training step in ``bench/profile_train_step.py``),
+        while a padded batch runs as one oneDNN kernel each way. Padding never reaches a real token:
+        the forward direction reaches it only after a sentence's last word, and the backward direction
+        reads each sentence reversed in place (padding left where it is), so it too meets padding only
+        after the sentence. Same
         weights, same numbers as :meth:`_packed` (to float rounding; tests/test_encoder.py).
         """
         rnn, (B, T) = self.rnn, x.shape[:2]
