@@ -8,7 +8,7 @@ thread each; wall time from start to exit (Ray's start included), sentences per 
 peak resident memory of each actor (sampled every 0.2 s), and whether the records equal the
 plain process's. With ``--corun``, a row of two plain processes started together, each on half
 the lines: what two processes of this tagger get out of this machine's cores with no engine at
-all, the ceiling for any two-worker engine here. The lines come from ``bench/stream.py``'s
+all, the yardstick for any two-worker engine here. The lines come from ``bench/stream.py``'s
 generator (the sample's templates), never from a benchmark split. Not a test: run it by hand.
 """
 
