@@ -8,8 +8,14 @@ thread each; wall time from start to exit (Ray's start included), sentences per 
 peak resident memory of each actor (sampled every 0.2 s), and whether the records equal the
 plain process's. With ``--corun``, a row of two plain processes started together, each on half
 the lines: what two processes of this tagger get out of this machine's cores with no engine at
-all, the yardstick for any two-worker engine here. The lines come from ``bench/stream.py``'s
-generator (the sample's templates), never from a benchmark split. Not a test: run it by hand.
+all, the yardstick for any two-worker engine here. Every row also says where the CPU went: the
+seconds of processor time of the actors, of the ``predict`` process (Ray's driver) and of Ray's
+own processes (raylet, GCS, agents, Ray Data's helper actors), each process sampled every 0.3 s
+until it ends. ``--rounds N`` repeats the plain row and the Ray rows N times, alternated, and
+gives each round's ratio to the plain run beside it: this VM's speed drifts by a quarter over
+minutes, so a ratio of runs minutes apart measures the drift too. The lines come from
+``bench/stream.py``'s generator (the sample's templates), never from a benchmark split. Not a
+test: run it by hand.
 """
 
 from __future__ import annotations
@@ -30,15 +36,50 @@ from common import ENV, ROOT
 from stream import generate
 
 
-def peak_actor_rss(stop: threading.Event, peaks: dict) -> None:
-    """Highest RSS seen per Ray actor process (``ray::MapWorker...``), in MB."""
-    while not stop.is_set():
-        for p in psutil.process_iter(["pid", "cmdline", "memory_info"]):
-            cmd = " ".join(p.info["cmdline"] or [])
-            if "MapWorker" in cmd and "Tagging" in cmd and p.info["memory_info"]:
-                mb = p.info["memory_info"].rss / 2**20
-                peaks[p.info["pid"]] = max(peaks.get(p.info["pid"], 0.0), mb)
-        stop.wait(0.2)
+def is_actor(cmd: str) -> bool:
+    return "MapWorker" in cmd and "Tagging" in cmd
+
+
+class Watch:
+    """Samples every process started after it (actors, driver, Ray's own) until stopped: the peak RSS
+    of each actor in MB, and each process's CPU seconds (its last sample, 0.3 s before it ends at worst)."""
+
+    def __init__(self) -> None:
+        self.start = time.time() - 1
+        self.peaks: dict[int, float] = {}
+        self.cpu: dict[tuple[int, float], tuple[str, float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        me = os.getpid()
+        while not self._stop.is_set():
+            for p in psutil.process_iter(["pid", "cmdline", "memory_info", "cpu_times", "create_time"]):
+                info = p.info
+                if info["pid"] == me or not info["create_time"] or info["create_time"] < self.start:
+                    continue
+                key = (info["pid"], info["create_time"])
+                cmd = " ".join(info["cmdline"] or []) or self.cpu.get(key, ("", 0.0))[0]
+                if info["cpu_times"]:
+                    self.cpu[key] = (cmd, info["cpu_times"].user + info["cpu_times"].system)
+                if is_actor(cmd) and info["memory_info"]:
+                    self.peaks[info["pid"]] = max(self.peaks.get(info["pid"], 0.0), info["memory_info"].rss / 2**20)
+            self._stop.wait(0.3)
+
+    def stop(self) -> str:
+        """CPU seconds as ``actors / driver / Ray's own`` (plain runs: the predict processes)."""
+        self._stop.set()
+        self._thread.join()
+        actors = driver = ray = 0.0
+        for cmd, seconds in self.cpu.values():
+            if is_actor(cmd):
+                actors += seconds
+            elif "predict.py" in cmd:
+                driver += seconds
+            else:
+                ray += seconds
+        return f"{actors:.0f} / {driver:.0f} / {ray:.0f}" if actors else f"— / {driver:.0f} / —"
 
 
 def compare(folder: Path, plain_file: Path) -> bool:
@@ -87,6 +128,27 @@ def halves(source: Path) -> tuple[Path, Path]:
     return first, second
 
 
+def row(
+    lines: int,
+    label: str,
+    engine: str,
+    cmds: list[list[str]],
+    plain_rate: float | None = None,
+    shards: tuple[Path, Path] | None = None,
+) -> float:
+    """Run ``cmds`` together, watched; print one table row; return sentences per second.
+    ``shards``: the Ray run's folder and the plain run's file, to compare their records."""
+    watch = Watch()
+    wall = timed(*cmds)
+    cpu = watch.stop()
+    rate = lines / wall
+    ratio = rate / plain_rate if plain_rate else 1.0
+    rss = ", ".join(f"{v:.0f}" for v in sorted(watch.peaks.values())) or "—"
+    same = "—" if shards is None else "yes" if compare(*shards) else "NO"
+    print(f"{label} {engine} | {wall:.1f} | {rate:,.0f} | {ratio:.2f} | {cpu} | {rss} | {same} |", flush=True)
+    return rate
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--ckpt", type=Path, required=True)
@@ -94,6 +156,7 @@ def main() -> None:
     ap.add_argument("--actors", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--backends", nargs="+", default=["pt", "onnx"])
     ap.add_argument("--corun", action="store_true", help="also two plain processes at once, half the lines each")
+    ap.add_argument("--rounds", type=int, default=1, help="plain and Ray rows this many times, alternated")
     args = ap.parse_args()
     args.ckpt = args.ckpt.resolve()
     load = os.getloadavg()[0]
@@ -102,9 +165,12 @@ def main() -> None:
         source = tmp / "lines.txt"
         generate(source, args.lines)
         print(f"{args.lines:,} lines; load before: {load:.2f}; {os.cpu_count()} CPUs", flush=True)
-        print("| model | engine | wall s | sentences/s | ratio to plain | peak RSS per actor MB | same records |")
-        print("|---|---|---|---|---|---|---|")
-        for backend in args.backends:
+        print(
+            "| model | round | engine | wall s | sentences/s | ratio to plain | CPU s: actors / predict / Ray's own "
+            "| peak RSS per actor MB | same records |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|")
+        for backend, round_ in itertools.product(args.backends, range(1, args.rounds + 1)):
             ckpt = args.ckpt if backend == "pt" else args.ckpt.with_suffix(".onnx")
             plain_out = tmp / f"plain-{backend}.jsonl"
             base = [
@@ -115,37 +181,24 @@ def main() -> None:
                 "threads=1",
                 "batch_size=512",
             ]
-            wall = timed([*base, "format=jsonl", f"output={plain_out}"])
-            plain_rate = args.lines / wall
-            print(f"| {backend} | plain, 1 thread | {wall:.1f} | {plain_rate:,.0f} | 1.00 | — | — |", flush=True)
+
+            label = f"| {backend} | {round_} |"
+            plain_rate = row(args.lines, label, "plain, 1 thread", [[*base, "format=jsonl", f"output={plain_out}"]])
             if args.corun:
                 parts = [
                     [*base[:3], f"input={half}", *base[4:], "format=jsonl", f"output={half}.out"]
                     for half in halves(source)
                 ]
-                wall = timed(*parts)
-                rate = args.lines / wall
-                print(
-                    f"| {backend} | 2 plain processes at once, half each | {wall:.1f} | {rate:,.0f} | "
-                    f"{rate / plain_rate:.2f} | — | — |",
-                    flush=True,
-                )
+                row(args.lines, label, "2 plain processes at once, half each", parts, plain_rate)
             for n in args.actors:
-                out = tmp / f"ray-{backend}-{n}"
-                peaks: dict = {}
-                stop = threading.Event()
-                watcher = threading.Thread(target=peak_actor_rss, args=(stop, peaks), daemon=True)
-                watcher.start()
-                wall = timed([*base, "engine=ray", f"output={out}", f"ray.concurrency={n}"])
-                stop.set()
-                watcher.join()
-                same = compare(out, plain_out)
-                rss = ", ".join(f"{v:.0f}" for v in sorted(peaks.values())) or "?"
-                rate = args.lines / wall
-                print(
-                    f"| {backend} | ray, {n} actor{'s' if n > 1 else ''} × 1 thread | {wall:.1f} | {rate:,.0f} | "
-                    f"{rate / plain_rate:.2f} | {rss} | {'yes' if same else 'NO'} |",
-                    flush=True,
+                out = tmp / f"ray-{backend}-{n}-{round_}"
+                row(
+                    args.lines,
+                    label,
+                    f"ray, {n} actor{'s' if n > 1 else ''} × 1 thread",
+                    [[*base, "engine=ray", f"output={out}", f"ray.concurrency={n}"]],
+                    plain_rate,
+                    (out, plain_out),
                 )
         print(f"load after: {os.getloadavg()[0]:.2f}")
 
