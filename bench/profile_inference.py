@@ -3,7 +3,8 @@
     python bench/profile_inference.py --ckpt outputs/DATE/TIME/model.pt
 
 One thread, batch 256; prints the median rate of 5 passes, then the functions with the most own
-time over 3 more passes (``torch.lstm`` is the network's recurrent part). Not a test.
+time over 3 more passes (``torch.lstm`` is the network's recurrent part). ``--one``: the same
+for one sentence at a time (the first 300 sentences; p50 in milliseconds). Not a test.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ def main() -> None:
     ap.add_argument("--ckpt", required=True)
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "atis")
     ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("--one", action="store_true", help="one sentence a call instead of batches of 256")
     args = ap.parse_args()
     import torch
 
@@ -32,6 +34,21 @@ def main() -> None:
     tagger = load_tagger(args.ckpt, "auto", 1, "fp32")
     texts = (args.data / "test" / "seq.in").read_text(encoding="utf-8").splitlines()
     tagger.predict(texts[:256], batch_size=256)
+    if args.one:
+        texts = texts[:300]
+        times = []
+        for text in texts * 2:
+            start = time.perf_counter()
+            tagger.predict(text)
+            times.append(time.perf_counter() - start)
+        print(f"one sentence: p50 {statistics.median(times) * 1000:.2f} ms over {len(times)} calls")
+        profile = cProfile.Profile()
+        profile.enable()
+        for text in texts:
+            tagger.predict(text)
+        profile.disable()
+        pstats.Stats(profile).sort_stats("tottime").print_stats(args.top)
+        return
     rates = []
     for _ in range(5):
         start = time.perf_counter()
