@@ -46,7 +46,7 @@ def test_run_folder_holds_a_self_contained_model_and_one_schema(trained_sample):
     assert model.meta["seed"] == metrics["seed"] and model.meta["trained_at"].endswith("+00:00")
     assert len(model.meta["data_sha256"]) == 64 and model.meta["scores"] == metrics["scores"]
     ckpt = torch.load(metrics["best_checkpoint"], weights_only=True)
-    assert ckpt[CHECKPOINT_KEY]["vocabs"] == model.vocabs.to_dict()
+    assert ckpt[CHECKPOINT_KEY]["vocabs"] == model.vocabs.to_dict(packed=True)
 
 
 def test_same_seed_same_result(tmp_path):

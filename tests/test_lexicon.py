@@ -27,6 +27,7 @@ def test_longest_match_per_type_with_b_and_i():
 def test_entries_are_normalised_like_words():
     assert "kuala lumpur" in LEX.entries["city"] and "são paulo" in LEX.entries["city"]
     assert Lexicon.from_dict(LEX.to_dict()).entries == LEX.entries
+    assert Lexicon.from_dict(LEX.to_dict(packed=True)).entries == LEX.entries
     assert LEX.lists("city", ["kuala", "lumpur"]) and not LEX.lists("state", ["kuala", "lumpur"])
 
 

@@ -219,6 +219,24 @@ def test_lexicon_features_reach_the_network():
     assert model.net.lexicon_embed.num_embeddings == 4 * 2
 
 
+def test_model_files_keep_each_lexicon_type_as_one_string_and_format_3_lists_still_load(tmp_path):
+    model = tiny_model(intent=True, lexicon=True)
+    state = torch.load(model.save(tmp_path / "model.pt"), weights_only=True)
+    stored = state["vocabs"]["lexicon"]["entries"]
+    assert all(isinstance(v, str) for v in stored.values())
+    assert {t: v.split("\n") for t, v in stored.items()} == model.vocabs.lexicon.entries
+    # format 3 kept lists; its fingerprint is over the same vocabularies, so it still checks out
+    state["format"], state["vocabs"] = 3, model.vocabs.to_dict()
+    torch.save(state, tmp_path / "format3.pt")
+    loaded = SlotModel.load(tmp_path / "format3.pt")
+    assert loaded.fingerprint() == model.fingerprint() and loaded.predict(SENTENCES) == model.predict(SENTENCES)
+    # an entry edited in the packed form is caught like any other edit
+    state["format"], state["vocabs"] = FORMAT_VERSION, model.vocabs.to_dict(packed=True)
+    state["vocabs"]["lexicon"]["entries"]["city"] += "\nnowhere"
+    torch.save(state, tmp_path / "edited.pt")
+    with pytest.raises(CheckpointError, match="does not match its recorded fingerprint"):
+        SlotModel.load(tmp_path / "edited.pt")
+
 def test_a_model_file_written_before_the_package_layout_changed_still_loads():
     """``tests/data/model_format2_v0.1.0.pt``: a tiny model (lexicon, intent) saved by slotfill 0.1.0 at
     commit da79645, before the modules moved into packages; the file holds no module paths."""

@@ -94,9 +94,14 @@ class Lexicon:
                         break
         return out
 
-    def to_dict(self) -> dict:
-        return {"types": list(self.types), "entries": {t: list(self.entries[t]) for t in self.types}}
+    def to_dict(self, packed: bool = False) -> dict:
+        """Types and entries; ``packed``: each type's entries as one newline-joined string, as model.pt
+        stores them (torch's safe loader reads one string in the time it takes for a few list items)."""
+        entries = {t: "\n".join(self.entries[t]) if packed else list(self.entries[t]) for t in self.types}
+        return {"types": list(self.types), "entries": entries}
 
     @classmethod
     def from_dict(cls, d: dict) -> Lexicon:
-        return cls({t: d["entries"][t] for t in d["types"]}, normalised=True)
+        """From :meth:`to_dict`, packed or not (model files before format 4 hold lists)."""
+        entries = {t: d["entries"][t] for t in d["types"]}
+        return cls({t: e.split("\n") if isinstance(e, str) else e for t, e in entries.items()}, normalised=True)

@@ -25,7 +25,9 @@ from pathlib import Path
 from slotfill.errors import CheckpointError
 from slotfill.version import __version__
 
-FORMAT_VERSION = 3  # 3: the fingerprint over weights, settings and vocabularies (2: the weights alone)
+# 4: model.pt keeps each lexicon type's entries as one string; 3: the fingerprint over weights,
+# settings and vocabularies; 2: over the weights alone
+FORMAT_VERSION = 4
 CARD_KEYS = ("format", "slotfill_version", "dataset", "model", "train", "weights_sha256", "fingerprint")
 
 

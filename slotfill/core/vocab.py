@@ -144,7 +144,8 @@ class Vocabularies:
         sets = {tuple(sorted({intent_vocab.stoi[p] for p in split_intent(i)})) for i in intents if split_intent(i)}
         return cls(words, chars, tag_vocab, intent_vocab, singletons, [list(s) for s in sorted(sets)], lexicon)
 
-    def to_dict(self) -> dict:
+    def to_dict(self, packed: bool = False) -> dict:
+        """Plain containers; ``packed``: the lexicon's entries one string per type (:meth:`Lexicon.to_dict`)."""
         return {
             "words": self.words.to_dict(),
             "chars": self.chars.to_dict(),
@@ -152,7 +153,7 @@ class Vocabularies:
             "intents": self.intents.to_dict(),
             "singletons": list(self.singletons),
             "intent_sets": [list(s) for s in self.intent_sets],
-            "lexicon": self.lexicon.to_dict() if self.lexicon else None,
+            "lexicon": self.lexicon.to_dict(packed) if self.lexicon else None,
             **({"synonyms": dict(self.synonyms)} if self.synonyms else {}),
         }
 

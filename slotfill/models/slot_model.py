@@ -255,7 +255,7 @@ class SlotModel(nn.Module):
         return {
             **self.card(),
             **({"members": self.members} if self.members > 1 else {}),
-            "vocabs": self.vocabs.to_dict(),
+            "vocabs": self.vocabs.to_dict(packed=True),
             "state_dict": {k: v.detach().cpu().clone() for k, v in self.net.state_dict().items()},
         }
 
