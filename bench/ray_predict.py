@@ -3,7 +3,7 @@
     python bench/ray_predict.py --ckpt bench/runs/accuracy/atis-default-seed1/model.pt --lines 1000000
 
 For each backend (``model.pt`` and the ``model.onnx`` beside it), in turn: one plain
-``predict.py format=jsonl threads=1`` process, then ``engine=ray`` with 1 and 2 actors of one
+``predict.py format=jsonl threads=1 workers=1`` process, then ``engine=ray`` with 1 and 2 actors of one
 thread each; wall time from start to exit (Ray's start included), sentences per second, the
 peak resident memory of each actor (sampled every 0.2 s), and whether the records equal the
 plain process's. With ``--corun``, a row of two plain processes started together, each on half
@@ -179,6 +179,7 @@ def main() -> None:
                 f"ckpt={ckpt}",
                 f"input={source}",
                 "threads=1",
+                "workers=1",  # one chunk at a time: the one-thread process the issue compares with
                 "batch_size=512",
             ]
 

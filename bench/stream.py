@@ -4,8 +4,12 @@ Measures what a pipeline sees: peak resident memory of the predict process, time
 start to the first output line, sentences per second end to end, and that every line comes
 out once, in input order. Not a test: run it by hand.
 
-    python bench/stream.py --ckpt outputs/.../model.pt            # 1,000,000 lines, 2 threads
+    python bench/stream.py --ckpt outputs/.../model.pt            # 1,000,000 lines, the default policy
     python bench/stream.py --train-sample --lines 100000 --threads 1
+    python bench/stream.py --ckpt .../model.onnx --lines 200000 --workers 1 auto --rounds 2
+
+``--workers`` (and ``--threads``) take several values: each round runs one ``predict.py`` per
+value, in turn, so the settings are compared on the same minutes of this VM.
 
 The lines come from the sample's templates (``data/make_sample.py``) with the slot values
 drawn at random, never from a benchmark's valid or test split. ``--train-sample`` first
@@ -15,6 +19,7 @@ trains the default architecture on the bundled sample (a model of the ATIS defau
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -51,10 +56,10 @@ def train_sample(out: Path, threads: int) -> Path:
     return out / "model.pt"
 
 
-def run(ckpt: Path, lines: Path, out: Path, threads: int, batch_size: int) -> dict:
+def run(ckpt: Path, lines: Path, out: Path, threads: str, batch_size: int, workers: str = "auto") -> dict:
     """Run predict.py with stdout into ``out``; watch for the first line; the child's peak RSS."""
     cmd = [sys.executable, str(ROOT / "predict.py"), f"ckpt={ckpt}", f"input={lines}", "format=jsonl"]
-    cmd += [f"threads={threads}", f"batch_size={batch_size}"]
+    cmd += [f"threads={threads}", f"workers={workers}", f"batch_size={batch_size}"]
     print("$", " ".join(cmd[1:]), ">", out, flush=True)
     start = time.perf_counter()
     with out.open("w") as sink:
@@ -89,33 +94,40 @@ def main() -> None:
     p.add_argument("--ckpt", type=Path, help="model to tag with (default: --train-sample's)")
     p.add_argument("--train-sample", action="store_true", help="train the default architecture on the sample first")
     p.add_argument("--lines", type=int, default=1_000_000)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", nargs="+", default=["auto"], help="intra-op threads (auto: the default policy)")
+    p.add_argument("--workers", nargs="+", default=["auto"], help="chunks tagged at once (auto: the default)")
     p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--rounds", type=int, default=1)
     args = p.parse_args()
     RUNS.mkdir(parents=True, exist_ok=True)
     ckpt = args.ckpt
     if args.train_sample or ckpt is None:
-        ckpt = train_sample(RUNS / "model", args.threads)
+        ckpt = train_sample(RUNS / "model", 1)
     lines = RUNS / f"lines_{args.lines}.txt"
     if not lines.exists():
         generate(lines, args.lines)
-    out = RUNS / f"out_{args.lines}_{args.threads}.jsonl"
-    load = os.getloadavg()[0]
-    result = run(ckpt, lines, out, args.threads, args.batch_size)
-    n = check_order(lines, out)
-    result.update(
-        lines=n,
-        sentences_per_s=round(n / result["seconds"], 1),
-        threads=args.threads,
-        batch_size=args.batch_size,
-        load_average_1min_before=round(load, 2),
-        cpus=os.cpu_count(),
-        model=str(ckpt),
-    )
-    result = {k: round(v, 2) if isinstance(v, float) else v for k, v in result.items()}
-    print(json.dumps(result, indent=2))
-    (RUNS / f"result_{args.lines}_{args.threads}.json").write_text(json.dumps(result, indent=2) + "\n")
-    out.unlink()
+    for round_ in range(1, args.rounds + 1):
+        for threads, workers in itertools.product(args.threads, args.workers):
+            out = RUNS / f"out_{args.lines}_{threads}_{workers}.jsonl"
+            load = os.getloadavg()[0]
+            result = run(ckpt, lines, out, threads, args.batch_size, workers)
+            n = check_order(lines, out)
+            result.update(
+                lines=n,
+                sentences_per_s=round(n / result["seconds"], 1),
+                threads=threads,
+                workers=workers,
+                round=round_,
+                batch_size=args.batch_size,
+                load_average_1min_before=round(load, 2),
+                cpus=os.cpu_count(),
+                model=str(ckpt),
+            )
+            result = {k: round(v, 2) if isinstance(v, float) else v for k, v in result.items()}
+            print(json.dumps(result), flush=True)
+            name = f"result_{args.lines}_{threads}_{workers}_{round_}.json"
+            (RUNS / name).write_text(json.dumps(result, indent=2) + "\n")
+            out.unlink()
 
 
 if __name__ == "__main__":

@@ -114,11 +114,43 @@ def test_predict_streams_in_chunks_and_checks_the_output_first(tiny_model_file, 
         jobs.predict(bad, ["hi"])
 
 
+def test_predict_gives_the_same_output_with_chunks_tagged_at_once(tiny_model_file, tmp_path, monkeypatch):
+    from slotfill.inference.tagger import SlotTagger
+
+    f = tmp_path / "in.txt"
+    f.write_text("".join(f"from taipei to boston {i}\n" for i in range(23)))
+    monkeypatch.setattr(jobs, "PREDICT_CHUNK", 4)
+    outputs = []
+    for workers in (1, 3):
+        out = tmp_path / f"out{workers}.jsonl"
+        settings = [f"ckpt={tiny_model_file}", "format=jsonl", f"input={f}", f"output={out}", f"workers={workers}"]
+        cfg = _cfg("predict", settings, tmp_path)
+        assert jobs.predict(cfg, []) == 23
+        outputs.append(out.read_text())
+    assert outputs[0] == outputs[1] and len(outputs[0].splitlines()) == 23
+    # a chunk that fails in a worker fails the run, and no partial output is left
+    predict = SlotTagger.predict
+
+    def failing(self, texts, **kw):
+        if any(t.endswith(" 9") for t in texts):
+            raise SlotfillError("the tagger failed")
+        return predict(self, texts, **kw)
+
+    monkeypatch.setattr(SlotTagger, "predict", failing)
+    out = tmp_path / "failed.jsonl"
+    settings = [f"ckpt={tiny_model_file}", "format=jsonl", f"input={f}", f"output={out}", "workers=2"]
+    cfg = _cfg("predict", settings, tmp_path)
+    with pytest.raises(SlotfillError, match="the tagger failed"):
+        jobs.predict(cfg, [])
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(
     "overrides, message",
     [
         (["batch_size=0"], "batch_size=0"),
         (["threads=abc"], "threads='abc'"),
+        (["workers=0"], "workers=0: at least 1"),
         (["precision=fp8"], "precision='fp8'"),
         (["backend=tpu"], "backend='tpu'"),
         (["ckpt=/nope.pt"], "checkpoint not found"),

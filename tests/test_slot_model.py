@@ -237,6 +237,7 @@ def test_model_files_keep_each_lexicon_type_as_one_string_and_format_3_lists_sti
     with pytest.raises(CheckpointError, match="does not match its recorded fingerprint"):
         SlotModel.load(tmp_path / "edited.pt")
 
+
 def test_a_model_file_written_before_the_package_layout_changed_still_loads():
     """``tests/data/model_format2_v0.1.0.pt``: a tiny model (lexicon, intent) saved by slotfill 0.1.0 at
     commit da79645, before the modules moved into packages; the file holds no module paths."""

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from slotfill.cli.streams import TextOutput, check_sources, chunks, iter_sentences, write_text
+from slotfill.cli.streams import TextOutput, check_sources, chunks, in_order, iter_sentences, write_text
 from slotfill.errors import DataError, SlotfillError
 
 
@@ -129,3 +129,54 @@ def test_an_over_long_stdin_line_is_refused_before_it_is_whole():
     os.close(read)
     thread.join(timeout=10)
     os.close(write)
+
+
+def test_in_order_keeps_input_order_whatever_finishes_first():
+    import random
+    import threading
+    import time
+
+    rng = random.Random(0)
+    seen = set()
+
+    def slow(chunk):
+        time.sleep(rng.random() / 100)
+        seen.add(threading.current_thread().name)
+        return [x * 2 for x in chunk]
+
+    parts = [[i, i + 1] for i in range(0, 40, 2)]
+    assert list(in_order(slow, iter(parts), 3, 2)) == [(c, [x * 2 for x in c]) for c in parts]
+    assert all(name.startswith("slotfill-tag") for name in seen)
+    seen.clear()
+    assert list(in_order(slow, iter(parts), 1, 2))[-1] == ([38, 39], [76, 78])
+    assert seen == {threading.current_thread().name}  # one worker: no thread at all
+
+
+def test_in_order_answers_a_short_chunk_before_reading_on():
+    """Slow input (a PAUSE cuts a chunk short): what was read is answered before waiting for more."""
+    answered = []
+
+    def source():
+        yield ["a", "b"]
+        yield ["c"]  # short: the input paused here
+        assert answered == [["a", "b"], ["c"]], "read on before answering what was read"
+        yield ["d", "e"]
+
+    for chunk, _ in in_order(lambda c: c, source(), 2, 2):
+        answered.append(chunk)
+    assert answered == [["a", "b"], ["c"], ["d", "e"]]
+
+
+def test_in_order_raises_a_workers_error_and_starts_nothing_after_it():
+    started = []
+
+    def fn(chunk):
+        started.append(chunk[0])
+        if chunk[0] == 2:
+            raise DataError("in.txt", 2, "bad line")
+        return chunk
+
+    parts = ([i] * 2 for i in range(100))
+    with pytest.raises(DataError, match="bad line"):
+        list(in_order(fn, parts, 2, 2))
+    assert len(started) < 10  # at most a few chunks beyond the failing one were ever started

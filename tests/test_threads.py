@@ -50,3 +50,25 @@ def test_usable_cpus_never_exceed_the_affinity(monkeypatch):
     monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: {0})
     monkeypatch.setattr(threads, "_cgroup_quota", lambda: 4)
     assert threads.available_cpus() == 1
+
+
+def test_auto_workers_fill_the_usable_cpus_up_to_two(monkeypatch):
+    for cpus, intra, expected in [(8, 1, 2), (2, 1, 2), (1, 1, 1), (2, 2, 1), (3, 2, 1)]:
+        monkeypatch.setattr(threads, "available_cpus", lambda cpus=cpus: cpus)
+        assert threads.resolve_workers("auto", intra) == expected, (cpus, intra)
+
+
+def test_worker_numbers_are_used_as_given_and_oversubscription_is_said(monkeypatch, caplog):
+    monkeypatch.setattr(threads, "available_cpus", lambda: 2)
+    with caplog.at_level(logging.WARNING):
+        assert threads.resolve_workers("2") == 2
+    assert not caplog.records
+    with caplog.at_level(logging.WARNING):
+        assert threads.resolve_workers(3, threads=1) == 3
+    assert "workers=3 × threads=1 on 2 usable CPU(s)" in caplog.records[0].getMessage()
+
+
+@pytest.mark.parametrize("bad", [0, -1, "many", 1.5, True, None])
+def test_bad_worker_settings_are_one_line(bad):
+    with pytest.raises(ConfigError, match="workers="):
+        threads.resolve_workers(bad)

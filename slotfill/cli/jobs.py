@@ -11,7 +11,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from slotfill.cli import console, options
-from slotfill.cli.streams import TextOutput, check_sources, chunks, iter_sentences
+from slotfill.cli.streams import TextOutput, check_sources, chunks, in_order, iter_sentences
 from slotfill.core.limits import PREDICT_CHUNK
 from slotfill.core.schema import model_path
 from slotfill.errors import ConfigError, MissingExtra, SlotfillError, first_line
@@ -142,7 +142,8 @@ def predict(cfg: DictConfig, texts: list[str] | None = None) -> int:
     """Tag sentences and write them for people (``format=text``) or programs (jsonl, conll, seq.out, rasa).
 
     Streams: :data:`~slotfill.core.limits.PREDICT_CHUNK` sentences are read, tagged and written at a
-    time, in input order (``format=rasa`` groups sentences by intent, so it writes once, at the end).
+    time, in input order, ``workers`` chunks tagged at once (``format=rasa`` groups sentences by
+    intent, so it writes once, at the end).
     Every setting and path is checked before the model is loaded. Returns the number of
     sentences tagged.
     """
@@ -156,9 +157,14 @@ def predict(cfg: DictConfig, texts: list[str] | None = None) -> int:
         if cfg.format == "rasa" and not tagger.predicts_intent:
             raise ConfigError("format=rasa groups sentences by intent: the model has no intent head (model.intent)")
         n, size = 0, PREDICT_CHUNK if cfg.format != "rasa" else None
-        for chunk in chunks(iter_sentences(texts, cfg.get("text"), cfg.get("input")), size):
-            results = tagger.predict(chunk, batch_size=cfg.batch_size, **options.decisions(cfg))
-            out.write("".join(console.predictions(results, str(cfg.format))))
+        decisions, fmt = options.decisions(cfg), str(cfg.format)
+
+        def tag(chunk: list[str]) -> str:
+            return "".join(console.predictions(tagger.predict(chunk, batch_size=cfg.batch_size, **decisions), fmt))
+
+        sentences = chunks(iter_sentences(texts, cfg.get("text"), cfg.get("input")), size)
+        for chunk, text in in_order(tag, sentences, options.workers_setting(cfg), size):
+            out.write(text)
             n += len(chunk)
         if n == 0:
             raise SlotfillError(f"input={cfg.get('input')}: no lines to tag")

@@ -81,6 +81,13 @@ def threads_setting(cfg: DictConfig) -> int:
     return resolve(cfg.get("threads", "auto"))
 
 
+def workers_setting(cfg: DictConfig) -> int:
+    """How many chunks ``workers=`` (``auto`` or a number) lets ``predict`` tag at once."""
+    from slotfill.core.threads import resolve_workers
+
+    return resolve_workers(cfg.get("workers", "auto"), threads_setting(cfg))
+
+
 def check_train(cfg: DictConfig) -> None:
     """Settings of ``slotfill train`` that are not checked where they are used."""
     unknown = sorted(set(cfg) - TRAIN_KEYS)
@@ -162,6 +169,7 @@ def check_predict(cfg: DictConfig) -> None:
         return  # the files and the output folder are the engine's to check
     if cfg.format not in FORMATS:
         raise ConfigError(f"format={cfg.format}: choose one of {', '.join(FORMATS)}")
+    workers_setting(cfg)
     source = cfg.get("input")
     if source is not None and str(source) != "-" and not Path(str(source)).is_file():
         raise ConfigError(f"input={source}: file not found")

@@ -9,15 +9,18 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from slotfill.core.files import umask
 from slotfill.core.limits import MAX_TEXT_CHARS
 from slotfill.core.lines import decode_line
 from slotfill.errors import DataError, SlotfillError
 
+T = TypeVar("T")
 NOTHING_TO_TAG = 'nothing to tag: give a sentence ("..." or text="..."), or input=FILE (input=- for stdin)'
 
 
@@ -127,6 +130,34 @@ def chunks(items: Iterable[str | None], size: int | None) -> Iterator[list[str]]
             chunk = []
     if chunk:
         yield chunk
+
+
+def in_order(
+    fn: Callable[[list[str]], T], parts: Iterable[list[str]], workers: int, size: int | None
+) -> Iterator[tuple[list[str], T]]:
+    """``(chunk, fn(chunk))`` for each chunk, in input order, with up to ``workers`` chunks in ``fn`` at
+    once (threads: the network runs outside Python's lock, so one chunk's network overlaps another's
+    reading, encoding and formatting). A chunk shorter than ``size`` (slow input paused, or the last)
+    is answered, with every chunk before it, before more input is read. One worker: no thread."""
+    if workers <= 1:
+        for chunk in parts:
+            yield chunk, fn(chunk)
+        return
+    pending: deque[tuple[list[str], Future]] = deque()
+    with ThreadPoolExecutor(workers, thread_name_prefix="slotfill-tag") as pool:
+        try:
+            for chunk in parts:
+                pending.append((chunk, pool.submit(fn, chunk)))
+                short = size is None or len(chunk) < size
+                while pending and (short or len(pending) > workers):
+                    done, future = pending.popleft()
+                    yield done, future.result()
+            while pending:
+                done, future = pending.popleft()
+                yield done, future.result()
+        finally:  # an error or an abandoned generator: chunks not yet started never start
+            for _, future in pending:
+                future.cancel()
 
 
 class TextOutput:

@@ -72,6 +72,34 @@ def resolve(setting: object, processes: int = 1, name: str = "threads") -> int:
     return n
 
 
+# the network runs outside Python's lock, the rest of a chunk's work inside it: two overlap the
+# one with the other; more were never measured (this project's machine has two CPUs)
+MAX_AUTO_WORKERS = 2
+
+
+def resolve_workers(setting: object, threads: int = 1, name: str = "workers") -> int:
+    """How many chunks ``predict`` tags at once, each in its own thread of ``threads`` intra-op threads.
+
+    ``auto``: as many as the usable CPUs hold, at most :data:`MAX_AUTO_WORKERS` (one where only one
+    CPU is usable). Unlike a second intra-op thread, a second worker never waits for the first: on a
+    busy machine it slows down alone (``bench/stream.py`` measures both).
+    """
+    cpus = available_cpus()
+    if str(setting).strip().lower() == AUTO:
+        return max(1, min(MAX_AUTO_WORKERS, cpus // max(1, threads)))
+    if isinstance(setting, bool) or not isinstance(setting, (int, str)):
+        raise ConfigError(f"{name}={setting!r}: a whole number of chunks tagged at once, or auto")
+    try:
+        n = int(setting)
+    except ValueError:
+        raise ConfigError(f"{name}={setting!r}: a whole number of chunks tagged at once, or auto") from None
+    if n < 1:
+        raise ConfigError(f"{name}={setting}: at least 1 (or auto)")
+    if n * threads > cpus:
+        log.warning("%s=%d × threads=%d on %d usable CPU(s): they will take turns", name, n, threads, cpus)
+    return n
+
+
 def describe(setting: object, threads: int, processes: int = 1) -> str:
     """The log line that says what the setting gave."""
     many = f", {processes} processes" if processes > 1 else ""
