@@ -125,7 +125,7 @@ def main() -> None:
             )
             result = {k: round(v, 2) if isinstance(v, float) else v for k, v in result.items()}
             print(json.dumps(result), flush=True)
-            name = f"result_{args.lines}_{threads}_{workers}_{round_}.json"
+            name = f"result_{Path(ckpt).suffix[1:]}_{args.lines}_{threads}_{workers}_{round_}.json"
             (RUNS / name).write_text(json.dumps(result, indent=2) + "\n")
             out.unlink()
 
