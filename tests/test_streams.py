@@ -105,7 +105,8 @@ def test_stdin_lines_pause_when_nothing_more_has_arrived():
 def test_a_pause_ends_a_chunk_early_but_never_an_unchunked_stream():
     from slotfill.cli.streams import PAUSE, chunks
 
-    assert list(chunks(["a", PAUSE, "b", "c", PAUSE, PAUSE, "d"], 2)) == [["a"], ["b", "c"], ["d"]]
+    # a pause right after a full chunk: an empty chunk, once, so the full one is answered now
+    assert list(chunks(["a", PAUSE, "b", "c", PAUSE, PAUSE, "d"], 2)) == [["a"], ["b", "c"], [], ["d"]]
     assert list(chunks(["a", PAUSE, "b"], None)) == [["a", "b"]]
 
 
@@ -165,6 +166,19 @@ def test_in_order_answers_a_short_chunk_before_reading_on():
     for chunk, _ in in_order(lambda c: c, source(), 2, 2):
         answered.append(chunk)
     assert answered == [["a", "b"], ["c"], ["d", "e"]]
+
+    def paused_after_a_full_chunk():
+        yield ["a", "b"]
+        yield []  # chunks() after a full chunk, when the input pauses
+        assert answered == [["a", "b"]], "a full chunk was held while the input paused"
+        yield ["c", "d"]
+
+    answered.clear()
+    for workers in (1, 2):
+        answered.clear()
+        for chunk, _ in in_order(lambda c: c, paused_after_a_full_chunk(), workers, 2):
+            answered.append(chunk)
+        assert answered == [["a", "b"], ["c", "d"]]
 
 
 def test_in_order_raises_a_workers_error_and_starts_nothing_after_it():

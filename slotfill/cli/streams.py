@@ -116,18 +116,20 @@ def _stdin_lines() -> Iterator[str | None]:
 def chunks(items: Iterable[str | None], size: int | None) -> Iterator[list[str]]:
     """Consecutive lists of ``size`` items (the last one shorter; ``None``: all in one); a
     :data:`PAUSE` in ``items`` ends a chunk early (with ``size`` set), so slow input is answered
-    a line at a time."""
+    a line at a time. A pause right after a full chunk gives an empty one: nothing new, but
+    what is read so far must be answered now (:func:`in_order` may still hold that full chunk)."""
     chunk: list[str] = []
+    answered = True  # no full chunk given since the last pause
     for item in items:
         if item is PAUSE:
-            if chunk and size is not None:
+            if size is not None and (chunk or not answered):
                 yield chunk
-                chunk = []
+                chunk, answered = [], True
             continue
         chunk.append(item)
         if size is not None and len(chunk) >= size:
             yield chunk
-            chunk = []
+            chunk, answered = [], False
     if chunk:
         yield chunk
 
@@ -137,17 +139,20 @@ def in_order(
 ) -> Iterator[tuple[list[str], T]]:
     """``(chunk, fn(chunk))`` for each chunk, in input order, with up to ``workers`` chunks in ``fn`` at
     once (threads: the network runs outside Python's lock, so one chunk's network overlaps another's
-    reading, encoding and formatting). A chunk shorter than ``size`` (slow input paused, or the last)
-    is answered, with every chunk before it, before more input is read. One worker: no thread."""
+    reading, encoding and formatting). A chunk shorter than ``size`` (slow input paused, or the last;
+    an empty one: paused after a full chunk) is answered, with every chunk before it, before more
+    input is read. One worker: no thread."""
     if workers <= 1:
         for chunk in parts:
-            yield chunk, fn(chunk)
+            if chunk:
+                yield chunk, fn(chunk)
         return
     pending: deque[tuple[list[str], Future]] = deque()
     with ThreadPoolExecutor(workers, thread_name_prefix="slotfill-tag") as pool:
         try:
             for chunk in parts:
-                pending.append((chunk, pool.submit(fn, chunk)))
+                if chunk:  # an empty chunk only says the input paused
+                    pending.append((chunk, pool.submit(fn, chunk)))
                 short = size is None or len(chunk) < size
                 while pending and (short or len(pending) > workers):
                     done, future = pending.popleft()
