@@ -96,7 +96,7 @@ class Lexicon:
 
     def to_dict(self, packed: bool = False) -> dict:
         """Types and entries; ``packed``: each type's entries as one newline-joined string, as model.pt
-        stores them (torch's safe loader reads one string in the time it takes for a few list items)."""
+        stores them (torch's safe loader unpickles a list item by item; bench/cold_start.py)."""
         entries = {t: "\n".join(self.entries[t]) if packed else list(self.entries[t]) for t in self.types}
         return {"types": list(self.types), "entries": entries}
 

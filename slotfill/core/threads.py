@@ -1,4 +1,5 @@
-"""How many intra-op threads a slotfill process runs: ``threads=auto`` or a number.
+"""How many intra-op threads a slotfill process runs (``threads=auto`` or a number), and how many
+chunks ``predict`` tags at once (``workers=``, :func:`resolve_workers`).
 
 ``auto`` is one thread per process, within the CPUs this process may use (its affinity and its
 cgroup's CPU quota). One, because at this model's size a second thread bought about 10% on a
@@ -81,8 +82,8 @@ def resolve_workers(setting: object, threads: int = 1, name: str = "workers") ->
     """How many chunks ``predict`` tags at once, each in its own thread of ``threads`` intra-op threads.
 
     ``auto``: as many as the usable CPUs hold, at most :data:`MAX_AUTO_WORKERS` (one where only one
-    CPU is usable). Unlike a second intra-op thread, a second worker never waits for the first: on a
-    busy machine it slows down alone (``bench/stream.py`` measures both).
+    CPU is usable). Unlike intra-op threads, workers share no barrier: none waits at every operator
+    for a sibling the scheduler has put aside (``bench/stream.py --workers 1 auto`` compares them).
     """
     cpus = available_cpus()
     if str(setting).strip().lower() == AUTO:
