@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,3 +102,23 @@ def finished(out: Path, overrides: list[str], threads: int, keep_stale: bool = F
             shutil.rmtree(aside)
         out.rename(aside)
     return False
+
+
+def _spin(stop) -> None:
+    while not stop.is_set():
+        sum(i * i for i in range(10_000))
+
+
+@contextmanager
+def busy(n: int) -> Iterator[None]:
+    """``n`` CPU-bound competitor processes spinning for the length of the block (a busy machine)."""
+    stop = multiprocessing.Event()
+    spinners = [multiprocessing.Process(target=_spin, args=(stop,), daemon=True) for _ in range(n)]
+    for s in spinners:
+        s.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for s in spinners:
+            s.join()

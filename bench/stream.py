@@ -9,7 +9,8 @@ out once, in input order. Not a test: run it by hand.
     python bench/stream.py --ckpt .../model.onnx --lines 200000 --workers 1 auto --rounds 2
 
 ``--workers`` (and ``--threads``) take several values: each round runs one ``predict.py`` per
-value, in turn, so the settings are compared on the same minutes of this VM.
+value, in turn, so the settings are compared on the same minutes of this VM. ``--busy N`` runs
+N CPU-bound competitor processes beside every run (a busy machine).
 
 The lines come from the sample's templates (``data/make_sample.py``) with the slot values
 drawn at random, never from a benchmark's valid or test split. ``--train-sample`` first
@@ -28,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import ENV, ROOT, train_command
+from common import ENV, ROOT, busy, train_command
 
 sys.path.insert(0, str(ROOT / "data"))
 from make_sample import TEMPLATES, realise  # noqa: E402
@@ -98,6 +99,7 @@ def main() -> None:
     p.add_argument("--workers", nargs="+", default=["auto"], help="chunks tagged at once (auto: the default)")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--rounds", type=int, default=1)
+    p.add_argument("--busy", type=int, default=0, help="CPU-bound competitor processes during every run")
     args = p.parse_args()
     RUNS.mkdir(parents=True, exist_ok=True)
     ckpt = args.ckpt
@@ -110,7 +112,8 @@ def main() -> None:
         for threads, workers in itertools.product(args.threads, args.workers):
             out = RUNS / f"out_{args.lines}_{threads}_{workers}.jsonl"
             load = os.getloadavg()[0]
-            result = run(ckpt, lines, out, threads, args.batch_size, workers)
+            with busy(args.busy):
+                result = run(ckpt, lines, out, threads, args.batch_size, workers)
             n = check_order(lines, out)
             result.update(
                 lines=n,
@@ -118,6 +121,7 @@ def main() -> None:
                 threads=threads,
                 workers=workers,
                 round=round_,
+                busy=args.busy,
                 batch_size=args.batch_size,
                 load_average_1min_before=round(load, 2),
                 cpus=os.cpu_count(),
@@ -125,7 +129,7 @@ def main() -> None:
             )
             result = {k: round(v, 2) if isinstance(v, float) else v for k, v in result.items()}
             print(json.dumps(result), flush=True)
-            name = f"result_{Path(ckpt).suffix[1:]}_{args.lines}_{threads}_{workers}_{round_}.json"
+            name = f"result_{Path(ckpt).suffix[1:]}_{args.lines}_{threads}_{workers}_busy{args.busy}_{round_}.json"
             (RUNS / name).write_text(json.dumps(result, indent=2) + "\n")
             out.unlink()
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import statistics
 import subprocess
 import sys
@@ -21,12 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import common
 from common import ENV, ROOT
-
-
-def _spin(stop) -> None:
-    while not stop.is_set():
-        sum(i * i for i in range(10_000))
 
 
 def epoch_seconds(threads: int, epochs: int, data: list[str]) -> float:
@@ -59,11 +54,7 @@ def main() -> None:
     data = [] if args.data == "atis" else [f"data={args.data}"]
     rows = []
     for busy in args.busy:
-        stop = multiprocessing.Event()
-        spinners = [multiprocessing.Process(target=_spin, args=(stop,), daemon=True) for _ in range(busy)]
-        for s in spinners:
-            s.start()
-        try:
+        with common.busy(busy):
             seconds: dict[int, list[float]] = {t: [] for t in args.threads}
             for r in range(args.rounds):
                 for t in args.threads:
@@ -71,10 +62,6 @@ def main() -> None:
                     seconds[t].append(epoch_seconds(t, args.epochs, data))
                     print(f"busy {busy}, round {r + 1}, threads {t}: {seconds[t][-1]:.1f} s/epoch "
                           f"({time.perf_counter() - start:.0f} s)", flush=True)  # fmt: skip
-        finally:
-            stop.set()
-            for s in spinners:
-                s.join()
         rows.append((busy, {t: statistics.median(v) for t, v in seconds.items()}))
     print(f"\nCommand: `python bench/threads.py {' '.join(sys.argv[1:])}`\n")
     print("| busy processes | " + " | ".join(f"threads={t} s/epoch" for t in args.threads) + " |")
