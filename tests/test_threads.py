@@ -6,6 +6,11 @@ from slotfill.core import threads
 from slotfill.errors import ConfigError
 
 
+@pytest.fixture(autouse=True)
+def _nothing_said_yet(monkeypatch):
+    monkeypatch.setattr(threads, "_said", set())  # each test starts as a fresh process would
+
+
 def test_auto_is_one_thread_per_process(monkeypatch):
     monkeypatch.setattr(threads, "available_cpus", lambda: 8)
     assert threads.resolve("auto") == 1
@@ -72,3 +77,12 @@ def test_worker_numbers_are_used_as_given_and_oversubscription_is_said(monkeypat
 def test_bad_worker_settings_are_one_line(bad):
     with pytest.raises(ConfigError, match="workers="):
         threads.resolve_workers(bad)
+
+
+def test_a_setting_resolved_again_in_one_process_is_said_once(monkeypatch, caplog):
+    """A command's checks and its work both resolve ``threads`` (predict: four times): one warning."""
+    monkeypatch.setattr(threads, "available_cpus", lambda: 2)
+    with caplog.at_level(logging.WARNING):
+        for _ in range(4):
+            assert threads.resolve(4) == 4 and threads.resolve_workers(3, threads=4) == 3
+    assert [r.getMessage().split(" ")[0] for r in caplog.records] == ["threads=4", "workers=3"]

@@ -47,28 +47,41 @@ def _cgroup_quota(root: Path = Path("/sys/fs/cgroup")) -> int | None:
         return None
 
 
-def resolve(setting: object, processes: int = 1, name: str = "threads") -> int:
-    """The intra-op threads of each of ``processes`` processes (DDP ranks, server workers, actors)."""
-    cpus = available_cpus()
-    share = max(1, cpus // max(1, processes))
+def _count(setting: object, name: str, unit: str) -> int | None:
+    """``setting`` as a whole number of at least 1, or None for ``auto``; anything else is a one-line error."""
     if str(setting).strip().lower() == AUTO:
-        return 1
+        return None
     if isinstance(setting, bool) or not isinstance(setting, (int, str)):
-        raise ConfigError(f"{name}={setting!r}: a whole number of threads, or auto")
+        raise ConfigError(f"{name}={setting!r}: a whole number of {unit}, or auto")
     try:
         n = int(setting)
     except ValueError:
-        raise ConfigError(f"{name}={setting!r}: a whole number of threads, or auto") from None
+        raise ConfigError(f"{name}={setting!r}: a whole number of {unit}, or auto") from None
     if n < 1:
         raise ConfigError(f"{name}={setting}: at least 1 (or auto)")
-    if n > share:
-        log.warning(
-            "%s=%d with %d process(es) on %d usable CPU(s): threads will wait for each other; %s=auto runs one each",
-            name,
-            n,
-            processes,
-            cpus,
-            name,
+    return n
+
+
+_said: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    """Log ``message`` once per process: a command's checks and its work resolve the same setting."""
+    if message not in _said:
+        _said.add(message)
+        log.warning(message)
+
+
+def resolve(setting: object, processes: int = 1, name: str = "threads") -> int:
+    """The intra-op threads of each of ``processes`` processes (DDP ranks, server workers, actors)."""
+    n = _count(setting, name, "threads")
+    if n is None:
+        return 1
+    cpus = available_cpus()
+    if n > max(1, cpus // max(1, processes)):
+        _warn_once(
+            f"{name}={n} with {processes} process(es) on {cpus} usable CPU(s): threads will wait for each other; "
+            f"{name}=auto runs one each"
         )
     return n
 
@@ -85,19 +98,12 @@ def resolve_workers(setting: object, threads: int = 1, name: str = "workers") ->
     CPU is usable). Unlike intra-op threads, workers share no barrier: none waits at every operator
     for a sibling the scheduler has put aside (``bench/stream.py --workers 1 auto`` compares them).
     """
+    n = _count(setting, name, "chunks tagged at once")
     cpus = available_cpus()
-    if str(setting).strip().lower() == AUTO:
+    if n is None:
         return max(1, min(MAX_AUTO_WORKERS, cpus // max(1, threads)))
-    if isinstance(setting, bool) or not isinstance(setting, (int, str)):
-        raise ConfigError(f"{name}={setting!r}: a whole number of chunks tagged at once, or auto")
-    try:
-        n = int(setting)
-    except ValueError:
-        raise ConfigError(f"{name}={setting!r}: a whole number of chunks tagged at once, or auto") from None
-    if n < 1:
-        raise ConfigError(f"{name}={setting}: at least 1 (or auto)")
     if n * threads > cpus:
-        log.warning("%s=%d × threads=%d on %d usable CPU(s): they will take turns", name, n, threads, cpus)
+        _warn_once(f"{name}={n} × threads={threads} on {cpus} usable CPU(s): they will take turns")
     return n
 
 
