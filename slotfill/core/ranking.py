@@ -17,9 +17,15 @@ def ranked(probs: Sequence[float], picked: Sequence[int], names: Vocab, size: in
     choice first, then the other intents by their own probability, highest first, each as
     ``{"name", "confidence"}``: what a dialogue manager falls back to.
     """
-    intent, confidence = join_intent(names.decode(picked)), round(min(probs[i] for i in picked), 4)
-    chosen = set(picked)
-    others = sorted((i for i in range(len(probs)) if i not in chosen), key=probs.__getitem__, reverse=True)
+    itos = names.itos
+    intent, confidence = join_intent(itos[i] for i in picked), round(min(probs[i] for i in picked), 4)
     ranking = [{"name": intent, "confidence": confidence}]
-    ranking += [{"name": names.itos[i], "confidence": round(probs[i], 4)} for i in others[: size - 1]]
+    if size > 1:
+        chosen = set(picked)
+        # sorted is stable: equal probabilities keep the intents' order
+        for i in sorted(range(len(probs)), key=probs.__getitem__, reverse=True):
+            if i not in chosen:
+                ranking.append({"name": itos[i], "confidence": round(probs[i], 4)})
+                if len(ranking) == size:
+                    break
     return intent, confidence, ranking

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from typing import NamedTuple
 
 # Python's re has no \p{M}: before matching, every combining mark (accents written as a
 # separate code point, Indic vowel signs and viramas, variation selectors as in ✈️) is read
@@ -20,8 +20,7 @@ _WORD = rf"{_CHAR}+(?:['’&:/.\-]{_CHAR}+)*"
 TOKEN_RE = re.compile(rf"(?i:st\.)(?!\w)|{_WORD}|[^\w\s{_MARK}]{_MARK}*|_+")
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):  # a tuple: built once per token of every sentence tagged
     text: str  # normalised form fed to the model (see normalize)
     start: int  # character offsets into the original string: original[start:end]
     end: int
@@ -59,6 +58,4 @@ def _marks_as_one(text: str) -> str:
 
 def tokenize(text: str) -> list[Token]:
     """Split raw text into normalised tokens with offsets into ``text``."""
-    return [
-        Token(normalize(text[m.start() : m.end()]), m.start(), m.end()) for m in TOKEN_RE.finditer(_marks_as_one(text))
-    ]
+    return [Token(normalize(text[s:e]), s, e) for s, e in (m.span() for m in TOKEN_RE.finditer(_marks_as_one(text)))]
