@@ -6,7 +6,9 @@ Each round starts one fresh ``predict.py ckpt=FILE "SENTENCE"`` process per file
 times it from start to exit (``bench/speed.py``'s measurement); prints each file's median and
 range with the machine's load. ``--resave`` adds a copy of the first file written by this
 checkout's ``SlotModel.save`` (the current file format, same weights and fingerprint): the
-same code reading the old and the new layout of one model. Not a test: run it by hand.
+same code reading the old and the new layout of one model. ``--reference COMMIT`` adds, for each
+file, the same run from a worktree of that commit (``bench/runs/ref-COMMIT``), in turn: this
+checkout's start against an older one's on the same file. Not a test: run it by hand.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
+from common import ROOT, worktree
 from speed import cold_start
 
 
@@ -25,7 +28,11 @@ def main() -> None:
     ap.add_argument("--ckpt", type=Path, nargs="+", required=True)
     ap.add_argument("--resave", action="store_true", help="also the first file re-saved in the current format")
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--reference", help="also each file with predict.py of this commit (a worktree)")
     args = ap.parse_args()
+    sides = [("", ROOT)]
+    if args.reference:
+        sides.append((f" @{args.reference}", worktree(args.reference)))
     with tempfile.TemporaryDirectory(prefix="cold_start.") as tmp:
         files = [p.resolve() for p in args.ckpt]
         if args.resave:
@@ -35,21 +42,22 @@ def main() -> None:
             files.append(model.save(Path(tmp) / "resaved.pt"))
             assert SlotModel.load(files[-1]).fingerprint() == model.fingerprint()
         load = os.getloadavg()[0]
-        times: dict[Path, list[float]] = {f: [] for f in files}
-        rss: dict[Path, int] = {}
+        times: dict[tuple[Path, str], list[float]] = {(f, side): [] for f in files for side, _ in sides}
+        rss: dict[tuple[Path, str], int] = {}
         for _ in range(args.rounds):
             for f in files:
-                result = cold_start(str(f), 1)
-                times[f].append(result["predict_cold_start_s"])
-                rss[f] = max(rss.get(f, 0), result["predict_peak_rss_mb"])
+                for side, tree in sides:
+                    result = cold_start(str(f), 1, tree)
+                    times[f, side].append(result["predict_cold_start_s"])
+                    rss[f, side] = max(rss.get((f, side), 0), result["predict_peak_rss_mb"])
         print(f"load before: {load:.2f}, after: {os.getloadavg()[0]:.2f}; {args.rounds} rounds, alternated")
         print("| model file | size MB | median s | range s | peak RSS MB |")
         print("|---|---:|---:|---:|---:|")
-        for f, ts in times.items():
+        for (f, side), ts in times.items():
             name = "re-saved in the current format" if args.resave and f == files[-1] else str(f)
             print(
-                f"| {name} | {f.stat().st_size / 2**20:.1f} | {statistics.median(ts):.2f} | "
-                f"{min(ts):.2f}–{max(ts):.2f} | {rss[f]} |"
+                f"| {name}{side} | {f.stat().st_size / 2**20:.1f} | {statistics.median(ts):.2f} | "
+                f"{min(ts):.2f}–{max(ts):.2f} | {rss[f, side]} |"
             )
 
 

@@ -10,6 +10,14 @@ memory and its cold start (process start to first answer) are reported too.
 
     python bench/serve_load.py --ckpt outputs/.../model.pt [--seconds 3] [--clients 1,8,64]
     python bench/serve_load.py --ckpt .../model.pt --configs onnx-batching --clients 1 --client aiohttp
+    python bench/serve_load.py --ckpt .../model.pt --configs onnx-batching-2-workers,onnx-batching-2-workers-h11 \
+        --clients 64 --client aiohttp --seconds 10 --rounds 3 --server-only
+
+``--reference COMMIT`` runs each configuration's server from a worktree of that commit too,
+right after this checkout's (``--reference-configs``: only these there, the ones whose settings
+the reference knows).
+``--rounds N`` runs the configurations N times in turn (this VM's speed drifts over minutes, so
+configurations are compared within a round) and ends with each cell's median over the rounds.
 
 Not a timed test: numbers depend on the machine (and on what else runs on it).
 """
@@ -21,6 +29,7 @@ import asyncio
 import os
 import platform
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -37,6 +46,12 @@ CONFIGS = {  # name: serve settings
     "onnx-batching": ["backend=onnx"],
     "onnx-no-batching": ["backend=onnx", "batching.max_batch=1"],
     "onnx-batching-2-workers": ["backend=onnx", "workers=2"],
+    # the levers one at a time: the pure-Python HTTP parser, then the pure-Python event loop too
+    "onnx-batching-h11": ["backend=onnx", "connections.http=h11"],
+    "onnx-batching-h11-asyncio": ["backend=onnx", "connections.http=h11", "connections.loop=asyncio"],
+    "onnx-batching-2-workers-h11-asyncio": [
+        *("backend=onnx", "workers=2", "connections.http=h11", "connections.loop=asyncio")
+    ],
 }
 
 
@@ -53,13 +68,18 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def start_server(ckpt: str, settings: list[str], threads: int) -> tuple[subprocess.Popen, str, float]:
-    """A server process; its URL and the seconds from process start to the first /model/parse answer."""
+def start_server(
+    ckpt: str, settings: list[str], threads: int, tree: Path = ROOT
+) -> tuple[subprocess.Popen, str, float]:
+    """A server process of the checkout ``tree``; its URL and the seconds from process start to the
+    first /model/parse answer."""
     port = free_port()
+    ckpt = str(Path(ckpt).resolve())
     cmd = [sys.executable, "-m", "slotfill", "serve", f"ckpt={ckpt}", f"port={port}", f"threads={threads}", *settings]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": str(threads)}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(tree)}
+
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, cwd=tree, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     while True:
         if proc.poll() is not None:
@@ -138,7 +158,6 @@ def asgi_latency(ckpt: str, sentences: list[str], threads: int, n: int = 2000) -
     """Median ms of one /model/parse through the ONNX app called directly (no sockets, no client), and of
     the tagger alone on the same sentences: the server's own cost per lone request."""
     import json
-    import statistics
 
     from slotfill.serving.app import create_app
     from slotfill.serving.backend import load_backend
@@ -201,7 +220,16 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="model threads of the server")
     ap.add_argument("--client", choices=("httpx", "aiohttp"), default="httpx", help="the load client's library")
     ap.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated subset of: " + ", ".join(CONFIGS))
+    ap.add_argument("--rounds", type=int, default=1, help="the configurations N times in turn, then medians")
+    ap.add_argument("--server-only", action="store_true", help="leave out the in-process API and ASGI timings")
+    ap.add_argument("--reference", help="also run configurations' servers from this commit (a worktree), in turn")
+    ap.add_argument("--reference-configs", help="the configurations run from --reference (default: all of --configs)")
     args = ap.parse_args()
+    sides = [("", ROOT)]
+    if args.reference:
+        from common import worktree
+
+        sides.append((f" @{args.reference}", worktree(args.reference)))
     sentences = [s.strip() for s in Path(args.sentences).read_text().splitlines() if s.strip()]
     clients = [int(c) for c in args.clients.split(",")]
     print(
@@ -209,24 +237,38 @@ def main() -> None:
         f" {platform.processor() or platform.machine()},"
         f" {args.client} clients, load average before {os.getloadavg()[0]:.2f}"
     )
-    print("\n| server | clients | requests/s | p50 ms | p99 ms | requests | errors |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    extra = []
-    for name in args.configs.split(","):
-        proc, url, cold = start_server(args.ckpt, CONFIGS[name], args.threads)
-        try:
-            for c in clients:
-                r = asyncio.run(load(url, sentences, c, args.seconds, args.client))
-                cells = f"{r['rps']:,.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['n']:,} | {r['errors']}"
-                print(f"| {name} | {c} | {cells} |", flush=True)
-            extra.append(f"- {name}: cold start to first answer {cold:.2f} s, RSS after load {rss_mb(proc.pid):.0f} MB")
-            print(f"<!-- {extra[-1][2:]} -->", file=sys.stderr, flush=True)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+    print("\n| server | round | clients | requests/s | p50 ms | p99 ms | requests | errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    extra, cells_of = [], {}
+    for round_ in range(1, args.rounds + 1):
+        on_reference = set((args.reference_configs or args.configs).split(","))
+        runs = [(n + side, t) for n in args.configs.split(",") for side, t in sides if not side or n in on_reference]
+        for name, tree in runs:
+            proc, url, cold = start_server(args.ckpt, CONFIGS[name.split(" @")[0]], args.threads, tree)
+            try:
+                for c in clients:
+                    r = asyncio.run(load(url, sentences, c, args.seconds, args.client))
+                    cells_of.setdefault((name, c), []).append(r)
+                    cells = f"{r['rps']:,.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['n']:,} | {r['errors']}"
+                    print(f"| {name} | {round_} | {c} | {cells} |", flush=True)
+                rss = rss_mb(proc.pid)
+                extra.append(f"- {name}, round {round_}: cold start {cold:.2f} s to the first answer, RSS {rss:.0f} MB")
+                print(f"<!-- {extra[-1][2:]} -->", file=sys.stderr, flush=True)
+            finally:
+                proc.terminate()
+                proc.wait(timeout=30)
+    if args.rounds > 1:
+        print(f"\nmedians over {args.rounds} rounds (load average after {os.getloadavg()[0]:.2f}):\n")
+        print("| server | clients | requests/s | p50 ms | p99 ms |")
+        print("|---|---:|---:|---:|---:|")
+        for (name, c), runs in cells_of.items():
+            med = {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99")}
+            print(f"| {name} | {c} | {med['rps']:,.0f} | {med['p50']:.1f} | {med['p99']:.1f} |")
+    print("\n" + "\n".join(extra))
+    if args.server_only:
+        return
     api = in_process(args.ckpt, sentences, args.threads)
     asgi = asgi_latency(args.ckpt, sentences, args.threads)
-    print("\n" + "\n".join(extra))
     print(f"- in-process batched API (batch 256): eager {api['eager']:,.0f} sentences/s, onnx {api['onnx']:,.0f}")
     print(
         f"- one lone /model/parse through the ONNX app itself (no sockets, no client): {asgi['app']:.2f} ms median;"

@@ -17,6 +17,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from common import ENV, ROOT, train_command
 
@@ -36,10 +37,10 @@ def machine() -> dict:
     return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version()}
 
 
-def run_measured(cmd: list[str], stdout) -> tuple[int, float, float]:
-    """Run a command; return its exit status, wall seconds and its own peak RSS in MB (wait4)."""
+def run_measured(cmd: list[str], stdout, cwd: Path = ROOT) -> tuple[int, float, float]:
+    """Run a command in ``cwd``; return its exit status, wall seconds and its own peak RSS in MB (wait4)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=stdout, stderr=subprocess.STDOUT, env=ENV)
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=stdout, stderr=subprocess.STDOUT, env=ENV)
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     return proc.returncode, time.perf_counter() - start, usage.ru_maxrss / 1024
@@ -162,11 +163,12 @@ def arithmetic(model: str, threads: int, repeats: int, precision: str = "fp32") 
     }
 
 
-def cold_start(model: str, repeats: int) -> dict:
+def cold_start(model: str, repeats: int, tree: Path = ROOT) -> dict:
+    """``predict.py`` of the checkout ``tree`` on one sentence, ``repeats`` times: median seconds, peak RSS."""
     times, rss = [], []
     for _ in range(repeats):
         code, seconds, peak = run_measured(
-            [sys.executable, str(ROOT / "predict.py"), f"ckpt={model}", SENTENCE], subprocess.DEVNULL
+            [sys.executable, str(tree / "predict.py"), f"ckpt={model}", SENTENCE], subprocess.DEVNULL, tree
         )
         if code != 0:
             raise SystemExit(f"predict.py ckpt={model} failed with exit status {code}")

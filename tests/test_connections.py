@@ -28,12 +28,12 @@ async def app(scope, receive, send):
     await send({"type": "http.response.body", "body": b"ok"})
 
 
-@pytest.fixture
+@pytest.fixture(params=["httptools", "h11"])
 def server(request):
-    """uvicorn in a thread with the limits of ``request.param`` (a Connections)."""
+    """uvicorn in a thread with small limits, once with each HTTP parser (both carry the deadline)."""
     import uvicorn
 
-    limits = getattr(request, "param", Connections(max_open=3, request_timeout_s=0.4, keep_alive_s=1.5))
+    limits = Connections(max_open=3, request_timeout_s=0.4, keep_alive_s=1.5, http=request.param)
     config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="error", **limits.uvicorn_options())
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -105,6 +105,18 @@ def test_a_slow_body_is_cut_but_a_slow_answer_is_not(server):
 
 
 @pytest.mark.slow
+def test_the_next_request_on_a_kept_alive_connection_has_its_own_deadline(server):
+    with _connect(server) as sock:
+        sock.sendall(GET)
+        assert _answer(sock).startswith(b"HTTP/1.1 200 ")
+        sock.sendall(GET[:10])  # the next request starts, then stalls
+        started = time.monotonic()
+        data = _read_all(sock)
+    assert data.startswith(b"HTTP/1.1 408 ") and b"did not arrive within 0.4 s" in data
+    assert 0.3 < time.monotonic() - started < 3
+
+
+@pytest.mark.slow
 def test_kept_alive_connections_idle_by_keep_alive_s_not_the_request_deadline(server):
     with _connect(server) as sock:
         sock.sendall(GET)
@@ -141,8 +153,25 @@ def test_over_max_open_new_requests_get_503(server):
         ({"keep_alive_s": "5"}, "connections.keep_alive_s='5'"),
         ({"request_timeout_s": True}, "connections.request_timeout_s=True"),
         ({"keep_alive_s": 1e9}, "at most 3600"),
+        ({"http": "h2"}, "connections.http='h2': choose one of auto, httptools, h11"),
+        ({"loop": "trio"}, "connections.loop='trio': choose one of auto, uvloop, asyncio"),
     ],
 )
 def test_bad_connection_settings_are_one_line_errors(values, problem):
     with pytest.raises(ConfigError, match=problem):
         Connections(**values)
+
+
+def test_auto_takes_the_c_parser_and_loop_where_installed(monkeypatch):
+    from slotfill.serving import connections
+
+    options = Connections().uvicorn_options()
+    assert (options["loop"], options["http"].func.__name__) == ("uvloop", "DeadlineHttpToolsProtocol")
+    assert Connections(http="h11", loop="asyncio").uvicorn_options()["loop"] == "asyncio"
+    monkeypatch.setattr(connections, "installed", lambda module: False)
+    options = Connections().uvicorn_options()
+    assert (options["loop"], options["http"].func) == ("asyncio", connections.DeadlineH11Protocol)
+    with pytest.raises(ConfigError, match=r"connections.loop=uvloop: uvloop is not installed: pip install 'slotfill\["):
+        Connections(loop="uvloop")
+    with pytest.raises(ConfigError, match=r"connections.http=httptools: httptools is not installed"):
+        Connections(http="httptools")

@@ -12,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from slotfill.cli import console, options
 from slotfill.cli.streams import TextOutput, check_sources, chunks, in_order, iter_sentences
+from slotfill.core import collector
 from slotfill.core.limits import PREDICT_CHUNK
 from slotfill.core.schema import model_path
 from slotfill.errors import ConfigError, MissingExtra, SlotfillError, first_line
@@ -83,7 +84,9 @@ def load_tagger(cfg: DictConfig):
     """The tagger that ``ckpt``, ``backend``, ``precision`` and ``threads`` of a predict/evaluate config name."""
     from slotfill.inference.loading import load_tagger as load
 
-    return load(cfg.ckpt, str(cfg.backend), options.threads_setting(cfg), str(cfg.precision))
+    tagger = load(cfg.ckpt, str(cfg.backend), options.threads_setting(cfg), str(cfg.precision))
+    collector.settled()  # torch and the model are loaded (slotfill.core.collector)
+    return tagger
 
 
 def evaluate(cfg: DictConfig) -> dict:

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from slotfill.cli.commands import COMMAND_ENV, run_command
 from slotfill.cli.commands import COMMANDS as HYDRA_COMMANDS
 from slotfill.cli.exits import ctrl_c_interrupts, friendly_errors, quiet_ctrl_c
-from slotfill.core import resources
+from slotfill.core import collector, resources
 from slotfill.version import __version__
 
 
@@ -179,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     """``slotfill COMMAND ...``: the exit status (user errors exit 2 with one line, Ctrl-C 130)."""
     previous = signal.getsignal(signal.SIGINT)
     quiet_ctrl_c()
+    collector.starting()  # until the command's model is loaded (slotfill.core.collector)
     try:
         argv = sys.argv[1:] if argv is None else list(argv)
         if is_ddp_relaunch(argv):
@@ -189,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         return _run_argparse(argv)
     finally:  # called from Python (tests, a notebook), the caller's Ctrl-C handling comes back
         signal.signal(signal.SIGINT, previous)
+        collector.restore()
 
 
 @friendly_errors

@@ -7,6 +7,7 @@ import json
 import os
 import socket
 
+from slotfill.core import collector
 from slotfill.core.settings import from_mapping, whole_number
 from slotfill.errors import ConfigError
 from slotfill.serving.app import build, settings
@@ -38,9 +39,18 @@ def check_address(host: str, port: int) -> None:
         sock.close()
 
 
+def settled(app):
+    """``app``, with every object made so far (the libraries, the model, its vocabularies) moved out
+    of the garbage collector's walk: a full collection walked them all while requests waited
+    (~170,000 objects with PyTorch: 150 ms a collection; bench/RESULTS.md, "The HTTP parser, the
+    event loop and the garbage collector")."""
+    collector.settled(collect=True)
+    return app
+
+
 def app_from_env():
     """uvicorn's factory in each worker process (``workers`` > 1)."""
-    return build(json.loads(os.environ[CONFIG_ENV]))
+    return settled(build(json.loads(os.environ[CONFIG_ENV])))
 
 
 def serve(cfg) -> None:
@@ -58,7 +68,7 @@ def serve(cfg) -> None:
     backend = load_backend(s["ckpt"], s["backend"], s["threads"])
     print(f"slotfill {__version__}: serving {s['ckpt']} ({backend.name}) on http://{host}:{port}", flush=True)
     if workers == 1:
-        uvicorn.run(build(s, backend), host=host, port=port, log_level=level, **options)
+        uvicorn.run(settled(build(s, backend)), host=host, port=port, log_level=level, **options)
         return
     os.environ[CONFIG_ENV] = json.dumps(s)
     del backend  # each worker loads its own copy
