@@ -37,19 +37,22 @@ RESULTS = ROOT / "bench" / "results"
 METRICS = (("slot F1", "f1"), ("intent acc", "intent_accuracy"), ("sentence acc", "sentence_accuracy"))
 
 
-def evaluate(model: Path, split: str, out: Path) -> dict:
-    """``slotfill evaluate`` of one model on one split (reused when done): its scores."""
+def evaluate(model: Path, dataset: str, split: str, out: Path) -> dict:
+    """``slotfill evaluate`` of one model on one split of ``dataset`` (reused when done): its scores."""
     metrics = out / "metrics.json"
-    if not metrics.exists() or metrics.stat().st_mtime < model.stat().st_mtime:
-        cmd = [sys.executable, str(ROOT / "evaluate.py"), f"ckpt={model}", f"split={split}", "plots=false"]
+    done = metrics.exists() and metrics.stat().st_mtime >= model.stat().st_mtime
+    if not done or json.loads(metrics.read_text()).get("data") != f"{dataset}/{split}":
+        cmd = [sys.executable, str(ROOT / "evaluate.py"), f"ckpt={model}", f"data={dataset}", f"split={split}"]
+        cmd += ["plots=false"]
         cmd += ["threads=1", f"hydra.run.dir={out}"]
         print("$", " ".join(cmd[1:]), flush=True)
         subprocess.run(cmd, cwd=ROOT, env=ENV, check=True, stdout=subprocess.DEVNULL)
     return json.loads(metrics.read_text())["scores"][split]
 
 
-def scores_of(model: Path, name: str) -> dict:
-    return {split: evaluate(model, split, RUNS / "evaluations" / f"{name}-{split}") for split in ("valid", "test")}
+def scores_of(model: Path, name: str, dataset: str) -> dict:
+    folder = RUNS / "evaluations"
+    return {split: evaluate(model, dataset, split, folder / f"{name}-{split}") for split in ("valid", "test")}
 
 
 def speed(models: dict[str, Path], dataset: str, rounds: int = 3) -> dict[str, float]:
@@ -105,13 +108,13 @@ def main() -> None:
         )
     rows = {
         f"one model (`experiment={ds}`, the members' mean)": [
-            scores_of(Path(m["model_file"]), f"{ds}-preset-seed{s}") for s, m in enumerate(members, 1)
+            scores_of(Path(m["model_file"]), f"{ds}-preset-seed{s}", ds) for s, m in enumerate(members, 1)
         ],
-        f"ensemble of its {args.members} seeds (`slotfill ensemble`)": [scores_of(ensemble, ensemble.stem)],
+        f"ensemble of its {args.members} seeds (`slotfill ensemble`)": [scores_of(ensemble, ensemble.stem, ds)],
     }
     if students:
         rows[f"distilled from the ensemble (`train.distill_from`, weight {args.distill_weight})"] = [
-            scores_of(Path(t["model_file"]), name) for t, (name, _) in zip(trained, students)
+            scores_of(Path(t["model_file"]), name, ds) for t, (name, _) in zip(trained, students)
         ]
     rates = speed({"one model": Path(member_files[0]), "ensemble": ensemble}, ds)
     command = (

@@ -34,7 +34,7 @@ def main() -> None:
     for name in runs:
         model = RUNS / name / "model.pt"
         out = RUNS / "evaluations" / f"{name}-test"
-        scores = evaluate(model, "test", out)
+        scores = evaluate(model, args.dataset, "test", out)
         metrics = json.loads((out / "metrics.json").read_text())
         found = metrics["label_disagreements"]
         n = metrics["n_sentences"]
