@@ -85,18 +85,14 @@ class Connections:
         }
 
 
-def _answer_408(transport: asyncio.Transport, request_timeout_s: float) -> None:
-    message = f"the request did not arrive within {request_timeout_s:g} s"
-    body = json.dumps({"error": message}).encode()
-    head = (
-        "HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
-        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
-    )
-    transport.write(head.encode() + body)
+class _Deadline:
+    """A deadline on receiving each request (headers and body) for a uvicorn protocol: armed when the
+    connection opens and at each request's first byte, disarmed once the request is in; when it
+    passes, 408 (unless an answer has begun) and the connection closed. The protocol arms and
+    disarms it and says whether a request is still arriving and whether an answer has begun."""
 
-
-class DeadlineH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with a deadline on receiving each request (headers and body)."""
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
 
     def __init__(self, *args, request_timeout_s: float, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -104,19 +100,12 @@ class DeadlineH11Protocol(H11Protocol):
         self._deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        super().connection_made(transport)  # type: ignore[misc]
         self._arm()
-
-    def data_received(self, data: bytes) -> None:
-        if self._deadline is None and self.conn.their_state is h11.IDLE:
-            self._arm()  # the first byte of the next request on a kept-alive connection
-        super().data_received(data)
-        if self.conn.their_state not in WAITING:
-            self._disarm()  # the request is in: the time the model takes is not limited here
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
-        super().connection_lost(exc)
+        super().connection_lost(exc)  # type: ignore[misc]
 
     def _arm(self) -> None:
         self._disarm()
@@ -127,29 +116,48 @@ class DeadlineH11Protocol(H11Protocol):
             self._deadline.cancel()
             self._deadline = None
 
+    def _arriving(self) -> bool:
+        raise NotImplementedError
+
+    def _answering(self) -> bool:
+        raise NotImplementedError
+
     def _expired(self) -> None:
         self._deadline = None
-        if self.transport.is_closing() or self.conn.their_state not in WAITING:
+        if self.transport.is_closing() or not self._arriving():
             return
-        if self.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):  # nothing of an answer sent yet
-            _answer_408(self.transport, self.request_timeout_s)
+        if not self._answering():
+            message = f"the request did not arrive within {self.request_timeout_s:g} s"
+            body = json.dumps({"error": message}).encode()
+            head = (
+                "HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+                f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+            )
+            self.transport.write(head.encode() + body)
         self.transport.close()
+
+
+class DeadlineH11Protocol(_Deadline, H11Protocol):
+    """uvicorn's h11 protocol with a deadline on receiving each request (headers and body)."""
+
+    def data_received(self, data: bytes) -> None:
+        if self._deadline is None and self.conn.their_state is h11.IDLE:
+            self._arm()  # the first byte of the next request on a kept-alive connection
+        super().data_received(data)
+        if self.conn.their_state not in WAITING:
+            self._disarm()  # the request is in: the time the model takes is not limited here
+
+    def _arriving(self) -> bool:
+        return self.conn.their_state in WAITING
+
+    def _answering(self) -> bool:
+        return self.conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE)
 
 
 if HttpToolsProtocol is not None:
 
-    class DeadlineHttpToolsProtocol(HttpToolsProtocol):
-        """uvicorn's httptools protocol with a deadline on receiving each request (headers and body):
-        armed when the connection opens and at a request's first byte, disarmed once it is in."""
-
-        def __init__(self, *args, request_timeout_s: float, **kwargs) -> None:
-            super().__init__(*args, **kwargs)
-            self.request_timeout_s = request_timeout_s
-            self._deadline: asyncio.TimerHandle | None = None
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self._arm()
+    class DeadlineHttpToolsProtocol(_Deadline, HttpToolsProtocol):
+        """uvicorn's httptools protocol with a deadline on receiving each request (headers and body)."""
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
@@ -160,25 +168,9 @@ if HttpToolsProtocol is not None:
             self._disarm()  # the request is in: the time the model takes is not limited here
             super().on_message_complete()
 
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm()
-            super().connection_lost(exc)
+        def _arriving(self) -> bool:
+            return True  # the deadline is disarmed once the request is in
 
-        def _arm(self) -> None:
-            self._disarm()
-            self._deadline = self.loop.call_later(self.request_timeout_s, self._expired)
-
-        def _disarm(self) -> None:
-            if self._deadline is not None:
-                self._deadline.cancel()
-                self._deadline = None
-
-        def _expired(self) -> None:
-            self._deadline = None
-            if self.transport.is_closing():
-                return
+        def _answering(self) -> bool:
             # the cycle is the last request's until this one's headers are in
-            answering = self.cycle is not None and self.cycle.response_started and not self.cycle.response_complete
-            if not answering:  # nothing of an answer to this request sent yet
-                _answer_408(self.transport, self.request_timeout_s)
-            self.transport.close()
+            return self.cycle is not None and self.cycle.response_started and not self.cycle.response_complete
