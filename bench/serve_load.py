@@ -86,12 +86,34 @@ def start_server(
             raise SystemExit(f"server failed: {proc.stderr.read().decode()[-2000:]}")
         try:
             if httpx.post(f"{url}/model/parse", json={"text": "flights to boston"}, timeout=2).status_code == 200:
-                return proc, url, time.perf_counter() - t0
+                started = time.perf_counter() - t0
+                every_worker_up(proc, url, workers(settings))
+                return proc, url, started
         except httpx.TransportError:
             time.sleep(0.02)
         if time.perf_counter() - t0 > 120:
             proc.kill()
             raise SystemExit("server did not start in 120 s")
+
+
+def workers(settings: list[str]) -> int:
+    return int(next((s.split("=", 1)[1] for s in settings if s.startswith("workers=")), 1))
+
+
+def every_worker_up(proc: subprocess.Popen, url: str, n: int, settle_s: float = 5.0) -> None:
+    """Back once each of the ``n`` workers has answered /health (a new connection each time), so the
+    clients' connections do not all land on the first worker up; a server whose /health does not
+    say which worker answered (an older commit) gets ``settle_s`` instead."""
+    seen: set[int] = set()
+    deadline = time.perf_counter() + 60
+    while n > 1 and len(seen) < n:
+        if proc.poll() is not None or time.perf_counter() > deadline:
+            raise SystemExit(f"server: {len(seen)} of {n} workers answered in 60 s")
+        worker = httpx.get(f"{url}/health", timeout=2).json().get("worker")
+        if worker is None:
+            time.sleep(settle_s)
+            return
+        seen.add(worker)
 
 
 async def load(url: str, sentences: list[str], clients: int, seconds: float, client: str = "httpx") -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
@@ -156,7 +157,7 @@ def create_app(
 
     @app.get("/health", summary="Liveness: the model is loaded")
     async def health() -> dict:
-        return {"status": "ok", "batches": batcher.batches, "sentences": batcher.texts}
+        return {"status": "ok", "worker": os.getpid(), "batches": batcher.batches, "sentences": batcher.texts}
 
     @app.get("/version", summary="slotfill's version and the model card")
     async def version() -> dict:
