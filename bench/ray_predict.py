@@ -71,6 +71,9 @@ class Watch:
         """CPU seconds as ``actors / driver / Ray's own`` (plain runs: the predict processes)."""
         self._stop.set()
         self._thread.join()
+        if os.environ.get("RAY_BENCH_BY_PROCESS"):
+            for cmd, seconds in sorted(self.cpu.values(), key=lambda v: -v[1])[:25]:
+                print(f"    {seconds:7.1f} s  {cmd[:160]}", flush=True)
         actors = driver = ray = 0.0
         for cmd, seconds in self.cpu.values():
             if is_actor(cmd):
