@@ -11,7 +11,8 @@ the lines: what two processes of this tagger get out of this machine's cores wit
 all, the yardstick for any two-worker engine here. Every row also says where the CPU went: the
 seconds of processor time of the actors, of the ``predict`` process (Ray's driver) and of Ray's
 own processes (raylet, GCS, agents, Ray Data's helper actors), each process sampled every 0.3 s
-until it ends. ``--rounds N`` repeats the plain row and the Ray rows N times, alternated, and
+until it ends (``--by-process``: the busiest processes one by one). ``--rounds N`` repeats the
+plain row and the Ray rows N times, alternated, and
 gives each round's ratio to the plain run beside it: this VM's speed drifts by a quarter over
 minutes, so a ratio of runs minutes apart measures the drift too. The lines come from
 ``bench/stream.py``'s generator (the sample's templates), never from a benchmark split. Not a
@@ -34,6 +35,8 @@ from pathlib import Path
 import psutil
 from common import ENV, ROOT
 from stream import generate
+
+BY_PROCESS = False  # --by-process: each row also lists the CPU seconds of its busiest processes
 
 
 def is_actor(cmd: str) -> bool:
@@ -71,8 +74,8 @@ class Watch:
         """CPU seconds as ``actors / driver / Ray's own`` (plain runs: the predict processes)."""
         self._stop.set()
         self._thread.join()
-        if os.environ.get("RAY_BENCH_BY_PROCESS"):
-            for cmd, seconds in sorted(self.cpu.values(), key=lambda v: -v[1])[:25]:
+        if BY_PROCESS:
+            for cmd, seconds in sorted(self.cpu.values(), key=lambda v: -v[1])[:16]:
                 print(f"    {seconds:7.1f} s  {cmd[:160]}", flush=True)
         actors = driver = ray = 0.0
         for cmd, seconds in self.cpu.values():
@@ -160,7 +163,10 @@ def main() -> None:
     ap.add_argument("--backends", nargs="+", default=["pt", "onnx"])
     ap.add_argument("--corun", action="store_true", help="also two plain processes at once, half the lines each")
     ap.add_argument("--rounds", type=int, default=1, help="plain and Ray rows this many times, alternated")
+    ap.add_argument("--by-process", action="store_true", help="list each row's busiest processes and their CPU s")
     args = ap.parse_args()
+    global BY_PROCESS
+    BY_PROCESS = args.by_process
     args.ckpt = args.ckpt.resolve()
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="ray_predict.") as tmp:
