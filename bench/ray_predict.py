@@ -36,8 +36,6 @@ import psutil
 from common import ENV, ROOT
 from stream import generate
 
-BY_PROCESS = False  # --by-process: each row also lists the CPU seconds of its busiest processes
-
 
 def is_actor(cmd: str) -> bool:
     return "MapWorker" in cmd and "Tagging" in cmd
@@ -74,9 +72,6 @@ class Watch:
         """CPU seconds as ``actors / driver / Ray's own`` (plain runs: the predict processes)."""
         self._stop.set()
         self._thread.join()
-        if BY_PROCESS:
-            for cmd, seconds in sorted(self.cpu.values(), key=lambda v: -v[1])[:16]:
-                print(f"    {seconds:7.1f} s  {cmd[:160]}", flush=True)
         actors = driver = ray = 0.0
         for cmd, seconds in self.cpu.values():
             if is_actor(cmd):
@@ -86,6 +81,11 @@ class Watch:
             else:
                 ray += seconds
         return f"{actors:.0f} / {driver:.0f} / {ray:.0f}" if actors else f"— / {driver:.0f} / —"
+
+    def busiest(self, label: str, top: int = 16) -> str:
+        """The ``top`` processes by CPU seconds, a line each under the row's ``label``."""
+        ranked = sorted(self.cpu.values(), key=lambda v: -v[1])[:top]
+        return "\n".join(f"<!-- {label.strip('| ')}: {seconds:7.1f} s  {cmd[:140]} -->" for cmd, seconds in ranked)
 
 
 def compare(folder: Path, plain_file: Path) -> bool:
@@ -141,6 +141,7 @@ def row(
     cmds: list[list[str]],
     plain_rate: float | None = None,
     shards: tuple[Path, Path] | None = None,
+    by_process: bool = False,
 ) -> float:
     """Run ``cmds`` together, watched; print one table row; return sentences per second.
     ``shards``: the Ray run's folder and the plain run's file, to compare their records."""
@@ -152,6 +153,8 @@ def row(
     rss = ", ".join(f"{v:.0f}" for v in sorted(watch.peaks.values())) or "—"
     same = "—" if shards is None else "yes" if compare(*shards) else "NO"
     print(f"{label} {engine} | {wall:.1f} | {rate:,.0f} | {ratio:.2f} | {cpu} | {rss} | {same} |", flush=True)
+    if by_process:
+        print(watch.busiest(f"{label} {engine}"), flush=True)
     return rate
 
 
@@ -165,8 +168,6 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=1, help="plain and Ray rows this many times, alternated")
     ap.add_argument("--by-process", action="store_true", help="list each row's busiest processes and their CPU s")
     args = ap.parse_args()
-    global BY_PROCESS
-    BY_PROCESS = args.by_process
     args.ckpt = args.ckpt.resolve()
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="ray_predict.") as tmp:
@@ -193,13 +194,14 @@ def main() -> None:
             ]
 
             label = f"| {backend} | {round_} |"
-            plain_rate = row(args.lines, label, "plain, 1 thread", [[*base, "format=jsonl", f"output={plain_out}"]])
+            plain = [[*base, "format=jsonl", f"output={plain_out}"]]
+            plain_rate = row(args.lines, label, "plain, 1 thread", plain, by_process=args.by_process)
             if args.corun:
                 parts = [
                     [*base[:3], f"input={half}", *base[4:], "format=jsonl", f"output={half}.out"]
                     for half in halves(source)
                 ]
-                row(args.lines, label, "2 plain processes at once, half each", parts, plain_rate)
+                row(args.lines, label, "2 plain processes at once, half each", parts, plain_rate, None, args.by_process)
             for n in args.actors:
                 out = tmp / f"ray-{backend}-{n}-{round_}"
                 row(
@@ -209,6 +211,7 @@ def main() -> None:
                     [[*base, "engine=ray", f"output={out}", f"ray.concurrency={n}"]],
                     plain_rate,
                     (out, plain_out),
+                    args.by_process,
                 )
         print(f"load after: {os.getloadavg()[0]:.2f}")
 

@@ -81,36 +81,51 @@ def start_server(
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=tree, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
-    while True:
-        if proc.poll() is not None:
-            raise SystemExit(f"server failed: {proc.stderr.read().decode()[-2000:]}")
-        try:
-            if httpx.post(f"{url}/model/parse", json={"text": "flights to boston"}, timeout=2).status_code == 200:
-                started = time.perf_counter() - t0
-                every_worker_up(proc, url, workers(settings))
-                return proc, url, started
-        except httpx.TransportError:
-            time.sleep(0.02)
-        if time.perf_counter() - t0 > 120:
-            proc.kill()
-            raise SystemExit("server did not start in 120 s")
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise SystemExit(f"server failed: {proc.stderr.read().decode()[-2000:]}")
+            try:
+                if httpx.post(f"{url}/model/parse", json={"text": "flights to boston"}, timeout=2).status_code == 200:
+                    started = time.perf_counter() - t0
+                    break
+            except httpx.TransportError:
+                time.sleep(0.02)
+            if time.perf_counter() - t0 > 120:
+                raise SystemExit("server did not start in 120 s")
+        every_worker_up(proc, url, worker_count(settings))
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc, url, started
 
 
-def workers(settings: list[str]) -> int:
-    return int(next((s.split("=", 1)[1] for s in settings if s.startswith("workers=")), 1))
+def worker_count(settings: list[str]) -> int:
+    """The ``workers=N`` among a server's settings (the last one given, as Hydra reads them), else 1."""
+    given = [s.split("=", 1)[1] for s in settings if s.lstrip("+").startswith("workers=")]
+    return int(given[-1]) if given else 1
 
 
-def every_worker_up(proc: subprocess.Popen, url: str, n: int, settle_s: float = 5.0) -> None:
+def every_worker_up(proc: subprocess.Popen, url: str, n: int, settle_s: float = 5.0, wait_s: float = 60) -> None:
     """Back once each of the ``n`` workers has answered /health (a new connection each time), so the
     clients' connections do not all land on the first worker up; a server whose /health does not
-    say which worker answered (an older commit) gets ``settle_s`` instead."""
+    say which worker answered (an older commit) gets ``settle_s`` instead, said in one line."""
     seen: set[int] = set()
-    deadline = time.perf_counter() + 60
+    deadline = time.perf_counter() + wait_s
     while n > 1 and len(seen) < n:
         if proc.poll() is not None or time.perf_counter() > deadline:
-            raise SystemExit(f"server: {len(seen)} of {n} workers answered in 60 s")
-        worker = httpx.get(f"{url}/health", timeout=2).json().get("worker")
+            raise SystemExit(f"server: {len(seen)} of {n} workers answered /health in {wait_s:g} s")
+        time.sleep(0.05)
+        try:
+            answer = httpx.get(f"{url}/health", timeout=2)
+        except httpx.TransportError:  # a worker restarting
+            continue
+        if answer.status_code != 200:  # a 503 while connections are full
+            continue
+        worker = answer.json().get("worker")
         if worker is None:
+            print(f"<!-- {url}: /health names no worker (an older server): waited {settle_s:.0f} s instead -->")
             time.sleep(settle_s)
             return
         seen.add(worker)

@@ -85,10 +85,14 @@ def _serve_answers(slotfill: str, folder: Path) -> None:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_serving(proc, url, timeout=120, poll=0.3)
-        answered, deadline = set(), time.monotonic() + 60
+        answered, deadline = set(), time.monotonic() + 120
         while len(answered) < 2:  # both workers come up and answer on the one port
-            assert time.monotonic() < deadline, f"only worker {answered} answered"
-            answered.add(httpx.get(f"{url}/health").json()["worker"])
+            assert time.monotonic() < deadline, f"only worker {sorted(answered)} answered /health in 120 s"
+            try:
+                answered.add(httpx.get(f"{url}/health").json()["worker"])
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
         assert httpx.post(f"{url}/parse", json={"text": "flights to boston"}).json()["tokens"][-1] == "boston"
         assert 'id="text"' in httpx.get(url).text
         assert httpx.get(f"{url}/version").json()["model"]["dataset"] == "sample"
