@@ -41,7 +41,7 @@ def health():
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}", answers
     server.shutdown()
 
@@ -62,8 +62,8 @@ def test_waits_through_refusals_until_each_worker_has_answered(health):
 def test_a_server_that_never_shows_its_second_worker_stops_the_benchmark(health):
     url, answers = health
     answers.append((200, {"worker": 11}))
-    with pytest.raises(SystemExit, match=r"server: 1 of 2 workers answered /health in 0.5 s"):
-        every_worker_up(Running(), url, 2, wait_s=0.5)
+    with pytest.raises(SystemExit, match=r"server: 1 of 2 workers answered /health in 0.2 s"):
+        every_worker_up(Running(), url, 2, wait_s=0.2)
     with pytest.raises(SystemExit, match="0 of 2 workers"):
         every_worker_up(Running(code=1), url, 2)  # the server exited
 
