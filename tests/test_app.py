@@ -93,8 +93,8 @@ def test_predict_gives_the_jsonl_records(client, tiny_model_file):
 
 
 def test_health_version_and_docs(client, backend):
-    assert client.get("/health").json()["status"] == "ok"
-    assert client.get("/health").json()["worker"] == os.getpid()  # which process answered (workers=N)
+    health = client.get("/health").json()
+    assert health["status"] == "ok" and health["worker"] == os.getpid()  # which process answered (workers=N)
     version = client.get("/version").json()
     assert version["slotfill_version"].startswith("0.") and version["backend"] == "torch"
     assert version["model"]["weights_sha256"] == backend.card["weights_sha256"]
