@@ -43,8 +43,7 @@ def evaluate(model: Path, dataset: str, split: str, out: Path) -> dict:
     done = metrics.exists() and metrics.stat().st_mtime >= model.stat().st_mtime
     if not done or json.loads(metrics.read_text()).get("data") != f"{dataset}/{split}":
         cmd = [sys.executable, str(ROOT / "evaluate.py"), f"ckpt={model}", f"data={dataset}", f"split={split}"]
-        cmd += ["plots=false"]
-        cmd += ["threads=1", f"hydra.run.dir={out}"]
+        cmd += ["plots=false", "threads=1", f"hydra.run.dir={out}"]
         print("$", " ".join(cmd[1:]), flush=True)
         subprocess.run(cmd, cwd=ROOT, env=ENV, check=True, stdout=subprocess.DEVNULL)
     return json.loads(metrics.read_text())["scores"][split]

@@ -277,9 +277,9 @@ def main() -> None:
     print("\n| server | round | clients | requests/s | p50 ms | p99 ms | requests | errors |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     extra, cells_of = [], {}
+    on_reference = set((args.reference_configs or args.configs).split(","))
+    runs = [(n + side, t) for n in args.configs.split(",") for side, t in sides if not side or n in on_reference]
     for round_ in range(1, args.rounds + 1):
-        on_reference = set((args.reference_configs or args.configs).split(","))
-        runs = [(n + side, t) for n in args.configs.split(",") for side, t in sides if not side or n in on_reference]
         for name, tree in runs:
             proc, url, cold = start_server(args.ckpt, CONFIGS[name.split(" @")[0]], args.threads, tree)
             try:
@@ -298,8 +298,8 @@ def main() -> None:
         print(f"\nmedians over {args.rounds} rounds (load average after {os.getloadavg()[0]:.2f}):\n")
         print("| server | clients | requests/s | p50 ms | p99 ms |")
         print("|---|---:|---:|---:|---:|")
-        for (name, c), runs in cells_of.items():
-            med = {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99")}
+        for (name, c), results in cells_of.items():
+            med = {k: statistics.median(r[k] for r in results) for k in ("rps", "p50", "p99")}
             print(f"| {name} | {c} | {med['rps']:,.0f} | {med['p50']:.1f} | {med['p99']:.1f} |")
     print("\n" + "\n".join(extra))
     if args.server_only:
