@@ -5,4 +5,5 @@ import sys
 from slotfill.cli.main import main
 
 if __name__ == "__main__":
-    sys.exit(main(["predict", *sys.argv[1:]]))
+    sys.argv.insert(1, "predict")  # argv as ``slotfill predict`` gets it: the same command, started the same way
+    sys.exit(main())

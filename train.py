@@ -5,4 +5,5 @@ import sys
 from slotfill.cli.main import main
 
 if __name__ == "__main__":
-    sys.exit(main(["train", *sys.argv[1:]]))
+    sys.argv.insert(1, "train")  # argv as ``slotfill train`` gets it: the same command, started the same way
+    sys.exit(main())

@@ -1,3 +1,4 @@
+import gc
 import os
 import sys
 from pathlib import Path
@@ -17,6 +18,15 @@ sys.path.insert(0, str(ROOT))
 def pytest_collection_modifyitems(items) -> None:
     """Tests marked ``long`` first: with ``-n`` (pytest-xdist) the other workers run the rest meanwhile."""
     items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
+@pytest.fixture(autouse=True)
+def _collector_as_found():
+    """A command run in this process as a script runs it (``main()``, no argv) keeps what it froze,
+    since its process would end with it (slotfill.core.collector): each test gives that back."""
+    yield
+    if gc.get_freeze_count():
+        gc.unfreeze()
 
 
 def write_split(root: Path, split: str, seq_in: str | bytes, seq_out: str | bytes, label: str | bytes | None):

@@ -1,10 +1,12 @@
-"""callbacks.py: training throughput per epoch and the time validation F1 first reached its target."""
+"""callbacks.py: training throughput per epoch, the time validation F1 first reached its target, the settled heap."""
 
+import gc
 from types import SimpleNamespace
 
 import torch
 
-from slotfill.training.callbacks import AtomicCheckpointIO, Throughput, epoch_line
+from slotfill.core import collector
+from slotfill.training.callbacks import AtomicCheckpointIO, SettledHeap, Throughput, epoch_line
 
 
 class _Module:
@@ -76,3 +78,18 @@ def test_throughput_survives_a_resume():
     after = Throughput()
     after.load_state_dict(before.state_dict())
     assert after.summary["train_sent_per_s_epochs"] == [10.0, 12.0]
+
+
+def test_the_heap_settles_when_training_starts_in_a_command_only():
+    made = [[i] for i in range(20_000)]
+    before = gc.get_threshold()
+    try:
+        SettledHeap().on_train_start(None, None)  # fit() called from Python: the caller's collector
+        assert gc.get_freeze_count() == 0
+        collector.starting()
+        SettledHeap().on_train_start(None, None)
+        assert gc.get_freeze_count() >= len(made) and gc.get_threshold() == before
+    finally:
+        collector.finished(keep_frozen=False)
+        gc.unfreeze()
+        gc.set_threshold(*before)

@@ -176,10 +176,15 @@ def is_ddp_relaunch(argv: list[str]) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``slotfill COMMAND ...``: the exit status (user errors exit 2 with one line, Ctrl-C 130)."""
+    """``slotfill COMMAND ...``: the exit status (user errors exit 2 with one line, Ctrl-C 130).
+
+    ``argv``: from Python (tests, a notebook); without it ``sys.argv``, and the process ends with the
+    command (the ``slotfill`` command, ``python -m slotfill``, ``train.py``, ``predict.py``).
+    """
     previous = signal.getsignal(signal.SIGINT)
     quiet_ctrl_c()
     collector.starting()  # until the command's model is loaded (slotfill.core.collector)
+    from_python = argv is not None  # else the process ends with the command: what it froze stays frozen
     try:
         argv = sys.argv[1:] if argv is None else list(argv)
         if is_ddp_relaunch(argv):
@@ -188,9 +193,9 @@ def main(argv: list[str] | None = None) -> int:
             return run_command(argv[0], argv[1:])
         ctrl_c_interrupts()
         return _run_argparse(argv)
-    finally:  # called from Python (tests, a notebook), the caller's Ctrl-C handling comes back
+    finally:  # called from Python (tests, a notebook), the caller's Ctrl-C handling and collector come back
         signal.signal(signal.SIGINT, previous)
-        collector.restore()
+        collector.finished(keep_frozen=not from_python)
 
 
 @friendly_errors

@@ -30,7 +30,7 @@ from slotfill.evaluation.metrics import slot_report
 from slotfill.models import NetConfig
 from slotfill.models.slot_model import SlotModel
 from slotfill.training import run_folder
-from slotfill.training.callbacks import AtomicCheckpointIO, ResumeRandomState, RunRecord, Throughput
+from slotfill.training.callbacks import AtomicCheckpointIO, ResumeRandomState, RunRecord, SettledHeap, Throughput
 from slotfill.training.datamodule import SlotDataModule
 from slotfill.training.module import SlotTaggerModule, TrainConfig
 from slotfill.training.transfer import init_from
@@ -137,7 +137,7 @@ def build(cfg: DictConfig) -> tuple[SlotDataModule, SlotTaggerModule, pl.Trainer
     optimizer = _instantiate(cfg.optimizer, "optimizer")
     _check_optimizer(optimizer)
     record = RunRecord(OmegaConf.to_container(cfg, resolve=False))
-    callbacks = [*_components(cfg.get("callbacks"), "callbacks"), ResumeRandomState(), record]
+    callbacks = [*_components(cfg.get("callbacks"), "callbacks"), ResumeRandomState(), SettledHeap(), record]
     if train_cfg.average_last > 1:
         callbacks.append(LastEpochsAverage(train_cfg.average_last))
     bar = bool(cfg.trainer.get("enable_progress_bar", True)) and interactive()

@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass
 import pytorch_lightning as pl
 import torch
 
-from slotfill.core import collector
 from slotfill.core.lexicon import BEGIN, OUT
 from slotfill.core.settings import from_mapping, whole_number
 from slotfill.core.spans import is_begin
@@ -132,9 +131,6 @@ class SlotTaggerModule(pl.LightningModule):
     def on_fit_start(self) -> None:
         if self._teacher:
             self._teacher[0].to(self.device)
-
-    def on_train_start(self) -> None:
-        collector.settled()  # the libraries, the data and the model are made (slotfill.core.collector)
 
     # ----------------------------------------------------------------- steps
     def _drop_words(self, batch: dict) -> torch.Tensor:
