@@ -2,6 +2,7 @@
 
 import pytest
 
+from slotfill.cli import commands
 from slotfill.cli.commands import COMMANDS
 from slotfill.cli.main import main
 
@@ -42,3 +43,38 @@ def test_export_writes_the_graph_and_a_model_card(tiny_model_file, capsys):
     folder = tiny_model_file.parent
     assert (folder / "model.onnx").is_file() and (folder / "model.onnx.json").is_file()
     assert "data set: tiny" in (folder / "MODEL_CARD.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "name, argv, single",
+    [
+        ("predict", ["ckpt=m.pt", "hello"], True),
+        ("evaluate", ["ckpt=m.pt"], True),
+        ("predict", ["-m", "ckpt=a.pt,b.pt"], False),
+        ("evaluate", ["--multirun", "ckpt=a.pt,b.pt"], False),
+        ("predict", ["hydra.mode=MULTIRUN"], False),
+        ("predict", ["++hydra.mode=MULTIRUN"], False),
+        ("train", ["seed=1"], False),  # a training config may sweep by itself (hydra.mode: MULTIRUN)
+    ],
+)
+def test_a_single_run_is_known_from_its_arguments(name, argv, single):
+    assert commands.one_run(name, argv) is single
+
+
+def test_a_single_run_skips_hydras_extra_composition_and_a_sweep_keeps_it(tiny_model_file, monkeypatch, capsys):
+    """Hydra composed the whole config once more only to read hydra.mode (~0.1 s of a cold predict)."""
+    from hydra._internal.hydra import Hydra
+
+    asked, real = [], Hydra.get_mode
+
+    def counted(self, *args, **kwargs):
+        asked.append(1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Hydra, "get_mode", counted)
+    assert main(["predict", f"ckpt={tiny_model_file}", "format=jsonl", "flights to boston"]) == 0
+    assert asked == [] and '"text": "flights to boston"' in capsys.readouterr().out
+    assert Hydra.get_mode is counted  # put back after the run
+    monkeypatch.setattr(commands, "one_run", lambda name, argv: False)
+    assert main(["predict", f"ckpt={tiny_model_file}", "format=jsonl", "flights to boston"]) == 0
+    assert asked == [1]

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 from slotfill.cli.argv import extract_texts, flags_last, job_name, quote_paths, resume_argv, torchrun_argv
@@ -182,6 +183,32 @@ def run_command(name: str, argv: list[str]) -> int:
     return 0
 
 
+SWEEPS_IN_CONFIG = {"train"}  # commands whose config files may ask for a sweep themselves (hydra.mode: MULTIRUN)
+
+
+def one_run(name: str, argv: list[str]) -> bool:
+    """Whether ``slotfill <name> argv`` is a single run whatever its config says: no ``-m``, no
+    ``hydra.mode`` override, and a command whose config files do not sweep."""
+    if name in SWEEPS_IN_CONFIG:
+        return False
+    return not any(a in ("-m", "--multirun") or a.lstrip("+").startswith("hydra.mode") for a in argv)
+
+
+@contextmanager
+def _single_run_mode() -> Iterator[None]:
+    """Hydra composes the whole config once more before every job only to read ``hydra.mode``
+    (``Hydra.get_mode``): ~0.1 s of a cold ``predict`` (bench/RESULTS.md, "Hydra's second composition"). For a
+    single run it answers None at once, which Hydra reads as a plain run, as when no config sets it."""
+    from hydra._internal.hydra import Hydra
+
+    saved = Hydra.get_mode
+    Hydra.get_mode = lambda self, config_name, overrides: None
+    try:
+        yield
+    finally:
+        Hydra.get_mode = saved
+
+
 def _run_hydra(name: str, argv: list[str]) -> None:
     texts, argv = hydra_argv(name, argv)
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")  # Hydra raises its errors: they are printed on one line
@@ -197,7 +224,8 @@ def _run_hydra(name: str, argv: list[str]) -> None:
     sys.argv = [saved[0] if saved else "slotfill", *argv]
     os.environ[COMMAND_ENV] = name
     try:
-        main()
+        with _single_run_mode() if one_run(name, argv) else nullcontext():
+            main()
     finally:
         sys.argv = saved
         if saved_env is None:
