@@ -141,7 +141,9 @@ def wait_until_serving(proc: subprocess.Popen, url: str, timeout: float = 60, po
 
     deadline = time.monotonic() + timeout
     while True:
-        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        if proc.poll() is not None:
+            err = proc.stderr.read()
+            raise AssertionError((err.decode() if isinstance(err, bytes) else err)[-2000:])
         try:
             if httpx.get(f"{url}/health", timeout=1).status_code == 200:
                 return

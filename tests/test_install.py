@@ -81,7 +81,7 @@ def _serve_answers(slotfill: str, folder: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     cmd = [slotfill, "serve", "ckpt=run/model.pt", f"port={port}", "workers=2"]
-    proc = subprocess.Popen(cmd, cwd=folder, env=env, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_serving(proc, url, timeout=120, poll=0.3)
@@ -98,7 +98,11 @@ def _serve_answers(slotfill: str, folder: Path) -> None:
         assert httpx.get(f"{url}/version").json()["model"]["dataset"] == "sample"
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        out, _ = proc.communicate(timeout=30)
+    assert "2 workers loading" in out.splitlines()[0]
+    assert sorted(line for line in out.splitlines() if line.endswith(" ready")) == sorted(
+        f"slotfill: worker {pid} ready" for pid in answered
+    )
 
 
 def _serve_onnx_requirements() -> list[str]:

@@ -49,8 +49,10 @@ def settled(app):
 
 
 def app_from_env():
-    """uvicorn's factory in each worker process (``workers`` > 1)."""
-    return settled(build(json.loads(os.environ[CONFIG_ENV])))
+    """uvicorn's factory in each worker process (``workers`` > 1); says when its model is loaded."""
+    app = settled(build(json.loads(os.environ[CONFIG_ENV])))
+    print(f"slotfill: worker {os.getpid()} ready", flush=True)
+    return app
 
 
 def serve(cfg) -> None:
@@ -66,7 +68,10 @@ def serve(cfg) -> None:
     options = from_mapping(Connections, s["connections"], "connections").uvicorn_options()
     check_address(host, port)
     backend = load_backend(s["ckpt"], s["backend"], s["threads"])
-    print(f"slotfill {__version__}: serving {s['ckpt']} ({backend.name}) on http://{host}:{port}", flush=True)
+    line = f"slotfill {__version__}: serving {s['ckpt']} ({backend.name}) on http://{host}:{port}"
+    if workers > 1:  # the first answers may come before every worker has loaded its copy
+        line += f", {workers} workers loading (each says when it is ready)"
+    print(line, flush=True)
     if workers == 1:
         uvicorn.run(settled(build(s, backend)), host=host, port=port, log_level=level, **options)
         return
