@@ -2,7 +2,7 @@
 
     python bench/profile_train_step.py --steps 35
 
-The default ATIS config (``conf/train.yaml``), one thread, Adam; 5 warm-up steps, then ``--steps``
+The default ATIS config (``conf/train.yaml``), one thread, its optimiser (fused Adam); 5 warm-up steps, then ``--steps``
 profiled ones (forward, loss, backward, optimiser step; no Lightning loop around them); prints
 the operators with the most own CPU time, then the CPU time of one whole epoch of batches (the data
 path alone: mention swap, re-encoding, padding). Not a test.
@@ -34,7 +34,7 @@ def main() -> None:
     torch.set_num_threads(1)
     datamodule, module, _ = build(compose_config(["threads=1"], Path(tempfile.mkdtemp(prefix="profile_step."))))
     batches = iter(datamodule.train_dataloader())
-    optimizer = torch.optim.Adam(module.parameters(), lr=2e-3)
+    optimizer = module.optimizer_factory(module.parameters())  # the config's, as training builds it
     module.train()
 
     def step() -> None:
