@@ -1,5 +1,6 @@
-"""vocab.py: vocabularies to and from plain dicts; intent labels."""
+"""vocab.py: vocabularies to and from plain dicts; intent labels; the character-id memo."""
 
+from slotfill.core import vocab
 from slotfill.core.vocab import Vocabularies, normalize_intent, split_intent
 from tests.helpers import tiny_vocabs
 
@@ -31,3 +32,13 @@ def test_synonyms_travel_with_the_vocabularies_and_map_values_case_blind():
     assert back.value_of("boston") == "boston"
     # a model without synonyms keeps the file format it had
     assert "synonyms" not in Vocabularies.from_training_data([["a"]], [["O"]], ["x"]).to_dict()
+
+
+def test_the_character_memo_stays_bounded_and_right(monkeypatch):
+    """A stream with a new word on every line (a number, an id) must not grow the memo for good."""
+    monkeypatch.setattr(vocab, "CHAR_MEMO", 3)
+    v = tiny_vocabs()
+    words = [f"boston{i}" for i in range(10)]
+    for word in words * 2:
+        assert v.char_ids(word) == v.chars.encode(word)
+        assert len(v._char_cache) <= 3

@@ -11,6 +11,10 @@ PAD = "<pad>"
 UNK = "<unk>"
 MAX_WORD_LEN = 20  # characters per word seen by the char CNN; longer words keep their first 20
 
+# words whose character ids are memoised: enough for a language's frequent words; 200,000 added
+# ~40 MB to a streaming predict's peak on lines with a new number each (bench/RESULTS.md)
+CHAR_MEMO = 20_000
+
 
 class Vocab:
     """A string <-> index map; index 0 is padding and, if ``unk`` is set, index 1 is ``<unk>``."""
@@ -121,7 +125,7 @@ class Vocabularies:
         """Character ids of a word, memoised (words repeat far more often than they are new)."""
         ids = self._char_cache.get(word)
         if ids is None:
-            if len(self._char_cache) > 200_000:  # bound the memory of a long-running tagger
+            if len(self._char_cache) >= CHAR_MEMO:  # a long-running tagger's memory stays bounded
                 self._char_cache.clear()
             ids = self._char_cache[word] = self.chars.encode(word)
         return ids
