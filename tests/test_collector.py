@@ -17,17 +17,46 @@ from tests.helpers import ROOT
 def thresholds():
     before = gc.get_threshold()
     yield before
-    collector.restore()
+    while collector.in_command():  # a test that started a command and did not finish it
+        collector.finished(keep_frozen=False)
     gc.unfreeze()
     gc.set_threshold(*before)
 
 
 def test_starting_then_restore_gives_back_the_thresholds(thresholds):
     collector.starting()
-    collector.starting()  # twice: the first thresholds are the ones given back
     assert gc.get_threshold() == (collector.STARTING, *thresholds[1:])
     collector.restore()
     assert gc.get_threshold() == thresholds
+
+
+def test_a_command_inside_a_command_leaves_the_outer_one_running(thresholds):
+    made = [[i] for i in range(20_000)]
+    collector.starting()
+    collector.starting()  # a command run from another's Python code
+    collector.settled()
+    collector.finished(keep_frozen=False)
+    assert collector.in_command() and gc.get_freeze_count() >= len(made)
+    collector.finished(keep_frozen=False)
+    assert not collector.in_command() and gc.get_freeze_count() == 0
+
+
+def test_a_sweeps_next_job_frees_what_the_earlier_job_left(thresholds):
+    """Each job of ``train -m`` froze its trainer and model: their cycles were kept for good."""
+
+    class Node:
+        pass
+
+    collector.starting()
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    gone = weakref.ref(a)
+    collector.settled_again()  # the first job's training starts: a plain settle
+    assert gc.get_freeze_count() > 0
+    del a, b
+    collector.settled_again()  # the next job's
+    assert gone() is None and gc.get_freeze_count() > 0
+    collector.finished(keep_frozen=False)
 
 
 def test_settled_freezes_what_was_made_and_restores(thresholds):

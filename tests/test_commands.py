@@ -55,6 +55,8 @@ def test_export_writes_the_graph_and_a_model_card(tiny_model_file, capsys):
         ("predict", ["hydra.mode=MULTIRUN"], False),
         ("predict", ["++hydra.mode=MULTIRUN"], False),
         ("train", ["seed=1"], False),  # a training config may sweep by itself (hydra.mode: MULTIRUN)
+        ("predict", ["-cn", "mine", "hello"], False),  # another primary config may set hydra.mode
+        ("evaluate", ["--config-dir=/my/conf"], False),
     ],
 )
 def test_a_single_run_is_known_from_its_arguments(name, argv, single):

@@ -186,23 +186,36 @@ def run_command(name: str, argv: list[str]) -> int:
 SWEEPS_IN_CONFIG = {"train"}  # commands whose config files may ask for a sweep themselves (hydra.mode: MULTIRUN)
 
 
+# Hydra's flags that choose another primary config, which could set hydra.mode itself
+OTHER_CONFIG = ("-cn", "--config-name", "-cp", "--config-path", "-cd", "--config-dir")
+
+
 def one_run(name: str, argv: list[str]) -> bool:
     """Whether ``slotfill <name> argv`` is a single run whatever its config says: no ``-m``, no
-    ``hydra.mode`` override, and a command whose config files do not sweep."""
+    ``hydra.mode`` override, no other primary config, and a command whose config files do not sweep."""
     if name in SWEEPS_IN_CONFIG:
         return False
-    return not any(a in ("-m", "--multirun") or a.lstrip("+").startswith("hydra.mode") for a in argv)
+    for a in argv:
+        if a in ("-m", "--multirun") or a.lstrip("+").startswith("hydra.mode") or a.split("=")[0] in OTHER_CONFIG:
+            return False
+    return True
 
 
 @contextmanager
 def _single_run_mode() -> Iterator[None]:
-    """Hydra composes the whole config once more before every job only to read ``hydra.mode``
-    (``Hydra.get_mode``): ~0.1 s of a cold ``predict`` (bench/RESULTS.md, "Hydra's second composition"). For a
-    single run it answers None at once, which Hydra reads as a plain run, as when no config sets it."""
+    """Hydra composes the whole config once more before the run only to read ``hydra.mode``
+    (``Hydra.get_mode``): ~0.1 s of a cold ``predict`` (bench/RESULTS.md, "Hydra's second
+    composition"). For a single run its first call answers None at once, which Hydra reads as a
+    plain run (as when no config sets it), and puts Hydra's own method back."""
     from hydra._internal.hydra import Hydra
 
     saved = Hydra.get_mode
-    Hydra.get_mode = lambda self, config_name, overrides: None
+
+    def single_run(self, config_name, overrides):
+        Hydra.get_mode = saved
+        return None
+
+    Hydra.get_mode = single_run
     try:
         yield
     finally:

@@ -85,7 +85,8 @@ def load_tagger(cfg: DictConfig):
     from slotfill.inference.loading import load_tagger as load
 
     tagger = load(cfg.ckpt, str(cfg.backend), options.threads_setting(cfg), str(cfg.precision))
-    collector.settled()  # torch and the model are loaded (slotfill.core.collector)
+    if collector.in_command():  # torch and the model are loaded (slotfill.core.collector)
+        collector.settled_again()
     return tagger
 
 

@@ -178,8 +178,10 @@ def is_ddp_relaunch(argv: list[str]) -> bool:
 def main(argv: list[str] | None = None) -> int:
     """``slotfill COMMAND ...``: the exit status (user errors exit 2 with one line, Ctrl-C 130).
 
-    ``argv``: from Python (tests, a notebook); without it ``sys.argv``, and the process ends with the
-    command (the ``slotfill`` command, ``python -m slotfill``, ``train.py``, ``predict.py``).
+    ``argv``: from Python (tests, a notebook, a wrapper passing ``sys.argv[1:]``): what the command
+    froze out of the garbage collector's walk is given back when it returns. Without it, ``sys.argv``,
+    and the process ends with the command (the ``slotfill`` command, ``python -m slotfill``,
+    ``train.py``, ``predict.py``): that stays frozen.
     """
     previous = signal.getsignal(signal.SIGINT)
     quiet_ctrl_c()

@@ -23,21 +23,24 @@ STARTING = 100_000  # allocations between young collections while starting (Pyth
 
 _saved: tuple[int, ...] | None = None  # the thresholds before starting()
 _caller_froze: bool | None = None  # whether objects were frozen before the command started (None: no command)
+_depth = 0  # commands running (a command may run another from Python: only the outermost acts)
+_command_froze = False  # whether the running command has frozen anything yet
 
 
 def starting() -> None:
-    """A command starts: collect rarely from now until :func:`settled` or :func:`restore`."""
-    global _saved, _caller_froze
-    if _saved is None:
-        _saved = gc.get_threshold()
-    if _caller_froze is None:
-        _caller_froze = gc.get_freeze_count() > 0
+    """A command starts: collect rarely from now until :func:`settled`; :func:`finished` ends it."""
+    global _saved, _caller_froze, _depth
+    _depth += 1
+    if _depth > 1:
+        return
+    _saved = gc.get_threshold()
+    _caller_froze = gc.get_freeze_count() > 0
     gc.set_threshold(STARTING, *_saved[1:])
 
 
 def in_command() -> bool:
     """Whether a command started by :func:`starting` is running (and has not :func:`finished`)."""
-    return _caller_froze is not None
+    return _depth > 0
 
 
 def restore() -> None:
@@ -54,10 +57,23 @@ def settled(collect: bool = False) -> None:
     ``collect``: collect first, so that no garbage is kept for good (a server, whose start-up time
     matters less than its memory).
     """
+    global _command_froze
     if collect:
         gc.collect()
     gc.freeze()
+    _command_froze = _command_froze or in_command()
     restore()
+
+
+def settled_again() -> None:
+    """In a command, a further model or training run is made (a sweep's next job): what the command
+    froze before goes back to the collector, which frees the earlier jobs' garbage, and what is live
+    now is frozen. The first time, :func:`settled`."""
+    if _command_froze and _caller_froze is False:
+        gc.unfreeze()
+        settled(collect=True)
+    else:
+        settled()
 
 
 def finished(keep_frozen: bool) -> None:
@@ -65,10 +81,16 @@ def finished(keep_frozen: bool) -> None:
     with it), what it froze goes back to the collector's walk, where its cycles are freed.
 
     Objects the caller froze before the command stay frozen, and so then do the command's:
-    ``gc.unfreeze`` cannot tell them apart.
+    ``gc.unfreeze`` cannot tell them apart. A command run inside another leaves it to the outer one.
     """
-    global _caller_froze
+    global _caller_froze, _depth, _command_froze
+    if _depth == 0:
+        restore()
+        return
+    _depth -= 1
+    if _depth > 0:
+        return
     restore()
     if not keep_frozen and _caller_froze is False:
         gc.unfreeze()
-    _caller_froze = None
+    _caller_froze, _command_froze = None, False
