@@ -23,6 +23,17 @@ def thresholds():
     gc.set_threshold(*before)
 
 
+class _Node:
+    pass
+
+
+def _cycle() -> weakref.ref:
+    """Two objects that only hold each other (garbage only a collection frees): a weak reference to one."""
+    a, b = _Node(), _Node()
+    a.other, b.other = b, a
+    return weakref.ref(a)
+
+
 def test_starting_then_restore_gives_back_the_thresholds(thresholds):
     collector.starting()
     assert gc.get_threshold() == (collector.STARTING, *thresholds[1:])
@@ -44,16 +55,10 @@ def test_a_command_inside_a_command_leaves_the_outer_one_running(thresholds):
 def test_a_sweeps_next_job_frees_what_the_earlier_job_left(thresholds):
     """Each job of ``train -m`` froze its trainer and model: their cycles were kept for good."""
 
-    class Node:
-        pass
-
     collector.starting()
-    a, b = Node(), Node()
-    a.other, b.other = b, a
-    gone = weakref.ref(a)
+    gone = _cycle()
     collector.settled_again()  # the first job's training starts: a plain settle
-    assert gc.get_freeze_count() > 0
-    del a, b
+    assert gc.get_freeze_count() > 0 and gone() is not None
     collector.settled_again()  # the next job's
     assert gone() is None and gc.get_freeze_count() > 0
     collector.finished(keep_frozen=False)
@@ -100,15 +105,9 @@ def test_what_the_caller_froze_before_the_command_stays_frozen(thresholds):
 def test_a_cycle_made_in_a_command_run_from_python_is_freed_after_it(thresholds):
     """Frozen cycles are never collected: each training run called from Python kept ~70 MB for good."""
 
-    class Node:
-        pass
-
     collector.starting()
-    a, b = Node(), Node()
-    a.other, b.other = b, a
-    gone = weakref.ref(a)
+    gone = _cycle()
     collector.settled()
-    del a, b
     collector.finished(keep_frozen=False)
     gc.collect()
     assert gone() is None
