@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from slotfill.cli.argv import extract_texts, flags_last, job_name, quote_paths, resume_argv, torchrun_argv
 from slotfill.cli.exits import ctrl_c_interrupts, friendly_errors
+from slotfill.core import collector
 from slotfill.core.resources import conf_dir
 
 COMMAND_ENV = "SLOTFILL_COMMAND"  # the running command, for the processes Lightning starts for further DDP ranks
@@ -125,6 +126,7 @@ COMMANDS: dict[str, Command] = {
 
 def _task(name: str, texts: list[str]) -> Callable:
     def task(cfg) -> float | None:
+        collector.job_started()  # a sweep's next job: the earlier jobs' garbage is freed first
         if name == "serve":
             from slotfill.serving.server import serve
 

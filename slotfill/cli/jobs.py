@@ -86,7 +86,7 @@ def load_tagger(cfg: DictConfig):
 
     tagger = load(cfg.ckpt, str(cfg.backend), options.threads_setting(cfg), str(cfg.precision))
     if collector.in_command():  # torch and the model are loaded (slotfill.core.collector)
-        collector.settled_again()
+        collector.settled()
     return tagger
 
 

@@ -65,15 +65,14 @@ def settled(collect: bool = False) -> None:
     restore()
 
 
-def settled_again() -> None:
-    """In a command, a further model or training run is made (a sweep's next job): what the command
-    froze before goes back to the collector, which frees the earlier jobs' garbage, and what is live
-    now is frozen. The first time, :func:`settled`."""
+def job_started() -> None:
+    """A job of the running command starts (a sweep runs several): what earlier jobs froze, their
+    garbage with it, goes back to the collector, which frees that garbage now, before this job builds
+    its data and model; what is still live is frozen again."""
     if _command_froze and _caller_froze is False:
         gc.unfreeze()
-        settled(collect=True)
-    else:
-        settled()
+        gc.collect()
+        gc.freeze()
 
 
 def finished(keep_frozen: bool) -> None:

@@ -51,12 +51,12 @@ class RunRecord(pl.Callback):
 class SettledHeap(pl.Callback):
     """The libraries, the data and the model are made when training starts: in a command, they leave
     the garbage collector's walk (:mod:`slotfill.core.collector`; ~640,000 objects, each full
-    collection walked them all), a sweep's later jobs after the earlier jobs' garbage is freed.
-    Called from Python outside a command, the caller's collector is left alone."""
+    collection walked them all). Called from Python outside a command, the caller's collector is
+    left alone."""
 
     def on_train_start(self, trainer, pl_module) -> None:
         if collector.in_command():
-            collector.settled_again()
+            collector.settled()
 
 
 class Throughput(pl.Callback):
