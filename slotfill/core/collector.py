@@ -83,8 +83,7 @@ def finished(keep_frozen: bool) -> None:
     ``gc.unfreeze`` cannot tell them apart. A command run inside another leaves it to the outer one.
     """
     global _caller_froze, _depth, _command_froze
-    if _depth == 0:
-        restore()
+    if _depth == 0:  # no command started
         return
     _depth -= 1
     if _depth > 0:
