@@ -1,15 +1,17 @@
-"""Ensembles and distillation: k seeds of a preset as one ensemble, and single models distilled from it.
+"""Ensembles and distillation: k seeds of a model as one ensemble, and single models distilled from it.
 
     python bench/ensemble.py                                    # ATIS preset: 5 members, 3 students
     python bench/ensemble.py --members 5 --students 3 --dataset atis --jobs 2
     python bench/ensemble.py --members 5 --students 0           # the ensemble alone
+    python bench/ensemble.py --model default --students 3       # the default model (plain train.py)
 
-1. The preset's seeds 1..k (the runs of ``bench/accuracy.py --tables presets``, trained here if
-   missing, reused if finished) are combined by ``slotfill ensemble`` into one model file;
+1. Seeds 1..k of the preset (``--model preset``: the runs of ``bench/accuracy.py --tables
+   presets``) or of the default (``--model default``: ``--tables default``), trained here if
+   missing, reused if finished, are combined by ``slotfill ensemble`` into one model file;
 2. that file is scored by ``slotfill evaluate`` on the validation and test splits, and so is
    every member (the single-model row is the members' mean);
-3. students ``train.py experiment=<preset> train.distill_from=<ensemble> seed=s`` (s = 1..n) are
-   trained, selected on validation like any run, and tested;
+3. students ``train.py <the members' settings> train.distill_from=<ensemble> seed=s`` (s = 1..n)
+   are trained, selected on validation like any run, and tested;
 4. batched inference (the test split, the Python API, one thread) of a member and of the
    ensemble, alternated, gives the ensemble's cost; a student has a member's architecture, so
    its speed is a member's.
@@ -77,37 +79,44 @@ def speed(models: dict[str, Path], dataset: str, rounds: int = 3) -> dict[str, f
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", default="atis", choices=("atis", "snips"))
-    p.add_argument("--members", type=int, default=5, help="seeds 1..k of the preset in the ensemble")
+    p.add_argument("--model", default="preset", choices=("preset", "default"), help="experiment=DATASET or the default")
+    p.add_argument("--members", type=int, default=5, help="seeds 1..k of the model in the ensemble")
     p.add_argument("--students", type=int, default=3, help="distilled models (seeds 1..n)")
     p.add_argument("--distill-weight", type=float, default=0.5)
     p.add_argument("--jobs", type=int, default=2, help="training runs at once (1 thread each)")
     args = p.parse_args()
     sys.path.insert(0, str(ROOT))
     ds = args.dataset
-    preset = [f"experiment={ds}"]
+    kind = args.model
+    # the members' settings: the names and overrides of bench/accuracy.py's runs, so finished ones are reused
+    if kind == "preset":
+        settings, described = [f"experiment={ds}"], f"experiment={ds}"
+    else:
+        settings = [] if ds == "atis" else [f"data={ds}"]
+        described = "python train.py" + (f" data={ds}" if settings else "")
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         members = list(
-            pool.map(lambda s: run_one(f"{ds}-preset-seed{s}", [*preset, f"seed={s}"], 1), range(1, args.members + 1))
+            pool.map(lambda s: run_one(f"{ds}-{kind}-seed{s}", [*settings, f"seed={s}"], 1), range(1, args.members + 1))
         )
-    ensemble = RUNS / f"{ds}-preset-ensemble{args.members}.pt"
+    ensemble = RUNS / f"{ds}-{kind}-ensemble{args.members}.pt"
     member_files = [m["model_file"] for m in members]
     if not ensemble.exists() or any(Path(f).stat().st_mtime > ensemble.stat().st_mtime for f in member_files):
         cmd = [sys.executable, "-m", "slotfill", "ensemble", *member_files, "-o", str(ensemble)]
         subprocess.run(cmd, cwd=ROOT, env=ENV, check=True)
     weight = f"train.distill_weight={args.distill_weight}"
     students = [
-        (f"{ds}-preset-distilled{args.members}-w{args.distill_weight}-seed{s}", s) for s in range(1, args.students + 1)
+        (f"{ds}-{kind}-distilled{args.members}-w{args.distill_weight}-seed{s}", s) for s in range(1, args.students + 1)
     ]
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         trained = list(
             pool.map(
-                lambda ns: run_one(ns[0], [*preset, f"train.distill_from={ensemble}", weight, f"seed={ns[1]}"], 1),
+                lambda ns: run_one(ns[0], [*settings, f"train.distill_from={ensemble}", weight, f"seed={ns[1]}"], 1),
                 students,
             )
         )
     rows = {
-        f"one model (`experiment={ds}`, the members' mean)": [
-            scores_of(Path(m["model_file"]), f"{ds}-preset-seed{s}", ds) for s, m in enumerate(members, 1)
+        f"one model (`{described}`, the members' mean)": [
+            scores_of(Path(m["model_file"]), f"{ds}-{kind}-seed{s}", ds) for s, m in enumerate(members, 1)
         ],
         f"ensemble of its {args.members} seeds (`slotfill ensemble`)": [scores_of(ensemble, ensemble.stem, ds)],
     }
@@ -117,7 +126,7 @@ def main() -> None:
         ]
     rates = speed({"one model": Path(member_files[0]), "ensemble": ensemble}, ds)
     command = (
-        f"python bench/ensemble.py --dataset {ds} --members {args.members} --students {args.students} "
+        f"python bench/ensemble.py --dataset {ds} --model {kind} --members {args.members} --students {args.students} "
         f"--distill-weight {args.distill_weight} --jobs {args.jobs}"
     )
     lines = [
@@ -145,7 +154,9 @@ def main() -> None:
     ]
     text = "\n".join(lines)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"ensemble_{ds}_{args.members}.md"
+    # the preset's tables keep the names they were first written under
+    name = f"ensemble_{ds}_{args.members}.md" if kind == "preset" else f"ensemble_{ds}_{kind}_{args.members}.md"
+    out = RESULTS / name
     out.write_text(text)
     print(text)
 

@@ -198,3 +198,27 @@ def test_distillation_mixes_the_gold_and_the_teachers_soft_labels():
     assert not teacher.training
     with pytest.raises(ConfigError, match="train.distill_weight=1.5"):
         TrainConfig(distill_weight=1.5)
+
+
+def test_the_teacher_reads_the_sentence_the_student_reads_damaged():
+    student, teacher = (tiny_model(seed=s, lexicon=True, intent=True) for s in (0, 1))
+    cfg = TrainConfig(unk_replace=0.0, word_dropout=1.0, lexicon_dropout=1.0)
+    module = SlotTaggerModule(student, cfg, teacher=teacher)
+    module.log = lambda *a, **k: None
+    batch = labelled_batch(student.vocabs, [["i", "want", "taipei"], ["arrive"]])
+    assert (batch["lexicon"] != OUT).any()  # "taipei" is in the city list
+    seen = {}
+    for name, model in (("student", student), ("teacher", teacher)):
+        forward = model.forward
+
+        def spy(inputs, name=name, forward=forward):
+            seen[name] = inputs
+            return forward(inputs)
+
+        model.forward = spy
+    module.training_step(batch, 0)
+    unk = student.vocabs.words.unk_index
+    assert seen["student"]["words"].tolist() == [[unk, unk, unk], [unk, 0, 0]]
+    assert torch.equal(seen["teacher"]["words"], batch["words"])
+    assert not torch.equal(seen["student"]["lexicon"], batch["lexicon"])  # its matches hidden
+    assert torch.equal(seen["teacher"]["lexicon"], batch["lexicon"])
