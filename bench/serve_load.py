@@ -33,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -132,12 +133,17 @@ def every_worker_up(proc: subprocess.Popen, url: str, n: int, settle_s: float = 
 
 
 async def load(url: str, sentences: list[str], clients: int, seconds: float, client: str = "httpx") -> dict:
+    """Each client's requests back to back for ``seconds``: requests/s, latency percentiles, errors, and
+    ``spread``, how many of the clients' connections each worker holds (from one /health per client,
+    all at once, as the connections open)."""
     latencies: list[float] = []
+    workers: list[int | None] = []
     errors = 0
     stop = time.perf_counter() + seconds
 
-    async def run(k: int, post) -> None:
+    async def run(k: int, post, health) -> None:
         nonlocal errors
+        workers.append(await health())
         i = k
         while time.perf_counter() < stop:
             t = time.perf_counter()
@@ -157,8 +163,12 @@ async def load(url: str, sentences: list[str], clients: int, seconds: float, cli
                     await resp.read()
                     return resp.status
 
+            async def health() -> int | None:
+                async with session.get(f"{url}/health") as resp:
+                    return (await resp.json(content_type=None)).get("worker")
+
             t0 = time.perf_counter()
-            await asyncio.gather(*(run(k, post) for k in range(clients)))
+            await asyncio.gather(*(run(k, post, health) for k in range(clients)))
     else:
         limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
         async with httpx.AsyncClient(limits=limits, timeout=30) as http:
@@ -166,15 +176,27 @@ async def load(url: str, sentences: list[str], clients: int, seconds: float, cli
             async def post(body: dict) -> int:
                 return (await http.post(f"{url}/model/parse", json=body)).status_code
 
+            async def health() -> int | None:
+                return (await http.get(f"{url}/health")).json().get("worker")
+
             t0 = time.perf_counter()
-            await asyncio.gather(*(run(k, post) for k in range(clients)))
+            await asyncio.gather(*(run(k, post, health) for k in range(clients)))
     wall = time.perf_counter() - t0
     latencies.sort()
 
     def pct(q: float) -> float:
         return 1000 * latencies[min(len(latencies) - 1, int(q * len(latencies)))] if latencies else float("nan")
 
-    return {"rps": len(latencies) / wall, "p50": pct(0.5), "p99": pct(0.99), "n": len(latencies), "errors": errors}
+    counts = sorted(Counter(workers).values(), reverse=True)
+    spread = "/".join(map(str, counts)) if None not in workers else "?"  # an older server's /health names none
+    return {
+        "rps": len(latencies) / wall,
+        "p50": pct(0.5),
+        "p99": pct(0.99),
+        "n": len(latencies),
+        "errors": errors,
+        "spread": spread,
+    }
 
 
 def in_process(ckpt: str, sentences: list[str], threads: int) -> dict[str, float]:
@@ -274,8 +296,8 @@ def main() -> None:
         f" {platform.processor() or platform.machine()},"
         f" {args.client} clients, load average before {os.getloadavg()[0]:.2f}"
     )
-    print("\n| server | round | clients | requests/s | p50 ms | p99 ms | requests | errors |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("\n| server | round | clients | requests/s | p50 ms | p99 ms | requests | errors | connections per worker |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
     extra, cells_of = [], {}
     on_reference = set((args.reference_configs or args.configs).split(","))
     runs = [(n + side, t) for n in args.configs.split(",") for side, t in sides if not side or n in on_reference]
@@ -287,6 +309,7 @@ def main() -> None:
                     r = asyncio.run(load(url, sentences, c, args.seconds, args.client))
                     cells_of.setdefault((name, c), []).append(r)
                     cells = f"{r['rps']:,.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['n']:,} | {r['errors']}"
+                    cells += f" | {r['spread']}"
                     print(f"| {name} | {round_} | {c} | {cells} |", flush=True)
                 rss = rss_mb(proc.pid)
                 extra.append(f"- {name}, round {round_}: cold start {cold:.2f} s to the first answer, RSS {rss:.0f} MB")

@@ -1,5 +1,7 @@
-"""bench/serve_load.py: the load starts only once every worker of the server has answered."""
+"""bench/serve_load.py: the load starts only once every worker of the server has answered, and says how
+the clients' connections fell on the workers."""
 
+import asyncio
 import json
 import sys
 import threading
@@ -10,7 +12,7 @@ import pytest
 from tests.helpers import ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
-from serve_load import every_worker_up, worker_count  # noqa: E402
+from serve_load import every_worker_up, load, worker_count  # noqa: E402
 
 
 class Running:
@@ -36,6 +38,13 @@ def health():
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
 
         def log_message(self, *args):
             pass
@@ -73,3 +82,13 @@ def test_an_older_server_gets_a_fixed_wait_said_in_one_line(health, capsys):
     answers.append((200, {"status": "ok"}))
     every_worker_up(Running(), url, 2, settle_s=0.01)
     assert "/health names no worker (an older server): waited 0 s instead" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("client", ["httpx", "aiohttp"])
+def test_the_load_counts_the_connections_each_worker_holds(health, client):
+    url, answers = health
+    answers += [(200, {"worker": 11})] * 3 + [(200, {"worker": 12})] + [(200, {"worker": 11})]
+    result = asyncio.run(load(url, ["flights to boston"], clients=4, seconds=0.2, client=client))
+    assert result["spread"] == "3/1" and result["errors"] == 0 and result["n"] > 0
+    answers[:] = [(200, {"status": "ok"})]  # an older server: /health names no worker
+    assert asyncio.run(load(url, ["x"], clients=2, seconds=0.1, client=client))["spread"] == "?"

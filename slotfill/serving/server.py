@@ -10,6 +10,7 @@ import socket
 from slotfill.core import collector
 from slotfill.core.settings import from_mapping, whole_number
 from slotfill.errors import ConfigError
+from slotfill.serving import listeners
 from slotfill.serving.app import build, settings
 from slotfill.serving.backend import load_backend
 from slotfill.serving.connections import Connections
@@ -68,6 +69,9 @@ def serve(cfg) -> None:
     options = from_mapping(Connections, s["connections"], "connections").uvicorn_options()
     check_address(host, port)
     backend = load_backend(s["ckpt"], s["backend"], s["threads"])
+    spread = workers > 1 and listeners.SPREAD
+    held = listeners.reserve(host, port) if spread else None
+    port = held.getsockname()[1] if held else port  # port=0: the free port the workers share
     line = f"slotfill {__version__}: serving {s['ckpt']} ({backend.name}) on http://{host}:{port}"
     if workers > 1:  # the first answers may come before every worker has loaded its copy
         line += f", {workers} workers loading (each says when it is ready)"
@@ -77,15 +81,15 @@ def serve(cfg) -> None:
         return
     os.environ[CONFIG_ENV] = json.dumps(s)
     del backend  # each worker loads its own copy
-    uvicorn.run(
-        "slotfill.serving.server:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=level,
-        **options,
-    )
+    app = "slotfill.serving.server:app_from_env"
+    if not spread:
+        uvicorn.run(app, factory=True, host=host, port=port, workers=workers, log_level=level, **options)
+        return
+    from uvicorn.supervisors import Multiprocess
+
+    with held:
+        config = uvicorn.Config(app, factory=True, host=host, port=port, workers=workers, log_level=level, **options)
+        Multiprocess(config, sockets=listeners.WorkerSockets(host, port)).run()
 
 
 __all__ = ["check_address", "serve"]

@@ -1,0 +1,48 @@
+"""A listening socket of its own for each ``slotfill serve`` worker, all on one port (``SO_REUSEPORT``).
+
+uvicorn's workers share the one socket their parent bound, and every idle worker wakes for each
+new connection: whichever wins takes a burst of them (64 kept-alive clients connecting at once
+went to the workers unevenly, decided once per server start; bench/RESULTS.md, "Serving"). With a
+socket per worker the kernel spreads new connections over the workers by their addresses. The
+parent keeps the port (bound, never listening: it is given no connections) so no other program
+takes it between worker starts.
+"""
+
+from __future__ import annotations
+
+import socket
+
+SPREAD = hasattr(socket, "SO_REUSEPORT")  # Linux and the BSDs; elsewhere the workers share one socket
+
+
+def _socket(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def reserve(host: str, port: int) -> socket.socket:
+    """The parent's hold on ``host:port`` (port 0: a free one, read back with ``getsockname``)."""
+    return _socket(host, port)
+
+
+def own_socket(host: str, port: int) -> list[socket.socket]:
+    """In a worker: its own socket on ``host:port``, as the list of sockets uvicorn serves on."""
+    return [_socket(host, port)]
+
+
+class WorkerSockets(list):
+    """The ``sockets`` uvicorn's supervisor hands each worker it starts (or restarts): empty in the
+    parent, unpickled in the worker process as a socket of its own (:func:`own_socket`)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__()
+        self.address = (host, port)
+
+    def __reduce__(self):
+        return own_socket, self.address
+
+
+__all__ = ["SPREAD", "WorkerSockets", "reserve"]

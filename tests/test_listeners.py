@@ -1,0 +1,63 @@
+"""serving/listeners.py: each worker listens on a socket of its own, and new connections reach every worker."""
+
+import pickle
+import selectors
+import socket
+
+import pytest
+
+from slotfill.serving import listeners
+
+pytestmark = pytest.mark.skipif(not listeners.SPREAD, reason="no SO_REUSEPORT here: the workers share one socket")
+
+
+def _accepted(socks: list[socket.socket], connections: int) -> list[int]:
+    """How many of ``connections`` new client connections each listening socket accepted."""
+    port = socks[0].getsockname()[1]
+    counts, clients = [0] * len(socks), []
+    with selectors.DefaultSelector() as sel:
+        for i, sock in enumerate(socks):
+            sock.setblocking(False)
+            sel.register(sock, selectors.EVENT_READ, i)
+        for _ in range(connections):
+            clients.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        while sum(counts) < connections:
+            events = sel.select(timeout=5)
+            assert events, f"only {sum(counts)} of {connections} connections accepted"
+            for key, _ in events:
+                try:
+                    conn, _ = key.fileobj.accept()
+                except BlockingIOError:
+                    continue
+                conn.close()
+                counts[key.data] += 1
+    for c in clients:
+        c.close()
+    return counts
+
+
+def test_each_worker_gets_its_own_socket_on_the_held_port_and_a_share_of_new_connections():
+    with listeners.reserve("127.0.0.1", 0) as held:
+        port = held.getsockname()[1]
+        handed = listeners.WorkerSockets("127.0.0.1", port)
+        assert handed == []  # the parent listens on nothing
+        workers = [pickle.loads(pickle.dumps(handed)) for _ in range(2)]  # as each worker process unpickles it
+        socks = [w[0] for w in workers]
+        assert all(len(w) == 1 and s.getsockname()[1] == port for w, s in zip(workers, socks, strict=True))
+        assert socks[0].fileno() != socks[1].fileno()
+        for s in socks:
+            s.listen()
+        # 48 connections at once: the parent's held socket takes none, and neither worker is left without
+        # (with one shared socket, whichever worker woke first could take them all)
+        counts = _accepted(socks, 48)
+        assert sum(counts) == 48 and min(counts) >= 8, counts
+        for s in socks:
+            s.close()
+
+
+def test_a_port_held_without_reuse_cannot_be_shared():
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        with pytest.raises(OSError):
+            listeners.reserve("127.0.0.1", other.getsockname()[1])
