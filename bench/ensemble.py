@@ -12,6 +12,8 @@
    every member (the single-model row is the members' mean);
 3. students ``train.py <the members' settings> train.distill_from=<ensemble> seed=s`` (s = 1..n)
    are trained, selected on validation like any run, and tested;
+   With ``--student-reference COMMIT`` as many students are trained by that commit's code too
+   (a worktree, the same settings and teacher), for what a change to distillation did;
 4. batched inference (the test split, the Python API, one thread) of a member and of the
    ensemble, alternated, gives the ensemble's cost; a student has a member's architecture, so
    its speed is a member's.
@@ -33,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from accuracy import RUNS, mean_std, run_one
-from common import ENV, ROOT
+from common import ENV, ROOT, train_overrides, worktree
 
 RESULTS = ROOT / "bench" / "results"
 METRICS = (("slot F1", "f1"), ("intent acc", "intent_accuracy"), ("sentence acc", "sentence_accuracy"))
@@ -76,6 +78,23 @@ def speed(models: dict[str, Path], dataset: str, rounds: int = 3) -> dict[str, f
     return {name: statistics.median(r) for name, r in rates.items()}
 
 
+def train_at(tree: Path, name: str, overrides: list[str]) -> dict:
+    """One training run by the code of the checkout ``tree`` (reused when finished): its metrics."""
+    out = RUNS / name
+    metrics = out / "metrics.json"
+    if not metrics.exists():
+        out.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, str(tree / "train.py"), *train_overrides(overrides, 1), f"hydra.run.dir={out}"]
+        print("$", " ".join(cmd[1:]), flush=True)
+        data = os.environ.get("SLOTFILL_DATA_DIR", str(ROOT.parent / "shared" / "data"))
+        env = {**ENV, "PYTHONPATH": str(tree), "SLOTFILL_DATA_DIR": data}
+        with open(out / "train.stdout", "w") as log:
+            proc = subprocess.run(cmd, cwd=tree, env=env, stdout=log, stderr=subprocess.STDOUT)
+        if proc.returncode != 0:
+            raise SystemExit(f"run {name} failed (exit {proc.returncode}); see {out / 'train.stdout'}")
+    return json.loads(metrics.read_text())
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", default="atis", choices=("atis", "snips"))
@@ -84,6 +103,7 @@ def main() -> None:
     p.add_argument("--students", type=int, default=3, help="distilled models (seeds 1..n)")
     p.add_argument("--distill-weight", type=float, default=0.5)
     p.add_argument("--jobs", type=int, default=2, help="training runs at once (1 thread each)")
+    p.add_argument("--student-reference", help="also train the students with this commit's code (a worktree)")
     args = p.parse_args()
     sys.path.insert(0, str(ROOT))
     ds = args.dataset
@@ -114,6 +134,14 @@ def main() -> None:
                 students,
             )
         )
+    reference = []
+    if args.student_reference:
+        tree = worktree(args.student_reference)
+        at = tree.name.removeprefix("ref-")
+        reference = [(f"{name}@{at}", s) for name, s in students]
+        overrides = [*settings, f"train.distill_from={ensemble}", weight]
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            trained_there = list(pool.map(lambda ns: train_at(tree, ns[0], [*overrides, f"seed={ns[1]}"]), reference))
     rows = {
         f"one model (`{described}`, the members' mean)": [
             scores_of(Path(m["model_file"]), f"{ds}-{kind}-seed{s}", ds) for s, m in enumerate(members, 1)
@@ -124,10 +152,15 @@ def main() -> None:
         rows[f"distilled from the ensemble (`train.distill_from`, weight {args.distill_weight})"] = [
             scores_of(Path(t["model_file"]), name, ds) for t, (name, _) in zip(trained, students)
         ]
+    if reference:
+        rows[f"distilled by the code of {args.student_reference} (the same teacher and weight)"] = [
+            scores_of(Path(t["model_file"]), name, ds) for t, (name, _) in zip(trained_there, reference)
+        ]
     rates = speed({"one model": Path(member_files[0]), "ensemble": ensemble}, ds)
     command = (
         f"python bench/ensemble.py --dataset {ds} --model {kind} --members {args.members} --students {args.students} "
         f"--distill-weight {args.distill_weight} --jobs {args.jobs}"
+        + (f" --student-reference {args.student_reference}" if args.student_reference else "")
     )
     lines = [
         f"## Ensemble and distillation ({ds.upper()})",

@@ -1,9 +1,9 @@
 """A listening socket of its own for each ``slotfill serve`` worker, all on one port (``SO_REUSEPORT``).
 
 uvicorn's workers share the one socket their parent bound, and every idle worker wakes for each
-new connection: whichever wins takes a burst of them (64 kept-alive clients connecting at once
-went to the workers unevenly, decided once per server start; bench/RESULTS.md, "Serving"). With a
-socket per worker the kernel spreads new connections over the workers by their addresses. The
+new connection: whichever wins takes more of them (64 clients' connections fell 41/23 on two
+workers; bench/RESULTS.md, "Connections spread over the workers"). With a socket per worker the
+kernel spreads new connections over the workers by their addresses. The
 parent keeps the port (bound, never listening: it is given no connections) so no other program
 takes it between worker starts.
 """
