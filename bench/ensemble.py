@@ -188,7 +188,11 @@ def main() -> None:
     text = "\n".join(lines)
     RESULTS.mkdir(parents=True, exist_ok=True)
     # the preset's tables keep the names they were first written under
-    name = f"ensemble_{ds}_{args.members}.md" if kind == "preset" else f"ensemble_{ds}_{kind}_{args.members}.md"
+    name = (
+        f"ensemble_{ds}_{args.members}.md"
+        if kind == "preset"
+        else f"ensemble_{ds}_{kind}_{args.members}_w{args.distill_weight}.md"
+    )
     out = RESULTS / name
     out.write_text(text)
     print(text)
