@@ -88,7 +88,7 @@ def test_an_older_server_gets_a_fixed_wait_said_in_one_line(health, capsys):
 def test_the_load_counts_the_connections_each_worker_holds(health, client):
     url, answers = health
     answers += [(200, {"worker": 11})] * 3 + [(200, {"worker": 12})] + [(200, {"worker": 11})]
-    result = asyncio.run(load(url, ["flights to boston"], clients=4, seconds=0.2, client=client))
+    result = asyncio.run(load(url, ["flights to boston"], clients=4, seconds=0.5, client=client))
     assert result["spread"] == "3/1" and result["errors"] == 0 and result["n"] > 0
     answers[:] = [(200, {"status": "ok"})]  # an older server: /health names no worker
     assert asyncio.run(load(url, ["x"], clients=2, seconds=0.1, client=client))["spread"] == "?"
