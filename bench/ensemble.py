@@ -11,14 +11,15 @@
 2. that file is scored by ``slotfill evaluate`` on the validation and test splits, and so is
    every member (the single-model row is the members' mean);
 3. students ``train.py <the members' settings> train.distill_from=<ensemble> seed=s`` (s = 1..n)
-   are trained, selected on validation like any run, and tested;
-   With ``--student-reference COMMIT`` as many students are trained by that commit's code too
-   (a worktree, the same settings and teacher), for what a change to distillation did;
+   are trained, selected on validation like any run, and tested; with ``--student-reference
+   COMMIT`` as many students are trained by that commit's code too (a worktree, the same settings
+   and teacher), for what a change to distillation did;
 4. batched inference (the test split, the Python API, one thread) of a member and of the
    ensemble, alternated, gives the ensemble's cost; a student has a member's architecture, so
    its speed is a member's.
 
-Writes the table to ``bench/results/ensemble_<dataset>_<members>.md`` (and prints it). Selection uses the
+Writes the table to ``bench/results/ensemble_<dataset>_<members>.md`` (the default's:
+``ensemble_<dataset>_default_<members>_w<weight>.md``) and prints it. Selection uses the
 validation split only; the test split is scored once per model.
 """
 
