@@ -61,3 +61,12 @@ def test_a_port_held_without_reuse_cannot_be_shared():
         other.listen()
         with pytest.raises(OSError):
             listeners.reserve("127.0.0.1", other.getsockname()[1])
+
+
+def test_a_second_server_on_a_held_port_is_refused():
+    from slotfill.errors import ConfigError
+    from slotfill.serving.server import check_address
+
+    with listeners.reserve("127.0.0.1", 0) as held:
+        with pytest.raises(ConfigError, match="already in use"):
+            check_address("127.0.0.1", held.getsockname()[1])
