@@ -3,6 +3,8 @@
 import pickle
 import selectors
 import socket
+import subprocess
+import sys
 
 import pytest
 
@@ -68,5 +70,54 @@ def test_a_second_server_on_a_held_port_is_refused():
     from slotfill.serving.server import check_address
 
     with listeners.reserve("127.0.0.1", 0) as held:
-        with pytest.raises(ConfigError, match="already in use"):
-            check_address("127.0.0.1", held.getsockname()[1])
+        port = held.getsockname()[1]
+        (worker,) = pickle.loads(pickle.dumps(listeners.WorkerSockets("127.0.0.1", port)))
+        with worker:
+            worker.listen()
+            with pytest.raises(ConfigError, match="already in use"):
+                check_address("127.0.0.1", port)
+
+
+def test_a_worker_that_cannot_listen_says_so_and_stops_its_supervisor(capsys):
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        with pytest.raises(SystemExit) as stopped:
+            listeners.own_socket("127.0.0.1", other.getsockname()[1])
+    assert stopped.value.code == listeners.STARTUP_FAILURE
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: a worker cannot listen on 127.0.0.1:") and "\n" not in err
+
+
+# another program listens on the port between the parent's check and its workers' start
+INTRUDER = """
+import socket, sys
+from slotfill.serving import listeners
+
+def reserve(host, port, held_by=listeners.reserve):
+    held = held_by(host, port)
+    intruder = socket.socket()
+    intruder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    intruder.bind((host, held.getsockname()[1]))
+    intruder.listen()
+    reserve.intruder = intruder
+    return held
+
+if __name__ == "__main__":
+    listeners.reserve = reserve
+    from slotfill.cli.main import main
+    sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.slow
+def test_serve_exits_non_zero_when_its_workers_cannot_listen(tiny_model_file, tmp_path):
+    from tests.helpers import ROOT, free_port
+
+    script = tmp_path / "intruder.py"
+    script.write_text(INTRUDER)
+    cmd = [sys.executable, str(script), "serve", f"ckpt={tiny_model_file}", f"port={free_port()}", "workers=2"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "error: a worker cannot listen on 127.0.0.1:" in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: port=")

@@ -11,7 +11,9 @@ takes it between worker starts.
 from __future__ import annotations
 
 import socket
+import sys
 
+STARTUP_FAILURE = 3  # uvicorn's exit code for a worker that could not start (uvicorn.config.STARTUP_FAILURE)
 SPREAD = hasattr(socket, "SO_REUSEPORT")  # Linux and the BSDs; elsewhere the workers share one socket
 
 
@@ -29,8 +31,26 @@ def reserve(host: str, port: int) -> socket.socket:
 
 
 def own_socket(host: str, port: int) -> list[socket.socket]:
-    """In a worker: its own socket on ``host:port``, as the list of sockets uvicorn serves on."""
-    return [_socket(host, port)]
+    """In a worker: its own socket on ``host:port``, as the list of sockets uvicorn serves on.
+
+    A worker that cannot have one (another program listening there since the parent checked the
+    port) says so in one line and exits with uvicorn's start-up failure code: its supervisor then
+    stops rather than starting it again and again, and :func:`failed_to_start` tells the parent.
+    """
+    try:
+        return [_socket(host, port)]
+    except OSError as e:
+        print(
+            f"error: a worker cannot listen on {host}:{port} ({e.strerror}): another program took the port?",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise SystemExit(STARTUP_FAILURE) from None
+
+
+def failed_to_start(supervisor) -> bool:
+    """Whether uvicorn's supervisor stopped because a worker could not start (its exit code)."""
+    return any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes)
 
 
 class WorkerSockets(list):
@@ -45,4 +65,4 @@ class WorkerSockets(list):
         return own_socket, self.address
 
 
-__all__ = ["SPREAD", "WorkerSockets", "reserve"]
+__all__ = ["SPREAD", "WorkerSockets", "failed_to_start", "reserve"]

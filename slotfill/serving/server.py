@@ -9,7 +9,7 @@ import socket
 
 from slotfill.core import collector
 from slotfill.core.settings import from_mapping, whole_number
-from slotfill.errors import ConfigError
+from slotfill.errors import ConfigError, SlotfillError
 from slotfill.serving import listeners
 from slotfill.serving.app import build, settings
 from slotfill.serving.backend import load_backend
@@ -89,7 +89,10 @@ def serve(cfg) -> None:
 
     with held:
         config = uvicorn.Config(app, factory=True, host=host, port=port, workers=workers, log_level=level, **options)
-        Multiprocess(config, sockets=listeners.WorkerSockets(host, port)).run()
+        supervisor = Multiprocess(config, sockets=listeners.WorkerSockets(host, port))
+        supervisor.run()
+    if listeners.failed_to_start(supervisor):
+        raise SlotfillError(f"port={port}: a worker could not start (its line above says why); nothing is served")
 
 
 __all__ = ["check_address", "serve"]
