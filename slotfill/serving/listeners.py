@@ -3,9 +3,10 @@
 uvicorn's workers share the one socket their parent bound, and every idle worker wakes for each
 new connection: whichever wins takes more of them (64 clients' connections fell 41/23 on two
 workers; bench/RESULTS.md, "Connections spread over the workers"). With a socket per worker the
-kernel spreads new connections over the workers by their addresses. The
-parent keeps the port (bound, never listening: it is given no connections) so no other program
-takes it between worker starts.
+kernel spreads new connections over the workers by their addresses. The parent binds the port
+first and holds it, never listening (so it is given no connections): ``port=0`` becomes one free
+port every worker shares, and programs binding without ``SO_REUSEADDR`` are kept off it. One that
+takes the port anyway before the workers listen stops the server in one line (:func:`own_socket`).
 """
 
 from __future__ import annotations
