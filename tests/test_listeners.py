@@ -8,7 +8,9 @@ import sys
 
 import pytest
 
+from slotfill.errors import ConfigError
 from slotfill.serving import listeners
+from slotfill.serving.server import check_address
 
 pytestmark = pytest.mark.skipif(not listeners.SPREAD, reason="no SO_REUSEPORT here: the workers share one socket")
 
@@ -39,7 +41,7 @@ def _accepted(socks: list[socket.socket], connections: int) -> list[int]:
 
 
 def test_each_worker_gets_its_own_socket_on_the_held_port_and_a_share_of_new_connections():
-    with listeners.reserve("127.0.0.1", 0) as held:
+    with check_address("127.0.0.1", 0, hold=True) as held:
         port = held.getsockname()[1]
         handed = listeners.WorkerSockets("127.0.0.1", port)
         assert handed == []  # the parent listens on nothing
@@ -61,15 +63,12 @@ def test_a_port_held_without_reuse_cannot_be_shared():
     with socket.socket() as other:
         other.bind(("127.0.0.1", 0))
         other.listen()
-        with pytest.raises(OSError):
-            listeners.reserve("127.0.0.1", other.getsockname()[1])
+        with pytest.raises(ConfigError, match="already in use"):
+            check_address("127.0.0.1", other.getsockname()[1], hold=True)
 
 
 def test_a_second_server_on_a_held_port_is_refused():
-    from slotfill.errors import ConfigError
-    from slotfill.serving.server import check_address
-
-    with listeners.reserve("127.0.0.1", 0) as held:
+    with check_address("127.0.0.1", 0, hold=True) as held:
         port = held.getsockname()[1]
         (worker,) = pickle.loads(pickle.dumps(listeners.WorkerSockets("127.0.0.1", port)))
         with worker:
@@ -92,19 +91,19 @@ def test_a_worker_that_cannot_listen_says_so_and_stops_its_supervisor(capsys):
 # another program listens on the port between the parent's check and its workers' start
 INTRUDER = """
 import socket, sys
-from slotfill.serving import listeners
+from slotfill.serving import server
 
-def reserve(host, port, held_by=listeners.reserve):
-    held = held_by(host, port)
+def check_address(host, port, hold=False, checked_by=server.check_address):
+    held = checked_by(host, port, hold)
     intruder = socket.socket()
     intruder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     intruder.bind((host, held.getsockname()[1]))
     intruder.listen()
-    reserve.intruder = intruder
+    check_address.intruder = intruder
     return held
 
 if __name__ == "__main__":
-    listeners.reserve = reserve
+    server.check_address = check_address
     from slotfill.cli.main import main
     sys.exit(main(sys.argv[1:]))
 """

@@ -4,7 +4,8 @@ uvicorn's workers share the one socket their parent bound, and every idle worker
 new connection: whichever wins takes more of them (64 clients' connections fell 41/23 on two
 workers; bench/RESULTS.md, "Connections spread over the workers"). With a socket per worker the
 kernel spreads new connections over the workers by their addresses. The parent binds the port
-first and holds it, never listening (so it is given no connections): ``port=0`` becomes one free
+when it checks it (``slotfill.serving.server.check_address(hold=True)``) and holds it, never
+listening (so it is given no connections): ``port=0`` becomes one free
 port every worker shares, and programs binding without ``SO_REUSEADDR`` are kept off it. One that
 takes the port anyway before the workers listen stops the server in one line (:func:`own_socket`).
 """
@@ -18,17 +19,19 @@ STARTUP_FAILURE = 3  # uvicorn's exit code for a worker that could not start (uv
 SPREAD = hasattr(socket, "SO_REUSEPORT")  # Linux and the BSDs; elsewhere the workers share one socket
 
 
-def _socket(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int, reuse_port: bool = False) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (``SO_REUSEADDR``; ``SO_REUSEPORT`` too if ``reuse_port``);
+    closed again if it cannot be bound."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except BaseException:
+        sock.close()
+        raise
     return sock
-
-
-def reserve(host: str, port: int) -> socket.socket:
-    """The parent's hold on ``host:port`` (port 0: a free one, read back with ``getsockname``)."""
-    return _socket(host, port)
 
 
 def own_socket(host: str, port: int) -> list[socket.socket]:
@@ -39,7 +42,7 @@ def own_socket(host: str, port: int) -> list[socket.socket]:
     stops rather than starting it again and again, and :func:`failed_to_start` tells the parent.
     """
     try:
-        return [_socket(host, port)]
+        return [bind(host, port, reuse_port=True)]
     except OSError as e:
         print(
             f"error: a worker cannot listen on {host}:{port} ({e.strerror}): another program took the port?",
@@ -66,4 +69,4 @@ class WorkerSockets(list):
         return own_socket, self.address
 
 
-__all__ = ["SPREAD", "WorkerSockets", "failed_to_start", "reserve"]
+__all__ = ["SPREAD", "WorkerSockets", "bind", "failed_to_start"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -19,13 +20,12 @@ from slotfill.version import __version__
 CONFIG_ENV = "SLOTFILL_SERVE_CONFIG"  # the settings each uvicorn worker process rebuilds its app from
 
 
-def check_address(host: str, port: int) -> None:
-    """A one-line ConfigError unless ``host:port`` can be listened on now (bound and released as uvicorn binds)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+def check_address(host: str, port: int, hold: bool = False) -> socket.socket | None:
+    """A one-line ConfigError unless ``host:port`` can be listened on now (bound and released as uvicorn
+    binds). ``hold``: the port stays bound for the workers' own sockets (:mod:`slotfill.serving.listeners`),
+    and the bound socket is returned."""
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
+        sock = listeners.bind(host, port, reuse_port=hold)
     except socket.gaierror as e:
         raise ConfigError(f"host={host}: not an address of this machine ({e.strerror})") from None
     except OSError as e:
@@ -36,8 +36,10 @@ def check_address(host: str, port: int) -> None:
         if e.errno == errno.EACCES:
             raise ConfigError(f"port={port}: permission denied (ports below 1024 need root): give port=") from None
         raise ConfigError(f"host={host} port={port}: cannot listen there ({e.strerror})") from None
-    finally:
-        sock.close()
+    if hold:
+        return sock
+    sock.close()
+    return None
 
 
 def settled(app):
@@ -67,27 +69,26 @@ def serve(cfg) -> None:
     port = whole_number(cfg.get("port"), "port", minimum=0, maximum=65535)
     host, level = str(cfg.host), str(cfg.get("log_level", "warning"))
     options = from_mapping(Connections, s["connections"], "connections").uvicorn_options()
-    check_address(host, port)
-    backend = load_backend(s["ckpt"], s["backend"], s["threads"])
     spread = workers > 1 and listeners.SPREAD
-    held = listeners.reserve(host, port) if spread else None
-    port = held.getsockname()[1] if held else port  # port=0: the free port the workers share
-    line = f"slotfill {__version__}: serving {s['ckpt']} ({backend.name}) on http://{host}:{port}"
-    if workers > 1:  # the first answers may come before every worker has loaded its copy
-        line += f", {workers} workers loading (each says when it is ready)"
-    print(line, flush=True)
-    if workers == 1:
-        uvicorn.run(settled(build(s, backend)), host=host, port=port, log_level=level, **options)
-        return
-    os.environ[CONFIG_ENV] = json.dumps(s)
-    del backend  # each worker loads its own copy
-    app = "slotfill.serving.server:app_from_env"
-    if not spread:
-        uvicorn.run(app, factory=True, host=host, port=port, workers=workers, log_level=level, **options)
-        return
-    from uvicorn.supervisors import Multiprocess
+    held = check_address(host, port, hold=spread)  # held from here until the server stops
+    with held or contextlib.nullcontext():
+        port = held.getsockname()[1] if held else port  # port=0: the free port the workers share
+        backend = load_backend(s["ckpt"], s["backend"], s["threads"])
+        line = f"slotfill {__version__}: serving {s['ckpt']} ({backend.name}) on http://{host}:{port}"
+        if workers > 1:  # the first answers may come before every worker has loaded its copy
+            line += f", {workers} workers loading (each says when it is ready)"
+        print(line, flush=True)
+        if workers == 1:
+            uvicorn.run(settled(build(s, backend)), host=host, port=port, log_level=level, **options)
+            return
+        os.environ[CONFIG_ENV] = json.dumps(s)
+        del backend  # each worker loads its own copy
+        app = "slotfill.serving.server:app_from_env"
+        if not spread:
+            uvicorn.run(app, factory=True, host=host, port=port, workers=workers, log_level=level, **options)
+            return
+        from uvicorn.supervisors import Multiprocess
 
-    with held:
         config = uvicorn.Config(app, factory=True, host=host, port=port, workers=workers, log_level=level, **options)
         supervisor = Multiprocess(config, sockets=listeners.WorkerSockets(host, port))
         supervisor.run()
