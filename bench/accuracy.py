@@ -48,8 +48,9 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
-from common import ENV, ROOT, finished, train_command
+from common import ROOT, checkout_env, finished, train_command
 
 RUNS = ROOT / "bench" / "runs" / "accuracy"
 RESULTS = ROOT / "bench" / "results"
@@ -187,7 +188,8 @@ UNSEEN = [
 ]
 
 
-def run_one(name: str, overrides: list[str], threads: int, report_only: bool = False) -> dict | None:
+def run_one(name: str, overrides: list[str], threads: int, report_only: bool = False, tree: Path = ROOT) -> dict | None:
+    """One training run of the checkout ``tree`` into ``RUNS / name``, reused when finished with today's config."""
     out = RUNS / name
     metrics = out / "metrics.json"
     if finished(out, overrides, threads, keep_stale=report_only):
@@ -195,10 +197,10 @@ def run_one(name: str, overrides: list[str], threads: int, report_only: bool = F
     if report_only:
         return None
     out.mkdir(parents=True, exist_ok=True)
-    cmd = train_command(out, overrides, threads)
+    cmd = train_command(out, overrides, threads, tree)
     start = time.perf_counter()
     with open(out / "train.stdout", "w") as log:
-        proc = subprocess.run(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=ENV)
+        proc = subprocess.run(cmd, cwd=tree, stdout=log, stderr=subprocess.STDOUT, env=checkout_env(tree))
     if proc.returncode != 0:
         raise SystemExit(f"run {name} failed (exit {proc.returncode}); see {out / 'train.stdout'}")
     result = json.loads(metrics.read_text())

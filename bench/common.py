@@ -30,9 +30,18 @@ def train_overrides(overrides: list[str], threads: int) -> list[str]:
     return [*overrides, f"threads={threads}", "trainer.enable_progress_bar=false"]
 
 
-def train_command(out: Path, overrides: list[str], threads: int) -> list[str]:
-    """``train.py`` with the given overrides, writing to ``out``, without a progress bar."""
-    cmd = [sys.executable, str(ROOT / "train.py"), *train_overrides(overrides, threads), f"hydra.run.dir={out}"]
+def checkout_env(tree: Path) -> dict[str, str]:
+    """The environment of a process running the checkout ``tree``'s code (a worktree's too), its data
+    read from beside this checkout (a worktree's ``../shared`` is elsewhere)."""
+    env = {**ENV, "PYTHONPATH": str(tree)}
+    if "SLOTFILL_DATA_DIR" not in env and (ROOT.parent / "shared" / "data").is_dir():
+        env["SLOTFILL_DATA_DIR"] = str(ROOT.parent / "shared" / "data")
+    return env
+
+
+def train_command(out: Path, overrides: list[str], threads: int, tree: Path = ROOT) -> list[str]:
+    """``train.py`` of the checkout ``tree`` with the given overrides, writing to ``out``, without a progress bar."""
+    cmd = [sys.executable, str(tree / "train.py"), *train_overrides(overrides, threads), f"hydra.run.dir={out}"]
     print("$", " ".join(cmd[1:]), flush=True)
     return cmd
 

@@ -36,7 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from accuracy import RUNS, mean_std, run_one
-from common import ENV, ROOT, train_overrides, worktree
+from common import ENV, ROOT, worktree
 
 RESULTS = ROOT / "bench" / "results"
 METRICS = (("slot F1", "f1"), ("intent acc", "intent_accuracy"), ("sentence acc", "sentence_accuracy"))
@@ -77,23 +77,6 @@ def speed(models: dict[str, Path], dataset: str, rounds: int = 3) -> dict[str, f
             tagger.predict_tokens(tokens, batch_size=256)
             rates[name].append(len(tokens) / (time.perf_counter() - start))
     return {name: statistics.median(r) for name, r in rates.items()}
-
-
-def train_at(tree: Path, name: str, overrides: list[str]) -> dict:
-    """One training run by the code of the checkout ``tree`` (reused when finished): its metrics."""
-    out = RUNS / name
-    metrics = out / "metrics.json"
-    if not metrics.exists():
-        out.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, str(tree / "train.py"), *train_overrides(overrides, 1), f"hydra.run.dir={out}"]
-        print("$", " ".join(cmd[1:]), flush=True)
-        data = os.environ.get("SLOTFILL_DATA_DIR", str(ROOT.parent / "shared" / "data"))
-        env = {**ENV, "PYTHONPATH": str(tree), "SLOTFILL_DATA_DIR": data}
-        with open(out / "train.stdout", "w") as log:
-            proc = subprocess.run(cmd, cwd=tree, env=env, stdout=log, stderr=subprocess.STDOUT)
-        if proc.returncode != 0:
-            raise SystemExit(f"run {name} failed (exit {proc.returncode}); see {out / 'train.stdout'}")
-    return json.loads(metrics.read_text())
 
 
 def main() -> None:
@@ -142,7 +125,8 @@ def main() -> None:
         reference = [(f"{name}@{at}", s) for name, s in students]
         overrides = [*settings, f"train.distill_from={ensemble}", weight]
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-            trained_there = list(pool.map(lambda ns: train_at(tree, ns[0], [*overrides, f"seed={ns[1]}"]), reference))
+            there = pool.map(lambda ns: run_one(ns[0], [*overrides, f"seed={ns[1]}"], 1, tree=tree), reference)
+            trained_there = list(there)
     rows = {
         f"one model (`{described}`, the members' mean)": [
             scores_of(Path(m["model_file"]), f"{ds}-{kind}-seed{s}", ds) for s, m in enumerate(members, 1)

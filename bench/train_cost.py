@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 from accuracy import DEFAULT_INTENT
-from common import ENV, ROOT, worktree
+from common import ROOT, checkout_env, worktree
 
 # the ATIS preset without and with the co-interaction of its two tasks (each row pins the setting)
 PRESET_JOINT = {
@@ -70,9 +70,7 @@ def run(overrides: list[str], epochs: int | None, data: list[str], tree: Path = 
             "trainer.enable_progress_bar=false",
             f"hydra.run.dir={out}",
         ]
-        env = {**ENV, "PYTHONPATH": str(tree)}
-        if "SLOTFILL_DATA_DIR" not in env and (ROOT.parent / "shared" / "data").is_dir():
-            env["SLOTFILL_DATA_DIR"] = str(ROOT.parent / "shared" / "data")  # the reference's ../shared is elsewhere
+        env = checkout_env(tree)
         proc = subprocess.Popen(cmd, cwd=tree, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
