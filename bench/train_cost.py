@@ -4,10 +4,12 @@
     python bench/train_cost.py --table preset-joint --epochs 2 --rounds 3
     python bench/train_cost.py --reference 93760e3 --epochs 4 --rounds 3
     python bench/train_cost.py --reference 93760e3 --as-users-run --rounds 2
+    python bench/train_cost.py --reference 93760e3 --table precision --epochs 4 --rounds 3
 
 With ``--reference COMMIT...`` the rows are the default training of this checkout and of those commits
 (each checked out once under ``bench/runs/ref-COMMIT``), each with its own defaults; settings the
-commit does not have yet are left out of its command. ``--as-users-run`` times plain
+commit does not have yet are left out of its command; a ``--table`` given beside it adds its rows,
+run by this checkout. ``--as-users-run`` times plain
 ``python train.py`` (every default, its own thread count, all epochs, test and figures included).
 
 Each round runs every variant once, in turn, for ``--epochs`` epochs on ATIS (no test, no
@@ -37,7 +39,9 @@ PRESET_JOINT = {
     f"experiment=atis, model.co_interaction={on}": ["experiment=atis", f"model.co_interaction={on}"]
     for on in ("false", "true")
 }
-TABLES = {"default-intent": DEFAULT_INTENT, "preset-joint": PRESET_JOINT}
+# the LSTM layers' training arithmetic (train.precision; auto is bf16 on a CPU with AMX)
+PRECISION = {f"train.precision={p}": [f"train.precision={p}"] for p in ("fp32", "bf16")}
+TABLES = {"default-intent": DEFAULT_INTENT, "preset-joint": PRESET_JOINT, "precision": PRECISION}
 
 
 def short_run(epochs: int) -> list[str]:
@@ -82,7 +86,7 @@ def run(overrides: list[str], epochs: int | None, data: list[str], tree: Path = 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--table", choices=TABLES, default="default-intent")
+    p.add_argument("--table", choices=TABLES, help="rows to time (default: default-intent, or none with --reference)")
     p.add_argument("--rows", type=int, nargs="+", help="rows of the table (1 = first; default: all)")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--rounds", type=int, default=3)
@@ -94,9 +98,12 @@ def main() -> None:
         trees = {"this checkout": ROOT, **{f"{commit} (reference)": worktree(commit) for commit in args.reference}}
         rows = [(label, []) for label in trees]
     else:
-        trees = {}
-        rows = list(TABLES[args.table].items())
-        rows = [rows[n - 1] for n in args.rows] if args.rows else rows
+        trees, rows = {}, []
+    table = args.table or (None if args.reference else "default-intent")
+    if table:
+        chosen = list(TABLES[table].items())
+        chosen = [chosen[n - 1] for n in args.rows] if args.rows else chosen
+        rows[1:1] = chosen
     epochs = None if args.as_users_run else args.epochs
     data = [] if args.data == "atis" else [f"data={args.data}"]
     times: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in rows}

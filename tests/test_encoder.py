@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from slotfill.models import NetConfig
-from slotfill.models.encoder import Dropout, RecurrentEncoder, dropout
+from slotfill.models.encoder import Dropout, RecurrentEncoder, dropout, keep_mask
 
 
 def test_forget_gate_bias_starts_open():
@@ -72,3 +72,13 @@ def test_dropout_keeps_the_expected_share_and_scale():
     torch.testing.assert_close(y[y != 0], torch.full_like(y[y != 0], 1 / 0.7))
     assert dropout(x, 0.3, training=False) is x and dropout(x, 0.0, training=True) is x
     assert Dropout(0.3).eval()(x) is x
+
+
+@pytest.mark.parametrize("p", [0.0, 0.05, 0.3, 0.5, 1.0])
+def test_keep_mask_keeps_a_share_of_one_minus_p(p):
+    torch.manual_seed(0)
+    mask = keep_mask(torch.Size([50, 41, 7]), p)  # an odd count: the last 64-bit draw is cut
+    assert mask.dtype == torch.bool and mask.shape == (50, 41, 7)
+    assert mask.float().mean().item() == pytest.approx(1 - p, abs=0.01)
+    torch.manual_seed(0)
+    assert torch.equal(mask, keep_mask(torch.Size([50, 41, 7]), p))  # seeded: resume stays exact

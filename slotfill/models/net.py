@@ -165,6 +165,12 @@ class SlotNet(nn.Module):
             self.register_buffer("start_penalty", (~allowed_start).float() * -1e4, persistent=False)
             self._structure = constraint_structure(self.trans_penalty)  # constant: computed once
 
+    def train_recurrent_in(self, dtype: torch.dtype | None) -> None:
+        """The arithmetic of the recurrent layers' training passes (None: float32); weights stay float32."""
+        for encoder in (self.encoder, self.intent_encoder):
+            if isinstance(encoder, RecurrentEncoder):
+                encoder.train_dtype = dtype
+
     def forward(
         self,
         words: torch.Tensor,

@@ -9,7 +9,7 @@ import logging
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -33,6 +33,8 @@ from slotfill.training import run_folder
 from slotfill.training.callbacks import AtomicCheckpointIO, ResumeRandomState, RunRecord, SettledHeap, Throughput
 from slotfill.training.datamodule import SlotDataModule
 from slotfill.training.module import SlotTaggerModule, TrainConfig
+from slotfill.training.precision import describe as describe_precision
+from slotfill.training.precision import resolve as resolve_precision
 from slotfill.training.transfer import init_from
 from slotfill.training.weight_averaging import LastEpochsAverage
 
@@ -134,6 +136,9 @@ def build(cfg: DictConfig) -> tuple[SlotDataModule, SlotTaggerModule, pl.Trainer
         )
     teacher = SlotModel.load(train_cfg.distill_from) if train_cfg.distill_from else None
     net_cfg = source.config if source is not None else NetConfig.from_dict(_plain(cfg.model))
+    resolved = resolve_precision(train_cfg.precision, net_cfg.cell)
+    log.info(describe_precision(train_cfg.precision, resolved))
+    train_cfg = replace(train_cfg, precision=resolved)  # the model file records what it was trained in
     optimizer = _instantiate(cfg.optimizer, "optimizer")
     _check_optimizer(optimizer)
     record = RunRecord(OmegaConf.to_container(cfg, resolve=False))

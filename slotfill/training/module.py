@@ -20,6 +20,8 @@ from slotfill.core.spans import is_begin
 from slotfill.errors import ConfigError, TrainingDiverged
 from slotfill.evaluation.metrics import all_scores, joint_score
 from slotfill.models.slot_model import CHECKPOINT_KEY, SlotModel
+from slotfill.training import precision
+from slotfill.training.precision import PRECISIONS
 
 log = logging.getLogger(__name__)
 LR_DECAYS = ("none", "linear", "cosine")
@@ -41,6 +43,7 @@ class TrainConfig:
     average_last: int = 1  # validate, select and save the mean weights of the last this many epochs (1: none)
     distill_from: str | None = None  # a teacher model file (an ensemble): learn from its soft labels too
     distill_weight: float = 0.5  # the soft labels' share of the loss (the gold labels have the rest)
+    precision: str = "fp32"  # the LSTM layers' training arithmetic: fp32 | bf16 | auto (training.precision)
 
     def __post_init__(self) -> None:
         fractions = ("unk_replace", "word_dropout", "span_dropout", "lexicon_dropout", "mention_swap", "distill_weight")
@@ -52,6 +55,8 @@ class TrainConfig:
         whole_number(self.average_last, "train.average_last")
         if self.lr_decay not in LR_DECAYS:
             raise ConfigError(f"train.lr_decay={self.lr_decay!r}: choose one of {', '.join(LR_DECAYS)}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"train.precision={self.precision!r}: choose one of {', '.join(PRECISIONS)}")
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
@@ -105,6 +110,7 @@ class SlotTaggerModule(pl.LightningModule):
         # held in a tuple, not as a submodule: the teacher is neither trained, nor saved in checkpoints
         self._teacher = (teacher.eval(),) if teacher is not None else ()
         self.train_config = train or TrainConfig()
+        model.net.train_recurrent_in(precision.dtype(precision.resolve(self.train_config.precision, model.config.cell)))
         self.save_hyperparameters(
             {
                 "model": model.config.to_dict(),
