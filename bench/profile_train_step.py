@@ -1,8 +1,10 @@
 """Where a training step goes: the torch profiler over training steps of the default model.
 
     python bench/profile_train_step.py --steps 35
+    python bench/profile_train_step.py --steps 35 --precision fp32
 
-The default ATIS config (``conf/train.yaml``), one thread, its optimiser (fused Adam); 5 warm-up steps, then ``--steps``
+The default ATIS config (``conf/train.yaml``; ``train.precision`` as ``--precision`` gives, default
+``auto``), one thread, its optimiser (fused Adam); 5 warm-up steps, then ``--steps``
 profiled ones (forward, loss, backward, optimiser step; no Lightning loop around them); prints
 the operators with the most own CPU time, then the CPU time of one whole epoch of batches (the data
 path alone: mention swap, re-encoding, padding). Not a test.
@@ -21,6 +23,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--steps", type=int, default=35)
     ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="train.precision")
     args = ap.parse_args()
     import sys
 
@@ -32,7 +35,8 @@ def main() -> None:
     from tests.helpers import compose_config
 
     torch.set_num_threads(1)
-    datamodule, module, _ = build(compose_config(["threads=1"], Path(tempfile.mkdtemp(prefix="profile_step."))))
+    overrides = ["threads=1", f"train.precision={args.precision}"]
+    datamodule, module, _ = build(compose_config(overrides, Path(tempfile.mkdtemp(prefix="profile_step."))))
     batches = iter(datamodule.train_dataloader())
     optimizer = module.optimizer_factory(module.parameters())  # the config's, as training builds it
     module.train()

@@ -74,11 +74,14 @@ def test_dropout_keeps_the_expected_share_and_scale():
     assert Dropout(0.3).eval()(x) is x
 
 
-@pytest.mark.parametrize("p", [0.0, 0.05, 0.3, 0.5, 1.0])
+@pytest.mark.parametrize("p", [0.0, 1e-6, 0.05, 0.3, 0.5, 1 - 1e-6, 1.0])
 def test_keep_mask_keeps_a_share_of_one_minus_p(p):
     torch.manual_seed(0)
-    mask = keep_mask(torch.Size([50, 41, 7]), p)  # an odd count: the last 64-bit draw is cut
+    mask = keep_mask(torch.Size([50, 41, 7]), p)  # 14,350 values, not a multiple of 4: the last draw is cut
     assert mask.dtype == torch.bool and mask.shape == (50, 41, 7)
     assert mask.float().mean().item() == pytest.approx(1 - p, abs=0.01)
+    # each of a draw's four 16-bit quarters is a uniform of its own
+    quarters = keep_mask(torch.Size([40000, 4]), p).float().mean(0)
+    torch.testing.assert_close(quarters, torch.full((4,), 1 - p), atol=0.012, rtol=0)
     torch.manual_seed(0)
     assert torch.equal(mask, keep_mask(torch.Size([50, 41, 7]), p))  # seeded: resume stays exact

@@ -10,6 +10,7 @@ import torch
 from slotfill.core.schema import FORMAT_VERSION
 from slotfill.evaluation.metrics import joint_score
 from slotfill.models.slot_model import CHECKPOINT_KEY, SlotModel
+from slotfill.training import precision
 from tests.helpers import SAMPLE, train_on_sample
 
 pytestmark = pytest.mark.slow
@@ -42,6 +43,8 @@ def test_run_folder_holds_a_self_contained_model_and_one_schema(trained_sample):
     model = SlotModel.load(out / "model.pt")
     assert metrics["weights_sha256"] == model.weights_digest() and metrics["fingerprint"] == model.fingerprint()
     assert metrics["model"] == model.config.to_dict() and metrics["train"]["word_dropout"] == 0.1
+    # the precision it trained in, resolved (auto is bf16 on a CPU with AMX), in both records
+    assert metrics["train"]["precision"] == model.meta["train"]["precision"] == precision.resolve("auto", "lstm")
     assert metrics["dataset"] == "sample" == model.meta["dataset"]
     assert model.meta["seed"] == metrics["seed"] and model.meta["trained_at"].endswith("+00:00")
     assert len(model.meta["data_sha256"]) == 64 and model.meta["scores"] == metrics["scores"]

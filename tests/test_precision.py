@@ -4,23 +4,33 @@ import pytest
 import torch
 
 from slotfill.errors import ConfigError
+from slotfill.models import encoder
 from slotfill.models.encoder import RecurrentEncoder
 from slotfill.training import precision
 from slotfill.training.module import SlotTaggerModule, TrainConfig
 from tests.helpers import tiny_model
 
 bf16_kernels = pytest.mark.skipif(
-    not torch.ops.mkldnn._is_mkldnn_bf16_supported(), reason="this CPU has no oneDNN bfloat16 LSTM"
+    precision.bf16_lstm_error() is not None, reason="this CPU cannot train an LSTM in bfloat16"
 )
 
 
 @pytest.mark.parametrize("amx", [True, False])
 def test_auto_is_bf16_only_for_an_lstm_on_a_cpu_with_amx(monkeypatch, amx):
     monkeypatch.setattr(precision, "hardware_bf16", lambda: amx)
+    monkeypatch.setattr(precision, "bf16_lstm_error", lambda: None)
     assert precision.resolve("auto", "lstm") == ("bf16" if amx else "fp32")
     assert precision.resolve("auto", "gru") == precision.resolve("auto", "rnn") == "fp32"
+    assert precision.resolve("auto", "lstm", accelerator="gpu") == "fp32"  # the CPU's AMX says nothing of a GPU
     assert precision.resolve("fp32", "lstm") == "fp32"
-    assert precision.resolve("bf16", "lstm") == "bf16"  # asked for: emulated where there is no AMX
+    assert precision.resolve("bf16", "lstm") == "bf16"  # asked for: used wherever the kernel runs
+
+
+def test_bf16_asked_for_on_a_cpu_that_cannot_is_a_one_line_error(monkeypatch):
+    monkeypatch.setattr(precision, "bf16_lstm_error", lambda: "could not create a primitive")
+    with pytest.raises(ConfigError, match=r"^train.precision=bf16: this CPU cannot .*primitive\); use fp32 or auto$"):
+        precision.resolve("bf16", "lstm")
+    assert precision.resolve("auto", "lstm") in ("fp32", "bf16")  # auto never asks for what cannot run
 
 
 def test_bf16_for_another_cell_and_unknown_settings_are_one_line_errors():
@@ -33,7 +43,9 @@ def test_bf16_for_another_cell_and_unknown_settings_are_one_line_errors():
 
 
 def test_the_log_line_says_what_was_chosen_and_why():
-    assert precision.describe("auto", "fp32") == "precision: float32 (no bfloat16 matrix hardware here)"
+    assert precision.describe("auto", "fp32") == "precision: float32 (auto: no AMX bfloat16 hardware here)"
+    assert precision.describe("auto", "fp32", cell="gru").endswith("for the LSTM cell, model.cell=gru)")
+    assert precision.describe("auto", "fp32", accelerator="gpu").endswith("trainer.accelerator=gpu)")
     assert precision.describe("fp32", "fp32") == "precision: float32"
     assert "bfloat16 (auto: this CPU has AMX)" in precision.describe("auto", "bf16")
 
@@ -46,7 +58,7 @@ def test_the_training_module_sets_both_encoders(setting, dtype):
 
 
 @bf16_kernels
-def test_bf16_training_pass_is_close_to_float32_and_its_gradients_reach_float32_weights():
+def test_bf16_training_pass_is_close_to_float32_and_its_gradients_reach_float32_weights(monkeypatch):
     torch.manual_seed(0)
     enc = RecurrentEncoder(12, cell="lstm", hidden_size=16, num_layers=2, dropout=0.0)
     x = torch.randn(5, 9, 12)
@@ -54,8 +66,13 @@ def test_bf16_training_pass_is_close_to_float32_and_its_gradients_reach_float32_
     full = enc(x, lengths)
     full_grads = torch.autograd.grad(full.square().sum(), list(enc.parameters()))
     enc.train_dtype = torch.bfloat16
+    seen = []
+    lstm = torch.lstm
+    monkeypatch.setattr(encoder, "_LAYER_FN", {"lstm": lambda x, *a: seen.append(x.dtype) or lstm(x, *a)})
     low = enc(x, lengths)
+    assert seen == [torch.bfloat16] * 4  # two layers, two directions
     assert low.dtype == torch.float32 and low[1, 1:].abs().sum() == 0  # padding still zero
+    assert not torch.equal(low, full)
     torch.testing.assert_close(low, full, atol=0.03, rtol=0.05)  # bfloat16 keeps ~3 significant digits
     low_grads = torch.autograd.grad(low.square().sum(), list(enc.parameters()))
     for w, g, ref in zip(enc.parameters(), low_grads, full_grads):
@@ -63,4 +80,37 @@ def test_bf16_training_pass_is_close_to_float32_and_its_gradients_reach_float32_
         assert torch.nn.functional.cosine_similarity(g.flatten(), ref.flatten(), dim=0) > 0.99
     # without gradients (validation, prediction) the float32 packed path runs, whatever the training dtype
     with torch.no_grad():
-        torch.testing.assert_close(enc(x, lengths), enc._packed(x, lengths))
+        torch.testing.assert_close(enc(x, lengths), full.detach(), atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "recorded, setting, expected",
+    [
+        ({"precision": "bf16"}, "auto", "bf16"),  # started on an AMX machine, resumed on one without
+        ({}, "auto", "fp32"),  # a checkpoint from before the setting trained in float32
+        ({"precision": "bf16"}, "fp32", "fp32"),  # a setting given outright stays as the saved config has it
+    ],
+)
+def test_a_resumed_run_goes_on_in_the_precision_it_started_in(tmp_path, monkeypatch, recorded, setting, expected):
+    from slotfill.training import fit
+    from slotfill.training.callbacks import RUN_KEY
+
+    monkeypatch.setattr(fit, "bf16_lstm_error", lambda: None)
+    ckpt = tmp_path / "last.ckpt"
+    torch.save({RUN_KEY: {"config": {}, **recorded}}, ckpt)
+    module = SlotTaggerModule(tiny_model(), TrainConfig(precision="fp32" if setting == "auto" else setting))
+    fit._continue_precision(module, ckpt, setting, "resume=RUN")
+    assert module.train_config.precision == expected
+    assert module.model.net.encoder.train_dtype is precision.dtype(expected)
+
+
+def test_resuming_a_bf16_run_on_a_cpu_that_cannot_is_a_one_line_error(tmp_path, monkeypatch):
+    from slotfill.training import fit
+    from slotfill.training.callbacks import RUN_KEY
+
+    monkeypatch.setattr(fit, "bf16_lstm_error", lambda: "no bf16 primitive")
+    ckpt = tmp_path / "last.ckpt"
+    torch.save({RUN_KEY: {"config": {}, "precision": "bf16"}}, ckpt)
+    module = SlotTaggerModule(tiny_model(), TrainConfig(precision="fp32"))
+    with pytest.raises(ConfigError, match=r"^resume=RUN: the run trained its LSTM layers in bfloat16, which this CPU"):
+        fit._continue_precision(module, ckpt, "auto", "resume=RUN")

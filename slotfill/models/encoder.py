@@ -20,11 +20,12 @@ def keep_mask(shape: torch.Size, p: float, device: torch.device | None = None) -
     took ~1.6 ms for a training batch's 230,000 activations, this ~0.6 ms, and a step drew five
     such masks (``bench/profile_train_step.py``); ``bernoulli_`` was slower still.
     """
-    if p >= 1:
-        return torch.zeros(shape, dtype=torch.bool, device=device)
+    dropped = round(p * 65536)  # of 65,536 equally likely values
+    if dropped <= 0 or dropped >= 65536:  # the threshold would not fit an int16
+        return torch.full(shape, dropped <= 0, dtype=torch.bool, device=device)
     n = math.prod(shape)
     bits = torch.empty((n + 3) // 4, dtype=torch.int64, device=device).random_(-(2**63), None)
-    return bits.view(torch.int16)[:n].view(shape) >= round(p * 65536) - 32768
+    return bits.view(torch.int16)[:n].view(shape) >= dropped - 32768
 
 
 def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
@@ -151,7 +152,8 @@ class RecurrentEncoder(nn.Module):
         the forward direction reaches it only after a sentence's last word, and the backward direction
         reads each sentence reversed in place (padding left where it is), so it too meets padding only
         after the sentence. Same weights, same numbers as :meth:`_packed` (to float rounding;
-        tests/test_encoder.py).
+        tests/test_encoder.py), unless ``train_dtype`` (``train.precision=bf16``) runs the layers in
+        bfloat16.
         """
         rnn, (B, T) = self.rnn, x.shape[:2]
         lengths = lengths.to(x.device)

@@ -34,16 +34,20 @@ RUN_KEY = "slotfill_run"  # where a checkpoint records the config and data it wa
 
 
 class RunRecord(pl.Callback):
-    """Every checkpoint records the run's config, its data's fingerprint and its teacher's (distillation),
-    so ``resume=`` can check that it continues the same run on the same data from the same teacher."""
+    """Every checkpoint records the run's config, its data's fingerprint, its teacher's (distillation)
+    and the precision ``train.precision`` gave, so ``resume=`` can check that it continues the same run
+    on the same data from the same teacher, and continue it in the same arithmetic."""
 
     def __init__(self, config: dict, data_sha256: str | None = None) -> None:
         self.config = config
         self.data_sha256 = data_sha256
         self.teacher: str | None = None
+        self.precision: str | None = None
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
         checkpoint[RUN_KEY] = {"config": self.config, "data_sha256": self.data_sha256}
+        if self.precision:
+            checkpoint[RUN_KEY]["precision"] = self.precision
         if self.teacher:
             checkpoint[RUN_KEY]["teacher"] = self.teacher
 

@@ -33,6 +33,7 @@ from slotfill.training import run_folder
 from slotfill.training.callbacks import AtomicCheckpointIO, ResumeRandomState, RunRecord, SettledHeap, Throughput
 from slotfill.training.datamodule import SlotDataModule
 from slotfill.training.module import SlotTaggerModule, TrainConfig
+from slotfill.training.precision import bf16_lstm_error
 from slotfill.training.precision import describe as describe_precision
 from slotfill.training.precision import resolve as resolve_precision
 from slotfill.training.transfer import init_from
@@ -136,12 +137,14 @@ def build(cfg: DictConfig) -> tuple[SlotDataModule, SlotTaggerModule, pl.Trainer
         )
     teacher = SlotModel.load(train_cfg.distill_from) if train_cfg.distill_from else None
     net_cfg = source.config if source is not None else NetConfig.from_dict(_plain(cfg.model))
-    resolved = resolve_precision(train_cfg.precision, net_cfg.cell)
-    log.info(describe_precision(train_cfg.precision, resolved))
+    accelerator = str(cfg.trainer.get("accelerator", "cpu"))
+    resolved = resolve_precision(train_cfg.precision, net_cfg.cell, accelerator)
+    log.info(describe_precision(train_cfg.precision, resolved, net_cfg.cell, accelerator))
     train_cfg = replace(train_cfg, precision=resolved)  # the model file records what it was trained in
     optimizer = _instantiate(cfg.optimizer, "optimizer")
     _check_optimizer(optimizer)
     record = RunRecord(OmegaConf.to_container(cfg, resolve=False))
+    record.precision = train_cfg.precision
     callbacks = [*_components(cfg.get("callbacks"), "callbacks"), ResumeRandomState(), SettledHeap(), record]
     if train_cfg.average_last > 1:
         callbacks.append(LastEpochsAverage(train_cfg.average_last))
@@ -173,6 +176,24 @@ def build(cfg: DictConfig) -> tuple[SlotDataModule, SlotTaggerModule, pl.Trainer
         record.teacher = model.meta["teacher"]["fingerprint"]
     module = SlotTaggerModule(model, train_cfg, optimizer=optimizer, teacher=teacher)
     return datamodule, module, trainer
+
+
+def _continue_precision(module: SlotTaggerModule, ckpt_path: str | Path, setting: str, what: str) -> None:
+    """A resumed run goes on in the precision it started in, whatever ``auto`` gives on this machine."""
+    record = run_folder.checkpoint_record(ckpt_path)
+    if record is None:
+        return
+    started = record.get("precision", "fp32")  # a checkpoint from before train.precision: float32
+    now = module.train_config.precision
+    if started == now or setting != "auto":  # a setting given outright is the saved config's, unchanged
+        return
+    if started == "bf16" and (error := bf16_lstm_error()):
+        raise ConfigError(
+            f"{what}: the run trained its LSTM layers in bfloat16, which this CPU cannot ({error}); "
+            "resume it on a CPU that can, or start a new run"
+        )
+    module.train_in(started)
+    log.info("precision: %s, as the run started (train.precision=auto gives %s on this machine)", started, now)
 
 
 def _check_teacher(teacher: SlotModel, model: SlotModel, source: str) -> None:
@@ -218,6 +239,7 @@ def fit(cfg: DictConfig, ckpt_path: str | Path | None = None) -> TrainingRun:
         run_folder.check_same_data(
             ckpt_path, module.model.meta.get("data_sha256"), f"resume={cfg.get('resume')}", teacher=teacher
         )
+        _continue_precision(module, ckpt_path, str(cfg.train.get("precision", "fp32")), f"resume={cfg.get('resume')}")
     start = time.perf_counter()
     # with a bar drawn, console log lines (the epoch lines) go above it instead of onto its line
     console = logging_redirect_tqdm() if trainer.progress_bar_callback is not None else contextlib.nullcontext()

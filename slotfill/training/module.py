@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import pytorch_lightning as pl
 import torch
@@ -43,7 +43,9 @@ class TrainConfig:
     average_last: int = 1  # validate, select and save the mean weights of the last this many epochs (1: none)
     distill_from: str | None = None  # a teacher model file (an ensemble): learn from its soft labels too
     distill_weight: float = 0.5  # the soft labels' share of the loss (the gold labels have the rest)
-    precision: str = "fp32"  # the LSTM layers' training arithmetic: fp32 | bf16 | auto (training.precision)
+    # the LSTM layers' training arithmetic: fp32 | bf16 | auto (train.precision; the run resolves auto and
+    # records what it gave); fp32 here: what a model file saved before this setting was trained in
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         fractions = ("unk_replace", "word_dropout", "span_dropout", "lexicon_dropout", "mention_swap", "distill_weight")
@@ -110,7 +112,7 @@ class SlotTaggerModule(pl.LightningModule):
         # held in a tuple, not as a submodule: the teacher is neither trained, nor saved in checkpoints
         self._teacher = (teacher.eval(),) if teacher is not None else ()
         self.train_config = train or TrainConfig()
-        model.net.train_recurrent_in(precision.dtype(precision.resolve(self.train_config.precision, model.config.cell)))
+        self.train_in(precision.resolve(self.train_config.precision, model.config.cell))
         self.save_hyperparameters(
             {
                 "model": model.config.to_dict(),
@@ -129,6 +131,11 @@ class SlotTaggerModule(pl.LightningModule):
         # per split: {"index", "gold", "pred", "pred_intents", "scores"} of the last evaluation
         self.results: dict[str, dict] = {}
         self._recent_val: dict[str, list[float]] = {}  # f1, joint: the last SMOOTH_WINDOW validation values
+
+    def train_in(self, resolved: str) -> None:
+        """Train the LSTM layers in ``resolved`` precision (``fp32`` or ``bf16``) from now on."""
+        self.train_config = replace(self.train_config, precision=resolved)
+        self.model.net.train_recurrent_in(precision.dtype(resolved))
 
     @property
     def scores(self) -> dict[str, dict]:
