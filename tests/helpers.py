@@ -51,6 +51,9 @@ def sample_overrides(epochs: int = 40, extra: list[str] | None = None) -> list[s
         "train.average_last=1",
         "threads=1",  # make test runs a worker per core (pytest-xdist): two threads each would oversubscribe them
         "train.span_dropout=0",
+        # float32: a bfloat16 run's last bits can follow what the process ran before (docs/training.md,
+        # Precision), and the tests' tiny models read single sentences; tests/test_fit.py trains one in bf16
+        "train.precision=fp32",
         *TINY_MODEL,
         *(extra or []),
     ]
