@@ -6,6 +6,7 @@
     python bench/train_cost.py --reference 93760e3 --as-users-run --rounds 2
     python bench/train_cost.py --reference 93760e3 --table precision --rows 1 --epochs 4 --rounds 3
     python bench/train_cost.py --reference 93760e3 --together --epochs 4 --rounds 5
+    python bench/train_cost.py --table preset-precision --together --epochs 4 --rounds 3
 
 With ``--reference COMMIT...`` the rows are the default training of this checkout and of those commits
 (each checked out once under ``bench/runs/ref-COMMIT``), each with its own defaults; settings the
@@ -47,7 +48,16 @@ PRESET_JOINT = {
 }
 # the LSTM layers' training arithmetic (train.precision; auto is bf16 on a CPU with AMX)
 PRECISION = {f"train.precision={p}": [f"train.precision={p}"] for p in ("fp32", "bf16")}
-TABLES = {"default-intent": DEFAULT_INTENT, "preset-joint": PRESET_JOINT, "precision": PRECISION}
+# the ATIS preset (which pins fp32) in float32 and with the default's bfloat16 LSTM layers
+PRESET_PRECISION = {
+    f"experiment=atis, train.precision={p}": ["experiment=atis", f"train.precision={p}"] for p in ("fp32", "auto")
+}
+TABLES = {
+    "default-intent": DEFAULT_INTENT,
+    "preset-joint": PRESET_JOINT,
+    "precision": PRECISION,
+    "preset-precision": PRESET_PRECISION,
+}
 
 
 def short_run(epochs: int) -> list[str]:
