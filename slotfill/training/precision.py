@@ -3,8 +3,8 @@
 With ``bf16`` each LSTM layer multiplies in bfloat16 while training (its inputs and a bfloat16 copy
 of its weights, made at every step); the weights, their gradients, the optimiser, every other layer
 and the loss stay float32, and validation, test and prediction run the float32 network. On a CPU
-with Intel AMX the LSTM kernels ran ~3× as fast in bfloat16 and default training took ~0.7× the
-float32 CPU time (``bench/train_cost.py --table precision``); without AMX bfloat16 was not measured
+with Intel AMX default training took 0.66× the float32 fit time and 0.75× its CPU
+(``bench/train_cost.py --table precision --together``); without AMX bfloat16 was not measured
 (without native bfloat16 it is emulated), so ``auto`` chooses it only on AMX, only on the CPU
 accelerator and only for the LSTM cell (oneDNN's fused bfloat16 kernel).
 """
