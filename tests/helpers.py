@@ -54,6 +54,8 @@ def sample_overrides(epochs: int = 40, extra: list[str] | None = None) -> list[s
         # float32: a bfloat16 run's last bits can follow what the process ran before (docs/training.md,
         # Precision), and the tests' tiny models read single sentences; tests/test_fit.py trains one in bf16
         "train.precision=fp32",
+        # figures cost a tiny run ~0.4 s, half its time; the tests that read them ask for them (plots=true)
+        "plots=false",
         *TINY_MODEL,
         *(extra or []),
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from slotfill.integrations.ray_engine import (
     write_shard,
 )
 from tests.conftest import SAMPLE
-from tests.helpers import one_line_error, run_script
+from tests.helpers import compose_config, one_line_error, run_script
 
 
 def test_input_is_a_file_a_folder_or_a_glob(tmp_path):
@@ -129,19 +130,22 @@ def test_the_actor_tags_a_shard_and_keeps_what_it_holds_out_of_full_collections(
 
 
 @pytest.mark.slow
-def test_cli_errors_come_before_ray_starts(tiny_model_file, tmp_path):
-    ckpt = f"ckpt={tiny_model_file}"
-    one_line_error(run_script("predict.py", [ckpt, "engine=ray", "hello"]), "engine=ray tags files: add input=")
-    one_line_error(
-        run_script("predict.py", [ckpt, "engine=ray", f"input={tmp_path}/nothing*.txt", f"output={tmp_path}/o"]),
-        "no files there to tag",
-    )
+def test_cli_errors_come_before_ray_starts(tiny_model_file, tmp_path, capsys):
+    """The settings' errors in this process (``slotfill predict``'s entry), the model's in a real one."""
+    from slotfill.cli.main import main
+
+    def predict(*args: str) -> subprocess.CompletedProcess:
+        try:
+            code = main(["predict", f"ckpt={tiny_model_file}", "engine=ray", *args])
+        except SystemExit as e:  # an error: one line, then exit, as in the process
+            code = e.code
+        return subprocess.CompletedProcess(args, code, *capsys.readouterr())
+
+    one_line_error(predict("hello"), "engine=ray tags files: add input=")
+    one_line_error(predict(f"input={tmp_path}/nothing*.txt", f"output={tmp_path}/o"), "no files there to tag")
     (tmp_path / "in.txt").write_text("hello\n")
-    one_line_error(run_script("predict.py", [ckpt, "engine=ray", f"input={tmp_path}/in.txt"]), "add output=FOLDER")
-    one_line_error(
-        run_script("predict.py", [ckpt, "engine=ray", f"input={tmp_path}/in.txt", "ray.actors=2"]),
-        "unknown setting ray.actors",
-    )
+    one_line_error(predict(f"input={tmp_path}/in.txt"), "add output=FOLDER")
+    one_line_error(predict(f"input={tmp_path}/in.txt", "ray.actors=2"), "unknown setting ray.actors")
     bad_model = tmp_path / "model.pt"
     bad_model.write_bytes(b"not a model")
     proc = run_script(
@@ -188,12 +192,15 @@ def test_two_actors_give_the_records_of_plain_predict(trained_sample, tmp_path):
     ]
     assert not list((tmp_path / "out").glob("*.partial"))
 
+    from slotfill.cli.jobs import predict  # plain predict, in this process
+
     plain = []
     (tmp_path / "b.txt").write_text("\n".join(lines[half:]) + "\n")
     for name, path in (("a.txt", inputs / "a.txt"), ("b.jsonl", tmp_path / "b.txt")):
-        out = run_script("predict.py", [f"ckpt={ckpt}", f"input={path}", "format=jsonl", "batch_size=128"])
-        assert out.returncode == 0, out.stderr[-2000:]
+        out = tmp_path / f"plain-{name}"
+        args = [f"ckpt={ckpt}", f"input={path}", "format=jsonl", "batch_size=128", f"output={out}"]
+        predict(compose_config(args, tmp_path, config_name="predict"))
         source = str((inputs / name).resolve() if name == "a.txt" else (inputs / "more" / name).resolve())
-        plain += [{"source": source, "line": n, **json.loads(r)} for n, r in enumerate(out.stdout.splitlines(), 1)]
+        plain += [{"source": source, "line": n, **json.loads(r)} for n, r in enumerate(out.read_text().splitlines(), 1)]
     assert len(records) == len(lines) + 1
     assert records == sorted(plain, key=lambda r: (r["source"], r["line"]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from torch.nn.utils.rnn import pad_sequence
 
 from slotfill.core.tokenize import normalize
 from slotfill.core.vocab import MAX_WORD_LEN, Vocabularies, split_intent
@@ -47,12 +48,11 @@ def collate(batch: Sequence[dict]) -> dict:
     """
     lengths = torch.tensor([len(ex["words"]) for ex in batch], dtype=torch.long)
     B, T = len(batch), int(lengths.max())
-    words = torch.zeros(B, T, dtype=torch.long)
+    words = pad_sequence([ex["words"] for ex in batch], batch_first=True)
     rows: dict[str, int] = {}
     char_rows: list[list[int]] = [[]]
     index = [[0] * T for _ in range(B)]
     for b, ex in enumerate(batch):
-        words[b, : len(ex["words"])] = ex["words"]
         idx = index[b]
         for t, (key, ids) in enumerate(zip(ex["keys"], ex["char_ids"])):
             r = rows.get(key)
@@ -64,15 +64,9 @@ def collate(batch: Sequence[dict]) -> dict:
     chars = torch.tensor([c + [0] * (L - len(c)) for c in char_rows], dtype=torch.long)
     out = {"words": words, "chars": chars, "char_index": torch.tensor(index, dtype=torch.long), "lengths": lengths}
     if "lexicon" in batch[0]:  # gazetteer features [B, T, types]; padding is 0
-        lexicon = torch.zeros(B, T, batch[0]["lexicon"].shape[1], dtype=torch.long)
-        for b, ex in enumerate(batch):
-            lexicon[b, : len(ex["lexicon"])] = ex["lexicon"]
-        out["lexicon"] = lexicon
+        out["lexicon"] = pad_sequence([ex["lexicon"] for ex in batch], batch_first=True)
     if "tags" in batch[0]:
-        tags = torch.full((B, T), IGNORE, dtype=torch.long)
-        for b, ex in enumerate(batch):
-            tags[b, : len(ex["tags"])] = ex["tags"]
-        out["tags"] = tags
+        out["tags"] = pad_sequence([ex["tags"] for ex in batch], batch_first=True, padding_value=IGNORE)
         out["intents"] = torch.stack([ex["intents"] for ex in batch])
     if "index" in batch[0]:
         out["index"] = torch.tensor([ex["index"] for ex in batch], dtype=torch.long)
