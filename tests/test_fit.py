@@ -98,7 +98,9 @@ def test_every_format_trains_and_evaluates(tmp_path, fmt):
     metrics = train_on_sample(tmp_path / "run", epochs=2, extra=[f"data.path={tmp_path / fmt}", "model.intent=true"])
     assert metrics["dataset"] == fmt and set(metrics["scores"]) == {"valid", "test"}
     test_split = tmp_path / fmt / f"test{formats.suffix(fmt)}"
-    cfg = compose_config([f"ckpt={metrics['model_file']}", f"split_dir={test_split}"], tmp_path / "ev", "evaluate")
+    cfg = compose_config(
+        [f"ckpt={metrics['model_file']}", f"split_dir={test_split}", "plots=false"], tmp_path / "ev", "evaluate"
+    )
     evaluated = jobs.evaluate(cfg)
     assert evaluated["scores"]["test"]["f1"] == pytest.approx(metrics["scores"]["test"]["f1"])
     assert evaluated["scores"]["test"]["intent_accuracy"] == pytest.approx(metrics["scores"]["test"]["intent_accuracy"])
