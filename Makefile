@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 ARGS ?=
 TEST_JOBS ?= auto  # pytest-xdist workers for make test and test-fast (auto: one per core)
+# The virtual environment and the browser (apt) set themselves up side by side before the tests.
+MAKEFLAGS += --jobs=2
 # Bytecode caches on: without them every test's subprocess compiles slotfill again (seconds each).
 unexport PYTHONDONTWRITEBYTECODE
 
