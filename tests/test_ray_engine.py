@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -139,6 +140,8 @@ def test_cli_errors_come_before_ray_starts(tiny_model_file, tmp_path, capsys):
             code = main(["predict", f"ckpt={tiny_model_file}", "engine=ray", *args])
         except SystemExit as e:  # an error: one line, then exit, as in the process
             code = e.code
+        ray = sys.modules.get("ray")
+        assert ray is None or not ray.is_initialized()  # refused before Ray started
         return subprocess.CompletedProcess(args, code, *capsys.readouterr())
 
     one_line_error(predict("hello"), "engine=ray tags files: add input=")
