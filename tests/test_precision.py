@@ -92,20 +92,20 @@ def test_bf16_training_pass_is_close_to_float32_and_its_gradients_reach_float32_
     ],
 )
 def test_a_resumed_run_goes_on_in_the_precision_it_started_in(tmp_path, monkeypatch, recorded, setting, expected):
-    from slotfill.training import fit
+    from slotfill.training import fit, run_folder
     from slotfill.training.callbacks import RUN_KEY
 
     monkeypatch.setattr(fit, "bf16_lstm_error", lambda: None)
     ckpt = tmp_path / "last.ckpt"
     torch.save({RUN_KEY: {"config": {}, **recorded}}, ckpt)
     module = SlotTaggerModule(tiny_model(), TrainConfig(precision="fp32" if setting == "auto" else setting))
-    fit._continue_precision(module, ckpt, setting, "resume=RUN")
+    fit._continue_precision(module, run_folder.checkpoint_record(ckpt), setting, "resume=RUN")
     assert module.train_config.precision == expected
     assert module.model.net.encoder.train_dtype is precision.dtype(expected)
 
 
 def test_resuming_a_bf16_run_on_a_cpu_that_cannot_is_a_one_line_error(tmp_path, monkeypatch):
-    from slotfill.training import fit
+    from slotfill.training import fit, run_folder
     from slotfill.training.callbacks import RUN_KEY
 
     monkeypatch.setattr(fit, "bf16_lstm_error", lambda: "no bf16 primitive")
@@ -113,4 +113,4 @@ def test_resuming_a_bf16_run_on_a_cpu_that_cannot_is_a_one_line_error(tmp_path, 
     torch.save({RUN_KEY: {"config": {}, "precision": "bf16"}}, ckpt)
     module = SlotTaggerModule(tiny_model(), TrainConfig(precision="fp32"))
     with pytest.raises(ConfigError, match=r"^resume=RUN: the run trained its LSTM layers in bfloat16, which this CPU"):
-        fit._continue_precision(module, ckpt, "auto", "resume=RUN")
+        fit._continue_precision(module, run_folder.checkpoint_record(ckpt), "auto", "resume=RUN")

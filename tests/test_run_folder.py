@@ -125,18 +125,19 @@ def test_resume_refuses_a_saved_config_edited_since_the_checkpoint(tmp_path, edi
 
 
 def test_resume_refuses_changed_data_and_accepts_the_same(tmp_path):
-    last = _interrupted_run(tmp_path)
-    run_folder.check_same_data(last, "d" * 64, "resume=RUN")
+    record = run_folder.checkpoint_record(_interrupted_run(tmp_path))
+    run_folder.check_same_data(record, "d" * 64, "resume=RUN")
     with pytest.raises(ConfigError, match="the data changed since the run started.*mix of two data sets"):
-        run_folder.check_same_data(last, "e" * 64, "resume=RUN")
+        run_folder.check_same_data(record, "e" * 64, "resume=RUN")
 
 
 def test_resume_refuses_another_teacher_and_accepts_the_same(tmp_path):
     last = tmp_path / "last.ckpt"
     torch.save({RUN_KEY: {"config": {}, "data_sha256": "d" * 64, "teacher": "t" * 64}}, last)
-    run_folder.check_same_data(last, "d" * 64, "resume=RUN", teacher="t" * 64)
+    record = run_folder.checkpoint_record(last)
+    run_folder.check_same_data(record, "d" * 64, "resume=RUN", teacher="t" * 64)
     with pytest.raises(ConfigError, match=r"the teacher model \(train.distill_from\) changed since the run started"):
-        run_folder.check_same_data(last, "d" * 64, "resume=RUN", teacher="u" * 64)
+        run_folder.check_same_data(record, "d" * 64, "resume=RUN", teacher="u" * 64)
 
 
 def test_a_checkpoint_holding_a_pickle_payload_is_refused_in_one_line(tmp_path):

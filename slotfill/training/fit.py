@@ -178,9 +178,9 @@ def build(cfg: DictConfig) -> tuple[SlotDataModule, SlotTaggerModule, pl.Trainer
     return datamodule, module, trainer
 
 
-def _continue_precision(module: SlotTaggerModule, ckpt_path: str | Path, setting: str, what: str) -> None:
-    """A resumed run goes on in the precision it started in, whatever ``auto`` gives on this machine."""
-    record = run_folder.checkpoint_record(ckpt_path)
+def _continue_precision(module: SlotTaggerModule, record: dict | None, setting: str, what: str) -> None:
+    """A resumed run goes on in the precision its checkpoint's ``record`` started in, whatever ``auto``
+    gives on this machine."""
     if record is None:
         return
     started = record.get("precision", "fp32")  # a checkpoint from before train.precision: float32
@@ -236,10 +236,9 @@ def fit(cfg: DictConfig, ckpt_path: str | Path | None = None) -> TrainingRun:
     datamodule, module, trainer = build(cfg)
     if ckpt_path:
         teacher = (module.model.meta.get("teacher") or {}).get("fingerprint")
-        run_folder.check_same_data(
-            ckpt_path, module.model.meta.get("data_sha256"), f"resume={cfg.get('resume')}", teacher=teacher
-        )
-        _continue_precision(module, ckpt_path, str(cfg.train.get("precision", "fp32")), f"resume={cfg.get('resume')}")
+        what, record = f"resume={cfg.get('resume')}", run_folder.checkpoint_record(ckpt_path)
+        run_folder.check_same_data(record, module.model.meta.get("data_sha256"), what, teacher=teacher)
+        _continue_precision(module, record, str(cfg.train.get("precision", "fp32")), what)
     start = time.perf_counter()
     # with a bar drawn, console log lines (the epoch lines) go above it instead of onto its line
     console = logging_redirect_tqdm() if trainer.progress_bar_callback is not None else contextlib.nullcontext()

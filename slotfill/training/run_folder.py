@@ -221,10 +221,10 @@ def check_same_config(checkpoint: Path, saved: DictConfig, what: str) -> None:
         )
 
 
-def check_same_data(checkpoint: str | Path, data_sha256: str | None, what: str, teacher: str | None = None) -> None:
-    """Refuse to resume on training data other than the checkpoint's (its fingerprint, when recorded),
-    or from another teacher model (``train.distill_from``: its fingerprint)."""
-    record = checkpoint_record(checkpoint) or {}
+def check_same_data(record: dict | None, data_sha256: str | None, what: str, teacher: str | None = None) -> None:
+    """Refuse to resume on training data other than the checkpoint's (its fingerprint in ``record``, from
+    :func:`checkpoint_record`, when there), or from another teacher model (``train.distill_from``)."""
+    record = record or {}
     recorded = record.get("data_sha256")
     if recorded and recorded != data_sha256:
         raise ConfigError(
