@@ -161,10 +161,10 @@ PRESET_TUNING = {
         "experiment=snips (with the default's lexicons, lexicon dropout and mention swap)": [],
     },
 }
-# the joint modelling of each preset, judged on the validation columns; each row pins the setting
 # the presets pin train.precision=fp32 (their figures were measured so): the default's bfloat16 LSTM
 # layers (auto, on a CPU with AMX) tried on them; the float32 rows are the "Presets" table's
 PRESET_PRECISION = {"experiment={ds} with train.precision=auto (bfloat16 LSTM layers on AMX)": ["train.precision=auto"]}
+# the joint modelling of each preset, judged on the validation columns; each row pins the setting
 PRESET_JOINT = {
     "experiment={ds} with model.co_interaction=false": ["model.co_interaction=false"],
     "experiment={ds} with model.co_interaction=true": ["model.co_interaction=true"],
