@@ -7,8 +7,9 @@ package registry (``torch==2.13.0`` first, the CPU build this project uses, then
 ``flair==0.15.1``). Training: slotfill's default ``train.py`` (``--epochs`` epochs, its median
 epoch rate) and one Flair epoch (``--flair-train-sentences`` of the training split; 0 for all)
 run **at the same time**, one core each. Batched inference: the ATIS test split through
-slotfill's Python API (the model that training run wrote, batch 256) and Flair's ``predict``
-(batch 256), **alternated** ``--rounds`` times; medians. The machine's load is printed.
+slotfill's Python API (the model that training run wrote, batch 256, in ``--precision``: ``auto``
+by default, as users run it) and Flair's ``predict`` (batch 256), **alternated** ``--rounds`` times;
+medians. The machine's load and the precision slotfill ran in are printed.
 """
 
 from __future__ import annotations
@@ -31,12 +32,13 @@ SLOTFILL_PREDICT = """
 import json, sys, time, torch
 torch.set_num_threads(1)
 from slotfill.inference.loading import load_tagger
-tagger = load_tagger(sys.argv[1], "torch", 1, "fp32")
+tagger = load_tagger(sys.argv[1], "torch", 1, sys.argv[3])
 texts = open(sys.argv[2], encoding="utf-8").read().splitlines()
 tagger.predict(texts[:64], batch_size=64)
 start = time.perf_counter()
 tagger.predict(texts, batch_size=256)
-print(json.dumps({"predict_sent_per_s": len(texts) / (time.perf_counter() - start)}))
+rate = len(texts) / (time.perf_counter() - start)
+print(json.dumps({"predict_sent_per_s": rate, "precision": tagger.precision}))
 """
 
 
@@ -71,6 +73,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=3, help="slotfill epochs, run while Flair trains")
     ap.add_argument("--flair-train-sentences", type=int, default=0, help="0: Flair's epoch is the whole split")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="slotfill's, for inference")
     args = ap.parse_args()
     python = flair_python()
     print(f"load before: {os.getloadavg()[0]:.2f}; {os.cpu_count()} CPUs", flush=True)
@@ -102,19 +105,21 @@ def main() -> None:
         ours_pred, theirs_pred = [], []
         for _ in range(args.rounds):
             out = subprocess.run(
-                [sys.executable, "-c", SLOTFILL_PREDICT, str(run / "model.pt"), str(texts)],
+                [sys.executable, "-c", SLOTFILL_PREDICT, str(run / "model.pt"), str(texts), args.precision],
                 cwd=ROOT,
                 env=ENV,
                 capture_output=True,
                 text=True,
                 check=True,
             )
-            ours_pred.append(json.loads(out.stdout.splitlines()[-1])["predict_sent_per_s"])
+            answer = json.loads(out.stdout.splitlines()[-1])
+            ours_pred.append(answer["predict_sent_per_s"])
             finish(flair(python, "predict", args.data, tmp / "flair-predict.json"), "Flair prediction")
             theirs_pred.append(json.loads((tmp / "flair-predict.json").read_text())["predict_sent_per_s"])
             time.sleep(1)
         print(f"load after inference: {os.getloadavg()[0]:.2f}", flush=True)
     print(f"Flair {theirs_fig['flair']}, torch {theirs_fig['torch']} in its environment")
+    print(f"slotfill's inference ran in {answer['precision']} (precision={args.precision})")
     print("| measure (ATIS, 1 thread each) | slotfill | Flair 0.15.1 | ratio |")
     print("|---|---:|---:|---:|")
     print(

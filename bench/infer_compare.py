@@ -1,16 +1,19 @@
 """Inference of this checkout against another commit's, on the same model, alternated.
 
     python bench/infer_compare.py --ckpt outputs/DATE/TIME/model.pt --reference 53a7d94 --rounds 5
-    python bench/infer_compare.py --ckpt outputs/DATE/TIME/model.pt --reference 53a7d94 --precision bf16
+    python bench/infer_compare.py --ckpt outputs/DATE/TIME/model.pt --reference 53a7d94 --precision fp32
 
 The reference commit is checked out once (``git worktree``) under ``bench/runs/ref-COMMIT`` and
 imported from there (``PYTHONPATH``); each round runs one fresh process per side, in turn, with
 ``--threads`` intra-op threads: batched prediction of the ATIS test sentences through the Python
 API (``predict``, batch 256, raw text in, results out) and the p50 of one sentence at a time.
-Both sides must give the same results (checked every round); with ``--precision bf16`` (this
-checkout's tagger in bfloat16, the reference's in float32) the confidences differ in their last
-digits and the sentences whose tags or intent differ are counted instead. Medians and ratios are printed
-with the machine's load.
+This checkout runs in ``--precision`` (default ``auto``, as users run it: bfloat16 for a model
+trained so on a CPU with AMX), the reference in float32. Where both ran float32 they must give the
+same results (checked every round); otherwise the confidences differ in their last digits and the
+sentences whose tags or intent differ are counted instead. Medians and ratios are printed with the
+machine's load and the precision each side ran in. ``--format3``: both sides read a format-3 copy
+of the model (lexicon entries as lists, the same weights and fingerprint), for a reference older
+than format 4 (53a7d94 is); this checkout reads format 3 too.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from common import ENV, ROOT, worktree
@@ -45,7 +49,9 @@ one.sort()
 answers = json.dumps([[r["tags"], r["intent"], [s["confidence"] for s in r["spans"]]] for r in results])
 digest = hashlib.sha256(answers.encode()).hexdigest()
 tagged = [hashlib.sha256(json.dumps([r["tags"], r["intent"]]).encode()).hexdigest()[:16] for r in results]
-print(json.dumps({"batched": batched, "p50_ms": one[len(one) // 2] * 1000, "digest": digest, "tagged": tagged}))
+ran = getattr(tagger, "precision", precision)  # older code: what it was asked for
+out = {"batched": batched, "p50_ms": one[len(one) // 2] * 1000, "digest": digest, "tagged": tagged, "ran": ran}
+print(json.dumps(out))
 """
 
 
@@ -63,6 +69,19 @@ def measure(tree: Path, ckpt: Path, texts: Path, threads: int, precision: str = 
     return json.loads(out.stdout.splitlines()[-1])
 
 
+def format3_copy(ckpt: Path, out: Path) -> Path:
+    """``ckpt`` (a model.pt of format 4) written as format 3, which keeps lexicon entries as lists."""
+    import torch
+
+    state = torch.load(ckpt, weights_only=True)
+    lexicon = state["vocabs"].get("lexicon")
+    if lexicon:
+        lexicon["entries"] = {t: e.split("\n") if isinstance(e, str) else e for t, e in lexicon["entries"].items()}
+    state["format"] = 3
+    torch.save(state, out)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ckpt", type=Path, required=True)
@@ -70,10 +89,13 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "atis")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--format3", action="store_true", help="both sides read a format-3 copy of --ckpt")
     ap.add_argument(
-        "--precision", default="fp32", choices=("fp32", "bf16"), help="this checkout's (the reference runs fp32)"
+        "--precision", default="auto", choices=("auto", "fp32", "bf16"), help="this checkout's (the reference: fp32)"
     )
     args = ap.parse_args()
+    if args.format3:
+        args.ckpt = format3_copy(args.ckpt, Path(tempfile.mkdtemp(prefix="infer_compare.")) / "model.pt")
     ref = worktree(args.reference)
     texts = args.data / "test" / "seq.in"
     rows = {"this checkout": [], f"reference {ref.name[4:]}": []}
@@ -81,15 +103,17 @@ def main() -> None:
     for _ in range(args.rounds):
         mine = measure(ROOT, args.ckpt, texts, args.threads, args.precision)
         theirs = measure(ref, args.ckpt, texts, args.threads)
-        if args.precision == "fp32" and mine["digest"] != theirs["digest"]:
+        exact = mine["ran"] == theirs["ran"] == "fp32"
+        if exact and mine["digest"] != theirs["digest"]:
             raise SystemExit("the two sides tagged the test sentences differently")
         differ = sum(a != b for a, b in zip(mine["tagged"], theirs["tagged"]))
         if differ:  # bf16: near-ties may fall the other way; said, not hidden
             print(f"{differ} of {len(mine['tagged'])} sentences tagged differently (tags or intent)", flush=True)
         rows["this checkout"].append(mine)
         rows[f"reference {ref.name[4:]}"].append(theirs)
-    same = "the same results" if args.precision == "fp32" else "the same tags and intents unless said above"
+    same = "the same results" if exact else "the same tags and intents unless said above"
     print(f"load after: {os.getloadavg()[0]:.2f}; {same} on both sides in every round")
+    print(f"precision: this checkout {mine['ran']}, the reference {theirs['ran']}")
     print("| code | batched sentences/s (median; each round) | one sentence p50 ms (median) |")
     print("|---|---|---:|")
     medians = {}

@@ -83,6 +83,40 @@ def test_bf16_training_pass_is_close_to_float32_and_its_gradients_reach_float32_
         torch.testing.assert_close(enc(x, lengths), full.detach(), atol=1e-6, rtol=1e-5)
 
 
+@bf16_kernels
+def test_bf16_prediction_runs_the_fused_layers_in_bfloat16_and_padding_never_reaches_a_token(monkeypatch):
+    """Without gradients, ``predict_dtype`` (the tagger's precision="bf16") runs each layer and direction
+    as one bfloat16 call over the padded batch; a padded sentence gets what it gets alone."""
+    torch.manual_seed(0)
+    enc = RecurrentEncoder(12, cell="lstm", hidden_size=16, num_layers=2, dropout=0.0).eval()
+    x = torch.randn(3, 9, 12)
+    lengths = torch.tensor([9, 4, 1])
+    with torch.no_grad():
+        full = enc(x, lengths)
+        enc.predict_dtype = torch.bfloat16
+        seen = []
+        lstm = torch.lstm
+        monkeypatch.setattr(encoder, "_LAYER_FN", {"lstm": lambda x, *a: seen.append(x.dtype) or lstm(x, *a)})
+        low = enc(x, lengths)
+        alone = enc(x[1:2, :4], lengths[1:2])
+    assert seen == [torch.bfloat16] * 4 + [torch.bfloat16] * 4  # two layers, two directions, two calls
+    assert low.dtype == torch.float32 and low[1, 4:].abs().sum() == low[2, 1:].abs().sum() == 0
+    assert not torch.equal(low, full)
+    torch.testing.assert_close(low, full, atol=0.03, rtol=0.05)  # bfloat16 keeps ~3 significant digits
+    torch.testing.assert_close(low[1, :4], alone[0])  # the backward direction starts at the sentence's end
+
+
+def test_the_training_dtype_leaves_prediction_alone_and_the_prediction_dtype_leaves_training_alone():
+    enc = RecurrentEncoder(4, cell="lstm", hidden_size=3, num_layers=1)
+    enc.predict_dtype = torch.bfloat16
+    calls = []
+    enc._by_layer = lambda x, n, low=None: calls.append(low) or x  # records what each pass asked for
+    enc(torch.randn(1, 2, 4), torch.tensor([2]))
+    with torch.no_grad():
+        enc(torch.randn(1, 2, 4), torch.tensor([2]))
+    assert calls == [None, torch.bfloat16]
+
+
 @pytest.mark.parametrize(
     "recorded, setting, expected",
     [

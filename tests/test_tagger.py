@@ -99,12 +99,56 @@ def bf16_or_skip(path) -> SlotTagger:
 
 
 def test_a_cpu_without_a_bfloat16_lstm_is_one_line_at_load_time(tiny_model_file, monkeypatch):
+    from slotfill.models import encoder
+
     def refuse(*args, **kwargs):
         raise RuntimeError("could not create a primitive descriptor for the LSTM forward propagation primitive.")
 
-    monkeypatch.setattr(torch.nn.LSTM, "forward", refuse)
+    monkeypatch.setattr(encoder, "_LAYER_FN", {"lstm": refuse})
     with pytest.raises(ConfigError, match=r"^precision=bf16: this CPU cannot run .*use precision=fp32$"):
         SlotTagger.load(tiny_model_file, precision="bf16")
+
+
+def trained_in(tmp_path, lstm_precision: str | None, **net):
+    """A tiny model file whose run record says its LSTM layers trained in ``lstm_precision``."""
+    from tests.helpers import tiny_model
+
+    model = tiny_model(intent=True, **net)
+    if lstm_precision:
+        model.meta["train"] = {"precision": lstm_precision}
+    return model.save(tmp_path / "model.pt")
+
+
+@pytest.mark.parametrize(
+    "trained, amx, expected",
+    [("bf16", True, "bf16"), ("bf16", False, "fp32"), ("fp32", True, "fp32"), (None, True, "fp32")],
+)
+def test_auto_predicts_in_bfloat16_only_a_model_trained_so_on_amx(tmp_path, monkeypatch, trained, amx, expected):
+    from slotfill.inference import tagger as tagger_module
+
+    monkeypatch.setattr(tagger_module, "hardware_bf16", lambda: amx)
+    path = trained_in(tmp_path, trained)
+    if expected == "bf16":
+        bf16_or_skip(path)  # this CPU runs the kernel at all
+    auto = SlotTagger.load(path)  # auto is the default
+    assert auto.precision == expected
+    assert auto.model.net.encoder.predict_dtype is (torch.bfloat16 if expected == "bf16" else None)
+    assert SlotTagger.load(path, precision="fp32").precision == "fp32"
+    assert SlotTagger.load(trained_in(tmp_path, trained, cell="gru")).precision == "fp32"  # oneDNN's bf16 kernel: LSTM
+
+
+def test_auto_on_a_cpu_whose_kernel_refuses_bfloat16_predicts_in_float32(tmp_path, monkeypatch):
+    from slotfill.inference import tagger as tagger_module
+    from slotfill.models import encoder
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("could not create a primitive descriptor for the LSTM forward propagation primitive.")
+
+    monkeypatch.setattr(tagger_module, "hardware_bf16", lambda: True)
+    monkeypatch.setattr(encoder, "_LAYER_FN", {"lstm": refuse})
+    auto = SlotTagger.load(trained_in(tmp_path, "bf16"))
+    assert auto.precision == "fp32" and auto.model.net.encoder.predict_dtype is None
+    assert auto.predict(TEXTS[0])[0]["tags"]  # the packed float32 path, not the refused kernel
 
 
 @pytest.mark.slow

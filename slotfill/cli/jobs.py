@@ -100,7 +100,7 @@ def evaluate(cfg: DictConfig) -> dict:
     tagger = load_tagger(cfg)
     start = time.perf_counter()
     results = tagger.predict_tokens(cols["tokens"], batch_size=cfg.batch_size)
-    facts = {"model_file": str(cfg.ckpt), "data": name, "backend": str(cfg.backend), "precision": str(cfg.precision)}
+    facts = {"model_file": str(cfg.ckpt), "data": name, "backend": str(cfg.backend), "precision": tagger.precision}
     facts["seconds"] = round(time.perf_counter() - start, 3)
     pred_intents = [r["intent"] for r in results] if tagger.predicts_intent else None
     warning = label_coverage_warning(cols["tags"], tagger.tags)

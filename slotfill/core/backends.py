@@ -10,7 +10,7 @@ from pathlib import Path
 from slotfill.errors import ConfigError
 
 BACKENDS = ("auto", "torch", "onnx")
-PRECISIONS = ("fp32", "bf16", "int8")
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
 
 
 def is_onnx(path: str | Path) -> bool:

@@ -11,13 +11,14 @@ from slotfill.inference.pipeline import TextTagger
 
 
 def load_tagger(
-    path: str | Path, backend: str = "auto", threads: int | None = None, precision: str = "fp32"
+    path: str | Path, backend: str = "auto", threads: int | None = None, precision: str = "auto"
 ) -> TextTagger:
     """A tagger for ``path`` (a run folder, ``model.pt``, a training ``.ckpt`` or ``model.onnx``).
 
     ONNX models run on ONNX Runtime with numpy decoding (:class:`OnnxTagger`: torch is never
-    imported; ``precision="int8"`` takes the int8 graph beside the float one); the others on
-    PyTorch (:class:`SlotTagger`).
+    imported; ``precision="int8"`` takes the int8 graph beside the float one, ``auto`` the float
+    one); the others on PyTorch (:class:`SlotTagger`, where ``auto`` runs a model trained with
+    bfloat16 LSTM layers in bfloat16 on a CPU with AMX).
     """
     if precision not in PRECISIONS:
         raise ConfigError(f"precision={precision!r}: choose one of {', '.join(PRECISIONS)}")

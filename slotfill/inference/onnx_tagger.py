@@ -53,6 +53,7 @@ class OnnxTagger(TextTagger):
         self.card = card_of(meta)
         self.inputs = [i.name for i in session.get_inputs()]
         self.predicts_intent = len(session.get_outputs()) > 1
+        self.precision = "int8" if source.endswith(".int8.onnx") else "fp32"  # what the graph runs in
 
     @classmethod
     def load(cls, path: str | Path, threads: int | None = None) -> OnnxTagger:

@@ -46,9 +46,11 @@ def drop_unsure(result: dict, min_confidence: float) -> dict:
 
 
 class TextTagger:
-    """Subclasses set ``vocabs`` and ``tags`` and implement :meth:`_tag` (and :meth:`_emissions` for ``nbest``)."""
+    """Subclasses set ``vocabs``, ``tags`` and ``precision`` and implement :meth:`_tag` (and
+    :meth:`_emissions` for ``nbest``)."""
 
     vocabs: Vocabularies
+    precision: str  # what the network runs in: fp32, bf16 or int8
 
     def _tag(self, pieces: list[list[str]], batch_size: int) -> list[dict]:
         """``tags``, ``probs``, ``intent``, ``intent_confidence``, ``intent_ranking`` for each token list.

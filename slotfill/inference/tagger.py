@@ -15,39 +15,59 @@ from pathlib import Path
 
 import torch
 
+from slotfill.core.backends import PRECISIONS
 from slotfill.core.schema import model_path
 from slotfill.core.settings import whole_number
 from slotfill.errors import ConfigError, first_line
 from slotfill.inference.pipeline import MAX_TOKENS, TextTagger
+from slotfill.models.bfloat16 import hardware_bf16
 from slotfill.models.slot_model import Forward, SlotModel
 
 __all__ = ["MAX_TOKENS", "SlotTagger"]
-PRECISIONS = ("fp32", "bf16", "int8")
 BACKENDS = ("torch", "onnx")
 
 
-def _bf16(model: SlotModel) -> Forward:
-    """The eager network under bfloat16 autocast; scores come back in float32 for decoding.
+def resolve_precision(setting: str, model: SlotModel) -> str:
+    """``fp32`` or ``bf16``: what ``setting`` runs ``model`` in on PyTorch. ``auto`` is ``bf16`` for a
+    model whose LSTM layers trained in bfloat16 (``train.precision`` recorded in the file) on a CPU
+    with AMX, where it tags the same and batches run faster (``bench/infer_precision.py``), else ``fp32``."""
+    if setting != "auto":
+        return setting
+    trained = (model.meta.get("train") or {}).get("precision")
+    return "bf16" if trained == "bf16" and model.config.cell == "lstm" and hardware_bf16() else "fp32"
+
+
+def _bf16(model: SlotModel, asked: bool = True) -> str:
+    """Run ``model``'s recurrent layers in bfloat16, as ``train.precision=bf16`` trains them: one fused
+    oneDNN call per layer and direction on bfloat16 copies of the inputs and weights; every other layer
+    and the decoding stay float32.
 
     Tried once on a one-word sentence first: oneDNN refuses a bfloat16 LSTM on some CPUs (without
-    native bfloat16) for some layer sizes, and that is a one-line error here, not a traceback on
-    the first sentence.
+    native bfloat16) for some layer sizes, and that is a one-line error here (``asked``: the user
+    chose bf16), not a traceback on the first sentence; under ``auto`` it is float32 instead.
+    Returns the precision the model now runs in.
     """
-
-    def forward(batch: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            emissions, intent = model(batch)
-        return emissions.float(), intent.float() if intent is not None else None
-
+    model.predict_recurrent_in(torch.bfloat16)
     try:
         with torch.inference_mode():
-            forward(model.eval().encode([["a"]]))
+            model.eval()(model.encode([["a"]]))
     except RuntimeError as e:
+        model.predict_recurrent_in(None)
+        if not asked:
+            return "fp32"
         raise ConfigError(
             f"precision=bf16: this CPU cannot run the model's LSTM in bfloat16 ({first_line(e)[:90]}); "
             "use precision=fp32"
         ) from None
-    return forward
+    return "bf16"
+
+
+def _runs_in(model: SlotModel, backend: str, setting: str) -> str:
+    """Set ``model`` up for ``setting`` on ``backend``; the precision it then runs in."""
+    if backend == "onnx":
+        return "int8" if setting == "int8" else "fp32"
+    resolved = resolve_precision(setting, model)
+    return _bf16(model, asked=setting == "bf16") if resolved == "bf16" else "fp32"
 
 
 class SlotTagger(TextTagger):
@@ -55,8 +75,9 @@ class SlotTagger(TextTagger):
 
     def __init__(self, model: SlotModel, forward: Forward | None = None) -> None:
         self.model = model
-        self._forward = forward  # None: the eager float32 network
+        self._forward = forward  # None: the eager network (its recurrent layers as the model says)
         self._how = {"backend": "torch", "precision": "fp32", "threads": None}  # what a pickled copy runs on
+        self.precision = "fp32"  # what the network runs in: fp32, bf16 or int8 (``auto`` resolved)
 
     def __getstate__(self) -> dict:
         """The model's own state (and, on ONNX Runtime, the graph's bytes): a pickled tagger runs where
@@ -77,21 +98,22 @@ class SlotTagger(TextTagger):
             from slotfill.inference.onnx_session import open_session
 
             forward = OnnxEmissions(Path("<pickled graph>"), session=open_session(d["graph"], how["threads"]))
-        elif how["precision"] == "bf16":
-            forward = _bf16(model)
         self.__init__(model, forward)
         self._how = how
+        self.precision = _runs_in(model, how["backend"], how["precision"])  # auto: as this machine allows
 
     @classmethod
     def load(
-        cls, path: str | Path, backend: str = "torch", threads: int | None = None, precision: str = "fp32"
+        cls, path: str | Path, backend: str = "torch", threads: int | None = None, precision: str = "auto"
     ) -> SlotTagger:
         """Load ``model.pt`` or a training ``.ckpt`` (``backend="onnx"``: the exported ``.onnx`` beside it).
 
         ``precision`` trades exactness for speed, decoding always stays in float32:
-        ``"bf16"`` runs the eager network in bfloat16 (fast on CPUs with native bfloat16,
-        AVX512-BF16 or AMX); ``"int8"`` runs the int8-quantized ONNX graph (``backend="onnx"``).
-        Tags can differ from fp32 on near-ties; the speed benchmark measures the agreement.
+        ``"bf16"`` runs the recurrent layers in bfloat16 (fast on CPUs with native bfloat16,
+        AVX512-BF16 or AMX; the other layers stay float32); ``"int8"`` runs the int8-quantized ONNX
+        graph (``backend="onnx"``); ``"auto"`` (the default) is ``"bf16"`` for a model trained with
+        bfloat16 LSTM layers on a CPU with AMX (:func:`resolve_precision`), else ``"fp32"``. Tags can
+        differ from fp32 on near-ties; ``bench/infer_precision.py`` measures the agreement.
         """
         if backend not in BACKENDS:
             raise ConfigError(f"backend={backend!r}: choose one of {', '.join(BACKENDS)}")
@@ -110,10 +132,9 @@ class SlotTagger(TextTagger):
             from slotfill.inference.onnx_forward import OnnxEmissions  # onnxruntime: imported only when asked for
 
             forward = OnnxEmissions.for_model(model, path, threads=threads, precision=precision)
-        elif precision == "bf16":
-            forward = _bf16(model)
         tagger = cls(model, forward)
         tagger._how = {"backend": backend, "precision": precision, "threads": threads}
+        tagger.precision = _runs_in(model, backend, precision)
         return tagger
 
     @property

@@ -262,7 +262,7 @@ def predict_on_ray(
     decisions: dict,
     backend: str = "auto",
     threads: int | None = 1,
-    precision: str = "fp32",
+    precision: str = "auto",
     fmt: str = "jsonl",
     progress: Callable[[str], None] | None = None,
     batch_size: int = 256,

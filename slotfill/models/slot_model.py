@@ -27,6 +27,7 @@ from slotfill.core.settings import whole_number
 from slotfill.core.vocab import Vocabularies
 from slotfill.errors import CheckpointError, SlotfillError, first_line
 from slotfill.models import NetConfig, SlotNet, decode_intents, decode_tags
+from slotfill.models.encoder import RecurrentEncoder
 from slotfill.models.ensemble import EnsembleNet
 from slotfill.version import __version__
 
@@ -111,6 +112,12 @@ class SlotModel(nn.Module):
         return self.net.intent_head is not None
 
     # ------------------------------------------------------------ running
+    def predict_recurrent_in(self, dtype: torch.dtype | None) -> None:
+        """The arithmetic of every recurrent layer's passes without gradients (None: float32, packed)."""
+        for module in self.net.modules():
+            if isinstance(module, RecurrentEncoder):
+                module.predict_dtype = dtype
+
     def encode(self, token_lists: Sequence[Sequence[str]]) -> dict:
         """A padded batch of id tensors for tokenised sentences (each non-empty)."""
         return {k: torch.from_numpy(v) for k, v in encode_batch(token_lists, self.vocabs).items()}

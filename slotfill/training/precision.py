@@ -2,7 +2,8 @@
 
 With ``bf16`` each LSTM layer multiplies in bfloat16 while training (its inputs and a bfloat16 copy
 of its weights, made at every step); the weights, their gradients, the optimiser, every other layer
-and the loss stay float32, and validation, test and prediction run the float32 network. On a CPU
+and the loss stay float32, and validation and test run the float32 network (prediction: the
+tagger's ``precision``, whose ``auto`` runs such a model's LSTM layers in bfloat16 on AMX). On a CPU
 with Intel AMX default training took 0.66× the float32 fit time and 0.75× its CPU
 (``bench/train_cost.py --table precision --together``); without AMX bfloat16 was not measured
 (without native bfloat16 it is emulated), so ``auto`` chooses it only on AMX, only on the CPU
@@ -11,33 +12,14 @@ accelerator and only for the LSTM cell (oneDNN's fused bfloat16 kernel).
 
 from __future__ import annotations
 
-import functools
-
 import torch
 
-from slotfill.errors import ConfigError, first_line
+from slotfill.errors import ConfigError
+from slotfill.models.bfloat16 import bf16_lstm_error, hardware_bf16
+
+__all__ = ["PRECISIONS", "bf16_lstm_error", "describe", "dtype", "hardware_bf16", "resolve"]
 
 PRECISIONS = ("auto", "fp32", "bf16")
-
-
-def hardware_bf16() -> bool:
-    """Whether this CPU multiplies bfloat16 matrices in hardware (AMX tiles, usable by this process)."""
-    check = getattr(torch.cpu, "_is_amx_tile_supported", None)  # private in torch 2.x: absent means no
-    try:
-        return bool(check and check() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (RuntimeError, AttributeError):
-        return False
-
-
-@functools.cache
-def bf16_lstm_error() -> str | None:
-    """Why this CPU cannot train an LSTM layer in bfloat16 (a tiny forward and backward pass tried), or None."""
-    try:
-        lstm = torch.nn.LSTM(4, 3, batch_first=True).to(torch.bfloat16)
-        lstm(torch.randn(2, 3, 4, dtype=torch.bfloat16, requires_grad=True))[0].float().sum().backward()
-    except RuntimeError as e:
-        return first_line(e)[:90]
-    return None
 
 
 def resolve(setting: str, cell: str, accelerator: str = "cpu") -> str:
