@@ -97,6 +97,7 @@ def test_health_version_and_docs(client, backend):
     assert health["status"] == "ok" and health["worker"] == os.getpid()  # which process answered (workers=N)
     version = client.get("/version").json()
     assert version["slotfill_version"].startswith("0.") and version["backend"] == "torch"
+    assert version["precision"] == "fp32"  # precision=auto: the tiny model says nothing of bfloat16 training
     assert version["model"]["weights_sha256"] == backend.card["weights_sha256"]
     assert version["model"]["dataset"] == "tiny"
     assert "/parse" in client.get("/openapi.json").json()["paths"]
@@ -278,7 +279,7 @@ def test_onnx_backend_serves_the_same_answers(tiny_model_file, backend):
     graph = export_onnx(SlotModel.load(tiny_model_file), onnx_path_for(tiny_model_file))
     texts = ["i want to leave taipei", "arrive in new york, please"]
     with TestClient(create_app(load_backend(graph, "onnx"), LIMITS)) as onnx, TestClient(create_app(backend)) as eager:
-        assert onnx.get("/version").json()["backend"] == "onnx"
+        assert onnx.get("/version").json()["backend"] == "onnx" and onnx.get("/version").json()["precision"] == "fp32"
         a = onnx.post("/predict", json={"texts": texts}).json()
         b = eager.post("/predict", json={"texts": texts}).json()
         assert [r["tags"] for r in a] == [r["tags"] for r in b]

@@ -161,7 +161,12 @@ def create_app(
 
     @app.get("/version", summary="slotfill's version and the model card")
     async def version() -> dict:
-        return {"slotfill_version": __version__, "backend": backend.name, "model": backend.card}
+        return {
+            "slotfill_version": __version__,
+            "backend": backend.name,
+            "precision": getattr(backend, "precision", "fp32"),  # a Backend made elsewhere may not say
+            "model": backend.card,
+        }
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def demo() -> HTMLResponse:

@@ -13,6 +13,7 @@ class Backend(Protocol):
     name: str
     card: dict  # the model card (SlotModel.card() or the ONNX sidecar's)
     predicts_intent: bool
+    precision: str  # what the network runs in: fp32, bf16 (PyTorch, precision=auto) or int8
 
     def predict(self, texts: Sequence[str], **options) -> list[dict]: ...
 
@@ -28,6 +29,7 @@ class TorchBackend:
         self.tagger = SlotTagger.load(ckpt, threads=threads)
         self.card = self.tagger.model.card()  # computed once: it hashes the weights
         self.predicts_intent = self.tagger.predicts_intent
+        self.precision = self.tagger.precision
 
     def predict(self, texts: Sequence[str], **options) -> list[dict]:
         return self.tagger.predict(list(texts), **options)
@@ -45,6 +47,7 @@ class OnnxBackend:
         self.tagger = OnnxTagger.load(ckpt, threads=threads)
         self.card = self.tagger.card
         self.predicts_intent = self.tagger.predicts_intent
+        self.precision = self.tagger.precision
 
     def predict(self, texts: Sequence[str], **options) -> list[dict]:
         return self.tagger.predict(list(texts), **options)
