@@ -45,6 +45,8 @@ ATIS_TEST = ROOT.parent / "shared" / "data" / "atis" / "test" / "seq.in"
 CONFIGS = {  # name: serve settings
     "eager-batching": ["backend=torch"],
     "eager-no-batching": ["backend=torch", "batching.max_batch=1"],
+    "eager-batching-2-workers": ["backend=torch", "workers=2"],  # precision=auto: bf16 for a model trained so
+    "eager-batching-2-workers-fp32": ["backend=torch", "workers=2", "precision=fp32"],
     "onnx-batching": ["backend=onnx"],
     "onnx-no-batching": ["backend=onnx", "batching.max_batch=1"],
     "onnx-batching-2-workers": ["backend=onnx", "workers=2"],

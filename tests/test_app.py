@@ -185,6 +185,13 @@ def test_bad_serve_settings_are_config_errors():
     for token in ("", "  ", 123):
         with pytest.raises(ConfigError, match="auth_token: must be a non-empty string"):
             settings(OmegaConf.create({"ckpt": "m.pt", "auth_token": token}))
+    with pytest.raises(ConfigError, match=r"^precision='fp16': choose one of auto, fp32, bf16, int8$"):
+        settings(OmegaConf.create({"ckpt": "m.pt", "precision": "fp16"}))
+    with pytest.raises(ConfigError, match=r"^precision=bf16 needs backend=torch"):
+        settings(OmegaConf.create({"ckpt": "m.onnx", "precision": "bf16"}))
+    with pytest.raises(ConfigError, match=r"^precision=int8 needs backend=onnx"):
+        settings(OmegaConf.create({"ckpt": "m.pt", "precision": "int8"}))
+    assert settings(OmegaConf.create({"ckpt": "m.pt"}))["precision"] == "auto"
 
 
 # ------------------------------------------------------------- slotfill serve

@@ -115,16 +115,14 @@ def check_train(cfg: DictConfig) -> None:
 
 def check_inference(cfg: DictConfig) -> None:
     """Settings shared by ``slotfill predict`` and ``slotfill evaluate``."""
-    from slotfill.core.backends import BACKENDS, PRECISIONS, choose  # torch-free: an ONNX model needs no torch
+    from slotfill.core.backends import BACKENDS, check_precision  # torch-free: an ONNX model needs no torch
 
     require(cfg, "ckpt", f"PATH ({CKPT_HINT})")
     whole(cfg, "batch_size")
     threads_setting(cfg)
     if cfg.backend not in BACKENDS:
         raise ConfigError(f"backend={cfg.backend!r}: choose one of {', '.join(BACKENDS)}")
-    choose(str(cfg.backend), str(cfg.ckpt))
-    if cfg.precision not in PRECISIONS:
-        raise ConfigError(f"precision={cfg.precision!r}: choose one of {', '.join(PRECISIONS)}")
+    check_precision(str(cfg.precision), str(cfg.backend), str(cfg.ckpt))  # the backend too
     existing_checkpoint(cfg, "ckpt")
 
 

@@ -27,3 +27,14 @@ def choose(backend: str, ckpt: str | Path) -> str:
     if backend == "torch" and is_onnx(ckpt):
         raise ConfigError(f"backend=torch cannot run {ckpt}: give its model.pt, or backend=onnx (or auto)")
     return backend
+
+
+def check_precision(precision: str, backend: str, ckpt: str | Path) -> None:
+    """A one-line :class:`ConfigError` for a precision the engine chosen for ``ckpt`` cannot run."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision={precision!r}: choose one of {', '.join(PRECISIONS)}")
+    engine = choose(backend, ckpt)
+    if precision == "bf16" and engine == "onnx":
+        raise ConfigError("precision=bf16 needs backend=torch (the ONNX graphs are float32 or int8)")
+    if precision == "int8" and engine == "torch":
+        raise ConfigError("precision=int8 needs backend=onnx (the int8 graph slotfill export writes)")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from slotfill.core.backends import PRECISIONS, choose
+from slotfill.core.backends import check_precision, choose
 from slotfill.core.schema import model_path
-from slotfill.errors import ConfigError
 from slotfill.inference.pipeline import TextTagger
 
 
@@ -20,13 +19,10 @@ def load_tagger(
     one); the others on PyTorch (:class:`SlotTagger`, where ``auto`` runs a model trained with
     bfloat16 LSTM layers in bfloat16 on a CPU with AMX).
     """
-    if precision not in PRECISIONS:
-        raise ConfigError(f"precision={precision!r}: choose one of {', '.join(PRECISIONS)}")
+    check_precision(precision, backend, path)
     if choose(backend, path) == "onnx":
         from slotfill.inference.onnx_tagger import OnnxTagger, graph_path
 
-        if precision == "bf16":
-            raise ConfigError("precision=bf16 needs backend=torch (the ONNX graphs are float32 or int8)")
         graph = graph_path(model_path(path, ".onnx"))
         if precision == "int8" and not graph.name.endswith(".int8.onnx"):
             graph = graph.with_name(graph.name.removesuffix(".onnx") + ".int8.onnx")

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from slotfill.core.backends import choose
+from slotfill.core.backends import check_precision, choose
 from slotfill.core.limits import text_problem
 from slotfill.core.settings import from_mapping
 from slotfill.core.threads import resolve as resolve_threads
@@ -164,7 +164,7 @@ def create_app(
         return {
             "slotfill_version": __version__,
             "backend": backend.name,
-            "precision": getattr(backend, "precision", "fp32"),  # a Backend made elsewhere may not say
+            "precision": backend.precision,
             "model": backend.card,
         }
 
@@ -188,6 +188,7 @@ def settings(cfg) -> dict:
     out = {
         "ckpt": str(cfg.ckpt),
         "backend": str(cfg.get("backend", "auto")),
+        "precision": str(cfg.get("precision", "auto")),
         "threads": resolve_threads(cfg.get("threads", "auto"), processes=int(cfg.get("workers") or 1)),
         "max_batch": batching.get("max_batch", 64),
         "max_wait_ms": batching.get("max_wait_ms", 2.0),
@@ -199,6 +200,7 @@ def settings(cfg) -> dict:
     if out["auth_token"] is not None and (not isinstance(out["auth_token"], str) or not out["auth_token"].strip()):
         raise ConfigError("auth_token: must be a non-empty string (or null for no token)")
     choose(out["backend"], out["ckpt"])
+    check_precision(out["precision"], out["backend"], out["ckpt"])
     from_mapping(Limits, limits, "limits")
     from_mapping(Connections, connections, "connections")
     try:
@@ -210,7 +212,7 @@ def settings(cfg) -> dict:
 
 def build(s: dict, backend: Backend | None = None):
     """The ASGI app for :func:`settings` (loading the model unless given)."""
-    backend = backend or load_backend(s["ckpt"], s["backend"], s["threads"])
+    backend = backend or load_backend(s["ckpt"], s["backend"], s["threads"], s.get("precision", "auto"))
     limits = Limits(**s["limits"])
     return create_app(backend, limits, s["max_batch"], s["max_wait_ms"], s.get("auth_token"), s["min_confidence"])
 

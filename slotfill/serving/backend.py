@@ -20,14 +20,16 @@ class Backend(Protocol):
     def predict_tokens(self, sentences: Sequence[Sequence[str]], **options) -> list[dict]: ...
 
 
-class TorchBackend:
-    name = "torch"
+class TaggerBackend:
+    """A loaded tagger (:func:`slotfill.inference.loading.load_tagger`) as the server uses it."""
 
-    def __init__(self, ckpt: str | Path, threads: int | None = None) -> None:
-        from slotfill.inference.tagger import SlotTagger
+    def __init__(self, ckpt: str | Path, backend: str, threads: int | None = None, precision: str = "auto") -> None:
+        from slotfill.inference.loading import load_tagger  # ONNX Runtime and numpy only, for a .onnx model
 
-        self.tagger = SlotTagger.load(ckpt, threads=threads)
-        self.card = self.tagger.model.card()  # computed once: it hashes the weights
+        self.tagger = load_tagger(ckpt, backend, threads, precision)
+        self.name = backend
+        # computed once (it hashes the weights); an ONNX sidecar carries its own
+        self.card = self.tagger.card if backend == "onnx" else self.tagger.model.card()
         self.predicts_intent = self.tagger.predicts_intent
         self.precision = self.tagger.precision
 
@@ -38,27 +40,9 @@ class TorchBackend:
         return self.tagger.predict_tokens(sentences, **options)
 
 
-class OnnxBackend:
-    name = "onnx"
-
-    def __init__(self, ckpt: str | Path, threads: int | None = None) -> None:
-        from slotfill.inference.onnx_tagger import OnnxTagger  # numpy and onnxruntime only
-
-        self.tagger = OnnxTagger.load(ckpt, threads=threads)
-        self.card = self.tagger.card
-        self.predicts_intent = self.tagger.predicts_intent
-        self.precision = self.tagger.precision
-
-    def predict(self, texts: Sequence[str], **options) -> list[dict]:
-        return self.tagger.predict(list(texts), **options)
-
-    def predict_tokens(self, sentences: Sequence[Sequence[str]], **options) -> list[dict]:
-        return self.tagger.predict_tokens(sentences, **options)
-
-
-def load_backend(ckpt: str | Path, backend: str = "auto", threads: int | None = None) -> Backend:
-    """Load the model once (``auto``: ONNX Runtime for a ``.onnx`` file, else PyTorch); a model that
-    cannot load raises a one-line :class:`SlotfillError`."""
-    if choose(backend, ckpt) == "torch":
-        return TorchBackend(ckpt, threads)
-    return OnnxBackend(ckpt, threads)
+def load_backend(
+    ckpt: str | Path, backend: str = "auto", threads: int | None = None, precision: str = "auto"
+) -> Backend:
+    """Load the model once (``auto``: ONNX Runtime for a ``.onnx`` file, else PyTorch; ``precision`` as
+    for ``predict``); a model that cannot load raises a one-line :class:`SlotfillError`."""
+    return TaggerBackend(ckpt, choose(backend, ckpt), threads, precision)
