@@ -238,7 +238,7 @@ def unseen_city_scores(model_file: str) -> dict:
     from slotfill.inference.tagger import SlotTagger
 
     cols = read_split(ROOT / "data" / "unseen_cities" / "test")
-    tagger = SlotTagger.load(model_file)
+    tagger = SlotTagger.load(model_file, precision="fp32")  # as training scores its splits, in float32
 
     def city_f1(words: int | None) -> float:
         pred = [r["tags"] for r in tagger.predict_tokens(cols["tokens"])]

@@ -69,7 +69,7 @@ def speed(models: dict[str, Path], dataset: str, rounds: int = 3) -> dict[str, f
 
     torch.set_num_threads(1)
     tokens = read_split(ROOT.parent / "shared" / "data" / dataset / "test")["tokens"]
-    taggers = {name: SlotTagger.load(path) for name, path in models.items()}
+    taggers = {name: SlotTagger.load(path) for name, path in models.items()}  # precision=auto, as users run them
     rates: dict[str, list[float]] = {name: [] for name in models}
     for _ in range(rounds):
         for name, tagger in taggers.items():

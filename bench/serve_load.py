@@ -205,7 +205,8 @@ async def load(url: str, sentences: list[str], clients: int, seconds: float, cli
 
 
 def in_process(ckpt: str, sentences: list[str], threads: int) -> dict[str, float]:
-    """Sentences/s of the batched Python API (batch 256) on every sentence, eager and ONNX."""
+    """Sentences/s of the batched Python API (batch 256) on every sentence, eager (``precision=auto``, as
+    the server runs it) and ONNX."""
     from slotfill.inference.onnx_tagger import OnnxTagger
     from slotfill.inference.tagger import SlotTagger
 

@@ -7,6 +7,7 @@ from slotfill.errors import ConfigError
 from slotfill.models import encoder
 from slotfill.models.encoder import RecurrentEncoder
 from slotfill.training import precision
+from slotfill.training.callbacks import RunRecord
 from slotfill.training.module import SlotTaggerModule, TrainConfig
 from tests.helpers import tiny_model
 
@@ -106,15 +107,49 @@ def test_bf16_prediction_runs_the_fused_layers_in_bfloat16_and_padding_never_rea
     torch.testing.assert_close(low[1, :4], alone[0])  # the backward direction starts at the sentence's end
 
 
-def test_the_training_dtype_leaves_prediction_alone_and_the_prediction_dtype_leaves_training_alone():
+@pytest.mark.parametrize("train, predict", [(None, torch.bfloat16), (torch.bfloat16, None)])
+def test_the_training_dtype_leaves_prediction_alone_and_the_prediction_dtype_leaves_training_alone(train, predict):
     enc = RecurrentEncoder(4, cell="lstm", hidden_size=3, num_layers=1)
-    enc.predict_dtype = torch.bfloat16
+    enc.train_dtype, enc.predict_dtype = train, predict
     calls = []
     enc._by_layer = lambda x, n, low=None: calls.append(low) or x  # records what each pass asked for
+    enc._packed = lambda x, n: calls.append("packed") or x
     enc(torch.randn(1, 2, 4), torch.tensor([2]))
     with torch.no_grad():
         enc(torch.randn(1, 2, 4), torch.tensor([2]))
-    assert calls == [None, torch.bfloat16]
+    assert calls == [train, predict or "packed"]
+
+
+@bf16_kernels
+def test_prediction_casts_the_weights_once_and_again_when_they_change():
+    torch.manual_seed(0)
+    enc = RecurrentEncoder(6, cell="lstm", hidden_size=5, num_layers=2, dropout=0.0).eval()
+    enc.predict_in(torch.bfloat16)
+    x, lengths = torch.randn(2, 4, 6), torch.tensor([4, 3])
+    with torch.no_grad():
+        first = enc(x, lengths)
+        kept = [t for _, copies in enc._low_copies.values() for t in copies]
+        torch.testing.assert_close(enc(x, lengths), first, rtol=0, atol=0)
+        assert [t for _, copies in enc._low_copies.values() for t in copies] == kept  # the same copies reused
+        enc.rnn.weight_hh_l0.mul_(3.0)  # an in-place change, as an optimiser step makes
+        changed = enc(x, lengths)
+        enc.load_state_dict({k: torch.zeros_like(v) for k, v in enc.state_dict().items()})
+        zeroed = enc(x, lengths)
+    assert not torch.equal(changed, first)
+    assert zeroed.abs().sum() == 0  # zero weights and biases: every output is tanh(0) * sigmoid(0) = 0
+    enc.predict_in(None)
+    assert enc._low_copies == {}  # back to float32: the copies are let go
+
+
+@bf16_kernels
+def test_a_model_loaded_in_inference_mode_still_predicts_in_bfloat16():
+    enc = RecurrentEncoder(6, cell="lstm", hidden_size=5, num_layers=1).eval()
+    with torch.inference_mode():
+        clone = RecurrentEncoder(6, cell="lstm", hidden_size=5, num_layers=1).eval()
+        clone.load_state_dict(enc.state_dict())  # inference tensors: no version counter to stamp
+        clone.predict_in(torch.bfloat16)
+        out = clone(torch.randn(2, 3, 6), torch.tensor([3, 2]))
+    assert out.dtype == torch.float32 and out[1, 2].abs().sum() == 0
 
 
 @pytest.mark.parametrize(
@@ -133,9 +168,15 @@ def test_a_resumed_run_goes_on_in_the_precision_it_started_in(tmp_path, monkeypa
     ckpt = tmp_path / "last.ckpt"
     torch.save({RUN_KEY: {"config": {}, **recorded}}, ckpt)
     module = SlotTaggerModule(tiny_model(), TrainConfig(precision="fp32" if setting == "auto" else setting))
+    module.model.meta["train"] = module.train_config.to_dict()  # as build() writes it
     fit._continue_precision(module, run_folder.checkpoint_record(ckpt), setting, "resume=RUN")
     assert module.train_config.precision == expected
     assert module.model.net.encoder.train_dtype is precision.dtype(expected)
+    # what the model file and the next checkpoints say (precision=auto predicts by the first)
+    assert module.model.meta["train"]["precision"] == expected
+    checkpoint = {}
+    RunRecord({}).on_save_checkpoint(None, module, checkpoint)
+    assert checkpoint[RUN_KEY]["precision"] == expected
 
 
 def test_resuming_a_bf16_run_on_a_cpu_that_cannot_is_a_one_line_error(tmp_path, monkeypatch):

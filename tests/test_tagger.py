@@ -151,6 +151,45 @@ def test_auto_on_a_cpu_whose_kernel_refuses_bfloat16_predicts_in_float32(tmp_pat
     assert auto.predict(TEXTS[0])[0]["tags"]  # the packed float32 path, not the refused kernel
 
 
+def test_a_pickled_auto_tagger_resolves_again_where_it_is_unpickled(tmp_path, monkeypatch):
+    import pickle
+
+    from slotfill.inference import tagger as tagger_module
+
+    path = trained_in(tmp_path, "bf16")
+    monkeypatch.setattr(tagger_module, "hardware_bf16", lambda: True)
+    here = bf16_or_skip(path)  # this CPU runs the kernel at all
+    here = SlotTagger.load(path)
+    assert here.precision == "bf16"
+    monkeypatch.setattr(tagger_module, "hardware_bf16", lambda: False)  # a worker on a CPU without AMX
+    there = pickle.loads(pickle.dumps(here))
+    assert there.precision == "fp32" and there.model.net.encoder.predict_dtype is None
+
+
+def test_every_member_of_an_ensemble_predicts_in_the_precision_and_mixed_members_mean_float32(tmp_path, monkeypatch):
+    from slotfill.inference import tagger as tagger_module
+    from slotfill.models.encoder import RecurrentEncoder
+    from slotfill.models.slot_model import SlotModel
+
+    monkeypatch.setattr(tagger_module, "hardware_bf16", lambda: True)
+    members = [SlotModel.load(trained_in(tmp_path / str(i), "bf16", intent_encoder="separate")) for i in range(2)]
+    bf16_or_skip(trained_in(tmp_path / "probe", "bf16"))
+    both = SlotTagger.load(SlotModel.combine(members).save(tmp_path / "ensemble.pt"))
+    encoders = [m for m in both.model.net.modules() if isinstance(m, RecurrentEncoder)]
+    assert both.precision == "bf16" and len(encoders) == 4  # two members, each a slot and an intent encoder
+    assert all(e.predict_dtype is torch.bfloat16 for e in encoders)
+    members[1].meta["train"] = {"precision": "fp32"}
+    mixed = SlotModel.combine(members)
+    assert "precision" not in mixed.meta["train"]
+    assert SlotTagger.load(mixed.save(tmp_path / "mixed.pt")).precision == "fp32"
+
+
+def test_bf16_asked_for_a_gru_or_rnn_is_one_line(tmp_path):
+    for cell in ("gru", "rnn"):
+        with pytest.raises(ConfigError, match=rf"^precision=bf16: only the LSTM's layers .*model.cell={cell}\); use"):
+            SlotTagger.load(trained_in(tmp_path / cell, "fp32", cell=cell), precision="bf16")
+
+
 @pytest.mark.slow
 def test_bf16_precision_agrees_with_fp32(trained_sample, tagger):
     fast = bf16_or_skip(trained_sample["model_file"])

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from slotfill.core.backends import PRECISIONS
+from slotfill.core.backends import check_precision
 from slotfill.core.schema import model_path
 from slotfill.core.settings import whole_number
 from slotfill.errors import ConfigError, first_line
@@ -66,6 +66,11 @@ def _runs_in(model: SlotModel, backend: str, setting: str) -> str:
     """Set ``model`` up for ``setting`` on ``backend``; the precision it then runs in."""
     if backend == "onnx":
         return "int8" if setting == "int8" else "fp32"
+    if setting == "bf16" and model.config.cell != "lstm":
+        raise ConfigError(
+            f"precision=bf16: only the LSTM's layers run in bfloat16 (model.cell={model.config.cell}); "
+            "use precision=fp32 or auto"
+        )
     resolved = resolve_precision(setting, model)
     return _bf16(model, asked=setting == "bf16") if resolved == "bf16" else "fp32"
 
@@ -117,12 +122,7 @@ class SlotTagger(TextTagger):
         """
         if backend not in BACKENDS:
             raise ConfigError(f"backend={backend!r}: choose one of {', '.join(BACKENDS)}")
-        if precision not in PRECISIONS:
-            raise ConfigError(f"precision={precision!r}: choose one of {', '.join(PRECISIONS)}")
-        if precision == "bf16" and backend != "torch":
-            raise ConfigError("precision='bf16' needs backend=torch (the ONNX graphs are float32 or int8)")
-        if precision == "int8" and backend != "onnx":
-            raise ConfigError("precision='int8' needs backend=onnx (the int8 graph slotfill export writes)")
+        check_precision(precision, backend, path)
         if threads is not None:
             torch.set_num_threads(whole_number(threads, "threads"))
         path = model_path(path)

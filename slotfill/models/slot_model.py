@@ -94,6 +94,9 @@ class SlotModel(nn.Module):
                 )
         # the recipe's provenance is shared; a run's own facts (seed, time, scores, teacher) are not the ensemble's
         meta = {k: v for k, v in first.meta.items() if k in _RECIPE_KEYS}
+        trained_in = {(m.meta.get("train") or {}).get("precision") for m in models}
+        if isinstance(meta.get("train"), dict) and len(trained_in) > 1:  # members of mixed arithmetic:
+            meta["train"] = {k: v for k, v in meta["train"].items() if k != "precision"}  # predicts in fp32
         meta["ensemble_of"] = [
             {"file": s, "fingerprint": m.fingerprint(), "seed": m.meta.get("seed")} for m, s in zip(models, sources)
         ]
@@ -116,7 +119,7 @@ class SlotModel(nn.Module):
         """The arithmetic of every recurrent layer's passes without gradients (None: float32, packed)."""
         for module in self.net.modules():
             if isinstance(module, RecurrentEncoder):
-                module.predict_dtype = dtype
+                module.predict_in(dtype)
 
     def encode(self, token_lists: Sequence[Sequence[str]]) -> dict:
         """A padded batch of id tensors for tokenised sentences (each non-empty)."""

@@ -74,7 +74,9 @@ def serve(cfg) -> None:
     with held or contextlib.nullcontext():
         port = held.getsockname()[1] if held else port  # port=0: the free port the workers share
         backend = load_backend(s["ckpt"], s["backend"], s["threads"], s["precision"])
-        line = f"slotfill {__version__}: serving {s['ckpt']} ({backend.name}, {backend.precision}) on http://{host}:{port}"
+        line = (
+            f"slotfill {__version__}: serving {s['ckpt']} ({backend.name}, {backend.precision}) on http://{host}:{port}"
+        )
         if workers > 1:  # the first answers may come before every worker has loaded its copy
             line += f", {workers} workers loading (each says when it is ready)"
         print(line, flush=True)

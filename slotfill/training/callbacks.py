@@ -35,19 +35,20 @@ RUN_KEY = "slotfill_run"  # where a checkpoint records the config and data it wa
 
 class RunRecord(pl.Callback):
     """Every checkpoint records the run's config, its data's fingerprint, its teacher's (distillation)
-    and the precision ``train.precision`` gave, so ``resume=`` can check that it continues the same run
-    on the same data from the same teacher, and continue it in the same arithmetic."""
+    and the precision the LSTM layers train in (the module's: ``train.precision`` resolved, or a resumed
+    run's), so ``resume=`` can check that it continues the same run on the same data from the same
+    teacher, and continue it in the same arithmetic."""
 
     def __init__(self, config: dict, data_sha256: str | None = None) -> None:
         self.config = config
         self.data_sha256 = data_sha256
         self.teacher: str | None = None
-        self.precision: str | None = None
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
         checkpoint[RUN_KEY] = {"config": self.config, "data_sha256": self.data_sha256}
-        if self.precision:
-            checkpoint[RUN_KEY]["precision"] = self.precision
+        trained_in = getattr(getattr(pl_module, "train_config", None), "precision", None)
+        if trained_in:
+            checkpoint[RUN_KEY]["precision"] = trained_in
         if self.teacher:
             checkpoint[RUN_KEY]["teacher"] = self.teacher
 

@@ -144,7 +144,6 @@ def build(cfg: DictConfig) -> tuple[SlotDataModule, SlotTaggerModule, pl.Trainer
     optimizer = _instantiate(cfg.optimizer, "optimizer")
     _check_optimizer(optimizer)
     record = RunRecord(OmegaConf.to_container(cfg, resolve=False))
-    record.precision = train_cfg.precision
     callbacks = [*_components(cfg.get("callbacks"), "callbacks"), ResumeRandomState(), SettledHeap(), record]
     if train_cfg.average_last > 1:
         callbacks.append(LastEpochsAverage(train_cfg.average_last))

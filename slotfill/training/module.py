@@ -133,9 +133,12 @@ class SlotTaggerModule(pl.LightningModule):
         self._recent_val: dict[str, list[float]] = {}  # f1, joint: the last SMOOTH_WINDOW validation values
 
     def train_in(self, resolved: str) -> None:
-        """Train the LSTM layers in ``resolved`` precision (``fp32`` or ``bf16``) from now on."""
+        """Train the LSTM layers in ``resolved`` precision (``fp32`` or ``bf16``) from now on; the model
+        file and the checkpoints record it (prediction's ``precision=auto`` reads it there)."""
         self.train_config = replace(self.train_config, precision=resolved)
         self.model.net.train_recurrent_in(precision.dtype(resolved))
+        if isinstance(self.model.meta.get("train"), dict):
+            self.model.meta["train"]["precision"] = resolved
 
     @property
     def scores(self) -> dict[str, dict]:
