@@ -1,7 +1,7 @@
 """The test suite's wall time and where its CPU goes, here and at an older commit, in turn.
 
     python bench/suite_time.py --reference cc6fc58 --rounds 2
-    python bench/suite_time.py --fast --rounds 3          # make test-fast's selection
+    python bench/suite_time.py --fast --rounds 3          # make test-fast's selection and settings
 
 Each round runs the suite as ``make test`` does (``pytest -n auto --dist worksteal``, the virtual
 environment already made) in the reference's worktree, then in this checkout, so that the two see
@@ -52,6 +52,8 @@ def run_suite(tree: Path, fast: bool, out: Path, extra: list[str]) -> dict:
     """The suite once in ``tree``; its wall time, the load before it, pytest's last line and the tests' records."""
     out.unlink(missing_ok=True)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", OUT_ENV: str(out)}
+    if fast:  # as make test-fast runs them: property tests on a quarter of their examples
+        env["SLOTFILL_FAST_TESTS"] = "1"
     env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parent), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "suite_time", "-p", "no:cacheprovider"]
     cmd += ["-n", "auto", "--dist", "worksteal", *(["-m", "not slow"] if fast else []), *extra]

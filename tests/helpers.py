@@ -23,6 +23,13 @@ TINY_MODEL = [
     "model.output_dropout=0.0",
 ]
 TAGS = ["O", "B-from", "I-from", "B-to", "I-to"]
+# make test-fast sets it: property tests draw a quarter of their examples there, all of them in make test
+FAST = os.environ.get("SLOTFILL_FAST_TESTS") == "1"
+
+
+def examples(n: int) -> int:
+    """A property test's ``max_examples``: ``n``, or a quarter of it (at least 5) under ``make test-fast``."""
+    return max(5, n // 4) if FAST else n
 
 
 def compose_config(overrides: list[str], output_dir: Path, config_name: str = "train") -> DictConfig:

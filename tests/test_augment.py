@@ -10,6 +10,7 @@ from slotfill.core.lexicon import Lexicon
 from slotfill.core.spans import bio_spans, repair_bio
 from slotfill.training.augment import MIN_VALUES, MentionSwap, SwappedTrainingSet
 from slotfill.training.datamodule import SlotDataModule
+from tests.helpers import examples
 
 LEX = Lexicon({"city": ["boston", "denver", "kuala lumpur", "rio de janeiro"], "state": ["ohio", "texas"]})
 
@@ -43,7 +44,7 @@ def test_swap_replaces_typed_values_whole_and_tags_them_b_then_i():
     assert MentionSwap(LEX, {"fromloc": "city"}, 0.0)(TOKENS[0], TAGS[0], rng) is None
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(
     st.lists(
         st.tuples(st.sampled_from(["O", "B-fromloc", "I-fromloc", "B-day", "I-day"]), st.sampled_from(["a", "b"])),

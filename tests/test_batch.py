@@ -5,13 +5,13 @@ from hypothesis import strategies as st
 
 from slotfill.core.batch import encode_batch
 from slotfill.models.encoding import collate, encode_tokens
-from tests.helpers import tiny_vocabs
+from tests.helpers import examples, tiny_vocabs
 
 WORDS = ["to", "TO", "taipei", "new", "york", "boston", "caf\u00e9", "cafe\u0301", "xyzzy", "a" * 40, "to\u200b"]
 SENTENCES = st.lists(st.lists(st.sampled_from(WORDS), min_size=1, max_size=8), min_size=1, max_size=6)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(SENTENCES, st.booleans())
 def test_encode_batch_equals_collate_of_encode_tokens(sentences, lexicon):
     vocabs = tiny_vocabs(lexicon=lexicon)

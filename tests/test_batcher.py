@@ -51,6 +51,7 @@ def test_a_lone_request_does_not_wait():
     assert asyncio.run(one()) < 0.5 and calls == [["a"]]
 
 
+@pytest.mark.slow  # ~0.7-1.1 s
 def test_a_lone_request_on_an_idle_model_is_tagged_on_the_event_loop():
     import threading
 

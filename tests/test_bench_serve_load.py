@@ -84,6 +84,7 @@ def test_an_older_server_gets_a_fixed_wait_said_in_one_line(health, capsys):
     assert "/health names no worker (an older server): waited 0 s instead" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # ~0.7-1.1 s
 @pytest.mark.parametrize("client", ["httpx", "aiohttp"])
 def test_the_load_counts_the_connections_each_worker_holds(health, client):
     url, answers = health

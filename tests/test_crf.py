@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slotfill.models import CRF, bio_allowed, decode_tags
-from tests.helpers import TAGS
+from tests.helpers import TAGS, examples
 
 
 def test_crf_matches_pytorch_crf_oracle():
@@ -59,7 +59,7 @@ def test_crf_marginals_are_probabilities_and_match_brute_force():
                 assert abs(float(p.detach()) - float(marg[b, t, k])) < 1e-4
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(st.integers(1, 4), st.integers(1, 9), st.integers(0, 10_000))
 def test_fast_constrained_viterbi_equals_full_viterbi(batch, length, seed):
     from slotfill.models.crf import constrained_viterbi, constraint_structure, viterbi
@@ -80,7 +80,7 @@ def test_fast_constrained_viterbi_equals_full_viterbi(batch, length, seed):
     assert torch.equal(decode_tags(scores, mask, params), full)
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=examples(20), deadline=None)
 @given(seed=st.integers(0, 10_000))
 def test_soft_nll_on_one_hot_labels_is_the_nll_and_its_gradient_is_marginals_minus_labels(seed):
     g = torch.Generator().manual_seed(seed)

@@ -6,9 +6,10 @@ from hypothesis import strategies as st
 
 from slotfill.errors import ConfigError
 from slotfill.training.datamodule import BucketBatchSampler, SlotDataModule
+from tests.helpers import examples
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50), deadline=None)
 @given(
     st.lists(st.integers(1, 40), min_size=1, max_size=200),
     st.integers(1, 16),
@@ -41,6 +42,7 @@ def test_bucket_sampler_groups_similar_lengths_and_reshuffles():
     assert spread < 5
 
 
+@pytest.mark.slow  # ~0.7-1.1 s
 def test_datamodule_encodes_once_and_batches(sample_dir):
     dm = SlotDataModule(name="sample", path=str(sample_dir), batch_size=8)
     dm.prepare()

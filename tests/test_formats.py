@@ -11,6 +11,7 @@ from slotfill.data.formats import Record
 from slotfill.data.load import formats
 from slotfill.errors import DataError
 from tests.conftest import write_split
+from tests.helpers import examples
 
 FLY = (["fly", "to", "boston"], ["O", "O", "B-toloc.city_name"], "atis_flight")
 NY = (["from", "new", "york"], ["O", "B-fromloc.city_name", "I-fromloc.city_name"], "atis_airfare")
@@ -278,7 +279,7 @@ def hazardous(draw):
 
 
 @pytest.mark.parametrize("fmt, scheme, options", CASES)
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(records=st.lists(hazardous(), min_size=1, max_size=4))
 def test_writers_refuse_or_keep_tokens_their_readers_could_misread(tmp_path_factory, fmt, scheme, options, records):
     """Lossless convert: what is written reads back the same, or the sentence is refused with its file:line."""
@@ -303,7 +304,7 @@ def test_writers_refuse_or_keep_tokens_their_readers_could_misread(tmp_path_fact
 
 
 @pytest.mark.parametrize("fmt, scheme, options", CASES)
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(records=st.lists(sentences(), min_size=1, max_size=6))
 def test_round_trip(tmp_path_factory, fmt, scheme, options, records):
     path = tmp_path_factory.mktemp("rt") / ("split" if fmt == "folder" else f"data{formats.suffix(fmt)}")

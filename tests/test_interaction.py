@@ -5,6 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slotfill.models.interaction import CoInteraction
+from tests.helpers import examples
 
 
 def _block(slot_dim=6, intent_dim=4, dim=8):
@@ -20,7 +21,7 @@ def test_shapes():
     assert torch.isfinite(s).all() and torch.isfinite(i).all()
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=examples(15), deadline=None)
 @given(length=st.integers(1, 5), pad=st.integers(1, 4), seed=st.integers(0, 1000))
 def test_padding_never_reaches_a_real_token(length, pad, seed):
     block = _block()

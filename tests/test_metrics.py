@@ -7,11 +7,12 @@ from seqeval.metrics import f1_score, precision_score, recall_score
 from seqeval.scheme import IOB2
 
 from slotfill.evaluation.metrics import all_scores, one_of_gold, same_intent, slot_scores
+from tests.helpers import examples
 
 tags = st.sampled_from(["O", "B-a", "I-a", "B-b", "I-b"])
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.lists(st.lists(st.tuples(tags, tags), min_size=1, max_size=8), min_size=1, max_size=6))
 def test_slot_scores_equal_seqeval_in_both_modes(pairs):
     gold = [[g for g, _ in s] for s in pairs]

@@ -12,7 +12,7 @@ from slotfill.errors import ConfigError
 from slotfill.models.encoding import IGNORE
 from slotfill.models.slot_model import CHECKPOINT_KEY, SlotModel
 from slotfill.training.module import SlotTaggerModule, TrainConfig, lexicon_mask, span_mask
-from tests.helpers import TAGS, labelled_batch, tiny_model
+from tests.helpers import TAGS, examples, labelled_batch, tiny_model
 
 
 def test_word_dropout_and_singleton_replacement_touch_real_words_only():
@@ -31,7 +31,7 @@ def test_word_dropout_and_singleton_replacement_touch_real_words_only():
     assert seen["words"].tolist() == [[unk, unk, unk], [unk, 0, 0]]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.lists(st.lists(st.sampled_from(TAGS), min_size=1, max_size=8), min_size=1, max_size=4), st.integers(0, 999))
 def test_span_dropout_drops_whole_slot_values(sentences, seed):
     torch.manual_seed(seed)

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from slotfill.errors import ConfigError
 from slotfill.models import NetConfig, SlotNet, bio_allowed, decode_intents, decode_tags
-from tests.helpers import TAGS, labelled_batch, tiny_vocabs
+from tests.helpers import TAGS, examples, labelled_batch, tiny_vocabs
 
 
 def _net(**kw):
@@ -175,7 +175,7 @@ def test_intent_sets_decode_to_seen_combinations_only():
     assert decode_intents(probs, [[0], [1], [0, 1], [2]]) == [[0, 1], [1], [2], [0]]
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50), deadline=None)
 @given(st.integers(0, 10_000), st.integers(1, 6))
 def test_intent_set_decoding_picks_the_likeliest_seen_set(seed, n_atoms):
     g = torch.Generator().manual_seed(seed)
@@ -202,7 +202,7 @@ def _is_well_formed(tags):
 
 
 @pytest.mark.slow
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(st.integers(1, 4), st.integers(1, 7), st.integers(0, 10_000), st.booleans())
 def test_decoding_is_always_well_formed(batch, length, seed, log_softmax):
     g = torch.Generator().manual_seed(seed)

@@ -19,7 +19,7 @@ from slotfill.inference.numpy_decode import (
 )
 from slotfill.models import decode_intents as torch_intents
 from slotfill.models import decode_tags as torch_decode
-from tests.helpers import tiny_model
+from tests.helpers import examples, tiny_model
 
 
 def _params(model):
@@ -76,7 +76,7 @@ def _brute_force(scores, trans, start, end):
     return sorted(out, key=lambda x: -x[1])
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.integers(1, 4), st.integers(2, 4), st.integers(1, 6), st.integers(0, 10_000), st.booleans())
 def test_kbest_equals_brute_force_enumeration(T, K, k, seed, forbid):
     rng = np.random.default_rng(seed)

@@ -81,6 +81,7 @@ def test_pickled_taggers_run_without_their_files_the_onnx_one_without_torch(tmp_
         assert [r["tags"] for r in got] == [r["tags"] for r in expected] and got[0]["intent"] == expected[0]["intent"]
 
 
+@pytest.mark.slow  # ~0.7-1.1 s
 def test_pre_tokenised_and_card(tmp_path):
     ckpt, graph = _export(tmp_path, {"intent": True}, False)
     tagger = OnnxTagger.load(ckpt)  # the graph beside a model.pt path

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from slotfill.data.formats import Record
 from slotfill.data.formats.schemes import detect, from_bio, to_bio
 from slotfill.errors import DataError
+from tests.helpers import examples
 
 BIO = ["B-a", "I-a", "O", "B-b", "B-b", "I-b", "I-b"]
 
@@ -57,7 +58,7 @@ def test_explicit_bio_refuses_bioes_tags_and_says_why():
 CHUNKS = st.lists(st.tuples(st.sampled_from([None, "a", "b"]), st.integers(1, 3)), min_size=1, max_size=6)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(CHUNKS, st.sampled_from(["bio", "iob1", "bioes", "bilou"]))
 def test_every_scheme_round_trips(chunks, scheme):
     tags = []
