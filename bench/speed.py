@@ -119,6 +119,11 @@ def inference(model: str, backend: str, precision: str, threads: int, repeats: i
     }
 
 
+def _test_f1(run: dict) -> float:
+    """A training row's test slot F1: ``scores.test`` in today's metrics.json, ``test`` in older ones."""
+    return (run.get("scores") or {}).get("test", run.get("test", {}))["f1"]
+
+
 def flops_per_token(cfg: dict, n_tags: int) -> float:
     """Multiply-adds x 2 of one token's forward pass (recurrent layers, char CNN, tag layer)."""
     h, layers, dirs = cfg["hidden_size"], cfg["num_layers"], 2 if cfg["bidirectional"] else 1
@@ -232,7 +237,7 @@ def main() -> None:
             + ["test F1", "peak RSS"],
             [
                 [name, m.get("train_sent_per_s_median"), f"{m.get('time_to_val_f1_95_s')} s", f"{m['wall_s']} s"]
-                + [m["epochs"], f"{m['scores']['test']['f1']:.2f}", f"{m['peak_rss_mb']} MB"]
+                + [m["epochs"], f"{_test_f1(m):.2f}", f"{m['peak_rss_mb']} MB"]
                 for name, m in results["train"].items()
             ],
         )
