@@ -39,6 +39,8 @@ def test_evaluate_scores_a_split_folder_and_writes_the_shared_schema(tiny_model_
     assert written == json.loads(json.dumps(metrics))
     assert written["kind"] == "evaluate" and written["data"] == str(d) and written["dataset"] == "tiny"
     assert written["precision"] == "fp32"  # what it ran in: precision=auto resolved (the tiny model: float32)
+    assert written["backend"] == "torch"  # backend=auto resolved from the file
+    assert "(torch, fp32) on" in (tmp_path / "out" / "report.md").read_text().splitlines()[0]
     scores = written["scores"]["test"]
     assert scores["recall"] < 100.0  # the unseen slots are gold chunks the model cannot find
     assert written["per_slot"]["celestial.body"]["support"] == 1

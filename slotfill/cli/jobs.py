@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from slotfill.cli import console, options
 from slotfill.cli.streams import TextOutput, check_sources, chunks, in_order, iter_sentences
 from slotfill.core import collector
+from slotfill.core.backends import choose
 from slotfill.core.limits import PREDICT_CHUNK
 from slotfill.core.schema import model_path
 from slotfill.errors import ConfigError, MissingExtra, SlotfillError, first_line
@@ -100,7 +101,8 @@ def evaluate(cfg: DictConfig) -> dict:
     tagger = load_tagger(cfg)
     start = time.perf_counter()
     results = tagger.predict_tokens(cols["tokens"], batch_size=cfg.batch_size)
-    facts = {"model_file": str(cfg.ckpt), "data": name, "backend": str(cfg.backend), "precision": tagger.precision}
+    engine = choose(str(cfg.backend), str(cfg.ckpt))  # what ran it: backend=auto resolved, as precision is
+    facts = {"model_file": str(cfg.ckpt), "data": name, "backend": engine, "precision": tagger.precision}
     facts["seconds"] = round(time.perf_counter() - start, 3)
     pred_intents = [r["intent"] for r in results] if tagger.predicts_intent else None
     warning = label_coverage_warning(cols["tags"], tagger.tags)

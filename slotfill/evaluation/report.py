@@ -274,7 +274,8 @@ def write_outputs(result: dict, out_dir: Path, card: dict, split: str, facts: di
         label_disagreements=_disagreement_counts(result),
     )
     write_json(out_dir / "metrics.json", metrics)
-    title = f"Evaluation of {facts.get('model_file', '')} on {facts.get('data', split)}"
+    ran = ", ".join(str(facts[k]) for k in ("backend", "precision") if facts.get(k))
+    title = f"Evaluation of {facts.get('model_file', '')}{f' ({ran})' if ran else ''} on {facts.get('data', split)}"
     write_atomic(out_dir / "report.md", markdown_report(result, title, max_errors))
     write_atomic(out_dir / "report.txt", result["report"])
     write_atomic(out_dir / "errors.jsonl", "".join(json.dumps(e) + "\n" for e in result["errors"]))
