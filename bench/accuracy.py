@@ -27,8 +27,8 @@ Tables (``--tables``):
   features (``model.co_interaction``), to be judged on the validation columns;
 - ``preset-precision``: the presets with the default's bfloat16 LSTM layers
   (``train.precision=auto``; the presets pin ``fp32``), against the ``presets`` table;
-- ``as-users-run``: the default and the presets with their own seed (42) and ``threads=2``,
-  one run each, as a user runs them.
+- ``as-users-run``: the default and the presets with their own seed (42) and every default
+  (``threads=auto``), one run each, as a user runs them.
 
 Each run is ``train.py <overrides> seed=<s>`` in its own folder under ``bench/runs/accuracy/``;
 finished runs (with a metrics.json) are reused, so an interrupted benchmark resumes, unless the
@@ -194,7 +194,9 @@ UNSEEN = [
 ]
 
 
-def run_one(name: str, overrides: list[str], threads: int, report_only: bool = False, tree: Path = ROOT) -> dict | None:
+def run_one(
+    name: str, overrides: list[str], threads: int | str, report_only: bool = False, tree: Path = ROOT
+) -> dict | None:
     """One training run of the checkout ``tree`` into ``RUNS / name``, reused when finished with today's config."""
     out = RUNS / name
     metrics = out / "metrics.json"
@@ -444,7 +446,7 @@ TITLES = {
     "preset-precision": "The presets with bfloat16 LSTM layers (train.precision=auto)",
     "default-intent": "The intent head of the default model (chosen on validation)",
     "held-out-lists": "The unseen cities out of the lists from the start (ATIS)",
-    "as-users-run": "As users run them (seed 42, `threads=2`, one run each)",
+    "as-users-run": "As users run them (seed 42, every default, one run each)",
 }
 
 
@@ -470,8 +472,8 @@ def main() -> None:
     for table, rows in tables.items():
         for runs_of_row in rows.values():
             for name, overrides in runs_of_row:
-                # as users run it: two threads, the config's own seed; elsewhere the benchmark's setting
-                runs.setdefault(name, (overrides, 2 if table == "as-users-run" else args.threads))
+                # as users run it: the default threads=auto, the config's own seed; elsewhere the benchmark's setting
+                runs.setdefault(name, (overrides, "auto" if table == "as-users-run" else args.threads))
     # seed-major: the rows of a table alternate, so the training times they are compared on shared the
     # machine's load alike
     runs = dict(sorted(runs.items(), key=lambda kv: _seed_of(kv[1][0])))
@@ -490,7 +492,8 @@ def main() -> None:
         f"Command: `{command}`. Test-set mean ± std over seeds (validation columns: the same runs' selected "
         "checkpoints on the validation split); each run selects its checkpoint on the validation split only "
         f"(its `monitor`). {args.jobs} run(s) at a time with {args.threads} torch thread(s) each on this machine "
-        f"({os.cpu_count()} cores), except the as-users-run rows (2 threads): training times include that sharing. "
+        f"({os.cpu_count()} cores), except the as-users-run rows (`threads=auto`, one thread here): training "
+        "times include that sharing. "
         "Unseen-city columns: city-slot F1 on `data/unseen_cities` (ATIS-style queries about 30 cities ATIS never "
         "mentions) for all names, one-word names and multi-word names (whole names: a name tagged in part counts "
         "as wrong); *not in lists*: the same with those 30 cities taken out of the model's lexicon lists "

@@ -25,7 +25,7 @@ def worktree(commit: str) -> Path:
     return tree
 
 
-def train_overrides(overrides: list[str], threads: int) -> list[str]:
+def train_overrides(overrides: list[str], threads: int | str) -> list[str]:
     """The overrides a benchmark run trains with (no progress bar, the given threads)."""
     return [*overrides, f"threads={threads}", "trainer.enable_progress_bar=false"]
 
@@ -39,14 +39,14 @@ def checkout_env(tree: Path) -> dict[str, str]:
     return env
 
 
-def train_command(out: Path, overrides: list[str], threads: int, tree: Path = ROOT) -> list[str]:
+def train_command(out: Path, overrides: list[str], threads: int | str, tree: Path = ROOT) -> list[str]:
     """``train.py`` of the checkout ``tree`` with the given overrides, writing to ``out``, without a progress bar."""
     cmd = [sys.executable, str(tree / "train.py"), *train_overrides(overrides, threads), f"hydra.run.dir={out}"]
     print("$", " ".join(cmd[1:]), flush=True)
     return cmd
 
 
-def stale(out: Path, overrides: list[str], threads: int) -> str | None:
+def stale(out: Path, overrides: list[str], threads: int | str) -> str | None:
     """Why a finished run in ``out`` no longer matches the config these overrides compose today, or None.
 
     Run folders are reused by name; a default that changed since (a new setting, another value)
@@ -92,7 +92,7 @@ def _setting_default(where: str) -> object:
     return fields.get(name, dataclasses.MISSING)
 
 
-def finished(out: Path, overrides: list[str], threads: int, keep_stale: bool = False) -> bool:
+def finished(out: Path, overrides: list[str], threads: int | str, keep_stale: bool = False) -> bool:
     """Whether ``out`` holds a finished run of today's config; a stale one is set aside as ``out.stale``.
 
     ``keep_stale`` (tabulating only) leaves a stale run in place and reports it missing.
