@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from slotfill.core.backends import check_precision, choose
+from slotfill.core.backends import check_precision
 from slotfill.core.limits import text_problem
 from slotfill.core.settings import from_mapping
 from slotfill.core.threads import resolve as resolve_threads
@@ -199,8 +199,7 @@ def settings(cfg) -> dict:
     }
     if out["auth_token"] is not None and (not isinstance(out["auth_token"], str) or not out["auth_token"].strip()):
         raise ConfigError("auth_token: must be a non-empty string (or null for no token)")
-    choose(out["backend"], out["ckpt"])
-    check_precision(out["precision"], out["backend"], out["ckpt"])
+    check_precision(out["precision"], out["backend"], out["ckpt"])  # the backend for the file too
     from_mapping(Limits, limits, "limits")
     from_mapping(Connections, connections, "connections")
     try:
@@ -212,7 +211,7 @@ def settings(cfg) -> dict:
 
 def build(s: dict, backend: Backend | None = None):
     """The ASGI app for :func:`settings` (loading the model unless given)."""
-    backend = backend or load_backend(s["ckpt"], s["backend"], s["threads"], s.get("precision", "auto"))
+    backend = backend or load_backend(s["ckpt"], s["backend"], s["threads"], s["precision"])
     limits = Limits(**s["limits"])
     return create_app(backend, limits, s["max_batch"], s["max_wait_ms"], s.get("auth_token"), s["min_confidence"])
 

@@ -46,9 +46,7 @@ class RunRecord(pl.Callback):
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
         checkpoint[RUN_KEY] = {"config": self.config, "data_sha256": self.data_sha256}
-        trained_in = getattr(getattr(pl_module, "train_config", None), "precision", None)
-        if trained_in:
-            checkpoint[RUN_KEY]["precision"] = trained_in
+        checkpoint[RUN_KEY]["precision"] = pl_module.train_config.precision
         if self.teacher:
             checkpoint[RUN_KEY]["teacher"] = self.teacher
 
