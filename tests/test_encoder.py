@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from slotfill.models import NetConfig
 from slotfill.models.encoder import Dropout, RecurrentEncoder, dropout, keep_mask
@@ -29,6 +30,17 @@ def test_packed_encoder_ignores_padding():
     alone = enc(x[1:, :2], torch.tensor([2]))
     torch.testing.assert_close(out[1, :2], alone[0])
     assert out[1, 2:].abs().sum() == 0
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_a_batch_without_padding_skips_packing_and_computes_the_same(cell, monkeypatch):
+    """Prediction of sentences of one length (a lone sentence) runs the layers unpacked, in one call."""
+    enc = RecurrentEncoder(4, cell=cell, hidden_size=3, num_layers=2).eval()
+    x, lengths = torch.randn(3, 5, 4), torch.tensor([5, 5, 5])
+    with torch.no_grad():
+        packed = pad_packed_sequence(enc.rnn(pack_padded_sequence(x, lengths, batch_first=True))[0], True)[0]
+        monkeypatch.setattr("slotfill.models.encoder.pack_padded_sequence", None)  # a call would fail
+        torch.testing.assert_close(enc(x, lengths), packed, atol=1e-6, rtol=1e-5)
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
