@@ -10,8 +10,11 @@ plain process's. With ``--corun``, a row of two plain processes started together
 the lines: what two processes of this tagger get out of this machine's cores with no engine at
 all, the yardstick for any two-worker engine here. Every row also says where the CPU went: the
 seconds of processor time of the actors, of the ``predict`` process (Ray's driver) and of Ray's
-own processes (raylet, GCS, agents, Ray Data's helper actors), each process sampled every 0.3 s
-until it ends (``--by-process``: the busiest processes one by one). ``--rounds N`` repeats the
+own processes (raylet, GCS, agents, Ray Data's helper actors and reading tasks), each process
+sampled every 0.3 s until it ends (``--by-process``: the busiest processes one by one), and the
+largest peak resident memory among Ray's own processes (a task that reads a file whole shows
+there). ``--reference C``: each Ray row again with commit C's code (a worktree under
+``bench/runs/ref-C``), right after this checkout's. ``--rounds N`` repeats the
 plain row and the Ray rows N times, alternated, and
 gives each round's ratio to the plain run beside it: this VM's speed drifts by a quarter over
 minutes, so a ratio of runs minutes apart measures the drift too. The lines come from
@@ -33,7 +36,7 @@ import time
 from pathlib import Path
 
 import psutil
-from common import ENV, ROOT
+from common import ENV, ROOT, checkout_env, worktree
 from stream import generate
 
 
@@ -43,11 +46,12 @@ def is_actor(cmd: str) -> bool:
 
 class Watch:
     """Samples every process started after it (actors, driver, Ray's own) until stopped: the peak RSS
-    of each actor in MB, and each process's CPU seconds (its last sample, 0.3 s before it ends at worst)."""
+    of each process in MB, and each process's CPU seconds (its last sample, 0.3 s before it ends at worst)."""
 
     def __init__(self) -> None:
         self.start = time.time() - 1
-        self.peaks: dict[int, float] = {}
+        self.peaks: dict[int, float] = {}  # actors
+        self.others: dict[int, float] = {}  # Ray's own processes
         self.cpu: dict[tuple[int, float], tuple[str, float]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -64,8 +68,9 @@ class Watch:
                 cmd = " ".join(info["cmdline"] or []) or self.cpu.get(key, ("", 0.0))[0]
                 if info["cpu_times"]:
                     self.cpu[key] = (cmd, info["cpu_times"].user + info["cpu_times"].system)
-                if is_actor(cmd) and info["memory_info"]:
-                    self.peaks[info["pid"]] = max(self.peaks.get(info["pid"], 0.0), info["memory_info"].rss / 2**20)
+                if info["memory_info"] and "predict.py" not in cmd:
+                    peaks = self.peaks if is_actor(cmd) else self.others
+                    peaks[info["pid"]] = max(peaks.get(info["pid"], 0.0), info["memory_info"].rss / 2**20)
             self._stop.wait(0.3)
 
     def stop(self) -> str:
@@ -113,11 +118,11 @@ def compare(folder: Path, plain_file: Path) -> bool:
     return differ == 0
 
 
-def timed(*cmds: list[str]) -> float:
+def timed(*cmds: list[str], env: dict[str, str] = ENV) -> float:
     """Wall seconds from starting the commands (together) until the last one ends."""
     start = time.monotonic()
     procs = [
-        subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for cmd in cmds
+        subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for cmd in cmds
     ]
     for cmd, proc in zip(cmds, procs):
         if proc.wait() != 0:
@@ -142,17 +147,19 @@ def row(
     plain_rate: float | None = None,
     shards: tuple[Path, Path] | None = None,
     by_process: bool = False,
+    env: dict[str, str] = ENV,
 ) -> float:
     """Run ``cmds`` together, watched; print one table row; return sentences per second.
     ``shards``: the Ray run's folder and the plain run's file, to compare their records."""
     watch = Watch()
-    wall = timed(*cmds)
+    wall = timed(*cmds, env=env)
     cpu = watch.stop()
     rate = lines / wall
     ratio = rate / plain_rate if plain_rate else 1.0
     rss = ", ".join(f"{v:.0f}" for v in sorted(watch.peaks.values())) or "—"
+    own = f"{max(watch.others.values()):.0f}" if watch.peaks and watch.others else "—"
     same = "—" if shards is None else "yes" if compare(*shards) else "NO"
-    print(f"{label} {engine} | {wall:.1f} | {rate:,.0f} | {ratio:.2f} | {cpu} | {rss} | {same} |", flush=True)
+    print(f"{label} {engine} | {wall:.1f} | {rate:,.0f} | {ratio:.2f} | {cpu} | {rss} | {own} | {same} |", flush=True)
     if by_process:
         print(watch.busiest(f"{label} {engine}"), flush=True)
     return rate
@@ -167,7 +174,9 @@ def main() -> None:
     ap.add_argument("--corun", action="store_true", help="also two plain processes at once, half the lines each")
     ap.add_argument("--rounds", type=int, default=1, help="plain and Ray rows this many times, alternated")
     ap.add_argument("--by-process", action="store_true", help="list each row's busiest processes and their CPU s")
+    ap.add_argument("--reference", help="also each Ray row with this commit's code, right after this checkout's")
     args = ap.parse_args()
+    ref = worktree(args.reference) if args.reference else None
     args.ckpt = args.ckpt.resolve()
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="ray_predict.") as tmp:
@@ -177,9 +186,9 @@ def main() -> None:
         print(f"{args.lines:,} lines; load before: {load:.2f}; {os.cpu_count()} CPUs", flush=True)
         print(
             "| model | round | engine | wall s | sentences/s | ratio to plain | CPU s: actors / predict / Ray's own "
-            "| peak RSS per actor MB | same records |"
+            "| peak RSS per actor MB | largest peak RSS of Ray's own MB | same records |"
         )
-        print("|---|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         for backend, round_ in itertools.product(args.backends, range(1, args.rounds + 1)):
             ckpt = args.ckpt if backend == "pt" else args.ckpt.with_suffix(".onnx")
             plain_out = tmp / f"plain-{backend}.jsonl"
@@ -202,16 +211,26 @@ def main() -> None:
                     for half in halves(source)
                 ]
                 row(args.lines, label, "2 plain processes at once, half each", parts, plain_rate, None, args.by_process)
-            for n in args.actors:
-                out = tmp / f"ray-{backend}-{n}-{round_}"
+            for n, tree in itertools.product(args.actors, [ROOT, ref] if ref else [ROOT]):
+                out = tmp / f"ray-{backend}-{n}-{round_}-{tree.name}"
+                code = f" ({tree.name})" if tree != ROOT else ""
+                cmd = [
+                    base[0],
+                    str(tree / "predict.py"),
+                    *base[2:],
+                    "engine=ray",
+                    f"output={out}",
+                    f"ray.concurrency={n}",
+                ]
                 row(
                     args.lines,
                     label,
-                    f"ray, {n} actor{'s' if n > 1 else ''} × 1 thread",
-                    [[*base, "engine=ray", f"output={out}", f"ray.concurrency={n}"]],
+                    f"ray, {n} actor{'s' if n > 1 else ''} × 1 thread{code}",
+                    [cmd],
                     plain_rate,
                     (out, plain_out),
                     args.by_process,
+                    checkout_env(tree) if tree != ROOT else ENV,
                 )
         print(f"load after: {os.getloadavg()[0]:.2f}")
 

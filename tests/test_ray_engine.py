@@ -8,22 +8,28 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from slotfill.core.limits import PREDICT_CHUNK
+from slotfill.core.lines import decode_lines
 from slotfill.errors import ConfigError, DataError
 from slotfill.integrations.ray_engine import (
     RaySettings,
     Tagging,
+    chunk_ranges,
     input_files,
     output_folder,
+    planned_chunks,
     read_back,
+    read_range,
     rows_of,
     shard_name,
     split_files,
     write_shard,
 )
 from tests.conftest import SAMPLE
-from tests.helpers import compose_config, one_line_error, run_script
+from tests.helpers import compose_config, examples, one_line_error, run_script
 
 
 def test_input_is_a_file_a_folder_or_a_glob(tmp_path):
@@ -58,6 +64,45 @@ def test_rows_of_text_jsonl_and_parquet(tmp_path):
         rows_of("a.txt", b"ok\n\xff\n")
 
 
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    lines=st.lists(st.sampled_from(["", "a", "bb c", "\r", "ü x", "{}"]), max_size=30),
+    final_newline=st.booleans(),
+    bom=st.booleans(),
+    size=st.integers(1, 6),
+    block=st.integers(1, 25),
+)
+def test_the_driver_cuts_a_local_file_where_plain_predict_cuts_it(tmp_path, lines, final_newline, bom, size, block):
+    """Byte ranges of ``size`` lines each, found ``block`` bytes at a time, read back as the whole file's lines."""
+    raw = (b"\xef\xbb\xbf" if bom else b"") + "\n".join(lines).encode() + (b"\n" if final_newline and lines else b"")
+    path = tmp_path / "in.txt"
+    path.write_bytes(raw)
+    ranges, count = chunk_ranges(str(path), size, block)
+    got = []
+    for first, start, end in ranges:
+        assert first == len(got) + 1
+        part = rows_of(str(path), read_range(str(path), start, end), first)
+        assert len(part) == size or (first, start, end) == ranges[-1]
+        got += part
+    assert got == decode_lines(raw, path) and count == len(got)
+
+
+def test_planned_chunks_read_in_the_actor_report_their_own_line_numbers(tmp_path):
+    local = tmp_path / "a.jsonl"
+    local.write_text("".join(json.dumps({"text": f"n {n}"}) + "\n" for n in range(PREDICT_CHUNK + 1)) + "{oops\n")
+    files = [str(tmp_path / "b.parquet"), str(local), "s3://bucket/c.txt"]
+    rows, lines = planned_chunks(files)
+    assert lines == PREDICT_CHUNK + 2
+    assert [(r["file"], r["first"], r["texts"]) for r in rows] == [(1, 1, ""), (1, PREDICT_CHUNK + 1, "")]
+    assert rows_of(str(local), read_range(str(local), rows[0]["start"], rows[0]["end"]))[-1] == f"n {PREDICT_CHUNK - 1}"
+    with pytest.raises(DataError, match=rf"a.jsonl:{PREDICT_CHUNK + 2}: not JSON"):
+        rows_of(str(local), read_range(str(local), rows[1]["start"], rows[1]["end"]), PREDICT_CHUNK + 1)
+    end = rows[1]["end"]
+    local.write_text("short\n")  # changed after the plan
+    with pytest.raises(DataError, match="got shorter while it was being tagged"):
+        read_range(str(local), rows[1]["start"], end)
+
+
 def test_settings_and_output_folder_are_checked(tmp_path):
     for bad in ({"concurrency": 0}, {"concurrency": 1.5}, {"num_cpus": 0}, {"shard_rows": True}):
         with pytest.raises(ConfigError, match="ray."):
@@ -80,6 +125,7 @@ def test_files_are_cut_where_plain_predict_cuts_them():
     raw = ("\n".join(lines) + "\n").encode()
     out = split_files({"path": ["/in/a.txt", "/in/b.txt"], "bytes": [raw, b"x\n"]}, {"/in/a.txt": 0, "/in/b.txt": 1})
     assert out["file"].tolist() == [0, 0, 1] and out["first"].tolist() == [1, PREDICT_CHUNK + 1, 1]
+    assert out["start"].tolist() == out["end"].tolist() == [-1, -1, -1]  # texts, not byte ranges
     assert [len(json.loads(t)) for t in out["texts"]] == [PREDICT_CHUNK, 1, 1]
     assert json.loads(out["texts"][1]) == [f"line {PREDICT_CHUNK + 1}"]
     assert shard_name(1, 2001, "jsonl") == "part-00001-0000002001.jsonl"
@@ -111,23 +157,37 @@ def test_shards_are_whole_or_absent(tmp_path):
 
 
 def test_the_actor_tags_a_shard_and_keeps_what_it_holds_out_of_full_collections(tiny_model_file, tmp_path):
-    """Called in this process as Ray calls it: unfrozen, Ray's objects made each full collection walk ~290,000."""
+    """Called in this process as Ray calls it, with chunks cut by a reading task and then with chunks it
+    reads itself: unfrozen, Ray's objects made each full collection walk ~290,000."""
     import gc
 
+    import numpy as np
+
     texts = ["flights to boston", "", "from denver"]
+    (tmp_path / "in").mkdir()
+    source = tmp_path / "in" / "a.txt"
+    source.write_text("\n".join(texts) + "\n")
     batch = split_files({"path": ["/in/a.txt"], "bytes": ["\n".join(texts).encode()]}, {"/in/a.txt": 0})
+    planned, _ = planned_chunks([str(source)])  # the same lines, read by the actor
+    out = tmp_path / "out"
+    out.mkdir()
     gc.unfreeze()  # what other tests in this process froze
     try:
-        actor = Tagging(str(tiny_model_file), "torch", 1, "fp32", {}, 256, ["/in/a.txt"], str(tmp_path), "jsonl")
+        actor = Tagging(str(tiny_model_file), "torch", 1, "fp32", {}, 256, ["/in/a.txt"], str(out), "jsonl")
         frozen = gc.get_freeze_count()
         assert frozen > 0
         held = [[n] for n in range(5_000)]  # what an actor keeps from call to call
         assert actor(batch)["rows"].tolist() == [3]
         assert gc.get_freeze_count() >= frozen + len(held)
+        records = [(r["source"], r["line"], r["text"]) for r in read_back(out)]
+        assert records == [("/in/a.txt", n, text) for n, text in enumerate(texts, 1)]
+        actor.sources = [str(source)]
+        as_read = {k: np.array([row[k] for row in planned]) for k in planned[0]}
+        assert actor(as_read)["rows"].tolist() == [3]  # overwrites the same shard: named after its first record
     finally:
         gc.unfreeze()
-    records = [(r["source"], r["line"], r["text"]) for r in read_back(tmp_path)]
-    assert records == [("/in/a.txt", n, text) for n, text in enumerate(texts, 1)]
+    records = [(r["source"], r["line"], r["text"]) for r in read_back(out)]
+    assert records == [(str(source), n, text) for n, text in enumerate(texts, 1)]
 
 
 @pytest.mark.slow
@@ -160,7 +220,12 @@ def test_cli_errors_come_before_ray_starts(tiny_model_file, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_two_actors_give_the_records_of_plain_predict(trained_sample, tmp_path):
-    """A few thousand lines in three files (text, jsonl, a folder) through 2 local actors."""
+    """A few thousand lines in four files (text, jsonl, parquet, a folder) through 2 local actors: the
+    text and jsonl files read by the actors in the byte ranges the driver found, the parquet file by a
+    Ray task."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     sentences = (SAMPLE / "train" / "seq.in").read_text().splitlines()
     lines = [
         f"{s} {w}".strip() for w in ("", "please", "tomorrow", "on monday") for s in sentences
@@ -170,6 +235,8 @@ def test_two_actors_give_the_records_of_plain_predict(trained_sample, tmp_path):
     half = len(lines) // 2
     (inputs / "a.txt").write_text("\n".join(lines[:half]) + "\n\n")  # an empty line is tagged too
     (inputs / "more" / "b.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in lines[half:]))
+    few = lines[:300]
+    pq.write_table(pa.table({"text": few}), inputs / "c.parquet")
     ckpt = trained_sample["model_file"]
 
     proc = run_script(
@@ -190,7 +257,7 @@ def test_two_actors_give_the_records_of_plain_predict(trained_sample, tmp_path):
     shards = sorted(p.name for p in (tmp_path / "out").glob("part-*.jsonl"))
     assert shards == [
         f"part-{f:05d}-{first:010d}.jsonl"
-        for f, n in ((0, half + 1), (1, len(lines) - half))
+        for f, n in ((0, half + 1), (1, len(few)), (2, len(lines) - half))
         for first in range(1, n + 1, PREDICT_CHUNK)
     ]
     assert not list((tmp_path / "out").glob("*.partial"))
@@ -199,11 +266,16 @@ def test_two_actors_give_the_records_of_plain_predict(trained_sample, tmp_path):
 
     plain = []
     (tmp_path / "b.txt").write_text("\n".join(lines[half:]) + "\n")
-    for name, path in (("a.txt", inputs / "a.txt"), ("b.jsonl", tmp_path / "b.txt")):
-        out = tmp_path / f"plain-{name}"
+    (tmp_path / "c.txt").write_text("\n".join(few) + "\n")
+    for path, source in (
+        (inputs / "a.txt", inputs / "a.txt"),
+        (tmp_path / "b.txt", inputs / "more" / "b.jsonl"),
+        (tmp_path / "c.txt", inputs / "c.parquet"),
+    ):
+        out = tmp_path / f"plain-{source.name}"
         args = [f"ckpt={ckpt}", f"input={path}", "format=jsonl", "batch_size=128", f"output={out}"]
         predict(compose_config(args, tmp_path, config_name="predict"))
-        source = str((inputs / name).resolve() if name == "a.txt" else (inputs / "more" / name).resolve())
-        plain += [{"source": source, "line": n, **json.loads(r)} for n, r in enumerate(out.read_text().splitlines(), 1)]
-    assert len(records) == len(lines) + 1
+        lines_out = out.read_text().splitlines()
+        plain += [{"source": str(source.resolve()), "line": n, **json.loads(r)} for n, r in enumerate(lines_out, 1)]
+    assert len(records) == len(lines) + 1 + len(few)
     assert records == sorted(plain, key=lambda r: (r["source"], r["line"]))

@@ -21,12 +21,13 @@ def decode_line(line: bytes, name: str | Path, n: int) -> str:
     return text.rstrip("\r")
 
 
-def decode_lines(raw: bytes, name: str | Path) -> list[str]:
-    """Split bytes into UTF-8 lines (a final newline ends the last line, it starts no new one)."""
+def decode_lines(raw: bytes, name: str | Path, first: int = 1) -> list[str]:
+    """Split bytes into UTF-8 lines (a final newline ends the last line, it starts no new one);
+    ``first``: the line number of the first, for errors (a part of a file read from its middle)."""
     lines = raw.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
-    return [decode_line(line, name, n) for n, line in enumerate(lines, 1)]
+    return [decode_line(line, name, n) for n, line in enumerate(lines, first)]
 
 
 def read_lines(path: Path) -> list[str]:

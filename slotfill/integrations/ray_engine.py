@@ -1,10 +1,13 @@
 """``slotfill predict engine=ray``: tag many files on Ray Data, one model per long-lived actor.
 
-Ray tasks read the input files and cut them into chunks of consecutive lines where plain
-``predict`` cuts them, so each chunk is tagged in the same batches and gets the same numbers;
-actors (``concurrency`` of them, each loading the model once) tag whole chunks and write each
-``shard_rows`` of them as one shard, named after its first record. Every record carries its
-``source`` file and ``line`` (from 1): sorting on both (:func:`read_back`) gives the input order.
+Every file is cut into chunks of consecutive lines where plain ``predict`` cuts them, so each chunk
+is tagged in the same batches and gets the same numbers. Local text and jsonl files are cut by the
+driver, which finds the chunks' byte ranges in one pass over the newlines (:func:`chunk_ranges`):
+the actors read their own chunks, so no file is ever held whole, however large. Parquet files and
+URLs are read whole by Ray tasks and cut there (:func:`split_files`). Actors (``concurrency`` of
+them, each loading the model once) tag whole chunks and write each ``shard_rows`` of them as one
+shard, named after its first record. Every record carries its ``source`` file and ``line`` (from
+1): sorting on both (:func:`read_back`) gives the input order.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from slotfill.errors import ConfigError, DataError, MissingExtra, SlotfillError
 OUTPUT_FORMATS = ("jsonl", "parquet")
 GLOB_CHARS = set("*?[")
 BLOCK_BYTES = 256 * 1024
+PLAN_BYTES = 16 * 2**20  # the driver scans a file for its chunks' byte ranges this much at a time
 
 
 @dataclass(frozen=True)
@@ -81,8 +85,52 @@ def input_files(source: str) -> list[str]:
     return [str(p.resolve()) for p in files]
 
 
-def rows_of(path: str, raw: bytes) -> list[str]:
-    """The sentences of one file, in order (line ``n`` is item ``n - 1``)."""
+def is_local_lines(path: str) -> bool:
+    """A text or jsonl file on this machine's file system: cut into chunks by the driver, read by the actors."""
+    return "://" not in path and kind_of(path) != "parquet"
+
+
+def chunk_ranges(path: str, lines: int = PREDICT_CHUNK, block: int = PLAN_BYTES) -> tuple[list[tuple], int]:
+    """``(first line, start byte, end byte)`` of each run of ``lines`` consecutive lines of a local
+    file (the chunks plain ``predict`` reads), and the file's number of lines: one pass over its
+    newlines, ``block`` bytes at a time, so the file is never held whole."""
+    import numpy as np
+
+    ranges, first, start, since, offset, newlines, last = [], 1, 0, 0, 0, 0, b"\n"
+    try:
+        with open(path, "rb") as f:
+            while data := f.read(block):
+                ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 10)
+                # since: the newlines read after the last chunk's end; these close the next chunks
+                for i in range(lines - since - 1, len(ends), lines):
+                    end = offset + int(ends[i]) + 1
+                    ranges.append((first, start, end))
+                    first, start = first + lines, end
+                since = (since + len(ends)) % lines
+                offset, newlines, last = offset + len(data), newlines + len(ends), data[-1:]
+    except OSError as e:
+        raise DataError(path, None, f"cannot read file: {e.strerror}") from None
+    if offset > start:  # the last lines, fewer than a chunk
+        ranges.append((first, start, offset))
+    return ranges, newlines + (last != b"\n")  # a last line without its newline is a line too
+
+
+def read_range(path: str, start: int, end: int) -> bytes:
+    """Bytes ``start`` to ``end`` of a local file, as :func:`chunk_ranges` found them."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(start)
+            raw = f.read(end - start)
+    except OSError as e:
+        raise DataError(path, None, f"cannot read file: {e.strerror}") from None
+    if len(raw) != end - start:
+        raise DataError(path, None, "the file got shorter while it was being tagged: tag a copy that does not change")
+    return raw
+
+
+def rows_of(path: str, raw: bytes, first: int = 1) -> list[str]:
+    """The sentences of one file, or of its part from line ``first`` on, in order (line ``n`` is
+    item ``n - first``)."""
     kind = kind_of(path)
     if kind == "parquet":
         import pyarrow.parquet as pq
@@ -91,14 +139,14 @@ def rows_of(path: str, raw: bytes) -> list[str]:
         if "text" not in table.column_names:
             raise DataError(path, None, f"no text column (it has {', '.join(table.column_names)})")
         return [t if t is not None else "" for t in table.column("text").to_pylist()]
-    lines = decode_lines(raw, path)
-    for n, line in enumerate(lines, 1):
+    lines = decode_lines(raw, path, first)
+    for n, line in enumerate(lines, first):
         if len(line) > MAX_TEXT_CHARS:
             raise DataError(path, n, f"over {MAX_TEXT_CHARS:,} characters: one sentence a line (a missing line break?)")
     if kind == "text":
         return lines
     texts = []
-    for n, line in enumerate(lines, 1):
+    for n, line in enumerate(lines, first):
         try:
             record = json.loads(line)
         except json.JSONDecodeError as e:
@@ -111,7 +159,8 @@ def rows_of(path: str, raw: bytes) -> list[str]:
 
 def split_files(batch: dict, numbers: dict[str, int]) -> dict:
     """Ray task: files (``path``, ``bytes``) into chunks of :data:`PREDICT_CHUNK` consecutive sentences,
-    cut where plain ``predict`` cuts them (``file`` number, ``first`` line, ``texts`` as a JSON list)."""
+    cut where plain ``predict`` cuts them (``file`` number, ``first`` line, ``texts`` as a JSON list;
+    ``start`` and ``end`` -1: the rows of :func:`planned_chunks` have byte ranges instead of texts)."""
     import numpy as np
 
     files, firsts, texts = [], [], []
@@ -121,11 +170,26 @@ def split_files(batch: dict, numbers: dict[str, int]) -> dict:
             files.append(numbers[str(path)])
             firsts.append(start + 1)
             texts.append(json.dumps(rows[start : start + PREDICT_CHUNK], ensure_ascii=False))
+    none = np.full(len(files), -1, dtype=np.int64)
     return {
         "file": np.array(files, dtype=np.int64),
         "first": np.array(firsts, dtype=np.int64),
+        "start": none,
+        "end": none,
         "texts": np.array(texts, dtype=object),
     }
+
+
+def planned_chunks(files: list[str]) -> tuple[list[dict], int]:
+    """The chunks of the local text and jsonl files among ``files`` (numbered by their place in it),
+    as rows of :func:`split_files`'s columns with byte ranges for texts; and their number of lines."""
+    rows, lines = [], 0
+    for number, path in enumerate(files):
+        if is_local_lines(path):
+            ranges, count = chunk_ranges(path)
+            rows += [{"file": number, "first": a, "start": b, "end": e, "texts": ""} for a, b, e in ranges]
+            lines += count
+    return rows, lines
 
 
 class Tagging:
@@ -161,10 +225,15 @@ class Tagging:
         import numpy as np
 
         def records():
-            for number, first, texts in zip(batch["file"], batch["first"], batch["texts"], strict=True):
-                source = self.sources[int(number)]
-                chunk = self.tagger.predict(json.loads(str(texts)), batch_size=self.batch_size, **self.decisions)
-                for n, result in enumerate(chunk, int(first)):
+            columns = (batch[k] for k in ("file", "first", "start", "end", "texts"))
+            for number, first, start, end, texts in zip(*columns, strict=True):
+                source, first = self.sources[int(number)], int(first)
+                if start < 0:  # cut by a reading task
+                    texts = json.loads(str(texts))
+                else:  # planned by the driver: read here
+                    texts = rows_of(source, read_range(source, int(start), int(end)), first)
+                chunk = self.tagger.predict(texts, batch_size=self.batch_size, **self.decisions)
+                for n, result in enumerate(chunk, first):
                     yield source, n, json.dumps({"source": source, "line": n, **result}, ensure_ascii=False)
 
         name = shard_name(int(batch["file"][0]), int(batch["first"][0]), self.fmt)
@@ -273,6 +342,10 @@ def predict_on_ray(
     starts. A local Ray is started (and stopped) unless ``settings.address`` names a cluster.
     """
     files = input_files(str(source))
+    planned, lines = planned_chunks(files)  # the local text and jsonl files: read by the actors
+    others = [path for path in files if not is_local_lines(path)]  # parquet, URLs: read by Ray tasks
+    if not planned and not others:
+        raise SlotfillError(f"input={source}: no lines to tag")
     from slotfill.inference.loading import load_tagger
 
     load_tagger(ckpt, backend, threads, precision)  # a model that does not load fails here, not on every actor
@@ -284,10 +357,19 @@ def predict_on_ray(
         ray.init(address=settings.address, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     done, start, last = 0, time.monotonic(), 0.0
     try:
-        # reading takes no CPU of Ray's count: actors holding every CPU would otherwise starve it
-        ds = ray.data.read_binary_files(files, include_paths=True, num_cpus=0)
-        numbers = {path: i for i, path in enumerate(files)}
-        ds = ds.map_batches(split_files, fn_kwargs={"numbers": numbers}, batch_size=1, batch_format="numpy", num_cpus=0)
+        parts = []
+        if planned:  # a block a shard: an actor takes whole blocks, so the last ones stay small
+            blocks = -(-len(planned) // settings.chunks_per_shard)
+            parts.append(ray.data.from_items(planned, override_num_blocks=blocks))
+        if others:
+            # reading takes no CPU of Ray's count: actors holding every CPU would otherwise starve it
+            read = ray.data.read_binary_files(others, include_paths=True, num_cpus=0)
+            numbers = {path: i for i, path in enumerate(files)}
+            kwargs = {"numbers": numbers}
+            parts.append(
+                read.map_batches(split_files, fn_kwargs=kwargs, batch_size=1, batch_format="numpy", num_cpus=0)
+            )
+        ds = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
         ds = ds.map_batches(
             Tagging,
             fn_constructor_kwargs={
@@ -312,7 +394,8 @@ def predict_on_ray(
             done += int(batch["rows"].sum())
             now = time.monotonic()
             if now - last >= 5:
-                say(f"ray: {done:,} sentences tagged, {done / (now - start):,.0f}/s")
+                share = f" of {lines:,} ({100 * done / lines:.0f}%)" if lines and not others else ""
+                say(f"ray: {done:,}{share} sentences tagged, {done / (now - start):,.0f}/s")
                 last = now
     except Exception as e:  # Ray wraps what its workers raise
         cause = _cause(e)
