@@ -87,6 +87,21 @@ def test_the_driver_cuts_a_local_file_where_plain_predict_cuts_it(tmp_path, line
     assert got == decode_lines(raw, path) and count == len(got)
 
 
+@pytest.mark.parametrize("where", ["inside a read", "across reads", "at the end"])
+def test_a_line_far_over_the_limit_is_found_while_planning(tmp_path, monkeypatch, where):
+    """A file that lost its line breaks is an error before Ray starts, not a whole file in an actor."""
+    monkeypatch.setattr("slotfill.integrations.ray_engine.MAX_LINE_BYTES", 10)
+    long = "x" * 11
+    text = {"inside a read": f"a\n{long}\nb\n", "across reads": f"a\nb\n{long}\n", "at the end": f"a\nb\nc\n{long}"}
+    path = tmp_path / "in.txt"
+    path.write_text(text[where])
+    line = {"inside a read": 2, "across reads": 3, "at the end": 4}[where]
+    with pytest.raises(DataError, match=rf"in.txt:{line}: over 100,000 characters: one sentence a line"):
+        chunk_ranges(str(path), 2, block=4 if where == "across reads" else 64)
+    path.write_text("a\n" + "x" * 10 + "\nb")  # at the limit: the actor's check of characters decides
+    assert chunk_ranges(str(path), 2, block=4)[1] == 3
+
+
 def test_planned_chunks_read_in_the_actor_report_their_own_line_numbers(tmp_path):
     local = tmp_path / "a.jsonl"
     local.write_text("".join(json.dumps({"text": f"n {n}"}) + "\n" for n in range(PREDICT_CHUNK + 1)) + "{oops\n")
@@ -206,6 +221,9 @@ def test_cli_errors_come_before_ray_starts(tiny_model_file, tmp_path, capsys):
 
     one_line_error(predict("hello"), "engine=ray tags files: add input=")
     one_line_error(predict(f"input={tmp_path}/nothing*.txt", f"output={tmp_path}/o"), "no files there to tag")
+    (tmp_path / "empty.txt").write_text("")
+    one_line_error(predict(f"input={tmp_path}/empty.txt", f"output={tmp_path}/o"), "no lines to tag")
+    assert not (tmp_path / "o").exists()
     (tmp_path / "in.txt").write_text("hello\n")
     one_line_error(predict(f"input={tmp_path}/in.txt"), "add output=FOLDER")
     one_line_error(predict(f"input={tmp_path}/in.txt", "ray.actors=2"), "unknown setting ray.actors")

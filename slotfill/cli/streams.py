@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import BinaryIO, TypeVar
 
 from slotfill.core.files import umask
-from slotfill.core.limits import MAX_TEXT_CHARS
+from slotfill.core.limits import MAX_LINE_BYTES, MAX_TEXT_CHARS
 from slotfill.core.lines import decode_line
 from slotfill.errors import DataError, SlotfillError
 
@@ -30,12 +30,11 @@ def check_sources(texts: Iterable[str], text: str | None = None, source: str | N
         raise SlotfillError(NOTHING_TO_TAG)
 
 
-LINE_BYTES = 4 * MAX_TEXT_CHARS  # UTF-8 takes at most 4 bytes a character
 PAUSE = None  # in :func:`iter_stdin`'s lines: nothing more has arrived yet (tag what is read so far)
 
 
 def _checked(line: bytes, name: str, n: int) -> str:
-    text = decode_line(line, name, n) if len(line) <= LINE_BYTES else None
+    text = decode_line(line, name, n) if len(line) <= MAX_LINE_BYTES else None
     if text is None or len(text) > MAX_TEXT_CHARS:
         raise DataError(name, n, f"over {MAX_TEXT_CHARS:,} characters: one sentence a line (a missing line break?)")
     return text
@@ -45,7 +44,7 @@ def iter_lines(stream: BinaryIO, name: str) -> Iterator[str]:
     """Lines of a UTF-8 byte stream, decoded one at a time (a BOM at the start is dropped); a line
     over :data:`MAX_TEXT_CHARS` is an error as soon as that much of it is read, never held whole."""
     n = 0
-    while raw := stream.readline(LINE_BYTES + 2):
+    while raw := stream.readline(MAX_LINE_BYTES + 2):
         n += 1
         yield _checked(raw.rstrip(b"\n"), name, n)
 
@@ -62,7 +61,7 @@ def iter_stdin(fd: int, name: str = "<stdin>") -> Iterator[str | None]:
             n += 1
             yield _checked(buffer[:end], name, n)
             buffer = buffer[end + 1 :]
-        if len(buffer) > LINE_BYTES:
+        if len(buffer) > MAX_LINE_BYTES:
             _checked(buffer, name, n + 1)  # raises: the line is over the limit
         if not select.select([fd], [], [], 0)[0]:
             yield PAUSE

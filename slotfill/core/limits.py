@@ -11,6 +11,7 @@ from __future__ import annotations
 from slotfill.errors import SlotfillError
 
 MAX_TEXT_CHARS = 100_000  # one text given to predict, the Python API or one input line
+MAX_LINE_BYTES = 4 * MAX_TEXT_CHARS  # a line of more bytes is over MAX_TEXT_CHARS: UTF-8 is 1-4 bytes a character
 MAX_SENTENCE_TOKENS = 1_000  # one sentence of training or evaluation data
 # sentences predict reads, tags and writes at a time, on every engine: the same chunks (and so the
 # same batches) give the same numbers, to the last digit, whichever engine tags them

@@ -24,13 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from slotfill.core import collector
-from slotfill.core.limits import MAX_TEXT_CHARS, PREDICT_CHUNK
+from slotfill.core.limits import MAX_LINE_BYTES, MAX_TEXT_CHARS, PREDICT_CHUNK
 from slotfill.core.lines import decode_lines
 from slotfill.errors import ConfigError, DataError, MissingExtra, SlotfillError
 
 OUTPUT_FORMATS = ("jsonl", "parquet")
 GLOB_CHARS = set("*?[")
 BLOCK_BYTES = 256 * 1024
+TOO_LONG = f"over {MAX_TEXT_CHARS:,} characters: one sentence a line (a missing line break?)"
 PLAN_BYTES = 16 * 2**20  # the driver scans a file for its chunks' byte ranges this much at a time
 
 
@@ -97,10 +98,19 @@ def chunk_ranges(path: str, lines: int = PREDICT_CHUNK, block: int = PLAN_BYTES)
     import numpy as np
 
     ranges, first, start, since, offset, newlines, last = [], 1, 0, 0, 0, 0, b"\n"
+    previous = -1  # where the last newline read is
     try:
         with open(path, "rb") as f:
             while data := f.read(block):
                 ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 10)
+                # a line far over the limit (a file without line breaks) is an error before Ray starts,
+                # not a whole file in an actor's memory
+                sizes = np.diff(ends, prepend=previous - offset) - 1
+                if len(sizes) and sizes.max() > MAX_LINE_BYTES:
+                    raise DataError(path, newlines + int(sizes.argmax()) + 1, TOO_LONG)
+                previous = offset + int(ends[-1]) if len(ends) else previous
+                if offset + len(data) - previous - 1 > MAX_LINE_BYTES:
+                    raise DataError(path, newlines + len(ends) + 1, TOO_LONG)
                 # since: the newlines read after the last chunk's end; these close the next chunks
                 for i in range(lines - since - 1, len(ends), lines):
                     end = offset + int(ends[i]) + 1
@@ -142,7 +152,7 @@ def rows_of(path: str, raw: bytes, first: int = 1) -> list[str]:
     lines = decode_lines(raw, path, first)
     for n, line in enumerate(lines, first):
         if len(line) > MAX_TEXT_CHARS:
-            raise DataError(path, n, f"over {MAX_TEXT_CHARS:,} characters: one sentence a line (a missing line break?)")
+            raise DataError(path, n, TOO_LONG)
     if kind == "text":
         return lines
     texts = []
