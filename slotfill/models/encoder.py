@@ -175,6 +175,18 @@ class RecurrentEncoder(nn.Module):
         """
         rnn, (B, T) = self.rnn, x.shape[:2]
         lengths = lengths.to(x.device)
+        layer_fn = _LAYER_FN[self.cell]
+        directions = ("", "_reverse") if rnn.bidirectional else ("",)
+        if not (torch.is_grad_enabled() or self.training) and bool((lengths == T).all()):
+            # no padding to keep out (a lone sentence): every layer and direction in one fused call,
+            # the same numbers as the loop below (tests/test_encoder.py)
+            names = [f"_l{layer}{suffix}" for layer in range(rnn.num_layers) for suffix in directions]
+            weights = [w for name in names for w in self._weights(name, low)]
+            inp = x if low is None else x.to(low)
+            h0 = inp.new_zeros(len(names), B, rnn.hidden_size)
+            hx = (h0, h0) if self.cell == "lstm" else h0
+            out = layer_fn(inp, hx, weights, True, rnn.num_layers, 0.0, False, rnn.bidirectional, True)[0]
+            return out if low is None else out.float()
         steps = torch.arange(T, device=x.device)[None, :]
         real = steps < lengths[:, None]  # [B, T]
         reverse = torch.where(real, lengths[:, None] - 1 - steps, steps)  # its own inverse
@@ -184,8 +196,6 @@ class RecurrentEncoder(nn.Module):
         def flip(t: torch.Tensor) -> torch.Tensor:
             return t.reshape(B * T, -1).index_select(0, rows).view(B, T, -1)
 
-        layer_fn = _LAYER_FN[self.cell]
-        directions = ("", "_reverse") if rnn.bidirectional else ("",)
         h = x
         for layer in range(rnn.num_layers):
             inp = h if low is None else h.to(low)
