@@ -130,6 +130,7 @@ def test_settings_and_output_folder_are_checked(tmp_path):
     (tmp_path / "used" / "part-00000.jsonl").write_text("{}\n")
     with pytest.raises(ConfigError, match="not empty"):
         output_folder(str(tmp_path / "used"), "jsonl")
+    assert not output_folder(str(tmp_path / "new" / "o"), "jsonl", create=False).exists()
     assert output_folder(str(tmp_path / "new" / "o"), "jsonl").is_dir()
     assert RaySettings(shard_rows=1).chunks_per_shard == 1
     assert RaySettings(shard_rows=PREDICT_CHUNK + 1).chunks_per_shard == 2
@@ -271,6 +272,9 @@ def test_two_actors_give_the_records_of_plain_predict(trained_sample, tmp_path):
         timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+    chunks = -(-(half + 1) // PREDICT_CHUNK) + -(-(len(lines) - half) // PREDICT_CHUNK)
+    planned = f"ray: {len(lines) + 1:,} lines in 2 local files, {chunks} chunks"
+    assert planned in proc.stderr and "; 1 more (parquet, URLs) read by Ray tasks" in proc.stderr
     records = read_back(tmp_path / "out")
     shards = sorted(p.name for p in (tmp_path / "out").glob("part-*.jsonl"))
     assert shards == [

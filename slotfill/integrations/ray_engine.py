@@ -288,8 +288,9 @@ def write_shard(path: Path, fmt: str, records: Iterable[tuple[str, int, str]]) -
     return rows
 
 
-def output_folder(output: str | None, fmt: str) -> Path:
-    """A new or empty folder for the shards: shards of an earlier run would mix with this one's."""
+def output_folder(output: str | None, fmt: str, create: bool = True) -> Path:
+    """A new or empty folder for the shards: shards of an earlier run would mix with this one's
+    (``create=False``: only checked, made later)."""
     if output is None:
         raise ConfigError("engine=ray writes shards into a folder: add output=FOLDER")
     if fmt not in OUTPUT_FORMATS:
@@ -299,7 +300,8 @@ def output_folder(output: str | None, fmt: str) -> Path:
         raise ConfigError(f"output={output}: a file; engine=ray writes a folder of shards")
     if folder.is_dir() and any(folder.iterdir()):
         raise ConfigError(f"output={output}: the folder is not empty (shards of another run?): name a new one")
-    folder.mkdir(parents=True, exist_ok=True)
+    if create:
+        folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
@@ -352,7 +354,11 @@ def predict_on_ray(
     starts. A local Ray is started (and stopped) unless ``settings.address`` names a cluster.
     """
     files = input_files(str(source))
+    output_folder(output, fmt, create=False)  # before reading the files: a plan of a 10-GB log takes seconds
+    say = progress or (lambda line: print(line, file=sys.stderr, flush=True))
+    planning = time.monotonic()
     planned, lines = planned_chunks(files)  # the local text and jsonl files: read by the actors
+    planning = time.monotonic() - planning
     others = [path for path in files if not is_local_lines(path)]  # parquet, URLs: read by Ray tasks
     if not planned and not others:
         raise SlotfillError(f"input={source}: no lines to tag")
@@ -361,7 +367,13 @@ def predict_on_ray(
     load_tagger(ckpt, backend, threads, precision)  # a model that does not load fails here, not on every actor
     ray = _ray()
     folder = output_folder(output, fmt)
-    say = progress or (lambda line: print(line, file=sys.stderr, flush=True))
+    if planned:
+        local = len(files) - len(others)
+        say(
+            f"ray: {lines:,} lines in {local:,} local file{'s' if local > 1 else ''}, {len(planned):,} chunks "
+            f"(found in {planning:.1f} s)"
+            + (f"; {len(others):,} more (parquet, URLs) read by Ray tasks" if others else "")
+        )
     started_here = not ray.is_initialized()
     if started_here:
         ray.init(address=settings.address, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
