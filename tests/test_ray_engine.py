@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -77,7 +78,7 @@ def test_the_driver_cuts_a_local_file_where_plain_predict_cuts_it(tmp_path, line
     raw = (b"\xef\xbb\xbf" if bom else b"") + "\n".join(lines).encode() + (b"\n" if final_newline and lines else b"")
     path = tmp_path / "in.txt"
     path.write_bytes(raw)
-    ranges, count = chunk_ranges(str(path), size, block)
+    ranges, count, _ = chunk_ranges(str(path), size, block)
     got = []
     for first, start, end in ranges:
         assert first == len(got) + 1
@@ -87,35 +88,50 @@ def test_the_driver_cuts_a_local_file_where_plain_predict_cuts_it(tmp_path, line
     assert got == decode_lines(raw, path) and count == len(got)
 
 
-@pytest.mark.parametrize("where", ["inside a read", "across reads", "at the end"])
-def test_a_line_far_over_the_limit_is_found_while_planning(tmp_path, monkeypatch, where):
+@pytest.mark.parametrize(
+    "text, block, line",
+    [
+        ("a\nxxxxxxxxxxx\nb\n", 64, 2),  # inside one read
+        ("a\nb\nxxxxxxxxxxx\n", 4, 3),  # over several reads, ended by its newline
+        ("a\nb\nc\nxxxxxxxxxxx", 4, 4),  # over several reads, never ended
+        ("a\nxxxxxxxxxxxx\nxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n", 64, 2),  # two in one read: the first is named
+    ],
+)
+def test_a_line_far_over_the_limit_is_found_while_planning(tmp_path, monkeypatch, text, block, line):
     """A file that lost its line breaks is an error before Ray starts, not a whole file in an actor."""
     monkeypatch.setattr("slotfill.integrations.ray_engine.MAX_LINE_BYTES", 10)
-    long = "x" * 11
-    text = {"inside a read": f"a\n{long}\nb\n", "across reads": f"a\nb\n{long}\n", "at the end": f"a\nb\nc\n{long}"}
     path = tmp_path / "in.txt"
-    path.write_text(text[where])
-    line = {"inside a read": 2, "across reads": 3, "at the end": 4}[where]
+    path.write_text(text)
     with pytest.raises(DataError, match=rf"in.txt:{line}: over 100,000 characters: one sentence a line"):
-        chunk_ranges(str(path), 2, block=4 if where == "across reads" else 64)
+        chunk_ranges(str(path), 2, block)
     path.write_text("a\n" + "x" * 10 + "\nb")  # at the limit: the actor's check of characters decides
     assert chunk_ranges(str(path), 2, block=4)[1] == 3
 
 
-def test_planned_chunks_read_in_the_actor_report_their_own_line_numbers(tmp_path):
+def test_planned_chunks_read_back_with_their_own_line_numbers(tmp_path):
     local = tmp_path / "a.jsonl"
     local.write_text("".join(json.dumps({"text": f"n {n}"}) + "\n" for n in range(PREDICT_CHUNK + 1)) + "{oops\n")
     files = [str(tmp_path / "b.parquet"), str(local), "s3://bucket/c.txt"]
-    rows, lines = planned_chunks(files)
-    assert lines == PREDICT_CHUNK + 2
+    rows, lines, stamps = planned_chunks(files)
+    assert lines == PREDICT_CHUNK + 2 and stamps[0] is None and stamps[2] is None
     assert [(r["file"], r["first"], r["texts"]) for r in rows] == [(1, 1, ""), (1, PREDICT_CHUNK + 1, "")]
-    assert rows_of(str(local), read_range(str(local), rows[0]["start"], rows[0]["end"]))[-1] == f"n {PREDICT_CHUNK - 1}"
+    first, last = (read_range(str(local), r["start"], r["end"], stamps[1]) for r in rows)
+    assert rows_of(str(local), first)[-1] == f"n {PREDICT_CHUNK - 1}"
     with pytest.raises(DataError, match=rf"a.jsonl:{PREDICT_CHUNK + 2}: not JSON"):
-        rows_of(str(local), read_range(str(local), rows[1]["start"], rows[1]["end"]), PREDICT_CHUNK + 1)
-    end = rows[1]["end"]
-    local.write_text("short\n")  # changed after the plan
-    with pytest.raises(DataError, match="got shorter while it was being tagged"):
-        read_range(str(local), rows[1]["start"], end)
+        rows_of(str(local), last, PREDICT_CHUNK + 1)
+
+
+@pytest.mark.parametrize("change", ["shorter", "rewritten in place"])
+def test_a_file_changed_after_its_chunks_were_found_is_an_error(tmp_path, change):
+    """Not lines cut in the wrong places: a log rewritten to the same size is caught by its time."""
+    path = tmp_path / "in.txt"
+    path.write_text("a\nb\nc\nd\ne\n")
+    ranges, _, found = chunk_ranges(str(path), 2)
+    path.write_text("a\n" if change == "shorter" else "aa\nb\nc\nd\ne")
+    os.utime(path, ns=(found[1] + 10**9, found[1] + 10**9))  # a later time, whatever the clock's grain
+    for check in (found, None) if change == "shorter" else (found,):  # shorter: caught without the stamp too
+        with pytest.raises(DataError, match="in.txt: changed while it was being tagged"):
+            read_range(str(path), ranges[1][1], ranges[1][2], check)
 
 
 def test_settings_and_output_folder_are_checked(tmp_path):
@@ -184,7 +200,7 @@ def test_the_actor_tags_a_shard_and_keeps_what_it_holds_out_of_full_collections(
     source = tmp_path / "in" / "a.txt"
     source.write_text("\n".join(texts) + "\n")
     batch = split_files({"path": ["/in/a.txt"], "bytes": ["\n".join(texts).encode()]}, {"/in/a.txt": 0})
-    planned, _ = planned_chunks([str(source)])  # the same lines, read by the actor
+    planned, _, stamps = planned_chunks([str(source)])  # the same lines, read by the actor
     out = tmp_path / "out"
     out.mkdir()
     gc.unfreeze()  # what other tests in this process froze
@@ -197,7 +213,7 @@ def test_the_actor_tags_a_shard_and_keeps_what_it_holds_out_of_full_collections(
         assert gc.get_freeze_count() >= frozen + len(held)
         records = [(r["source"], r["line"], r["text"]) for r in read_back(out)]
         assert records == [("/in/a.txt", n, text) for n, text in enumerate(texts, 1)]
-        actor.sources = [str(source)]
+        actor.sources, actor.stamps = [str(source)], stamps
         as_read = {k: np.array([row[k] for row in planned]) for k in planned[0]}
         assert actor(as_read)["rows"].tolist() == [3]  # overwrites the same shard: named after its first record
     finally:

@@ -32,7 +32,8 @@ OUTPUT_FORMATS = ("jsonl", "parquet")
 GLOB_CHARS = set("*?[")
 BLOCK_BYTES = 256 * 1024
 TOO_LONG = f"over {MAX_TEXT_CHARS:,} characters: one sentence a line (a missing line break?)"
-PLAN_BYTES = 16 * 2**20  # the driver scans a file for its chunks' byte ranges this much at a time
+PLAN_BYTES = 2**20  # the driver scans a file for its chunks' byte ranges this much at a time
+CHANGED = "changed while it was being tagged (its size or time): tag a copy that does not change"
 
 
 @dataclass(frozen=True)
@@ -91,27 +92,31 @@ def is_local_lines(path: str) -> bool:
     return "://" not in path and kind_of(path) != "parquet"
 
 
-def chunk_ranges(path: str, lines: int = PREDICT_CHUNK, block: int = PLAN_BYTES) -> tuple[list[tuple], int]:
+def chunk_ranges(path: str, lines: int = PREDICT_CHUNK, block: int = PLAN_BYTES) -> tuple[list[tuple], int, tuple]:
     """``(first line, start byte, end byte)`` of each run of ``lines`` consecutive lines of a local
-    file (the chunks plain ``predict`` reads), and the file's number of lines: one pass over its
-    newlines, ``block`` bytes at a time, so the file is never held whole."""
+    file (the chunks plain ``predict`` reads), the file's number of lines, and its :func:`stamp`: one
+    pass over its newlines, ``block`` bytes at a time, so the file is never held whole."""
     import numpy as np
 
-    ranges, first, start, since, offset, newlines, last = [], 1, 0, 0, 0, 0, b"\n"
+    ranges = []
+    first, start = 1, 0  # the next chunk's first line and byte
+    since = 0  # newlines read since the last chunk's end: each ``lines``-th closes a chunk
+    offset, newlines = 0, 0  # bytes and newlines read so far
     previous = -1  # where the last newline read is
+    last = b"\n"  # the last byte read
     try:
         with open(path, "rb") as f:
+            before = stamp(path)
             while data := f.read(block):
                 ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 10)
                 # a line far over the limit (a file without line breaks) is an error before Ray starts,
                 # not a whole file in an actor's memory
-                sizes = np.diff(ends, prepend=previous - offset) - 1
-                if len(sizes) and sizes.max() > MAX_LINE_BYTES:
-                    raise DataError(path, newlines + int(sizes.argmax()) + 1, TOO_LONG)
+                over = np.diff(ends, prepend=previous - offset) - 1 > MAX_LINE_BYTES
+                if over.any():
+                    raise DataError(path, newlines + int(over.argmax()) + 1, TOO_LONG)
                 previous = offset + int(ends[-1]) if len(ends) else previous
-                if offset + len(data) - previous - 1 > MAX_LINE_BYTES:
+                if offset + len(data) - previous - 1 > MAX_LINE_BYTES:  # the line still open
                     raise DataError(path, newlines + len(ends) + 1, TOO_LONG)
-                # since: the newlines read after the last chunk's end; these close the next chunks
                 for i in range(lines - since - 1, len(ends), lines):
                     end = offset + int(ends[i]) + 1
                     ranges.append((first, start, end))
@@ -120,21 +125,32 @@ def chunk_ranges(path: str, lines: int = PREDICT_CHUNK, block: int = PLAN_BYTES)
                 offset, newlines, last = offset + len(data), newlines + len(ends), data[-1:]
     except OSError as e:
         raise DataError(path, None, f"cannot read file: {e.strerror}") from None
+    if stamp(path) != before:
+        raise DataError(path, None, CHANGED)
     if offset > start:  # the last lines, fewer than a chunk
         ranges.append((first, start, offset))
-    return ranges, newlines + (last != b"\n")  # a last line without its newline is a line too
+    return ranges, newlines + (last != b"\n"), before  # a last line without its newline is a line too
 
 
-def read_range(path: str, start: int, end: int) -> bytes:
-    """Bytes ``start`` to ``end`` of a local file, as :func:`chunk_ranges` found them."""
+def stamp(path: str) -> tuple[int, int]:
+    """A file's size and modification time: whether it is still the file whose chunks were found."""
+    info = os.stat(path)
+    return info.st_size, info.st_mtime_ns
+
+
+def read_range(path: str, start: int, end: int, found: tuple[int, int] | None = None) -> bytes:
+    """Bytes ``start`` to ``end`` of a local file, as :func:`chunk_ranges` found them (``found``: the
+    file's :func:`stamp` then; a file changed since is an error, not lines cut in the wrong places)."""
     try:
+        if found is not None and stamp(path) != tuple(found):
+            raise DataError(path, None, CHANGED)
         with open(path, "rb") as f:
             f.seek(start)
             raw = f.read(end - start)
     except OSError as e:
         raise DataError(path, None, f"cannot read file: {e.strerror}") from None
     if len(raw) != end - start:
-        raise DataError(path, None, "the file got shorter while it was being tagged: tag a copy that does not change")
+        raise DataError(path, None, CHANGED)
     return raw
 
 
@@ -190,16 +206,19 @@ def split_files(batch: dict, numbers: dict[str, int]) -> dict:
     }
 
 
-def planned_chunks(files: list[str]) -> tuple[list[dict], int]:
+def planned_chunks(files: list[str]) -> tuple[list[dict], int, list[tuple | None]]:
     """The chunks of the local text and jsonl files among ``files`` (numbered by their place in it),
-    as rows of :func:`split_files`'s columns with byte ranges for texts; and their number of lines."""
-    rows, lines = [], 0
+    as rows of :func:`split_files`'s columns with byte ranges for texts; their number of lines; and
+    each file's :func:`stamp` when its chunks were found (None: a file read by a Ray task)."""
+    rows, lines, stamps = [], 0, []
     for number, path in enumerate(files):
+        found = None
         if is_local_lines(path):
-            ranges, count = chunk_ranges(path)
+            ranges, count, found = chunk_ranges(path)
             rows += [{"file": number, "first": a, "start": b, "end": e, "texts": ""} for a, b, e in ranges]
             lines += count
-    return rows, lines
+        stamps.append(found)
+    return rows, lines, stamps
 
 
 class Tagging:
@@ -223,6 +242,7 @@ class Tagging:
         sources: list[str],
         folder: str,
         fmt: str,
+        stamps: list[tuple | None] | None = None,
     ) -> None:
         from slotfill.inference.loading import load_tagger
 
@@ -230,6 +250,7 @@ class Tagging:
         collector.settled(collect=True)
         self.decisions, self.batch_size, self.sources = decisions, batch_size, sources
         self.folder, self.fmt = Path(folder), fmt
+        self.stamps = stamps or [None] * len(sources)  # each file as the driver found it
 
     def __call__(self, batch: dict) -> dict:
         import numpy as np
@@ -241,7 +262,8 @@ class Tagging:
                 if start < 0:  # cut by a reading task
                     texts = json.loads(str(texts))
                 else:  # planned by the driver: read here
-                    texts = rows_of(source, read_range(source, int(start), int(end)), first)
+                    raw = read_range(source, int(start), int(end), self.stamps[int(number)])
+                    texts = rows_of(source, raw, first)
                 chunk = self.tagger.predict(texts, batch_size=self.batch_size, **self.decisions)
                 for n, result in enumerate(chunk, first):
                     yield source, n, json.dumps({"source": source, "line": n, **result}, ensure_ascii=False)
@@ -357,7 +379,7 @@ def predict_on_ray(
     output_folder(output, fmt, create=False)  # before reading the files: a plan of a 10-GB log takes seconds
     say = progress or (lambda line: print(line, file=sys.stderr, flush=True))
     planning = time.monotonic()
-    planned, lines = planned_chunks(files)  # the local text and jsonl files: read by the actors
+    planned, lines, stamps = planned_chunks(files)  # the local text and jsonl files: read by the actors
     planning = time.monotonic() - planning
     others = [path for path in files if not is_local_lines(path)]  # parquet, URLs: read by Ray tasks
     if not planned and not others:
@@ -380,7 +402,7 @@ def predict_on_ray(
     done, start, last = 0, time.monotonic(), 0.0
     try:
         parts = []
-        if planned:  # a block a shard: an actor takes whole blocks, so the last ones stay small
+        if planned:  # about a shard's chunks a block (from_items splits evenly): the last calls stay small
             blocks = -(-len(planned) // settings.chunks_per_shard)
             parts.append(ray.data.from_items(planned, override_num_blocks=blocks))
         if others:
@@ -402,6 +424,7 @@ def predict_on_ray(
                 "decisions": decisions,
                 "batch_size": batch_size,
                 "sources": files,
+                "stamps": stamps,
                 "folder": str(folder),
                 "fmt": fmt,
             },

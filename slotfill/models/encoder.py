@@ -89,7 +89,8 @@ class WordCNN(nn.Module):
 class RecurrentEncoder(nn.Module):
     """Stacked recurrent layers whose padding never reaches either direction: packed sequences in
     float32 prediction and ONNX export, one fused call per layer and direction over the padded batch
-    in training and in bfloat16 prediction (:meth:`_by_layer`)."""
+    in training and in bfloat16 prediction (:meth:`_by_layer`). An LSTM predicting a batch with no
+    padding (a lone sentence, sentences of one length) runs unpacked, all its layers in one call."""
 
     def __init__(
         self,
@@ -125,7 +126,7 @@ class RecurrentEncoder(nn.Module):
             self._init_forget_bias(forget_bias)
 
     def predict_in(self, dtype: torch.dtype | None) -> None:
-        """The arithmetic of passes without gradients from now on (None: float32, the packed path)."""
+        """The arithmetic of passes without gradients from now on (None: float32, :meth:`_packed`)."""
         self.predict_dtype = dtype
         self._low_copies.clear()
 
@@ -152,9 +153,11 @@ class RecurrentEncoder(nn.Module):
         return self._packed(x, lengths)
 
     def _packed(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        if not torch.onnx.is_in_onnx_export() and bool((lengths == x.shape[1]).all()):
-            # no padding (a lone sentence): the same numbers as packing, in one fused call over all
-            # layers, ~0.2 ms less a sentence (bench/RESULTS.md, "One sentence")
+        unpadded = bool((lengths == x.shape[1]).all())
+        if unpadded and self.cell == "lstm" and not (self.training or torch.onnx.is_in_onnx_export()):
+            # an LSTM batch with no padding (a lone sentence): the same numbers as packing to the last
+            # digit, in one fused call over all layers, ~0.15 ms less a sentence (bench/RESULTS.md, "One
+            # sentence without packing"); a GRU's or plain RNN's kernel rounds differently unpacked
             return self.rnn(x)[0]
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         out, _ = self.rnn(packed)
