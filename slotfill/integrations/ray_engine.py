@@ -123,9 +123,10 @@ def chunk_ranges(path: str, lines: int = PREDICT_CHUNK, block: int = PLAN_BYTES)
                     first, start = first + lines, end
                 since = (since + len(ends)) % lines
                 offset, newlines, last = offset + len(data), newlines + len(ends), data[-1:]
+        changed = stamp(path) != before
     except OSError as e:
         raise DataError(path, None, f"cannot read file: {e.strerror}") from None
-    if stamp(path) != before:
+    if changed:
         raise DataError(path, None, CHANGED)
     if offset > start:  # the last lines, fewer than a chunk
         ranges.append((first, start, offset))
@@ -378,9 +379,9 @@ def predict_on_ray(
     files = input_files(str(source))
     output_folder(output, fmt, create=False)  # before reading the files: a plan of a 10-GB log takes seconds
     say = progress or (lambda line: print(line, file=sys.stderr, flush=True))
-    planning = time.monotonic()
+    began = time.monotonic()
     planned, lines, stamps = planned_chunks(files)  # the local text and jsonl files: read by the actors
-    planning = time.monotonic() - planning
+    found_in = time.monotonic() - began
     others = [path for path in files if not is_local_lines(path)]  # parquet, URLs: read by Ray tasks
     if not planned and not others:
         raise SlotfillError(f"input={source}: no lines to tag")
@@ -393,7 +394,7 @@ def predict_on_ray(
         local = len(files) - len(others)
         say(
             f"ray: {lines:,} lines in {local:,} local file{'s' if local > 1 else ''}, {len(planned):,} chunks "
-            f"(found in {planning:.1f} s)"
+            f"(found in {found_in:.1f} s)"
             + (f"; {len(others):,} more (parquet, URLs) read by Ray tasks" if others else "")
         )
     started_here = not ray.is_initialized()
