@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from slotfill.core.limits import PREDICT_CHUNK
 from slotfill.core.lines import decode_lines
 from slotfill.errors import ConfigError, DataError
+from slotfill.integrations import ray_record
 from slotfill.integrations.ray_engine import (
     RaySettings,
     Tagging,
@@ -22,6 +23,7 @@ from slotfill.integrations.ray_engine import (
     input_files,
     output_folder,
     planned_chunks,
+    predict_on_ray,
     read_back,
     read_range,
     rows_of,
@@ -222,6 +224,36 @@ def test_the_actor_tags_a_shard_and_keeps_what_it_holds_out_of_full_collections(
     assert records == [(str(source), n, text) for n, text in enumerate(texts, 1)]
 
 
+def test_a_resumed_run_with_nothing_left_ends_before_ray_starts(tiny_model_file, tmp_path, monkeypatch):
+    from slotfill.integrations import ray_engine
+
+    class NoRay:
+        def is_initialized(self) -> bool:
+            return False
+
+        def init(self, **_) -> None:
+            raise AssertionError("Ray started")
+
+    monkeypatch.setattr(ray_engine, "_ray", NoRay)
+    (tmp_path / "in.txt").write_text("flights to boston\nfrom denver\n")
+    out, said = tmp_path / "out", []
+
+    def run(resume: bool) -> int:
+        settings = RaySettings(resume=resume)
+        return predict_on_ray(
+            str(tiny_model_file), str(tmp_path / "in.txt"), str(out), settings, {}, progress=said.append
+        )
+
+    with pytest.raises(AssertionError, match="Ray started"):
+        run(resume=False)  # the manifest is written before Ray starts
+    (out / "part-00000-0000000001.jsonl").write_text("{}\n{}\n")
+    ray_record.record(out, "part-00000-0000000001.jsonl", [[0, 1]], 2)
+    with pytest.raises(ConfigError, match="not empty.*ray.resume=true"):
+        run(resume=False)
+    assert run(resume=True) == 2
+    assert said[-1] == f"ray: nothing left to tag; 2 sentences in {out}"
+
+
 @pytest.mark.slow
 def test_cli_errors_come_before_ray_starts(tiny_model_file, tmp_path, capsys):
     """The settings' errors in this process (``slotfill predict``'s entry), the model's in a real one."""
@@ -274,19 +306,16 @@ def test_two_actors_give_the_records_of_plain_predict(trained_sample, tmp_path):
     pq.write_table(pa.table({"text": few}), inputs / "c.parquet")
     ckpt = trained_sample["model_file"]
 
-    proc = run_script(
-        "predict.py",
-        [
-            f"ckpt={ckpt}",
-            "engine=ray",
-            f"input={inputs}",
-            f"output={tmp_path}/out",
-            "ray.concurrency=2",
-            "batch_size=128",
-            "ray.shard_rows=1000",
-        ],
-        timeout=600,
-    )
+    on_ray = [
+        f"ckpt={ckpt}",
+        "engine=ray",
+        f"input={inputs}",
+        f"output={tmp_path}/out",
+        "ray.concurrency=2",
+        "batch_size=128",
+        "ray.shard_rows=1000",
+    ]
+    proc = run_script("predict.py", on_ray, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     chunks = -(-(half + 1) // PREDICT_CHUNK) + -(-(len(lines) - half) // PREDICT_CHUNK)
     planned = f"ray: {len(lines) + 1:,} lines in 2 local files, {chunks} chunks"
@@ -317,3 +346,13 @@ def test_two_actors_give_the_records_of_plain_predict(trained_sample, tmp_path):
         plain += [{"source": str(source.resolve()), "line": n, **json.loads(r)} for n, r in enumerate(lines_out, 1)]
     assert len(records) == len(lines) + 1 + len(few)
     assert records == sorted(plain, key=lambda r: (r["source"], r["line"]))
+
+    # stopped before the driver recorded its last shard: resumed, that shard's chunks are tagged again, once
+    done = tmp_path / "out" / "_done.jsonl"
+    recorded = done.read_text().splitlines()
+    done.write_text("\n".join(recorded[:-1]) + "\n")
+    again = [*on_ray, "ray.resume=true"]
+    proc = run_script("predict.py", again, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"resuming: {len(records) - json.loads(recorded[-1])['rows']:,} sentences" in proc.stderr
+    assert read_back(tmp_path / "out") == records

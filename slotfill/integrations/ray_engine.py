@@ -27,6 +27,7 @@ from slotfill.core import collector
 from slotfill.core.limits import MAX_LINE_BYTES, MAX_TEXT_CHARS, PREDICT_CHUNK
 from slotfill.core.lines import decode_lines
 from slotfill.errors import ConfigError, DataError, MissingExtra, SlotfillError
+from slotfill.integrations import ray_record
 
 OUTPUT_FORMATS = ("jsonl", "parquet")
 GLOB_CHARS = set("*?[")
@@ -44,6 +45,7 @@ class RaySettings:
     concurrency: int = 2  # actors, one model each
     num_cpus: float = 1.0  # CPUs Ray reserves for each actor
     shard_rows: int = 20_000  # records per shard, one actor call (whole chunks: PREDICT_CHUNK's multiple)
+    resume: bool = False  # finish the run whose shards are in the output folder (ray_record.py)
 
     @property
     def chunks_per_shard(self) -> int:
@@ -56,6 +58,8 @@ class RaySettings:
                 raise ConfigError(f"ray.{name}={value!r}: a whole number, 1 or more")
         if not isinstance(self.num_cpus, int | float) or self.num_cpus <= 0:
             raise ConfigError(f"ray.num_cpus={self.num_cpus!r}: a number of CPUs over 0 (0.5 shares one)")
+        if not isinstance(self.resume, bool):
+            raise ConfigError(f"ray.resume={self.resume!r}: true or false")
 
 
 def kind_of(path: str) -> str:
@@ -184,16 +188,20 @@ def rows_of(path: str, raw: bytes, first: int = 1) -> list[str]:
     return texts
 
 
-def split_files(batch: dict, numbers: dict[str, int]) -> dict:
+def split_files(batch: dict, numbers: dict[str, int], skip: list | None = None) -> dict:
     """Ray task: files (``path``, ``bytes``) into chunks of :data:`PREDICT_CHUNK` consecutive sentences,
     cut where plain ``predict`` cuts them (``file`` number, ``first`` line, ``texts`` as a JSON list;
-    ``start`` and ``end`` -1: the rows of :func:`planned_chunks` have byte ranges instead of texts)."""
+    ``start`` and ``end`` -1: the rows of :func:`planned_chunks` have byte ranges instead of texts);
+    ``skip``: the ``[file, first]`` chunks an earlier run of a resumed one finished."""
     import numpy as np
 
+    done = {tuple(pair) for pair in skip or []}
     files, firsts, texts = [], [], []
     for path, raw in zip(batch["path"], batch["bytes"], strict=True):
         rows = rows_of(str(path), bytes(raw))
         for start in range(0, len(rows), PREDICT_CHUNK):
+            if (numbers[str(path)], start + 1) in done:
+                continue
             files.append(numbers[str(path)])
             firsts.append(start + 1)
             texts.append(json.dumps(rows[start : start + PREDICT_CHUNK], ensure_ascii=False))
@@ -272,7 +280,12 @@ class Tagging:
         name = shard_name(int(batch["file"][0]), int(batch["first"][0]), self.fmt)
         rows = write_shard(self.folder / name, self.fmt, records())
         collector.settled(collect=True)  # a collection of this call's leftovers only: milliseconds
-        return {"rows": np.array([rows], dtype=np.int64)}
+        chunks = json.dumps([[int(f), int(first)] for f, first in zip(batch["file"], batch["first"])])
+        return {
+            "rows": np.array([rows], dtype=np.int64),
+            "shard": np.array([name], dtype=object),
+            "chunks": np.array([chunks], dtype=object),  # what the driver adds to the done-list
+        }
 
 
 def shard_name(file: int, first: int, fmt: str) -> str:
@@ -311,9 +324,9 @@ def write_shard(path: Path, fmt: str, records: Iterable[tuple[str, int, str]]) -
     return rows
 
 
-def output_folder(output: str | None, fmt: str, create: bool = True) -> Path:
+def output_folder(output: str | None, fmt: str, create: bool = True, resume: bool = False) -> Path:
     """A new or empty folder for the shards: shards of an earlier run would mix with this one's
-    (``create=False``: only checked, made later)."""
+    (``create=False``: only checked, made later; ``resume``: the folder of the run to finish)."""
     if output is None:
         raise ConfigError("engine=ray writes shards into a folder: add output=FOLDER")
     if fmt not in OUTPUT_FORMATS:
@@ -321,8 +334,11 @@ def output_folder(output: str | None, fmt: str, create: bool = True) -> Path:
     folder = Path(output)
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"output={output}: a file; engine=ray writes a folder of shards")
-    if folder.is_dir() and any(folder.iterdir()):
-        raise ConfigError(f"output={output}: the folder is not empty (shards of another run?): name a new one")
+    if folder.is_dir() and any(folder.iterdir()) and not resume:
+        raise ConfigError(
+            f"output={output}: the folder is not empty (shards of another run?): name a new one, "
+            "or add ray.resume=true to finish the run it holds"
+        )
     if create:
         folder.mkdir(parents=True, exist_ok=True)
     return folder
@@ -377,7 +393,7 @@ def predict_on_ray(
     starts. A local Ray is started (and stopped) unless ``settings.address`` names a cluster.
     """
     files = input_files(str(source))
-    output_folder(output, fmt, create=False)  # before reading the files: a plan of a 10-GB log takes seconds
+    output_folder(output, fmt, create=False, resume=settings.resume)  # before planning: seconds for a 10-GB log
     say = progress or (lambda line: print(line, file=sys.stderr, flush=True))
     began = time.monotonic()
     planned, lines, stamps = planned_chunks(files)  # the local text and jsonl files: read by the actors
@@ -389,7 +405,17 @@ def predict_on_ray(
 
     load_tagger(ckpt, backend, threads, precision)  # a model that does not load fails here, not on every actor
     ray = _ray()
-    folder = output_folder(output, fmt)
+    folder = output_folder(output, fmt, resume=settings.resume)
+    settings_of_records = {"format": fmt, "batch_size": batch_size, "decisions": decisions}
+    settings_of_records.update(backend=backend, precision=precision)
+    expected = ray_record.manifest(ckpt, files, stamps, settings_of_records)
+    finished, done = ray_record.start(folder, expected, settings.resume, fmt)
+    if finished:
+        planned = [row for row in planned if (row["file"], row["first"]) not in finished]
+        say(f"ray: resuming: {done:,} sentences in {len(finished):,} chunks were tagged before")
+        if not planned and not others:
+            say(f"ray: nothing left to tag; {done:,} sentences in {folder}")
+            return done
     if planned:
         local = len(files) - len(others)
         say(
@@ -400,7 +426,7 @@ def predict_on_ray(
     started_here = not ray.is_initialized()
     if started_here:
         ray.init(address=settings.address, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
-    done, start, last = 0, time.monotonic(), 0.0
+    before, start, last = done, time.monotonic(), 0.0
     try:
         parts = []
         if planned:  # about a shard's chunks a block (from_items splits evenly): the last calls stay small
@@ -410,7 +436,7 @@ def predict_on_ray(
             # reading takes no CPU of Ray's count: actors holding every CPU would otherwise starve it
             read = ray.data.read_binary_files(others, include_paths=True, num_cpus=0)
             numbers = {path: i for i, path in enumerate(files)}
-            kwargs = {"numbers": numbers}
+            kwargs = {"numbers": numbers, "skip": sorted(finished)}
             parts.append(
                 read.map_batches(split_files, fn_kwargs=kwargs, batch_size=1, batch_format="numpy", num_cpus=0)
             )
@@ -437,11 +463,13 @@ def predict_on_ray(
             batch_format="numpy",
         )
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
-            done += int(batch["rows"].sum())
+            for rows, shard, chunks in zip(batch["rows"], batch["shard"], batch["chunks"], strict=True):
+                ray_record.record(folder, str(shard), json.loads(str(chunks)), int(rows))
+                done += int(rows)
             now = time.monotonic()
             if now - last >= 5:
                 share = f" of {lines:,} ({100 * done / lines:.0f}%)" if lines and not others else ""
-                say(f"ray: {done:,}{share} sentences tagged, {done / (now - start):,.0f}/s")
+                say(f"ray: {done:,}{share} sentences tagged, {(done - before) / (now - start):,.0f}/s")
                 last = now
     except Exception as e:  # Ray wraps what its workers raise
         cause = _cause(e)
@@ -457,7 +485,9 @@ def predict_on_ray(
     if done == 0:
         raise SlotfillError(f"input={source}: no lines to tag")
     took = time.monotonic() - start
-    say(f"ray: {done:,} sentences in {took:.1f} s ({done / took:,.0f}/s); wrote {len(written)} shards to {folder}")
+    rate = (done - before) / took
+    earlier = f", {before:,} of them tagged before" if before else ""
+    say(f"ray: {done:,} sentences{earlier}; {took:.1f} s ({rate:,.0f}/s); {len(written)} shards in {folder}")
     return done
 
 
