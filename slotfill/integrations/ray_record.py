@@ -31,12 +31,13 @@ def manifest(ckpt: str, files: list[str], stamps: list, settings: dict) -> dict:
     """What decides a run's records: the model file (path, size, time), each input file (its stamp
     where the driver read it; a URL's cannot be checked), the chunk size and ``settings``."""
     model = str(Path(ckpt).resolve())
-    return {
+    record = {
         "model": [model, *_stamp(model)],
         "files": [[path, *(list(found) if found else [None, None])] for path, found in zip(files, stamps)],
         "chunk": PREDICT_CHUNK,
         **settings,
     }
+    return json.loads(json.dumps(record))  # as it reads back from the file (tuples as lists)
 
 
 def start(folder: Path, expected: dict, resume: bool, fmt: str) -> tuple[set[tuple[int, int]], int]:
