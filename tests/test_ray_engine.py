@@ -318,7 +318,7 @@ def test_two_actors_give_the_records_of_plain_predict(trained_sample, tmp_path):
     proc = run_script("predict.py", on_ray, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     chunks = -(-(half + 1) // PREDICT_CHUNK) + -(-(len(lines) - half) // PREDICT_CHUNK)
-    planned = f"ray: {len(lines) + 1:,} lines in 2 local files, {chunks} chunks"
+    planned = f"ray: {len(lines) + 1:,} lines in 2 local files, {chunks} chunks to tag"
     assert planned in proc.stderr and "; 1 more (parquet, URLs) read by Ray tasks" in proc.stderr
     records = read_back(tmp_path / "out")
     shards = sorted(p.name for p in (tmp_path / "out").glob("part-*.jsonl"))
@@ -351,8 +351,10 @@ def test_two_actors_give_the_records_of_plain_predict(trained_sample, tmp_path):
     done = tmp_path / "out" / "_done.jsonl"
     recorded = done.read_text().splitlines()
     done.write_text("\n".join(recorded[:-1]) + "\n")
+    stray = tmp_path / "out" / "part-00099-0000000001.jsonl"  # written, never recorded: must not survive
+    stray.write_text(json.dumps({"source": "elsewhere", "line": 1}) + "\n")
     again = [*on_ray, "ray.resume=true"]
     proc = run_script("predict.py", again, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"resuming: {len(records) - json.loads(recorded[-1])['rows']:,} sentences" in proc.stderr
-    assert read_back(tmp_path / "out") == records
+    assert read_back(tmp_path / "out") == records and not stray.exists()

@@ -57,11 +57,43 @@ def test_a_damaged_done_list_or_another_run_is_refused(tmp_path):
     folder.mkdir()
     expected = _run(tmp_path, batch_size=256)
     ray_record.start(folder, expected, resume=False, fmt="jsonl")
+    assert ray_record.start(folder, _run(tmp_path, batch_size=128), resume=False, fmt="jsonl") == (set(), 0)
+    # no shard yet: a run that failed early leaves its folder free for another; with one, it is that run's
+    ray_record.start(folder, expected, resume=False, fmt="jsonl")
+    (folder / "part-00000-0000000001.jsonl").write_text("{}\n")
+    ray_record.record(folder, "part-00000-0000000001.jsonl", [[0, 1]], 1)
+    with pytest.raises(ConfigError, match="holds another run's shards"):
+        ray_record.start(folder, expected, resume=False, fmt="jsonl")
     with pytest.raises(ConfigError, match=r"^ray.resume=true: the shards in .* another batch_size \("):
         ray_record.start(folder, _run(tmp_path, batch_size=128), resume=True, fmt="jsonl")
     (tmp_path / "model.onnx").write_bytes(b"another graph")
     with pytest.raises(ConfigError, match="another batch_size, model "):
         ray_record.start(folder, _run(tmp_path, batch_size=128), resume=True, fmt="jsonl")
+    (tmp_path / "model.onnx").write_bytes(b"graph")
+    expected = _run(tmp_path, batch_size=256)
+    (folder / ray_record.MANIFEST).write_text(json.dumps(expected))
     (folder / ray_record.DONE).write_text('oops\n{"shard": "s", "chunks": [], "rows": 0}\n')
     with pytest.raises(DataError, match="_done.jsonl:1: not JSON"):
         ray_record.start(folder, expected, resume=True, fmt="jsonl")
+    for entry in ("[1, 2]", '{"shard": "s"}', '{"shard": "s", "chunks": [[0]], "rows": 1}'):
+        (folder / ray_record.DONE).write_text(entry + "\n{}\n")
+        with pytest.raises(DataError, match="_done.jsonl:1: not a done-list entry"):
+            ray_record.start(folder, expected, resume=True, fmt="jsonl")
+    (folder / ray_record.MANIFEST).write_text("[]")
+    with pytest.raises(DataError, match="not a run manifest"):
+        ray_record.start(folder, expected, resume=True, fmt="jsonl")
+    (folder / ray_record.MANIFEST).unlink()  # shards of something else, or of a slotfill before manifests
+    with pytest.raises(ConfigError, match="holds no slotfill run to finish"):
+        ray_record.start(folder, expected, resume=True, fmt="jsonl")
+
+
+def test_shards_are_known_by_their_exact_names_and_local_parquet_files_are_stamped(tmp_path):
+    assert ray_record.is_shard("part-00001-0000002001.jsonl", "jsonl")
+    assert ray_record.is_shard("part-00001-0000002001.jsonl.partial", "jsonl")
+    for other in ("part-notes.jsonl.bak", "part-00001-0000002001.jsonlines", "part-00001-0000002001.parquet"):
+        assert not ray_record.is_shard(other, "jsonl")
+    (tmp_path / "m.pt").write_bytes(b"m")
+    (tmp_path / "c.parquet").write_bytes(b"p")
+    files = [str(tmp_path / "c.parquet"), "s3://b/c.parquet"]
+    recorded = ray_record.manifest(str(tmp_path / "m.pt"), files, [None, None], {})["files"]
+    assert recorded[0][1] == 1 and recorded[1] == ["s3://b/c.parquet", None, None]

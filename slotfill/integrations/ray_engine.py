@@ -26,6 +26,7 @@ from pathlib import Path
 from slotfill.core import collector
 from slotfill.core.limits import MAX_LINE_BYTES, MAX_TEXT_CHARS, PREDICT_CHUNK
 from slotfill.core.lines import decode_lines
+from slotfill.core.schema import model_path
 from slotfill.errors import ConfigError, DataError, MissingExtra, SlotfillError
 from slotfill.integrations import ray_record
 
@@ -317,6 +318,8 @@ def write_shard(path: Path, fmt: str, records: Iterable[tuple[str, int, str]]) -
             table = pa.table({"source": sources, "line": pa.array(lines, pa.int64()), "record": texts})
             pq.write_table(table, partial)
             rows = len(texts)
+        with partial.open("rb") as f:
+            os.fsync(f.fileno())  # on disk before it is named (and then recorded as done)
         os.replace(partial, path)
     except BaseException:
         partial.unlink(missing_ok=True)
@@ -334,7 +337,7 @@ def output_folder(output: str | None, fmt: str, create: bool = True, resume: boo
     folder = Path(output)
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"output={output}: a file; engine=ray writes a folder of shards")
-    if folder.is_dir() and any(folder.iterdir()) and not resume:
+    if folder.is_dir() and ray_record.holds_a_run(folder, fmt) and not resume:
         raise ConfigError(
             f"output={output}: the folder is not empty (shards of another run?): name a new one, "
             "or add ray.resume=true to finish the run it holds"
@@ -403,12 +406,15 @@ def predict_on_ray(
         raise SlotfillError(f"input={source}: no lines to tag")
     from slotfill.inference.loading import load_tagger
 
-    load_tagger(ckpt, backend, threads, precision)  # a model that does not load fails here, not on every actor
+    tagger = load_tagger(ckpt, backend, threads, precision)  # a model that does not load fails here, not on every actor
     ray = _ray()
     folder = output_folder(output, fmt, resume=settings.resume)
-    settings_of_records = {"format": fmt, "batch_size": batch_size, "decisions": decisions}
-    settings_of_records.update(backend=backend, precision=precision)
-    expected = ray_record.manifest(ckpt, files, stamps, settings_of_records)
+    # the file the tagger loaded (model.onnx for backend=onnx, the int8 graph for precision=int8), and
+    # what it runs on here: a resume where "auto" resolves otherwise is another run
+    model_file = getattr(tagger, "source", None) or str(model_path(ckpt))
+    how = {"backend": "onnx" if hasattr(tagger, "source") else "torch", "precision": tagger.precision}
+    settings_of_records = {"format": fmt, "batch_size": batch_size, "decisions": decisions, **how}
+    expected = ray_record.manifest(model_file, files, stamps, settings_of_records)
     finished, done = ray_record.start(folder, expected, settings.resume, fmt)
     if finished:
         planned = [row for row in planned if (row["file"], row["first"]) not in finished]
@@ -419,7 +425,7 @@ def predict_on_ray(
     if planned:
         local = len(files) - len(others)
         say(
-            f"ray: {lines:,} lines in {local:,} local file{'s' if local > 1 else ''}, {len(planned):,} chunks "
+            f"ray: {lines:,} lines in {local:,} local file{'s' if local > 1 else ''}, {len(planned):,} chunks to tag "
             f"(found in {found_in:.1f} s)"
             + (f"; {len(others):,} more (parquet, URLs) read by Ray tasks" if others else "")
         )

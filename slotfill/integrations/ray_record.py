@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 from slotfill.core.limits import PREDICT_CHUNK
@@ -20,6 +21,23 @@ from slotfill.errors import ConfigError, DataError
 
 MANIFEST = "_slotfill_run.json"
 DONE = "_done.jsonl"
+NEW = "name a new output folder"
+
+
+def is_shard(name: str, fmt: str) -> bool:
+    """A shard's name (:func:`slotfill.integrations.ray_engine.shard_name`), whole or ``.partial``."""
+    return re.fullmatch(rf"part-\d{{5}}-\d{{10}}\.{fmt}(\.partial)?", name) is not None
+
+
+def holds_a_run(folder: Path, fmt: str) -> bool:
+    """Whether ``folder`` holds more than an empty run's two files (a run that failed before its
+    first shard leaves its folder free for a plain rerun)."""
+    for entry in folder.iterdir():
+        if entry.name == DONE and entry.is_file() and entry.stat().st_size == 0:
+            continue
+        if entry.name != MANIFEST:
+            return True
+    return False
 
 
 def _stamp(path: str) -> list:
@@ -27,10 +45,12 @@ def _stamp(path: str) -> list:
     return [info.st_size, info.st_mtime_ns]
 
 
-def manifest(ckpt: str, files: list[str], stamps: list, settings: dict) -> dict:
-    """What decides a run's records: the model file (path, size, time), each input file (its stamp
-    where the driver read it; a URL's cannot be checked), the chunk size and ``settings``."""
-    model = str(Path(ckpt).resolve())
+def manifest(model_file: str, files: list[str], stamps: list, settings: dict) -> dict:
+    """What decides a run's records: the model file the tagger loaded (path, size, time), each input
+    file (its stamp when the driver read it, a local file's now if it did not; a URL's cannot be
+    checked), the chunk size and ``settings``."""
+    model = str(Path(model_file).resolve())
+    stamps = [found or (_stamp(path) if "://" not in path else None) for path, found in zip(files, stamps)]
     record = {
         "model": [model, *_stamp(model)],
         "files": [[path, *(list(found) if found else [None, None])] for path, found in zip(files, stamps)],
@@ -45,43 +65,66 @@ def start(folder: Path, expected: dict, resume: bool, fmt: str) -> tuple[set[tup
     number of records (none for a new run). On resume, the folder's manifest must be ``expected``,
     and shards not on the done-list are deleted."""
     path = folder / MANIFEST
-    if not resume or not path.exists():
+    if not holds_a_run(folder, fmt):  # new, empty, or a run that ended before its first shard
         path.write_text(json.dumps(expected, indent=1), encoding="utf-8")
-        (folder / DONE).write_text("", encoding="utf-8")
+        _replace(folder / DONE, "")
         return set(), 0
+    if not resume:
+        raise ConfigError(f"output={folder}: the folder holds another run's shards: {NEW}, or add ray.resume=true")
+    if not path.is_file() or not (folder / DONE).is_file():
+        raise ConfigError(f"ray.resume=true: {folder} holds no slotfill run to finish (no {MANIFEST} or {DONE}): {NEW}")
     try:
         found = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
-        raise DataError(path, None, f"not a readable run manifest ({e})") from None
+        raise DataError(path, None, f"not a readable run manifest ({e}): {NEW}") from None
+    if not isinstance(found, dict):
+        raise DataError(path, None, f"not a run manifest: {NEW}")
     differ = [key for key in sorted(set(found) | set(expected)) if found.get(key) != expected.get(key)]
     if differ:
         raise ConfigError(
             f"ray.resume=true: the shards in {folder} were tagged with another {', '.join(differ)} "
-            "(a changed model or input file, or other settings): name a new output folder"
+            f"(a changed model or input file, or other settings): {NEW}"
         )
     done, rows, shards, kept = set(), 0, set(), []
-    lines = (folder / DONE).read_text(encoding="utf-8").splitlines() if (folder / DONE).exists() else []
+    lines = (folder / DONE).read_text(encoding="utf-8").splitlines()
     for n, line in enumerate(lines, 1):
         try:
             entry = json.loads(line)
         except ValueError:
             if n == len(lines):  # cut off by a stop mid-write: that shard is tagged again
                 break
-            raise DataError(folder / DONE, n, "not JSON: the done-list is damaged, name a new output folder") from None
-        if not (folder / entry["shard"]).is_file():  # deleted since: its chunks are tagged again
+            raise DataError(folder / DONE, n, f"not JSON: the done-list is damaged: {NEW}") from None
+        try:
+            shard, chunks = str(entry["shard"]), [(int(f), int(first)) for f, first in entry["chunks"]]
+            count = int(entry["rows"])
+        except (KeyError, TypeError, ValueError):
+            raise DataError(folder / DONE, n, f"not a done-list entry: {NEW}") from None
+        if not (folder / shard).is_file():  # deleted since: its chunks are tagged again
             continue
-        shards.add(entry["shard"])
-        done.update((int(f), int(first)) for f, first in entry["chunks"])
-        rows += int(entry["rows"])
+        shards.add(shard)
+        done.update(chunks)
+        rows += count
         kept.append(line)
-    (folder / DONE).write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-    for shard in folder.glob(f"part-*.{fmt}*"):
-        if shard.name not in shards:  # finished after the last record of the done-list, or partial
-            shard.unlink()
+    _replace(folder / DONE, "".join(line + "\n" for line in kept))
+    for entry in folder.iterdir():
+        if is_shard(entry.name, fmt) and entry.name not in shards:  # finished but never recorded, or partial
+            entry.unlink()
     return done, rows
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write ``path`` whole: a stop mid-write leaves the old file, never half of the new one."""
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(partial, path)
 
 
 def record(folder: Path, shard: str, chunks: list, rows: int) -> None:
     """Add a finished shard to the done-list (one line, written and flushed at once)."""
     with (folder / DONE).open("a", encoding="utf-8") as f:
         f.write(json.dumps({"shard": shard, "chunks": chunks, "rows": rows}) + "\n")
+        f.flush()
+        os.fsync(f.fileno())  # on disk before the next shard: a power cut loses at most what is redone
