@@ -137,7 +137,7 @@ def test_a_file_changed_after_its_chunks_were_found_is_an_error(tmp_path, change
 
 
 def test_settings_and_output_folder_are_checked(tmp_path):
-    for bad in ({"concurrency": 0}, {"concurrency": 1.5}, {"num_cpus": 0}, {"shard_rows": True}):
+    for bad in ({"concurrency": 0}, {"concurrency": 1.5}, {"num_cpus": 0}, {"shard_rows": True}, {"resume": "yes"}):
         with pytest.raises(ConfigError, match="ray."):
             RaySettings(**bad)
     with pytest.raises(ConfigError, match="add output=FOLDER"):

@@ -24,11 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from slotfill.core import collector
+from slotfill.core.backends import choose
 from slotfill.core.limits import MAX_LINE_BYTES, MAX_TEXT_CHARS, PREDICT_CHUNK
 from slotfill.core.lines import decode_lines
 from slotfill.core.schema import model_path
 from slotfill.errors import ConfigError, DataError, MissingExtra, SlotfillError
 from slotfill.integrations import ray_record
+from slotfill.integrations.ray_record import stamp
 
 OUTPUT_FORMATS = ("jsonl", "parquet")
 GLOB_CHARS = set("*?[")
@@ -136,12 +138,6 @@ def chunk_ranges(path: str, lines: int = PREDICT_CHUNK, block: int = PLAN_BYTES)
     if offset > start:  # the last lines, fewer than a chunk
         ranges.append((first, start, offset))
     return ranges, newlines + (last != b"\n"), before  # a last line without its newline is a line too
-
-
-def stamp(path: str) -> tuple[int, int]:
-    """A file's size and modification time: whether it is still the file whose chunks were found."""
-    info = os.stat(path)
-    return info.st_size, info.st_mtime_ns
 
 
 def read_range(path: str, start: int, end: int, found: tuple[int, int] | None = None) -> bytes:
@@ -337,7 +333,7 @@ def output_folder(output: str | None, fmt: str, create: bool = True, resume: boo
     folder = Path(output)
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"output={output}: a file; engine=ray writes a folder of shards")
-    if folder.is_dir() and ray_record.holds_a_run(folder, fmt) and not resume:
+    if folder.is_dir() and ray_record.holds_a_run(folder) and not resume:
         raise ConfigError(
             f"output={output}: the folder is not empty (shards of another run?): name a new one, "
             "or add ray.resume=true to finish the run it holds"
@@ -411,8 +407,9 @@ def predict_on_ray(
     folder = output_folder(output, fmt, resume=settings.resume)
     # the file the tagger loaded (model.onnx for backend=onnx, the int8 graph for precision=int8), and
     # what it runs on here: a resume where "auto" resolves otherwise is another run
-    model_file = getattr(tagger, "source", None) or str(model_path(ckpt))
-    how = {"backend": "onnx" if hasattr(tagger, "source") else "torch", "precision": tagger.precision}
+    engine = choose(backend, ckpt)
+    model_file = tagger.source if engine == "onnx" else str(model_path(ckpt))
+    how = {"backend": engine, "precision": tagger.precision}
     settings_of_records = {"format": fmt, "batch_size": batch_size, "decisions": decisions, **how}
     expected = ray_record.manifest(model_file, files, stamps, settings_of_records)
     finished, done = ray_record.start(folder, expected, settings.resume, fmt)

@@ -29,7 +29,7 @@ def is_shard(name: str, fmt: str) -> bool:
     return re.fullmatch(rf"part-\d{{5}}-\d{{10}}\.{fmt}(\.partial)?", name) is not None
 
 
-def holds_a_run(folder: Path, fmt: str) -> bool:
+def holds_a_run(folder: Path) -> bool:
     """Whether ``folder`` holds more than an empty run's two files (a run that failed before its
     first shard leaves its folder free for a plain rerun)."""
     for entry in folder.iterdir():
@@ -40,9 +40,10 @@ def holds_a_run(folder: Path, fmt: str) -> bool:
     return False
 
 
-def _stamp(path: str) -> list:
+def stamp(path: str) -> tuple[int, int]:
+    """A file's size and modification time: whether it is still the file a run read."""
     info = os.stat(path)
-    return [info.st_size, info.st_mtime_ns]
+    return info.st_size, info.st_mtime_ns
 
 
 def manifest(model_file: str, files: list[str], stamps: list, settings: dict) -> dict:
@@ -50,9 +51,9 @@ def manifest(model_file: str, files: list[str], stamps: list, settings: dict) ->
     file (its stamp when the driver read it, a local file's now if it did not; a URL's cannot be
     checked), the chunk size and ``settings``."""
     model = str(Path(model_file).resolve())
-    stamps = [found or (_stamp(path) if "://" not in path else None) for path, found in zip(files, stamps)]
+    stamps = [found or (stamp(path) if "://" not in path else None) for path, found in zip(files, stamps)]
     record = {
-        "model": [model, *_stamp(model)],
+        "model": [model, *stamp(model)],
         "files": [[path, *(list(found) if found else [None, None])] for path, found in zip(files, stamps)],
         "chunk": PREDICT_CHUNK,
         **settings,
@@ -65,7 +66,7 @@ def start(folder: Path, expected: dict, resume: bool, fmt: str) -> tuple[set[tup
     number of records (none for a new run). On resume, the folder's manifest must be ``expected``,
     and shards not on the done-list are deleted."""
     path = folder / MANIFEST
-    if not holds_a_run(folder, fmt):  # new, empty, or a run that ended before its first shard
+    if not holds_a_run(folder):  # new, empty, or a run that ended before its first shard
         path.write_text(json.dumps(expected, indent=1), encoding="utf-8")
         _replace(folder / DONE, "")
         return set(), 0
