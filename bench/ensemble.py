@@ -4,6 +4,7 @@
     python bench/ensemble.py --members 5 --students 3 --dataset atis --jobs 2
     python bench/ensemble.py --members 5 --students 0           # the ensemble alone
     python bench/ensemble.py --model default --students 3       # the default model (plain train.py)
+    python bench/ensemble.py --model default --students 3 --distill-temperature 2
 
 1. Seeds 1..k of the preset (``--model preset``: the runs of ``bench/accuracy.py --tables
    presets``) or of the default (``--model default``: ``--tables default``), trained here if
@@ -19,7 +20,8 @@
    its speed is a member's.
 
 Writes the table to ``bench/results/ensemble_<dataset>_<members>.md`` (the default's:
-``ensemble_<dataset>_default_<members>_w<weight>.md``) and prints it. Selection uses the
+``ensemble_<dataset>_default_<members>_w<weight>.md``, ``..._t<temperature>.md`` at a temperature
+other than 1) and prints it. Selection uses the
 validation split only; the test split is scored once per model.
 """
 
@@ -86,6 +88,7 @@ def main() -> None:
     p.add_argument("--members", type=int, default=5, help="seeds 1..k of the model in the ensemble")
     p.add_argument("--students", type=int, default=3, help="distilled models (seeds 1..n)")
     p.add_argument("--distill-weight", type=float, default=0.5)
+    p.add_argument("--distill-temperature", type=float, default=1.0, help="train.distill_temperature (softmax models)")
     p.add_argument("--jobs", type=int, default=2, help="training runs at once (1 thread each)")
     p.add_argument("--student-reference", help="also train the students with this commit's code (a worktree)")
     args = p.parse_args()
@@ -107,14 +110,15 @@ def main() -> None:
     if not ensemble.exists() or any(Path(f).stat().st_mtime > ensemble.stat().st_mtime for f in member_files):
         cmd = [sys.executable, "-m", "slotfill", "ensemble", *member_files, "-o", str(ensemble)]
         subprocess.run(cmd, cwd=ROOT, env=ENV, check=True)
-    weight = f"train.distill_weight={args.distill_weight}"
-    students = [
-        (f"{ds}-{kind}-distilled{args.members}-w{args.distill_weight}-seed{s}", s) for s in range(1, args.students + 1)
-    ]
+    heat = args.distill_temperature != 1  # T = 1 runs keep the names they had before the setting
+    weight = [f"train.distill_weight={args.distill_weight}"]
+    weight += [f"train.distill_temperature={args.distill_temperature:g}"] if heat else []
+    tag = f"w{args.distill_weight}" + (f"-t{args.distill_temperature:g}" if heat else "")
+    students = [(f"{ds}-{kind}-distilled{args.members}-{tag}-seed{s}", s) for s in range(1, args.students + 1)]
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         trained = list(
             pool.map(
-                lambda ns: run_one(ns[0], [*settings, f"train.distill_from={ensemble}", weight, f"seed={ns[1]}"], 1),
+                lambda ns: run_one(ns[0], [*settings, f"train.distill_from={ensemble}", *weight, f"seed={ns[1]}"], 1),
                 students,
             )
         )
@@ -123,7 +127,7 @@ def main() -> None:
         tree = worktree(args.student_reference)
         at = tree.name.removeprefix("ref-")
         reference = [(f"{name}@{at}", s) for name, s in students]
-        overrides = [*settings, f"train.distill_from={ensemble}", weight]
+        overrides = [*settings, f"train.distill_from={ensemble}", *weight]
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             there = pool.map(lambda ns: run_one(ns[0], [*overrides, f"seed={ns[1]}"], 1, tree=tree), reference)
             trained_there = list(there)
@@ -134,7 +138,8 @@ def main() -> None:
         f"ensemble of its {args.members} seeds (`slotfill ensemble`)": [scores_of(ensemble, ensemble.stem, ds)],
     }
     if students:
-        rows[f"distilled from the ensemble (`train.distill_from`, weight {args.distill_weight})"] = [
+        at = f", temperature {args.distill_temperature:g}" if heat else ""
+        rows[f"distilled from the ensemble (`train.distill_from`, weight {args.distill_weight}{at})"] = [
             scores_of(Path(t["model_file"]), name, ds) for t, (name, _) in zip(trained, students)
         ]
     if reference:
@@ -144,7 +149,9 @@ def main() -> None:
     rates = speed({"one model": Path(member_files[0]), "ensemble": ensemble}, ds)
     command = (
         f"python bench/ensemble.py --dataset {ds} --model {kind} --members {args.members} --students {args.students} "
-        f"--distill-weight {args.distill_weight} --jobs {args.jobs}"
+        f"--distill-weight {args.distill_weight}"
+        + (f" --distill-temperature {args.distill_temperature:g}" if heat else "")
+        + f" --jobs {args.jobs}"
         + (f" --student-reference {args.student_reference}" if args.student_reference else "")
     )
     lines = [
@@ -176,7 +183,7 @@ def main() -> None:
     name = (
         f"ensemble_{ds}_{args.members}.md"
         if kind == "preset"
-        else f"ensemble_{ds}_{kind}_{args.members}_w{args.distill_weight}.md"
+        else f"ensemble_{ds}_{kind}_{args.members}_{tag.replace('-', '_')}.md"
     )
     out = RESULTS / name
     out.write_text(text)

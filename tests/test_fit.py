@@ -205,6 +205,16 @@ def test_a_teacher_of_other_vocabularies_is_refused_before_training(tmp_path):
     assert not (tmp_path / "student" / "model.pt").exists()
 
 
+def test_a_temperature_with_a_crf_teacher_is_refused_before_training(trained_sample_crf, tmp_path):
+    from slotfill.errors import ConfigError
+
+    teacher, extra = trained_sample_crf["model_file"], ["model.crf=true", "model.intent=true"]
+    extra += ["model.intent_encoder=separate", "model.intent_to_slot=true", "train.distill_temperature=2"]
+    with pytest.raises(ConfigError, match=r"^train.distill_temperature=2: the teacher has a CRF"):
+        train_on_sample(tmp_path / "student", epochs=1, extra=[f"train.distill_from={teacher}", *extra])
+    assert not (tmp_path / "student" / "model.pt").exists()
+
+
 def test_init_from_an_ensemble_is_refused_with_the_way_to_learn_from_it(tmp_path):
     from slotfill.errors import ConfigError
     from tests.helpers import tiny_model

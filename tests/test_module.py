@@ -200,6 +200,33 @@ def test_distillation_mixes_the_gold_and_the_teachers_soft_labels():
         TrainConfig(distill_weight=1.5)
 
 
+def test_distillation_at_a_temperature_softens_both_sides_and_keeps_the_gradient_scale():
+    student, teacher = tiny_model(seed=0, intent=True), tiny_model(seed=1, intent=True)
+    batch = labelled_batch(student.vocabs, [["i", "want", "taipei"], ["arrive", "in", "new", "york"]])
+    t = 3.0
+    tags, intents = teacher.soft_labels(batch, t)
+    emissions, logits = teacher(batch)
+    torch.testing.assert_close(tags, (emissions / t).softmax(-1))
+    torch.testing.assert_close(intents, torch.sigmoid(logits / t))
+    # the student's loss: both sides' scores divided by T, times T squared (Hinton et al. 2015)
+    emissions, logits = student(batch)
+    mask = batch["words"] > 0
+    per_token = -(tags * (emissions / t).log_softmax(-1)).sum(-1)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(logits / t, intents, reduction="sum") / len(intents)
+    expected = t**2 * ((per_token * mask).sum() / mask.sum() + bce)
+    torch.testing.assert_close(student.distill_loss(emissions, logits, batch, (tags, intents), t), expected)
+    # a student that agrees with its teacher has nothing to learn, at any temperature
+    for temperature in (1.0, t):
+        emissions, logits = teacher(batch)
+        emissions = emissions.detach().requires_grad_()
+        soft = teacher.soft_labels(batch, temperature)
+        teacher.distill_loss(emissions, logits, batch, soft, temperature).backward()
+        assert emissions.grad.abs().max() < 1e-6
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ConfigError, match=r"^train.distill_temperature=.*: must be above 0"):
+            TrainConfig(distill_temperature=bad)
+
+
 def test_the_teacher_reads_the_same_damaged_sentence_as_the_student():
     student, teacher = (tiny_model(seed=s, lexicon=True, intent=True) for s in (0, 1))
     cfg = TrainConfig(unk_replace=0.0, word_dropout=1.0, lexicon_dropout=1.0)

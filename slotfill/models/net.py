@@ -233,15 +233,22 @@ class SlotNet(nn.Module):
         tag_probs: torch.Tensor,
         intent_probs: torch.Tensor | None,
         mask: torch.Tensor,
+        temperature: float = 1.0,
     ) -> torch.Tensor:
-        """:meth:`loss` against soft labels (a teacher's tag and intent probabilities): distillation."""
+        """:meth:`loss` against soft labels (a teacher's tag and intent probabilities): distillation.
+
+        At a ``temperature`` T the scores are divided by T and the loss multiplied by T², which keeps
+        its gradients the size they have at T = 1 (a softmax tagger's only: a CRF's is T = 1).
+        """
         tokens = mask.sum().clamp(min=1)
         if self.crf is not None:
             loss = self.crf.soft_nll(emissions, tag_probs, mask) / tokens
         else:
-            per_token = -(tag_probs * emissions.log_softmax(-1)).sum(-1)
+            per_token = -(tag_probs * (emissions / temperature).log_softmax(-1)).sum(-1)
             loss = (per_token * mask).sum() / tokens
-        return loss + self._intent_loss(intent_logits, intent_probs)
+        if intent_logits is not None:
+            intent_logits = intent_logits / temperature
+        return (loss + self._intent_loss(intent_logits, intent_probs)) * temperature**2
 
     def _intent_loss(self, intent_logits: torch.Tensor | None, targets: torch.Tensor | None) -> torch.Tensor | float:
         """The weighted intent loss against 0/1 or soft targets (0 without an intent head or labels)."""

@@ -135,13 +135,17 @@ class SlotModel(nn.Module):
         return self.net.loss(emissions, intent_logits, batch["tags"], batch.get("intents"), mask)
 
     @torch.no_grad()
-    def soft_labels(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def soft_labels(self, batch: dict, temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor | None]:
         """What this model (a teacher) believes of a batch: tag probabilities ``[B, T, K]`` (CRF
-        marginals or softmax) and intent probabilities ``[B, I]`` (None without an intent head)."""
+        marginals or softmax) and intent probabilities ``[B, I]`` (None without an intent head), its
+        scores divided by ``temperature`` first (a softmax tagger's only: :func:`check_temperature`)."""
         emissions, intent_logits = self(batch)
         mask = _mask(batch["lengths"], emissions.shape[1], emissions.device)
-        tags = self.net.crf.marginals(emissions, mask) if self.net.crf is not None else emissions.softmax(-1)
-        return tags, torch.sigmoid(intent_logits) if intent_logits is not None else None
+        if self.net.crf is not None:
+            tags = self.net.crf.marginals(emissions, mask)
+        else:
+            tags = (emissions / temperature).softmax(-1)
+        return tags, torch.sigmoid(intent_logits / temperature) if intent_logits is not None else None
 
     def distill_loss(
         self,
@@ -149,10 +153,11 @@ class SlotModel(nn.Module):
         intent_logits: torch.Tensor | None,
         batch: dict,
         soft: tuple[torch.Tensor, torch.Tensor | None],
+        temperature: float = 1.0,
     ) -> torch.Tensor:
-        """:meth:`loss` against a teacher's :meth:`soft_labels` instead of the gold labels."""
+        """:meth:`loss` against a teacher's :meth:`soft_labels` instead of the gold labels (at ``temperature``)."""
         mask = _mask(batch["lengths"], emissions.shape[1], emissions.device)
-        return self.net.soft_loss(emissions, intent_logits, soft[0], soft[1], mask)
+        return self.net.soft_loss(emissions, intent_logits, soft[0], soft[1], mask, temperature)
 
     @torch.no_grad()
     def decode(

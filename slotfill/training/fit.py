@@ -170,7 +170,7 @@ def build(cfg: DictConfig) -> tuple[SlotDataModule, SlotTaggerModule, pl.Trainer
     meta = {"dataset": datamodule.name, "train": train_cfg.to_dict(), "data_sha256": record.data_sha256}
     model = _model(net_cfg, source_file, datamodule, meta)
     if teacher is not None:
-        _check_teacher(teacher, model, train_cfg.distill_from)
+        _check_teacher(teacher, model, train_cfg.distill_from, train_cfg.distill_temperature)
         model.meta["teacher"] = {"file": train_cfg.distill_from, "fingerprint": teacher.fingerprint()}
         record.teacher = model.meta["teacher"]["fingerprint"]
     module = SlotTaggerModule(model, train_cfg, optimizer=optimizer, teacher=teacher)
@@ -195,7 +195,7 @@ def _continue_precision(module: SlotTaggerModule, record: dict | None, setting: 
     log.info("precision: %s, as the run started (train.precision=auto gives %s on this machine)", started, now)
 
 
-def _check_teacher(teacher: SlotModel, model: SlotModel, source: str) -> None:
+def _check_teacher(teacher: SlotModel, model: SlotModel, source: str, temperature: float) -> None:
     """A teacher's soft labels line up with the student's only over the same vocabularies."""
     if teacher.vocabs.to_dict() != model.vocabs.to_dict():
         raise ConfigError(
@@ -204,6 +204,12 @@ def _check_teacher(teacher: SlotModel, model: SlotModel, source: str) -> None:
         )
     if model.predicts_intent and not teacher.predicts_intent:
         raise ConfigError(f"train.distill_from={source}: the teacher has no intent head and the student has one")
+    if temperature != 1 and (teacher.config.crf or model.config.crf):
+        who = "the teacher" if teacher.config.crf else "the student"
+        raise ConfigError(
+            f"train.distill_temperature={temperature:g}: {who} has a CRF, whose marginals are taken as they are; "
+            "use 1, or a softmax tagger (model.crf=false)"
+        )
 
 
 def _check_optimizer(optimizer) -> None:

@@ -43,6 +43,9 @@ class TrainConfig:
     average_last: int = 1  # validate, select and save the mean weights of the last this many epochs (1: none)
     distill_from: str | None = None  # a teacher model file (an ensemble): learn from its soft labels too
     distill_weight: float = 0.5  # the soft labels' share of the loss (the gold labels have the rest)
+    # both models' scores divided by this before the soft labels and the student's loss against them
+    # (Hinton et al. 2015; the loss times its square): above 1 the teacher's second choices weigh more
+    distill_temperature: float = 1.0
     # the LSTM layers' training arithmetic: fp32 | bf16 | auto (train.precision; the run resolves auto and
     # records what it gave); fp32 here: what a model file saved before this setting was trained in
     precision: str = "fp32"
@@ -57,6 +60,8 @@ class TrainConfig:
         whole_number(self.average_last, "train.average_last")
         if self.lr_decay not in LR_DECAYS:
             raise ConfigError(f"train.lr_decay={self.lr_decay!r}: choose one of {', '.join(LR_DECAYS)}")
+        if not float(self.distill_temperature) > 0:  # NaN too
+            raise ConfigError(f"train.distill_temperature={self.distill_temperature}: must be above 0")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"train.precision={self.precision!r}: choose one of {', '.join(PRECISIONS)}")
 
@@ -174,9 +179,11 @@ class SlotTaggerModule(pl.LightningModule):
             # the teacher reads the same augmented sentence (a swapped city, a dropped word) as the student:
             # on validation this beat a teacher reading the undamaged sentence (bench/RESULTS.md, "Ensembles
             # and distillation")
-            soft = self._teacher[0].soft_labels(inputs)
+            temperature = self.train_config.distill_temperature
+            soft = self._teacher[0].soft_labels(inputs, temperature)
             weight = self.train_config.distill_weight
-            loss = (1 - weight) * loss + weight * self.model.distill_loss(emissions, intent_logits, inputs, soft)
+            distill = self.model.distill_loss(emissions, intent_logits, inputs, soft, temperature)
+            loss = (1 - weight) * loss + weight * distill
         if not torch.isfinite(loss):
             # stop before the backward pass spreads NaN into every weight
             raise TrainingDiverged(self._divergence_message(loss))
