@@ -93,17 +93,6 @@ def test_swapped_training_set_is_seeded_by_epoch_and_sentence(sample_dir):
     assert any(w != [t.lower() for t in toks] for w, toks in zip(first, ds["tokens"]))  # values were swapped
     epoch[0] = 1
     assert [words(i) for i in range(len(data))] != first
-    # the epoch's lengths, drawn for the whole split at once, are those of the sentences it then reads
-    lengths = data.lengths()
-    assert [len(data[i]["words"]) for i in range(len(data))] == lengths
-    assert lengths != [len(toks) for toks in ds["tokens"]]
-    fresh = SwappedTrainingSet(
-        dm.encoded["train"], ds["tokens"], ds["tags"], ds["intent"], dm.vocabs, dm.swap, 7, lambda: epoch[0]
-    )
-    assert [fresh[i]["keys"] for i in range(len(data))] == [words(i) for i in range(len(data))]
-    epoch[0] = 2  # a new epoch draws again, whether or not its lengths were asked for first
-    assert [words(i) for i in range(len(data))] == [fresh[i]["keys"] for i in range(len(data))]
-    assert data.lengths() == fresh.lengths()
     batch = next(iter(dm.train_dataloader()))  # batches of swapped sentences collate
     assert batch["lexicon"].shape[:2] == batch["words"].shape
 

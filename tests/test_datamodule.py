@@ -42,16 +42,6 @@ def test_bucket_sampler_groups_similar_lengths_and_reshuffles():
     assert spread < 5
 
 
-def test_bucket_sampler_sorts_by_the_epochs_own_lengths():
-    # the lengths a mention swap gives this epoch decide the buckets, not the lengths before it
-    before = [5] * 400
-    now = [(i * 7) % 30 + 1 for i in range(400)]
-    s = BucketBatchSampler(before, 16, shuffle=True, seed=0, epoch_lengths=lambda: now)
-    batches = list(s)
-    assert sorted(i for b in batches for i in b) == list(range(400))
-    assert sum(max(now[i] for i in b) - min(now[i] for i in b) for b in batches) / len(batches) < 5
-
-
 @pytest.mark.slow  # ~0.7-1.1 s
 def test_datamodule_encodes_once_and_batches(sample_dir):
     dm = SlotDataModule(name="sample", path=str(sample_dir), batch_size=8)

@@ -80,12 +80,7 @@ class MentionSwap:
 
 
 class SwappedTrainingSet(Dataset):
-    """The training split with typed slot values swapped: seeded per epoch and sentence, re-encoded when changed.
-
-    An epoch's swaps are drawn once for the whole split (:meth:`lengths`), so that batches can be
-    bucketed by the lengths the sentences have after their swap: bucketing by the lengths before it
-    padded a fifth of every ATIS batch ("kuala lumpur" for "boston").
-    """
+    """The training split with typed slot values swapped: seeded per epoch and sentence, re-encoded when changed."""
 
     def __init__(
         self,
@@ -100,28 +95,13 @@ class SwappedTrainingSet(Dataset):
     ) -> None:
         self.encoded, self.tokens, self.tags, self.intents = encoded, tokens, tags, intents
         self.vocabs, self.swap, self.seed, self.epoch_fn = vocabs, swap, seed, epoch_fn
-        self._drawn: tuple[int, list[tuple[list[str], list[str]] | None]] | None = None  # (epoch, swaps)
 
     def __len__(self) -> int:
         return len(self.tokens)
 
-    def _swap(self, epoch: int, i: int) -> tuple[list[str], list[str]] | None:
-        rng = random.Random(f"{self.seed}:{epoch}:{i}")  # a resumed run swaps as the uninterrupted one did
-        return self.swap(self.tokens[i], self.tags[i], rng)
-
-    def _swaps(self, epoch: int) -> list[tuple[list[str], list[str]] | None]:
-        if self._drawn is None or self._drawn[0] != epoch:
-            self._drawn = (epoch, [self._swap(epoch, i) for i in range(len(self.tokens))])
-        return self._drawn[1]
-
-    def lengths(self) -> list[int]:
-        """Each sentence's length as this epoch reads it (after its swap)."""
-        swaps = self._swaps(self.epoch_fn())
-        return [len(ex["words"]) if s is None else len(s[0]) for ex, s in zip(self.encoded, swaps)]
-
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        epoch = self.epoch_fn()
-        swapped = self._drawn[1][i] if self._drawn is not None and self._drawn[0] == epoch else self._swap(epoch, i)
+        rng = random.Random(f"{self.seed}:{self.epoch_fn()}:{i}")  # a resumed run swaps as the uninterrupted one did
+        swapped = self.swap(self.tokens[i], self.tags[i], rng)
         if swapped is None:
             return self.encoded[i]
         return encode_example(*swapped, self.intents[i], self.vocabs, i)

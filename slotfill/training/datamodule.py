@@ -28,8 +28,6 @@ class BucketBatchSampler(Sampler[list[int]]):
     padded so every rank runs the same number of steps. Each ``__iter__`` is a new epoch with
     its own (seeded, rank-independent) order: epoch ``epoch_fn()`` when given (the trainer's
     epoch, so a resumed run shuffles as the uninterrupted run did), else the next one.
-    ``epoch_lengths()``, when given, gives the lengths the sentences have in the epoch being
-    batched (after a mention swap): the pools are sorted by those, not by ``lengths``.
     """
 
     def __init__(
@@ -42,10 +40,8 @@ class BucketBatchSampler(Sampler[list[int]]):
         rank: int = 0,
         pool_batches: int = 50,
         epoch_fn: Callable[[], int] | None = None,
-        epoch_lengths: Callable[[], Sequence[int]] | None = None,
     ) -> None:
         self.lengths = list(lengths)
-        self.epoch_lengths = epoch_lengths
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.seed = seed
@@ -62,12 +58,11 @@ class BucketBatchSampler(Sampler[list[int]]):
             idx.sort(key=lambda i: self.lengths[i])
             idx = idx[self.rank :: self.num_replicas]
             return [idx[i : i + self.batch_size] for i in range(0, len(idx), self.batch_size)]
-        lengths = self.lengths if self.epoch_lengths is None else self.epoch_lengths()
         rng = random.Random(self.seed + self.epoch)
         rng.shuffle(idx)
         batches = []
         for p in range(0, len(idx), self.pool):
-            pool = sorted(idx[p : p + self.pool], key=lambda i: lengths[i])
+            pool = sorted(idx[p : p + self.pool], key=lambda i: self.lengths[i])
             batches += [pool[i : i + self.batch_size] for i in range(0, len(pool), self.batch_size)]
         rng.shuffle(batches)
         n = len(batches)
@@ -234,23 +229,20 @@ class SlotDataModule(pl.LightningDataModule):
         world, rank = self._world()
         data = self.encoded[split]
         epoch_fn = self._trainer_epoch if shuffle and getattr(self, "trainer", None) is not None else None
-        epoch_lengths = None
-        if split == "train" and self.swap is not None:
-            ds = self.columns["train"]
-            data = SwappedTrainingSet(
-                data, ds["tokens"], ds["tags"], ds["intent"], self.vocabs, self.swap, self.seed, epoch_fn or (lambda: 0)
-            )
-            epoch_lengths = data.lengths
         sampler = BucketBatchSampler(
-            [len(ex["words"]) for ex in self.encoded[split]],
+            [len(ex["words"]) for ex in data],
             self.batch_size if shuffle else self.eval_batch_size,
             shuffle=shuffle,
             seed=self.seed,
             num_replicas=world,
             rank=rank,
             epoch_fn=epoch_fn,
-            epoch_lengths=epoch_lengths,
         )
+        if split == "train" and self.swap is not None:
+            ds = self.columns["train"]
+            data = SwappedTrainingSet(
+                data, ds["tokens"], ds["tags"], ds["intent"], self.vocabs, self.swap, self.seed, epoch_fn or (lambda: 0)
+            )
         return DataLoader(data, batch_sampler=sampler, collate_fn=collate, num_workers=self.num_workers)
 
     def train_dataloader(self) -> DataLoader:
