@@ -8,7 +8,8 @@ environment already made) in the reference's worktree, then in this checkout, so
 the same moments of the machine. This file is also the pytest plugin that counts, for every test,
 its wall time and the CPU seconds of the worker and of the processes it started and waited for
 (``resource.getrusage``; Ray's own daemons are not children and are not counted). Prints a line
-per run, then the medians and the costliest tests. Not a test.
+per run, then the medians and the costliest tests, and, for the last round here, when the README
+test ran and the tests that used more than a core beside it. Not a test.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ def pytest_runtest_protocol(item, nextitem):  # noqa: ARG001 - pytest's hook sig
     yield
     record = {
         "test": item.nodeid,
+        "worker": os.environ.get("PYTEST_XDIST_WORKER", "main"),
+        "end": time.time(),  # when it ended (the epoch's clock: the same for every worker)
         "wall": time.monotonic() - start,
         "cpu": _cpu(resource.RUSAGE_SELF) - own + _cpu(resource.RUSAGE_CHILDREN) - children,
     }
@@ -109,6 +112,26 @@ def main() -> None:
     last = runs["this checkout"][-1]["records"]
     print("costliest tests here (last round), CPU s / wall s:")
     for t in sorted(last, key=lambda t: -t["cpu"])[: args.top]:
+        print(f"  {t['cpu']:6.1f} {t['wall']:6.1f}  {t['test']}")
+    beside_readme(last)
+
+
+def beside_readme(records: list[dict]) -> None:
+    """When the README test ran in the suite, and the tests on the other workers meanwhile that used
+    more than one core (their CPU over their wall time): they slow the README test down."""
+    readme = [t for t in records if README_TEST in t["test"]]
+    if not readme or "end" not in readme[0]:
+        return
+    first = min(t["end"] - t["wall"] for t in records)
+    r = readme[0]
+    start, end = r["end"] - r["wall"] - first, r["end"] - first
+    total = max(t["end"] for t in records) - first
+    print(f"the README test ran from {start:.0f} to {end:.0f} s of the suite's {total:.0f}")
+    beside = [t for t in records if t is not r and t["end"] - first > start and t["end"] - t["wall"] - first < end]
+    busy = [t for t in beside if t["wall"] > 1 and t["cpu"] > 1.2 * t["wall"]]
+    cpu = sum(t["cpu"] for t in beside)
+    print(f"beside it: {len(beside)} tests, {cpu:.0f} s of CPU; those using more than a core, CPU s / wall s:")
+    for t in sorted(busy, key=lambda t: -t["cpu"]):
         print(f"  {t['cpu']:6.1f} {t['wall']:6.1f}  {t['test']}")
 
 
