@@ -92,6 +92,11 @@ def main() -> None:
     p.add_argument("--jobs", type=int, default=2, help="training runs at once (1 thread each)")
     p.add_argument("--student-reference", help="also train the students with this commit's code (a worktree)")
     args = p.parse_args()
+    temperature = f"{args.distill_temperature:g}"  # what names the runs is what trains them
+    if not args.distill_temperature > 0:
+        p.error(f"--distill-temperature {temperature}: must be above 0")
+    if temperature != "1" and args.model == "preset":
+        p.error("--distill-temperature: the presets have a CRF, whose marginals take no temperature (--model default)")
     sys.path.insert(0, str(ROOT))
     ds = args.dataset
     kind = args.model
@@ -110,10 +115,10 @@ def main() -> None:
     if not ensemble.exists() or any(Path(f).stat().st_mtime > ensemble.stat().st_mtime for f in member_files):
         cmd = [sys.executable, "-m", "slotfill", "ensemble", *member_files, "-o", str(ensemble)]
         subprocess.run(cmd, cwd=ROOT, env=ENV, check=True)
-    heat = args.distill_temperature != 1  # T = 1 runs keep the names they had before the setting
+    heat = temperature != "1"  # T = 1 runs keep the names they had before the setting
     weight = [f"train.distill_weight={args.distill_weight}"]
-    weight += [f"train.distill_temperature={args.distill_temperature:g}"] if heat else []
-    tag = f"w{args.distill_weight}" + (f"-t{args.distill_temperature:g}" if heat else "")
+    weight += [f"train.distill_temperature={temperature}"] if heat else []
+    tag = f"w{args.distill_weight}" + (f"-t{temperature}" if heat else "")
     students = [(f"{ds}-{kind}-distilled{args.members}-{tag}-seed{s}", s) for s in range(1, args.students + 1)]
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         trained = list(
@@ -131,6 +136,7 @@ def main() -> None:
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             there = pool.map(lambda ns: run_one(ns[0], [*overrides, f"seed={ns[1]}"], 1, tree=tree), reference)
             trained_there = list(there)
+    at = f", temperature {temperature}" if heat else ""
     rows = {
         f"one model (`{described}`, the members' mean)": [
             scores_of(Path(m["model_file"]), f"{ds}-{kind}-seed{s}", ds) for s, m in enumerate(members, 1)
@@ -138,19 +144,19 @@ def main() -> None:
         f"ensemble of its {args.members} seeds (`slotfill ensemble`)": [scores_of(ensemble, ensemble.stem, ds)],
     }
     if students:
-        at = f", temperature {args.distill_temperature:g}" if heat else ""
         rows[f"distilled from the ensemble (`train.distill_from`, weight {args.distill_weight}{at})"] = [
             scores_of(Path(t["model_file"]), name, ds) for t, (name, _) in zip(trained, students)
         ]
     if reference:
-        rows[f"distilled by the code of {args.student_reference} (the same teacher and weight)"] = [
+        same = "the same teacher, weight and temperature" if heat else "the same teacher and weight"
+        rows[f"distilled by the code of {args.student_reference} ({same})"] = [
             scores_of(Path(t["model_file"]), name, ds) for t, (name, _) in zip(trained_there, reference)
         ]
     rates = speed({"one model": Path(member_files[0]), "ensemble": ensemble}, ds)
     command = (
         f"python bench/ensemble.py --dataset {ds} --model {kind} --members {args.members} --students {args.students} "
         f"--distill-weight {args.distill_weight}"
-        + (f" --distill-temperature {args.distill_temperature:g}" if heat else "")
+        + (f" --distill-temperature {temperature}" if heat else "")
         + f" --jobs {args.jobs}"
         + (f" --student-reference {args.student_reference}" if args.student_reference else "")
     )

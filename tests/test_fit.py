@@ -210,9 +210,26 @@ def test_a_temperature_with_a_crf_teacher_is_refused_before_training(trained_sam
 
     teacher, extra = trained_sample_crf["model_file"], ["model.crf=true", "model.intent=true"]
     extra += ["model.intent_encoder=separate", "model.intent_to_slot=true", "train.distill_temperature=2"]
-    with pytest.raises(ConfigError, match=r"^train.distill_temperature=2: the teacher has a CRF"):
+    with pytest.raises(ConfigError, match=r"^train.distill_temperature=2: the teacher .*model.pt has a CRF"):
         train_on_sample(tmp_path / "student", epochs=1, extra=[f"train.distill_from={teacher}", *extra])
     assert not (tmp_path / "student" / "model.pt").exists()
+
+
+def test_a_temperature_needs_softmax_scores_on_both_sides():
+    from slotfill.errors import ConfigError
+    from slotfill.models import NetConfig
+    from slotfill.training.fit import _check_temperature
+    from slotfill.training.module import TrainConfig
+
+    softmax, crf = NetConfig(), NetConfig(crf=True)
+    hot, cold = TrainConfig(distill_from="t.pt", distill_temperature=2), TrainConfig(distill_from="t.pt")
+    _check_temperature(hot, softmax, softmax)
+    for teacher, student in ((crf, crf), (crf, softmax), (softmax, crf)):
+        _check_temperature(cold, teacher, student)  # T = 1: a CRF's marginals as they are
+    with pytest.raises(ConfigError, match=r"^train.distill_temperature=2: the teacher t.pt has a CRF"):
+        _check_temperature(hot, crf, softmax)
+    with pytest.raises(ConfigError, match=r"^train.distill_temperature=2: this run's model has a CRF"):
+        _check_temperature(hot, softmax, crf)
 
 
 def test_init_from_an_ensemble_is_refused_with_the_way_to_learn_from_it(tmp_path):

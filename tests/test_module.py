@@ -222,9 +222,39 @@ def test_distillation_at_a_temperature_softens_both_sides_and_keeps_the_gradient
         soft = teacher.soft_labels(batch, temperature)
         teacher.distill_loss(emissions, logits, batch, soft, temperature).backward()
         assert emissions.grad.abs().max() < 1e-6
-    for bad in (0.0, -1.0, float("nan")):
-        with pytest.raises(ConfigError, match=r"^train.distill_temperature=.*: must be above 0"):
+    # T squared keeps the gradients about the same size whatever T (without it they shrink as 1 / T squared)
+    emissions, logits = student(batch)
+
+    def gradient(temperature):
+        e = emissions.detach().requires_grad_()
+        student.distill_loss(e, logits.detach(), batch, teacher.soft_labels(batch, temperature), temperature).backward()
+        return e.grad.norm()
+
+    assert 0.9 < gradient(20.0) / gradient(10.0) < 1.1
+    for bad in (0.0, -1.0, float("nan"), float("inf"), 1e200, "abc", None):
+        with pytest.raises(ConfigError, match=r"^train.distill_temperature=.*: must be a number above 0, at most 100$"):
             TrainConfig(distill_temperature=bad)
+    assert TrainConfig(distill_temperature="2").distill_temperature == 2.0
+    crf = tiny_model(seed=2, intent=True, crf=True)
+    with pytest.raises(ConfigError, match="a CRF's marginals take no temperature"):
+        crf.soft_labels(batch, t)
+    with pytest.raises(ConfigError, match="a CRF's loss takes no temperature"):
+        crf.distill_loss(*crf(batch), batch, (tags, intents), t)
+
+
+def test_a_training_step_at_a_temperature_mixes_the_gold_and_the_tempered_soft_labels():
+    student, teacher = tiny_model(seed=0, intent=True), tiny_model(seed=1, intent=True)
+    cfg = dict(unk_replace=0.0, word_dropout=0.0, lexicon_dropout=0.0, distill_weight=0.25, distill_temperature=3.0)
+    module = SlotTaggerModule(student, TrainConfig(**cfg), teacher=teacher)
+    plain = SlotTaggerModule(student, TrainConfig(**cfg))
+    batch = labelled_batch(student.vocabs, [["i", "want", "taipei"], ["arrive", "in", "new", "york"]])
+    module.log = plain.log = lambda *a, **k: None
+    mixed, gold = module.training_step(batch, 0), plain.training_step(batch, 0)
+    emissions, intents = student(batch)
+    soft = student.distill_loss(emissions, intents, batch, teacher.soft_labels(batch, 3.0), 3.0)
+    torch.testing.assert_close(mixed, 0.75 * gold + 0.25 * soft)
+    untempered = student.distill_loss(emissions, intents, batch, teacher.soft_labels(batch), 1.0)
+    assert not torch.allclose(soft, untempered)
 
 
 def test_the_teacher_reads_the_same_damaged_sentence_as_the_student():

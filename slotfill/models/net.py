@@ -238,9 +238,11 @@ class SlotNet(nn.Module):
         """:meth:`loss` against soft labels (a teacher's tag and intent probabilities): distillation.
 
         At a ``temperature`` T the scores are divided by T and the loss multiplied by T², which keeps
-        its gradients the size they have at T = 1 (a softmax tagger's only: a CRF's is T = 1).
+        its gradients about the same size whatever T (Hinton et al. 2015); a softmax tagger's only.
         """
         tokens = mask.sum().clamp(min=1)
+        if self.crf is not None and temperature != 1:
+            raise ConfigError(f"train.distill_temperature={temperature:g}: a CRF's loss takes no temperature")
         if self.crf is not None:
             loss = self.crf.soft_nll(emissions, tag_probs, mask) / tokens
         else:

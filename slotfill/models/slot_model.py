@@ -25,7 +25,7 @@ from slotfill.core.ranking import ranked
 from slotfill.core.schema import CARD_KEYS, FORMAT_VERSION, MODEL_FILE, check_format, model_path
 from slotfill.core.settings import whole_number
 from slotfill.core.vocab import Vocabularies
-from slotfill.errors import CheckpointError, SlotfillError, first_line
+from slotfill.errors import CheckpointError, ConfigError, SlotfillError, first_line
 from slotfill.models import NetConfig, SlotNet, decode_intents, decode_tags
 from slotfill.models.encoder import RecurrentEncoder
 from slotfill.models.ensemble import EnsembleNet
@@ -138,9 +138,11 @@ class SlotModel(nn.Module):
     def soft_labels(self, batch: dict, temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor | None]:
         """What this model (a teacher) believes of a batch: tag probabilities ``[B, T, K]`` (CRF
         marginals or softmax) and intent probabilities ``[B, I]`` (None without an intent head), its
-        scores divided by ``temperature`` first (a softmax tagger's only: :func:`check_temperature`)."""
+        scores divided by ``temperature`` first (a softmax tagger's: a CRF's marginals take none)."""
         emissions, intent_logits = self(batch)
         mask = _mask(batch["lengths"], emissions.shape[1], emissions.device)
+        if self.net.crf is not None and temperature != 1:
+            raise ConfigError(f"train.distill_temperature={temperature:g}: a CRF's marginals take no temperature")
         if self.net.crf is not None:
             tags = self.net.crf.marginals(emissions, mask)
         else:

@@ -137,6 +137,8 @@ def build(cfg: DictConfig) -> tuple[SlotDataModule, SlotTaggerModule, pl.Trainer
         )
     teacher = SlotModel.load(train_cfg.distill_from) if train_cfg.distill_from else None
     net_cfg = source.config if source is not None else NetConfig.from_dict(_plain(cfg.model))
+    if teacher is not None:
+        _check_temperature(train_cfg, teacher.config, net_cfg)
     accelerator = str(cfg.trainer.get("accelerator", "cpu"))
     resolved = resolve_precision(train_cfg.precision, net_cfg.cell, accelerator)
     log.info(describe_precision(train_cfg.precision, resolved, net_cfg.cell, accelerator))
@@ -170,7 +172,7 @@ def build(cfg: DictConfig) -> tuple[SlotDataModule, SlotTaggerModule, pl.Trainer
     meta = {"dataset": datamodule.name, "train": train_cfg.to_dict(), "data_sha256": record.data_sha256}
     model = _model(net_cfg, source_file, datamodule, meta)
     if teacher is not None:
-        _check_teacher(teacher, model, train_cfg.distill_from, train_cfg.distill_temperature)
+        _check_teacher(teacher, model, train_cfg.distill_from)
         model.meta["teacher"] = {"file": train_cfg.distill_from, "fingerprint": teacher.fingerprint()}
         record.teacher = model.meta["teacher"]["fingerprint"]
     module = SlotTaggerModule(model, train_cfg, optimizer=optimizer, teacher=teacher)
@@ -195,7 +197,7 @@ def _continue_precision(module: SlotTaggerModule, record: dict | None, setting: 
     log.info("precision: %s, as the run started (train.precision=auto gives %s on this machine)", started, now)
 
 
-def _check_teacher(teacher: SlotModel, model: SlotModel, source: str, temperature: float) -> None:
+def _check_teacher(teacher: SlotModel, model: SlotModel, source: str) -> None:
     """A teacher's soft labels line up with the student's only over the same vocabularies."""
     if teacher.vocabs.to_dict() != model.vocabs.to_dict():
         raise ConfigError(
@@ -204,11 +206,23 @@ def _check_teacher(teacher: SlotModel, model: SlotModel, source: str, temperatur
         )
     if model.predicts_intent and not teacher.predicts_intent:
         raise ConfigError(f"train.distill_from={source}: the teacher has no intent head and the student has one")
-    if temperature != 1 and (teacher.config.crf or model.config.crf):
-        who = "the teacher" if teacher.config.crf else "the student"
+
+
+def _check_temperature(train_cfg: TrainConfig, teacher: NetConfig, student: NetConfig) -> None:
+    """A temperature divides softmax scores: a CRF's marginals (a teacher's soft labels, a student's
+    loss) take none."""
+    t = train_cfg.distill_temperature
+    if t == 1:
+        return
+    if teacher.crf:
         raise ConfigError(
-            f"train.distill_temperature={temperature:g}: {who} has a CRF, whose marginals are taken as they are; "
-            "use 1, or a softmax tagger (model.crf=false)"
+            f"train.distill_temperature={t:g}: the teacher {train_cfg.distill_from} has a CRF, whose marginals "
+            "take no temperature; use 1, or a teacher without a CRF"
+        )
+    if student.crf:
+        raise ConfigError(
+            f"train.distill_temperature={t:g}: this run's model has a CRF (model.crf=true, or the init_from "
+            "model's), whose loss takes no temperature; use 1, or model.crf=false"
         )
 
 

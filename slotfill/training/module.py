@@ -29,6 +29,9 @@ RECENT_KEY = "slotfill_recent_val"  # the last validation scores (for the *_mean
 SMOOTH_WINDOW = 3  # val/f1 and val/joint are also logged as the mean of the last this many epochs
 
 
+MAX_TEMPERATURE = 100  # distillation's: far above the 1-20 used in practice, and its square stays a float
+
+
 @dataclass
 class TrainConfig:
     """Training settings (``cfg.train``): plain values, saved whole with the model."""
@@ -60,8 +63,7 @@ class TrainConfig:
         whole_number(self.average_last, "train.average_last")
         if self.lr_decay not in LR_DECAYS:
             raise ConfigError(f"train.lr_decay={self.lr_decay!r}: choose one of {', '.join(LR_DECAYS)}")
-        if not float(self.distill_temperature) > 0:  # NaN too
-            raise ConfigError(f"train.distill_temperature={self.distill_temperature}: must be above 0")
+        self.distill_temperature = _temperature(self.distill_temperature)
         if self.precision not in PRECISIONS:
             raise ConfigError(f"train.precision={self.precision!r}: choose one of {', '.join(PRECISIONS)}")
 
@@ -71,6 +73,17 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _temperature(value) -> float:
+    """``train.distill_temperature`` as a float, or a one-line :class:`ConfigError`."""
+    try:
+        t = float(value)
+    except (TypeError, ValueError):
+        t = math.nan
+    if not 0 < t <= MAX_TEMPERATURE:  # NaN and infinity too
+        raise ConfigError(f"train.distill_temperature={value}: must be a number above 0, at most {MAX_TEMPERATURE}")
+    return t
 
 
 def default_optimizer(params, lr: float = 1e-3) -> torch.optim.Optimizer:
