@@ -16,12 +16,8 @@ sys.path.insert(0, str(ROOT))
 
 
 def pytest_collection_modifyitems(items) -> None:
-    """Tests marked ``long`` first, then those marked ``cores``, then the rest. pytest-xdist's worksteal
-    gives the first worker the first half and lends its tail to idle workers: the long test's worker
-    keeps the ``cores`` tests for after it, while the other workers run (and steal) one-core tests beside
-    it, where a test whose processes take both cores would slow the long test down
-    (bench/RESULTS.md, "The test suite's time")."""
-    items.sort(key=lambda item: 0 if item.get_closest_marker("long") else 1 if item.get_closest_marker("cores") else 2)
+    """Tests marked ``long`` first: with ``-n`` (pytest-xdist) the other workers run the rest meanwhile."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
 
 
 @pytest.fixture(autouse=True)

@@ -59,7 +59,6 @@ def test_wheel_carries_configs_sample_and_lexicons(installed, tmp_path):
     assert proc.returncode == 0 and proc.stdout.startswith("slotfill ")
 
 
-@pytest.mark.cores
 def test_train_and_predict_from_an_empty_folder(installed, tmp_path):
     slotfill = str(installed / "slotfill")
     args = [slotfill, "train", "data=sample", "trainer.max_epochs=2", "trainer.enable_progress_bar=false"]

@@ -110,7 +110,6 @@ if __name__ == "__main__":
 
 
 @pytest.mark.slow
-@pytest.mark.cores
 def test_serve_exits_non_zero_when_its_workers_cannot_listen(tiny_model_file, tmp_path):
     from tests.helpers import ROOT, free_port
 

@@ -286,7 +286,6 @@ def test_cli_errors_come_before_ray_starts(tiny_model_file, tmp_path, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.cores
 def test_two_actors_give_the_records_of_plain_predict(trained_sample, tmp_path):
     """A few thousand lines in four files (text, jsonl, parquet, a folder) through 2 local actors: the
     text and jsonl files read by the actors in the byte ranges the driver found, the parquet file by a

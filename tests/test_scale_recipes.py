@@ -20,7 +20,6 @@ def recipe(title: str) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.cores
 def test_the_dask_recipe_tags_like_plain_predict(trained_sample, tmp_path):
     pytest.importorskip("dask.distributed")
     from slotfill import load_tagger

@@ -152,7 +152,6 @@ def test_optuna_sweeper_maximises_the_returned_validation_score(tmp_path):
 
 
 @slow
-@pytest.mark.cores
 def test_ddp_two_processes(tmp_path):
     # each of the two processes takes half the sample's batch: the same effective batch and the same
     # optimizer steps per epoch as the single-process fixture run, whose 40 epochs this run gets too
@@ -174,7 +173,6 @@ def test_torchrun_ranks_share_one_run_folder_named_after_the_run():
 
 
 @slow
-@pytest.mark.cores
 def test_torchrun_two_processes_make_one_run_scored_on_the_whole_corpus(tmp_path):
     """What several nodes run, on one machine: torchrun starts both ranks at once; one run folder,
     one model.pt, and scores over every sentence (predictions gathered), as one process scores them."""
