@@ -50,14 +50,22 @@ def stale(out: Path, overrides: list[str], threads: int | str) -> str | None:
     """Why a finished run in ``out`` no longer matches the config these overrides compose today, or None.
 
     Run folders are reused by name; a default that changed since (a new setting, another value)
-    must not be reported under the new name.
+    must not be reported under the new name, nor a student distilled from a teacher file rebuilt
+    since (an ensemble's path stays the same when its members change).
     """
+    import json
+
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
     saved = out / ".hydra" / "config.yaml"
     if not saved.exists():
         return f"{saved} missing"
+    metrics = out / "metrics.json"
+    teacher = json.loads(metrics.read_text()).get("teacher") if metrics.exists() else None
+    if teacher and Path(teacher["file"]).exists():
+        if Path(teacher["file"]).stat().st_mtime > metrics.stat().st_mtime:
+            return f"its teacher {teacher['file']} was rebuilt after it"
     with _HYDRA, initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
         now = compose("train", overrides=train_overrides(overrides, threads))
     then = OmegaConf.to_container(OmegaConf.load(saved), resolve=False)

@@ -56,3 +56,19 @@ def test_runs_are_checked_from_several_threads_at_once(tmp_path):
     out = _run_folder(tmp_path, ["data=sample"])
     with ThreadPoolExecutor(4) as pool:
         assert list(pool.map(lambda _: stale(out, ["data=sample"], 1), range(8))) == [None] * 8
+
+
+@pytest.mark.slow
+def test_a_student_of_a_teacher_rebuilt_since_is_stale(tmp_path):
+    import json
+    import os
+
+    out = _run_folder(tmp_path, ["data=sample"])
+    teacher = tmp_path / "ensemble.pt"
+    teacher.write_bytes(b"members")
+    (out / "metrics.json").write_text(json.dumps({"teacher": {"file": str(teacher), "fingerprint": "f"}}))
+    before = (out / "metrics.json").stat().st_mtime
+    os.utime(teacher, (before - 60, before - 60))
+    assert stale(out, ["data=sample"], 1) is None
+    os.utime(teacher, (before + 60, before + 60))  # the ensemble made again from other members
+    assert stale(out, ["data=sample"], 1) == f"its teacher {teacher} was rebuilt after it"

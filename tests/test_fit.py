@@ -215,6 +215,20 @@ def test_a_temperature_with_a_crf_teacher_is_refused_before_training(trained_sam
     assert not (tmp_path / "student" / "model.pt").exists()
 
 
+def test_distillation_settings_without_a_teacher_are_said_to_be_ignored(tmp_path, caplog):
+    from slotfill.training.fit import build
+    from tests.helpers import compose_config, sample_overrides
+
+    extra = ["train.distill_temperature=2", "train.distill_weight=0.7"]
+    with caplog.at_level("WARNING", logger="slotfill.training.fit"):
+        build(compose_config(sample_overrides(epochs=1, extra=extra), tmp_path / "run"))
+    assert "train.distill_weight=0.7, train.distill_temperature=2: no teacher (train.distill_from)" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="slotfill.training.fit"):
+        build(compose_config(sample_overrides(epochs=1), tmp_path / "plain"))
+    assert "no teacher" not in caplog.text
+
+
 def test_a_temperature_needs_softmax_scores_on_both_sides():
     from slotfill.errors import ConfigError
     from slotfill.models import NetConfig

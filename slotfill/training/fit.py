@@ -9,7 +9,7 @@ import logging
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -136,6 +136,8 @@ def build(cfg: DictConfig) -> tuple[SlotDataModule, SlotTaggerModule, pl.Trainer
             f"of its members, or learn from it with train.distill_from={source_file}"
         )
     teacher = SlotModel.load(train_cfg.distill_from) if train_cfg.distill_from else None
+    if teacher is None and (unused := _distillation_without_teacher(train_cfg)):
+        log.warning("%s: no teacher (train.distill_from), so no distillation: ignored", unused)
     net_cfg = source.config if source is not None else NetConfig.from_dict(_plain(cfg.model))
     if teacher is not None:
         _check_temperature(train_cfg, teacher.config, net_cfg)
@@ -206,6 +208,13 @@ def _check_teacher(teacher: SlotModel, model: SlotModel, source: str) -> None:
         )
     if model.predicts_intent and not teacher.predicts_intent:
         raise ConfigError(f"train.distill_from={source}: the teacher has no intent head and the student has one")
+
+
+def _distillation_without_teacher(train_cfg: TrainConfig) -> str:
+    """The distillation settings changed from their defaults in a run that has no teacher ("" if none)."""
+    defaults = {f.name: f.default for f in fields(TrainConfig)}
+    changed = [k for k in ("distill_weight", "distill_temperature") if getattr(train_cfg, k) != defaults[k]]
+    return ", ".join(f"train.{k}={getattr(train_cfg, k):g}" for k in changed)
 
 
 def _check_temperature(train_cfg: TrainConfig, teacher: NetConfig, student: NetConfig) -> None:
