@@ -222,7 +222,7 @@ def test_distillation_settings_without_a_teacher_are_said_to_be_ignored(tmp_path
     extra = ["train.distill_temperature=2", "train.distill_weight=0.7"]
     with caplog.at_level("WARNING", logger="slotfill.training.fit"):
         build(compose_config(sample_overrides(epochs=1, extra=extra), tmp_path / "run"))
-    assert "train.distill_weight=0.7, train.distill_temperature=2: no teacher (train.distill_from)" in caplog.text
+    assert "train.distill_weight=0.7, train.distill_temperature=2.0: no teacher (train.distill_from)" in caplog.text
     caplog.clear()
     with caplog.at_level("WARNING", logger="slotfill.training.fit"):
         build(compose_config(sample_overrides(epochs=1), tmp_path / "plain"))

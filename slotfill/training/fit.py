@@ -214,7 +214,7 @@ def _distillation_without_teacher(train_cfg: TrainConfig) -> str:
     """The distillation settings changed from their defaults in a run that has no teacher ("" if none)."""
     defaults = {f.name: f.default for f in fields(TrainConfig)}
     changed = [k for k in ("distill_weight", "distill_temperature") if getattr(train_cfg, k) != defaults[k]]
-    return ", ".join(f"train.{k}={getattr(train_cfg, k):g}" for k in changed)
+    return ", ".join(f"train.{k}={getattr(train_cfg, k)}" for k in changed)
 
 
 def _check_temperature(train_cfg: TrainConfig, teacher: NetConfig, student: NetConfig) -> None:
