@@ -42,7 +42,6 @@ def pytest_runtest_protocol(item, nextitem):  # noqa: ARG001 - pytest's hook sig
     yield
     record = {
         "test": item.nodeid,
-        "worker": os.environ.get("PYTEST_XDIST_WORKER", "main"),
         "end": time.time(),  # when it ended (the epoch's clock: the same for every worker)
         "wall": time.monotonic() - start,
         "cpu": _cpu(resource.RUSAGE_SELF) - own + _cpu(resource.RUSAGE_CHILDREN) - children,
