@@ -13,7 +13,9 @@ seconds of processor time of the actors, of the ``predict`` process (Ray's drive
 own processes (raylet, GCS, agents, Ray Data's helper actors and reading tasks), each process
 sampled every 0.3 s until it ends (``--by-process``: the busiest processes one by one), and the
 largest peak resident memory among Ray's own processes (a task that reads a file whole shows
-there). ``--reference C``: each Ray row again with commit C's code (a worktree under
+there). ``--parquet``: the Ray rows read the same lines from a parquet file (a ``text`` column, in
+pyarrow's default row groups of up to a million rows), the plain rows from the text file.
+``--reference C``: each Ray row again with commit C's code (a worktree under
 ``bench/runs/ref-C``), right after this checkout's. ``--rounds N`` repeats the
 plain row and the Ray rows N times, alternated, and
 gives each round's ratio to the plain run beside it: this VM's speed drifts by a quarter over
@@ -175,6 +177,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=1, help="plain and Ray rows this many times, alternated")
     ap.add_argument("--by-process", action="store_true", help="list each row's busiest processes and their CPU s")
     ap.add_argument("--reference", help="also each Ray row with this commit's code, right after this checkout's")
+    ap.add_argument("--parquet", action="store_true", help="Ray reads the lines from a parquet file")
     args = ap.parse_args()
     ref = worktree(args.reference) if args.reference else None
     args.ckpt = args.ckpt.resolve()
@@ -183,7 +186,15 @@ def main() -> None:
         tmp = Path(tmp)
         source = tmp / "lines.txt"
         generate(source, args.lines)
-        print(f"{args.lines:,} lines; load before: {load:.2f}; {os.cpu_count()} CPUs", flush=True)
+        ray_source = source
+        if args.parquet:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            ray_source = tmp / "lines.parquet"
+            pq.write_table(pa.table({"text": source.read_text(encoding="utf-8").splitlines()}), ray_source)
+        read = " (Ray: from a parquet file)" if args.parquet else ""
+        print(f"{args.lines:,} lines{read}; load before: {load:.2f}; {os.cpu_count()} CPUs", flush=True)
         print(
             "| model | round | engine | wall s | sentences/s | ratio to plain | CPU s: actors / predict / Ray's own "
             "| peak RSS per actor MB | largest peak RSS of Ray's own MB | same records |"
@@ -217,7 +228,9 @@ def main() -> None:
                 cmd = [
                     base[0],
                     str(tree / "predict.py"),
-                    *base[2:],
+                    base[2],
+                    f"input={ray_source}",
+                    *base[4:],
                     "engine=ray",
                     f"output={out}",
                     f"ray.concurrency={n}",

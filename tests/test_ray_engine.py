@@ -26,6 +26,8 @@ from slotfill.integrations.ray_engine import (
     predict_on_ray,
     read_back,
     read_range,
+    read_rows,
+    row_ranges,
     rows_of,
     shard_name,
     split_files,
@@ -111,16 +113,82 @@ def test_a_line_far_over_the_limit_is_found_while_planning(tmp_path, monkeypatch
 
 
 def test_planned_chunks_read_back_with_their_own_line_numbers(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     local = tmp_path / "a.jsonl"
     local.write_text("".join(json.dumps({"text": f"n {n}"}) + "\n" for n in range(PREDICT_CHUNK + 1)) + "{oops\n")
+    pq.write_table(pa.table({"text": ["one", "two", "three"]}), tmp_path / "b.parquet")
     files = [str(tmp_path / "b.parquet"), str(local), "s3://bucket/c.txt"]
     rows, lines, stamps = planned_chunks(files)
-    assert lines == PREDICT_CHUNK + 2 and stamps[0] is None and stamps[2] is None
-    assert [(r["file"], r["first"], r["texts"]) for r in rows] == [(1, 1, ""), (1, PREDICT_CHUNK + 1, "")]
-    first, last = (read_range(str(local), r["start"], r["end"], stamps[1]) for r in rows)
+    assert lines == 3 + PREDICT_CHUNK + 2 and stamps[0] is not None and stamps[2] is None
+    assert [(r["file"], r["first"], r["start"], r["texts"]) for r in rows] == [
+        (0, 1, 0, ""),  # a parquet file's rows
+        (1, 1, 0, ""),
+        (1, PREDICT_CHUNK + 1, rows[2]["start"], ""),
+    ]
+    assert read_rows(files[0], rows[0]["start"], rows[0]["end"], stamps[0]) == ["one", "two", "three"]
+    first, last = (read_range(str(local), r["start"], r["end"], stamps[1]) for r in rows[1:])
     assert rows_of(str(local), first)[-1] == f"n {PREDICT_CHUNK - 1}"
     with pytest.raises(DataError, match=rf"a.jsonl:{PREDICT_CHUNK + 2}: not JSON"):
         rows_of(str(local), last, PREDICT_CHUNK + 1)
+
+
+@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    texts=st.lists(st.one_of(st.none(), st.sampled_from(["", "a", "bb c", "ü x"])), max_size=30),
+    group=st.integers(1, 7),
+    size=st.integers(1, 6),
+    span=st.tuples(st.integers(0, 30), st.integers(0, 30)),
+)
+def test_the_driver_cuts_a_parquet_file_by_rows(tmp_path, texts, group, size, span):
+    """Row ranges of ``size`` rows each, found in the footer, read back as the file's rows (a null as
+    an empty line), whatever its row groups of ``group`` rows; so does any span of rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"id": list(range(len(texts))), "text": pa.array(texts, pa.string())}), path, group)
+    ranges, count, found = row_ranges(str(path), size)
+    got = []
+    for first, start, end in ranges:
+        assert first == start + 1 == len(got) + 1 and end - start == min(size, len(texts) - start)
+        got += read_rows(str(path), start, end, found)
+    assert got == [t or "" for t in texts] and count == len(texts)
+    lo, hi = sorted(min(s, len(texts)) for s in span)
+    assert read_rows(str(path), lo, hi) == got[lo:hi]
+
+
+def test_a_parquet_file_is_checked_from_its_footer(tmp_path, monkeypatch):
+    """Before Ray starts: not parquet, no text column, a text column of numbers; on the actor: a text over
+    the length limit (with its line), a file changed since it was planned."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "in.parquet"
+    path.write_bytes(b"text\nnot parquet at all\n")
+    with pytest.raises(DataError, match=r"in.parquet: not a readable parquet file \("):
+        row_ranges(str(path))
+    pq.write_table(pa.table({"query": ["a"]}), path)
+    with pytest.raises(DataError, match="in.parquet: no text column \\(it has query\\)"):
+        row_ranges(str(path))
+    pq.write_table(pa.table({"text": [1, 2]}), path)
+    with pytest.raises(DataError, match="in.parquet: its text column holds int64, not strings"):
+        planned_chunks([str(path)])
+    pq.write_table(pa.table({"text": pa.array(["a", "b", "a"]).dictionary_encode()}), path)
+    assert read_rows(str(path), *row_ranges(str(path))[0][0][1:]) == ["a", "b", "a"]  # categorical text
+    pq.write_table(pa.table({"text": pa.array([None, None], pa.null())}), path)
+    assert read_rows(str(path), 0, 2) == ["", ""]
+    monkeypatch.setattr("slotfill.integrations.ray_engine.MAX_TEXT_CHARS", 3)
+    pq.write_table(pa.table({"text": ["abc", "ok", "abcd"]}), path, 2)
+    with pytest.raises(DataError, match=r"in.parquet:3: over 100,000 characters: one sentence a line"):
+        read_rows(str(path), 1, 3)
+    ranges, _, found = row_ranges(str(path), 2)
+    pq.write_table(pa.table({"text": ["abc"]}), path)
+    os.utime(path, ns=(found[1] + 10**9, found[1] + 10**9))
+    for check in (found, None):  # shorter: caught without the stamp too
+        with pytest.raises(DataError, match="in.parquet: changed while it was being tagged"):
+            read_rows(str(path), ranges[1][1], ranges[1][2], check)
 
 
 @pytest.mark.parametrize("change", ["shorter", "rewritten in place"])
@@ -224,6 +292,38 @@ def test_the_actor_tags_a_shard_and_keeps_what_it_holds_out_of_full_collections(
     assert records == [(str(source), n, text) for n, text in enumerate(texts, 1)]
 
 
+def test_the_actor_reads_a_calls_parquet_rows_at_once(tiny_model_file, tmp_path, monkeypatch):
+    """Five chunks of one parquet file over row groups of two rows in one call: the rows read once, each
+    chunk given its own, with its own line numbers."""
+    import gc
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from slotfill.integrations import ray_engine
+
+    texts = ["flights to boston", "", "from denver", "to dallas", "on monday", "x", "y", "z", "boston"]
+    source = tmp_path / "a.parquet"
+    pq.write_table(pa.table({"text": texts}), source, row_group_size=2)
+    ranges, _, found = row_ranges(str(source), 2)
+    reads = []
+    monkeypatch.setattr(ray_engine, "read_rows", lambda *a: reads.append(a[1:3]) or read_rows(*a))
+    columns = {"file": [0] * 5, "first": [r[0] for r in ranges], "start": [r[1] for r in ranges]}
+    batch = {**columns, "end": [r[2] for r in ranges], "texts": [""] * 5}
+    (tmp_path / "out").mkdir()
+    try:
+        actor = Tagging(
+            str(tiny_model_file), "torch", 1, "fp32", {}, 256, [str(source)], str(tmp_path / "out"), "jsonl", [found]
+        )
+        assert actor({k: np.array(v) for k, v in batch.items()})["rows"].tolist() == [9]
+    finally:
+        gc.unfreeze()
+    assert reads == [(0, 9)]
+    records = [(r["source"], r["line"], r["text"]) for r in read_back(tmp_path / "out")]
+    assert records == [(str(source), n, text) for n, text in enumerate(texts, 1)]
+
+
 def test_a_resumed_run_with_nothing_left_ends_before_ray_starts(tiny_model_file, tmp_path, monkeypatch):
     from slotfill.integrations import ray_engine
 
@@ -287,9 +387,8 @@ def test_cli_errors_come_before_ray_starts(tiny_model_file, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_two_actors_give_the_records_of_plain_predict(trained_sample, tmp_path):
-    """A few thousand lines in four files (text, jsonl, parquet, a folder) through 2 local actors: the
-    text and jsonl files read by the actors in the byte ranges the driver found, the parquet file by a
-    Ray task."""
+    """A few thousand lines in four files (text, jsonl, parquet, a folder) through 2 local actors, each
+    file read by the actors in the byte ranges (parquet: row ranges) the driver found."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -302,8 +401,8 @@ def test_two_actors_give_the_records_of_plain_predict(trained_sample, tmp_path):
     half = len(lines) // 2
     (inputs / "a.txt").write_text("\n".join(lines[:half]) + "\n\n")  # an empty line is tagged too
     (inputs / "more" / "b.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in lines[half:]))
-    few = lines[:300]
-    pq.write_table(pa.table({"text": few}), inputs / "c.parquet")
+    few = lines[: PREDICT_CHUNK + 300]  # two chunks, over row groups of 700 rows
+    pq.write_table(pa.table({"text": few}), inputs / "c.parquet", row_group_size=700)
     ckpt = trained_sample["model_file"]
 
     on_ray = [
@@ -317,9 +416,9 @@ def test_two_actors_give_the_records_of_plain_predict(trained_sample, tmp_path):
     ]
     proc = run_script("predict.py", on_ray, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    chunks = -(-(half + 1) // PREDICT_CHUNK) + -(-(len(lines) - half) // PREDICT_CHUNK)
-    planned = f"ray: {len(lines) + 1:,} lines in 2 local files, {chunks} chunks to tag"
-    assert planned in proc.stderr and "; 1 more (parquet, URLs) read by Ray tasks" in proc.stderr
+    chunks = sum(-(-n // PREDICT_CHUNK) for n in (half + 1, len(few), len(lines) - half))
+    planned = f"ray: {len(lines) + 1 + len(few):,} lines in 3 local files, {chunks} chunks to tag"
+    assert planned in proc.stderr and "read by Ray tasks" not in proc.stderr
     records = read_back(tmp_path / "out")
     shards = sorted(p.name for p in (tmp_path / "out").glob("part-*.jsonl"))
     assert shards == [

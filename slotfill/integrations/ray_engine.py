@@ -1,10 +1,11 @@
 """``slotfill predict engine=ray``: tag many files on Ray Data, one model per long-lived actor.
 
 Every file is cut into chunks of consecutive lines where plain ``predict`` cuts them, so each chunk
-is tagged in the same batches and gets the same numbers. Local text and jsonl files are cut by the
-driver, which finds the chunks' byte ranges in one pass over the newlines (:func:`chunk_ranges`):
-the actors read their own chunks, so no file is ever held whole, however large. Parquet files and
-URLs are read whole by Ray tasks and cut there (:func:`split_files`). Actors (``concurrency`` of
+is tagged in the same batches and gets the same numbers. Local files are cut by the driver: text
+and jsonl files by their chunks' byte ranges, found in one pass over the newlines
+(:func:`chunk_ranges`), parquet files by row numbers, from the footer alone (:func:`row_ranges`).
+The actors read their own chunks, so no local file is ever held whole, however large. URLs are read
+whole by Ray tasks and cut there (:func:`split_files`). Actors (``concurrency`` of
 them, each loading the model once) tag whole chunks and write each ``shard_rows`` of them as one
 shard, named after its first record. Every record carries its ``source`` file and ``line`` (from
 1): sorting on both (:func:`read_back`) gives the input order.
@@ -94,9 +95,10 @@ def input_files(source: str) -> list[str]:
     return [str(p.resolve()) for p in files]
 
 
-def is_local_lines(path: str) -> bool:
-    """A text or jsonl file on this machine's file system: cut into chunks by the driver, read by the actors."""
-    return "://" not in path and kind_of(path) != "parquet"
+def is_local(path: str) -> bool:
+    """A file on this machine's file system: cut into chunks by the driver, read by the actors (a URL:
+    read whole by a Ray task)."""
+    return "://" not in path
 
 
 def chunk_ranges(path: str, lines: int = PREDICT_CHUNK, block: int = PLAN_BYTES) -> tuple[list[tuple], int, tuple]:
@@ -163,10 +165,12 @@ def rows_of(path: str, raw: bytes, first: int = 1) -> list[str]:
     if kind == "parquet":
         import pyarrow.parquet as pq
 
-        table = pq.read_table(io.BytesIO(raw))
-        if "text" not in table.column_names:
-            raise DataError(path, None, f"no text column (it has {', '.join(table.column_names)})")
-        return [t if t is not None else "" for t in table.column("text").to_pylist()]
+        try:
+            table = pq.read_table(io.BytesIO(raw))
+        except Exception as e:  # pyarrow's errors name no file
+            raise DataError(path, None, f"not a readable parquet file ({_first_line(e)})") from None
+        _check_text_column(path, table.schema)
+        return texts_of(path, table.column("text").to_pylist(), first)
     lines = decode_lines(raw, path, first)
     for n, line in enumerate(lines, first):
         if len(line) > MAX_TEXT_CHARS:
@@ -182,6 +186,91 @@ def rows_of(path: str, raw: bytes, first: int = 1) -> list[str]:
         if not isinstance(record, dict) or not isinstance(record.get("text"), str):
             raise DataError(path, n, 'expected an object with a "text" string')
         texts.append(record["text"])
+    return texts
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def _check_text_column(path: str, schema) -> None:
+    """A parquet file's sentences are its ``text`` column of strings (nulls read as empty lines)."""
+    import pyarrow as pa
+
+    if "text" not in schema.names:
+        raise DataError(path, None, f"no text column (it has {', '.join(schema.names)})")
+    kind = schema.field("text").type
+    value = kind.value_type if pa.types.is_dictionary(kind) else kind
+    if not (pa.types.is_string(value) or pa.types.is_large_string(value) or pa.types.is_null(value)):
+        raise DataError(path, None, f"its text column holds {kind}, not strings")
+
+
+def texts_of(path: str, values: list, first: int) -> list[str]:
+    """A parquet text column's values as sentences (a null: an empty line), row ``first + i`` numbered
+    as a line; a text over the length limit is an error, as a line of a text file is."""
+    texts = [v if v is not None else "" for v in values]
+    for n, text in enumerate(texts, first):
+        if len(text) > MAX_TEXT_CHARS:
+            raise DataError(path, n, TOO_LONG)
+    return texts
+
+
+def row_ranges(path: str, rows: int = PREDICT_CHUNK) -> tuple[list[tuple], int, tuple]:
+    """``(first line, first row, end row)`` of each run of ``rows`` rows of a local parquet file (its
+    rows numbered from 0, its lines from 1), its number of rows, and its :func:`stamp`: read from the
+    file's footer alone, and its ``text`` column checked there, before any work starts."""
+    import pyarrow.parquet as pq
+
+    try:
+        before = stamp(path)
+        meta = pq.read_metadata(path)
+        schema = meta.schema.to_arrow_schema()
+        changed = stamp(path) != before
+    except OSError as e:
+        raise DataError(path, None, f"cannot read file: {e.strerror or _first_line(e)}") from None
+    except Exception as e:  # pyarrow's ArrowInvalid and kin name no file
+        raise DataError(path, None, f"not a readable parquet file ({_first_line(e)})") from None
+    if changed:
+        raise DataError(path, None, CHANGED)
+    _check_text_column(path, schema)
+    count = meta.num_rows
+    return [(start + 1, start, min(start + rows, count)) for start in range(0, count, rows)], count, before
+
+
+def read_rows(path: str, start: int, end: int, found: tuple[int, int] | None = None) -> list[str]:
+    """Rows ``start`` to ``end`` of a local parquet file's text column, as :func:`row_ranges` found them
+    (``found``: the file's :func:`stamp` then). Only the row groups holding them are read, a batch of
+    rows at a time: the file is never held whole."""
+    import pyarrow.parquet as pq
+
+    texts: list[str] = []
+    try:
+        if found is not None and stamp(path) != tuple(found):
+            raise DataError(path, None, CHANGED)
+        reader = pq.ParquetFile(path)
+        row = 0  # the first row of the group
+        for group in range(reader.metadata.num_row_groups):
+            size = reader.metadata.row_group(group).num_rows
+            if row + size > start and row < end:
+                at = row  # the first row of the next batch
+                for batch in reader.iter_batches(PREDICT_CHUNK, row_groups=[group], columns=["text"]):
+                    lo, hi = max(start - at, 0), min(end - at, batch.num_rows)
+                    if hi > lo:
+                        texts += texts_of(path, batch.column(0).slice(lo, hi - lo).to_pylist(), at + lo + 1)
+                    at += batch.num_rows
+                    if at >= end:
+                        break
+            row += size
+            if row >= end:
+                break
+    except OSError as e:
+        raise DataError(path, None, f"cannot read file: {e.strerror or _first_line(e)}") from None
+    except SlotfillError:
+        raise
+    except Exception as e:
+        raise DataError(path, None, f"not a readable parquet file ({_first_line(e)})") from None
+    if len(texts) != end - start:
+        raise DataError(path, None, CHANGED)
     return texts
 
 
@@ -213,14 +302,14 @@ def split_files(batch: dict, numbers: dict[str, int], skip: list | None = None) 
 
 
 def planned_chunks(files: list[str]) -> tuple[list[dict], int, list[tuple | None]]:
-    """The chunks of the local text and jsonl files among ``files`` (numbered by their place in it),
-    as rows of :func:`split_files`'s columns with byte ranges for texts; their number of lines; and
-    each file's :func:`stamp` when its chunks were found (None: a file read by a Ray task)."""
+    """The chunks of the local files among ``files`` (numbered by their place in it), as rows of
+    :func:`split_files`'s columns with byte ranges (parquet: row ranges) for texts; their number of
+    lines; and each file's :func:`stamp` when its chunks were found (None: a file read by a Ray task)."""
     rows, lines, stamps = [], 0, []
     for number, path in enumerate(files):
         found = None
-        if is_local_lines(path):
-            ranges, count, found = chunk_ranges(path)
+        if is_local(path):
+            ranges, count, found = row_ranges(path) if kind_of(path) == "parquet" else chunk_ranges(path)
             rows += [{"file": number, "first": a, "start": b, "end": e, "texts": ""} for a, b, e in ranges]
             lines += count
         stamps.append(found)
@@ -261,12 +350,17 @@ class Tagging:
     def __call__(self, batch: dict) -> dict:
         import numpy as np
 
+        tables = self._parquet_rows(batch)
+
         def records():
             columns = (batch[k] for k in ("file", "first", "start", "end", "texts"))
             for number, first, start, end, texts in zip(*columns, strict=True):
                 source, first = self.sources[int(number)], int(first)
                 if start < 0:  # cut by a reading task
                     texts = json.loads(str(texts))
+                elif int(number) in tables:  # a parquet file's rows, read for the whole call
+                    rows, at = tables[int(number)]
+                    texts = rows[int(start) - at : int(end) - at]
                 else:  # planned by the driver: read here
                     raw = read_range(source, int(start), int(end), self.stamps[int(number)])
                     texts = rows_of(source, raw, first)
@@ -282,6 +376,21 @@ class Tagging:
             "rows": np.array([rows], dtype=np.int64),
             "shard": np.array([name], dtype=object),
             "chunks": np.array([chunks], dtype=object),  # what the driver adds to the done-list
+        }
+
+    def _parquet_rows(self, batch: dict) -> dict[int, tuple[list[str], int]]:
+        """The rows of this call's chunks of local parquet files and the first row's number, by file,
+        each file's rows read at once: a row group is decoded from its start, and a chunk at a time a
+        large group would be decoded again for every chunk."""
+        spans: dict[int, tuple[int, int]] = {}
+        for number, start, end in zip(batch["file"], batch["start"], batch["end"], strict=True):
+            number, start, end = int(number), int(start), int(end)
+            if start >= 0 and kind_of(self.sources[number]) == "parquet":
+                lo, hi = spans.get(number, (start, end))
+                spans[number] = (min(lo, start), max(hi, end))
+        return {
+            number: (read_rows(self.sources[number], lo, hi, self.stamps[number]), lo)
+            for number, (lo, hi) in spans.items()
         }
 
 
@@ -395,9 +504,9 @@ def predict_on_ray(
     output_folder(output, fmt, create=False, resume=settings.resume)  # before planning: seconds for a 10-GB log
     say = progress or (lambda line: print(line, file=sys.stderr, flush=True))
     began = time.monotonic()
-    planned, lines, stamps = planned_chunks(files)  # the local text and jsonl files: read by the actors
+    planned, lines, stamps = planned_chunks(files)  # the local files: read by the actors
     found_in = time.monotonic() - began
-    others = [path for path in files if not is_local_lines(path)]  # parquet, URLs: read by Ray tasks
+    others = [path for path in files if not is_local(path)]  # URLs: read by Ray tasks
     if not planned and not others:
         raise SlotfillError(f"input={source}: no lines to tag")
     from slotfill.inference.loading import load_tagger
@@ -423,8 +532,7 @@ def predict_on_ray(
         local = len(files) - len(others)
         say(
             f"ray: {lines:,} lines in {local:,} local file{'s' if local > 1 else ''}, {len(planned):,} chunks to tag "
-            f"(found in {found_in:.1f} s)"
-            + (f"; {len(others):,} more (parquet, URLs) read by Ray tasks" if others else "")
+            f"(found in {found_in:.1f} s)" + (f"; {len(others):,} more (URLs) read by Ray tasks" if others else "")
         )
     started_here = not ray.is_initialized()
     if started_here:
