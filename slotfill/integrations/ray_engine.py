@@ -358,9 +358,8 @@ class Tagging:
                 source, first = self.sources[int(number)], int(first)
                 if start < 0:  # cut by a reading task
                     texts = json.loads(str(texts))
-                elif int(number) in tables:  # a parquet file's rows, read for the whole call
-                    rows, at = tables[int(number)]
-                    texts = rows[int(start) - at : int(end) - at]
+                elif (int(number), int(start)) in tables:  # a parquet file's rows, read with their neighbours
+                    texts = tables[int(number), int(start)]
                 else:  # planned by the driver: read here
                     raw = read_range(source, int(start), int(end), self.stamps[int(number)])
                     texts = rows_of(source, raw, first)
@@ -378,20 +377,27 @@ class Tagging:
             "chunks": np.array([chunks], dtype=object),  # what the driver adds to the done-list
         }
 
-    def _parquet_rows(self, batch: dict) -> dict[int, tuple[list[str], int]]:
-        """The rows of this call's chunks of local parquet files and the first row's number, by file,
-        each file's rows read at once: a row group is decoded from its start, and a chunk at a time a
+    def _parquet_rows(self, batch: dict) -> dict[tuple[int, int], list[str]]:
+        """The rows of this call's chunks of local parquet files, by ``(file, start row)``, each run of
+        consecutive chunks read at once: a row group is decoded from its start, so a chunk at a time a
         large group would be decoded again for every chunk."""
-        spans: dict[int, tuple[int, int]] = {}
-        for number, start, end in zip(batch["file"], batch["start"], batch["end"], strict=True):
-            number, start, end = int(number), int(start), int(end)
-            if start >= 0 and kind_of(self.sources[number]) == "parquet":
-                lo, hi = spans.get(number, (start, end))
-                spans[number] = (min(lo, start), max(hi, end))
-        return {
-            number: (read_rows(self.sources[number], lo, hi, self.stamps[number]), lo)
-            for number, (lo, hi) in spans.items()
-        }
+        chunks = sorted(
+            (int(number), int(start), int(end))
+            for number, start, end in zip(batch["file"], batch["start"], batch["end"], strict=True)
+            if start >= 0 and kind_of(self.sources[int(number)]) == "parquet"
+        )
+        runs: list[list[tuple[int, int, int]]] = []
+        for chunk in chunks:
+            if runs and runs[-1][-1][0] == chunk[0] and runs[-1][-1][2] == chunk[1]:
+                runs[-1].append(chunk)
+            else:
+                runs.append([chunk])
+        texts = {}
+        for run in runs:
+            number, lo = run[0][:2]
+            rows = read_rows(self.sources[number], lo, run[-1][2], self.stamps[number])
+            texts.update({(number, start): rows[start - lo : end - lo] for _, start, end in run})
+        return texts
 
 
 def shard_name(file: int, first: int, fmt: str) -> str:
