@@ -1,6 +1,7 @@
 """jobs.py: the orchestrators behind the entry scripts, called in this process."""
 
 import json
+import re
 
 import pytest
 
@@ -158,14 +159,47 @@ def test_predict_gives_the_same_output_with_chunks_tagged_at_once(tiny_model_fil
         (["backend=tpu"], "backend='tpu'"),
         (["ckpt=/nope.pt"], "checkpoint not found"),
         (["input=/nope.txt"], "input=/nope.txt: file not found"),
+        (["input=TMP"], "plain predict reads one file; engine=ray reads folders and globs"),
+        (["input=TMP/*.txt"], "plain predict reads one file; engine=ray reads folders and globs"),
+        (["input=TMP/bad.parquet"], "bad.parquet: no text column (it has query)"),
     ],
 )
 def test_predict_settings_are_checked_before_any_work(tiny_model_file, tmp_path, monkeypatch, overrides, message):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     from slotfill.inference.tagger import SlotTagger
 
+    pq.write_table(pa.table({"query": ["hi"]}), tmp_path / "bad.parquet")
     monkeypatch.setattr(SlotTagger, "load", lambda *a, **k: pytest.fail("the model was loaded"))
-    with pytest.raises(SlotfillError, match=message.replace("(", r"\(")):
+    overrides = [o.replace("TMP", str(tmp_path)) for o in overrides]
+    with pytest.raises(SlotfillError, match=re.escape(message)):
         jobs.predict(_cfg("predict", [f"ckpt={tiny_model_file}", *overrides], tmp_path), ["hi"])
+
+
+def test_predict_reads_jsonl_and_parquet_inputs_as_engine_ray_does(tiny_model_file, tmp_path):
+    """The same sentences as a text file, a jsonl file's text fields and a parquet file's text column
+    (over two chunks and row groups of another size) give the same records; a bad jsonl line is
+    named."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    texts = [f"from taipei to boston {i}" for i in range(7)] + [""]
+    (tmp_path / "in.txt").write_text("\n".join(texts) + "\n")
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps({"text": t, "id": i}) + "\n" for i, t in enumerate(texts)))
+    pq.write_table(pa.table({"text": texts}), tmp_path / "in.parquet", row_group_size=3)
+    outputs = []
+    for name in ("in.txt", "in.jsonl", "in.parquet"):
+        out = tmp_path / f"{name}.out"
+        args = [f"ckpt={tiny_model_file}", "format=jsonl", f"input={tmp_path / name}", f"output={out}"]
+        assert jobs.predict(_cfg("predict", args, tmp_path), []) == len(texts)
+        outputs.append(out.read_text())
+    assert [json.loads(line)["text"] for line in outputs[0].splitlines()] == texts
+    assert outputs[1] == outputs[0] and outputs[2] == outputs[0]
+    (tmp_path / "bad.jsonl").write_text('{"text": "to boston"}\n"to denver"\n')
+    args = [f"ckpt={tiny_model_file}", f"input={tmp_path / 'bad.jsonl'}", f"output={tmp_path / 'bad.out'}"]
+    with pytest.raises(SlotfillError, match=r'bad.jsonl:2: expected an object with a "text" string'):
+        jobs.predict(_cfg("predict", args, tmp_path), [])
 
 
 @pytest.mark.slow

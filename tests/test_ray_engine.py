@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from slotfill.core.limits import PREDICT_CHUNK
 from slotfill.core.lines import decode_lines
+from slotfill.core.sentence_files import read_rows, row_ranges
 from slotfill.errors import ConfigError, DataError
 from slotfill.integrations import ray_record
 from slotfill.integrations.ray_engine import (
@@ -26,8 +27,6 @@ from slotfill.integrations.ray_engine import (
     predict_on_ray,
     read_back,
     read_range,
-    read_rows,
-    row_ranges,
     rows_of,
     shard_name,
     split_files,
@@ -50,23 +49,6 @@ def test_input_is_a_file_a_folder_or_a_glob(tmp_path):
         input_files(str(tmp_path / "missing"))
     with pytest.raises(ConfigError, match="no files there"):
         input_files(str(tmp_path / "*.parquet"))
-
-
-def test_rows_of_text_jsonl_and_parquet(tmp_path):
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    assert rows_of("a.txt", b"\xef\xbb\xbfone\r\n\ntwo\n") == ["one", "", "two"]
-    assert rows_of("a.jsonl", b'{"text": "one", "id": 3}\n{"text": "two"}\n') == ["one", "two"]
-    path = tmp_path / "a.parquet"
-    pq.write_table(pa.table({"text": ["one", None], "n": [1, 2]}), path)
-    assert rows_of(str(path), path.read_bytes()) == ["one", ""]
-    with pytest.raises(DataError, match=r"a.jsonl:2: not JSON"):
-        rows_of("a.jsonl", b'{"text": "one"}\n{oops\n')
-    with pytest.raises(DataError, match=r':1: expected an object with a "text" string'):
-        rows_of("a.jsonl", b'{"words": "one"}\n')
-    with pytest.raises(DataError, match=":2: not valid UTF-8"):
-        rows_of("a.txt", b"ok\n\xff\n")
 
 
 @settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -132,63 +114,6 @@ def test_planned_chunks_read_back_with_their_own_line_numbers(tmp_path):
     assert rows_of(str(local), first)[-1] == f"n {PREDICT_CHUNK - 1}"
     with pytest.raises(DataError, match=rf"a.jsonl:{PREDICT_CHUNK + 2}: not JSON"):
         rows_of(str(local), last, PREDICT_CHUNK + 1)
-
-
-@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    texts=st.lists(st.one_of(st.none(), st.sampled_from(["", "a", "bb c", "ü x"])), max_size=30),
-    group=st.integers(1, 7),
-    size=st.integers(1, 6),
-    span=st.tuples(st.integers(0, 30), st.integers(0, 30)),
-)
-def test_the_driver_cuts_a_parquet_file_by_rows(tmp_path, texts, group, size, span):
-    """Row ranges of ``size`` rows each, found in the footer, read back as the file's rows (a null as
-    an empty line), whatever its row groups of ``group`` rows; so does any span of rows."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    path = tmp_path / "in.parquet"
-    pq.write_table(pa.table({"id": list(range(len(texts))), "text": pa.array(texts, pa.string())}), path, group)
-    ranges, count, found = row_ranges(str(path), size)
-    got = []
-    for first, start, end in ranges:
-        assert first == start + 1 == len(got) + 1 and end - start == min(size, len(texts) - start)
-        got += read_rows(str(path), start, end, found)
-    assert got == [t or "" for t in texts] and count == len(texts)
-    lo, hi = sorted(min(s, len(texts)) for s in span)
-    assert read_rows(str(path), lo, hi) == got[lo:hi]
-
-
-def test_a_parquet_file_is_checked_from_its_footer(tmp_path, monkeypatch):
-    """Before Ray starts: not parquet, no text column, a text column of numbers; on the actor: a text over
-    the length limit (with its line), a file changed since it was planned."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    path = tmp_path / "in.parquet"
-    path.write_bytes(b"text\nnot parquet at all\n")
-    with pytest.raises(DataError, match=r"in.parquet: not a readable parquet file \("):
-        row_ranges(str(path))
-    pq.write_table(pa.table({"query": ["a"]}), path)
-    with pytest.raises(DataError, match="in.parquet: no text column \\(it has query\\)"):
-        row_ranges(str(path))
-    pq.write_table(pa.table({"text": [1, 2]}), path)
-    with pytest.raises(DataError, match="in.parquet: its text column holds int64, not strings"):
-        planned_chunks([str(path)])
-    pq.write_table(pa.table({"text": pa.array(["a", "b", "a"]).dictionary_encode()}), path)
-    assert read_rows(str(path), *row_ranges(str(path))[0][0][1:]) == ["a", "b", "a"]  # categorical text
-    pq.write_table(pa.table({"text": pa.array([None, None], pa.null())}), path)
-    assert read_rows(str(path), 0, 2) == ["", ""]
-    monkeypatch.setattr("slotfill.integrations.ray_engine.MAX_TEXT_CHARS", 3)
-    pq.write_table(pa.table({"text": ["abc", "ok", "abcd"]}), path, 2)
-    with pytest.raises(DataError, match=r"in.parquet:3: over 100,000 characters: one sentence a line"):
-        read_rows(str(path), 1, 3)
-    ranges, _, found = row_ranges(str(path), 2)
-    pq.write_table(pa.table({"text": ["abc"]}), path)
-    os.utime(path, ns=(found[1] + 10**9, found[1] + 10**9))
-    for check in (found, None):  # shorter: caught without the stamp too
-        with pytest.raises(DataError, match="in.parquet: changed while it was being tagged"):
-            read_rows(str(path), ranges[1][1], ranges[1][2], check)
 
 
 @pytest.mark.parametrize("change", ["shorter", "rewritten in place"])
@@ -432,15 +357,9 @@ def test_two_actors_give_the_records_of_plain_predict(trained_sample, tmp_path):
     from slotfill.cli.jobs import predict  # plain predict, in this process
 
     plain = []
-    (tmp_path / "b.txt").write_text("\n".join(lines[half:]) + "\n")
-    (tmp_path / "c.txt").write_text("\n".join(few) + "\n")
-    for path, source in (
-        (inputs / "a.txt", inputs / "a.txt"),
-        (tmp_path / "b.txt", inputs / "more" / "b.jsonl"),
-        (tmp_path / "c.txt", inputs / "c.parquet"),
-    ):
+    for source in (inputs / "a.txt", inputs / "more" / "b.jsonl", inputs / "c.parquet"):  # plain reads them alike
         out = tmp_path / f"plain-{source.name}"
-        args = [f"ckpt={ckpt}", f"input={path}", "format=jsonl", "batch_size=128", f"output={out}"]
+        args = [f"ckpt={ckpt}", f"input={source}", "format=jsonl", "batch_size=128", f"output={out}"]
         predict(compose_config(args, tmp_path, config_name="predict"))
         lines_out = out.read_text().splitlines()
         plain += [{"source": str(source.resolve()), "line": n, **json.loads(r)} for n, r in enumerate(lines_out, 1)]

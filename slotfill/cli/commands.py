@@ -65,7 +65,10 @@ COMMANDS: dict[str, Command] = {
             'slotfill predict ckpt=MODEL.pt ["a sentence" ...] [input=FILE|-] [key=value ...]',
             (
                 ("ckpt=PATH", "a run folder, its model.pt or a training .ckpt"),
-                ("input=FILE", "one sentence a line; - reads standard input"),
+                (
+                    "input=FILE",
+                    "one sentence a line (.jsonl: the text field, .parquet: the text column); - reads standard input",
+                ),
                 ("format=F", "text | jsonl | conll | seq.out | rasa"),
                 ("backend=B", "torch | onnx (model.onnx beside the model)"),
                 ("output=FILE", "write there instead of standard output"),

@@ -169,11 +169,24 @@ def check_predict(cfg: DictConfig) -> None:
         raise ConfigError(f"format={cfg.format}: choose one of {', '.join(FORMATS)}")
     workers_setting(cfg)
     source = cfg.get("input")
-    if source is not None and str(source) != "-" and not Path(str(source)).is_file():
-        raise ConfigError(f"input={source}: file not found")
+    if source is not None and str(source) != "-":
+        check_input_file(str(source))
     output = cfg.get("output")
     if source is not None and output is not None and str(source) != "-" and _same_file(source, output):
         raise ConfigError(f"output={output} is the input file: results would replace the sentences: write elsewhere")
+
+
+def check_input_file(source: str) -> None:
+    """Plain ``predict``'s ``input=``: one file (a parquet file's footer read here, before the model loads)."""
+    from slotfill.core.sentence_files import kind_of, row_ranges
+
+    path = Path(source)
+    if path.is_dir() or set("*?[") & set(source) and not path.exists():
+        raise ConfigError(f"input={source}: plain predict reads one file; engine=ray reads folders and globs")
+    if not path.is_file():
+        raise ConfigError(f"input={source}: file not found")
+    if kind_of(path) == "parquet":
+        row_ranges(source)
 
 
 def _same_file(a: object, b: object) -> bool:

@@ -18,6 +18,7 @@ from typing import BinaryIO, TypeVar
 from slotfill.core.files import umask
 from slotfill.core.limits import MAX_LINE_BYTES, MAX_TEXT_CHARS
 from slotfill.core.lines import decode_line
+from slotfill.core.sentence_files import iter_parquet, jsonl_texts, kind_of
 from slotfill.errors import DataError, SlotfillError
 
 T = TypeVar("T")
@@ -74,8 +75,9 @@ def iter_stdin(fd: int, name: str = "<stdin>") -> Iterator[str | None]:
 
 
 def iter_sentences(texts: Iterable[str], text: str | None = None, source: str | None = None) -> Iterator[str | None]:
-    """Sentences from the command line (bare or ``text=``), then ``input=FILE`` (``-``: standard input,
-    with a :data:`PAUSE` whenever nothing more has arrived yet)."""
+    """Sentences from the command line (bare or ``text=``), then ``input=FILE`` (read by its suffix as
+    :mod:`slotfill.core.sentence_files` says; ``-``: standard input, one sentence a line, with a
+    :data:`PAUSE` whenever nothing more has arrived yet)."""
     yield from texts
     if text is not None:
         yield str(text)
@@ -90,6 +92,11 @@ def iter_sentences(texts: Iterable[str], text: str | None = None, source: str | 
             raise SlotfillError(f"input=-: cannot read standard input ({e})") from None
         return
     path = Path(source)
+    kind = kind_of(path)
+    if kind == "parquet" and path.is_file():
+        for batch in iter_parquet(path):
+            yield from batch
+        return
     try:
         f = path.open("rb")
     except FileNotFoundError:
@@ -98,7 +105,8 @@ def iter_sentences(texts: Iterable[str], text: str | None = None, source: str | 
         raise DataError(path, None, f"cannot read file: {e.strerror}") from None
     with f:
         try:
-            yield from iter_lines(f, str(path))
+            lines = iter_lines(f, str(path))
+            yield from lines if kind == "text" else jsonl_texts(path, lines)
         except OSError as e:
             raise DataError(path, None, f"cannot read file: {e.strerror}") from None
 

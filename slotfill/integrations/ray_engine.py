@@ -14,7 +14,6 @@ shard, named after its first record. Every record carries its ``source`` file an
 from __future__ import annotations
 
 import glob
-import io
 import json
 import logging
 import os
@@ -26,19 +25,16 @@ from pathlib import Path
 
 from slotfill.core import collector
 from slotfill.core.backends import choose
-from slotfill.core.limits import MAX_LINE_BYTES, MAX_TEXT_CHARS, PREDICT_CHUNK
-from slotfill.core.lines import decode_lines
+from slotfill.core.limits import MAX_LINE_BYTES, PREDICT_CHUNK
 from slotfill.core.schema import model_path
+from slotfill.core.sentence_files import CHANGED, TOO_LONG, kind_of, read_rows, row_ranges, rows_of, stamp
 from slotfill.errors import ConfigError, DataError, MissingExtra, SlotfillError
 from slotfill.integrations import ray_record
-from slotfill.integrations.ray_record import stamp
 
 OUTPUT_FORMATS = ("jsonl", "parquet")
 GLOB_CHARS = set("*?[")
 BLOCK_BYTES = 256 * 1024
-TOO_LONG = f"over {MAX_TEXT_CHARS:,} characters: one sentence a line (a missing line break?)"
 PLAN_BYTES = 2**20  # the driver scans a file for its chunks' byte ranges this much at a time
-CHANGED = "changed while it was being tagged (its size or time): tag a copy that does not change"
 
 
 @dataclass(frozen=True)
@@ -64,14 +60,6 @@ class RaySettings:
             raise ConfigError(f"ray.num_cpus={self.num_cpus!r}: a number of CPUs over 0 (0.5 shares one)")
         if not isinstance(self.resume, bool):
             raise ConfigError(f"ray.resume={self.resume!r}: true or false")
-
-
-def kind_of(path: str) -> str:
-    """How a file is read: ``parquet`` and ``jsonl`` (a ``text`` field) by their suffix, text otherwise."""
-    name = path.lower()
-    if name.endswith(".parquet"):
-        return "parquet"
-    return "jsonl" if name.endswith((".jsonl", ".ndjson")) else "text"
 
 
 def input_files(source: str) -> list[str]:
@@ -156,122 +144,6 @@ def read_range(path: str, start: int, end: int, found: tuple[int, int] | None = 
     if len(raw) != end - start:
         raise DataError(path, None, CHANGED)
     return raw
-
-
-def rows_of(path: str, raw: bytes, first: int = 1) -> list[str]:
-    """The sentences of one file, or of its part from line ``first`` on, in order (line ``n`` is
-    item ``n - first``)."""
-    kind = kind_of(path)
-    if kind == "parquet":
-        import pyarrow.parquet as pq
-
-        try:
-            table = pq.read_table(io.BytesIO(raw))
-        except Exception as e:  # pyarrow's errors name no file
-            raise DataError(path, None, f"not a readable parquet file ({_first_line(e)})") from None
-        _check_text_column(path, table.schema)
-        return texts_of(path, table.column("text").to_pylist(), first)
-    lines = decode_lines(raw, path, first)
-    for n, line in enumerate(lines, first):
-        if len(line) > MAX_TEXT_CHARS:
-            raise DataError(path, n, TOO_LONG)
-    if kind == "text":
-        return lines
-    texts = []
-    for n, line in enumerate(lines, first):
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(path, n, f"not JSON ({e.msg})") from None
-        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-            raise DataError(path, n, 'expected an object with a "text" string')
-        texts.append(record["text"])
-    return texts
-
-
-def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
-
-
-def _check_text_column(path: str, schema) -> None:
-    """A parquet file's sentences are its ``text`` column of strings (nulls read as empty lines)."""
-    import pyarrow as pa
-
-    if "text" not in schema.names:
-        raise DataError(path, None, f"no text column (it has {', '.join(schema.names)})")
-    kind = schema.field("text").type
-    value = kind.value_type if pa.types.is_dictionary(kind) else kind
-    if not (pa.types.is_string(value) or pa.types.is_large_string(value) or pa.types.is_null(value)):
-        raise DataError(path, None, f"its text column holds {kind}, not strings")
-
-
-def texts_of(path: str, values: list, first: int) -> list[str]:
-    """A parquet text column's values as sentences (a null: an empty line), row ``first + i`` numbered
-    as a line; a text over the length limit is an error, as a line of a text file is."""
-    texts = [v if v is not None else "" for v in values]
-    for n, text in enumerate(texts, first):
-        if len(text) > MAX_TEXT_CHARS:
-            raise DataError(path, n, TOO_LONG)
-    return texts
-
-
-def row_ranges(path: str, rows: int = PREDICT_CHUNK) -> tuple[list[tuple], int, tuple]:
-    """``(first line, first row, end row)`` of each run of ``rows`` rows of a local parquet file (its
-    rows numbered from 0, its lines from 1), its number of rows, and its :func:`stamp`: read from the
-    file's footer alone, and its ``text`` column checked there, before any work starts."""
-    import pyarrow.parquet as pq
-
-    try:
-        before = stamp(path)
-        meta = pq.read_metadata(path)
-        schema = meta.schema.to_arrow_schema()
-        changed = stamp(path) != before
-    except OSError as e:
-        raise DataError(path, None, f"cannot read file: {e.strerror or _first_line(e)}") from None
-    except Exception as e:  # pyarrow's ArrowInvalid and kin name no file
-        raise DataError(path, None, f"not a readable parquet file ({_first_line(e)})") from None
-    if changed:
-        raise DataError(path, None, CHANGED)
-    _check_text_column(path, schema)
-    count = meta.num_rows
-    return [(start + 1, start, min(start + rows, count)) for start in range(0, count, rows)], count, before
-
-
-def read_rows(path: str, start: int, end: int, found: tuple[int, int] | None = None) -> list[str]:
-    """Rows ``start`` to ``end`` of a local parquet file's text column, as :func:`row_ranges` found them
-    (``found``: the file's :func:`stamp` then). Only the row groups holding them are read, a batch of
-    rows at a time: the file is never held whole."""
-    import pyarrow.parquet as pq
-
-    texts: list[str] = []
-    try:
-        if found is not None and stamp(path) != tuple(found):
-            raise DataError(path, None, CHANGED)
-        reader = pq.ParquetFile(path)
-        row = 0  # the first row of the group
-        for group in range(reader.metadata.num_row_groups):
-            size = reader.metadata.row_group(group).num_rows
-            if row + size > start and row < end:
-                at = row  # the first row of the next batch
-                for batch in reader.iter_batches(PREDICT_CHUNK, row_groups=[group], columns=["text"]):
-                    lo, hi = max(start - at, 0), min(end - at, batch.num_rows)
-                    if hi > lo:
-                        texts += texts_of(path, batch.column(0).slice(lo, hi - lo).to_pylist(), at + lo + 1)
-                    at += batch.num_rows
-                    if at >= end:
-                        break
-            row += size
-            if row >= end:
-                break
-    except OSError as e:
-        raise DataError(path, None, f"cannot read file: {e.strerror or _first_line(e)}") from None
-    except SlotfillError:
-        raise
-    except Exception as e:
-        raise DataError(path, None, f"not a readable parquet file ({_first_line(e)})") from None
-    if len(texts) != end - start:
-        raise DataError(path, None, CHANGED)
-    return texts
 
 
 def split_files(batch: dict, numbers: dict[str, int], skip: list | None = None) -> dict:

@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 from slotfill.core.limits import PREDICT_CHUNK
+from slotfill.core.sentence_files import stamp
 from slotfill.errors import ConfigError, DataError
 
 MANIFEST = "_slotfill_run.json"
@@ -38,12 +39,6 @@ def holds_a_run(folder: Path) -> bool:
         if entry.name != MANIFEST:
             return True
     return False
-
-
-def stamp(path: str) -> tuple[int, int]:
-    """A file's size and modification time: whether it is still the file a run read."""
-    info = os.stat(path)
-    return info.st_size, info.st_mtime_ns
 
 
 def manifest(model_file: str, files: list[str], stamps: list, settings: dict) -> dict:

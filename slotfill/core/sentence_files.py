@@ -1,0 +1,162 @@
+"""What a file of sentences holds, by its suffix: one sentence a line, each line's ``text`` field
+(``.jsonl``, ``.ndjson``) or a parquet file's ``text`` column; read the same by plain ``predict``
+and by ``predict engine=ray``, with the same line numbers (a parquet file's rows count from 1) and
+the same errors (torch-free; pyarrow is imported only for a parquet file).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from slotfill.core.limits import MAX_TEXT_CHARS, PREDICT_CHUNK
+from slotfill.core.lines import decode_lines
+from slotfill.errors import DataError, SlotfillError
+
+TOO_LONG = f"over {MAX_TEXT_CHARS:,} characters: one sentence a line (a missing line break?)"
+CHANGED = "changed while it was being tagged (its size or time): tag a copy that does not change"
+
+
+def kind_of(path: str | Path) -> str:
+    """``parquet`` and ``jsonl`` (a ``text`` field) by their suffix, ``text`` otherwise."""
+    name = str(path).lower()
+    if name.endswith(".parquet"):
+        return "parquet"
+    return "jsonl" if name.endswith((".jsonl", ".ndjson")) else "text"
+
+
+def jsonl_texts(path: str | Path, lines: Iterable[str], first: int = 1) -> Iterator[str]:
+    """The ``text`` field of each line of a jsonl file, line ``first`` first."""
+    for n, line in enumerate(lines, first):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(path, n, f"not JSON ({e.msg})") from None
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            raise DataError(path, n, 'expected an object with a "text" string')
+        yield record["text"]
+
+
+def rows_of(path: str, raw: bytes, first: int = 1) -> list[str]:
+    """The sentences of a whole file's bytes, or of its part from line ``first`` on, in order (line
+    ``n`` is item ``n - first``)."""
+    kind = kind_of(path)
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            table = pq.read_table(io.BytesIO(raw))
+        except Exception as e:  # pyarrow's errors name no file
+            raise DataError(path, None, f"not a readable parquet file ({first_line(e)})") from None
+        check_text_column(path, table.schema)
+        return column_texts(path, table.column("text").to_pylist(), first)
+    lines = decode_lines(raw, path, first)
+    for n, line in enumerate(lines, first):
+        if len(line) > MAX_TEXT_CHARS:
+            raise DataError(path, n, TOO_LONG)
+    return lines if kind == "text" else list(jsonl_texts(path, lines, first))
+
+
+def first_line(error: BaseException) -> str:
+    """An exception's message, its first line (pyarrow's run to several)."""
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def check_text_column(path: str | Path, schema) -> None:
+    """A parquet file's sentences are its ``text`` column of strings (nulls read as empty lines)."""
+    import pyarrow as pa
+
+    if "text" not in schema.names:
+        raise DataError(path, None, f"no text column (it has {', '.join(schema.names)})")
+    kind = schema.field("text").type
+    value = kind.value_type if pa.types.is_dictionary(kind) else kind
+    if not (pa.types.is_string(value) or pa.types.is_large_string(value) or pa.types.is_null(value)):
+        raise DataError(path, None, f"its text column holds {kind}, not strings")
+
+
+def column_texts(path: str | Path, values: list, first: int) -> list[str]:
+    """A parquet text column's values as sentences (a null: an empty line), row ``first + i``
+    numbered as a line; a text over the length limit is an error, as a line of a text file is."""
+    texts = [v if v is not None else "" for v in values]
+    for n, text in enumerate(texts, first):
+        if len(text) > MAX_TEXT_CHARS:
+            raise DataError(path, n, TOO_LONG)
+    return texts
+
+
+def stamp(path: str | Path) -> tuple[int, int]:
+    """A file's size and modification time: whether it is still the file a run read."""
+    info = os.stat(path)
+    return info.st_size, info.st_mtime_ns
+
+
+def row_ranges(path: str, rows: int = PREDICT_CHUNK) -> tuple[list[tuple], int, tuple]:
+    """``(first line, first row, end row)`` of each run of ``rows`` rows of a local parquet file (its
+    rows numbered from 0, its lines from 1), its number of rows, and its size and time: read from
+    the file's footer alone, and its ``text`` column checked there, before any work starts."""
+    import pyarrow.parquet as pq
+
+    try:
+        before = stamp(path)
+        meta = pq.read_metadata(path)
+        schema = meta.schema.to_arrow_schema()
+        changed = stamp(path) != before
+    except OSError as e:
+        raise DataError(path, None, f"cannot read file: {e.strerror or first_line(e)}") from None
+    except Exception as e:  # pyarrow's ArrowInvalid and kin name no file
+        raise DataError(path, None, f"not a readable parquet file ({first_line(e)})") from None
+    if changed:
+        raise DataError(path, None, CHANGED)
+    check_text_column(path, schema)
+    count = meta.num_rows
+    return [(start + 1, start, min(start + rows, count)) for start in range(0, count, rows)], count, before
+
+
+def iter_parquet(path: str | Path, start: int = 0, end: int | None = None) -> Iterator[list[str]]:
+    """Rows ``start`` to ``end`` (all: None) of a local parquet file's text column, a batch of at
+    most :data:`PREDICT_CHUNK` at a time: only the row groups holding them are read, and the file
+    is never held whole."""
+    import pyarrow.parquet as pq
+
+    try:
+        reader = pq.ParquetFile(path)
+        check_text_column(path, reader.schema_arrow)
+        end = reader.metadata.num_rows if end is None else end
+        row = 0  # the first row of the group
+        for group in range(reader.metadata.num_row_groups):
+            size = reader.metadata.row_group(group).num_rows
+            if row + size > start and row < end:
+                at = row  # the first row of the next batch
+                for batch in reader.iter_batches(PREDICT_CHUNK, row_groups=[group], columns=["text"]):
+                    lo, hi = max(start - at, 0), min(end - at, batch.num_rows)
+                    if hi > lo:
+                        yield column_texts(path, batch.column(0).slice(lo, hi - lo).to_pylist(), at + lo + 1)
+                    at += batch.num_rows
+                    if at >= end:
+                        break
+            row += size
+            if row >= end:
+                break
+    except OSError as e:
+        raise DataError(path, None, f"cannot read file: {e.strerror or first_line(e)}") from None
+    except SlotfillError:
+        raise
+    except Exception as e:
+        raise DataError(path, None, f"not a readable parquet file ({first_line(e)})") from None
+
+
+def read_rows(path: str, start: int, end: int, found: tuple[int, int] | None = None) -> list[str]:
+    """Rows ``start`` to ``end`` of a local parquet file's text column, as :func:`row_ranges` found
+    them (``found``: the file's size and time then: a file changed since is an error)."""
+    try:
+        if found is not None and stamp(path) != tuple(found):
+            raise DataError(path, None, CHANGED)
+    except OSError as e:
+        raise DataError(path, None, f"cannot read file: {e.strerror}") from None
+    texts = [text for batch in iter_parquet(path, start, end) for text in batch]
+    if len(texts) != end - start:
+        raise DataError(path, None, CHANGED)
+    return texts

@@ -1,0 +1,127 @@
+"""Files of sentences by their suffix: text lines, jsonl's text field, parquet's text column (row ranges,
+reading them back, the checks of the footer), read the same by plain predict and engine=ray."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from slotfill.core.limits import PREDICT_CHUNK
+from slotfill.core.sentence_files import iter_parquet, jsonl_texts, kind_of, read_rows, row_ranges, rows_of
+from slotfill.errors import DataError
+from tests.helpers import examples
+
+
+def test_kind_by_suffix():
+    assert [kind_of(p) for p in ("a.txt", "a.JSONL", "b.ndjson", "c.parquet", "d", "e.json")] == [
+        "text",
+        "jsonl",
+        "jsonl",
+        "parquet",
+        "text",
+        "text",
+    ]
+
+
+def test_jsonl_texts_are_read_lazily_with_their_line_numbers():
+    lines = iter(['{"text": "one", "id": 3}', '{"text": "two"}', "{oops"])
+    texts = jsonl_texts("a.jsonl", lines, 5)
+    assert next(texts) == "one" and next(texts) == "two"
+    with pytest.raises(DataError, match=r"a.jsonl:7: not JSON"):
+        next(texts)
+    for bad in ('{"words": "one"}', '["one"]', '{"text": 3}'):
+        with pytest.raises(DataError, match=r'a.jsonl:1: expected an object with a "text" string'):
+            list(jsonl_texts("a.jsonl", [bad]))
+
+
+def test_rows_of_text_jsonl_and_parquet_bytes(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    assert rows_of("a.txt", b"\xef\xbb\xbfone\r\n\ntwo\n") == ["one", "", "two"]
+    assert rows_of("a.jsonl", b'{"text": "one", "id": 3}\n{"text": "two"}\n') == ["one", "two"]
+    path = tmp_path / "a.parquet"
+    pq.write_table(pa.table({"text": ["one", None], "n": [1, 2]}), path)
+    assert rows_of(str(path), path.read_bytes()) == ["one", ""]
+    with pytest.raises(DataError, match=r"a.jsonl:2: not JSON"):
+        rows_of("a.jsonl", b'{"text": "one"}\n{oops\n')
+    with pytest.raises(DataError, match=r':1: expected an object with a "text" string'):
+        rows_of("a.jsonl", b'{"words": "one"}\n')
+    with pytest.raises(DataError, match=":2: not valid UTF-8"):
+        rows_of("a.txt", b"ok\n\xff\n")
+
+
+@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    texts=st.lists(st.one_of(st.none(), st.sampled_from(["", "a", "bb c", "ü x"])), max_size=30),
+    group=st.integers(1, 7),
+    size=st.integers(1, 6),
+    span=st.tuples(st.integers(0, 30), st.integers(0, 30)),
+)
+def test_the_driver_cuts_a_parquet_file_by_rows(tmp_path, texts, group, size, span):
+    """Row ranges of ``size`` rows each, found in the footer, read back as the file's rows (a null as
+    an empty line), whatever its row groups of ``group`` rows; so does any span of rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"id": list(range(len(texts))), "text": pa.array(texts, pa.string())}), path, group)
+    ranges, count, found = row_ranges(str(path), size)
+    got = []
+    for first, start, end in ranges:
+        assert first == start + 1 == len(got) + 1 and end - start == min(size, len(texts) - start)
+        got += read_rows(str(path), start, end, found)
+    assert got == [t or "" for t in texts] and count == len(texts)
+    lo, hi = sorted(min(s, len(texts)) for s in span)
+    assert read_rows(str(path), lo, hi) == got[lo:hi]
+
+
+def test_a_parquet_file_is_checked_from_its_footer(tmp_path, monkeypatch):
+    """Before Ray starts: not parquet, no text column, a text column of numbers; on the actor: a text over
+    the length limit (with its line), a file changed since it was planned."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "in.parquet"
+    path.write_bytes(b"text\nnot parquet at all\n")
+    with pytest.raises(DataError, match=r"in.parquet: not a readable parquet file \("):
+        row_ranges(str(path))
+    pq.write_table(pa.table({"query": ["a"]}), path)
+    with pytest.raises(DataError, match="in.parquet: no text column \\(it has query\\)"):
+        row_ranges(str(path))
+    pq.write_table(pa.table({"text": [1, 2]}), path)
+    with pytest.raises(DataError, match="in.parquet: its text column holds int64, not strings"):
+        row_ranges(str(path))
+    pq.write_table(pa.table({"text": pa.array(["a", "b", "a"]).dictionary_encode()}), path)
+    assert read_rows(str(path), *row_ranges(str(path))[0][0][1:]) == ["a", "b", "a"]  # categorical text
+    pq.write_table(pa.table({"text": pa.array([None, None], pa.null())}), path)
+    assert read_rows(str(path), 0, 2) == ["", ""]
+    monkeypatch.setattr("slotfill.core.sentence_files.MAX_TEXT_CHARS", 3)
+    pq.write_table(pa.table({"text": ["abc", "ok", "abcd"]}), path, 2)
+    with pytest.raises(DataError, match=r"in.parquet:3: over 100,000 characters: one sentence a line"):
+        read_rows(str(path), 1, 3)
+    ranges, _, found = row_ranges(str(path), 2)
+    pq.write_table(pa.table({"text": ["abc"]}), path)
+    os.utime(path, ns=(found[1] + 10**9, found[1] + 10**9))
+    for check in (found, None):  # shorter: caught without the stamp too
+        with pytest.raises(DataError, match="in.parquet: changed while it was being tagged"):
+            read_rows(str(path), ranges[1][1], ranges[1][2], check)
+
+
+def test_a_whole_parquet_file_streams_in_batches_of_a_chunk(tmp_path):
+    """Plain predict's reading: every row once, in order, in batches of at most a chunk, over row groups
+    of another size; a missing file or a folder is one line."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    texts = [f"to boston {i}" for i in range(2 * PREDICT_CHUNK + 5)]
+    path = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"text": texts}), path, row_group_size=1500)
+    batches = list(iter_parquet(path))
+    assert [t for b in batches for t in b] == texts and max(map(len, batches)) <= PREDICT_CHUNK
+    for missing in (tmp_path / "no.parquet", tmp_path):
+        with pytest.raises(DataError, match="cannot read file"):
+            list(iter_parquet(missing))
