@@ -232,8 +232,8 @@ def test_the_actor_reads_a_calls_parquet_rows_at_once(tiny_model_file, tmp_path,
     source = tmp_path / "a.parquet"
     pq.write_table(pa.table({"text": texts}), source, row_group_size=2)
     ranges, _, found = row_ranges(str(source), 2)
-    reads = []
-    monkeypatch.setattr(ray_engine, "read_rows", lambda *a: reads.append(a[1:3]) or read_rows(*a))
+    reads, read = [], ray_engine.ParquetRows.read
+    monkeypatch.setattr(ray_engine.ParquetRows, "read", lambda self, *a: reads.append(a) or read(self, *a))
     order = [0, 1, 2, 4]  # chunk 4 (rows 8-9) comes without chunk 3: read on its own, not rows 6-8 with it
     columns = {"file": [0] * 4, "first": [ranges[i][0] for i in order], "start": [ranges[i][1] for i in order]}
     batch = {**columns, "end": [ranges[i][2] for i in order], "texts": [""] * 4}

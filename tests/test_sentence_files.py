@@ -9,8 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from slotfill.core import sentence_files
 from slotfill.core.limits import PREDICT_CHUNK
-from slotfill.core.sentence_files import iter_parquet, jsonl_texts, kind_of, read_rows, row_ranges, rows_of
+from slotfill.core.sentence_files import ParquetRows, iter_parquet, jsonl_texts, kind_of, read_rows, row_ranges, rows_of
 from slotfill.errors import DataError
 from tests.helpers import examples
 
@@ -125,3 +126,21 @@ def test_a_whole_parquet_file_streams_in_batches_of_a_chunk(tmp_path):
     for missing in (tmp_path / "no.parquet", tmp_path):
         with pytest.raises(DataError, match="cannot read file"):
             list(iter_parquet(missing))
+
+
+def test_ranges_asked_in_order_continue_the_decoding_of_a_large_row_group(tmp_path, monkeypatch):
+    """One row group of three chunks' rows: ranges that move forward are read from where the last one
+    stopped (the group decoded once); a range behind starts again at its group."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    texts = [f"to boston {i}" for i in range(3 * PREDICT_CHUNK + 10)]
+    path = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"text": texts}), path)
+    starts, batches = [], sentence_files._batches
+    monkeypatch.setattr(sentence_files, "_batches", lambda p, start: starts.append(start) or batches(p, start))
+    reader = ParquetRows(str(path), row_ranges(str(path))[2])
+    for lo, hi in ((0, 100), (100, 100), (2500, 2600), (2600, 2700), (5000, len(texts))):
+        assert reader.read(lo, hi) == texts[lo:hi]
+    assert starts == [0]
+    assert reader.read(50, 60) == texts[50:60] and starts == [0, 50]

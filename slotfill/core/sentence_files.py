@@ -115,48 +115,93 @@ def row_ranges(path: str, rows: int = PREDICT_CHUNK) -> tuple[list[tuple], int, 
     return [(start + 1, start, min(start + rows, count)) for start in range(0, count, rows)], count, before
 
 
-def iter_parquet(path: str | Path, start: int = 0, end: int | None = None) -> Iterator[list[str]]:
-    """Rows ``start`` to ``end`` (all: None) of a local parquet file's text column, a batch of at
-    most :data:`PREDICT_CHUNK` at a time: only the row groups holding them are read, and the file
-    is never held whole."""
+def _parquet_errors(path: str | Path):
+    """pyarrow's and the file system's errors as one line naming the file."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def named():
+        try:
+            yield
+        except OSError as e:
+            raise DataError(path, None, f"cannot read file: {e.strerror or first_line(e)}") from None
+        except SlotfillError:
+            raise
+        except Exception as e:  # pyarrow's ArrowInvalid and kin name no file
+            raise DataError(path, None, f"not a readable parquet file ({first_line(e)})") from None
+
+    return named()
+
+
+def _batches(path: str | Path, start: int) -> Iterator[tuple[int, object]]:
+    """``(first row, text array)`` of each batch of at most :data:`PREDICT_CHUNK` rows of a local
+    parquet file, from the row group holding row ``start`` on (its earlier row groups are never read)."""
     import pyarrow.parquet as pq
 
-    try:
+    with _parquet_errors(path):
         reader = pq.ParquetFile(path)
         check_text_column(path, reader.schema_arrow)
-        end = reader.metadata.num_rows if end is None else end
-        row = 0  # the first row of the group
-        for group in range(reader.metadata.num_row_groups):
-            size = reader.metadata.row_group(group).num_rows
-            if row + size > start and row < end:
-                at = row  # the first row of the next batch
+        meta, row = reader.metadata, 0
+        for group in range(meta.num_row_groups):
+            size = meta.row_group(group).num_rows
+            if row + size > start:
                 for batch in reader.iter_batches(PREDICT_CHUNK, row_groups=[group], columns=["text"]):
-                    lo, hi = max(start - at, 0), min(end - at, batch.num_rows)
-                    if hi > lo:
-                        yield column_texts(path, batch.column(0).slice(lo, hi - lo).to_pylist(), at + lo + 1)
-                    at += batch.num_rows
-                    if at >= end:
-                        break
-            row += size
-            if row >= end:
+                    yield row, batch.column(0)
+                    row += batch.num_rows
+            else:
+                row += size
+
+
+def iter_parquet(path: str | Path) -> Iterator[list[str]]:
+    """Every row of a local parquet file's text column, a batch of at most :data:`PREDICT_CHUNK` at a
+    time: the file is never held whole."""
+    for first, texts in _batches(path, 0):
+        yield column_texts(path, texts.to_pylist(), first + 1)
+
+
+class ParquetRows:
+    """Row ranges of one local parquet file's text column, as :func:`row_ranges` found them (``found``:
+    the file's :func:`stamp` then: a file changed since is an error).
+
+    Ranges asked in increasing order continue the decoding where the last one stopped; one that starts
+    behind it starts again at its row group. So an actor given every other shard of a file with one
+    large row group decodes it about once, not once a shard (a row group is decoded from its start),
+    and holds a batch of rows at a time, never the file.
+    """
+
+    def __init__(self, path: str, found: tuple[int, int] | None = None) -> None:
+        self.path, self.found = path, found
+        self._batches: Iterator[tuple[int, object]] | None = None
+        self._batch, self._at = None, 0  # the batch at hand (None: take the next) and its first row
+
+    def read(self, start: int, end: int) -> list[str]:
+        """Rows ``start`` to ``end`` (from 0; their lines are ``start + 1`` on)."""
+        try:
+            if self.found is not None and stamp(self.path) != tuple(self.found):
+                raise DataError(self.path, None, CHANGED)
+        except OSError as e:
+            raise DataError(self.path, None, f"cannot read file: {e.strerror}") from None
+        if self._batches is None or start < self._at:
+            self._batches, self._batch, self._at = _batches(self.path, start), None, 0
+        texts: list[str] = []
+        while True:
+            if self._batch is None:
+                nxt = next(self._batches, None)
+                if nxt is None:
+                    break
+                self._at, self._batch = nxt
+            lo, hi = max(start - self._at, 0), min(end - self._at, len(self._batch))
+            if hi > lo:
+                texts += column_texts(self.path, self._batch.slice(lo, hi - lo).to_pylist(), self._at + lo + 1)
+            if self._at + len(self._batch) > end:  # rows past ``end``: kept for the next range
                 break
-    except OSError as e:
-        raise DataError(path, None, f"cannot read file: {e.strerror or first_line(e)}") from None
-    except SlotfillError:
-        raise
-    except Exception as e:
-        raise DataError(path, None, f"not a readable parquet file ({first_line(e)})") from None
+            self._at, self._batch = self._at + len(self._batch), None
+        if len(texts) != end - start:
+            self._batches = None
+            raise DataError(self.path, None, CHANGED)
+        return texts
 
 
 def read_rows(path: str, start: int, end: int, found: tuple[int, int] | None = None) -> list[str]:
-    """Rows ``start`` to ``end`` of a local parquet file's text column, as :func:`row_ranges` found
-    them (``found``: the file's size and time then: a file changed since is an error)."""
-    try:
-        if found is not None and stamp(path) != tuple(found):
-            raise DataError(path, None, CHANGED)
-    except OSError as e:
-        raise DataError(path, None, f"cannot read file: {e.strerror}") from None
-    texts = [text for batch in iter_parquet(path, start, end) for text in batch]
-    if len(texts) != end - start:
-        raise DataError(path, None, CHANGED)
-    return texts
+    """Rows ``start`` to ``end`` of a local parquet file's text column (:class:`ParquetRows`, once)."""
+    return ParquetRows(path, found).read(start, end)

@@ -27,7 +27,7 @@ from slotfill.core import collector
 from slotfill.core.backends import choose
 from slotfill.core.limits import MAX_LINE_BYTES, PREDICT_CHUNK
 from slotfill.core.schema import model_path
-from slotfill.core.sentence_files import CHANGED, TOO_LONG, kind_of, read_rows, row_ranges, rows_of, stamp
+from slotfill.core.sentence_files import CHANGED, TOO_LONG, ParquetRows, kind_of, row_ranges, rows_of, stamp
 from slotfill.errors import ConfigError, DataError, MissingExtra, SlotfillError
 from slotfill.integrations import ray_record
 
@@ -218,6 +218,7 @@ class Tagging:
         self.decisions, self.batch_size, self.sources = decisions, batch_size, sources
         self.folder, self.fmt = Path(folder), fmt
         self.stamps = stamps or [None] * len(sources)  # each file as the driver found it
+        self.readers: dict[int, ParquetRows] = {}  # by file number: the parquet files being read
 
     def __call__(self, batch: dict) -> dict:
         import numpy as np
@@ -251,8 +252,9 @@ class Tagging:
 
     def _parquet_rows(self, batch: dict) -> dict[tuple[int, int], list[str]]:
         """The rows of this call's chunks of local parquet files, by ``(file, start row)``, each run of
-        consecutive chunks read at once: a row group is decoded from its start, so a chunk at a time a
-        large group would be decoded again for every chunk."""
+        consecutive chunks read at once, by a reader kept from call to call (:class:`ParquetRows`: a
+        row group is decoded from its start, so a large one would otherwise be decoded again for every
+        call)."""
         chunks = sorted(
             (int(number), int(start), int(end))
             for number, start, end in zip(batch["file"], batch["start"], batch["end"], strict=True)
@@ -267,7 +269,11 @@ class Tagging:
         texts = {}
         for run in runs:
             number, lo = run[0][:2]
-            rows = read_rows(self.sources[number], lo, run[-1][2], self.stamps[number])
+            if number not in self.readers:
+                if len(self.readers) >= 2:  # the files at hand: each holds a batch of rows
+                    del self.readers[next(iter(self.readers))]
+                self.readers[number] = ParquetRows(self.sources[number], self.stamps[number])
+            rows = self.readers[number].read(lo, run[-1][2])
             texts.update({(number, start): rows[start - lo : end - lo] for _, start, end in run})
         return texts
 
