@@ -228,6 +228,7 @@ def test_decoding_is_always_well_formed(batch, length, seed, log_softmax):
         ({"hidden_size": 0}, "model.hidden_size=0"),
         ({"dropout": 1.5}, "model.dropout=1.5"),
         ({"char_dim": 4, "char_filters": 0}, "model.char_filters"),
+        ({"char_dim": 4, "char_kernel": 2}, "model.char_kernel=2: an odd width"),
     ],
 )
 def test_bad_settings_are_config_errors(setting, message):

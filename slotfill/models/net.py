@@ -78,6 +78,10 @@ class NetConfig:
             raise ConfigError(f"model.lexicon_dim={self.lexicon_dim}: must be at least 0")
         if self.char_dim > 0 and (self.char_filters < 1 or self.char_kernel < 1):
             raise ConfigError("model.char_filters and model.char_kernel must be at least 1 with char features")
+        if self.char_dim > 0 and self.char_kernel % 2 == 0:
+            raise ConfigError(
+                f"model.char_kernel={self.char_kernel}: an odd width (1, 3, 5, ...): windows centred on a character"
+            )
 
     @classmethod
     def from_dict(cls, d: dict) -> NetConfig:
