@@ -160,8 +160,10 @@ def test_predict_gives_the_same_output_with_chunks_tagged_at_once(tiny_model_fil
         (["ckpt=/nope.pt"], "checkpoint not found"),
         (["input=/nope.txt"], "input=/nope.txt: file not found"),
         (["input=TMP"], "plain predict reads one file; engine=ray reads folders and globs"),
-        (["input=TMP/*.txt"], "plain predict reads one file; engine=ray reads folders and globs"),
+        (["input=TMP/*.parquet"], "plain predict reads one file; engine=ray reads folders and globs"),
         (["input=TMP/bad.parquet"], "bad.parquet: no text column (it has query)"),
+        (["input=TMP/empty.parquet"], "empty.parquet: no lines to tag"),
+        (["input=TMP/empty.txt"], "empty.txt: no lines to tag"),
     ],
 )
 def test_predict_settings_are_checked_before_any_work(tiny_model_file, tmp_path, monkeypatch, overrides, message):
@@ -171,6 +173,8 @@ def test_predict_settings_are_checked_before_any_work(tiny_model_file, tmp_path,
     from slotfill.inference.tagger import SlotTagger
 
     pq.write_table(pa.table({"query": ["hi"]}), tmp_path / "bad.parquet")
+    pq.write_table(pa.table({"text": pa.array([], pa.string())}), tmp_path / "empty.parquet")
+    (tmp_path / "empty.txt").write_text("")
     monkeypatch.setattr(SlotTagger, "load", lambda *a, **k: pytest.fail("the model was loaded"))
     overrides = [o.replace("TMP", str(tmp_path)) for o in overrides]
     with pytest.raises(SlotfillError, match=re.escape(message)):

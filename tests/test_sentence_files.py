@@ -102,7 +102,7 @@ def test_a_parquet_file_is_checked_from_its_footer(tmp_path, monkeypatch):
     assert read_rows(str(path), 0, 2) == ["", ""]
     monkeypatch.setattr("slotfill.core.sentence_files.MAX_TEXT_CHARS", 3)
     pq.write_table(pa.table({"text": ["abc", "ok", "abcd"]}), path, 2)
-    with pytest.raises(DataError, match=r"in.parquet:3: over 100,000 characters: one sentence a line"):
+    with pytest.raises(DataError, match=r"in.parquet:3: over 100,000 characters: one sentence a row"):
         read_rows(str(path), 1, 3)
     ranges, _, found = row_ranges(str(path), 2)
     pq.write_table(pa.table({"text": ["abc"]}), path)
@@ -123,9 +123,10 @@ def test_a_whole_parquet_file_streams_in_batches_of_a_chunk(tmp_path):
     pq.write_table(pa.table({"text": texts}), path, row_group_size=1500)
     batches = list(iter_parquet(path))
     assert [t for b in batches for t in b] == texts and max(map(len, batches)) <= PREDICT_CHUNK
-    for missing in (tmp_path / "no.parquet", tmp_path):
-        with pytest.raises(DataError, match="cannot read file"):
-            list(iter_parquet(missing))
+    with pytest.raises(DataError, match="no.parquet: cannot read file: No such file or directory"):
+        list(iter_parquet(tmp_path / "no.parquet"))
+    with pytest.raises(DataError, match="is a folder, expected a file"):
+        list(iter_parquet(tmp_path))
 
 
 def test_ranges_asked_in_order_continue_the_decoding_of_a_large_row_group(tmp_path, monkeypatch):
@@ -144,3 +145,82 @@ def test_ranges_asked_in_order_continue_the_decoding_of_a_large_row_group(tmp_pa
         assert reader.read(lo, hi) == texts[lo:hi]
     assert starts == [0]
     assert reader.read(50, 60) == texts[50:60] and starts == [0, 50]
+
+
+@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    groups=st.lists(st.integers(0, 7), min_size=1, max_size=6),
+    reads=st.lists(st.tuples(st.integers(0, 30), st.integers(0, 30)), min_size=1, max_size=8),
+)
+def test_one_reader_gives_every_range_its_rows_in_any_order(tmp_path, monkeypatch, groups, reads):
+    """Runs of ranges through one :class:`ParquetRows` (forward, backward, empty, to the end) over row
+    groups of 0-7 rows read in batches of 3: each range gets its own rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    monkeypatch.setattr(sentence_files, "PREDICT_CHUNK", 3)
+    path = tmp_path / "in.parquet"
+    texts = [f"row {i}" for i in range(sum(groups))]
+    with pq.ParquetWriter(path, pa.schema([("text", pa.string())])) as writer:
+        at = 0
+        for size in groups:
+            writer.write_table(pa.table({"text": texts[at : at + size]}, schema=writer.schema))
+            at += size
+    reader = ParquetRows(str(path), row_ranges(str(path))[2])
+    for a, b in reads:
+        lo, hi = sorted(min(x, len(texts)) for x in (a, b))
+        assert reader.read(lo, hi) == texts[lo:hi]
+
+
+def test_a_reader_reads_only_the_row_groups_of_its_ranges(tmp_path, monkeypatch):
+    """Ten row groups of one batch each: a range five groups on skips the groups between; a range ending
+    on a batch's end reads no batch after it (a broken group there is never touched)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    monkeypatch.setattr(sentence_files, "PREDICT_CHUNK", 3)
+    texts = [f"row {i}" for i in range(30)]
+    path = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"text": texts}), path, row_group_size=3)
+    decoded, batches = [], sentence_files._batches
+
+    def counted(p, start):
+        for item in batches(p, start):
+            decoded.append(item[0])
+            yield item
+
+    monkeypatch.setattr(sentence_files, "_batches", counted)
+    reader = ParquetRows(str(path))
+    assert reader.read(0, 3) == texts[:3] and decoded == [0]
+    assert reader.read(15, 18) == texts[15:18] and decoded == [0, 15]
+    assert reader.read(18, 21) == texts[18:21] and decoded == [0, 15, 18]
+
+
+def test_a_reader_recovers_after_an_error_and_after_the_files_end(tmp_path, monkeypatch):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    monkeypatch.setattr(sentence_files, "MAX_TEXT_CHARS", 3)
+    path = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"text": ["a", "b", "long", "c"]}), path)
+    reader = ParquetRows(str(path))
+    with pytest.raises(DataError, match=r"in.parquet:3: over 100,000 characters"):
+        reader.read(0, 4)
+    assert reader.read(0, 2) == ["a", "b"] and reader.read(3, 4) == ["c"]
+    assert reader.read(4, 4) == [] and reader.read(0, 1) == ["a"]  # after the last row, from the start again
+
+
+def test_parquet_errors_are_one_line_naming_the_file_once(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "in.parquet"
+    pq.write_table(pa.Table.from_arrays([pa.array(["a"]), pa.array(["b"])], names=["text", "text"]), path)
+    with pytest.raises(DataError, match="in.parquet: 2 columns named text"):
+        row_ranges(str(path))
+    pq.write_table(pa.table({}), path)
+    with pytest.raises(DataError, match=r"in.parquet: no text column \(it has no columns\)"):
+        row_ranges(str(path))
+    with pytest.raises(DataError) as missing:
+        row_ranges(str(tmp_path / "gone.parquet"))
+    assert str(missing.value) == f"{tmp_path / 'gone.parquet'}: cannot read file: No such file or directory"

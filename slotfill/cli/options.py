@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from slotfill.core.schema import MODEL_FILE, model_path
 from slotfill.core.settings import whole_number
-from slotfill.errors import CheckpointError, ConfigError
+from slotfill.errors import CheckpointError, ConfigError, SlotfillError
 
 TRAIN_KEYS = {
     "data",
@@ -177,16 +177,19 @@ def check_predict(cfg: DictConfig) -> None:
 
 
 def check_input_file(source: str) -> None:
-    """Plain ``predict``'s ``input=``: one file (a parquet file's footer read here, before the model loads)."""
+    """Plain ``predict``'s ``input=``: one file with something in it (a parquet file's footer read
+    here, before the model loads)."""
+    import glob
+
     from slotfill.core.sentence_files import kind_of, row_ranges
 
     path = Path(source)
-    if path.is_dir() or set("*?[") & set(source) and not path.exists():
+    if path.is_dir() or not path.exists() and glob.glob(source, recursive=True):
         raise ConfigError(f"input={source}: plain predict reads one file; engine=ray reads folders and globs")
     if not path.is_file():
         raise ConfigError(f"input={source}: file not found")
-    if kind_of(path) == "parquet":
-        row_ranges(source)
+    if kind_of(path) == "parquet" and row_ranges(source)[1] == 0 or path.stat().st_size == 0:
+        raise SlotfillError(f"input={source}: no lines to tag")
 
 
 def _same_file(a: object, b: object) -> bool:

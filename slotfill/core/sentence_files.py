@@ -6,6 +6,7 @@ the same errors (torch-free; pyarrow is imported only for a parquet file).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -17,6 +18,7 @@ from slotfill.core.lines import decode_lines
 from slotfill.errors import DataError, SlotfillError
 
 TOO_LONG = f"over {MAX_TEXT_CHARS:,} characters: one sentence a line (a missing line break?)"
+TOO_LONG_ROW = f"over {MAX_TEXT_CHARS:,} characters: one sentence a row (is this column sentences?)"
 CHANGED = "changed while it was being tagged (its size or time): tag a copy that does not change"
 
 
@@ -66,12 +68,16 @@ def first_line(error: BaseException) -> str:
 
 
 def check_text_column(path: str | Path, schema) -> None:
-    """A parquet file's sentences are its ``text`` column of strings (nulls read as empty lines)."""
+    """A parquet file's sentences are its one ``text`` column of strings (nulls read as empty lines)."""
     import pyarrow as pa
 
-    if "text" not in schema.names:
-        raise DataError(path, None, f"no text column (it has {', '.join(schema.names)})")
-    kind = schema.field("text").type
+    found = schema.get_all_field_indices("text")
+    if not found:
+        columns = ", ".join(schema.names) or "no columns"
+        raise DataError(path, None, f"no text column (it has {columns})")
+    if len(found) > 1:
+        raise DataError(path, None, f"{len(found)} columns named text: which holds the sentences?")
+    kind = schema.field(found[0]).type
     value = kind.value_type if pa.types.is_dictionary(kind) else kind
     if not (pa.types.is_string(value) or pa.types.is_large_string(value) or pa.types.is_null(value)):
         raise DataError(path, None, f"its text column holds {kind}, not strings")
@@ -83,7 +89,7 @@ def column_texts(path: str | Path, values: list, first: int) -> list[str]:
     texts = [v if v is not None else "" for v in values]
     for n, text in enumerate(texts, first):
         if len(text) > MAX_TEXT_CHARS:
-            raise DataError(path, n, TOO_LONG)
+            raise DataError(path, n, TOO_LONG_ROW)
     return texts
 
 
@@ -93,60 +99,56 @@ def stamp(path: str | Path) -> tuple[int, int]:
     return info.st_size, info.st_mtime_ns
 
 
+@contextlib.contextmanager
+def parquet_errors(path: str | Path) -> Iterator[None]:
+    """pyarrow's and the file system's errors as one line naming the file once."""
+    try:
+        yield
+    except SlotfillError:
+        raise
+    except OSError as e:
+        if os.path.isdir(path):
+            raise DataError(path, None, "is a folder, expected a file") from None
+        if e.errno:  # the file system's (pyarrow's messages repeat the path)
+            raise DataError(path, None, f"cannot read file: {os.strerror(e.errno)}") from None
+        raise DataError(path, None, f"not a readable parquet file ({first_line(e)})") from None  # pyarrow's IOError
+    except Exception as e:  # pyarrow's ArrowInvalid and kin name no file
+        raise DataError(path, None, f"not a readable parquet file ({first_line(e)})") from None
+
+
 def row_ranges(path: str, rows: int = PREDICT_CHUNK) -> tuple[list[tuple], int, tuple]:
     """``(first line, first row, end row)`` of each run of ``rows`` rows of a local parquet file (its
     rows numbered from 0, its lines from 1), its number of rows, and its size and time: read from
     the file's footer alone, and its ``text`` column checked there, before any work starts."""
     import pyarrow.parquet as pq
 
-    try:
+    with parquet_errors(path):
         before = stamp(path)
         meta = pq.read_metadata(path)
         schema = meta.schema.to_arrow_schema()
-        changed = stamp(path) != before
-    except OSError as e:
-        raise DataError(path, None, f"cannot read file: {e.strerror or first_line(e)}") from None
-    except Exception as e:  # pyarrow's ArrowInvalid and kin name no file
-        raise DataError(path, None, f"not a readable parquet file ({first_line(e)})") from None
-    if changed:
-        raise DataError(path, None, CHANGED)
-    check_text_column(path, schema)
+        if stamp(path) != before:
+            raise DataError(path, None, CHANGED)
+        check_text_column(path, schema)
     count = meta.num_rows
     return [(start + 1, start, min(start + rows, count)) for start in range(0, count, rows)], count, before
 
 
-def _parquet_errors(path: str | Path):
-    """pyarrow's and the file system's errors as one line naming the file."""
-    import contextlib
-
-    @contextlib.contextmanager
-    def named():
-        try:
-            yield
-        except OSError as e:
-            raise DataError(path, None, f"cannot read file: {e.strerror or first_line(e)}") from None
-        except SlotfillError:
-            raise
-        except Exception as e:  # pyarrow's ArrowInvalid and kin name no file
-            raise DataError(path, None, f"not a readable parquet file ({first_line(e)})") from None
-
-    return named()
-
-
-def _batches(path: str | Path, start: int) -> Iterator[tuple[int, object]]:
-    """``(first row, text array)`` of each batch of at most :data:`PREDICT_CHUNK` rows of a local
-    parquet file, from the row group holding row ``start`` on (its earlier row groups are never read)."""
+def _batches(path: str | Path, start: int) -> Iterator[tuple[int, object, int]]:
+    """``(first row, text array, end row of its row group)`` of each batch of at most
+    :data:`PREDICT_CHUNK` rows of a local parquet file, from the row group holding row ``start`` on
+    (the groups before it are never read)."""
     import pyarrow.parquet as pq
 
-    with _parquet_errors(path):
+    with parquet_errors(path):
         reader = pq.ParquetFile(path)
         check_text_column(path, reader.schema_arrow)
         meta, row = reader.metadata, 0
         for group in range(meta.num_row_groups):
             size = meta.row_group(group).num_rows
             if row + size > start:
+                end = row + size
                 for batch in reader.iter_batches(PREDICT_CHUNK, row_groups=[group], columns=["text"]):
-                    yield row, batch.column(0)
+                    yield row, batch.column(0), end
                     row += batch.num_rows
             else:
                 row += size
@@ -155,7 +157,7 @@ def _batches(path: str | Path, start: int) -> Iterator[tuple[int, object]]:
 def iter_parquet(path: str | Path) -> Iterator[list[str]]:
     """Every row of a local parquet file's text column, a batch of at most :data:`PREDICT_CHUNK` at a
     time: the file is never held whole."""
-    for first, texts in _batches(path, 0):
+    for first, texts, _ in _batches(path, 0):
         yield column_texts(path, texts.to_pylist(), first + 1)
 
 
@@ -163,43 +165,55 @@ class ParquetRows:
     """Row ranges of one local parquet file's text column, as :func:`row_ranges` found them (``found``:
     the file's :func:`stamp` then: a file changed since is an error).
 
-    Ranges asked in increasing order continue the decoding where the last one stopped; one that starts
-    behind it starts again at its row group. So an actor given every other shard of a file with one
-    large row group decodes it about once, not once a shard (a row group is decoded from its start),
-    and holds a batch of rows at a time, never the file.
+    Only the row groups holding a range are read, a batch of rows at a time, never the file. A range
+    that starts further on in the row group being read continues its decoding where the last range
+    stopped; any other range starts at its own group (a row group is decoded from its start). So an
+    actor given every other shard of a file written as one large row group decodes it about once,
+    not once a shard, and one of a file of many groups reads only its shards' groups.
     """
 
     def __init__(self, path: str, found: tuple[int, int] | None = None) -> None:
         self.path, self.found = path, found
-        self._batches: Iterator[tuple[int, object]] | None = None
-        self._batch, self._at = None, 0  # the batch at hand (None: take the next) and its first row
+        self._batches: Iterator[tuple[int, object, int]] | None = None
+        self._batch = None  # the batch at hand (None: take the next)
+        self._at, self._group_end = 0, 0  # the first row of the batch at hand (or of the next); its group's end
 
     def read(self, start: int, end: int) -> list[str]:
         """Rows ``start`` to ``end`` (from 0; their lines are ``start + 1`` on)."""
-        try:
+        with parquet_errors(self.path):
             if self.found is not None and stamp(self.path) != tuple(self.found):
                 raise DataError(self.path, None, CHANGED)
-        except OSError as e:
-            raise DataError(self.path, None, f"cannot read file: {e.strerror}") from None
-        if self._batches is None or start < self._at:
-            self._batches, self._batch, self._at = _batches(self.path, start), None, 0
+        if start >= end:
+            return []
+        try:
+            texts = self._read(start, end)
+        except BaseException:
+            self._batches = None  # the next range starts afresh
+            raise
+        if len(texts) != end - start:
+            self._batches = None
+            raise DataError(self.path, None, CHANGED)
+        return texts
+
+    def _read(self, start: int, end: int) -> list[str]:
+        if self._batches is None or not self._at <= start < self._group_end:
+            self._batches, self._batch = _batches(self.path, start), None
         texts: list[str] = []
         while True:
             if self._batch is None:
                 nxt = next(self._batches, None)
                 if nxt is None:
-                    break
-                self._at, self._batch = nxt
+                    self._batches = None
+                    return texts
+                self._at, self._batch, self._group_end = nxt
             lo, hi = max(start - self._at, 0), min(end - self._at, len(self._batch))
             if hi > lo:
                 texts += column_texts(self.path, self._batch.slice(lo, hi - lo).to_pylist(), self._at + lo + 1)
             if self._at + len(self._batch) > end:  # rows past ``end``: kept for the next range
-                break
+                return texts
             self._at, self._batch = self._at + len(self._batch), None
-        if len(texts) != end - start:
-            self._batches = None
-            raise DataError(self.path, None, CHANGED)
-        return texts
+            if self._at == end:  # done: the next batch is not read until a range needs it
+                return texts
 
 
 def read_rows(path: str, start: int, end: int, found: tuple[int, int] | None = None) -> list[str]:

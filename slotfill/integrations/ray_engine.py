@@ -269,11 +269,12 @@ class Tagging:
         texts = {}
         for run in runs:
             number, lo = run[0][:2]
-            if number not in self.readers:
-                if len(self.readers) >= 2:  # the files at hand: each holds a batch of rows
-                    del self.readers[next(iter(self.readers))]
-                self.readers[number] = ParquetRows(self.sources[number], self.stamps[number])
-            rows = self.readers[number].read(lo, run[-1][2])
+            # the two files used last (each holds a batch of rows), the one in use moved to the end
+            reader = self.readers.pop(number, None) or ParquetRows(self.sources[number], self.stamps[number])
+            self.readers[number] = reader
+            if len(self.readers) > 2:
+                del self.readers[next(iter(self.readers))]
+            rows = reader.read(lo, run[-1][2])
             texts.update({(number, start): rows[start - lo : end - lo] for _, start, end in run})
         return texts
 
