@@ -44,7 +44,7 @@ def test_input_is_a_file_a_folder_or_a_glob(tmp_path):
     assert input_files(str(tmp_path / "a.txt")) == [str((tmp_path / "a.txt").resolve())]
     assert [Path(p).name for p in input_files(str(tmp_path))] == ["a.txt", "b.jsonl"]
     assert [Path(p).name for p in input_files(str(tmp_path / "**" / "*.jsonl"))] == ["b.jsonl"]
-    assert input_files("s3://bucket/logs/") == ["s3://bucket/logs/"]  # Ray's to read
+    assert input_files("http://example.com/logs/") == ["http://example.com/logs/"]  # Ray's to read
     with pytest.raises(ConfigError, match="no such file or folder"):
         input_files(str(tmp_path / "missing"))
     with pytest.raises(ConfigError, match="no files there"):
@@ -101,7 +101,7 @@ def test_planned_chunks_read_back_with_their_own_line_numbers(tmp_path):
     local = tmp_path / "a.jsonl"
     local.write_text("".join(json.dumps({"text": f"n {n}"}) + "\n" for n in range(PREDICT_CHUNK + 1)) + "{oops\n")
     pq.write_table(pa.table({"text": ["one", "two", "three"]}), tmp_path / "b.parquet")
-    files = [str(tmp_path / "b.parquet"), str(local), "s3://bucket/c.txt"]
+    files = [str(tmp_path / "b.parquet"), str(local), "http://example.com/c.txt"]
     rows, lines, stamps = planned_chunks(files)
     assert lines == 3 + PREDICT_CHUNK + 2 and stamps[0] is not None and stamps[2] is None
     assert [(r["file"], r["first"], r["start"], r["texts"]) for r in rows] == [
@@ -250,6 +250,47 @@ def test_the_actor_reads_a_calls_parquet_rows_at_once(tiny_model_file, tmp_path,
     assert records == [(str(source), n, text) for n, text in enumerate(texts, 1) if n not in (7, 8)]
 
 
+def test_urls_pyarrow_reads_are_cut_by_the_driver_and_read_by_the_actors(tiny_model_file, tmp_path):
+    """A folder URL (``file://`` here, read by pyarrow as ``s3://`` and ``gs://`` are) is listed, each file
+    cut by the driver and read by the actor in its ranges: the records of the same files read locally,
+    under their URLs; a URL pyarrow does not read (``http://``) stays a Ray task's."""
+    import gc
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    texts = ["flights to boston", "", "from denver"]
+    (folder / "a.txt").write_text("\n".join(texts) + "\n")
+    (folder / "sub" / "b.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    pq.write_table(pa.table({"text": texts}), folder / "c.parquet")
+    (folder / ".hidden").write_text("not a sentence\n")
+    files = input_files(f"file://{folder}/")
+    assert files == [f"file://{folder}/{name}" for name in ("a.txt", "c.parquet", "sub/b.jsonl")]
+    assert input_files(files[0]) == files[:1]
+    assert input_files("http://example.com/logs.txt") == ["http://example.com/logs.txt"]
+    with pytest.raises(ConfigError, match="no such file or folder"):
+        input_files(f"file://{tmp_path}/missing")
+    (tmp_path / "nothing").mkdir()
+    (tmp_path / "nothing" / ".hidden").write_text("x\n")
+    with pytest.raises(ConfigError, match="no files there to tag"):
+        input_files(f"file://{tmp_path}/nothing")
+    rows, lines, stamps = planned_chunks([*files, "http://example.com/logs.txt"])
+    assert lines == 9 and all(stamps[:3]) and stamps[3] is None and len(rows) == 3
+    (tmp_path / "out").mkdir()
+    try:
+        actor = Tagging(
+            str(tiny_model_file), "torch", 1, "fp32", {}, 256, files, str(tmp_path / "out"), "jsonl", stamps
+        )
+        assert actor({k: np.array([row[k] for row in rows]) for k in rows[0]})["rows"].tolist() == [9]
+    finally:
+        gc.unfreeze()
+    records = [(r["source"], r["line"], r["text"]) for r in read_back(tmp_path / "out")]
+    assert records == [(f, n, text) for f in files for n, text in enumerate(texts, 1)]
+
+
 def test_a_resumed_run_with_nothing_left_ends_before_ray_starts(tiny_model_file, tmp_path, monkeypatch):
     from slotfill.integrations import ray_engine
 
@@ -343,7 +384,7 @@ def test_two_actors_give_the_records_of_plain_predict(trained_sample, tmp_path):
     proc = run_script("predict.py", on_ray, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     chunks = sum(-(-n // PREDICT_CHUNK) for n in (half + 1, len(few), len(lines) - half))
-    planned = f"ray: {len(lines) + 1 + len(few):,} lines in 3 local files, {chunks} chunks to tag"
+    planned = f"ray: {len(lines) + 1 + len(few):,} lines in 3 files, {chunks} chunks to tag"
     assert planned in proc.stderr and "read by Ray tasks" not in proc.stderr
     records = read_back(tmp_path / "out")
     shards = sorted(p.name for p in (tmp_path / "out").glob("part-*.jsonl"))

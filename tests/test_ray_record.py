@@ -14,7 +14,7 @@ def _run(tmp_path, **settings):
     model = tmp_path / "model.onnx"
     if not model.exists():
         model.write_bytes(b"graph")
-    files = [str(tmp_path / "a.txt"), "s3://bucket/b.txt"]
+    files = [str(tmp_path / "a.txt"), "http://example.com/b.txt"]
     return ray_record.manifest(str(model), files, [(10, 123), None], {"format": "jsonl", **settings})
 
 
@@ -25,7 +25,7 @@ def test_a_new_run_writes_its_manifest_and_an_empty_done_list(tmp_path):
     assert ray_record.start(folder, expected, resume=False, fmt="jsonl") == (set(), 0)
     assert json.loads((folder / ray_record.MANIFEST).read_text()) == expected
     assert (folder / ray_record.DONE).read_text() == ""
-    assert expected["files"] == [[str(tmp_path / "a.txt"), 10, 123], ["s3://bucket/b.txt", None, None]]
+    assert expected["files"] == [[str(tmp_path / "a.txt"), 10, 123], ["http://example.com/b.txt", None, None]]
     assert ray_record.start(folder, expected, resume=True, fmt="jsonl") == (set(), 0)  # nothing done yet
 
 
@@ -94,6 +94,6 @@ def test_shards_are_known_by_their_exact_names_and_local_parquet_files_are_stamp
         assert not ray_record.is_shard(other, "jsonl")
     (tmp_path / "m.pt").write_bytes(b"m")
     (tmp_path / "c.parquet").write_bytes(b"p")
-    files = [str(tmp_path / "c.parquet"), "s3://b/c.parquet"]
+    files = [str(tmp_path / "c.parquet"), "http://example.com/c.parquet"]
     recorded = ray_record.manifest(str(tmp_path / "m.pt"), files, [None, None], {})["files"]
-    assert recorded[0][1] == 1 and recorded[1] == ["s3://b/c.parquet", None, None]
+    assert recorded[0][1] == 1 and recorded[1] == ["http://example.com/c.parquet", None, None]

@@ -7,11 +7,14 @@ the same errors (torch-free; pyarrow is imported only for a parquet file).
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import os
+import urllib.parse
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from slotfill.core.limits import MAX_TEXT_CHARS, PREDICT_CHUNK
 from slotfill.core.lines import decode_lines
@@ -93,10 +96,71 @@ def column_texts(path: str | Path, values: list, first: int) -> list[str]:
     return texts
 
 
+_ROOTS: dict[str, tuple] = {}  # "scheme://host" -> (pyarrow's file system or None, what its paths start with)
+
+
+def filesystem(url: str) -> tuple | None:
+    """pyarrow's file system for a URL (``s3://``, ``gs://``, ``hdfs://``, ``file://``) and the path in
+    it; None for a scheme pyarrow does not read (``http://``: Ray Data's to read). Made once per
+    bucket or host: making one can cost a network call (an S3 bucket's region)."""
+    import pyarrow as pa
+    import pyarrow.fs
+
+    parts = urllib.parse.urlsplit(url)
+    root, path = f"{parts.scheme}://{parts.netloc}", parts.path.rstrip("/")
+    if root in _ROOTS and not parts.query:
+        fs, prefix = _ROOTS[root]
+        return None if fs is None else (fs, prefix + path)
+    try:
+        fs, inside = pyarrow.fs.FileSystem.from_uri(url)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        _ROOTS[root] = (None, "")
+        return None
+    except Exception as e:  # a cloud file system that cannot be reached or set up
+        raise DataError(url, None, f"cannot read: {first_line(e)}") from None
+    inside = inside.rstrip("/") or inside
+    if not parts.query and path and inside.endswith(path):
+        _ROOTS[root] = (fs, inside[: len(inside) - len(path)])  # s3: the bucket; file://, hdfs://: nothing
+    return fs, inside
+
+
+def is_url(path: str | Path) -> bool:
+    return "://" in str(path)
+
+
 def stamp(path: str | Path) -> tuple[int, int]:
-    """A file's size and modification time: whether it is still the file a run read."""
-    info = os.stat(path)
-    return info.st_size, info.st_mtime_ns
+    """A file's size and modification time (a URL's as its file system gives them, 0 when it has
+    none): whether it is still the file a run read."""
+    if not is_url(path):
+        info = os.stat(path)
+        return info.st_size, info.st_mtime_ns
+    import pyarrow.fs
+
+    fs, inside = _resolved(str(path))
+    info = fs.get_file_info(inside)
+    if info.type == pyarrow.fs.FileType.NotFound:
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
+    return info.size or 0, info.mtime_ns or 0
+
+
+def open_binary(path: str | Path) -> BinaryIO:
+    """A local file or a URL pyarrow reads, opened for reading bytes (``read``, ``seek``)."""
+    if not is_url(path):
+        return open(path, "rb")  # the caller closes it
+    fs, inside = _resolved(str(path))
+    return fs.open_input_file(inside)
+
+
+def _resolved(url: str) -> tuple:
+    found = filesystem(url)
+    if found is None:
+        raise DataError(url, None, "not a URL pyarrow reads (s3://, gs://, hdfs://, file://)")
+    return found
+
+
+def _parquet_source(path: str | Path):
+    """What pyarrow's parquet reader takes: a local path as it is, a URL's file opened."""
+    return open_binary(path) if is_url(path) else path
 
 
 @contextlib.contextmanager
@@ -124,7 +188,7 @@ def row_ranges(path: str, rows: int = PREDICT_CHUNK) -> tuple[list[tuple], int, 
 
     with parquet_errors(path):
         before = stamp(path)
-        meta = pq.read_metadata(path)
+        meta = pq.read_metadata(_parquet_source(path))
         schema = meta.schema.to_arrow_schema()
         if stamp(path) != before:
             raise DataError(path, None, CHANGED)
@@ -140,7 +204,7 @@ def _batches(path: str | Path, start: int) -> Iterator[tuple[int, object, int]]:
     import pyarrow.parquet as pq
 
     with parquet_errors(path):
-        reader = pq.ParquetFile(path)
+        reader = pq.ParquetFile(_parquet_source(path))
         check_text_column(path, reader.schema_arrow)
         meta, row = reader.metadata, 0
         for group in range(meta.num_row_groups):

@@ -1,11 +1,12 @@
 """``slotfill predict engine=ray``: tag many files on Ray Data, one model per long-lived actor.
 
 Every file is cut into chunks of consecutive lines where plain ``predict`` cuts them, so each chunk
-is tagged in the same batches and gets the same numbers. Local files are cut by the driver: text
-and jsonl files by their chunks' byte ranges, found in one pass over the newlines
-(:func:`chunk_ranges`), parquet files by row numbers, from the footer alone (:func:`row_ranges`).
-The actors read their own chunks, so no local file is ever held whole, however large. URLs are read
-whole by Ray tasks and cut there (:func:`split_files`). Actors (``concurrency`` of
+is tagged in the same batches and gets the same numbers. Local files, and URLs whose scheme pyarrow
+reads (``s3://``, ``gs://``, ``hdfs://``, ``file://``), are cut by the driver: text and jsonl files
+by their chunks' byte ranges, found in one pass over the newlines (:func:`chunk_ranges`), parquet
+files by row numbers, from the footer alone (:func:`row_ranges`). The actors read their own chunks,
+so no such file is ever held whole, however large. Other URLs (``http://``) are read whole by Ray
+tasks and cut there (:func:`split_files`). Actors (``concurrency`` of
 them, each loading the model once) tag whole chunks and write each ``shard_rows`` of them as one
 shard, named after its first record. Every record carries its ``source`` file and ``line`` (from
 1): sorting on both (:func:`read_back`) gives the input order.
@@ -27,7 +28,18 @@ from slotfill.core import collector
 from slotfill.core.backends import choose
 from slotfill.core.limits import MAX_LINE_BYTES, PREDICT_CHUNK
 from slotfill.core.schema import model_path
-from slotfill.core.sentence_files import CHANGED, TOO_LONG, ParquetRows, kind_of, row_ranges, rows_of, stamp
+from slotfill.core.sentence_files import (
+    CHANGED,
+    TOO_LONG,
+    ParquetRows,
+    filesystem,
+    is_url,
+    kind_of,
+    open_binary,
+    row_ranges,
+    rows_of,
+    stamp,
+)
 from slotfill.errors import ConfigError, DataError, MissingExtra, SlotfillError
 from slotfill.integrations import ray_record
 
@@ -63,9 +75,10 @@ class RaySettings:
 
 
 def input_files(source: str) -> list[str]:
-    """The files ``input=`` names: a file, a folder (every file under it) or a glob; URLs are Ray's to read."""
-    if "://" in source:
-        return [source]
+    """The files ``input=`` names: a file, a folder (every file under it) or a glob; a URL of a file or a
+    folder where pyarrow reads its scheme (any other URL is Ray Data's to read, as it is)."""
+    if is_url(source):
+        return url_files(source)
     if GLOB_CHARS & set(source):
         found = [Path(p) for p in sorted(glob.glob(source, recursive=True))]
     elif Path(source).is_dir():
@@ -83,15 +96,44 @@ def input_files(source: str) -> list[str]:
     return [str(p.resolve()) for p in files]
 
 
-def is_local(path: str) -> bool:
-    """A file on this machine's file system: cut into chunks by the driver, read by the actors (a URL:
-    read whole by a Ray task)."""
-    return "://" not in path
+def url_files(source: str) -> list[str]:
+    """The files of a URL pyarrow reads, a file or every file under a folder (hidden ones left out), as
+    URLs; any other URL as it is."""
+    import pyarrow.fs
+
+    found = filesystem(source)
+    if found is None:
+        return [source]
+    fs, inside = found
+    base, inside = source.rstrip("/"), inside.rstrip("/")
+    # what comes before the path (s3://, hdfs://host:port); a URL with a query keeps only its scheme
+    prefix = base[: -len(inside)] if inside and base.endswith(inside) else base.split("://")[0] + "://"
+    try:
+        info = fs.get_file_info(inside)
+        if info.type == pyarrow.fs.FileType.NotFound:
+            raise ConfigError(f"input={source}: no such file or folder")
+        infos = (
+            [info]
+            if info.type != pyarrow.fs.FileType.Directory
+            else fs.get_file_info(pyarrow.fs.FileSelector(inside, recursive=True))
+        )
+    except OSError as e:
+        raise DataError(source, None, f"cannot read: {e}") from None
+    files = sorted(i.path for i in infos if i.type == pyarrow.fs.FileType.File and not i.base_name.startswith("."))
+    if not files:
+        raise ConfigError(f"input={source}: no files there to tag")
+    return [prefix + f for f in files]
+
+
+def is_planned(path: str) -> bool:
+    """A file the driver cuts into chunks and the actors read: a local one or a URL pyarrow reads (any
+    other URL is read whole by a Ray task)."""
+    return not is_url(path) or filesystem(path) is not None
 
 
 def chunk_ranges(path: str, lines: int = PREDICT_CHUNK, block: int = PLAN_BYTES) -> tuple[list[tuple], int, tuple]:
-    """``(first line, start byte, end byte)`` of each run of ``lines`` consecutive lines of a local
-    file (the chunks plain ``predict`` reads), the file's number of lines, and its :func:`stamp`: one
+    """``(first line, start byte, end byte)`` of each run of ``lines`` consecutive lines of a file (local,
+    or a URL pyarrow reads; the chunks plain ``predict`` reads), the file's number of lines, and its :func:`stamp`: one
     pass over its newlines, ``block`` bytes at a time, so the file is never held whole."""
     import numpy as np
 
@@ -102,7 +144,7 @@ def chunk_ranges(path: str, lines: int = PREDICT_CHUNK, block: int = PLAN_BYTES)
     previous = -1  # where the last newline read is
     last = b"\n"  # the last byte read
     try:
-        with open(path, "rb") as f:
+        with open_binary(path) as f:
             before = stamp(path)
             while data := f.read(block):
                 ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 10)
@@ -131,12 +173,12 @@ def chunk_ranges(path: str, lines: int = PREDICT_CHUNK, block: int = PLAN_BYTES)
 
 
 def read_range(path: str, start: int, end: int, found: tuple[int, int] | None = None) -> bytes:
-    """Bytes ``start`` to ``end`` of a local file, as :func:`chunk_ranges` found them (``found``: the
+    """Bytes ``start`` to ``end`` of a file, as :func:`chunk_ranges` found them (``found``: the
     file's :func:`stamp` then; a file changed since is an error, not lines cut in the wrong places)."""
     try:
         if found is not None and stamp(path) != tuple(found):
             raise DataError(path, None, CHANGED)
-        with open(path, "rb") as f:
+        with open_binary(path) as f:
             f.seek(start)
             raw = f.read(end - start)
     except OSError as e:
@@ -174,13 +216,13 @@ def split_files(batch: dict, numbers: dict[str, int], skip: list | None = None) 
 
 
 def planned_chunks(files: list[str]) -> tuple[list[dict], int, list[tuple | None]]:
-    """The chunks of the local files among ``files`` (numbered by their place in it), as rows of
+    """The chunks of the files the driver plans among ``files`` (numbered by their place in it), as rows of
     :func:`split_files`'s columns with byte ranges (parquet: row ranges) for texts; their number of
     lines; and each file's :func:`stamp` when its chunks were found (None: a file read by a Ray task)."""
     rows, lines, stamps = [], 0, []
     for number, path in enumerate(files):
         found = None
-        if is_local(path):
+        if is_planned(path):
             ranges, count, found = row_ranges(path) if kind_of(path) == "parquet" else chunk_ranges(path)
             rows += [{"file": number, "first": a, "start": b, "end": e, "texts": ""} for a, b, e in ranges]
             lines += count
@@ -389,9 +431,9 @@ def predict_on_ray(
     output_folder(output, fmt, create=False, resume=settings.resume)  # before planning: seconds for a 10-GB log
     say = progress or (lambda line: print(line, file=sys.stderr, flush=True))
     began = time.monotonic()
-    planned, lines, stamps = planned_chunks(files)  # the local files: read by the actors
+    planned, lines, stamps = planned_chunks(files)  # read by the actors
     found_in = time.monotonic() - began
-    others = [path for path in files if not is_local(path)]  # URLs: read by Ray tasks
+    others = [path for path in files if not is_planned(path)]  # URLs pyarrow does not read: Ray tasks
     if not planned and not others:
         raise SlotfillError(f"input={source}: no lines to tag")
     from slotfill.inference.loading import load_tagger
@@ -414,9 +456,9 @@ def predict_on_ray(
             say(f"ray: nothing left to tag; {done:,} sentences in {folder}")
             return done
     if planned:
-        local = len(files) - len(others)
+        read_here = len(files) - len(others)
         say(
-            f"ray: {lines:,} lines in {local:,} local file{'s' if local > 1 else ''}, {len(planned):,} chunks to tag "
+            f"ray: {lines:,} lines in {read_here:,} file{'s' if read_here > 1 else ''}, {len(planned):,} chunks to tag "
             f"(found in {found_in:.1f} s)" + (f"; {len(others):,} more (URLs) read by Ray tasks" if others else "")
         )
     started_here = not ray.is_initialized()

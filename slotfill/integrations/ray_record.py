@@ -43,8 +43,8 @@ def holds_a_run(folder: Path) -> bool:
 
 def manifest(model_file: str, files: list[str], stamps: list, settings: dict) -> dict:
     """What decides a run's records: the model file the tagger loaded (path, size, time), each input
-    file (its stamp when the driver read it, a local file's now if it did not; a URL's cannot be
-    checked), the chunk size and ``settings``."""
+    file (its stamp when the driver read it, a local file's now if it did not; an ``http://`` URL's,
+    read by a Ray task, cannot be checked), the chunk size and ``settings``."""
     model = str(Path(model_file).resolve())
     stamps = [found or (stamp(path) if "://" not in path else None) for path, found in zip(files, stamps)]
     record = {
