@@ -29,6 +29,15 @@ def _collector_as_found():
         gc.unfreeze()
 
 
+@pytest.fixture(autouse=True)
+def _no_file_systems_kept():
+    """Each test makes its URLs' file systems afresh, as a new Ray actor does (slotfill.core.sentence_files)."""
+    from slotfill.core import sentence_files
+
+    sentence_files._ROOTS.clear()
+    yield
+
+
 def write_split(root: Path, split: str, seq_in: str | bytes, seq_out: str | bytes, label: str | bytes | None):
     d = root / split
     d.mkdir(parents=True, exist_ok=True)

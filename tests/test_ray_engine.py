@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -252,24 +253,30 @@ def test_the_actor_reads_a_calls_parquet_rows_at_once(tiny_model_file, tmp_path,
 
 def test_urls_pyarrow_reads_are_cut_by_the_driver_and_read_by_the_actors(tiny_model_file, tmp_path):
     """A folder URL (``file://`` here, read by pyarrow as ``s3://`` and ``gs://`` are) is listed, each file
-    cut by the driver and read by the actor in its ranges: the records of the same files read locally,
-    under their URLs; a URL pyarrow does not read (``http://``) stays a Ray task's."""
+    cut by the driver and read by an actor that makes its file system afresh: the records of the same
+    files read locally, under URLs that keep the source's query and encode what a path may hold; a URL
+    pyarrow does not read (``http://``) stays a Ray task's."""
     import gc
 
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    folder = tmp_path / "in"
+    from slotfill.core import sentence_files
+
+    folder = tmp_path / "in 100%"
     (folder / "sub").mkdir(parents=True)
     texts = ["flights to boston", "", "from denver"]
-    (folder / "a.txt").write_text("\n".join(texts) + "\n")
-    (folder / "sub" / "b.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
-    pq.write_table(pa.table({"text": texts}), folder / "c.parquet")
+    names = ["a b.txt", "c.parquet", "q?1#2%41.txt", "sub/d.jsonl"]
+    for name in names[::2]:
+        (folder / name).write_text("\n".join(texts) + "\n")
+    pq.write_table(pa.table({"text": texts}), folder / names[1])
+    (folder / names[3]).write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
     (folder / ".hidden").write_text("not a sentence\n")
-    files = input_files(f"file://{folder}/")
-    assert files == [f"file://{folder}/{name}" for name in ("a.txt", "c.parquet", "sub/b.jsonl")]
-    assert input_files(files[0]) == files[:1]
+    url = f"file://{urllib.parse.quote(str(folder))}/?unused=1"
+    files = input_files(url)
+    assert files == [f"file://{urllib.parse.quote(str(folder / n))}?unused=1" for n in names]
+    assert input_files(files[2]) == files[2:3]
     assert input_files("http://example.com/logs.txt") == ["http://example.com/logs.txt"]
     with pytest.raises(ConfigError, match="no such file or folder"):
         input_files(f"file://{tmp_path}/missing")
@@ -277,18 +284,21 @@ def test_urls_pyarrow_reads_are_cut_by_the_driver_and_read_by_the_actors(tiny_mo
     (tmp_path / "nothing" / ".hidden").write_text("x\n")
     with pytest.raises(ConfigError, match="no files there to tag"):
         input_files(f"file://{tmp_path}/nothing")
+    with pytest.raises(ConfigError, match=r"credentials in the URL would be written into every record"):
+        input_files("s3://KEY:SECRET@bucket/logs/")
     rows, lines, stamps = planned_chunks([*files, "http://example.com/logs.txt"])
-    assert lines == 9 and all(stamps[:3]) and stamps[3] is None and len(rows) == 3
+    assert lines == 12 and all(stamps[:4]) and stamps[4] is None and len(rows) == 4
+    sentence_files._ROOTS.clear()  # an actor's process: file systems made from the URLs alone
     (tmp_path / "out").mkdir()
     try:
         actor = Tagging(
             str(tiny_model_file), "torch", 1, "fp32", {}, 256, files, str(tmp_path / "out"), "jsonl", stamps
         )
-        assert actor({k: np.array([row[k] for row in rows]) for k in rows[0]})["rows"].tolist() == [9]
+        assert actor({k: np.array([row[k] for row in rows]) for k in rows[0]})["rows"].tolist() == [12]
     finally:
         gc.unfreeze()
     records = [(r["source"], r["line"], r["text"]) for r in read_back(tmp_path / "out")]
-    assert records == [(f, n, text) for f in files for n, text in enumerate(texts, 1)]
+    assert records == [(f, n, text) for f in sorted(files) for n, text in enumerate(texts, 1)]
 
 
 def test_a_resumed_run_with_nothing_left_ends_before_ray_starts(tiny_model_file, tmp_path, monkeypatch):

@@ -25,6 +25,7 @@ def test_kind_by_suffix():
         "text",
         "text",
     ]
+    assert kind_of("s3://bucket/logs/c.parquet?region=eu-west-1") == "parquet"  # a URL's path, not its query
 
 
 def test_jsonl_texts_are_read_lazily_with_their_line_numbers():

@@ -26,8 +26,10 @@ CHANGED = "changed while it was being tagged (its size or time): tag a copy that
 
 
 def kind_of(path: str | Path) -> str:
-    """``parquet`` and ``jsonl`` (a ``text`` field) by their suffix, ``text`` otherwise."""
+    """``parquet`` and ``jsonl`` (a ``text`` field) by their suffix (a URL's path's), ``text`` otherwise."""
     name = str(path).lower()
+    if is_url(name):
+        name = urllib.parse.urlsplit(name).path
     if name.endswith(".parquet"):
         return "parquet"
     return "jsonl" if name.endswith((".jsonl", ".ndjson")) else "text"
@@ -96,32 +98,51 @@ def column_texts(path: str | Path, values: list, first: int) -> list[str]:
     return texts
 
 
-_ROOTS: dict[str, tuple] = {}  # "scheme://host" -> (pyarrow's file system or None, what its paths start with)
+# the schemes pyarrow's file systems read (any other URL is Ray Data's to read, whole, in a task)
+PYARROW_SCHEMES = frozenset({"s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss", "file"})
+# "scheme://host?query" -> (pyarrow's file system, what its paths start with before the URL's path)
+_ROOTS: dict[str, tuple] = {}
 
 
 def filesystem(url: str) -> tuple | None:
-    """pyarrow's file system for a URL (``s3://``, ``gs://``, ``hdfs://``, ``file://``) and the path in
-    it; None for a scheme pyarrow does not read (``http://``: Ray Data's to read). Made once per
-    bucket or host: making one can cost a network call (an S3 bucket's region)."""
-    import pyarrow as pa
+    """pyarrow's file system for a URL of one of :data:`PYARROW_SCHEMES` and the path in it (the URL's
+    path decoded, as pyarrow decodes it); None for any other scheme (``http://``). Made once per
+    bucket or host and query in a process: making one can cost a network call (an S3 bucket's region)."""
     import pyarrow.fs
 
     parts = urllib.parse.urlsplit(url)
-    root, path = f"{parts.scheme}://{parts.netloc}", parts.path.rstrip("/")
-    if root in _ROOTS and not parts.query:
+    if parts.scheme.lower() not in PYARROW_SCHEMES:
+        return None
+    root = f"{parts.scheme}://{parts.netloc}?{parts.query}"
+    path = urllib.parse.unquote(parts.path)
+    path = path.rstrip("/") or path
+    if root in _ROOTS:
         fs, prefix = _ROOTS[root]
-        return None if fs is None else (fs, prefix + path)
+        return fs, prefix + path
     try:
         fs, inside = pyarrow.fs.FileSystem.from_uri(url)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        _ROOTS[root] = (None, "")
-        return None
-    except Exception as e:  # a cloud file system that cannot be reached or set up
+    except Exception as e:  # a bad URL, or a cloud file system that cannot be reached or set up
         raise DataError(url, None, f"cannot read: {first_line(e)}") from None
     inside = inside.rstrip("/") or inside
-    if not parts.query and path and inside.endswith(path):
-        _ROOTS[root] = (fs, inside[: len(inside) - len(path)])  # s3: the bucket; file://, hdfs://: nothing
+    if inside.endswith(path):
+        _ROOTS[root] = (fs, inside[: len(inside) - len(path)])  # s3, gs: the bucket; file, hdfs: nothing
     return fs, inside
+
+
+def file_urls(url: str, paths: list[str]) -> list[str]:
+    """URLs of ``paths`` of the file system :func:`filesystem` made for ``url`` (files listed under it),
+    with its host and query, each resolving back to its path."""
+    parts = urllib.parse.urlsplit(url)
+    filesystem(url)
+    root = f"{parts.scheme}://{parts.netloc}?{parts.query}"
+    prefix = _ROOTS[root][1] if root in _ROOTS else parts.netloc  # a bucket's root URL: its paths start with it
+    urls = []
+    for path in paths:
+        if not path.startswith(prefix):
+            raise DataError(url, None, f"cannot name {path} as a URL under it")
+        quoted = urllib.parse.quote(path[len(prefix) :] or "/")
+        urls.append(urllib.parse.urlunsplit((parts.scheme, parts.netloc, quoted, parts.query, "")))
+    return urls
 
 
 def is_url(path: str | Path) -> bool:
@@ -154,13 +175,8 @@ def open_binary(path: str | Path) -> BinaryIO:
 def _resolved(url: str) -> tuple:
     found = filesystem(url)
     if found is None:
-        raise DataError(url, None, "not a URL pyarrow reads (s3://, gs://, hdfs://, file://)")
+        raise DataError(url, None, f"not a URL pyarrow reads ({', '.join(sorted(PYARROW_SCHEMES))})")
     return found
-
-
-def _parquet_source(path: str | Path):
-    """What pyarrow's parquet reader takes: a local path as it is, a URL's file opened."""
-    return open_binary(path) if is_url(path) else path
 
 
 @contextlib.contextmanager
@@ -171,7 +187,7 @@ def parquet_errors(path: str | Path) -> Iterator[None]:
     except SlotfillError:
         raise
     except OSError as e:
-        if os.path.isdir(path):
+        if not is_url(path) and os.path.isdir(path):
             raise DataError(path, None, "is a folder, expected a file") from None
         if e.errno:  # the file system's (pyarrow's messages repeat the path)
             raise DataError(path, None, f"cannot read file: {os.strerror(e.errno)}") from None
@@ -181,14 +197,15 @@ def parquet_errors(path: str | Path) -> Iterator[None]:
 
 
 def row_ranges(path: str, rows: int = PREDICT_CHUNK) -> tuple[list[tuple], int, tuple]:
-    """``(first line, first row, end row)`` of each run of ``rows`` rows of a local parquet file (its
-    rows numbered from 0, its lines from 1), its number of rows, and its size and time: read from
+    """``(first line, first row, end row)`` of each run of ``rows`` rows of a parquet file (local, or a
+    URL pyarrow reads; its rows numbered from 0, its lines from 1), its number of rows, and its size and time: read from
     the file's footer alone, and its ``text`` column checked there, before any work starts."""
     import pyarrow.parquet as pq
 
     with parquet_errors(path):
         before = stamp(path)
-        meta = pq.read_metadata(_parquet_source(path))
+        with open_binary(path) as f:
+            meta = pq.read_metadata(f)
         schema = meta.schema.to_arrow_schema()
         if stamp(path) != before:
             raise DataError(path, None, CHANGED)
@@ -199,12 +216,12 @@ def row_ranges(path: str, rows: int = PREDICT_CHUNK) -> tuple[list[tuple], int, 
 
 def _batches(path: str | Path, start: int) -> Iterator[tuple[int, object, int]]:
     """``(first row, text array, end row of its row group)`` of each batch of at most
-    :data:`PREDICT_CHUNK` rows of a local parquet file, from the row group holding row ``start`` on
+    :data:`PREDICT_CHUNK` rows of a parquet file, from the row group holding row ``start`` on
     (the groups before it are never read)."""
     import pyarrow.parquet as pq
 
     with parquet_errors(path):
-        reader = pq.ParquetFile(_parquet_source(path))
+        reader = pq.ParquetFile(open_binary(path) if is_url(path) else path)
         check_text_column(path, reader.schema_arrow)
         meta, row = reader.metadata, 0
         for group in range(meta.num_row_groups):
@@ -219,14 +236,14 @@ def _batches(path: str | Path, start: int) -> Iterator[tuple[int, object, int]]:
 
 
 def iter_parquet(path: str | Path) -> Iterator[list[str]]:
-    """Every row of a local parquet file's text column, a batch of at most :data:`PREDICT_CHUNK` at a
+    """Every row of a parquet file's text column, a batch of at most :data:`PREDICT_CHUNK` at a
     time: the file is never held whole."""
     for first, texts, _ in _batches(path, 0):
         yield column_texts(path, texts.to_pylist(), first + 1)
 
 
 class ParquetRows:
-    """Row ranges of one local parquet file's text column, as :func:`row_ranges` found them (``found``:
+    """Row ranges of one parquet file's text column, as :func:`row_ranges` found them (``found``:
     the file's :func:`stamp` then: a file changed since is an error).
 
     Only the row groups holding a range are read, a batch of rows at a time, never the file. A range
@@ -281,5 +298,5 @@ class ParquetRows:
 
 
 def read_rows(path: str, start: int, end: int, found: tuple[int, int] | None = None) -> list[str]:
-    """Rows ``start`` to ``end`` of a local parquet file's text column (:class:`ParquetRows`, once)."""
+    """Rows ``start`` to ``end`` of a parquet file's text column (:class:`ParquetRows`, once)."""
     return ParquetRows(path, found).read(start, end)

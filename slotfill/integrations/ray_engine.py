@@ -32,7 +32,9 @@ from slotfill.core.sentence_files import (
     CHANGED,
     TOO_LONG,
     ParquetRows,
+    file_urls,
     filesystem,
+    first_line,
     is_url,
     kind_of,
     open_binary,
@@ -98,16 +100,20 @@ def input_files(source: str) -> list[str]:
 
 def url_files(source: str) -> list[str]:
     """The files of a URL pyarrow reads, a file or every file under a folder (hidden ones left out), as
-    URLs; any other URL as it is."""
+    URLs with the source's host and query; any other URL as it is."""
+    import urllib.parse
+
     import pyarrow.fs
 
+    if urllib.parse.urlsplit(source).username is not None:
+        raise ConfigError(
+            f"input={source.split('://')[0]}://...: credentials in the URL would be written into every record: "
+            "give them the file system's usual way (environment, config file)"
+        )
     found = filesystem(source)
     if found is None:
         return [source]
     fs, inside = found
-    base, inside = source.rstrip("/"), inside.rstrip("/")
-    # what comes before the path (s3://, hdfs://host:port); a URL with a query keeps only its scheme
-    prefix = base[: -len(inside)] if inside and base.endswith(inside) else base.split("://")[0] + "://"
     try:
         info = fs.get_file_info(inside)
         if info.type == pyarrow.fs.FileType.NotFound:
@@ -118,11 +124,11 @@ def url_files(source: str) -> list[str]:
             else fs.get_file_info(pyarrow.fs.FileSelector(inside, recursive=True))
         )
     except OSError as e:
-        raise DataError(source, None, f"cannot read: {e}") from None
+        raise DataError(source, None, f"cannot read: {first_line(e)}") from None
     files = sorted(i.path for i in infos if i.type == pyarrow.fs.FileType.File and not i.base_name.startswith("."))
     if not files:
         raise ConfigError(f"input={source}: no files there to tag")
-    return [prefix + f for f in files]
+    return file_urls(source, files)
 
 
 def is_planned(path: str) -> bool:
@@ -164,7 +170,7 @@ def chunk_ranges(path: str, lines: int = PREDICT_CHUNK, block: int = PLAN_BYTES)
                 offset, newlines, last = offset + len(data), newlines + len(ends), data[-1:]
         changed = stamp(path) != before
     except OSError as e:
-        raise DataError(path, None, f"cannot read file: {e.strerror}") from None
+        raise DataError(path, None, f"cannot read file: {e.strerror or first_line(e)}") from None
     if changed:
         raise DataError(path, None, CHANGED)
     if offset > start:  # the last lines, fewer than a chunk
@@ -182,7 +188,7 @@ def read_range(path: str, start: int, end: int, found: tuple[int, int] | None = 
             f.seek(start)
             raw = f.read(end - start)
     except OSError as e:
-        raise DataError(path, None, f"cannot read file: {e.strerror}") from None
+        raise DataError(path, None, f"cannot read file: {e.strerror or first_line(e)}") from None
     if len(raw) != end - start:
         raise DataError(path, None, CHANGED)
     return raw
@@ -293,7 +299,7 @@ class Tagging:
         }
 
     def _parquet_rows(self, batch: dict) -> dict[tuple[int, int], list[str]]:
-        """The rows of this call's chunks of local parquet files, by ``(file, start row)``, each run of
+        """The rows of this call's chunks of parquet files, by ``(file, start row)``, each run of
         consecutive chunks read at once, by a reader kept from call to call (:class:`ParquetRows`: a
         row group is decoded from its start, so a large one would otherwise be decoded again for every
         call)."""
