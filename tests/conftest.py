@@ -31,10 +31,10 @@ def _collector_as_found():
 
 @pytest.fixture(autouse=True)
 def _no_file_systems_kept():
-    """Each test makes its URLs' file systems afresh, as a new Ray actor does (slotfill.core.sentence_files)."""
-    from slotfill.core import sentence_files
+    """Each test makes its URLs' file systems afresh, as a new Ray actor does (slotfill.core.file_systems)."""
+    from slotfill.core import file_systems
 
-    sentence_files._ROOTS.clear()
+    file_systems._ROOTS.clear()
     yield
 
 

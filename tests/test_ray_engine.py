@@ -262,7 +262,7 @@ def test_urls_pyarrow_reads_are_cut_by_the_driver_and_read_by_the_actors(tiny_mo
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from slotfill.core import sentence_files
+    from slotfill.core import file_systems
 
     folder = tmp_path / "in 100%"
     (folder / "sub").mkdir(parents=True)
@@ -288,7 +288,7 @@ def test_urls_pyarrow_reads_are_cut_by_the_driver_and_read_by_the_actors(tiny_mo
         input_files("s3://KEY:SECRET@bucket/logs/")
     rows, lines, stamps = planned_chunks([*files, "http://example.com/logs.txt"])
     assert lines == 12 and all(stamps[:4]) and stamps[4] is None and len(rows) == 4
-    sentence_files._ROOTS.clear()  # an actor's process: file systems made from the URLs alone
+    file_systems._ROOTS.clear()  # an actor's process: file systems made from the URLs alone
     (tmp_path / "out").mkdir()
     try:
         actor = Tagging(

@@ -225,25 +225,3 @@ def test_parquet_errors_are_one_line_naming_the_file_once(tmp_path):
     with pytest.raises(DataError) as missing:
         row_ranges(str(tmp_path / "gone.parquet"))
     assert str(missing.value) == f"{tmp_path / 'gone.parquet'}: cannot read file: No such file or directory"
-
-
-def test_a_url_pyarrow_reads_is_opened_stamped_and_read_as_the_local_file(tmp_path):
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from slotfill.core.sentence_files import filesystem, open_binary, stamp
-
-    path = tmp_path / "in.parquet"
-    pq.write_table(pa.table({"text": ["one", "two", "three"]}), path, row_group_size=2)
-    url = f"file://{path}"
-    assert stamp(url) == stamp(path)
-    with open_binary(url) as f:
-        assert f.read() == path.read_bytes()
-    ranges, count, found = row_ranges(url, 2)
-    assert count == 3 and found == stamp(path)
-    assert [ParquetRows(url, found).read(start, end) for _, start, end in ranges] == [["one", "two"], ["three"]]
-    assert filesystem("http://example.com/a.txt") is None
-    with pytest.raises(DataError, match="http://example.com/a.txt: not a URL pyarrow reads"):
-        open_binary("http://example.com/a.txt")
-    with pytest.raises(FileNotFoundError):
-        stamp(f"file://{tmp_path}/gone.txt")

@@ -26,23 +26,11 @@ from pathlib import Path
 
 from slotfill.core import collector
 from slotfill.core.backends import choose
+from slotfill.core.file_systems import file_urls, filesystem, is_url, open_binary, stamp
 from slotfill.core.limits import MAX_LINE_BYTES, PREDICT_CHUNK
 from slotfill.core.schema import model_path
-from slotfill.core.sentence_files import (
-    CHANGED,
-    TOO_LONG,
-    ParquetRows,
-    file_urls,
-    filesystem,
-    first_line,
-    is_url,
-    kind_of,
-    open_binary,
-    row_ranges,
-    rows_of,
-    stamp,
-)
-from slotfill.errors import ConfigError, DataError, MissingExtra, SlotfillError
+from slotfill.core.sentence_files import CHANGED, TOO_LONG, ParquetRows, kind_of, row_ranges, rows_of
+from slotfill.errors import ConfigError, DataError, MissingExtra, SlotfillError, first_line
 from slotfill.integrations import ray_record
 
 OUTPUT_FORMATS = ("jsonl", "parquet")

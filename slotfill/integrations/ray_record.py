@@ -16,8 +16,8 @@ import os
 import re
 from pathlib import Path
 
+from slotfill.core.file_systems import stamp
 from slotfill.core.limits import PREDICT_CHUNK
-from slotfill.core.sentence_files import stamp
 from slotfill.errors import ConfigError, DataError
 
 MANIFEST = "_slotfill_run.json"

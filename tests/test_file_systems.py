@@ -1,0 +1,53 @@
+"""Files by path or URL: pyarrow's file systems, the URLs of listed files, a file's stamp and bytes."""
+
+from __future__ import annotations
+
+import urllib.parse
+
+import pytest
+
+from slotfill.core import file_systems
+from slotfill.core.file_systems import file_urls, filesystem, open_binary, stamp
+from slotfill.core.sentence_files import ParquetRows, row_ranges
+from slotfill.errors import DataError
+
+
+def test_a_url_pyarrow_reads_is_opened_stamped_and_read_as_the_local_file(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"text": ["one", "two", "three"]}), path, row_group_size=2)
+    url = f"file://{path}"
+    assert stamp(url) == stamp(path)
+    with open_binary(url) as f:
+        assert f.read() == path.read_bytes()
+    ranges, count, found = row_ranges(url, 2)
+    assert count == 3 and found == stamp(path)
+    assert [ParquetRows(url, found).read(start, end) for _, start, end in ranges] == [["one", "two"], ["three"]]
+    assert filesystem("http://example.com/a.txt") is None
+    with pytest.raises(DataError, match="http://example.com/a.txt: not a URL pyarrow reads"):
+        open_binary("http://example.com/a.txt")
+    with pytest.raises(FileNotFoundError):
+        stamp(f"file://{tmp_path}/gone.txt")
+
+
+def test_listed_files_get_urls_that_resolve_back_to_them_in_a_fresh_process(tmp_path):
+    """Spaces, ``%``, ``#`` and ``?`` in names are encoded, the source's query kept; a process that
+    never listed the folder (an actor) resolves each URL to the same file."""
+    names = ["a b.txt", "q?1#2%41.txt", "sub/c.txt"]
+    for name in names:
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(name)
+    source = f"file://{urllib.parse.quote(str(tmp_path))}?unused=1"
+    fs, inside = filesystem(source)
+    assert inside == str(tmp_path)
+    urls = file_urls(source, [str(tmp_path / n) for n in names])
+    assert all(u.endswith("?unused=1") for u in urls) and " " not in urls[0]
+    file_systems._ROOTS.clear()
+    for url, name in zip(urls, names, strict=True):
+        with open_binary(url) as f:
+            assert f.read().decode() == name
+    assert filesystem("ftp://example.com/a.txt") is None
+    with pytest.raises(DataError, match=r"s3://bucket/x\?bogus=1: cannot read: Unexpected query parameter"):
+        filesystem("s3://bucket/x?bogus=1")  # one line, before any network call; never a silent Ray task
