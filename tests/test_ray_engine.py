@@ -21,6 +21,7 @@ from slotfill.integrations import ray_record
 from slotfill.integrations.ray_engine import (
     RaySettings,
     Tagging,
+    actor_count,
     chunk_ranges,
     input_files,
     output_folder,
@@ -128,6 +129,11 @@ def test_a_file_changed_after_its_chunks_were_found_is_an_error(tmp_path, change
     for check in (found, None) if change == "shorter" else (found,):  # shorter: caught without the stamp too
         with pytest.raises(DataError, match="in.txt: changed while it was being tagged"):
             read_range(str(path), ranges[1][1], ranges[1][2], check)
+
+
+def test_no_more_actors_than_shards_each_loading_the_model():
+    assert [actor_count(4, shards) for shards in (1, 3, 4, 9)] == [1, 3, 4, 4]
+    assert actor_count(4, 1, known=False) == 4  # URLs read by tasks: their shards are not counted before
 
 
 def test_settings_and_output_folder_are_checked(tmp_path):

@@ -403,6 +403,12 @@ def _cause(error: BaseException) -> SlotfillError | None:
     return None
 
 
+def actor_count(concurrency: int, shards: int, known: bool = True) -> int:
+    """Actors to start: ``ray.concurrency``, but no more than the shards to write when they are all
+    ``known`` (each actor loads the model; URLs read by Ray tasks make shards not counted before)."""
+    return min(concurrency, max(shards, 1)) if known else concurrency
+
+
 def predict_on_ray(
     ckpt: str,
     source: str,
@@ -449,11 +455,16 @@ def predict_on_ray(
         if not planned and not others:
             say(f"ray: nothing left to tag; {done:,} sentences in {folder}")
             return done
+    # about a shard's chunks a block (from_items splits evenly): the last calls stay small
+    blocks = -(-len(planned) // settings.chunks_per_shard)
+    actors = actor_count(settings.concurrency, blocks, known=not others)
     if planned:
         read_here = len(files) - len(others)
+        tasks = f"; {len(others):,} more (URLs) read by Ray tasks" if others else ""
+        fewer = f"; {actors} actor{'s' if actors > 1 else ''}, one a shard" if actors < settings.concurrency else ""
         say(
             f"ray: {lines:,} lines in {read_here:,} file{'s' if read_here > 1 else ''}, {len(planned):,} chunks to tag "
-            f"(found in {found_in:.1f} s)" + (f"; {len(others):,} more (URLs) read by Ray tasks" if others else "")
+            f"(found in {found_in:.1f} s){tasks}{fewer}"
         )
     started_here = not ray.is_initialized()
     if started_here:
@@ -461,8 +472,7 @@ def predict_on_ray(
     before, start, last = done, time.monotonic(), 0.0
     try:
         parts = []
-        if planned:  # about a shard's chunks a block (from_items splits evenly): the last calls stay small
-            blocks = -(-len(planned) // settings.chunks_per_shard)
+        if planned:
             parts.append(ray.data.from_items(planned, override_num_blocks=blocks))
         if others:
             # reading takes no CPU of Ray's count: actors holding every CPU would otherwise starve it
@@ -489,7 +499,7 @@ def predict_on_ray(
             },
             # one shard at a time per actor: a second queued behind a busy actor would wait there
             # while another actor (still starting, or done) sits idle
-            compute=ray.data.ActorPoolStrategy(size=settings.concurrency, max_tasks_in_flight_per_actor=1),
+            compute=ray.data.ActorPoolStrategy(size=actors, max_tasks_in_flight_per_actor=1),
             batch_size=settings.chunks_per_shard,
             num_cpus=settings.num_cpus,
             batch_format="numpy",
