@@ -7,7 +7,7 @@ import urllib.parse
 import pytest
 
 from slotfill.core import file_systems
-from slotfill.core.file_systems import file_urls, filesystem, open_binary, stamp
+from slotfill.core.file_systems import filesystem, open_binary, stamp, url_files
 from slotfill.core.sentence_files import ParquetRows, row_ranges
 from slotfill.errors import DataError
 
@@ -39,11 +39,14 @@ def test_listed_files_get_urls_that_resolve_back_to_them_in_a_fresh_process(tmp_
     for name in names:
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_text(name)
+    (tmp_path / ".hidden.txt").write_text("x")
     source = f"file://{urllib.parse.quote(str(tmp_path))}?unused=1"
     fs, inside = filesystem(source)
     assert inside == str(tmp_path)
-    urls = file_urls(source, [str(tmp_path / n) for n in names])
-    assert all(u.endswith("?unused=1") for u in urls) and " " not in urls[0]
+    urls = url_files(source)
+    assert urls == [f"file://{urllib.parse.quote(str(tmp_path / n))}?unused=1" for n in names]  # not the hidden one
+    hidden = f"file://{urllib.parse.quote(str(tmp_path / '.hidden.txt'))}"
+    assert url_files(hidden) == [hidden]  # named, as a local path is
     file_systems._ROOTS.clear()
     for url, name in zip(urls, names, strict=True):
         with open_binary(url) as f:
@@ -51,3 +54,11 @@ def test_listed_files_get_urls_that_resolve_back_to_them_in_a_fresh_process(tmp_
     assert filesystem("ftp://example.com/a.txt") is None
     with pytest.raises(DataError, match=r"s3://bucket/x\?bogus=1: cannot read: Unexpected query parameter"):
         filesystem("s3://bucket/x?bogus=1")  # one line, before any network call; never a silent Ray task
+
+
+def test_a_password_in_a_url_is_refused_a_user_name_is_not():
+    from slotfill.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="a password in the URL would be written into every record"):
+        url_files("s3://KEY:SECRET@bucket/logs/")
+    assert url_files("http://user@example.com/logs.txt") == ["http://user@example.com/logs.txt"]  # Ray Data's

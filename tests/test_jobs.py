@@ -162,8 +162,7 @@ def test_predict_gives_the_same_output_with_chunks_tagged_at_once(tiny_model_fil
         (["input=TMP"], "plain predict reads one file; engine=ray reads folders and globs"),
         (["input=TMP/*.parquet"], "plain predict reads one file; engine=ray reads folders and globs"),
         (["input=TMP/bad.parquet"], "bad.parquet: no text column (it has query)"),
-        (["input=TMP/empty.parquet"], "empty.parquet: no lines to tag"),
-        (["input=TMP/empty.txt"], "empty.txt: no lines to tag"),
+        (["input=file:///tmp/in.txt"], "plain predict reads a local file; engine=ray reads URLs"),
     ],
 )
 def test_predict_settings_are_checked_before_any_work(tiny_model_file, tmp_path, monkeypatch, overrides, message):
@@ -173,12 +172,29 @@ def test_predict_settings_are_checked_before_any_work(tiny_model_file, tmp_path,
     from slotfill.inference.tagger import SlotTagger
 
     pq.write_table(pa.table({"query": ["hi"]}), tmp_path / "bad.parquet")
-    pq.write_table(pa.table({"text": pa.array([], pa.string())}), tmp_path / "empty.parquet")
-    (tmp_path / "empty.txt").write_text("")
     monkeypatch.setattr(SlotTagger, "load", lambda *a, **k: pytest.fail("the model was loaded"))
     overrides = [o.replace("TMP", str(tmp_path)) for o in overrides]
     with pytest.raises(SlotfillError, match=re.escape(message)):
         jobs.predict(_cfg("predict", [f"ckpt={tiny_model_file}", *overrides], tmp_path), ["hi"])
+
+
+@pytest.mark.parametrize("name", ["empty.txt", "empty.parquet"])
+def test_an_empty_input_file_is_refused_before_the_model_loads(tiny_model_file, tmp_path, monkeypatch, name):
+    """Unless the command line gives sentences too: then the empty file adds none."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from slotfill.inference.tagger import SlotTagger
+
+    pq.write_table(pa.table({"text": pa.array([], pa.string())}), tmp_path / "empty.parquet")
+    (tmp_path / "empty.txt").write_text("")
+    args = [f"ckpt={tiny_model_file}", f"input={tmp_path / name}", f"output={tmp_path / 'out.txt'}"]
+    load = SlotTagger.load
+    monkeypatch.setattr(SlotTagger, "load", lambda *a, **k: pytest.fail("the model was loaded"))
+    with pytest.raises(SlotfillError, match=re.escape(f"{name}: no lines to tag")):
+        jobs.predict(_cfg("predict", args, tmp_path), [])
+    monkeypatch.setattr(SlotTagger, "load", load)
+    assert jobs.predict(_cfg("predict", args, tmp_path), ["to boston"]) == 1
 
 
 def test_predict_reads_jsonl_and_parquet_inputs_as_engine_ray_does(tiny_model_file, tmp_path):

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from slotfill.core.limits import PREDICT_CHUNK
 from slotfill.core.lines import decode_lines
-from slotfill.core.sentence_files import read_rows, row_ranges
+from slotfill.core.sentence_files import ParquetRows, row_ranges
 from slotfill.errors import ConfigError, DataError
 from slotfill.integrations import ray_record
 from slotfill.integrations.ray_engine import (
@@ -111,7 +111,7 @@ def test_planned_chunks_read_back_with_their_own_line_numbers(tmp_path):
         (1, 1, 0, ""),
         (1, PREDICT_CHUNK + 1, rows[2]["start"], ""),
     ]
-    assert read_rows(files[0], rows[0]["start"], rows[0]["end"], stamps[0]) == ["one", "two", "three"]
+    assert ParquetRows(files[0], stamps[0]).read(rows[0]["start"], rows[0]["end"]) == ["one", "two", "three"]
     first, last = (read_range(str(local), r["start"], r["end"], stamps[1]) for r in rows[1:])
     assert rows_of(str(local), first)[-1] == f"n {PREDICT_CHUNK - 1}"
     with pytest.raises(DataError, match=rf"a.jsonl:{PREDICT_CHUNK + 2}: not JSON"):
@@ -224,6 +224,36 @@ def test_the_actor_tags_a_shard_and_keeps_what_it_holds_out_of_full_collections(
     assert records == [(str(source), n, text) for n, text in enumerate(texts, 1)]
 
 
+def test_the_actor_reads_a_parquet_file_on_from_call_to_call(tiny_model_file, tmp_path, monkeypatch):
+    """Every other shard of a file of one row group, in two calls: the second goes on decoding where the
+    first stopped (a fresh reader would decode the group again from its first row)."""
+    import gc
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from slotfill.core import sentence_files
+
+    texts = [f"to boston {i}" for i in range(8)]
+    source = tmp_path / "a.parquet"
+    pq.write_table(pa.table({"text": texts}), source)  # one row group
+    ranges, _, found = row_ranges(str(source), 2)
+    starts, batches = [], sentence_files._batches
+    monkeypatch.setattr(sentence_files, "_batches", lambda p, start: starts.append(start) or batches(p, start))
+    (tmp_path / "out").mkdir()
+    try:
+        actor = Tagging(
+            str(tiny_model_file), "torch", 1, "fp32", {}, 256, [str(source)], str(tmp_path / "out"), "jsonl", [found]
+        )
+        for first, start, end in (ranges[0], ranges[2]):
+            batch = {"file": [0], "first": [first], "start": [start], "end": [end], "texts": [""]}
+            assert actor({k: np.array(v) for k, v in batch.items()})["rows"].tolist() == [2]
+    finally:
+        gc.unfreeze()
+    assert starts == [0]
+
+
 def test_the_actor_reads_a_calls_parquet_rows_at_once(tiny_model_file, tmp_path, monkeypatch):
     """Chunks of one parquet file over row groups of two rows in one call: each run of consecutive
     chunks read at once, each chunk given its own rows, with their line numbers."""
@@ -290,8 +320,6 @@ def test_urls_pyarrow_reads_are_cut_by_the_driver_and_read_by_the_actors(tiny_mo
     (tmp_path / "nothing" / ".hidden").write_text("x\n")
     with pytest.raises(ConfigError, match="no files there to tag"):
         input_files(f"file://{tmp_path}/nothing")
-    with pytest.raises(ConfigError, match=r"credentials in the URL would be written into every record"):
-        input_files("s3://KEY:SECRET@bucket/logs/")
     rows, lines, stamps = planned_chunks([*files, "http://example.com/logs.txt"])
     assert lines == 12 and all(stamps[:4]) and stamps[4] is None and len(rows) == 4
     file_systems._ROOTS.clear()  # an actor's process: file systems made from the URLs alone

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from slotfill.core import sentence_files
 from slotfill.core.limits import PREDICT_CHUNK
-from slotfill.core.sentence_files import ParquetRows, iter_parquet, jsonl_texts, kind_of, read_rows, row_ranges, rows_of
+from slotfill.core.sentence_files import ParquetRows, iter_parquet, jsonl_texts, kind_of, row_ranges, rows_of
 from slotfill.errors import DataError
 from tests.helpers import examples
 
@@ -75,10 +75,10 @@ def test_the_driver_cuts_a_parquet_file_by_rows(tmp_path, texts, group, size, sp
     got = []
     for first, start, end in ranges:
         assert first == start + 1 == len(got) + 1 and end - start == min(size, len(texts) - start)
-        got += read_rows(str(path), start, end, found)
+        got += ParquetRows(str(path), found).read(start, end)
     assert got == [t or "" for t in texts] and count == len(texts)
     lo, hi = sorted(min(s, len(texts)) for s in span)
-    assert read_rows(str(path), lo, hi) == got[lo:hi]
+    assert ParquetRows(str(path)).read(lo, hi) == got[lo:hi]
 
 
 def test_a_parquet_file_is_checked_from_its_footer(tmp_path, monkeypatch):
@@ -98,19 +98,19 @@ def test_a_parquet_file_is_checked_from_its_footer(tmp_path, monkeypatch):
     with pytest.raises(DataError, match="in.parquet: its text column holds int64, not strings"):
         row_ranges(str(path))
     pq.write_table(pa.table({"text": pa.array(["a", "b", "a"]).dictionary_encode()}), path)
-    assert read_rows(str(path), *row_ranges(str(path))[0][0][1:]) == ["a", "b", "a"]  # categorical text
+    assert ParquetRows(str(path)).read(*row_ranges(str(path))[0][0][1:]) == ["a", "b", "a"]  # categorical text
     pq.write_table(pa.table({"text": pa.array([None, None], pa.null())}), path)
-    assert read_rows(str(path), 0, 2) == ["", ""]
+    assert ParquetRows(str(path)).read(0, 2) == ["", ""]
     monkeypatch.setattr("slotfill.core.sentence_files.MAX_TEXT_CHARS", 3)
     pq.write_table(pa.table({"text": ["abc", "ok", "abcd"]}), path, 2)
     with pytest.raises(DataError, match=r"in.parquet:3: over 100,000 characters: one sentence a row"):
-        read_rows(str(path), 1, 3)
+        ParquetRows(str(path)).read(1, 3)
     ranges, _, found = row_ranges(str(path), 2)
     pq.write_table(pa.table({"text": ["abc"]}), path)
     os.utime(path, ns=(found[1] + 10**9, found[1] + 10**9))
     for check in (found, None):  # shorter: caught without the stamp too
         with pytest.raises(DataError, match="in.parquet: changed while it was being tagged"):
-            read_rows(str(path), ranges[1][1], ranges[1][2], check)
+            ParquetRows(str(path), check).read(ranges[1][1], ranges[1][2])
 
 
 def test_a_whole_parquet_file_streams_in_batches_of_a_chunk(tmp_path):

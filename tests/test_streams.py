@@ -80,7 +80,7 @@ def test_a_line_over_the_limit_is_refused_without_holding_it(tmp_path, monkeypat
     path.write_text("short\n" + "x" * 1000 + "\nafter\n")
     lines = iter_sentences([], None, str(path))
     assert next(lines) == "short"
-    with pytest.raises(DataError, match=r"in.txt:2: over 10 characters: one sentence a line"):
+    with pytest.raises(DataError, match=r"in.txt:2: over 100,000 characters: one sentence a line"):
         next(lines)
     path.write_text("é" * 10 + "\n")  # 20 bytes, 10 characters: within the limit
     assert list(iter_sentences([], None, str(path))) == ["é" * 10]

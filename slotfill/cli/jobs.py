@@ -158,6 +158,9 @@ def predict(cfg: DictConfig, texts: list[str] | None = None) -> int:
         return _predict_on_ray(cfg, list(texts or []))
     texts = list(texts or [])
     check_sources(texts, cfg.get("text"), cfg.get("input"))
+    source = cfg.get("input")
+    if not texts and cfg.get("text") is None and source not in (None, "-") and options.input_is_empty(str(source)):
+        raise SlotfillError(f"input={source}: no lines to tag")  # before the model loads
     with TextOutput(cfg.get("output")) as out:
         tagger = load_tagger(cfg)
         if cfg.format == "rasa" and not tagger.predicts_intent:

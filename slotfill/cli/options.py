@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from slotfill.core.schema import MODEL_FILE, model_path
 from slotfill.core.settings import whole_number
-from slotfill.errors import CheckpointError, ConfigError, SlotfillError
+from slotfill.errors import CheckpointError, ConfigError
 
 TRAIN_KEYS = {
     "data",
@@ -177,19 +177,29 @@ def check_predict(cfg: DictConfig) -> None:
 
 
 def check_input_file(source: str) -> None:
-    """Plain ``predict``'s ``input=``: one file with something in it (a parquet file's footer read
-    here, before the model loads)."""
+    """Plain ``predict``'s ``input=``: one local file (a parquet file's footer read here, before the
+    model loads)."""
     import glob
 
+    from slotfill.core.file_systems import is_url
     from slotfill.core.sentence_files import kind_of, row_ranges
 
     path = Path(source)
+    if is_url(source):
+        raise ConfigError(f"input={source}: plain predict reads a local file; engine=ray reads URLs")
     if path.is_dir() or not path.exists() and glob.glob(source, recursive=True):
         raise ConfigError(f"input={source}: plain predict reads one file; engine=ray reads folders and globs")
     if not path.is_file():
         raise ConfigError(f"input={source}: file not found")
-    if kind_of(path) == "parquet" and row_ranges(source)[1] == 0 or path.stat().st_size == 0:
-        raise SlotfillError(f"input={source}: no lines to tag")
+    if kind_of(path) == "parquet":
+        row_ranges(source)
+
+
+def input_is_empty(source: str) -> bool:
+    """Whether a checked ``input=`` file holds no sentence at all (no bytes, or a parquet file of no rows)."""
+    from slotfill.core.sentence_files import kind_of, row_ranges
+
+    return row_ranges(source)[1] == 0 if kind_of(source) == "parquet" else Path(source).stat().st_size == 0
 
 
 def _same_file(a: object, b: object) -> bool:

@@ -18,7 +18,7 @@ from typing import BinaryIO, TypeVar
 from slotfill.core.files import umask
 from slotfill.core.limits import MAX_LINE_BYTES, MAX_TEXT_CHARS
 from slotfill.core.lines import decode_line
-from slotfill.core.sentence_files import iter_parquet, jsonl_texts, kind_of
+from slotfill.core.sentence_files import TOO_LONG, iter_parquet, jsonl_texts, kind_of
 from slotfill.errors import DataError, SlotfillError
 
 T = TypeVar("T")
@@ -37,7 +37,7 @@ PAUSE = None  # in :func:`iter_stdin`'s lines: nothing more has arrived yet (tag
 def _checked(line: bytes, name: str, n: int) -> str:
     text = decode_line(line, name, n) if len(line) <= MAX_LINE_BYTES else None
     if text is None or len(text) > MAX_TEXT_CHARS:
-        raise DataError(name, n, f"over {MAX_TEXT_CHARS:,} characters: one sentence a line (a missing line break?)")
+        raise DataError(name, n, TOO_LONG)
     return text
 
 
@@ -93,7 +93,7 @@ def iter_sentences(texts: Iterable[str], text: str | None = None, source: str | 
         return
     path = Path(source)
     kind = kind_of(path)
-    if kind == "parquet" and path.is_file():
+    if kind == "parquet":
         for batch in iter_parquet(path):
             yield from batch
         return

@@ -10,9 +10,12 @@ import errno
 import os
 import urllib.parse
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from slotfill.errors import DataError, first_line
+from slotfill.errors import ConfigError, DataError, first_line
+
+if TYPE_CHECKING:
+    from pyarrow.fs import FileSystem
 
 # the schemes pyarrow's file systems read (any other URL is Ray Data's to read, whole, in a task)
 PYARROW_SCHEMES = frozenset({"s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss", "file"})
@@ -20,7 +23,7 @@ PYARROW_SCHEMES = frozenset({"s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss
 _ROOTS: dict[str, tuple] = {}
 
 
-def filesystem(url: str) -> tuple | None:
+def filesystem(url: str) -> tuple[FileSystem, str] | None:
     """pyarrow's file system for a URL of one of :data:`PYARROW_SCHEMES` and the path in it (the URL's
     path decoded, as pyarrow decodes it); None for any other scheme (``http://``). Made once per
     bucket or host and query in a process: making one can cost a network call (an S3 bucket's region)."""
@@ -45,11 +48,42 @@ def filesystem(url: str) -> tuple | None:
     return fs, inside
 
 
-def file_urls(url: str, paths: list[str]) -> list[str]:
-    """URLs of ``paths`` of the file system :func:`filesystem` made for ``url`` (files listed under it),
-    with its host and query, each resolving back to its path."""
+def url_files(source: str) -> list[str]:
+    """The files a URL names, as URLs with its host and query, each resolving back to its file: the
+    file itself, or every file under a folder (hidden ones left out); a URL of another scheme
+    (``http://``) as it is, Ray Data's to read."""
+    import pyarrow.fs
+
+    if urllib.parse.urlsplit(source).password is not None:
+        raise ConfigError(
+            f"input={source.split('://')[0]}://...: a password in the URL would be written into every record: "
+            "give credentials the file system's usual way (environment, config file)"
+        )
+    found = filesystem(source)
+    if found is None:
+        return [source]
+    fs, inside = found
+    try:
+        info = fs.get_file_info(inside)
+        if info.type == pyarrow.fs.FileType.NotFound:
+            raise ConfigError(f"input={source}: no such file or folder")
+        if info.type == pyarrow.fs.FileType.Directory:
+            listed = fs.get_file_info(pyarrow.fs.FileSelector(inside, recursive=True))
+            files = sorted(
+                i.path for i in listed if i.type == pyarrow.fs.FileType.File and not i.base_name.startswith(".")
+            )
+        else:
+            files = [info.path]
+    except OSError as e:
+        raise DataError(source, None, f"cannot read: {first_line(e)}") from None
+    if not files:
+        raise ConfigError(f"input={source}: no files there to tag")
+    return _urls(source, files)
+
+
+def _urls(url: str, paths: list[str]) -> list[str]:
+    """URLs of ``paths`` of the file system :func:`filesystem` made for ``url``, with its host and query."""
     parts = urllib.parse.urlsplit(url)
-    filesystem(url)
     root = f"{parts.scheme}://{parts.netloc}?{parts.query}"
     prefix = _ROOTS[root][1] if root in _ROOTS else parts.netloc  # a bucket's root URL: its paths start with it
     urls = []

@@ -13,11 +13,15 @@ import os
 import urllib.parse
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from slotfill.core.file_systems import is_url, open_binary, stamp
 from slotfill.core.limits import MAX_TEXT_CHARS, PREDICT_CHUNK
 from slotfill.core.lines import decode_lines
 from slotfill.errors import DataError, SlotfillError, first_line
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 TOO_LONG = f"over {MAX_TEXT_CHARS:,} characters: one sentence a line (a missing line break?)"
 TOO_LONG_ROW = f"over {MAX_TEXT_CHARS:,} characters: one sentence a row (is this column sentences?)"
@@ -66,7 +70,7 @@ def rows_of(path: str, raw: bytes, first: int = 1) -> list[str]:
     return lines if kind == "text" else list(jsonl_texts(path, lines, first))
 
 
-def check_text_column(path: str | Path, schema) -> None:
+def check_text_column(path: str | Path, schema: pa.Schema) -> None:
     """A parquet file's sentences are its one ``text`` column of strings (nulls read as empty lines)."""
     import pyarrow as pa
 
@@ -133,8 +137,9 @@ def _batches(path: str | Path, start: int) -> Iterator[tuple[int, object, int]]:
     (the groups before it are never read)."""
     import pyarrow.parquet as pq
 
-    with parquet_errors(path):
-        reader = pq.ParquetFile(open_binary(path) if is_url(path) else path)
+    with parquet_errors(path), contextlib.ExitStack() as opened:
+        source = opened.enter_context(open_binary(path)) if is_url(path) else path
+        reader = pq.ParquetFile(source)
         check_text_column(path, reader.schema_arrow)
         meta, row = reader.metadata, 0
         for group in range(meta.num_row_groups):
@@ -208,8 +213,3 @@ class ParquetRows:
             self._at, self._batch = self._at + len(self._batch), None
             if self._at == end:  # done: the next batch is not read until a range needs it
                 return texts
-
-
-def read_rows(path: str, start: int, end: int, found: tuple[int, int] | None = None) -> list[str]:
-    """Rows ``start`` to ``end`` of a parquet file's text column (:class:`ParquetRows`, once)."""
-    return ParquetRows(path, found).read(start, end)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from slotfill.core import collector
 from slotfill.core.backends import choose
-from slotfill.core.file_systems import file_urls, filesystem, is_url, open_binary, stamp
+from slotfill.core.file_systems import filesystem, is_url, open_binary, stamp, url_files
 from slotfill.core.limits import MAX_LINE_BYTES, PREDICT_CHUNK
 from slotfill.core.schema import model_path
 from slotfill.core.sentence_files import CHANGED, TOO_LONG, ParquetRows, kind_of, row_ranges, rows_of
@@ -84,39 +84,6 @@ def input_files(source: str) -> list[str]:
         if not os.access(p, os.R_OK):
             raise DataError(p, None, "cannot read file: permission denied")
     return [str(p.resolve()) for p in files]
-
-
-def url_files(source: str) -> list[str]:
-    """The files of a URL pyarrow reads, a file or every file under a folder (hidden ones left out), as
-    URLs with the source's host and query; any other URL as it is."""
-    import urllib.parse
-
-    import pyarrow.fs
-
-    if urllib.parse.urlsplit(source).username is not None:
-        raise ConfigError(
-            f"input={source.split('://')[0]}://...: credentials in the URL would be written into every record: "
-            "give them the file system's usual way (environment, config file)"
-        )
-    found = filesystem(source)
-    if found is None:
-        return [source]
-    fs, inside = found
-    try:
-        info = fs.get_file_info(inside)
-        if info.type == pyarrow.fs.FileType.NotFound:
-            raise ConfigError(f"input={source}: no such file or folder")
-        infos = (
-            [info]
-            if info.type != pyarrow.fs.FileType.Directory
-            else fs.get_file_info(pyarrow.fs.FileSelector(inside, recursive=True))
-        )
-    except OSError as e:
-        raise DataError(source, None, f"cannot read: {first_line(e)}") from None
-    files = sorted(i.path for i in infos if i.type == pyarrow.fs.FileType.File and not i.base_name.startswith("."))
-    if not files:
-        raise ConfigError(f"input={source}: no files there to tag")
-    return file_urls(source, files)
 
 
 def is_planned(path: str) -> bool:
@@ -259,7 +226,7 @@ class Tagging:
     def __call__(self, batch: dict) -> dict:
         import numpy as np
 
-        tables = self._parquet_rows(batch)
+        parquet_rows = self._parquet_rows(batch)
 
         def records():
             columns = (batch[k] for k in ("file", "first", "start", "end", "texts"))
@@ -267,8 +234,8 @@ class Tagging:
                 source, first = self.sources[int(number)], int(first)
                 if start < 0:  # cut by a reading task
                     texts = json.loads(str(texts))
-                elif (int(number), int(start)) in tables:  # a parquet file's rows, read with their neighbours
-                    texts = tables[int(number), int(start)]
+                elif (int(number), int(start)) in parquet_rows:  # a parquet file's rows, read with their neighbours
+                    texts = parquet_rows[int(number), int(start)]
                 else:  # planned by the driver: read here
                     raw = read_range(source, int(start), int(end), self.stamps[int(number)])
                     texts = rows_of(source, raw, first)
