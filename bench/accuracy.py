@@ -466,6 +466,9 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1, help="torch threads per run")
     p.add_argument("--jobs", type=int, default=2, help="runs at once (with --threads 1, 2 jobs use both cores)")
     p.add_argument("--report-only", action="store_true", help="tabulate finished runs, train nothing")
+    p.add_argument(
+        "--results", default="accuracy", help="the tables' file under bench/results/ (NAME.md and NAME.json)"
+    )
     args = p.parse_args()
     sys.path.insert(0, str(ROOT))
     tables = plan(args)
@@ -491,6 +494,8 @@ def main() -> None:
     if args.ablation_rows:
         command += f" --ablation-rows {' '.join(map(str, args.ablation_rows))}"
     command += f" --datasets {' '.join(args.datasets)} --threads {args.threads} --jobs {args.jobs}"
+    command += " --report-only" * args.report_only
+    command += f" --results {args.results}" if args.results != "accuracy" else ""
     about = (
         f"Command: `{command}`. Test-set mean ± std over seeds (validation columns: the same runs' selected "
         "checkpoints on the validation split); each run selects its checkpoint on the validation split only "
@@ -514,16 +519,17 @@ def main() -> None:
         for title, lines in by_title.items():
             sections[title] = "\n".join([about, "", HEADER, RULE, *lines]) + "\n"
     RESULTS.mkdir(parents=True, exist_ok=True)
-    text = merge_sections(RESULTS / "accuracy.md", sections)
-    (RESULTS / "accuracy.md").write_text(text)
+    text = merge_sections(RESULTS / f"{args.results}.md", sections)
+    (RESULTS / f"{args.results}.md").write_text(text)
     keep = ("seed", "scores", "train_time_s", "epochs", *(k for _, k in UNSEEN), "unseen_city_f1")
     slim = {
         f"{table}/{label}": [{m: done[name].get(m) for m in keep} for name, _ in runs_of_row if done[name]]
         for table, rows in tables.items()
         for label, runs_of_row in rows.items()
     }
-    old = json.loads((RESULTS / "accuracy.json").read_text()) if (RESULTS / "accuracy.json").exists() else {}
-    (RESULTS / "accuracy.json").write_text(json.dumps({**old, **slim}, indent=2) + "\n")
+    data = RESULTS / f"{args.results}.json"
+    old = json.loads(data.read_text()) if data.exists() else {}
+    data.write_text(json.dumps({**old, **slim}, indent=2) + "\n")
     print(text)
 
 
