@@ -8,8 +8,10 @@ out once, in input order. Not a test: run it by hand.
     python bench/stream.py --train-sample --lines 100000 --threads 1
     python bench/stream.py --ckpt .../model.onnx --lines 200000 --workers 1 auto --rounds 2
 
-``--workers`` (and ``--threads``) take several values: each round runs one ``predict.py`` per
-value, in turn, so the settings are compared on the same minutes of this VM. ``--busy N`` runs
+``--workers`` (and ``--threads``, ``--inputs``) take several values: each round runs one
+``predict.py`` per value, in turn, so the settings are compared on the same minutes of this VM.
+``--inputs text parquet``: the same lines from a text file and from a parquet file's ``text``
+column (pyarrow's default row groups), read as ``predict input=`` reads each. ``--busy N`` runs
 N CPU-bound competitor processes beside every run (a busy machine).
 
 The lines come from the sample's templates (``data/make_sample.py``) with the slot values
@@ -100,6 +102,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--rounds", type=int, default=1)
     p.add_argument("--busy", type=int, default=0, help="CPU-bound competitor processes during every run")
+    p.add_argument("--inputs", nargs="+", default=["text"], choices=("text", "parquet"), help="input file kinds")
     args = p.parse_args()
     RUNS.mkdir(parents=True, exist_ok=True)
     ckpt = args.ckpt
@@ -108,12 +111,20 @@ def main() -> None:
     lines = RUNS / f"lines_{args.lines}.txt"
     if not lines.exists():
         generate(lines, args.lines)
+    sources = {"text": lines}
+    if "parquet" in args.inputs:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        sources["parquet"] = lines.with_suffix(".parquet")
+        if not sources["parquet"].exists():
+            pq.write_table(pa.table({"text": lines.read_text().splitlines()}), sources["parquet"])
     for round_ in range(1, args.rounds + 1):
-        for threads, workers in itertools.product(args.threads, args.workers):
+        for kind, threads, workers in itertools.product(args.inputs, args.threads, args.workers):
             out = RUNS / f"out_{args.lines}_{threads}_{workers}.jsonl"
             load = os.getloadavg()[0]
             with busy(args.busy):
-                result = run(ckpt, lines, out, threads, args.batch_size, workers)
+                result = run(ckpt, sources[kind], out, threads, args.batch_size, workers)
             n = check_order(lines, out)
             result.update(
                 lines=n,
@@ -121,6 +132,7 @@ def main() -> None:
                 threads=threads,
                 workers=workers,
                 round=round_,
+                input=kind,
                 busy=args.busy,
                 batch_size=args.batch_size,
                 load_average_1min_before=round(load, 2),
@@ -129,7 +141,8 @@ def main() -> None:
             )
             result = {k: round(v, 2) if isinstance(v, float) else v for k, v in result.items()}
             print(json.dumps(result), flush=True)
-            name = f"result_{Path(ckpt).suffix[1:]}_{args.lines}_{threads}_{workers}_busy{args.busy}_{round_}.json"
+            setting = f"{args.lines}_{kind}_{threads}_{workers}_busy{args.busy}_{round_}"
+            name = f"result_{Path(ckpt).suffix[1:]}_{setting}.json"
             (RUNS / name).write_text(json.dumps(result, indent=2) + "\n")
             out.unlink()
 

@@ -23,6 +23,7 @@ from slotfill.errors import DataError, SlotfillError, first_line
 if TYPE_CHECKING:
     import pyarrow as pa
 
+READ_BYTES = 2**20  # a parquet file is read this much at a time
 TOO_LONG = f"over {MAX_TEXT_CHARS:,} characters: one sentence a line (a missing line break?)"
 TOO_LONG_ROW = f"over {MAX_TEXT_CHARS:,} characters: one sentence a row (is this column sentences?)"
 CHANGED = "changed while it was being tagged (its size or time): tag a copy that does not change"
@@ -139,7 +140,9 @@ def _batches(path: str | Path, start: int) -> Iterator[tuple[int, object, int]]:
 
     with parquet_errors(path), contextlib.ExitStack() as opened:
         source = opened.enter_context(open_binary(path)) if is_url(path) else path
-        reader = pq.ParquetFile(source)
+        # read a column chunk a megabyte at a time: by default pyarrow holds a row group's whole
+        # chunk, and a file written as one row group would be held whole (bench/RESULTS.md)
+        reader = pq.ParquetFile(source, buffer_size=READ_BYTES, pre_buffer=False)
         check_text_column(path, reader.schema_arrow)
         meta, row = reader.metadata, 0
         for group in range(meta.num_row_groups):
