@@ -27,6 +27,7 @@ from slotfill.integrations.ray_engine import (
     output_folder,
     planned_chunks,
     predict_on_ray,
+    progress_line,
     read_back,
     read_range,
     rows_of,
@@ -129,6 +130,19 @@ def test_a_file_changed_after_its_chunks_were_found_is_an_error(tmp_path, change
     for check in (found, None) if change == "shorter" else (found,):  # shorter: caught without the stamp too
         with pytest.raises(DataError, match="in.txt: changed while it was being tagged"):
             read_range(str(path), ranges[1][1], ranges[1][2], check)
+
+
+def test_the_progress_line_says_the_share_the_rate_and_the_time_left():
+    assert progress_line(250_000, 1_000_000, 0, 50.0) == (
+        "ray: 250,000 of 1,000,000 (25%) sentences tagged, 5,000/s, about 2 min 30 s left"
+    )
+    # resumed: the rate is this run's, the share counts what the earlier run tagged
+    assert progress_line(600_000, 1_000_000, 500_000, 20.0).endswith(
+        "(60%) sentences tagged, 5,000/s, about 1 min 20 s left"
+    )
+    assert progress_line(1_000, None, 0, 2.0) == "ray: 1,000 sentences tagged, 500/s"  # URLs: no total
+    assert progress_line(10, 10, 0, 1.0) == "ray: 10 of 10 (100%) sentences tagged, 10/s"
+    assert progress_line(0, 10, 0, 0.0) == "ray: 0 of 10 (0%) sentences tagged, 0/s"
 
 
 def test_no_more_actors_than_shards_each_loading_the_model():

@@ -370,6 +370,18 @@ def _cause(error: BaseException) -> SlotfillError | None:
     return None
 
 
+def progress_line(done: int, total: int | None, before: int, elapsed: float) -> str:
+    """Sentences tagged so far, of ``total`` and the time left where it is known (None: URLs read by Ray
+    tasks are among the inputs), at this run's rate (``before``: tagged by an earlier run, resumed)."""
+    rate = (done - before) / elapsed if elapsed > 0 else 0.0
+    share = f" of {total:,} ({100 * done / total:.0f}%)" if total else ""
+    line = f"ray: {done:,}{share} sentences tagged, {rate:,.0f}/s"
+    if total and rate > 0 and done < total:
+        left = round((total - done) / rate)
+        line += f", about {left // 60} min {left % 60:02d} s left"
+    return line
+
+
 def actor_count(concurrency: int, shards: int, known: bool = True) -> int:
     """Actors to start: ``ray.concurrency``, but no more than the shards to write when they are all
     ``known`` (each actor loads the model; URLs read by Ray tasks make shards not counted before)."""
@@ -477,8 +489,7 @@ def predict_on_ray(
                 done += int(rows)
             now = time.monotonic()
             if now - last >= 5:
-                share = f" of {lines:,} ({100 * done / lines:.0f}%)" if lines and not others else ""
-                say(f"ray: {done:,}{share} sentences tagged, {(done - before) / (now - start):,.0f}/s")
+                say(progress_line(done, None if others else lines, before, now - start))
                 last = now
     except Exception as e:  # Ray wraps what its workers raise
         cause = _cause(e)
