@@ -62,3 +62,11 @@ def test_a_password_in_a_url_is_refused_a_user_name_is_not():
     with pytest.raises(ConfigError, match="a password in the URL would be written into every record"):
         url_files("s3://KEY:SECRET@bucket/logs/")
     assert url_files("http://user@example.com/logs.txt") == ["http://user@example.com/logs.txt"]  # Ray Data's
+
+
+def test_a_listed_path_outside_the_urls_file_system_root_is_an_error_not_a_wrong_url():
+    """A bucket's listing names paths under the bucket; one that is not cannot be given a URL."""
+    file_systems._ROOTS["s3://bucket?"] = (None, "bucket")  # as filesystem() keeps a bucket's prefix
+    assert file_systems._urls("s3://bucket/logs", ["bucket/logs/a b.txt"]) == ["s3://bucket/logs/a%20b.txt"]
+    with pytest.raises(DataError, match="s3://bucket/logs: cannot name other/x.txt as a URL under it"):
+        file_systems._urls("s3://bucket/logs", ["other/x.txt"])

@@ -116,8 +116,8 @@ def parquet_errors(path: str | Path) -> Iterator[None]:
 
 def row_ranges(path: str, rows: int = PREDICT_CHUNK) -> tuple[list[tuple], int, tuple]:
     """``(first line, first row, end row)`` of each run of ``rows`` rows of a parquet file (local, or a
-    URL pyarrow reads; its rows numbered from 0, its lines from 1), its number of rows, and its size and time: read from
-    the file's footer alone, and its ``text`` column checked there, before any work starts."""
+    URL pyarrow reads; its rows numbered from 0, its lines from 1), its number of rows, and its size
+    and time: read from the file's footer alone, its ``text`` column checked there, before any work."""
     import pyarrow.parquet as pq
 
     with parquet_errors(path):

@@ -94,8 +94,8 @@ def is_planned(path: str) -> bool:
 
 def chunk_ranges(path: str, lines: int = PREDICT_CHUNK, block: int = PLAN_BYTES) -> tuple[list[tuple], int, tuple]:
     """``(first line, start byte, end byte)`` of each run of ``lines`` consecutive lines of a file (local,
-    or a URL pyarrow reads; the chunks plain ``predict`` reads), the file's number of lines, and its :func:`stamp`: one
-    pass over its newlines, ``block`` bytes at a time, so the file is never held whole."""
+    or a URL pyarrow reads; the chunks plain ``predict`` reads), the file's number of lines, and its
+    :func:`stamp`: one pass over its newlines, ``block`` bytes at a time, so the file is never held whole."""
     import numpy as np
 
     ranges = []
@@ -412,7 +412,7 @@ def predict_on_ray(
     began = time.monotonic()
     planned, lines, stamps = planned_chunks(files)  # read by the actors
     found_in = time.monotonic() - began
-    others = [path for path in files if not is_planned(path)]  # URLs pyarrow does not read: Ray tasks
+    others = [path for path, found in zip(files, stamps) if found is None]  # not planned: read by Ray tasks
     if not planned and not others:
         raise SlotfillError(f"input={source}: no lines to tag")
     from slotfill.inference.loading import load_tagger
