@@ -3,6 +3,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # The CPU build of torch; a plain "torch" would pull a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
+# That build's wheel, where this kind of machine keeps it: uv installs it from the file (pip's find-links see it
+# too, but pip takes ~20 s to unpack it); none here, or TORCH overridden, and pip installs $(TORCH).
+PYTAG := $(shell python3 -c 'import sys; print("cp%d%d" % sys.version_info[:2])' 2>/dev/null)
+TORCH_WHEEL ?= $(if $(filter torch==2.13.0,$(TORCH)),$(firstword $(wildcard /opt/wheels/torch-2.13.0+cpu-$(PYTAG)-*.whl)))
 ARGS ?=
 TEST_JOBS ?= auto  # pytest-xdist workers for make test and test-fast (auto: one per core)
 # The virtual environment and the browser (apt) set themselves up side by side before the tests.
@@ -14,14 +18,15 @@ unexport PYTHONDONTWRITEBYTECODE
 
 venv: $(VENV)/.installed
 
-# uv installs the other ~160 packages in parallel (pip: 76 s, uv: 11 s; bench/RESULTS.md, "The test
-# suite's time"); torch stays pip's (the local CPU wheel), pinned so that uv never swaps it; pip where uv cannot.
+# uv installs the ~160 packages in parallel (pip: 76 s, uv: 11 s; bench/RESULTS.md, "The test suite's
+# time"), torch pinned (its wheel, or pip's install of $(TORCH) first) so that uv never swaps it for a
+# CUDA build; pip where uv cannot (upgraded first: an old pip cannot install a project in editable mode).
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet "$(TORCH)" uv
-	$(VENV)/bin/uv pip install --quiet --python $(PY) "$(TORCH)" -e ".[dev]" \
-	  || $(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet uv
+	$(if $(TORCH_WHEEL),,$(PY) -m pip install --quiet "$(TORCH)")
+	$(VENV)/bin/uv pip install --quiet --python $(PY) "$(or $(TORCH_WHEEL),$(TORCH))" -e ".[dev]" \
+	  || ($(PY) -m pip install --quiet --upgrade pip && $(PY) -m pip install --quiet "$(TORCH)" -e ".[dev]")
 	touch $@
 
 train: venv  ## train the default tagger on ATIS (override with ARGS="data=snips ...")

@@ -5,6 +5,8 @@
     python bench/ensemble.py --members 5 --students 0           # the ensemble alone
     python bench/ensemble.py --model default --students 3       # the default model (plain train.py)
     python bench/ensemble.py --model default --students 3 --distill-temperature 2
+    python bench/ensemble.py --model default --students 3 --variant heavy --control \
+        --student-settings "train.word_dropout=0.15 train.mention_swap=0.6"
 
 1. Seeds 1..k of the preset (``--model preset``: the runs of ``bench/accuracy.py --tables
    presets``) or of the default (``--model default``: ``--tables default``), trained here if
@@ -14,7 +16,9 @@
 3. students ``train.py <the members' settings> train.distill_from=<ensemble> seed=s`` (s = 1..n)
    are trained, selected on validation like any run, and tested; with ``--student-reference
    COMMIT`` as many students are trained by that commit's code too (a worktree, the same settings
-   and teacher), for what a change to distillation did;
+   and teacher), for what a change to distillation did; with ``--student-settings`` the students
+   train with those overrides too (runs named by ``--variant``), and ``--control`` trains as many
+   models with the same overrides and no teacher, for what the overrides alone do;
 4. batched inference (the test split, the Python API, one thread) of a member and of the
    ensemble, alternated, gives the ensemble's cost; a student has a member's architecture, so
    its speed is a member's.
@@ -91,12 +95,18 @@ def main() -> None:
     p.add_argument("--distill-temperature", type=float, default=1.0, help="train.distill_temperature (softmax models)")
     p.add_argument("--jobs", type=int, default=2, help="training runs at once (1 thread each)")
     p.add_argument("--student-reference", help="also train the students with this commit's code (a worktree)")
+    p.add_argument("--student-settings", default="", help="more overrides for the students (one string)")
+    p.add_argument("--variant", help="a name for --student-settings: in the runs' and the table's names")
+    p.add_argument("--control", action="store_true", help="also train as many models with them, no teacher")
     args = p.parse_args()
     temperature = f"{args.distill_temperature:g}"  # what names the runs is what trains them
     if not args.distill_temperature > 0:
         p.error(f"--distill-temperature {temperature}: must be above 0")
     if temperature != "1" and args.model == "preset":
         p.error("--distill-temperature: the presets have a CRF, whose marginals take no temperature (--model default)")
+    extra = args.student_settings.split()
+    if bool(extra) != bool(args.variant) or (args.control and not extra):
+        p.error("--student-settings and --variant go together (and --control needs them)")
     sys.path.insert(0, str(ROOT))
     ds = args.dataset
     kind = args.model
@@ -106,46 +116,50 @@ def main() -> None:
     else:
         settings = [] if ds == "atis" else [f"data={ds}"]
         described = "python train.py" + (f" data={ds}" if settings else "")
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        members = list(
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:  # trains the members that are missing
+        list(
             pool.map(lambda s: run_one(f"{ds}-{kind}-seed{s}", [*settings, f"seed={s}"], 1), range(1, args.members + 1))
         )
     ensemble = RUNS / f"{ds}-{kind}-ensemble{args.members}.pt"
-    member_files = [m["model_file"] for m in members]
+    # from the run folders: a member's metrics.json names where it was trained (a worktree, maybe gone since)
+    member_files = [str(RUNS / f"{ds}-{kind}-seed{s}" / "model.pt") for s in range(1, args.members + 1)]
     if not ensemble.exists() or any(Path(f).stat().st_mtime > ensemble.stat().st_mtime for f in member_files):
         cmd = [sys.executable, "-m", "slotfill", "ensemble", *member_files, "-o", str(ensemble)]
         subprocess.run(cmd, cwd=ROOT, env=ENV, check=True)
     heat = temperature != "1"  # T = 1 runs keep the names they had before the setting
     weight = [f"train.distill_weight={args.distill_weight}"]
     weight += [f"train.distill_temperature={temperature}"] if heat else []
-    tag = f"w{args.distill_weight}" + (f"-t{temperature}" if heat else "")
+    tag = f"w{args.distill_weight}" + (f"-t{temperature}" if heat else "") + (f"-{args.variant}" if extra else "")
     students = [(f"{ds}-{kind}-distilled{args.members}-{tag}-seed{s}", s) for s in range(1, args.students + 1)]
+    controls = [(f"{ds}-{kind}-{args.variant}-seed{s}", s) for s in range(1, args.students + 1)] if args.control else []
+    teacher = [f"train.distill_from={ensemble}", *weight]
+    runs = [(name, s, teacher) for name, s in students] + [(name, s, []) for name, s in controls]
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        trained = list(
-            pool.map(
-                lambda ns: run_one(ns[0], [*settings, f"train.distill_from={ensemble}", *weight, f"seed={ns[1]}"], 1),
-                students,
-            )
-        )
+        done = list(pool.map(lambda r: run_one(r[0], [*settings, *extra, *r[2], f"seed={r[1]}"], 1), runs))
+    trained, trained_controls = done[: len(students)], done[len(students) :]
     reference = []
     if args.student_reference:
         tree = worktree(args.student_reference)
         at = tree.name.removeprefix("ref-")
         reference = [(f"{name}@{at}", s) for name, s in students]
-        overrides = [*settings, f"train.distill_from={ensemble}", *weight]
+        overrides = [*settings, *extra, f"train.distill_from={ensemble}", *weight]
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             there = pool.map(lambda ns: run_one(ns[0], [*overrides, f"seed={ns[1]}"], 1, tree=tree), reference)
             trained_there = list(there)
-    at = f", temperature {temperature}" if heat else ""
+    at = (f", temperature {temperature}" if heat else "") + (f", `{args.student_settings}`" if extra else "")
     rows = {
         f"one model (`{described}`, the members' mean)": [
-            scores_of(Path(m["model_file"]), f"{ds}-{kind}-seed{s}", ds) for s, m in enumerate(members, 1)
+            scores_of(Path(f), f"{ds}-{kind}-seed{s}", ds) for s, f in enumerate(member_files, 1)
         ],
         f"ensemble of its {args.members} seeds (`slotfill ensemble`)": [scores_of(ensemble, ensemble.stem, ds)],
     }
     if students:
         rows[f"distilled from the ensemble (`train.distill_from`, weight {args.distill_weight}{at})"] = [
             scores_of(Path(t["model_file"]), name, ds) for t, (name, _) in zip(trained, students)
+        ]
+    if controls:
+        rows[f"no teacher, `{args.student_settings}`"] = [
+            scores_of(Path(t["model_file"]), name, ds) for t, (name, _) in zip(trained_controls, controls)
         ]
     if reference:
         same = "the same teacher, weight and temperature" if heat else "the same teacher and weight"
@@ -159,6 +173,8 @@ def main() -> None:
         + (f" --distill-temperature {temperature}" if heat else "")
         + f" --jobs {args.jobs}"
         + (f" --student-reference {args.student_reference}" if args.student_reference else "")
+        + (f' --variant {args.variant} --student-settings "{args.student_settings}"' if extra else "")
+        + (" --control" if args.control else "")
     )
     lines = [
         f"## Ensemble and distillation ({ds.upper()})",

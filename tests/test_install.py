@@ -49,6 +49,26 @@ def installed(tmp_path_factory) -> Path:
     return venv / "bin"
 
 
+def _venv_recipe(*variables: str) -> str:
+    """What ``make venv`` would run for a venv that does not exist yet (``make -n``)."""
+    proc = _run(["make", "-n", "venv", "VENV=/nowhere/venv", *variables], cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+def test_make_venv_installs_torch_from_the_wheel_file_and_else_with_pip(tmp_path):
+    wheel = tmp_path / "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl"
+    recipe = _venv_recipe(f"TORCH_WHEEL={wheel}")
+    first, fallback = recipe.split("||")
+    assert f'uv pip install --quiet --python /nowhere/venv/bin/python "{wheel}" -e ".[dev]"' in first
+    assert '"torch==2.13.0"' not in first  # pip does not unpack it first
+    assert 'pip install --quiet "torch==2.13.0" -e ".[dev]"' in fallback
+    recipe = _venv_recipe("TORCH_WHEEL=")  # a machine without the file
+    assert 'pip install --quiet "torch==2.13.0"\n' in recipe and '"torch==2.13.0" -e ".[dev]"' in recipe
+    recipe = _venv_recipe("TORCH=torch==2.14.1")  # another torch: never the 2.13.0 file
+    assert "+cpu" not in recipe and 'uv pip install --quiet --python /nowhere/venv/bin/python "torch==2.14.1"' in recipe
+
+
 def test_wheel_carries_configs_sample_and_lexicons(installed, tmp_path):
     code = "import slotfill, slotfill.core.resources as r; print(slotfill.__file__); print(r.conf_dir())"
     out = _run([str(installed / "python"), "-c", code], cwd=tmp_path).stdout.split()
