@@ -11,9 +11,11 @@ This checkout runs in ``--precision`` (default ``auto``, as users run it: bfloat
 trained so on a CPU with AMX), the reference in float32. Where both ran float32 they must give the
 same results (checked every round); otherwise the confidences differ in their last digits and the
 sentences whose tags or intent differ are counted instead. Medians and ratios are printed with the
-machine's load and the precision each side ran in. ``--format3``: both sides read a format-3 copy
-of the model (lexicon entries as lists, the same weights and fingerprint), for a reference older
-than format 4 (53a7d94 is); this checkout reads format 3 too.
+machine's load and the precision each side ran in, and each round's own batched ratio with their
+median (the two sides of a round see the same moment of a VM whose speed swings by the minute).
+``--format3``: both sides read a format-3 copy of the model (lexicon entries as lists, the same
+weights and fingerprint), for a reference older than format 4 (53a7d94 is); this checkout reads
+format 3 too.
 """
 
 from __future__ import annotations
@@ -124,6 +126,10 @@ def main() -> None:
         print(f"| {name} | {medians[name][0]:,.0f} ({', '.join(f'{x:,.0f}' for x in b)}) | {p:.2f} |")
     (mb, mp), (rb, rp) = medians.values()
     print(f"ratio: batched {mb / rb:.2f}×, one sentence {mp / rp:.2f}× the time")
+    # the two sides of a round ran one right after the other, so they saw the same moment of the machine
+    mine_runs, their_runs = rows.values()
+    paired = [a["batched"] / b["batched"] for a, b in zip(mine_runs, their_runs)]
+    print(f"round by round: batched {', '.join(f'{x:.2f}' for x in paired)}× (median {statistics.median(paired):.2f}×)")
 
 
 if __name__ == "__main__":
