@@ -20,6 +20,9 @@ class DataError(SlotfillError):
         where = f"{self.path}:{line}" if line is not None else self.path
         super().__init__(f"{where}: {problem}")
 
+    def __reduce__(self):  # pickled whole: a Ray worker's error reaches the driver as raised
+        return type(self), (self.path, self.line, self.problem)
+
 
 class CheckpointError(SlotfillError):
     """A checkpoint that is missing, corrupt or not a slotfill model."""
@@ -37,8 +40,11 @@ class MissingExtra(SlotfillError):
     """An optional dependency that is not installed, named with the ``pip install`` that brings it."""
 
     def __init__(self, module: str, extra: str, feature: str) -> None:
-        self.module, self.extra = module, extra
+        self.module, self.extra, self.feature = module, extra, feature
         super().__init__(f"{feature} needs {module}, which is not installed: pip install 'slotfill[{extra}]'")
+
+    def __reduce__(self):
+        return type(self), (self.module, self.extra, self.feature)
 
 
 # optional modules and the extra that installs each (pyproject.toml's optional-dependencies)
@@ -71,10 +77,14 @@ class MissingRequirement(SlotfillError):
     """A base requirement that is missing: a torch-free install running a command that needs torch."""
 
     def __init__(self, module: str) -> None:
+        self.module = module
         super().__init__(
             f"this command needs {module}, which this install leaves out (the torch-free install runs ONNX "
             "models only): pip install slotfill, with its requirements"
         )
+
+    def __reduce__(self):
+        return type(self), (self.module,)
 
 
 # slotfill's own requirements (not extras) that a torch-free install leaves out

@@ -7,7 +7,7 @@ import urllib.parse
 import pytest
 
 from slotfill.core import file_systems
-from slotfill.core.file_systems import filesystem, open_binary, stamp, url_files
+from slotfill.core.file_systems import filesystem, in_folder, open_binary, stamp, url_files
 from slotfill.core.sentence_files import ParquetRows, row_ranges
 from slotfill.errors import DataError
 
@@ -32,6 +32,25 @@ def test_a_url_pyarrow_reads_is_opened_stamped_and_read_as_the_local_file(tmp_pa
         stamp(f"file://{tmp_path}/gone.txt")
 
 
+def test_a_folder_leaves_out_hidden_and_underscore_names_at_any_depth_and_earlier_runs_output():
+    base = "bucket/logs"
+    paths = [
+        f"{base}/a.txt",
+        f"{base}/sub/b.jsonl",
+        f"{base}/.git/index",  # a hidden folder: its files too, not only hidden names
+        f"{base}/.ipynb_checkpoints/q-checkpoint.txt",
+        f"{base}/_tmp/c.txt",
+        f"{base}/_SUCCESS",
+        f"{base}/tagged/_slotfill_run.json",  # an earlier engine=ray run's output folder
+        f"{base}/tagged/part-00000-0000000001.jsonl",
+        f"{base}/tagged/more/part-00001-0000000001.jsonl",
+        f"{base}/tagged_not/d.txt",  # a folder whose name starts like a run's
+    ]
+    assert in_folder(paths, base) == [f"{base}/a.txt", f"{base}/sub/b.jsonl", f"{base}/tagged_not/d.txt"]
+    assert in_folder(paths, base + "/") == in_folder(paths, base)
+    assert in_folder(["/.x/a.txt", "/a.txt"], "/") == ["/a.txt"]
+
+
 def test_listed_files_get_urls_that_resolve_back_to_them_in_a_fresh_process(tmp_path):
     """Spaces, ``%``, ``#`` and ``?`` in names are encoded, the source's query kept; a process that
     never listed the folder (an actor) resolves each URL to the same file."""
@@ -40,6 +59,8 @@ def test_listed_files_get_urls_that_resolve_back_to_them_in_a_fresh_process(tmp_
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_text(name)
     (tmp_path / ".hidden.txt").write_text("x")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "index").write_text("x")
     source = f"file://{urllib.parse.quote(str(tmp_path))}?unused=1"
     fs, inside = filesystem(source)
     assert inside == str(tmp_path)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from slotfill.core.limits import PREDICT_CHUNK
 from slotfill.core.lines import decode_lines
 from slotfill.core.sentence_files import ParquetRows, row_ranges
-from slotfill.errors import ConfigError, DataError
+from slotfill.errors import ConfigError, DataError, SlotfillError
 from slotfill.integrations import ray_record
 from slotfill.integrations.ray_engine import (
     RaySettings,
@@ -44,8 +44,15 @@ def test_input_is_a_file_a_folder_or_a_glob(tmp_path):
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "b.jsonl").write_text('{"text": "y"}\n')
     (tmp_path / ".hidden").write_text("z\n")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "index").write_text("z\n")  # under a hidden folder: left out too
+    earlier = tmp_path / "tagged"  # an earlier run's output folder: results, not sentences
+    earlier.mkdir()
+    (earlier / "_slotfill_run.json").write_text("{}")
+    (earlier / "part-00000-0000000001.jsonl").write_text('{"text": "x", "source": "a.txt", "line": 1}\n')
     assert input_files(str(tmp_path / "a.txt")) == [str((tmp_path / "a.txt").resolve())]
     assert [Path(p).name for p in input_files(str(tmp_path))] == ["a.txt", "b.jsonl"]
+    assert input_files(f"{tmp_path}/./") == input_files(str(tmp_path))
     assert [Path(p).name for p in input_files(str(tmp_path / "**" / "*.jsonl"))] == ["b.jsonl"]
     assert input_files("http://example.com/logs/") == ["http://example.com/logs/"]  # Ray's to read
     with pytest.raises(ConfigError, match="no such file or folder"):
@@ -369,7 +376,7 @@ def test_a_resumed_run_with_nothing_left_ends_before_ray_starts(tiny_model_file,
             str(tiny_model_file), str(tmp_path / "in.txt"), str(out), settings, {}, progress=said.append
         )
 
-    with pytest.raises(AssertionError, match="Ray started"):
+    with pytest.raises(SlotfillError, match=r"a local Ray did not start \(Ray started\)"):
         run(resume=False)  # the manifest is written before Ray starts
     (out / "part-00000-0000000001.jsonl").write_text("{}\n{}\n")
     ray_record.record(out, "part-00000-0000000001.jsonl", [[0, 1]], 2)
@@ -377,6 +384,23 @@ def test_a_resumed_run_with_nothing_left_ends_before_ray_starts(tiny_model_file,
         run(resume=False)
     assert run(resume=True) == 2
     assert said[-1] == f"ray: nothing left to tag; 2 sentences in {out}"
+
+
+def test_a_cluster_that_cannot_be_joined_is_one_line_naming_ray_address():
+    from slotfill.integrations.ray_engine import start_ray
+
+    class Unreachable:
+        def init(self, **_) -> None:
+            import warnings
+
+            warnings.warn("Ray's client talks first", stacklevel=1)  # kept off stderr
+            raise ConnectionError("Could not find any running Ray instance.\nPlease specify...")
+
+    cannot = r"^ray.address=auto: cannot join that Ray cluster \(Could not find any running Ray instance.\)$"
+    with pytest.raises(ConfigError, match=cannot):
+        start_ray(Unreachable(), "auto")
+    with pytest.raises(SlotfillError, match=r"^a local Ray did not start \(Could not find .*\): join a cluster"):
+        start_ray(Unreachable(), None)
 
 
 @pytest.mark.slow
@@ -476,3 +500,11 @@ def test_two_actors_give_the_records_of_plain_predict(trained_sample, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"resuming: {len(records) - json.loads(recorded[-1])['rows']:,} sentences" in proc.stderr
     assert read_back(tmp_path / "out") == records and not stray.exists()
+
+    # a bad line is found by the actor that reads it: one line naming its file and line, as plain predict says it
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"flights to boston\nfrom \xff denver\n")
+    args = [f"ckpt={ckpt}", "engine=ray", f"input={bad}", f"output={tmp_path}/bad", "ray.concurrency=1"]
+    proc = run_script("predict.py", args, timeout=600)
+    said = [line for line in proc.stderr.splitlines() if not line.startswith("ray: ")]  # the progress lines
+    assert proc.returncode == 2 and said == [f"error: {bad}:2: not valid UTF-8 (byte 0xff at column 6)"], proc.stderr

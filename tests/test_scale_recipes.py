@@ -25,6 +25,7 @@ def test_the_dask_recipe_tags_like_plain_predict(trained_sample, tmp_path):
     from slotfill import load_tagger
 
     lines = (SAMPLE / "test" / "seq.in").read_text().splitlines() * 3
+    lines[5:5] = ["", "  "]  # blank lines keep their places: every record stays beside its input line
     (tmp_path / "queries.txt").write_text("\n".join(lines) + "\n")
     code = recipe("Dask").replace('MODEL = "model.onnx"', f'MODEL = "{trained_sample["model_file"]}"')
     assert code != recipe("Dask"), 'the recipe no longer names MODEL = "model.onnx"'

@@ -48,9 +48,30 @@ def filesystem(url: str) -> tuple[FileSystem, str] | None:
     return fs, inside
 
 
+LEFT_OUT = (".", "_")  # what Arrow's and Spark's dataset readers leave out of a folder: hidden and _ names
+RUN_MARK = "_slotfill_run.json"  # in the output folder of a predict engine=ray run (its manifest)
+
+
+def in_folder(paths: list[str], folder: str) -> list[str]:
+    """The ``paths`` listed under ``folder`` that a folder input holds: none under a hidden or ``_`` name
+    (the file's or any folder's below ``folder``: ``.git/``, ``_SUCCESS``), and none in the output folder
+    of an earlier run (its shards are results, not sentences)."""
+    base = folder.rstrip("/")
+    below = {path: path[len(base) :].strip("/").split("/") for path in paths}
+    runs = {"/".join(parts[:-1]) for parts in below.values() if parts[-1] == RUN_MARK}
+    kept = []
+    for path, parts in below.items():
+        if any(part.startswith(LEFT_OUT) for part in parts):
+            continue
+        if any("/".join(parts[:n]) in runs for n in range(len(parts))):
+            continue
+        kept.append(path)
+    return kept
+
+
 def url_files(source: str) -> list[str]:
     """The files a URL names, as URLs with its host and query, each resolving back to its file: the
-    file itself, or every file under a folder (hidden ones left out); a URL of another scheme
+    file itself, or the files under a folder (:func:`in_folder`); a URL of another scheme
     (``http://``) as it is, Ray Data's to read."""
     import pyarrow.fs
 
@@ -69,9 +90,7 @@ def url_files(source: str) -> list[str]:
             raise ConfigError(f"input={source}: no such file or folder")
         if info.type == pyarrow.fs.FileType.Directory:
             listed = fs.get_file_info(pyarrow.fs.FileSelector(inside, recursive=True))
-            files = sorted(
-                i.path for i in listed if i.type == pyarrow.fs.FileType.File and not i.base_name.startswith(".")
-            )
+            files = sorted(in_folder([i.path for i in listed if i.type == pyarrow.fs.FileType.File], inside))
         else:
             files = [info.path]
     except OSError as e:

@@ -14,19 +14,22 @@ shard, named after its first record. Every record carries its ``source`` file an
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import logging
 import os
+import re
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from slotfill.core import collector
 from slotfill.core.backends import choose
-from slotfill.core.file_systems import filesystem, is_url, open_binary, stamp, url_files
+from slotfill.core.file_systems import RUN_MARK, filesystem, in_folder, is_url, open_binary, stamp, url_files
 from slotfill.core.limits import MAX_LINE_BYTES, PREDICT_CHUNK
 from slotfill.core.schema import model_path
 from slotfill.core.sentence_files import CHANGED, TOO_LONG, ParquetRows, kind_of, row_ranges, rows_of
@@ -70,9 +73,10 @@ def input_files(source: str) -> list[str]:
     if is_url(source):
         return url_files(source)
     if GLOB_CHARS & set(source):
-        found = [Path(p) for p in sorted(glob.glob(source, recursive=True))]
+        found = _outside_runs([Path(p) for p in sorted(glob.glob(source, recursive=True))])
     elif Path(source).is_dir():
-        found = sorted(p for p in Path(source).rglob("*") if not any(part.startswith(".") for part in p.parts[-1:]))
+        listed = [p.as_posix() for p in Path(source).rglob("*")]
+        found = [Path(p) for p in sorted(in_folder(listed, Path(source).as_posix()))]
     elif Path(source).exists():
         found = [Path(source)]
     else:
@@ -84,6 +88,18 @@ def input_files(source: str) -> list[str]:
         if not os.access(p, os.R_OK):
             raise DataError(p, None, "cannot read file: permission denied")
     return [str(p.resolve()) for p in files]
+
+
+def _outside_runs(paths: list[Path]) -> list[Path]:
+    """``paths`` but those in the output folder of an earlier run (``output=`` under the glob's folder)."""
+    runs: dict[Path, bool] = {}
+
+    def is_run(folder: Path) -> bool:
+        if folder not in runs:
+            runs[folder] = (folder / RUN_MARK).is_file()
+        return runs[folder]
+
+    return [p for p in paths if not any(is_run(folder) for folder in p.parents)]
 
 
 def is_planned(path: str) -> bool:
@@ -351,12 +367,55 @@ def _ray():
         raise MissingExtra("ray", "ray", "slotfill predict engine=ray") from None
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # slotfill prints its own progress line
+    # what an actor raises (a bad line: its file and line) reaches the driver as itself, not wrapped in
+    # Ray's UserCodeException, whose pickled copy loses the cause
+    context.raise_original_map_exception = True
     # a file's lines leave the reading task in blocks of at most this size, and an actor takes whole
     # blocks: small ones spread one big file over every actor (repartition() would need a CPU the
     # actors hold, and wait for it forever)
     context.target_max_block_size = BLOCK_BYTES
-    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    # its errors are raised as exceptions too: a bad line of an input is one line of slotfill's, not Ray's log
+    logging.getLogger("ray.data").setLevel(logging.CRITICAL)
     return ray
+
+
+# the core worker's first line, whatever RAY_BACKEND_LOG_LEVEL says: "... logging.cc:303: Set ray log level
+# from environment variable RAY_BACKEND_LOG_LEVEL to 3", on the driver's stderr at every start
+_LOG_LEVEL_LINE = re.compile(rb"^\[[^\]]*\] logging\.cc:\d+: Set ray log level from environment variable")
+
+
+@contextlib.contextmanager
+def _said_by_ray() -> Iterator[None]:
+    """What Ray's C++ code writes to this process's stderr (file descriptor 2) in the block, passed on
+    after it but for the log-level line."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as said:
+        os.dup2(said.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            said.seek(0)
+            for line in said:
+                if not _LOG_LEVEL_LINE.match(line):
+                    sys.stderr.buffer.write(line)
+            sys.stderr.flush()
+
+
+def start_ray(ray, address: str | None) -> None:
+    """Join the cluster at ``address``, or start a local Ray (None); a one-line error when neither can be done."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings(), _said_by_ray():  # Ray's client warns on stderr before it raises
+            warnings.simplefilter("ignore")
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    except Exception as e:  # ConnectionError, TimeoutError, RuntimeError...: all of them the cluster's, not a file's
+        if address:
+            raise ConfigError(f"ray.address={address}: cannot join that Ray cluster ({first_line(e)})") from None
+        raise SlotfillError(f"a local Ray did not start ({first_line(e)}): join a cluster with ray.address=") from None
 
 
 def _cause(error: BaseException) -> SlotfillError | None:
@@ -364,10 +423,17 @@ def _cause(error: BaseException) -> SlotfillError | None:
     seen = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
-        if isinstance(error, SlotfillError):
+        inner = getattr(error, "cause", None) or error.__cause__
+        # Ray's RayTaskError(DataError) is a DataError too, but says Ray's words: the one it wraps says ours
+        if isinstance(error, SlotfillError) and not isinstance(inner, SlotfillError):
             return error
-        error = getattr(error, "cause", None) or error.__cause__
+        error = inner
     return None
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 line``, ``2,000 lines``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def progress_line(done: int, total: int | None, before: int, elapsed: float) -> str:
@@ -430,7 +496,7 @@ def predict_on_ray(
     finished, done = ray_record.start(folder, expected, settings.resume, fmt)
     if finished:
         planned = [row for row in planned if (row["file"], row["first"]) not in finished]
-        say(f"ray: resuming: {done:,} sentences in {len(finished):,} chunks were tagged before")
+        say(f"ray: resuming: {_count(done, 'sentence')} in {_count(len(finished), 'chunk')} were tagged before")
         if not planned and not others:
             say(f"ray: nothing left to tag; {done:,} sentences in {folder}")
             return done
@@ -442,12 +508,12 @@ def predict_on_ray(
         tasks = f"; {len(others):,} more (URLs) read by Ray tasks" if others else ""
         fewer = f"; {actors} actor{'s' if actors > 1 else ''}, one a shard" if actors < settings.concurrency else ""
         say(
-            f"ray: {lines:,} lines in {read_here:,} file{'s' if read_here > 1 else ''}, {len(planned):,} chunks to tag "
+            f"ray: {_count(lines, 'line')} in {_count(read_here, 'file')}, {_count(len(planned), 'chunk')} to tag "
             f"(found in {found_in:.1f} s){tasks}{fewer}"
         )
     started_here = not ray.is_initialized()
     if started_here:
-        ray.init(address=settings.address, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+        start_ray(ray, settings.address)
     before, start, last = done, time.monotonic(), 0.0
     try:
         parts = []
@@ -507,7 +573,8 @@ def predict_on_ray(
     took = time.monotonic() - start
     rate = (done - before) / took
     earlier = f", {before:,} of them tagged before" if before else ""
-    say(f"ray: {done:,} sentences{earlier}; {took:.1f} s ({rate:,.0f}/s); {len(written)} shards in {folder}")
+    shards = _count(len(written), "shard")
+    say(f"ray: {_count(done, 'sentence')}{earlier}; {took:.1f} s ({rate:,.0f}/s); {shards} in {folder}")
     return done
 
 

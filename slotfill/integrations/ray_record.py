@@ -16,11 +16,11 @@ import os
 import re
 from pathlib import Path
 
-from slotfill.core.file_systems import stamp
+from slotfill.core.file_systems import RUN_MARK, stamp
 from slotfill.core.limits import PREDICT_CHUNK
 from slotfill.errors import ConfigError, DataError
 
-MANIFEST = "_slotfill_run.json"
+MANIFEST = RUN_MARK  # "_slotfill_run.json": a folder input leaves a folder holding one out
 DONE = "_done.jsonl"
 NEW = "name a new output folder"
 
