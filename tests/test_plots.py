@@ -4,6 +4,7 @@ import csv
 
 import pytest
 
+from slotfill.errors import ConfigError, SlotfillError
 from slotfill.evaluation.plots import evaluation_figures, learning_curves, read_epochs
 from slotfill.evaluation.report import evaluate_predictions
 
@@ -45,8 +46,10 @@ def test_learning_curves_of_several_runs_on_one_figure(tmp_path):
     assert "validation slot F1" in svg and "validation intent accuracy" in svg
     assert "<!-- a -->" in svg and "<!-- b -->" in svg  # one legend entry per run (SVG text comments)
     assert written[0].read_bytes()[:4] == b"\x89PNG"
-    with pytest.raises(ValueError, match="no epochs"):
+    with pytest.raises(SlotfillError, match="empty: no epochs logged"):
         learning_curves([tmp_path / "empty"], tmp_path / "x")
+    with pytest.raises(ConfigError, match=r"--labels: 1 given for 2 run folder\(s\)"):
+        learning_curves([a, b], tmp_path / "x", labels=["a"])
 
 
 @pytest.mark.slow

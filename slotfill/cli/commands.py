@@ -16,10 +16,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
-from slotfill.cli.argv import extract_texts, flags_last, job_name, quote_paths, resume_argv, torchrun_argv
+from slotfill.cli.argv import (
+    extract_texts,
+    flags_last,
+    job_name,
+    quote_paths,
+    resume_argv,
+    torchrun_argv,
+    unknown_flags,
+)
 from slotfill.cli.exits import ctrl_c_interrupts, friendly_errors
 from slotfill.core import collector
 from slotfill.core.resources import conf_dir
+from slotfill.errors import ConfigError
 
 COMMAND_ENV = "SLOTFILL_COMMAND"  # the running command, for the processes Lightning starts for further DDP ranks
 
@@ -155,6 +164,10 @@ def _task(name: str, texts: list[str]) -> Callable:
 
 def hydra_argv(name: str, argv: list[str]) -> tuple[list[str], list[str]]:
     """``(texts, overrides)``: the arguments of ``slotfill <name>`` as Hydra reads them."""
+    unknown = unknown_flags(argv)
+    if unknown:  # else Hydra's usage of its own flags, many lines
+        hint = "; a sentence that starts with - goes as text=..." if name == "predict" else ""
+        raise ConfigError(f"unknown option {unknown[0]}: settings are key=value (slotfill {name} --help){hint}")
     texts: list[str] = []
     if name == "predict":
         texts, argv = extract_texts(argv)

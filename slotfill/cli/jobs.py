@@ -205,7 +205,7 @@ def export(cfg: DictConfig) -> Path:
     from slotfill.inference.onnx_forward import check_parity  # onnxruntime
     from slotfill.models.onnx_export import export_onnx, onnx_path_for, quantize_onnx  # torch.onnx
 
-    options.require(cfg, "ckpt", f"PATH ({options.CKPT_HINT})")
+    options.check_export(cfg)
     for module in ("onnx", "onnxruntime"):  # torch.onnx's own message for a missing onnx is a long traceback
         if importlib.util.find_spec(module) is None:
             raise MissingExtra(module, "onnx", "slotfill export")
@@ -216,9 +216,9 @@ def export(cfg: DictConfig) -> Path:
     out = export_onnx(model, cfg.get("output") or onnx_path_for(ckpt), int(cfg.opset))
     print(f"wrote {out} and {out}.json")
     print(f"wrote {write_model_card(ckpt, model.card(), model.vocabs.to_dict())}")
-    if cfg.get("int8", True):
+    if cfg.int8:
         print(f"wrote {quantize_onnx(out)} (int8 weights; use backend=onnx precision=int8)")
-    if cfg.get("check", True):
+    if cfg.check:
         check_parity(model, out)
         print("check: ONNX Runtime and PyTorch give the same tags and intents")
     return out

@@ -21,11 +21,13 @@ import os
 import signal
 import sys
 from collections.abc import Callable
+from typing import NoReturn
 
 from slotfill.cli.commands import COMMAND_ENV, run_command
 from slotfill.cli.commands import COMMANDS as HYDRA_COMMANDS
 from slotfill.cli.exits import ctrl_c_interrupts, friendly_errors, quiet_ctrl_c
 from slotfill.core import collector, resources
+from slotfill.errors import ConfigError
 from slotfill.version import __version__
 
 
@@ -154,8 +156,15 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
 ]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, its mistakes said in one line (its own way is the usage, then the error)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(f"{message} ({self.prog} --help)")
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="slotfill",
         description="slotfill: slot filling with stacked BiLSTMs. 'slotfill COMMAND --help' describes a command.",
     )

@@ -59,9 +59,17 @@ def require(cfg: DictConfig, key: str, hint: str) -> None:
         raise ConfigError(f"{key} is required: add {key}={hint}")
 
 
-def whole(cfg: DictConfig, key: str, minimum: int = 1) -> int:
-    """``cfg[key]`` as a whole number of at least ``minimum`` (``key`` may be dotted)."""
-    return whole_number(OmegaConf.select(cfg, key), key, minimum)
+def whole(cfg: DictConfig, key: str, minimum: int = 1, maximum: int | None = None) -> int:
+    """``cfg[key]`` as a whole number from ``minimum`` (to ``maximum``; ``key`` may be dotted)."""
+    return whole_number(OmegaConf.select(cfg, key), key, minimum, maximum)
+
+
+def flag(cfg: DictConfig, key: str) -> bool:
+    """``cfg[key]`` when it is true or false (``plots=maybe`` is not a yes)."""
+    value = OmegaConf.select(cfg, key)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key}={value!r}: true or false")
+    return value
 
 
 def existing_checkpoint(cfg: DictConfig, key: str) -> Path:
@@ -97,6 +105,8 @@ def check_train(cfg: DictConfig) -> None:
             hint = "; to continue a run use resume=RUN_DIR, to start from a trained model init_from=MODEL.pt"
         raise ConfigError(f"unknown setting {', '.join(unknown)}{hint}")
     threads_setting(cfg)
+    for key in ("test_after_fit", "plots", "overwrite"):
+        flag(cfg, key)
     whole(cfg, "seed", minimum=0)
     whole(cfg, "data.batch_size")
     whole(cfg, "data.eval_batch_size")
@@ -129,8 +139,21 @@ def check_inference(cfg: DictConfig) -> None:
 def check_evaluate(cfg: DictConfig) -> None:
     check_inference(cfg)
     whole(cfg, "max_errors", minimum=0)
+    whole(cfg, "top_k")
+    flag(cfg, "plots")
     if cfg.get("split_dir") and not Path(str(cfg.split_dir)).exists():
         raise ConfigError(f"split_dir={cfg.split_dir}: no such file or folder")
+
+
+def check_export(cfg: DictConfig) -> None:
+    """``slotfill export``'s settings, before the model loads."""
+    from slotfill.models.onnx_export import MIN_OPSET, max_opset  # torch: export needs it anyway
+
+    require(cfg, "ckpt", f"PATH ({CKPT_HINT})")
+    whole(cfg, "opset", minimum=MIN_OPSET, maximum=max_opset())
+    for key in ("int8", "check"):
+        flag(cfg, key)
+    existing_checkpoint(cfg, "ckpt")
 
 
 def decisions(cfg: DictConfig) -> dict:

@@ -10,6 +10,8 @@ import csv
 from collections.abc import Sequence
 from pathlib import Path
 
+from slotfill.errors import ConfigError, SlotfillError
+
 FORMATS = ("png", "svg")
 CURVES = (  # (column in metrics.csv, axis title)
     ("train/loss", "training loss"),
@@ -58,10 +60,15 @@ def learning_curves(run_dirs: Sequence[str | Path], out: str | Path, labels: Seq
     ``out`` is the file name without (or with any) suffix; writes PNG and SVG. Panels with no
     data in any run (intent accuracy of slot-only models) are left out.
     """
+    if labels is not None and len(labels) != len(run_dirs):
+        raise ConfigError(f"--labels: {len(labels)} given for {len(run_dirs)} run folder(s): give one label a run")
     runs = [(labels[i] if labels else _label(d, run_dirs), read_epochs(d)) for i, d in enumerate(run_dirs)]
     panels = [(k, title) for k, title in CURVES if any(k in e for _, epochs in runs for e in epochs)]
     if not panels:
-        raise ValueError(f"no epochs logged in {', '.join(str(d) for d in run_dirs)} (logs/metrics.csv)")
+        raise SlotfillError(
+            f"{', '.join(str(d) for d in run_dirs)}: no epochs logged (logs/metrics.csv): give run folders "
+            "that slotfill train wrote"
+        )
     fig = _figure(4.2 * len(panels), 3.4)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, (key, title) in zip(axes, panels):

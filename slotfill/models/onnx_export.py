@@ -31,6 +31,14 @@ from slotfill.models.slot_model import SlotModel
 __all__ = ["export_onnx", "onnx_path_for", "quantize_onnx"]
 
 INPUTS = ["words", "chars", "char_index", "lengths"]
+MIN_OPSET = 11  # opset 10 and below: torch cannot write the packed sequences' sort, or ONNX Runtime cannot load it
+
+
+def max_opset() -> int:
+    """The newest ONNX opset this torch writes."""
+    from torch.onnx import _constants
+
+    return int(getattr(_constants, "ONNX_MAX_OPSET", 20))
 
 
 class _Graph(nn.Module):
@@ -86,20 +94,24 @@ def export_onnx(model: SlotModel, output: str | Path, opset: int = 17) -> Path:
     }
     check_writable(out.parent)
     tmp = out.with_name(f".{out.name}.tmp")
-    with warnings.catch_warnings(), _without_packing_shape_warnings():
-        warnings.simplefilter("ignore")  # the RNN-with-batch-size tracer warnings do not apply to packed inputs
-        torch.onnx.export(
-            _Graph(model.eval()),
-            tuple(args),
-            str(tmp),
-            input_names=inputs,
-            output_names=outputs,
-            dynamic_axes={k: v for k, v in axes.items() if k in inputs + outputs},
-            opset_version=opset,
-            dynamo=False,
-        )
-    meta = sidecar(model, inputs, outputs)
-    _sign(tmp, meta)
+    try:
+        with warnings.catch_warnings(), _without_packing_shape_warnings():
+            warnings.simplefilter("ignore")  # the RNN-with-batch-size tracer warnings do not apply to packed inputs
+            torch.onnx.export(
+                _Graph(model.eval()),
+                tuple(args),
+                str(tmp),
+                input_names=inputs,
+                output_names=outputs,
+                dynamic_axes={k: v for k, v in axes.items() if k in inputs + outputs},
+                opset_version=opset,
+                dynamo=False,
+            )
+        meta = sidecar(model, inputs, outputs)
+        _sign(tmp, meta)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # never half a graph beside the model
+        raise
     write_atomic(sidecar_path(out), json.dumps(meta))
     tmp.replace(out)
     return out

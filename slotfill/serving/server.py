@@ -68,6 +68,10 @@ def serve(cfg) -> None:
     workers = whole_number(cfg.get("workers", 1), "workers")
     port = whole_number(cfg.get("port"), "port", minimum=0, maximum=65535)
     host, level = str(cfg.host), str(cfg.get("log_level", "warning"))
+    from uvicorn.config import LOG_LEVELS
+
+    if level not in LOG_LEVELS:  # else uvicorn's KeyError, after the model has loaded
+        raise ConfigError(f"log_level={level}: choose one of {', '.join(LOG_LEVELS)}")
     options = from_mapping(Connections, s["connections"], "connections").uvicorn_options()
     spread = workers > 1 and listeners.SPREAD
     held = check_address(host, port, hold=spread)  # held from here until the server stops
