@@ -147,6 +147,8 @@ CASES = [
     (["convert", "data/sample", "{tmp}/converted", "--to", "conll"], 0, "train.conll"),
     (["convert", "{tmp}/nowhere", "{tmp}/out", "--to", "conll"], 2, "nowhere"),
     (["data", "check", "data=sample"], 0, "data check: sample"),
+    (["data", "check", "data=nosuch"], 2, "data=nosuch: no such data set (choose one of atis, atis_hub, sample"),
+    (["data", "check", "data=sample", "--rare", "-3"], 2, "--rare -3: a number of times, 1 or more"),
     (["convert", "data/sample", "{tmp}/o", "--to", "xml"], 2, "argument --to: invalid choice: 'xml'"),
     (["plot", "{tmp}"], 2, "no epochs logged"),
     (["compare", "{tmp}"], 2, "not a run folder"),

@@ -174,8 +174,15 @@ def test_bad_files(tmp_path):
     with pytest.raises(CheckpointError, match="not found"):
         SlotModel.load(tmp_path / "missing.pt")
     (tmp_path / "corrupt.pt").write_bytes(b"\x00garbage" * 10)
-    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+    again = ": copy it again, or train again$"
+    with pytest.raises(
+        CheckpointError, match=r"corrupt.pt: not a readable checkpoint \(not a file torch.save wrote\)" + again
+    ):
         SlotModel.load(tmp_path / "corrupt.pt")
+    whole = tiny_model().save(tmp_path / "whole.pt").read_bytes()
+    (tmp_path / "cut.pt").write_bytes(whole[: len(whole) // 2])  # a copy that stopped half way
+    with pytest.raises(CheckpointError, match=r"cut.pt: not a readable checkpoint \(cut short or damaged\)" + again):
+        SlotModel.load(tmp_path / "cut.pt")
     torch.save({"model": {"w": torch.zeros(2)}}, tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="not a slotfill checkpoint"):
         SlotModel.load(tmp_path / "other.pt")

@@ -64,6 +64,8 @@ def _data_check(args: argparse.Namespace) -> int:
     from slotfill.data.check import check, render
     from slotfill.data.load import data_config, load_splits
 
+    if args.rare < 1:
+        raise ConfigError(f"--rare {args.rare}: a number of times, 1 or more")
     splits, name = load_splits(data_config(args.overrides))
     report = check(splits, name, rare=args.rare)
     print(json.dumps(report.to_dict(), indent=1) if args.json else render(report), end="" if not args.json else "\n")

@@ -304,6 +304,11 @@ def data_config(overrides: Sequence[str] = ()) -> dict:
         with initialize_config_dir(version_base="1.3", config_dir=str(conf)):
             cfg = compose("train", overrides=list(overrides))
     except Exception as e:  # Hydra's override and missing-config errors
+        names = sorted(p.stem for p in (conf / "data").glob("*.yaml"))
+        given = next((o for o in overrides if o.lstrip("+~").startswith("data=")), None)
+        if given and given.split("=", 1)[1] not in names:
+            choices = ", ".join(names)
+            raise ConfigError(f"{given}: no such data set (choose one of {choices}, or give data.path=)") from None
         raise ConfigError(first_line(e, limit=400)) from None
     values = OmegaConf.to_container(cfg.data, resolve=True)
     return {k: v for k, v in values.items() if k in DATA_KEYS}

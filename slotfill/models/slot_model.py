@@ -338,6 +338,9 @@ def _mask(lengths: torch.Tensor, steps: int, device: torch.device) -> torch.Tens
     return torch.arange(steps, device=device)[None, :] < lengths.to(device)[:, None]
 
 
+AGAIN = ": copy it again, or train again"
+
+
 def read_torch_file(path: str | Path) -> object:
     """What a torch file holds, read as tensors and plain data only: nothing in it runs."""
     try:
@@ -347,13 +350,16 @@ def read_torch_file(path: str | Path) -> object:
     except pickle.UnpicklingError as e:
         # torch's message advises loading the file unsafely: never pass that on
         if not zipfile.is_zipfile(path) and "Unsupported global" not in str(e):
-            raise CheckpointError(f"{path}: not a readable checkpoint (not a file torch.save wrote)") from None
+            raise CheckpointError(f"{path}: not a readable checkpoint (not a file torch.save wrote){AGAIN}") from None
         raise CheckpointError(
             f"{path}: holds Python objects besides tensors and plain data; refused, as loading them "
             "could run code (use a file slotfill wrote)"
         ) from None
-    except Exception as e:  # corrupt, truncated, not a torch file
-        raise CheckpointError(f"{path}: not a readable checkpoint ({first_line(e)})") from None
+    except Exception:  # corrupt, truncated, not a torch file: torch's own words say how, not what to do
+        with open(path, "rb") as f:
+            started = f.read(4) == b"PK\x03\x04"  # a zip file's first bytes: what torch.save writes
+        why = "cut short or damaged" if started else "not a file torch.save wrote"
+        raise CheckpointError(f"{path}: not a readable checkpoint ({why}){AGAIN}") from None
 
 
 def _read_state(path: Path) -> dict:
