@@ -76,3 +76,15 @@ def test_a_setting_only_one_kind_of_folder_has_is_no_difference(tmp_path):
     assert keys == ["model.hidden_size"]  # not logger.csv.name nor optimizer.lr, which only training folders have
     c = make_run(tmp_path, "c", hidden=128)  # a training folder without the logger: that is a difference
     assert "logger.csv.name" in differing([load_run(a), load_run(c)])
+
+
+def test_an_evaluation_folder_shows_its_models_seed_not_evaluates_own(tmp_path):
+    a = make_run(tmp_path, "a")  # trained with seed 1
+    e = make_run(tmp_path, "e")
+    metrics = json.loads((e / "metrics.json").read_text())
+    (e / "metrics.json").write_text(json.dumps({**metrics, "kind": "evaluate"}))
+    (e / ".hydra" / "config.yaml").write_text("seed: 0\n")  # evaluate's own config value
+    assert load_run(e)["settings"]["seed"] == 1 and "seed" not in differing([load_run(a), load_run(e)])
+    del metrics["seed"]  # a model that does not know its seed: no seed at all, rather than evaluate's
+    (e / "metrics.json").write_text(json.dumps({**metrics, "kind": "evaluate"}))
+    assert "seed" not in load_run(e)["settings"]

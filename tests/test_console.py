@@ -65,7 +65,10 @@ def test_people_see_the_alternatives_and_what_was_dropped():
         "spans": [{"slot": "toloc.city_name", "text": "boston", "confidence": 0.97}],
         "intent": None,
         "intent_confidence": None,
-        "dropped": [{"slot": "toloc.city_name", "text": "5:30pm", "confidence": 0.14}],
+        "dropped": [
+            {"slot": "toloc.city_name", "text": "5:30pm", "confidence": 0.14},
+            {"slot": "toloc.city_name", "text": "dallas", "confidence": 0.9985},  # under min_confidence=0.999
+        ],
         "nbest": [
             {"spans": [{"slot": "toloc.city_name", "text": "boston"}], "probability": 0.8},
             {"spans": [], "probability": 0.1},
@@ -74,3 +77,4 @@ def test_people_see_the_alternatives_and_what_was_dropped():
     lines = human(result).splitlines()
     assert "  #2 (p=0.100): no slots" in lines
     assert "  (dropped, under min_confidence: toloc.city_name: 5:30pm (0.14))" in lines
+    assert "  (dropped, under min_confidence: toloc.city_name: dallas (0.99))" in lines  # never shown as 1.00

@@ -28,6 +28,8 @@ def test_reads_each_scheme_back_to_bio(scheme, found):
     records = [_rec(from_bio(BIO, scheme))]
     assert detect(records) == found
     assert to_bio(records) == found and records[0].tags == BIO
+    named = [_rec(from_bio(BIO, scheme))]
+    assert to_bio(named, scheme) == found and named[0].tags == BIO
 
 
 def test_bio_keeps_an_i_tag_that_starts_a_chunk():
@@ -65,5 +67,5 @@ def test_every_scheme_round_trips(chunks, scheme):
     for label, n in chunks:
         tags += ["O"] * n if label is None else [f"B-{label}"] + [f"I-{label}"] * (n - 1)
     records = [_rec(from_bio(tags, scheme))]
-    to_bio(records, {"bilou": "bioes"}.get(scheme, scheme))
+    to_bio(records, scheme)  # named as it was written: bilou too (--from-scheme bilou, data.scheme=bilou)
     assert records[0].tags == tags

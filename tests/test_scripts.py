@@ -250,6 +250,7 @@ def test_evaluate_reproduces_training_scores(request, fixture, tmp_path):
         evaluate(compose_config([*args, f"plots={split == 'valid'}"], tmp_path / split, config_name="evaluate"))
         metrics = json.loads((tmp_path / split / "metrics.json").read_text())
         assert metrics["kind"] == "evaluate" and metrics["weights_sha256"] == run["weights_sha256"]
+        assert metrics["seed"] == run["seed"]  # the model's, for slotfill compare
         assert metrics["scores"][split] == pytest.approx(run["scores"][split], abs=1e-9)
         report = (tmp_path / split / "report.md").read_text()
         assert "Departure vs arrival" in report and "strict IOB2" in report

@@ -56,7 +56,10 @@ def human(result: dict) -> str:
         p = f"p={alt['probability']:.3f}" if alt["probability"] is not None else "its only sequence"
         lines.append(f"  #{rank} ({p}): {slots}")
     for s in result.get("dropped", []):
-        lines.append(f"  (dropped, under min_confidence: {s['slot']}: {s['text']} ({s['confidence']:.2f}))")
+        shown = round(s["confidence"], 2)
+        if shown > s["confidence"]:  # rounded down: under the threshold, as it was (0.9985 is not 1.00)
+            shown -= 0.01
+        lines.append(f"  (dropped, under min_confidence: {s['slot']}: {s['text']} ({shown:.2f}))")
     if result["tokens"] and not result["spans"]:
         lines.append("  (no slots)")
     return "\n".join(lines) + "\n"

@@ -119,6 +119,8 @@ def evaluate(cfg: DictConfig) -> dict:
     )
     out_dir = Path(cfg.output_dir)
     card = tagger.card if hasattr(tagger, "card") else tagger.model.card()  # OnnxTagger: its sidecar's
+    if card.get("seed") is not None:  # the model's training seed (slotfill compare's column), not evaluate's own
+        facts["seed"] = card["seed"]
     metrics = write_outputs(result, out_dir, card, str(cfg.split), facts, int(cfg.max_errors))
     if cfg.get("plots", True):
         from slotfill.evaluation.plots import evaluation_figures  # matplotlib: only when figures are asked for

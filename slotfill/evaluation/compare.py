@@ -57,6 +57,8 @@ def load_run(run_dir: str | Path) -> dict:
     # the model file's own record wins: it is what was trained, whatever the YAML said
     settings.update(flatten({"model": metrics.get("model") or {}, "train": metrics.get("train") or {}}))
     settings["dataset"] = metrics.get("dataset")
+    if metrics.get("kind") == "evaluate":
+        settings.pop("seed", None)  # evaluate's own config value: the model's seed is in metrics.json, if known
     if "seed" in metrics:
         settings["seed"] = metrics["seed"]
     settings = {k: v for k, v in settings.items() if k.split(".")[0] not in IGNORED}

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from slotfill.core.spans import bio_spans, repair_bio, split_tag
 from slotfill.data.formats.base import Record
 
-READ_SCHEMES = ("auto", "bio", "iob1", "bioes")
+READ_SCHEMES = ("auto", "bio", "iob1", "bioes", "bilou")  # bilou: bioes by other letters (U-, L-), read alike
 WRITE_SCHEMES = ("bio", "iob1", "bioes", "bilou")
 TAG_RE = re.compile(r"^(?:O|([BIESLU])-(\S+))$")
 _BIOES = {"S", "E", "L", "U"}
@@ -66,7 +66,7 @@ def to_bio(records: list[Record], scheme: str = "auto") -> str:
         from slotfill.errors import ConfigError
 
         raise ConfigError(f"data.scheme={scheme}: choose one of {', '.join(READ_SCHEMES)}")
-    found = detect(records) if scheme == "auto" else scheme
+    found = detect(records) if scheme == "auto" else {"bilou": "bioes"}.get(scheme, scheme)
     allowed = "BIESLU" if found == "bioes" else "BI"
     form = "BIOES/BILOU (B-x, I-x, E-x, S-x, L-x, U-x or O)" if found == "bioes" else "BIO form (B-x, I-x or O)"
     for r in records:
