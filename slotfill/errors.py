@@ -21,7 +21,7 @@ class DataError(SlotfillError):
         super().__init__(f"{where}: {problem}")
 
     def __reduce__(self):  # pickled whole: a Ray worker's error reaches the driver as raised
-        return type(self), (self.path, self.line, self.problem)
+        return type(self), (self.path, self.line, self.problem), self.__dict__
 
 
 class CheckpointError(SlotfillError):
@@ -44,7 +44,7 @@ class MissingExtra(SlotfillError):
         super().__init__(f"{feature} needs {module}, which is not installed: pip install 'slotfill[{extra}]'")
 
     def __reduce__(self):
-        return type(self), (self.module, self.extra, self.feature)
+        return type(self), (self.module, self.extra, self.feature), self.__dict__
 
 
 # optional modules and the extra that installs each (pyproject.toml's optional-dependencies)
@@ -84,7 +84,7 @@ class MissingRequirement(SlotfillError):
         )
 
     def __reduce__(self):
-        return type(self), (self.module,)
+        return type(self), (self.module,), self.__dict__
 
 
 # slotfill's own requirements (not extras) that a torch-free install leaves out

@@ -19,3 +19,23 @@ def test_a_missing_extra_is_named_with_its_install():
     hydra = Exception("In 'train': Could not find 'hydra/sweeper/optuna'")
     assert "pip install 'slotfill[optuna]'" in str(missing_extra(hydra))
     assert missing_extra(ModuleNotFoundError("No module named 'nosuch'", name="nosuch")) is None
+
+
+def test_every_error_pickles_whole():
+    """A Ray worker's error reaches the driver pickled: as the same error, saying the same."""
+    import pickle
+
+    from slotfill import errors
+
+    made = {
+        errors.DataError: errors.DataError("a.txt", 2, "not valid UTF-8"),
+        errors.MissingExtra: errors.MissingExtra("ray", "ray", "engine=ray"),
+        errors.MissingRequirement: errors.MissingRequirement("torch"),
+    }
+    kinds = [k for k in vars(errors).values() if isinstance(k, type) and issubclass(k, SlotfillError)]
+    assert len(kinds) >= 7
+    for kind in kinds:
+        error = made.get(kind) or kind("a message")
+        error.add_note("a note")
+        again = pickle.loads(pickle.dumps(error))
+        assert type(again) is kind and str(again) == str(error) and vars(again) == vars(error)

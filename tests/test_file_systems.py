@@ -48,7 +48,9 @@ def test_a_folder_leaves_out_hidden_and_underscore_names_at_any_depth_and_earlie
     ]
     assert in_folder(paths, base) == [f"{base}/a.txt", f"{base}/sub/b.jsonl", f"{base}/tagged_not/d.txt"]
     assert in_folder(paths, base + "/") == in_folder(paths, base)
-    assert in_folder(["/.x/a.txt", "/a.txt"], "/") == ["/a.txt"]
+    assert in_folder(["/.x/a.txt", "/a.txt", "/b_c.txt"], "/") == ["/a.txt", "/b_c.txt"]
+    with pytest.raises(ValueError, match="not under"):
+        in_folder(["a.txt"], ".")  # paths must carry their folder
 
 
 def test_listed_files_get_urls_that_resolve_back_to_them_in_a_fresh_process(tmp_path):

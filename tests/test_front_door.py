@@ -140,7 +140,10 @@ CASES = [
     (["evaluate", "ckpt={model}", "data=sample", "top_k=0"], 2, "top_k=0"),
     (["train", "data=sample", "plots=1"], 2, "plots=1: true or false"),
     (["export", "ckpt={model}", "opset=3", "output={tmp}/exp/m.onnx"], 2, "opset=3: must be a whole number from 11"),
+    (["export", "ckpt={model}", "opset=21"], 2, "opset=21: must be a whole number from 11 to 20"),
     (["export", "ckpt={model}", "int8=maybe"], 2, "int8='maybe': true or false"),
+    (["export", "ckpt={model}", "check='false'"], 2, "check='false': true or false (unquoted)"),
+    (["predict", "ckpt={model}", "--cfg", "job", "--reso"], 0, "batch_size:"),  # --resolve, abbreviated
     (["serve", "ckpt={model}", "log_level=loud"], 2, "log_level=loud: choose one of critical"),
     (["serve", "ckpt={model}", "port=-5"], 2, "port"),
     (["serve", "ckpt={model}", "precision=int8"], 2, "precision=int8 needs backend=onnx"),

@@ -11,11 +11,6 @@ _OVERRIDE = re.compile(r"^[+~]{0,2}[A-Za-z_][\w.@/-]*=")
 # Hydra's flags that take a value: the value is not a sentence to tag
 VALUE_FLAGS = ("--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd")
 INFO_CHOICES = ("all", "config", "defaults", "defaults-tree", "plugins", "searchpath")
-# every flag Hydra's parser knows (hydra._internal.utils.get_args_parser, Hydra 1.3)
-HYDRA_FLAGS = frozenset(
-    (*VALUE_FLAGS, "--experimental-rerun", "--help", "-h", "--hydra-help", "--info", "-i", "--multirun", "-m")
-    + ("--resolve", "--run", "-r", "--shell-completion", "-sc", "--version")
-)
 PATH_KEYS = ("ckpt", "input", "output", "split_dir", "data.path", "resume", "init_from", "train.distill_from")
 
 
@@ -40,8 +35,17 @@ def _words(argv: list[str]) -> list[tuple[str, list[str]]]:
 
 
 def unknown_flags(argv: list[str]) -> list[str]:
-    """The ``-flags`` of a Hydra command's line that Hydra does not know (``--foo``; ``--cfg=job`` is known)."""
-    return [args[0] for kind, args in _words(argv) if kind == "flag" and args[0].split("=")[0] not in HYDRA_FLAGS]
+    """The ``-flags`` of a Hydra command's line that Hydra's parser does not know (``--foo``); ``--cfg=job``,
+    ``--multi`` (an abbreviation argparse takes) and ``--`` are known."""
+    from hydra._internal.utils import get_args_parser  # the flags of the Hydra that will read the line
+
+    known = list(get_args_parser()._option_string_actions)
+
+    def knows(flag: str) -> bool:
+        name = flag.split("=")[0]
+        return name == "--" or name in known or (name.startswith("--") and any(k.startswith(name) for k in known))
+
+    return [args[0] for kind, args in _words(argv) if kind == "flag" and not knows(args[0])]
 
 
 def extract_texts(argv: list[str]) -> tuple[list[str], list[str]]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from slotfill.core.schema import MODEL_FILE, model_path
-from slotfill.core.settings import whole_number
+from slotfill.core.settings import true_or_false, whole_number
 from slotfill.errors import CheckpointError, ConfigError
 
 TRAIN_KEYS = {
@@ -66,10 +66,7 @@ def whole(cfg: DictConfig, key: str, minimum: int = 1, maximum: int | None = Non
 
 def flag(cfg: DictConfig, key: str) -> bool:
     """``cfg[key]`` when it is true or false (``plots=maybe`` is not a yes)."""
-    value = OmegaConf.select(cfg, key)
-    if not isinstance(value, bool):
-        raise ConfigError(f"{key}={value!r}: true or false")
-    return value
+    return true_or_false(OmegaConf.select(cfg, key), key)
 
 
 def existing_checkpoint(cfg: DictConfig, key: str) -> Path:

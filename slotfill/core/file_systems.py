@@ -56,8 +56,12 @@ def in_folder(paths: list[str], folder: str) -> list[str]:
     """The ``paths`` listed under ``folder`` that a folder input holds: none under a hidden or ``_`` name
     (the file's or any folder's below ``folder``: ``.git/``, ``_SUCCESS``), and none in the output folder
     of an earlier run (its shards are results, not sentences)."""
-    base = folder.rstrip("/")
-    below = {path: path[len(base) :].strip("/").split("/") for path in paths}
+    base = folder.rstrip("/") + "/"
+    below = {}
+    for path in paths:
+        if not path.startswith(base):
+            raise ValueError(f"{path} is not under {folder}")  # a caller's mistake, not the user's
+        below[path] = path[len(base) :].split("/")
     runs = {"/".join(parts[:-1]) for parts in below.values() if parts[-1] == RUN_MARK}
     kept = []
     for path, parts in below.items():

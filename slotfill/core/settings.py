@@ -32,3 +32,11 @@ def whole_number(value: object, name: str, minimum: int = 1, maximum: int | None
         bound = f"from {minimum} to {maximum}" if maximum is not None else f"of at least {minimum}"
         raise ConfigError(f"{name}={value!r}: must be a whole number {bound}")
     return value
+
+
+def true_or_false(value: object, name: str) -> bool:
+    """``value`` when it is true or false; otherwise a one-line error naming ``name`` (``plots=maybe``)."""
+    if not isinstance(value, bool):
+        quoted = " (unquoted)" if str(value).lower() in ("true", "false") else ""
+        raise ConfigError(f"{name}={value!r}: true or false{quoted}")
+    return value

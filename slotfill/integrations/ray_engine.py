@@ -33,6 +33,7 @@ from slotfill.core.file_systems import RUN_MARK, filesystem, in_folder, is_url, 
 from slotfill.core.limits import MAX_LINE_BYTES, PREDICT_CHUNK
 from slotfill.core.schema import model_path
 from slotfill.core.sentence_files import CHANGED, TOO_LONG, ParquetRows, kind_of, row_ranges, rows_of
+from slotfill.core.settings import true_or_false
 from slotfill.errors import ConfigError, DataError, MissingExtra, SlotfillError, first_line
 from slotfill.integrations import ray_record
 
@@ -63,20 +64,23 @@ class RaySettings:
                 raise ConfigError(f"ray.{name}={value!r}: a whole number, 1 or more")
         if not isinstance(self.num_cpus, int | float) or self.num_cpus <= 0:
             raise ConfigError(f"ray.num_cpus={self.num_cpus!r}: a number of CPUs over 0 (0.5 shares one)")
-        if not isinstance(self.resume, bool):
-            raise ConfigError(f"ray.resume={self.resume!r}: true or false")
+        true_or_false(self.resume, "ray.resume")
 
 
 def input_files(source: str) -> list[str]:
-    """The files ``input=`` names: a file, a folder (every file under it) or a glob; a URL of a file or a
-    folder where pyarrow reads its scheme (any other URL is Ray Data's to read, as it is)."""
+    """The files ``input=`` names: a file, a folder (the files under it that :func:`in_folder` keeps) or a
+    glob (but an earlier run's output); a URL of a file or a folder where pyarrow reads its scheme (any other
+    URL is Ray Data's to read, as it is)."""
     if is_url(source):
         return url_files(source)
     if GLOB_CHARS & set(source):
         found = _outside_runs([Path(p) for p in sorted(glob.glob(source, recursive=True))])
     elif Path(source).is_dir():
-        listed = [p.as_posix() for p in Path(source).rglob("*")]
-        found = [Path(p) for p in sorted(in_folder(listed, Path(source).as_posix()))]
+        root = Path(source).resolve()  # "." lists "a.txt": whole paths, so each is cut at the folder's end
+        if (root / RUN_MARK).is_file():
+            earlier = "the output folder of an earlier run (its shards are results)"
+            raise ConfigError(f"input={source}: {earlier}: name the files it tagged")
+        found = [Path(p) for p in sorted(in_folder([p.as_posix() for p in root.rglob("*")], root.as_posix()))]
     elif Path(source).exists():
         found = [Path(source)]
     else:
@@ -394,14 +398,16 @@ def _said_by_ray() -> Iterator[None]:
         os.dup2(said.fileno(), 2)
         try:
             yield
+        except BaseException:
+            said.truncate(0)  # what failed is said in slotfill's one line, with Ray's own reason
+            raise
         finally:
             os.dup2(saved, 2)
             os.close(saved)
             said.seek(0)
             for line in said:
                 if not _LOG_LEVEL_LINE.match(line):
-                    sys.stderr.buffer.write(line)
-            sys.stderr.flush()
+                    os.write(2, line)  # the descriptor: sys.stderr may be a notebook's stream
 
 
 def start_ray(ray, address: str | None) -> None:
@@ -412,10 +418,17 @@ def start_ray(ray, address: str | None) -> None:
         with warnings.catch_warnings(), _said_by_ray():  # Ray's client warns on stderr before it raises
             warnings.simplefilter("ignore")
             ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
-    except Exception as e:  # ConnectionError, TimeoutError, RuntimeError...: all of them the cluster's, not a file's
+    except (OSError, RuntimeError) as e:  # ConnectionError, TimeoutError...: the cluster's, not a file's
+        with contextlib.suppress(Exception):
+            ray.shutdown()  # whatever half started
         if address:
             raise ConfigError(f"ray.address={address}: cannot join that Ray cluster ({first_line(e)})") from None
         raise SlotfillError(f"a local Ray did not start ({first_line(e)}): join a cluster with ray.address=") from None
+
+
+def _ray_wrapper(error: BaseException) -> bool:
+    """Whether ``error`` is one of Ray's exceptions (which may also be, by class, the error it wraps)."""
+    return any(c.__module__.split(".")[0] == "ray" for c in type(error).__mro__)
 
 
 def _cause(error: BaseException) -> SlotfillError | None:
@@ -423,11 +436,10 @@ def _cause(error: BaseException) -> SlotfillError | None:
     seen = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
-        inner = getattr(error, "cause", None) or error.__cause__
         # Ray's RayTaskError(DataError) is a DataError too, but says Ray's words: the one it wraps says ours
-        if isinstance(error, SlotfillError) and not isinstance(inner, SlotfillError):
+        if isinstance(error, SlotfillError) and not _ray_wrapper(error):
             return error
-        error = inner
+        error = getattr(error, "cause", None) or error.__cause__
     return None
 
 
@@ -498,7 +510,7 @@ def predict_on_ray(
         planned = [row for row in planned if (row["file"], row["first"]) not in finished]
         say(f"ray: resuming: {_count(done, 'sentence')} in {_count(len(finished), 'chunk')} were tagged before")
         if not planned and not others:
-            say(f"ray: nothing left to tag; {done:,} sentences in {folder}")
+            say(f"ray: nothing left to tag; {_count(done, 'sentence')} in {folder}")
             return done
     # about a shard's chunks a block (from_items splits evenly): the last calls stay small
     blocks = -(-len(planned) // settings.chunks_per_shard)

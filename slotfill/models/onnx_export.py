@@ -35,10 +35,10 @@ MIN_OPSET = 11  # opset 10 and below: torch cannot write the packed sequences' s
 
 
 def max_opset() -> int:
-    """The newest ONNX opset this torch writes."""
+    """The newest ONNX opset torch's TorchScript exporter writes (``dynamo=False``: the exporter used here)."""
     from torch.onnx import _constants
 
-    return int(getattr(_constants, "ONNX_MAX_OPSET", 20))
+    return int(getattr(_constants, "ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET", 20))
 
 
 class _Graph(nn.Module):
@@ -109,11 +109,11 @@ def export_onnx(model: SlotModel, output: str | Path, opset: int = 17) -> Path:
             )
         meta = sidecar(model, inputs, outputs)
         _sign(tmp, meta)
+        write_atomic(sidecar_path(out), json.dumps(meta))
+        tmp.replace(out)
     except BaseException:
         tmp.unlink(missing_ok=True)  # never half a graph beside the model
         raise
-    write_atomic(sidecar_path(out), json.dumps(meta))
-    tmp.replace(out)
     return out
 
 

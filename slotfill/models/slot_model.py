@@ -356,8 +356,11 @@ def read_torch_file(path: str | Path) -> object:
             "could run code (use a file slotfill wrote)"
         ) from None
     except Exception:  # corrupt, truncated, not a torch file: torch's own words say how, not what to do
-        with open(path, "rb") as f:
-            started = f.read(4) == b"PK\x03\x04"  # a zip file's first bytes: what torch.save writes
+        try:
+            with open(path, "rb") as f:
+                started = f.read(4) == b"PK\x03\x04"  # a zip file's first bytes: what torch.save writes
+        except OSError as e:
+            raise CheckpointError(f"{path}: cannot read ({e.strerror})") from None
         why = "cut short or damaged" if started else "not a file torch.save wrote"
         raise CheckpointError(f"{path}: not a readable checkpoint ({why}){AGAIN}") from None
 
