@@ -58,6 +58,8 @@ def test_input_is_a_file_a_folder_or_a_glob(tmp_path):
         assert input_files(".") == input_files("./") == input_files(str(tmp_path))  # "." lists "a.txt"
     with pytest.raises(ConfigError, match="tagged: the output folder of an earlier run"):
         input_files(str(earlier))
+    with pytest.raises(ConfigError, match=r"part-\*.jsonl: every match is in the output folder of an earlier run"):
+        input_files(str(earlier / "part-*.jsonl"))
     assert [Path(p).name for p in input_files(str(tmp_path / "**" / "*.jsonl"))] == ["b.jsonl"]
     assert input_files("http://example.com/logs/") == ["http://example.com/logs/"]  # Ray's to read
     with pytest.raises(ConfigError, match="no such file or folder"):

@@ -73,13 +73,16 @@ def input_files(source: str) -> list[str]:
     URL is Ray Data's to read, as it is)."""
     if is_url(source):
         return url_files(source)
+    earlier = "the output folder of an earlier run (its shards are results): name the files it tagged"
     if GLOB_CHARS & set(source):
-        found = _outside_runs([Path(p) for p in sorted(glob.glob(source, recursive=True))])
+        matched = [Path(p) for p in sorted(glob.glob(source, recursive=True))]
+        found = _outside_runs(matched)
+        if matched and not found:
+            raise ConfigError(f"input={source}: every match is in {earlier}")
     elif Path(source).is_dir():
         root = Path(source).resolve()  # "." lists "a.txt": whole paths, so each is cut at the folder's end
         if (root / RUN_MARK).is_file():
-            earlier = "the output folder of an earlier run (its shards are results)"
-            raise ConfigError(f"input={source}: {earlier}: name the files it tagged")
+            raise ConfigError(f"input={source}: {earlier}")
         found = [Path(p) for p in sorted(in_folder([p.as_posix() for p in root.rglob("*")], root.as_posix()))]
     elif Path(source).exists():
         found = [Path(source)]
