@@ -222,3 +222,38 @@ def test_resume_on_rotated_training_data_is_refused_before_training(tmp_path):
     with pytest.raises(ConfigError, match="the data changed since the run started"):
         train(cfg)
     assert (run / LAST_CHECKPOINT).read_bytes() == before
+
+
+def _finished_run(folder):
+    """A completed run's folder: its model, its run.json, Hydra's copy of its settings."""
+    (folder / ".hydra").mkdir(parents=True)
+    (folder / ".hydra" / "config.yaml").write_text("model:\n  hidden_size: 128\n")
+    (folder / "model.pt").write_bytes(b"the finished run's model")
+    (folder / "run.json").write_text(json.dumps({"status": "completed", "config": {}, "history": []}))
+
+
+def test_a_finished_run_is_refused_before_hydra_writes_over_its_record(tmp_path, capsys):
+    from slotfill.cli.main import main
+
+    _finished_run(tmp_path / "run")
+    with pytest.raises(SystemExit) as e:
+        main(["train", "data=sample", "model.hidden_size=32", f"hydra.run.dir={tmp_path / 'run'}"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "run folder is not empty" in err and "overwrite=true" in err
+    assert "resume=" not in err  # a completed run cannot be continued: not offered
+    assert (tmp_path / "run" / ".hydra" / "config.yaml").read_text() == "model:\n  hidden_size: 128\n"
+
+
+def test_overwrite_keeps_the_old_run_when_the_new_data_does_not_load(tmp_path, capsys):
+    from slotfill.cli.main import main
+    from tests.conftest import write_split
+
+    _finished_run(tmp_path / "run")
+    bad = tmp_path / "bad"
+    for split in ("train", "valid", "test"):
+        write_split(bad, split, "a b c\n", "O O\n", None)
+    with pytest.raises(SystemExit) as e:
+        main(["train", f"data.path={bad}", "overwrite=true", "threads=1", f"hydra.run.dir={tmp_path / 'run'}"])
+    assert e.value.code == 2 and "2 tags for 3 tokens" in capsys.readouterr().err
+    assert (tmp_path / "run" / "model.pt").read_bytes() == b"the finished run's model"  # not cleared for nothing
+    assert read_status(tmp_path / "run")["status"] == "completed"

@@ -179,12 +179,17 @@ def hydra_argv(name: str, argv: list[str]) -> tuple[list[str], list[str]]:
 
 
 def _refuse_a_busy_run_dir(argv: list[str]) -> None:
-    """A named run folder another process trains in is refused before Hydra overwrites its ``.hydra/``."""
+    """A named run folder another process trains in, or that holds another run to keep, is refused
+    before Hydra overwrites its ``.hydra/`` (that run's record of its settings)."""
     dirs = [a.split("=", 1)[1].strip("'\"") for a in argv if a.startswith("hydra.run.dir=")]
     if dirs and "${" not in dirs[-1]:
-        from slotfill.training.run_folder import check_free
+        from slotfill.training.run_folder import RunFolder, check_free, is_rank_zero
 
         check_free(dirs[-1])
+        resuming = any(a.startswith("resume=") and a not in ("resume=", "resume=null") for a in argv)
+        overwrite = any(a.lstrip("+").lower() == "overwrite=true" for a in argv)
+        if not resuming and is_rank_zero():
+            RunFolder(dirs[-1]).check_claim(overwrite=overwrite)
 
 
 def run_command(name: str, argv: list[str]) -> int:

@@ -22,8 +22,9 @@ from slotfill.errors import ConfigError, MissingExtra, SlotfillError, first_line
 def train(cfg: DictConfig) -> dict:
     """Fit, reload the best checkpoint by the validation ``monitor``, test it, and write the run folder.
 
-    The folder is claimed first (refused if another run's files are in it) and ``run.json``
-    records the run's config and how it ended; ``resume=RUN_DIR`` continues an unfinished run.
+    The folder is claimed once the data and the model are built (refused if another run's files are in
+    it; ``overwrite=true`` clears them then, so data that does not load never costs the run there) and
+    ``run.json`` records the run's config and how it ended; ``resume=RUN_DIR`` continues an unfinished run.
     """
     from slotfill.training import run_folder  # torch: imported by the commands that train
 
@@ -31,19 +32,23 @@ def train(cfg: DictConfig) -> dict:
     options.check_train(cfg)
     out_dir = Path(cfg.output_dir)
     folder = run_folder.RunFolder(out_dir) if run_folder.is_rank_zero() else None
+    if folder is not None and last_checkpoint is None:
+        folder.check_claim(overwrite=cfg.overwrite)  # the refusal at once, before the data loads
     with run_folder.lock(out_dir) if folder is not None else contextlib.nullcontext():
-        if folder is not None:
-            if last_checkpoint is None:
-                folder.claim(overwrite=bool(cfg.get("overwrite", False)))
-            folder.start(cfg, resumed_from=last_checkpoint)
         return _train_in(cfg, folder, out_dir, last_checkpoint)
 
 
 def _train_in(cfg: DictConfig, folder, out_dir: Path, last_checkpoint: Path | None):
     from slotfill.training import fit  # Lightning and datasets: seconds of imports predict and evaluate do not need
 
+    def claim() -> None:
+        if folder is not None:
+            if last_checkpoint is None:
+                folder.claim(overwrite=cfg.overwrite)
+            folder.start(cfg, resumed_from=last_checkpoint)
+
     try:
-        run = fit.fit(cfg, ckpt_path=last_checkpoint)
+        run = fit.fit(cfg, ckpt_path=last_checkpoint, before_fit=claim)
         if not run.trainer.is_global_zero:
             return {}
         metrics = fit.write_run(run, out_dir)
@@ -52,11 +57,11 @@ def _train_in(cfg: DictConfig, folder, out_dir: Path, last_checkpoint: Path | No
 
             learning_curves([out_dir], out_dir / "learning_curves")
     except KeyboardInterrupt:
-        if folder is not None:
+        if folder is not None and folder.started:
             folder.finish("interrupted")
         raise
     except BaseException as e:
-        if folder is not None:
+        if folder is not None and folder.started:  # before it started, the folder is another run's still
             folder.finish("failed", error=f"{type(e).__name__}: {first_line(e, limit=300)}")
         raise
     if folder is not None:

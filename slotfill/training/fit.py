@@ -9,6 +9,7 @@ import logging
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -254,9 +255,12 @@ def interactive() -> bool:
         return False
 
 
-def fit(cfg: DictConfig, ckpt_path: str | Path | None = None) -> TrainingRun:
+def fit(
+    cfg: DictConfig, ckpt_path: str | Path | None = None, before_fit: Callable[[], None] | None = None
+) -> TrainingRun:
     """Fit (continuing from ``ckpt_path`` if given), reload the best checkpoint by the validation
-    ``monitor``, then score valid (and test).
+    ``monitor``, then score valid (and test). ``before_fit``: called once the data and the model are
+    built and checked, before anything is written (the run folder's claim).
 
     Ctrl-C raises KeyboardInterrupt (Lightning turns it into ``SystemExit(1)``); a NaN or
     infinite loss raises :class:`TrainingDiverged`.
@@ -267,6 +271,8 @@ def fit(cfg: DictConfig, ckpt_path: str | Path | None = None) -> TrainingRun:
         what, record = f"resume={cfg.get('resume')}", run_folder.checkpoint_record(ckpt_path)
         run_folder.check_same_data(record, module.model.meta.get("data_sha256"), what, teacher=teacher)
         _continue_precision(module, record, str(cfg.train.get("precision", "fp32")), what)
+    if before_fit is not None:
+        before_fit()
     start = time.perf_counter()
     # with a bar drawn, console log lines (the epoch lines) go above it instead of onto its line
     console = logging_redirect_tqdm() if trainer.progress_bar_callback is not None else contextlib.nullcontext()

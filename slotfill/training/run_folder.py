@@ -251,21 +251,31 @@ class RunFolder:
         self.path = Path(path)
         self.record: dict = {}
 
+    @property
+    def started(self) -> bool:
+        """Whether :meth:`start` wrote this run's ``run.json`` (before it, the folder is another run's)."""
+        return bool(self.record)
+
+    def check_claim(self, overwrite: bool = False) -> list[Path]:
+        """Another run's files in the folder, to be cleared by :meth:`claim` (``overwrite``, or a run that
+        saved no epoch); refused in one line when they are to be kept."""
+        entries = _own_entries(self.path)
+        if not entries or overwrite:
+            return entries
+        if self._ended_before_training():
+            log.info("%s: reusing the folder of a run that saved no epoch", self.path)
+            return entries  # nothing there to keep: a run that stopped before saving any epoch
+        names = ", ".join(p.name for p in entries[:4]) + (", ..." if len(entries) > 4 else "")
+        record = read_status(self.path) or {}
+        go_on = "" if record.get("status") == "completed" else f"continue that run with resume={self.path}, "
+        raise ConfigError(
+            f"{self.path}: run folder is not empty ({names}); choose another hydra.run.dir, "
+            f"{go_on}or clear it with overwrite=true"
+        )
+
     def claim(self, overwrite: bool = False) -> None:
         """Refuse a folder that holds another run's files; with ``overwrite``, clear them first."""
-        entries = _own_entries(self.path)
-        if not entries:
-            return
-        if self._ended_before_training():
-            overwrite = True  # nothing there to keep: a run that stopped before saving any epoch
-            log.info("%s: reusing the folder of a run that saved no epoch", self.path)
-        if not overwrite:
-            names = ", ".join(p.name for p in entries[:4]) + (", ..." if len(entries) > 4 else "")
-            raise ConfigError(
-                f"{self.path}: run folder is not empty ({names}); choose another hydra.run.dir, "
-                f"continue that run with resume={self.path}, or clear it with overwrite=true"
-            )
-        for p in entries:
+        for p in self.check_claim(overwrite):
             if p.is_dir() and not p.is_symlink():
                 shutil.rmtree(p)
             else:
