@@ -74,3 +74,21 @@ def test_a_folder_that_could_not_hold_the_intents_is_not_written(tmp_path):
     with pytest.raises(DataError, match="in.jsonl:2: no intent, but other sentences have one"):
         convert(src, tmp_path / "split", "folder")
     assert not (tmp_path / "split").exists() and not list(tmp_path.glob(".split*"))
+
+
+@pytest.mark.parametrize("where", ["read", "written"])
+def test_a_refused_split_leaves_no_other_split_behind(tmp_path, where):
+    """A data set is converted whole or not at all, whichever split is refused and however it is found."""
+    src = tmp_path / "data"
+    for split in ("train", "valid", "test"):
+        write_split(src, split, "to boston\nto denver\n", "O B-toloc\nO B-toloc\n", None)
+    if where == "read":  # found while reading: a tag too few
+        write_split(src, "train", "to boston\nto denver\n", "O B-toloc\nO\n", None)
+        problem = r"train/seq.out:2: 1 tags for 2 tokens"
+    else:  # found while writing the last split: a token conll would misread
+        write_split(src, "valid", "-DOCSTART- boston\n", "O B-toloc\n", None)
+        problem = "-DOCSTART- cannot be written as conll"
+    out = tmp_path / "out"
+    with pytest.raises(DataError, match=problem):
+        convert(src, out, "conll")
+    assert not out.exists() or not list(out.iterdir())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,24 +52,39 @@ def convert(
         jobs = [(p, dst / (split + formats.suffix(to))) for split, p in find_splits(src, src_format).items()]
     else:
         jobs = [(src, dst)]
-    written = []
-    for source, target in jobs:
-        records, extras = formats.read_file(source, src_format, src_scheme)
-        if to == "rasa":
-            options = {**options, "extras": extras}
-        elif extras:
-            log.warning(
-                "%s: %s has no place for this file's %d synonyms and lookup tables %s: not written to %s",
-                source,
-                to,
-                len(extras.synonyms),
-                ", ".join(extras.lookups) or "(none)",
-                target,
-            )
-        formats.write(records, target, to, scheme, **options)
-        moved = formats.retokenized(records) if to in formats.TEXT_FORMATS or options.get("spans") else []
-        written.append(Written(target, len(records), moved))
+    # every split read (and checked) before any is written; a write that fails takes this call's others
+    # with it: a refused data set is never left behind in part
+    read = [(source, target, *formats.read_file(source, src_format, src_scheme)) for source, target in jobs]
+    written: list[Written] = []
+    try:
+        for source, target, records, extras in read:
+            written.append(_write(source, target, records, extras, to, scheme, options))
+    except BaseException:
+        for w in written:
+            if w.path.is_dir():
+                shutil.rmtree(w.path)
+            else:
+                w.path.unlink(missing_ok=True)
+        raise
     return written
+
+
+def _write(source: Path, target: Path, records: list, extras, to: str, scheme: str, options: dict) -> Written:
+    """One file (or split folder) of :func:`convert`."""
+    if to == "rasa":
+        options = {**options, "extras": extras}
+    elif extras:
+        log.warning(
+            "%s: %s has no place for this file's %d synonyms and lookup tables %s: not written to %s",
+            source,
+            to,
+            len(extras.synonyms),
+            ", ".join(extras.lookups) or "(none)",
+            target,
+        )
+    formats.write(records, target, to, scheme, **options)
+    moved = formats.retokenized(records) if to in formats.TEXT_FORMATS or options.get("spans") else []
+    return Written(target, len(records), moved)
 
 
 def summary(written: list[Written]) -> str:
