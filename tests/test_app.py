@@ -80,8 +80,13 @@ def test_auth_token_guards_the_api_but_not_health_or_the_pages(backend):
         assert c.post("/model/parse", json={**body, "token": "s3cret"}).status_code == 200  # its interpreter
         assert _error(c.post("/model/parse", json={**body, "token": "nope"}), 401)
         assert c.post("/predict", json={"texts": ["to boston"]}, headers={"authorization": "Bearer s3cret"}).is_success
+        assert c.post("/predict", json={"texts": ["to boston"], "token": "s3cret"}).is_success  # the body, as /parse
+        surrogate = '{"text": "x", "token": "\\ud800"}'  # no Unicode text: a wrong token, not a crash
+        assert _error(c.post("/model/parse", content=surrogate, headers={"content-type": "application/json"}), 401)
         for path in ("/health", "/", "/docs", "/openapi.json"):
             assert c.get(path).status_code == 200
+        for page in ("/", "/docs"):  # opened as /?token=...: they pass it on with their requests
+            assert 'get("token")' in c.get(page).text and "Bearer ${TOKEN}" in c.get(page).text
 
 
 def test_predict_gives_the_jsonl_records(client, tiny_model_file):
@@ -217,12 +222,14 @@ def test_the_real_server_process(tiny_model_file):
 
     import httpx
 
-    from tests.helpers import ROOT, free_port, wait_until_serving
+    from tests.helpers import ROOT, wait_until_serving
 
-    port = free_port()
-    cmd = [sys.executable, "-m", "slotfill", "serve", f"ckpt={tiny_model_file}", f"port={port}"]
+    cmd = [sys.executable, "-m", "slotfill", "serve", f"ckpt={tiny_model_file}", "port=0"]  # any free port...
     cmd.append("connections.request_timeout_s=1")
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"}, stderr=subprocess.PIPE)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    said = proc.stdout.readline()
+    port = int(said.rsplit(":", 1)[-1])  # ...and the first line names the one it took
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_serving(proc, url, timeout=60, poll=0.2)
@@ -399,7 +406,11 @@ def test_the_api_page_lists_every_endpoint_and_sends_requests(live_server, brows
 
 def test_a_lone_surrogate_is_a_422_not_a_500(client):
     """JSON allows the escape "\\ud800" alone; it is no Unicode character, so no answer can be serialised."""
-    for path, body in (("/parse", '{"text": "from \\ud800 boston"}'), ("/predict", '{"texts": ["ok", "\\udfff"]}')):
+    for path, body in (
+        ("/parse", '{"text": "from \\ud800 boston"}'),
+        ("/predict", '{"texts": ["ok", "\\udfff"]}'),
+        ("/parse", '{"text": "ok", "message_id": "\\ud800"}'),  # sent back as given: no answer could carry it
+    ):
         resp = client.post(path, content=body, headers={"content-type": "application/json"})
         message = _error(resp, 422)
         assert "lone surrogate" in message, message

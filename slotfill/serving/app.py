@@ -121,6 +121,8 @@ def create_app(
     @app.post("/model/parse", summary="Tag one sentence: Rasa NLU's endpoint (an external NLU server for a Rasa bot)")
     async def model_parse(body: ParseRequest) -> JSONResponse:
         _check_text(body.text, limits)
+        if body.message_id is not None:  # sent back as given: it must be text JSON can carry
+            _check_text(body.message_id, limits, "message_id")
         if body.nbest > 1:  # alternatives cost a second pass: tagged on its own, outside the micro-batches
             results = await batcher.run(partial(backend.predict, nbest=body.nbest), [body.text])
         else:

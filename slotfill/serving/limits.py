@@ -155,7 +155,9 @@ class TokenGuard:
             message = await receive()  # BodyLimit replays the whole body in one message
             given += self._in_body(message.get("body", b""))
             receive = _replaying(message, receive)
-        if not any(hmac.compare_digest(g.encode(), self.token.encode()) for g in given):
+        expected = self.token.encode()
+        # surrogatepass: a lone surrogate in a client's token is a wrong token (401), not a crash
+        if not any(hmac.compare_digest(g.encode("utf-8", "surrogatepass"), expected) for g in given):
             await _send_json(send, 401, {"error": "missing or wrong token: add ?token=... (auth_token)"})
             return
         await self.app(scope, receive, send)

@@ -25,6 +25,7 @@ class PredictRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"texts": ["flights to boston", "fares from denver"]}]}
     )
+    token: str | None = Field(None, description="the auth_token, as Rasa's clients send it (or ?token=...)")
     texts: list[str] | None = Field(None, description="raw sentences (tokenised by slotfill)")
     sentences: list[list[str]] | None = Field(None, description="pre-tokenised sentences (benchmark format)")
     min_confidence: float | None = Field(

@@ -74,6 +74,10 @@ def serve(cfg) -> None:
         raise ConfigError(f"log_level={level}: choose one of {', '.join(LOG_LEVELS)}")
     options = from_mapping(Connections, s["connections"], "connections").uvicorn_options()
     spread = workers > 1 and listeners.SPREAD
+    if port == 0 and not spread:  # a free port chosen here, so that the line below can name it
+        probe = check_address(host, 0, hold=True)
+        port = probe.getsockname()[1]
+        probe.close()
     held = check_address(host, port, hold=spread)  # held from here until the server stops
     with held or contextlib.nullcontext():
         port = held.getsockname()[1] if held else port  # port=0: the free port the workers share
