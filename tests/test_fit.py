@@ -140,11 +140,15 @@ def test_data_fingerprint_follows_the_data():
     assert data_fingerprint(None) is None
 
 
-def test_init_from_starts_a_new_run_from_trained_weights(trained_sample, tmp_path):
+def test_init_from_starts_a_new_run_from_trained_weights(trained_sample, tmp_path, caplog):
     source = trained_sample["model_file"]
     scratch = train_on_sample(tmp_path / "scratch", epochs=1)
-    tuned = train_on_sample(tmp_path / "tuned", epochs=1, extra=[f"init_from={source}", "optimizer.lr=0.001"])
-    # the architecture and the head come from the model file; one epoch keeps what it learned
+    extra = [f"init_from={source}", "optimizer.lr=0.001", "model.cell=gru"]
+    with caplog.at_level("WARNING", logger="slotfill.training.fit"):
+        tuned = train_on_sample(tmp_path / "tuned", epochs=1, extra=extra)
+    # the architecture and the head come from the model file, said when the command asked otherwise
+    said = next(r.getMessage() for r in caplog.records if "own architecture" in r.getMessage())
+    assert said.startswith(f"init_from={source}: the model's own architecture is used (") and "model.cell=gru" in said
     assert tuned["model"] == trained_sample["model"] and tuned["init_from"] == source
     assert tuned["scores"]["valid"]["f1"] > 90.0 > scratch["scores"]["valid"]["f1"]
 

@@ -257,3 +257,23 @@ def test_overwrite_keeps_the_old_run_when_the_new_data_does_not_load(tmp_path, c
     assert e.value.code == 2 and "2 tags for 3 tokens" in capsys.readouterr().err
     assert (tmp_path / "run" / "model.pt").read_bytes() == b"the finished run's model"  # not cleared for nothing
     assert read_status(tmp_path / "run")["status"] == "completed"
+
+
+@pytest.mark.parametrize(
+    "args, problem",
+    [
+        (["resume={tmp}/typo"], "resume={tmp}/typo: no such run folder"),
+        (["resume={tmp}/a_file"], "resume={tmp}/a_file: a file; resume= takes the run folder"),
+        (["data=sample", "hydra.run.dir={tmp}/a_file"], "hydra.run.dir={tmp}/a_file: a file; give a folder"),
+        (["data=sample", "hydra.run.dir=/proc/no/run"], "hydra.run.dir=/proc/no/run: cannot write there"),
+    ],
+)
+def test_run_folder_mistakes_are_one_line_before_hydra_makes_a_folder(tmp_path, capsys, args, problem):
+    from slotfill.cli.main import main
+
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(SystemExit) as e:
+        main(["train", *(a.format(tmp=tmp_path) for a in args)])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.startswith(f"error: {problem.format(tmp=tmp_path)}"), err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "typo").exists()

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 
 from slotfill.cli.argv import (
     extract_texts,
@@ -28,7 +29,7 @@ from slotfill.cli.argv import (
 from slotfill.cli.exits import ctrl_c_interrupts, friendly_errors
 from slotfill.core import collector
 from slotfill.core.resources import conf_dir
-from slotfill.errors import ConfigError
+from slotfill.errors import ConfigError, SlotfillError
 
 COMMAND_ENV = "SLOTFILL_COMMAND"  # the running command, for the processes Lightning starts for further DDP ranks
 
@@ -173,9 +174,22 @@ def hydra_argv(name: str, argv: list[str]) -> tuple[list[str], list[str]]:
         texts, argv = extract_texts(argv)
     argv = quote_paths(argv)
     if name == "train":
+        _check_resume_folder(argv)
         argv = torchrun_argv(resume_argv(argv))
         _refuse_a_busy_run_dir(argv)
     return texts, flags_last(job_name(argv, name))
+
+
+def _check_resume_folder(argv: list[str]) -> None:
+    """``resume=`` names an existing run folder: refused before Hydra makes a folder of a mistyped path."""
+    given = [a.split("=", 1)[1].strip("'\"") for a in argv if a.startswith("resume=")]
+    if not given or given[-1] in ("", "null"):
+        return
+    folder = Path(given[-1])
+    if folder.is_file():
+        raise ConfigError(f"resume={folder}: a file; resume= takes the run folder (RUN_DIR) that holds it")
+    if not folder.is_dir():
+        raise ConfigError(f"resume={folder}: no such run folder")
 
 
 def _refuse_a_busy_run_dir(argv: list[str]) -> None:
@@ -183,8 +197,15 @@ def _refuse_a_busy_run_dir(argv: list[str]) -> None:
     before Hydra overwrites its ``.hydra/`` (that run's record of its settings)."""
     dirs = [a.split("=", 1)[1].strip("'\"") for a in argv if a.startswith("hydra.run.dir=")]
     if dirs and "${" not in dirs[-1]:
+        from slotfill.core.files import check_writable
         from slotfill.training.run_folder import RunFolder, check_free, is_rank_zero
 
+        if Path(dirs[-1]).exists() and not Path(dirs[-1]).is_dir():
+            raise ConfigError(f"hydra.run.dir={dirs[-1]}: a file; give a folder for the run")
+        try:
+            check_writable(dirs[-1])
+        except SlotfillError as e:
+            raise ConfigError(f"hydra.run.dir={e}") from None
         check_free(dirs[-1])
         resuming = any(a.startswith("resume=") and a not in ("resume=", "resume=null") for a in argv)
         overwrite = any(a.lstrip("+").lower() == "overwrite=true" for a in argv)

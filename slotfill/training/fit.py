@@ -115,6 +115,11 @@ def _model(net_cfg: NetConfig, source_file: str | None, datamodule: SlotDataModu
     return model
 
 
+def _differences(asked: dict, used: dict) -> list[str]:
+    """``model.KEY=VALUE`` for each setting asked for that the model built does not have."""
+    return [f"model.{k}={asked[k]}" for k in asked if k in used and asked[k] != used[k]]
+
+
 def _ranks(cfg: DictConfig) -> int:
     """The training processes on this machine: the DDP devices, else one."""
     devices = cfg.trainer.get("devices", 1)
@@ -139,7 +144,14 @@ def build(cfg: DictConfig) -> tuple[SlotDataModule, SlotTaggerModule, pl.Trainer
     teacher = SlotModel.load(train_cfg.distill_from) if train_cfg.distill_from else None
     if teacher is None and (unused := _distillation_without_teacher(train_cfg)):
         log.warning("%s: no teacher (train.distill_from), so no distillation: ignored", unused)
-    net_cfg = source.config if source is not None else NetConfig.from_dict(_plain(cfg.model))
+    asked = NetConfig.from_dict(_plain(cfg.model))
+    net_cfg = source.config if source is not None else asked
+    if source is not None and (ignored := _differences(asked.to_dict(), net_cfg.to_dict())):
+        log.warning(
+            "init_from=%s: the model's own architecture is used (%s ignored; metrics.json records the model as built)",
+            source_file,
+            ", ".join(ignored),
+        )
     if teacher is not None:
         _check_temperature(train_cfg, teacher.config, net_cfg)
     accelerator = str(cfg.trainer.get("accelerator", "cpu"))
