@@ -59,12 +59,15 @@ def files(tmp_path, tiny_model_file):
     latin1.write_bytes("fine\ncaf\xe9\n".encode("latin-1"))
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(b"not a model")
+    unfinished = tmp_path / "unfinished"  # a run killed before it wrote model.pt
+    unfinished.mkdir()
+    (unfinished / "run.json").write_text('{"status": "running"}')
     bad = tmp_path / "bad"
     for split in ("train", "valid", "test"):
         write_split(bad, split, "a b\n", "O\n", None)
     return {
         **{"model": tiny_model_file, "run": run, "eq": eq, "latin1": latin1, "garbage": garbage},
-        **{"bad": bad, "tmp": tmp_path},
+        **{"bad": bad, "tmp": tmp_path, "unfinished": unfinished},
     }
 
 
@@ -77,6 +80,8 @@ CASES = [
     (["predict", "hello"], 2, "ckpt is required"),
     (["predict", "ckpt=/nope/model.pt", "hello"], 2, "checkpoint not found"),
     (["predict", "ckpt={run}/checkpoints", "hello"], 2, "a folder without model.pt"),
+    (["predict", "ckpt={unfinished}", "hello"], 2, "a run folder without model.pt: its run has not finished"),
+    (["ensemble", "{unfinished}", "{model}", "-o", "{tmp}/e.pt"], 2, "its run has not finished (resume="),
     (["predict", "ckpt={model}"], 2, "nothing to tag"),
     (["predict", "ckpt={model}", "input={latin1}"], 2, "latin1.txt:2: not valid UTF-8"),
     (["predict", "ckpt={model}", "input=/nope.txt"], 2, "/nope.txt: file not found"),

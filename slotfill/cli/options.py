@@ -10,7 +10,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from slotfill.core.schema import MODEL_FILE, model_path
+from slotfill.core.schema import model_path, no_model_in
 from slotfill.core.settings import true_or_false, whole_number
 from slotfill.errors import CheckpointError, ConfigError
 
@@ -73,7 +73,7 @@ def existing_checkpoint(cfg: DictConfig, key: str) -> Path:
     """The model file ``cfg[key]`` names (a run folder stands for its model.pt), refused when missing."""
     path = model_path(str(OmegaConf.select(cfg, key)))
     if path.is_dir():
-        raise CheckpointError(f"{path}: a folder without {MODEL_FILE} ({key}= takes {CKPT_HINT})")
+        raise CheckpointError(no_model_in(path, f"{key}= takes {CKPT_HINT}"))
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found ({key}={path})")
     return path

@@ -56,6 +56,17 @@ def metrics_record(kind: str, card: dict, scores: dict[str, dict], **facts) -> d
 
 
 MODEL_FILE = "model.pt"  # what a training run writes into its folder
+RUN_RECORD = "run.json"  # ...and its status and config, from the start (slotfill.training.run_folder)
+
+
+def no_model_in(folder: str | Path, hint: str) -> str:
+    """Why a folder named as a model is not one: an unfinished run's folder, or any other."""
+    if (Path(folder) / RUN_RECORD).is_file():
+        return (
+            f"{folder}: a run folder without {MODEL_FILE}: its run has not finished (resume={folder} finishes "
+            "it; or give one of its checkpoints/*.ckpt)"
+        )
+    return f"{folder}: a folder without {MODEL_FILE} ({hint})"
 
 
 def model_path(path: str | Path, suffix: str = ".pt") -> Path:

@@ -22,7 +22,7 @@ from slotfill.core.batch import encode_batch
 from slotfill.core.files import write_atomic
 from slotfill.core.fingerprint import model_fingerprint
 from slotfill.core.ranking import ranked
-from slotfill.core.schema import CARD_KEYS, FORMAT_VERSION, MODEL_FILE, check_format, model_path
+from slotfill.core.schema import CARD_KEYS, FORMAT_VERSION, check_format, model_path, no_model_in
 from slotfill.core.settings import whole_number
 from slotfill.core.vocab import Vocabularies
 from slotfill.errors import CheckpointError, ConfigError, SlotfillError, first_line
@@ -368,7 +368,7 @@ def read_torch_file(path: str | Path) -> object:
 def _read_state(path: Path) -> dict:
     """The model state inside ``model.pt`` or a Lightning checkpoint (weights only: no pickled code)."""
     if path.is_dir():
-        raise CheckpointError(f"{path}: a folder without {MODEL_FILE} (give a run folder, a model.pt or a .ckpt)")
+        raise CheckpointError(no_model_in(path, "give a run folder, a model.pt or a .ckpt"))
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
     raw = read_torch_file(path)

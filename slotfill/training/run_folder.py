@@ -32,11 +32,12 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from slotfill.core.files import write_json
+from slotfill.core.schema import RUN_RECORD
 from slotfill.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-RUN_FILE = "run.json"
+RUN_FILE = RUN_RECORD
 LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
 LOCK_FILE = ".slotfill.lock"
 # what Hydra (and a launcher logging this very run) writes before training starts: not another run's files
