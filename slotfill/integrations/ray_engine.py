@@ -21,13 +21,12 @@ import logging
 import os
 import re
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from slotfill.core import collector
+from slotfill.core import collector, native_stderr
 from slotfill.core.backends import choose
 from slotfill.core.file_systems import RUN_MARK, filesystem, in_folder, is_url, open_binary, stamp, url_files
 from slotfill.core.limits import MAX_LINE_BYTES, PREDICT_CHUNK
@@ -391,34 +390,13 @@ def _ray():
 _LOG_LEVEL_LINE = re.compile(rb"^\[[^\]]*\] logging\.cc:\d+: Set ray log level from environment variable")
 
 
-@contextlib.contextmanager
-def _said_by_ray() -> Iterator[None]:
-    """What Ray's C++ code writes to this process's stderr (file descriptor 2) in the block, passed on
-    after it but for the log-level line."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as said:
-        os.dup2(said.fileno(), 2)
-        try:
-            yield
-        except BaseException:
-            said.truncate(0)  # what failed is said in slotfill's one line, with Ray's own reason
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            said.seek(0)
-            for line in said:
-                if not _LOG_LEVEL_LINE.match(line):
-                    os.write(2, line)  # the descriptor: sys.stderr may be a notebook's stream
-
-
 def start_ray(ray, address: str | None) -> None:
     """Join the cluster at ``address``, or start a local Ray (None); a one-line error when neither can be done."""
     import warnings
 
     try:
-        with warnings.catch_warnings(), _said_by_ray():  # Ray's client warns on stderr before it raises
+        # Ray's client warns on stderr before it raises; its core worker says its log level on every start
+        with warnings.catch_warnings(), native_stderr.filtered(_LOG_LEVEL_LINE, quiet_on_error=True):
             warnings.simplefilter("ignore")
             ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     except (OSError, RuntimeError) as e:  # ConnectionError, TimeoutError...: the cluster's, not a file's

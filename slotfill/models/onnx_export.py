@@ -13,9 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
-import sys
-import tempfile
+import re
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from slotfill.core import native_stderr
 from slotfill.core.files import check_writable, write_atomic
 from slotfill.core.fingerprint import GRAPH_FINGERPRINT, GRAPH_SIDECAR, sidecar_digest
 from slotfill.core.sidecar import onnx_path_for, sidecar_path
@@ -95,7 +94,7 @@ def export_onnx(model: SlotModel, output: str | Path, opset: int = 17) -> Path:
     check_writable(out.parent)
     tmp = out.with_name(f".{out.name}.tmp")
     try:
-        with warnings.catch_warnings(), _without_packing_shape_warnings():
+        with warnings.catch_warnings(), native_stderr.filtered(_PACKING_SHAPES):
             warnings.simplefilter("ignore")  # the RNN-with-batch-size tracer warnings do not apply to packed inputs
             torch.onnx.export(
                 _Graph(model.eval()),
@@ -130,24 +129,9 @@ def _sign(graph: Path, meta: dict) -> None:
     onnx.save(proto, str(graph))
 
 
-@contextlib.contextmanager
-def _without_packing_shape_warnings() -> Iterator[None]:
-    """The exporter's C++ side warns that ``prim::PackPadded``/``PadPacked`` have no shape inference:
-    true and harmless here (the axes are declared dynamic, and parity is checked), but printed
-    straight to file descriptor 2. Other lines it prints there are passed on."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as caught:
-        os.dup2(caught.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            caught.seek(0)
-            for line in caught.read().decode("utf-8", "replace").splitlines(keepends=True):
-                if "prim::PackPadded" not in line and "prim::PadPacked" not in line:
-                    sys.stderr.write(line)
+# the exporter's C++ side warns that prim::PackPadded/PadPacked have no shape inference: true and harmless
+# here (the axes are declared dynamic, and parity is checked), but printed straight to descriptor 2
+_PACKING_SHAPES = re.compile(rb"prim::PackPadded|prim::PadPacked")
 
 
 class _DropMessage(logging.Filter):
