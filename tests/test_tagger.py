@@ -54,6 +54,15 @@ def test_tokens_in_and_raw_text_in_agree(tiny):
     assert [r["intent"] for r in raw] == [r["intent"] for r in tokens]
 
 
+def test_the_wrong_kind_of_input_is_named_not_tagged(tiny):
+    with pytest.raises(TypeError, match="sentence 1: predict_tokens takes lists of str tokens"):
+        tiny.predict_tokens(["flights to boston"])  # a str: its characters would be tagged as tokens
+    with pytest.raises(TypeError, match="sentence 2: predict_tokens takes lists of str tokens"):
+        tiny.predict_tokens([["to", "boston"], ["to", None]])
+    with pytest.raises(TypeError, match="text 2: NoneType, not a str"):
+        tiny.predict(["to boston", None])
+
+
 def test_bad_options_are_config_errors(tiny_model_file):
     with pytest.raises(ConfigError, match="precision='fp8'"):
         SlotTagger.load(tiny_model_file, precision="fp8")

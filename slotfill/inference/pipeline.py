@@ -71,6 +71,9 @@ class TextTagger:
         whole_number(nbest, "nbest")
         if isinstance(texts, str):
             texts = [texts]
+        for i, t in enumerate(texts, 1):
+            if not isinstance(t, str):
+                raise TypeError(f"text {i}: {type(t).__name__}, not a str (predict tags sentences as typed)")
         tokenized = [tokenize(check_text(t, f"text {i}")) for i, t in enumerate(texts, 1)]
         sentences = [[tok.text for tok in toks] for toks in tokenized]
         results = self._predict_tokens(sentences, batch_size, tokenized, nbest)
@@ -89,6 +92,9 @@ class TextTagger:
         """Tag pre-tokenised sentences (benchmark format); spans carry token offsets only."""
         check_confidence(min_confidence)
         whole_number(nbest, "nbest")
+        for i, s in enumerate(sentences, 1):  # a str is a sequence too: of characters, each tagged as a token
+            if isinstance(s, str) or not all(isinstance(t, str) for t in s):
+                raise TypeError(f"sentence {i}: predict_tokens takes lists of str tokens (as typed: predict)")
         results = self._predict_tokens([list(s) for s in sentences], batch_size, None, nbest)
         return [drop_unsure(r, min_confidence) for r in results] if min_confidence else results
 
