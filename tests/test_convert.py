@@ -89,6 +89,9 @@ def test_a_refused_split_leaves_no_other_split_behind(tmp_path, where):
         write_split(src, "valid", "-DOCSTART- boston\n", "O B-toloc\n", None)
         problem = "-DOCSTART- cannot be written as conll"
     out = tmp_path / "out"
+    out.mkdir()
+    (out / "train.conll").write_text("an earlier conversion\n")  # the user's: kept when this one is refused
     with pytest.raises(DataError, match=problem):
         convert(src, out, "conll")
-    assert not out.exists() or not list(out.iterdir())
+    assert sorted(p.name for p in out.iterdir()) == ["train.conll"] and not list(tmp_path.glob(".out*"))
+    assert (out / "train.conll").read_text() == "an earlier conversion\n"

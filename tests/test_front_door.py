@@ -62,6 +62,8 @@ def files(tmp_path, tiny_model_file):
     unfinished = tmp_path / "unfinished"  # a run killed before it wrote model.pt
     unfinished.mkdir()
     (unfinished / "run.json").write_text('{"status": "running"}')
+    (unfinished / "checkpoints").mkdir()
+    (unfinished / "checkpoints" / "last.ckpt").write_bytes(b"an epoch saved")
     bad = tmp_path / "bad"
     for split in ("train", "valid", "test"):
         write_split(bad, split, "a b\n", "O\n", None)

@@ -11,6 +11,7 @@ work from any folder.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -200,17 +201,24 @@ def _refuse_a_busy_run_dir(argv: list[str]) -> None:
         from slotfill.core.files import check_writable
         from slotfill.training.run_folder import RunFolder, check_free, is_rank_zero
 
-        if Path(dirs[-1]).exists() and not Path(dirs[-1]).is_dir():
-            raise ConfigError(f"hydra.run.dir={dirs[-1]}: a file; give a folder for the run")
+        folder = Path(dirs[-1])
+        if folder.exists() and not folder.is_dir():
+            raise ConfigError(f"hydra.run.dir={folder}: a file; give a folder for the run")
+        made = next((p for p in [*reversed(folder.parents), folder] if not p.exists()), None)
         try:
-            check_writable(dirs[-1])
+            check_writable(folder)
         except SlotfillError as e:
             raise ConfigError(f"hydra.run.dir={e}") from None
-        check_free(dirs[-1])
+        finally:  # a probe only: Hydra makes the folder, if the command gets that far
+            if made is not None and made.is_dir():
+                shutil.rmtree(made)
+        check_free(folder)
+        given = [a.split("=", 1)[1].lower() for a in argv if a.lstrip("+").startswith("overwrite=")]
+        overwrite = bool(given) and given[-1] == "true"
         resuming = any(a.startswith("resume=") and a not in ("resume=", "resume=null") for a in argv)
-        overwrite = any(a.lstrip("+").lower() == "overwrite=true" for a in argv)
-        if not resuming and is_rank_zero():
-            RunFolder(dirs[-1]).check_claim(overwrite=overwrite)
+        other_config = any(a.split("=")[0] in OTHER_CONFIG for a in argv)  # it may set overwrite itself
+        if not resuming and not other_config and is_rank_zero():
+            RunFolder(folder).check_claim(overwrite=overwrite)
 
 
 def run_command(name: str, argv: list[str]) -> int:

@@ -32,9 +32,9 @@ def train(cfg: DictConfig) -> dict:
     options.check_train(cfg)
     out_dir = Path(cfg.output_dir)
     folder = run_folder.RunFolder(out_dir) if run_folder.is_rank_zero() else None
-    if folder is not None and last_checkpoint is None:
-        folder.check_claim(overwrite=cfg.overwrite)  # the refusal at once, before the data loads
     with run_folder.lock(out_dir) if folder is not None else contextlib.nullcontext():
+        if folder is not None and last_checkpoint is None:
+            folder.check_claim(overwrite=cfg.overwrite)  # the refusal at once, before the data loads
         return _train_in(cfg, folder, out_dir, last_checkpoint)
 
 

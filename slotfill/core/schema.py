@@ -60,13 +60,21 @@ RUN_RECORD = "run.json"  # ...and its status and config, from the start (slotfil
 
 
 def no_model_in(folder: str | Path, hint: str) -> str:
-    """Why a folder named as a model is not one: an unfinished run's folder, or any other."""
-    if (Path(folder) / RUN_RECORD).is_file():
-        return (
-            f"{folder}: a run folder without {MODEL_FILE}: its run has not finished (resume={folder} finishes "
-            "it; or give one of its checkpoints/*.ckpt)"
-        )
-    return f"{folder}: a folder without {MODEL_FILE} ({hint})"
+    """Why a folder named as a model is not one: a run's folder (by how its run went), or any other."""
+    import json
+
+    try:
+        status = json.loads((Path(folder) / RUN_RECORD).read_text()).get("status")
+    except (OSError, ValueError, AttributeError):
+        return f"{folder}: a folder without {MODEL_FILE} ({hint})"
+    if status == "completed":
+        return f"{folder}: a completed run's folder without {MODEL_FILE} (moved or deleted?): give the model file"
+    if not (Path(folder) / "checkpoints" / "last.ckpt").is_file():
+        return f"{folder}: a run folder without {MODEL_FILE}: its run saved no epoch: train it again"
+    return (
+        f"{folder}: a run folder without {MODEL_FILE}: its run has not finished (resume={folder} finishes it; "
+        "or give one of its checkpoints/*.ckpt)"
+    )
 
 
 def model_path(path: str | Path, suffix: str = ".pt") -> Path:

@@ -52,21 +52,32 @@ def convert(
         jobs = [(p, dst / (split + formats.suffix(to))) for split, p in find_splits(src, src_format).items()]
     else:
         jobs = [(src, dst)]
-    # every split read (and checked) before any is written; a write that fails takes this call's others
-    # with it: a refused data set is never left behind in part
+    # every split read (and checked) before any is written, and written beside its place first: only when
+    # all are written do they replace what was there, so a refused data set leaves nothing and loses nothing
     read = [(source, target, *formats.read_file(source, src_format, src_scheme)) for source, target in jobs]
+    staging = dst.parent / f".{dst.name}.converting"
+    _remove(staging)
     written: list[Written] = []
     try:
         for source, target, records, extras in read:
-            written.append(_write(source, target, records, extras, to, scheme, options))
-    except BaseException:
-        for w in written:
-            if w.path.is_dir():
-                shutil.rmtree(w.path)
-            else:
-                w.path.unlink(missing_ok=True)
-        raise
+            staged = staging / target.relative_to(dst) if target != dst else staging / dst.name
+            staged.parent.mkdir(parents=True, exist_ok=True)
+            written.append(_write(source, staged, records, extras, to, scheme, options))
+        for (_, target, _, _), w in zip(read, written, strict=True):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _remove(target)  # an earlier conversion's file (or split folder): replaced whole
+            w.path.replace(target)
+            w.path = target
+    finally:
+        _remove(staging)
     return written
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _write(source: Path, target: Path, records: list, extras, to: str, scheme: str, options: dict) -> Written:

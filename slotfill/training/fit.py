@@ -115,9 +115,24 @@ def _model(net_cfg: NetConfig, source_file: str | None, datamodule: SlotDataModu
     return model
 
 
-def _differences(asked: dict, used: dict) -> list[str]:
-    """``model.KEY=VALUE`` for each setting asked for that the model built does not have."""
-    return [f"model.{k}={asked[k]}" for k in asked if k in used and asked[k] != used[k]]
+def _model_overrides() -> list[str]:
+    """The model settings the command line gave (Hydra's task overrides; none outside a Hydra job)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():  # the Python API, the tests' compose
+        return []
+    return [o for o in HydraConfig.get().overrides.task if o.lstrip("+~").split("=")[0].split(".")[0] == "model"]
+
+
+def ignored_model_settings(given: list[str], used: dict) -> list[str]:
+    """The ``model=...``/``model.KEY=VALUE`` overrides in ``given`` that the model built (``used``) does not follow."""
+    out = []
+    for override in given:
+        key, _, value = override.lstrip("+~").partition("=")
+        name = key.split(".", 1)[1] if "." in key else None
+        if name is None or name not in used or str(used[name]).lower() != value.strip("'\"").lower():
+            out.append(override)
+    return out
 
 
 def _ranks(cfg: DictConfig) -> int:
@@ -144,9 +159,9 @@ def build(cfg: DictConfig) -> tuple[SlotDataModule, SlotTaggerModule, pl.Trainer
     teacher = SlotModel.load(train_cfg.distill_from) if train_cfg.distill_from else None
     if teacher is None and (unused := _distillation_without_teacher(train_cfg)):
         log.warning("%s: no teacher (train.distill_from), so no distillation: ignored", unused)
-    asked = NetConfig.from_dict(_plain(cfg.model))
+    asked = NetConfig.from_dict(_plain(cfg.model))  # checked, as every setting is, even when not used
     net_cfg = source.config if source is not None else asked
-    if source is not None and (ignored := _differences(asked.to_dict(), net_cfg.to_dict())):
+    if source is not None and (ignored := ignored_model_settings(_model_overrides(), net_cfg.to_dict())):
         log.warning(
             "init_from=%s: the model's own architecture is used (%s ignored; metrics.json records the model as built)",
             source_file,
