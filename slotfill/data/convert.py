@@ -57,12 +57,16 @@ def convert(
     read = [(source, target, *formats.read_file(source, src_format, src_scheme)) for source, target in jobs]
     staging = dst.parent / f".{dst.name}.converting"
     _remove(staging)
+    try:
+        staging.mkdir(parents=True)
+    except OSError as e:
+        raise DataError(dst, None, f"cannot write there ({e.strerror})") from None
     written: list[Written] = []
     try:
         for source, target, records, extras in read:
             staged = staging / target.relative_to(dst) if target != dst else staging / dst.name
             staged.parent.mkdir(parents=True, exist_ok=True)
-            written.append(_write(source, staged, records, extras, to, scheme, options))
+            written.append(_write(source, staged, target, records, extras, to, scheme, options))
         for (_, target, _, _), w in zip(read, written, strict=True):
             target.parent.mkdir(parents=True, exist_ok=True)
             _remove(target)  # an earlier conversion's file (or split folder): replaced whole
@@ -80,8 +84,10 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _write(source: Path, target: Path, records: list, extras, to: str, scheme: str, options: dict) -> Written:
-    """One file (or split folder) of :func:`convert`."""
+def _write(
+    source: Path, staged: Path, target: Path, records: list, extras, to: str, scheme: str, options: dict
+) -> Written:
+    """One file (or split folder) of :func:`convert`, written to ``staged`` for ``target``."""
     if to == "rasa":
         options = {**options, "extras": extras}
     elif extras:
@@ -93,9 +99,9 @@ def _write(source: Path, target: Path, records: list, extras, to: str, scheme: s
             ", ".join(extras.lookups) or "(none)",
             target,
         )
-    formats.write(records, target, to, scheme, **options)
+    formats.write(records, staged, to, scheme, **options)
     moved = formats.retokenized(records) if to in formats.TEXT_FORMATS or options.get("spans") else []
-    return Written(target, len(records), moved)
+    return Written(staged, len(records), moved)
 
 
 def summary(written: list[Written]) -> str:
