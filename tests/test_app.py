@@ -85,6 +85,7 @@ def test_auth_token_guards_the_api_but_not_health_or_the_pages(backend):
         assert _error(c.post("/model/parse", content=surrogate, headers={"content-type": "application/json"}), 401)
         for path in ("/health", "/", "/docs", "/openapi.json"):
             assert c.get(path).status_code == 200
+        assert c.head("/health").status_code == 200  # a load balancer's check
         for page in ("/", "/docs"):  # opened as /?token=...: they pass it on with their requests
             assert 'get("token")' in c.get(page).text and "Bearer ${TOKEN}" in c.get(page).text
 

@@ -164,6 +164,7 @@ CASES = [
     (["compare", "{tmp}"], 2, "not a run folder"),
     (["ensemble", "{model}", "-o", "{tmp}/ens.pt"], 2, "an ensemble needs at least 2 models"),
     (["ensemble", "{model}", "/nope.pt", "-o", "{tmp}/ens.pt"], 2, "checkpoint not found"),
+    (["ensemble", "{run}", "{run}/model.pt", "-o", "{tmp}/ens.pt"], 2, "model.pt: the same weights as"),
 ]
 
 

@@ -129,7 +129,7 @@ def _ensemble(args: argparse.Namespace) -> int:
     from slotfill.models.slot_model import SlotModel
 
     models = [SlotModel.load(run) for run in args.runs]
-    path = SlotModel.combine(models, args.runs).save(args.output)
+    path = SlotModel.combine(models, args.runs, distinct=True).save(args.output)
     print(
         f"wrote {path}: an ensemble of {len(models)} models (each answer costs {len(models)}x one model's compute); "
         f"score it with: slotfill evaluate ckpt={path}"

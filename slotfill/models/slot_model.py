@@ -71,13 +71,19 @@ class SlotModel(nn.Module):
         return len(self.net.members) if isinstance(self.net, EnsembleNet) else 1
 
     @classmethod
-    def combine(cls, models: Sequence[SlotModel], sources: Sequence[str] | None = None) -> SlotModel:
-        """One ensemble model of trained models of one architecture and vocabulary (seeds of one recipe)."""
+    def combine(
+        cls, models: Sequence[SlotModel], sources: Sequence[str] | None = None, distinct: bool = False
+    ) -> SlotModel:
+        """One ensemble model of trained models of one architecture and vocabulary (seeds of one recipe);
+        ``distinct``: the same weights twice (a run folder named beside its own model.pt) refused."""
         sources = [str(s) for s in sources] if sources else [f"model {i + 1}" for i in range(len(models))]
         if len(models) < 2:
             raise SlotfillError("an ensemble needs at least 2 models")
         first = models[0]
+        seen: dict[str, str] = {}
         for model, source in zip(models, sources):
+            if distinct and (twin := seen.setdefault(model.weights_digest(), source)) != source:
+                raise SlotfillError(f"{source}: the same weights as {twin}: an ensemble's models are different runs")
             if model.members > 1:
                 raise SlotfillError(f"{source}: already an ensemble of {model.members}; give the single models")
             if model.config != first.config:

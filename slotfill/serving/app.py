@@ -157,7 +157,8 @@ def create_app(
         tag = partial(backend.predict_tokens, nbest=body.nbest)
         return JSONResponse(sure(await batcher.run(tag, body.sentences), body.min_confidence))
 
-    @app.get("/health", summary="Liveness: the model is loaded")
+    # HEAD too: load balancers' health checks often ask for the status alone
+    @app.api_route("/health", methods=["GET", "HEAD"], summary="Liveness: the model is loaded")
     async def health() -> dict:
         return {"status": "ok", "worker": os.getpid(), "batches": batcher.batches, "sentences": batcher.texts}
 

@@ -174,7 +174,7 @@ def build(cfg: DictConfig) -> tuple[SlotDataModule, SlotTaggerModule, pl.Trainer
     log.info(describe_precision(train_cfg.precision, resolved, net_cfg.cell, accelerator))
     train_cfg = replace(train_cfg, precision=resolved)  # the model file records what it was trained in
     optimizer = _instantiate(cfg.optimizer, "optimizer")
-    _check_optimizer(optimizer)
+    _check_optimizer(optimizer, cfg.optimizer)
     record = RunRecord(OmegaConf.to_container(cfg, resolve=False))
     callbacks = [*_components(cfg.get("callbacks"), "callbacks"), ResumeRandomState(), SettledHeap(), record]
     if train_cfg.average_last > 1:
@@ -263,7 +263,11 @@ def _check_temperature(train_cfg: TrainConfig, teacher: NetConfig, student: NetC
         )
 
 
-def _check_optimizer(optimizer) -> None:
+# how torch's optimisers name their settings in their errors ("Invalid learning rate: -1"), and the keys
+_NAMED_IN_WORDS = {"learning rate": "lr", "weight_decay": "weight_decay", "beta": "betas", "epsilon": "eps"}
+
+
+def _check_optimizer(optimizer, settings: DictConfig) -> None:
     """The optimizer's own checks (a NaN or negative learning rate, ...) on a stand-in parameter,
     so a bad setting is refused before the data is read, not when training starts."""
     if not callable(optimizer):
@@ -271,7 +275,11 @@ def _check_optimizer(optimizer) -> None:
     try:
         optimizer([torch.nn.Parameter(torch.zeros(1))])
     except (ValueError, TypeError) as e:
-        raise ConfigError(f"optimizer: {first_line(e)}") from None
+        said = first_line(e)
+        key = next((k for words, k in _NAMED_IN_WORDS.items() if words in said.lower()), None)
+        if key is not None and key in settings:
+            raise ConfigError(f"optimizer.{key}={settings[key]}: {said}") from None
+        raise ConfigError(f"optimizer: {said}") from None
 
 
 def interactive() -> bool:
