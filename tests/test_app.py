@@ -86,6 +86,7 @@ def test_auth_token_guards_the_api_but_not_health_or_the_pages(backend):
         for path in ("/health", "/", "/docs", "/openapi.json"):
             assert c.get(path).status_code == 200
         assert c.head("/health").status_code == 200  # a load balancer's check
+        assert _error(c.post("/parse?token=s3cret", content=b""), 400) == "empty body: send a JSON object"
         for page in ("/", "/docs"):  # opened as /?token=...: they pass it on with their requests
             assert 'get("token")' in c.get(page).text and "Bearer ${TOKEN}" in c.get(page).text
 

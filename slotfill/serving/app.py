@@ -102,6 +102,8 @@ def create_app(
         errors = e.errors()
         if any(err.get("type") == "json_invalid" for err in errors):
             return _error(400, "malformed JSON body")
+        if any(err.get("type") == "missing" and tuple(err.get("loc", ())) == ("body",) for err in errors):
+            return _error(400, "empty body: send a JSON object")  # no JSON at all is malformed JSON too
         first = errors[0] if errors else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
         detail = [{"loc": list(err.get("loc", ())), "msg": err.get("msg"), "type": err.get("type")} for err in errors]
