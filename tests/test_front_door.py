@@ -78,6 +78,7 @@ CASES = [
     (["predict", "ckpt={model}", "nosuchkey=1", "x"], 2, "unknown setting nosuchkey"),
     (["predict", "ckpt={eq}", "flights to boston"], 0, "flights to boston"),
     (["predict", "ckpt={run}", "flights to boston"], 0, "flights to boston"),
+    (["predict", "ckpt={run}", "output=-", "flights to boston"], 0, "flights to boston"),  # - : standard output
     (["predict", "ckpt={model}", "--cfg", "job"], 0, "batch_size:"),
     (["predict", "hello"], 2, "ckpt is required"),
     (["predict", "ckpt=/nope/model.pt", "hello"], 2, "checkpoint not found"),

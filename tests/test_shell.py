@@ -70,10 +70,31 @@ def test_lines_from_a_pipe_are_answered_in_order_and_blank_ones_skipped(tiny_mod
 
 def test_a_line_that_cannot_be_tagged_is_named_and_the_shell_goes_on(tiny_model_file, capsys):
     out = io.StringIO()
-    with pytest.raises(SlotfillError, match="1 line"):
-        shell.run(_cfg(tiny_model_file, format="jsonl"), io.StringIO("x" * 100_001 + "\nto boston\n"), out)
-    assert [json.loads(line)["text"] for line in out.getvalue().splitlines()] == ["to boston"]
-    assert "error: text 1: 100,001 characters" in capsys.readouterr().err
+    piped = io.TextIOWrapper(io.BytesIO(b"to denver\n" + b"x" * 100_001 + b"\nto bos\xfften\nto boston\n"))
+    with pytest.raises(SlotfillError, match="2 line"):
+        shell.run(_cfg(tiny_model_file, format="jsonl"), piped, out)
+    assert [json.loads(line)["text"] for line in out.getvalue().splitlines()] == ["to denver", "to boston"]
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("error: <stdin>:2: 100,001 characters")  # its own line number, as predict says it
+    assert err[1] == "error: <stdin>:3: not valid UTF-8 (byte 0xff at column 7)"
+
+
+def test_a_closed_standard_input_or_output_is_one_line(tiny_model_file):
+    with pytest.raises(SlotfillError, match="^standard input is closed"):
+        shell.run(_cfg(tiny_model_file), _closed(), io.StringIO())
+
+    class Gone(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    with pytest.raises(SlotfillError, match=r"^<stdout>: write failed \(Broken pipe\); the output is incomplete$"):
+        shell.run(_cfg(tiny_model_file), io.StringIO("to boston\n"), Gone())
+
+
+def _closed() -> io.StringIO:
+    stream = io.StringIO()
+    stream.close()
+    return stream
 
 
 def test_bad_settings_are_refused_before_the_model_loads(tiny_model_file):

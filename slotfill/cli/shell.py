@@ -1,8 +1,8 @@
 """``slotfill shell``: type a sentence, read its slots and intent at once (cf. ``rasa shell nlu``).
 
 The model loads once; each line is answered as soon as it is entered, from a terminal or a pipe.
-A line that cannot be tagged (too long, say) is answered with an ``error:`` line and the shell
-goes on; the exit status is then 1, so a script piping into the shell still learns of it.
+A line that cannot be tagged (too long, not UTF-8) is answered with an ``error:`` line naming it and
+the shell goes on; the exit status is then 2, so a script piping into the shell still learns of it.
 Ctrl-D (end of input), ``/exit`` or ``/quit`` end the shell.
 """
 
@@ -14,10 +14,14 @@ from typing import TextIO
 
 from omegaconf import DictConfig
 
-from slotfill.errors import ConfigError, SlotfillError
+from slotfill.cli.streams import silence_stdout
+from slotfill.core.limits import text_problem
+from slotfill.core.lines import decode_line
+from slotfill.errors import ConfigError, DataError, SlotfillError
 
 FORMATS = ("text", "json", "jsonl")
 QUIT = ("/exit", "/quit")
+STDIN = "<stdin>"  # how errors name a piped line, as predict input=- names it
 ALTERNATIVES = 3  # intents shown after the chosen one in format=text
 
 
@@ -55,6 +59,8 @@ def run(cfg: DictConfig, stdin: TextIO | None = None, stdout: TextIO | None = No
 
     stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
     check(cfg)
+    if stdin is None or stdin.closed:
+        raise SlotfillError("standard input is closed: slotfill shell answers the lines typed or piped into it")
     tagger = load_tagger(cfg)
     typed = stdin.isatty()
     if typed:
@@ -62,34 +68,47 @@ def run(cfg: DictConfig, stdin: TextIO | None = None, stdout: TextIO | None = No
 
         intents = "with intents" if tagger.predicts_intent else "slots only"
         print(f"slotfill shell: {cfg.ckpt} ({intents}). Type a sentence; Ctrl-D or /exit to quit.", file=sys.stderr)
-    answered = failed = 0
+    answered = failed = n = 0
     while True:
-        line = _read(stdin, str(cfg.prompt) if typed else None)
-        if line is None or line.strip() in QUIT:
-            break
-        if not line.strip():
-            continue
+        n += 1
         try:
+            line = _read(stdin, str(cfg.prompt) if typed else None, n)
+            if line is None or line.strip() in QUIT:
+                break
+            if not line.strip():
+                continue
+            problem = text_problem(line)
+            if problem:
+                raise DataError(STDIN, n, problem)
             (result,) = tagger.predict([line], **options.decisions(cfg))
         except SlotfillError as e:
             failed += 1
             print(f"error: {e}", file=sys.stderr, flush=True)
             continue
-        stdout.write(answer(result, str(cfg.format), echo=not typed))
-        stdout.flush()
+        try:
+            stdout.write(answer(result, str(cfg.format), echo=not typed))
+            stdout.flush()
+        except OSError as e:  # a reader that went away (| head -1), a full disk
+            if stdout is sys.stdout:
+                silence_stdout()  # nothing more to flush into a closed pipe at exit
+            raise SlotfillError(f"<stdout>: write failed ({e.strerror or e}); the output is incomplete") from None
         answered += 1
     if failed:
         raise SlotfillError(f"{failed} line(s) could not be tagged (each said why above)")
     return answered
 
 
-def _read(stdin: TextIO, prompt: str | None) -> str | None:
-    """The next line without its newline; None at the end of input."""
+def _read(stdin: TextIO, prompt: str | None, n: int) -> str | None:
+    """Line ``n`` without its newline (a pipe's bytes decoded as predict decodes them); None at the end."""
     if prompt is not None:
         try:
             return input(prompt)
         except EOFError:
             print(file=sys.stderr)
             return None
-    line = stdin.readline()
-    return line.rstrip("\r\n") if line else None
+    raw = getattr(stdin, "buffer", None)
+    if raw is None:  # a text stream (a test's, a notebook's): already text
+        line = stdin.readline()
+        return line.rstrip("\r\n") if line else None
+    data = raw.readline()
+    return decode_line(data.rstrip(b"\n"), STDIN, n) if data else None

@@ -182,7 +182,7 @@ class TextOutput:
     """
 
     def __init__(self, output: str | None = None) -> None:
-        self.output = str(output) if output else None
+        self.output = str(output) if output and str(output) != "-" else None  # "-": standard output, as input=-
         self.name = self.output or "<stdout>"
         self._tmp: Path | None = None
         self._special = False
@@ -213,7 +213,7 @@ class TextOutput:
             self.stream.flush()
         except OSError as e:
             if self.output is None:
-                _silence_stdout()
+                silence_stdout()
             self.abort()
             raise SlotfillError(f"{self.name}: write failed ({e.strerror or e}); the output is incomplete") from None
 
@@ -264,7 +264,7 @@ class TextOutput:
             self.abort()
 
 
-def _silence_stdout() -> None:
+def silence_stdout() -> None:
     """Point standard output at /dev/null: its unwritten buffer would fail again at exit, with a traceback."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
