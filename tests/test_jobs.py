@@ -56,6 +56,10 @@ def test_evaluate_scores_a_split_folder_and_writes_the_shared_schema(tiny_model_
     assert "## Per-intent report" in report and "## Calibration" in report
     for name in ("per_slot_f1", "slot_confusion", "intent_confusion", "confidence_histogram", "reliability"):
         assert (tmp_path / "out" / f"{name}.png").stat().st_size > 1000, name
+    # the same folder again, without figures: an earlier evaluation's are not left beside the new metrics
+    again = [f"ckpt={tiny_model_file}", f"split_dir={d}", "plots=false"]
+    jobs.evaluate(_cfg("evaluate", again, tmp_path / "out"))
+    assert not list((tmp_path / "out").glob("*.png")) and not list((tmp_path / "out").glob("*.svg"))
 
 
 @pytest.mark.parametrize(

@@ -127,10 +127,12 @@ def evaluate(cfg: DictConfig) -> dict:
     if card.get("seed") is not None:  # the model's training seed (slotfill compare's column), not evaluate's own
         facts["seed"] = card["seed"]
     metrics = write_outputs(result, out_dir, card, str(cfg.split), facts, int(cfg.max_errors))
-    if cfg.get("plots", True):
-        from slotfill.evaluation.plots import evaluation_figures  # matplotlib: only when figures are asked for
+    from slotfill.evaluation.plots import clear_evaluation_figures, evaluation_figures  # matplotlib: when drawn
 
+    if cfg.get("plots", True):
         evaluation_figures(result, out_dir, top_k=int(cfg.get("top_k", 15)))
+    else:
+        clear_evaluation_figures(out_dir)  # an earlier evaluation's, in a folder used again
     print(console.evaluation_summary(result, name, str(out_dir / "report.md")))
     return metrics
 

@@ -217,22 +217,33 @@ def reliability_diagram(calibration: dict[str, dict], out: Path) -> list[Path]:
     return _save(fig, out)
 
 
+EVALUATION_FIGURES = ("per_slot_f1", "slot_confusion", "intent_confusion", "confidence_histogram", "reliability")
+
+
+def clear_evaluation_figures(out_dir: str | Path) -> None:
+    """Remove an earlier evaluation's figures from ``out_dir``: none may sit beside another run's metrics."""
+    for name in EVALUATION_FIGURES:
+        for fmt in ("png", "svg"):
+            (Path(out_dir) / f"{name}.{fmt}").unlink(missing_ok=True)
+
+
 def evaluation_figures(result: dict, out_dir: str | Path, top_k: int = 15) -> list[Path]:
     """Every figure of an evaluation (what :func:`slotfill.evaluation.report.evaluate_predictions` returns)."""
     out_dir = Path(out_dir)
-    written = per_slot_f1(result["per_slot"], out_dir / "per_slot_f1")
+    clear_evaluation_figures(out_dir)
+    written = per_slot_f1(result["per_slot"], out_dir / EVALUATION_FIGURES[0])
     labels, matrix = result["type_matrix"]
     written += heatmap(
         labels,
         matrix,
         f"Slot-type confusions (tokens; top {top_k} gold types)",
-        out_dir / "slot_confusion",
+        out_dir / EVALUATION_FIGURES[1],
         "slot type",
     )
     if result.get("intent_matrix"):
         labels, matrix = result["intent_matrix"]
-        written += heatmap(labels, matrix, "Intent confusions (sentences)", out_dir / "intent_confusion", "intent")
+        written += heatmap(labels, matrix, "Intent confusions (sentences)", out_dir / EVALUATION_FIGURES[2], "intent")
     if result.get("calibration"):
-        written += confidence_histogram(result["calibration"], out_dir / "confidence_histogram")
-        written += reliability_diagram(result["calibration"], out_dir / "reliability")
+        written += confidence_histogram(result["calibration"], out_dir / EVALUATION_FIGURES[3])
+        written += reliability_diagram(result["calibration"], out_dir / EVALUATION_FIGURES[4])
     return written
