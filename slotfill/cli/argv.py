@@ -34,6 +34,12 @@ def _words(argv: list[str]) -> list[tuple[str, list[str]]]:
     return words
 
 
+def last_value(argv: list[str], key: str) -> str | None:
+    """What the last ``key=VALUE`` (or ``+key=VALUE``) of a command line gives, quotes dropped; None if none."""
+    values = [a.split("=", 1)[1].strip("'\"") for a in argv if a.lstrip("+").startswith(f"{key}=")]
+    return values[-1] if values else None
+
+
 def unknown_flags(argv: list[str]) -> list[str]:
     """The ``-flags`` of a Hydra command's line that Hydra's parser does not know (``--foo``); ``--cfg=job``,
     ``--multi`` (an abbreviation argparse takes) and ``--`` are known."""
@@ -83,10 +89,9 @@ def resume_argv(argv: list[str]) -> list[str]:
 
     A resumed run continues with its own saved config, so other settings are refused.
     """
-    given = [a for a in argv if a.startswith("resume=")]
-    if not given or given[-1] in ("resume=", "resume=null"):
+    folder = last_value(argv, "resume")
+    if folder in (None, "", "null"):
         return argv
-    folder = given[-1][len("resume=") :].strip("'\"")
     others = [a for a in argv if _OVERRIDE.match(a) and not a.startswith(("resume=", "hydra."))]
     if others:
         raise SlotfillError(

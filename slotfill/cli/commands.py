@@ -22,6 +22,7 @@ from slotfill.cli.argv import (
     extract_texts,
     flags_last,
     job_name,
+    last_value,
     quote_paths,
     resume_argv,
     torchrun_argv,
@@ -183,10 +184,10 @@ def hydra_argv(name: str, argv: list[str]) -> tuple[list[str], list[str]]:
 
 def _check_resume_folder(argv: list[str]) -> None:
     """``resume=`` names an existing run folder: refused before Hydra makes a folder of a mistyped path."""
-    given = [a.split("=", 1)[1].strip("'\"") for a in argv if a.startswith("resume=")]
-    if not given or given[-1] in ("", "null"):
+    given = last_value(argv, "resume")
+    if given in (None, "", "null"):
         return
-    folder = Path(given[-1])
+    folder = Path(given)
     if folder.is_file():
         raise ConfigError(f"resume={folder}: a file; resume= takes the run folder (RUN_DIR) that holds it")
     if not folder.is_dir():
@@ -196,12 +197,12 @@ def _check_resume_folder(argv: list[str]) -> None:
 def _refuse_a_busy_run_dir(argv: list[str]) -> None:
     """A named run folder another process trains in, or that holds another run to keep, is refused
     before Hydra overwrites its ``.hydra/`` (that run's record of its settings)."""
-    dirs = [a.split("=", 1)[1].strip("'\"") for a in argv if a.startswith("hydra.run.dir=")]
-    if dirs and "${" not in dirs[-1]:
+    run_dir = last_value(argv, "hydra.run.dir")
+    if run_dir is not None and "${" not in run_dir:
         from slotfill.core.files import check_writable
         from slotfill.training.run_folder import RunFolder, check_free, is_rank_zero
 
-        folder = Path(dirs[-1])
+        folder = Path(run_dir)
         if folder.exists() and not folder.is_dir():
             raise ConfigError(f"hydra.run.dir={folder}: a file; give a folder for the run")
         made = next((p for p in [*reversed(folder.parents), folder] if not p.exists()), None)
@@ -213,9 +214,8 @@ def _refuse_a_busy_run_dir(argv: list[str]) -> None:
             if made is not None and made.is_dir():
                 shutil.rmtree(made)
         check_free(folder)
-        given = [a.split("=", 1)[1].lower() for a in argv if a.lstrip("+").startswith("overwrite=")]
-        overwrite = bool(given) and given[-1] == "true"
-        resuming = any(a.startswith("resume=") and a not in ("resume=", "resume=null") for a in argv)
+        overwrite = (last_value(argv, "overwrite") or "").lower() == "true"
+        resuming = last_value(argv, "resume") not in (None, "", "null")
         other_config = any(a.split("=")[0] in OTHER_CONFIG for a in argv)  # it may set overwrite itself
         if not resuming and not other_config and is_rank_zero():
             RunFolder(folder).check_claim(overwrite=overwrite)

@@ -57,6 +57,7 @@ def metrics_record(kind: str, card: dict, scores: dict[str, dict], **facts) -> d
 
 MODEL_FILE = "model.pt"  # what a training run writes into its folder
 RUN_RECORD = "run.json"  # ...and its status and config, from the start (slotfill.training.run_folder)
+LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"  # ...and after every epoch, what resume= continues from
 
 
 def no_model_in(folder: str | Path, hint: str) -> str:
@@ -69,7 +70,7 @@ def no_model_in(folder: str | Path, hint: str) -> str:
         return f"{folder}: a folder without {MODEL_FILE} ({hint})"
     if status == "completed":
         return f"{folder}: a completed run's folder without {MODEL_FILE} (moved or deleted?): give the model file"
-    if not (Path(folder) / "checkpoints" / "last.ckpt").is_file():
+    if not (Path(folder) / LAST_CHECKPOINT).is_file():
         return f"{folder}: a run folder without {MODEL_FILE}: its run saved no epoch: train it again"
     return (
         f"{folder}: a run folder without {MODEL_FILE}: its run has not finished (resume={folder} finishes it; "

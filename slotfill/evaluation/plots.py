@@ -231,19 +231,20 @@ def evaluation_figures(result: dict, out_dir: str | Path, top_k: int = 15) -> li
     """Every figure of an evaluation (what :func:`slotfill.evaluation.report.evaluate_predictions` returns)."""
     out_dir = Path(out_dir)
     clear_evaluation_figures(out_dir)
-    written = per_slot_f1(result["per_slot"], out_dir / EVALUATION_FIGURES[0])
+    per_slot, slot_confusion, intent_confusion, histogram, reliability = EVALUATION_FIGURES
+    written = per_slot_f1(result["per_slot"], out_dir / per_slot)
     labels, matrix = result["type_matrix"]
     written += heatmap(
         labels,
         matrix,
         f"Slot-type confusions (tokens; top {top_k} gold types)",
-        out_dir / EVALUATION_FIGURES[1],
+        out_dir / slot_confusion,
         "slot type",
     )
     if result.get("intent_matrix"):
         labels, matrix = result["intent_matrix"]
-        written += heatmap(labels, matrix, "Intent confusions (sentences)", out_dir / EVALUATION_FIGURES[2], "intent")
+        written += heatmap(labels, matrix, "Intent confusions (sentences)", out_dir / intent_confusion, "intent")
     if result.get("calibration"):
-        written += confidence_histogram(result["calibration"], out_dir / EVALUATION_FIGURES[3])
-        written += reliability_diagram(result["calibration"], out_dir / EVALUATION_FIGURES[4])
+        written += confidence_histogram(result["calibration"], out_dir / histogram)
+        written += reliability_diagram(result["calibration"], out_dir / reliability)
     return written

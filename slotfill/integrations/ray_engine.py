@@ -499,7 +499,7 @@ def predict_on_ray(
     if planned:
         read_here = len(files) - len(others)
         tasks = f"; {len(others):,} more (URLs) read by Ray tasks" if others else ""
-        fewer = f"; {actors} actor{'s' if actors > 1 else ''}, one a shard" if actors < settings.concurrency else ""
+        fewer = f"; {_count(actors, 'actor')}, one a shard" if actors < settings.concurrency else ""
         say(
             f"ray: {_count(lines, 'line')} in {_count(read_here, 'file')}, {_count(len(planned), 'chunk')} to tag "
             f"(found in {found_in:.1f} s){tasks}{fewer}"

@@ -32,13 +32,12 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from slotfill.core.files import write_json
-from slotfill.core.schema import RUN_RECORD
+from slotfill.core.schema import LAST_CHECKPOINT, RUN_RECORD
 from slotfill.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 RUN_FILE = RUN_RECORD
-LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
 LOCK_FILE = ".slotfill.lock"
 # what Hydra (and a launcher logging this very run) writes before training starts: not another run's files
 # (rank 1 of DDP writes .pl_hydra_rank_1 under Lightning's launcher, .hydra_rank_1 under torchrun)
