@@ -11,7 +11,14 @@ from omegaconf import OmegaConf
 from slotfill.errors import CheckpointError, ConfigError
 from slotfill.training import run_folder
 from slotfill.training.callbacks import RUN_KEY
-from slotfill.training.run_folder import LAST_CHECKPOINT, RunFolder, read_status, resume_config
+from slotfill.training.run_folder import (
+    EARLIER_RECORD,
+    LAST_CHECKPOINT,
+    RunFolder,
+    earlier_record_kept,
+    read_status,
+    resume_config,
+)
 
 
 def _checkpoint(path, config, data_sha256="d" * 64, **more):
@@ -228,6 +235,7 @@ def _finished_run(folder):
     """A completed run's folder: its model, its run.json, Hydra's copy of its settings."""
     (folder / ".hydra").mkdir(parents=True)
     (folder / ".hydra" / "config.yaml").write_text("model:\n  hidden_size: 128\n")
+    (folder / "train.log").write_text("the finished run's log\n")
     (folder / "model.pt").write_bytes(b"the finished run's model")
     (folder / "run.json").write_text(json.dumps({"status": "completed", "config": {}, "history": []}))
 
@@ -257,6 +265,56 @@ def test_overwrite_keeps_the_old_run_when_the_new_data_does_not_load(tmp_path, c
     assert e.value.code == 2 and "2 tags for 3 tokens" in capsys.readouterr().err
     assert (tmp_path / "run" / "model.pt").read_bytes() == b"the finished run's model"  # not cleared for nothing
     assert read_status(tmp_path / "run")["status"] == "completed"
+    # nor its record of its settings and its log, which Hydra rewrites at start-up
+    assert (tmp_path / "run" / ".hydra" / "config.yaml").read_text() == "model:\n  hidden_size: 128\n"
+    assert (tmp_path / "run" / "train.log").read_text() == "the finished run's log\n"
+    assert not (tmp_path / "run" / EARLIER_RECORD).exists()
+
+
+def _hydra_starts(folder):
+    """What Hydra writes in a run folder at start-up: its record of this run's settings, this run's log."""
+    (folder / ".hydra").mkdir(exist_ok=True)
+    (folder / ".hydra" / "config.yaml").write_text("model:\n  hidden_size: 32\n")
+    with open(folder / "train.log", "a") as f:
+        f.write("the new run's log\n")
+
+
+def test_a_run_that_claims_the_folder_clears_the_earlier_record_and_starts_its_own_log(tmp_path):
+    _finished_run(tmp_path)
+    with earlier_record_kept(tmp_path):
+        _hydra_starts(tmp_path)
+        RunFolder(tmp_path).claim(overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".hydra", "train.log"]
+    assert (tmp_path / "train.log").read_text() == "the new run's log\n"  # not appended to the cleared run's
+    assert (tmp_path / ".hydra" / "config.yaml").read_text() == "model:\n  hidden_size: 32\n"
+
+
+def test_a_run_that_never_claims_the_folder_puts_the_earlier_record_back(tmp_path):
+    _finished_run(tmp_path)
+    with pytest.raises(ConfigError), earlier_record_kept(tmp_path):
+        _hydra_starts(tmp_path)
+        raise ConfigError("the data does not load")
+    assert (tmp_path / ".hydra" / "config.yaml").read_text() == "model:\n  hidden_size: 128\n"
+    assert (tmp_path / "train.log").read_text() == "the finished run's log\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".hydra", "model.pt", "run.json", "train.log"]
+
+
+def test_a_record_a_killed_run_left_set_aside_is_put_back_by_the_next_command(tmp_path, capsys):
+    from slotfill.cli.main import main
+
+    run = tmp_path / "run"
+    _finished_run(run)
+    (run / EARLIER_RECORD).mkdir()  # as a run killed before it claimed the folder leaves it
+    for name in (".hydra", "train.log"):
+        (run / name).rename(run / EARLIER_RECORD / name)
+    _hydra_starts(run)
+    with pytest.raises(SystemExit):
+        main(["train", "data=sample", f"hydra.run.dir={run}"])
+    err = capsys.readouterr().err
+    assert "run folder is not empty (model.pt, run.json)" in err  # the refusal names the run's own files
+    assert (run / ".hydra" / "config.yaml").read_text() == "model:\n  hidden_size: 128\n"
+    assert (run / "train.log").read_text() == "the finished run's log\n"
+    assert not (run / EARLIER_RECORD).exists()
 
 
 @pytest.mark.parametrize(

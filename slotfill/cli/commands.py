@@ -200,7 +200,7 @@ def _refuse_a_busy_run_dir(argv: list[str]) -> None:
     run_dir = last_value(argv, "hydra.run.dir")
     if run_dir is not None and "${" not in run_dir:
         from slotfill.core.files import check_writable
-        from slotfill.training.run_folder import RunFolder, check_free, is_rank_zero
+        from slotfill.training.run_folder import RunFolder, check_free, is_rank_zero, put_back_earlier_record
 
         folder = Path(run_dir)
         if folder.exists() and not folder.is_dir():
@@ -214,11 +214,33 @@ def _refuse_a_busy_run_dir(argv: list[str]) -> None:
             if made is not None and made.is_dir():
                 shutil.rmtree(made)
         check_free(folder)
-        overwrite = (last_value(argv, "overwrite") or "").lower() == "true"
-        resuming = last_value(argv, "resume") not in (None, "", "null")
-        other_config = any(a.split("=")[0] in OTHER_CONFIG for a in argv)  # it may set overwrite itself
-        if not resuming and not other_config and is_rank_zero():
-            RunFolder(folder).check_claim(overwrite=overwrite)
+        if _claims_afresh(argv) and is_rank_zero():
+            put_back_earlier_record(folder)  # one a killed run with overwrite=true left set aside
+            RunFolder(folder).check_claim(overwrite=_overwrites(argv))
+
+
+def _claims_afresh(argv: list[str]) -> bool:
+    """A training that claims its run folder as a new run: not resumed, and not under another primary
+    config (which may set ``resume`` or ``overwrite`` itself)."""
+    resuming = last_value(argv, "resume") not in (None, "", "null")
+    return not resuming and not any(a.split("=")[0] in OTHER_CONFIG for a in argv)
+
+
+def _overwrites(argv: list[str]) -> bool:
+    return (last_value(argv, "overwrite") or "").lower() == "true"
+
+
+def _earlier_run_kept(name: str, argv: list[str]):
+    """``train hydra.run.dir=DIR overwrite=true`` on another run's folder: that run's Hydra record stays
+    its own until this run claims the folder (see :func:`slotfill.training.run_folder.earlier_record_kept`)."""
+    run_dir = last_value(argv, "hydra.run.dir")
+    if name != "train" or run_dir is None or "${" in run_dir or not Path(run_dir).is_dir():
+        return nullcontext()
+    if not (_claims_afresh(argv) and _overwrites(argv)):
+        return nullcontext()
+    from slotfill.training.run_folder import earlier_record_kept, is_rank_zero
+
+    return earlier_record_kept(run_dir) if is_rank_zero() else nullcontext()
 
 
 def run_command(name: str, argv: list[str]) -> int:
@@ -289,7 +311,7 @@ def _run_hydra(name: str, argv: list[str]) -> None:
     sys.argv = [saved[0] if saved else "slotfill", *argv]
     os.environ[COMMAND_ENV] = name
     try:
-        with _single_run_mode() if one_run(name, argv) else nullcontext():
+        with _single_run_mode() if one_run(name, argv) else nullcontext(), _earlier_run_kept(name, argv):
             main()
     finally:
         sys.argv = saved

@@ -10,7 +10,9 @@
 A run folder belongs to one run: training into a folder that holds anything besides what
 Hydra writes at start-up is refused unless ``resume=`` names it or ``overwrite=true`` clears it
 (a run that ended, or was killed, before saving any epoch leaves nothing worth keeping: its
-folder is reused). One process at a time trains in a folder (:func:`lock`).
+folder is reused). With ``overwrite=true`` the earlier run's files, its Hydra record and log
+included, stay as they were until the new run claims the folder (:func:`earlier_record_kept`).
+One process at a time trains in a folder (:func:`lock`).
 
 ``resume=`` continues only the same run on the same data: every checkpoint records the config
 and the data fingerprint it was trained with (:class:`slotfill.training.callbacks.RunRecord`);
@@ -42,6 +44,8 @@ LOCK_FILE = ".slotfill.lock"
 # what Hydra (and a launcher logging this very run) writes before training starts: not another run's files
 # (rank 1 of DDP writes .pl_hydra_rank_1 under Lightning's launcher, .hydra_rank_1 under torchrun)
 _HYDRA_ENTRIES = (".hydra", "train.log", "commands.log", "__main__.log", "train.stdout", LOCK_FILE)
+# where an earlier run's Hydra record waits while a run with overwrite=true starts in its folder
+EARLIER_RECORD = ".earlier_run_record"
 STATUSES = ("running", "completed", "failed", "interrupted")
 # settings that name where a run is rather than what it computes: not compared on resume
 _NOT_COMPARED = ("resume", "output_dir", "init_from", "overwrite")
@@ -113,6 +117,45 @@ def _own_entries(folder: Path) -> list[Path]:
         return []
     ranks = (".pl_hydra", ".hydra_rank_")
     return sorted(p for p in folder.iterdir() if p.name not in _HYDRA_ENTRIES and not p.name.startswith(ranks))
+
+
+def _hydra_record(folder: Path) -> list[Path]:
+    return [folder / name for name in _HYDRA_ENTRIES if name != LOCK_FILE and (folder / name).exists()]
+
+
+def put_back_earlier_record(folder: str | Path) -> bool:
+    """Put an earlier run's Hydra record back in its folder (a run set it aside and never claimed the
+    folder): this run's own record, written at start-up, goes. Whether there was one to put back."""
+    folder = Path(folder)
+    kept = folder / EARLIER_RECORD
+    if not kept.is_dir():
+        return False
+    for p in _hydra_record(folder):
+        shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+    for p in kept.iterdir():
+        p.replace(folder / p.name)
+    kept.rmdir()
+    return True
+
+
+@contextlib.contextmanager
+def earlier_record_kept(folder: str | Path) -> Iterator[None]:
+    """Around a run started with ``overwrite=true`` in a folder that holds another run: Hydra rewrites
+    ``.hydra/`` and appends to the log at start-up, before the data has loaded, so the earlier run's
+    record is set aside first. Claiming the folder clears it with that run's other files; a run that
+    ends without claiming it (data that does not load, a bad setting) puts it back."""
+    folder = Path(folder)
+    put_back_earlier_record(folder)  # one a killed run left set aside
+    record = _hydra_record(folder)
+    if record and _own_entries(folder):
+        kept = folder / EARLIER_RECORD
+        kept.mkdir()
+        for p in record:
+            p.replace(kept / p.name)
+    try:
+        yield
+    finally:
+        put_back_earlier_record(folder)
 
 
 def read_status(folder: str | Path) -> dict | None:
