@@ -266,3 +266,31 @@ def test_a_bad_learning_rate_is_refused_before_the_data_is_read(tmp_path, monkey
     monkeypatch.setattr(datamodule.SlotDataModule, "prepare", lambda self: pytest.fail("read the data first"))
     with pytest.raises(SlotfillError, match=f"^optimizer.{problem}"):  # the setting named
         jobs.train(compose_config(["data=sample", f"optimizer.lr={lr}"], tmp_path / "run"))
+
+
+@pytest.mark.parametrize(
+    "argv, problem",
+    [
+        (["evaluate", "ckpt={tmp}/no_model.pt"], "checkpoint not found"),
+        (["evaluate", "ckpt={tmp}/no_model.pt", "batch_size=0"], "batch_size=0"),
+        (["train", "trainer.max_epochs=0"], "trainer.max_epochs=0"),
+        (["train", "data.path={tmp}/no_data"], "data.path not found"),
+    ],
+)
+def test_a_refused_job_leaves_no_folder_of_its_own(tmp_path, capsys, argv, problem):
+    from slotfill.cli.main import main
+
+    run = tmp_path / "outputs" / "run"
+    with pytest.raises(SystemExit) as e:
+        main([a.replace("{tmp}", str(tmp_path)) for a in argv] + [f"hydra.run.dir={run}"])
+    assert e.value.code == 2 and problem in capsys.readouterr().err
+    assert not run.exists()  # Hydra made it, with .hydra/ and an empty log: nothing to keep
+
+
+def test_a_refused_job_keeps_what_was_in_its_folder_before(tmp_path, capsys):
+    from slotfill.cli.main import main
+
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(SystemExit):
+        main(["evaluate", f"ckpt={tmp_path}/no_model.pt", f"hydra.run.dir={tmp_path}"])
+    assert (tmp_path / "notes.txt").read_text() == "mine"

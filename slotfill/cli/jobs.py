@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import shutil
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -28,14 +30,32 @@ def train(cfg: DictConfig) -> dict:
     """
     from slotfill.training import run_folder  # torch: imported by the commands that train
 
-    cfg, last_checkpoint = run_folder.resume_config(cfg)
-    options.check_train(cfg)
     out_dir = Path(cfg.output_dir)
-    folder = run_folder.RunFolder(out_dir) if run_folder.is_rank_zero() else None
-    with run_folder.lock(out_dir) if folder is not None else contextlib.nullcontext():
-        if folder is not None and last_checkpoint is None:
-            folder.check_claim(overwrite=cfg.overwrite)  # the refusal at once, before the data loads
-        return _train_in(cfg, folder, out_dir, last_checkpoint)
+    rank_zero = run_folder.is_rank_zero()
+    with _dropped_if_unused(out_dir, "train.log", run_folder.LOCK_FILE) if rank_zero else contextlib.nullcontext():
+        cfg, last_checkpoint = run_folder.resume_config(cfg)
+        options.check_train(cfg)
+        folder = run_folder.RunFolder(out_dir) if rank_zero else None
+        with run_folder.lock(out_dir) if folder is not None else contextlib.nullcontext():
+            if folder is not None and last_checkpoint is None:
+                folder.check_claim(overwrite=cfg.overwrite)  # the refusal at once, before the data loads
+            return _train_in(cfg, folder, out_dir, last_checkpoint)
+
+
+@contextlib.contextmanager
+def _dropped_if_unused(out_dir: Path, *startup: str) -> Iterator[None]:
+    """A job that stops before it writes anything leaves no folder behind: Hydra made the folder, its
+    ``.hydra/`` and the job's log (``startup``) before the job could refuse a setting or its data."""
+    try:
+        yield
+    except BaseException:
+        left = {p.name for p in out_dir.iterdir()} if out_dir.is_dir() else None
+        if left is not None and left <= {".hydra", *startup}:
+            for name in left:
+                shutil.rmtree(out_dir / name) if name == ".hydra" else (out_dir / name).unlink()
+            with contextlib.suppress(OSError):  # a folder someone else writes in by now stays
+                out_dir.rmdir()
+        raise
 
 
 def _train_in(cfg: DictConfig, folder, out_dir: Path, last_checkpoint: Path | None):
@@ -101,9 +121,10 @@ def evaluate(cfg: DictConfig) -> dict:
     from slotfill.data.load import load_split
     from slotfill.evaluation.report import evaluate_predictions, label_coverage_warning, write_outputs
 
-    options.check_evaluate(cfg)
-    cols, name = load_split(OmegaConf.to_container(cfg.data, resolve=True), str(cfg.split), cfg.get("split_dir"))
-    tagger = load_tagger(cfg)
+    with _dropped_if_unused(Path(cfg.output_dir), "evaluate.log"):
+        options.check_evaluate(cfg)
+        cols, name = load_split(OmegaConf.to_container(cfg.data, resolve=True), str(cfg.split), cfg.get("split_dir"))
+        tagger = load_tagger(cfg)
     start = time.perf_counter()
     results = tagger.predict_tokens(cols["tokens"], batch_size=cfg.batch_size)
     engine = choose(str(cfg.backend), str(cfg.ckpt))  # what ran it: backend=auto resolved, as precision is
