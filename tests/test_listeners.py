@@ -93,8 +93,8 @@ INTRUDER = """
 import socket, sys
 from slotfill.serving import server
 
-def check_address(host, port, hold=False, checked_by=server.check_address):
-    held = checked_by(host, port, hold)
+def check_address(host, port, hold=False, reuse_port=None, checked_by=server.check_address):
+    held = checked_by(host, port, hold, reuse_port)
     intruder = socket.socket()
     intruder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     intruder.bind((host, held.getsockname()[1]))

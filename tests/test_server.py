@@ -82,3 +82,27 @@ def test_a_settled_app_leaves_everything_loaded_before_out_of_the_collectors_wal
         assert gc.get_freeze_count() >= len(loaded) and len(gc.get_objects()) < 1_000
     finally:
         gc.unfreeze()
+
+
+@pytest.mark.parametrize("port", [0, "free"])
+def test_the_port_stays_held_while_the_model_loads(port, monkeypatch, tmp_path):
+    """No other program can take the port between the check and uvicorn's listening (port=0 included)."""
+    from slotfill.serving import server
+
+    checked = []
+
+    def check(host, port, hold=False, reuse_port=None):
+        sock = check_address(host, port, hold, reuse_port)
+        checked.append(sock.getsockname()[1] if sock else port)
+        return sock
+
+    def load_backend(*args):
+        with socket.socket() as other, pytest.raises(OSError, match="in use"):
+            other.bind(("127.0.0.1", checked[-1]))
+        raise ConfigError("stopped here")
+
+    monkeypatch.setattr(server, "check_address", check)
+    monkeypatch.setattr(server, "load_backend", load_backend)
+    cfg = {"ckpt": str(tmp_path / "model.pt"), "host": "127.0.0.1", "port": free_port() if port == "free" else 0}
+    with pytest.raises(ConfigError, match="stopped here"):
+        serve(OmegaConf.create(cfg))

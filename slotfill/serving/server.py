@@ -20,12 +20,13 @@ from slotfill.version import __version__
 CONFIG_ENV = "SLOTFILL_SERVE_CONFIG"  # the settings each uvicorn worker process rebuilds its app from
 
 
-def check_address(host: str, port: int, hold: bool = False) -> socket.socket | None:
+def check_address(host: str, port: int, hold: bool = False, reuse_port: bool | None = None) -> socket.socket | None:
     """A one-line ConfigError unless ``host:port`` can be listened on now (bound and released as uvicorn
-    binds). ``hold``: the port stays bound for the workers' own sockets (:mod:`slotfill.serving.listeners`),
-    and the bound socket is returned."""
+    binds). ``hold``: the port stays bound, and the bound socket is returned: the one socket a single
+    server listens on, or the port the workers' own sockets share (``reuse_port``, the default with
+    ``hold``: :mod:`slotfill.serving.listeners`)."""
     try:
-        sock = listeners.bind(host, port, reuse_port=hold)
+        sock = listeners.bind(host, port, reuse_port=hold if reuse_port is None else reuse_port)
     except socket.gaierror as e:
         raise ConfigError(f"host={host}: not an address of this machine ({e.strerror})") from None
     except OSError as e:
@@ -58,6 +59,22 @@ def app_from_env():
     return app
 
 
+def _serve_on(sock: socket.socket, config) -> None:
+    """uvicorn serving on the socket bound when the address was checked."""
+    import uvicorn
+
+    server = uvicorn.Server(config)
+    try:
+        server.run(sockets=[sock])
+    except OSError as e:  # listen(): another program bound the port too, and listens on it since
+        host, port = sock.getsockname()[:2]
+        raise SlotfillError(
+            f"port={port}: cannot listen on {host} ({e.strerror}): another program took the port?"
+        ) from None
+    if not server.started:
+        raise SlotfillError(f"port={config.port}: the server did not start (its line above says why)")
+
+
 def serve(cfg) -> None:
     """Check every setting and the address, load the model (a one-line error before listening), run uvicorn."""
     import uvicorn
@@ -74,13 +91,16 @@ def serve(cfg) -> None:
         raise ConfigError(f"log_level={level}: choose one of {', '.join(LOG_LEVELS)}")
     options = from_mapping(Connections, s["connections"], "connections").uvicorn_options()
     spread = workers > 1 and listeners.SPREAD
-    if port == 0 and not spread:  # a free port chosen here, so that the line below can name it
-        probe = check_address(host, 0, hold=True)
-        port = probe.getsockname()[1]
-        probe.close()
-    held = check_address(host, port, hold=spread)  # held from here until the server stops
+    if workers > 1 and not spread:  # uvicorn's supervisor binds: port=0 is chosen here, so that the line below names it
+        if port == 0:
+            probe = check_address(host, 0, hold=True)
+            port = probe.getsockname()[1]
+            probe.close()
+        held = check_address(host, port)
+    else:  # held from here until the server stops: no other program takes it while the model loads
+        held = check_address(host, port, hold=True, reuse_port=spread)
     with held or contextlib.nullcontext():
-        port = held.getsockname()[1] if held else port  # port=0: the free port the workers share
+        port = held.getsockname()[1] if held else port  # port=0: the free port chosen
         backend = load_backend(s["ckpt"], s["backend"], s["threads"], s["precision"])
         line = (
             f"slotfill {__version__}: serving {s['ckpt']} ({backend.name}, {backend.precision}) on http://{host}:{port}"
@@ -89,7 +109,9 @@ def serve(cfg) -> None:
             line += f", {workers} workers loading (each says when it is ready)"
         print(line, flush=True)
         if workers == 1:
-            uvicorn.run(settled(build(s, backend)), host=host, port=port, log_level=level, **options)
+            _serve_on(
+                held, uvicorn.Config(settled(build(s, backend)), host=host, port=port, log_level=level, **options)
+            )
             return
         os.environ[CONFIG_ENV] = json.dumps(s)
         del backend  # each worker loads its own copy
