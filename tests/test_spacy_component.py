@@ -168,3 +168,65 @@ def test_a_trained_model_in_a_real_pipeline_shows_departure_and_arrival(trained_
     nlp.to_disk(tmp_path / "pipeline")  # the component's config names its model: spacy.load rebuilds it
     again = spacy.load(tmp_path / "pipeline")
     assert [(e.text, e.label_) for e in again(SEED).ents] == [(e.text, e.label_) for e in doc.ents]
+
+
+def test_the_components_batch_size_sets_the_batches_whatever_nlp_pipe_streams(tiny_model_file):
+    nlp = spacy.blank("en")
+    component = nlp.add_pipe("slotfill", config={"model": str(tiny_model_file), "batch_size": 5})
+    component.tagger = FixedTagger()
+    list(nlp.pipe([SEED] * 12))  # spaCy streams 1,000 docs at a time unless told
+    assert [len(c) for c in component.tagger.calls] == [5, 5, 2]
+
+
+def test_intent_scores_join_the_cats_an_earlier_component_set(nlp):
+    doc = nlp.make_doc(SEED)
+    doc.cats = {"POSITIVE": 0.9}
+    doc = nlp.get_pipe("slotfill")(doc)
+    assert doc.cats == {"POSITIVE": 0.9, "atis_flight": 0.97, "atis_airfare": 0.02}
+
+
+def test_two_slots_in_one_spacy_token_are_one_span_as_sure_as_the_least(nlp):
+    class TwoInOne(FixedTagger):
+        @staticmethod
+        def _one(text):
+            spans = [
+                {"slot": "cost", "text": "1", "start": 4, "end": 5, "confidence": 0.9},
+                {"slot": "cost", "text": "000", "start": 6, "end": 9, "confidence": 0.6},
+            ]
+            return {"text": text, "spans": spans, "intent": None, "intent_ranking": []}
+
+    nlp.get_pipe("slotfill").tagger = TwoInOne()
+    doc = nlp("for 1,000 dollars")  # spaCy keeps "1,000" one token; slotfill splits it
+    assert [(s.text, s._.slotfill_confidence) for s in doc.spans["slotfill"]] == [("1,000", 0.6)]
+    assert [e.text for e in doc.ents] == ["1,000"]
+
+
+def test_a_doc_that_cannot_be_tagged_goes_to_the_error_handler_and_the_others_are_tagged(nlp):
+    texts = ["from taipei", "to boston", "a " * 50_001, SEED]
+    with pytest.raises(SlotfillError, match=r"^doc 3 of nlp.pipe: 100,002 characters"):
+        list(nlp.pipe(texts))
+    handled = []
+    nlp.set_error_handler(lambda name, proc, docs, e: handled.append((name, [d.text[:5] for d in docs], str(e)[:5])))
+    tagged = list(nlp.pipe(texts))
+    assert [d.text for d in tagged] == [texts[0], texts[1], SEED]
+    assert [e.text for e in tagged[2].ents] == ["taipei", "boston"]
+    assert handled == [("slotfill", ["a a a"], "doc 3")]
+
+
+def test_a_pipeline_saved_with_a_relative_model_path_loads_from_any_folder(tiny_model_file, tmp_path, monkeypatch):
+    import shutil
+
+    (tmp_path / "run").mkdir()
+    shutil.copy(tiny_model_file, tmp_path / "run" / "model.pt")
+    monkeypatch.chdir(tmp_path)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("slotfill", config={"model": "run/model.pt"})
+    before = nlp(SEED)._.slotfill
+    nlp.to_disk(tmp_path / "pipeline")
+    monkeypatch.chdir(tmp_path / "pipeline")  # where run/model.pt leads nowhere
+    again = spacy.load(tmp_path / "pipeline")
+    assert again.get_pipe("slotfill").model == str(tmp_path / "run" / "model.pt")
+    assert again(SEED)._.slotfill == before
+    missing = spacy.blank("en").add_pipe("slotfill", config={"model": "no/model.pt"})  # said at its first doc
+    with pytest.raises(SlotfillError, match="no/model.pt"):
+        missing(spacy.blank("en")("to boston"))

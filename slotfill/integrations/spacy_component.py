@@ -6,19 +6,23 @@ entities: a slot overlapping one of them stays out of ``doc.ents``) and always a
 span group ``doc.spans["slotfill"]``; intent scores in ``doc.cats``; every span's confidence in
 ``span._.slotfill_confidence`` and slotfill's whole answer in ``doc._.slotfill``. slotfill
 tokenises the text on its own and maps its spans onto spaCy's tokens by character offsets.
+``nlp.to_disk`` records the model's absolute path, so ``spacy.load`` finds it from any folder.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 
-from slotfill.errors import MissingExtra
+from slotfill.core.limits import check_text
+from slotfill.errors import MissingExtra, SlotfillError
 
 try:
     from spacy.language import Language
     from spacy.tokens import Doc, Span
-    from spacy.util import filter_spans
+    from spacy.util import filter_spans, raise_error
 except ImportError:  # the extra is not installed
     raise MissingExtra("spacy", "spacy", "the slotfill spaCy component") from None
 
@@ -32,7 +36,7 @@ if not Span.has_extension("slotfill_confidence"):
 
 
 class SlotfillComponent:
-    """Tags each doc with a slotfill model, loaded once; :meth:`pipe` tags a batch of docs at a time."""
+    """Tags each doc with a slotfill model, loaded once; :meth:`pipe` tags ``batch_size`` docs at a time."""
 
     def __init__(
         self,
@@ -43,52 +47,109 @@ class SlotfillComponent:
         spans_key: str = SPANS_KEY,
         min_confidence: float = 0.0,
     ) -> None:
+        from slotfill.core.settings import whole_number
         from slotfill.errors import ConfigError
-        from slotfill.inference.loading import load_tagger
         from slotfill.inference.pipeline import check_confidence
 
         if not model:
             raise ConfigError('the slotfill component needs a model: nlp.add_pipe("slotfill", config={"model": PATH})')
-        self.name, self.model, self.batch_size, self.spans_key = name, str(model), int(batch_size), spans_key
+        self.name, self.model, self.given, self.spans_key = name, str(model), str(model), spans_key
+        self.batch_size = whole_number(batch_size, "batch_size")
         self.min_confidence = check_confidence(min_confidence)
-        self.tagger = load_tagger(self.model)
+        self.tagger = None
+        # a relative path saved by nlp.to_disk may not lead anywhere from where spacy.load runs: its
+        # from_disk loads the model by the absolute path it recorded; otherwise the first doc says so
+        if Path(self.model).is_absolute() or Path(self.model).exists():
+            self._load(self.model)
+
+    def _load(self, model: str) -> None:
+        from slotfill.inference.loading import load_tagger
+
+        self.tagger = load_tagger(model)
+        self.model = str(Path(model).resolve())
+
+    def _ready(self):
+        if self.tagger is None:
+            self._load(self.model)  # the model's own error: not found, or not a slotfill model
+        return self.tagger
 
     def __call__(self, doc: Doc) -> Doc:
-        (result,) = self.tagger.predict([doc.text], min_confidence=self.min_confidence)
+        check_text(doc.text, "the doc")
+        (result,) = self._ready().predict([doc.text], min_confidence=self.min_confidence)
         return self._fill(doc, result)
 
     def pipe(self, docs: Iterable[Doc], batch_size: int | None = None) -> Iterator[Doc]:
-        size = batch_size or self.batch_size
+        """Tag ``docs`` a batch at a time. A doc that cannot be tagged (too long) goes to the error
+        handler (``nlp.set_error_handler``; by default its error is raised, naming the doc's place in
+        the stream), and the other docs of its batch are tagged still."""
+        # spaCy passes nlp.pipe's batch size (1,000 unless given): how many docs it streams at once,
+        # not how many sentences the network should take together, which is this component's setting
         batch: list[Doc] = []
-        for doc in docs:
-            batch.append(doc)
-            if len(batch) >= size:
-                yield from self._tag(batch, size)
+        for n, doc in enumerate(docs, 1):
+            try:
+                check_text(doc.text, f"doc {n} of nlp.pipe")
+            except SlotfillError as e:
+                yield from self._tag(batch)  # the docs before it, in order
                 batch = []
-        if batch:
-            yield from self._tag(batch, size)
+                self.get_error_handler()(self.name, self, [doc], e)
+                continue
+            batch.append(doc)
+            if len(batch) >= self.batch_size:
+                yield from self._tag(batch)
+                batch = []
+        yield from self._tag(batch)
 
-    def _tag(self, docs: list[Doc], size: int) -> Iterator[Doc]:
-        results = self.tagger.predict([d.text for d in docs], size, min_confidence=self.min_confidence)
+    def _tag(self, docs: list[Doc]) -> Iterator[Doc]:
+        if not docs:
+            return
+        results = self._ready().predict([d.text for d in docs], self.batch_size, min_confidence=self.min_confidence)
         for doc, result in zip(docs, results):
             yield self._fill(doc, result)
 
+    def set_error_handler(self, handler: Callable) -> None:
+        """What :meth:`pipe` calls with a doc it cannot tag (``nlp.set_error_handler`` sets it)."""
+        self._error_handler = handler
+
+    def get_error_handler(self) -> Callable:
+        return getattr(self, "_error_handler", raise_error)
+
     def _fill(self, doc: Doc, result: dict) -> Doc:
-        spans = []
+        spans: dict[tuple[int, int], Span] = {}
         for s in result["spans"]:
             span = doc.char_span(s["start"], s["end"], label=s["slot"], alignment_mode="expand")
             if span is None:  # never dropped without a word
                 log.warning("slotfill: the span %r (%s) does not map onto spaCy's tokens", s["text"], s["slot"])
                 continue
+            same = spans.get((span.start, span.end))
+            if same is not None:  # two of slotfill's words in one of spaCy's tokens ("1,000"): one span, least sure
+                same._.slotfill_confidence = min(same._.slotfill_confidence, s["confidence"])
+                continue
             span._.slotfill_confidence = s["confidence"]
-            spans.append(span)
-        doc.spans[self.spans_key] = spans
+            spans[span.start, span.end] = span
+        doc.spans[self.spans_key] = list(spans.values())
         taken = {i for ent in doc.ents for i in range(ent.start, ent.end)}
-        free = [s for s in spans if not any(i in taken for i in range(s.start, s.end))]
+        free = [s for s in spans.values() if not any(i in taken for i in range(s.start, s.end))]
         doc.ents = filter_spans([*doc.ents, *free])
-        doc.cats = {r["name"]: float(r["confidence"]) for r in result["intent_ranking"]}
+        doc.cats.update({r["name"]: float(r["confidence"]) for r in result["intent_ranking"]})  # beside others'
         doc._.slotfill = result
         return doc
+
+    def to_disk(self, path: str | Path, exclude: Iterable[str] = ()) -> None:
+        """Record the model's absolute path (the model file itself is not copied)."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        model = self.model if self.tagger is not None else str(Path(self.model).resolve())
+        (path / "model.json").write_text(json.dumps({"model": model, "given": self.given}) + "\n")
+
+    def from_disk(self, path: str | Path, exclude: Iterable[str] = ()) -> SlotfillComponent:
+        """Load the model :meth:`to_disk` recorded (by its absolute path), unless ``spacy.load`` was
+        given another ``model`` in its config."""
+        recorded = Path(path) / "model.json"
+        if recorded.is_file():
+            saved = json.loads(recorded.read_text())
+            if saved.get("given") == self.given and (self.tagger is None or saved["model"] != self.model):
+                self._load(saved["model"])
+        return self
 
 
 @Language.factory(
