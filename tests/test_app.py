@@ -56,7 +56,7 @@ def test_model_parse_is_rasas_endpoint_and_parse_its_alias(client, backend):
     assert a.pop("message_id") == "m-17" and a == b  # extra keys ignored, the id sent back
     ranking = a["intent_ranking"]
     n_intents = len(backend.tagger.vocabs.intents)
-    assert ranking[0] == a["intent"] and len(ranking) == n_intents - len(a["intent"]["name"].split("#")) + 1
+    assert ranking[0] == a["intent"] and len(ranking) == n_intents - len(a["intent"]["name"].split("+")) + 1
     assert [r["confidence"] for r in ranking[1:]] == sorted((r["confidence"] for r in ranking[1:]), reverse=True)
     assert len({r["name"] for r in ranking}) == len(ranking)
 
@@ -488,3 +488,30 @@ def test_body_limit_counts_the_clients_that_posted_lately(monkeypatch):
             outer({"type": "http", "method": "POST", "client": ("127.0.0.1", port), "headers": []}, receive, send)
         )
     assert len(outer._seen) <= 3
+
+
+@pytest.mark.parametrize(
+    "text, intent, confidence, entities",
+    [
+        ("/restart", "restart", 1.0, []),
+        (" /greet", "greet", 1.0, []),
+        ('/inform{"city": "boston"}', "inform", 1.0, [{"entity": "city", "value": "boston", "start": 7, "end": 25}]),
+        ('/inform@0.5{"city": ["a", "b"]}', "inform", 0.5, [("city", "a"), ("city", "b")]),
+        ("/inform{not json}", "inform", 1.0, []),  # as Rasa: answered, the entities left out (a warning logged)
+    ],
+)
+def test_a_message_that_names_its_intent_is_answered_as_rasa_answers_it(client, text, intent, confidence, entities):
+    body = client.post("/model/parse", json={"text": text, "message_id": "m1"}).json()
+    assert body["intent"] == {"name": intent, "confidence": confidence} and body["intent_ranking"] == [body["intent"]]
+    assert body["text"] == text and body["message_id"] == "m1" and body["tokens"] == []
+    got = (
+        body["entities"]
+        if entities and isinstance(entities[0], dict)
+        else [(e["entity"], e["value"]) for e in body["entities"]]
+    )
+    assert got == entities
+
+
+def test_text_that_only_starts_with_a_slash_is_tagged(client):
+    body = client.post("/model/parse", json={"text": "/ fly to boston"}).json()
+    assert body["tokens"] and body["intent"]["name"] != "/"

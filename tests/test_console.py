@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from slotfill.cli.console import human, predictions, score_line
 
 SCORES = {"f1": 95.0, "precision": 94.0, "recall": 96.0, "strict_f1": 94.5, "sentence_accuracy": 88.0}
@@ -30,6 +32,7 @@ def test_predictions_for_people_and_programs():
 
 
 def test_predictions_in_data_formats(tmp_path):
+    from slotfill.data.formats import rasa
     from slotfill.data.load import formats
 
     (block,) = list(predictions([RESULT], "conll"))
@@ -37,7 +40,8 @@ def test_predictions_in_data_formats(tmp_path):
     assert list(predictions([RESULT], "seq.out")) == ["O B-toloc.city_name\n"]
     spans = [{**RESULT["spans"][0], "start": 3, "end": 9}]
     (yml,) = list(predictions([{**RESULT, "text": "to Boston", "spans": spans}], "rasa"))
-    assert '- intent: "atis_flight"\n  examples: |\n    - to [Boston](toloc.city_name)\n' in yml
+    assert yml == '- intent: "atis_flight"\n  examples: |\n    - to [Boston](toloc.city_name)\n'
+    yml = rasa.HEADER + yml  # predict writes it once, before the first chunk's items
     # what predict writes, the readers read
     (line,) = list(predictions([{**RESULT, "intent": None}], "jsonl"))
     for name, text in (("p.conll", block), ("p.yml", yml), ("p.jsonl", line)):
@@ -78,3 +82,15 @@ def test_people_see_the_alternatives_and_what_was_dropped():
     assert "  #2 (p=0.100): no slots" in lines
     assert "  (dropped, under min_confidence: toloc.city_name: 5:30pm (0.14))" in lines
     assert "  (dropped, under min_confidence: toloc.city_name: dallas (0.99))" in lines  # never shown as 1.00
+
+
+def test_rasa_examples_skip_blank_lines_name_multi_intents_with_a_plus_and_refuse_markup_in_the_text():
+    from slotfill.errors import SlotfillError
+
+    blank = {**RESULT, "text": "  ", "tokens": [], "tags": [], "spans": [], "intent": None}
+    both = {**RESULT, "spans": [], "intent": "atis_flight#atis_airfare"}
+    (yml,) = list(predictions([blank, both], "rasa"))
+    assert '- intent: "atis_flight+atis_airfare"' in yml and '"none"' not in yml and "    - \n" not in yml
+    marked = {**RESULT, "text": "to [boston](x)", "tokens": ["to", "[", "boston", "]", "(", "x", ")"], "spans": []}
+    with pytest.raises(SlotfillError, match=r"format=rasa cannot hold the sentence 'to \[boston\]\(x\)'"):
+        list(predictions([marked], "rasa"))

@@ -294,3 +294,23 @@ def test_a_refused_job_keeps_what_was_in_its_folder_before(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["evaluate", f"ckpt={tmp_path}/no_model.pt", f"hydra.run.dir={tmp_path}"])
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_predict_format_rasa_streams_an_item_per_intent_and_chunk_that_reads_back_whole(
+    tiny_model_file, tmp_path, monkeypatch
+):
+    from slotfill.data.formats import rasa
+
+    monkeypatch.setattr(jobs, "PREDICT_CHUNK", 2)
+    lines = ["to boston", "", "from taipei", "to denver", "fly to boston", "what fares"]
+    (tmp_path / "in.txt").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out.yml"
+    cfg = _cfg(
+        "predict", [f"ckpt={tiny_model_file}", "format=rasa", f"input={tmp_path / 'in.txt'}", f"output={out}"], tmp_path
+    )
+    assert jobs.predict(cfg) == 6
+    text = out.read_text()
+    assert text.startswith(rasa.HEADER) and text.count("nlu:") == 1
+    assert text.count("- intent:") >= 3  # chunks of 2 lines: written as they are tagged, not at the end
+    records = rasa.read(out)
+    assert sorted(" ".join(r.tokens) for r in records) == sorted(line for line in lines if line)  # the blank one: none

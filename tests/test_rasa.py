@@ -191,3 +191,58 @@ def test_a_model_trained_on_rasa_data_keeps_synonyms_lookups_and_answers_roles(t
         ("city", "arrival", "oslo"),
     ]
     assert "group" not in entities[0]  # Rasa's keys only where the model has them
+
+
+def test_multi_intents_are_written_with_rasas_plus_and_read_back_as_one_label(tmp_path):
+    records = [formats.Record(["to", "boston"], ["O", "B-city"], "flight#airfare", "x", 1)]
+    text = rasa.dumps(records)
+    assert '- intent: "flight+airfare"' in text
+    (back,) = rasa.read(_write(tmp_path, text))
+    assert back.intent == "flight#airfare"
+
+
+def test_a_retrieval_intent_is_its_intent_and_its_response_key_is_named_unused(tmp_path):
+    path = _write(tmp_path, "nlu:\n- intent: chitchat/ask_name\n  examples: |\n    - what is your name\n")
+    (record,), extras = rasa.read_with_extras(path)
+    assert record.intent == "chitchat"
+    assert extras.unused == ["the response key of retrieval intent 'chitchat/ask_name' (line 2)"]
+
+
+def test_a_synonym_that_only_changes_the_case_is_kept_as_rasa_keeps_it(tmp_path):
+    text = (
+        'nlu:\n- intent: a\n  examples: |\n    - to [boston]{"entity": "city", "value": "Boston"}\n'
+        "    - to [Denver](city)\n- synonym: Denver\n  examples: |\n    - denver\n    - Denver\n"
+    )
+    _, extras = rasa.read_with_extras(_write(tmp_path, text))
+    assert extras.synonyms == {"boston": "Boston", "denver": "Denver"}
+
+
+def test_several_entities_on_one_text_are_an_error_not_text(tmp_path):
+    text = 'nlu:\n- intent: a\n  examples: |\n    - fly to [boston][{"entity": "city"}, {"entity": "place"}]\n'
+    with pytest.raises(DataError, match=r"train.yml:4: several entities on one text"):
+        rasa.read(_write(tmp_path, text))
+
+
+def test_examples_given_as_a_list_of_texts_with_metadata_are_read(tmp_path):
+    text = (
+        "nlu:\n- intent: greet\n  examples:\n  - text: |\n      hi [bob](name)\n    metadata:\n"
+        "      sentiment: neutral\n  - text: hey there\n"
+    )
+    records, extras = rasa.read_with_extras(_write(tmp_path, text))
+    assert [(r.tokens, r.tags, r.line) for r in records] == [
+        (["hi", "bob"], ["O", "B-name"], 5),
+        (["hey", "there"], ["O", "O"], 8),
+    ]
+    assert extras.unused == ["example key 'metadata' (line 4)"]
+    with pytest.raises(DataError, match=r"train.yml:4: an item of an examples list needs 'text:'"):
+        rasa.read(_write(tmp_path, "nlu:\n- intent: greet\n  examples:\n  - txt: hi\n"))
+
+
+def test_the_parse_answer_names_a_multi_intent_as_rasa_does():
+    from slotfill.serving.schemas import rasa_parse
+
+    ranking = [{"name": "atis_flight#atis_airfare", "confidence": 0.6}, {"name": "atis_flight", "confidence": 0.3}]
+    result = {"text": "x", "tokens": ["x"], "tags": ["O"], "spans": [], "intent": "atis_flight#atis_airfare"}
+    answer = rasa_parse({**result, "intent_confidence": 0.6, "intent_ranking": ranking})
+    assert answer["intent"] == {"name": "atis_flight+atis_airfare", "confidence": 0.6}
+    assert [r["name"] for r in answer["intent_ranking"]] == ["atis_flight+atis_airfare", "atis_flight"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from slotfill.errors import SlotfillError
+
 FORMATS = ("text", "jsonl", "conll", "seq.out", "rasa")
 
 
@@ -83,23 +85,25 @@ def seq_out(result: dict) -> str:
 
 
 def rasa(results: Iterable[dict]) -> str:
-    """Tagged sentences as Rasa NLU YAML, grouped by predicted intent, slots marked in the original text."""
-    from slotfill.data.formats.rasa import markup, nlu_yaml
+    """Tagged sentences as ``- intent:`` items of Rasa NLU YAML (after :data:`~slotfill.data.formats.rasa.HEADER`),
+    grouped by predicted intent, slots marked in the original text; blank lines hold no example."""
+    from slotfill.data.formats.rasa import example, intent_items
 
     groups: dict[str, list[str]] = {}
     for r in results:
-        text, out, pos = r["text"], [], 0
-        for s in r["spans"]:
-            value = s.get("value")
-            span_text = text[s["start"] : s["end"]]
-            out += [text[pos : s["start"]], markup(span_text, s["slot"], value if value != span_text else None)]
-            pos = s["end"]
-        groups.setdefault(r["intent"] or "none", []).append("".join(out) + text[pos:])
-    return nlu_yaml(groups)
+        if not r["tokens"]:
+            continue
+        spans = [(s["start"], s["end"], s["slot"], s.get("value")) for s in r["spans"]]
+        try:
+            groups.setdefault(r["intent"], []).append(example(r["text"], spans))
+        except ValueError as e:
+            raise SlotfillError(f"format=rasa cannot hold the sentence {r['text'][:80]!r}: {e}") from None
+    return intent_items(groups)
 
 
 def predictions(results: Iterable[dict], fmt: str) -> Iterable[str]:
-    """Results as text in ``fmt``: ``text``, ``jsonl``, ``conll``, ``seq.out`` or ``rasa`` (one block at the end)."""
+    """Results as text in ``fmt``: ``text``, ``jsonl``, ``conll``, ``seq.out`` or ``rasa`` (one block of
+    ``- intent:`` items for the results given)."""
     if fmt == "rasa":
         return iter([rasa(results)])
     render = {"jsonl": jsonl, "conll": conll, "seq.out": seq_out}.get(fmt, human)

@@ -193,9 +193,13 @@ def predict(cfg: DictConfig, texts: list[str] | None = None) -> int:
         raise SlotfillError(f"input={source}: no lines to tag")  # before the model loads
     with TextOutput(cfg.get("output")) as out:
         tagger = load_tagger(cfg)
-        if cfg.format == "rasa" and not tagger.predicts_intent:
-            raise ConfigError("format=rasa groups sentences by intent: the model has no intent head (model.intent)")
-        n, size = 0, PREDICT_CHUNK if cfg.format != "rasa" else None
+        if cfg.format == "rasa":
+            if not tagger.predicts_intent:
+                raise ConfigError("format=rasa groups sentences by intent: the model has no intent head (model.intent)")
+            from slotfill.data.formats.rasa import HEADER
+
+            out.write(HEADER)  # then each chunk's examples, an item per intent
+        n, size = 0, PREDICT_CHUNK
         decisions, fmt = options.decisions(cfg), str(cfg.format)
 
         def tag(chunk: list[str]) -> str:

@@ -94,6 +94,11 @@ def join_intent(parts: Iterable[str]) -> str:
     return "#".join(parts)
 
 
+def rasa_intent(label: str) -> str:
+    """An intent as Rasa names it: a multi-intent's parts joined by ``+`` (its ``intent_split_symbol``)."""
+    return "+".join(split_intent(label))
+
+
 class Vocabularies:
     """Everything a tagger needs to turn text into ids and ids back into labels."""
 

@@ -23,7 +23,7 @@ from slotfill.serving.backend import Backend, load_backend
 from slotfill.serving.batcher import MicroBatcher
 from slotfill.serving.connections import Connections
 from slotfill.serving.limits import ApiError, BodyLimit, JsonBodies, Limits, TokenGuard
-from slotfill.serving.schemas import ParseRequest, PredictRequest, rasa_parse
+from slotfill.serving.schemas import ParseRequest, PredictRequest, intent_message, rasa_parse
 from slotfill.version import __version__
 
 log = logging.getLogger(__name__)
@@ -125,6 +125,9 @@ def create_app(
         _check_text(body.text, limits)
         if body.message_id is not None:  # sent back as given: it must be text JSON can carry
             _check_text(body.message_id, limits, "message_id")
+        named = intent_message(body.text, body.message_id)  # a button's /intent{...}: answered as Rasa does
+        if named is not None:
+            return JSONResponse(named)
         if body.nbest > 1:  # alternatives cost a second pass: tagged on its own, outside the micro-batches
             results = await batcher.run(partial(backend.predict, nbest=body.nbest), [body.text])
         else:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import re
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from slotfill.core.entities import entity_parts
+from slotfill.core.vocab import rasa_intent
+
+log = logging.getLogger(__name__)
 
 MAX_NBEST = 20  # alternatives one request may ask for
 
@@ -35,8 +42,10 @@ class PredictRequest(BaseModel):
 
 
 def rasa_parse(result: dict, message_id: str | None = None) -> dict:
-    """A tagger result in Rasa's ``/model/parse`` shape, plus slotfill's ``tokens`` and ``tags``."""
+    """A tagger result in Rasa's ``/model/parse`` shape, plus slotfill's ``tokens`` and ``tags``
+    (a multi-intent named as Rasa names it, ``a+b``)."""
     name, confidence = result.get("intent"), result.get("intent_confidence")
+    name = rasa_intent(name) if name is not None else None
     intent = {"name": name, "confidence": float(confidence) if confidence is not None else 0.0}
     entities = []
     for span in result["spans"]:
@@ -62,13 +71,55 @@ def rasa_parse(result: dict, message_id: str | None = None) -> dict:
         "text": result.get("text", " ".join(result["tokens"])),
         "intent": intent,
         # the choice first, then the other intents by probability (slotfill.core.ranking.ranked)
-        "intent_ranking": list(result.get("intent_ranking") or ([intent] if name is not None else [])),
+        "intent_ranking": [
+            {**r, "name": rasa_intent(r["name"])} for r in result.get("intent_ranking") or ([intent] if name else [])
+        ],
         "entities": entities,
         "tokens": result["tokens"],
         "tags": result["tags"],
     }
     if alternatives:  # slotfill's own key: Rasa's answer has no alternative entity sets
         answer["nbest"] = alternatives
+    if message_id is not None:
+        answer["message_id"] = message_id
+    return answer
+
+
+# a message that names its intent rather than saying something (a button's payload, /restart), as
+# Rasa's dialogue manager sends every message to its NLU server: /intent, /intent@0.8, /intent{"city": "boston"}
+INTENT_MESSAGE = re.compile(r"/(?P<intent>[^\s{@/]+)(?:@(?P<confidence>[^{]*))?(?P<entities>\{.*\})?", re.DOTALL)
+
+
+def intent_message(text: str, message_id: str | None = None) -> dict | None:
+    """Rasa's answer to a message that names its intent, as Rasa's own NLU server gives it (intent
+    confidence 1.0 unless ``@`` says otherwise, the entities from the JSON): None for any other text.
+    A confidence or entities Rasa could not read are left out with a warning, as Rasa does."""
+    stripped = text.strip()
+    m = INTENT_MESSAGE.fullmatch(stripped)
+    if m is None:
+        return None
+    confidence = 1.0
+    if m["confidence"] is not None:
+        try:
+            confidence = float(m["confidence"])
+        except ValueError:
+            log.warning("%r: the confidence after @ is not a number; 1.0 instead", text)
+    entities, offset = [], len(text) - len(text.lstrip())
+    if m["entities"]:
+        try:
+            given = json.loads(m["entities"])
+        except json.JSONDecodeError:
+            given = None
+        if not isinstance(given, dict):
+            log.warning("%r: the entities are not a JSON object; answered without them", text)
+            given = {}
+        start, end = offset + m.start("entities"), offset + m.end("entities")
+        for entity, values in given.items():
+            for value in values if isinstance(values, list) else [values]:
+                entities.append({"entity": entity, "value": value, "start": start, "end": end})
+    intent = {"name": m["intent"], "confidence": confidence}
+    answer = {"text": text, "intent": intent, "intent_ranking": [intent], "entities": entities}
+    answer.update(tokens=[], tags=[])
     if message_id is not None:
         answer["message_id"] = message_id
     return answer

@@ -18,7 +18,10 @@ Entities are ``[text](entity)``, ``[text](entity:value)`` or ``[text]{"entity": 
 ``synonym:`` items) and ``lookup:`` tables are the file's :class:`Extras`: the model keeps the
 synonyms to map answered values and the tables as lexicon lists. What slotfill does not use
 (``regex:`` items, other keys) is listed in :attr:`Extras.unused`, which the caller reports in
-one warning line. An intent is one word, as in every reader. The writer refuses a token that holds
+one warning line. An intent is one word, as in every reader; a multi-intent is written with Rasa's
+``+`` (``atis_flight+atis_airfare``) and kept with slotfill's ``#``, and a retrieval intent
+(``chitchat/ask_name``) is its intent (``chitchat``), as Rasa's intent classifiers learn it. Examples
+are an ``examples: |`` block or a list of ``- text: ...`` items. The writer refuses a token that holds
 entity markup (``[to](x)``): Rasa's format cannot escape it.
 """
 
@@ -31,6 +34,7 @@ from pathlib import Path
 
 from slotfill.core.entities import bad_name, entity_label, entity_parts
 from slotfill.core.lexicon import MAX_ENTRY_TOKENS, entry_tokens
+from slotfill.core.vocab import rasa_intent
 from slotfill.data.formats.base import Record, align_spans, intent_of, read_text, text_and_spans
 from slotfill.errors import DataError
 
@@ -68,7 +72,7 @@ class _Synonyms:
 
     def add(self, text: str, value: str, line: int) -> None:
         key = text.strip().lower()
-        if key == value.strip().lower() and key not in self.values:
+        if text.strip() == value.strip() and key not in self.values:  # as Rasa: "denver" -> "Denver" is one
             return
         if key in self.values and self.values[key] != value:
             raise DataError(
@@ -134,6 +138,10 @@ def _plain(
         pos = m.end()
     out.append(example[pos:])
     plain = "".join(out)
+    if "][{" in plain:
+        raise DataError(
+            where[0], where[1], "several entities on one text ([text][{...}, {...}]): slotfill tags one slot a word"
+        )
     if "](" in plain or "]{" in plain:
         raise DataError(where[0], where[1], "unbalanced entity markup: expected [text](entity) or [text]{...}")
     return plain, spans
@@ -172,12 +180,15 @@ def read_with_extras(path: Path) -> tuple[list[Record], Extras]:
         if kind == "regex":
             extras.unused.append(f"regex {str(name_node.value)!r} (line {line})")
             continue
-        if examples is None or not isinstance(examples, yaml.ScalarNode):
+        if examples is None or not isinstance(examples, (yaml.ScalarNode, yaml.SequenceNode)):
             raise DataError(path, line, f"an nlu item needs '{kind}' and 'examples: |'")
         if not isinstance(name_node, yaml.ScalarNode) or not str(name_node.value).strip():
             raise DataError(path, name_node.start_mark.line + 1, f"'{kind}' must be a name")
         name = str(name_node.value).strip()
-        for n, example in _examples(examples, path):
+        if kind == "intent" and "/" in name:  # a retrieval intent: Rasa's classifiers learn its intent
+            extras.unused.append(f"the response key of retrieval intent {name!r} (line {line})")
+            name = name.split("/", 1)[0]
+        for n, example in _examples(examples, path, extras.unused):
             if kind == "synonym":
                 synonyms.add(example, name, n)
             elif kind == "lookup":
@@ -196,8 +207,22 @@ def read_with_extras(path: Path) -> tuple[list[Record], Extras]:
     return records, extras
 
 
-def _examples(node, path: Path):
-    """``(line, example)`` for each ``- example`` line of an ``examples: |`` block."""
+def _examples(node, path: Path, unused: list[str]):
+    """``(line, example)`` for each ``- example`` line of an ``examples: |`` block, or each ``- text:``
+    item of an examples list (their ``metadata`` noted as unused)."""
+    import yaml
+
+    if isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            line = item.start_mark.line + 1
+            text = _get(item, "text")
+            if not isinstance(text, yaml.ScalarNode):
+                raise DataError(path, line, "an item of an examples list needs 'text:'")
+            unused += [f"example key {k.value!r} (line {line})" for k, _ in item.value if k.value != "text"]
+            if not text.value.strip():
+                raise DataError(path, line, "empty example")
+            yield text.start_mark.line + (2 if text.style in ("|", ">") else 1), text.value.strip()
+        return
     # block scalars start on the line after the '|'; other styles are located at their first line
     first = node.start_mark.line + (2 if node.style in ("|", ">") else 1)
     for i, raw in enumerate(node.value.split("\n")):
@@ -228,23 +253,32 @@ def markup(text: str, label: str, value: str | None = None) -> str:
     return f"[{text}]" + json.dumps({k: v for k, v in spec.items() if v is not None}, ensure_ascii=False)
 
 
-def annotate(tokens: list[str], tags: list[str]) -> str:
-    """One example with entity markup; a token that the reader would take for markup is refused
-    (Rasa's format has no escape for brackets)."""
-    text, spans = text_and_spans(tokens, tags)
+def example(text: str, spans: list[tuple[int, int, str, str | None]]) -> str:
+    """One example: ``text`` with its entities (``(start, end, label, value)``) marked up. Text that the
+    reader would take for markup is refused (Rasa's format has no escape for brackets)."""
     out, pos = [], 0
-    for s, e, label in spans:
-        out += [text[pos:s], markup(text[s:e], label)]
+    for s, e, label, value in spans:
+        out += [text[pos:s], markup(text[s:e], label, value if value != text[s:e] else None)]
         pos = e
-    example = "".join(out) + text[pos:]
+    marked = "".join(out) + text[pos:]
     try:
-        same = _plain(example, (Path("<output>"), 0)) == (text, spans)
+        same = _plain(marked, (Path("<output>"), 0)) == (text, [span[:3] for span in spans])
     except DataError:
         same = False
     if not same:
+        word = next((w for w in text.split() if any(c in w for c in "[]")), text)
+        raise ValueError(f"{word!r} would be read back as Rasa entity markup")
+    return marked
+
+
+def annotate(tokens: list[str], tags: list[str]) -> str:
+    """One example with entity markup, from tokens and their tags (see :func:`example`)."""
+    text, spans = text_and_spans(tokens, tags)
+    try:
+        return example(text, [(s, e, label, None) for s, e, label in spans])
+    except ValueError:
         token = next((t for t in tokens if any(c in t for c in "[]")), " ".join(tokens))
-        raise ValueError(f"the token {token!r} would be read back as Rasa entity markup")
-    return example
+        raise ValueError(f"the token {token!r} would be read back as Rasa entity markup") from None
 
 
 def dumps(records: list[Record], scheme: str = "bio", extras: Extras | None = None) -> str:
@@ -261,11 +295,22 @@ def dumps(records: list[Record], scheme: str = "bio", extras: Extras | None = No
     return nlu_yaml(groups, extras)
 
 
+HEADER = 'version: "3.1"\nnlu:\n'
+
+
+def intent_items(groups: dict[str, list[str]]) -> str:
+    """``- intent:`` items of annotated examples grouped by intent (a multi-intent joined by Rasa's ``+``):
+    a file may hold several items of one intent, so a stream is written an item per intent and chunk."""
+    lines = []
+    for intent, examples in groups.items():
+        lines += [f"- intent: {json.dumps(rasa_intent(intent))}", "  examples: |"]
+        lines += [f"    - {e.strip()}" for e in examples]
+    return "".join(f"{line}\n" for line in lines)
+
+
 def nlu_yaml(groups: dict[str, list[str]], extras: Extras | None = None) -> str:
     """An NLU file from annotated examples grouped by intent (and synonym and lookup items)."""
-    lines = ['version: "3.1"', "nlu:"]
-    for intent, examples in groups.items():
-        lines += [f"- intent: {json.dumps(intent)}", "  examples: |"] + [f"    - {e.strip()}" for e in examples]
+    lines = [HEADER + intent_items(groups).rstrip("\n")]
     if extras is not None:
         by_value: dict[str, list[str]] = {}
         for text, value in extras.synonyms.items():
