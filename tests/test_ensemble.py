@@ -108,3 +108,31 @@ def test_the_ensemble_command_writes_a_model_every_door_reads(tmp_path):
     )
     assert bad.returncode == 2 and bad.stderr.strip().endswith("an ensemble needs at least 2 models")
     assert not (tmp_path / "x.pt").exists()
+
+
+def test_a_model_named_twice_is_refused_and_differing_training_settings_are_each_members():
+    a, b = _members(2)
+    with pytest.raises(SlotfillError, match=r"^run: named twice: an ensemble's models are different runs"):
+        SlotModel.combine([a, SlotModel.from_state(a.state())], ["run", "run"], distinct=True)
+    a.meta["train"], b.meta["train"] = {"lr": 0.001, "word_dropout": 0.05}, {"lr": 0.001, "word_dropout": 0.15}
+    ensemble = SlotModel.combine([a, b], ["a", "b"])
+    assert ensemble.meta["train"] == {"lr": 0.001}
+    assert [m["train"] for m in ensemble.meta["ensemble_of"]] == [{"word_dropout": 0.05}, {"word_dropout": 0.15}]
+
+
+def test_a_setting_left_at_its_default_is_named_with_its_value():
+    with pytest.raises(SlotfillError, match=r"b: model.co_interaction=True, but a has False"):
+        SlotModel.combine([tiny_model(intent=True), tiny_model(intent=True, co_interaction=True)], ["a", "b"])
+
+
+@pytest.mark.parametrize("output", ["{run}/model.pt", "{tmp}/ensemble.onnx"])
+def test_the_ensemble_command_never_writes_over_a_member_nor_as_a_graph(tmp_path, capsys, output):
+    from slotfill.cli.main import main
+
+    runs = [str(m.save(tmp_path / f"run{i}" / "model.pt").parent) for i, m in enumerate(_members(2))]
+    before = (tmp_path / "run0" / "model.pt").read_bytes()
+    out = output.replace("{run}", runs[0]).replace("{tmp}", str(tmp_path))
+    with pytest.raises(SystemExit) as e:
+        main(["ensemble", *runs, "-o", out])
+    assert e.value.code == 2 and capsys.readouterr().err.startswith(f"error: -o {out}: ")
+    assert (tmp_path / "run0" / "model.pt").read_bytes() == before and not (tmp_path / "ensemble.onnx").exists()

@@ -1,6 +1,7 @@
 """onnx_export.py: export from the model, parity with eager PyTorch, and a graph tied to its weights."""
 
 import json
+import re
 import shutil
 
 import pytest
@@ -184,3 +185,122 @@ def test_export_into_a_folder_it_cannot_write_fails_before_exporting(tmp_path, m
     (tmp_path / "file").write_text("")
     with pytest.raises(SlotfillError, match="cannot write there"):
         onnx_export.export_onnx(tiny_model(), tmp_path / "file" / "model.onnx")
+
+
+def test_the_command_line_never_serves_an_export_of_another_model_in_a_model_files_name(tmp_path):
+    from slotfill.inference.loading import load_tagger
+
+    old = tiny_model(seed=0, intent=True)
+    ckpt = old.save(tmp_path / "model.pt")
+    quantize_onnx(export_onnx(old, onnx_path_for(ckpt)))  # records the digest of the model.pt it came from
+    assert load_tagger(ckpt, backend="onnx").predict(["to boston"])
+    tiny_model(seed=1, intent=True).save(ckpt)  # retrained into the same folder: both graphs are stale
+    for precision in ("auto", "int8"):
+        with pytest.raises(CheckpointError, match=r"exported from another model than .*model.pt \(stale export\)"):
+            load_tagger(ckpt, backend="onnx", precision=precision)
+        with pytest.raises(CheckpointError, match="stale export"):
+            load_tagger(tmp_path, backend="onnx", precision=precision)  # the run folder: its model.pt
+    assert load_tagger(onnx_path_for(ckpt)).predict(["to boston"])  # the graph named itself: its own answers
+
+
+def test_an_int8_copy_of_another_model_is_refused_beside_a_new_graph(tmp_path):
+    from slotfill.inference.loading import load_tagger
+
+    graph = tmp_path / "model.onnx"
+    quantize_onnx(export_onnx(tiny_model(seed=0, intent=True), graph))
+    export_onnx(tiny_model(seed=1, intent=True), graph)  # a new graph, the old int8 copy left beside it
+    with pytest.raises(CheckpointError, match=r"model.int8.onnx: an int8 copy of another model than .*model.onnx"):
+        load_tagger(graph, precision="int8")
+    with pytest.raises(SlotfillError, match="precision=fp32: .*model.int8.onnx is the int8 graph"):
+        load_tagger(tmp_path / "model.int8.onnx", precision="fp32")
+
+
+def _export_cfg(tmp_path, *overrides):
+    from tests.helpers import compose_config
+
+    return compose_config(list(overrides), tmp_path / "hydra", config_name="export")
+
+
+def test_an_export_that_fails_its_parity_check_leaves_the_earlier_export_as_it_was(tmp_path, monkeypatch):
+    from slotfill.cli import jobs
+    from slotfill.inference import onnx_forward
+
+    ckpt = tiny_model(seed=0, intent=True).save(tmp_path / "model.pt")
+    jobs.export(_export_cfg(tmp_path, f"ckpt={ckpt}"))
+    before = {p.name: p.read_bytes() for p in tmp_path.glob("model.*onnx*")}
+    assert sorted(before) == ["model.int8.onnx", "model.int8.onnx.json", "model.onnx", "model.onnx.json"]
+    tiny_model(seed=1, intent=True).save(ckpt)
+
+    def disagree(model, graph, name=None, **kwargs):
+        raise SlotfillError(f"{name}: ONNX Runtime and PyTorch disagree on 3 of 65 sentences; not written")
+
+    monkeypatch.setattr(onnx_forward, "check_parity", disagree)
+    with pytest.raises(SlotfillError, match=r"model.onnx: ONNX Runtime and PyTorch disagree"):
+        jobs.export(_export_cfg(tmp_path, f"ckpt={ckpt}"))
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("model.*onnx*")} == before
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_exporting_another_model_without_int8_removes_the_earlier_int8_copy(tmp_path, capsys):
+    from slotfill.cli import jobs
+
+    ckpt = tiny_model(seed=0, intent=True).save(tmp_path / "model.pt")
+    jobs.export(_export_cfg(tmp_path, f"ckpt={ckpt}", "check=false"))
+    jobs.export(_export_cfg(tmp_path, f"ckpt={ckpt}", "int8=false", "check=false"))  # the same model: kept
+    assert (tmp_path / "model.int8.onnx").is_file()
+    tiny_model(seed=1, intent=True).save(ckpt)
+    jobs.export(_export_cfg(tmp_path, f"ckpt={ckpt}", "int8=false", "check=false"))
+    assert not (tmp_path / "model.int8.onnx").exists() and not (tmp_path / "model.int8.onnx.json").exists()
+    assert "removed " in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "output, problem",
+    [
+        ("{tmp}/model.pt", "output={tmp}/model.pt: a graph's file name ends in .onnx"),
+        ("{tmp}/graph.txt", "a graph's file name ends in .onnx"),
+        ("{tmp}/folder.onnx", "output={tmp}/folder.onnx: a folder; give the graph's file name"),
+    ],
+)
+def test_export_output_must_name_a_graph_file(tmp_path, output, problem):
+    from slotfill.cli import jobs
+
+    ckpt = tiny_model(seed=0, intent=True).save(tmp_path / "model.pt")
+    (tmp_path / "folder.onnx").mkdir()
+    before = ckpt.read_bytes()
+    with pytest.raises(SlotfillError, match=re.escape(problem.replace("{tmp}", str(tmp_path)))):
+        jobs.export(_export_cfg(tmp_path, f"ckpt={ckpt}", f"output={output.replace('{tmp}', str(tmp_path))}"))
+    assert ckpt.read_bytes() == before and not list(tmp_path.glob("*.json"))
+
+
+def test_an_onnx_graph_named_where_a_model_file_is_wanted_says_so(tmp_path):
+    graph = export_onnx(tiny_model(seed=0, intent=True), tmp_path / "model.onnx")
+    with pytest.raises(CheckpointError, match=r"model.onnx: an ONNX graph; give the model.pt it was exported from"):
+        SlotModel.load(graph)
+
+
+def test_a_graph_that_cannot_take_its_name_leaves_no_sidecar_and_no_temporary_file(tmp_path):
+    (tmp_path / "g.onnx").mkdir()  # the name is taken by a folder
+    with pytest.raises(SlotfillError, match=r"g.onnx: cannot write the graph there"):
+        export_onnx(tiny_model(seed=0, intent=True), tmp_path / "g.onnx")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.onnx"]
+
+
+def test_an_int8_copy_onnx_runtime_cannot_make_is_one_line_and_leaves_nothing(tmp_path, monkeypatch):
+    import onnxruntime.quantization
+
+    def refuse(*args, **kwargs):
+        raise ValueError("Expected model.net.members.1.char_cnn.conv.weight to be an initializer")
+
+    monkeypatch.setattr(onnxruntime.quantization, "quantize_dynamic", refuse)
+    graph = export_onnx(tiny_model(seed=0, intent=True), tmp_path / "model.onnx")
+    with pytest.raises(SlotfillError, match=r"^int8=true: ONNX Runtime cannot quantize .*export it with int8=false"):
+        quantize_onnx(graph)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx", "model.onnx.json"]
+
+
+def test_two_writers_of_one_file_get_temporary_files_of_their_own(tmp_path):
+    from slotfill.core.files import temporary_beside
+
+    a, b = temporary_beside(tmp_path / "model.onnx"), temporary_beside(tmp_path / "model.onnx")
+    assert a != b and a.name.startswith(".model.onnx.") and a.name.endswith(".tmp")

@@ -237,7 +237,7 @@ def export(cfg: DictConfig) -> Path:
     """Write the ONNX graph and its sidecar (and an int8 copy) and MODEL_CARD.md; check ONNX Runtime against PyTorch."""
     from slotfill.evaluation.model_card import write_model_card
     from slotfill.inference.onnx_forward import check_parity  # onnxruntime
-    from slotfill.models.onnx_export import export_onnx, onnx_path_for, quantize_onnx  # torch.onnx
+    from slotfill.models.onnx_export import drop_stale_int8, export_onnx, onnx_path_for, quantize_onnx  # torch.onnx
 
     options.check_export(cfg)
     for module in ("onnx", "onnxruntime"):  # torch.onnx's own message for a missing onnx is a long traceback
@@ -247,12 +247,16 @@ def export(cfg: DictConfig) -> Path:
 
     ckpt = model_path(cfg.ckpt)
     model = SlotModel.load(ckpt)
-    out = export_onnx(model, cfg.get("output") or onnx_path_for(ckpt), int(cfg.opset))
+    out = Path(cfg.get("output") or onnx_path_for(ckpt))
+    check = (lambda graph: check_parity(model, graph, name=out)) if cfg.check else None  # before it is installed
+    export_onnx(model, out, int(cfg.opset), source=ckpt, check=check)
     print(f"wrote {out} and {out}.json")
-    print(f"wrote {write_model_card(ckpt, model.card(), model.vocabs.to_dict())}")
+    if cfg.check:
+        print("check: ONNX Runtime and PyTorch give the same tags and intents")
+    stale = drop_stale_int8(out)
+    if stale is not None:
+        print(f"removed {stale}: an int8 copy of the model exported there before")
     if cfg.int8:
         print(f"wrote {quantize_onnx(out)} (int8 weights; use backend=onnx precision=int8)")
-    if cfg.check:
-        check_parity(model, out)
-        print("check: ONNX Runtime and PyTorch give the same tags and intents")
+    print(f"wrote {write_model_card(ckpt, model.card(), model.vocabs.to_dict())}")
     return out

@@ -126,10 +126,20 @@ def add_compare(sub: argparse._SubParsersAction) -> None:
 
 
 def _ensemble(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from slotfill.core.backends import is_onnx
+    from slotfill.core.schema import model_path
     from slotfill.models.slot_model import SlotModel
 
+    output = Path(args.output)
+    if is_onnx(output):
+        raise ConfigError(f"-o {output}: an ensemble is a model file (.pt); export it to ONNX afterwards")
+    for run in args.runs:
+        if model_path(run).resolve() == output.resolve():
+            raise ConfigError(f"-o {output}: one of the models combined; write the ensemble to another file")
     models = [SlotModel.load(run) for run in args.runs]
-    path = SlotModel.combine(models, args.runs, distinct=True).save(args.output)
+    path = SlotModel.combine(models, args.runs, distinct=True).save(output)
     print(
         f"wrote {path}: an ensemble of {len(models)} models (each answer costs {len(models)}x one model's compute); "
         f"score it with: slotfill evaluate ckpt={path}"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from slotfill.core.backends import is_onnx
 from slotfill.core.schema import model_path, no_model_in
 from slotfill.core.settings import true_or_false, whole_number
 from slotfill.errors import CheckpointError, ConfigError
@@ -150,7 +151,15 @@ def check_export(cfg: DictConfig) -> None:
     whole(cfg, "opset", minimum=MIN_OPSET, maximum=max_opset())
     for key in ("int8", "check"):
         flag(cfg, key)
-    existing_checkpoint(cfg, "ckpt")
+    ckpt = existing_checkpoint(cfg, "ckpt")
+    if is_onnx(ckpt):
+        raise ConfigError(f"ckpt={ckpt}: already an ONNX graph; export takes the model.pt it comes from")
+    output = cfg.get("output")
+    if output is not None:
+        if not str(output).endswith(".onnx"):  # never over model.pt, never a graph read as something else
+            raise ConfigError(f"output={output}: a graph's file name ends in .onnx")
+        if Path(str(output)).is_dir():
+            raise ConfigError(f"output={output}: a folder; give the graph's file name (.onnx)")
 
 
 def decisions(cfg: DictConfig) -> dict:

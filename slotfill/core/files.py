@@ -30,6 +30,19 @@ def check_writable(folder: str | Path) -> Path:
     return folder
 
 
+def temporary_beside(path: str | Path) -> Path:
+    """A new empty file ``.NAME.XXXXXXXX.tmp`` in ``path``'s folder, for a writer to fill and rename over
+    ``path``: its own name, so two writers of one file never write into each other's."""
+    path = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise SlotfillError(f"{path}: cannot write ({e.strerror})") from None
+    os.close(fd)
+    os.chmod(tmp, 0o666 & ~umask())  # mkstemp makes the file private; the final file is an ordinary one
+    return Path(tmp)
+
+
 def write_atomic(path: str | Path, data: bytes | str) -> Path:
     """Write ``data`` to ``path`` through a temporary file and a rename (never half a file)."""
     path = Path(path)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from slotfill.core.backends import check_precision, choose
-from slotfill.core.schema import model_path
 from slotfill.inference.pipeline import TextTagger
 
 
@@ -21,12 +20,9 @@ def load_tagger(
     """
     check_precision(precision, backend, path)
     if choose(backend, path) == "onnx":
-        from slotfill.inference.onnx_tagger import OnnxTagger, graph_path
+        from slotfill.inference.onnx_tagger import OnnxTagger
 
-        graph = graph_path(model_path(path, ".onnx"))
-        if precision == "int8" and not graph.name.endswith(".int8.onnx"):
-            graph = graph.with_name(graph.name.removesuffix(".onnx") + ".int8.onnx")
-        return OnnxTagger.load(graph, threads=threads)
+        return OnnxTagger.load(path, threads=threads, precision=precision)
     from slotfill.inference.tagger import SlotTagger
 
     return SlotTagger.load(path, backend="torch", threads=threads, precision=precision)

@@ -46,8 +46,11 @@ class OnnxEmissions:
         return emissions, intent
 
 
-def check_parity(model: SlotModel, graph: str | Path, sentences: int = 64, seed: int = 0) -> None:
-    """Tag sentences drawn from the model's own vocabulary eagerly and in ONNX Runtime: same tags, same intents."""
+def check_parity(
+    model: SlotModel, graph: str | Path, sentences: int = 64, seed: int = 0, name: str | Path | None = None
+) -> None:
+    """Tag sentences drawn from the model's own vocabulary eagerly and in ONNX Runtime: same tags, same
+    intents (``name``: the graph's name in the error, when ``graph`` is a file still to be renamed)."""
     rng = random.Random(seed)
     words = [w for w in model.vocabs.words.itos if w not in model.vocabs.words.specials] or ["x"]
     token_lists = [[rng.choice(words) for _ in range(rng.randint(1, 30))] for _ in range(sentences)]
@@ -56,4 +59,6 @@ def check_parity(model: SlotModel, graph: str | Path, sentences: int = 64, seed:
     onnx = model.predict(token_lists, forward=OnnxEmissions(Path(graph)))
     differ = sum(a["tags"] != b["tags"] or a["intent"] != b["intent"] for a, b in zip(eager, onnx))
     if differ:
-        raise SlotfillError(f"{graph}: ONNX Runtime and PyTorch disagree on {differ} of {len(eager)} sentences")
+        raise SlotfillError(
+            f"{name or graph}: ONNX Runtime and PyTorch disagree on {differ} of {len(eager)} sentences; not written"
+        )

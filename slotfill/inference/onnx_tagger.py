@@ -13,14 +13,15 @@ from pathlib import Path
 
 import numpy as np
 
+from slotfill.core.backends import is_onnx
 from slotfill.core.batch import encode_batch
-from slotfill.core.fingerprint import GRAPH_FINGERPRINT
+from slotfill.core.fingerprint import GRAPH_FINGERPRINT, SOURCE_FILE, file_sha256
 from slotfill.core.ranking import ranked
 from slotfill.core.schema import model_path
 from slotfill.core.settings import whole_number
-from slotfill.core.sidecar import card_of, onnx_path_for
+from slotfill.core.sidecar import card_of, onnx_path_for, read_sidecar
 from slotfill.core.vocab import Vocabularies
-from slotfill.errors import CheckpointError, first_line
+from slotfill.errors import CheckpointError, ConfigError, first_line
 from slotfill.inference.numpy_decode import confidences, decode_intents, decode_tags, sigmoid
 from slotfill.inference.onnx_session import open_export, open_session
 from slotfill.inference.pipeline import TextTagger
@@ -56,8 +57,13 @@ class OnnxTagger(TextTagger):
         self.precision = "int8" if source.endswith(".int8.onnx") else "fp32"  # what the graph runs in
 
     @classmethod
-    def load(cls, path: str | Path, threads: int | None = None) -> OnnxTagger:
-        """Load ``model.onnx`` (or the graph beside a ``model.pt`` path) and its ``.json`` sidecar."""
+    def load(cls, path: str | Path, threads: int | None = None, precision: str = "auto") -> OnnxTagger:
+        """Load ``model.onnx`` (or the graph beside a ``model.pt`` path) and its ``.json`` sidecar;
+        ``precision="int8"``: the int8 copy beside it.
+
+        The graph must be the export of what ``path`` names: of that ``model.pt`` (checked by the
+        file's digest, which the sidecar records) and, for the int8 copy, of that ``model.onnx``;
+        an export left from another model is refused, never served in this one's name."""
         if Path(path).is_dir() and not model_path(path, ".onnx").is_file():
             raise CheckpointError(f"{path}: a folder without model.onnx (export one: slotfill export ckpt={path})")
         graph = graph_path(model_path(path, ".onnx"))
@@ -66,9 +72,29 @@ class OnnxTagger(TextTagger):
         if threads is not None:
             whole_number(threads, "threads")
         model = str(graph).removesuffix(".onnx").removesuffix(".int8") + ".pt"
-        data = graph.read_bytes()
-        session, meta = open_export(graph, threads, model=model)
-        return cls(session, meta, str(graph), data, threads)
+        chosen = graph
+        if graph.name.endswith(".int8.onnx"):
+            if precision == "fp32":
+                raise ConfigError(f"precision=fp32: {graph} is the int8 graph; give the model.onnx beside it")
+        elif precision == "int8":
+            chosen = graph.with_name(graph.name.removesuffix(".onnx") + ".int8.onnx")
+            if not chosen.is_file():
+                raise CheckpointError(f"{chosen}: no int8 graph (export one: slotfill export ckpt={model} int8=true)")
+        data = chosen.read_bytes()
+        session, meta = open_export(chosen, threads, model=model)
+        again = f"re-export it: slotfill export ckpt={model}"
+        if chosen != graph and read_sidecar(graph).get("fingerprint") != meta["fingerprint"]:
+            raise CheckpointError(f"{chosen}: an int8 copy of another model than {graph} (stale export); {again}")
+        named = model_path(path)
+        if not is_onnx(named) and named.is_file():  # served in the name of that model file: its export only
+            if SOURCE_FILE not in meta:
+                raise CheckpointError(
+                    f"{chosen}: exported by an earlier slotfill, without the digest of {named} to check it "
+                    f"against; {again}"
+                )
+            if meta[SOURCE_FILE] != file_sha256(named):
+                raise CheckpointError(f"{chosen}: exported from another model than {named} (stale export); {again}")
+        return cls(session, meta, str(chosen), data, threads)
 
     def __getstate__(self) -> dict:
         """The graph's bytes and its sidecar: a pickled tagger runs where the files are not (another

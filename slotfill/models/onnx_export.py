@@ -15,19 +15,20 @@ import json
 import logging
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from slotfill.core import native_stderr
-from slotfill.core.files import check_writable, write_atomic
-from slotfill.core.fingerprint import GRAPH_FINGERPRINT, GRAPH_SIDECAR, sidecar_digest
-from slotfill.core.sidecar import onnx_path_for, sidecar_path
+from slotfill.core.files import check_writable, temporary_beside
+from slotfill.core.fingerprint import GRAPH_FINGERPRINT, GRAPH_SIDECAR, SOURCE_FILE, file_sha256, sidecar_digest
+from slotfill.core.sidecar import onnx_path_for, read_sidecar, sidecar_path
+from slotfill.errors import SlotfillError, first_line
 from slotfill.models.slot_model import SlotModel
 
-__all__ = ["export_onnx", "onnx_path_for", "quantize_onnx"]
+__all__ = ["drop_stale_int8", "export_onnx", "onnx_path_for", "quantize_onnx"]
 
 INPUTS = ["words", "chars", "char_index", "lengths"]
 MIN_OPSET = 11  # opset 10 and below: torch cannot write the packed sequences' sort, or ONNX Runtime cannot load it
@@ -70,9 +71,21 @@ def sidecar(model: SlotModel, inputs: list[str], outputs: list[str]) -> dict:
     }
 
 
-def export_onnx(model: SlotModel, output: str | Path, opset: int = 17) -> Path:
-    """Write the graph (dynamic batch and sequence axes) and its sidecar."""
+def export_onnx(
+    model: SlotModel,
+    output: str | Path,
+    opset: int = 17,
+    source: str | Path | None = None,
+    check: Callable[[Path], None] | None = None,
+) -> Path:
+    """Write the graph (dynamic batch and sequence axes) and its sidecar. ``source``: the model file
+    exported, whose digest the sidecar records (by default the file the model was loaded from or
+    saved to, while the weights are still that file's); ``check(graph)`` runs on the new graph before it takes the
+    name, so a graph that fails it never replaces an earlier export."""
     out = Path(output)
+    if source is None and model.model_file is not None:
+        path, fingerprint = model.model_file
+        source = path if model.fingerprint() == fingerprint else None
     words = torch.tensor([[2, 3, 4], [2, 3, 0]])
     chars = torch.tensor([[0, 0, 0, 0], [2, 3, 0, 0], [2, 3, 4, 5]])
     char_index = torch.tensor([[1, 2, 1], [2, 1, 0]])
@@ -92,7 +105,7 @@ def export_onnx(model: SlotModel, output: str | Path, opset: int = 17) -> Path:
         "intent_logits": {0: "batch"},
     }
     check_writable(out.parent)
-    tmp = out.with_name(f".{out.name}.tmp")
+    tmp = temporary_beside(out)
     try:
         with warnings.catch_warnings(), native_stderr.filtered(_PACKING_SHAPES):
             warnings.simplefilter("ignore")  # the RNN-with-batch-size tracer warnings do not apply to packed inputs
@@ -107,13 +120,33 @@ def export_onnx(model: SlotModel, output: str | Path, opset: int = 17) -> Path:
                 dynamo=False,
             )
         meta = sidecar(model, inputs, outputs)
+        if source is not None:
+            meta[SOURCE_FILE] = file_sha256(source)
         _sign(tmp, meta)
-        write_atomic(sidecar_path(out), json.dumps(meta))
-        tmp.replace(out)
-    except BaseException:
+        if check is not None:
+            check(tmp)
+        _install(tmp, out, json.dumps(meta))
+    finally:
         tmp.unlink(missing_ok=True)  # never half a graph beside the model
-        raise
     return out
+
+
+def _install(graph: Path, out: Path, sidecar_text: str) -> None:
+    """The new graph and its sidecar under their names. The graph's rename comes first: if it fails the
+    earlier export stays as it was; the sidecar's follows at once (a graph beside another export's
+    sidecar is refused when loaded, never answers)."""
+    side = temporary_beside(sidecar_path(out))
+    try:
+        side.write_text(sidecar_text)
+        try:
+            graph.replace(out)
+        except OSError as e:
+            raise SlotfillError(f"{out}: cannot write the graph there ({e.strerror})") from None
+        side.replace(sidecar_path(out))
+    except OSError as e:
+        raise SlotfillError(f"{sidecar_path(out)}: cannot write ({e.strerror})") from None
+    finally:
+        side.unlink(missing_ok=True)
 
 
 def _sign(graph: Path, meta: dict) -> None:
@@ -161,12 +194,42 @@ def quantize_onnx(graph: str | Path, output: str | Path | None = None) -> Path:
     from onnxruntime.quantization import QuantType, quantize_dynamic  # optional extra: slotfill[onnx]
 
     graph = Path(graph)
-    out = Path(output) if output else graph.with_suffix(".int8.onnx")
-    tmp = out.with_name(f".{out.name}.tmp")
-    with _without_quantization_advice():
-        quantize_dynamic(str(graph), str(tmp), weight_type=QuantType.QInt8)
-    text = sidecar_path(graph).read_text()
-    _sign(tmp, json.loads(text))
-    write_atomic(sidecar_path(out), text)
-    tmp.replace(out)
+    out = Path(output) if output else int8_path(graph)
+    tmp = temporary_beside(out)
+    try:
+        try:
+            with _without_quantization_advice():
+                quantize_dynamic(str(graph), str(tmp), weight_type=QuantType.QInt8)
+        except Exception as e:  # onnxruntime's own types: a graph its quantizer cannot take
+            raise SlotfillError(
+                f"int8=true: ONNX Runtime cannot quantize {graph} ({first_line(e)}); export it with int8=false"
+            ) from None
+        text = sidecar_path(graph).read_text()
+        _sign(tmp, json.loads(text))
+        _install(tmp, out, text)
+    finally:
+        tmp.unlink(missing_ok=True)
     return out
+
+
+def int8_path(graph: str | Path) -> Path:
+    """``model.int8.onnx`` beside ``model.onnx``."""
+    graph = Path(graph)
+    return graph.with_name(graph.name.removesuffix(".onnx") + ".int8.onnx")
+
+
+def drop_stale_int8(graph: str | Path) -> Path | None:
+    """Remove the int8 copy beside ``graph`` when it is another model's (an earlier export's); the path
+    removed, or None. Never an int8 graph of another model beside a new export."""
+    old = int8_path(graph)
+    if not old.is_file():
+        return None
+    try:
+        same = read_sidecar(old).get("fingerprint") == read_sidecar(graph).get("fingerprint")
+    except SlotfillError:
+        same = False
+    if same:
+        return None
+    old.unlink()
+    sidecar_path(old).unlink(missing_ok=True)
+    return old

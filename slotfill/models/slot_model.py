@@ -13,6 +13,7 @@ import pickle
 import warnings
 import zipfile
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -60,6 +61,9 @@ class SlotModel(nn.Module):
         self.config = config
         self.vocabs = vocabs
         self.meta = dict(meta or {})
+        # the file these weights were read from or saved to, and their fingerprint then (load, save):
+        # what an export records it came from, while the weights are still that file's
+        self.model_file: tuple[Path, str] | None = None
         n_lexicon_types = len(vocabs.lexicon) if vocabs.lexicon else 0
         sizes = (len(vocabs.words), len(vocabs.chars), vocabs.tags.itos, len(vocabs.intents), n_lexicon_types)
         whole_number(members, "members")
@@ -80,15 +84,17 @@ class SlotModel(nn.Module):
         if len(models) < 2:
             raise SlotfillError("an ensemble needs at least 2 models")
         first = models[0]
-        seen: dict[str, str] = {}
-        for model, source in zip(models, sources):
-            if distinct and (twin := seen.setdefault(model.weights_digest(), source)) != source:
-                raise SlotfillError(f"{source}: the same weights as {twin}: an ensemble's models are different runs")
+        seen: dict[str, int] = {}
+        for i, (model, source) in enumerate(zip(models, sources)):
+            twin = seen.setdefault(model.weights_digest(), i) if distinct else i
+            if twin != i:
+                same = "named twice" if sources[twin] == source else f"the same weights as {sources[twin]}"
+                raise SlotfillError(f"{source}: {same}: an ensemble's models are different runs")
             if model.members > 1:
                 raise SlotfillError(f"{source}: already an ensemble of {model.members}; give the single models")
             if model.config != first.config:
-                a, b = first.config.to_dict(), model.config.to_dict()
-                key = next(k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k))
+                a, b = asdict(first.config), asdict(model.config)  # every setting, defaults too
+                key = next(k for k in sorted(a) if a[k] != b[k])
                 raise SlotfillError(
                     f"{source}: model.{key}={b.get(key)!r}, but {sources[0]} has {a.get(key)!r}: "
                     "an ensemble's models share one architecture"
@@ -100,11 +106,16 @@ class SlotModel(nn.Module):
                 )
         # the recipe's provenance is shared; a run's own facts (seed, time, scores, teacher) are not the ensemble's
         meta = {k: v for k, v in first.meta.items() if k in _RECIPE_KEYS}
-        trained_in = {(m.meta.get("train") or {}).get("precision") for m in models}
-        if isinstance(meta.get("train"), dict) and len(trained_in) > 1:  # members of mixed arithmetic:
-            meta["train"] = {k: v for k, v in meta["train"].items() if k != "precision"}  # predicts in fp32
+        trains = [m.meta.get("train") if isinstance(m.meta.get("train"), dict) else {} for m in models]
+        # the training settings all members share are the ensemble's recipe; one that differs (precision:
+        # members of mixed arithmetic predict in fp32) is each member's own, recorded beside it
+        differ = sorted({k for t in trains for k in t if any(u.get(k) != t.get(k) for u in trains)})
+        if isinstance(meta.get("train"), dict):
+            meta["train"] = {k: v for k, v in meta["train"].items() if k not in differ}
         meta["ensemble_of"] = [
-            {"file": s, "fingerprint": m.fingerprint(), "seed": m.meta.get("seed")} for m, s in zip(models, sources)
+            {"file": s, "fingerprint": m.fingerprint(), "seed": m.meta.get("seed")}
+            | ({"train": {k: t.get(k) for k in differ}} if differ else {})
+            for m, s, t in zip(models, sources, trains)
         ]
         ensemble = cls(first.config, first.vocabs, meta, members=len(models))
         for member, model in zip(ensemble.net.members, models):
@@ -286,13 +297,19 @@ class SlotModel(nn.Module):
         """Write ``model.pt`` atomically (never half a file, never non-finite weights)."""
         buffer = io.BytesIO()
         torch.save(self.state(), buffer)
-        return write_atomic(path, buffer.getvalue())
+        path = write_atomic(path, buffer.getvalue())
+        self.model_file = (path, self.fingerprint())
+        return path
 
     @classmethod
     def load(cls, path: str | Path) -> SlotModel:
         """Read ``model.pt`` (or a run folder's) or a training ``.ckpt`` without executing code from it; eval mode."""
         path = model_path(path)
-        return cls.from_state(_read_state(path), path)
+        state = _read_state(path)
+        model = cls.from_state(state, path)
+        # checked equal to the weights' own by from_state (a current-format file), so not computed again
+        model.model_file = (path, state.get("fingerprint") or model.fingerprint())
+        return model
 
     @classmethod
     def from_state(cls, state: dict, source: str | Path = "<state>") -> SlotModel:
@@ -377,6 +394,8 @@ def _read_state(path: Path) -> dict:
         raise CheckpointError(no_model_in(path, "give a run folder, a model.pt or a .ckpt"))
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
+    if path.suffix == ".onnx":
+        raise CheckpointError(f"{path}: an ONNX graph; give the model.pt it was exported from")
     raw = read_torch_file(path)
     if not isinstance(raw, dict):
         raise CheckpointError(f"{path}: not a slotfill checkpoint")
