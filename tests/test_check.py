@@ -30,7 +30,7 @@ def test_findings_are_warnings_for_a_usable_set():
     report = check(_splits(), "mine", rare=3)
     text = "\n".join(f.message for f in report.findings)
     assert not report.errors
-    assert "1 slot types only in test" in text and "1 intents only in test" in text
+    assert "1 slot type only in test (1 occurrence)" in text and "1 intent only in test" in text
     assert "seen fewer than 3 times in train" in text
     assert "1 of 1 valid sentences also occur in train" in text
     assert "1 sentences occur more than once with different tags" in text
@@ -53,3 +53,17 @@ def test_report_as_json_data():
     d = check(_splits(), "mine").to_dict()
     assert d["name"] == "mine" and set(d["splits"]) == {"train", "valid", "test"}
     assert {f["level"] for f in d["findings"]} == {"warning"}
+
+
+def test_intent_combinations_train_never_had_together_are_named():
+    splits = _splits()
+    splits["train"] += [_r("fares", "O", "fare", line=4), _r("fly and fares", "O O O", "fly#fare", line=5)]
+    splits["valid"].append(_r("fares and flights", "O O O", "fare#fly", "valid", 2))  # the same set: seen
+    splits["test"].append(_r("fly cheap fares", "O O O", "fly#fare#cheap", "test", 2))  # an atom train lacks
+    splits["test"].append(_r("flights and fares", "O O O", "fly#fare", "test", 3))
+    assert not [f for f in check(splits).findings if "combination" in f.message]
+    splits["valid"].append(_r("fly fares to boston", "O O O B-city", "fare#city", "valid", 3))
+    splits["train"].append(_r("boston", "B-city", "city", line=6))
+    (found,) = [f for f in check(splits).findings if "combination" in f.message]
+    assert found.message.startswith("1 intent combination only in valid (1 sentence): the model answers")
+    assert found.examples == ["fare#city (1)"]

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from slotfill.core.spans import bio_spans, is_inside, repair_bio
 from slotfill.core.tokenize import normalize
 from slotfill.core.vocab import split_intent
+from slotfill.core.wording import counted
 from slotfill.data.formats import Record
 
 RARE = 5  # a label seen fewer times than this in train is reported as rare
@@ -50,6 +51,34 @@ class Report:
             "splits": self.stats,
             "findings": [{"level": f.level, "message": f.message, "examples": f.examples} for f in self.findings],
         }
+
+
+def _unseen_combinations(splits: dict[str, list[Record]]) -> list[Finding]:
+    """Multi-intents of valid or test whose atoms train has, but never together: the model answers
+    only the intent sets it saw in training, so these cannot be predicted either."""
+    seen = {frozenset(split_intent(r.intent)) for r in splits["train"]}
+    findings = []
+    for s, recs in splits.items():
+        if s == "train":
+            continue
+        known = {p for r in splits["train"] for p in split_intent(r.intent)}
+        combos = Counter(
+            r.intent
+            for r in recs
+            if len(split_intent(r.intent)) > 1
+            and frozenset(split_intent(r.intent)) not in seen
+            and set(split_intent(r.intent)) <= known
+        )
+        if combos:
+            findings.append(
+                Finding(
+                    "warning",
+                    f"{counted(len(combos), 'intent combination')} only in {s} "
+                    f"({counted(sum(combos.values()), 'sentence')}): the model answers the combinations seen in train",
+                    [f"{lab} ({n})" for lab, n in combos.most_common(SHOW)],
+                )
+            )
+    return findings
 
 
 def _where(r: Record) -> str:
@@ -114,17 +143,19 @@ def check(splits: dict[str, list[Record]], name: str = "data", rare: int = RARE)
                 findings.append(
                     Finding(
                         "warning",
-                        f"{len(only)} {kind}s only in {s} ({sum(only.values())} occurrences): "
+                        f"{counted(len(only), kind)} only in {s} ({counted(sum(only.values()), 'occurrence')}): "
                         "the model cannot predict them",
                         [f"{lab} ({n})" for lab, n in sorted(only.items(), key=lambda x: -x[1])[:SHOW]],
                     )
                 )
+        if kind == "intent":  # the intent head answers whole sets seen in training (decode_intents)
+            findings += _unseen_combinations(splits)
         rare_labels = sorted((n, lab) for lab, n in counts["train"].items() if n < rare)
         if rare_labels:
             findings.append(
                 Finding(
                     "warning",
-                    f"{len(rare_labels)} {kind}s seen fewer than {rare} times in train",
+                    f"{counted(len(rare_labels), kind)} seen fewer than {rare} times in train",
                     [f"{lab} ({n})" for n, lab in rare_labels[:SHOW]],
                 )
             )

@@ -33,6 +33,7 @@ from slotfill.core.limits import MAX_LINE_BYTES, PREDICT_CHUNK
 from slotfill.core.schema import model_path
 from slotfill.core.sentence_files import CHANGED, TOO_LONG, ParquetRows, kind_of, row_ranges, rows_of
 from slotfill.core.settings import true_or_false
+from slotfill.core.wording import counted
 from slotfill.errors import ConfigError, DataError, MissingExtra, SlotfillError, first_line
 from slotfill.integrations import ray_record
 
@@ -424,11 +425,6 @@ def _cause(error: BaseException) -> SlotfillError | None:
     return None
 
 
-def _count(n: int, noun: str) -> str:
-    """``1 line``, ``2,000 lines``."""
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
-
-
 def progress_line(done: int, total: int | None, before: int, elapsed: float) -> str:
     """Sentences tagged so far, of ``total`` and the time left where it is known (None: URLs read by Ray
     tasks are among the inputs), at this run's rate (``before``: tagged by an earlier run, resumed)."""
@@ -489,9 +485,9 @@ def predict_on_ray(
     finished, done = ray_record.start(folder, expected, settings.resume, fmt)
     if finished:
         planned = [row for row in planned if (row["file"], row["first"]) not in finished]
-        say(f"ray: resuming: {_count(done, 'sentence')} in {_count(len(finished), 'chunk')} were tagged before")
+        say(f"ray: resuming: {counted(done, 'sentence')} in {counted(len(finished), 'chunk')} were tagged before")
         if not planned and not others:
-            say(f"ray: nothing left to tag; {_count(done, 'sentence')} in {folder}")
+            say(f"ray: nothing left to tag; {counted(done, 'sentence')} in {folder}")
             return done
     # about a shard's chunks a block (from_items splits evenly): the last calls stay small
     blocks = -(-len(planned) // settings.chunks_per_shard)
@@ -499,9 +495,9 @@ def predict_on_ray(
     if planned:
         read_here = len(files) - len(others)
         tasks = f"; {len(others):,} more (URLs) read by Ray tasks" if others else ""
-        fewer = f"; {_count(actors, 'actor')}, one a shard" if actors < settings.concurrency else ""
+        fewer = f"; {counted(actors, 'actor')}, one a shard" if actors < settings.concurrency else ""
         say(
-            f"ray: {_count(lines, 'line')} in {_count(read_here, 'file')}, {_count(len(planned), 'chunk')} to tag "
+            f"ray: {counted(lines, 'line')} in {counted(read_here, 'file')}, {counted(len(planned), 'chunk')} to tag "
             f"(found in {found_in:.1f} s){tasks}{fewer}"
         )
     started_here = not ray.is_initialized()
@@ -566,8 +562,8 @@ def predict_on_ray(
     took = time.monotonic() - start
     rate = (done - before) / took
     earlier = f", {before:,} of them tagged before" if before else ""
-    shards = _count(len(written), "shard")
-    say(f"ray: {_count(done, 'sentence')}{earlier}; {took:.1f} s ({rate:,.0f}/s); {shards} in {folder}")
+    shards = counted(len(written), "shard")
+    say(f"ray: {counted(done, 'sentence')}{earlier}; {took:.1f} s ({rate:,.0f}/s); {shards} in {folder}")
     return done
 
 
