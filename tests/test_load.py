@@ -190,14 +190,17 @@ def no_local_copy(tmp_path, monkeypatch):
     monkeypatch.setattr(data_mod, "DEFAULT_DATA_DIR", str(tmp_path / "empty2"))
 
 
-def test_benchmark_without_local_copy_loads_the_hub_copy(tmp_path, no_local_copy):
+def test_benchmark_without_local_copy_loads_the_hub_copy(tmp_path, no_local_copy, caplog):
     """The hub path, fed a local folder of the hub copy's shape (``load_dataset(folder)``: no network)."""
     hub_copy = tmp_path / "hub_copy"
     hub_copy.mkdir()
     _write_csv(hub_copy / "train.csv", ROWS)
     _write_csv(hub_copy / "test.csv", ROWS[:4])
-    splits, name = load_splits({"benchmark": "atis", "hub": {"name": str(hub_copy)}})
+    with caplog.at_level("WARNING"):
+        splits, name = load_splits({"benchmark": "atis", "hub": {"name": str(hub_copy)}})
     assert name == "atis" and {k: len(v) for k, v in splits.items()} == {"train": 27, "valid": 3, "test": 4}
+    # said before the hub client starts (offline, its retries take ~30 s before an error)
+    assert f"atis: no local copy (looked in {tmp_path}" in caplog.text and "from the Hugging Face hub" in caplog.text
 
 
 def test_benchmark_offline_without_local_copy_says_what_to_set(no_local_copy):

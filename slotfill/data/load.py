@@ -154,6 +154,13 @@ def locate(data: dict) -> tuple[str, Path | None]:
             if place.is_dir():
                 return "path", place
         if (data.get("hub") or {}).get("name"):
+            # said before the hub client's retries: offline, they take ~30 s before the error
+            log.warning(
+                "%s: no local copy (looked in %s); loading %s from the Hugging Face hub (or set data.path=...)",
+                benchmark,
+                ", ".join(str(p) for p in benchmark_places(benchmark)),
+                data["hub"]["name"],
+            )
             return "hub", None
         looked = ", ".join(str(p) for p in benchmark_places(benchmark))
         raise DataError(
