@@ -190,8 +190,10 @@ def no_local_copy(tmp_path, monkeypatch):
     monkeypatch.setattr(data_mod, "DEFAULT_DATA_DIR", str(tmp_path / "empty2"))
 
 
-def test_benchmark_without_local_copy_loads_the_hub_copy(tmp_path, no_local_copy, caplog):
+def test_benchmark_without_local_copy_loads_the_hub_copy(tmp_path, no_local_copy, caplog, monkeypatch):
     """The hub path, fed a local folder of the hub copy's shape (``load_dataset(folder)``: no network)."""
+    for offline in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):  # online, as a user is: the line below is said
+        monkeypatch.delenv(offline, raising=False)
     hub_copy = tmp_path / "hub_copy"
     hub_copy.mkdir()
     _write_csv(hub_copy / "train.csv", ROWS)
@@ -203,11 +205,13 @@ def test_benchmark_without_local_copy_loads_the_hub_copy(tmp_path, no_local_copy
     assert f"atis: no local copy (looked in {tmp_path}" in caplog.text and "from the Hugging Face hub" in caplog.text
 
 
-def test_benchmark_offline_without_local_copy_says_what_to_set(no_local_copy):
+def test_benchmark_offline_without_local_copy_says_what_to_set(no_local_copy, monkeypatch, caplog):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(DataError) as err:
         load_splits({"benchmark": "atis", "hub": {"name": "nobody/no-such-dataset-slotfill"}})
     msg = str(err.value)
     assert "no local copy" in msg and "data.path" in msg and "SLOTFILL_DATA_DIR" in msg and "\n" not in msg
+    assert "from the Hugging Face hub (or set" not in caplog.text  # offline: the error alone, at once
 
 
 def test_benchmark_prefers_the_local_copy(tmp_path, monkeypatch):

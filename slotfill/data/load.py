@@ -154,13 +154,13 @@ def locate(data: dict) -> tuple[str, Path | None]:
             if place.is_dir():
                 return "path", place
         if (data.get("hub") or {}).get("name"):
-            # said before the hub client's retries: offline, they take ~30 s before the error
-            log.warning(
-                "%s: no local copy (looked in %s); loading %s from the Hugging Face hub (or set data.path=...)",
-                benchmark,
-                ", ".join(str(p) for p in benchmark_places(benchmark)),
-                data["hub"]["name"],
-            )
+            if not _offline():  # said before the hub client's retries: with no network, ~30 s before its error
+                log.warning(
+                    "%s: no local copy (looked in %s); loading %s from the Hugging Face hub (or set data.path=...)",
+                    benchmark,
+                    ", ".join(str(p) for p in benchmark_places(benchmark)),
+                    data["hub"]["name"],
+                )
             return "hub", None
         looked = ", ".join(str(p) for p in benchmark_places(benchmark))
         raise DataError(
@@ -169,6 +169,14 @@ def locate(data: dict) -> tuple[str, Path | None]:
     if data.get("format") == "hub":
         return "hub", None
     raise ConfigError("no data: set data.path=..., data.train=... (data.valid=..., data.test=...) or data=atis|snips")
+
+
+def _offline() -> bool:
+    """Whether the hub client is told to stay offline (it then answers from its cache at once)."""
+    return any(
+        os.environ.get(v, "").strip().lower() not in ("", "0", "false")
+        for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+    )
 
 
 def _load_hub(data: dict) -> dict[str, list[Record]]:
@@ -180,7 +188,7 @@ def _load_hub(data: dict) -> dict[str, list[Record]]:
         benchmark = data.get("benchmark")
         if not benchmark or data_files:
             raise
-        offline = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("HF_DATASETS_OFFLINE")
+        offline = _offline()
         looked = ", ".join(str(p) for p in benchmark_places(benchmark))
         reason = "offline (HF_HUB_OFFLINE is set) and not cached" if offline else e.problem
         raise DataError(
