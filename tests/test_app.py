@@ -498,6 +498,11 @@ def test_body_limit_counts_the_clients_that_posted_lately(monkeypatch):
         ('/inform{"city": "boston"}', "inform", 1.0, [{"entity": "city", "value": "boston", "start": 7, "end": 25}]),
         ('/inform@0.5{"city": ["a", "b"]}', "inform", 0.5, [("city", "a"), ("city", "b")]),
         ("/inform{not json}", "inform", 1.0, []),  # as Rasa: answered, the entities left out (a warning logged)
+        ('/inform{"x": NaN}', "inform", 1.0, []),  # not JSON: an answer could not carry it
+        ("/greet@nan", "greet", 1.0, []),
+        ("/greet@inf", "greet", 1.0, []),
+        ("/greet@7", "greet", 1.0, []),  # not a probability
+        ("/greet@.25", "greet", 0.25, []),
     ],
 )
 def test_a_message_that_names_its_intent_is_answered_as_rasa_answers_it(client, text, intent, confidence, entities):
@@ -515,3 +520,10 @@ def test_a_message_that_names_its_intent_is_answered_as_rasa_answers_it(client, 
 def test_text_that_only_starts_with_a_slash_is_tagged(client):
     body = client.post("/model/parse", json={"text": "/ fly to boston"}).json()
     assert body["tokens"] and body["intent"]["name"] != "/"
+
+
+def test_entities_nested_deeper_than_the_json_parser_goes_are_left_out():
+    from slotfill.serving.schemas import intent_message
+
+    deep = '/inform{"x": ' + "[" * 5000 + "]" * 5000 + "}"
+    assert intent_message(deep)["entities"] == []  # not a RecursionError: the server's 500

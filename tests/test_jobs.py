@@ -314,3 +314,34 @@ def test_predict_format_rasa_streams_an_item_per_intent_and_chunk_that_reads_bac
     assert text.count("- intent:") >= 3  # chunks of 2 lines: written as they are tagged, not at the end
     records = rasa.read(out)
     assert sorted(" ".join(r.tokens) for r in records) == sorted(line for line in lines if line)  # the blank one: none
+
+
+def test_a_refused_job_keeps_a_folder_used_before_and_a_resumed_runs_folder(tmp_path, capsys):
+    from slotfill.cli.main import main
+    from slotfill.training.run_folder import LOCK_FILE, lock
+
+    used = tmp_path / "used"
+    (used / ".hydra").mkdir(parents=True)
+    (used / "train.log").write_text("a run killed while its data loaded\n")
+    with pytest.raises(SystemExit):
+        main(["train", "trainer.max_epochs=0", f"hydra.run.dir={used}"])
+    assert "a run killed while its data loaded" in (used / "train.log").read_text()
+    killed = tmp_path / "killed"  # what a run killed before its first epoch leaves: resume= is refused, not the folder
+    with lock(killed):
+        (killed / ".hydra").mkdir()
+    with pytest.raises(SystemExit):
+        main(["train", f"resume={killed}"])
+    assert (killed / LOCK_FILE).exists() and (killed / ".hydra").is_dir()
+    capsys.readouterr()
+
+
+def test_predict_format_rasa_of_blank_lines_alone_is_a_file_that_reads_back(tiny_model_file, tmp_path):
+    from slotfill.data.formats import rasa
+
+    (tmp_path / "in.txt").write_text("\n  \n\n")
+    out = tmp_path / "out.yml"
+    cfg = _cfg(
+        "predict", [f"ckpt={tiny_model_file}", "format=rasa", f"input={tmp_path / 'in.txt'}", f"output={out}"], tmp_path
+    )
+    assert jobs.predict(cfg) == 3
+    assert out.read_text() == 'version: "3.1"\nnlu: []\n' and rasa.read_with_extras(out)[0] == []

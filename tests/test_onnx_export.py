@@ -304,3 +304,37 @@ def test_two_writers_of_one_file_get_temporary_files_of_their_own(tmp_path):
 
     a, b = temporary_beside(tmp_path / "model.onnx"), temporary_beside(tmp_path / "model.onnx")
     assert a != b and a.name.startswith(".model.onnx.") and a.name.endswith(".tmp")
+
+
+def test_an_int8_graph_standing_alone_beside_its_model_file_loads(tmp_path):
+    from slotfill.inference.loading import load_tagger
+
+    model = tiny_model(seed=0, intent=True)
+    ckpt = model.save(tmp_path / "model.pt")
+    quantize_onnx(export_onnx(model, onnx_path_for(ckpt)))
+    for name in ("model.onnx", "model.onnx.json"):
+        (tmp_path / name).unlink()
+    for named in (ckpt, tmp_path):
+        assert load_tagger(named, backend="onnx", precision="int8").precision == "int8"
+
+
+def test_a_model_file_rewritten_while_its_model_was_exported_is_not_recorded_as_its_source(tmp_path):
+    model = SlotModel.load(tiny_model(seed=0, intent=True).save(tmp_path / "model.pt"))
+    tiny_model(seed=1, intent=True).save(tmp_path / "model.pt")  # a run saving into the file meanwhile
+    with pytest.raises(SlotfillError, match=r"model.pt: changed since the model was read from it"):
+        export_onnx(model, tmp_path / "model.onnx", source=tmp_path / "model.pt")
+    export_onnx(model, tmp_path / "model.onnx")  # no source named: none claimed (the file is another model's)
+    assert "source_sha256" not in json.loads((tmp_path / "model.onnx.json").read_text())
+
+
+def test_an_int8_copy_of_the_same_weights_from_an_earlier_export_is_replaced_not_kept(tmp_path):
+    from slotfill.cli import jobs
+
+    model = tiny_model(seed=0, intent=True)
+    ckpt = model.save(tmp_path / "model.pt")
+    quantize_onnx(export_onnx(model, onnx_path_for(ckpt)))
+    meta = json.loads((tmp_path / "model.int8.onnx.json").read_text())
+    del meta["source_sha256"]  # as an export made before the file's digest was recorded
+    (tmp_path / "model.int8.onnx.json").write_text(json.dumps(meta))
+    jobs.export(_export_cfg(tmp_path, f"ckpt={ckpt}", "int8=false", "check=false"))
+    assert not (tmp_path / "model.int8.onnx").exists()  # its sidecar is not the new export's

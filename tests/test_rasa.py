@@ -236,6 +236,8 @@ def test_examples_given_as_a_list_of_texts_with_metadata_are_read(tmp_path):
     assert extras.unused == ["example key 'metadata' (line 4)"]
     with pytest.raises(DataError, match=r"train.yml:4: an item of an examples list needs 'text:'"):
         rasa.read(_write(tmp_path, "nlu:\n- intent: greet\n  examples:\n  - txt: hi\n"))
+    with pytest.raises(DataError, match=r"train.yml:4: empty example"):
+        rasa.read(_write(tmp_path, "nlu:\n- intent: greet\n  examples:\n  - text: null\n"))
 
 
 def test_the_parse_answer_names_a_multi_intent_as_rasa_does():

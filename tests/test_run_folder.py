@@ -335,3 +335,17 @@ def test_run_folder_mistakes_are_one_line_before_hydra_makes_a_folder(tmp_path, 
     err = capsys.readouterr().err
     assert e.value.code == 2 and err.startswith(f"error: {problem.format(tmp=tmp_path)}"), err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "typo").exists()
+
+
+def test_resume_puts_back_a_record_a_killed_overwrite_left_set_aside(tmp_path):
+    from slotfill.cli.commands import hydra_argv
+
+    run = tmp_path / "run"
+    _finished_run(run)
+    (run / EARLIER_RECORD).mkdir()
+    for name in (".hydra", "train.log"):
+        (run / name).rename(run / EARLIER_RECORD / name)
+    _hydra_starts(run)  # the killed overwrite's own record, never claimed
+    hydra_argv("train", [f"resume={run}"])
+    assert (run / ".hydra" / "config.yaml").read_text() == "model:\n  hidden_size: 128\n"
+    assert (run / "train.log").read_text() == "the finished run's log\n" and not (run / EARLIER_RECORD).exists()

@@ -106,3 +106,17 @@ def test_the_port_stays_held_while_the_model_loads(port, monkeypatch, tmp_path):
     cfg = {"ckpt": str(tmp_path / "model.pt"), "host": "127.0.0.1", "port": free_port() if port == "free" else 0}
     with pytest.raises(ConfigError, match="stopped here"):
         serve(OmegaConf.create(cfg))
+
+
+@pytest.mark.slow
+def test_a_host_name_is_served_on_its_addresses(tiny_model_file):
+    from tests.helpers import wait_until_serving
+
+    port = free_port()
+    cmd = [sys.executable, "-m", "slotfill", "serve", f"ckpt={tiny_model_file}", "host=localhost", f"port={port}"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_until_serving(proc, f"http://localhost:{port}")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

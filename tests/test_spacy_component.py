@@ -230,3 +230,24 @@ def test_a_pipeline_saved_with_a_relative_model_path_loads_from_any_folder(tiny_
     missing = spacy.blank("en").add_pipe("slotfill", config={"model": "no/model.pt"})  # said at its first doc
     with pytest.raises(SlotfillError, match="no/model.pt"):
         missing(spacy.blank("en")("to boston"))
+
+
+def test_a_moved_project_loads_its_pipeline_by_the_relative_path_and_a_link_stays_a_link(
+    tiny_model_file, tmp_path, monkeypatch
+):
+    import shutil
+
+    project = tmp_path / "project"
+    (project / "models" / "v1").mkdir(parents=True)
+    shutil.copy(tiny_model_file, project / "models" / "v1" / "model.pt")
+    (project / "models" / "current").symlink_to("v1")
+    monkeypatch.chdir(project)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("slotfill", config={"model": "models/current/model.pt"})
+    assert nlp.get_pipe("slotfill").model == str(project / "models" / "current" / "model.pt")  # not .../v1/...
+    nlp.to_disk(project / "pipeline")
+    moved = shutil.move(project, tmp_path / "moved")
+    monkeypatch.chdir(moved)  # the recorded absolute path leads nowhere; the relative one does
+    again = spacy.load("pipeline")
+    assert again.get_pipe("slotfill").model == str(tmp_path / "moved" / "models" / "current" / "model.pt")
+    assert again(SEED)._.slotfill["tokens"] == SEED.split()

@@ -214,9 +214,10 @@ def _refuse_a_busy_run_dir(argv: list[str]) -> None:
             if made is not None and made.is_dir():
                 shutil.rmtree(made)
         check_free(folder)
-        if _claims_afresh(argv) and is_rank_zero():
+        if is_rank_zero():
             put_back_earlier_record(folder)  # one a killed run with overwrite=true left set aside
-            RunFolder(folder).check_claim(overwrite=_overwrites(argv))
+            if _claims_afresh(argv):
+                RunFolder(folder).check_claim(overwrite=_overwrites(argv))
 
 
 def _claims_afresh(argv: list[str]) -> bool:

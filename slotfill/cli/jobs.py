@@ -32,7 +32,8 @@ def train(cfg: DictConfig) -> dict:
 
     out_dir = Path(cfg.output_dir)
     rank_zero = run_folder.is_rank_zero()
-    with _dropped_if_unused(out_dir, "train.log", run_folder.LOCK_FILE) if rank_zero else contextlib.nullcontext():
+    fresh = rank_zero and not cfg.get("resume")  # a resumed run's folder is that run's, whatever happens
+    with _dropped_if_unused("train.log") if fresh else contextlib.nullcontext():
         cfg, last_checkpoint = run_folder.resume_config(cfg)
         options.check_train(cfg)
         folder = run_folder.RunFolder(out_dir) if rank_zero else None
@@ -43,19 +44,42 @@ def train(cfg: DictConfig) -> dict:
 
 
 @contextlib.contextmanager
-def _dropped_if_unused(out_dir: Path, *startup: str) -> Iterator[None]:
-    """A job that stops before it writes anything leaves no folder behind: Hydra made the folder, its
-    ``.hydra/`` and the job's log (``startup``) before the job could refuse a setting or its data."""
+def _dropped_if_unused(log: str) -> Iterator[None]:
+    """A job that stops before it writes anything leaves no folder behind. Hydra made the folder, its
+    ``.hydra/`` and the job's ``log`` before the job could refuse a setting or its data; they go when
+    the folder held nothing else as the job started (not a folder used before), holds nothing else
+    now, and no other process holds its lock (two runs started in the same second share a folder)."""
+    from slotfill.training.run_folder import LOCK_FILE, unlocked
+
+    folder = _hydra_folder()
+    made_now = folder is not None and _entries(folder) <= {".hydra", log} and _size(folder / log) == 0
     try:
         yield
     except BaseException:
-        left = {p.name for p in out_dir.iterdir()} if out_dir.is_dir() else None
-        if left is not None and left <= {".hydra", *startup}:
-            for name in left:
-                shutil.rmtree(out_dir / name) if name == ".hydra" else (out_dir / name).unlink()
+        if made_now and _entries(folder) <= {".hydra", log, LOCK_FILE} and unlocked(folder):
+            shutil.rmtree(folder / ".hydra", ignore_errors=True)
+            for name in (log, LOCK_FILE):
+                (folder / name).unlink(missing_ok=True)
             with contextlib.suppress(OSError):  # a folder someone else writes in by now stays
-                out_dir.rmdir()
+                folder.rmdir()
         raise
+
+
+def _hydra_folder() -> Path | None:
+    """The folder Hydra made for this job (None outside a Hydra run: the job called from Python)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return None
+    return Path(HydraConfig.get().runtime.output_dir)
+
+
+def _entries(folder: Path) -> set[str]:
+    return {p.name for p in folder.iterdir()} if folder.is_dir() else {"(gone)"}
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size if path.is_file() else 0
 
 
 def _train_in(cfg: DictConfig, folder, out_dir: Path, last_checkpoint: Path | None):
@@ -121,7 +145,7 @@ def evaluate(cfg: DictConfig) -> dict:
     from slotfill.data.load import load_split
     from slotfill.evaluation.report import evaluate_predictions, label_coverage_warning, write_outputs
 
-    with _dropped_if_unused(Path(cfg.output_dir), "evaluate.log"):
+    with _dropped_if_unused("evaluate.log"):
         options.check_evaluate(cfg)
         cols, name = load_split(OmegaConf.to_container(cfg.data, resolve=True), str(cfg.split), cfg.get("split_dir"))
         tagger = load_tagger(cfg)
@@ -178,8 +202,8 @@ def predict(cfg: DictConfig, texts: list[str] | None = None) -> int:
     """Tag sentences and write them for people (``format=text``) or programs (jsonl, conll, seq.out, rasa).
 
     Streams: :data:`~slotfill.core.limits.PREDICT_CHUNK` sentences are read, tagged and written at a
-    time, in input order, ``workers`` chunks tagged at once (``format=rasa`` groups sentences by
-    intent, so it writes once, at the end).
+    time, in input order, ``workers`` chunks tagged at once (``format=rasa`` groups each chunk's
+    sentences by intent: an item per intent and chunk).
     Every setting and path is checked before the model is loaded. Returns the number of
     sentences tagged.
     """
@@ -193,25 +217,47 @@ def predict(cfg: DictConfig, texts: list[str] | None = None) -> int:
         raise SlotfillError(f"input={source}: no lines to tag")  # before the model loads
     with TextOutput(cfg.get("output")) as out:
         tagger = load_tagger(cfg)
-        if cfg.format == "rasa":
-            if not tagger.predicts_intent:
-                raise ConfigError("format=rasa groups sentences by intent: the model has no intent head (model.intent)")
-            from slotfill.data.formats.rasa import HEADER
-
-            out.write(HEADER)  # then each chunk's examples, an item per intent
+        if cfg.format == "rasa" and not tagger.predicts_intent:
+            raise ConfigError("format=rasa groups sentences by intent: the model has no intent head (model.intent)")
         n, size = 0, PREDICT_CHUNK
         decisions, fmt = options.decisions(cfg), str(cfg.format)
+        rasa = _RasaFile(out) if fmt == "rasa" else None
 
         def tag(chunk: list[str]) -> str:
             return "".join(console.predictions(tagger.predict(chunk, batch_size=cfg.batch_size, **decisions), fmt))
 
         sentences = chunks(iter_sentences(texts, cfg.get("text"), cfg.get("input")), size)
         for chunk, text in in_order(tag, sentences, options.workers_setting(cfg), size):
-            out.write(text)
+            (rasa or out).write(text)
             n += len(chunk)
         if n == 0:
             raise SlotfillError(f"input={cfg.get('input')}: no lines to tag")
+        if rasa is not None:
+            rasa.close()
     return n
+
+
+class _RasaFile:
+    """``format=rasa`` as it streams: the version line first, ``nlu:`` before the first chunk's items,
+    and ``nlu: []`` if no line gave an example (blank lines only): a file that reads back either way."""
+
+    def __init__(self, out) -> None:
+        from slotfill.data.formats.rasa import VERSION
+
+        self.out, self.started = out, False
+        out.write(VERSION)
+
+    def write(self, items: str) -> None:
+        if items and not self.started:
+            self.out.write("nlu:\n")
+            self.started = True
+        self.out.write(items)
+
+    def close(self) -> None:
+        from slotfill.data.formats.rasa import NO_EXAMPLES
+
+        if not self.started:
+            self.out.write(NO_EXAMPLES)
 
 
 def _predict_on_ray(cfg: DictConfig, texts: list[str]) -> int:
@@ -253,10 +299,10 @@ def export(cfg: DictConfig) -> Path:
     print(f"wrote {out} and {out}.json")
     if cfg.check:
         print("check: ONNX Runtime and PyTorch give the same tags and intents")
+    print(f"wrote {write_model_card(ckpt, model.card(), model.vocabs.to_dict())}")
     stale = drop_stale_int8(out)
     if stale is not None:
-        print(f"removed {stale}: an int8 copy of the model exported there before")
+        print(f"removed {stale}: an int8 copy of an earlier export")
     if cfg.int8:
         print(f"wrote {quantize_onnx(out)} (int8 weights; use backend=onnx precision=int8)")
-    print(f"wrote {write_model_card(ckpt, model.card(), model.vocabs.to_dict())}")
     return out

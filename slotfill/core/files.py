@@ -30,6 +30,16 @@ def check_writable(folder: str | Path) -> Path:
     return folder
 
 
+def file_state(path: str | Path) -> tuple[int, int, int] | None:
+    """What changes when a file is rewritten or replaced (inode, size, modification time in ns);
+    None for no file."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def temporary_beside(path: str | Path) -> Path:
     """A new empty file ``.NAME.XXXXXXXX.tmp`` in ``path``'s folder, for a writer to fill and rename over
     ``path``: its own name, so two writers of one file never write into each other's."""

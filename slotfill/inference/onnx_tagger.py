@@ -17,7 +17,7 @@ from slotfill.core.backends import is_onnx
 from slotfill.core.batch import encode_batch
 from slotfill.core.fingerprint import GRAPH_FINGERPRINT, SOURCE_FILE, file_sha256
 from slotfill.core.ranking import ranked
-from slotfill.core.schema import model_path
+from slotfill.core.schema import MODEL_FILE, model_path
 from slotfill.core.settings import whole_number
 from slotfill.core.sidecar import card_of, onnx_path_for, read_sidecar
 from slotfill.core.vocab import Vocabularies
@@ -64,27 +64,24 @@ class OnnxTagger(TextTagger):
         The graph must be the export of what ``path`` names: of that ``model.pt`` (checked by the
         file's digest, which the sidecar records) and, for the int8 copy, of that ``model.onnx``;
         an export left from another model is refused, never served in this one's name."""
-        if Path(path).is_dir() and not model_path(path, ".onnx").is_file():
-            raise CheckpointError(f"{path}: a folder without model.onnx (export one: slotfill export ckpt={path})")
-        graph = graph_path(model_path(path, ".onnx"))
-        if not graph.is_file():
+        graph = Path(path) / Path(MODEL_FILE).with_suffix(".onnx") if Path(path).is_dir() else graph_path(path)
+        int8 = graph.with_name(graph.name.removesuffix(".onnx") + ".int8.onnx")
+        wants_int8 = precision == "int8" and not graph.name.endswith(".int8.onnx")
+        if not graph.is_file() and not (wants_int8 and int8.is_file()):  # an int8 graph may stand alone
+            if Path(path).is_dir():
+                raise CheckpointError(f"{path}: a folder without model.onnx (export one: slotfill export ckpt={path})")
             raise CheckpointError(f"{graph}: no ONNX model (export one: slotfill export ckpt=MODEL.pt)")
         if threads is not None:
             whole_number(threads, "threads")
         model = str(graph).removesuffix(".onnx").removesuffix(".int8") + ".pt"
-        chosen = graph
-        if graph.name.endswith(".int8.onnx"):
-            if precision == "fp32":
-                raise ConfigError(f"precision=fp32: {graph} is the int8 graph; give the model.onnx beside it")
-        elif precision == "int8":
-            chosen = graph.with_name(graph.name.removesuffix(".onnx") + ".int8.onnx")
-            if not chosen.is_file():
-                raise CheckpointError(f"{chosen}: no int8 graph (export one: slotfill export ckpt={model} int8=true)")
+        if graph.name.endswith(".int8.onnx") and precision == "fp32":
+            raise ConfigError(f"precision=fp32: {graph} is the int8 graph; give the model.onnx beside it")
+        if wants_int8 and not int8.is_file():
+            raise CheckpointError(f"{int8}: no int8 graph (export one: slotfill export ckpt={model} int8=true)")
+        chosen = int8 if wants_int8 else graph
         data = chosen.read_bytes()
         session, meta = open_export(chosen, threads, model=model)
         again = f"re-export it: slotfill export ckpt={model}"
-        if chosen != graph and read_sidecar(graph).get("fingerprint") != meta["fingerprint"]:
-            raise CheckpointError(f"{chosen}: an int8 copy of another model than {graph} (stale export); {again}")
         named = model_path(path)
         if not is_onnx(named) and named.is_file():  # served in the name of that model file: its export only
             if SOURCE_FILE not in meta:
@@ -94,6 +91,8 @@ class OnnxTagger(TextTagger):
                 )
             if meta[SOURCE_FILE] != file_sha256(named):
                 raise CheckpointError(f"{chosen}: exported from another model than {named} (stale export); {again}")
+        elif wants_int8 and graph.is_file() and read_sidecar(graph).get("fingerprint") != meta["fingerprint"]:
+            raise CheckpointError(f"{chosen}: an int8 copy of another model than {graph} (stale export); {again}")
         return cls(session, meta, str(chosen), data, threads)
 
     def __getstate__(self) -> dict:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -66,7 +67,7 @@ class SlotfillComponent:
         from slotfill.inference.loading import load_tagger
 
         self.tagger = load_tagger(model)
-        self.model = str(Path(model).resolve())
+        self.model = os.path.abspath(model)  # not resolved: a link to the current model stays the link
 
     def _ready(self):
         if self.tagger is None:
@@ -138,16 +139,18 @@ class SlotfillComponent:
         """Record the model's absolute path (the model file itself is not copied)."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        model = self.model if self.tagger is not None else str(Path(self.model).resolve())
+        model = self.model if self.tagger is not None else os.path.abspath(self.model)
         (path / "model.json").write_text(json.dumps({"model": model, "given": self.given}) + "\n")
 
     def from_disk(self, path: str | Path, exclude: Iterable[str] = ()) -> SlotfillComponent:
         """Load the model :meth:`to_disk` recorded (by its absolute path), unless ``spacy.load`` was
-        given another ``model`` in its config."""
+        given another ``model`` in its config; where that path leads nowhere now (the project moved),
+        the model the config's own path found stays."""
         recorded = Path(path) / "model.json"
         if recorded.is_file():
             saved = json.loads(recorded.read_text())
-            if saved.get("given") == self.given and (self.tagger is None or saved["model"] != self.model):
+            wanted = saved.get("given") == self.given and saved["model"] != self.model
+            if wanted and (Path(saved["model"]).exists() or self.tagger is None):
                 self._load(saved["model"])
         return self
 

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from slotfill.core import native_stderr
-from slotfill.core.files import check_writable, temporary_beside
+from slotfill.core.files import check_writable, file_state, temporary_beside
 from slotfill.core.fingerprint import GRAPH_FINGERPRINT, GRAPH_SIDECAR, SOURCE_FILE, file_sha256, sidecar_digest
 from slotfill.core.sidecar import onnx_path_for, read_sidecar, sidecar_path
 from slotfill.errors import SlotfillError, first_line
@@ -84,8 +84,8 @@ def export_onnx(
     name, so a graph that fails it never replaces an earlier export."""
     out = Path(output)
     if source is None and model.model_file is not None:
-        path, fingerprint = model.model_file
-        source = path if model.fingerprint() == fingerprint else None
+        path, fingerprint, state = model.model_file
+        source = path if model.fingerprint() == fingerprint and file_state(path) == state else None
     words = torch.tensor([[2, 3, 4], [2, 3, 0]])
     chars = torch.tensor([[0, 0, 0, 0], [2, 3, 0, 0], [2, 3, 4, 5]])
     char_index = torch.tensor([[1, 2, 1], [2, 1, 0]])
@@ -121,7 +121,7 @@ def export_onnx(
             )
         meta = sidecar(model, inputs, outputs)
         if source is not None:
-            meta[SOURCE_FILE] = file_sha256(source)
+            meta[SOURCE_FILE] = _digest_of_source(model, source)
         _sign(tmp, meta)
         if check is not None:
             check(tmp)
@@ -129,6 +129,17 @@ def export_onnx(
     finally:
         tmp.unlink(missing_ok=True)  # never half a graph beside the model
     return out
+
+
+def _digest_of_source(model: SlotModel, source: str | Path) -> str:
+    """The digest of the model file exported. For the file the model was read from (or saved to), it
+    must still be that file: one rewritten since (a run saving into it) is refused, never recorded as
+    the source of weights it no longer holds."""
+    digest = file_sha256(source)
+    loaded = model.model_file
+    if loaded is not None and Path(loaded[0]) == Path(source) and file_state(source) != loaded[2]:
+        raise SlotfillError(f"{source}: changed since the model was read from it (a run writing it?); export again")
+    return digest
 
 
 def _install(graph: Path, out: Path, sidecar_text: str) -> None:
@@ -219,13 +230,13 @@ def int8_path(graph: str | Path) -> Path:
 
 
 def drop_stale_int8(graph: str | Path) -> Path | None:
-    """Remove the int8 copy beside ``graph`` when it is another model's (an earlier export's); the path
-    removed, or None. Never an int8 graph of another model beside a new export."""
+    """Remove the int8 copy beside ``graph`` unless it is a copy of this very export (its sidecar the
+    same: an earlier export's, of another model or file, goes); the path removed, or None."""
     old = int8_path(graph)
     if not old.is_file():
         return None
-    try:
-        same = read_sidecar(old).get("fingerprint") == read_sidecar(graph).get("fingerprint")
+    try:  # the same sidecar: the same model, exported from the same file
+        same = read_sidecar(old) == read_sidecar(graph)
     except SlotfillError:
         same = False
     if same:

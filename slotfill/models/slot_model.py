@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from slotfill.core.batch import encode_batch
-from slotfill.core.files import write_atomic
+from slotfill.core.files import file_state, write_atomic
 from slotfill.core.fingerprint import model_fingerprint
 from slotfill.core.ranking import ranked
 from slotfill.core.schema import CARD_KEYS, FORMAT_VERSION, check_format, model_path, no_model_in
@@ -61,9 +61,9 @@ class SlotModel(nn.Module):
         self.config = config
         self.vocabs = vocabs
         self.meta = dict(meta or {})
-        # the file these weights were read from or saved to, and their fingerprint then (load, save):
-        # what an export records it came from, while the weights are still that file's
-        self.model_file: tuple[Path, str] | None = None
+        # the file these weights were read from or saved to, their fingerprint and the file's state then
+        # (load, save): what an export records it came from, while both are still as they were
+        self.model_file: tuple[Path, str, tuple | None] | None = None
         n_lexicon_types = len(vocabs.lexicon) if vocabs.lexicon else 0
         sizes = (len(vocabs.words), len(vocabs.chars), vocabs.tags.itos, len(vocabs.intents), n_lexicon_types)
         whole_number(members, "members")
@@ -298,17 +298,18 @@ class SlotModel(nn.Module):
         buffer = io.BytesIO()
         torch.save(self.state(), buffer)
         path = write_atomic(path, buffer.getvalue())
-        self.model_file = (path, self.fingerprint())
+        self.model_file = (path, self.fingerprint(), file_state(path))
         return path
 
     @classmethod
     def load(cls, path: str | Path) -> SlotModel:
         """Read ``model.pt`` (or a run folder's) or a training ``.ckpt`` without executing code from it; eval mode."""
         path = model_path(path)
+        before = file_state(path)
         state = _read_state(path)
         model = cls.from_state(state, path)
         # checked equal to the weights' own by from_state (a current-format file), so not computed again
-        model.model_file = (path, state.get("fingerprint") or model.fingerprint())
+        model.model_file = (path, state.get("fingerprint") or model.fingerprint(), before)
         return model
 
     @classmethod

@@ -90,6 +90,16 @@ def rasa_parse(result: dict, message_id: str | None = None) -> dict:
 INTENT_MESSAGE = re.compile(r"/(?P<intent>[^\s{@/]+)(?:@(?P<confidence>[^{]*))?(?P<entities>\{.*\})?", re.DOTALL)
 
 
+def _number(text: str) -> float | None:
+    if not re.fullmatch(r"[0-9]*\.?[0-9]+", text.strip()):
+        return None
+    return float(text)
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
 def intent_message(text: str, message_id: str | None = None) -> dict | None:
     """Rasa's answer to a message that names its intent, as Rasa's own NLU server gives it (intent
     confidence 1.0 unless ``@`` says otherwise, the entities from the JSON): None for any other text.
@@ -100,15 +110,16 @@ def intent_message(text: str, message_id: str | None = None) -> dict | None:
         return None
     confidence = 1.0
     if m["confidence"] is not None:
-        try:
-            confidence = float(m["confidence"])
-        except ValueError:
-            log.warning("%r: the confidence after @ is not a number; 1.0 instead", text)
+        given_confidence = _number(m["confidence"])
+        if given_confidence is not None and 0.0 <= given_confidence <= 1.0:
+            confidence = given_confidence
+        else:
+            log.warning("%r: the confidence after @ is not a number from 0 to 1; 1.0 instead", text)
     entities, offset = [], len(text) - len(text.lstrip())
     if m["entities"]:
-        try:
-            given = json.loads(m["entities"])
-        except json.JSONDecodeError:
+        try:  # JSON as JSON is, not Python's: no NaN or Infinity (an answer could not carry them)
+            given = json.loads(m["entities"], parse_constant=_no_constant)
+        except (ValueError, RecursionError):
             given = None
         if not isinstance(given, dict):
             log.warning("%r: the entities are not a JSON object; answered without them", text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import ipaddress
 import json
 import os
 import socket
@@ -59,6 +60,17 @@ def app_from_env():
     return app
 
 
+BACKLOG = 2048  # uvicorn's own default
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def _serve_on(sock: socket.socket, config) -> None:
     """uvicorn serving on the socket bound when the address was checked."""
     import uvicorn
@@ -91,14 +103,17 @@ def serve(cfg) -> None:
         raise ConfigError(f"log_level={level}: choose one of {', '.join(LOG_LEVELS)}")
     options = from_mapping(Connections, s["connections"], "connections").uvicorn_options()
     spread = workers > 1 and listeners.SPREAD
-    if workers > 1 and not spread:  # uvicorn's supervisor binds: port=0 is chosen here, so that the line below names it
+    one = workers == 1 and _is_address(host)  # a host name may stand for several addresses: uvicorn binds each
+    if spread or one:  # held from here until the server stops: no other program takes it while the model loads
+        held = check_address(host, port, hold=True, reuse_port=spread)
+        if one:
+            held.listen(BACKLOG)  # listening: connections made while the model loads wait for it
+    else:  # uvicorn binds: port=0 is chosen here, so that the line below names it
         if port == 0:
             probe = check_address(host, 0, hold=True)
             port = probe.getsockname()[1]
             probe.close()
         held = check_address(host, port)
-    else:  # held from here until the server stops: no other program takes it while the model loads
-        held = check_address(host, port, hold=True, reuse_port=spread)
     with held or contextlib.nullcontext():
         port = held.getsockname()[1] if held else port  # port=0: the free port chosen
         backend = load_backend(s["ckpt"], s["backend"], s["threads"], s["precision"])
@@ -109,9 +124,11 @@ def serve(cfg) -> None:
             line += f", {workers} workers loading (each says when it is ready)"
         print(line, flush=True)
         if workers == 1:
-            _serve_on(
-                held, uvicorn.Config(settled(build(s, backend)), host=host, port=port, log_level=level, **options)
-            )
+            config = uvicorn.Config(settled(build(s, backend)), host=host, port=port, log_level=level, **options)
+            if held is None:
+                uvicorn.run(config.app, host=host, port=port, log_level=level, **options)
+            else:
+                _serve_on(held, config)
             return
         os.environ[CONFIG_ENV] = json.dumps(s)
         del backend  # each worker loads its own copy

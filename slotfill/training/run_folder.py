@@ -94,6 +94,21 @@ def lock(folder: str | Path) -> Iterator[None]:
         handle.close()  # closing releases the lock
 
 
+def unlocked(folder: str | Path) -> bool:
+    """Whether no process holds the folder's lock now (a folder without a lock file is unlocked)."""
+    path = Path(folder) / LOCK_FILE
+    try:
+        handle = open(path)
+    except FileNotFoundError:
+        return True
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+
 def sweep_temporary_files(folder: Path) -> list[Path]:
     """Remove the temporary files a killed writer left (``.NAME.*.tmp``); only under :func:`lock`."""
     stale = [p for where in (folder, folder / "checkpoints") for p in where.glob(".*.tmp") if p.is_file()]

@@ -219,7 +219,7 @@ def _examples(node, path: Path, unused: list[str]):
             if not isinstance(text, yaml.ScalarNode):
                 raise DataError(path, line, "an item of an examples list needs 'text:'")
             unused += [f"example key {k.value!r} (line {line})" for k, _ in item.value if k.value != "text"]
-            if not text.value.strip():
+            if not text.value.strip() or text.tag.endswith(":null"):  # text: null, text: ~
                 raise DataError(path, line, "empty example")
             yield text.start_mark.line + (2 if text.style in ("|", ">") else 1), text.value.strip()
         return
@@ -295,7 +295,9 @@ def dumps(records: list[Record], scheme: str = "bio", extras: Extras | None = No
     return nlu_yaml(groups, extras)
 
 
-HEADER = 'version: "3.1"\nnlu:\n'
+VERSION = 'version: "3.1"\n'
+HEADER = VERSION + "nlu:\n"
+NO_EXAMPLES = "nlu: []\n"  # after VERSION: a file of no examples that reads back as one
 
 
 def intent_items(groups: dict[str, list[str]]) -> str:
