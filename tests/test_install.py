@@ -191,8 +191,9 @@ def test_the_documented_torch_free_install_predicts_and_serves_an_onnx_model(tor
     from slotfill.models.onnx_export import export_onnx, onnx_path_for
     from tests.helpers import tiny_model
 
-    docs = (ROOT / "docs" / "install.md").read_text()
-    assert "pip install --no-deps slotfill" in docs and all(r in docs for r in _serve_onnx_requirements())
+    for page in (ROOT / "docs" / "install.md", ROOT / "README.md"):  # the two places a user copies it from
+        docs = page.read_text()
+        assert "pip install --no-deps slotfill" in docs and all(r in docs for r in _serve_onnx_requirements()), page
     py = str(torch_free / "python")
     assert _run([py, "-c", "import torch"], cwd=tmp_path).returncode != 0  # torch is not there
     model = tiny_model(intent=True, lexicon=True)

@@ -141,3 +141,23 @@ def test_plot_and_compare_two_sample_runs(trained_sample, trained_sample_crf, tm
     header = proc.stdout.splitlines()[0]
     assert "model.crf" in header and "model.intent_to_slot" in header and "test F1" in header
     assert "model.hidden_size" not in header  # the same in both runs
+
+
+def test_a_reader_that_closes_the_pipe_is_one_line_naming_standard_output():
+    code = (
+        "from slotfill.cli.exits import friendly_errors\n"
+        "def write():\n"
+        "    raise BrokenPipeError(32, 'Broken pipe')  # as print() raises it under | head\n"
+        "friendly_errors(write, 'data check')()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr == "error: <stdout>: write failed (Broken pipe); the output is incomplete\n"
+
+
+def test_a_new_key_in_a_mapping_given_whole_is_named_with_how_to_add_it(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["train", "data=sample", "model.lexicons={city:a.txt,airline:b.txt}", f"hydra.run.dir={tmp_path}"])
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 2 and err.startswith("error: unknown setting model.lexicons.airline (")
+    assert err.endswith("+model.lexicons.airline=... adds it)")

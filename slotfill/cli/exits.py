@@ -29,6 +29,7 @@ _NOISE = (
     "object_type=",
 )
 _NOT_IN_STRUCT = re.compile(r"Could not override '([^']+)'|Key '([^']+)' is not in struct")
+_FULL_KEY = re.compile(r"full_key: (\S+)")
 
 
 def fail(message: str, code: int = USER_ERROR) -> NoReturn:
@@ -63,8 +64,14 @@ def config_error(e: BaseException, command: str | None = None) -> str | None:
     unknown = _NOT_IN_STRUCT.search(str(e))
     if unknown:
         key = unknown.group(1) or unknown.group(2)
+        inner = _FULL_KEY.search(str(e.__cause__ or ""))  # a mapping given whole: the key in it that is new
+        if inner and inner.group(1).startswith(f"{key}."):
+            key = inner.group(1)
+            hint = f"; +{key}=... adds it"
+        else:
+            hint = ""
         where = f"slotfill {command} --help" if command else "--help"
-        return f"unknown setting {key} ({where} lists the settings; --cfg job prints them all)"
+        return f"unknown setting {key} ({where} lists the settings; --cfg job prints them all{hint})"
     override = getattr(e, "override", None)  # a parse error names the override it could not read
     return f"cannot read {override}: {one_line(e)}" if override else one_line(e)
 
@@ -79,6 +86,11 @@ def user_error(e: BaseException, command: str | None = None) -> str | None:
     if isinstance(e.__cause__, SlotfillError):  # Hydra's instantiate wraps errors raised while building objects
         return str(e.__cause__)
     message = config_error(e, command)  # first: Hydra's MissingConfigException is an OSError too
+    if message is None and isinstance(e, BrokenPipeError) and not e.filename:  # | head: the reader went away
+        from slotfill.cli.streams import silence_stdout
+
+        silence_stdout()  # nothing more to flush into the closed pipe at exit
+        return f"<stdout>: write failed ({e.strerror or e}); the output is incomplete"
     if message is None and isinstance(e, OSError):  # Hydra writing .hydra/ or the job's log where it cannot
         message = f"{e.filename or 'a file'}: {e.strerror or e}"
     return message

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tempfile
 from pathlib import Path
 from types import ModuleType
@@ -38,6 +39,7 @@ FORMATS = ("auto", folder.NAME, *FILE_FORMATS)
 # formats whose files hold text and character spans: tokens come from slotfill's tokenizer
 TEXT_FORMATS = ("rasa", "doccano", "labelstudio")
 log = logging.getLogger(__name__)
+_LINE = re.compile(r"\(line (\d+)\)")
 
 __all__ = [
     "FORMATS",
@@ -103,8 +105,9 @@ def read_file(path: str | Path, fmt: str = "auto", scheme: str = "auto") -> tupl
     if fmt != folder.NAME and path.is_dir():
         raise DataError(path, None, f"is a folder, expected a {fmt} file")
     records, extras = rasa.read_with_extras(path) if module is rasa else (module.read(path), Extras())
-    if extras.unused:
-        log.warning("%s: not used by slotfill: %s", path, ", ".join(extras.unused))
+    if extras.unused:  # in the file's order, as a reader goes through it
+        unused = sorted(extras.unused, key=lambda part: int(m.group(1)) if (m := _LINE.search(part)) else 0)
+        log.warning("%s: not used by slotfill: %s", path, ", ".join(unused))
     if not records:
         raise DataError(path, None, "no sentences")
     return finish(records, scheme), extras
