@@ -33,7 +33,7 @@ def train(cfg: DictConfig) -> dict:
     out_dir = Path(cfg.output_dir)
     rank_zero = run_folder.is_rank_zero()
     fresh = rank_zero and not cfg.get("resume")  # a resumed run's folder is that run's, whatever happens
-    with _dropped_if_unused("train.log") if fresh else contextlib.nullcontext():
+    with _dropped_if_unused(out_dir, "train.log") if fresh else contextlib.nullcontext():
         cfg, last_checkpoint = run_folder.resume_config(cfg)
         options.check_train(cfg)
         folder = run_folder.RunFolder(out_dir) if rank_zero else None
@@ -44,14 +44,14 @@ def train(cfg: DictConfig) -> dict:
 
 
 @contextlib.contextmanager
-def _dropped_if_unused(log: str) -> Iterator[None]:
+def _dropped_if_unused(out_dir: Path, log: str) -> Iterator[None]:
     """A job that stops before it writes anything leaves no folder behind. Hydra made the folder, its
     ``.hydra/`` and the job's ``log`` before the job could refuse a setting or its data; they go when
     the folder held nothing else as the job started (not a folder used before), holds nothing else
     now, and no other process holds its lock (two runs started in the same second share a folder)."""
     from slotfill.training.run_folder import LOCK_FILE, unlocked
 
-    folder = _hydra_folder()
+    folder = out_dir if _hydra_folder() == out_dir.absolute() else None  # the job's folder is the one Hydra made
     made_now = folder is not None and _entries(folder) <= {".hydra", log} and _size(folder / log) == 0
     try:
         yield
@@ -68,10 +68,12 @@ def _dropped_if_unused(log: str) -> Iterator[None]:
 def _hydra_folder() -> Path | None:
     """The folder Hydra made for this job (None outside a Hydra run: the job called from Python)."""
     from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
 
     if not HydraConfig.initialized():
         return None
-    return Path(HydraConfig.get().runtime.output_dir)
+    folder = OmegaConf.select(HydraConfig.get(), "runtime.output_dir", default=None)
+    return Path(folder).absolute() if folder else None
 
 
 def _entries(folder: Path) -> set[str]:
@@ -145,7 +147,7 @@ def evaluate(cfg: DictConfig) -> dict:
     from slotfill.data.load import load_split
     from slotfill.evaluation.report import evaluate_predictions, label_coverage_warning, write_outputs
 
-    with _dropped_if_unused("evaluate.log"):
+    with _dropped_if_unused(Path(cfg.output_dir), "evaluate.log"):
         options.check_evaluate(cfg)
         cols, name = load_split(OmegaConf.to_container(cfg.data, resolve=True), str(cfg.split), cfg.get("split_dir"))
         tagger = load_tagger(cfg)
