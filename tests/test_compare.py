@@ -88,3 +88,10 @@ def test_an_evaluation_folder_shows_its_models_seed_not_evaluates_own(tmp_path):
     del metrics["seed"]  # a model that does not know its seed: no seed at all, rather than evaluate's
     (e / "metrics.json").write_text(json.dumps({**metrics, "kind": "evaluate"}))
     assert "seed" not in load_run(e)["settings"]
+
+
+@pytest.mark.parametrize("content", ["[]", '{"scores": []}', '{"scores": {"valid": [1]}}'])
+def test_a_metrics_file_of_another_shape_is_one_line(tmp_path, content):
+    (tmp_path / "metrics.json").write_text(content)
+    with pytest.raises(SlotfillError, match="metrics.json: not a slotfill metrics file"):
+        load_run(tmp_path)

@@ -345,3 +345,18 @@ def test_predict_format_rasa_of_blank_lines_alone_is_a_file_that_reads_back(tiny
     )
     assert jobs.predict(cfg) == 3
     assert out.read_text() == 'version: "3.1"\nnlu: []\n' and rasa.read_with_extras(out)[0] == []
+
+
+def test_evaluate_into_a_training_runs_folder_is_refused_before_hydra_writes_there(tmp_path, capsys):
+    from slotfill.cli.main import main
+
+    run = tmp_path / "run"
+    (run / ".hydra").mkdir(parents=True)
+    (run / ".hydra" / "config.yaml").write_text("the run's settings\n")
+    (run / "run.json").write_text('{"status": "completed"}')
+    (run / "metrics.json").write_text('{"kind": "train"}')
+    with pytest.raises(SystemExit) as e:
+        main(["evaluate", f"ckpt={run}", f"hydra.run.dir={run}"])
+    assert e.value.code == 2 and "a training run's folder (its run.json)" in capsys.readouterr().err
+    assert (run / ".hydra" / "config.yaml").read_text() == "the run's settings\n"
+    assert (run / "metrics.json").read_text() == '{"kind": "train"}'

@@ -338,3 +338,18 @@ def test_an_int8_copy_of_the_same_weights_from_an_earlier_export_is_replaced_not
     (tmp_path / "model.int8.onnx.json").write_text(json.dumps(meta))
     jobs.export(_export_cfg(tmp_path, f"ckpt={ckpt}", "int8=false", "check=false"))
     assert not (tmp_path / "model.int8.onnx").exists()  # its sidecar is not the new export's
+
+
+def test_a_pickled_onnx_tagger_carries_the_graph_it_loaded_not_the_file_as_it_is_later(tmp_path):
+    import pickle
+
+    model = tiny_model(seed=0, intent=True)
+    ckpt = model.save(tmp_path / "model.pt")
+    export_onnx(model, onnx_path_for(ckpt))
+    tagger = SlotTagger.load(ckpt, backend="onnx")
+    before = tagger.predict(SENTENCES)
+    other = tiny_model(seed=1, intent=True)
+    export_onnx(other, tmp_path / "other.onnx")
+    shutil.copy(tmp_path / "other.onnx", onnx_path_for(ckpt))  # another model's export over the file since
+    shutil.copy(tmp_path / "other.onnx.json", tmp_path / "model.onnx.json")
+    assert pickle.loads(pickle.dumps(tagger)).predict(SENTENCES) == before

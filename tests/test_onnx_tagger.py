@@ -154,3 +154,12 @@ def test_a_run_folder_means_its_graph_and_one_without_a_graph_is_one_line(tmp_pa
         OnnxTagger.load(tiny_model_file.parent)
     export_onnx(SlotModel.load(tiny_model_file), onnx_path_for(tiny_model_file))
     assert OnnxTagger.load(tiny_model_file.parent).predict(["to boston"])[0]["tokens"] == ["to", "boston"]
+
+
+def test_a_precision_onnx_runtime_has_not_is_refused(tmp_path):
+    from slotfill.errors import ConfigError
+
+    ckpt, graph = _export(tmp_path, {"intent": True}, False)
+    with pytest.raises(ConfigError, match="precision=bf16 needs backend=torch"):
+        OnnxTagger.load(graph, precision="bf16")
+    assert OnnxTagger.load(graph, threads="auto").predict(["to boston"])

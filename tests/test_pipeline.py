@@ -37,3 +37,27 @@ def test_spans_under_the_threshold_are_dropped_and_listed(result, threshold):
 def test_a_threshold_outside_0_to_1_is_one_line(bad):
     with pytest.raises(ConfigError, match="min_confidence="):
         check_confidence(bad)
+
+
+def test_hidden_punctuation_inside_a_span_joins_it():
+    from slotfill.inference.pipeline import _bridge
+
+    tags = ["O", "B-city", "O", "I-city", "O", "O", "B-day"]  # "to san , francisco , on monday": 2 and 4 hidden
+    _bridge(tags, [0, 1, 3, 5, 6])
+    assert tags == ["O", "B-city", "I-city", "I-city", "O", "O", "B-day"]
+    other = ["B-city", "O", "I-state"]  # another type after it: not joined
+    _bridge(other, [0, 2])
+    assert other == ["B-city", "O", "I-state"]
+
+
+def test_the_api_reads_a_generator_takes_threads_auto_and_caps_nbest(tiny_model_file):
+    from slotfill import SlotTagger
+    from slotfill.core.limits import MAX_NBEST
+
+    tagger = SlotTagger.load(tiny_model_file, threads="auto")
+    assert len(tagger.predict(t for t in ["to boston", "from taipei"])) == 2
+    assert len(tagger.predict_tokens(s for s in [["to", "boston"]])) == 1
+    with pytest.raises(ConfigError, match=f"nbest={MAX_NBEST + 1}"):
+        tagger.predict(["to boston"], nbest=MAX_NBEST + 1)
+    with pytest.raises(ConfigError, match="threads='many'"):
+        SlotTagger.load(tiny_model_file, threads="many")

@@ -11,6 +11,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from slotfill.core.backends import is_onnx
+from slotfill.core.limits import MAX_NBEST
 from slotfill.core.schema import model_path, no_model_in
 from slotfill.core.settings import true_or_false, whole_number
 from slotfill.errors import CheckpointError, ConfigError
@@ -167,7 +168,7 @@ def decisions(cfg: DictConfig) -> dict:
     as keyword arguments of ``predict``."""
     from slotfill.inference.pipeline import check_confidence
 
-    whole(cfg, "nbest")
+    whole(cfg, "nbest", maximum=MAX_NBEST)
     return {"min_confidence": check_confidence(cfg.get("min_confidence", 0.0)), "nbest": int(cfg.get("nbest", 1))}
 
 

@@ -16,6 +16,9 @@ MAX_SENTENCE_TOKENS = 1_000  # one sentence of training or evaluation data
 # sentences predict reads, tags and writes at a time, on every engine: the same chunks (and so the
 # same batches) give the same numbers, to the last digit, whichever engine tags them
 PREDICT_CHUNK = 2_000
+# likeliest tag sequences one sentence may ask for (nbest): each costs a pass of the n-best decoder, and
+# a thousand took seconds and most of a gigabyte for one sentence
+MAX_NBEST = 20
 
 
 def text_problem(text: str) -> str | None:

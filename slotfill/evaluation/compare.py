@@ -47,6 +47,9 @@ def load_run(run_dir: str | Path) -> dict:
         raise SlotfillError(f"{run_dir}: not a run folder (no metrics.json)") from None
     except (OSError, ValueError) as e:
         raise SlotfillError(f"{path}: unreadable ({e})") from None
+    scores = metrics.get("scores", {}) if isinstance(metrics, dict) else None
+    if not isinstance(scores, dict) or not all(isinstance(v, dict) for v in scores.values()):
+        raise SlotfillError(f"{path}: not a slotfill metrics file (a JSON object with its scores by split)")
     settings: dict[str, object] = {}
     hydra_cfg = run_dir / ".hydra" / "config.yaml"
     if hydra_cfg.is_file():

@@ -17,8 +17,9 @@ from slotfill.models.slot_model import SlotModel
 class OnnxEmissions:
     """The model's forward pass (emissions and intent logits) in ONNX Runtime."""
 
-    def __init__(self, path: Path, threads: int | None = None, session=None) -> None:
+    def __init__(self, path: Path, threads: int | None = None, session=None, graph: bytes | None = None) -> None:
         self.path = path
+        self.graph = graph  # the bytes the session was made from, when known: what a pickled tagger carries
         self.session = session or open_session(path, threads)
         self.outputs = [o.name for o in self.session.get_outputs()]
         # a model without char features has no "chars"/"char_index" inputs: the exporter drops unused inputs
@@ -32,8 +33,9 @@ class OnnxEmissions:
         path = onnx_path_for(ckpt, precision)
         if not path.is_file():
             raise CheckpointError(f"{path}: no ONNX model next to the checkpoint (run: slotfill export ckpt={ckpt})")
-        session, _ = open_export(path, threads, fingerprint=model.fingerprint(), model=ckpt)
-        return cls(path, session=session)
+        graph = path.read_bytes()
+        session, _ = open_export(path, threads, fingerprint=model.fingerprint(), model=ckpt, data=graph)
+        return cls(path, session=session, graph=graph)
 
     def __call__(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
         feeds = {k: batch[k].numpy() for k in self.inputs}

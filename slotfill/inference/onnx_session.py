@@ -35,14 +35,19 @@ def open_session(graph: str | Path | bytes, threads: int | None = None) -> onnxr
 
 
 def open_export(
-    graph: str | Path, threads: int | None = None, fingerprint: str | None = None, model: str | Path = "MODEL.pt"
+    graph: str | Path,
+    threads: int | None = None,
+    fingerprint: str | None = None,
+    model: str | Path = "MODEL.pt",
+    data: bytes | None = None,
 ) -> tuple[onnxruntime.InferenceSession, dict]:
     """The session and sidecar of an export, refused unless they belong together (and, given a
     ``fingerprint``, to that model): a graph copied from another export, an edited sidecar or an
-    export of other weights never answers."""
+    export of other weights never answers. ``data``: the graph's bytes as already read (the session is
+    made from them, so what is checked is what runs)."""
     graph = Path(graph)
     meta = read_sidecar(graph)
-    session = open_session(graph, threads)
+    session = open_session(graph if data is None else data, threads)
     again = f"re-export it: slotfill export ckpt={model}"
     props = session.get_modelmeta().custom_metadata_map
     if GRAPH_FINGERPRINT not in props or not meta.get("fingerprint"):

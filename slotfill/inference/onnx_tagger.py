@@ -13,13 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from slotfill.core.backends import is_onnx
+from slotfill.core.backends import check_precision, is_onnx
 from slotfill.core.batch import encode_batch
 from slotfill.core.fingerprint import GRAPH_FINGERPRINT, SOURCE_FILE, file_sha256
 from slotfill.core.ranking import ranked
 from slotfill.core.schema import MODEL_FILE, model_path
 from slotfill.core.settings import whole_number
 from slotfill.core.sidecar import card_of, onnx_path_for, read_sidecar
+from slotfill.core.threads import resolve as resolve_threads
 from slotfill.core.vocab import Vocabularies
 from slotfill.errors import CheckpointError, ConfigError, first_line
 from slotfill.inference.numpy_decode import confidences, decode_intents, decode_tags, sigmoid
@@ -71,8 +72,9 @@ class OnnxTagger(TextTagger):
             if Path(path).is_dir():
                 raise CheckpointError(f"{path}: a folder without model.onnx (export one: slotfill export ckpt={path})")
             raise CheckpointError(f"{graph}: no ONNX model (export one: slotfill export ckpt=MODEL.pt)")
-        if threads is not None:
-            whole_number(threads, "threads")
+        check_precision(precision, "onnx", graph)
+        if threads is not None:  # a number, or "auto" (the CLI's policy: one intra-op thread)
+            threads = resolve_threads(threads)
         model = str(graph).removesuffix(".onnx").removesuffix(".int8") + ".pt"
         if graph.name.endswith(".int8.onnx") and precision == "fp32":
             raise ConfigError(f"precision=fp32: {graph} is the int8 graph; give the model.onnx beside it")
@@ -80,7 +82,7 @@ class OnnxTagger(TextTagger):
             raise CheckpointError(f"{int8}: no int8 graph (export one: slotfill export ckpt={model} int8=true)")
         chosen = int8 if wants_int8 else graph
         data = chosen.read_bytes()
-        session, meta = open_export(chosen, threads, model=model)
+        session, meta = open_export(chosen, threads, model=model, data=data)
         again = f"re-export it: slotfill export ckpt={model}"
         named = model_path(path)
         if not is_onnx(named) and named.is_file():  # served in the name of that model file: its export only

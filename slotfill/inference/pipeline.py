@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from slotfill.core.entities import entity_parts
-from slotfill.core.limits import check_text
+from slotfill.core.limits import MAX_NBEST, check_text
 from slotfill.core.settings import whole_number
 from slotfill.core.spans import bio_spans
 from slotfill.core.tokenize import Token, tokenize
@@ -68,9 +68,8 @@ class TextTagger:
         ``nbest`` > 1: each result also lists its ``nbest`` likeliest tag sequences (:meth:`_nbest`).
         """
         check_confidence(min_confidence)
-        whole_number(nbest, "nbest")
-        if isinstance(texts, str):
-            texts = [texts]
+        whole_number(nbest, "nbest", maximum=MAX_NBEST)
+        texts = [texts] if isinstance(texts, str) else list(texts)  # a generator is read once, here
         for i, t in enumerate(texts, 1):
             if not isinstance(t, str):
                 raise TypeError(f"text {i}: {type(t).__name__}, not a str (predict tags sentences as typed)")
@@ -91,7 +90,8 @@ class TextTagger:
     ) -> list[dict]:
         """Tag pre-tokenised sentences (benchmark format); spans carry token offsets only."""
         check_confidence(min_confidence)
-        whole_number(nbest, "nbest")
+        whole_number(nbest, "nbest", maximum=MAX_NBEST)
+        sentences = list(sentences)  # a generator is read once, here
         for i, s in enumerate(sentences, 1):  # a str is a sequence too: of characters, each tagged as a token
             if isinstance(s, str) or not all(isinstance(t, str) for t in s):
                 raise TypeError(f"sentence {i}: predict_tokens takes lists of str tokens (as typed: predict)")
@@ -151,6 +151,7 @@ class TextTagger:
             probs = [1.0] * len(sent)
             for j, t, p in zip(k, m["tags"], m["probs"]):
                 tags[j], probs[j] = t, p
+            _bridge(tags, k)
             results.append(self._result(sent, tags, probs, m["intent"], m["intent_confidence"], m["intent_ranking"]))
         if nbest > 1:
             # one window only: the sequences of a longer sentence would multiply across its windows
@@ -168,6 +169,7 @@ class TextTagger:
         if len(tags) != len(tokens):
             for j, t in zip(keep, tags):
                 full[j] = t
+            _bridge(full, keep)
         spans = [
             {"slot": slot, "text": " ".join(tokens[s:e]), "token_start": s, "token_end": e}
             for slot, s, e in bio_spans(full)
@@ -211,3 +213,24 @@ class TextTagger:
             "intent_confidence": confidence,
             "intent_ranking": ranking,
         }
+
+
+def _bridge(tags: list[str], kept: list[int]) -> None:
+    """Hidden punctuation inside a span the model tagged whole (``san , francisco``: ``B-x`` and
+    ``I-x`` around it) is part of that span (``I-x``), not an ``O`` that would split it in two."""
+    if len(kept) == len(tags):
+        return
+    shown = [False] * len(tags)
+    for j in kept:
+        shown[j] = True
+    after, nxt = ["O"] * len(tags), "O"  # the tag of the next token the model saw, for each position
+    for j in range(len(tags) - 1, -1, -1):
+        after[j] = nxt
+        if shown[j]:
+            nxt = tags[j]
+    before = "O"
+    for j, tag in enumerate(tags):
+        if shown[j]:
+            before = tag
+        elif tag == "O" and after[j].startswith("I-") and before[:2] in ("B-", "I-") and before[2:] == after[j][2:]:
+            tags[j] = after[j]

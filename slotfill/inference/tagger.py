@@ -16,9 +16,10 @@ from pathlib import Path
 import torch
 
 from slotfill.core.backends import check_precision
+from slotfill.core.fingerprint import GRAPH_FINGERPRINT
 from slotfill.core.schema import model_path
-from slotfill.core.settings import whole_number
-from slotfill.errors import ConfigError, first_line
+from slotfill.core.threads import resolve as resolve_threads
+from slotfill.errors import CheckpointError, ConfigError, first_line
 from slotfill.inference.pipeline import MAX_TOKENS, TextTagger
 from slotfill.models.bfloat16 import hardware_bf16
 from slotfill.models.slot_model import Forward, SlotModel
@@ -89,7 +90,9 @@ class SlotTagger(TextTagger):
         the model files are not (another engine's workers)."""
         graph = None
         if self._how["backend"] == "onnx":
-            graph = Path(self._forward.path).read_bytes()
+            graph = self._forward.graph  # as loaded and checked, not the file as it may be now
+            if graph is None:
+                raise TypeError("a SlotTagger on an ONNX session made by hand cannot be pickled: load it from its file")
         return {"state": self.model.state(), "how": dict(self._how), "graph": graph}
 
     def __setstate__(self, d: dict) -> None:
@@ -102,7 +105,10 @@ class SlotTagger(TextTagger):
             from slotfill.inference.onnx_forward import OnnxEmissions
             from slotfill.inference.onnx_session import open_session
 
-            forward = OnnxEmissions(Path("<pickled graph>"), session=open_session(d["graph"], how["threads"]))
+            session = open_session(d["graph"], how["threads"])
+            if session.get_modelmeta().custom_metadata_map.get(GRAPH_FINGERPRINT) != model.fingerprint():
+                raise CheckpointError("<pickled tagger>: its graph and its model do not belong together")
+            forward = OnnxEmissions(Path("<pickled graph>"), session=session, graph=d["graph"])
         self.__init__(model, forward)
         self._how = how
         self.precision = _runs_in(model, how["backend"], how["precision"])  # auto: as this machine allows
@@ -123,8 +129,9 @@ class SlotTagger(TextTagger):
         if backend not in BACKENDS:
             raise ConfigError(f"backend={backend!r}: choose one of {', '.join(BACKENDS)}")
         check_precision(precision, backend, path)
-        if threads is not None:
-            torch.set_num_threads(whole_number(threads, "threads"))
+        if threads is not None:  # a number, or "auto" (the CLI's policy: one intra-op thread)
+            threads = resolve_threads(threads)
+            torch.set_num_threads(threads)
         path = model_path(path)
         model = SlotModel.load(path)
         forward = None

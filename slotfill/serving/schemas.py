@@ -9,11 +9,10 @@ import re
 from pydantic import BaseModel, ConfigDict, Field
 
 from slotfill.core.entities import entity_parts
+from slotfill.core.limits import MAX_NBEST
 from slotfill.core.vocab import rasa_intent
 
 log = logging.getLogger(__name__)
-
-MAX_NBEST = 20  # alternatives one request may ask for
 
 
 class ParseRequest(BaseModel):
