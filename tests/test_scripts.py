@@ -394,8 +394,9 @@ def test_train_nan_loss_stops_at_once_with_one_line(tmp_path):
 @slow
 def test_train_kill_9_then_resume_ends_where_an_uninterrupted_run_ends(tmp_path):
     # dropout and <unk> replacement draw random numbers: the resumed run must draw the same ones;
-    # checkpoint averaging must pick up the same window of earlier epochs' weights
-    extra = ["model.dropout=0.3", "train.unk_replace=0.5", "train.average_last=3"]
+    # checkpoint averaging must pick up the same window of earlier epochs' weights; a learning-rate
+    # schedule must not make Lightning read the batches' order before the run's epoch is restored
+    extra = ["model.dropout=0.3", "train.unk_replace=0.5", "train.average_last=3", "train.lr_decay=cosine"]
     args = sample_overrides(epochs=5, extra=extra)
     train_on_sample(tmp_path / "whole", epochs=5, extra=extra)  # in this process: the same weights, bit for bit
     proc = _popen_train(args, tmp_path / "killed")
@@ -412,6 +413,21 @@ def test_train_kill_9_then_resume_ends_where_an_uninterrupted_run_ends(tmp_path)
     assert b["weights_sha256"] == a["weights_sha256"]  # the same weights, bit for bit
     assert len(b["train_sent_per_s_epochs"]) == 5  # the epochs before the kill are remembered
     assert not (tmp_path / "killed" / ".hydra" / "overrides.yaml").read_text().count("resume")
+
+
+@slow
+def test_the_last_checkpoint_is_the_last_epoch_whether_or_not_it_was_the_best(tmp_path):
+    import torch
+
+    # mode=min: the first epoch's (lowest) score stays the best, the later epochs are not
+    train_on_sample(
+        tmp_path, epochs=3, extra=["callbacks.model_checkpoint.mode=min", "callbacks.early_stopping.mode=min"]
+    )
+    last = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert last["epoch"] == 2  # what resume= continues from: no epoch done twice
+    assert [p.name for p in (tmp_path / "checkpoints").glob("epoch=*")] == [
+        p.name for p in (tmp_path / "checkpoints").glob("epoch=00-*")
+    ]
 
 
 @slow

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 from slotfill.errors import SlotfillError
 
@@ -97,6 +98,11 @@ def resume_argv(argv: list[str]) -> list[str]:
         raise SlotfillError(
             f"resume= continues a run with its own saved config: drop {' '.join(others)} "
             "(or start a new run with init_from=RUN_DIR/model.pt)"
+        )
+    elsewhere = last_value(argv, "hydra.run.dir")
+    if elsewhere is not None and Path(elsewhere.strip("'\"")).absolute() != Path(folder).absolute():
+        raise SlotfillError(
+            f"resume={folder} hydra.run.dir={elsewhere}: a run continues in its own folder; drop hydra.run.dir"
         )
     extra = []
     if not any(a.startswith("hydra.run.dir=") for a in argv):

@@ -71,13 +71,16 @@ class BucketBatchSampler(Sampler[list[int]]):
         return batches
 
     def __iter__(self) -> Iterator[list[int]]:
+        # a generator: the epoch is read when the first batch is asked for, not when the iterator is
+        # made (Lightning makes one early, before a resumed run's loops are restored, to count steps
+        # for a learning-rate schedule)
         if self.epoch_fn is not None:
             self.epoch = self.epoch_fn()
         batches = self._batches()
         self.epoch += 1
         if self.shuffle:
             batches = batches[self.rank :: self.num_replicas]
-        return iter(batches)
+        yield from batches
 
     def __len__(self) -> int:
         if not self.shuffle:

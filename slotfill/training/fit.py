@@ -321,7 +321,7 @@ def fit(
     if trainer.interrupted:
         raise KeyboardInterrupt
     seconds = time.perf_counter() - start
-    ckpt = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), None)
+    ckpt = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint) and c.monitor), None)  # the best
     best = ckpt.best_model_path if ckpt is not None and ckpt.best_model_path else None
     if best:
         module.model.load_state_dict(SlotModel.load(best).state_dict())
