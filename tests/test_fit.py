@@ -263,3 +263,28 @@ def test_init_from_names_only_the_model_settings_given_that_its_model_does_not_f
     given = ["model.cell=gru", "model.hidden_size=128", "+model.crf=False", "model=gru", "model.nosuch=1"]
     assert ignored_model_settings(given, used) == ["model.cell=gru", "model=gru", "model.nosuch=1"]
     assert ignored_model_settings([], used) == []  # defaults the command line did not give are not named
+
+
+class InterruptAtTest:
+    """A callback that stands for Ctrl-C pressed while the test split is scored, after fitting."""
+
+    def __new__(cls):
+        import pytorch_lightning as pl
+
+        class _Interrupt(pl.Callback):
+            def on_test_start(self, trainer, pl_module):
+                raise KeyboardInterrupt
+
+        return _Interrupt()
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_the_test_split_is_scored_is_an_interrupted_run(tmp_path):
+    from slotfill.cli.jobs import train
+    from tests.helpers import compose_config, sample_overrides
+
+    extra = ["+callbacks.interrupt._target_=tests.test_fit.InterruptAtTest"]
+    with pytest.raises(KeyboardInterrupt):
+        train(compose_config(sample_overrides(epochs=1, extra=extra), tmp_path))
+    assert json.loads((tmp_path / "run.json").read_text())["status"] == "interrupted"
+    assert not (tmp_path / "model.pt").exists()

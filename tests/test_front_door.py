@@ -117,6 +117,9 @@ CASES = [
     (["train", "data.path={bad}"], 2, "seq.out:1: 1 tags for 2 tokens"),
     (["train", "data=sample", "model.cell=transformer"], 2, "model.cell='transformer'"),
     (["train", "data=sample", "model.dropout=1.5"], 2, "model.dropout=1.5"),
+    (["train", "data=sample", "trainer.limit_train_batches=0"], 2, "limit_train_batches=0: nothing would be trained"),
+    (["train", "data=sample", "trainer.limit_val_batches=0.0"], 2, "limit_val_batches=0.0: validation selects"),
+    (["train", "data=sample", "model.intent=false", "monitor=val/intent_accuracy"], 2, "the model has no intent head"),
     (
         ["train", "data=sample", "model.intent=false", "model.intent_to_slot=true"],
         2,

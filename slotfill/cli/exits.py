@@ -85,6 +85,10 @@ def user_error(e: BaseException, command: str | None = None) -> str | None:
         return str(extra)
     if isinstance(e.__cause__, SlotfillError):  # Hydra's instantiate wraps errors raised while building objects
         return str(e.__cause__)
+    if type(e).__name__ == "MisconfigurationException":  # Lightning's word for settings it cannot run with
+        return f"trainer settings: {one_line(e)}"
+    if isinstance(e, RuntimeError) and "Early stopping conditioned on metric" in str(e):
+        return f"monitor: {one_line(e)}"
     message = config_error(e, command)  # first: Hydra's MissingConfigException is an OSError too
     if message is None and isinstance(e, BrokenPipeError) and not e.filename:  # | head: the reader went away
         from slotfill.cli.streams import silence_stdout

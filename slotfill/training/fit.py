@@ -349,8 +349,14 @@ def fit(
         trainer.validate(module, datamodule=datamodule, verbose=False)
         if cfg.get("test_after_fit", True) and datamodule.has_test:
             trainer.test(module, datamodule=datamodule, verbose=False)
+    except SystemExit:  # Ctrl-C in these passes too: Lightning's SystemExit(1), an interrupted run
+        if trainer.interrupted:
+            raise KeyboardInterrupt from None
+        raise
     finally:
         trainer.loggers = loggers
+    if trainer.interrupted:
+        raise KeyboardInterrupt
     return TrainingRun(datamodule, module, trainer, facts)
 
 
