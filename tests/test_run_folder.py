@@ -38,6 +38,9 @@ def test_a_folder_with_another_runs_files_is_refused_unless_overwritten(tmp_path
     RunFolder(tmp_path).claim()  # what Hydra writes before slotfill starts is not another run
     (tmp_path / "model.pt").write_bytes(b"old")
     (tmp_path / "checkpoints").mkdir()
+    with pytest.raises(ConfigError, match="run folder is not empty.*overwrite=true"):
+        RunFolder(tmp_path).claim()
+    (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"an epoch")  # something to continue from
     with pytest.raises(ConfigError, match="run folder is not empty.*resume=.*overwrite=true"):
         RunFolder(tmp_path).claim()
     RunFolder(tmp_path).claim(overwrite=True)
@@ -349,3 +352,21 @@ def test_resume_puts_back_a_record_a_killed_overwrite_left_set_aside(tmp_path):
     hydra_argv("train", [f"resume={run}"])
     assert (run / ".hydra" / "config.yaml").read_text() == "model:\n  hidden_size: 128\n"
     assert (run / "train.log").read_text() == "the finished run's log\n" and not (run / EARLIER_RECORD).exists()
+
+
+def test_a_folder_of_someone_elses_files_is_never_cleared(tmp_path):
+    (tmp_path / "notes.md").write_text("mine")
+    (tmp_path / "src").mkdir()
+    for overwrite in (False, True):
+        with pytest.raises(ConfigError, match=r"holds files that are not a slotfill run's \(notes.md, src\)") as e:
+            RunFolder(tmp_path).claim(overwrite=overwrite)
+        assert "resume=" not in str(e.value)
+    assert (tmp_path / "notes.md").read_text() == "mine" and (tmp_path / "src").is_dir()
+
+
+def test_a_completed_run_or_one_without_a_last_checkpoint_is_not_offered_resume(tmp_path):
+    (tmp_path / "model.pt").write_bytes(b"a model")
+    (tmp_path / "run.json").write_text(json.dumps({"status": "interrupted", "history": []}))
+    with pytest.raises(ConfigError) as e:
+        RunFolder(tmp_path).claim()
+    assert "resume=" not in str(e.value) and "overwrite=true" in str(e.value)

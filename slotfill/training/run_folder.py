@@ -318,14 +318,23 @@ class RunFolder:
         """Another run's files in the folder, to be cleared by :meth:`claim` (``overwrite``, or a run that
         saved no epoch); refused in one line when they are to be kept."""
         entries = _own_entries(self.path)
-        if not entries or overwrite:
+        if not entries:
+            return entries
+        names = ", ".join(p.name for p in entries[:4]) + (", ..." if len(entries) > 4 else "")
+        record = read_status(self.path) or {}
+        runs = (RUN_FILE, "model.pt", "metrics.json", "checkpoints")  # a run's (before run.json: its model)
+        if not record and not any((self.path / name).exists() for name in runs):  # someone's own files, kept
+            raise ConfigError(
+                f"{self.path}: holds files that are not a slotfill run's ({names}); choose another "
+                "hydra.run.dir (overwrite=true clears only an earlier run's folder)"
+            )
+        if overwrite:
             return entries
         if self._ended_before_training():
             log.info("%s: reusing the folder of a run that saved no epoch", self.path)
             return entries  # nothing there to keep: a run that stopped before saving any epoch
-        names = ", ".join(p.name for p in entries[:4]) + (", ..." if len(entries) > 4 else "")
-        record = read_status(self.path) or {}
-        go_on = "" if record.get("status") == "completed" else f"continue that run with resume={self.path}, "
+        resumable = record.get("status") != "completed" and (self.path / LAST_CHECKPOINT).is_file()
+        go_on = f"continue that run with resume={self.path}, " if resumable else ""
         raise ConfigError(
             f"{self.path}: run folder is not empty ({names}); choose another hydra.run.dir, "
             f"{go_on}or clear it with overwrite=true"
