@@ -111,3 +111,19 @@ def test_every_option_is_consumed(tmp_path):
                 assert leaf.removeprefix("ray.") in RaySettings.__dataclass_fields__, leaf
                 continue
             assert f"cfg.{leaf}" in source or f'"{leaf}"' in source, f"{name}.yaml: {leaf} is never read"
+
+
+def test_a_setting_of_another_type_is_one_line_naming_it():
+    import pytest
+
+    from slotfill.errors import ConfigError
+    from slotfill.models import NetConfig
+    from slotfill.training.module import TrainConfig
+
+    with pytest.raises(ConfigError, match=r"^train.warmup_steps=1.5: must be a whole number$"):
+        TrainConfig.from_dict({"warmup_steps": 1.5})
+    with pytest.raises(ConfigError, match=r"^model.crf='yes': must be true or false$"):
+        NetConfig.from_dict({"crf": "yes"})
+    with pytest.raises(ConfigError, match=r"^model.hidden_size=True: must be a whole number$"):
+        NetConfig.from_dict({"hidden_size": True})
+    assert NetConfig.from_dict({"dropout": 0, "intent_hidden_size": None}).dropout == 0  # an int is a number

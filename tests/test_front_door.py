@@ -118,6 +118,8 @@ CASES = [
     (["train", "data=sample", "model.cell=transformer"], 2, "model.cell='transformer'"),
     (["train", "data=sample", "model.dropout=1.5"], 2, "model.dropout=1.5"),
     (["train", "data=sample", "trainer.limit_train_batches=0"], 2, "limit_train_batches=0: nothing would be trained"),
+    (["train", "data=sample", "train.warmup_steps=abc"], 2, "train.warmup_steps='abc': must be a whole number"),
+    (["train", "data=sample", "model.dropout=abc"], 2, "model.dropout='abc': must be a number"),
     (["train", "data=sample", "trainer.limit_val_batches=0.0"], 2, "limit_val_batches=0.0: validation selects"),
     (["train", "data=sample", "model.intent=false", "monitor=val/intent_accuracy"], 2, "the model has no intent head"),
     (

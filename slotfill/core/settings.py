@@ -12,13 +12,34 @@ T = TypeVar("T")
 
 
 def from_mapping(cls: type[T], values: Mapping, group: str) -> T:
-    """``cls(**values)``; a key ``cls`` does not have is a one-line error naming ``group.key``."""
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(values) - known)
+    """``cls(**values)``; a key ``cls`` does not have, or a value not of the field's plain type (a word
+    where a number goes), is a one-line error naming ``group.key``."""
+    known = {f.name: f.type for f in fields(cls)}
+    unknown = sorted(set(values) - set(known))
     if unknown:
         names = ", ".join(f"{group}.{k}" for k in unknown)
         raise ConfigError(f"unknown setting {names} (known: {', '.join(sorted(known))})")
+    for key, value in values.items():
+        _check_type(value, str(known[key]), f"{group}.{key}")
     return cls(**dict(values))
+
+
+# a plain field type, as written in the dataclass (annotations are strings here): what a value may be
+_PLAIN = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,)}
+
+
+def _check_type(value: object, annotation: str, name: str) -> None:
+    kinds = [k.strip() for k in annotation.split("|")]
+    if value is None and "None" in kinds:
+        return
+    plain = [k for k in kinds if k != "None"]
+    if len(plain) != 1 or plain[0] not in _PLAIN:
+        return  # a richer type (a mapping, a list): checked where it is used
+    kind = plain[0]
+    allowed = _PLAIN[kind]
+    if not isinstance(value, allowed) or (kind != "bool" and isinstance(value, bool)):
+        word = {"int": "a whole number", "float": "a number", "bool": "true or false", "str": "a word"}[kind]
+        raise ConfigError(f"{name}={value!r}: must be {word}")
 
 
 def whole_number(value: object, name: str, minimum: int = 1, maximum: int | None = None) -> int:
