@@ -416,6 +416,20 @@ def test_train_kill_9_then_resume_ends_where_an_uninterrupted_run_ends(tmp_path)
 
 
 @slow
+def test_a_run_started_from_a_model_resumes_with_that_models_architecture(trained_sample, tmp_path):
+    source = trained_sample["model_file"]
+    args = sample_overrides(epochs=3, extra=[f"init_from={source}", "model.hidden_size=24"])  # the size: ignored
+    proc = _popen_train(args, tmp_path / "run")
+    _wait_for_epoch(proc, tmp_path / "run", 0)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    resumed = run_script("train.py", [f"resume={tmp_path / 'run'}"])
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["init_from"] == str(source) and _status(tmp_path / "run") == "completed"
+
+
+@slow
 def test_the_last_checkpoint_is_the_last_epoch_whether_or_not_it_was_the_best(tmp_path):
     import torch
 

@@ -124,9 +124,7 @@ def check_train(cfg: DictConfig) -> None:
         value = OmegaConf.select(cfg, key)
         if value is not None and not isinstance(value, bool) and isinstance(value, (int, float)) and value <= 0:
             raise ConfigError(f"{key}={value}: {why}; give a fraction above 0 or a number of batches")
-    if cfg.get("resume") and cfg.get("init_from"):
-        raise ConfigError("resume= continues a run with its own weights; init_from= starts a new one: give one")
-    if cfg.get("init_from"):
+    if cfg.get("init_from") and not cfg.get("resume"):  # resumed: the run's own record (resume_argv refuses a new one)
         existing_checkpoint(cfg, "init_from")
     if OmegaConf.select(cfg, "train.distill_from"):
         existing_checkpoint(cfg, "train.distill_from")

@@ -23,7 +23,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from slotfill.core.files import write_atomic, write_json
 from slotfill.core.lexicon import Lexicon
-from slotfill.core.schema import metrics_record
+from slotfill.core.schema import LAST_CHECKPOINT, metrics_record
 from slotfill.core.threads import describe as describe_threads
 from slotfill.core.threads import resolve as resolve_threads
 from slotfill.errors import ConfigError, SlotfillError, first_line, missing_extra
@@ -150,6 +150,8 @@ def build(cfg: DictConfig) -> tuple[SlotDataModule, SlotTaggerModule, pl.Trainer
     # every setting is checked (by building what it configures) before the data is read
     train_cfg = TrainConfig.from_dict(_plain(cfg.train))
     source_file = str(cfg.init_from) if cfg.get("init_from") else None
+    if source_file and cfg.get("resume"):  # a resumed run started from a model: its own checkpoint has the
+        source_file = str(Path(str(cfg.resume)) / LAST_CHECKPOINT)  # architecture and vocabularies it built
     source = SlotModel.load(source_file) if source_file else None  # its config and lexicon size the new model
     if source is not None and source.members > 1:
         raise ConfigError(

@@ -237,8 +237,7 @@ def resume_config(cfg: DictConfig) -> tuple[DictConfig, Path | None]:
     saved = saved_config(folder)
     check_same_config(last, saved, f"resume={resume}")
     saved.output_dir = str(folder)
-    saved.resume = str(folder)
-    saved.init_from = None  # the weights come from the checkpoint
+    saved.resume = str(folder)  # init_from, if the run started from a model, stays: the run's record
     return saved, last
 
 
