@@ -80,7 +80,7 @@ def test_resume_continues_with_the_runs_own_config(tmp_path):
     _checkpoint(tmp_path / LAST_CHECKPOINT, read_status(tmp_path)["config"])
     cfg, last = resume_config(_cfg(resume=str(tmp_path), seed=99))
     assert cfg.seed == 7 and cfg.output_dir == str(tmp_path) and cfg.resume == str(tmp_path)
-    assert cfg.init_from is None and last == tmp_path / LAST_CHECKPOINT
+    assert cfg.init_from == "x.pt" and last == tmp_path / LAST_CHECKPOINT  # the run's record (built from last)
     assert resume_config(_cfg()) == (_cfg(), None)
 
 
