@@ -230,9 +230,11 @@ def resume_config(cfg: DictConfig) -> tuple[DictConfig, Path | None]:
         raise ConfigError(f"resume={resume}: this run completed; start a new run (init_from=MODEL.pt to build on it)")
     last = folder / LAST_CHECKPOINT
     if not last.is_file():
+        saved_any = any(folder.glob("checkpoints/*.ckpt")) or (folder / "model.pt").exists()
+        again = "with overwrite=true" if saved_any else "(it is reused)"
         raise ConfigError(
-            f"resume={resume}: no {LAST_CHECKPOINT}: the run ended before its first epoch was saved, so there is "
-            "nothing to continue; train again into that folder (it is reused) or into a new one, without resume="
+            f"resume={resume}: no {LAST_CHECKPOINT}: the run ended before its last epoch was saved, so there is "
+            f"nothing to continue; train again into that folder {again} or into a new one, without resume="
         )
     saved = saved_config(folder)
     check_same_config(last, saved, f"resume={resume}")
