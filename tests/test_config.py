@@ -127,3 +127,17 @@ def test_a_setting_of_another_type_is_one_line_naming_it():
     with pytest.raises(ConfigError, match=r"^model.hidden_size=True: must be a whole number$"):
         NetConfig.from_dict({"hidden_size": True})
     assert NetConfig.from_dict({"dropout": 0, "intent_hidden_size": None}).dropout == 0  # an int is a number
+
+
+def test_a_model_file_an_earlier_version_wrote_with_1_for_true_still_loads(tmp_path):
+    from slotfill.models.slot_model import SlotModel
+    from tests.helpers import tiny_model
+
+    model = tiny_model(intent=True)
+    state = model.state()
+    state["model"]["intent"] = 1  # as `model.intent=1` was saved before settings were type-checked
+    from slotfill.core.fingerprint import model_fingerprint
+
+    state["fingerprint"] = model_fingerprint(state["weights_sha256"], state["model"], state["vocabs"])
+    again = SlotModel.from_state(state, "old.pt")
+    assert again.config.intent == 1 and again.predicts_intent

@@ -360,3 +360,7 @@ def test_evaluate_into_a_training_runs_folder_is_refused_before_hydra_writes_the
     assert e.value.code == 2 and "a training run's folder (its run.json)" in capsys.readouterr().err
     assert (run / ".hydra" / "config.yaml").read_text() == "the run's settings\n"
     assert (run / "metrics.json").read_text() == '{"kind": "train"}'
+    with pytest.raises(SystemExit) as e:  # the results named apart from Hydra's folder
+        main(["evaluate", f"ckpt={run}", f"output_dir={run}", f"hydra.run.dir={tmp_path / 'eval'}"])
+    assert e.value.code == 2 and f"output_dir={run}: a training run's folder" in capsys.readouterr().err
+    assert (run / "metrics.json").read_text() == '{"kind": "train"}'

@@ -427,6 +427,8 @@ def test_a_run_started_from_a_model_resumes_with_that_models_architecture(traine
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["init_from"] == str(source) and _status(tmp_path / "run") == "completed"
+    model = torch.load(tmp_path / "run" / "model.pt", map_location="cpu", weights_only=True)
+    assert model["init_from"] == str(source)  # where the run started, not its own checkpoint
 
 
 @slow

@@ -17,7 +17,7 @@ from slotfill.cli.streams import TextOutput, check_sources, chunks, in_order, it
 from slotfill.core import collector
 from slotfill.core.backends import choose
 from slotfill.core.limits import PREDICT_CHUNK
-from slotfill.core.schema import model_path
+from slotfill.core.schema import RUN_RECORD, model_path
 from slotfill.errors import ConfigError, MissingExtra, SlotfillError, first_line
 
 
@@ -148,6 +148,11 @@ def evaluate(cfg: DictConfig) -> dict:
     from slotfill.evaluation.report import evaluate_predictions, label_coverage_warning, write_outputs
 
     with _dropped_if_unused(Path(cfg.output_dir), "evaluate.log"):
+        if (Path(cfg.output_dir) / RUN_RECORD).is_file():  # output_dir= named apart from hydra.run.dir
+            raise ConfigError(
+                f"output_dir={cfg.output_dir}: a training run's folder (its {RUN_RECORD}); evaluate writes its "
+                "metrics.json and reports into a folder of its own"
+            )
         options.check_evaluate(cfg)
         cols, name = load_split(OmegaConf.to_container(cfg.data, resolve=True), str(cfg.split), cfg.get("split_dir"))
         tagger = load_tagger(cfg)

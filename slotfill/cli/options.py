@@ -114,11 +114,6 @@ def check_train(cfg: DictConfig) -> None:
         whole(cfg, "trainer.max_epochs")
     if str(cfg.monitor) not in MONITORS:
         raise ConfigError(f"monitor={cfg.monitor}: choose one of {', '.join(MONITORS)}")
-    if str(cfg.monitor) == "val/intent_accuracy" and not OmegaConf.select(cfg, "model.intent"):
-        raise ConfigError(
-            "monitor=val/intent_accuracy: the model has no intent head (model.intent=false); "
-            "monitor val/f1 or val/joint"
-        )
     for split, why in (("train", "nothing would be trained"), ("val", "validation selects the checkpoint")):
         key = f"trainer.limit_{split}_batches"
         value = OmegaConf.select(cfg, key)

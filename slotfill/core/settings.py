@@ -11,15 +11,16 @@ from slotfill.errors import ConfigError
 T = TypeVar("T")
 
 
-def from_mapping(cls: type[T], values: Mapping, group: str) -> T:
-    """``cls(**values)``; a key ``cls`` does not have, or a value not of the field's plain type (a word
-    where a number goes), is a one-line error naming ``group.key``."""
+def from_mapping(cls: type[T], values: Mapping, group: str, check_types: bool = True) -> T:
+    """``cls(**values)``; a key ``cls`` does not have, or (``check_types``: settings given now, not read
+    back from a saved file) a value not of the field's plain type (a word where a number goes), is a
+    one-line error naming ``group.key``."""
     known = {f.name: f.type for f in fields(cls)}
     unknown = sorted(set(values) - set(known))
     if unknown:
         names = ", ".join(f"{group}.{k}" for k in unknown)
         raise ConfigError(f"unknown setting {names} (known: {', '.join(sorted(known))})")
-    for key, value in values.items():
+    for key, value in values.items() if check_types else ():
         _check_type(value, str(known[key]), f"{group}.{key}")
     return cls(**dict(values))
 

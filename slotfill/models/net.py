@@ -84,8 +84,10 @@ class NetConfig:
             )
 
     @classmethod
-    def from_dict(cls, d: dict) -> NetConfig:
-        return from_mapping(cls, d, "model")
+    def from_dict(cls, d: dict, saved: bool = False) -> NetConfig:
+        """Settings given now (checked, types too), or ``saved`` in a model file (as written: a file an
+        earlier version wrote, such as ``intent: 1``, loads and keeps its fingerprint)."""
+        return from_mapping(cls, d, "model", check_types=not saved)
 
     def to_dict(self) -> dict:
         # settings added since model format 3, left out at their default: the settings of a model

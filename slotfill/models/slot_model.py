@@ -319,7 +319,7 @@ class SlotModel(nn.Module):
         state = _upgrade(state, version)
         try:
             vocabs = Vocabularies.from_dict(state["vocabs"])
-            config = NetConfig.from_dict(state["model"])
+            config = NetConfig.from_dict(state["model"], saved=True)
             meta = {k: v for k, v in state.items() if k not in _STRUCTURE_KEYS}
             model = cls(config, vocabs, meta, members=state.get("members", 1))
             model.net.load_state_dict(state["state_dict"])

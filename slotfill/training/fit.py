@@ -103,15 +103,19 @@ def _components(group: DictConfig | None, name: str) -> list:
     return [_instantiate(c, f"{name}.{key}") for key, c in (group or {}).items() if c is not None and "_target_" in c]
 
 
-def _model(net_cfg: NetConfig, source_file: str | None, datamodule: SlotDataModule, meta: dict) -> SlotModel:
-    """A fresh model sized by the data, or (``init_from``) one starting from a trained model's weights."""
+def _model(
+    net_cfg: NetConfig, source_file: str | None, datamodule: SlotDataModule, meta: dict, origin: str | None = None
+) -> SlotModel:
+    """A fresh model sized by the data, or (``init_from``) one starting from a trained model's weights;
+    ``origin``: the ``init_from`` the run started from, when ``source_file`` is a resumed run's checkpoint."""
     if not source_file:
         return SlotModel(net_cfg, datamodule.vocabs, meta=meta)
     source = SlotModel.load(source_file)
     # the weights fix the architecture: it comes from the model file, not from cfg.model
-    model = SlotModel(source.config, datamodule.vocabs, meta={**meta, "init_from": source_file})
+    model = SlotModel(source.config, datamodule.vocabs, meta={**meta, "init_from": origin or source_file})
     shared = init_from(model, source)
-    log.info("init_from %s: weights copied; shared vocabulary entries %s", source_file, shared)
+    if origin is None:
+        log.info("init_from %s: weights copied; shared vocabulary entries %s", source_file, shared)
     return model
 
 
@@ -148,7 +152,8 @@ def build(cfg: DictConfig) -> tuple[SlotDataModule, SlotTaggerModule, pl.Trainer
     log.info(describe_threads(cfg.threads, threads, _ranks(cfg)))
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     # every setting is checked (by building what it configures) before the data is read
-    train_cfg = TrainConfig.from_dict(_plain(cfg.train))
+    resumed = bool(cfg.get("resume"))  # its settings as the run saved them (an earlier version may have)
+    train_cfg = TrainConfig.from_dict(_plain(cfg.train), saved=resumed)
     source_file = str(cfg.init_from) if cfg.get("init_from") else None
     if source_file and cfg.get("resume"):  # a resumed run started from a model: its own checkpoint has the
         source_file = str(Path(str(cfg.resume)) / LAST_CHECKPOINT)  # architecture and vocabularies it built
@@ -161,13 +166,18 @@ def build(cfg: DictConfig) -> tuple[SlotDataModule, SlotTaggerModule, pl.Trainer
     teacher = SlotModel.load(train_cfg.distill_from) if train_cfg.distill_from else None
     if teacher is None and (unused := _distillation_without_teacher(train_cfg)):
         log.warning("%s: no teacher (train.distill_from), so no distillation: ignored", unused)
-    asked = NetConfig.from_dict(_plain(cfg.model))  # checked, as every setting is, even when not used
+    asked = NetConfig.from_dict(_plain(cfg.model), saved=resumed)  # checked, as every setting is, even if unused
     net_cfg = source.config if source is not None else asked
     if source is not None and (ignored := ignored_model_settings(_model_overrides(), net_cfg.to_dict())):
         log.warning(
             "init_from=%s: the model's own architecture is used (%s ignored; metrics.json records the model as built)",
             source_file,
             ", ".join(ignored),
+        )
+    if str(cfg.monitor) == "val/intent_accuracy" and not net_cfg.intent:  # the model built: init_from's own
+        raise ConfigError(
+            "monitor=val/intent_accuracy: the model has no intent head (model.intent=false); "
+            "monitor val/f1 or val/joint"
         )
     if teacher is not None:
         _check_temperature(train_cfg, teacher.config, net_cfg)
@@ -202,7 +212,8 @@ def build(cfg: DictConfig) -> tuple[SlotDataModule, SlotTaggerModule, pl.Trainer
     datamodule.use_mention_swap(train_cfg.mention_swap)
     record.data_sha256 = data_fingerprint(datamodule.datasets)
     meta = {"dataset": datamodule.name, "train": train_cfg.to_dict(), "data_sha256": record.data_sha256}
-    model = _model(net_cfg, source_file, datamodule, meta)
+    origin = str(cfg.init_from) if cfg.get("init_from") and cfg.get("resume") else None
+    model = _model(net_cfg, source_file, datamodule, meta, origin)
     if teacher is not None:
         _check_teacher(teacher, model, train_cfg.distill_from)
         model.meta["teacher"] = {"file": train_cfg.distill_from, "fingerprint": teacher.fingerprint()}

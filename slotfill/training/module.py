@@ -68,8 +68,9 @@ class TrainConfig:
             raise ConfigError(f"train.precision={self.precision!r}: choose one of {', '.join(PRECISIONS)}")
 
     @classmethod
-    def from_dict(cls, d: dict) -> TrainConfig:
-        return from_mapping(cls, d, "train")
+    def from_dict(cls, d: dict, saved: bool = False) -> TrainConfig:
+        """Settings given now (checked, types too), or ``saved`` with a run an earlier version started."""
+        return from_mapping(cls, d, "train", check_types=not saved)
 
     def to_dict(self) -> dict:
         return asdict(self)
