@@ -11,7 +11,6 @@ work from any folder.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -223,14 +222,16 @@ def _refuse_a_busy_run_dir(argv: list[str]) -> None:
         folder = Path(run_dir)
         if folder.exists() and not folder.is_dir():
             raise ConfigError(f"hydra.run.dir={folder}: a file; give a folder for the run")
-        made = next((p for p in [*reversed(folder.parents), folder] if not p.exists()), None)
+        # probed where it exists, never made and removed here: under torchrun every rank starts at
+        # once, and a folder another rank's Hydra has just made must not go
+        existing = next(p for p in [folder, *folder.parents] if p.exists())
+        if not existing.is_dir():
+            raise ConfigError(f"hydra.run.dir={folder}: {existing} is a file; give a folder for the run")
         try:
-            check_writable(folder)
+            check_writable(existing)
         except SlotfillError as e:
-            raise ConfigError(f"hydra.run.dir={e}") from None
-        finally:  # a probe only: Hydra makes the folder, if the command gets that far
-            if made is not None and made.is_dir():
-                shutil.rmtree(made)
+            reason = str(e).rpartition("cannot write there")[2].strip() or str(e)
+            raise ConfigError(f"hydra.run.dir={folder}: cannot write there {reason}") from None
         check_free(folder)
         if is_rank_zero():
             put_back_earlier_record(folder)  # one a killed run with overwrite=true left set aside
