@@ -114,8 +114,6 @@ def test_every_option_is_consumed(tmp_path):
 
 
 def test_a_setting_of_another_type_is_one_line_naming_it():
-    import pytest
-
     from slotfill.errors import ConfigError
     from slotfill.models import NetConfig
     from slotfill.training.module import TrainConfig
@@ -129,15 +127,14 @@ def test_a_setting_of_another_type_is_one_line_naming_it():
     assert NetConfig.from_dict({"dropout": 0, "intent_hidden_size": None}).dropout == 0  # an int is a number
 
 
-def test_a_model_file_an_earlier_version_wrote_with_1_for_true_still_loads(tmp_path):
+def test_a_model_file_an_earlier_version_wrote_with_1_for_true_still_loads():
     from slotfill.models.slot_model import SlotModel
     from tests.helpers import tiny_model
 
-    model = tiny_model(intent=True)
-    state = model.state()
-    state["model"]["intent"] = 1  # as `model.intent=1` was saved before settings were type-checked
     from slotfill.core.fingerprint import model_fingerprint
 
+    state = tiny_model(intent=True).state()
+    state["model"]["intent"] = 1  # as `model.intent=1` was saved before settings were type-checked
     state["fingerprint"] = model_fingerprint(state["weights_sha256"], state["model"], state["vocabs"])
     again = SlotModel.from_state(state, "old.pt")
     assert again.config.intent == 1 and again.predicts_intent

@@ -418,7 +418,7 @@ def test_train_kill_9_then_resume_ends_where_an_uninterrupted_run_ends(tmp_path)
 @slow
 def test_a_run_started_from_a_model_resumes_with_that_models_architecture(trained_sample, tmp_path):
     source = trained_sample["model_file"]
-    args = sample_overrides(epochs=3, extra=[f"init_from={source}", "model.hidden_size=24"])  # the size: ignored
+    args = sample_overrides(epochs=2, extra=[f"init_from={source}", "model.hidden_size=24"])  # the size: ignored
     proc = _popen_train(args, tmp_path / "run")
     _wait_for_epoch(proc, tmp_path / "run", 0)
     proc.send_signal(signal.SIGKILL)
