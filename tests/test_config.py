@@ -128,10 +128,9 @@ def test_a_setting_of_another_type_is_one_line_naming_it():
 
 
 def test_a_model_file_an_earlier_version_wrote_with_1_for_true_still_loads():
+    from slotfill.core.fingerprint import model_fingerprint
     from slotfill.models.slot_model import SlotModel
     from tests.helpers import tiny_model
-
-    from slotfill.core.fingerprint import model_fingerprint
 
     state = tiny_model(intent=True).state()
     state["model"]["intent"] = 1  # as `model.intent=1` was saved before settings were type-checked
