@@ -576,7 +576,7 @@ def test_predict_closed_stdin_is_one_line(tiny_model_file):
 def test_an_unwritable_run_folder_is_one_line(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    one_line_error(_train(["data=sample"], blocker / "run"), "Not a directory")
+    one_line_error(_train(["data=sample"], blocker / "run"), f"{blocker} is a file; give a folder for the run")
 
 
 @slow
