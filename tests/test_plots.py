@@ -37,6 +37,23 @@ def test_read_epochs_merges_the_rows_of_an_epoch(tmp_path):
     assert read_epochs(tmp_path / "none") == []
 
 
+def test_a_resumed_runs_epochs_before_the_resume_are_read_too(tmp_path):
+    logs = tmp_path / "run" / "logs"
+    logs.mkdir(parents=True)
+    (logs / "metrics.part1.csv").write_text("epoch,val/f1\n0,80.0\n1,82.0\n2,83.0\n")  # killed in epoch 2
+    (logs / "metrics.part2.csv").write_text("epoch,val/f1\n2,84.0\n3,85.0\n")  # epoch 2 again, then killed
+    (logs / "metrics.csv").write_text("epoch,val/f1\n4,86.0\n")
+    assert [(e["epoch"], e["val/f1"]) for e in read_epochs(tmp_path / "run")] == [
+        (0, 80.0),
+        (1, 82.0),
+        (2, 84.0),
+        (3, 85.0),
+        (4, 86.0),
+    ]
+    (logs / "metrics.csv").unlink()  # a resume with no epoch left to do
+    assert len(read_epochs(tmp_path / "run")) == 4
+
+
 @pytest.mark.slow
 def test_learning_curves_of_several_runs_on_one_figure(tmp_path):
     a, b = _run(tmp_path, "a", [50, 70, 80]), _run(tmp_path, "b", [40, 60], intent=False)

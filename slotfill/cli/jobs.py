@@ -98,7 +98,7 @@ def _train_in(cfg: DictConfig, folder, out_dir: Path, last_checkpoint: Path | No
         if not run.trainer.is_global_zero:
             return {}
         metrics = fit.write_run(run, out_dir)
-        if cfg.get("plots", True) and (out_dir / "logs" / "metrics.csv").exists():
+        if cfg.get("plots", True) and any((out_dir / "logs").glob("metrics*.csv")):  # parts of a resumed run too
             from slotfill.evaluation.plots import learning_curves  # matplotlib: only when figures are asked for
 
             learning_curves([out_dir], out_dir / "learning_curves")

@@ -38,19 +38,22 @@ def _save(fig, path: Path, formats: Sequence[str] = FORMATS) -> list[Path]:
 
 # ------------------------------------------------------------------ runs
 def read_epochs(run_dir: str | Path) -> list[dict[str, float]]:
-    """One dict per epoch from ``RUN_DIR/logs/metrics.csv`` (rows of one epoch merged, so logs
-    written before one-row-per-epoch read the same); empty values dropped."""
-    path = Path(run_dir) / "logs" / "metrics.csv"
-    if not path.is_file():
-        return []
+    """One dict per epoch from ``RUN_DIR/logs/metrics.csv``, after the ``metrics.partN.csv`` of the
+    epochs before each resume (rows of one epoch merged, so logs written before one-row-per-epoch
+    read the same, and an epoch a resume did again reads as it was done last); empty values dropped."""
+    logs = Path(run_dir) / "logs"
+    parts = sorted(logs.glob("metrics.part*.csv"), key=lambda p: int(p.stem.removeprefix("metrics.part") or 0))
     by_epoch: dict[int, dict[str, float]] = {}
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            if not row.get("epoch"):
-                continue
-            epoch = int(float(row["epoch"]))
-            values = {k: float(v) for k, v in row.items() if k and v not in ("", None)}
-            by_epoch.setdefault(epoch, {}).update(values)
+    for path in [*parts, logs / "metrics.csv"]:
+        if not path.is_file():
+            continue
+        with open(path, newline="") as f:
+            for row in csv.DictReader(f):
+                if not row.get("epoch"):
+                    continue
+                epoch = int(float(row["epoch"]))
+                values = {k: float(v) for k, v in row.items() if k and v not in ("", None)}
+                by_epoch.setdefault(epoch, {}).update(values)
     return [by_epoch[e] for e in sorted(by_epoch)]
 
 
