@@ -75,9 +75,13 @@ def _spy(seen):
 def test_throughput_survives_a_resume():
     before = Throughput()
     before.epoch_rates = [10.0, 12.0]
+    before.earlier_seconds = 30.0  # a first segment, itself resumed
+    before.on_fit_start(None, None)
     after = Throughput()
     after.load_state_dict(before.state_dict())
     assert after.summary["train_sent_per_s_epochs"] == [10.0, 12.0]
+    assert 30.0 <= after.earlier_seconds < 31.0  # the segments before count in the run's time
+    assert after.fit_seconds() == after.earlier_seconds  # not started again yet
 
 
 def test_the_heap_settles_when_training_starts_in_a_command_only():

@@ -70,6 +70,7 @@ class Throughput(pl.Callback):
         self.target_f1 = target_f1
         self.epoch_rates: list[float] = []
         self.time_to_target: float | None = None
+        self.earlier_seconds = 0.0  # the fit's time before a resume, up to the checkpoint it resumed from
         self._fit_start = 0.0
         self._epoch_start = 0.0
         self._sentences = 0
@@ -98,15 +99,24 @@ class Throughput(pl.Callback):
         # after the module's on_validation_epoch_end, which computes this epoch's scores
         f1 = pl_module.scores.get("valid", {}).get("f1")
         if self.time_to_target is None and f1 is not None and f1 >= self.target_f1 and not trainer.sanity_checking:
-            self.time_to_target = time.perf_counter() - self._fit_start
+            self.time_to_target = self.fit_seconds()
+
+    def fit_seconds(self) -> float:
+        """The fit's wall time so far, the segments before a resume included."""
+        return self.earlier_seconds + (time.perf_counter() - self._fit_start if self._fit_start else 0.0)
 
     def state_dict(self) -> dict:
-        # kept in checkpoints, so a resumed run reports every epoch's rate
-        return {"epoch_rates": list(self.epoch_rates), "time_to_target": self.time_to_target}
+        # kept in checkpoints, so a resumed run reports every epoch's rate and its whole time
+        return {
+            "epoch_rates": list(self.epoch_rates),
+            "time_to_target": self.time_to_target,
+            "fit_seconds": self.fit_seconds(),
+        }
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.epoch_rates = list(state_dict.get("epoch_rates", []))
         self.time_to_target = state_dict.get("time_to_target")
+        self.earlier_seconds = float(state_dict.get("fit_seconds", 0.0))
 
     @property
     def summary(self) -> dict:

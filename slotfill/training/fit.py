@@ -342,7 +342,10 @@ def fit(
         "seed": int(cfg.seed),
         "epochs": int(trainer.current_epoch),
         "world_size": int(trainer.world_size),
-        "train_time_s": round(seconds, 1),
+        # a resumed run's whole time: the segments before it too, up to the checkpoint it went on from
+        "train_time_s": round(
+            seconds + sum(c.earlier_seconds for c in trainer.callbacks if isinstance(c, Throughput)), 1
+        ),
         "best_checkpoint": best,
         "monitor": str(ckpt.monitor) if ckpt is not None else None,
         "best_val_score": float(ckpt.best_model_score) if best else None,  # of the monitored metric
