@@ -364,3 +364,13 @@ def test_evaluate_into_a_training_runs_folder_is_refused_before_hydra_writes_the
         main(["evaluate", f"ckpt={run}", f"output_dir={run}", f"hydra.run.dir={tmp_path / 'eval'}"])
     assert e.value.code == 2 and f"output_dir={run}: a training run's folder" in capsys.readouterr().err
     assert (run / "metrics.json").read_text() == '{"kind": "train"}'
+
+
+def test_a_split_dir_is_scored_under_the_split_its_name_says_whatever_split_says(tiny_model_file, tmp_path):
+    d = write_split(tmp_path / "own", "valid", "i want to leave taipei\n", "O O O O B-from\n", "flight\n")
+    for split in ("test", "train"):  # split= does not apply to a split_dir
+        cfg = _cfg(
+            "evaluate", [f"ckpt={tiny_model_file}", f"split_dir={d}", f"split={split}", "plots=false"], tmp_path / split
+        )
+        jobs.evaluate(cfg)
+        assert list(json.loads((tmp_path / split / "metrics.json").read_text())["scores"]) == ["valid"]

@@ -178,7 +178,7 @@ def evaluate(cfg: DictConfig) -> dict:
     card = tagger.card if hasattr(tagger, "card") else tagger.model.card()  # OnnxTagger: its sidecar's
     if card.get("seed") is not None:  # the model's training seed (slotfill compare's column), not evaluate's own
         facts["seed"] = card["seed"]
-    metrics = write_outputs(result, out_dir, card, str(cfg.split), facts, int(cfg.max_errors))
+    metrics = write_outputs(result, out_dir, card, _scored_split(cfg), facts, int(cfg.max_errors))
     from slotfill.evaluation.plots import clear_evaluation_figures, evaluation_figures  # matplotlib: when drawn
 
     if cfg.get("plots", True):
@@ -187,6 +187,16 @@ def evaluate(cfg: DictConfig) -> dict:
         clear_evaluation_figures(out_dir)  # an earlier evaluation's, in a folder used again
     print(console.evaluation_summary(result, name, str(out_dir / "report.md")))
     return metrics
+
+
+def _scored_split(cfg: DictConfig) -> str:
+    """The split's name in metrics.json: ``split=``, or for ``split_dir=`` the split its name says
+    (``.../test``, ``dev.conll``), ``test`` when it says none (``split=`` does not apply to it)."""
+    if not cfg.get("split_dir"):
+        return str(cfg.split)
+    from slotfill.data.load import split_of
+
+    return split_of(Path(str(cfg.split_dir)).name) or "test"
 
 
 def _training_labels(cfg: DictConfig) -> tuple[str, object] | None:
