@@ -187,16 +187,10 @@ def _refuse_a_training_run_dir(argv: list[str]) -> None:
     """``evaluate hydra.run.dir=RUN_DIR`` of a training run: refused before Hydra writes its ``.hydra/``
     over that run's, and evaluate its metrics.json over the run's own."""
     run_dir = last_value(argv, "hydra.run.dir")
-    if run_dir is None or "${" in run_dir:
-        return
-    from slotfill.core.schema import RUN_RECORD
+    if run_dir is not None and "${" not in run_dir:
+        from slotfill.core.schema import refuse_a_training_run
 
-    folder = Path(run_dir)
-    if (folder / RUN_RECORD).is_file():
-        raise ConfigError(
-            f"hydra.run.dir={folder}: a training run's folder (its {RUN_RECORD}); evaluate writes its "
-            "metrics.json and reports into a folder of its own: give another hydra.run.dir"
-        )
+        refuse_a_training_run(Path(run_dir), "hydra.run.dir")
 
 
 def _check_resume_folder(argv: list[str]) -> None:

@@ -17,7 +17,7 @@ from slotfill.cli.streams import TextOutput, check_sources, chunks, in_order, it
 from slotfill.core import collector
 from slotfill.core.backends import choose
 from slotfill.core.limits import PREDICT_CHUNK
-from slotfill.core.schema import RUN_RECORD, model_path
+from slotfill.core.schema import model_path, refuse_a_training_run
 from slotfill.errors import ConfigError, MissingExtra, SlotfillError, first_line
 
 
@@ -68,7 +68,6 @@ def _dropped_if_unused(out_dir: Path, log: str) -> Iterator[None]:
 def _hydra_folder() -> Path | None:
     """The folder Hydra made for this job (None outside a Hydra run: the job called from Python)."""
     from hydra.core.hydra_config import HydraConfig
-    from omegaconf import OmegaConf
 
     if not HydraConfig.initialized():
         return None
@@ -148,11 +147,7 @@ def evaluate(cfg: DictConfig) -> dict:
     from slotfill.evaluation.report import evaluate_predictions, label_coverage_warning, write_outputs
 
     with _dropped_if_unused(Path(cfg.output_dir), "evaluate.log"):
-        if (Path(cfg.output_dir) / RUN_RECORD).is_file():  # output_dir= named apart from hydra.run.dir
-            raise ConfigError(
-                f"output_dir={cfg.output_dir}: a training run's folder (its {RUN_RECORD}); evaluate writes its "
-                "metrics.json and reports into a folder of its own"
-            )
+        refuse_a_training_run(cfg.output_dir, "output_dir")  # output_dir= named apart from hydra.run.dir
         options.check_evaluate(cfg)
         cols, name = load_split(OmegaConf.to_container(cfg.data, resolve=True), str(cfg.split), cfg.get("split_dir"))
         tagger = load_tagger(cfg)

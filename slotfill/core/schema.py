@@ -86,3 +86,15 @@ def model_path(path: str | Path, suffix: str = ".pt") -> Path:
         inside = path / Path(MODEL_FILE).with_suffix(suffix)
         return inside if inside.is_file() else path
     return path
+
+
+def refuse_a_training_run(folder: str | Path, key: str) -> None:
+    """A one-line error when ``folder`` (what setting ``key`` names) holds a training run: evaluate
+    writes its metrics.json and reports into a folder of its own, never over a run's."""
+    if (Path(folder) / RUN_RECORD).is_file():
+        from slotfill.errors import ConfigError
+
+        raise ConfigError(
+            f"{key}={folder}: a training run's folder (its {RUN_RECORD}); evaluate writes its metrics.json "
+            f"and reports into a folder of its own: give another {key}"
+        )

@@ -66,7 +66,7 @@ class OnnxTagger(TextTagger):
         file's digest, which the sidecar records) and, for the int8 copy, of that ``model.onnx``;
         an export left from another model is refused, never served in this one's name."""
         graph = Path(path) / Path(MODEL_FILE).with_suffix(".onnx") if Path(path).is_dir() else graph_path(path)
-        int8 = graph.with_name(graph.name.removesuffix(".onnx") + ".int8.onnx")
+        int8 = onnx_path_for(graph, "int8")
         wants_int8 = precision == "int8" and not graph.name.endswith(".int8.onnx")
         if not graph.is_file() and not (wants_int8 and int8.is_file()):  # an int8 graph may stand alone
             if Path(path).is_dir():

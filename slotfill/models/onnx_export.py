@@ -205,7 +205,7 @@ def quantize_onnx(graph: str | Path, output: str | Path | None = None) -> Path:
     from onnxruntime.quantization import QuantType, quantize_dynamic  # optional extra: slotfill[onnx]
 
     graph = Path(graph)
-    out = Path(output) if output else int8_path(graph)
+    out = Path(output) if output else onnx_path_for(graph, "int8")
     tmp = temporary_beside(out)
     try:
         try:
@@ -223,16 +223,10 @@ def quantize_onnx(graph: str | Path, output: str | Path | None = None) -> Path:
     return out
 
 
-def int8_path(graph: str | Path) -> Path:
-    """``model.int8.onnx`` beside ``model.onnx``."""
-    graph = Path(graph)
-    return graph.with_name(graph.name.removesuffix(".onnx") + ".int8.onnx")
-
-
 def drop_stale_int8(graph: str | Path) -> Path | None:
     """Remove the int8 copy beside ``graph`` unless it is a copy of this very export (its sidecar the
     same: an earlier export's, of another model or file, goes); the path removed, or None."""
-    old = int8_path(graph)
+    old = onnx_path_for(graph, "int8")
     if not old.is_file():
         return None
     try:  # the same sidecar: the same model, exported from the same file
