@@ -95,3 +95,40 @@ def test_a_refused_split_leaves_no_other_split_behind(tmp_path, where):
         convert(src, out, "conll")
     assert sorted(p.name for p in out.iterdir()) == ["train.conll"] and not list(tmp_path.glob(".out*"))
     assert (out / "train.conll").read_text() == "an earlier conversion\n"
+
+
+def test_an_output_folder_of_other_files_is_refused_and_kept(tmp_path, sample_dir):
+    """OUT is never wiped: a folder holding anything a conversion did not write there is refused, untouched."""
+    mine = tmp_path / "mydata"
+    mine.mkdir()
+    convert(sample_dir / "train", mine / "train.conll", "conll")
+    (mine / "other.csv").write_text("keep me\n")
+    with pytest.raises(DataError, match="is a folder: name a file"):
+        convert(mine / "train.conll", mine, "jsonl")  # one split into the folder that holds it
+    with pytest.raises(DataError, match="holds files a split folder does not .*other.csv"):
+        convert(sample_dir / "train", mine, "folder")
+    (mine / "train").mkdir()
+    (mine / "train" / "notes.txt").write_text("mine\n")
+    with pytest.raises(DataError, match="notes.txt"):
+        convert(sample_dir, mine, "folder")
+    assert sorted(p.name for p in mine.rglob("*")) == ["notes.txt", "other.csv", "train", "train.conll"]
+    # an earlier conversion's split folder is replaced whole, its stale label file with it
+    convert(sample_dir / "train", tmp_path / "split", "folder")
+    assert (tmp_path / "split" / "label").exists()
+    convert(write_split(tmp_path, "nolabel", "fly home\n", "O O\n", None), tmp_path / "split", "folder")
+    assert sorted(p.name for p in (tmp_path / "split").iterdir()) == ["seq.in", "seq.out"]
+
+
+def test_a_folder_of_splits_into_a_file_is_refused_in_one_line(tmp_path, sample_dir):
+    (tmp_path / "afile").write_text("x\n")
+    with pytest.raises(DataError, match="is a file: a folder of splits is written to a folder"):
+        convert(sample_dir, tmp_path / "afile", "conll")
+
+
+def test_spans_are_only_for_jsonl_and_written_as_a_text_format(tmp_path, sample_dir):
+    with pytest.raises(DataError, match="only jsonl has a spans form, not conll"):
+        convert(sample_dir, tmp_path / "x", "conll", spans=True)
+    src = _jsonl(tmp_path, ["call:", "bob"], ["O", "B-name"])
+    (w,) = convert(src, tmp_path / "spans.jsonl", "jsonl", spans=True)
+    assert len(w.retokenized) == 1  # a note, as for rasa or doccano, not a refusal
+    assert json.loads((tmp_path / "spans.jsonl").read_text().splitlines()[1])["text"] == "call: bob"

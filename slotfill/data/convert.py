@@ -46,12 +46,18 @@ def convert(
         raise DataError(
             "--scheme", None, f"unknown scheme {scheme!r} (choose one of {', '.join(formats.WRITE_SCHEMES)})"
         )
+    if options.get("spans") and to != "jsonl":
+        raise DataError("--spans", None, f"only jsonl has a spans form, not {to} (drop --spans or use --to jsonl)")
     if not src.exists():
         raise DataError(src, None, "not found")
     if _is_dataset(src, src_format):
+        if dst.exists() and not dst.is_dir():
+            raise DataError(dst, None, "is a file: a folder of splits is written to a folder (name a folder)")
         jobs = [(p, dst / (split + formats.suffix(to))) for split, p in find_splits(src, src_format).items()]
     else:
         jobs = [(src, dst)]
+    for _, target in jobs:
+        _check_replaceable(target, to)
     # every split read (and checked) before any is written, and written beside its place first: only when
     # all are written do they replace what was there, so a refused data set leaves nothing and loses nothing
     read = [(source, target, *formats.read_file(source, src_format, src_scheme)) for source, target in jobs]
@@ -75,6 +81,22 @@ def convert(
     finally:
         _remove(staging)
     return written
+
+
+def _check_replaceable(target: Path, to: str) -> None:
+    """Refuse a target that holds more than an earlier conversion would have written there."""
+    if not target.is_dir() or target.is_symlink():
+        return
+    if to != folder_format.NAME:
+        raise DataError(target, None, f"is a folder: name a file to write {to} to")
+    others = sorted(p.name for p in target.iterdir() if p.name not in folder_format.FILE_NAMES)
+    if others:
+        raise DataError(
+            target,
+            None,
+            f"holds files a split folder does not ({', '.join(others[:3])}{', ...' if len(others) > 3 else ''}): "
+            "name a new or empty folder",
+        )
 
 
 def _remove(path: Path) -> None:

@@ -152,7 +152,7 @@ def write(records: list[Record], path: str | Path, fmt: str, scheme: str = "bio"
                 os.replace(f, path / f.name)
         return path
     text = dumps(records, fmt, scheme, **options)
-    if fmt in TEXT_FORMATS:
+    if fmt in TEXT_FORMATS or options.get("spans"):
         return write_atomic(path, text)
     check = write_atomic(path.with_name(f".{path.name}.check.tmp"), text)
     try:

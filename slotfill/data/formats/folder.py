@@ -14,6 +14,7 @@ from slotfill.data.formats.schemes import from_bio
 from slotfill.errors import DataError
 
 NAME = "folder"
+FILE_NAMES = ("seq.in", "seq.out", "label")  # what :func:`write` writes
 
 
 def files(split_dir: Path) -> tuple[Path, Path, Path] | None:
