@@ -4,7 +4,7 @@ import csv
 
 import pytest
 
-from slotfill.errors import ConfigError, SlotfillError
+from slotfill.errors import ConfigError, DataError, SlotfillError
 from slotfill.evaluation.plots import evaluation_figures, learning_curves, read_epochs
 from slotfill.evaluation.report import evaluate_predictions
 
@@ -102,3 +102,18 @@ def test_per_slot_bars_carry_their_values_and_a_zero_is_marked(tmp_path, monkeyp
     svg = per_slot_f1(per_slot, tmp_path / "f1")[1].read_text()
     assert ">97.0<" in svg and ">0.0<" in svg
     assert "#d62728" in svg  # the red of the zero's stub and value (tab:red)
+
+
+def test_a_run_with_no_epochs_is_named_not_left_out_of_the_figure(tmp_path):
+    good = _run(tmp_path, "good", [50, 70])
+    with pytest.raises(SlotfillError, match=r"typo: no epochs logged") as e:
+        learning_curves([good, tmp_path / "typo"], tmp_path / "x")
+    assert "good" not in str(e.value) and not (tmp_path / "x.png").exists()
+
+
+def test_a_value_that_is_not_a_number_is_named_with_its_file_and_line(tmp_path):
+    logs = tmp_path / "run" / "logs"
+    logs.mkdir(parents=True)
+    (logs / "metrics.csv").write_text("epoch,train/loss\n0,1.5\n1,abc\n")
+    with pytest.raises(DataError, match=r"metrics.csv:3: train/loss: 'abc' is not a number"):
+        read_epochs(tmp_path / "run")

@@ -10,7 +10,7 @@ import csv
 from collections.abc import Sequence
 from pathlib import Path
 
-from slotfill.errors import ConfigError, SlotfillError
+from slotfill.errors import ConfigError, DataError, SlotfillError
 
 FORMATS = ("png", "svg")
 CURVES = (  # (column in metrics.csv, axis title)
@@ -48,13 +48,19 @@ def read_epochs(run_dir: str | Path) -> list[dict[str, float]]:
         if not path.is_file():
             continue
         with open(path, newline="") as f:
-            for row in csv.DictReader(f):
+            for n, row in enumerate(csv.DictReader(f), 2):  # line 1 is the header
                 if not row.get("epoch"):
                     continue
-                epoch = int(float(row["epoch"]))
-                values = {k: float(v) for k, v in row.items() if k and v not in ("", None)}
-                by_epoch.setdefault(epoch, {}).update(values)
+                values = {k: _number(v, path, n, k) for k, v in row.items() if k and v not in ("", None)}
+                by_epoch.setdefault(int(values["epoch"]), {}).update(values)
     return [by_epoch[e] for e in sorted(by_epoch)]
+
+
+def _number(value: str, path: Path, line: int, column: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise DataError(path, line, f"{column}: {value!r} is not a number") from None
 
 
 def learning_curves(run_dirs: Sequence[str | Path], out: str | Path, labels: Sequence[str] | None = None) -> list[Path]:
@@ -66,11 +72,12 @@ def learning_curves(run_dirs: Sequence[str | Path], out: str | Path, labels: Seq
     if labels is not None and len(labels) != len(run_dirs):
         raise ConfigError(f"--labels: {len(labels)} given for {len(run_dirs)} run folder(s): give one label a run")
     runs = [(labels[i] if labels else _label(d, run_dirs), read_epochs(d)) for i, d in enumerate(run_dirs)]
+    empty = [str(d) for d, (_, epochs) in zip(run_dirs, runs) if not epochs]
     panels = [(k, title) for k, title in CURVES if any(k in e for _, epochs in runs for e in epochs)]
-    if not panels:
+    if empty or not panels:  # a run left out of a figure silently reads as if it had been drawn
         raise SlotfillError(
-            f"{', '.join(str(d) for d in run_dirs)}: no epochs logged (logs/metrics.csv): give run folders "
-            "that slotfill train wrote"
+            f"{', '.join(empty or map(str, run_dirs))}: no epochs logged (logs/metrics.csv): give run folders "
+            "that slotfill train wrote, each with one epoch done"
         )
     fig = _figure(4.2 * len(panels), 3.4)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
