@@ -46,3 +46,11 @@ def test_report_has_the_per_intent_table():
     res = evaluate_predictions([["x"], ["y"]], [["B-s"], ["O"]], [["B-s"], ["O"]], ["a#b", "c"], ["b#a", "a"])
     assert res["per_intent"]["a#b"]["f1"] == 100.0 and res["per_intent"]["c"]["recall"] == 0.0
     assert "| a#b | 100.00 | 100.00 | 100.00 | 1 | 1 |" in markdown_report(res, "Evaluation")
+
+
+def test_a_predicted_type_gold_never_has_is_other_not_the_last_gold_type():
+    labels, m = type_matrix([["O", "B-city"]], [["O", "B-state"]])
+    assert labels == ["O", "city", "(other)"] and m[1] == [0, 0, 1]  # city read as state: off the diagonal
+    labels, m = type_matrix([["O", "B-city"]], [["B-state", "B-city"]])
+    assert m[0] == [0, 0, 1] and m[1] == [0, 1, 0]
+    assert type_matrix([["O", "B-city"]], [["O", "B-city"]])[0] == ["O", "city"]  # no column for nothing

@@ -72,12 +72,13 @@ def type_matrix(
     gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], top_k: int = 15
 ) -> tuple[list[str], list[list[int]]]:
     """Token-level slot-type counts ``[gold][pred]`` over the ``top_k`` most frequent gold types
-    (``O`` included, the rest merged into ``(other)``)."""
+    (``O`` included; the rest, and predicted types gold never has, merged into ``(other)``)."""
     freq = Counter(slot_type(t) for g in gold for t in g)
     names = [t for t, _ in freq.most_common()]
     keep = names if len(names) <= top_k else names[: top_k - 1]
-    labels = keep + ([] if len(names) <= top_k else ["(other)"])
     index = {t: i for i, t in enumerate(keep)}
+    merged = len(names) > len(keep) or any(slot_type(t) not in index for p in pred for t in p)
+    labels = keep + (["(other)"] if merged else [])
     other = len(labels) - 1
     matrix = [[0] * len(labels) for _ in labels]
     for g, p in zip(gold, pred):
