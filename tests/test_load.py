@@ -136,6 +136,13 @@ def test_unknown_settings_and_values_are_refused(tmp_path):
         load_splits({})
 
 
+@pytest.mark.parametrize("size", ["abc", 0.5, True])
+def test_a_valid_size_that_is_not_a_count_names_the_option(sample_dir, size):
+    with pytest.raises(ConfigError, match=rf"data.valid_size={size}: expected a whole number \(of valid sentences"):
+        load_splits({"train": str(sample_dir / "train"), "valid_size": size})
+    assert len(load_splits({"train": str(sample_dir / "train"), "valid_size": "3"})[0]["valid"]) == 3
+
+
 def test_name_follows_the_data(tmp_path):
     for split in ("train", "valid", "test"):
         _good(tmp_path / "custom", split)
@@ -170,6 +177,15 @@ def test_hub_format_from_local_csv(tmp_path):
     assert {k: len(v) for k, v in splits.items()} == {"train": 24, "valid": 6, "test": 4}
     assert splits["test"][0].intent == "flight#airfare"
     assert splits["test"][1].tokens == ["from", "city1", "to", "boston"]
+
+
+def test_hub_seed_and_valid_size_that_are_not_counts_name_the_option(tmp_path):
+    _write_csv(tmp_path / "train.csv", ROWS)
+    files = {"train": str(tmp_path / "train.csv")}
+    with pytest.raises(ConfigError, match=r"data.hub.seed=x: expected a whole number \(a seed\)"):
+        load_splits({"format": "hub", "hub": {"data_files": files, "seed": "x"}})
+    with pytest.raises(ConfigError, match=r"data.hub.valid_size=1.5: expected a whole number"):
+        load_splits({"format": "hub", "hub": {"data_files": files, "valid_size": 1.5}})
 
 
 def test_hub_under_500_rows_carves_ten_percent(tmp_path):

@@ -220,6 +220,8 @@ def load_data(data: dict) -> Loaded:
     kind, where = locate(data)
     hub = dict(data.get("hub") or {})
     valid_size, seed = data.get("valid_size"), 0
+    if valid_size is not None:
+        valid_size = _whole(valid_size, "data.valid_size", _SENTENCES)
     extras: dict[str, Extras] = {}
 
     def read(split: str, path: Path) -> list[Record]:
@@ -228,7 +230,10 @@ def load_data(data: dict) -> Loaded:
 
     if kind == "hub":
         splits = _load_hub(data)
-        valid_size, seed = hub.get("valid_size") or valid_size, int(hub.get("seed") or 0)
+        valid_size = (
+            _whole(hub["valid_size"], "data.hub.valid_size", _SENTENCES) if hub.get("valid_size") else valid_size
+        )
+        seed = _whole(hub.get("seed") or 0, "data.hub.seed")
     elif kind == "files":
         splits = {s: read(s, _existing(data[s], f"data.{s}")) for s in SPLITS if data.get(s)}
     elif where.is_dir() and not folder_format.is_split_dir(where):
@@ -256,6 +261,18 @@ def load_data(data: dict) -> Loaded:
                 split,
             )
     return Loaded(ordered, dataset_name(data, kind, where), extras.get("train", Extras()))
+
+
+_SENTENCES = "of valid sentences to carve out of train"
+
+
+def _whole(value, option: str, what: str = "a seed") -> int:
+    """A count or seed setting as an int, or one line naming the option (``"abc"``, ``0.5``)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    raise ConfigError(f"{option}={value}: expected a whole number ({what})")
 
 
 def dataset_name(data: dict, kind: str = "path", where: Path | None = None) -> str:
