@@ -217,6 +217,20 @@ def test_conll_comments_are_hash_and_space_only(tmp_path):
     assert [r.tokens for r in formats.read(path)] == [["#5", "flights"], ["#", "x"]]
 
 
+def test_conll_with_more_columns_keeps_a_hash_token_and_refuses_a_token_with_a_space(tmp_path):
+    path = _write(tmp_path, "m.conll", "# text = go to O\n#\tSYM\tO\nfive\tCD\tB-n\n")
+    assert [r.tokens for r in formats.read(path)] == [["#", "five"]]
+    path = _write(tmp_path, "s.conll", "fly\tO\nnew york\tB-city\n")
+    with pytest.raises(DataError, match=r"s.conll:2: the token 'new york' holds a space"):
+        formats.read(path)
+
+
+def test_conll_two_intents_for_one_sentence_are_refused(tmp_path):
+    path = _write(tmp_path, "i.conll", "# intent = a\n# intent = b\nx\tO\n")
+    with pytest.raises(DataError, match=r"i.conll:2: a second '# intent =' for one sentence \(the first: line 1\)"):
+        formats.read(path)
+
+
 def test_writers_refuse_what_their_format_cannot_hold(tmp_path):
     no_intent = [Record(["a"], ["O"], "", "src.conll", 4)]
     for fmt in ("atis_iob", "rasa"):

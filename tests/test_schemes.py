@@ -69,3 +69,12 @@ def test_every_scheme_round_trips(chunks, scheme):
     records = [_rec(from_bio(tags, scheme))]
     to_bio(records, scheme)  # named as it was written: bilou too (--from-scheme bilou, data.scheme=bilou)
     assert records[0].tags == tags
+
+
+def test_a_stray_bioes_tag_in_bio_data_is_named_where_the_error_points_at_a_good_line():
+    records = [Record(["w"] * 4, ["O", "O", "B-city", "I-city"], "", "seq.in", n, "seq.out") for n in (1, 2)]
+    records.append(Record(["w"] * 4, ["O", "O", "S-city", "O"], "", "seq.in", 3, "seq.out"))
+    with pytest.raises(DataError, match=r"seq.out:1: .*no end tag.*detected as BIOES from seq.out:3 'S-city'"):
+        to_bio(records)
+    with pytest.raises(DataError, match=r"seq.out:3: tag 3 'S-city' is not in BIO form"):
+        to_bio([Record(list(r.tokens), list(r.tags), "", "seq.in", r.line, "seq.out") for r in records], "bio")

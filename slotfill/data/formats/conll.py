@@ -1,10 +1,11 @@
-"""``conll``: one token a line, columns separated by tabs or spaces, the tag in the last column.
+"""``conll``: one token a line, columns separated by tabs (where a line has any) or spaces, the tag last.
 
 Sentences are separated by blank lines; ``-DOCSTART-`` lines are skipped; a comment line
 ``# intent = NAME`` (CoNLL-U style) before a sentence gives its intent. Comments are lines
 before a sentence that start with ``#`` and a space or tab (``# sent_id = 3``); ``#`` followed
-by just a tag is the token ``#``, and ``#5<TAB>O`` is the token ``#5``. The writer refuses a
-token this reader would misread (``-DOCSTART-``).
+by just a tag (or tab-separated columns ending in one) is the token ``#``, and ``#5<TAB>O`` is the
+token ``#5``. A token holding a space, or a second ``# intent =`` for one sentence, is an error. The
+writer refuses a token this reader would misread (``-DOCSTART-``).
 """
 
 from __future__ import annotations
@@ -41,12 +42,14 @@ def read(path: Path) -> list[Record]:
         if not stripped:
             close()
             continue
-        cols = stripped.split()
-        if _comment(stripped) and not tokens and not _token_line(cols):
+        cols = _columns(stripped)
+        if _comment(stripped) and not tokens and not _token_line(stripped, cols):
             m = INTENT_RE.match(stripped)
             if m:
                 if not m.group(1):
                     raise DataError(path, n, "empty intent in '# intent ='")
+                if intent:
+                    raise DataError(path, n, f"a second '# intent =' for one sentence (the first: line {start})")
                 intent, start = m.group(1), n
             continue
         if cols[0] == DOCSTART:
@@ -54,6 +57,8 @@ def read(path: Path) -> list[Record]:
             continue
         if len(cols) < 2:
             raise DataError(path, n, f"expected a token and a tag, found one column {cols[0]!r}")
+        if any(c.isspace() for c in cols[0]):
+            raise DataError(path, n, f"the token {cols[0]!r} holds a space (one token a line)")
         if start is None:
             start = n
         tokens.append(cols[0])
@@ -66,9 +71,17 @@ def _comment(line: str) -> bool:
     return line == "#" or (line.startswith("#") and line[1].isspace())
 
 
-def _token_line(cols: list[str]) -> bool:
-    """``#<TAB>O``: the token ``#`` with its tag, not a comment."""
-    return len(cols) == 2 and cols[0] == "#" and TAG_RE.match(cols[1]) is not None
+def _columns(line: str) -> list[str]:
+    """A stripped line's columns: split at tabs where it has any (a token may not hide a space), else at spaces."""
+    if "\t" in line:
+        return [c.strip() for c in line.split("\t") if c.strip()]
+    return line.split()
+
+
+def _token_line(line: str, cols: list[str]) -> bool:
+    """``# O`` or ``#<TAB>SYM<TAB>O``: the token ``#`` with its tag, not a comment (``# text = to O``)."""
+    tabbed = len(cols) >= 2 and "\t" in line
+    return (len(cols) == 2 or tabbed) and cols[0] == "#" and TAG_RE.match(cols[-1]) is not None
 
 
 def dumps(records: list[Record], scheme: str = "bio") -> str:

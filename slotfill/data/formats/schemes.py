@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from slotfill.core.spans import bio_spans, repair_bio, split_tag
 from slotfill.data.formats.base import Record
+from slotfill.errors import DataError
 
 READ_SCHEMES = ("auto", "bio", "iob1", "bioes", "bilou")  # bilou: bioes by other letters (U-, L-), read alike
 WRITE_SCHEMES = ("bio", "iob1", "bioes", "bilou")
@@ -42,6 +43,16 @@ def detect(records: Sequence[Record]) -> str:
                 b_starts = True
             prev = (p, t)
     return "iob1" if i_starts and not b_starts else "bio"
+
+
+def _detected_from(records: Sequence[Record]) -> str:
+    """Where auto-detection saw BIOES: a stray ``S-``/``E-`` in BIO data makes every chunk look unfinished."""
+    for r in records:
+        for tag in r.tags:
+            if TAG_RE.match(tag) and split_tag(tag)[0] in _BIOES:
+                where = f"{r.tag_file or r.file}:{r.line}"
+                return f"the scheme was detected as BIOES from {where} {tag!r} (set data.scheme=bio if it is BIO)"
+    return "the scheme was detected as BIOES"
 
 
 def _bioes_to_bio(r: Record) -> list[str]:
@@ -80,7 +91,12 @@ def to_bio(records: list[Record], scheme: str = "auto") -> str:
                 hint = "" if scheme == "auto" or m is None else f" (data.scheme={scheme}; auto detects the scheme)"
                 raise r.error(f"tag {i} {tag!r} is not in {form}{hint}", tags=True)
         if found == "bioes":
-            r.tags = _bioes_to_bio(r)
+            try:
+                r.tags = _bioes_to_bio(r)
+            except DataError as e:
+                if scheme != "auto":
+                    raise
+                raise DataError(e.path, e.line, f"{e.problem}; {_detected_from(records)}") from None
         elif found == "iob1":
             r.tags = repair_bio(r.tags)
     return found
