@@ -194,6 +194,26 @@ def test_hub_under_500_rows_carves_ten_percent(tmp_path):
     assert len(splits["valid"]) == 3 and len(splits["train"]) == 27
 
 
+def test_a_hub_csv_without_an_intent_column_reads_as_slots_only(tmp_path):
+    (tmp_path / "train.csv").write_text(
+        "id,text,slots\n" + "".join(f"{i},fly to boston,O O B-city\n" for i in range(10))
+    )
+    splits, _ = load_splits({"format": "hub", "hub": {"data_files": {"train": str(tmp_path / "train.csv")}}})
+    assert {r.intent for r in splits["train"]} == {""} and splits["train"][0].tags == ["O", "O", "B-city"]
+
+
+def test_hub_name_unset_or_not_cached_offline_says_what_to_set(no_local_copy, monkeypatch):
+    with pytest.raises(
+        ConfigError, match=r"data.hub.name is not set: give data.hub.name=OWNER/NAME or data.hub.data_files"
+    ):
+        load_splits({"format": "hub", "hub": {"name": None}})
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(
+        DataError, match=r"nobody/notcached: .*HF_HUB_OFFLINE is set: unset it to download, or give data"
+    ):
+        load_splits({"format": "hub", "hub": {"name": "nobody/notcached"}})
+
+
 def test_hub_csv_bad_row_names_line(tmp_path):
     _write_csv(tmp_path / "train.csv", [(0, "flight", "a b", "O O"), (1, "flight", "a b c", "O O")])
     with pytest.raises(DataError, match=r"train.csv:3: 2 tags for 3 tokens"):

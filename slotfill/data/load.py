@@ -182,13 +182,24 @@ def _offline() -> bool:
 def _load_hub(data: dict) -> dict[str, list[Record]]:
     hub = dict(data.get("hub") or {})
     name, data_files = hub.get("name"), hub.get("data_files")
+    if not name and not data_files:
+        raise ConfigError(
+            "data.hub.name is not set: give data.hub.name=OWNER/NAME or data.hub.data_files={train: FILE}"
+        )
     try:
         raw = formats.hub.load(name, data_files)
     except DataError as e:
         benchmark = data.get("benchmark")
-        if not benchmark or data_files:
-            raise
         offline = _offline()
+        if data_files:
+            raise
+        if not benchmark:
+            remedy = (
+                "it is not in the cache and HF_HUB_OFFLINE is set: unset it to download, or give data.hub.data_files="
+                if offline
+                else "check data.hub.name, or give data.hub.data_files="
+            )
+            raise DataError(e.path, None, f"{e.problem}; {remedy}") from None
         looked = ", ".join(str(p) for p in benchmark_places(benchmark))
         reason = "offline (HF_HUB_OFFLINE is set) and not cached" if offline else e.problem
         raise DataError(

@@ -26,11 +26,14 @@ COLUMNS = {
 }
 
 
-def _column(names: Iterable[str], field: str, where: str) -> str:
+def _column(names: Iterable[str], field: str, where: str) -> str | None:
+    """The column holding ``field``; None for a missing intent column (intents are optional)."""
     names = list(names)
     for c in COLUMNS[field]:
         if c in names:
             return c
+    if field == "intent":
+        return None
     raise DataError(where, None, f"no {field} column (looked for {', '.join(COLUMNS[field])}; has {', '.join(names)})")
 
 
@@ -43,9 +46,8 @@ def _words(value: object) -> list[str]:
 def rows_to_records(rows: Iterable[dict], columns: list[str], where: str, first_row: int = 2) -> list[Record]:
     """Records from row dicts; line numbers count a header line (``first_row`` is the first row's)."""
     text, slots, intent = (_column(columns, f, where) for f in ("text", "slots", "intent"))
-    intent_col = intent
     return [
-        Record(_words(row.get(text)), _words(row.get(slots)), str(row.get(intent_col) or ""), where, n)
+        Record(_words(row.get(text)), _words(row.get(slots)), str(row.get(intent) or "") if intent else "", where, n)
         for n, row in enumerate(rows, first_row)
     ]
 
