@@ -95,3 +95,10 @@ def test_a_metrics_file_of_another_shape_is_one_line(tmp_path, content):
     (tmp_path / "metrics.json").write_text(content)
     with pytest.raises(SlotfillError, match="metrics.json: not a slotfill metrics file"):
         load_run(tmp_path)
+
+
+@pytest.mark.parametrize("value", ['"abc"', "true", "[1]"])
+def test_a_score_that_is_not_a_number_is_one_line(tmp_path, value):
+    (tmp_path / "metrics.json").write_text(f'{{"scores": {{"test": {{"f1": {value}}}}}}}')
+    with pytest.raises(SlotfillError, match=r"metrics.json: scores.test.f1 = .*: not a number"):
+        load_run(tmp_path)

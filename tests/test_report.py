@@ -54,3 +54,11 @@ def test_a_predicted_type_gold_never_has_is_other_not_the_last_gold_type():
     labels, m = type_matrix([["O", "B-city"]], [["B-state", "B-city"]])
     assert m[0] == [0, 0, 1] and m[1] == [0, 1, 0]
     assert type_matrix([["O", "B-city"]], [["O", "B-city"]])[0] == ["O", "city"]  # no column for nothing
+
+
+def test_a_set_with_no_slots_says_why_its_slot_scores_read_zero():
+    res = evaluate_predictions([["a", "b"]], [["O", "O"]], [["O", "O"]], ["x"], ["x"])
+    assert res["scores"]["f1"] == 0 and res["scores"]["slot_exact_match"] == 100
+    assert "read 0.00 by convention: no slots in the gold or the predicted tags" in markdown_report(res, "t")
+    found = evaluate_predictions([["a"]], [["B-s"]], [["B-s"]], ["x"], ["x"])
+    assert "by convention" not in markdown_report(found, "t")

@@ -50,6 +50,10 @@ def load_run(run_dir: str | Path) -> dict:
     scores = metrics.get("scores", {}) if isinstance(metrics, dict) else None
     if not isinstance(scores, dict) or not all(isinstance(v, dict) for v in scores.values()):
         raise SlotfillError(f"{path}: not a slotfill metrics file (a JSON object with its scores by split)")
+    for split, values in scores.items():
+        for key, value in values.items():
+            if not (value is None or isinstance(value, int | float) and not isinstance(value, bool)):
+                raise SlotfillError(f"{path}: scores.{split}.{key} = {value!r}: not a number")
     settings: dict[str, object] = {}
     hydra_cfg = run_dir / ".hydra" / "config.yaml"
     if hydra_cfg.is_file():

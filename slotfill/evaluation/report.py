@@ -13,7 +13,7 @@ from slotfill.core.spans import bio_spans, slot_of
 from slotfill.evaluation.calibration import calibration
 from slotfill.evaluation.disagreements import PhraseLabels, label_disagreements
 from slotfill.evaluation.intents import intent_confusion, intent_report, intent_report_markdown
-from slotfill.evaluation.metrics import all_scores, same_intent, slot_report
+from slotfill.evaluation.metrics import NO_SLOTS, all_scores, same_intent, slot_report
 
 
 def slot_type(tag: str) -> str:
@@ -174,6 +174,8 @@ def markdown_report(result: dict, title: str, max_errors: int = 200) -> str:
             f"{s.get('intent_accuracy_one_of_gold', s['intent_accuracy']):.2f} |",
             f"| sentence accuracy (slots and intent) | {s['sentence_accuracy']:.2f} |",
         ]
+    if result.get("report") == NO_SLOTS + "\n":  # seqeval's 0.00 for nothing to find reads as all missed
+        lines += ["", f"Slot precision, recall and F1 read 0.00 by convention: {NO_SLOTS}."]
     if result.get("per_intent"):
         lines += [
             "",
