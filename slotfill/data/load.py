@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from slotfill.core import resources
+from slotfill.core.settings import whole_number
 from slotfill.data import formats
 from slotfill.data.formats import Extras, Record
 from slotfill.data.formats import folder as folder_format
@@ -232,7 +233,7 @@ def load_data(data: dict) -> Loaded:
     hub = dict(data.get("hub") or {})
     valid_size, seed = data.get("valid_size"), 0
     if valid_size is not None:
-        valid_size = _whole(valid_size, "data.valid_size", _SENTENCES)
+        valid_size = whole_number(valid_size, "data.valid_size")
     extras: dict[str, Extras] = {}
 
     def read(split: str, path: Path) -> list[Record]:
@@ -241,10 +242,8 @@ def load_data(data: dict) -> Loaded:
 
     if kind == "hub":
         splits = _load_hub(data)
-        valid_size = (
-            _whole(hub["valid_size"], "data.hub.valid_size", _SENTENCES) if hub.get("valid_size") else valid_size
-        )
-        seed = _whole(hub.get("seed") or 0, "data.hub.seed")
+        valid_size = whole_number(hub["valid_size"], "data.hub.valid_size") if hub.get("valid_size") else valid_size
+        seed = whole_number(hub.get("seed") or 0, "data.hub.seed", minimum=0)
     elif kind == "files":
         splits = {s: read(s, _existing(data[s], f"data.{s}")) for s in SPLITS if data.get(s)}
     elif where.is_dir() and not folder_format.is_split_dir(where):
@@ -272,18 +271,6 @@ def load_data(data: dict) -> Loaded:
                 split,
             )
     return Loaded(ordered, dataset_name(data, kind, where), extras.get("train", Extras()))
-
-
-_SENTENCES = "of valid sentences to carve out of train"
-
-
-def _whole(value, option: str, what: str = "a seed") -> int:
-    """A count or seed setting as an int, or one line naming the option (``"abc"``, ``0.5``)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    raise ConfigError(f"{option}={value}: expected a whole number ({what})")
 
 
 def dataset_name(data: dict, kind: str = "path", where: Path | None = None) -> str:
