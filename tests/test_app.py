@@ -527,3 +527,29 @@ def test_entities_nested_deeper_than_the_json_parser_goes_are_left_out():
 
     deep = '/inform{"x": ' + "[" * 5000 + "]" * 5000 + "}"
     assert intent_message(deep)["entities"] == []  # not a RecursionError: the server's 500
+
+
+def test_alternatives_over_the_cost_budget_are_413_before_the_model_runs(backend):
+    limits = Limits(max_body_bytes=20_000, max_text_chars=100, max_batch=8, max_tokens=10, max_nbest_chars=60)
+    with TestClient(create_app(backend, limits)) as c:
+        text = "flights from boston to denver"  # 29 characters
+        assert "nbest" in c.post("/parse", json={"text": text, "nbest": 2}).json()  # 58: inside
+        assert "at most 60" in _error(c.post("/parse", json={"text": text, "nbest": 3}), 413)
+        assert c.post("/predict", json={"texts": [text] * 8}).status_code == 200  # no alternatives: no budget
+        _error(c.post("/predict", json={"texts": [text, text], "nbest": 2}), 413)
+        _error(c.post("/predict", json={"sentences": [text.split()] * 2, "nbest": 2}), 413)
+        calls = c.get("/health").json()
+        assert (calls["batches"], calls["sentences"]) == (2, 9)  # the nbest request counted too
+
+
+@pytest.mark.parametrize("body", [{"nbest": True}, {"nbest": "2"}, {"min_confidence": "0.5"}, {"nbest": 2.0}])
+def test_a_value_of_the_wrong_type_is_422_not_read_as_another(client, body):
+    _error(client.post("/parse", json={"text": "to boston", **body}), 422)
+    _error(client.post("/predict", json={"texts": ["to boston"], **body}), 422)
+
+
+@pytest.mark.parametrize("content", [b'{"text": "\xff"}', b"[" * 100_000 + b"]" * 100_000])
+def test_a_body_json_cannot_read_says_so(backend, content):
+    with TestClient(create_app(backend)) as c:
+        resp = c.post("/parse", content=content, headers={"content-type": "application/json"})
+        assert _error(resp, 400) == "malformed JSON body (not UTF-8, or nested too deep)"

@@ -48,6 +48,8 @@ def test_the_port_is_checked_before_the_model_is_loaded(taken_port, tmp_path):
         ({"connections": {"timeout": 5}}, r"unknown setting connections.timeout \(known: http, keep_alive_s, loop"),
         ({"limits": {"max_chars": 5}}, r"unknown setting limits.max_chars"),
         ({"port": 70000}, "port=70000: must be a whole number from 0 to 65535"),
+        ({"workers": "abc"}, "workers='abc': must be a whole number"),
+        ({"host": " "}, "host=: empty: give host=127.0.0.1"),  # the socket layer would listen everywhere
     ],
 )
 def test_bad_settings_stop_serve_before_anything_listens(settings, problem, tmp_path):
@@ -120,3 +122,44 @@ def test_a_host_name_is_served_on_its_addresses(tiny_model_file):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_a_worker_that_cannot_load_the_parents_model_stops_the_server_in_one_line(tiny_model_file, monkeypatch, capsys):
+    """Restarted for ever with a traceback each time before, or serving another model beside the others."""
+    import json
+
+    from slotfill.serving import listeners, server
+    from slotfill.serving.app import settings
+    from slotfill.serving.backend import load_backend
+
+    s = settings(OmegaConf.create({"ckpt": str(tiny_model_file), "workers": 2}))
+    fingerprint = load_backend(tiny_model_file).card["fingerprint"]
+    monkeypatch.setenv(server.CONFIG_ENV, json.dumps({**s, "fingerprint": fingerprint}))
+    assert server.app_from_env() is not None  # the same model: the worker serves
+    for config, problem in (
+        ({**s, "fingerprint": "another"}, "another model than the one the server started with"),
+        ({**s, "ckpt": str(tiny_model_file) + ".gone", "fingerprint": fingerprint}, "not found"),
+    ):
+        monkeypatch.setenv(server.CONFIG_ENV, json.dumps(config))
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as stopped:
+            server.app_from_env()
+        assert stopped.value.code == listeners.STARTUP_FAILURE  # uvicorn's supervisor stops, never restarts it
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: worker ") and problem in err and "\n" not in err
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_workers_stopped_by_a_signal_end_as_one_worker_does(sig, tiny_model_file, monkeypatch):
+    """Ctrl-C is KeyboardInterrupt (``interrupted``, 130) and SIGTERM is SIGTERM again: exit 0 before."""
+    import signal
+
+    from slotfill.serving import server
+
+    raised = []
+    monkeypatch.delenv(server.CONFIG_ENV, raising=False)  # serve sets it for its workers: gone after the test
+    monkeypatch.setattr(server._Supervisor, "run", lambda self: getattr(self, f"handle_{sig[3:].lower()}")())
+    monkeypatch.setattr(server.signal, "raise_signal", raised.append)
+    before = signal.getsignal(signal.SIGHUP)
+    serve(OmegaConf.create({"ckpt": str(tiny_model_file), "host": "127.0.0.1", "port": 0, "workers": 2}))
+    assert raised == [getattr(signal, sig)] and signal.getsignal(signal.SIGHUP) == before  # its handlers undone

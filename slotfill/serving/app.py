@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from slotfill.core.backends import check_precision
 from slotfill.core.limits import text_problem
-from slotfill.core.settings import from_mapping
+from slotfill.core.settings import from_mapping, whole_number
 from slotfill.core.threads import resolve as resolve_threads
 from slotfill.errors import ConfigError, first_line
 from slotfill.inference.pipeline import check_confidence, drop_unsure
@@ -27,6 +27,7 @@ from slotfill.serving.schemas import ParseRequest, PredictRequest, intent_messag
 from slotfill.version import __version__
 
 log = logging.getLogger(__name__)
+BODY_UNREADABLE = "There was an error parsing the body"  # FastAPI's detail for a body its JSON parser refused
 STATIC = Path(__file__).parent / "static"
 
 
@@ -40,6 +41,17 @@ def _check_text(text: str, limits: Limits, where: str = "text") -> None:
     problem = text_problem(text)
     if problem:
         raise ApiError(422, f"{where}: {problem}")
+
+
+def _check_nbest(texts: list[str], nbest: int, limits: Limits) -> None:
+    """Alternatives cost a second pass that grows with the text: a request's whole cost is bounded."""
+    cost = sum(map(len, texts)) * nbest
+    if nbest > 1 and cost > limits.max_nbest_chars:
+        raise ApiError(
+            413,
+            f"nbest={nbest} over {sum(map(len, texts)):,} characters: {cost:,} characters x nbest "
+            f"(at most {limits.max_nbest_chars:,}): ask for fewer alternatives or send fewer texts",
+        )
 
 
 def _page(name: str) -> HTMLResponse:
@@ -111,6 +123,8 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, e: StarletteHTTPException) -> JSONResponse:
+        if e.status_code == 400 and e.detail == BODY_UNREADABLE:  # FastAPI's words for what its parser refused
+            return _error(400, "malformed JSON body (not UTF-8, or nested too deep)")
         return _error(e.status_code, str(e.detail))
 
     @app.exception_handler(Exception)
@@ -129,6 +143,8 @@ def create_app(
         if named is not None:
             return JSONResponse(named)
         if body.nbest > 1:  # alternatives cost a second pass: tagged on its own, outside the micro-batches
+            _check_nbest([body.text], body.nbest, limits)
+            batcher.count([body.text])
             results = await batcher.run(partial(backend.predict, nbest=body.nbest), [body.text])
         else:
             results = await batcher.submit([body.text])
@@ -148,6 +164,8 @@ def create_app(
             for i, text in enumerate(body.texts):
                 _check_text(text, limits, f"texts[{i}]")
             if body.nbest > 1:
+                _check_nbest(body.texts, body.nbest, limits)
+                batcher.count(body.texts)
                 results = await batcher.run(partial(backend.predict, nbest=body.nbest), body.texts)
             else:
                 results = await batcher.submit(body.texts)
@@ -159,6 +177,8 @@ def create_app(
                 if not token or token != token.strip() or any(ch.isspace() for ch in token):
                     raise ApiError(422, f"sentences[{i}][{j}]: a token must be non-empty and hold no whitespace")
                 _check_text(token, limits, f"sentences[{i}][{j}]")
+        _check_nbest([" ".join(tokens) for tokens in body.sentences], body.nbest, limits)
+        batcher.count(body.sentences)
         tag = partial(backend.predict_tokens, nbest=body.nbest)
         return JSONResponse(sure(await batcher.run(tag, body.sentences), body.min_confidence))
 
@@ -199,7 +219,9 @@ def settings(cfg) -> dict:
         "ckpt": str(cfg.ckpt),
         "backend": str(cfg.get("backend", "auto")),
         "precision": str(cfg.get("precision", "auto")),
-        "threads": resolve_threads(cfg.get("threads", "auto"), processes=int(cfg.get("workers") or 1)),
+        "threads": resolve_threads(
+            cfg.get("threads", "auto"), processes=whole_number(cfg.get("workers", 1), "workers")
+        ),
         "max_batch": batching.get("max_batch", 64),
         "max_wait_ms": batching.get("max_wait_ms", 2.0),
         "limits": limits,

@@ -8,7 +8,7 @@ requests meanwhile) and hands every request its own slice of the results.
 The wait is adaptive: with ``in_flight`` (how many requests the server is handling now), the
 consumer waits only while some of them have not reached the queue yet, so a lone client pays no
 wait at all, and requests that queued while the model was busy are taken without waiting. A lone
-request while the model is idle (and, with ``clients``, no other client posted lately) is tagged
+sentence while the model is idle (and, with ``clients``, no other client posted lately) is tagged
 on the event loop itself, with no hand-off at all.
 """
 
@@ -65,6 +65,11 @@ class MicroBatcher:
         job.add_done_callback(lambda _: loop.call_soon_threadsafe(self._finished))
         return await asyncio.wrap_future(job)
 
+    def count(self, texts: Sequence) -> None:
+        """Count one call of the model on ``texts`` (for /health)."""
+        self.batches += 1
+        self.texts += len(texts)
+
     def _finished(self) -> None:
         self._busy -= 1
 
@@ -88,15 +93,14 @@ class MicroBatcher:
         # under load only one request is ever inside the app while each is tagged inline, so
         # in_flight alone would keep every request on this path: no batch would ever form
         lone = lone and (self.clients is None or self.clients() <= 1)
-        if lone and (self._queue is None or self._queue.empty()):
-            # a lone request on an idle model: tagged on the event loop itself, which has nothing
-            # else to do (the hand-off to the model thread cost a fifth of a request's time)
-            self.batches += 1
-            self.texts += len(texts)
+        if lone and len(texts) == 1 and (self._queue is None or self._queue.empty()):
+            # a lone sentence on an idle model: tagged on the event loop itself, which has nothing
+            # else to do (the hand-off to the model thread cost a fifth of a request's time); a batch
+            # goes to the model thread, so that /health and other connections are answered meanwhile
+            self.count(texts)
             return self.fn(texts)
         if not self.enabled or self._queue is None:
-            self.batches += 1
-            self.texts += len(texts)
+            self.count(texts)
             return await self.run(self.fn, texts)
         future = asyncio.get_running_loop().create_future()
         await self._queue.put((texts, future))
@@ -127,8 +131,7 @@ class MicroBatcher:
         while True:
             batch = await self._gather()
             texts = [t for item, _ in batch for t in item]
-            self.batches += 1
-            self.texts += len(texts)
+            self.count(texts)
             try:
                 results = await self.run(self.fn, texts)
             except Exception as e:  # the requests see the error; the consumer keeps serving

@@ -23,6 +23,10 @@ class Limits:
     max_text_chars: int = 2000
     max_batch: int = 256  # texts or sentences in one POST /predict
     max_tokens: int = 512  # tokens of one pre-tokenised sentence
+    # characters x nbest of one request asking for alternatives: one text of max_text_chars at nbest 20.
+    # Alternatives cost a pass that grows with the text; unbounded, one request of max_batch such texts
+    # held a worker's one model thread (and its shutdown) for minutes
+    max_nbest_chars: int = 40_000
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():

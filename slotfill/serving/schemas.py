@@ -22,9 +22,15 @@ class ParseRequest(BaseModel):
     text: str = Field(description="one sentence, as typed")
     message_id: str | None = Field(None, description="the caller's id for the message, sent back as given")
     min_confidence: float | None = Field(
-        None, ge=0.0, le=1.0, description="entities less confident than this are dropped (default: the server's)"
+        None,
+        ge=0.0,
+        le=1.0,
+        strict=True,
+        description="entities less confident than this are dropped (default: the server's)",
     )
-    nbest: int = Field(1, ge=1, le=MAX_NBEST, description="also answer the n likeliest entity sets (nbest)")
+    nbest: int = Field(
+        1, ge=1, le=MAX_NBEST, strict=True, description="also answer the n likeliest entity sets (nbest)"
+    )
 
 
 class PredictRequest(BaseModel):
@@ -35,9 +41,15 @@ class PredictRequest(BaseModel):
     texts: list[str] | None = Field(None, description="raw sentences (tokenised by slotfill)")
     sentences: list[list[str]] | None = Field(None, description="pre-tokenised sentences (benchmark format)")
     min_confidence: float | None = Field(
-        None, ge=0.0, le=1.0, description="spans less confident than this are dropped (default: the server's)"
+        None,
+        ge=0.0,
+        le=1.0,
+        strict=True,
+        description="spans less confident than this are dropped (default: the server's)",
     )
-    nbest: int = Field(1, ge=1, le=MAX_NBEST, description="also list each sentence's n likeliest tag sequences")
+    nbest: int = Field(
+        1, ge=1, le=MAX_NBEST, strict=True, description="also list each sentence's n likeliest tag sequences"
+    )
 
 
 def rasa_parse(result: dict, message_id: str | None = None) -> dict:

@@ -7,11 +7,16 @@ import errno
 import ipaddress
 import json
 import os
+import signal
 import socket
+import sys
+
+from uvicorn.supervisors.multiprocess import SIGNALS as SUPERVISOR_SIGNALS
+from uvicorn.supervisors.multiprocess import Multiprocess
 
 from slotfill.core import collector
 from slotfill.core.settings import from_mapping, whole_number
-from slotfill.errors import ConfigError, SlotfillError
+from slotfill.errors import ConfigError, SlotfillError, first_line
 from slotfill.serving import listeners
 from slotfill.serving.app import build, settings
 from slotfill.serving.backend import load_backend
@@ -54,10 +59,37 @@ def settled(app):
 
 
 def app_from_env():
-    """uvicorn's factory in each worker process (``workers`` > 1); says when its model is loaded."""
-    app = settled(build(json.loads(os.environ[CONFIG_ENV])))
+    """uvicorn's factory in each worker process (``workers`` > 1); says when its model is loaded.
+
+    A worker that cannot load the model the parent loaded (the file removed or replaced since) says
+    so in one line and exits with the start-up failure code: uvicorn's supervisor then stops the
+    server, rather than restarting the worker for ever or serving two models on one port."""
+    s = json.loads(os.environ[CONFIG_ENV])
+    try:
+        backend = load_backend(s["ckpt"], s["backend"], s["threads"], s["precision"])
+        if backend.card.get("fingerprint") != s.get("fingerprint"):
+            raise SlotfillError(f"{s['ckpt']}: another model than the one the server started with: restart it")
+    except SlotfillError as e:
+        print(f"error: worker {os.getpid()}: {first_line(e)}", file=sys.stderr, flush=True)
+        raise SystemExit(listeners.STARTUP_FAILURE) from None
+    app = settled(build(s, backend))
     print(f"slotfill: worker {os.getpid()} ready", flush=True)
     return app
+
+
+class _Supervisor(Multiprocess):
+    """uvicorn's supervisor of worker processes, remembering the signal that stopped it, so that
+    ``workers=N`` ends as one worker does: Ctrl-C is ``interrupted`` (130), SIGTERM exits 143."""
+
+    stopped_by: int | None = None
+
+    def handle_int(self) -> None:
+        self.stopped_by = self.stopped_by or signal.SIGINT
+        super().handle_int()
+
+    def handle_term(self) -> None:
+        self.stopped_by = self.stopped_by or signal.SIGTERM
+        super().handle_term()
 
 
 BACKLOG = 2048  # uvicorn's own default
@@ -97,6 +129,8 @@ def serve(cfg) -> None:
     workers = whole_number(cfg.get("workers", 1), "workers")
     port = whole_number(cfg.get("port"), "port", minimum=0, maximum=65535)
     host, level = str(cfg.host), str(cfg.get("log_level", "warning"))
+    if not host.strip():  # the socket layer reads an empty host as every interface
+        raise ConfigError("host=: empty: give host=127.0.0.1 (this machine only) or host=0.0.0.0 (every interface)")
     from uvicorn.config import LOG_LEVELS
 
     if level not in LOG_LEVELS:  # else uvicorn's KeyError, after the model has loaded
@@ -130,19 +164,24 @@ def serve(cfg) -> None:
             else:
                 _serve_on(held, config)
             return
-        os.environ[CONFIG_ENV] = json.dumps(s)
+        os.environ[CONFIG_ENV] = json.dumps({**s, "fingerprint": backend.card.get("fingerprint")})
         del backend  # each worker loads its own copy
         app = "slotfill.serving.server:app_from_env"
         if not spread:
             uvicorn.run(app, factory=True, host=host, port=port, workers=workers, log_level=level, **options)
             return
-        from uvicorn.supervisors import Multiprocess
-
         config = uvicorn.Config(app, factory=True, host=host, port=port, workers=workers, log_level=level, **options)
-        supervisor = Multiprocess(config, sockets=listeners.WorkerSockets(host, port))
-        supervisor.run()
+        handlers = {sig: signal.getsignal(sig) for sig in SUPERVISOR_SIGNALS}  # it sets its own
+        supervisor = _Supervisor(config, sockets=listeners.WorkerSockets(host, port))
+        try:
+            supervisor.run()
+        finally:
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
     if listeners.failed_to_start(supervisor):
         raise SlotfillError(f"port={port}: a worker could not start (its line above says why); nothing is served")
+    if supervisor.stopped_by is not None:  # as uvicorn's single server does: the signal again, now handled
+        signal.raise_signal(supervisor.stopped_by)
 
 
 __all__ = ["check_address", "serve"]
