@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import urllib.parse
@@ -66,6 +67,39 @@ def test_input_is_a_file_a_folder_or_a_glob(tmp_path):
         input_files(str(tmp_path / "missing"))
     with pytest.raises(ConfigError, match="no files there"):
         input_files(str(tmp_path / "*.parquet"))
+
+
+def test_an_existing_name_is_that_file_a_link_is_read_once_and_a_name_must_be_utf8(tmp_path):
+    (tmp_path / "q[1].txt").write_text("hi\n")
+    (tmp_path / "q1.txt").write_text("x\n")  # what "q[1].txt" read as a glob matches
+    assert input_files(str(tmp_path / "q[1].txt")) == [str(tmp_path / "q[1].txt")]
+    (tmp_path / "links").mkdir()
+    (tmp_path / "links" / "a.txt").write_text("hi\n")
+    (tmp_path / "links" / "b.txt").symlink_to("a.txt")
+    assert input_files(str(tmp_path / "links")) == [str(tmp_path / "links" / "a.txt")]
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    (odd / os.fsdecode(b"\xff.txt")).write_text("hi\n")
+    with pytest.raises(DataError, match="the file name is not UTF-8: rename the file"):
+        input_files(str(odd))
+
+
+def test_a_cluster_address_nothing_answers_at_is_one_line_at_once():
+    from slotfill.integrations.ray_engine import check_reachable
+    from tests.helpers import free_port
+
+    for address in (None, "auto", "local"):
+        check_reachable(address)  # Ray's to find
+    with pytest.raises(ConfigError, match=r"ray.address=127.0.0.1:\d+: cannot join that Ray cluster \(nothing answers"):
+        check_reachable(f"127.0.0.1:{free_port()}")
+    with pytest.raises(ConfigError, match=r"ray.address=ray://no-such-host.invalid:1: cannot join"):
+        check_reachable("ray://no-such-host.invalid:1", timeout=2)
+    with pytest.raises(ConfigError, match="expected HOST:PORT, ray://HOST:PORT or auto"):
+        check_reachable("bogus")
+    with socket.socket() as head:  # something listening: left to ray.init
+        head.bind(("127.0.0.1", 0))
+        head.listen()
+        check_reachable(f"127.0.0.1:{head.getsockname()[1]}")
 
 
 @settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -204,6 +238,9 @@ def test_shards_are_whole_or_absent(tmp_path):
     rows = [("f", n, json.dumps({"source": "f", "line": n})) for n in (3, 1, 2)]
     assert write_shard(tmp_path / "part-b.jsonl", "jsonl", iter(rows[:1])) == 1
     assert write_shard(tmp_path / "part-a.jsonl", "jsonl", iter(rows[1:])) == 2
+    with pytest.raises(SlotfillError, match="not a finished engine=ray run .*ray.resume=true"):
+        read_back(tmp_path)  # a folder without _SUCCESS may hold half a run
+    ray_record.finish(tmp_path)
     assert [r["line"] for r in read_back(tmp_path)] == [1, 2, 3]
     assert write_shard(tmp_path / "p.parquet", "parquet", iter(rows)) == 3
     assert pq.read_table(tmp_path / "p.parquet").column("line").to_pylist() == [3, 1, 2]
@@ -241,6 +278,7 @@ def test_the_actor_tags_a_shard_and_keeps_what_it_holds_out_of_full_collections(
         held = [[n] for n in range(5_000)]  # what an actor keeps from call to call
         assert actor(batch)["rows"].tolist() == [3]
         assert gc.get_freeze_count() >= frozen + len(held)
+        ray_record.finish(out)  # the actor's shards alone, as a finished run holds them
         records = [(r["source"], r["line"], r["text"]) for r in read_back(out)]
         assert records == [("/in/a.txt", n, text) for n, text in enumerate(texts, 1)]
         actor.sources, actor.stamps = [str(source)], stamps
@@ -248,6 +286,7 @@ def test_the_actor_tags_a_shard_and_keeps_what_it_holds_out_of_full_collections(
         assert actor(as_read)["rows"].tolist() == [3]  # overwrites the same shard: named after its first record
     finally:
         gc.unfreeze()
+    ray_record.finish(out)  # the actor's shards alone, as a finished run holds them
     records = [(r["source"], r["line"], r["text"]) for r in read_back(out)]
     assert records == [(str(source), n, text) for n, text in enumerate(texts, 1)]
 
@@ -311,6 +350,7 @@ def test_the_actor_reads_a_calls_parquet_rows_at_once(tiny_model_file, tmp_path,
     finally:
         gc.unfreeze()
     assert reads == [(0, 6), (8, 9)]
+    ray_record.finish(tmp_path / "out")  # the actor's shards alone, as a finished run holds them
     records = [(r["source"], r["line"], r["text"]) for r in read_back(tmp_path / "out")]
     assert records == [(str(source), n, text) for n, text in enumerate(texts, 1) if n not in (7, 8)]
 
@@ -359,6 +399,7 @@ def test_urls_pyarrow_reads_are_cut_by_the_driver_and_read_by_the_actors(tiny_mo
         assert actor({k: np.array([row[k] for row in rows]) for k in rows[0]})["rows"].tolist() == [12]
     finally:
         gc.unfreeze()
+    ray_record.finish(tmp_path / "out")  # the actor's shards alone, as a finished run holds them
     records = [(r["source"], r["line"], r["text"]) for r in read_back(tmp_path / "out")]
     assert records == [(f, n, text) for f in sorted(files) for n, text in enumerate(texts, 1)]
 
@@ -389,8 +430,10 @@ def test_a_resumed_run_with_nothing_left_ends_before_ray_starts(tiny_model_file,
     ray_record.record(out, "part-00000-0000000001.jsonl", [[0, 1]], 2)
     with pytest.raises(ConfigError, match="not empty.*ray.resume=true"):
         run(resume=False)
+    assert not ray_record.is_finished(out)
     assert run(resume=True) == 2
     assert said[-1] == f"ray: nothing left to tag; 2 sentences in {out}"
+    assert ray_record.is_finished(out)
 
 
 def test_a_cluster_that_cannot_be_joined_is_one_line_naming_ray_address():

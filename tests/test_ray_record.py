@@ -97,3 +97,41 @@ def test_shards_are_known_by_their_exact_names_and_local_parquet_files_are_stamp
     files = [str(tmp_path / "c.parquet"), "http://example.com/c.parquet"]
     recorded = ray_record.manifest(str(tmp_path / "m.pt"), files, [None, None], {})["files"]
     assert recorded[0][1] == 1 and recorded[1] == ["http://example.com/c.parquet", None, None]
+
+
+def test_a_changed_file_none_of_whose_chunks_were_done_is_tagged_again_and_one_with_chunks_is_named(tmp_path):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    files = [str(tmp_path / "a.txt"), str(tmp_path / "b.txt")]
+
+    def expected(b_stamp):
+        return ray_record.manifest(str(tmp_path / "m.onnx"), files, [(10, 1), b_stamp], {"format": "jsonl"})
+
+    (tmp_path / "m.onnx").write_bytes(b"graph")
+    ray_record.start(folder, expected((5, 1)), resume=False, fmt="jsonl")
+    (folder / "part-00000-0000000001.jsonl").write_text("{}\n")
+    ray_record.record(folder, "part-00000-0000000001.jsonl", [[0, 1]], 1)  # a.txt's chunk; b.txt failed on a line
+    assert ray_record.start(folder, expected((6, 2)), resume=True, fmt="jsonl") == ({(0, 1)}, 1)  # b.txt fixed
+    assert json.loads((folder / ray_record.MANIFEST).read_text()) == expected((6, 2))  # the next resume's reference
+    (folder / "part-00001-0000000001.jsonl").write_text("{}\n")
+    ray_record.record(folder, "part-00001-0000000001.jsonl", [[1, 1]], 1)
+    with pytest.raises(ConfigError, match=r"b.txt changed since its first chunks were tagged"):
+        ray_record.start(folder, expected((7, 3)), resume=True, fmt="jsonl")
+    other = ray_record.manifest(str(tmp_path / "m.onnx"), files[:1], [(10, 1)], {"format": "jsonl"})
+    with pytest.raises(ConfigError, match="another files"):  # other inputs: another run
+        ray_record.start(folder, other, resume=True, fmt="jsonl")
+
+
+def test_success_marks_a_finished_run_until_it_is_resumed(tmp_path):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    expected = _run(tmp_path)
+    ray_record.start(folder, expected, resume=False, fmt="jsonl")
+    (folder / "part-00000-0000000001.jsonl").write_text("{}\n")
+    ray_record.record(folder, "part-00000-0000000001.jsonl", [[0, 1]], 1)
+    ray_record.finish(folder)
+    with pytest.raises(ConfigError, match="holds another run's shards"):
+        ray_record.start(folder, expected, resume=False, fmt="jsonl")
+    assert ray_record.is_finished(folder)  # a refused run leaves the finished one as it was
+    ray_record.start(folder, expected, resume=True, fmt="jsonl")
+    assert not ray_record.is_finished(folder)  # until the resumed run ends

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import re
+import socket
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -74,7 +75,7 @@ def input_files(source: str) -> list[str]:
     if is_url(source):
         return url_files(source)
     earlier = "the output folder of an earlier run (its shards are results): name the files it tagged"
-    if GLOB_CHARS & set(source):
+    if GLOB_CHARS & set(source) and not Path(source).exists():  # "q[1].txt" that exists is that file
         matched = [Path(p) for p in sorted(glob.glob(source, recursive=True))]
         found = _outside_runs(matched)
         if matched and not found:
@@ -94,7 +95,11 @@ def input_files(source: str) -> list[str]:
     for p in files:
         if not os.access(p, os.R_OK):
             raise DataError(p, None, "cannot read file: permission denied")
-    return [str(p.resolve()) for p in files]
+        try:
+            str(p).encode("utf-8")  # its records name it: JSON and parquet hold UTF-8 only
+        except UnicodeEncodeError:
+            raise DataError(ascii(str(p)), None, "the file name is not UTF-8: rename the file") from None
+    return list(dict.fromkeys(str(p.resolve()) for p in files))  # a file reached by two names (a link) once
 
 
 def _outside_runs(paths: list[Path]) -> list[Path]:
@@ -391,6 +396,23 @@ def _ray():
 _LOG_LEVEL_LINE = re.compile(rb"^\[[^\]]*\] logging\.cc:\d+: Set ray log level from environment variable")
 
 
+def check_reachable(address: str | None, timeout: float = 5.0) -> None:
+    """A cluster address that nothing answers at is one line here: ``ray.init`` waits for it
+    silently, minutes for a host name that does not resolve, deaf to Ctrl-C."""
+    if address in (None, "auto", "local"):
+        return
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ConfigError(f"ray.address={address}: expected HOST:PORT, ray://HOST:PORT or auto")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as e:
+        reason = e.strerror or str(e) or type(e).__name__
+        raise ConfigError(
+            f"ray.address={address}: cannot join that Ray cluster (nothing answers there: {reason})"
+        ) from None
+
+
 def start_ray(ray, address: str | None) -> None:
     """Join the cluster at ``address``, or start a local Ray (None); a one-line error when neither can be done."""
     import warnings
@@ -463,6 +485,7 @@ def predict_on_ray(
     """
     files = input_files(str(source))
     output_folder(output, fmt, create=False, resume=settings.resume)  # before planning: seconds for a 10-GB log
+    check_reachable(settings.address)  # before anything is written
     say = progress or (lambda line: print(line, file=sys.stderr, flush=True))
     began = time.monotonic()
     planned, lines, stamps = planned_chunks(files)  # read by the actors
@@ -487,6 +510,7 @@ def predict_on_ray(
         planned = [row for row in planned if (row["file"], row["first"]) not in finished]
         say(f"ray: resuming: {counted(done, 'sentence')} in {counted(len(finished), 'chunk')} were tagged before")
         if not planned and not others:
+            ray_record.finish(folder)
             say(f"ray: nothing left to tag; {counted(done, 'sentence')} in {folder}")
             return done
     # about a shard's chunks a block (from_items splits evenly): the last calls stay small
@@ -559,6 +583,7 @@ def predict_on_ray(
     written = sorted(folder.glob(f"part-*.{fmt}"))
     if done == 0:
         raise SlotfillError(f"input={source}: no lines to tag")
+    ray_record.finish(folder)
     took = time.monotonic() - start
     rate = (done - before) / took
     earlier = f", {before:,} of them tagged before" if before else ""
@@ -568,9 +593,16 @@ def predict_on_ray(
 
 
 def read_back(folder: str | Path) -> list[dict]:
-    """Every record of a folder of jsonl shards, in input order (by source file, then line)."""
+    """Every record of a finished run's folder of jsonl shards, in input order (by source file, then line)."""
+    folder = Path(folder)
+    if not ray_record.is_finished(folder):
+        raise SlotfillError(
+            f"{folder}: not a finished engine=ray run (no {ray_record.COMPLETE}): finish it with ray.resume=true"
+        )
+    if any(folder.glob("part-*.parquet")):
+        raise SlotfillError(f"{folder}: parquet shards: read them with pyarrow.dataset or pandas.read_parquet")
     records = []
-    for shard in sorted(Path(folder).glob("part-*.jsonl")):
+    for shard in sorted(folder.glob("part-*.jsonl")):
         with shard.open(encoding="utf-8") as f:
             records += [json.loads(line) for line in f]
     return sorted(records, key=lambda r: (r["source"], r["line"]))

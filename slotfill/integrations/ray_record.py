@@ -1,12 +1,14 @@
 """What a ``predict engine=ray`` run has finished, kept in its output folder so that ``ray.resume=true``
 can finish an interrupted run instead of starting over.
 
-Two files beside the shards: ``_slotfill_run.json`` (:func:`manifest`: the model file, every input
-file's size and time, the settings that decide a record) written before any work, and
+Three files beside the shards: ``_slotfill_run.json`` (:func:`manifest`: the model file, every input
+file's size and time, the settings that decide a record) written before any work;
 ``_done.jsonl``, a line per finished shard (its name and the chunks it holds) appended by the
-driver as the actors report them. A shard that exists but is not on the list (finished while the
-driver was stopping) is deleted on resume and its chunks tagged again, so no record is written
-twice. Names starting with ``_`` are skipped by Arrow's and Spark's dataset readers.
+driver as the actors report them; and ``_SUCCESS`` once every chunk is in a shard. A shard that
+exists but is not on the list (finished while the driver was stopping) is deleted on resume and
+its chunks tagged again, so no record is written twice. An input file that changed since is
+tagged again in full if none of its chunks were done; one with chunks done ends the resume.
+Names starting with ``_`` are skipped by Arrow's and Spark's dataset readers.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from slotfill.errors import ConfigError, DataError
 
 MANIFEST = RUN_MARK  # "_slotfill_run.json": a folder input leaves a folder holding one out
 DONE = "_done.jsonl"
+COMPLETE = "_SUCCESS"  # written last, as Spark and Hadoop jobs do: the folder holds every record
 NEW = "name a new output folder"
 
 
@@ -56,6 +59,15 @@ def manifest(model_file: str, files: list[str], stamps: list, settings: dict) ->
     return json.loads(json.dumps(record))  # as it reads back from the file (tuples as lists)
 
 
+def finish(folder: Path) -> None:
+    """Mark the run in ``folder`` finished: every chunk is in a shard on the done-list."""
+    (folder / COMPLETE).touch()
+
+
+def is_finished(folder: Path) -> bool:
+    return (folder / COMPLETE).is_file()
+
+
 def start(folder: Path, expected: dict, resume: bool, fmt: str) -> tuple[set[tuple[int, int]], int]:
     """Ready ``folder`` for a run: the chunks ``(file number, first line)`` already done and their
     number of records (none for a new run). On resume, the folder's manifest must be ``expected``,
@@ -76,6 +88,11 @@ def start(folder: Path, expected: dict, resume: bool, fmt: str) -> tuple[set[tup
     if not isinstance(found, dict):
         raise DataError(path, None, f"not a run manifest: {NEW}")
     differ = [key for key in sorted(set(found) | set(expected)) if found.get(key) != expected.get(key)]
+    same_files = [f[0] for f in found.get("files") or [] if isinstance(f, list) and f] == [
+        f[0] for f in expected["files"]
+    ]
+    if same_files and differ == ["files"]:  # the same inputs, some changed: decided once the done-list is read
+        differ = []
     if differ:
         raise ConfigError(
             f"ray.resume=true: the shards in {folder} were tagged with another {', '.join(differ)} "
@@ -101,6 +118,16 @@ def start(folder: Path, expected: dict, resume: bool, fmt: str) -> tuple[set[tup
         done.update(chunks)
         rows += count
         kept.append(line)
+    changed = {i for i, (was, now) in enumerate(zip(found["files"], expected["files"])) if was != now}
+    touched = sorted({f for f, _ in done} & changed)
+    if touched:  # a changed file none of whose chunks were done is simply tagged (again) in full
+        raise ConfigError(
+            f"ray.resume=true: {expected['files'][touched[0]][0]} changed since its first chunks were tagged "
+            f"into {folder}: {NEW}"
+        )
+    (folder / COMPLETE).unlink(missing_ok=True)  # finished again at the end, when it is
+    if changed:
+        path.write_text(json.dumps(expected, indent=1), encoding="utf-8")
     _replace(folder / DONE, "".join(line + "\n" for line in kept))
     for entry in folder.iterdir():
         if is_shard(entry.name, fmt) and entry.name not in shards:  # finished but never recorded, or partial
