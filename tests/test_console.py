@@ -94,3 +94,23 @@ def test_rasa_examples_skip_blank_lines_name_multi_intents_with_a_plus_and_refus
     marked = {**RESULT, "text": "to [boston](x)", "tokens": ["to", "[", "boston", "]", "(", "x", ")"], "spans": []}
     with pytest.raises(SlotfillError, match=r"format=rasa cannot hold the sentence 'to \[boston\]\(x\)'"):
         list(predictions([marked], "rasa"))
+
+
+@pytest.mark.parametrize("char", ["\r", "\n", "\x85", "\u2028", "\x00", "\x07"])
+def test_rasa_refuses_a_sentence_holding_a_line_break_or_a_control_character(char):
+    """The YAML would be written, exit 0, and not read back (Rasa's reader and slotfill's)."""
+    from slotfill.errors import SlotfillError
+
+    broken = {**RESULT, "text": f"flights from denver{char}to boston", "spans": []}
+    with pytest.raises(
+        SlotfillError, match=r"format=rasa cannot hold the sentence .*: it holds .*one line of printable"
+    ):
+        list(predictions([broken], "rasa"))
+    tabbed = {**RESULT, "text": "flights\tto boston", "spans": []}
+    assert "flights\tto boston" in "".join(predictions([tabbed], "rasa"))
+
+
+def test_a_blank_line_keeps_its_place_in_conll():
+    blank = {**RESULT, "text": "", "tokens": [], "tags": [], "spans": [], "intent": None}
+    blocks = "".join(predictions([RESULT, blank, RESULT], "conll")).split("\n\n")
+    assert blocks[1] == "# blank line" and blocks[0] == blocks[2] and len([b for b in blocks if b]) == 3

@@ -167,6 +167,8 @@ def test_predict_gives_the_same_output_with_chunks_tagged_at_once(tiny_model_fil
         (["input=TMP/*.parquet"], "plain predict reads one file; engine=ray reads folders and globs"),
         (["input=TMP/bad.parquet"], "bad.parquet: no text column (it has query)"),
         (["input=file:///tmp/in.txt"], "plain predict reads a local file; engine=ray reads URLs"),
+        (["input=/dev/null"], "input=/dev/null: not a regular file (a pipe or a device): send it on standard input"),
+        (["engine=ray", "input=TMP", "output=TMP/out", "workers=banana"], "workers='banana'"),  # not ignored
     ],
 )
 def test_predict_settings_are_checked_before_any_work(tiny_model_file, tmp_path, monkeypatch, overrides, message):

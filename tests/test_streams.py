@@ -30,6 +30,32 @@ def test_closed_stdin_is_an_error(monkeypatch):
         list(iter_sentences([], None, "-"))
 
 
+def test_closed_stdout_is_an_error_before_any_work(monkeypatch):
+    monkeypatch.setattr(sys, "stdout", None)  # started with >&-
+    with pytest.raises(SlotfillError, match="standard output is closed: give output=FILE"):
+        TextOutput(None)
+
+
+def test_a_jsonl_sentence_is_limited_by_its_text_not_by_its_escaped_line(tmp_path):
+    import json
+
+    from slotfill.core.limits import MAX_TEXT_CHARS
+    from slotfill.core.sentence_files import rows_of
+
+    text = "\u0915" * (MAX_TEXT_CHARS // 5)  # six characters a letter once escaped: a line over the limit
+    line = json.dumps({"text": text})
+    assert len(line) > MAX_TEXT_CHARS
+    (tmp_path / "in.jsonl").write_text(line + "\n")
+    assert list(iter_sentences([], None, str(tmp_path / "in.jsonl"))) == [text]
+    assert rows_of(str(tmp_path / "in.jsonl"), (line + "\n").encode()) == [text]  # engine=ray's reader
+    over = json.dumps({"text": "a" * (MAX_TEXT_CHARS + 1)}) + "\n"
+    (tmp_path / "over.jsonl").write_text(over)
+    with pytest.raises(DataError, match="over.jsonl:1: over 100,000 characters"):
+        list(iter_sentences([], None, str(tmp_path / "over.jsonl")))
+    with pytest.raises(DataError, match="over.jsonl:1: over 100,000 characters"):
+        rows_of(str(tmp_path / "over.jsonl"), over.encode())
+
+
 def test_write_text_to_a_file_and_its_failures(tmp_path):
     out = tmp_path / "out.txt"
     write_text(["a\n", "b\n"], str(out))
@@ -194,3 +220,15 @@ def test_in_order_raises_a_workers_error_and_starts_nothing_after_it():
     with pytest.raises(DataError, match="bad line"):
         list(in_order(fn, parts, 2, 2))
     assert len(started) < 10  # at most a few chunks beyond the failing one were ever started
+
+
+def test_an_output_through_a_link_replaces_the_file_it_names_and_keeps_an_existing_files_mode(tmp_path):
+    (tmp_path / "real.txt").write_text("old\n")
+    (tmp_path / "link.txt").symlink_to("real.txt")
+    write_text(["new\n"], str(tmp_path / "link.txt"))
+    assert (tmp_path / "link.txt").is_symlink() and (tmp_path / "real.txt").read_text() == "new\n"
+    private = tmp_path / "private.txt"
+    private.write_text("old\n")
+    private.chmod(0o600)
+    write_text(["new\n"], str(private))
+    assert private.stat().st_mode & 0o777 == 0o600 and private.read_text() == "new\n"

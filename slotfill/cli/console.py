@@ -73,9 +73,12 @@ def jsonl(result: dict) -> str:
 
 
 def conll(result: dict) -> str:
-    """A tagged sentence as a CoNLL block (``# intent = ...``, ``token<TAB>tag`` lines, a blank line)."""
+    """A tagged sentence as a CoNLL block (``# intent = ...``, ``token<TAB>tag`` lines, a blank line); a
+    blank input line is a block holding only ``# blank line``, so blocks still follow the input's lines."""
     from slotfill.data.formats.conll import sentence
 
+    if not result["tokens"]:
+        return "# blank line\n\n"
     return sentence(result["tokens"], result["tags"], result["intent"])
 
 

@@ -193,6 +193,7 @@ def check_predict(cfg: DictConfig) -> None:
     engine = str(cfg.get("engine", "local"))
     if engine not in ENGINES:
         raise ConfigError(f"engine={engine}: choose one of {', '.join(ENGINES)}")
+    workers_setting(cfg)  # engine=ray has ray.concurrency instead, but a bad value is an error with either
     if engine == "ray":
         ray_settings(cfg)
         if cfg.get("input") in (None, "-"):
@@ -200,7 +201,6 @@ def check_predict(cfg: DictConfig) -> None:
         return  # the files and the output folder are the engine's to check
     if cfg.format not in FORMATS:
         raise ConfigError(f"format={cfg.format}: choose one of {', '.join(FORMATS)}")
-    workers_setting(cfg)
     source = cfg.get("input")
     if source is not None and str(source) != "-":
         check_input_file(str(source))
@@ -222,6 +222,10 @@ def check_input_file(source: str) -> None:
         raise ConfigError(f"input={source}: plain predict reads a local file; engine=ray reads URLs")
     if path.is_dir() or not path.exists() and glob.glob(source, recursive=True):
         raise ConfigError(f"input={source}: plain predict reads one file; engine=ray reads folders and globs")
+    if path.exists() and not path.is_file():
+        raise ConfigError(
+            f"input={source}: not a regular file (a pipe or a device): send it on standard input, input=-"
+        )
     if not path.is_file():
         raise ConfigError(f"input={source}: file not found")
     if kind_of(path) == "parquet":

@@ -34,20 +34,23 @@ def check_sources(texts: Iterable[str], text: str | None = None, source: str | N
 PAUSE = None  # in :func:`iter_stdin`'s lines: nothing more has arrived yet (tag what is read so far)
 
 
-def _checked(line: bytes, name: str, n: int) -> str:
+def _checked(line: bytes, name: str, n: int, chars: bool = True) -> str:
+    """A line decoded, within the byte limit and (``chars``: a sentence, not a JSON record whose
+    escapes make it longer than its text) the character limit."""
     text = decode_line(line, name, n) if len(line) <= MAX_LINE_BYTES else None
-    if text is None or len(text) > MAX_TEXT_CHARS:
+    if text is None or chars and len(text) > MAX_TEXT_CHARS:
         raise DataError(name, n, TOO_LONG)
     return text
 
 
-def iter_lines(stream: BinaryIO, name: str) -> Iterator[str]:
+def iter_lines(stream: BinaryIO, name: str, chars: bool = True) -> Iterator[str]:
     """Lines of a UTF-8 byte stream, decoded one at a time (a BOM at the start is dropped); a line
-    over :data:`MAX_TEXT_CHARS` is an error as soon as that much of it is read, never held whole."""
+    over :data:`MAX_TEXT_CHARS` (``chars``) or :data:`MAX_LINE_BYTES` is an error as soon as that
+    much of it is read, never held whole."""
     n = 0
     while raw := stream.readline(MAX_LINE_BYTES + 2):
         n += 1
-        yield _checked(raw.rstrip(b"\n"), name, n)
+        yield _checked(raw.rstrip(b"\n"), name, n, chars)
 
 
 def iter_stdin(fd: int, name: str = "<stdin>") -> Iterator[str | None]:
@@ -105,7 +108,7 @@ def iter_sentences(texts: Iterable[str], text: str | None = None, source: str | 
         raise DataError(path, None, f"cannot read file: {e.strerror}") from None
     with f:
         try:
-            lines = iter_lines(f, str(path))
+            lines = iter_lines(f, str(path), chars=kind == "text")  # a jsonl record's text is checked
             yield from lines if kind == "text" else jsonl_texts(path, lines)
         except OSError as e:
             raise DataError(path, None, f"cannot read file: {e.strerror}") from None
@@ -187,6 +190,8 @@ class TextOutput:
         self._tmp: Path | None = None
         self._special = False
         if self.output is None:
+            if sys.stdout is None or sys.stdout.closed:  # started with >&-: said before any work, not after it
+                raise SlotfillError("standard output is closed: give output=FILE")
             self.stream = sys.stdout
             return
         path = Path(self.output)
@@ -199,12 +204,16 @@ class TextOutput:
                 raise SlotfillError(f"output={self.output}: cannot write ({e.strerror})") from None
             self._special = True
             return
+        if path.is_symlink():  # written through the link: the file it names is replaced, the link kept
+            path = path.resolve()
+        self._target = path
         try:
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         except OSError as e:
             raise SlotfillError(f"output={self.output}: cannot write ({e.strerror})") from None
         self._tmp = Path(tmp)
-        os.chmod(tmp, 0o666 & ~umask())  # mkstemp makes it private; the output is an ordinary file
+        # mkstemp makes it private: an ordinary file's mode, or the one of the file it replaces (kept private)
+        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.is_file() else 0o666 & ~umask())
         self.stream = os.fdopen(fd, "w", encoding="utf-8")
 
     def write(self, text: str) -> None:
@@ -228,7 +237,7 @@ class TextOutput:
             self.stream.flush()
             os.fsync(self.stream.fileno())
             self.stream.close()
-            os.replace(self._tmp, self.output)
+            os.replace(self._tmp, self._target)
         except OSError as e:
             self.abort()
             raise SlotfillError(f"{self.name}: write failed ({e.strerror or e}); the output is incomplete") from None

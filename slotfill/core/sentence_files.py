@@ -48,6 +48,8 @@ def jsonl_texts(path: str | Path, lines: Iterable[str], first: int = 1) -> Itera
             raise DataError(path, n, f"not JSON ({e.msg})") from None
         if not isinstance(record, dict) or not isinstance(record.get("text"), str):
             raise DataError(path, n, 'expected an object with a "text" string')
+        if len(record["text"]) > MAX_TEXT_CHARS:  # the text's length, not its line's: "\\u0915" is one character
+            raise DataError(path, n, TOO_LONG)
         yield record["text"]
 
 
@@ -65,10 +67,12 @@ def rows_of(path: str, raw: bytes, first: int = 1) -> list[str]:
         check_text_column(path, table.schema)
         return column_texts(path, table.column("text").to_pylist(), first)
     lines = decode_lines(raw, path, first)
+    if kind != "text":
+        return list(jsonl_texts(path, lines, first))
     for n, line in enumerate(lines, first):
         if len(line) > MAX_TEXT_CHARS:
             raise DataError(path, n, TOO_LONG)
-    return lines if kind == "text" else list(jsonl_texts(path, lines, first))
+    return lines
 
 
 def check_text_column(path: str | Path, schema: pa.Schema) -> None:

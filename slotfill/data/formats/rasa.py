@@ -253,9 +253,20 @@ def markup(text: str, label: str, value: str | None = None) -> str:
     return f"[{text}]" + json.dumps({k: v for k, v in spec.items() if v is not None}, ensure_ascii=False)
 
 
+def _yaml_line_char(c: str) -> bool:
+    """Whether YAML keeps ``c`` inside one line of a block: printable, and not one of its line breaks."""
+    o = ord(c)
+    if c in "\r\n\x85\u2028\u2029":
+        return False
+    return o == 9 or 0x20 <= o <= 0x7E or 0xA0 <= o <= 0xD7FF or 0xE000 <= o <= 0xFFFD or o >= 0x10000
+
+
 def example(text: str, spans: list[tuple[int, int, str, str | None]]) -> str:
     """One example: ``text`` with its entities (``(start, end, label, value)``) marked up. Text that the
     reader would take for markup is refused (Rasa's format has no escape for brackets)."""
+    bad = next((c for c in text if not _yaml_line_char(c)), None)
+    if bad is not None:
+        raise ValueError(f"it holds {bad!r}: a Rasa example is one line of printable text")
     out, pos = [], 0
     for s, e, label, value in spans:
         out += [text[pos:s], markup(text[s:e], label, value if value != text[s:e] else None)]
@@ -277,7 +288,9 @@ def annotate(tokens: list[str], tags: list[str]) -> str:
     try:
         return example(text, [(s, e, label, None) for s, e, label in spans])
     except ValueError:
-        token = next((t for t in tokens if any(c in t for c in "[]")), " ".join(tokens))
+        token = next((t for t in tokens if any(c in t for c in "[]")), None)
+        if token is None:  # not markup: a character no example can hold, said as it is
+            raise
         raise ValueError(f"the token {token!r} would be read back as Rasa entity markup") from None
 
 
