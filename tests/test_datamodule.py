@@ -60,3 +60,16 @@ def test_from_config_refuses_unknown_settings(sample_dir):
     assert dm.batch_size == 4 and dm.name == "sample"
     with pytest.raises(ConfigError, match="data.batchsize"):
         SlotDataModule.from_config({"batchsize": 4})
+
+
+def test_a_slot_seen_only_as_inside_tags_that_start_chunks_gets_its_begin_tag(tmp_path):
+    from tests.conftest import write_split
+
+    split = write_split(tmp_path, "train", "to new york\n" * 12, "O I-city I-city\n" * 12, "flight\n" * 12)
+    dm = SlotDataModule(name="x", path=str(split), batch_size=4)
+    dm.prepare()
+    assert "B-city" in dm.vocabs.tags.itos
+    assert all(
+        ex["tags"].tolist() == [0, dm.vocabs.tags.index("B-city"), dm.vocabs.tags.index("I-city")]
+        for ex in dm.encoded["train"]
+    )

@@ -27,3 +27,10 @@ def test_collate_shares_character_rows_between_repeated_words():
     b = collate([encode_tokens(["to", "to", "taipei"], v), encode_tokens(["to"], v)])
     assert b["chars"].shape[0] == 3  # the padding word, "to", "taipei"
     assert b["char_index"].tolist() == [[1, 1, 2], [1, 0, 0]]
+
+
+def test_an_inside_tag_that_starts_a_chunk_is_learnt_as_its_begin_tag():
+    """As conlleval reads it: the CRF's loss for a target no decoder can give was 10,000 a token."""
+    v = tiny_vocabs()
+    ex = encode_example(["go", "to", "york"], ["O", "I-to", "I-to"], "flight", v, 0)
+    assert ex["tags"].tolist() == [0, v.tags.index("B-to"), v.tags.index("I-to")]

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch.nn.utils.rnn import pad_sequence
 
+from slotfill.core.spans import repair_bio
 from slotfill.core.tokenize import normalize
 from slotfill.core.vocab import MAX_WORD_LEN, Vocabularies, split_intent
 
@@ -26,9 +27,12 @@ def encode_tokens(tokens: Sequence[str], vocabs: Vocabularies, max_word_len: int
 
 
 def encode_example(tokens: Sequence[str], tags: Sequence[str], intent: str, vocabs: Vocabularies, index: int) -> dict:
-    """Ids for one labelled sentence; unseen tags become IGNORE, unseen atomic intents are left out."""
+    """Ids for one labelled sentence; unseen tags become IGNORE, unseen atomic intents are left out.
+
+    Tags are learnt as they are scored: an ``I-x`` that starts a chunk is ``B-x`` (conlleval's reading),
+    never a target no decoder can give (the CRF's loss was 10,000 for each)."""
     ex = encode_tokens(tokens, vocabs)
-    ex["tags"] = torch.tensor([vocabs.tags.stoi.get(t, IGNORE) for t in tags], dtype=torch.long)
+    ex["tags"] = torch.tensor([vocabs.tags.stoi.get(t, IGNORE) for t in repair_bio(tags)], dtype=torch.long)
     multi_hot = torch.zeros(len(vocabs.intents))
     for part in split_intent(intent):
         i = vocabs.intents.stoi.get(part)

@@ -11,6 +11,7 @@ import pytorch_lightning as pl
 from torch.utils.data import DataLoader, Sampler
 
 from slotfill.core.lexicon import Lexicon
+from slotfill.core.spans import repair_bio
 from slotfill.core.tokenize import normalize
 from slotfill.core.vocab import Vocabularies
 from slotfill.data.load import DATA_KEYS, load_data, to_datasetdict
@@ -177,7 +178,7 @@ class SlotDataModule(pl.LightningDataModule):
             self.lexicon = with_lookups(self.lexicon, loaded.extras.lookups)
             self.vocabs = Vocabularies.from_training_data(
                 [[normalize(t) for t in s] for s in train["tokens"]],
-                train["tags"],
+                [repair_bio(t) for t in train["tags"]],  # the tags encode_example learns
                 train["intent"],
                 self.min_freq,
                 self.lexicon,
