@@ -157,6 +157,12 @@ CASES = [
     (["export", "ckpt={model}", "int8=maybe"], 2, "int8='maybe': true or false"),
     (["export", "ckpt={model}", "check='false'"], 2, "check='false': true or false (unquoted)"),
     (["predict", "ckpt={model}", "--cfg", "job", "--reso"], 0, "batch_size:"),  # --resolve, abbreviated
+    # a value flag without its value took the next word (an override slotfill adds) and ran the job
+    (["export", "ckpt={model}", "--package"], 2, "--package goes with --cfg (it prints the config, it runs"),
+    (["predict", "ckpt={model}", "--cfg", "jobb", "hi"], 2, "--cfg jobb: choose one of job, hydra, all"),
+    (["predict", "ckpt={model}", "--resolve", "hi"], 2, "--resolve goes with --cfg"),
+    (["predict", "ckpt={model}", "-m", "--cfg", "job", "hi"], 2, "give one of --run, --multirun, --cfg, --info"),
+    (["predict", "--version"], 0, "slotfill 0."),  # slotfill's, not Hydra's
     (["serve", "ckpt={model}", "log_level=loud"], 2, "log_level=loud: choose one of critical"),
     (["serve", "ckpt={model}", "port=-5"], 2, "port"),
     (["serve", "ckpt={model}", "precision=int8"], 2, "precision=int8 needs backend=onnx"),

@@ -35,6 +35,38 @@ def _words(argv: list[str]) -> list[tuple[str, list[str]]]:
     return words
 
 
+CFG_CHOICES = ("job", "hydra", "all")
+_MODES = {
+    "--run": "--run",
+    "-r": "--run",
+    "--multirun": "--multirun",
+    "-m": "--multirun",
+    "--cfg": "--cfg",
+    "-c": "--cfg",
+    "--info": "--info",
+    "-i": "--info",
+}
+
+
+def check_flags(argv: list[str]) -> None:
+    """Hydra's flags as its parser would take them, refused in one line where it would print its
+    usage or a traceback, or take the next word (an override slotfill adds) for a missing value."""
+    flags = [args for kind, args in _words(argv) if kind == "flag"]
+    given = {args[0] for args in flags}
+    for args in flags:
+        if args[0] in VALUE_FLAGS and len(args) == 1:
+            choices = f" ({', '.join(CFG_CHOICES)})" if args[0] in ("--cfg", "-c") else ""
+            raise SlotfillError(f"{args[0]} needs a value{choices}")
+        if args[0] in ("--cfg", "-c") and args[1] not in CFG_CHOICES:
+            raise SlotfillError(f"{args[0]} {args[1]}: choose one of {', '.join(CFG_CHOICES)}")
+    if given & {"--package", "-p", "--resolve"} and not given & {"--cfg", "-c"}:
+        flag = next(f for f in ("--package", "-p", "--resolve") if f in given)
+        raise SlotfillError(f"{flag} goes with --cfg (it prints the config, it runs nothing)")
+    modes = sorted({mode for flag, mode in _MODES.items() if flag in given})
+    if len(modes) > 1:
+        raise SlotfillError(f"{' and '.join(modes)}: give one of --run, --multirun, --cfg, --info")
+
+
 def last_value(argv: list[str], key: str) -> str | None:
     """What the last ``key=VALUE`` (or ``+key=VALUE``) of a command line gives, quotes dropped; None if none."""
     values = [a.split("=", 1)[1].strip("'\"") for a in argv if a.lstrip("+").startswith(f"{key}=")]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from slotfill.cli.argv import (
+    check_flags,
     extract_texts,
     flags_last,
     job_name,
@@ -31,6 +32,7 @@ from slotfill.cli.exits import ctrl_c_interrupts, friendly_errors
 from slotfill.core import collector
 from slotfill.core.resources import conf_dir
 from slotfill.errors import ConfigError, SlotfillError
+from slotfill.version import __version__
 
 COMMAND_ENV = "SLOTFILL_COMMAND"  # the running command, for the processes Lightning starts for further DDP ranks
 
@@ -170,6 +172,10 @@ def hydra_argv(name: str, argv: list[str]) -> tuple[list[str], list[str]]:
     if unknown:  # else Hydra's usage of its own flags, many lines
         hint = "; a sentence that starts with - goes as text=..." if name == "predict" else ""
         raise ConfigError(f"unknown option {unknown[0]}: settings are key=value (slotfill {name} --help){hint}")
+    try:
+        check_flags(argv)
+    except SlotfillError as e:
+        raise ConfigError(f"{e} (slotfill {name} --help)") from None
     texts: list[str] = []
     if name == "predict":
         texts, argv = extract_texts(argv)
@@ -266,6 +272,9 @@ def run_command(name: str, argv: list[str]) -> int:
     command = COMMANDS[name]
     if any(a in ("-h", "--help") for a in argv):
         sys.stdout.write(command.help())
+        return 0
+    if "--version" in argv:  # slotfill's, as `slotfill --version` says it (Hydra would print its own)
+        print(f"slotfill {__version__}")
         return 0
     friendly_errors(_run_hydra, name)(name, list(argv))  # Hydra's own errors too: one line, exit 2
     return 0
