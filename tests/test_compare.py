@@ -102,3 +102,10 @@ def test_a_score_that_is_not_a_number_is_one_line(tmp_path, value):
     (tmp_path / "metrics.json").write_text(f'{{"scores": {{"test": {{"f1": {value}}}}}}}')
     with pytest.raises(SlotfillError, match=r"metrics.json: scores.test.f1 = .*: not a number"):
         load_run(tmp_path)
+
+
+def test_an_evaluation_is_named_by_the_data_it_scored_not_the_models_training_set(tmp_path):
+    (tmp_path / "metrics.json").write_text(
+        json.dumps({"kind": "evaluate", "dataset": "atis", "data": "sample", "scores": {"test": {"f1": 98.7}}})
+    )
+    assert load_run(tmp_path)["settings"]["dataset"] == "sample"

@@ -295,3 +295,16 @@ def test_hub_class_label_columns_are_named(tmp_path, no_local_copy):
         Dataset.load_from_disk(tmp_path / "saved" / split).to_parquet(tmp_path / "pq" / f"{split}.parquet")
     splits, _ = load_splits({"benchmark": "snips", "hub": {"name": str(tmp_path / "pq")}})
     assert splits["train"][0].tags == ["O", "B-city"] and splits["train"][0].intent == "fly"
+
+
+def test_the_default_data_folder_is_found_from_any_folder_and_named_whole(tmp_path, monkeypatch):
+    from slotfill.core import resources
+
+    monkeypatch.delenv("SLOTFILL_DATA_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)  # not the checkout: ../shared/data from here is elsewhere
+    places = data_mod.benchmark_places("atis")
+    assert places == [
+        (tmp_path / "../shared/data/atis").resolve(),
+        (resources.CHECKOUT / "../shared/data/atis").resolve(),
+    ]
+    assert all(p.is_absolute() for p in places)

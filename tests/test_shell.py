@@ -97,6 +97,12 @@ def _closed() -> io.StringIO:
     return stream
 
 
+@pytest.mark.parametrize("piped", ["", "\n  \n"])
+def test_a_pipe_with_no_sentence_is_an_error_not_a_run_that_tagged_it(tiny_model_file, piped):
+    with pytest.raises(SlotfillError, match="<stdin>: no lines to tag"):
+        shell.run(_cfg(tiny_model_file), io.StringIO(piped), io.StringIO())
+
+
 def test_bad_settings_are_refused_before_the_model_loads(tiny_model_file):
     with pytest.raises(SlotfillError, match="format=xml"):
         shell.run(_cfg(tiny_model_file, format="xml"), io.StringIO(""), io.StringIO())

@@ -95,6 +95,8 @@ def run(cfg: DictConfig, stdin: TextIO | None = None, stdout: TextIO | None = No
         answered += 1
     if failed:
         raise SlotfillError(f"{failed} line(s) could not be tagged (each said why above)")
+    if not typed and not answered:  # as predict input=-: an empty pipe is never taken for a run that tagged it
+        raise SlotfillError(f"{STDIN}: no lines to tag")
     return answered
 
 

@@ -72,9 +72,11 @@ def data_dir() -> Path:
 
 
 def benchmark_places(benchmark: str) -> list[Path]:
-    """Where a local copy of a benchmark is looked for, in order."""
+    """Where a local copy of a benchmark is looked for, in order, as whole paths: ``$SLOTFILL_DATA_DIR``,
+    ``../shared/data`` from the working folder, then from the checkout (the same from any folder)."""
     places = [Path(os.environ[DATA_DIR_ENV]) / benchmark] if os.environ.get(DATA_DIR_ENV) else []
-    return [*places, Path(DEFAULT_DATA_DIR) / benchmark]
+    places += [Path(DEFAULT_DATA_DIR) / benchmark, resources.CHECKOUT / DEFAULT_DATA_DIR / benchmark]
+    return list(dict.fromkeys(p.resolve() for p in places))
 
 
 def columns(records: Sequence[Record]) -> dict[str, list]:

@@ -63,7 +63,9 @@ def load_run(run_dir: str | Path) -> dict:
         settings.update(flatten(raw))
     # the model file's own record wins: it is what was trained, whatever the YAML said
     settings.update(flatten({"model": metrics.get("model") or {}, "train": metrics.get("train") or {}}))
-    settings["dataset"] = metrics.get("dataset")
+    # an evaluation's scores are on the data it read (metrics["data"]), not on the model's training set
+    evaluated = metrics.get("data") if metrics.get("kind") == "evaluate" else None
+    settings["dataset"] = evaluated or metrics.get("dataset")
     if metrics.get("kind") == "evaluate":
         settings.pop("seed", None)  # evaluate's own config value: the model's seed is in metrics.json, if known
     if "seed" in metrics:
