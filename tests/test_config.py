@@ -8,6 +8,7 @@ from omegaconf import OmegaConf
 
 from slotfill.cli.options import TRAIN_KEYS
 from slotfill.data.load import DATA_KEYS
+from slotfill.errors import ConfigError
 from slotfill.integrations.ray_engine import RaySettings
 from slotfill.models import NetConfig
 from slotfill.training.datamodule import SlotDataModule
@@ -137,3 +138,21 @@ def test_a_model_file_an_earlier_version_wrote_with_1_for_true_still_loads():
     state["fingerprint"] = model_fingerprint(state["weights_sha256"], state["model"], state["vocabs"])
     again = SlotModel.from_state(state, "old.pt")
     assert again.config.intent == 1 and again.predicts_intent
+
+
+@pytest.mark.parametrize(
+    "overrides, problem",
+    [
+        (["trainer.max_epochs=-1", "train.lr_decay=cosine"], "a learning-rate schedule .* needs an end"),
+        (["trainer.max_epochs=-1", "train.warmup_steps=10"], "needs an end: give trainer.max_epochs"),
+        (["+trainer.check_val_every_n_epoch=2"], "slotfill validates every epoch"),
+        (["model.crf=true", "model.label_smoothing=0.1"], "the CRF \\(model.crf=true\\) has none"),
+    ],
+)
+def test_train_settings_that_would_break_mid_run_are_refused_before(overrides, problem, tmp_path):
+    from slotfill.cli.options import check_train
+    from tests.helpers import compose_config
+
+    with pytest.raises(ConfigError, match=problem):
+        check_train(compose_config(overrides, tmp_path))
+    check_train(compose_config(["trainer.max_epochs=-1", "+trainer.max_steps=100", "train.lr_decay=cosine"], tmp_path))

@@ -279,3 +279,14 @@ def test_the_teacher_reads_the_same_damaged_sentence_as_the_student():
     assert not torch.equal(seen["student"]["lexicon"], batch["lexicon"])  # its matches hidden
     for key in ("words", "lexicon"):
         assert torch.equal(seen["teacher"][key], seen["student"][key])
+
+
+def test_a_divergence_names_the_best_epoch_it_leaves_behind():
+    optimizer = SimpleNamespace(param_groups=[{"lr": 0.002}])
+    trainer = SimpleNamespace(global_step=40, current_epoch=3, optimizers=[optimizer], gradient_clip_val=5.0)
+    loss = torch.tensor(float("nan"))
+    for best, said in (("", False), ("run/checkpoints/epoch=01-val_f1=8.89.ckpt", True)):
+        trainer.checkpoint_callback = SimpleNamespace(best_model_path=best)
+        message = SlotTaggerModule._divergence_message(SimpleNamespace(_trainer=trainer), loss)
+        assert message.startswith("training diverged: the loss is nan at step 40 (epoch 3); lower optimizer.lr")
+        assert ("the best epoch so far is kept: run/checkpoints/epoch=01" in message) == said

@@ -112,6 +112,25 @@ def check_train(cfg: DictConfig) -> None:
     epochs = OmegaConf.select(cfg, "trainer.max_epochs")
     if epochs != -1:
         whole(cfg, "trainer.max_epochs")
+    scheduled = OmegaConf.select(cfg, "train.lr_decay") not in (None, "none") or OmegaConf.select(
+        cfg, "train.warmup_steps"
+    )
+    if epochs == -1 and OmegaConf.select(cfg, "trainer.max_steps") in (None, -1) and scheduled:
+        raise ConfigError(
+            "trainer.max_epochs=-1: a learning-rate schedule (train.lr_decay, train.warmup_steps) needs an end: "
+            "give trainer.max_epochs or trainer.max_steps"
+        )
+    smoothing = OmegaConf.select(cfg, "model.label_smoothing")
+    if OmegaConf.select(cfg, "model.crf") and isinstance(smoothing, int | float) and smoothing > 0:
+        raise ConfigError(
+            f"model.label_smoothing={smoothing}: smooths the softmax's targets; the CRF (model.crf=true) has none"
+        )
+    every = OmegaConf.select(cfg, "trainer.check_val_every_n_epoch")
+    if every not in (None, 1):  # else epoch lines show old scores, last.ckpt waits for a validation
+        raise ConfigError(
+            f"trainer.check_val_every_n_epoch={every}: slotfill validates every epoch (the checkpoint it keeps, "
+            "early stopping, last.ckpt); for less validation use trainer.limit_val_batches"
+        )
     if str(cfg.monitor) not in MONITORS:
         raise ConfigError(f"monitor={cfg.monitor}: choose one of {', '.join(MONITORS)}")
     for split, why in (("train", "nothing would be trained"), ("val", "validation selects the checkpoint")):

@@ -219,6 +219,9 @@ class SlotTaggerModule(pl.LightningModule):
             if clip
             else "; keep gradient clipping on (trainer.gradient_clip_val=5.0)"
         )
+        best = getattr(getattr(trainer, "checkpoint_callback", None), "best_model_path", "") if trainer else ""
+        if best:  # the epochs done are not lost: the best of them is a model
+            hint += f"; the best epoch so far is kept: {best} (ckpt= to use it, init_from= to train on from it)"
         return f"training diverged: the loss is {loss.item()} at step {step} (epoch {epoch}); {hint}"
 
     def _eval_step(self, batch: dict, split: str) -> None:
