@@ -49,3 +49,16 @@ def test_shared_entries_are_copied_and_new_ones_keep_fresh_rows():
 def test_another_architecture_is_refused():
     with pytest.raises(CheckpointError, match="architecture"):
         init_from(tiny_model(), tiny_model(crf=True))
+
+
+def test_lexicon_types_the_model_file_lacks_are_one_line_not_a_size_mismatch():
+    """A Rasa file's lookup table adds a type: a column of the first layer's input the source never had."""
+    from slotfill.core.lexicon import Lexicon
+    from tests.helpers import tiny_vocabs
+
+    source = tiny_model(lexicon=True)
+    vocabs = tiny_vocabs(lexicon=True)
+    vocabs.lexicon = Lexicon({**{t: vocabs.lexicon.entries[t] for t in vocabs.lexicon.types}, "airline": ["klm"]})
+    target = SlotModel(source.config, vocabs)
+    with pytest.raises(CheckpointError, match=r"init_from: the new training data's lexicon types \(airline: Rasa"):
+        init_from(target, source)

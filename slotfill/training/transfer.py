@@ -44,6 +44,13 @@ def init_from(target: SlotModel, source: SlotModel) -> dict[str, int]:
     """Copy ``source``'s weights into ``target`` (same architecture); counts of shared vocabulary entries."""
     if source.config != target.config:
         raise CheckpointError("init_from: the model file's architecture differs from the new model's")
+    types = [list(getattr(m.vocabs.lexicon, "types", None) or []) for m in (source, target)]
+    if types[0] != types[1]:  # each type is a column of the first layer's input: no row to copy it into
+        added = [t for t in types[1] if t not in types[0]] or types[1]
+        raise CheckpointError(
+            f"init_from: the new training data's lexicon types ({', '.join(added)}: Rasa lookup tables?) are not "
+            f"the model file's ({', '.join(types[0]) or 'none'}): drop them, or train without init_from"
+        )
     itos = {
         name: (getattr(source.vocabs, name).itos, getattr(target.vocabs, name).itos)
         for name in ("words", "chars", "tags", "intents")
@@ -55,6 +62,10 @@ def init_from(target: SlotModel, source: SlotModel) -> dict[str, int]:
             if name not in old:
                 raise CheckpointError(f"init_from: the model file has no weight {name}")
             axes = VOCAB_AXES.get(name)
+            if axes is None and weight.shape != old[name].shape:
+                raise CheckpointError(
+                    f"init_from: {name} is {tuple(old[name].shape)} in the model file, {tuple(weight.shape)} here"
+                )
             if axes is None:
                 weight.copy_(old[name])
             elif len(axes) == 1:
