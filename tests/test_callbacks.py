@@ -97,3 +97,27 @@ def test_the_heap_settles_when_training_starts_in_a_command_only():
         collector.finished(keep_frozen=False)
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+def test_a_moved_run_folder_keeps_its_best_epochs_record(tmp_path):
+    """Lightning's own class dropped it (a warning) when the folder had moved: the next epoch became the best."""
+    from pytorch_lightning.callbacks import ModelCheckpoint
+
+    from slotfill.training.callbacks import RunCheckpoint
+
+    old, new = tmp_path / "run" / "checkpoints", tmp_path / "moved" / "run" / "checkpoints"
+    kwargs = {"monitor": "val/joint", "mode": "max", "save_top_k": 1}
+    saved = ModelCheckpoint(dirpath=str(old), **kwargs)
+    saved.best_model_path = str(old / "epoch=03-val_f1=21.43.ckpt")
+    saved.best_model_score = torch.tensor(21.43)
+    saved.best_k_models = {saved.best_model_path: torch.tensor(21.43)}
+    saved.kth_best_model_path = saved.best_model_path
+    resumed = RunCheckpoint(dirpath=str(new), **kwargs)
+    assert resumed.state_key == saved.state_key  # runs begun under Lightning's class resume too
+    resumed.load_state_dict(saved.state_dict())
+    assert resumed.best_model_score == torch.tensor(21.43)
+    assert resumed.best_model_path == str(new / "epoch=03-val_f1=21.43.ckpt")
+    assert list(resumed.best_k_models) == [resumed.best_model_path] == [resumed.kth_best_model_path]
+    here = RunCheckpoint(dirpath=str(old), **kwargs)
+    here.load_state_dict(saved.state_dict())
+    assert here.best_model_path == saved.best_model_path  # not moved: as Lightning reads it

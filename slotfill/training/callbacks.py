@@ -1,20 +1,49 @@
 """Lightning callbacks and plugins: throughput, time-to-quality, one log line per epoch, the random state of a
-resumed run, what a checkpoint was trained on, the heap out of the collector's walk; atomic checkpoints."""
+resumed run, what a checkpoint was trained on, the heap out of the collector's walk; atomic checkpoints that
+follow a moved run folder."""
 
 from __future__ import annotations
 
 import io
 import logging
+import os
 import random
 import statistics
 import time
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
 from slotfill.core import collector
 from slotfill.core.files import write_atomic
+
+
+class RunCheckpoint(ModelCheckpoint):
+    """Lightning's ModelCheckpoint, whose record of the best epochs follows a run folder that was moved or
+    copied: Lightning keeps it only in the folder it was written in, so a resumed copy took its next
+    epoch for the best whatever the earlier ones scored."""
+
+    @property
+    def state_key(self) -> str:  # the key Lightning's own class saved under: runs begun before still resume
+        return super().state_key.replace(type(self).__qualname__, ModelCheckpoint.__qualname__, 1)
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        was = state_dict.get("dirpath")
+        if was and self.dirpath and os.path.normpath(was) != os.path.normpath(self.dirpath):
+
+            def moved(path):
+                inside = isinstance(path, str) and path and os.path.commonpath([path, was]) == os.path.normpath(was)
+                return os.path.join(self.dirpath, os.path.relpath(path, was)) if inside else path
+
+            state_dict = {
+                **state_dict,
+                "dirpath": self.dirpath,
+                **{k: moved(state_dict.get(k)) for k in ("best_model_path", "kth_best_model_path", "last_model_path")},
+                "best_k_models": {moved(k): v for k, v in (state_dict.get("best_k_models") or {}).items()},
+            }
+        super().load_state_dict(state_dict)
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
