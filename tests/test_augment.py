@@ -25,6 +25,17 @@ def test_slot_types_come_from_the_training_values():
     assert MentionSwap.fit(TOKENS[:2], TAGS[:2], LEX, 1.0) is None  # too few values to tell
 
 
+def test_a_slot_training_only_saw_one_word_long_gets_only_one_word_names():
+    """No I- tag of it in the vocabulary: "kuala lumpur" would teach B-x O (or skip a token)."""
+    swap = MentionSwap.fit(TOKENS, TAGS, LEX, 1.0)  # every fromloc value is one word
+    assert swap.one_word == {"fromloc"}
+    names = {" ".join(swap(TOKENS[0], TAGS[0], random.Random(seed))[0][1:2]) for seed in range(40)}
+    assert names == {"boston", "denver"}
+    longer = [["from", "new", "york"]] * MIN_VALUES, [["O", "B-fromloc", "I-fromloc"]] * MIN_VALUES
+    lex = Lexicon({"city": [*LEX.entries["city"], "new york"]})
+    assert MentionSwap.fit(*longer, lex, 1.0).one_word == frozenset()
+
+
 def test_swap_replaces_typed_values_whole_and_tags_them_b_then_i():
     swap = MentionSwap(LEX, {"fromloc": "city"}, 1.0)
     rng = random.Random(0)

@@ -34,10 +34,14 @@ MIN_VALUES = 5  # ...and it has at least this many values
 class MentionSwap:
     """Which slots hold names of which lexicon type, and the swap itself."""
 
-    def __init__(self, lexicon: Lexicon, slot_types: dict[str, str], p: float) -> None:
+    def __init__(
+        self, lexicon: Lexicon, slot_types: dict[str, str], p: float, one_word: frozenset[str] = frozenset()
+    ) -> None:
         self.slot_types = slot_types
         self.p = p
+        self.one_word = one_word  # slots training never saw an I- tag of: no I- target to give a longer name
         self._entries = {t: [e.split(" ") for e in lexicon.entries[t]] for t in set(slot_types.values())}
+        self._single = {t: [e for e in names if len(e) == 1] for t, names in self._entries.items()}
 
     @classmethod
     def fit(
@@ -46,10 +50,13 @@ class MentionSwap:
         """Slot types read off the training sentences; None when no slot has one."""
         values: dict[str, int] = Counter()
         listed: dict[str, Counter] = {}
+        longer: set[str] = set()
         for sentence, sentence_tags in zip(tokens, tags):
             for slot, start, end in bio_spans(sentence_tags):
                 value = [normalize(w) for w in sentence[start:end]]
                 values[slot] += 1
+                if end - start > 1:
+                    longer.add(slot)
                 for kind in lexicon.types:
                     if lexicon.lists(kind, value):
                         listed.setdefault(slot, Counter())[kind] += 1
@@ -59,7 +66,7 @@ class MentionSwap:
             if values[slot] >= MIN_VALUES and n / values[slot] >= MIN_SHARE:
                 slot_types[slot] = kind
                 log.info("mention swap: %s values are %s names (%d of %d listed)", slot, kind, n, values[slot])
-        return cls(lexicon, slot_types, p) if slot_types else None
+        return cls(lexicon, slot_types, p, frozenset(slot_types) - longer) if slot_types else None
 
     def __call__(
         self, tokens: Sequence[str], tags: Sequence[str], rng: random.Random
@@ -70,7 +77,10 @@ class MentionSwap:
             kind = self.slot_types.get(slot)
             if kind is None or rng.random() >= self.p:
                 continue
-            name = rng.choice(self._entries[kind])
+            names = self._single[kind] if slot in self.one_word else self._entries[kind]
+            if not names:
+                continue
+            name = rng.choice(names)
             out_tokens += [*tokens[at:start], *name]
             out_tags += [*tags[at:start], f"B-{slot}", *[f"I-{slot}"] * (len(name) - 1)]
             at = end
