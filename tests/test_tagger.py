@@ -260,6 +260,14 @@ def test_nbest_lists_the_likeliest_sequences_the_first_being_the_answer(tmp_path
     assert results[2]["nbest"] == [{"tags": [], "spans": [], "log_probability": None, "probability": None}]
     with pytest.raises(ConfigError, match="nbest"):
         tagger.predict(texts, nbest=0)
+    # scored batch_size sentences at a time, by length (one long sentence padded a whole chunk to its
+    # size: 5x the memory), with the same alternatives
+    sizes = []
+    scores = tagger._emissions
+    tagger._emissions = lambda pieces: sizes.append([len(p) for p in pieces]) or scores(pieces)
+    alone = tagger.predict(texts, nbest=4, batch_size=1)
+    assert [[a["tags"] for a in r["nbest"]] for r in alone] == [[a["tags"] for a in r["nbest"]] for r in results]
+    assert sizes == [[2], [9]]  # by length; the comma hidden from the model, the empty text not scored
 
 
 UNPICKLE = """

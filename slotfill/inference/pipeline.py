@@ -103,12 +103,20 @@ class TextTagger:
         (``trans``, ``start``, ``end``, ``log_softmax``) as numpy arrays."""
         raise NotImplementedError
 
-    def _nbest(self, pieces: list[list[str]], n: int) -> list[list[tuple[list[str], float]]]:
+    def _nbest(self, pieces: list[list[str]], n: int, batch_size: int = 256) -> list[list[tuple[list[str], float]]]:
         """The ``n`` likeliest tag sequences of each token list with their log-probabilities: an exact
         k-best Viterbi over the scores and constraints the 1-best decoding uses (CRF transitions, or
         the BIO constraints over the softmax), so the first is the 1-best. The log-probability is the
-        CRF's (path score less the log-partition) or the sum of the tokens' log-softmax."""
-        emissions, params = self._emissions(pieces)
+        CRF's (path score less the log-partition) or the sum of the tokens' log-softmax. Scored
+        ``batch_size`` lists at a time, by length: one long list never pads a whole chunk to its size."""
+        order = sorted(range(len(pieces)), key=lambda i: len(pieces[i]))
+        emissions: list[np.ndarray | None] = [None] * len(pieces)
+        params: dict = {}
+        for start in range(0, len(order), batch_size):
+            part = order[start : start + batch_size]
+            scored, params = self._emissions([pieces[i] for i in part])
+            for i, em in zip(part, scored, strict=True):
+                emissions[i] = em
         itos, out = self.tags, []
         for em in emissions:
             em = em.astype(np.float64)
@@ -156,7 +164,9 @@ class TextTagger:
         if nbest > 1:
             # one window only: the sequences of a longer sentence would multiply across its windows
             whole = [i for i, k in enumerate(keep) if 0 < len(k) <= MAX_TOKENS]
-            alternatives = self._nbest([[sentences[i][j] for j in keep[i]] for i in whole], nbest) if whole else []
+            alternatives = (
+                self._nbest([[sentences[i][j] for j in keep[i]] for i in whole], nbest, batch_size) if whole else []
+            )
             found = dict(zip(whole, alternatives))
             for i, res in enumerate(results):
                 paths = found.get(i) or [(res["tags"], None)]
