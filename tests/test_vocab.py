@@ -42,3 +42,14 @@ def test_the_character_memo_stays_bounded_and_right(monkeypatch):
     for word in words * 2:
         assert v.char_ids(word) == v.chars.encode(word)
         assert len(v._char_cache) <= 3
+
+
+def test_a_synonym_is_found_whatever_the_spaces_case_and_unicode_form_of_the_text():
+    from tests.helpers import tiny_vocabs
+
+    v = tiny_vocabs()
+    v.synonyms = {"new york": "NYC", "são paulo": "SAO"}
+    for text in ("new york", "New  York", "new\u00a0york", "new\tyork", "NEW YORK"):
+        assert v.value_of(text) == "NYC", text
+    assert v.value_of("Sa\u0303o Paulo") == v.value_of("São Paulo") == "SAO"  # decomposed and composed
+    assert v.value_of("newyork") == "newyork"  # not a synonym: the text as written

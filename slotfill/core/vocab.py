@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from slotfill.core.lexicon import Lexicon
+from slotfill.core.tokenize import normalize
 
 PAD = "<pad>"
 UNK = "<unk>"
@@ -180,5 +181,17 @@ class Vocabularies:
         )
 
     def value_of(self, text: str) -> str:
-        """The value answered for an entity's text: its synonym's, else the text itself."""
-        return self.synonyms.get(text.lower(), text) if self.synonyms else text
+        """The value answered for an entity's text: its synonym's, else the text itself. Texts are
+        compared as the model reads them (:func:`synonym_key`): ``new  york`` and ``NEW\u00a0York``
+        are ``new york``'s."""
+        if not self.synonyms:
+            return text
+        if getattr(self, "_keyed_from", None) is not self.synonyms:  # the dict may be replaced after loading
+            self._keyed = {synonym_key(k): v for k, v in self.synonyms.items()}
+            self._keyed_from = self.synonyms
+        return self._keyed.get(synonym_key(text), text)
+
+
+def synonym_key(text: str) -> str:
+    """An entity text as its words normalised, one space apart (how synonyms are looked up)."""
+    return " ".join(normalize(w) for w in text.split())

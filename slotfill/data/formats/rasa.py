@@ -34,7 +34,7 @@ from pathlib import Path
 
 from slotfill.core.entities import bad_name, entity_label, entity_parts
 from slotfill.core.lexicon import MAX_ENTRY_TOKENS, entry_tokens
-from slotfill.core.vocab import rasa_intent
+from slotfill.core.vocab import rasa_intent, synonym_key
 from slotfill.data.formats.base import Record, align_spans, intent_of, read_text, text_and_spans
 from slotfill.errors import DataError
 
@@ -71,7 +71,7 @@ class _Synonyms:
         self.lines: dict[str, int] = {}
 
     def add(self, text: str, value: str, line: int) -> None:
-        key = text.strip().lower()
+        key = synonym_key(text)  # as the model looks it up: "New  York" is "new york"
         if text.strip() == value.strip() and key not in self.values:  # as Rasa: "denver" -> "Denver" is one
             return
         if key in self.values and self.values[key] != value:
