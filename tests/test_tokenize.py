@@ -46,6 +46,16 @@ def test_normalize_is_nfc_lowercase_and_plain_apostrophes():
     assert normalize("Caf\u0065\u0301") == normalize("CAF\u00c9") == "caf\u00e9"
     assert normalize("What’s") == "what's"
     assert normalize("Boston") == "boston"
+    assert normalize("İstanbul") == normalize("ISTANBUL") == "istanbul"  # not "i" and a combining dot
+
+
+def test_a_dotted_capital_i_matches_the_lexicon_as_typed_any_case():
+    from slotfill.core.lexicon import Lexicon
+
+    lex = Lexicon({"city": ["istanbul", "i\u0307zmir"]})  # the shipped lists hold dotted forms too
+    for typed in ("İstanbul", "istanbul", "ISTANBUL"):
+        assert lex.lists("city", [normalize(typed)]), typed
+    assert lex.lists("city", [normalize("İzmir")]) and lex.lists("city", [normalize("izmir")])
 
 
 def test_combining_marks_and_variation_selectors_stay_in_their_word():

@@ -36,7 +36,7 @@ def _invisible(ch: str) -> bool:
 
 
 def normalize(token: str) -> str:
-    """The form a token is looked up in: NFC, lower-cased, typographic apostrophe as ``'``, without
+    """The form a token is looked up in: NFC, lower-cased (``İ`` as ``i``), typographic apostrophe as ``'``, without
     invisible characters (so ``bos<ZWSP>ton`` is ``boston`` in training data and typed text alike).
 
     The one normalisation of text: vocabularies are built from it and word and character
@@ -45,7 +45,8 @@ def normalize(token: str) -> str:
     if token.isascii() and token.isprintable():  # the common case, and NFC leaves ASCII unchanged
         return token.lower()
     token = "".join(ch for ch in token if not _invisible(ch))
-    return unicodedata.normalize("NFC", token).lower().replace("’", "'")
+    # "İ".lower() is "i" and a combining dot: "İstanbul" would not be "istanbul" (words, lexicons)
+    return unicodedata.normalize("NFC", token).lower().replace("i\u0307", "i").replace("’", "'")
 
 
 def _marks_as_one(text: str) -> str:
