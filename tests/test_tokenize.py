@@ -84,3 +84,12 @@ def test_invisible_characters_stay_inside_their_word_as_in_whitespace_split_data
         assert [t.text for t in tokens] == ["fly", "to", "boston"], repr(mark)
         assert text[tokens[2].start : tokens[2].end] == f"bos{mark}ton"
         assert normalize(f"bos{mark}ton") == "boston"  # what training data's token becomes
+
+
+def test_invisible_characters_at_a_tokens_edges_stay_outside_its_offsets():
+    text = "flights from \u200bboston\u200d to \ufeffdenver"
+    toks = tokenize(text)
+    assert [t.text for t in toks] == ["flights", "from", "boston", "to", "denver"]
+    assert [text[t.start : t.end] for t in toks][2:] == ["boston", "to", "denver"]  # what a span's text shows
+    assert tokenize("bos\u200bton")[0].text == "boston"  # inside a word: kept in its span, dropped from its form
+    assert tokenize("\u200b \u200b") == []  # nothing visible, nothing to tag

@@ -58,5 +58,17 @@ def _marks_as_one(text: str) -> str:
 
 
 def tokenize(text: str) -> list[Token]:
-    """Split raw text into normalised tokens with offsets into ``text``."""
-    return [Token(normalize(text[s:e]), s, e) for s, e in (m.span() for m in TOKEN_RE.finditer(_marks_as_one(text)))]
+    """Split raw text into normalised tokens with offsets into ``text``; invisible characters at a
+    token's edges are left outside it (``<ZWSP>boston`` is ``boston`` in the text a span shows too)."""
+    spans = (m.span() for m in TOKEN_RE.finditer(_marks_as_one(text)))
+    if text.isascii() and text.isprintable():  # the common case: nothing invisible
+        return [Token(normalize(text[s:e]), s, e) for s, e in spans]
+    tokens = []
+    for s, e in spans:
+        while s < e and _invisible(text[s]):
+            s += 1
+        while e > s and _invisible(text[e - 1]):
+            e -= 1
+        if s < e:
+            tokens.append(Token(normalize(text[s:e]), s, e))
+    return tokens
