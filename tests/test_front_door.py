@@ -163,6 +163,8 @@ CASES = [
     (["predict", "ckpt={model}", "--resolve", "hi"], 2, "--resolve goes with --cfg"),
     (["predict", "ckpt={model}", "-m", "--cfg", "job", "hi"], 2, "give one of --run, --multirun, --cfg, --info"),
     (["predict", "--version"], 0, "slotfill 0."),  # slotfill's, not Hydra's
+    # a path is read as written, whatever Hydra's grammar makes of , [ ( ' and spaces
+    (["predict", "ckpt={tmp}/it's a,b [1] (x)/model.pt", "hi"], 2, "it's a,b [1] (x)/model.pt: checkpoint not found"),
     (["serve", "ckpt={model}", "log_level=loud"], 2, "log_level=loud: choose one of critical"),
     (["serve", "ckpt={model}", "port=-5"], 2, "port"),
     (["serve", "ckpt={model}", "precision=int8"], 2, "precision=int8 needs backend=onnx"),

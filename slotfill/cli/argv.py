@@ -12,7 +12,11 @@ _OVERRIDE = re.compile(r"^[+~]{0,2}[A-Za-z_][\w.@/-]*=")
 # Hydra's flags that take a value: the value is not a sentence to tag
 VALUE_FLAGS = ("--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd")
 INFO_CHOICES = ("all", "config", "defaults", "defaults-tree", "plugins", "searchpath")
-PATH_KEYS = ("ckpt", "input", "output", "split_dir", "data.path", "resume", "init_from", "train.distill_from")
+PATH_KEYS = (
+    *("ckpt", "input", "output", "split_dir", "resume", "init_from", "train.distill_from"),
+    *("data.path", "data.train", "data.valid", "data.test"),
+)
+_GRAMMAR = re.compile(r"""[=,\[\]{}()'"\\\s]""")  # what Hydra's override grammar would read as its own
 
 
 def _words(argv: list[str]) -> list[tuple[str, list[str]]]:
@@ -106,12 +110,15 @@ def extract_texts(argv: list[str]) -> tuple[list[str], list[str]]:
 
 
 def quote_paths(argv: list[str], keys: tuple[str, ...] = PATH_KEYS) -> list[str]:
-    """Quote path values that hold ``=`` (``ckpt=.../epoch=09-val_f1=89.63.ckpt``), which Hydra's
-    override grammar would reject; values already quoted, or holding a quote, are left alone."""
+    """Quote path values holding characters Hydra's override grammar reads as its own (``=`` in
+    ``ckpt=.../epoch=09-val_f1=89.63.ckpt``, ``,`` ``[`` ``{`` ``(`` quotes, spaces): the path is read as
+    written; values the user quoted already are left alone."""
     out = []
     for arg in argv:
         key, sep, value = arg.partition("=")
-        if sep and key.lstrip("+") in keys and "=" in value and value[:1] not in ("'", '"') and "'" not in value:
+        if sep and key.lstrip("+") in keys and value[:1] not in ("'", '"') and _GRAMMAR.search(value):
+            # in Hydra's quoted strings only a quote, and backslashes before a quote or the end, are escaped
+            value = re.sub(r"(\\+)(?='|$)", lambda m: m.group(1) * 2, value).replace("'", "\\'")
             arg = f"{key}='{value}'"
         out.append(arg)
     return out
