@@ -163,6 +163,8 @@ CASES = [
     (["predict", "ckpt={model}", "--resolve", "hi"], 2, "--resolve goes with --cfg"),
     (["predict", "ckpt={model}", "-m", "--cfg", "job", "hi"], 2, "give one of --run, --multirun, --cfg, --info"),
     (["predict", "--version"], 0, "slotfill 0."),  # slotfill's, not Hydra's
+    (["shell", "ckpt={model}", "flights to boston"], 2, "'flights to boston': settings are key=value (shell reads"),
+    (["export", "ckpt={model}", "hello"], 2, "'hello': settings are key=value"),
     # a path is read as written, whatever Hydra's grammar makes of , [ ( ' and spaces
     (["predict", "ckpt={tmp}/it's a,b [1] (x)/model.pt", "hi"], 2, "it's a,b [1] (x)/model.pt: checkpoint not found"),
     (["serve", "ckpt={model}", "log_level=loud"], 2, "log_level=loud: choose one of critical"),

@@ -179,6 +179,13 @@ def hydra_argv(name: str, argv: list[str]) -> tuple[list[str], list[str]]:
     texts: list[str] = []
     if name == "predict":
         texts, argv = extract_texts(argv)
+    else:
+        words, _ = extract_texts([a for a in argv if not a.startswith("text=")])
+        if words:  # else Hydra's parser words: "missing EQUAL at '<EOF>'", "LexerNoViableAltException"
+            where = "shell reads sentences from standard input; " if name == "shell" else ""
+            raise ConfigError(
+                f'{words[0]!r}: settings are key=value ({where}to tag a sentence: slotfill predict ckpt=... "...")'
+            )
     argv = quote_paths(argv)
     if name == "train":
         _check_resume_folder(argv)
