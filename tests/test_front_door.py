@@ -165,6 +165,8 @@ CASES = [
     (["predict", "--version"], 0, "slotfill 0."),  # slotfill's, not Hydra's
     (["shell", "ckpt={model}", "flights to boston"], 2, "'flights to boston': settings are key=value (shell reads"),
     (["export", "ckpt={model}", "hello"], 2, "'hello': settings are key=value"),
+    (["predict", "-m", "ckpt={model}", "nbest=1,2", "hi"], 2, "slotfill predict runs once (a sweep would leave"),
+    (["serve", "ckpt={model}", "port=1,2", "--multirun"], 2, "serve would never reach its second run"),
     # a path is read as written, whatever Hydra's grammar makes of , [ ( ' and spaces
     (["predict", "ckpt={tmp}/it's a,b [1] (x)/model.pt", "hi"], 2, "it's a,b [1] (x)/model.pt: checkpoint not found"),
     (["serve", "ckpt={model}", "log_level=loud"], 2, "log_level=loud: choose one of critical"),

@@ -176,6 +176,11 @@ def hydra_argv(name: str, argv: list[str]) -> tuple[list[str], list[str]]:
         check_flags(argv)
     except SlotfillError as e:
         raise ConfigError(f"{e} (slotfill {name} --help)") from None
+    if name in NO_SWEEPS and any(a in ("-m", "--multirun") or a.lstrip("+") == "hydra.mode=MULTIRUN" for a in argv):
+        raise ConfigError(
+            f"slotfill {name} runs once (a sweep would leave multirun/ folders"
+            f"{', and serve would never reach its second run' if name == 'serve' else ''}): run it once per setting"
+        )
     texts: list[str] = []
     if name == "predict":
         texts, argv = extract_texts(argv)
@@ -287,6 +292,7 @@ def run_command(name: str, argv: list[str]) -> int:
     return 0
 
 
+NO_SWEEPS = {"predict", "shell", "export", "serve"}  # commands with no run folder of their own: no -m
 SWEEPS_IN_CONFIG = {"train"}  # commands whose config files may ask for a sweep themselves (hydra.mode: MULTIRUN)
 
 
