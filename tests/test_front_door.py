@@ -177,6 +177,7 @@ CASES = [
     (["data", "check", "data=sample"], 0, "data check: sample"),
     (["data", "check", "data=nosuch"], 2, "data=nosuch: no such data set (choose one of atis, atis_hub, sample"),
     (["data", "check", "data=sample", "--rare", "-3"], 2, "--rare -3: a number of times, 1 or more"),
+    (["data", "check", "data=sample", "--jsn"], 2, "unrecognized arguments: --jsn (slotfill data check --help)"),
     (["convert", "data/sample", "{tmp}/o", "--to", "xml"], 2, "argument --to: invalid choice: 'xml'"),
     (["plot", "{tmp}"], 2, "no epochs logged"),
     (["compare", "{tmp}"], 2, "not a run folder"),

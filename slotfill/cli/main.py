@@ -223,5 +223,8 @@ def main(argv: list[str] | None = None) -> int:
 
 @friendly_errors
 def _run_argparse(argv: list[str]) -> int:
-    args = parser().parse_args(argv)
+    args, extras = parser().parse_known_args(argv)
+    if extras:  # named with the command's own help, not the top level's
+        command = " ".join(filter(None, (args.command, getattr(args, "data_command", None))))
+        raise ConfigError(f"unrecognized arguments: {' '.join(extras)} (slotfill {command} --help)")
     return int(args.func(args) or 0)
