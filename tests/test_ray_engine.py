@@ -503,7 +503,8 @@ def test_cli_errors_come_before_ray_starts(tiny_model_file, tmp_path, capsys):
 @pytest.mark.slow
 def test_two_actors_give_the_records_of_plain_predict(trained_sample, tmp_path):
     """A few thousand lines in four files (text, jsonl, parquet, a folder) through 2 local actors, each
-    file read by the actors in the byte ranges (parquet: row ranges) the driver found."""
+    file read by the actors in the byte ranges (parquet: row ranges) the driver found. A bad line in a
+    fifth file stops the first run in one line; fixed, the run is resumed (two Ray starts in all)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -518,6 +519,8 @@ def test_two_actors_give_the_records_of_plain_predict(trained_sample, tmp_path):
     (inputs / "more" / "b.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in lines[half:]))
     few = lines[: PREDICT_CHUNK + 300]  # two chunks, over row groups of 700 rows
     pq.write_table(pa.table({"text": few}), inputs / "c.parquet", row_group_size=700)
+    bad = inputs / "d.txt"
+    bad.write_bytes(b"flights to boston\nfrom \xff denver\n")
     ckpt = trained_sample["model_file"]
 
     on_ray = [
@@ -529,48 +532,41 @@ def test_two_actors_give_the_records_of_plain_predict(trained_sample, tmp_path):
         "batch_size=128",
         "ray.shard_rows=1000",
     ]
+    # a bad line is found by the actor that reads it: one line naming its file and line, as plain predict says it
     proc = run_script("predict.py", on_ray, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    chunks = sum(-(-n // PREDICT_CHUNK) for n in (half + 1, len(few), len(lines) - half))
-    planned = f"ray: {len(lines) + 1 + len(few):,} lines in 3 files, {chunks} chunks to tag"
+    counts = (half + 1, len(few), 2, len(lines) - half)  # a.txt, c.parquet, d.txt, more/b.jsonl: the files' order
+    chunks = sum(-(-n // PREDICT_CHUNK) for n in counts)
+    planned = f"ray: {sum(counts):,} lines in 4 files, {chunks} chunks to tag"
     assert planned in proc.stderr and "read by Ray tasks" not in proc.stderr
+    said = [line for line in proc.stderr.splitlines() if not line.startswith("ray: ")]  # the progress lines
+    assert proc.returncode == 2 and said == [f"error: {bad}:2: not valid UTF-8 (byte 0xff at column 6)"], proc.stderr
+    assert not ray_record.is_finished(tmp_path / "out")
+
+    # the file fixed, the run is finished: the fixed file (none of its chunks done) is tagged in full; a shard
+    # written but never recorded (the driver stopped first) is tagged again, once; a stray one does not survive
+    bad.write_text("flights to boston\nfrom denver\n")
+    done = tmp_path / "out" / "_done.jsonl"
+    recorded = done.read_text().splitlines()
+    done.write_text("".join(line + "\n" for line in recorded[:-1]))
+    stray = tmp_path / "out" / "part-00099-0000000001.jsonl"
+    stray.write_text(json.dumps({"source": "elsewhere", "line": 1}) + "\n")
+    proc = run_script("predict.py", [*on_ray, "ray.resume=true"], timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
     records = read_back(tmp_path / "out")
     shards = sorted(p.name for p in (tmp_path / "out").glob("part-*.jsonl"))
     assert shards == [
-        f"part-{f:05d}-{first:010d}.jsonl"
-        for f, n in ((0, half + 1), (1, len(few)), (2, len(lines) - half))
-        for first in range(1, n + 1, PREDICT_CHUNK)
+        f"part-{f:05d}-{first:010d}.jsonl" for f, n in enumerate(counts) for first in range(1, n + 1, PREDICT_CHUNK)
     ]
-    assert not list((tmp_path / "out").glob("*.partial"))
+    assert not list((tmp_path / "out").glob("*.partial")) and not stray.exists()
 
     from slotfill.cli.jobs import predict  # plain predict, in this process
 
     plain = []
-    for source in (inputs / "a.txt", inputs / "more" / "b.jsonl", inputs / "c.parquet"):  # plain reads them alike
+    for source in (inputs / "a.txt", inputs / "more" / "b.jsonl", inputs / "c.parquet", bad):  # read alike
         out = tmp_path / f"plain-{source.name}"
         args = [f"ckpt={ckpt}", f"input={source}", "format=jsonl", "batch_size=128", f"output={out}"]
         predict(compose_config(args, tmp_path, config_name="predict"))
         lines_out = out.read_text().splitlines()
         plain += [{"source": str(source.resolve()), "line": n, **json.loads(r)} for n, r in enumerate(lines_out, 1)]
-    assert len(records) == len(lines) + 1 + len(few)
+    assert len(records) == sum(counts)
     assert records == sorted(plain, key=lambda r: (r["source"], r["line"]))
-
-    # stopped before the driver recorded its last shard: resumed, that shard's chunks are tagged again, once
-    done = tmp_path / "out" / "_done.jsonl"
-    recorded = done.read_text().splitlines()
-    done.write_text("\n".join(recorded[:-1]) + "\n")
-    stray = tmp_path / "out" / "part-00099-0000000001.jsonl"  # written, never recorded: must not survive
-    stray.write_text(json.dumps({"source": "elsewhere", "line": 1}) + "\n")
-    again = [*on_ray, "ray.resume=true"]
-    proc = run_script("predict.py", again, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert f"resuming: {len(records) - json.loads(recorded[-1])['rows']:,} sentences" in proc.stderr
-    assert read_back(tmp_path / "out") == records and not stray.exists()
-
-    # a bad line is found by the actor that reads it: one line naming its file and line, as plain predict says it
-    bad = tmp_path / "bad.txt"
-    bad.write_bytes(b"flights to boston\nfrom \xff denver\n")
-    args = [f"ckpt={ckpt}", "engine=ray", f"input={bad}", f"output={tmp_path}/bad", "ray.concurrency=1"]
-    proc = run_script("predict.py", args, timeout=600)
-    said = [line for line in proc.stderr.splitlines() if not line.startswith("ray: ")]  # the progress lines
-    assert proc.returncode == 2 and said == [f"error: {bad}:2: not valid UTF-8 (byte 0xff at column 6)"], proc.stderr
