@@ -156,3 +156,5 @@ def test_train_settings_that_would_break_mid_run_are_refused_before(overrides, p
     with pytest.raises(ConfigError, match=problem):
         check_train(compose_config(overrides, tmp_path))
     check_train(compose_config(["trainer.max_epochs=-1", "+trainer.max_steps=100", "train.lr_decay=cosine"], tmp_path))
+    if "check_val" in overrides[0] or "crf" in overrides[0]:  # a run begun before the check still resumes
+        check_train(compose_config([*overrides, f"resume={tmp_path}"], tmp_path))

@@ -165,6 +165,7 @@ CASES = [
     (["predict", "--version"], 0, "slotfill 0."),  # slotfill's, not Hydra's
     (["shell", "ckpt={model}", "flights to boston"], 2, "'flights to boston': settings are key=value (shell reads"),
     (["export", "ckpt={model}", "hello"], 2, "'hello': settings are key=value"),
+    (["evaluate", "{model}", "data=sample"], 2, "model.pt: settings are key=value: give ckpt="),  # a path, no key
     (["predict", "-m", "ckpt={model}", "nbest=1,2", "hi"], 2, "slotfill predict runs once (a sweep would leave"),
     (["serve", "ckpt={model}", "port=1,2", "--multirun"], 2, "serve would never reach its second run"),
     # a path is read as written, whatever Hydra's grammar makes of , [ ( ' and spaces
@@ -179,6 +180,10 @@ CASES = [
     (["data", "check", "data=sample", "--rare", "-3"], 2, "--rare -3: a number of times, 1 or more"),
     (["data", "check", "data=sample", "--jsn"], 2, "unrecognized arguments: --jsn (slotfill data check --help)"),
     (["convert", "data/sample", "{tmp}/o", "--to", "xml"], 2, "argument --to: invalid choice: 'xml'"),
+    (["convert", "data/sample", "{tmp}/o", "--to", "conl"], 2, "--to: invalid choice: 'conl': did you mean 'conll'?"),
+    (["trian", "data=sample"], 2, "invalid choice: 'trian': did you mean 'train'?"),
+    (["convert", "data/sample", "{tmp}/o", "--to", "conl"], 2, "invalid choice: 'conl': did you mean 'conll'?"),
+    (["trian", "data=sample"], 2, "invalid choice: 'trian': did you mean 'train'?"),
     (["plot", "{tmp}"], 2, "no epochs logged"),
     (["compare", "{tmp}"], 2, "not a run folder"),
     (["ensemble", "{model}", "-o", "{tmp}/ens.pt"], 2, "an ensemble needs at least 2 models"),

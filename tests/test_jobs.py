@@ -169,6 +169,7 @@ def test_predict_gives_the_same_output_with_chunks_tagged_at_once(tiny_model_fil
         (["input=file:///tmp/in.txt"], "plain predict reads a local file; engine=ray reads URLs"),
         (["input=/dev/null"], "input=/dev/null: not a regular file (a pipe or a device): send it on standard input"),
         (["engine=ray", "input=TMP", "output=TMP/out", "workers=banana"], "workers='banana'"),  # not ignored
+        (["engine=ray", "input=TMP", "output=TMP/out", "workers=4"], "workers=4: plain predict's; engine=ray runs"),
     ],
 )
 def test_predict_settings_are_checked_before_any_work(tiny_model_file, tmp_path, monkeypatch, overrides, message):

@@ -80,14 +80,15 @@ def test_offline_without_a_local_copy_is_one_line(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
     env["SLOTFILL_DATA_DIR"] = str(tmp_path / "none")
     proc = subprocess.run(
-        [sys.executable, "-m", "slotfill", "data", "check", "data=snips"],
-        cwd=tmp_path,  # ../shared/data does not exist from here
+        # a benchmark no folder holds (../shared/data is found from any folder, beside the checkout too)
+        [sys.executable, "-m", "slotfill", "data", "check", "data=snips", "data.benchmark=snips_elsewhere"],
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=120,
         env=env,
     )
-    one_line_error(proc, "snips: no local copy")
+    one_line_error(proc, "snips_elsewhere: no local copy")
     assert "offline" in proc.stderr and "data.path=" in proc.stderr and "SLOTFILL_DATA_DIR" in proc.stderr
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from slotfill.cli.argv import extract_texts, quote_paths, resume_argv, torchrun_argv
+from slotfill.cli.argv import extract_texts, last_value, quote_paths, resume_argv, torchrun_argv
 from slotfill.cli.exits import one_line
 from slotfill.errors import SlotfillError
 from tests.conftest import SHARED
@@ -51,6 +51,28 @@ def test_checkpoint_paths_with_equals_signs_are_quoted_for_hydra():
         "split=test",
         "ckpt='a=b'",
     ]
+
+
+def test_paths_are_read_as_written_and_hydras_own_forms_pass_through():
+    """Compose-checked: each value quote_paths writes reads back in Hydra's grammar as the path typed."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parse = OverridesParser.create().parse_override
+    for typed, path in (
+        ("ckpt=/tmp/it's a,b [1] (x)/m.pt", "/tmp/it's a,b [1] (x)/m.pt"),
+        ("ckpt=/tmp/my\\ dir/m.pt", "/tmp/my dir/m.pt"),  # escaped for Hydra by hand: as Hydra reads it
+        ("ckpt=/tmp/a\\,b.pt", "/tmp/a,b.pt"),
+        ("model.lexicons.city=/tmp/a b.txt", "/tmp/a b.txt"),
+        ("hydra.run.dir=/tmp/my run,1", "/tmp/my run,1"),
+    ):
+        (quoted,) = quote_paths([typed])
+        assert parse(quoted).value() == path, quoted
+    swept = quote_paths(["-m", "ckpt=/a/m.pt,/b b/m.pt", "data.path=glob(/x/*)"])
+    assert [v.text for v in parse(swept[1]).sweep_iterator()] == ["/a/m.pt", "/b b/m.pt"]  # a sweep still
+    assert swept[2] == "data.path=glob(/x/*)"  # Hydra's sweep function, as given
+    assert extract_texts(["~model.lexicons", "+model.lexicons={city: a.txt}"])[0] == []  # a delete is no text
+    assert last_value(quote_paths(["resume=/tmp/bob's run"]), "resume") == "/tmp/bob's run"
+    assert resume_argv(quote_paths(["resume=/tmp/bob's run"]))[1] == "hydra.run.dir='/tmp/bob\\'s run'"
 
 
 def _train(args, out, timeout=240):

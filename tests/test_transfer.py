@@ -60,5 +60,7 @@ def test_lexicon_types_the_model_file_lacks_are_one_line_not_a_size_mismatch():
     vocabs = tiny_vocabs(lexicon=True)
     vocabs.lexicon = Lexicon({**{t: vocabs.lexicon.entries[t] for t in vocabs.lexicon.types}, "airline": ["klm"]})
     target = SlotModel(source.config, vocabs)
-    with pytest.raises(CheckpointError, match=r"init_from: the new training data's lexicon types \(airline: Rasa"):
+    with pytest.raises(CheckpointError, match=r"the new training data adds airline \(Rasa lookup tables\?\)"):
         init_from(target, source)
+    with pytest.raises(CheckpointError, match=r"it lacks the model file's airline"):  # the other way round
+        init_from(SlotModel(source.config, source.vocabs), target)  # the model file has airline, the data not

@@ -8,13 +8,13 @@ from pathlib import Path
 
 from slotfill.errors import SlotfillError
 
-_OVERRIDE = re.compile(r"^[+~]{0,2}[A-Za-z_][\w.@/-]*=")
+_OVERRIDE = re.compile(r"^(?:[+~]{0,2}[A-Za-z_][\w.@/-]*=|~[A-Za-z_][\w.@/-]*$)")  # key=value, or ~key (delete)
 # Hydra's flags that take a value: the value is not a sentence to tag
 VALUE_FLAGS = ("--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd")
 INFO_CHOICES = ("all", "config", "defaults", "defaults-tree", "plugins", "searchpath")
 PATH_KEYS = (
     *("ckpt", "input", "output", "split_dir", "resume", "init_from", "train.distill_from"),
-    *("data.path", "data.train", "data.valid", "data.test"),
+    *("data.path", "data.train", "data.valid", "data.test", "hydra.run.dir", "hydra.sweep.dir"),
 )
 _GRAMMAR = re.compile(r"""[=,\[\]{}()'"\\\s]""")  # what Hydra's override grammar would read as its own
 
@@ -25,7 +25,10 @@ def _words(argv: list[str]) -> list[tuple[str, list[str]]]:
     words: list[tuple[str, list[str]]] = []
     args = iter(argv)
     for arg in args:
-        if arg in VALUE_FLAGS or arg == "--experimental-rerun":
+        flag, eq, value = arg.partition("=")
+        if eq and flag in VALUE_FLAGS:  # --cfg=job: the flag and its value in one word
+            words.append(("flag", [flag, value]))
+        elif arg in VALUE_FLAGS or arg == "--experimental-rerun":
             value = next(args, None)
             words.append(("flag", [arg] if value is None else [arg, value]))
         elif arg in INFO_CHOICES and words and words[-1][1] in (["--info"], ["-i"]):
@@ -72,9 +75,17 @@ def check_flags(argv: list[str]) -> None:
 
 
 def last_value(argv: list[str], key: str) -> str | None:
-    """What the last ``key=VALUE`` (or ``+key=VALUE``) of a command line gives, quotes dropped; None if none."""
-    values = [a.split("=", 1)[1].strip("'\"") for a in argv if a.lstrip("+").startswith(f"{key}=")]
-    return values[-1] if values else None
+    """What the last ``key=VALUE`` (or ``+key=VALUE``) of a command line gives, as Hydra reads one quoted
+    string (quotes dropped, escapes undone: ``'bob\\'s run'`` is ``bob's run``); None if none."""
+    values = [a.split("=", 1)[1] for a in argv if a.lstrip("+").startswith(f"{key}=")]
+    return _unquoted(values[-1]) if values else None
+
+
+def _unquoted(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        inner = re.sub(r"\\(['\"])", r"\1", value[1:-1])
+        return re.sub(r"(\\+)$", lambda m: m.group(1)[: len(m.group(1)) // 2], inner)
+    return value.strip("'\"")
 
 
 def unknown_flags(argv: list[str]) -> list[str]:
@@ -109,17 +120,36 @@ def extract_texts(argv: list[str]) -> tuple[list[str], list[str]]:
     return texts, rest
 
 
+_ESCAPED = re.compile(r"""\\([\\ ,=:()\[\]{}\t'"])""")  # Hydra's escapes outside quotes: '/tmp/my\ dir'
+_SWEEP_FUNCTION = re.compile(r"^(?:glob|choice|range|interval|tag|sort|shuffle)\(")
+
+
+def _quoted(value: str) -> str:
+    """``value`` as one quoted Hydra string: inside quotes only a quote, and backslashes before a
+    quote or the end, are escaped."""
+    value = _ESCAPED.sub(r"\1", value)  # what the user escaped for Hydra, as Hydra would have read it
+    return "'" + re.sub(r"(\\+)(?='|$)", lambda m: m.group(1) * 2, value).replace("'", "\\'") + "'"
+
+
+def is_path_key(key: str, keys: tuple[str, ...] = PATH_KEYS) -> bool:
+    return key in keys or key.startswith("model.lexicons.")
+
+
 def quote_paths(argv: list[str], keys: tuple[str, ...] = PATH_KEYS) -> list[str]:
     """Quote path values holding characters Hydra's override grammar reads as its own (``=`` in
     ``ckpt=.../epoch=09-val_f1=89.63.ckpt``, ``,`` ``[`` ``{`` ``(`` quotes, spaces): the path is read as
-    written; values the user quoted already are left alone."""
+    written; values the user quoted already are left alone. In a sweep (``-m``), a comma separates
+    paths (each quoted) and a sweep function (``glob(...)``) is Hydra's."""
+    sweep = any(a in ("-m", "--multirun") or a.lstrip("+") == "hydra.mode=MULTIRUN" for a in argv)
     out = []
     for arg in argv:
         key, sep, value = arg.partition("=")
-        if sep and key.lstrip("+") in keys and value[:1] not in ("'", '"') and _GRAMMAR.search(value):
-            # in Hydra's quoted strings only a quote, and backslashes before a quote or the end, are escaped
-            value = re.sub(r"(\\+)(?='|$)", lambda m: m.group(1) * 2, value).replace("'", "\\'")
-            arg = f"{key}='{value}'"
+        if sep and is_path_key(key.lstrip("+"), keys) and value[:1] not in ("'", '"') and _GRAMMAR.search(value):
+            if not sweep:
+                arg = f"{key}={_quoted(value)}"
+            elif not _SWEEP_FUNCTION.match(value):
+                paths = re.split(r"(?<!\\),", value)  # an escaped comma is a comma in a path
+                arg = f"{key}={','.join(_quoted(v) for v in paths)}"
         out.append(arg)
     return out
 
@@ -145,7 +175,7 @@ def resume_argv(argv: list[str]) -> list[str]:
         )
     extra = []
     if not any(a.startswith("hydra.run.dir=") for a in argv):
-        extra.append(f"hydra.run.dir='{folder}'" if "'" not in folder else f"hydra.run.dir={folder}")
+        extra.append(f"hydra.run.dir={_quoted(folder)}")
     if not any(a.startswith("hydra.output_subdir=") for a in argv):
         extra.append("hydra.output_subdir=null")
     return [*argv, *extra]

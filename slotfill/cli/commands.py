@@ -187,6 +187,9 @@ def hydra_argv(name: str, argv: list[str]) -> tuple[list[str], list[str]]:
     else:
         words, _ = extract_texts([a for a in argv if not a.startswith("text=")])
         if words:  # else Hydra's parser words: "missing EQUAL at '<EOF>'", "LexerNoViableAltException"
+            if Path(words[0]).exists():  # a model or data path typed without its key
+                key = "data.path" if name == "train" else "ckpt"
+                raise ConfigError(f"{words[0]}: settings are key=value: give {key}={words[0]}")
             where = "shell reads sentences from standard input; " if name == "shell" else ""
             raise ConfigError(
                 f'{words[0]!r}: settings are key=value ({where}to tag a sentence: slotfill predict ckpt=... "...")'

@@ -16,8 +16,10 @@ User errors print one line and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
+import re
 import signal
 import sys
 from collections.abc import Callable
@@ -61,12 +63,13 @@ def add_convert(sub: argparse._SubParsersAction) -> None:
 
 
 def _data_check(args: argparse.Namespace) -> int:
+    from slotfill.cli.argv import quote_paths
     from slotfill.data.check import check, render
     from slotfill.data.load import data_config, load_splits
 
     if args.rare < 1:
         raise ConfigError(f"--rare {args.rare}: a number of times, 1 or more")
-    splits, name = load_splits(data_config(args.overrides))
+    splits, name = load_splits(data_config(quote_paths(args.overrides)))  # paths read as train reads them
     report = check(splits, name, rare=args.rare)
     print(json.dumps(report.to_dict(), indent=1) if args.json else render(report), end="" if not args.json else "\n")
     failed = report.errors or (args.strict and report.warnings)
@@ -172,6 +175,13 @@ class _Parser(argparse.ArgumentParser):
     """argparse, its mistakes said in one line (its own way is the usage, then the error)."""
 
     def error(self, message: str) -> NoReturn:
+        found = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if found:  # "slotfill trian": the one it was probably meant to be, first
+            choices = re.findall(r"'?([^',\s]+)'?", found.group(2))
+            close = difflib.get_close_matches(found.group(1), choices, n=1)
+            if close:
+                said = f"invalid choice: {found.group(1)!r}: did you mean {close[0]!r}? (choose from {found.group(2)})"
+                message = message[: found.start()] + said + message[found.end() :]
         raise ConfigError(f"{message} ({self.prog} --help)")
 
 

@@ -120,6 +120,23 @@ def check_train(cfg: DictConfig) -> None:
             "trainer.max_epochs=-1: a learning-rate schedule (train.lr_decay, train.warmup_steps) needs an end: "
             "give trainer.max_epochs or trainer.max_steps"
         )
+    if str(cfg.monitor) not in MONITORS:
+        raise ConfigError(f"monitor={cfg.monitor}: choose one of {', '.join(MONITORS)}")
+    for split, why in (("train", "nothing would be trained"), ("val", "validation selects the checkpoint")):
+        key = f"trainer.limit_{split}_batches"
+        value = OmegaConf.select(cfg, key)
+        if value is not None and not isinstance(value, bool) and isinstance(value, (int, float)) and value <= 0:
+            raise ConfigError(f"{key}={value}: {why}; give a fraction above 0 or a number of batches")
+    if not cfg.get("resume"):  # a run begun before these checks resumes as it began: its epochs are kept
+        _check_new_run(cfg)
+    if cfg.get("init_from") and not cfg.get("resume"):  # resumed: the run's own record (resume_argv refuses a new one)
+        existing_checkpoint(cfg, "init_from")
+    if OmegaConf.select(cfg, "train.distill_from"):
+        existing_checkpoint(cfg, "train.distill_from")
+
+
+def _check_new_run(cfg: DictConfig) -> None:
+    """Settings a new run may not start with: they would be ignored, or break it later."""
     smoothing = OmegaConf.select(cfg, "model.label_smoothing")
     if OmegaConf.select(cfg, "model.crf") and isinstance(smoothing, int | float) and smoothing > 0:
         raise ConfigError(
@@ -131,17 +148,6 @@ def check_train(cfg: DictConfig) -> None:
             f"trainer.check_val_every_n_epoch={every}: slotfill validates every epoch (the checkpoint it keeps, "
             "early stopping, last.ckpt); for less validation use trainer.limit_val_batches"
         )
-    if str(cfg.monitor) not in MONITORS:
-        raise ConfigError(f"monitor={cfg.monitor}: choose one of {', '.join(MONITORS)}")
-    for split, why in (("train", "nothing would be trained"), ("val", "validation selects the checkpoint")):
-        key = f"trainer.limit_{split}_batches"
-        value = OmegaConf.select(cfg, key)
-        if value is not None and not isinstance(value, bool) and isinstance(value, (int, float)) and value <= 0:
-            raise ConfigError(f"{key}={value}: {why}; give a fraction above 0 or a number of batches")
-    if cfg.get("init_from") and not cfg.get("resume"):  # resumed: the run's own record (resume_argv refuses a new one)
-        existing_checkpoint(cfg, "init_from")
-    if OmegaConf.select(cfg, "train.distill_from"):
-        existing_checkpoint(cfg, "train.distill_from")
 
 
 def check_inference(cfg: DictConfig) -> None:
@@ -212,8 +218,10 @@ def check_predict(cfg: DictConfig) -> None:
     engine = str(cfg.get("engine", "local"))
     if engine not in ENGINES:
         raise ConfigError(f"engine={engine}: choose one of {', '.join(ENGINES)}")
-    workers_setting(cfg)  # engine=ray has ray.concurrency instead, but a bad value is an error with either
+    workers_setting(cfg)
     if engine == "ray":
+        if str(cfg.get("workers", "auto")) != "auto":  # else a setting silently ignored
+            raise ConfigError(f"workers={cfg.workers}: plain predict's; engine=ray runs ray.concurrency actors")
         ray_settings(cfg)
         if cfg.get("input") in (None, "-"):
             raise ConfigError("engine=ray tags files: add input=FILE, FOLDER or GLOB (and output=FOLDER)")

@@ -69,12 +69,15 @@ def run(cfg: DictConfig, stdin: TextIO | None = None, stdout: TextIO | None = No
         intents = "with intents" if tagger.predicts_intent else "slots only"
         print(f"slotfill shell: {cfg.ckpt} ({intents}). Type a sentence; Ctrl-D or /exit to quit.", file=sys.stderr)
     answered = failed = n = 0
+    read_any = False
     while True:
         n += 1
         try:
             line = _read(stdin, str(cfg.prompt) if typed else None, n)
             if line is None or line.strip() in QUIT:
+                read_any = read_any or line is not None
                 break
+            read_any = True
             if not line.strip():
                 continue
             problem = text_problem(line)
@@ -95,7 +98,7 @@ def run(cfg: DictConfig, stdin: TextIO | None = None, stdout: TextIO | None = No
         answered += 1
     if failed:
         raise SlotfillError(f"{failed} line(s) could not be tagged (each said why above)")
-    if not typed and not answered:  # as predict input=-: an empty pipe is never taken for a run that tagged it
+    if not typed and not read_any:  # as predict input=-: an empty pipe is never taken for a run that tagged it
         raise SlotfillError(f"{STDIN}: no lines to tag")
     return answered
 

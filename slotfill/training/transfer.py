@@ -46,10 +46,14 @@ def init_from(target: SlotModel, source: SlotModel) -> dict[str, int]:
         raise CheckpointError("init_from: the model file's architecture differs from the new model's")
     types = [list(getattr(m.vocabs.lexicon, "types", None) or []) for m in (source, target)]
     if types[0] != types[1]:  # each type is a column of the first layer's input: no row to copy it into
-        added = [t for t in types[1] if t not in types[0]] or types[1]
+        added = [t for t in types[1] if t not in types[0]]
+        lacking = [t for t in types[0] if t not in types[1]]
+        said = [f"the new training data adds {', '.join(added)} (Rasa lookup tables?)"] if added else []
+        said += [f"it lacks the model file's {', '.join(lacking)}"] if lacking else []
+        said = said or [f"they come in another order ({', '.join(types[1])})"]
         raise CheckpointError(
-            f"init_from: the new training data's lexicon types ({', '.join(added)}: Rasa lookup tables?) are not "
-            f"the model file's ({', '.join(types[0]) or 'none'}): drop them, or train without init_from"
+            f"init_from: lexicon types differ from the model file's ({', '.join(types[0]) or 'none'}): "
+            f"{'; '.join(said)}: give model.lexicons as the model file has them, or train without init_from"
         )
     itos = {
         name: (getattr(source.vocabs, name).itos, getattr(target.vocabs, name).itos)
