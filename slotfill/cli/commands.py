@@ -78,6 +78,7 @@ COMMANDS: dict[str, Command] = {
             'slotfill predict ckpt=MODEL.pt ["a sentence" ...] [input=FILE|-] [key=value ...]',
             (
                 ("ckpt=PATH", "a run folder, its model.pt or a training .ckpt"),
+                ("text=TEXT", "one sentence, taken as typed (also for one that starts with -)"),
                 (
                     "input=FILE",
                     "one sentence a line (.jsonl: the text field, .parquet: the text column); - reads standard input",
