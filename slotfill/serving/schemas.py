@@ -15,22 +15,29 @@ from slotfill.core.vocab import rasa_intent
 log = logging.getLogger(__name__)
 
 
+def _min_confidence(what: str):
+    """A request's own threshold; strict: ``"0.5"`` or ``true`` is a 422, never read as a number."""
+    return Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        strict=True,
+        description=f"{what} less confident than this are dropped (default: the server's)",
+    )
+
+
+def _nbest(description: str):
+    return Field(1, ge=1, le=MAX_NBEST, strict=True, description=description)
+
+
 class ParseRequest(BaseModel):
     """Rasa's ``/model/parse`` request: ``text``, an optional ``message_id``; other keys are ignored."""
 
     model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{"text": "flights to boston"}]})
     text: str = Field(description="one sentence, as typed")
     message_id: str | None = Field(None, description="the caller's id for the message, sent back as given")
-    min_confidence: float | None = Field(
-        None,
-        ge=0.0,
-        le=1.0,
-        strict=True,
-        description="entities less confident than this are dropped (default: the server's)",
-    )
-    nbest: int = Field(
-        1, ge=1, le=MAX_NBEST, strict=True, description="also answer the n likeliest entity sets (nbest)"
-    )
+    min_confidence: float | None = _min_confidence("entities")
+    nbest: int = _nbest("also answer the n likeliest entity sets (nbest)")
 
 
 class PredictRequest(BaseModel):
@@ -40,16 +47,8 @@ class PredictRequest(BaseModel):
     token: str | None = Field(None, description="the auth_token, as Rasa's clients send it (or ?token=...)")
     texts: list[str] | None = Field(None, description="raw sentences (tokenised by slotfill)")
     sentences: list[list[str]] | None = Field(None, description="pre-tokenised sentences (benchmark format)")
-    min_confidence: float | None = Field(
-        None,
-        ge=0.0,
-        le=1.0,
-        strict=True,
-        description="spans less confident than this are dropped (default: the server's)",
-    )
-    nbest: int = Field(
-        1, ge=1, le=MAX_NBEST, strict=True, description="also list each sentence's n likeliest tag sequences"
-    )
+    min_confidence: float | None = _min_confidence("spans")
+    nbest: int = _nbest("also list each sentence's n likeliest tag sequences")
 
 
 def rasa_parse(result: dict, message_id: str | None = None) -> dict:
