@@ -308,3 +308,12 @@ def test_the_default_data_folder_is_found_from_any_folder_and_named_whole(tmp_pa
         (resources.CHECKOUT / "../shared/data/atis").resolve(),
     ]
     assert all(p.is_absolute() for p in places)
+
+
+def test_one_split_given_as_its_own_file_is_read_without_a_train_split(tmp_path, sample_dir):
+    """evaluate data.test=FILE: 'no train split (found test)' before."""
+    from slotfill.data.convert import convert
+
+    convert(sample_dir / "test", tmp_path / "test.iob", "atis_iob")
+    cols, name = load_split({"test": str(tmp_path / "test.iob")}, "test")
+    assert len(cols["tokens"]) == len(read_split(sample_dir / "test")["tokens"]) and name.endswith("/test")

@@ -312,6 +312,11 @@ def load_split(data: dict, split: str, split_dir: str | Path | None = None) -> t
     if split_dir:
         records = formats.read(Path(split_dir), data.get("format") or "auto", data.get("scheme") or "auto")
         return columns(records), str(split_dir)
+    if data.get(split) and not data.get("path"):  # a file of its own (data.test=FILE): no train split needed
+        records, _ = formats.read_file(
+            _existing(data[split], f"data.{split}"), data.get("format") or "auto", data.get("scheme") or "auto"
+        )
+        return columns(records), f"{dataset_name(data, 'files')}/{split}"
     splits, name = load_splits(data)
     if split not in splits:
         raise DataError(name, None, f"no split {split!r} (has {', '.join(splits)})")

@@ -215,7 +215,7 @@ class SlotTaggerModule(pl.LightningModule):
         clip = trainer.gradient_clip_val if trainer is not None else None
         hint = f"lower optimizer.lr (now {lr:g})" if lr is not None else "lower optimizer.lr"
         hint += (
-            f" or clip harder (trainer.gradient_clip_val={clip:g})"
+            f" or clip harder (trainer.gradient_clip_val={clip / 2:g}, now {clip:g})"
             if clip
             else "; keep gradient clipping on (trainer.gradient_clip_val=5.0)"
         )
