@@ -125,14 +125,20 @@ def test_a_setting_left_at_its_default_is_named_with_its_value():
         SlotModel.combine([tiny_model(intent=True), tiny_model(intent=True, co_interaction=True)], ["a", "b"])
 
 
-@pytest.mark.parametrize("output", ["{run}/model.pt", "{tmp}/ensemble.onnx"])
+@pytest.mark.parametrize("output", ["{run}/model.pt", "{tmp}/ensemble.onnx", "{tmp}/trained.pt", "{tmp}/notes.pt"])
 def test_the_ensemble_command_never_writes_over_a_member_nor_as_a_graph(tmp_path, capsys, output):
     from slotfill.cli.main import main
 
     runs = [str(m.save(tmp_path / f"run{i}" / "model.pt").parent) for i, m in enumerate(_members(2))]
     before = (tmp_path / "run0" / "model.pt").read_bytes()
+    tiny_model().save(tmp_path / "trained.pt")  # a trained model that is not a member: never written over
+    (tmp_path / "notes.pt").write_text("not a model")
+    kept = {p.name: p.read_bytes() for p in (tmp_path / "trained.pt", tmp_path / "notes.pt")}
     out = output.replace("{run}", runs[0]).replace("{tmp}", str(tmp_path))
     with pytest.raises(SystemExit) as e:
         main(["ensemble", *runs, "-o", out])
     assert e.value.code == 2 and capsys.readouterr().err.startswith(f"error: -o {out}: ")
     assert (tmp_path / "run0" / "model.pt").read_bytes() == before and not (tmp_path / "ensemble.onnx").exists()
+    assert {p.name: p.read_bytes() for p in (tmp_path / "trained.pt", tmp_path / "notes.pt")} == kept
+    main(["ensemble", *runs, "-o", str(tmp_path / "ens.pt")])
+    main(["ensemble", *runs, "-o", str(tmp_path / "ens.pt")])  # an earlier ensemble is replaced

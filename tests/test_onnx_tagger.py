@@ -156,6 +156,16 @@ def test_a_run_folder_means_its_graph_and_one_without_a_graph_is_one_line(tmp_pa
     assert OnnxTagger.load(tiny_model_file.parent).predict(["to boston"])[0]["tokens"] == ["to", "boston"]
 
 
+def test_a_folder_holding_only_the_graph_loads_on_onnx_runtime(tmp_path):
+    """A torch-free image ships model.onnx and its sidecar alone: load_tagger(folder) chose torch before."""
+    from slotfill.inference.loading import load_tagger
+
+    ckpt, _ = _export(tmp_path, {"intent": True}, False)
+    ckpt.unlink()
+    tagger = load_tagger(tmp_path)
+    assert isinstance(tagger, OnnxTagger) and tagger.predict(["to boston"])[0]["tokens"] == ["to", "boston"]
+
+
 def test_a_precision_onnx_runtime_has_not_is_refused(tmp_path):
     from slotfill.errors import ConfigError
 

@@ -29,7 +29,7 @@ from slotfill.cli.commands import COMMAND_ENV, run_command
 from slotfill.cli.commands import COMMANDS as HYDRA_COMMANDS
 from slotfill.cli.exits import ctrl_c_interrupts, friendly_errors, quiet_ctrl_c
 from slotfill.core import collector, resources
-from slotfill.errors import ConfigError
+from slotfill.errors import ConfigError, SlotfillError
 from slotfill.version import __version__
 
 
@@ -142,6 +142,13 @@ def _ensemble(args: argparse.Namespace) -> int:
         if model_path(run).resolve() == output.resolve():
             raise ConfigError(f"-o {output}: one of the models combined; write the ensemble to another file")
     models = [SlotModel.load(run) for run in args.runs]
+    if output.is_file():  # an earlier ensemble is replaced; a trained model is work that would be lost
+        try:
+            single = SlotModel.load(output).members == 1
+        except SlotfillError:
+            raise ConfigError(f"-o {output}: an existing file that is not a slotfill ensemble: name another") from None
+        if single:
+            raise ConfigError(f"-o {output}: a trained model, not an ensemble; write the ensemble to another file")
     path = SlotModel.combine(models, args.runs, distinct=True).save(output)
     print(
         f"wrote {path}: an ensemble of {len(models)} models (each answer costs {len(models)}x one model's compute); "

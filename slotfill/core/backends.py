@@ -22,8 +22,10 @@ def choose(backend: str, ckpt: str | Path) -> str:
     Runtime alone, anything else on PyTorch); a ``.onnx`` file cannot run on PyTorch."""
     if backend not in BACKENDS:
         raise ConfigError(f"backend={backend!r}: choose one of {', '.join(BACKENDS)}")
-    if backend == "auto":
-        return "onnx" if is_onnx(ckpt) else "torch"
+    if backend == "auto":  # a folder holding only model.onnx (a torch-free image's) runs on ONNX Runtime
+        folder = Path(ckpt)
+        only_onnx = folder.is_dir() and (folder / "model.onnx").is_file() and not (folder / "model.pt").exists()
+        return "onnx" if is_onnx(ckpt) or only_onnx else "torch"
     if backend == "torch" and is_onnx(ckpt):
         raise ConfigError(f"backend=torch cannot run {ckpt}: give its model.pt, or backend=onnx (or auto)")
     return backend
