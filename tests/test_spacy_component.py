@@ -251,3 +251,60 @@ def test_a_moved_project_loads_its_pipeline_by_the_relative_path_and_a_link_stay
     again = spacy.load("pipeline")
     assert again.get_pipe("slotfill").model == str(tmp_path / "moved" / "models" / "current" / "model.pt")
     assert again(SEED)._.slotfill["tokens"] == SEED.split()
+
+
+def test_a_moved_model_is_named_with_the_record_and_another_model_is_warned(tiny_model_file, tmp_path, caplog):
+    import shutil
+
+    (tmp_path / "run").mkdir()
+    shutil.copy(tiny_model_file, tmp_path / "run" / "model.pt")
+    nlp = spacy.blank("en")
+    nlp.add_pipe("slotfill", config={"model": str(tmp_path / "run" / "model.pt")})
+    nlp.to_disk(tmp_path / "pipeline")
+    from tests.helpers import tiny_model
+
+    tiny_model(seed=7).save(tmp_path / "run" / "model.pt")  # retrained in place: another model
+    with caplog.at_level("WARNING"):
+        spacy.load(tmp_path / "pipeline")
+    assert "holds another model than the pipeline was saved with" in caplog.text
+    shutil.rmtree(tmp_path / "run")  # moved away
+    with pytest.raises(SlotfillError, match=r"model.json: the pipeline's model .* does not load .*\"model\": PATH"):
+        spacy.load(tmp_path / "pipeline")
+
+
+PIPE_IN_WORKERS = """
+import sys, spacy
+nlp = spacy.blank("en")
+nlp.add_pipe("slotfill", config={"model": sys.argv[1]})
+texts = ["flights to boston", "from denver", "fares to miami", "list airlines"]
+docs = list(nlp.pipe(texts, n_process=2, batch_size=2))
+print(len(docs), sum(d._.slotfill is not None for d in docs))
+"""
+
+
+@pytest.mark.slow
+def test_nlp_pipe_in_several_processes_tags_with_a_torch_model(tmp_path):
+    """The forked workers waited for ever for OpenMP threads the parent's kernels had started."""
+    import os
+    import signal
+
+    from slotfill.models import NetConfig
+    from slotfill.models.slot_model import SlotModel
+    from tests.helpers import tiny_vocabs
+
+    model = SlotModel(NetConfig(), tiny_vocabs(lexicon=True)).save(tmp_path / "model.pt")  # the default's size
+    proc = subprocess.Popen(
+        [sys.executable, "-c", PIPE_IN_WORKERS, str(model)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=90)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the hung workers too
+        proc.communicate()
+        pytest.fail("nlp.pipe(n_process=2) hung")
+    assert proc.returncode == 0 and out.split() == ["4", "4"], err[-2000:]

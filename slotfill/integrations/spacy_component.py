@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -28,6 +29,18 @@ except ImportError:  # the extra is not installed
     raise MissingExtra("spacy", "spacy", "the slotfill spaCy component") from None
 
 log = logging.getLogger(__name__)
+
+
+def _one_thread_in_a_forked_worker() -> None:
+    """spaCy's ``nlp.pipe(n_process=N)`` forks workers after the parent ran the network: the OpenMP
+    threads PyTorch's kernels had started do not exist in the child, whose first kernel then waits
+    for them for ever. One thread in the child takes no such team."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
+
+
+os.register_at_fork(after_in_child=_one_thread_in_a_forked_worker)
 SPANS_KEY = "slotfill"
 
 if not Doc.has_extension("slotfill"):
@@ -60,7 +73,7 @@ class SlotfillComponent:
         self.tagger = None
         # a relative path saved by nlp.to_disk may not lead anywhere from where spacy.load runs: its
         # from_disk loads the model by the absolute path it recorded; otherwise the first doc says so
-        if Path(self.model).is_absolute() or Path(self.model).exists():
+        if Path(self.model).exists():  # else from_disk names its record, or the first doc says so
             self._load(self.model)
 
     def _load(self, model: str) -> None:
@@ -136,11 +149,19 @@ class SlotfillComponent:
         return doc
 
     def to_disk(self, path: str | Path, exclude: Iterable[str] = ()) -> None:
-        """Record the model's absolute path (the model file itself is not copied)."""
+        """Record the model's absolute path and fingerprint (the model file itself is not copied)."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         model = self.model if self.tagger is not None else os.path.abspath(self.model)
-        (path / "model.json").write_text(json.dumps({"model": model, "given": self.given}) + "\n")
+        record = {"model": model, "given": self.given, "fingerprint": self._fingerprint()}
+        (path / "model.json").write_text(json.dumps(record) + "\n")
+
+    def _fingerprint(self) -> str | None:
+        tagger = self.tagger
+        if tagger is None:
+            return None
+        card = getattr(tagger, "card", None) or tagger.model.card()
+        return card.get("fingerprint")
 
     def from_disk(self, path: str | Path, exclude: Iterable[str] = ()) -> SlotfillComponent:
         """Load the model :meth:`to_disk` recorded (by its absolute path), unless ``spacy.load`` was
@@ -150,8 +171,21 @@ class SlotfillComponent:
         if recorded.is_file():
             saved = json.loads(recorded.read_text())
             wanted = saved.get("given") == self.given and saved["model"] != self.model
-            if wanted and (Path(saved["model"]).exists() or self.tagger is None):
-                self._load(saved["model"])
+            if (wanted and (Path(saved["model"]).exists() or self.tagger is None)) or self.tagger is None:
+                model = saved["model"] if wanted else self.model
+                try:
+                    self._load(model)
+                except SlotfillError as e:
+                    raise SlotfillError(
+                        f"{recorded}: the pipeline's model {model} does not load ({e}): give its new "
+                        f'place with spacy.load(..., config={{"components": {{"slotfill": {{"model": PATH}}}}}})'
+                    ) from None
+            if saved.get("fingerprint") and self._fingerprint() != saved["fingerprint"]:
+                log.warning(
+                    "slotfill: %s holds another model than the pipeline was saved with (%s): its answers may differ",
+                    self.model,
+                    recorded,
+                )
         return self
 
 
