@@ -176,6 +176,16 @@ def test_the_int8_copy_carries_the_fingerprints(tmp_path):
     int8 = quantize_onnx(graph)
     assert OnnxTagger.load(int8).predict(SENTENCES[:1])
     assert SlotTagger.load(ckpt, backend="onnx", precision="int8").predict(SENTENCES[:1])
+    # each graph records its own precision: the int8 one copied under the float32 name is not served as fp32
+    import shutil
+
+    swap = tmp_path / "swap"
+    swap.mkdir()
+    shutil.copy(int8, swap / "model.onnx")
+    shutil.copy(str(int8) + ".json", swap / "model.onnx.json")
+    with pytest.raises(CheckpointError, match="holds the int8 graph under the fp32 graph's name"):
+        OnnxTagger.load(swap / "model.onnx", precision="fp32")
+    assert OnnxTagger.load(graph).precision == "fp32" and OnnxTagger.load(int8).precision == "int8"
 
 
 def test_export_into_a_folder_it_cannot_write_fails_before_exporting(tmp_path, monkeypatch):
@@ -260,6 +270,7 @@ def test_exporting_another_model_without_int8_removes_the_earlier_int8_copy(tmp_
         ("{tmp}/model.pt", "output={tmp}/model.pt: a graph's file name ends in .onnx"),
         ("{tmp}/graph.txt", "a graph's file name ends in .onnx"),
         ("{tmp}/folder.onnx", "output={tmp}/folder.onnx: a folder; give the graph's file name"),
+        ("{tmp}/m.int8.onnx", ".int8.onnx names the int8 copy; give the float32 graph's name"),
     ],
 )
 def test_export_output_must_name_a_graph_file(tmp_path, output, problem):

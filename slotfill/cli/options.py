@@ -187,6 +187,8 @@ def check_export(cfg: DictConfig) -> None:
     if output is not None:
         if not str(output).endswith(".onnx"):  # never over model.pt, never a graph read as something else
             raise ConfigError(f"output={output}: a graph's file name ends in .onnx")
+        if str(output).endswith(".int8.onnx"):  # the float32 graph would be read as the int8 one
+            raise ConfigError(f"output={output}: .int8.onnx names the int8 copy; give the float32 graph's name")
         if Path(str(output)).is_dir():
             raise ConfigError(f"output={output}: a folder; give the graph's file name (.onnx)")
 

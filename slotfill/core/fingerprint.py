@@ -17,6 +17,7 @@ from pathlib import Path
 
 GRAPH_FINGERPRINT = "slotfill_fingerprint"  # ONNX metadata_props key: the model's fingerprint
 GRAPH_SIDECAR = "slotfill_sidecar_sha256"  # ONNX metadata_props key: digest of the sidecar's content
+GRAPH_PRECISION = "slotfill_precision"  # ONNX metadata_props key: fp32 or int8 (the graph's, not its file name's)
 SOURCE_FILE = "source_sha256"  # sidecar key: the digest of the model file exported (model.pt)
 
 

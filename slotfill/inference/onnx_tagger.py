@@ -15,7 +15,7 @@ import numpy as np
 
 from slotfill.core.backends import check_precision, is_onnx
 from slotfill.core.batch import encode_batch
-from slotfill.core.fingerprint import GRAPH_FINGERPRINT, SOURCE_FILE, file_sha256
+from slotfill.core.fingerprint import GRAPH_FINGERPRINT, GRAPH_PRECISION, SOURCE_FILE, file_sha256
 from slotfill.core.ranking import ranked
 from slotfill.core.schema import MODEL_FILE, model_path
 from slotfill.core.settings import whole_number
@@ -55,7 +55,9 @@ class OnnxTagger(TextTagger):
         self.card = card_of(meta)
         self.inputs = [i.name for i in session.get_inputs()]
         self.predicts_intent = len(session.get_outputs()) > 1
-        self.precision = "int8" if source.endswith(".int8.onnx") else "fp32"  # what the graph runs in
+        named = "int8" if source.endswith(".int8.onnx") else "fp32"
+        # what the graph runs in: its own record (exports before it had one: its file name's)
+        self.precision = session.get_modelmeta().custom_metadata_map.get(GRAPH_PRECISION, named)
 
     @classmethod
     def load(cls, path: str | Path, threads: int | None = None, precision: str = "auto") -> OnnxTagger:
@@ -84,6 +86,10 @@ class OnnxTagger(TextTagger):
         data = chosen.read_bytes()
         session, meta = open_export(chosen, threads, model=model, data=data)
         again = f"re-export it: slotfill export ckpt={model}"
+        recorded = session.get_modelmeta().custom_metadata_map.get(GRAPH_PRECISION)
+        named = "int8" if chosen.name.endswith(".int8.onnx") else "fp32"
+        if recorded is not None and recorded != named:  # a graph copied under the other precision's name
+            raise CheckpointError(f"{chosen}: holds the {recorded} graph under the {named} graph's name; {again}")
         named = model_path(path)
         if not is_onnx(named) and named.is_file():  # served in the name of that model file: its export only
             if SOURCE_FILE not in meta:

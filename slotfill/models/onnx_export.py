@@ -23,7 +23,14 @@ from torch import nn
 
 from slotfill.core import native_stderr
 from slotfill.core.files import check_writable, file_state, temporary_beside
-from slotfill.core.fingerprint import GRAPH_FINGERPRINT, GRAPH_SIDECAR, SOURCE_FILE, file_sha256, sidecar_digest
+from slotfill.core.fingerprint import (
+    GRAPH_FINGERPRINT,
+    GRAPH_PRECISION,
+    GRAPH_SIDECAR,
+    SOURCE_FILE,
+    file_sha256,
+    sidecar_digest,
+)
 from slotfill.core.sidecar import onnx_path_for, read_sidecar, sidecar_path
 from slotfill.errors import SlotfillError, first_line
 from slotfill.models.slot_model import SlotModel
@@ -160,13 +167,15 @@ def _install(graph: Path, out: Path, sidecar_text: str) -> None:
         side.unlink(missing_ok=True)
 
 
-def _sign(graph: Path, meta: dict) -> None:
-    """Record the model's fingerprint and the sidecar's digest in the graph's ``metadata_props``."""
+def _sign(graph: Path, meta: dict, precision: str = "fp32") -> None:
+    """Record the model's fingerprint, the sidecar's digest and the graph's precision in its ``metadata_props``."""
     import onnx  # the export extra
 
     proto = onnx.load(str(graph))
     props = {p.key: p.value for p in proto.metadata_props}
-    props.update({GRAPH_FINGERPRINT: meta["fingerprint"], GRAPH_SIDECAR: sidecar_digest(meta)})
+    props.update(
+        {GRAPH_FINGERPRINT: meta["fingerprint"], GRAPH_SIDECAR: sidecar_digest(meta), GRAPH_PRECISION: precision}
+    )
     del proto.metadata_props[:]
     for key, value in sorted(props.items()):
         proto.metadata_props.add(key=key, value=value)
@@ -216,7 +225,7 @@ def quantize_onnx(graph: str | Path, output: str | Path | None = None) -> Path:
                 f"int8=true: ONNX Runtime cannot quantize {graph} ({first_line(e)}); export it with int8=false"
             ) from None
         text = sidecar_path(graph).read_text()
-        _sign(tmp, json.loads(text))
+        _sign(tmp, json.loads(text), "int8")
         _install(tmp, out, text)
     finally:
         tmp.unlink(missing_ok=True)
