@@ -165,6 +165,8 @@ CASES = [
     (["predict", "--version"], 0, "slotfill 0."),  # slotfill's, not Hydra's
     (["shell", "ckpt={model}", "flights to boston"], 2, "'flights to boston': settings are key=value (shell reads"),
     (["export", "ckpt={model}", "hello"], 2, "'hello': settings are key=value"),
+    (["predict", "ckpt={model}", "formt=jsonl", "hi"], 2, "unknown setting formt (did you mean format? slotfill"),
+    (["serve", "ckpt={model}", "batching.max_wait=3"], 2, "batching.max_wait (did you mean batching.max_wait_ms?"),
     (["evaluate", "{model}", "data=sample"], 2, "model.pt: settings are key=value: give ckpt="),  # a path, no key
     (["predict", "-m", "ckpt={model}", "nbest=1,2", "hi"], 2, "slotfill predict runs once (a sweep would leave"),
     (["serve", "ckpt={model}", "port=1,2", "--multirun"], 2, "serve would never reach its second run"),

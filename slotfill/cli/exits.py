@@ -7,6 +7,7 @@ stderr: bad data, argument, checkpoint, a missing extra, a failed write, a diver
 
 from __future__ import annotations
 
+import difflib
 import functools
 import os
 import re
@@ -51,6 +52,32 @@ def one_line(e: BaseException) -> str:
     return text if len(text) <= 400 else text[:397] + "..."
 
 
+def known_settings(command: str) -> list[str]:
+    """The dotted settings a command's config files name (its own file, and every option of its groups
+    under the group's name): where a mistyped one finds its close match."""
+    from omegaconf import OmegaConf
+
+    from slotfill.core.resources import conf_dir
+
+    def keys(node, prefix: str = "") -> list[str]:
+        out = []
+        for k, v in node.items() if isinstance(node, dict) else []:
+            name = f"{prefix}{k}"
+            out += [name, *keys(v, f"{name}.")]
+        return out
+
+    conf = conf_dir()
+    try:
+        found = keys(OmegaConf.to_container(OmegaConf.load(conf / f"{command}.yaml"), resolve=False))
+        for group in (p for p in conf.iterdir() if p.is_dir()):
+            for option in group.glob("*.yaml"):
+                node = OmegaConf.to_container(OmegaConf.load(option), resolve=False)
+                found += keys(node, f"{group.name}.")
+    except Exception:  # a hint only: never an error of its own
+        return []
+    return sorted({k for k in found if not k.startswith(("defaults", "hydra", "_"))})
+
+
 def config_error(e: BaseException, command: str | None = None) -> str | None:
     """The one-line message of an error in slotfill's settings (Hydra, OmegaConf), or None for other errors."""
     from hydra.errors import HydraException
@@ -71,7 +98,9 @@ def config_error(e: BaseException, command: str | None = None) -> str | None:
         else:
             hint = ""
         where = f"slotfill {command} --help" if command else "--help"
-        return f"unknown setting {key} ({where} lists the settings; --cfg job prints them all{hint})"
+        close = difflib.get_close_matches(key, known_settings(command), n=1) if command and not hint else []
+        meant = f"did you mean {close[0]}? " if close else ""
+        return f"unknown setting {key} ({meant}{where} lists the settings; --cfg job prints them all{hint})"
     override = getattr(e, "override", None)  # a parse error names the override it could not read
     return f"cannot read {override}: {one_line(e)}" if override else one_line(e)
 
