@@ -150,6 +150,9 @@ def test_an_edited_sidecar_is_refused(tmp_path, edit):
     for load in (lambda: OnnxTagger.load(graph), lambda: SlotTagger.load(ckpt, backend="onnx")):
         with pytest.raises(CheckpointError, match="not the sidecar of"):
             load()
+    ckpt.unlink()  # the hint names no .pt file that is not there (a graph exported from last.ckpt)
+    with pytest.raises(CheckpointError, match=r"slotfill export ckpt=MODEL.pt \(the model it was exported from\)"):
+        OnnxTagger.load(graph)
 
 
 @pytest.mark.slow

@@ -78,6 +78,8 @@ class OnnxTagger(TextTagger):
         if threads is not None:  # a number, or "auto" (the CLI's policy: one intra-op thread)
             threads = resolve_threads(threads)
         model = str(graph).removesuffix(".onnx").removesuffix(".int8") + ".pt"
+        if not Path(model).is_file():  # a graph exported from last.ckpt, or under another name: no such .pt
+            model = "MODEL.pt (the model it was exported from)"
         if graph.name.endswith(".int8.onnx") and precision == "fp32":
             raise ConfigError(f"precision=fp32: {graph} is the int8 graph; give the model.onnx beside it")
         if wants_int8 and not int8.is_file():
