@@ -142,3 +142,5 @@ def test_the_ensemble_command_never_writes_over_a_member_nor_as_a_graph(tmp_path
     assert {p.name: p.read_bytes() for p in (tmp_path / "trained.pt", tmp_path / "notes.pt")} == kept
     main(["ensemble", *runs, "-o", str(tmp_path / "ens.pt")])
     main(["ensemble", *runs, "-o", str(tmp_path / "ens.pt")])  # an earlier ensemble is replaced
+    (tmp_path / "empty.pt").write_bytes(b"")  # and so is an empty file
+    main(["ensemble", *runs, "-o", str(tmp_path / "empty.pt")])

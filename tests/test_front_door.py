@@ -47,7 +47,7 @@ def ways(command: str) -> list[str]:
 
 
 @pytest.fixture
-def files(tmp_path, tiny_model_file):
+def files(tmp_path, tiny_model_file, request):
     """The paths a case's arguments name: ``{model}``, ``{run}`` (a run folder), ``{eq}`` (``=`` in its name), ..."""
     run = tmp_path / "run"
     run.mkdir()
@@ -67,9 +67,16 @@ def files(tmp_path, tiny_model_file):
     bad = tmp_path / "bad"
     for split in ("train", "valid", "test"):
         write_split(bad, split, "a b\n", "O\n", None)
+    onnx_only = tmp_path / "onnx_only"  # a torch-free image's folder: the graph and its sidecar alone
+    onnx_only.mkdir()
+    if "onnx_only" in request.node.name:
+        from slotfill.models.onnx_export import export_onnx
+        from slotfill.models.slot_model import SlotModel
+
+        export_onnx(SlotModel.load(tiny_model_file), onnx_only / "model.onnx")
     return {
         **{"model": tiny_model_file, "run": run, "eq": eq, "latin1": latin1, "garbage": garbage},
-        **{"bad": bad, "tmp": tmp_path, "unfinished": unfinished},
+        **{"bad": bad, "tmp": tmp_path, "unfinished": unfinished, "onnx_only": onnx_only},
     }
 
 
@@ -167,6 +174,8 @@ CASES = [
     (["export", "ckpt={model}", "hello"], 2, "'hello': settings are key=value"),
     (["predict", "ckpt={model}", "formt=jsonl", "hi"], 2, "unknown setting formt (did you mean format? slotfill"),
     (["serve", "ckpt={model}", "batching.max_wait=3"], 2, "batching.max_wait (did you mean batching.max_wait_ms?"),
+    (["predict", "ckpt={model}", "trainer.max_epochs=3", "hi"], 2, "trainer.max_epochs (slotfill predict --help"),
+    (["predict", "ckpt={onnx_only}", "flights to boston"], 0, "flights to boston"),  # a folder of the graph alone
     (["evaluate", "{model}", "data=sample"], 2, "model.pt: settings are key=value: give ckpt="),  # a path, no key
     (["predict", "-m", "ckpt={model}", "nbest=1,2", "hi"], 2, "slotfill predict runs once (a sweep would leave"),
     (["serve", "ckpt={model}", "port=1,2", "--multirun"], 2, "serve would never reach its second run"),

@@ -188,6 +188,9 @@ def test_the_int8_copy_carries_the_fingerprints(tmp_path):
     shutil.copy(str(int8) + ".json", swap / "model.onnx.json")
     with pytest.raises(CheckpointError, match="holds the int8 graph under the fp32 graph's name"):
         OnnxTagger.load(swap / "model.onnx", precision="fp32")
+    shutil.copy(ckpt, swap / "model.pt")  # the Python API's backend=onnx opens the graph the same way
+    with pytest.raises(CheckpointError, match="holds the int8 graph under the fp32 graph's name"):
+        SlotTagger.load(swap / "model.pt", backend="onnx")
     assert OnnxTagger.load(graph).precision == "fp32" and OnnxTagger.load(int8).precision == "int8"
 
 

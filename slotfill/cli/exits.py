@@ -53,8 +53,9 @@ def one_line(e: BaseException) -> str:
 
 
 def known_settings(command: str) -> list[str]:
-    """The dotted settings a command's config files name (its own file, and every option of its groups
-    under the group's name): where a mistyped one finds its close match."""
+    """The dotted settings a command accepts, as its config files name them: its own file, and the
+    options of the groups its ``defaults`` list names (a ``_global_`` option adds no group of its own),
+    where a mistyped one finds its close match."""
     from omegaconf import OmegaConf
 
     from slotfill.core.resources import conf_dir
@@ -62,20 +63,23 @@ def known_settings(command: str) -> list[str]:
     def keys(node, prefix: str = "") -> list[str]:
         out = []
         for k, v in node.items() if isinstance(node, dict) else []:
-            name = f"{prefix}{k}"
-            out += [name, *keys(v, f"{name}.")]
+            if k in ("defaults", "hydra"):
+                continue
+            out += [f"{prefix}{k}", *keys(v, f"{prefix}{k}.")]
         return out
 
     conf = conf_dir()
     try:
-        found = keys(OmegaConf.to_container(OmegaConf.load(conf / f"{command}.yaml"), resolve=False))
-        for group in (p for p in conf.iterdir() if p.is_dir()):
-            for option in group.glob("*.yaml"):
-                node = OmegaConf.to_container(OmegaConf.load(option), resolve=False)
-                found += keys(node, f"{group.name}.")
+        own = OmegaConf.to_container(OmegaConf.load(conf / f"{command}.yaml"), resolve=False)
+        found = keys(own)
+        groups = [g for entry in own.get("defaults", []) if isinstance(entry, dict) for g in entry]
+        for group in (g.removeprefix("optional ") for g in groups if not g.startswith(("override", "hydra"))):
+            for option in (conf / group).glob("*.yaml"):
+                if "@package _global_" not in option.read_text().split("\n", 1)[0]:
+                    found += keys(OmegaConf.to_container(OmegaConf.load(option), resolve=False), f"{group}.")
     except Exception:  # a hint only: never an error of its own
         return []
-    return sorted({k for k in found if not k.startswith(("defaults", "hydra", "_"))})
+    return sorted(set(found))
 
 
 def config_error(e: BaseException, command: str | None = None) -> str | None:
@@ -98,7 +102,8 @@ def config_error(e: BaseException, command: str | None = None) -> str | None:
         else:
             hint = ""
         where = f"slotfill {command} --help" if command else "--help"
-        close = difflib.get_close_matches(key, known_settings(command), n=1) if command and not hint else []
+        known = [k for k in known_settings(command) if k != key] if command and not hint else []
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.8)  # a near miss, not any word
         meant = f"did you mean {close[0]}? " if close else ""
         return f"unknown setting {key} ({meant}{where} lists the settings; --cfg job prints them all{hint})"
     override = getattr(e, "override", None)  # a parse error names the override it could not read

@@ -142,11 +142,13 @@ def _ensemble(args: argparse.Namespace) -> int:
         if model_path(run).resolve() == output.resolve():
             raise ConfigError(f"-o {output}: one of the models combined; write the ensemble to another file")
     models = [SlotModel.load(run) for run in args.runs]
-    if output.is_file():  # an earlier ensemble is replaced; a trained model is work that would be lost
+    if output.is_file() and output.stat().st_size:  # an earlier ensemble (or an empty file) is replaced
         try:
             single = SlotModel.load(output).members == 1
-        except SlotfillError:
-            raise ConfigError(f"-o {output}: an existing file that is not a slotfill ensemble: name another") from None
+        except SlotfillError as e:
+            raise ConfigError(
+                f"-o {output}: an existing file that is not a slotfill ensemble ({e}): delete it or name another"
+            ) from None
         if single:
             raise ConfigError(f"-o {output}: a trained model, not an ensemble; write the ensemble to another file")
     path = SlotModel.combine(models, args.runs, distinct=True).save(output)

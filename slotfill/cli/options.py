@@ -74,6 +74,8 @@ def flag(cfg: DictConfig, key: str) -> bool:
 def existing_checkpoint(cfg: DictConfig, key: str) -> Path:
     """The model file ``cfg[key]`` names (a run folder stands for its model.pt), refused when missing."""
     path = model_path(str(OmegaConf.select(cfg, key)))
+    if path.is_dir() and key == "ckpt":  # a torch-free image's folder: its graph (backends.choose picks onnx)
+        path = model_path(path, ".onnx")
     if path.is_dir():
         raise CheckpointError(no_model_in(path, f"{key}= takes {CKPT_HINT}"))
     if not path.is_file():

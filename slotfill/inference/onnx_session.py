@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import onnxruntime
 
-from slotfill.core.fingerprint import GRAPH_FINGERPRINT, GRAPH_SIDECAR, sidecar_digest
+from slotfill.core.fingerprint import GRAPH_FINGERPRINT, GRAPH_PRECISION, GRAPH_SIDECAR, sidecar_digest
 from slotfill.core.sidecar import read_sidecar, sidecar_path
 from slotfill.errors import CheckpointError, MissingExtra, first_line
 
@@ -57,6 +57,10 @@ def open_export(
             f"{sidecar_path(graph)}: not the sidecar of {graph} (one of the two was edited or copied from "
             f"another export); {again}"
         )
+    named = "int8" if graph.name.endswith(".int8.onnx") else "fp32"
+    recorded = props.get(GRAPH_PRECISION, named)  # exports before the record: the file name's
+    if recorded != named:  # a graph copied under the other precision's name is never served as it
+        raise CheckpointError(f"{graph}: holds the {recorded} graph under the {named} graph's name; {again}")
     if fingerprint is not None and props[GRAPH_FINGERPRINT] != fingerprint:
         raise CheckpointError(f"{graph}: exported from another model than {model} (stale export); {again}")
     return session, meta

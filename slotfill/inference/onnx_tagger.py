@@ -88,10 +88,6 @@ class OnnxTagger(TextTagger):
         data = chosen.read_bytes()
         session, meta = open_export(chosen, threads, model=model, data=data)
         again = f"re-export it: slotfill export ckpt={model}"
-        recorded = session.get_modelmeta().custom_metadata_map.get(GRAPH_PRECISION)
-        named = "int8" if chosen.name.endswith(".int8.onnx") else "fp32"
-        if recorded is not None and recorded != named:  # a graph copied under the other precision's name
-            raise CheckpointError(f"{chosen}: holds the {recorded} graph under the {named} graph's name; {again}")
         named = model_path(path)
         if not is_onnx(named) and named.is_file():  # served in the name of that model file: its export only
             if SOURCE_FILE not in meta:

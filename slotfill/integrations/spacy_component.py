@@ -29,12 +29,18 @@ except ImportError:  # the extra is not installed
     raise MissingExtra("spacy", "spacy", "the slotfill spaCy component") from None
 
 log = logging.getLogger(__name__)
+NEW_PLACE = (  # how a pipeline saved with nlp.to_disk is given its model's new place
+    'a saved pipeline gives its model\'s new place with spacy.load(PATH, config={"components": {"slotfill": '
+    '{"model": NEW}}})'
+)
 
 
 def _one_thread_in_a_forked_worker() -> None:
     """spaCy's ``nlp.pipe(n_process=N)`` forks workers after the parent ran the network: the OpenMP
     threads PyTorch's kernels had started do not exist in the child, whose first kernel then waits
-    for them for ever. One thread in the child takes no such team."""
+    for them for ever. One thread in the child takes no such team. spaCy forks in ``Language.pipe``,
+    before this component sees a doc, so the hook is the process's: every forked child of a process
+    that imported this component runs PyTorch with one thread (docs/spacy.md says so)."""
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(1)
@@ -73,8 +79,11 @@ class SlotfillComponent:
         self.tagger = None
         # a relative path saved by nlp.to_disk may not lead anywhere from where spacy.load runs: its
         # from_disk loads the model by the absolute path it recorded; otherwise the first doc says so
-        if Path(self.model).exists():  # else from_disk names its record, or the first doc says so
-            self._load(self.model)
+        if Path(self.model).is_absolute() or Path(self.model).exists():
+            try:
+                self._load(self.model)
+            except SlotfillError as e:
+                raise SlotfillError(f"{e}; {NEW_PLACE}") from None
 
     def _load(self, model: str) -> None:
         from slotfill.inference.loading import load_tagger
@@ -177,10 +186,10 @@ class SlotfillComponent:
                     self._load(model)
                 except SlotfillError as e:
                     raise SlotfillError(
-                        f"{recorded}: the pipeline's model {model} does not load ({e}): give its new "
-                        f'place with spacy.load(..., config={{"components": {{"slotfill": {{"model": PATH}}}}}})'
+                        f"{recorded}: the pipeline's model {model} does not load ({e}); {NEW_PLACE}"
                     ) from None
-            if saved.get("fingerprint") and self._fingerprint() != saved["fingerprint"]:
+            same_place = saved.get("given") == self.given  # not another model picked by config=, on purpose
+            if same_place and saved.get("fingerprint") and self._fingerprint() != saved["fingerprint"]:
                 log.warning(
                     "slotfill: %s holds another model than the pipeline was saved with (%s): its answers may differ",
                     self.model,
