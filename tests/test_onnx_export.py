@@ -203,6 +203,7 @@ def test_export_into_a_folder_it_cannot_write_fails_before_exporting(tmp_path, m
         onnx_export.export_onnx(tiny_model(), tmp_path / "file" / "model.onnx")
 
 
+@pytest.mark.slow  # an export or two each: make test runs them
 def test_the_command_line_never_serves_an_export_of_another_model_in_a_model_files_name(tmp_path):
     from slotfill.inference.loading import load_tagger
 
@@ -237,6 +238,7 @@ def _export_cfg(tmp_path, *overrides):
     return compose_config(list(overrides), tmp_path / "hydra", config_name="export")
 
 
+@pytest.mark.slow  # an export or two each: make test runs them
 def test_an_export_that_fails_its_parity_check_leaves_the_earlier_export_as_it_was(tmp_path, monkeypatch):
     from slotfill.cli import jobs
     from slotfill.inference import onnx_forward
@@ -257,6 +259,7 @@ def test_an_export_that_fails_its_parity_check_leaves_the_earlier_export_as_it_w
     assert not list(tmp_path.glob(".*.tmp"))
 
 
+@pytest.mark.slow  # an export or two each: make test runs them
 def test_exporting_another_model_without_int8_removes_the_earlier_int8_copy(tmp_path, capsys):
     from slotfill.cli import jobs
 
