@@ -135,12 +135,17 @@ def is_path_key(key: str, keys: tuple[str, ...] = PATH_KEYS) -> bool:
     return key in keys or key.startswith("model.lexicons.")
 
 
+def is_sweep(argv: list[str]) -> bool:
+    """Whether the command line asks for a sweep (``-m``, ``--multirun`` or ``hydra.mode=MULTIRUN``)."""
+    return any(a in ("-m", "--multirun") or a.lstrip("+") == "hydra.mode=MULTIRUN" for a in argv)
+
+
 def quote_paths(argv: list[str], keys: tuple[str, ...] = PATH_KEYS) -> list[str]:
     """Quote path values holding characters Hydra's override grammar reads as its own (``=`` in
     ``ckpt=.../epoch=09-val_f1=89.63.ckpt``, ``,`` ``[`` ``{`` ``(`` quotes, spaces): the path is read as
     written; values the user quoted already are left alone. In a sweep (``-m``), a comma separates
     paths (each quoted) and a sweep function (``glob(...)``) is Hydra's."""
-    sweep = any(a in ("-m", "--multirun") or a.lstrip("+") == "hydra.mode=MULTIRUN" for a in argv)
+    sweep = is_sweep(argv)
     out = []
     for arg in argv:
         key, sep, value = arg.partition("=")

@@ -15,7 +15,7 @@ import numpy as np
 
 from slotfill.core.backends import check_precision, is_onnx
 from slotfill.core.batch import encode_batch
-from slotfill.core.fingerprint import GRAPH_FINGERPRINT, GRAPH_PRECISION, SOURCE_FILE, file_sha256
+from slotfill.core.fingerprint import GRAPH_FINGERPRINT, SOURCE_FILE, file_sha256
 from slotfill.core.ranking import ranked
 from slotfill.core.schema import MODEL_FILE, model_path
 from slotfill.core.settings import whole_number
@@ -55,9 +55,8 @@ class OnnxTagger(TextTagger):
         self.card = card_of(meta)
         self.inputs = [i.name for i in session.get_inputs()]
         self.predicts_intent = len(session.get_outputs()) > 1
-        named = "int8" if source.endswith(".int8.onnx") else "fp32"
-        # what the graph runs in: its own record (exports before it had one: its file name's)
-        self.precision = session.get_modelmeta().custom_metadata_map.get(GRAPH_PRECISION, named)
+        # what the graph runs in: its file name's precision, which open_export checked against its own record
+        self.precision = "int8" if source.endswith(".int8.onnx") else "fp32"
 
     @classmethod
     def load(cls, path: str | Path, threads: int | None = None, precision: str = "auto") -> OnnxTagger:

@@ -45,11 +45,11 @@ def _check_text(text: str, limits: Limits, where: str = "text") -> None:
 
 def _check_nbest(texts: list[str], nbest: int, limits: Limits) -> None:
     """Alternatives cost a second pass that grows with the text: a request's whole cost is bounded."""
-    cost = sum(map(len, texts)) * nbest
-    if nbest > 1 and cost > limits.max_nbest_chars:
+    chars = sum(map(len, texts))
+    if nbest > 1 and chars * nbest > limits.max_nbest_chars:
         raise ApiError(
             413,
-            f"nbest={nbest} over {sum(map(len, texts)):,} characters: {cost:,} characters x nbest "
+            f"nbest={nbest} over {chars:,} characters: {chars * nbest:,} characters x nbest "
             f"(at most {limits.max_nbest_chars:,}): ask for fewer alternatives or send fewer texts",
         )
 
