@@ -80,3 +80,17 @@ def test_a_single_run_skips_hydras_extra_composition_and_a_sweep_keeps_it(tiny_m
     monkeypatch.setattr(commands, "one_run", lambda name, argv: False)
     assert main(["predict", f"ckpt={tiny_model_file}", "format=jsonl", "flights to boston"]) == 0
     assert asked == [1]
+
+
+@pytest.mark.slow
+def test_a_command_run_from_python_gives_back_the_loggers_it_set(tiny_model_file, tmp_path):
+    """Hydra's job logging left its file handler on the root logger: a caller's later logs went into that
+    run's log, and failed once the run's folder was removed."""
+    import logging
+
+    root = logging.getLogger()
+    before = list(root.handlers), root.level
+    args = [f"ckpt={tiny_model_file}", "data=sample", "plots=false", f"hydra.run.dir={tmp_path / 'ev'}"]
+    assert main(["evaluate", *args]) == 0
+    assert (tmp_path / "ev" / "evaluate.log").is_file()  # the run had its own log file
+    assert (list(root.handlers), root.level) == before

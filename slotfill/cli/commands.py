@@ -10,6 +10,7 @@ work from any folder.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ from slotfill.cli.argv import (
     check_flags,
     extract_texts,
     flags_last,
+    is_sweep,
     job_name,
     last_value,
     quote_paths,
@@ -177,7 +179,7 @@ def hydra_argv(name: str, argv: list[str]) -> tuple[list[str], list[str]]:
         check_flags(argv)
     except SlotfillError as e:
         raise ConfigError(f"{e} (slotfill {name} --help)") from None
-    if name in NO_SWEEPS and any(a in ("-m", "--multirun") or a.lstrip("+") == "hydra.mode=MULTIRUN" for a in argv):
+    if name in NO_SWEEPS and is_sweep(argv):
         raise ConfigError(
             f"slotfill {name} runs once (a sweep would leave multirun/ folders"
             f"{', and serve would never reach its second run' if name == 'serve' else ''}): run it once per setting"
@@ -350,10 +352,16 @@ def _run_hydra(name: str, argv: list[str]) -> None:
     # entry (script, console script or module) with the overrides; the command travels in COMMAND_ENV
     sys.argv = [saved[0] if saved else "slotfill", *argv]
     os.environ[COMMAND_ENV] = name
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level  # Hydra's job logging replaces them for the run
     try:
         with _single_run_mode() if one_run(name, argv) else nullcontext(), _earlier_run_kept(name, argv):
             main()
     finally:
+        for handler in root.handlers:  # the run's log file closed: a caller's later logs are not appended to it
+            if handler not in handlers:
+                handler.close()
+        root.handlers[:], root.level = handlers, level
         sys.argv = saved
         if saved_env is None:
             os.environ.pop(COMMAND_ENV, None)
