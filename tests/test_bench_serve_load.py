@@ -61,6 +61,7 @@ def test_worker_count_reads_the_last_workers_setting():
     assert worker_count(["workers=2", "++workers=3"]) == 3
 
 
+@pytest.mark.slow  # over 0.3 s here (pyproject.toml's markers)
 def test_waits_through_refusals_until_each_worker_has_answered(health):
     url, answers = health
     answers += [(503, "Service Unavailable"), (200, {"worker": 11}), (200, {"worker": 11}), (200, {"worker": 12})]

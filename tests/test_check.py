@@ -33,7 +33,7 @@ def test_findings_are_warnings_for_a_usable_set():
     assert "1 slot type only in test (1 occurrence)" in text and "1 intent only in test" in text
     assert "seen fewer than 3 times in train" in text
     assert "1 of 1 valid sentences also occur in train" in text
-    assert "1 sentences occur more than once with different tags" in text
+    assert "1 sentence occurs more than once with different tags" in text
     assert "characters in test never occur in train" in text
     examples = [e for f in report.findings for e in f.examples]
     assert "valid:1 = train:1" in examples and "'ü' (1)" in examples
@@ -61,9 +61,43 @@ def test_intent_combinations_train_never_had_together_are_named():
     splits["valid"].append(_r("fares and flights", "O O O", "fare#fly", "valid", 2))  # the same set: seen
     splits["test"].append(_r("fly cheap fares", "O O O", "fly#fare#cheap", "test", 2))  # an atom train lacks
     splits["test"].append(_r("flights and fares", "O O O", "fly#fare", "test", 3))
-    assert not [f for f in check(splits).findings if "combination" in f.message]
+    assert not [f for f in check(splits).findings if "intent set" in f.message]
     splits["valid"].append(_r("fly fares to boston", "O O O B-city", "fare#city", "valid", 3))
     splits["train"].append(_r("boston", "B-city", "city", line=6))
-    (found,) = [f for f in check(splits).findings if "combination" in f.message]
-    assert found.message.startswith("1 intent combination only in valid (1 sentence): the model answers")
+    (found,) = [f for f in check(splits).findings if "intent set" in f.message]
+    assert found.message.startswith("1 intent set only in valid (1 sentence): train has their intents, but never")
     assert found.examples == ["fare#city (1)"]
+
+
+def test_an_intent_train_has_only_inside_a_combination_is_named():
+    """The intent head answers the sets seen in train: ``b`` alone, seen only in ``a#b``, cannot be answered."""
+    splits = {
+        "train": [_r("x to boston", "O O B-city", "a", line=1), _r("y to boston", "O O B-city", "a#b", line=2)],
+        "valid": [_r("y to denver", "O O B-city", "b", "valid", 1)],
+        "test": [_r("x to denver", "O O B-city", "a", "test", 1)],
+    }
+    (found,) = [f for f in check(splits).findings if "intent set" in f.message]
+    assert found.message.startswith("1 intent set only in valid") and found.examples == ["b (1)"]
+
+
+def test_a_tag_train_never_had_of_a_slot_type_it_has_is_named():
+    """Train's ``city`` names are one word: an ``I-city`` in test is a tag the model cannot give."""
+    splits = {
+        "train": [_r("fly to boston", "O O B-city")],
+        "valid": [_r("fly to denver", "O O B-city", file="valid")],
+        "test": [_r("fly to new york", "O O B-city I-city", file="test"), _r("to la", "O I-city", file="test")],
+    }
+    (found,) = [f for f in check(splits).findings if "tag only" in f.message]
+    assert found.message.startswith("1 tag only in test (1 occurrence), of slot types train has")
+    assert found.examples == ["I-city (1)"]  # the I-city that starts a chunk is read as B-city
+    assert not [f for f in check(_splits()).findings if "tag only" in f.message]  # an unseen type: named once
+
+
+def test_tags_that_read_as_the_same_chunks_are_no_conflict():
+    splits = {
+        "train": [_r("fly to boston", "O O B-city"), _r("fly to boston", "O O I-city", line=2)],
+        "valid": [_r("fly to denver", "O O B-city", file="valid")],
+    }
+    messages = [f.message for f in check(splits).findings]
+    assert not [m for m in messages if "different tags" in m]
+    assert "1 sentence has an I- tag that starts a chunk (read as B-, as conlleval does)" in messages

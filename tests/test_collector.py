@@ -52,6 +52,7 @@ def test_a_command_inside_a_command_leaves_the_outer_one_running(thresholds):
     assert not collector.in_command() and gc.get_freeze_count() == 0
 
 
+@pytest.mark.slow  # over 0.3 s here (pyproject.toml's markers)
 def test_a_sweeps_next_job_frees_what_the_earlier_job_left(thresholds):
     """Each job of ``train -m`` froze its trainer and model: their cycles were kept for good."""
     collector.starting()
@@ -103,6 +104,7 @@ def test_what_the_caller_froze_before_the_command_stays_frozen(thresholds):
     assert gc.get_freeze_count() >= before > 0
 
 
+@pytest.mark.slow  # over 0.3 s here (pyproject.toml's markers)
 def test_a_cycle_made_in_a_command_run_from_python_is_freed_after_it(thresholds):
     """Frozen cycles are never collected: each training run called from Python kept ~70 MB for good."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 import yaml
 
 from tests.helpers import ROOT
@@ -28,6 +29,7 @@ def _config() -> dict:
     return yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
 
 
+@pytest.mark.slow  # over 0.3 s here (pyproject.toml's markers)
 def test_mkdocs_build_strict_passes(tmp_path):
     """Strict mode fails on a warning: a broken link or anchor between pages, a page missing from nav."""
     proc = subprocess.run(

@@ -7,6 +7,7 @@ editable install of the checkout, are not run, so ``import slotfill`` finds only
 """
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -30,9 +31,15 @@ def _run(args, cwd, timeout=300, **kw):
 def installed(tmp_path_factory) -> Path:
     """The ``bin`` folder of a venv holding only the built wheel."""
     tmp = tmp_path_factory.mktemp("install")
-    wheels = tmp / "wheels"
+    wheels, source = tmp / "wheels", tmp / "source"
+    # built from the files git would commit: a build/ folder in the checkout ships files since removed
+    listed = _run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT).stdout
+    for name in filter(None, listed.split("\0")):
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
     proc = _run(
-        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-w", str(wheels)],
+        [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation", "-w", str(wheels)],
         cwd=tmp,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -73,8 +80,21 @@ def test_wheel_carries_configs_sample_and_lexicons(installed, tmp_path):
     code = "import slotfill, slotfill.core.resources as r; print(slotfill.__file__); print(r.conf_dir())"
     out = _run([str(installed / "python"), "-c", code], cwd=tmp_path).stdout.split()
     assert "site-packages" in out[0] and out[1].endswith("site-packages/slotfill/conf")
-    share = Path(out[0]).parent / "share"
-    assert (share / "sample" / "train" / "seq.in").is_file() and (share / "lexicons" / "city.txt").is_file()
+    package = Path(out[0]).parent
+    shipped = {
+        p.relative_to(package).as_posix() for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    }
+    source = {
+        f"{p.relative_to(ROOT).as_posix()}"
+        for p in (ROOT / "slotfill").rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+    source = {name.removeprefix("slotfill/") for name in source}
+    for folder, into in (("conf", "conf"), ("data/sample", "share/sample"), ("data/lexicons", "share/lexicons")):
+        source |= {
+            f"{into}/{p.relative_to(ROOT / folder).as_posix()}" for p in (ROOT / folder).rglob("*") if p.is_file()
+        }
+    assert shipped == source  # every config group, sample split and lexicon; nothing the source no longer has
     proc = _run([str(installed / "slotfill"), "--version"], cwd=tmp_path)
     assert proc.returncode == 0 and proc.stdout.startswith("slotfill ")
 

@@ -319,6 +319,7 @@ def test_predict_format_rasa_streams_an_item_per_intent_and_chunk_that_reads_bac
     assert sorted(" ".join(r.tokens) for r in records) == sorted(line for line in lines if line)  # the blank one: none
 
 
+@pytest.mark.slow  # over 0.3 s here (pyproject.toml's markers)
 def test_a_refused_job_keeps_a_folder_used_before_and_a_resumed_runs_folder(tmp_path, capsys):
     from slotfill.cli.main import main
     from slotfill.training.run_folder import LOCK_FILE, lock

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import ROOT
 
 PACKAGE = ROOT / "slotfill"
@@ -58,6 +60,7 @@ def _package(module: str) -> str:
     return parts[1] if len(parts) > 1 else ""
 
 
+@pytest.mark.slow  # over 0.3 s here (pyproject.toml's markers)
 def test_packages_import_only_from_below():
     wrong = []
     for path in PACKAGE.rglob("*.py"):

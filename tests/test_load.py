@@ -317,3 +317,31 @@ def test_one_split_given_as_its_own_file_is_read_without_a_train_split(tmp_path,
     convert(sample_dir / "test", tmp_path / "test.iob", "atis_iob")
     cols, name = load_split({"test": str(tmp_path / "test.iob")}, "test")
     assert len(cols["tokens"]) == len(read_split(sample_dir / "test")["tokens"]) and name.endswith("/test")
+
+
+def test_a_split_with_an_intent_for_only_some_sentences_is_refused(tmp_path):
+    """A model would learn "no intent" as an intent and evaluate would count it: one line, both places."""
+    lines = [
+        '{"tokens": ["to", "boston"], "tags": ["O", "B-city"], "intent": "flight"}',
+        '{"tokens": ["hello"], "tags": ["O"]}',
+    ]
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    said = f"{path}:2: no intent, but 1 other sentence of this split has one \\(the first: {path}:1\\)"
+    with pytest.raises(DataError, match=said):
+        load_split({}, "test", path)
+    with pytest.raises(DataError, match="give every sentence an intent, or none"):
+        load_benchmark({"train": str(path), "valid": str(path)})
+    path.write_text(lines[1] + "\n" + lines[1] + "\n")  # none at all: slots only
+    cols, _ = load_split({}, "test", path)
+    assert cols["intent"] == ["", ""]
+
+
+def test_an_install_looks_for_benchmarks_only_beside_the_working_folder(monkeypatch, tmp_path):
+    from slotfill.core import resources
+
+    monkeypatch.delenv("SLOTFILL_DATA_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert len(data_mod.benchmark_places("atis")) == 2  # this checkout: beside it too
+    monkeypatch.setattr(resources, "CHECKOUT", tmp_path / "lib" / "python3.11")  # site-packages' parent
+    assert data_mod.benchmark_places("atis") == [(data_mod.Path(data_mod.DEFAULT_DATA_DIR) / "atis").resolve()]

@@ -56,6 +56,22 @@ def test_user_errors_are_one_line(tmp_path, capsys):
     assert e.value.code == 2 and "expected data settings" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "args, said",
+    [
+        (["data.pth=x"], "error: unknown setting data.pth (did you mean data.path? slotfill train --help"),
+        (["data.formt=conll"], "error: unknown setting data.formt (did you mean data.format?"),
+        (["SAMPLE"], "settings are key=value (give data.path="),
+        (["nonsense"], "error: nonsense: settings are key=value (data=NAME, data.path=..., data.train=...)"),
+    ],
+)
+def test_data_check_words_typos_and_bare_paths_as_train_does(args, said, sample_dir, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["data", "check", *(str(sample_dir) if a == "SAMPLE" else a for a in args)])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and said in err and len(err.strip().splitlines()) == 1
+
+
 @pytest.mark.slow
 def test_python_dash_m_from_a_checkout(tmp_path, sample_dir):
     proc = subprocess.run(

@@ -62,3 +62,13 @@ def test_a_negative_set_has_no_per_slot_report_and_no_error():
     gold = pred = [["O", "O"], ["O"]]
     assert slot_report(gold, pred) == NO_SLOTS + "\n" and slot_report(gold, pred, as_dict=True) == {}
     assert set(slot_scores(gold, pred)) >= {"precision", "recall", "f1"}
+
+
+def test_a_sentence_is_right_when_its_tags_read_as_the_gold_chunks():
+    from slotfill.evaluation.metrics import same_slots
+
+    assert same_slots(["O", "I-x", "I-x"], ["O", "B-x", "I-x"])  # conlleval's reading of the gold
+    assert same_slots(["O", "I-x", "I-y"], ["O", "B-x", "B-y"])  # I-y after x starts a second chunk
+    assert not same_slots(["O", "I-x", "I-x"], ["O", "B-x", "B-x"]) and not same_slots(["O", "I-x"], ["O", "O"])
+    scores = all_scores([["O", "I-x"]], [["O", "B-x"]], ["a"], ["a"])
+    assert scores["f1"] == scores["slot_exact_match"] == scores["sentence_accuracy"] == 100.0

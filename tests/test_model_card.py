@@ -47,3 +47,19 @@ def test_an_ensembles_card_names_its_members_and_no_members_scores(tmp_path):
     text = card.read_text()
     assert "ensemble of 2 models (seeds 1, 2): each answer costs 2x one model's compute" in text
     assert "## Scores" not in text and "trained:" not in text and "| test | 91.00" in member_card
+    assert text.startswith("# Model card: ensemble\n") and member_card.startswith("# Model card: run1\n")
+
+
+def test_a_checkpoints_card_reads_its_run_folders_metrics_and_is_named_after_the_run(tmp_path):
+    model = tiny_model(intent=True)
+    model.meta.update({"seed": 7})
+    run = tmp_path / "atis-run"
+    best = model.save(run / "checkpoints" / "epoch=03-val_f1=90.00.pt")
+    (run / "metrics.json").write_text(
+        json.dumps({"fingerprint": model.fingerprint(), "scores": {"test": {"f1": 91.5}}, "seed": 7})
+    )
+    text = write_model_card(best, model.card(), model.vocabs.to_dict()).read_text()
+    assert text.startswith("# Model card: atis-run, epoch=03-val_f1=90.00.pt") and "| test | 91.50" in text
+    other = tiny_model(seed=3, intent=True)  # another epoch: the run's scores are not its own
+    last = other.save(run / "checkpoints" / "last.pt")
+    assert "## Scores" not in write_model_card(last, other.card(), other.vocabs.to_dict()).read_text()

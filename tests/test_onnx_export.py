@@ -220,6 +220,7 @@ def test_the_command_line_never_serves_an_export_of_another_model_in_a_model_fil
     assert load_tagger(onnx_path_for(ckpt)).predict(["to boston"])  # the graph named itself: its own answers
 
 
+@pytest.mark.slow  # over 0.3 s here (pyproject.toml's markers)
 def test_an_int8_copy_of_another_model_is_refused_beside_a_new_graph(tmp_path):
     from slotfill.inference.loading import load_tagger
 

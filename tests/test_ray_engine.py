@@ -255,6 +255,7 @@ def test_shards_are_whole_or_absent(tmp_path):
     assert list((tmp_path / "x").iterdir()) == []  # no partial shard left behind
 
 
+@pytest.mark.slow  # over 0.3 s here (pyproject.toml's markers)
 def test_the_actor_tags_a_shard_and_keeps_what_it_holds_out_of_full_collections(tiny_model_file, tmp_path):
     """Called in this process as Ray calls it, with chunks cut by a reading task and then with chunks it
     reads itself: unfrozen, Ray's objects made each full collection walk ~290,000."""
@@ -321,6 +322,7 @@ def test_the_actor_reads_a_parquet_file_on_from_call_to_call(tiny_model_file, tm
     assert starts == [0]
 
 
+@pytest.mark.slow  # over 0.3 s here (pyproject.toml's markers)
 def test_the_actor_reads_a_calls_parquet_rows_at_once(tiny_model_file, tmp_path, monkeypatch):
     """Chunks of one parquet file over row groups of two rows in one call: each run of consecutive
     chunks read at once, each chunk given its own rows, with their line numbers."""

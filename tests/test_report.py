@@ -62,3 +62,21 @@ def test_a_set_with_no_slots_says_why_its_slot_scores_read_zero():
     assert "read 0.00 by convention: no slots in the gold or the predicted tags" in markdown_report(res, "t")
     found = evaluate_predictions([["a"]], [["B-s"]], [["B-s"]], ["x"], ["x"])
     assert "by convention" not in markdown_report(found, "t")
+
+
+def test_a_gold_i_tag_that_starts_a_chunk_is_the_b_tag_predicted():
+    """Default-mode F1 reads ``O I-x`` as ``O B-x``; the sentence scores and the error list read it so too."""
+    gold = [["O", "I-toloc.city_name"], ["O", "I-toloc.city_name"]]
+    pred = [["O", "B-toloc.city_name"], ["O", "O"]]
+    res = evaluate_predictions([["to", "boston"], ["to", "denver"]], gold, pred, ["flight"] * 2, ["flight"] * 2)
+    assert res["scores"]["slot_exact_match"] == res["scores"]["sentence_accuracy"] == 50.0
+    assert res["scores"]["recall"] == 50.0 and res["scores"]["precision"] == 100.0  # boston found: F1 agrees
+    assert [e["index"] for e in res["errors"]] == [1]
+    res = evaluate_predictions([["to", "new", "york"]], [["O", "I-c", "O"]], [["O", "B-c", "B-c"]], None, None)
+    report = markdown_report(res, "E")
+    assert "| new | I-c | B-c |" in report and "| york | O | B-c ✗ |" in report  # only the real error marked
+
+
+def test_a_token_holding_a_bar_keeps_the_tables_columns():
+    res = evaluate_predictions([["a|b", "boston"]], [["O", "B-city"]], [["O", "O"]], None, None)
+    assert "| a\\|b | O | O |" in markdown_report(res, "E")

@@ -255,6 +255,7 @@ def test_a_finished_run_is_refused_before_hydra_writes_over_its_record(tmp_path,
     assert (tmp_path / "run" / ".hydra" / "config.yaml").read_text() == "model:\n  hidden_size: 128\n"
 
 
+@pytest.mark.slow  # over 0.3 s here (pyproject.toml's markers)
 def test_overwrite_keeps_the_old_run_when_the_new_data_does_not_load(tmp_path, capsys):
     from slotfill.cli.main import main
     from tests.conftest import write_split

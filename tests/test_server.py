@@ -71,6 +71,7 @@ def test_slotfill_serve_on_a_taken_port_exits_2_in_one_line_before_loading(taken
     assert time.monotonic() - started < 30
 
 
+@pytest.mark.slow  # over 0.3 s here (pyproject.toml's markers)
 def test_a_settled_app_leaves_everything_loaded_before_out_of_the_collectors_walk():
     """A full collection walks every tracked object; with the model loaded that is ~170,000 (PyTorch)."""
     import gc
@@ -124,6 +125,7 @@ def test_a_host_name_is_served_on_its_addresses(tiny_model_file):
         proc.wait(timeout=30)
 
 
+@pytest.mark.slow  # over 0.3 s here (pyproject.toml's markers)
 def test_a_worker_that_cannot_load_the_parents_model_stops_the_server_in_one_line(tiny_model_file, monkeypatch, capsys):
     """Restarted for ever with a traceback each time before, or serving another model beside the others."""
     import json

@@ -157,3 +157,58 @@ def test_the_shell_command_answers_a_pipe(tiny_model_file):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[0] == "to boston"  # piped lines are echoed: the answers stay readable
+
+
+class _Typed(io.StringIO):
+    """Standard input as a terminal: the shell reads it with ``input``."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def _typing(monkeypatch, lines):
+    """``input`` answering ``lines`` (an exception instance is raised), recording the prompts it was given."""
+    prompts, lines = [], list(lines)
+
+    def fake_input(prompt=""):
+        prompts.append(prompt)
+        if not lines:
+            raise EOFError
+        line = lines.pop(0)
+        if isinstance(line, BaseException):
+            raise line
+        return line
+
+    monkeypatch.setattr("builtins.input", fake_input)
+    return prompts
+
+
+def test_typed_answers_going_to_a_file_leave_the_prompt_on_the_terminal(tiny_model_file, monkeypatch, capsys):
+    prompts = _typing(monkeypatch, ["to boston", "from denver"])
+    out = io.StringIO()  # > out.jsonl
+    assert shell.run(_cfg(tiny_model_file, format="jsonl"), _Typed(), out) == 2
+    assert [json.loads(line)["text"] for line in out.getvalue().splitlines()] == ["to boston", "from denver"]
+    assert prompts == ["", "", ""] and capsys.readouterr().err.count("> ") == 3
+    _typing(monkeypatch, ["to boston"])
+    shell.run(_cfg(tiny_model_file, format="jsonl", prompt=None), _Typed(), io.StringIO())
+    assert "None" not in capsys.readouterr().err  # prompt=null: no prompt
+
+
+def test_typed_bytes_that_are_not_utf8_are_named_as_from_a_pipe(tiny_model_file, monkeypatch, capsys):
+    _typing(monkeypatch, ["caf\udce9 to boston", "to boston"])  # how Python keeps a byte it cannot decode
+    out = io.StringIO()
+    with pytest.raises(SlotfillError, match=r"1 line\(s\) could not be tagged"):
+        shell.run(_cfg(tiny_model_file, format="jsonl"), _Typed(), out)
+    assert "error: <stdin>:1: not valid UTF-8 (byte 0xe9 at column 4)" in capsys.readouterr().err
+    assert json.loads(out.getvalue())["text"] == "to boston"
+
+
+def test_ctrl_c_at_the_prompt_leaves_the_prompt_line_first(tiny_model_file, monkeypatch, capsys):
+    _typing(monkeypatch, [KeyboardInterrupt()])
+    with pytest.raises(KeyboardInterrupt):
+        shell.run(_cfg(tiny_model_file), _Typed(), io.StringIO())
+    assert capsys.readouterr().err.endswith("> \n")  # "interrupted" then starts a line of its own
+
+
+def test_shell_has_no_batch_size_to_ignore(tiny_model_file):
+    assert "batch_size" not in _cfg(tiny_model_file)

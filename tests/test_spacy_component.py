@@ -213,6 +213,7 @@ def test_a_doc_that_cannot_be_tagged_goes_to_the_error_handler_and_the_others_ar
     assert handled == [("slotfill", ["a a a"], "doc 3")]
 
 
+@pytest.mark.slow  # over 0.3 s here (pyproject.toml's markers)
 def test_a_pipeline_saved_with_a_relative_model_path_loads_from_any_folder(tiny_model_file, tmp_path, monkeypatch):
     import shutil
 
@@ -253,6 +254,7 @@ def test_a_moved_project_loads_its_pipeline_by_the_relative_path_and_a_link_stay
     assert again(SEED)._.slotfill["tokens"] == SEED.split()
 
 
+@pytest.mark.slow  # over 0.3 s here (pyproject.toml's markers)
 def test_a_moved_model_is_named_with_the_record_and_another_model_is_warned(tiny_model_file, tmp_path, caplog):
     import shutil
 

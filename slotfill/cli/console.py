@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from slotfill.core.wording import counted
 from slotfill.errors import SlotfillError
 
 FORMATS = ("text", "jsonl", "conll", "seq.out", "rasa")
@@ -37,7 +38,7 @@ def evaluation_summary(result: dict, name: str, report_path: str) -> str:
     The departure/arrival line appears only for data with ``fromloc.``/``toloc.`` slot types.
     """
     d = result["direction"]
-    errors = f"{len(result['errors'])} sentences with errors"
+    errors = f"{counted(len(result['errors']), 'sentence')} with errors"
     if d is not None:
         errors = (
             f"departure->arrival confusions {d['fromloc_as_toloc']}, arrival->departure {d['toloc_as_fromloc']}; "

@@ -23,6 +23,7 @@ import re
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import NoReturn
 
 from slotfill.cli.commands import COMMAND_ENV, run_command
@@ -64,12 +65,23 @@ def add_convert(sub: argparse._SubParsersAction) -> None:
 
 def _data_check(args: argparse.Namespace) -> int:
     from slotfill.cli.argv import quote_paths
+    from slotfill.cli.exits import config_error
     from slotfill.data.check import check, render
     from slotfill.data.load import data_config, load_splits
 
     if args.rare < 1:
         raise ConfigError(f"--rare {args.rare}: a number of times, 1 or more")
-    splits, name = load_splits(data_config(quote_paths(args.overrides)))  # paths read as train reads them
+    for word in (w for w in args.overrides if "=" not in w):  # as train words these
+        hint = f"give data.path={word}" if Path(word).exists() else "data=NAME, data.path=..., data.train=..."
+        raise ConfigError(f"{word}: settings are key=value ({hint})")
+    try:
+        data = data_config(quote_paths(args.overrides))  # paths read as train reads them
+    except ConfigError as e:
+        message = config_error(e.__cause__, "train") if e.__cause__ is not None else None
+        if message is None:
+            raise
+        raise ConfigError(message) from None
+    splits, name = load_splits(data)
     report = check(splits, name, rare=args.rare)
     print(json.dumps(report.to_dict(), indent=1) if args.json else render(report), end="" if not args.json else "\n")
     failed = report.errors or (args.strict and report.warnings)

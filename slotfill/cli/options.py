@@ -157,7 +157,8 @@ def check_inference(cfg: DictConfig) -> None:
     from slotfill.core.backends import BACKENDS, check_precision  # torch-free: an ONNX model needs no torch
 
     require(cfg, "ckpt", f"PATH ({CKPT_HINT})")
-    whole(cfg, "batch_size")
+    if "batch_size" in cfg:  # shell has none: it tags each line as it is read
+        whole(cfg, "batch_size")
     threads_setting(cfg)
     if cfg.backend not in BACKENDS:
         raise ConfigError(f"backend={cfg.backend!r}: choose one of {', '.join(BACKENDS)}")

@@ -3,7 +3,7 @@
 The model loads once; each line is answered as soon as it is entered, from a terminal or a pipe.
 A line that cannot be tagged (too long, not UTF-8) is answered with an ``error:`` line naming it and
 the shell goes on; the exit status is then 2, so a script piping into the shell still learns of it.
-Ctrl-D (end of input), ``/exit`` or ``/quit`` end the shell.
+Ctrl-D (end of input), ``/exit`` or ``/quit`` end the shell; Ctrl-C ends it with status 130.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def run(cfg: DictConfig, stdin: TextIO | None = None, stdout: TextIO | None = No
     while True:
         n += 1
         try:
-            line = _read(stdin, str(cfg.prompt) if typed else None, n)
+            line = _read(stdin, str(cfg.prompt or "") if typed else None, n, _is_terminal(stdout))
             if line is None or line.strip() in QUIT:
                 read_any = read_any or line is not None
                 break
@@ -103,14 +103,33 @@ def run(cfg: DictConfig, stdin: TextIO | None = None, stdout: TextIO | None = No
     return answered
 
 
-def _read(stdin: TextIO, prompt: str | None, n: int) -> str | None:
-    """Line ``n`` without its newline (a pipe's bytes decoded as predict decodes them); None at the end."""
+def _is_terminal(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _read(stdin: TextIO, prompt: str | None, n: int, answers_on_terminal: bool = True) -> str | None:
+    """Line ``n`` without its newline (a pipe's bytes decoded as predict decodes them); None at the end.
+
+    A typed line is read with ``input``: its prompt goes to standard error when the answers go to a
+    file or a pipe (``input`` would write it among them).
+    """
     if prompt is not None:
         try:
-            return input(prompt)
+            if answers_on_terminal:
+                line = input(prompt)
+            else:
+                print(prompt, end="", file=sys.stderr, flush=True)
+                line = input()
         except EOFError:
             print(file=sys.stderr)
             return None
+        except KeyboardInterrupt:
+            print(file=sys.stderr)  # "interrupted" on a line of its own, not after the prompt
+            raise
+        if any("\udc80" <= c <= "\udcff" for c in line):  # bytes that are not UTF-8, as Python kept them
+            return decode_line(line.encode("utf-8", "surrogateescape"), STDIN, n)
+        return line
     raw = getattr(stdin, "buffer", None)
     if raw is None:  # a text stream (a test's, a notebook's): already text
         line = stdin.readline()

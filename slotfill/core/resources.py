@@ -14,6 +14,11 @@ CHECKOUT = PACKAGE.parent
 SHIPPED_DATA = ("sample", "lexicons")  # the folders of data/ that the wheel carries
 
 
+def in_checkout() -> bool:
+    """Whether slotfill runs from a git checkout (its ``conf/`` beside the package), not an install."""
+    return (CHECKOUT / "conf").is_dir()
+
+
 def conf_dir() -> Path:
     """The Hydra config folder: ``slotfill/conf`` when installed, else the checkout's ``conf/``."""
     installed = PACKAGE / "conf"
@@ -26,9 +31,9 @@ def shipped(path: str | Path) -> Path | None:
     p = Path(path)
     if p.is_absolute():
         return None
-    in_checkout = CHECKOUT / p
-    if in_checkout.exists() and (CHECKOUT / "conf").is_dir():
-        return in_checkout
+    checkout_copy = CHECKOUT / p
+    if checkout_copy.exists() and in_checkout():
+        return checkout_copy
     parts = p.parts
     if len(parts) >= 2 and parts[0] == "data" and parts[1] in SHIPPED_DATA:
         installed = PACKAGE.joinpath("share", *parts[1:])

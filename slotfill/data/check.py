@@ -14,10 +14,10 @@ import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from slotfill.core.spans import bio_spans, is_inside, repair_bio
+from slotfill.core.spans import bio_spans, is_inside, repair_bio, slot_of
 from slotfill.core.tokenize import normalize
 from slotfill.core.vocab import split_intent
-from slotfill.core.wording import counted
+from slotfill.core.wording import counted, verb
 from slotfill.data.formats import Record
 
 RARE = 5  # a label seen fewer times than this in train is reported as rare
@@ -54,8 +54,9 @@ class Report:
 
 
 def _unseen_combinations(splits: dict[str, list[Record]]) -> list[Finding]:
-    """Multi-intents of valid or test whose atoms train has, but never together: the model answers
-    only the intent sets it saw in training, so these cannot be predicted either."""
+    """Intent labels of valid or test whose atoms train has, but never as that set (``a#b`` when train
+    has ``a`` and ``b`` apart, ``b`` when train has it only in ``a#b``): the model answers only the
+    intent sets it saw in training, so these cannot be predicted either."""
     seen = {frozenset(split_intent(r.intent)) for r in splits["train"]}
     findings = []
     for s, recs in splits.items():
@@ -65,17 +66,39 @@ def _unseen_combinations(splits: dict[str, list[Record]]) -> list[Finding]:
         combos = Counter(
             r.intent
             for r in recs
-            if len(split_intent(r.intent)) > 1
-            and frozenset(split_intent(r.intent)) not in seen
-            and set(split_intent(r.intent)) <= known
+            if r.intent and frozenset(split_intent(r.intent)) not in seen and set(split_intent(r.intent)) <= known
         )
         if combos:
             findings.append(
                 Finding(
                     "warning",
-                    f"{counted(len(combos), 'intent combination')} only in {s} "
-                    f"({counted(sum(combos.values()), 'sentence')}): the model answers the combinations seen in train",
+                    f"{counted(len(combos), 'intent set')} only in {s} "
+                    f"({counted(sum(combos.values()), 'sentence')}): train has their intents, but never as these sets, "
+                    "and the model answers the sets seen in train",
                     [f"{lab} ({n})" for lab, n in combos.most_common(SHOW)],
+                )
+            )
+    return findings
+
+
+def _unseen_tags(splits: dict[str, list[Record]], slot_counts: dict[str, Counter]) -> list[Finding]:
+    """Tags of valid or test whose slot type train has, but never with that tag (``I-x`` where train's
+    ``x`` are all one word): the model's tag vocabulary comes from train, so it cannot predict them."""
+    known = {t for r in splits["train"] for t in repair_bio(r.tags)}
+    findings = []
+    for s, recs in splits.items():
+        if s == "train":
+            continue
+        only = Counter(
+            t for r in recs for t in repair_bio(r.tags) if t not in known and slot_of(t) in slot_counts["train"]
+        )
+        if only:
+            findings.append(
+                Finding(
+                    "warning",
+                    f"{counted(len(only), 'tag')} only in {s} ({counted(sum(only.values()), 'occurrence')}), "
+                    "of slot types train has: the model cannot predict them",
+                    [f"{t} ({n})" for t, n in only.most_common(SHOW)],
                 )
             )
     return findings
@@ -150,6 +173,8 @@ def check(splits: dict[str, list[Record]], name: str = "data", rare: int = RARE)
                 )
         if kind == "intent":  # the intent head answers whole sets seen in training (decode_intents)
             findings += _unseen_combinations(splits)
+        else:
+            findings += _unseen_tags(splits, counts)
         rare_labels = sorted((n, lab) for lab, n in counts["train"].items() if n < rare)
         if rare_labels:
             findings.append(
@@ -179,13 +204,18 @@ def check(splits: dict[str, list[Record]], name: str = "data", rare: int = RARE)
     by_sentence: dict[tuple, list[Record]] = defaultdict(list)
     for r in everything:
         by_sentence[_key(r)].append(r)
-    for what, attr in (("tags", lambda r: tuple(r.tags)), ("intents", lambda r: tuple(sorted(split_intent(r.intent))))):
+    # tags compared as they are scored: an I-x that starts a chunk is the B-x elsewhere
+    for what, attr in (
+        ("tags", lambda r: tuple(repair_bio(r.tags))),
+        ("intents", lambda r: tuple(sorted(split_intent(r.intent)))),
+    ):
         conflicts = [rs for rs in by_sentence.values() if len({attr(r) for r in rs}) > 1]
         if conflicts:
             findings.append(
                 Finding(
                     "warning",
-                    f"{len(conflicts)} sentences occur more than once with different {what}",
+                    f"{counted(len(conflicts), 'sentence')} {verb(len(conflicts), 'occurs')} more than once "
+                    f"with different {what}",
                     [" vs ".join(_where(r) for r in rs[:3]) + f": {' '.join(rs[0].tokens)}" for rs in conflicts[:SHOW]],
                 )
             )
@@ -195,7 +225,8 @@ def check(splits: dict[str, list[Record]], name: str = "data", rare: int = RARE)
         findings.append(
             Finding(
                 "warning",
-                f"{len(ill)} sentences have an I- tag that starts a chunk (read as B-, as conlleval does)",
+                f"{counted(len(ill), 'sentence')} {verb(len(ill), 'has')} an I- tag that starts a chunk "
+                "(read as B-, as conlleval does)",
                 [_where(r) for r in ill[:SHOW]],
             )
         )
@@ -209,7 +240,7 @@ def check(splits: dict[str, list[Record]], name: str = "data", rare: int = RARE)
             findings.append(
                 Finding(
                     "warning",
-                    f"{len(chars)} characters in {s} never occur in train",
+                    f"{counted(len(chars), 'character')} in {s} never {verb(len(chars), 'occurs')} in train",
                     [f"{c!r} ({n})" for c, n in chars.most_common(SHOW)],
                 )
             )

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from slotfill.core import resources
 from slotfill.core.settings import whole_number
+from slotfill.core.wording import counted, verb
 from slotfill.data import formats
 from slotfill.data.formats import Extras, Record
 from slotfill.data.formats import folder as folder_format
@@ -73,14 +74,27 @@ def data_dir() -> Path:
 
 def benchmark_places(benchmark: str) -> list[Path]:
     """Where a local copy of a benchmark is looked for, in order, as whole paths: ``$SLOTFILL_DATA_DIR``,
-    ``../shared/data`` from the working folder, then from the checkout (the same from any folder)."""
+    ``../shared/data`` from the working folder, then from the checkout (the same from any folder) when
+    slotfill runs from one."""
     places = [Path(os.environ[DATA_DIR_ENV]) / benchmark] if os.environ.get(DATA_DIR_ENV) else []
-    places += [Path(DEFAULT_DATA_DIR) / benchmark, resources.CHECKOUT / DEFAULT_DATA_DIR / benchmark]
+    places.append(Path(DEFAULT_DATA_DIR) / benchmark)
+    if resources.in_checkout():  # an install's CHECKOUT is site-packages' parent: no data there
+        places.append(resources.CHECKOUT / DEFAULT_DATA_DIR / benchmark)
     return list(dict.fromkeys(p.resolve() for p in places))
 
 
 def columns(records: Sequence[Record]) -> dict[str, list]:
-    """Records as the columns ``tokens``, ``tags``, ``intent``."""
+    """Records as the columns ``tokens``, ``tags``, ``intent``; a split whose sentences have an intent
+    only in part is refused (a model would learn "no intent" as one, and scores would count it)."""
+    missing = [r for r in records if not r.intent]
+    if missing and len(missing) < len(records):
+        given = next(r for r in records if r.intent)
+        others = len(records) - len(missing)
+        first = f"{given.file}:{given.line}" if given.line else given.file
+        raise missing[0].error(
+            f"no intent, but {counted(others, 'other sentence')} of this split {verb(others, 'has')} one "
+            f"(the first: {first}); give every sentence an intent, or none (slotfill data check lists them)"
+        )
     return {
         "tokens": [list(r.tokens) for r in records],
         "tags": [list(r.tags) for r in records],
@@ -346,6 +360,6 @@ def data_config(overrides: Sequence[str] = ()) -> dict:
         if given and given.split("=", 1)[1] not in names:
             choices = ", ".join(names)
             raise ConfigError(f"{given}: no such data set (choose one of {choices}, or give data.path=)") from None
-        raise ConfigError(first_line(e, limit=400)) from None
+        raise ConfigError(first_line(e, limit=400)) from e  # the cause: for the command line's did-you-mean
     values = OmegaConf.to_container(cfg.data, resolve=True)
     return {k: v for k, v in values.items() if k in DATA_KEYS}

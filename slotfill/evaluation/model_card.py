@@ -70,17 +70,24 @@ def render(card: dict, vocabs: dict | None = None, metrics: dict | None = None, 
 
 
 def write_model_card(model_file: str | Path, card: dict, vocabs: dict | None = None) -> Path:
-    """The model card beside ``model_file`` (:func:`card_path`), scores from the ``metrics.json`` there
-    when it is this model's."""
+    """The model card beside ``model_file`` (:func:`card_path`), scores from its run folder's
+    ``metrics.json`` when they are this model's (a checkpoint in ``checkpoints/`` has its run above it)."""
     model_file = Path(model_file)
+    run = model_file.parent.parent if model_file.parent.name == "checkpoints" else model_file.parent
     metrics = None
-    metrics_file = model_file.parent / "metrics.json"
+    metrics_file = run / "metrics.json"
     if metrics_file.is_file():
         try:
             metrics = json.loads(metrics_file.read_text())
         except (OSError, ValueError):
             metrics = None
-    text = render(card, vocabs, metrics, name=model_file.parent.name or model_file.name)
+    if model_file.name == "model.pt":
+        name = run.name or model_file.name
+    elif run != model_file.parent:
+        name = f"{run.name}, {model_file.name}"
+    else:  # an ensemble saved in a member's folder is not that member
+        name = model_file.stem
+    text = render(card, vocabs, metrics, name=name)
     return write_atomic(card_path(model_file), text)
 
 

@@ -9,11 +9,17 @@ from pathlib import Path
 
 from slotfill.core.files import write_atomic, write_json
 from slotfill.core.schema import metrics_record
-from slotfill.core.spans import bio_spans, slot_of
+from slotfill.core.spans import bio_spans, repair_bio, slot_of
+from slotfill.core.wording import counted
 from slotfill.evaluation.calibration import calibration
 from slotfill.evaluation.disagreements import PhraseLabels, label_disagreements
 from slotfill.evaluation.intents import intent_confusion, intent_report, intent_report_markdown
-from slotfill.evaluation.metrics import NO_SLOTS, all_scores, same_intent, slot_report
+from slotfill.evaluation.metrics import NO_SLOTS, all_scores, same_intent, same_slots, slot_report
+
+
+def cell(text: str) -> str:
+    """Text for a Markdown table cell: a token's ``|`` would end the cell."""
+    return text.replace("|", "\\|")
 
 
 def slot_type(tag: str) -> str:
@@ -123,7 +129,7 @@ def evaluate_predictions(
     for i, (tok, g, p) in enumerate(zip(tokens, gold_tags, pred_tags)):
         gi = gold_intents[i] if has_intents else None
         pi = pred_intents[i] if has_intents else None
-        if list(g) != list(p) or (has_intents and not same_intent(gi, pi)):
+        if not same_slots(g, p) or (has_intents and not same_intent(gi, pi)):
             errors.append(
                 {
                     "index": i,
@@ -170,7 +176,7 @@ def markdown_report(result: dict, title: str, max_errors: int = 200) -> str:
         lines += [
             f"| intent accuracy (a multi-intent line right only as the exact set) | {s['intent_accuracy']:.2f} |",
             f"| intent accuracy, one-of-gold rule (a multi-intent line right when the prediction is one of "
-            f"its intents; {s.get('multi_intent_lines', 0)} such lines) | "
+            f"its intents; {counted(s.get('multi_intent_lines', 0), 'such line')}) | "
             f"{s.get('intent_accuracy_one_of_gold', s['intent_accuracy']):.2f} |",
             f"| sentence accuracy (slots and intent) | {s['sentence_accuracy']:.2f} |",
         ]
@@ -229,9 +235,10 @@ def markdown_report(result: dict, title: str, max_errors: int = 200) -> str:
         if e["gold_intent"] is not None and not same_intent(e["gold_intent"], e["pred_intent"]):
             head += f"  — intent gold `{e['gold_intent']}`, predicted `{e['pred_intent']}`"
         lines += [head, "", "| token | gold | predicted |", "|---|---|---|"]
-        for t, g, p in zip(e["tokens"], e["gold"], e["pred"]):
-            mark = "" if g == p else " ✗"
-            lines.append(f"| {t} | {g} | {p}{mark} |")
+        # a gold I-x that starts a chunk reads as the B-x predicted: no mark, as in the scores
+        for t, g, p, rg, rp in zip(e["tokens"], e["gold"], e["pred"], repair_bio(e["gold"]), repair_bio(e["pred"])):
+            mark = "" if rg == rp else " ✗"
+            lines.append(f"| {cell(t)} | {g} | {p}{mark} |")
         lines.append("")
     return "\n".join(lines) + "\n"
 
@@ -254,8 +261,9 @@ def disagreements_markdown(found: dict, n_errors: int, examples: int = 20) -> li
     ]
     for found_one in sentences[:examples]:
         for ev in found_one["evidence"]:
+            sentence = cell(" ".join(found_one["tokens"]))
             lines.append(
-                f"| {found_one['index']} | {' '.join(found_one['tokens'])} | {ev['words']} | {ev['gold']} | "
+                f"| {found_one['index']} | {sentence} | {cell(ev['words'])} | {ev['gold']} | "
                 f"{ev['model']} | {ev['train_model']} / {ev['train_gold']} |"
             )
     return lines
