@@ -42,6 +42,23 @@ def test_bucket_sampler_groups_similar_lengths_and_reshuffles():
     assert spread < 5
 
 
+def test_seeds_never_share_an_epochs_order():
+    """Runs of seeds 42 and 43 are independent samples: no epoch of one shuffles as an epoch of the other."""
+    lengths = [(i * 7) % 30 + 1 for i in range(200)]
+
+    def orders(seed):
+        epoch = [0]
+        s = BucketBatchSampler(lengths, 8, shuffle=True, seed=seed, epoch_fn=lambda: epoch[0])
+        out = []
+        for epoch[0] in range(3):
+            out.append(list(s))
+        return out
+
+    a, b = orders(42), orders(43)
+    assert not [x for x in a for y in b if x == y]
+    assert orders(42) == a  # and each seed's epochs stay what they were (resume)
+
+
 @pytest.mark.slow  # ~0.7-1.1 s
 def test_datamodule_encodes_once_and_batches(sample_dir):
     dm = SlotDataModule(name="sample", path=str(sample_dir), batch_size=8)

@@ -59,7 +59,8 @@ class BucketBatchSampler(Sampler[list[int]]):
             idx.sort(key=lambda i: self.lengths[i])
             idx = idx[self.rank :: self.num_replicas]
             return [idx[i : i + self.batch_size] for i in range(0, len(idx), self.batch_size)]
-        rng = random.Random(self.seed + self.epoch)
+        # seed and epoch apart: with seed + epoch, seed 42's second epoch was seed 43's first
+        rng = random.Random(f"{self.seed}:{self.epoch}")
         rng.shuffle(idx)
         batches = []
         for p in range(0, len(idx), self.pool):
