@@ -303,10 +303,10 @@ def mean_std(values: list[float]) -> str:
 
 
 HEADER = (
-    "| model | seeds | slot F1 | intent acc (exact set) | intent acc (one of gold) | sentence acc | valid slot F1 "
-    "| valid intent acc | train time (s) | unseen-city F1 | one-word | multi-word | not in lists |"
+    "| model | seeds | trained in | slot F1 | intent acc (exact set) | intent acc (one of gold) | sentence acc "
+    "| valid slot F1 | valid intent acc | train time (s) | unseen-city F1 | one-word | multi-word | not in lists |"
 )
-RULE = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+RULE = "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 
 
 def row(label: str, results: list[dict | None]) -> str:
@@ -316,7 +316,14 @@ def row(label: str, results: list[dict | None]) -> str:
     cells += [mean_std([r["scores"]["valid"].get(key) for r in results]) for _, key in METRICS[:2]]
     cells.append(mean_std([r["train_time_s"] for r in results]))
     cells += [mean_std([r.get(key) for r in results]) for _, key in UNSEEN]
-    return f"| {label} | {len(results)} | " + " | ".join(cells) + " |"
+    # train.precision=auto trains in bfloat16 on AMX CPUs only: the row says what its runs did
+    trained_in = ", ".join(sorted({str((r.get("train") or {}).get("precision") or "fp32") for r in results}))
+    return f"| {label} | {len(results)} | {trained_in or '—'} | " + " | ".join(cells) + " |"
+
+
+def dataset_of(runs_of_row: list[tuple[str, list[str]]]) -> str:
+    """The data set a row's runs train on: their folders are named after it (``snips-preset-seed1``)."""
+    return runs_of_row[0][0].split("-")[0]
 
 
 def plan(args) -> dict[str, dict[str, list[tuple[str, list[str]]]]]:
@@ -455,7 +462,6 @@ def _slug(overrides: list[str]) -> str:
     return "-".join(parts)
 
 
-PER_DATASET = ("default", "default-ablation", "default-tuning", "default-intent")
 TITLES = {
     "default": "Default model (`python train.py`)",
     "default-ablation": "Ablation of the default's slot features (slots only)",
@@ -467,7 +473,7 @@ TITLES = {
     "preset-precision": "The presets with bfloat16 LSTM layers (train.precision=auto)",
     "preset-schedule": "A longer schedule for the presets (chosen on validation)",
     "default-intent": "The intent head of the default model (chosen on validation)",
-    "held-out-lists": "The unseen cities out of the lists from the start (ATIS)",
+    "held-out-lists": "The unseen cities out of the lists from the start",
     "as-users-run": "As users run them (seed 42, every default, one run each)",
 }
 
@@ -530,12 +536,18 @@ def main() -> None:
         "15 in ATIS test, none in SNIPS): *exact set*, slotfill's rule, and *one of gold*, the rule many papers "
         "use (right when the predicted intent is one of the line's)."
     )
+    empty = [label for rows in tables.values() for label, runs in rows.items() if not any(done[n] for n, _ in runs)]
+    if args.report_only and empty:  # a row of no runs would replace the measured one
+        raise SystemExit(
+            f"no finished run of today's config for {len(empty)} row(s) ({'; '.join(empty[:5])}): "
+            "nothing written (train them: the same command without --report-only)"
+        )
     sections = {}
     for table, rows in tables.items():
-        # the default's tables get a section per dataset: a run on one dataset keeps the other's
+        # a section per table and dataset: a run on one dataset keeps the other's rows and command
         by_title: dict[str, list[str]] = {}
         for label, runs_of_row in rows.items():
-            title = TITLES[table] + (f", {label.split(':')[0].upper()}" if table in PER_DATASET else "")
+            title = f"{TITLES[table]}, {dataset_of(runs_of_row).upper()}"
             by_title.setdefault(title, []).append(row(label, [done[name] for name, _ in runs_of_row]))
         for title, lines in by_title.items():
             sections[title] = "\n".join([about, "", HEADER, RULE, *lines]) + "\n"
@@ -555,17 +567,37 @@ def main() -> None:
 
 
 def merge_sections(path, sections: dict[str, str]) -> str:
-    """The results file with ``sections`` (title -> body) replaced or added; other tables keep their runs."""
+    """The results file with ``sections`` (title -> body) replaced or added; other tables keep their runs.
+
+    A section written before tables were split by dataset (``Presets``, both data sets' rows) loses the
+    rows of the dataset a new section (``Presets, ATIS``) now holds, and goes once it has none.
+    """
     old = path.read_text() if path.exists() else "# Accuracy benchmark\n"
     parts = old.split("\n## ")
     kept = {}
     for part in parts[1:]:
         title, _, body = part.partition("\n")
         kept[title.strip()] = body.strip("\n") + "\n"
+    for title in sections:
+        base, _, dataset = title.rpartition(", ")
+        if base in kept:
+            lines = kept[base].splitlines()
+            rows = [line for line in lines if line.startswith("| ") and not line.startswith("| model |")]
+            gone = [line for line in rows if _row_dataset(line) == dataset.lower()]
+            if len(gone) == len(rows):
+                del kept[base]
+            else:
+                kept[base] = "\n".join(line for line in lines if line not in gone) + "\n"
     kept.update(sections)
     return "# Accuracy benchmark\n" + "".join(
         f"\n## {title}\n\n{body.strip(chr(10))}\n" for title, body in kept.items()
     )
+
+
+def _row_dataset(line: str) -> str:
+    """The dataset of a table row by its label: SNIPS rows name it, every other row is ATIS (the default)."""
+    label = line.split("|")[1]
+    return "snips" if "snips" in label else "atis"
 
 
 if __name__ == "__main__":

@@ -51,7 +51,11 @@ def stale(out: Path, overrides: list[str], threads: int | str) -> str | None:
 
     Run folders are reused by name; a default that changed since (a new setting, another value)
     must not be reported under the new name, nor a student distilled from a teacher file rebuilt
-    since (an ensemble's path stays the same when its members change).
+    since (an ensemble's path stays the same when its members change), nor a run whose
+    ``train.precision=auto`` trained in another precision than it does on this machine (bfloat16 on
+    an AMX CPU, float32 elsewhere). Settings that change nothing a run learns (:data:`NO_EFFECT`)
+    are not compared. What is not compared: the code. After a change that alters what the same
+    config learns, move ``bench/runs/accuracy`` aside.
     """
     import json
 
@@ -70,13 +74,45 @@ def stale(out: Path, overrides: list[str], threads: int | str) -> str | None:
         now = compose("train", overrides=train_overrides(overrides, threads))
     then = OmegaConf.to_container(OmegaConf.load(saved), resolve=False)
     now = OmegaConf.to_container(now, resolve=False)
-    return _diff(then, now, "")
+    why = _diff(then, now, "")
+    if why is None and metrics.exists():
+        trained = (json.loads(metrics.read_text()).get("train") or {}).get("precision")
+        here = _precision_here(now)
+        if trained and here and trained != here:
+            why = f"trained in {trained}, which train.precision={now['train'].get('precision')} is not here ({here})"
+    return why
+
+
+def _precision_here(cfg: dict) -> str | None:
+    """What the config's ``train.precision`` trains in on this machine (``fp32``/``bf16``), or None."""
+    sys.path.insert(0, str(ROOT))
+    from slotfill.training.precision import resolve
+
+    try:
+        return resolve(str(cfg["train"].get("precision", "auto")), str(cfg["model"].get("cell", "lstm")))
+    except Exception:  # a config this checkout cannot train: the run is compared by its settings only
+        return None
+
+
+# Settings that change how a run is shown or saved, never what it learns: runs from before one was
+# added or changed stay today's (which callback class writes the checkpoints: RunCheckpoint keeps
+# Lightning's selection and adds the moved-folder remap).
+NO_EFFECT = (
+    "callbacks.last_checkpoint",
+    "callbacks.model_checkpoint._target_",
+    "callbacks.model_checkpoint.save_last",
+    "plots",
+    "trainer.enable_progress_bar",
+    "trainer.log_every_n_steps",
+)
 
 
 def _diff(then, now, path: str) -> str | None:
     if isinstance(then, dict) and isinstance(now, dict):
         for k in sorted(set(then) | set(now), key=str):
             where = f"{path}.{k}" if path else str(k)
+            if where in NO_EFFECT:
+                continue
             if k not in then and now[k] == _setting_default(where):
                 continue  # a setting added since, at the value that keeps the old behaviour
             why = _diff(then.get(k), now.get(k), where)

@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -98,6 +99,7 @@ def main() -> None:
     p.add_argument("--student-settings", default="", help="more overrides for the students (one string)")
     p.add_argument("--variant", help="a name for --student-settings: in the runs' and the table's names")
     p.add_argument("--control", action="store_true", help="also train as many models with them, no teacher")
+    p.add_argument("--replace", action="store_true", help="write over a table another command wrote")
     args = p.parse_args()
     temperature = f"{args.distill_temperature:g}"  # what names the runs is what trains them
     if not args.distill_temperature > 0:
@@ -116,6 +118,27 @@ def main() -> None:
     else:
         settings = [] if ds == "atis" else [f"data={ds}"]
         described = "python train.py" + (f" data={ds}" if settings else "")
+    heat = temperature != "1"  # T = 1 runs keep the names they had before the setting
+    tag = f"w{args.distill_weight}" + (f"-t{temperature}" if heat else "") + (f"-{args.variant}" if extra else "")
+    command = (
+        f"python bench/ensemble.py --dataset {ds} --model {kind} --members {args.members} --students {args.students} "
+        f"--distill-weight {args.distill_weight}"
+        + (f" --distill-temperature {temperature}" if heat else "")
+        + f" --jobs {args.jobs}"
+        + (f" --student-reference {args.student_reference}" if args.student_reference else "")
+        + (f' --variant {args.variant} --student-settings "{args.student_settings}"' if extra else "")
+        + (" --control" if args.control else "")
+    )
+    # the preset's tables keep the names they were first written under
+    name = (
+        f"ensemble_{ds}_{args.members}.md"
+        if kind == "preset"
+        else f"ensemble_{ds}_{kind}_{args.members}_{tag.replace('-', '_')}.md"
+    )
+    out = RESULTS / name
+    written = _command_in(out)
+    if written not in (None, command) and not args.replace:  # before hours of training, not after
+        p.error(f"{out} holds the table of `{written}`: --replace to write over it, or rename it first")
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:  # trains the members that are missing
         list(
             pool.map(lambda s: run_one(f"{ds}-{kind}-seed{s}", [*settings, f"seed={s}"], 1), range(1, args.members + 1))
@@ -126,10 +149,8 @@ def main() -> None:
     if not ensemble.exists() or any(Path(f).stat().st_mtime > ensemble.stat().st_mtime for f in member_files):
         cmd = [sys.executable, "-m", "slotfill", "ensemble", *member_files, "-o", str(ensemble)]
         subprocess.run(cmd, cwd=ROOT, env=ENV, check=True)
-    heat = temperature != "1"  # T = 1 runs keep the names they had before the setting
     weight = [f"train.distill_weight={args.distill_weight}"]
     weight += [f"train.distill_temperature={temperature}"] if heat else []
-    tag = f"w{args.distill_weight}" + (f"-t{temperature}" if heat else "") + (f"-{args.variant}" if extra else "")
     students = [(f"{ds}-{kind}-distilled{args.members}-{tag}-seed{s}", s) for s in range(1, args.students + 1)]
     controls = [(f"{ds}-{kind}-{args.variant}-seed{s}", s) for s in range(1, args.students + 1)] if args.control else []
     teacher = [f"train.distill_from={ensemble}", *weight]
@@ -167,15 +188,6 @@ def main() -> None:
             scores_of(Path(t["model_file"]), name, ds) for t, (name, _) in zip(trained_there, reference)
         ]
     rates = speed({"one model": Path(member_files[0]), "ensemble": ensemble}, ds)
-    command = (
-        f"python bench/ensemble.py --dataset {ds} --model {kind} --members {args.members} --students {args.students} "
-        f"--distill-weight {args.distill_weight}"
-        + (f" --distill-temperature {temperature}" if heat else "")
-        + f" --jobs {args.jobs}"
-        + (f" --student-reference {args.student_reference}" if args.student_reference else "")
-        + (f' --variant {args.variant} --student-settings "{args.student_settings}"' if extra else "")
-        + (" --control" if args.control else "")
-    )
     lines = [
         f"## Ensemble and distillation ({ds.upper()})",
         "",
@@ -201,15 +213,16 @@ def main() -> None:
     ]
     text = "\n".join(lines)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    # the preset's tables keep the names they were first written under
-    name = (
-        f"ensemble_{ds}_{args.members}.md"
-        if kind == "preset"
-        else f"ensemble_{ds}_{kind}_{args.members}_{tag.replace('-', '_')}.md"
-    )
-    out = RESULTS / name
     out.write_text(text)
     print(text)
+
+
+def _command_in(table: Path) -> str | None:
+    """The command a results table says it came from (its ``Command: `...``` line), or None."""
+    if not table.exists():
+        return None
+    found = re.search(r"^Command: `([^`]*)`", table.read_text(), re.M)
+    return found.group(1) if found else ""
 
 
 if __name__ == "__main__":

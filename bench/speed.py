@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import statistics
 import subprocess
 import sys
@@ -34,7 +35,13 @@ def machine() -> dict:
         cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
     except (OSError, StopIteration):
         cpu = platform.processor()
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "date": time.strftime("%Y-%m-%d"),
+    }
 
 
 def run_measured(cmd: list[str], stdout, cwd: Path = ROOT) -> tuple[int, float, float]:
@@ -193,15 +200,22 @@ def main() -> None:
     RUNS.mkdir(parents=True, exist_ok=True)
     info = machine()
     results: dict = {"machine": info, "threads": args.threads}
+    command = shlex.join(["python", "bench/speed.py", *sys.argv[1:]])
     if not args.skip_train:
         results["train"] = {
             "default": train("default", [], args.threads),
             "atis preset": train("atis-preset", ["experiment=atis"], args.threads),
         }
-    elif (RESULTS / "speed.json").is_file():  # keep the training rows of the last full run
+        results["train_run"] = {"machine": info, "threads": args.threads, "command": command}
+    elif (RESULTS / "speed.json").is_file():  # keep the training rows of the last full run, and where it ran
         previous = json.loads((RESULTS / "speed.json").read_text())
         if "train" in previous:
             results["train"] = previous["train"]
+            results["train_run"] = previous.get("train_run") or {
+                "machine": previous.get("machine"),
+                "threads": previous.get("threads"),
+                "command": "python bench/speed.py",
+            }
     model = args.model or str(RUNS / "default" / "model.pt")
     results["cold_start"] = cold_start(model, args.repeats)
     subprocess.run(
@@ -224,14 +238,21 @@ def main() -> None:
     lines = [
         "# Speed benchmark",
         "",
-        f"Command: `python bench/speed.py{' --skip-train' if args.skip_train else ''}` — "
+        f"Command: `{command}` — "
         f"{info['cpu']}, {info['cores']} cores, "
         f"torch {info['torch']}, {args.threads} torch threads; medians of {args.repeats} repetitions.",
         "",
     ]
     if "train" in results:
         if args.skip_train:
-            lines += ["Training rows: from the last full run of `python bench/speed.py`.", ""]
+            run = results["train_run"]
+            where = run.get("machine") or {}
+            lines += [
+                f"Training rows: from an earlier run, `{run.get('command')}` — {where.get('cpu', 'machine unknown')}, "
+                f"{where.get('cores', '?')} cores, {run.get('threads', '?')} torch threads"
+                f"{', ' + str(where['date']) if where.get('date') else ''}.",
+                "",
+            ]
         lines += table(
             ["training (ATIS)", "sentences/s (median epoch)", "time to val F1 ≥ 95", "wall time", "epochs"]
             + ["test F1", "peak RSS"],

@@ -22,6 +22,7 @@ trains the default architecture on the bundled sample (a model of the ATIS defau
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
 import os
@@ -46,11 +47,13 @@ _PROBE = (
 def generate(path: Path, n: int, seed: int = 0) -> None:
     """``n`` sentences from the sample's templates, one a line, numbered so order can be checked."""
     rng = random.Random(seed)
-    with path.open("w") as f:
+    partial = path.with_name(path.name + ".partial")  # renamed once whole: an interrupted one is never reused
+    with partial.open("w") as f:
         for i in range(n):
             template, _ = TEMPLATES[rng.randrange(len(TEMPLATES))]
             tokens, _ = realise(template, rng)
             f.write(f"{' '.join(tokens)} please {i}\n")
+    partial.replace(path)
 
 
 def train_sample(out: Path, threads: int) -> Path:
@@ -142,7 +145,8 @@ def main() -> None:
             result = {k: round(v, 2) if isinstance(v, float) else v for k, v in result.items()}
             print(json.dumps(result), flush=True)
             setting = f"{args.lines}_{kind}_{threads}_{workers}_busy{args.busy}_{round_}"
-            name = f"result_{Path(ckpt).suffix[1:]}_{setting}.json"
+            model = hashlib.sha256(Path(ckpt).read_bytes()).hexdigest()[:8]  # two models never share a name
+            name = f"result_{Path(ckpt).suffix[1:]}_{model}_{setting}.json"
             (RUNS / name).write_text(json.dumps(result, indent=2) + "\n")
             out.unlink()
 

@@ -131,6 +131,8 @@ def main() -> None:
         chosen = list(TABLES[table].items())
         chosen = [chosen[n - 1] for n in args.rows] if args.rows else chosen
         rows[1:1] = chosen
+    if args.together and len(rows) > (os.cpu_count() or 1):  # more would time the overload, not the variants
+        p.error(f"--together runs every variant on a core of its own: {len(rows)} variants, {os.cpu_count()} cores")
     epochs = None if args.as_users_run else args.epochs
     data = [] if args.data == "atis" else [f"data={args.data}"]
     times: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in rows}

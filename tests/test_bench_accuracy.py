@@ -57,3 +57,30 @@ def test_preset_tuning_rows_pin_what_they_vary_from_todays_preset():
             assert with_lists.model.lexicons and with_lists.train.mention_swap > 0  # today's presets have lexicons
             assert not without.model.lexicons and without.train.lexicon_dropout == without.train.mention_swap == 0
             assert before[0][0][0] == f"{ds}-preset-lexiconsnull-lexicon_dropout0-mention_swap0-seed1"
+
+
+def test_a_section_per_dataset_keeps_the_other_datasets_rows(tmp_path):
+    results = tmp_path / "accuracy.md"
+    old = "| model | seeds |\n|---|---:|\n| experiment=atis | 5 |\n| experiment=snips | 5 |\n"
+    results.write_text(f"# Accuracy benchmark\n\n## Presets\n\nCommand: both.\n\n{old}\n## Other\n\nkept\n")
+    text = accuracy.merge_sections(results, {"Presets, ATIS": "Command: atis.\n\n| experiment=atis | 5 |\n"})
+    assert "## Presets\n\nCommand: both.\n\n| model | seeds |\n|---|---:|\n| experiment=snips | 5 |\n" in text
+    assert "## Presets, ATIS\n\nCommand: atis.\n\n| experiment=atis | 5 |\n" in text and "## Other\n\nkept\n" in text
+    results.write_text(text)
+    text = accuracy.merge_sections(results, {"Presets, SNIPS": "Command: snips.\n\n| experiment=snips | 5 |\n"})
+    assert "## Presets\n" not in text and "## Presets, SNIPS\n" in text and "## Presets, ATIS\n" in text
+
+
+def test_rows_say_the_precision_their_runs_trained_in():
+    run = {"scores": {"test": {}, "valid": {}}, "train_time_s": 1.0, "train": {"precision": "bf16"}}
+    assert accuracy.row("x", [run, {**run, "train": {"precision": "fp32"}}]).startswith("| x | 2 | bf16, fp32 | ")
+    assert accuracy.dataset_of([("snips-preset-seed1", [])]) == "snips"
+
+
+def test_report_only_never_writes_a_row_of_no_runs(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(accuracy, "RESULTS", tmp_path)
+    monkeypatch.setattr(accuracy, "RUNS", tmp_path / "runs")
+    monkeypatch.setattr(sys, "argv", ["accuracy.py", "--tables", "presets", "--datasets", "atis", "--report-only"])
+    with pytest.raises(SystemExit, match=r"no finished run of today's config for 1 row\(s\) \(experiment=atis\)"):
+        accuracy.main()
+    assert not list(tmp_path.glob("accuracy.*"))

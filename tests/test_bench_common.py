@@ -72,3 +72,32 @@ def test_a_student_of_a_teacher_rebuilt_since_is_stale(tmp_path):
     assert stale(out, ["data=sample"], 1) is None
     os.utime(teacher, (before + 60, before + 60))  # the ensemble made again from other members
     assert stale(out, ["data=sample"], 1) == f"its teacher {teacher} was rebuilt after it"
+
+
+@pytest.mark.slow
+def test_a_setting_that_changes_nothing_learnt_keeps_a_run(tmp_path):
+    out = _run_folder(tmp_path, ["data=sample"])
+    cfg = OmegaConf.load(out / ".hydra" / "config.yaml")
+    del cfg.callbacks["last_checkpoint"]  # a run from before RunCheckpoint wrote last.ckpt
+    cfg.callbacks.model_checkpoint._target_ = "pytorch_lightning.callbacks.ModelCheckpoint"
+    cfg.callbacks.model_checkpoint.save_last = True
+    cfg.plots = not cfg.plots
+    OmegaConf.save(cfg, out / ".hydra" / "config.yaml")
+    assert stale(out, ["data=sample"], 1) is None
+    cfg.callbacks.model_checkpoint.monitor = "val/f1"  # selection: what the run keeps
+    OmegaConf.save(cfg, out / ".hydra" / "config.yaml")
+    assert stale(out, ["data=sample"], 1).startswith("callbacks.model_checkpoint.monitor was 'val/f1'")
+
+
+@pytest.mark.slow
+def test_a_run_trained_in_another_precision_than_auto_gives_here_is_stale(tmp_path, monkeypatch):
+    import json
+
+    from slotfill.training import precision
+
+    out = _run_folder(tmp_path, ["data=sample"])
+    (out / "metrics.json").write_text(json.dumps({"train": {"precision": "bf16"}}))  # an AMX machine's run
+    monkeypatch.setattr(precision, "hardware_bf16", lambda: False)
+    assert stale(out, ["data=sample"], 1) == "trained in bf16, which train.precision=auto is not here (fp32)"
+    monkeypatch.setattr(precision, "hardware_bf16", lambda: True)
+    assert stale(out, ["data=sample"], 1) is None

@@ -14,6 +14,8 @@ from tests.helpers import ROOT
 sys.path.insert(0, str(ROOT / "bench"))
 from serve_load import every_worker_up, load, worker_count  # noqa: E402
 
+POST_STATUS = {"status": 200}  # what the fake server answers /model/parse with
+
 
 class Running:
     """Stands for the server's process: running until told otherwise."""
@@ -41,7 +43,7 @@ def health():
 
         def do_POST(self):
             self.rfile.read(int(self.headers["Content-Length"]))
-            self.send_response(200)
+            self.send_response(POST_STATUS["status"])
             self.send_header("Content-Length", "2")
             self.end_headers()
             self.wfile.write(b"{}")
@@ -94,3 +96,12 @@ def test_the_load_counts_the_connections_each_worker_holds(health, client):
     assert result["spread"] == "3/1" and result["errors"] == 0 and result["n"] > 0
     answers[:] = [(200, {"status": "ok"})]  # an older server: /health names no worker
     assert asyncio.run(load(url, ["x"], clients=2, seconds=0.1, client=client))["spread"] == "?"
+
+
+@pytest.mark.slow  # ~0.5 s
+def test_refused_requests_are_errors_never_throughput(health, monkeypatch):
+    url, answers = health
+    answers += [(200, {"worker": 1})]
+    monkeypatch.setitem(POST_STATUS, "status", 503)  # every /model/parse refused, fast
+    result = asyncio.run(load(url, ["x"], clients=2, seconds=0.2, client="httpx"))
+    assert result["n"] == 0 and result["errors"] > 0 and result["rps"] == 0
