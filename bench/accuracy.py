@@ -322,8 +322,10 @@ def row(label: str, results: list[dict | None]) -> str:
 
 
 def dataset_of(runs_of_row: list[tuple[str, list[str]]]) -> str:
-    """The data set a row's runs train on: their folders are named after it (``snips-preset-seed1``)."""
-    return runs_of_row[0][0].split("-")[0]
+    """The data set a row's runs train on, from their overrides (``data=snips``, ``experiment=snips``; else ATIS)."""
+    overrides = runs_of_row[0][1]
+    named = [o.split("=", 1)[1] for o in overrides if o.startswith(("data=", "experiment="))]
+    return next((n for n in named if n in DATASETS), "atis")
 
 
 def plan(args) -> dict[str, dict[str, list[tuple[str, list[str]]]]]:
@@ -567,37 +569,17 @@ def main() -> None:
 
 
 def merge_sections(path, sections: dict[str, str]) -> str:
-    """The results file with ``sections`` (title -> body) replaced or added; other tables keep their runs.
-
-    A section written before tables were split by dataset (``Presets``, both data sets' rows) loses the
-    rows of the dataset a new section (``Presets, ATIS``) now holds, and goes once it has none.
-    """
+    """The results file with ``sections`` (title -> body) replaced or added; other tables keep their runs."""
     old = path.read_text() if path.exists() else "# Accuracy benchmark\n"
     parts = old.split("\n## ")
     kept = {}
     for part in parts[1:]:
         title, _, body = part.partition("\n")
         kept[title.strip()] = body.strip("\n") + "\n"
-    for title in sections:
-        base, _, dataset = title.rpartition(", ")
-        if base in kept:
-            lines = kept[base].splitlines()
-            rows = [line for line in lines if line.startswith("| ") and not line.startswith("| model |")]
-            gone = [line for line in rows if _row_dataset(line) == dataset.lower()]
-            if len(gone) == len(rows):
-                del kept[base]
-            else:
-                kept[base] = "\n".join(line for line in lines if line not in gone) + "\n"
     kept.update(sections)
     return "# Accuracy benchmark\n" + "".join(
         f"\n## {title}\n\n{body.strip(chr(10))}\n" for title, body in kept.items()
     )
-
-
-def _row_dataset(line: str) -> str:
-    """The dataset of a table row by its label: SNIPS rows name it, every other row is ATIS (the default)."""
-    label = line.split("|")[1]
-    return "snips" if "snips" in label else "atis"
 
 
 if __name__ == "__main__":

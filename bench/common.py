@@ -46,12 +46,13 @@ def train_command(out: Path, overrides: list[str], threads: int | str, tree: Pat
     return cmd
 
 
-def stale(out: Path, overrides: list[str], threads: int | str) -> str | None:
+def stale(out: Path, overrides: list[str], threads: int | str, precision: bool = True) -> str | None:
     """Why a finished run in ``out`` no longer matches the config these overrides compose today, or None.
 
     Run folders are reused by name; a default that changed since (a new setting, another value)
     must not be reported under the new name, nor a student distilled from a teacher file rebuilt
-    since (an ensemble's path stays the same when its members change), nor a run whose
+    since (an ensemble's path stays the same when its members change), nor, with ``precision``
+    (training, not tabulating: a table says each row's precision), a run whose
     ``train.precision=auto`` trained in another precision than it does on this machine (bfloat16 on
     an AMX CPU, float32 elsewhere). Settings that change nothing a run learns (:data:`NO_EFFECT`)
     are not compared. What is not compared: the code. After a change that alters what the same
@@ -75,7 +76,7 @@ def stale(out: Path, overrides: list[str], threads: int | str) -> str | None:
     then = OmegaConf.to_container(OmegaConf.load(saved), resolve=False)
     now = OmegaConf.to_container(now, resolve=False)
     why = _diff(then, now, "")
-    if why is None and metrics.exists():
+    if why is None and precision and metrics.exists():
         trained = (json.loads(metrics.read_text()).get("train") or {}).get("precision")
         here = _precision_here(now)
         if trained and here and trained != here:
@@ -143,7 +144,7 @@ def finished(out: Path, overrides: list[str], threads: int | str, keep_stale: bo
     """
     if not (out / "metrics.json").exists():
         return False
-    why = stale(out, overrides, threads)
+    why = stale(out, overrides, threads, precision=not keep_stale)
     if why is None:
         return True
     print(f"  {out.name}: stale ({why}): " + ("not reported" if keep_stale else "trained again"), flush=True)

@@ -35,6 +35,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import statistics
 import subprocess
 import sys
@@ -137,8 +138,12 @@ def main() -> None:
     )
     out = RESULTS / name
     written = _command_in(out)
-    if written not in (None, command) and not args.replace:  # before hours of training, not after
-        p.error(f"{out} holds the table of `{written}`: --replace to write over it, or rename it first")
+    if written is not None and _settings(p, written) != _settings(p, command) and not args.replace:
+        # before hours of training, not after; --jobs shapes only the training times
+        raise SystemExit(
+            f"error: {out} holds the table of `{written or 'an unknown command'}`: --replace to write over it, "
+            "or rename it first"
+        )
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:  # trains the members that are missing
         list(
             pool.map(lambda s: run_one(f"{ds}-{kind}-seed{s}", [*settings, f"seed={s}"], 1), range(1, args.members + 1))
@@ -215,6 +220,15 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     print(text)
+
+
+def _settings(parser: argparse.ArgumentParser, command: str) -> dict | None:
+    """What a ``python bench/ensemble.py ...`` command line sets that shapes its table (not ``--jobs``)."""
+    try:
+        args = vars(parser.parse_args(shlex.split(command)[2:]))
+    except SystemExit:  # not a command this script reads
+        return None
+    return {k: v for k, v in args.items() if k not in ("jobs", "replace")}
 
 
 def _command_in(table: Path) -> str | None:

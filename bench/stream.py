@@ -120,8 +120,10 @@ def main() -> None:
         import pyarrow.parquet as pq
 
         sources["parquet"] = lines.with_suffix(".parquet")
-        if not sources["parquet"].exists():
-            pq.write_table(pa.table({"text": lines.read_text().splitlines()}), sources["parquet"])
+        if not sources["parquet"].exists():  # whole or absent, as the text file
+            partial = sources["parquet"].with_name(sources["parquet"].name + ".partial")
+            pq.write_table(pa.table({"text": lines.read_text().splitlines()}), partial)
+            partial.replace(sources["parquet"])
     for round_ in range(1, args.rounds + 1):
         for kind, threads, workers in itertools.product(args.inputs, args.threads, args.workers):
             out = RUNS / f"out_{args.lines}_{threads}_{workers}.jsonl"

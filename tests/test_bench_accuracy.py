@@ -59,22 +59,27 @@ def test_preset_tuning_rows_pin_what_they_vary_from_todays_preset():
             assert before[0][0][0] == f"{ds}-preset-lexiconsnull-lexicon_dropout0-mention_swap0-seed1"
 
 
-def test_a_section_per_dataset_keeps_the_other_datasets_rows(tmp_path):
+def test_every_table_has_a_section_per_dataset_named_by_its_runs_overrides():
+    tables = _plan(["presets", "as-users-run", "default"], seeds=1, datasets=("atis", "snips"))
+    found = {label: accuracy.dataset_of(runs) for rows in tables.values() for label, runs in rows.items()}
+    assert {label for label, ds in found.items() if ds == "snips"} == {
+        "experiment=snips",
+        "snips: python train.py data=snips",
+        "python train.py experiment=snips",
+    }
+    assert len(found) == 6
+
+
+def test_a_section_written_again_keeps_the_others(tmp_path):
     results = tmp_path / "accuracy.md"
-    old = "| model | seeds |\n|---|---:|\n| experiment=atis | 5 |\n| experiment=snips | 5 |\n"
-    results.write_text(f"# Accuracy benchmark\n\n## Presets\n\nCommand: both.\n\n{old}\n## Other\n\nkept\n")
-    text = accuracy.merge_sections(results, {"Presets, ATIS": "Command: atis.\n\n| experiment=atis | 5 |\n"})
-    assert "## Presets\n\nCommand: both.\n\n| model | seeds |\n|---|---:|\n| experiment=snips | 5 |\n" in text
-    assert "## Presets, ATIS\n\nCommand: atis.\n\n| experiment=atis | 5 |\n" in text and "## Other\n\nkept\n" in text
-    results.write_text(text)
-    text = accuracy.merge_sections(results, {"Presets, SNIPS": "Command: snips.\n\n| experiment=snips | 5 |\n"})
-    assert "## Presets\n" not in text and "## Presets, SNIPS\n" in text and "## Presets, ATIS\n" in text
+    results.write_text("# Accuracy benchmark\n\n## Presets, ATIS\n\nold\n\n## Presets, SNIPS\n\nkept\n")
+    text = accuracy.merge_sections(results, {"Presets, ATIS": "new\n"})
+    assert text == "# Accuracy benchmark\n\n## Presets, ATIS\n\nnew\n\n## Presets, SNIPS\n\nkept\n"
 
 
 def test_rows_say_the_precision_their_runs_trained_in():
     run = {"scores": {"test": {}, "valid": {}}, "train_time_s": 1.0, "train": {"precision": "bf16"}}
     assert accuracy.row("x", [run, {**run, "train": {"precision": "fp32"}}]).startswith("| x | 2 | bf16, fp32 | ")
-    assert accuracy.dataset_of([("snips-preset-seed1", [])]) == "snips"
 
 
 def test_report_only_never_writes_a_row_of_no_runs(tmp_path, monkeypatch, capsys):

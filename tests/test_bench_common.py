@@ -99,5 +99,6 @@ def test_a_run_trained_in_another_precision_than_auto_gives_here_is_stale(tmp_pa
     (out / "metrics.json").write_text(json.dumps({"train": {"precision": "bf16"}}))  # an AMX machine's run
     monkeypatch.setattr(precision, "hardware_bf16", lambda: False)
     assert stale(out, ["data=sample"], 1) == "trained in bf16, which train.precision=auto is not here (fp32)"
+    assert finished(out, ["data=sample"], 1, keep_stale=True)  # tabulated as it is: its row says bf16
     monkeypatch.setattr(precision, "hardware_bf16", lambda: True)
     assert stale(out, ["data=sample"], 1) is None

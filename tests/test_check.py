@@ -45,7 +45,11 @@ def test_errors_for_a_set_training_cannot_use():
     report = check(splits)
     messages = [f.message for f in report.errors]
     assert "train has no slots: every tag is O" in messages
-    assert any("1 of 2 sentences have no intent" in m for m in messages)
+    assert "1 of 2 train sentences has no intent while the others have one" in " ".join(messages)
+    splits["test"] = [_r("e f", "O B-x", intent="", file="test")]  # a split with none: scored on slots
+    assert [f.message[:30] for f in check(splits).errors if "no intent" in f.message] == [
+        "1 of 2 train sentences has no "
+    ]
     assert any("no test split" in f.message for f in report.warnings)
 
 

@@ -332,6 +332,8 @@ def test_a_split_with_an_intent_for_only_some_sentences_is_refused(tmp_path):
         load_split({}, "test", path)
     with pytest.raises(DataError, match="give every sentence an intent, or none"):
         load_benchmark({"train": str(path), "valid": str(path)})
+    cols, _ = load_split({}, "test", path, intents=False)  # a slots-only model: its intents unused
+    assert cols["intent"] == ["flight", ""]
     path.write_text(lines[1] + "\n" + lines[1] + "\n")  # none at all: slots only
     cols, _ = load_split({}, "test", path)
     assert cols["intent"] == ["", ""]

@@ -56,6 +56,10 @@ def test_user_errors_are_one_line(tmp_path, capsys):
     assert e.value.code == 2 and "expected data settings" in capsys.readouterr().err
 
 
+def test_data_check_takes_a_deletion_as_train_does(sample_dir):
+    assert main(["data", "check", f"data.path={sample_dir}", "~data.min_freq"]) == 0
+
+
 @pytest.mark.parametrize(
     "args, said",
     [

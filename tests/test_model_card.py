@@ -50,7 +50,7 @@ def test_an_ensembles_card_names_its_members_and_no_members_scores(tmp_path):
     assert text.startswith("# Model card: ensemble\n") and member_card.startswith("# Model card: run1\n")
 
 
-def test_a_checkpoints_card_reads_its_run_folders_metrics_and_is_named_after_the_run(tmp_path):
+def test_a_checkpoints_card_reads_its_run_folders_metrics_and_is_named_after_the_run(tmp_path, monkeypatch):
     model = tiny_model(intent=True)
     model.meta.update({"seed": 7})
     run = tmp_path / "atis-run"
@@ -60,6 +60,9 @@ def test_a_checkpoints_card_reads_its_run_folders_metrics_and_is_named_after_the
     )
     text = write_model_card(best, model.card(), model.vocabs.to_dict()).read_text()
     assert text.startswith("# Model card: atis-run, epoch=03-val_f1=90.00.pt") and "| test | 91.50" in text
+    monkeypatch.chdir(run)  # slotfill export ckpt=checkpoints/...: the run still named
+    text = write_model_card(best.relative_to(run), model.card(), model.vocabs.to_dict()).read_text()
+    assert text.startswith("# Model card: atis-run, epoch=03-val_f1=90.00.pt")
     other = tiny_model(seed=3, intent=True)  # another epoch: the run's scores are not its own
     last = other.save(run / "checkpoints" / "last.pt")
     assert "## Scores" not in write_model_card(last, other.card(), other.vocabs.to_dict()).read_text()

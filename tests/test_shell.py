@@ -160,7 +160,17 @@ def test_the_shell_command_answers_a_pipe(tiny_model_file):
 
 
 class _Typed(io.StringIO):
-    """Standard input as a terminal: the shell reads it with ``input``."""
+    """Standard input, or output, as a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+class _TypedBytes(io.TextIOWrapper):
+    """A terminal's standard input with the bytes typed at it."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(io.BytesIO(data), encoding="utf-8", errors="strict")
 
     def isatty(self) -> bool:
         return True
@@ -184,21 +194,30 @@ def _typing(monkeypatch, lines):
 
 
 def test_typed_answers_going_to_a_file_leave_the_prompt_on_the_terminal(tiny_model_file, monkeypatch, capsys):
-    prompts = _typing(monkeypatch, ["to boston", "from denver"])
-    out = io.StringIO()  # > out.jsonl
-    assert shell.run(_cfg(tiny_model_file, format="jsonl"), _Typed(), out) == 2
-    assert [json.loads(line)["text"] for line in out.getvalue().splitlines()] == ["to boston", "from denver"]
-    assert prompts == ["", "", ""] and capsys.readouterr().err.count("> ") == 3
-    _typing(monkeypatch, ["to boston"])
-    shell.run(_cfg(tiny_model_file, format="jsonl", prompt=None), _Typed(), io.StringIO())
-    assert "None" not in capsys.readouterr().err  # prompt=null: no prompt
-
-
-def test_typed_bytes_that_are_not_utf8_are_named_as_from_a_pipe(tiny_model_file, monkeypatch, capsys):
-    _typing(monkeypatch, ["caf\udce9 to boston", "to boston"])  # how Python keeps a byte it cannot decode
+    """``slotfill shell ... > out.jsonl``: ``input`` would write its prompt among the answers."""
+    monkeypatch.setattr("builtins.input", lambda *a: pytest.fail("input() writes its prompt to stdout"))
     out = io.StringIO()
+    assert shell.run(_cfg(tiny_model_file, format="jsonl"), _Typed("to boston\nfrom denver\n"), out) == 2
+    assert [json.loads(line)["text"] for line in out.getvalue().splitlines()] == ["to boston", "from denver"]
+    assert capsys.readouterr().err.count("> ") == 3
+    shell.run(_cfg(tiny_model_file, format="jsonl", prompt=None), _Typed("to boston\n"), io.StringIO())
+    assert "None" not in capsys.readouterr().err  # prompt=null: no prompt
+    prompts = _typing(monkeypatch, ["to boston"])  # answers on the terminal: input() and its line editing
+    shell.run(_cfg(tiny_model_file, format="jsonl"), _Typed(), _Typed())
+    assert prompts == ["> ", "> "]
+
+
+@pytest.mark.parametrize("answers_on_terminal", [True, False])
+def test_typed_bytes_that_are_not_utf8_are_named_as_from_a_pipe(
+    answers_on_terminal, tiny_model_file, monkeypatch, capsys
+):
+    if answers_on_terminal:  # input() keeps a byte it cannot decode as a lone surrogate
+        _typing(monkeypatch, ["caf\udce9 to boston", "to boston"])
+        stdin, out = _Typed(), _Typed()
+    else:  # read as a pipe's line: a terminal's strict decoding would end the shell with a traceback
+        stdin, out = _TypedBytes(b"caf\xe9 to boston\nto boston\n"), io.StringIO()
     with pytest.raises(SlotfillError, match=r"1 line\(s\) could not be tagged"):
-        shell.run(_cfg(tiny_model_file, format="jsonl"), _Typed(), out)
+        shell.run(_cfg(tiny_model_file, format="jsonl"), stdin, out)
     assert "error: <stdin>:1: not valid UTF-8 (byte 0xe9 at column 4)" in capsys.readouterr().err
     assert json.loads(out.getvalue())["text"] == "to boston"
 
@@ -206,8 +225,8 @@ def test_typed_bytes_that_are_not_utf8_are_named_as_from_a_pipe(tiny_model_file,
 def test_ctrl_c_at_the_prompt_leaves_the_prompt_line_first(tiny_model_file, monkeypatch, capsys):
     _typing(monkeypatch, [KeyboardInterrupt()])
     with pytest.raises(KeyboardInterrupt):
-        shell.run(_cfg(tiny_model_file), _Typed(), io.StringIO())
-    assert capsys.readouterr().err.endswith("> \n")  # "interrupted" then starts a line of its own
+        shell.run(_cfg(tiny_model_file), _Typed(), _Typed())
+    assert capsys.readouterr().err.endswith("\n")  # "interrupted" then starts a line of its own
 
 
 def test_shell_has_no_batch_size_to_ignore(tiny_model_file):

@@ -149,8 +149,9 @@ def evaluate(cfg: DictConfig) -> dict:
     with _dropped_if_unused(Path(cfg.output_dir), "evaluate.log"):
         refuse_a_training_run(cfg.output_dir, "output_dir")  # output_dir= named apart from hydra.run.dir
         options.check_evaluate(cfg)
-        cols, name = load_split(OmegaConf.to_container(cfg.data, resolve=True), str(cfg.split), cfg.get("split_dir"))
-        tagger = load_tagger(cfg)
+        tagger = load_tagger(cfg)  # first: whether the split's intents are scored is the model's
+        data = OmegaConf.to_container(cfg.data, resolve=True)
+        cols, name = load_split(data, str(cfg.split), cfg.get("split_dir"), intents=tagger.predicts_intent)
     start = time.perf_counter()
     results = tagger.predict_tokens(cols["tokens"], batch_size=cfg.batch_size)
     engine = choose(str(cfg.backend), str(cfg.ckpt))  # what ran it: backend=auto resolved, as precision is

@@ -71,7 +71,7 @@ def _data_check(args: argparse.Namespace) -> int:
 
     if args.rare < 1:
         raise ConfigError(f"--rare {args.rare}: a number of times, 1 or more")
-    for word in (w for w in args.overrides if "=" not in w):  # as train words these
+    for word in (w for w in args.overrides if "=" not in w and not w.startswith("~")):  # as train words these
         hint = f"give data.path={word}" if Path(word).exists() else "data=NAME, data.path=..., data.train=..."
         raise ConfigError(f"{word}: settings are key=value ({hint})")
     try:

@@ -109,27 +109,34 @@ def _is_terminal(stream: TextIO) -> bool:
 
 
 def _read(stdin: TextIO, prompt: str | None, n: int, answers_on_terminal: bool = True) -> str | None:
-    """Line ``n`` without its newline (a pipe's bytes decoded as predict decodes them); None at the end.
+    """Line ``n`` without its newline (bytes decoded as predict decodes them); None at the end.
 
-    A typed line is read with ``input``: its prompt goes to standard error when the answers go to a
-    file or a pipe (``input`` would write it among them).
+    At a terminal (``prompt`` given) whose answers stay on it, ``input`` reads the line with line
+    editing; when the answers go to a file or a pipe, ``input`` would write the prompt among them and
+    read without readline, so the prompt goes to standard error and the line is read as a pipe's.
     """
-    if prompt is not None:
-        try:
-            if answers_on_terminal:
-                line = input(prompt)
-            else:
-                print(prompt, end="", file=sys.stderr, flush=True)
-                line = input()
-        except EOFError:
-            print(file=sys.stderr)
-            return None
-        except KeyboardInterrupt:
-            print(file=sys.stderr)  # "interrupted" on a line of its own, not after the prompt
-            raise
-        if any("\udc80" <= c <= "\udcff" for c in line):  # bytes that are not UTF-8, as Python kept them
-            return decode_line(line.encode("utf-8", "surrogateescape"), STDIN, n)
+    if prompt is None:
+        return _read_line(stdin, n)
+    try:
+        if answers_on_terminal:
+            line = input(prompt)
+            if any("\udc80" <= c <= "\udcff" for c in line):  # bytes that are not UTF-8, as Python kept them
+                return decode_line(line.encode("utf-8", "surrogateescape"), STDIN, n)
+            return line
+        print(prompt, end="", file=sys.stderr, flush=True)
+        line = _read_line(stdin, n)
+        if line is None:
+            raise EOFError
         return line
+    except EOFError:
+        print(file=sys.stderr)  # the shell's last line ends below the prompt
+        return None
+    except KeyboardInterrupt:
+        print(file=sys.stderr)  # "interrupted" on a line of its own, not after the prompt
+        raise
+
+
+def _read_line(stdin: TextIO, n: int) -> str | None:
     raw = getattr(stdin, "buffer", None)
     if raw is None:  # a text stream (a test's, a notebook's): already text
         line = stdin.readline()

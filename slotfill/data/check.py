@@ -147,15 +147,17 @@ def check(splits: dict[str, list[Record]], name: str = "data", rare: int = RARE)
     if not slot_counts["train"]:
         findings.append(Finding("error", "train has no slots: every tag is O"))
     everything = [r for recs in splits.values() for r in recs]
-    missing = [r for r in everything if not r.intent]
-    if missing and len(missing) < len(everything):
-        findings.append(
-            Finding(
-                "error",
-                f"{len(missing)} of {len(everything)} sentences have no intent while the others have one",
-                [_where(r) for r in missing[:SHOW]],
+    for s, recs in splits.items():  # per split, as training reads them: a test split with none is scored on slots
+        missing = [r for r in recs if not r.intent]
+        if missing and len(missing) < len(recs):
+            findings.append(
+                Finding(
+                    "error",
+                    f"{len(missing):,} of {counted(len(recs), s + ' sentence')} {verb(len(missing), 'has')} no "
+                    "intent while the others have one (a model with an intent head refuses the split)",
+                    [_where(r) for r in missing[:SHOW]],
+                )
             )
-        )
 
     for kind, counts in (("slot type", slot_counts), ("intent", intent_counts)):
         for s in splits:

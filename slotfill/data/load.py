@@ -83,18 +83,29 @@ def benchmark_places(benchmark: str) -> list[Path]:
     return list(dict.fromkeys(p.resolve() for p in places))
 
 
-def columns(records: Sequence[Record]) -> dict[str, list]:
-    """Records as the columns ``tokens``, ``tags``, ``intent``; a split whose sentences have an intent
-    only in part is refused (a model would learn "no intent" as one, and scores would count it)."""
+def intent_gap(records: Sequence[Record]) -> DataError | None:
+    """The error for a split whose sentences have an intent only in part (at its first without one), or None."""
     missing = [r for r in records if not r.intent]
-    if missing and len(missing) < len(records):
-        given = next(r for r in records if r.intent)
-        others = len(records) - len(missing)
-        first = f"{given.file}:{given.line}" if given.line else given.file
-        raise missing[0].error(
-            f"no intent, but {counted(others, 'other sentence')} of this split {verb(others, 'has')} one "
-            f"(the first: {first}); give every sentence an intent, or none (slotfill data check lists them)"
-        )
+    if not missing or len(missing) == len(records):
+        return None
+    given = next(r for r in records if r.intent)
+    others = len(records) - len(missing)
+    first = f"{given.file}:{given.line}" if given.line else given.file
+    return missing[0].error(
+        f"no intent, but {counted(others, 'other sentence')} of this split {verb(others, 'has')} one "
+        f"(the first: {first}); give every sentence an intent, or none"
+    )
+
+
+def columns(records: Sequence[Record], intents: bool = True) -> dict[str, list]:
+    """Records as the columns ``tokens``, ``tags``, ``intent``.
+
+    ``intents``: whether the intents are used (a model with an intent head learns or is scored on
+    them); then a split whose sentences have an intent only in part is refused, since "no intent"
+    would be learnt and counted as one. Unused (``False``), they are kept as read, unchecked.
+    """
+    if intents and (problem := intent_gap(records)) is not None:
+        raise problem
     return {
         "tokens": [list(r.tokens) for r in records],
         "tags": [list(r.tags) for r in records],
@@ -308,11 +319,11 @@ def _name_of(path: Path) -> str:
     return stem
 
 
-def to_datasetdict(splits: dict[str, list[Record]]):
-    """Splits of records as a ``datasets.DatasetDict`` with typed features."""
+def to_datasetdict(splits: dict[str, list[Record]], intents: bool = True):
+    """Splits of records as a ``datasets.DatasetDict`` with typed features (``intents``: as :func:`columns`)."""
     from datasets import Dataset, DatasetDict
 
-    return DatasetDict({s: Dataset.from_dict(columns(r), features=features()) for s, r in splits.items()})
+    return DatasetDict({s: Dataset.from_dict(columns(r, intents), features=features()) for s, r in splits.items()})
 
 
 def load_benchmark(data: dict):
@@ -321,20 +332,23 @@ def load_benchmark(data: dict):
     return to_datasetdict(splits), name
 
 
-def load_split(data: dict, split: str, split_dir: str | Path | None = None) -> tuple[dict[str, list], str]:
-    """Columns of one labelled split and its name: ``split_dir`` (a file or split folder) or a data config's split."""
+def load_split(
+    data: dict, split: str, split_dir: str | Path | None = None, intents: bool = True
+) -> tuple[dict[str, list], str]:
+    """Columns of one labelled split and its name: ``split_dir`` (a file or split folder) or a data config's
+    split (``intents``: as :func:`columns`)."""
     if split_dir:
         records = formats.read(Path(split_dir), data.get("format") or "auto", data.get("scheme") or "auto")
-        return columns(records), str(split_dir)
+        return columns(records, intents), str(split_dir)
     if data.get(split) and not data.get("path"):  # a file of its own (data.test=FILE): no train split needed
         records, _ = formats.read_file(
             _existing(data[split], f"data.{split}"), data.get("format") or "auto", data.get("scheme") or "auto"
         )
-        return columns(records), f"{dataset_name(data, 'files')}/{split}"
+        return columns(records, intents), f"{dataset_name(data, 'files')}/{split}"
     splits, name = load_splits(data)
     if split not in splits:
         raise DataError(name, None, f"no split {split!r} (has {', '.join(splits)})")
-    return columns(splits[split]), f"{name}/{split}"
+    return columns(splits[split], intents), f"{name}/{split}"
 
 
 def read_split(split_dir: str | Path) -> dict[str, list]:

@@ -73,7 +73,8 @@ def write_model_card(model_file: str | Path, card: dict, vocabs: dict | None = N
     """The model card beside ``model_file`` (:func:`card_path`), scores from its run folder's
     ``metrics.json`` when they are this model's (a checkpoint in ``checkpoints/`` has its run above it)."""
     model_file = Path(model_file)
-    run = model_file.parent.parent if model_file.parent.name == "checkpoints" else model_file.parent
+    folder = model_file.resolve().parent  # "checkpoints/x.ckpt" from inside a run: the run is named by its path
+    run = folder.parent if folder.name == "checkpoints" else folder
     metrics = None
     metrics_file = run / "metrics.json"
     if metrics_file.is_file():
@@ -83,7 +84,7 @@ def write_model_card(model_file: str | Path, card: dict, vocabs: dict | None = N
             metrics = None
     if model_file.name == "model.pt":
         name = run.name or model_file.name
-    elif run != model_file.parent:
+    elif run != folder:
         name = f"{run.name}, {model_file.name}"
     else:  # an ensemble saved in a member's folder is not that member
         name = model_file.stem

@@ -128,6 +128,7 @@ class SlotDataModule(pl.LightningDataModule):
         seed: int = 0,
         vocabs: Vocabularies | None = None,
         lexicon: Lexicon | None = None,
+        intents: bool = True,
     ) -> None:
         super().__init__()
         # where and how to read (see slotfill.data.load); the name is settled when the data is read
@@ -152,26 +153,28 @@ class SlotDataModule(pl.LightningDataModule):
         self.seed = seed
         self.vocabs = vocabs
         self.lexicon = lexicon  # gazetteer lists for new vocabularies (a given vocabs has its own)
+        self.intents = intents  # False: a model without an intent head, a split's intents in part are no error
         self.datasets = None
         self.columns: dict[str, dict[str, list]] = {}
         self.encoded: dict[str, list[dict]] = {}
         self.swap: MentionSwap | None = None  # training slot values swapped for lexicon entries (use_mention_swap)
 
     @classmethod
-    def from_config(cls, values: dict, lexicon: Lexicon | None = None) -> SlotDataModule:
-        """From the plain values of a ``conf/data`` group (and the model's lexicon lists, if any)."""
-        known = set(inspect.signature(cls.__init__).parameters) - {"self", "vocabs", "lexicon"}
+    def from_config(cls, values: dict, lexicon: Lexicon | None = None, intents: bool = True) -> SlotDataModule:
+        """From the plain values of a ``conf/data`` group (and the model's lexicon lists, if any; ``intents``:
+        whether the model learns them, ``model.intent``)."""
+        known = set(inspect.signature(cls.__init__).parameters) - {"self", "vocabs", "lexicon", "intents"}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ConfigError(f"unknown setting {', '.join('data.' + k for k in unknown)}")
-        return cls(**values, lexicon=lexicon)
+        return cls(**values, lexicon=lexicon, intents=intents)
 
     def prepare(self) -> None:
         """Load and encode every split (idempotent; call before building the model)."""
         if self.datasets is not None:
             return
         loaded = load_data(self.data)
-        self.datasets, self.name = to_datasetdict(loaded.splits), loaded.name
+        self.datasets, self.name = to_datasetdict(loaded.splits, self.intents), loaded.name
         # plain lists, read once: a datasets column read row by row costs ~1 ms a row (Arrow formatting)
         self.columns = {split: ds[:] for split, ds in self.datasets.items()}
         train = self.columns["train"]

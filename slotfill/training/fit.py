@@ -207,7 +207,7 @@ def build(cfg: DictConfig) -> tuple[SlotDataModule, SlotTaggerModule, pl.Trainer
         lexicon = source.vocabs.lexicon
     else:
         lexicon = Lexicon.read(net_cfg.lexicons) if net_cfg.lexicons else None
-    datamodule = SlotDataModule.from_config(_plain(cfg.data), lexicon)
+    datamodule = SlotDataModule.from_config(_plain(cfg.data), lexicon, intents=bool(net_cfg.intent))
     datamodule.prepare()
     datamodule.use_mention_swap(train_cfg.mention_swap)
     record.data_sha256 = data_fingerprint(datamodule.datasets)
