@@ -132,3 +132,35 @@ def test_spans_are_only_for_jsonl_and_written_as_a_text_format(tmp_path, sample_
     (w,) = convert(src, tmp_path / "spans.jsonl", "jsonl", spans=True)
     assert len(w.retokenized) == 1  # a note, as for rasa or doccano, not a refusal
     assert json.loads((tmp_path / "spans.jsonl").read_text().splitlines()[1])["text"] == "call: bob"
+
+
+def test_a_file_named_as_a_split_folder_is_refused_and_kept(tmp_path, sample_dir):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine\n")
+    with pytest.raises(DataError, match="notes.txt: is a file: name a folder to write a split folder to"):
+        convert(sample_dir / "train", notes, "folder")
+    assert notes.read_text() == "mine\n"
+    src = _jsonl(tmp_path, ["to", "boston"], ["O", "B-toloc"])
+    with pytest.raises(DataError, match="in.jsonl: is the input"):
+        convert(src, src, "jsonl")
+
+
+def test_a_refusal_names_the_output_not_a_staging_place(tmp_path):
+    src = _jsonl(tmp_path, ["to", "boston"], ["O", "B-toloc"], intent="")  # atis_iob needs every intent
+    with pytest.raises(DataError) as e:
+        convert(src, tmp_path / "out.iob", "atis_iob")
+    assert ".converting" not in str(e.value)
+
+
+@pytest.mark.parametrize("to", ["doccano", "labelstudio", "rasa"])
+def test_text_formats_refuse_a_tagged_token_that_would_vanish(tmp_path, to):
+    """An invisible token (a zero-width joiner) is dropped by the tokenizer: its tag would be lost."""
+    src = _jsonl(tmp_path, ["a", "\u200d", "b"], ["B-x", "I-x", "I-x"])
+    with pytest.raises(DataError, match=r"in.jsonl:2: a token of only invisible characters \(U\+200D\)"):
+        convert(src, tmp_path / f"out.{to}", to)
+
+
+def test_stray_inside_tags_convert_to_other_schemes_as_chunk_starts(tmp_path):
+    src = _jsonl(tmp_path, ["to", "new", "york"], ["O", "I-city", "I-city"])
+    convert(src, tmp_path / "out.conll", "conll", scheme="bioes")
+    assert "new\tB-city\nyork\tE-city" in (tmp_path / "out.conll").read_text()

@@ -1,6 +1,7 @@
 """formats/: every reader on a small file of its own, malformed files with file:line, detection, round trips."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -326,3 +327,75 @@ def test_round_trip(tmp_path_factory, fmt, scheme, options, records):
     # iob1 cannot be told from BIO by looking when no chunk follows one of its type: say what was written
     back = formats.read(path, fmt, "iob1" if scheme == "iob1" else "auto")
     _same(records, back, ordered=fmt != "rasa")  # rasa groups examples by intent
+
+
+@pytest.mark.parametrize(
+    "comment, problem",
+    [
+        ("# intent = book flight", "write an intent as '# intent = NAME' (one word)"),
+        ("# intent: book_flight", "write an intent as '# intent = NAME' (one word)"),
+    ],
+)
+def test_a_conll_intent_comment_slotfill_cannot_read_is_named(tmp_path, comment, problem):
+    path = _write(tmp_path, "a.conll", f"{comment}\nto\tO\nboston\tB-city\n")
+    with pytest.raises(DataError, match=rf"a.conll:1: .*{re.escape(problem)}"):
+        formats.read(path)
+
+
+def test_rasa_intents_with_a_slash_are_refused_and_others_written_as_they_are(tmp_path):
+    faq = [Record(["hi"], ["O"], "faq/ask", "src.jsonl", 1)]
+    with pytest.raises(DataError, match="src.jsonl:1: intent 'faq/ask': Rasa reads a '/' as a retrieval intent"):
+        formats.write(faq, tmp_path / "a.yml", "rasa")
+    greet = [Record(["hi"], ["O"], "greet😀", "src.jsonl", 1)]
+    formats.write(greet, tmp_path / "b.yml", "rasa")
+    assert formats.read(tmp_path / "b.yml")[0].intent == "greet😀" and "greet😀" in (tmp_path / "b.yml").read_text()
+
+
+def test_half_a_character_from_a_json_escape_is_named_with_its_line(tmp_path):
+    path = _write(tmp_path, "a.jsonl", '{"tokens": ["hi\\ud83d"], "tags": ["O"]}\n')
+    with pytest.raises(DataError, match=r"a.jsonl:1: holds a lone surrogate \(U\+D83D\)"):
+        formats.read(path)
+
+
+def test_a_jsonl_token_with_whitespace_at_an_end_is_refused(tmp_path):
+    path = _write(tmp_path, "a.jsonl", '{"tokens": [" to", "boston"], "tags": ["O", "B-city"]}\n')
+    with pytest.raises(DataError, match="a.jsonl:1: 'tokens' has an item ' to' that is empty or contains whitespace"):
+        formats.read(path)
+
+
+def test_hub_intents_are_checked_as_every_reader_checks_them(tmp_path):
+    path = _write(tmp_path, "a.csv", "id,intent,text,slots\n1,book flight,to boston,O B-city\n")
+    with pytest.raises(DataError, match="a.csv:2: intent 'book flight' contains whitespace"):
+        formats.read(path, "hub")
+
+
+def test_an_atis_iob_file_with_one_bad_line_is_read_as_atis_iob_and_the_line_named(tmp_path):
+    lines = ["BOS to boston EOS\tO O B-city atis_flight"] * 29
+    lines.insert(10, "BOS to boston\tO O B-city atis_flight")
+    path = _write(tmp_path, "a.iob", "\n".join(lines) + "\n")
+    with pytest.raises(DataError, match="a.iob:11: the words must be 'BOS w1 ... wn EOS'"):
+        formats.read(path)
+
+
+def test_old_mac_line_ends_read_as_lines(tmp_path):
+    split = tmp_path / "train"
+    split.mkdir()
+    (split / "seq.in").write_bytes(b"to boston\rto denver\r")
+    (split / "seq.out").write_bytes(b"O B-city\rO B-city\r")
+    assert [r.tokens for r in formats.read(split)] == [["to", "boston"], ["to", "denver"]]
+
+
+def test_intents_written_alike_are_one_intent_and_a_label_of_no_name_is_refused(tmp_path):
+    split = write_split(tmp_path, "train", "a\nb\nc\n", "O\nO\nO\n", "greet\n\ufeffgreet\ngreet\u200b\n")
+    assert {r.intent for r in formats.read(split)} == {"greet"}
+    split = write_split(tmp_path, "valid", "a\n", "O\n", "#\n")
+    with pytest.raises(DataError, match=r"label:1: intent '#' names no intent"):
+        formats.read(split)
+
+
+def test_a_span_edged_with_invisible_marks_falls_on_its_tokens(tmp_path):
+    text = "fly to \u200fboston\u200f"
+    row = {"text": text, "label": [[7, len(text), "city"]]}
+    path = _write(tmp_path, "a.jsonl", json.dumps(row) + "\n")
+    (r,) = formats.read(path, "doccano")
+    assert r.tags == ["O", "O", "B-city"]

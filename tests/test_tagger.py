@@ -257,7 +257,7 @@ def test_nbest_lists_the_likeliest_sequences_the_first_being_the_answer(tmp_path
         assert [(s["slot"], s["start"], s["end"]) for s in alts[0]["spans"]] == [
             (s["slot"], s["start"], s["end"]) for s in res["spans"]
         ]
-    assert results[2]["nbest"] == [{"tags": [], "spans": [], "log_probability": None, "probability": None}]
+    assert results[2]["nbest"] == [{"tags": [], "spans": [], "log_probability": 0.0, "probability": 1.0}]
     with pytest.raises(ConfigError, match="nbest"):
         tagger.predict(texts, nbest=0)
     # scored batch_size sentences at a time, by length (one long sentence padded a whole chunk to its
@@ -301,3 +301,14 @@ def test_a_pickled_tagger_runs_in_another_process_without_the_model_file(tmp_pat
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads(proc.stdout) == expected
+
+
+@pytest.mark.parametrize("text", ["👍", "?", "..."])
+def test_a_message_of_only_punctuation_or_emoji_still_gets_an_intent_and_no_slot(tmp_path, text):
+    """A chat's "👍": Rasa's own NLU classifies every non-empty message; its tokens are read, never tagged."""
+    from tests.helpers import tiny_model
+
+    tagger = SlotTagger.load(tiny_model(intent=True).save(tmp_path / "model.pt"))
+    (res,) = tagger.predict([text], nbest=3)
+    assert res["intent"] is not None and res["intent_ranking"] and set(res["tags"]) == {"O"}
+    assert [(a["tags"], a["probability"]) for a in res["nbest"]] == [(res["tags"], 1.0)]

@@ -43,6 +43,14 @@ def answer(result: dict, fmt: str, echo: bool) -> str:
     return "\n".join(lines if echo else lines[1:]) + "\n"
 
 
+def rasa_answer(line: str, intents: list[str] | None) -> str | None:
+    """What ``/model/parse`` answers a message that names its intent (``/greet``), or None for text to tag."""
+    from slotfill.serving.schemas import intent_message
+
+    named = intent_message(line, intents)
+    return None if named is None else json.dumps(named, indent=2, ensure_ascii=False) + "\n"
+
+
 def check(cfg: DictConfig) -> None:
     from slotfill.cli import options
 
@@ -62,6 +70,7 @@ def run(cfg: DictConfig, stdin: TextIO | None = None, stdout: TextIO | None = No
     if stdin is None or stdin.closed:
         raise SlotfillError("standard input is closed: slotfill shell answers the lines typed or piped into it")
     tagger = load_tagger(cfg)
+    intents = list(tagger.vocabs.intents.itos) if tagger.predicts_intent else None
     typed = stdin.isatty()
     if typed:
         import readline  # noqa: F401  (line editing and history for input())
@@ -83,13 +92,15 @@ def run(cfg: DictConfig, stdin: TextIO | None = None, stdout: TextIO | None = No
             problem = text_problem(line)
             if problem:
                 raise DataError(STDIN, n, problem)
-            (result,) = tagger.predict([line], **options.decisions(cfg))
+            named = rasa_answer(line, intents) if cfg.format == "json" else None  # as the server answers it
+            if named is None:
+                (result,) = tagger.predict([line], **options.decisions(cfg))
         except SlotfillError as e:
             failed += 1
             print(f"error: {e}", file=sys.stderr, flush=True)
             continue
         try:
-            stdout.write(answer(result, str(cfg.format), echo=not typed))
+            stdout.write(named or answer(result, str(cfg.format), echo=not typed))
             stdout.flush()
         except OSError as e:  # a reader that went away (| head -1), a full disk
             if stdout is sys.stdout:

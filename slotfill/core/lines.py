@@ -31,7 +31,8 @@ def decode_lines(raw: bytes, name: str | Path, first: int = 1) -> list[str]:
 
 
 def read_lines(path: Path) -> list[str]:
-    """Lines of a UTF-8 file (a leading BOM dropped); a bad byte is reported with its line number."""
+    """Lines of a UTF-8 file (a leading BOM dropped; lines ended by CR alone, as old Mac files, read as
+    lines); a bad byte is reported with its line number."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -40,4 +41,6 @@ def read_lines(path: Path) -> list[str]:
         raise DataError(path, None, "is a folder, expected a file") from None
     except OSError as e:
         raise DataError(path, None, f"cannot read file: {e.strerror}") from None
+    if b"\n" not in raw and b"\r" in raw.rstrip(b"\r"):  # old Mac line ends: read as one line, it was many
+        raw = raw.replace(b"\r", b"\n")
     return decode_lines(raw, path)

@@ -35,6 +35,11 @@ def _invisible(ch: str) -> bool:
     return unicodedata.category(ch) in ("Cc", "Cf") and not ch.isspace()
 
 
+def visible(text: str) -> str:
+    """``text`` without its invisible characters (format and control characters that are not whitespace)."""
+    return "".join(ch for ch in text if not _invisible(ch))
+
+
 def normalize(token: str) -> str:
     """The form a token is looked up in: NFC, lower-cased (``İ`` as ``i``), typographic apostrophe as ``'``, without
     invisible characters (so ``bos<ZWSP>ton`` is ``boston`` in training data and typed text alike).

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from slotfill.core.lexicon import Lexicon
-from slotfill.core.tokenize import normalize
+from slotfill.core.tokenize import normalize, visible
 
 PAD = "<pad>"
 UNK = "<unk>"
@@ -81,9 +82,11 @@ class Vocab:
 def normalize_intent(label: str) -> str:
     """An intent label as slotfill keeps it: atomic intents joined by ``#``.
 
-    ATIS joins multi-intents with ``#``, its hub copy with ``+``; readers call this once.
+    ATIS joins multi-intents with ``#``, its hub copy with ``+``; readers call this once. Written
+    alike, two labels are one intent: NFC, invisible characters (a BOM, a zero-width space) dropped.
     """
-    return join_intent(p for p in label.strip().replace("+", "#").split("#") if p)
+    label = unicodedata.normalize("NFC", visible(label)).strip()
+    return join_intent(p for p in label.replace("+", "#").split("#") if p)
 
 
 def split_intent(label: str) -> list[str]:

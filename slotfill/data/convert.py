@@ -56,7 +56,9 @@ def convert(
         jobs = [(p, dst / (split + formats.suffix(to))) for split, p in find_splits(src, src_format).items()]
     else:
         jobs = [(src, dst)]
-    for _, target in jobs:
+    for source, target in jobs:
+        if target.resolve() == source.resolve():
+            raise DataError(target, None, "is the input: name another place for the output")
         _check_replaceable(target, to)
     # every split read (and checked) before any is written, and written beside its place first: only when
     # all are written do they replace what was there, so a refused data set leaves nothing and loses nothing
@@ -85,6 +87,8 @@ def convert(
 
 def _check_replaceable(target: Path, to: str) -> None:
     """Refuse a target that holds more than an earlier conversion would have written there."""
+    if to == folder_format.NAME and target.exists() and not target.is_dir():  # a file is never a split folder
+        raise DataError(target, None, "is a file: name a folder to write a split folder to")
     if not target.is_dir() or target.is_symlink():
         return
     if to != folder_format.NAME:
@@ -121,7 +125,7 @@ def _write(
             ", ".join(extras.lookups) or "(none)",
             target,
         )
-    formats.write(records, staged, to, scheme, **options)
+    formats.write(records, staged, to, scheme, shown_as=target, **options)
     moved = formats.retokenized(records) if to in formats.TEXT_FORMATS or options.get("spans") else []
     return Written(staged, len(records), moved)
 

@@ -131,7 +131,7 @@ class TextTagger:
     ) -> list[dict]:
         # Punctuation the training data never had (ATIS has no commas) is tagged O and hidden
         # from the model, as the benchmark text would have been written without it.
-        keep = []
+        keep, only_hidden = [], set()
         for i, sent in enumerate(sentences):
             if tokenized is None:
                 keep.append(list(range(len(sent))))
@@ -139,6 +139,9 @@ class TextTagger:
                 keep.append(
                     [j for j, t in enumerate(tokenized[i]) if not (t.is_punct and t.text not in self.vocabs.words)]
                 )
+                if sent and not keep[-1]:  # "👍", "?": the model still reads it, for an intent (as Rasa's does)
+                    keep[-1] = list(range(len(sent)))
+                    only_hidden.add(i)
         pieces, owners = [], []
         for i, k in enumerate(keep):
             toks = [sentences[i][j] for j in k]
@@ -154,22 +157,27 @@ class TextTagger:
                 for key in ("intent", "intent_confidence", "intent_ranking"):
                     merged[i][key] = out.get(key, merged[i][key])
         results = []
-        for sent, k, m in zip(sentences, keep, merged):
+        for i, (sent, k, m) in enumerate(zip(sentences, keep, merged)):
             tags = ["O"] * len(sent)
             probs = [1.0] * len(sent)
             for j, t, p in zip(k, m["tags"], m["probs"]):
                 tags[j], probs[j] = t, p
+            if i in only_hidden:  # its tokens read for the intent only: never a slot
+                tags, probs = ["O"] * len(sent), [1.0] * len(sent)
             _bridge(tags, k)
             results.append(self._result(sent, tags, probs, m["intent"], m["intent_confidence"], m["intent_ranking"]))
         if nbest > 1:
             # one window only: the sequences of a longer sentence would multiply across its windows
-            whole = [i for i, k in enumerate(keep) if 0 < len(k) <= MAX_TOKENS]
+            whole = [i for i, k in enumerate(keep) if 0 < len(k) <= MAX_TOKENS and i not in only_hidden]
             alternatives = (
                 self._nbest([[sentences[i][j] for j in keep[i]] for i in whole], nbest, batch_size) if whole else []
             )
             found = dict(zip(whole, alternatives))
             for i, res in enumerate(results):
-                paths = found.get(i) or [(res["tags"], None)]
+                # nothing the model tags (no token, or punctuation only): all O, the one sequence, certain;
+                # a sentence of several windows has no alternatives scored (its probability unknown)
+                certain = not sentences[i] or i in only_hidden
+                paths = found.get(i) or [(res["tags"], 0.0 if certain else None)]
                 res["nbest"] = [self._alternative(sentences[i], keep[i], tags, lp) for tags, lp in paths]
         return results
 

@@ -75,6 +75,9 @@ def create_app(
     With ``auth_token``, every endpoint but /health and the pages needs ``?token=`` (as Rasa's).
     """
     limits = limits or Limits()
+    # a button's /intent is answered as named only for the model's intents (a model without an intent
+    # head cannot answer any: then every /intent is): any other /word is text to tag
+    known_intents = getattr(backend, "intents", None) if backend.predicts_intent else None
 
     def sure(results: list[dict], asked: float | None) -> list[dict]:
         threshold = min_confidence if asked is None else asked
@@ -137,9 +140,7 @@ def create_app(
     @app.post("/model/parse", summary="Tag one sentence: Rasa NLU's endpoint (an external NLU server for a Rasa bot)")
     async def model_parse(body: ParseRequest) -> JSONResponse:
         _check_text(body.text, limits)
-        if body.message_id is not None:  # sent back as given: it must be text JSON can carry
-            _check_text(body.message_id, limits, "message_id")
-        named = intent_message(body.text, body.message_id)  # a button's /intent{...}: answered as Rasa does
+        named = intent_message(body.text, known_intents)  # a button's /intent{...}: answered as Rasa does
         if named is not None:
             return JSONResponse(named)
         if body.nbest > 1:  # alternatives cost a second pass: tagged on its own, outside the micro-batches
@@ -149,7 +150,7 @@ def create_app(
         else:
             results = await batcher.submit([body.text])
         (result,) = sure(results, body.min_confidence)
-        return JSONResponse(rasa_parse(result, body.message_id))
+        return JSONResponse(rasa_parse(result))
 
     app.post("/parse", summary="The same as POST /model/parse")(model_parse)
 
@@ -229,7 +230,10 @@ def settings(cfg) -> dict:
         "auth_token": cfg.get("auth_token"),
         "min_confidence": check_confidence(cfg.get("min_confidence", 0.0)),
     }
-    if out["auth_token"] is not None and (not isinstance(out["auth_token"], str) or not out["auth_token"].strip()):
+    token = out["auth_token"]
+    if isinstance(token, (int, float)) and not isinstance(token, bool):  # Hydra reads auth_token=12345 as a number
+        raise ConfigError(f"auth_token={token} was read as a number: quote it, auth_token=\"'{token}'\"")
+    if token is not None and (not isinstance(token, str) or not token.strip()):
         raise ConfigError("auth_token: must be a non-empty string (or null for no token)")
     check_precision(out["precision"], out["backend"], out["ckpt"])  # the backend for the file too
     from_mapping(Limits, limits, "limits")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Collection
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,7 +36,7 @@ class ParseRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{"text": "flights to boston"}]})
     text: str = Field(description="one sentence, as typed")
-    message_id: str | None = Field(None, description="the caller's id for the message, sent back as given")
+    message_id: str | None = Field(None, description="the caller's id for the message (Rasa sends its conversation's)")
     min_confidence: float | None = _min_confidence("entities")
     nbest: int = _nbest("also answer the n likeliest entity sets (nbest)")
 
@@ -51,9 +52,14 @@ class PredictRequest(BaseModel):
     nbest: int = _nbest("also list each sentence's n likeliest tag sequences")
 
 
-def rasa_parse(result: dict, message_id: str | None = None) -> dict:
+def rasa_parse(result: dict) -> dict:
     """A tagger result in Rasa's ``/model/parse`` shape, plus slotfill's ``tokens`` and ``tags``
-    (a multi-intent named as Rasa names it, ``a+b``)."""
+    (a multi-intent named as Rasa names it, ``a+b``).
+
+    No ``message_id``: Rasa's own answer has none, and Rasa's HTTP interpreter merges the answer into
+    the message's parse data, where an echoed id (its conversation's) would replace the message's own.
+    An empty ``response_selector``: Rasa's retrieval action reads the key (a KeyError without it).
+    """
     name, confidence = result.get("intent"), result.get("intent_confidence")
     name = rasa_intent(name) if name is not None else None
     intent = {"name": name, "confidence": float(confidence) if confidence is not None else 0.0}
@@ -85,14 +91,18 @@ def rasa_parse(result: dict, message_id: str | None = None) -> dict:
             {**r, "name": rasa_intent(r["name"])} for r in result.get("intent_ranking") or ([intent] if name else [])
         ],
         "entities": entities,
+        "response_selector": NO_RESPONSE_SELECTOR,
         "tokens": result["tokens"],
         "tags": result["tags"],
     }
     if alternatives:  # slotfill's own key: Rasa's answer has no alternative entity sets
         answer["nbest"] = alternatives
-    if message_id is not None:
-        answer["message_id"] = message_id
     return answer
+
+
+NO_RESPONSE_SELECTOR = {"all_retrieval_intents": []}  # slotfill selects no responses (Rasa's ResponseSelector does)
+# the intents Rasa itself sends as /intent whatever the model knows
+RASA_INTENTS = frozenset({"restart", "back", "out_of_scope", "session_start", "nlu_fallback"})
 
 
 # a message that names its intent rather than saying something (a button's payload, /restart), as
@@ -110,14 +120,21 @@ def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
-def intent_message(text: str, message_id: str | None = None) -> dict | None:
+def intent_message(text: str, known: Collection[str] | None = None) -> dict | None:
     """Rasa's answer to a message that names its intent, as Rasa's own NLU server gives it (intent
     confidence 1.0 unless ``@`` says otherwise, the entities from the JSON): None for any other text.
-    A confidence or entities Rasa could not read are left out with a warning, as Rasa does."""
+    A confidence or entities Rasa could not read are left out with a warning, as Rasa does.
+
+    ``known``: the model's atomic intents; a ``/name`` that is none of them (nor a set of them, nor
+    one of Rasa's own) is text to tag, as Rasa sends an intent its domain lacks to its NLU; None: any.
+    """
     stripped = text.strip()
     m = INTENT_MESSAGE.fullmatch(stripped)
     if m is None:
         return None
+    if known is not None and m["intent"] not in RASA_INTENTS:
+        if not all(part in known for part in m["intent"].replace("+", "#").split("#")):
+            return None
     confidence = 1.0
     if m["confidence"] is not None:
         given_confidence = _number(m["confidence"])
@@ -140,9 +157,7 @@ def intent_message(text: str, message_id: str | None = None) -> dict | None:
                 entities.append({"entity": entity, "value": value, "start": start, "end": end})
     intent = {"name": m["intent"], "confidence": confidence}
     answer = {"text": text, "intent": intent, "intent_ranking": [intent], "entities": entities}
-    answer.update(tokens=[], tags=[])
-    if message_id is not None:
-        answer["message_id"] = message_id
+    answer.update(response_selector=NO_RESPONSE_SELECTOR, tokens=[], tags=[])
     return answer
 
 

@@ -27,6 +27,8 @@ from types import ModuleType
 
 from slotfill.core.files import write_atomic
 from slotfill.core.limits import MAX_SENTENCE_TOKENS
+from slotfill.core.spans import bio_spans, repair_bio
+from slotfill.core.tokenize import tokenize
 from slotfill.core.vocab import normalize_intent
 from slotfill.data.formats import atis_iob, conll, doccano, folder, hub, jsonl, labelstudio, rasa
 from slotfill.data.formats.base import Record, retokenizes
@@ -117,7 +119,17 @@ def finish(records: list[Record], scheme: str = "auto") -> list[Record]:
     """Check tags, convert them to BIO and normalise intents, in place."""
     to_bio(records, scheme)
     for r in records:
-        r.intent = normalize_intent(r.intent)
+        for text in (*r.tokens, *r.tags, r.intent):
+            if not text.isascii():
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError as e:  # a JSON or YAML escape of half a character
+                    raise r.error(
+                        f"holds a lone surrogate (U+{ord(text[e.start]):04X}): not valid Unicode text"
+                    ) from None
+        written, r.intent = r.intent, normalize_intent(r.intent)
+        if written.strip() and not r.intent:  # "#", "+", a zero-width space: taken for no intent, silently
+            raise r.error(f"intent {written!r} names no intent")
         if len(r.tokens) > MAX_SENTENCE_TOKENS:
             raise r.error(
                 f"{len(r.tokens):,} tokens, over the limit of {MAX_SENTENCE_TOKENS:,} a sentence (missing line break?)"
@@ -134,49 +146,82 @@ def dumps(records: list[Record], fmt: str, scheme: str = "bio", **options) -> st
     return FILE_FORMATS[fmt].dumps(records, scheme, **options)
 
 
-def write(records: list[Record], path: str | Path, fmt: str, scheme: str = "bio", **options) -> Path:
+def write(
+    records: list[Record],
+    path: str | Path,
+    fmt: str,
+    scheme: str = "bio",
+    shown_as: str | Path | None = None,
+    **options,
+) -> Path:
     """Write one split: a split folder for ``folder``, else one file (atomically).
 
     Nothing is written that would not read back as the same tokens, tags and intents: the output
-    is read back first (formats of text and character spans excepted: their tokens come from the
-    tokenizer, :func:`retokenized`), and the first sentence that would change is refused.
+    is read back first and the first sentence that would change is refused. In the formats of text
+    and character spans, tokens come from the tokenizer: a sentence it would split otherwise
+    (:func:`retokenized`) is compared by its text, tags of vanished tokens never lost. ``shown_as``:
+    the path messages name (a staged file's final place).
     """
     path = Path(path)
+    shown = Path(shown_as) if shown_as is not None else path
     if fmt == folder.NAME:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp") as tmp:
             folder.write(records, Path(tmp), scheme)
-            _reads_back(records, Path(tmp), fmt, scheme, path)
+            _reads_back(records, Path(tmp), fmt, scheme, shown)
             path.mkdir(exist_ok=True)
             for f in Path(tmp).iterdir():
                 os.replace(f, path / f.name)
         return path
+    spans = fmt in TEXT_FORMATS or bool(options.get("spans"))
+    if spans:
+        for r in records:
+            vanishing = next((t for t in r.tokens if not tokenize(t)), None)
+            if vanishing is not None:  # read back, the sentence would lose it and its tag
+                codes = " ".join(f"U+{ord(c):04X}" for c in vanishing)
+                raise r.error(f"a token of only invisible characters ({codes}): {fmt} text cannot hold it")
     text = dumps(records, fmt, scheme, **options)
-    if fmt in TEXT_FORMATS or options.get("spans"):
-        return write_atomic(path, text)
     check = write_atomic(path.with_name(f".{path.name}.check.tmp"), text)
     try:
-        _reads_back(records, check, fmt, scheme, path)
+        _reads_back(records, check, fmt, scheme, shown, by_text=spans)
         os.replace(check, path)
     finally:
         check.unlink(missing_ok=True)
     return path
 
 
-def _reads_back(records: list[Record], written: Path, fmt: str, scheme: str, target: Path) -> None:
-    """Refuse output whose reader would see other sentences than ``records``."""
+def _reads_back(
+    records: list[Record], written: Path, fmt: str, scheme: str, target: Path, by_text: bool = False
+) -> None:
+    """Refuse output whose reader would see other sentences than ``records`` (``by_text``: a sentence the
+    tokenizer splits otherwise counts as the same when its text, slots and intent are)."""
     try:
         back = read(written, fmt, scheme if scheme in READ_SCHEMES else "auto")
     except DataError as e:
         raise DataError(target, None, f"{fmt} cannot hold this data: read back, {e.problem}") from None
+    if fmt == rasa.NAME:  # the writer groups the examples by intent, in order of first appearance
+        first = {intent: i for i, intent in reversed(list(enumerate(r.intent for r in records)))}
+        records = sorted(records, key=lambda r: first[r.intent])
     for i, r in enumerate(records):
         b = back[i] if i < len(back) else None
-        if b is None or (b.tokens, b.tags, b.intent) != (r.tokens, r.tags, r.intent):
+        if b is not None and by_text and not retokenizes(r.tokens):
+            same = _surface(b.tokens, b.tags) == _surface(r.tokens, r.tags) and b.intent == r.intent
+            if not same:
+                raise r.error(f"this sentence would read back from {fmt} as another sentence: it cannot be written")
+            continue
+        # tags as scored: an I-x that starts a chunk is written as the chunk start another scheme has
+        if b is None or (b.tokens, repair_bio(b.tags), b.intent) != (r.tokens, repair_bio(r.tags), r.intent):
             raise r.error(
                 f"this sentence would read back from {fmt} as another sentence: it cannot be written as {fmt}"
             )
     if len(back) != len(records):
         raise DataError(target, None, f"{fmt} would read back {len(back)} sentences instead of {len(records)}")
+
+
+def _surface(tokens: list[str], tags: list[str]) -> tuple[str, list[tuple[str, str]]]:
+    """A sentence's characters and its slots' (label, characters), spaces aside: what a text format keeps
+    of a sentence its tokenizer splits otherwise (``call:`` read back as ``call`` ``:``)."""
+    return "".join(tokens), [(label, "".join(tokens[s:e])) for label, s, e in bio_spans(tags)]
 
 
 def suffix(fmt: str) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from slotfill.core.lines import decode_lines, read_lines  # noqa: F401  (the readers import them from here)
 from slotfill.core.spans import bio_spans
-from slotfill.core.tokenize import tokenize
+from slotfill.core.tokenize import tokenize, visible
 from slotfill.core.vocab import normalize_intent
 from slotfill.errors import DataError
 
@@ -77,7 +77,8 @@ def align_spans(
 ) -> tuple[list[str], list[str]]:
     """Tokens of ``text`` (slotfill's tokenizer, original spelling) and BIO tags from character spans.
 
-    Whitespace at either end of a span is trimmed; a span that then does not start and end on
+    Whitespace and invisible characters (a right-to-left mark, a zero-width space) at either end of a
+    span are trimmed; a span that then does not start and end on
     token boundaries, lies outside the text or overlaps another span is an error at ``where``.
     """
     file, line = where
@@ -93,13 +94,13 @@ def align_spans(
         if not 0 <= start < end <= len(text):
             raise DataError(file, line, f"span {start}-{end} ({label}) is outside the text ({len(text)} characters)")
         check_label(label, where)
-        s, e = start, end
-        while s < e and text[s].isspace():
+        s, e = start, end  # trimmed as the tokenizer trims a token: whitespace, then invisible characters
+        while s < e and (text[s].isspace() or not visible(text[s])):
             s += 1
-        while e > s and text[e - 1].isspace():
+        while e > s and (text[e - 1].isspace() or not visible(text[e - 1])):
             e -= 1
         if s == e:
-            raise DataError(file, line, f"span {start}-{end} ({label}) covers only whitespace")
+            raise DataError(file, line, f"span {start}-{end} ({label}) covers only whitespace or invisible characters")
         if s not in first or e not in last:
             raise DataError(
                 file,

@@ -21,6 +21,7 @@ NAME = "conll"
 SUFFIX = ".conll"
 DOCSTART = "-DOCSTART-"
 INTENT_RE = re.compile(r"^#\s*intent\s*=\s*(\S*)\s*$")
+INTENT_LIKE = re.compile(r"^#\s*intent\b", re.IGNORECASE)  # a comment meant as an intent
 
 
 def read(path: Path) -> list[Record]:
@@ -45,6 +46,8 @@ def read(path: Path) -> list[Record]:
         cols = _columns(stripped)
         if _comment(stripped) and not tokens and not _token_line(stripped, cols):
             m = INTENT_RE.match(stripped)
+            if m is None and INTENT_LIKE.match(stripped):  # taken for a comment, its sentence would lose its intent
+                raise DataError(path, n, f"{stripped!r}: write an intent as '# intent = NAME' (one word)")
             if m:
                 if not m.group(1):
                     raise DataError(path, n, "empty intent in '# intent ='")

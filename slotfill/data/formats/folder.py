@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from slotfill.core.files import write_atomic
+from slotfill.core.vocab import normalize_intent
 from slotfill.data.formats.base import Record, read_lines
 from slotfill.data.formats.schemes import from_bio
 from slotfill.errors import DataError
@@ -50,6 +51,8 @@ def read(split_dir: Path) -> list[Record]:
             intent = intents[n - 1].strip()
             if not intent or len(intent.split()) != 1:
                 raise DataError(label, n, "expected one intent label" if intent else "empty intent label")
+            if not normalize_intent(intent):
+                raise DataError(label, n, f"intent {intent!r} names no intent")
         records.append(Record(sentence.split(), tag_line.split(), intent, str(seq_in), n, str(seq_out)))
     return records
 

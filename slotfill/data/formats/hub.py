@@ -12,7 +12,7 @@ import io
 from collections.abc import Iterable
 from pathlib import Path
 
-from slotfill.data.formats.base import Record, read_text
+from slotfill.data.formats.base import Record, intent_of, read_text
 from slotfill.data.formats.schemes import from_bio
 from slotfill.errors import DataError, first_line
 
@@ -47,7 +47,13 @@ def rows_to_records(rows: Iterable[dict], columns: list[str], where: str, first_
     """Records from row dicts; line numbers count a header line (``first_row`` is the first row's)."""
     text, slots, intent = (_column(columns, f, where) for f in ("text", "slots", "intent"))
     return [
-        Record(_words(row.get(text)), _words(row.get(slots)), str(row.get(intent) or "") if intent else "", where, n)
+        Record(
+            _words(row.get(text)),
+            _words(row.get(slots)),
+            intent_of(str(row.get(intent) or "") or None, (where, n)) if intent else "",
+            where,
+            n,
+        )
         for n, row in enumerate(rows, first_row)
     ]
 

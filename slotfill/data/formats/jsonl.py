@@ -37,7 +37,7 @@ def _strings(value: object, key: str, where: tuple[Path, int]) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise DataError(where[0], where[1], f"{key!r} must be a list of strings")
     for v in value:
-        if not v or len(v.split()) != 1:
+        if not v or any(c.isspace() for c in v):
             raise DataError(where[0], where[1], f"{key!r} has an item {v!r} that is empty or contains whitespace")
     return value
 

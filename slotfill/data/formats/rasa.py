@@ -301,6 +301,8 @@ def dumps(records: list[Record], scheme: str = "bio", extras: Extras | None = No
     for r in records:
         if not r.intent:
             raise r.error("no intent: Rasa groups examples by intent")
+        if "/" in r.intent:
+            raise r.error(f"intent {r.intent!r}: Rasa reads a '/' as a retrieval intent's response key")
         try:
             groups.setdefault(r.intent, []).append(annotate(r.tokens, r.tags))
         except ValueError as e:
@@ -318,7 +320,7 @@ def intent_items(groups: dict[str, list[str]]) -> str:
     a file may hold several items of one intent, so a stream is written an item per intent and chunk."""
     lines = []
     for intent, examples in groups.items():
-        lines += [f"- intent: {json.dumps(rasa_intent(intent))}", "  examples: |"]
+        lines += [f"- intent: {json.dumps(rasa_intent(intent), ensure_ascii=False)}", "  examples: |"]
         lines += [f"    - {e.strip()}" for e in examples]
     return "".join(f"{line}\n" for line in lines)
 
