@@ -103,8 +103,10 @@ def test_an_output_folder_of_other_files_is_refused_and_kept(tmp_path, sample_di
     mine.mkdir()
     convert(sample_dir / "train", mine / "train.conll", "conll")
     (mine / "other.csv").write_text("keep me\n")
-    with pytest.raises(DataError, match="is a folder: name a file"):
+    with pytest.raises(DataError, match="mydata: is, holds or lies in the input .*train.conll"):
         convert(mine / "train.conll", mine, "jsonl")  # one split into the folder that holds it
+    with pytest.raises(DataError, match="is a folder: name a file"):
+        convert(sample_dir / "train", mine, "jsonl")
     with pytest.raises(DataError, match="holds files a split folder does not .*other.csv"):
         convert(sample_dir / "train", mine, "folder")
     (mine / "train").mkdir()
@@ -141,7 +143,7 @@ def test_a_file_named_as_a_split_folder_is_refused_and_kept(tmp_path, sample_dir
         convert(sample_dir / "train", notes, "folder")
     assert notes.read_text() == "mine\n"
     src = _jsonl(tmp_path, ["to", "boston"], ["O", "B-toloc"])
-    with pytest.raises(DataError, match="in.jsonl: is the input"):
+    with pytest.raises(DataError, match="in.jsonl: is, holds or lies in the input"):
         convert(src, src, "jsonl")
 
 
@@ -164,3 +166,16 @@ def test_stray_inside_tags_convert_to_other_schemes_as_chunk_starts(tmp_path):
     src = _jsonl(tmp_path, ["to", "new", "york"], ["O", "I-city", "I-city"])
     convert(src, tmp_path / "out.conll", "conll", scheme="bioes")
     assert "new\tB-city\nyork\tE-city" in (tmp_path / "out.conll").read_text()
+
+
+def test_an_output_inside_the_input_folder_or_around_it_is_refused(tmp_path, sample_dir):
+    import shutil
+
+    split = tmp_path / "sp"
+    shutil.copytree(sample_dir / "train", split)
+    before = (split / "seq.in").read_bytes()
+    with pytest.raises(DataError, match="is, holds or lies in the input"):
+        convert(split, split / "seq.in", "conll")
+    with pytest.raises(DataError, match="is, holds or lies in the input"):
+        convert(split, tmp_path, "folder")  # the folder replaced would take the input with it
+    assert (split / "seq.in").read_bytes() == before

@@ -399,3 +399,23 @@ def test_a_span_edged_with_invisible_marks_falls_on_its_tokens(tmp_path):
     path = _write(tmp_path, "a.jsonl", json.dumps(row) + "\n")
     (r,) = formats.read(path, "doccano")
     assert r.tags == ["O", "O", "B-city"]
+
+
+def test_an_intent_field_naming_no_intent_is_refused_in_every_reader(tmp_path):
+    path = _write(tmp_path, "a.jsonl", '{"tokens": ["hi"], "tags": ["O"], "intent": "#"}\n')
+    with pytest.raises(DataError, match="a.jsonl:1: intent '#' names no intent"):
+        formats.read(path)
+    path = _write(tmp_path, "b.conll", "# intents = flight\nto\tO\n")
+    with pytest.raises(DataError, match="b.conll:1: .*write an intent as '# intent = NAME'"):
+        formats.read(path)
+
+
+def test_hub_rows_of_token_lists_are_checked_and_intent_class_zero_kept():
+    from slotfill.data.formats.hub import rows_to_records
+
+    rows = [{"text": ["to", "boston"], "slots": ["O", "B-city"], "intent": 0}]
+    (r,) = rows_to_records(rows, ["text", "slots", "intent"], "hub")
+    assert r.intent == "0"
+    rows[0]["text"] = ["new york", "to"]
+    with pytest.raises(DataError, match="hub:2: item 'new york' is empty or contains whitespace"):
+        rows_to_records(rows, ["text", "slots", "intent"], "hub")

@@ -225,3 +225,9 @@ def test_parquet_errors_are_one_line_naming_the_file_once(tmp_path):
     with pytest.raises(DataError) as missing:
         row_ranges(str(tmp_path / "gone.parquet"))
     assert str(missing.value) == f"{tmp_path / 'gone.parquet'}: cannot read file: No such file or directory"
+
+
+def test_a_file_of_old_mac_line_ends_is_named_not_tagged_as_one_sentence():
+    with pytest.raises(DataError, match=r"mac.txt:1: a carriage return inside the line \(old Mac line ends\?\)"):
+        rows_of("mac.txt", b"to boston\rto denver\r")
+    assert rows_of("dos.txt", b"to boston\r\nto denver\r\n") == ["to boston", "to denver"]

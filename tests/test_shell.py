@@ -226,7 +226,7 @@ def test_ctrl_c_at_the_prompt_leaves_the_prompt_line_first(tiny_model_file, monk
     _typing(monkeypatch, [KeyboardInterrupt()])
     with pytest.raises(KeyboardInterrupt):
         shell.run(_cfg(tiny_model_file), _Typed(), _Typed())
-    assert capsys.readouterr().err.endswith("\n")  # "interrupted" then starts a line of its own
+    assert capsys.readouterr().err.endswith("quit.\n\n")  # after the banner, the prompt's line ended
 
 
 def test_shell_has_no_batch_size_to_ignore(tiny_model_file):

@@ -168,7 +168,7 @@ def evaluate(cfg: DictConfig) -> dict:
         cols["intent"],
         pred_intents,
         results,
-        reference=_training_labels(cfg),
+        reference=_training_labels(cfg, intents=tagger.predicts_intent),
     )
     out_dir = Path(cfg.output_dir)
     card = tagger.card if hasattr(tagger, "card") else tagger.model.card()  # OnnxTagger: its sidecar's
@@ -195,7 +195,7 @@ def _scored_split(cfg: DictConfig) -> str:
     return split_of(Path(str(cfg.split_dir)).name) or "test"
 
 
-def _training_labels(cfg: DictConfig) -> tuple[str, object] | None:
+def _training_labels(cfg: DictConfig, intents: bool = True) -> tuple[str, object] | None:
     """The data set's training split as :class:`PhraseLabels` (for the label-disagreement count), or
     None when the split scored is train itself, comes from ``split_dir`` or the data set has no training split."""
     from slotfill.data.load import load_split
@@ -205,7 +205,7 @@ def _training_labels(cfg: DictConfig) -> tuple[str, object] | None:
     if str(cfg.split) == "train" or cfg.get("split_dir"):
         return None
     try:
-        cols, name = load_split(OmegaConf.to_container(cfg.data, resolve=True), "train", None)
+        cols, name = load_split(OmegaConf.to_container(cfg.data, resolve=True), "train", None, intents=intents)
     except DataError:
         return None
     return name, PhraseLabels(cols["tokens"], cols["tags"], cols["intent"])

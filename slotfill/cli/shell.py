@@ -43,11 +43,11 @@ def answer(result: dict, fmt: str, echo: bool) -> str:
     return "\n".join(lines if echo else lines[1:]) + "\n"
 
 
-def rasa_answer(line: str, intents: list[str] | None) -> str | None:
+def rasa_answer(line: str) -> str | None:
     """What ``/model/parse`` answers a message that names its intent (``/greet``), or None for text to tag."""
     from slotfill.serving.schemas import intent_message
 
-    named = intent_message(line, intents)
+    named = intent_message(line)
     return None if named is None else json.dumps(named, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -70,13 +70,12 @@ def run(cfg: DictConfig, stdin: TextIO | None = None, stdout: TextIO | None = No
     if stdin is None or stdin.closed:
         raise SlotfillError("standard input is closed: slotfill shell answers the lines typed or piped into it")
     tagger = load_tagger(cfg)
-    intents = list(tagger.vocabs.intents.itos) if tagger.predicts_intent else None
     typed = stdin.isatty()
     if typed:
         import readline  # noqa: F401  (line editing and history for input())
 
-        intents = "with intents" if tagger.predicts_intent else "slots only"
-        print(f"slotfill shell: {cfg.ckpt} ({intents}). Type a sentence; Ctrl-D or /exit to quit.", file=sys.stderr)
+        heads = "with intents" if tagger.predicts_intent else "slots only"
+        print(f"slotfill shell: {cfg.ckpt} ({heads}). Type a sentence; Ctrl-D or /exit to quit.", file=sys.stderr)
     answered = failed = n = 0
     read_any = False
     while True:
@@ -92,7 +91,7 @@ def run(cfg: DictConfig, stdin: TextIO | None = None, stdout: TextIO | None = No
             problem = text_problem(line)
             if problem:
                 raise DataError(STDIN, n, problem)
-            named = rasa_answer(line, intents) if cfg.format == "json" else None  # as the server answers it
+            named = rasa_answer(line) if cfg.format == "json" else None  # as the server answers it
             if named is None:
                 (result,) = tagger.predict([line], **options.decisions(cfg))
         except SlotfillError as e:

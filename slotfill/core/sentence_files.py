@@ -72,6 +72,10 @@ def rows_of(path: str, raw: bytes, first: int = 1) -> list[str]:
     for n, line in enumerate(lines, first):
         if len(line) > MAX_TEXT_CHARS:
             raise DataError(path, n, TOO_LONG)
+        if "\r" in line:  # old Mac line ends: its lines would be tagged as one sentence
+            raise DataError(
+                path, n, "a carriage return inside the line (old Mac line ends?): save it with LF line ends"
+            )
     return lines
 
 

@@ -57,8 +57,9 @@ def convert(
     else:
         jobs = [(src, dst)]
     for source, target in jobs:
-        if target.resolve() == source.resolve():
-            raise DataError(target, None, "is the input: name another place for the output")
+        s, t = source.resolve(), target.resolve()
+        if t == s or s in t.parents or t in s.parents:  # replacing one would remove or overwrite the other
+            raise DataError(target, None, f"is, holds or lies in the input {source}: name another place for the output")
         _check_replaceable(target, to)
     # every split read (and checked) before any is written, and written beside its place first: only when
     # all are written do they replace what was there, so a refused data set leaves nothing and loses nothing

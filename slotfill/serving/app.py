@@ -75,9 +75,6 @@ def create_app(
     With ``auth_token``, every endpoint but /health and the pages needs ``?token=`` (as Rasa's).
     """
     limits = limits or Limits()
-    # a button's /intent is answered as named only for the model's intents (a model without an intent
-    # head cannot answer any: then every /intent is): any other /word is text to tag
-    known_intents = getattr(backend, "intents", None) if backend.predicts_intent else None
 
     def sure(results: list[dict], asked: float | None) -> list[dict]:
         threshold = min_confidence if asked is None else asked
@@ -140,7 +137,7 @@ def create_app(
     @app.post("/model/parse", summary="Tag one sentence: Rasa NLU's endpoint (an external NLU server for a Rasa bot)")
     async def model_parse(body: ParseRequest) -> JSONResponse:
         _check_text(body.text, limits)
-        named = intent_message(body.text, known_intents)  # a button's /intent{...}: answered as Rasa does
+        named = intent_message(body.text)  # a button's /intent{...}: answered as Rasa does
         if named is not None:
             return JSONResponse(named)
         if body.nbest > 1:  # alternatives cost a second pass: tagged on its own, outside the micro-batches
@@ -232,7 +229,8 @@ def settings(cfg) -> dict:
     }
     token = out["auth_token"]
     if isinstance(token, (int, float)) and not isinstance(token, bool):  # Hydra reads auth_token=12345 as a number
-        raise ConfigError(f"auth_token={token} was read as a number: quote it, auth_token=\"'{token}'\"")
+        # not echoed: 0123 was read as 83, 1e5 as 100000.0, neither the token the bot sends
+        raise ConfigError("auth_token was read as a number: quote the token as you typed it, auth_token=\"'...'\"")
     if token is not None and (not isinstance(token, str) or not token.strip()):
         raise ConfigError("auth_token: must be a non-empty string (or null for no token)")
     check_precision(out["precision"], out["backend"], out["ckpt"])  # the backend for the file too

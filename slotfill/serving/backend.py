@@ -13,7 +13,6 @@ class Backend(Protocol):
     name: str
     card: dict  # the model card (SlotModel.card() or the ONNX sidecar's)
     predicts_intent: bool
-    intents: list[str]  # the model's atomic intents
     precision: str  # what the network runs in: fp32, bf16 (PyTorch, precision=auto) or int8
 
     def predict(self, texts: Sequence[str], **options) -> list[dict]: ...
@@ -32,7 +31,6 @@ class TaggerBackend:
         # computed once (it hashes the weights); an ONNX sidecar carries its own
         self.card = self.tagger.card if backend == "onnx" else self.tagger.model.card()
         self.predicts_intent = self.tagger.predicts_intent
-        self.intents = list(self.tagger.vocabs.intents.itos) if self.predicts_intent else []
         self.precision = self.tagger.precision
 
     def predict(self, texts: Sequence[str], **options) -> list[dict]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Collection
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -36,7 +36,7 @@ class ParseRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{"text": "flights to boston"}]})
     text: str = Field(description="one sentence, as typed")
-    message_id: str | None = Field(None, description="the caller's id for the message (Rasa sends its conversation's)")
+    message_id: Any = Field(None, description="the caller's id for the message (Rasa sends its conversation's); unused")
     min_confidence: float | None = _min_confidence("entities")
     nbest: int = _nbest("also answer the n likeliest entity sets (nbest)")
 
@@ -101,8 +101,6 @@ def rasa_parse(result: dict) -> dict:
 
 
 NO_RESPONSE_SELECTOR = {"all_retrieval_intents": []}  # slotfill selects no responses (Rasa's ResponseSelector does)
-# the intents Rasa itself sends as /intent whatever the model knows
-RASA_INTENTS = frozenset({"restart", "back", "out_of_scope", "session_start", "nlu_fallback"})
 
 
 # a message that names its intent rather than saying something (a button's payload, /restart), as
@@ -120,21 +118,18 @@ def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
-def intent_message(text: str, known: Collection[str] | None = None) -> dict | None:
+def intent_message(text: str) -> dict | None:
     """Rasa's answer to a message that names its intent, as Rasa's own NLU server gives it (intent
     confidence 1.0 unless ``@`` says otherwise, the entities from the JSON): None for any other text.
     A confidence or entities Rasa could not read are left out with a warning, as Rasa does.
 
-    ``known``: the model's atomic intents; a ``/name`` that is none of them (nor a set of them, nor
-    one of Rasa's own) is text to tag, as Rasa sends an intent its domain lacks to its NLU; None: any.
+    Any ``/name``: Rasa's HTTP interpreter sends every message, a button's payload for an intent
+    only its domain has (``/affirm``) among them, and the server knows no domain to check it against.
     """
     stripped = text.strip()
     m = INTENT_MESSAGE.fullmatch(stripped)
     if m is None:
         return None
-    if known is not None and m["intent"] not in RASA_INTENTS:
-        if not all(part in known for part in m["intent"].replace("+", "#").split("#")):
-            return None
     confidence = 1.0
     if m["confidence"] is not None:
         given_confidence = _number(m["confidence"])

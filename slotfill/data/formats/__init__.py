@@ -181,6 +181,12 @@ def write(
                 codes = " ".join(f"U+{ord(c):04X}" for c in vanishing)
                 raise r.error(f"a token of only invisible characters ({codes}): {fmt} text cannot hold it")
     text = dumps(records, fmt, scheme, **options)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:  # half a character from an escape, in a Rasa synonym or lookup table
+        raise DataError(
+            shown, None, f"cannot write a lone surrogate (U+{ord(text[e.start]):04X}): not valid Unicode text"
+        ) from None
     check = write_atomic(path.with_name(f".{path.name}.check.tmp"), text)
     try:
         _reads_back(records, check, fmt, scheme, shown, by_text=spans)

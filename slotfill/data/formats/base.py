@@ -61,7 +61,10 @@ def intent_of(value: object, where: tuple[str | Path, int | None]) -> str:
         raise DataError(where[0], where[1], f"intent must be a string, got {type(value).__name__}")
     if len(value.split()) > 1:
         raise DataError(where[0], where[1], f"intent {value!r} contains whitespace")
-    return normalize_intent(value)
+    intent = normalize_intent(value)
+    if value.strip() and not intent:  # "#", "+", a zero-width space: read as no intent, silently
+        raise DataError(where[0], where[1], f"intent {value!r} names no intent")
+    return intent
 
 
 def check_label(label: object, where: tuple[str | Path, int | None]) -> str:

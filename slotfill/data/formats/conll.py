@@ -21,7 +21,7 @@ NAME = "conll"
 SUFFIX = ".conll"
 DOCSTART = "-DOCSTART-"
 INTENT_RE = re.compile(r"^#\s*intent\s*=\s*(\S*)\s*$")
-INTENT_LIKE = re.compile(r"^#\s*intent\b", re.IGNORECASE)  # a comment meant as an intent
+INTENT_LIKE = re.compile(r"^#\s*intents?\b", re.IGNORECASE)  # a comment meant as an intent
 
 
 def read(path: Path) -> list[Record]:

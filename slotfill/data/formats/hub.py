@@ -37,9 +37,13 @@ def _column(names: Iterable[str], field: str, where: str) -> str | None:
     raise DataError(where, None, f"no {field} column (looked for {', '.join(COLUMNS[field])}; has {', '.join(names)})")
 
 
-def _words(value: object) -> list[str]:
-    if isinstance(value, (list, tuple)):
-        return [str(v) for v in value]
+def _words(value: object, where: tuple[str, int]) -> list[str]:
+    if isinstance(value, (list, tuple)):  # a datasets column of tokens: each one word, as jsonl's
+        words = [str(v) for v in value]
+        bad = next((w for w in words if not w or any(c.isspace() for c in w)), None)
+        if bad is not None:
+            raise DataError(where[0], where[1], f"item {bad!r} is empty or contains whitespace")
+        return words
     return str(value or "").split()
 
 
@@ -48,9 +52,10 @@ def rows_to_records(rows: Iterable[dict], columns: list[str], where: str, first_
     text, slots, intent = (_column(columns, f, where) for f in ("text", "slots", "intent"))
     return [
         Record(
-            _words(row.get(text)),
-            _words(row.get(slots)),
-            intent_of(str(row.get(intent) or "") or None, (where, n)) if intent else "",
+            _words(row.get(text), (where, n)),
+            _words(row.get(slots), (where, n)),
+            # a class label 0 is an intent: only a missing one is none
+            intent_of(None if row.get(intent) in (None, "") else str(row.get(intent)), (where, n)) if intent else "",
             where,
             n,
         )
