@@ -66,7 +66,10 @@ def run_suite(tree: Path, fast: bool, out: Path, extra: list[str]) -> dict:
     records = [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
     summary = (proc.stdout.strip().splitlines() or ["(no output)"])[-1]
     if proc.returncode != 0 or not records:  # a suite that failed, or ran nothing, has no time to report
-        raise SystemExit(f"the suite in {tree} ended with status {proc.returncode} ({summary}): no time recorded")
+        failed = [line for line in proc.stdout.splitlines() if line.startswith(("FAILED ", "ERROR "))]
+        raise SystemExit(
+            "\n".join([*failed, f"the suite in {tree} ended with status {proc.returncode} ({summary}): no time recorded"])
+        )
     return {"wall": wall, "load": load, "summary": summary, "records": records}
 
 
