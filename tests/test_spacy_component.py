@@ -201,6 +201,27 @@ def test_two_slots_in_one_spacy_token_are_one_span_as_sure_as_the_least(nlp):
     assert [e.text for e in doc.ents] == ["1,000"]
 
 
+def test_slots_widened_onto_one_spacy_token_merge_and_a_lost_label_is_said(nlp, caplog):
+    """"1,000 dollars": slotfill's "1" (one slot) and "000 dollars" (another) overlap once widened."""
+
+    class Overlapping(FixedTagger):
+        @staticmethod
+        def _one(text):
+            spans = [
+                {"slot": "time", "text": "1", "start": 4, "end": 5, "confidence": 0.6},
+                {"slot": "cost", "text": "000 dollars", "start": 6, "end": 17, "confidence": 0.9},
+            ]
+            return {"text": text, "spans": spans, "intent": None, "intent_ranking": []}
+
+    nlp.get_pipe("slotfill").tagger = Overlapping()
+    with caplog.at_level("WARNING"):
+        doc = nlp("for 1,000 dollars")
+    assert [(s.text, s.label_, s._.slotfill_confidence) for s in doc.spans["slotfill"]] == [
+        ("1,000 dollars", "cost", 0.6)
+    ]
+    assert "'1' (time) and '000 dollars' (cost) fall in the same spaCy tokens: one span, labelled cost" in caplog.text
+
+
 def test_a_doc_that_cannot_be_tagged_goes_to_the_error_handler_and_the_others_are_tagged(nlp):
     texts = ["from taipei", "to boston", "a " * 50_001, SEED]
     with pytest.raises(SlotfillError, match=r"^doc 3 of nlp.pipe: 100,002 characters"):
@@ -270,7 +291,7 @@ def test_a_moved_model_is_named_with_the_record_and_another_model_is_warned(tiny
         spacy.load(tmp_path / "pipeline")
     assert "holds another model than the pipeline was saved with" in caplog.text
     shutil.rmtree(tmp_path / "run")  # moved away
-    with pytest.raises(SlotfillError, match=r"checkpoint not found; a saved pipeline gives its model's new place"):
+    with pytest.raises(SlotfillError, match=r"checkpoint not found; if it is a saved pipeline's model that moved, give its new place"):
         spacy.load(tmp_path / "pipeline")
     with caplog.at_level("WARNING"):  # another model picked by config= on purpose: no warning
         caplog.clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 from dataclasses import fields
 from typing import TypeVar
@@ -47,13 +48,13 @@ def whole_number(value: object, name: str, minimum: int = 1, maximum: int | None
     """``value`` when it is a whole number in ``[minimum, maximum]``; otherwise a one-line error naming ``name``."""
     if (
         isinstance(value, bool)
-        or not isinstance(value, int)
+        or not isinstance(value, numbers.Integral)  # numpy's integers too (pandas and Spark hand them out)
         or value < minimum
         or (maximum is not None and value > maximum)
     ):
         bound = f"from {minimum} to {maximum}" if maximum is not None else f"of at least {minimum}"
         raise ConfigError(f"{name}={value!r}: must be a whole number {bound}")
-    return value
+    return int(value)
 
 
 def true_or_false(value: object, name: str) -> bool:

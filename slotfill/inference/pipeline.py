@@ -10,7 +10,8 @@ groups and synonym values, ``min_confidence`` (:func:`drop_unsure`) and ``nbest`
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import numbers
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -28,9 +29,23 @@ MAX_TOKENS = 512  # longer inputs are tagged in windows of this many tokens
 
 def check_confidence(value: object, name: str = "min_confidence") -> float:
     """A confidence threshold in [0, 1], or a one-line :class:`ConfigError`."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value <= 1.0:
         raise ConfigError(f"{name}={value!r}: a number from 0 to 1")
     return float(value)
+
+
+def _sequence(items: object, name: str, wanted: str) -> Iterable:
+    """``items`` when it can be read as a sequence of sentences; a one-line TypeError for what cannot
+    (bytes iterate as numbers, a mapping as its keys, None and numbers not at all)."""
+    if isinstance(items, (bytes, bytearray)):
+        raise TypeError(f"{name}: bytes, not {wanted} (decode them first)")
+    if isinstance(items, Mapping) or not isinstance(items, Iterable):
+        raise TypeError(f"{name}: {type(items).__name__}, not a list of {wanted}")
+    return items
+
+
+def _listed(sentence: object) -> list | None:
+    return list(sentence) if isinstance(sentence, Iterable) else None
 
 
 def drop_unsure(result: dict, min_confidence: float) -> dict:
@@ -69,7 +84,7 @@ class TextTagger:
         """
         check_confidence(min_confidence)
         whole_number(nbest, "nbest", maximum=MAX_NBEST)
-        texts = [texts] if isinstance(texts, str) else list(texts)  # a generator is read once, here
+        texts = [texts] if isinstance(texts, str) else list(_sequence(texts, "texts", "sentences as str"))
         for i, t in enumerate(texts, 1):
             if not isinstance(t, str):
                 raise TypeError(f"text {i}: {type(t).__name__}, not a str (predict tags sentences as typed)")
@@ -91,11 +106,12 @@ class TextTagger:
         """Tag pre-tokenised sentences (benchmark format); spans carry token offsets only."""
         check_confidence(min_confidence)
         whole_number(nbest, "nbest", maximum=MAX_NBEST)
-        sentences = list(sentences)  # a generator is read once, here
-        for i, s in enumerate(sentences, 1):  # a str is a sequence too: of characters, each tagged as a token
-            if isinstance(s, str) or not all(isinstance(t, str) for t in s):
-                raise TypeError(f"sentence {i}: predict_tokens takes lists of str tokens (as typed: predict)")
-        results = self._predict_tokens([list(s) for s in sentences], batch_size, None, nbest)
+        sentences = list(_sequence(sentences, "sentences", "lists of str tokens"))  # a generator is read once
+        for i, s in enumerate(sentences):  # a str is a sequence too: of characters, each tagged as a token
+            s = sentences[i] = None if isinstance(s, (str, bytes, Mapping)) else _listed(s)  # an iterator: read once
+            if s is None or not all(isinstance(t, str) for t in s):
+                raise TypeError(f"sentence {i + 1}: predict_tokens takes lists of str tokens (as typed: predict)")
+        results = self._predict_tokens(sentences, batch_size, None, nbest)
         return [drop_unsure(r, min_confidence) for r in results] if min_confidence else results
 
     def _emissions(self, pieces: list[list[str]]) -> tuple[list[np.ndarray], dict]:

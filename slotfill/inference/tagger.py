@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from slotfill.core.backends import check_precision
+from slotfill.core.backends import check_precision, is_onnx
 from slotfill.core.fingerprint import GRAPH_FINGERPRINT
 from slotfill.core.schema import model_path
 from slotfill.core.threads import resolve as resolve_threads
@@ -128,8 +128,13 @@ class SlotTagger(TextTagger):
         """
         if backend not in BACKENDS:
             raise ConfigError(f"backend={backend!r}: choose one of {', '.join(BACKENDS)}")
+        if is_onnx(path):  # the graph alone runs without torch, on the tagger made for it
+            raise ConfigError(
+                f"{path}: an ONNX graph; load it with slotfill.load_tagger(path) or OnnxTagger.load(path) "
+                "(SlotTagger.load takes the model.pt it was exported from)"
+            )
         check_precision(precision, backend, path)
-        if threads is not None:  # a number, or "auto" (the CLI's policy: one intra-op thread)
+        if threads is not None:  # a number, or "auto" (the CLI's policy: one intra-op thread); process-wide
             threads = resolve_threads(threads)
             torch.set_num_threads(threads)
         path = model_path(path)

@@ -29,9 +29,9 @@ except ImportError:  # the extra is not installed
     raise MissingExtra("spacy", "spacy", "the slotfill spaCy component") from None
 
 log = logging.getLogger(__name__)
-NEW_PLACE = (  # how a pipeline saved with nlp.to_disk is given its model's new place
-    'a saved pipeline gives its model\'s new place with spacy.load(PATH, config={"components": {"slotfill": '
-    '{"model": NEW}}})'
+NEW_PLACE = (  # how a pipeline saved with nlp.to_disk is given its model's new place (add_pipe: a typo, likely)
+    'if it is a saved pipeline\'s model that moved, give its new place with spacy.load(PATH, config={"components": '
+    '{"slotfill": {"model": NEW}}})'
 )
 
 
@@ -137,21 +137,36 @@ class SlotfillComponent:
         return getattr(self, "_error_handler", raise_error)
 
     def _fill(self, doc: Doc, result: dict) -> Doc:
-        spans: dict[tuple[int, int], Span] = {}
+        spans: list[Span] = []  # in the text's order, as slotfill's spans come
+        said: list[str] = []  # slotfill's own words of each, for a warning
         for s in result["spans"]:
             span = doc.char_span(s["start"], s["end"], label=s["slot"], alignment_mode="expand")
             if span is None:  # never dropped without a word
                 log.warning("slotfill: the span %r (%s) does not map onto spaCy's tokens", s["text"], s["slot"])
                 continue
-            same = spans.get((span.start, span.end))
-            if same is not None:  # two of slotfill's words in one of spaCy's tokens ("1,000"): one span, least sure
-                same._.slotfill_confidence = min(same._.slotfill_confidence, s["confidence"])
-                continue
             span._.slotfill_confidence = s["confidence"]
-            spans[span.start, span.end] = span
-        doc.spans[self.spans_key] = list(spans.values())
+            last = spans[-1] if spans else None
+            if last is not None and span.start < last.end:  # widened to spaCy's tokens, they share one ("1,000")
+                sure = last if last._.slotfill_confidence >= s["confidence"] else span
+                if last.label_ != span.label_:  # one label survives: said, never silent
+                    log.warning(
+                        "slotfill: %r (%s) and %r (%s) fall in the same spaCy tokens: one span, labelled %s",
+                        said[-1],
+                        last.label_,
+                        s["text"],
+                        s["slot"],
+                        sure.label_,
+                    )
+                merged = Span(doc, min(last.start, span.start), max(last.end, span.end), label=sure.label_)
+                merged._.slotfill_confidence = min(last._.slotfill_confidence, s["confidence"])  # least sure
+                spans[-1] = merged
+                said[-1] = f"{said[-1]} {s['text']}"
+                continue
+            spans.append(span)
+            said.append(s["text"])
+        doc.spans[self.spans_key] = spans
         taken = {i for ent in doc.ents for i in range(ent.start, ent.end)}
-        free = [s for s in spans.values() if not any(i in taken for i in range(s.start, s.end))]
+        free = [s for s in spans if not any(i in taken for i in range(s.start, s.end))]
         doc.ents = filter_spans([*doc.ents, *free])
         doc.cats.update({r["name"]: float(r["confidence"]) for r in result["intent_ranking"]})  # beside others'
         doc._.slotfill = result
