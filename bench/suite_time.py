@@ -68,7 +68,9 @@ def run_suite(tree: Path, fast: bool, out: Path, extra: list[str]) -> dict:
     if proc.returncode != 0 or not records:  # a suite that failed, or ran nothing, has no time to report
         failed = [line for line in proc.stdout.splitlines() if line.startswith(("FAILED ", "ERROR "))]
         raise SystemExit(
-            "\n".join([*failed, f"the suite in {tree} ended with status {proc.returncode} ({summary}): no time recorded"])
+            "\n".join(
+                [*failed, f"the suite in {tree} ended with status {proc.returncode} ({summary}): no time recorded"]
+            )
         )
     return {"wall": wall, "load": load, "summary": summary, "records": records}
 

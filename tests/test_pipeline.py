@@ -61,3 +61,22 @@ def test_the_api_reads_a_generator_takes_threads_auto_and_caps_nbest(tiny_model_
         tagger.predict(["to boston"], nbest=MAX_NBEST + 1)
     with pytest.raises(ConfigError, match="threads='many'"):
         SlotTagger.load(tiny_model_file, threads="many")
+
+
+def test_the_api_reads_each_sentence_once_and_names_what_it_cannot_read(tiny_model_file):
+    import numpy as np
+
+    from slotfill import SlotTagger
+
+    tagger = SlotTagger.load(tiny_model_file)
+    (r,) = tagger.predict_tokens([iter(["to", "boston"])])  # an iterator per sentence: read once, tagged
+    assert r["tokens"] == ["to", "boston"] and len(r["tags"]) == 2
+    for bad, said in ((b"to boston", "texts: bytes"), (None, "texts: NoneType"), (5, "texts: int"), ({"a": 1}, "dict")):
+        with pytest.raises(TypeError, match=said):
+            tagger.predict(bad)
+    with pytest.raises(TypeError, match="sentence 1: predict_tokens takes lists of str tokens"):
+        tagger.predict_tokens([b"to"])
+    # pandas and Spark hand out numpy numbers
+    assert tagger.predict(["to boston"], batch_size=np.int64(8), nbest=np.int64(2), min_confidence=np.float32(0.1))
+    with pytest.raises(ConfigError, match="an ONNX graph; load it with slotfill.load_tagger"):
+        SlotTagger.load(tiny_model_file.with_suffix(".onnx"))

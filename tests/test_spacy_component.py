@@ -202,7 +202,7 @@ def test_two_slots_in_one_spacy_token_are_one_span_as_sure_as_the_least(nlp):
 
 
 def test_slots_widened_onto_one_spacy_token_merge_and_a_lost_label_is_said(nlp, caplog):
-    """"1,000 dollars": slotfill's "1" (one slot) and "000 dollars" (another) overlap once widened."""
+    """ "1,000 dollars": slotfill's "1" (one slot) and "000 dollars" (another) overlap once widened."""
 
     class Overlapping(FixedTagger):
         @staticmethod
@@ -291,7 +291,9 @@ def test_a_moved_model_is_named_with_the_record_and_another_model_is_warned(tiny
         spacy.load(tmp_path / "pipeline")
     assert "holds another model than the pipeline was saved with" in caplog.text
     shutil.rmtree(tmp_path / "run")  # moved away
-    with pytest.raises(SlotfillError, match=r"checkpoint not found; if it is a saved pipeline's model that moved, give its new place"):
+    with pytest.raises(
+        SlotfillError, match=r"checkpoint not found; if it is a saved pipeline's model that moved, give its new place"
+    ):
         spacy.load(tmp_path / "pipeline")
     with caplog.at_level("WARNING"):  # another model picked by config= on purpose: no warning
         caplog.clear()

@@ -93,3 +93,17 @@ def test_invisible_characters_at_a_tokens_edges_stay_outside_its_offsets():
     assert [text[t.start : t.end] for t in toks][2:] == ["boston", "to", "denver"]  # what a span's text shows
     assert tokenize("bos\u200bton")[0].text == "boston"  # inside a word: kept in its span, dropped from its form
     assert tokenize("\u200b \u200b") == []  # nothing visible, nothing to tag
+
+
+def test_a_number_with_thousands_separators_is_one_token_looked_up_as_written_in_atis():
+    """ATIS writes "1000": split at its comma, "1,000 dollars" read as two slots ("1", "000 dollars")."""
+    toks = tokenize("fares under 1,000 dollars, or 12,500.75")
+    assert [(t.text, t.start, t.end) for t in toks][2:] == [
+        ("1000", 12, 17),
+        ("dollars", 18, 25),
+        (",", 25, 26),
+        ("or", 27, 29),
+        ("12500.75", 30, 39),
+    ]
+    assert [t.text for t in tokenize("1,2,3 and 1,0000")] == ["1", ",", "2", ",", "3", "and", "1", ",", "0000"]
+    assert normalize("1,000") == "1000" and normalize("a,b") == "a,b"

@@ -2,7 +2,8 @@
 
 The benchmarks are lower-cased, words keep inner apostrophes, hyphens, ampersands, colons,
 slashes and dots (``i'd``, ``o'clock``, ``top-rated``, ``r&b``, ``10:30``), ``st.`` keeps its
-dot, and other punctuation stands alone (commas and question marks never occur in ATIS).
+dot, a number keeps its thousands separators (``1,000``, looked up as ``1000``), and other
+punctuation stands alone (commas and question marks never occur in ATIS).
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ from typing import NamedTuple
 _MARK = "\u0301"
 _CHAR = rf"(?:[^\W_]|{_MARK})"
 _WORD = rf"{_CHAR}+(?:['’&:/.\-]{_CHAR}+)*"
-TOKEN_RE = re.compile(rf"(?i:st\.)(?!\w)|{_WORD}|[^\w\s{_MARK}]{_MARK}*|_+")
+# a number with thousands separators ("1,000", "12,500.75") is one token, looked up without them:
+# ATIS writes "1000", and split at its comma it read as two slots ("1" and "000 dollars")
+_GROUPED = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\w)"
+_DIGIT_GROUPS = re.compile(_GROUPED)
+TOKEN_RE = re.compile(rf"(?i:st\.)(?!\w)|{_GROUPED}|{_WORD}|[^\w\s{_MARK}]{_MARK}*|_+")
 
 
 class Token(NamedTuple):  # a tuple: built once per token of every sentence tagged
@@ -47,6 +52,8 @@ def normalize(token: str) -> str:
     The one normalisation of text: vocabularies are built from it and word and character
     lookups go through it, in training and prediction alike.
     """
+    if "," in token and _DIGIT_GROUPS.fullmatch(token):  # "1,000" is the "1000" the data sets write
+        token = token.replace(",", "")
     if token.isascii() and token.isprintable():  # the common case, and NFC leaves ASCII unchanged
         return token.lower()
     token = "".join(ch for ch in token if not _invisible(ch))
