@@ -90,3 +90,18 @@ def test_a_slot_seen_only_as_inside_tags_that_start_chunks_gets_its_begin_tag(tm
         ex["tags"].tolist() == [0, dm.vocabs.tags.index("B-city"), dm.vocabs.tags.index("I-city")]
         for ex in dm.encoded["train"]
     )
+
+
+def test_what_the_data_gives_and_lacks_is_said(sample_dir, tmp_path, caplog):
+    """A valid_size with a valid split is unused, a carved valid split and a model without intents are said."""
+    from tests.conftest import write_split
+
+    with caplog.at_level("INFO"):
+        SlotDataModule(name="sample", path=str(sample_dir), valid_size=5, intents=False).prepare()
+    assert "data.valid_size=5 is not used: the data has a valid split" in caplog.text
+    assert "intents in train vocabulary" not in caplog.text  # a slots-only model reads none
+    caplog.clear()
+    split = write_split(tmp_path, "train", "to boston\n" * 20, "O B-city\n" * 20, "flight\n" * 20)
+    with caplog.at_level("INFO"):
+        SlotDataModule(name="x", path=str(split), valid_size=4).prepare()
+    assert "no valid split: 4 training sentences set aside as valid (data.valid_size)" in caplog.text

@@ -278,6 +278,7 @@ def test_a_bad_learning_rate_is_refused_before_the_data_is_read(tmp_path, monkey
         (["evaluate", "ckpt={tmp}/no_model.pt", "batch_size=0"], "batch_size=0"),
         (["train", "trainer.max_epochs=0"], "trainer.max_epochs=0"),
         (["train", "data.path={tmp}/no_data"], "data.path not found"),
+        (["train", "data=sample", "logger=null"], "remove it with ~GROUP (~logger)"),  # Hydra's ValueError
     ],
 )
 def test_a_refused_job_leaves_no_folder_of_its_own(tmp_path, capsys, argv, problem):

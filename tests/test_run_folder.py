@@ -371,3 +371,16 @@ def test_a_completed_run_or_one_without_a_last_checkpoint_is_not_offered_resume(
     with pytest.raises(ConfigError) as e:
         RunFolder(tmp_path).claim()
     assert "resume=" not in str(e.value) and "overwrite=true" in str(e.value)
+
+
+def test_a_folder_reused_after_a_run_that_saved_no_epoch_starts_its_own_log(tmp_path):
+    """The earlier run's lines are cut from train.log when its files are cleared, this run's kept."""
+    earlier = RunFolder(tmp_path)
+    earlier.start(_cfg())
+    earlier.finish("interrupted")  # stopped in its first epoch: nothing saved
+    (tmp_path / "train.log").write_text("atis: train 4478 sentences\n")
+    found = (tmp_path / "train.log").stat().st_size
+    with open(tmp_path / "train.log", "a") as f:
+        f.write("sample: train 60 sentences\n")  # this run's own, logged before it claims the folder
+    RunFolder(tmp_path, earlier_log=found).claim()
+    assert (tmp_path / "train.log").read_text() == "sample: train 60 sentences\n"

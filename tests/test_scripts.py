@@ -475,7 +475,8 @@ def test_train_ctrl_c_exits_130_and_marks_the_run_interrupted(tmp_path):
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-2000:]
-    assert err.strip().splitlines()[-1] == "interrupted" and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == f"interrupted: continue the run with slotfill train resume={tmp_path}"
+    assert "Traceback" not in err
     assert _status(tmp_path) == "interrupted" and not (tmp_path / "model.pt").exists()
 
 

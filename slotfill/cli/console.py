@@ -24,7 +24,7 @@ def score_line(name: str, s: dict) -> str:
 
 def training_summary(metrics: dict, test_report: str | None, out_dir: str) -> str:
     """What ``slotfill train`` prints at the end: time, scores per split, the test report, where files are."""
-    lines = [f"trained {metrics['dataset']} in {metrics['train_time_s']:.0f} s ({metrics['epochs']} epochs)"]
+    lines = [f"trained {metrics['dataset']} in {metrics['train_time_s']:.0f} s ({counted(metrics['epochs'], 'epoch')})"]
     lines += [score_line(split, s) for split, s in metrics["scores"].items()]
     if test_report:
         lines.append(test_report.rstrip())

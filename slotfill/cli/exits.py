@@ -39,8 +39,9 @@ def fail(message: str, code: int = USER_ERROR) -> NoReturn:
     sys.exit(code)
 
 
-def interrupted() -> NoReturn:
-    print("interrupted", file=sys.stderr)
+def interrupted(said: str = "") -> NoReturn:
+    """Exit 130 with one line: ``interrupted``, and what to do next where the command knows it."""
+    print(f"interrupted: {said}" if said else "interrupted", file=sys.stderr)
     sys.exit(INTERRUPTED)
 
 
@@ -123,6 +124,8 @@ def user_error(e: BaseException, command: str | None = None) -> str | None:
         return f"trainer settings: {one_line(e)}"
     if isinstance(e, RuntimeError) and "Early stopping conditioned on metric" in str(e):
         return f"monitor: {one_line(e)}"
+    if isinstance(e, ValueError) and str(e).startswith("Config group override must be a string or a list"):
+        return "a config group cannot be set to null (logger=null): remove it with ~GROUP (~logger)"
     message = config_error(e, command)  # first: Hydra's MissingConfigException is an OSError too
     if message is None and isinstance(e, BrokenPipeError) and not e.filename:  # | head: the reader went away
         from slotfill.cli.streams import silence_stdout
@@ -141,8 +144,8 @@ def friendly_errors(fn: F, command: str | None = None) -> F:
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except KeyboardInterrupt:
-            interrupted()
+        except KeyboardInterrupt as e:
+            interrupted(str(e.args[0]) if e.args and isinstance(e.args[0], str) else "")
         except Exception as e:
             message = user_error(e, command)
             if message is None:

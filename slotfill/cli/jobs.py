@@ -17,7 +17,7 @@ from slotfill.cli.streams import TextOutput, check_sources, chunks, in_order, it
 from slotfill.core import collector
 from slotfill.core.backends import choose
 from slotfill.core.limits import PREDICT_CHUNK
-from slotfill.core.schema import model_path, refuse_a_training_run
+from slotfill.core.schema import LAST_CHECKPOINT, model_path, refuse_a_training_run
 from slotfill.errors import ConfigError, MissingExtra, SlotfillError, first_line
 
 
@@ -33,10 +33,12 @@ def train(cfg: DictConfig) -> dict:
     out_dir = Path(cfg.output_dir)
     rank_zero = run_folder.is_rank_zero()
     fresh = rank_zero and not cfg.get("resume")  # a resumed run's folder is that run's, whatever happens
+    # train.log as this job found it (it has logged nothing yet): an earlier run's lines come before ours
+    earlier_log = _size(out_dir / "train.log")
     with _dropped_if_unused(out_dir, "train.log") if fresh else contextlib.nullcontext():
         cfg, last_checkpoint = run_folder.resume_config(cfg)
         options.check_train(cfg)
-        folder = run_folder.RunFolder(out_dir) if rank_zero else None
+        folder = run_folder.RunFolder(out_dir, earlier_log=earlier_log) if rank_zero else None
         with run_folder.lock(out_dir) if folder is not None else contextlib.nullcontext():
             if folder is not None and last_checkpoint is None:
                 folder.check_claim(overwrite=cfg.overwrite)  # the refusal at once, before the data loads
@@ -97,23 +99,49 @@ def _train_in(cfg: DictConfig, folder, out_dir: Path, last_checkpoint: Path | No
         if not run.trainer.is_global_zero:
             return {}
         metrics = fit.write_run(run, out_dir)
-        if cfg.get("plots", True) and any((out_dir / "logs").glob("metrics*.csv")):  # parts of a resumed run too
-            from slotfill.evaluation.plots import learning_curves  # matplotlib: only when figures are asked for
-
-            learning_curves([out_dir], out_dir / "learning_curves")
     except KeyboardInterrupt:
-        if folder is not None and folder.started:
-            folder.finish("interrupted")
+        _record_end(folder, "interrupted")
+        if folder is not None and (out_dir / LAST_CHECKPOINT).is_file():  # an epoch saved: say how to go on
+            raise KeyboardInterrupt(f"continue the run with slotfill train resume={out_dir}") from None
         raise
     except BaseException as e:
-        if folder is not None and folder.started:  # before it started, the folder is another run's still
-            folder.finish("failed", error=f"{type(e).__name__}: {first_line(e, limit=300)}")
+        _record_end(folder, "failed", error=f"{type(e).__name__}: {first_line(e, limit=300)}")
         raise
     if folder is not None:
         folder.finish("completed")
     report = out_dir / "test_report.txt"
     print(console.training_summary(metrics, report.read_text() if report.exists() else None, str(out_dir)))
+    _draw_learning_curves(cfg, out_dir)  # last: a figure that cannot be drawn never fails a trained run
     return metrics
+
+
+def _record_end(folder, status: str, error: str | None = None) -> None:
+    """``run.json``'s end of a run that did not complete; a record that cannot be written (the disk that
+    failed the run) is said, and the failure that ended the run stays the one reported."""
+    if folder is None or not folder.started:  # before it started, the folder is another run's still
+        return
+    try:
+        folder.finish(status, error=error)
+    except (OSError, SlotfillError) as e:
+        print(f"warning: could not record the run as {status} in run.json: {first_line(e)}", file=sys.stderr)
+
+
+def _draw_learning_curves(cfg: DictConfig, out_dir: Path) -> None:
+    if not cfg.get("plots", True):
+        return
+    if not any((out_dir / "logs").glob("metrics*.csv")):  # parts of a resumed run too
+        print("warning: no logs/metrics.csv (the logger removed): learning curves not drawn", file=sys.stderr)
+        return
+    from slotfill.evaluation.plots import learning_curves  # matplotlib: only when figures are asked for
+
+    try:
+        learning_curves([out_dir], out_dir / "learning_curves")
+    except (OSError, SlotfillError, ValueError) as e:
+        print(
+            f"warning: learning curves not drawn ({first_line(e)}); the run is complete: "
+            f"slotfill plot {out_dir} draws them",
+            file=sys.stderr,
+        )
 
 
 def objective(metrics: dict) -> float | None:

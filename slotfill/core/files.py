@@ -73,6 +73,9 @@ def write_atomic(path: str | Path, data: bytes | str) -> Path:
     except OSError as e:
         Path(tmp).unlink(missing_ok=True)
         raise SlotfillError(f"{path}: cannot write ({e.strerror})") from None
+    except BaseException:  # Ctrl-C mid-write: no temporary file left beside the real one
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 

@@ -58,6 +58,7 @@ class Loaded:
     splits: dict[str, list[Record]]
     name: str
     extras: Extras = field(default_factory=Extras)
+    carved_valid: bool = False  # no valid split: one was set aside from train
 
 
 def features():
@@ -287,8 +288,10 @@ def load_data(data: dict) -> Loaded:
         splits = {"train": read("train", where)}
     if "train" not in splits:
         raise DataError(where or "<data>", None, f"no train split (found {', '.join(sorted(splits)) or 'none'})")
-    if "valid" not in splits:
+    carved = "valid" not in splits
+    if carved:
         splits["train"], splits["valid"] = carve_valid(splits["train"], valid_size, seed)
+        log.info("no valid split: %d training sentences set aside as valid (data.valid_size)", len(splits["valid"]))
     ordered = {s: splits[s] for s in SPLITS if s in splits}
     for split, found in extras.items():
         if split != "train" and found:
@@ -297,7 +300,7 @@ def load_data(data: dict) -> Loaded:
                 split,
                 split,
             )
-    return Loaded(ordered, dataset_name(data, kind, where), extras.get("train", Extras()))
+    return Loaded(ordered, dataset_name(data, kind, where), extras.get("train", Extras()), carved)
 
 
 def dataset_name(data: dict, kind: str = "path", where: Path | None = None) -> str:

@@ -7,9 +7,11 @@ no display is needed, and importing slotfill never imports matplotlib.
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
+from slotfill.core.files import write_atomic
 from slotfill.errors import ConfigError, DataError, SlotfillError
 
 FORMATS = ("png", "svg")
@@ -27,12 +29,13 @@ def _figure(width: float, height: float):
 
 
 def _save(fig, path: Path, formats: Sequence[str] = FORMATS) -> list[Path]:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """The figure in each format, each file written whole or not at all (a full disk, a Ctrl-C)."""
     written = []
     for fmt in formats:
         out = path.with_suffix(f".{fmt}")
-        fig.savefig(out, format=fmt)
-        written.append(out)
+        drawn = io.BytesIO()
+        fig.savefig(drawn, format=fmt)
+        written.append(write_atomic(out, drawn.getvalue()))
     return written
 
 

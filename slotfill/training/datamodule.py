@@ -194,14 +194,17 @@ class SlotDataModule(pl.LightningDataModule):
                 for i, (tokens, tags, intent) in enumerate(zip(ds["tokens"], ds["tags"], ds["intent"]))
             ]
         sizes = ", ".join(f"{k} {len(v)}" for k, v in self.encoded.items())
+        intents = f", {len(self.vocabs.intents)} intents" if self.intents else ""  # a slots-only model reads none
         log.info(
-            "%s: %s sentences; %d words, %d tags, %d intents in train vocabulary",
+            "%s: %s sentences; %d words, %d tags%s in train vocabulary",
             self.name,
             sizes,
             len(self.vocabs.words),
             len(self.vocabs.tags),
-            len(self.vocabs.intents),
+            intents,
         )
+        if self.data.get("valid_size") is not None and not loaded.carved_valid:
+            log.warning("data.valid_size=%s is not used: the data has a valid split", self.data["valid_size"])
 
     def use_mention_swap(self, p: float) -> None:
         """Swap training slot values of a lexicon type for other entries with probability ``p`` (needs lexicons)."""

@@ -258,7 +258,7 @@ class SlotTaggerModule(pl.LightningModule):
         index = sorted(by_index)
         all_gold, all_intents = self.trainer.datamodule.gold(split)
         if len(index) < len(all_gold) and split not in self.results:
-            log.info("%s: scoring the %d of %d sentences validation ran on", split, len(index), len(all_gold))
+            log.info("%s: scoring the %d of %d sentences it ran on (limited batches)", split, len(index), len(all_gold))
         gold = [all_gold[i] for i in index]
         pred = [by_index[i]["tags"] for i in index]
         # a split without intent labels (no label file) scores slots only: intent accuracy 0.00

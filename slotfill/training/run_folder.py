@@ -306,9 +306,10 @@ def _now() -> str:
 class RunFolder:
     """The folder of one training run and its ``run.json``."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, earlier_log: int = 0) -> None:
         self.path = Path(path)
         self.record: dict = {}
+        self.earlier_log = earlier_log  # bytes of train.log an earlier job wrote before this one began
 
     @property
     def started(self) -> bool:
@@ -342,12 +343,22 @@ class RunFolder:
         )
 
     def claim(self, overwrite: bool = False) -> None:
-        """Refuse a folder that holds another run's files; with ``overwrite``, clear them first."""
-        for p in self.check_claim(overwrite):
+        """Refuse a folder that holds another run's files; with ``overwrite``, clear them first, and the
+        earlier run's part of ``train.log`` with them (this run's own lines kept)."""
+        cleared = self.check_claim(overwrite)
+        for p in cleared:
             if p.is_dir() and not p.is_symlink():
                 shutil.rmtree(p)
             else:
                 p.unlink()
+        log_file = self.path / "train.log"
+        if cleared and self.earlier_log and log_file.is_file():  # Hydra's handler appends: the file is cut in place
+            with open(log_file, "r+b") as f:
+                f.seek(self.earlier_log)
+                ours = f.read()
+                f.seek(0)
+                f.write(ours)
+                f.truncate()
 
     def _ended_before_training(self) -> bool:
         """A failed, interrupted or killed run (under :func:`lock`, ``running`` means killed) with no epoch saved."""
