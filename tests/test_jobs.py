@@ -379,3 +379,39 @@ def test_a_split_dir_is_scored_under_the_split_its_name_says_whatever_split_says
         )
         jobs.evaluate(cfg)
         assert list(json.loads((tmp_path / split / "metrics.json").read_text())["scores"]) == ["valid"]
+
+
+def test_a_figure_that_cannot_be_drawn_is_a_warning_on_a_completed_run(tmp_path, monkeypatch, capsys):
+    from omegaconf import OmegaConf
+
+    from slotfill.cli import jobs
+    from slotfill.errors import SlotfillError
+    from slotfill.evaluation import plots
+
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "metrics.csv").write_text("epoch\n0\n")
+
+    def full(*args, **kwargs):
+        raise SlotfillError(f"{tmp_path}/learning_curves.svg: cannot write (No space left on device)")
+
+    monkeypatch.setattr(plots, "learning_curves", full)
+    jobs._draw_learning_curves(OmegaConf.create({"plots": True}), tmp_path)  # no exception: the run is done
+    err = capsys.readouterr().err
+    assert "warning: learning curves not drawn (" in err and f"slotfill plot {tmp_path} draws them" in err
+    (tmp_path / "logs" / "metrics.csv").unlink()
+    jobs._draw_learning_curves(OmegaConf.create({"plots": True}), tmp_path)
+    assert "no logs/metrics.csv (the logger removed): learning curves not drawn" in capsys.readouterr().err
+
+
+def test_a_run_json_that_cannot_be_written_leaves_the_first_failure_the_one_reported(tmp_path, capsys):
+    from slotfill.cli import jobs
+    from slotfill.errors import SlotfillError
+
+    class FullDisk:
+        started = True
+
+        def finish(self, status, error=None):
+            raise SlotfillError(f"{tmp_path}/run.json: cannot write (No space left on device)")
+
+    jobs._record_end(FullDisk(), "failed", error="OSError: last.ckpt: No space left on device")
+    assert "warning: could not record the run as failed in run.json" in capsys.readouterr().err
