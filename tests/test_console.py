@@ -114,3 +114,22 @@ def test_a_blank_line_keeps_its_place_in_conll():
     blank = {**RESULT, "text": "", "tokens": [], "tags": [], "spans": [], "intent": None}
     blocks = "".join(predictions([RESULT, blank, RESULT], "conll")).split("\n\n")
     assert blocks[1] == "# blank line" and blocks[0] == blocks[2] and len([b for b in blocks if b]) == 3
+
+
+def test_the_training_summary_names_the_epoch_its_scores_are_of():
+    from slotfill.cli.console import training_summary
+
+    metrics = {
+        "dataset": "atis",
+        "train_time_s": 12.4,
+        "epochs": 1,
+        "best_checkpoint": "/r/checkpoints/epoch=00-val_f1=52.30.ckpt",
+        "monitor": "val/joint",
+        "best_val_score": 61.234,
+        "scores": {"valid": SCORES},
+        "model_file": "/r/model.pt",
+    }
+    text = training_summary(metrics, None, "/r")
+    assert text.startswith("trained atis in 12 s (1 epoch)\nselected: epoch 00 by val/joint (61.23)\nvalid: slot F1")
+    del metrics["best_checkpoint"]  # fast_dev_run: no checkpoint, no line
+    assert "selected" not in training_summary(metrics, None, "/r")

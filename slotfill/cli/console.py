@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
+from pathlib import Path
 
 from slotfill.core.wording import counted
 from slotfill.errors import SlotfillError
@@ -25,6 +27,11 @@ def score_line(name: str, s: dict) -> str:
 def training_summary(metrics: dict, test_report: str | None, out_dir: str) -> str:
     """What ``slotfill train`` prints at the end: time, scores per split, the test report, where files are."""
     lines = [f"trained {metrics['dataset']} in {metrics['train_time_s']:.0f} s ({counted(metrics['epochs'], 'epoch')})"]
+    chosen = re.search(r"epoch=(\d+)", Path(str(metrics.get("best_checkpoint") or "")).name)
+    if chosen and metrics.get("best_val_score") is not None:  # the scores below are its, not the last epoch's
+        lines.append(
+            f"selected: epoch {int(chosen.group(1)):02d} by {metrics.get('monitor')} ({metrics['best_val_score']:.2f})"
+        )
     lines += [score_line(split, s) for split, s in metrics["scores"].items()]
     if test_report:
         lines.append(test_report.rstrip())
