@@ -185,17 +185,20 @@ def test_intent_scores_join_the_cats_an_earlier_component_set(nlp):
     assert doc.cats == {"POSITIVE": 0.9, "atis_flight": 0.97, "atis_airfare": 0.02}
 
 
-def test_two_slots_in_one_spacy_token_are_one_span_as_sure_as_the_least(nlp):
-    class TwoInOne(FixedTagger):
+def _tagging(*spans):
+    """A tagger that answers every text with these spans: ``(slot, text, start, end, confidence)``."""
+    found = [dict(zip(("slot", "text", "start", "end", "confidence"), s)) for s in spans]
+
+    class Fixed(FixedTagger):
         @staticmethod
         def _one(text):
-            spans = [
-                {"slot": "cost", "text": "1", "start": 4, "end": 5, "confidence": 0.9},
-                {"slot": "cost", "text": "000", "start": 6, "end": 9, "confidence": 0.6},
-            ]
-            return {"text": text, "spans": spans, "intent": None, "intent_ranking": []}
+            return {"text": text, "spans": [dict(s) for s in found], "intent": None, "intent_ranking": []}
 
-    nlp.get_pipe("slotfill").tagger = TwoInOne()
+    return Fixed()
+
+
+def test_two_slots_in_one_spacy_token_are_one_span_as_sure_as_the_least(nlp):
+    nlp.get_pipe("slotfill").tagger = _tagging(("cost", "1", 4, 5, 0.9), ("cost", "000", 6, 9, 0.6))
     doc = nlp("for 1,000 dollars")  # spaCy keeps "1,000" one token; slotfill splits it
     assert [(s.text, s._.slotfill_confidence) for s in doc.spans["slotfill"]] == [("1,000", 0.6)]
     assert [e.text for e in doc.ents] == ["1,000"]
@@ -203,17 +206,7 @@ def test_two_slots_in_one_spacy_token_are_one_span_as_sure_as_the_least(nlp):
 
 def test_slots_widened_onto_one_spacy_token_merge_and_a_lost_label_is_said(nlp, caplog):
     """ "1,000 dollars": slotfill's "1" (one slot) and "000 dollars" (another) overlap once widened."""
-
-    class Overlapping(FixedTagger):
-        @staticmethod
-        def _one(text):
-            spans = [
-                {"slot": "time", "text": "1", "start": 4, "end": 5, "confidence": 0.6},
-                {"slot": "cost", "text": "000 dollars", "start": 6, "end": 17, "confidence": 0.9},
-            ]
-            return {"text": text, "spans": spans, "intent": None, "intent_ranking": []}
-
-    nlp.get_pipe("slotfill").tagger = Overlapping()
+    nlp.get_pipe("slotfill").tagger = _tagging(("time", "1", 4, 5, 0.6), ("cost", "000 dollars", 6, 17, 0.9))
     with caplog.at_level("WARNING"):
         doc = nlp("for 1,000 dollars")
     assert [(s.text, s.label_, s._.slotfill_confidence) for s in doc.spans["slotfill"]] == [
