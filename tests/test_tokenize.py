@@ -106,4 +106,6 @@ def test_a_number_with_thousands_separators_is_one_token_looked_up_as_written_in
         ("12500.75", 30, 39),
     ]
     assert [t.text for t in tokenize("1,2,3 and 1,0000")] == ["1", ",", "2", ",", "3", "and", "1", ",", "0000"]
-    assert normalize("1,000") == "1000" and normalize("a,b") == "a,b"
+    # three digits and one group read as a list ("flights 101,102"), as before; two groups are a number
+    assert [t.text for t in tokenize("101,102 or 123,456,789")] == ["101", ",", "102", "or", "123456789"]
+    assert normalize("1,000") == "1000" == normalize("1,000\u200b") and normalize("a,b") == "a,b"

@@ -125,7 +125,7 @@ def user_error(e: BaseException, command: str | None = None) -> str | None:
     if isinstance(e, RuntimeError) and "Early stopping conditioned on metric" in str(e):
         return f"monitor: {one_line(e)}"
     if isinstance(e, ValueError) and str(e).startswith("Config group override must be a string or a list"):
-        return "a config group cannot be set to null (logger=null): remove it with ~GROUP (~logger)"
+        return "a config group cannot be set to null (GROUP=null): remove it with ~GROUP (~logger: no logger)"
     message = config_error(e, command)  # first: Hydra's MissingConfigException is an OSError too
     if message is None and isinstance(e, BrokenPipeError) and not e.filename:  # | head: the reader went away
         from slotfill.cli.streams import silence_stdout

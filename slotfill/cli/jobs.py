@@ -101,7 +101,7 @@ def _train_in(cfg: DictConfig, folder, out_dir: Path, last_checkpoint: Path | No
         metrics = fit.write_run(run, out_dir)
     except KeyboardInterrupt:
         _record_end(folder, "interrupted")
-        if folder is not None and (out_dir / LAST_CHECKPOINT).is_file():  # an epoch saved: say how to go on
+        if folder is not None and folder.started and (out_dir / LAST_CHECKPOINT).is_file():  # this run's epoch
             raise KeyboardInterrupt(f"continue the run with slotfill train resume={out_dir}") from None
         raise
     except BaseException as e:
@@ -139,7 +139,7 @@ def _draw_learning_curves(cfg: DictConfig, out_dir: Path) -> None:
     except (OSError, SlotfillError, ValueError) as e:
         print(
             f"warning: learning curves not drawn ({first_line(e)}); the run is complete: "
-            f"slotfill plot {out_dir} draws them",
+            f"slotfill plot {out_dir} -o {out_dir / 'learning_curves'} draws them",
             file=sys.stderr,
         )
 

@@ -11,6 +11,7 @@ is used as given, and a setting that asks for more threads than the process may 
 from __future__ import annotations
 
 import logging
+import numbers
 import os
 from pathlib import Path
 
@@ -51,7 +52,7 @@ def _count(setting: object, name: str, unit: str) -> int | None:
     """``setting`` as a whole number of at least 1, or None for ``auto``; anything else is a one-line error."""
     if str(setting).strip().lower() == AUTO:
         return None
-    if isinstance(setting, bool) or not isinstance(setting, (int, str)):
+    if isinstance(setting, bool) or not isinstance(setting, (numbers.Integral, str)):  # numpy's integers too
         raise ConfigError(f"{name}={setting!r}: a whole number of {unit}, or auto")
     try:
         n = int(setting)

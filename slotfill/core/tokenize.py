@@ -20,7 +20,8 @@ _CHAR = rf"(?:[^\W_]|{_MARK})"
 _WORD = rf"{_CHAR}+(?:['’&:/.\-]{_CHAR}+)*"
 # a number with thousands separators ("1,000", "12,500.75") is one token, looked up without them:
 # ATIS writes "1000", and split at its comma it read as two slots ("1" and "000 dollars")
-_GROUPED = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\w)"
+# "101,102" (three digits, one group) is read as a list of two numbers, as before
+_GROUPED = r"(?:\d{1,2}(?:,\d{3})+|\d{3}(?:,\d{3}){2,})(?:\.\d+)?(?!\w)"
 _DIGIT_GROUPS = re.compile(_GROUPED)
 TOKEN_RE = re.compile(rf"(?i:st\.)(?!\w)|{_GROUPED}|{_WORD}|[^\w\s{_MARK}]{_MARK}*|_+")
 
@@ -52,8 +53,8 @@ def normalize(token: str) -> str:
     The one normalisation of text: vocabularies are built from it and word and character
     lookups go through it, in training and prediction alike.
     """
-    if "," in token and _DIGIT_GROUPS.fullmatch(token):  # "1,000" is the "1000" the data sets write
-        token = token.replace(",", "")
+    if "," in token and _DIGIT_GROUPS.fullmatch(visible(token)):  # "1,000" is the "1000" the data sets write
+        token = visible(token).replace(",", "")
     if token.isascii() and token.isprintable():  # the common case, and NFC leaves ASCII unchanged
         return token.lower()
     token = "".join(ch for ch in token if not _invisible(ch))

@@ -291,7 +291,8 @@ def load_data(data: dict) -> Loaded:
     carved = "valid" not in splits
     if carved:
         splits["train"], splits["valid"] = carve_valid(splits["train"], valid_size, seed)
-        log.info("no valid split: %d training sentences set aside as valid (data.valid_size)", len(splits["valid"]))
+        size_key = "data.hub.valid_size" if kind == "hub" and hub.get("valid_size") else "data.valid_size"
+        log.info("no valid split: %d training sentences set aside as valid (%s)", len(splits["valid"]), size_key)
     ordered = {s: splits[s] for s in SPLITS if s in splits}
     for split, found in extras.items():
         if split != "train" and found:

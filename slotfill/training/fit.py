@@ -366,7 +366,10 @@ def fit(
         if cfg.get("test_after_fit", True) and datamodule.has_test:
             trainer.test(module, datamodule=datamodule, verbose=False)
         elif cfg.get("test_after_fit", True):
-            log.info("%s: no test split: no test scores (data.test=FILE gives one)", datamodule.name)
+            log.info(
+                "%s: no test split: no test scores (a test/ split or test.* file in data.path gives one)",
+                datamodule.name,
+            )
     except SystemExit:  # Ctrl-C in these passes too: Lightning's SystemExit(1), an interrupted run
         if trainer.interrupted:
             raise KeyboardInterrupt from None
