@@ -133,3 +133,8 @@ def test_the_training_summary_names_the_epoch_its_scores_are_of():
     assert text.startswith("trained atis in 12 s (1 epoch)\nselected: epoch 00 by val/joint (61.23)\nvalid: slot F1")
     del metrics["best_checkpoint"]  # fast_dev_run: no checkpoint, no line
     assert "selected" not in training_summary(metrics, None, "/r")
+
+
+def test_scores_of_part_of_a_split_say_so():
+    line = score_line("test", {**SCORES, "sentences_scored": 256, "sentences_in_split": 893})
+    assert line.endswith("(of 256 of its 893 sentences)")

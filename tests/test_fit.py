@@ -82,6 +82,9 @@ def test_limit_val_batches_scores_the_validated_part(tmp_path):
     assert (tmp_path / "model.pt").exists() and results["scores"]["valid"]["f1"] >= 0
     report = (tmp_path / "valid_report.txt").read_text()
     assert int(report.split("micro avg")[1].split()[-1]) < 30  # support: a batch of 5 sentences, not all 20
+    valid = results["scores"]["valid"]  # and the record says its scores are of part of the split
+    assert (valid["sentences_scored"], valid["sentences_in_split"]) == (5, 20)
+    assert "sentences_scored" not in results["scores"]["test"]  # tested whole
 
 
 FORMATS = ["folder", "conll", "atis_iob", "jsonl", "rasa", "doccano", "labelstudio", "hub"]

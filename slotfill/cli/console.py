@@ -21,6 +21,8 @@ def score_line(name: str, s: dict) -> str:
     )
     if "intent_accuracy" in s:
         line += f"  intent acc {s['intent_accuracy']:.2f}"
+    if s.get("sentences_scored") is not None:  # limited batches: of part of the split
+        line += f"  (of {s['sentences_scored']:,} of its {s['sentences_in_split']:,} sentences)"
     return line
 
 

@@ -161,7 +161,14 @@ class SlotTaggerModule(pl.LightningModule):
 
     @property
     def scores(self) -> dict[str, dict]:
-        return {split: r["scores"] for split, r in self.results.items()}
+        out = {}
+        for split, r in self.results.items():
+            part = r.get("part")
+            out[split] = {
+                **r["scores"],
+                **({"sentences_scored": part[0], "sentences_in_split": part[1]} if part else {}),
+            }
+        return out
 
     def on_fit_start(self) -> None:
         if self._teacher:
@@ -269,6 +276,8 @@ class SlotTaggerModule(pl.LightningModule):
         scores = all_scores(gold, pred, gold_intents, pred_intents)
         self.results[split] = {"index": index, "gold": gold, "pred": pred, "pred_intents": pred_intents}
         self.results[split]["scores"] = scores
+        # limited batches (fast_dev_run, limit_*_batches): the split's record says its scores are of a part
+        self.results[split]["part"] = (len(index), len(all_gold)) if len(index) < len(all_gold) else None
         for k, v in scores.items():
             self.log(f"{prefix}/{k}", v, prog_bar=k == "f1", sync_dist=False, rank_zero_only=False)
         joint = joint_score(scores)
