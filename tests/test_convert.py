@@ -179,3 +179,12 @@ def test_an_output_inside_the_input_folder_or_around_it_is_refused(tmp_path, sam
     with pytest.raises(DataError, match="is, holds or lies in the input"):
         convert(split, tmp_path, "folder")  # the folder replaced would take the input with it
     assert (split / "seq.in").read_bytes() == before
+
+
+def test_a_folder_with_two_files_for_one_split_is_named_in_convert_words(tmp_path, sample_dir):
+    src = tmp_path / "ds"
+    src.mkdir()
+    for name in ("train.conll", "dev.conll", "valid.conll"):
+        convert(sample_dir / "valid", src / name, "conll")
+    with pytest.raises(DataError, match=r"both look like the valid split; convert those files one at a time$"):
+        convert(src, tmp_path / "out", "jsonl")

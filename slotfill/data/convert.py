@@ -22,7 +22,19 @@ class Written:
 
 
 def _is_dataset(path: Path, fmt: str) -> bool:
-    return path.is_dir() and not folder_format.is_split_dir(path) and bool(find_splits(path, fmt))
+    return path.is_dir() and not folder_format.is_split_dir(path) and bool(_splits_of(path, fmt))
+
+
+def _splits_of(path: Path, fmt: str) -> dict[str, Path]:
+    """:func:`find_splits`, its refusal worded for convert (which takes no ``data.valid=``)."""
+    try:
+        return find_splits(path, fmt)
+    except DataError as e:
+        if "set data." not in e.problem:
+            raise
+        raise DataError(
+            e.path, None, e.problem.split("; set data.")[0] + "; convert those files one at a time"
+        ) from None
 
 
 def convert(
@@ -53,7 +65,7 @@ def convert(
     if _is_dataset(src, src_format):
         if dst.exists() and not dst.is_dir():
             raise DataError(dst, None, "is a file: a folder of splits is written to a folder (name a folder)")
-        jobs = [(p, dst / (split + formats.suffix(to))) for split, p in find_splits(src, src_format).items()]
+        jobs = [(p, dst / (split + formats.suffix(to))) for split, p in _splits_of(src, src_format).items()]
     else:
         jobs = [(src, dst)]
     for source, target in jobs:
