@@ -188,3 +188,14 @@ def test_a_folder_with_two_files_for_one_split_is_named_in_convert_words(tmp_pat
         convert(sample_dir / "valid", src / name, "conll")
     with pytest.raises(DataError, match=r"both look like the valid split; convert those files one at a time$"):
         convert(src, tmp_path / "out", "jsonl")
+
+
+def test_half_a_character_in_a_rasa_synonym_is_one_line_not_a_traceback(tmp_path):
+    src = tmp_path / "s.yml"
+    src.write_text(
+        'version: "3.1"\nnlu:\n- intent: fly\n  examples: |\n'
+        '    - to [NYC]{"entity": "city", "value": "new york\\ud83d"}\n'
+    )
+    with pytest.raises(DataError, match=r"out.yml: cannot be written: the output holds a lone surrogate \(U\+D83D"):
+        convert(src, tmp_path / "out.yml", "rasa")
+    assert not (tmp_path / "out.yml").exists()

@@ -21,15 +21,24 @@ PREDICT_CHUNK = 2_000
 MAX_NBEST = 20
 
 
+def unicode_problem(text: str, at: bool = True) -> str | None:
+    """Why ``text`` is not valid Unicode (a lone surrogate, half a character from an escape), or None;
+    ``at``: with the character's place (a token or a label is short enough without it)."""
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        place = f" at character {e.start + 1}" if at else ""
+        return f"holds a lone surrogate (U+{ord(text[e.start]):04X}{place}): not valid Unicode text"
+    return None
+
+
 def text_problem(text: str) -> str | None:
     """Why ``text`` cannot be tagged (over the length limit, or not valid Unicode), or None."""
     if len(text) > MAX_TEXT_CHARS:
         return f"{len(text):,} characters, over the limit of {MAX_TEXT_CHARS:,} a sentence (a missing line break?)"
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as e:
-        return f"holds a lone surrogate (U+{ord(text[e.start]):04X} at character {e.start + 1}): not valid Unicode text"
-    return None
+    return unicode_problem(text)
 
 
 def check_text(text: str, where: str) -> str:

@@ -44,10 +44,6 @@ def _sequence(items: object, name: str, wanted: str) -> Iterable:
     return items
 
 
-def _listed(sentence: object) -> list | None:
-    return list(sentence) if isinstance(sentence, Iterable) else None
-
-
 def drop_unsure(result: dict, min_confidence: float) -> dict:
     """The result without its spans less confident than ``min_confidence``: their tokens are tagged
     ``O`` and the spans listed under ``dropped``, so nothing vanishes without a trace."""
@@ -107,10 +103,12 @@ class TextTagger:
         check_confidence(min_confidence)
         whole_number(nbest, "nbest", maximum=MAX_NBEST)
         sentences = list(_sequence(sentences, "sentences", "lists of str tokens"))  # a generator is read once
-        for i, s in enumerate(sentences):  # a str is a sequence too: of characters, each tagged as a token
-            s = sentences[i] = None if isinstance(s, (str, bytes, Mapping)) else _listed(s)  # an iterator: read once
-            if s is None or not all(isinstance(t, str) for t in s):
+        for i, s in enumerate(sentences):
+            # a str is a sequence too (of characters, each tagged as a token); an iterator is read once, here
+            words = None if isinstance(s, (str, bytes, Mapping)) or not isinstance(s, Iterable) else list(s)
+            if words is None or not all(isinstance(t, str) for t in words):
                 raise TypeError(f"sentence {i + 1}: predict_tokens takes lists of str tokens (as typed: predict)")
+            sentences[i] = words
         results = self._predict_tokens(sentences, batch_size, None, nbest)
         return [drop_unsure(r, min_confidence) for r in results] if min_confidence else results
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from types import ModuleType
 
 from slotfill.core.files import write_atomic
-from slotfill.core.limits import MAX_SENTENCE_TOKENS
+from slotfill.core.limits import MAX_SENTENCE_TOKENS, unicode_problem
 from slotfill.core.spans import bio_spans, repair_bio
 from slotfill.core.tokenize import tokenize
 from slotfill.core.vocab import normalize_intent
@@ -119,14 +119,9 @@ def finish(records: list[Record], scheme: str = "auto") -> list[Record]:
     """Check tags, convert them to BIO and normalise intents, in place."""
     to_bio(records, scheme)
     for r in records:
-        for text in (*r.tokens, *r.tags, r.intent):
-            if not text.isascii():
-                try:
-                    text.encode("utf-8")
-                except UnicodeEncodeError as e:  # a JSON or YAML escape of half a character
-                    raise r.error(
-                        f"holds a lone surrogate (U+{ord(text[e.start]):04X}): not valid Unicode text"
-                    ) from None
+        problem = next(filter(None, (unicode_problem(t, at=False) for t in (*r.tokens, *r.tags, r.intent))), None)
+        if problem:  # a JSON or YAML escape of half a character
+            raise r.error(problem)
         written, r.intent = r.intent, normalize_intent(r.intent)
         if written.strip() and not r.intent:  # "#", "+", a zero-width space: taken for no intent, silently
             raise r.error(f"intent {written!r} names no intent")
@@ -181,12 +176,9 @@ def write(
                 codes = " ".join(f"U+{ord(c):04X}" for c in vanishing)
                 raise r.error(f"a token of only invisible characters ({codes}): {fmt} text cannot hold it")
     text = dumps(records, fmt, scheme, **options)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as e:  # half a character from an escape, in a Rasa synonym or lookup table
-        raise DataError(
-            shown, None, f"cannot write a lone surrogate (U+{ord(text[e.start]):04X}): not valid Unicode text"
-        ) from None
+    problem = unicode_problem(text)
+    if problem:  # half a character from an escape, in a Rasa synonym or lookup table
+        raise DataError(shown, None, f"cannot be written: the output {problem}")
     check = write_atomic(path.with_name(f".{path.name}.check.tmp"), text)
     try:
         _reads_back(records, check, fmt, scheme, shown, by_text=spans)
@@ -206,8 +198,8 @@ def _reads_back(
     except DataError as e:
         raise DataError(target, None, f"{fmt} cannot hold this data: read back, {e.problem}") from None
     if fmt == rasa.NAME:  # the writer groups the examples by intent, in order of first appearance
-        first = {intent: i for i, intent in reversed(list(enumerate(r.intent for r in records)))}
-        records = sorted(records, key=lambda r: first[r.intent])
+        order = {intent: n for n, intent in enumerate(dict.fromkeys(r.intent for r in records))}
+        records = sorted(records, key=lambda r: order[r.intent])
     for i, r in enumerate(records):
         b = back[i] if i < len(back) else None
         if b is not None and by_text and not retokenizes(r.tokens):
