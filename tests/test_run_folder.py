@@ -190,6 +190,50 @@ def test_a_second_training_in_a_busy_folder_leaves_its_hydra_files_alone(tmp_pat
     assert (tmp_path / ".hydra" / "config.yaml").read_text() == "seed: 1\n"  # the running run's config
 
 
+def test_held_takes_the_lock_and_removes_the_folders_it_made_for_nothing(tmp_path):
+    folder = tmp_path / "a" / "b"
+    with run_folder.held(folder):
+        assert folder.is_dir()
+        with pytest.raises(ConfigError, match="another slotfill process"):
+            with run_folder.held(folder):  # a second start into the same folder
+                pass
+        with run_folder.lock(folder):  # the job's own lock: the one held since before Hydra
+            assert (folder / run_folder.LOCK_FILE).read_text() == str(os.getpid())
+    assert not (tmp_path / "a").exists()  # made here, nothing written: gone again
+    (tmp_path / "kept").mkdir()
+    with run_folder.held(tmp_path / "kept"):
+        (tmp_path / "kept" / "model.pt").write_bytes(b"x")
+    assert (tmp_path / "kept" / "model.pt").exists()
+
+
+@pytest.mark.slow
+def test_a_named_train_folder_is_held_before_hydra_writes_there(tmp_path, monkeypatch):
+    """Two trainings started at once into one folder: the lock is taken before Hydra rewrites ``.hydra/``,
+    so the second is refused before it replaces the first's record of its settings."""
+    import fcntl
+
+    from slotfill.cli import jobs
+    from slotfill.cli.main import main
+
+    run = tmp_path / "run"
+    seen = {}
+
+    def train(cfg):
+        seen["hydra written"] = (run / ".hydra").is_dir()
+        with open(run / run_folder.LOCK_FILE) as other:  # another process's view: a fresh open file
+            try:
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                seen["held"] = False
+            except BlockingIOError:
+                seen["held"] = True
+        return {}
+
+    monkeypatch.setattr(jobs, "train", train)
+    assert main(["train", "data=sample", f"hydra.run.dir={run}"]) == 0
+    assert seen == {"hydra written": True, "held": True}
+    assert run_folder.unlocked(run)  # released when the job ended
+
+
 def test_the_lock_sweeps_temporary_files_a_killed_writer_left(tmp_path):
     (tmp_path / "checkpoints").mkdir()
     left = [tmp_path / ".model.pt.abc123.tmp", tmp_path / "checkpoints" / ".last.ckpt.x9.tmp"]

@@ -268,6 +268,17 @@ def _overwrites(argv: list[str]) -> bool:
     return (last_value(argv, "overwrite") or "").lower() == "true"
 
 
+def _run_dir_held(name: str, argv: list[str]):
+    """``train hydra.run.dir=DIR``: the folder's lock from before Hydra writes its ``.hydra/`` there (see
+    :func:`slotfill.training.run_folder.held`); the other ranks of a run leave it to rank 0."""
+    run_dir = last_value(argv, "hydra.run.dir")
+    if name != "train" or run_dir is None or "${" in run_dir:
+        return nullcontext()
+    from slotfill.training.run_folder import held, is_rank_zero
+
+    return held(run_dir) if is_rank_zero() else nullcontext()
+
+
 def _earlier_run_kept(name: str, argv: list[str]):
     """``train hydra.run.dir=DIR overwrite=true`` on another run's folder: that run's Hydra record stays
     its own until this run claims the folder (see :func:`slotfill.training.run_folder.earlier_record_kept`)."""
@@ -355,8 +366,9 @@ def _run_hydra(name: str, argv: list[str]) -> None:
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level  # Hydra's job logging replaces them for the run
     try:
-        with _single_run_mode() if one_run(name, argv) else nullcontext(), _earlier_run_kept(name, argv):
-            main()
+        with _run_dir_held(name, argv), _earlier_run_kept(name, argv):
+            with _single_run_mode() if one_run(name, argv) else nullcontext():
+                main()
     finally:
         for handler in root.handlers:  # the run's log file closed: a caller's later logs are not appended to it
             if handler not in handlers:

@@ -54,7 +54,9 @@ def _dropped_if_unused(out_dir: Path, log: str) -> Iterator[None]:
     from slotfill.training.run_folder import LOCK_FILE, unlocked
 
     folder = out_dir if _hydra_folder() == out_dir.absolute() else None  # the job's folder is the one Hydra made
-    made_now = folder is not None and _entries(folder) <= {".hydra", log} and _size(folder / log) == 0
+    # the lock file of a named folder this process has held since before Hydra made it is not a use
+    made_now = folder is not None and _entries(folder) <= {".hydra", log, LOCK_FILE} and _size(folder / log) == 0
+    made_now = made_now and (LOCK_FILE not in _entries(folder) or unlocked(folder))
     try:
         yield
     except BaseException:

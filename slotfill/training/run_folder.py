@@ -12,7 +12,7 @@ Hydra writes at start-up is refused unless ``resume=`` names it or ``overwrite=t
 (a run that ended, or was killed, before saving any epoch leaves nothing worth keeping: its
 folder is reused). With ``overwrite=true`` the earlier run's files, its Hydra record and log
 included, stay as they were until the new run claims the folder (:func:`earlier_record_kept`).
-One process at a time trains in a folder (:func:`lock`).
+One process at a time trains in a folder (:func:`lock`; :func:`held` takes it before Hydra writes there).
 
 ``resume=`` continues only the same run on the same data: every checkpoint records the config
 and the data fingerprint it was trained with (:class:`slotfill.training.callbacks.RunRecord`);
@@ -63,7 +63,7 @@ def _busy(folder: Path, handle) -> ConfigError:
 def check_free(folder: str | Path) -> None:
     """Refuse, before Hydra writes its ``.hydra/`` files there, a run folder another process trains in."""
     path = Path(folder) / LOCK_FILE
-    if not path.is_file() or not is_rank_zero():  # the other ranks of a run share rank 0's folder
+    if not path.is_file() or not is_rank_zero() or _held_here(folder):  # other ranks share rank 0's folder
         return
     with open(path) as handle:
         try:
@@ -72,30 +72,81 @@ def check_free(folder: str | Path) -> None:
             raise _busy(Path(folder), handle) from None
 
 
+# run folders this process holds from before Hydra writes in them (:func:`held`), by resolved path
+_HELD: dict[Path, object] = {}
+
+
+def _held_here(folder: str | Path) -> bool:
+    return Path(folder).resolve() in _HELD
+
+
+def _locked_handle(folder: Path):
+    handle = open(folder / LOCK_FILE, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        error = _busy(folder, handle)
+        handle.close()
+        raise error from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+@contextlib.contextmanager
+def held(folder: str | Path) -> Iterator[None]:
+    """Hold a named run folder from before Hydra writes its ``.hydra/`` there until the job ends: of two
+    trainings started at once into one folder, the second is refused before it rewrites the first's
+    record of its settings. Folders made here for a job that wrote nothing in them go again."""
+    folder = Path(folder).absolute()
+    made = [p for p in [folder, *folder.parents] if not p.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        handle = _locked_handle(folder)
+    except BaseException:
+        _remove_if_empty(made)
+        raise
+    key = folder.resolve()
+    _HELD[key] = handle
+    try:
+        yield
+    finally:
+        del _HELD[key]
+        if folder in made and folder.is_dir() and {p.name for p in folder.iterdir()} == {LOCK_FILE}:
+            (folder / LOCK_FILE).unlink(missing_ok=True)
+        handle.close()
+        _remove_if_empty(made)
+
+
+def _remove_if_empty(folders: list[Path]) -> None:
+    for p in folders:  # deepest first
+        with contextlib.suppress(OSError):
+            p.rmdir()
+
+
 @contextlib.contextmanager
 def lock(folder: str | Path) -> Iterator[None]:
     """Hold the run folder for this process: a second training in it (a second ``resume=``) is refused."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / LOCK_FILE
-    handle = open(path, "a+")
+    handle = _HELD.get(folder.resolve())  # taken before Hydra started: released when the job ends
+    own = handle is None
+    if own:
+        handle = _locked_handle(folder)
     try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise _busy(folder, handle) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
         sweep_temporary_files(folder)
         yield
     finally:
-        handle.close()  # closing releases the lock
+        if own:
+            handle.close()  # closing releases the lock
 
 
 def unlocked(folder: str | Path) -> bool:
-    """Whether no process holds the folder's lock now (a folder without a lock file is unlocked)."""
+    """Whether no other process holds the folder's lock now (a folder without a lock file is unlocked)."""
+    if _held_here(folder):
+        return True
     path = Path(folder) / LOCK_FILE
     try:
         handle = open(path)
