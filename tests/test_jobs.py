@@ -371,6 +371,41 @@ def test_evaluate_into_a_training_runs_folder_is_refused_before_hydra_writes_the
     assert (run / "metrics.json").read_text() == '{"kind": "train"}'
 
 
+def test_a_run_dir_named_through_an_environment_variable_is_checked_before_hydra_writes(tmp_path, capsys, monkeypatch):
+    from slotfill.cli.main import main
+
+    run = tmp_path / "run"
+    (run / ".hydra").mkdir(parents=True)
+    (run / ".hydra" / "config.yaml").write_text("the run's settings\n")
+    (run / "run.json").write_text('{"status": "completed"}')
+    monkeypatch.setenv("RUNDIR", str(run))
+    with pytest.raises(SystemExit) as e:
+        main(["evaluate", f"ckpt={run}", "hydra.run.dir=${oc.env:RUNDIR}"])
+    assert e.value.code == 2 and "hydra.run.dir" in capsys.readouterr().err
+    assert (run / ".hydra" / "config.yaml").read_text() == "the run's settings\n"
+    assert sorted(p.name for p in run.iterdir()) == [".hydra", "run.json"]  # no evaluate.log either
+
+
+@pytest.mark.slow
+def test_a_failed_evaluation_leaves_the_earlier_ones_settings_beside_its_scores(tiny_model_file, tmp_path, capsys):
+    """``compare`` reads a folder's settings from ``.hydra/``: a second evaluation into the folder that
+    fails must not leave its own settings there beside the first one's scores."""
+    from slotfill.cli.main import main
+
+    run = tmp_path / "ev"
+    args = [f"ckpt={tiny_model_file}", "data=sample", "plots=false", f"hydra.run.dir={run}"]
+    assert main(["evaluate", *args]) == 0
+    settings = (run / ".hydra" / "overrides.yaml").read_text()
+    with pytest.raises(SystemExit) as e:
+        main(["evaluate", *args, "batch_size=0"])
+    assert e.value.code == 2 and "batch_size=0" in capsys.readouterr().err
+    assert (run / ".hydra" / "overrides.yaml").read_text() == settings
+    assert not (run / ".earlier_run_record").exists()
+    assert main(["evaluate", *args, "batch_size=2"]) == 0  # a later one that succeeds: its own settings
+    assert "batch_size=2" in (run / ".hydra" / "overrides.yaml").read_text()
+    assert not (run / ".earlier_run_record").exists()
+
+
 def test_a_split_dir_is_scored_under_the_split_its_name_says_whatever_split_says(tiny_model_file, tmp_path):
     d = write_split(tmp_path / "own", "valid", "i want to leave taipei\n", "O O O O B-from\n", "flight\n")
     for split in ("test", "train"):  # split= does not apply to a split_dir

@@ -81,6 +81,25 @@ def last_value(argv: list[str], key: str) -> str | None:
     return _unquoted(values[-1]) if values else None
 
 
+def named_run_dir(argv: list[str]) -> Path | None:
+    """The folder ``hydra.run.dir=`` names, known before Hydra starts: ``${oc.env:...}`` is read here;
+    None when none is given or it uses another interpolation (``${now:...}``: Hydra's to resolve)."""
+    value = last_value(argv, "hydra.run.dir")
+    if value is None:
+        return None
+    if "${" in value:
+        if re.sub(r"\$\{oc\.env:[^${}]*\}", "", value).count("${"):
+            return None
+        from omegaconf import OmegaConf
+        from omegaconf.errors import OmegaConfBaseException
+
+        try:
+            value = str(OmegaConf.create({"dir": value}).dir)
+        except OmegaConfBaseException:  # an unset variable: Hydra says so in its own words
+            return None
+    return Path(value)
+
+
 def _unquoted(value: str) -> str:
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
         inner = re.sub(r"\\(['\"])", r"\1", value[1:-1])

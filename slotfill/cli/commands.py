@@ -25,6 +25,7 @@ from slotfill.cli.argv import (
     is_sweep,
     job_name,
     last_value,
+    named_run_dir,
     quote_paths,
     resume_argv,
     torchrun_argv,
@@ -210,11 +211,11 @@ def hydra_argv(name: str, argv: list[str]) -> tuple[list[str], list[str]]:
 def _refuse_a_training_run_dir(argv: list[str]) -> None:
     """``evaluate hydra.run.dir=RUN_DIR`` of a training run: refused before Hydra writes its ``.hydra/``
     over that run's, and evaluate its metrics.json over the run's own."""
-    run_dir = last_value(argv, "hydra.run.dir")
-    if run_dir is not None and "${" not in run_dir:
+    run_dir = named_run_dir(argv)
+    if run_dir is not None:
         from slotfill.core.schema import refuse_a_training_run
 
-        refuse_a_training_run(Path(run_dir), "hydra.run.dir")
+        refuse_a_training_run(run_dir, "hydra.run.dir")
 
 
 def _check_resume_folder(argv: list[str]) -> None:
@@ -232,8 +233,8 @@ def _check_resume_folder(argv: list[str]) -> None:
 def _refuse_a_busy_run_dir(argv: list[str]) -> None:
     """A named run folder another process trains in, or that holds another run to keep, is refused
     before Hydra overwrites its ``.hydra/`` (that run's record of its settings)."""
-    run_dir = last_value(argv, "hydra.run.dir")
-    if run_dir is not None and "${" not in run_dir:
+    run_dir = named_run_dir(argv)
+    if run_dir is not None:
         from slotfill.core.files import check_writable
         from slotfill.training.run_folder import RunFolder, check_free, is_rank_zero, put_back_earlier_record
 
@@ -271,8 +272,8 @@ def _overwrites(argv: list[str]) -> bool:
 def _run_dir_held(name: str, argv: list[str]):
     """``train hydra.run.dir=DIR``: the folder's lock from before Hydra writes its ``.hydra/`` there (see
     :func:`slotfill.training.run_folder.held`); the other ranks of a run leave it to rank 0."""
-    run_dir = last_value(argv, "hydra.run.dir")
-    if name != "train" or run_dir is None or "${" in run_dir:
+    run_dir = named_run_dir(argv)
+    if name != "train" or run_dir is None:
         return nullcontext()
     from slotfill.training.run_folder import held, is_rank_zero
 
@@ -281,14 +282,18 @@ def _run_dir_held(name: str, argv: list[str]):
 
 def _earlier_run_kept(name: str, argv: list[str]):
     """``train hydra.run.dir=DIR overwrite=true`` on another run's folder: that run's Hydra record stays
-    its own until this run claims the folder (see :func:`slotfill.training.run_folder.earlier_record_kept`)."""
-    run_dir = last_value(argv, "hydra.run.dir")
-    if name != "train" or run_dir is None or "${" in run_dir or not Path(run_dir).is_dir():
+    its own until this run claims the folder (see :func:`slotfill.training.run_folder.earlier_record_kept`).
+    ``evaluate hydra.run.dir=DIR`` on an earlier evaluation's folder: its record stays until this one
+    has written its scores (an evaluation that fails leaves the earlier scores beside their own settings)."""
+    run_dir = named_run_dir(argv)
+    if name not in ("train", "evaluate") or run_dir is None or not run_dir.is_dir():
         return nullcontext()
-    if not (_claims_afresh(argv) and _overwrites(argv)):
+    if name == "train" and not (_claims_afresh(argv) and _overwrites(argv)):
         return nullcontext()
     from slotfill.training.run_folder import earlier_record_kept, is_rank_zero
 
+    if name == "evaluate":
+        return earlier_record_kept(run_dir, until_success=True)
     return earlier_record_kept(run_dir) if is_rank_zero() else nullcontext()
 
 

@@ -205,11 +205,12 @@ def put_back_earlier_record(folder: str | Path) -> bool:
 
 
 @contextlib.contextmanager
-def earlier_record_kept(folder: str | Path) -> Iterator[None]:
+def earlier_record_kept(folder: str | Path, until_success: bool = False) -> Iterator[None]:
     """Around a run started with ``overwrite=true`` in a folder that holds another run: Hydra rewrites
     ``.hydra/`` and appends to the log at start-up, before the data has loaded, so the earlier run's
     record is set aside first. Claiming the folder clears it with that run's other files; a run that
-    ends without claiming it (data that does not load, a bad setting) puts it back."""
+    ends without claiming it (data that does not load, a bad setting) puts it back. ``until_success``:
+    a job that ends without an error has replaced what the record described, so the record goes then."""
     folder = Path(folder)
     put_back_earlier_record(folder)  # one a killed run left set aside
     record = _hydra_record(folder)
@@ -220,7 +221,12 @@ def earlier_record_kept(folder: str | Path) -> Iterator[None]:
             p.replace(kept / p.name)
     try:
         yield
-    finally:
+    except BaseException:
+        put_back_earlier_record(folder)
+        raise
+    if until_success:
+        shutil.rmtree(folder / EARLIER_RECORD, ignore_errors=True)
+    else:
         put_back_earlier_record(folder)
 
 
