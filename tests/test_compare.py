@@ -109,3 +109,61 @@ def test_an_evaluation_is_named_by_the_data_it_scored_not_the_models_training_se
         json.dumps({"kind": "evaluate", "dataset": "atis", "data": "sample", "scores": {"test": {"f1": 98.7}}})
     )
     assert load_run(tmp_path)["settings"]["dataset"] == "sample"
+
+
+def test_the_scores_of_every_split_evaluated_are_columns_train_valid_test_then_others(tmp_path):
+    a = make_run(tmp_path, "a")
+    e = tmp_path / "e"  # an evaluation on split=train
+    e.mkdir()
+    (e / "metrics.json").write_text(json.dumps({"kind": "evaluate", "scores": {"train": {"f1": 99.5}}}))
+    columns, rows = compare([e])
+    assert columns == ["run", "train F1"] and rows == [["e", 99.5]]
+    x = make_run(tmp_path, "x")
+    metrics = json.loads((x / "metrics.json").read_text())
+    metrics["scores"] = {"zz": {"f1": 1.0}, "dev2": {"intent_accuracy": 2.0}, **metrics["scores"]}
+    (x / "metrics.json").write_text(json.dumps(metrics))
+    scores = [c for c in compare([x, e, a])[0] if c.split()[0] in ("train", "valid", "test", "dev2", "zz")]
+    assert scores == [
+        "train F1",
+        "valid F1",
+        "test F1",
+        "test sentence",
+        "dev2 intent",
+        "zz F1",
+    ]
+
+
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        ("a: [1, 2\n", r"unreadable \(line 2: expected ',' or '\]'"),
+        ("", r"unreadable \(not a mapping of settings\)"),
+        ("- 1\n- 2\n", r"unreadable \(not a mapping of settings\)"),
+    ],
+)
+def test_a_corrupt_or_empty_hydra_config_is_one_line_naming_it(tmp_path, content, problem):
+    run = make_run(tmp_path, "a")
+    (run / ".hydra" / "config.yaml").write_text(content)
+    with pytest.raises(SlotfillError, match=r"a/\.hydra/config\.yaml: " + problem) as e:
+        compare([run, make_run(tmp_path, "b")])
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "status, message",
+    [
+        ("running", r"the run has not finished \(run.json: status running\)"),
+        ("failed", r"the run did not finish \(run.json: status failed\)"),
+        ("interrupted", r"the run did not finish \(run.json: status interrupted\)"),
+        ("completed", r"a completed run's folder without metrics.json"),
+    ],
+)
+def test_a_run_folder_without_metrics_says_how_its_run_went(tmp_path, status, message):
+    (tmp_path / "run.json").write_text(json.dumps({"status": status}))
+    with pytest.raises(SlotfillError, match=f"{tmp_path}: {message}"):
+        load_run(tmp_path)
+
+
+def test_a_path_that_does_not_exist_is_no_such_folder(tmp_path):
+    with pytest.raises(SlotfillError, match=f"^{tmp_path / 'nope'}: no such folder$"):
+        load_run(tmp_path / "nope")

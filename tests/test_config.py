@@ -1,5 +1,6 @@
 """conf/: every group option and preset composes into objects slotfill builds, and every option is used."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,34 @@ def test_train_settings_that_would_break_mid_run_are_refused_before(train_cfg, s
         check_train(edited(**{"trainer.max_steps": 100}))
     if "trainer.max_epochs" not in settings:  # a run begun before the check still resumes
         check_train(edited(resume="/a/run"))
+
+
+@pytest.mark.parametrize(
+    "key, value, problem",
+    [
+        ("callbacks.early_stopping.patience", "abc", "patience='abc': must be a whole number of at least 0"),
+        ("callbacks.early_stopping.patience", -3, "patience=-3: must be a whole number"),
+        ("callbacks.early_stopping.min_delta", "x", "min_delta='x': must be a number of at least 0"),
+        ("callbacks.model_checkpoint.save_top_k", "abc", "save_top_k='abc': must be a whole number of at least -1"),
+        ("optimizer.lr", 0, "optimizer.lr=0: must be a number above 0"),
+        ("optimizer.lr", float("nan"), "optimizer.lr=nan: must be a number above 0"),
+        ("optimizer.lr", "abc", "optimizer.lr='abc'"),
+        ("data.min_freq", "abc", "data.min_freq='abc': must be a whole number of at least 1"),
+        ("data.min_freq", 1.5, "data.min_freq=1.5"),
+        ("data.seed", "abc", "data.seed='abc'"),
+        ("trainer.limit_train_batches", "abc", "limit_train_batches='abc': give a fraction above 0"),
+    ],
+)
+def test_numbers_training_takes_are_named_before_it_starts(train_cfg, key, value, problem):
+    """Their own errors named no setting (``'<=' not supported ...``), came after epochs were trained
+    (early stopping's patience), or never came (``optimizer.lr=0`` trained nothing, exit 0)."""
+    from omegaconf import open_dict
+
+    from slotfill.cli.options import check_train
+
+    check_train(train_cfg)
+    cfg = train_cfg.copy()
+    with open_dict(cfg):
+        OmegaConf.update(cfg, key, value, force_add=True)
+    with pytest.raises(ConfigError, match=re.escape(problem)):
+        check_train(cfg)

@@ -144,3 +144,21 @@ def test_the_ensemble_command_never_writes_over_a_member_nor_as_a_graph(tmp_path
     main(["ensemble", *runs, "-o", str(tmp_path / "ens.pt")])  # an earlier ensemble is replaced
     (tmp_path / "empty.pt").write_bytes(b"")  # and so is an empty file
     main(["ensemble", *runs, "-o", str(tmp_path / "empty.pt")])
+
+
+def test_an_ensemble_written_over_an_earlier_one_removes_the_earlier_ones_export(tmp_path, capsys):
+    from slotfill.cli.main import main
+
+    runs = [str(m.save(tmp_path / f"run{i}" / "model.pt").parent) for i, m in enumerate(_members(3))]
+    out = tmp_path / "e2.pt"
+    main(["ensemble", *runs[:2], "-o", str(out)])
+    derived = ["e2.onnx", "e2.onnx.json", "e2.int8.onnx", "e2.int8.onnx.json", "e2.MODEL_CARD.md"]
+    for name in [*derived, "other.onnx"]:  # as slotfill export ckpt=e2.pt leaves them (other.onnx: not its)
+        (tmp_path / name).write_text("the earlier ensemble's")
+    capsys.readouterr()
+    main(["ensemble", runs[0], runs[2], "-o", str(out)])
+    said = capsys.readouterr().out.splitlines()
+    assert not [n for n in derived if (tmp_path / n).exists()] and (tmp_path / "other.onnx").is_file()
+    assert said[-1].startswith("removed the earlier ensemble's export: ") and all(n in said[-1] for n in derived)
+    main(["ensemble", *runs[:2], "-o", str(out)])  # nothing exported since: nothing to say
+    assert "removed" not in capsys.readouterr().out

@@ -195,12 +195,44 @@ CASES = [
     (["trian", "data=sample"], 2, "invalid choice: 'trian': did you mean 'train'?"),
     (["convert", "data/sample", "{tmp}/o", "--to", "conl"], 2, "invalid choice: 'conl': did you mean 'conll'?"),
     (["trian", "data=sample"], 2, "invalid choice: 'trian': did you mean 'train'?"),
+    (["--versoin"], 2, "unrecognized option --versoin: did you mean --version?"),  # not "COMMAND is required"
+    (["train", "--cfg", "job", "resume={run}"], 2, "continues with its own saved config, not this composition"),
+    (["train", "data=sample", "callbacks.early_stopping.patience=abc"], 2, "patience='abc': must be a whole number"),
     (["plot", "{tmp}"], 2, "no epochs logged"),
     (["compare", "{tmp}"], 2, "not a run folder"),
     (["ensemble", "{model}", "-o", "{tmp}/ens.pt"], 2, "an ensemble needs at least 2 models"),
     (["ensemble", "{model}", "/nope.pt", "-o", "{tmp}/ens.pt"], 2, "checkpoint not found"),
     (["ensemble", "{run}", "{run}/model.pt", "-o", "{tmp}/ens.pt"], 2, "model.pt: the same weights as"),
 ]
+
+
+@pytest.mark.slow
+def test_printing_the_config_of_a_used_run_folder_leaves_it_alone(tiny_model_file, tmp_path, capsys):
+    """``--cfg`` and ``--info`` run no job: a run folder that holds a run is not refused, nor touched."""
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(tiny_model_file, run / "model.pt")
+    before = sorted(p.name for p in run.iterdir())
+    assert main(["train", "--cfg", "job", "data=sample", f"hydra.run.dir={run}"]) == 0
+    assert "data:" in capsys.readouterr().out
+    assert sorted(p.name for p in run.iterdir()) == before
+
+
+@pytest.mark.slow
+def test_train_output_dir_is_the_run_folder_for_hydras_record_too(tmp_path, monkeypatch):
+    """``train output_dir=DIR`` wrote the model there and ``.hydra/`` and ``train.log`` into a dated
+    folder of their own; it names the run folder, as ``hydra.run.dir`` does."""
+    from slotfill.cli import jobs
+
+    monkeypatch.chdir(tmp_path)
+    seen = {}
+    monkeypatch.setattr(jobs, "train", lambda cfg: seen.setdefault("output_dir", cfg.output_dir) and {})
+    assert main(["train", "data=sample", f"output_dir={tmp_path / 'od'}"]) == 0
+    assert seen["output_dir"] == str(tmp_path / "od") and (tmp_path / "od" / ".hydra").is_dir()
+    assert not (tmp_path / "outputs").exists()
+    with pytest.raises(SystemExit) as e:
+        main(["train", "data=sample", f"output_dir={tmp_path / 'od'}", f"hydra.run.dir={tmp_path / 'other'}"])
+    assert e.value.code == 2
 
 
 def _expand(args: list[str], files: dict) -> list[str]:
@@ -221,7 +253,7 @@ def test_every_way_in_gives_the_same_answer(args, status, message, files, tmp_pa
     work = tmp_path / "cwd"  # an empty folder: shipped files (data/sample, the configs) must be found anyway
     work.mkdir()
     monkeypatch.chdir(work)
-    monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
+    monkeypatch.setenv("HYDRA_FULL_ERROR", "0")  # Hydra's own errors are one line whatever the caller set
     argv = _expand(args, files)
     if args[0] in commands.COMMANDS:
         argv.append(f"hydra.run.dir={tmp_path / 'hydra'}")

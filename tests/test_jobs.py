@@ -250,6 +250,40 @@ def test_training_into_a_used_folder_or_with_unknown_keys_is_refused(tmp_path):
             jobs.train(compose_config(["data=sample", override], tmp_path / "new"))
 
 
+@pytest.mark.slow
+def test_predict_refuses_to_write_over_its_model_or_the_file_it_reads_on_standard_input(
+    tiny_model_file, tmp_path, monkeypatch
+):
+    import os
+    import shutil
+
+    run = tmp_path / "run"
+    run.mkdir()
+    model = run / "model.pt"
+    shutil.copy(tiny_model_file, model)
+    (run / "model.onnx.json").write_text("{}")
+    for output in (model, run / "model.onnx.json"):
+        cfg = _cfg("predict", [f"ckpt={run}", "text=to boston", f"output={output}"], tmp_path)
+        with pytest.raises(SlotfillError, match="is the model's own file"):
+            jobs.predict(cfg)
+    assert (run / "model.pt").read_bytes() == open(tiny_model_file, "rb").read()
+    src = tmp_path / "in.txt"
+    src.write_text("to boston\n")
+    with open(src) as stdin:  # predict input=- output=in.txt < in.txt
+        monkeypatch.setattr(os, "fstat", lambda fd, real=os.fstat: real(stdin.fileno()) if fd == 0 else real(fd))
+        cfg = _cfg("predict", [f"ckpt={run}", "input=-", f"output={src}"], tmp_path)
+        with pytest.raises(SlotfillError, match="is the input file"):
+            jobs.predict(cfg)
+    assert src.read_text() == "to boston\n"
+
+
+def test_ray_settings_without_engine_ray_are_refused(tiny_model_file, tmp_path):
+    """A user who forgot engine=ray got a plain local run of a file meant for a cluster."""
+    cfg = _cfg("predict", [f"ckpt={tiny_model_file}", "text=to boston", "ray.concurrency=8"], tmp_path)
+    with pytest.raises(SlotfillError, match="ray.concurrency=8: engine=ray's; add engine=ray"):
+        jobs.predict(cfg)
+
+
 def test_predict_refuses_to_write_over_its_input(tiny_model_file, tmp_path):
     src = tmp_path / "in.txt"
     src.write_text("to boston\n")
@@ -261,14 +295,19 @@ def test_predict_refuses_to_write_over_its_input(tiny_model_file, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "lr, problem", [("nan", "lr=nan: Invalid learning rate: nan"), ("-0.01", "lr=-0.01: Invalid learning rate")]
+    "setting, problem",
+    [
+        ("optimizer.lr=nan", "lr=nan: must be a number above 0"),
+        ("optimizer.lr=-0.01", "lr=-0.01: must be a number above 0"),
+        ("+optimizer.betas=[2.0,0.9]", "betas=.*Invalid beta parameter"),  # the optimizer's own check, named
+    ],
 )
-def test_a_bad_learning_rate_is_refused_before_the_data_is_read(tmp_path, monkeypatch, lr, problem):
+def test_a_bad_optimizer_setting_is_refused_before_the_data_is_read(tmp_path, monkeypatch, setting, problem):
     from slotfill.training import datamodule
 
     monkeypatch.setattr(datamodule.SlotDataModule, "prepare", lambda self: pytest.fail("read the data first"))
     with pytest.raises(SlotfillError, match=f"^optimizer.{problem}"):  # the setting named
-        jobs.train(compose_config(["data=sample", f"optimizer.lr={lr}"], tmp_path / "run"))
+        jobs.train(compose_config(["data=sample", setting], tmp_path / "run"))
 
 
 @pytest.mark.parametrize(
@@ -451,3 +490,20 @@ def test_a_run_json_that_cannot_be_written_leaves_the_first_failure_the_one_repo
 
     jobs._record_end(FullDisk(), "failed", error="OSError: last.ckpt: No space left on device")
     assert "warning: could not record the run as failed in run.json" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_evaluate_draws_the_confusion_matrices_top_k_sets(tiny_model_file, tmp_path, monkeypatch):
+    from slotfill.evaluation import plots
+
+    d = write_split(
+        tmp_path / "own",
+        "test",
+        "i want to leave taipei\nfly to the moon tonight\n",
+        "O O O O B-from\nO O O B-celestial.body B-depart_time.period_of_day\n",
+        "flight\nspaceflight\n",
+    )
+    drawn = {}
+    monkeypatch.setattr(plots, "evaluation_figures", lambda result, out_dir, top_k: drawn.update(result, top_k=top_k))
+    jobs.evaluate(_cfg("evaluate", [f"ckpt={tiny_model_file}", f"split_dir={d}", "top_k=2"], tmp_path / "out"))
+    assert drawn["top_k"] == 2 and drawn["type_matrix"][0] == ["O", "(other)"]  # 4 gold types: 1 + the rest

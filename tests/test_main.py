@@ -120,6 +120,20 @@ def test_compare_prints_one_table_and_writes_csv(tmp_path, capsys):
     assert (tmp_path / "t.csv").read_text().startswith("run,model.hidden_size")
 
 
+@pytest.mark.parametrize("target", ["a/metrics.json", "a/model.pt", "b/new.csv", "a", "elsewhere"])
+def test_compare_refuses_a_csv_in_a_run_folder_or_a_folder_before_the_table(tmp_path, capsys, target):
+    a, b = make_run(tmp_path, "a", hidden=8), make_run(tmp_path, "b", hidden=16)
+    (a / "model.pt").write_bytes(b"weights")
+    (tmp_path / "elsewhere").mkdir()
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    with pytest.raises(SystemExit) as e:
+        main(["compare", str(a), str(b), "--csv", str(tmp_path / target)])
+    assert e.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.strip().splitlines()) == 1 and f"--csv {tmp_path / target}: " in err
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
 @pytest.mark.slow
 def test_plot_writes_learning_curves_of_several_runs(tmp_path, capsys):
     pytest.importorskip("matplotlib")

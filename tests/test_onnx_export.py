@@ -217,7 +217,11 @@ def test_the_command_line_never_serves_an_export_of_another_model_in_a_model_fil
             load_tagger(ckpt, backend="onnx", precision=precision)
         with pytest.raises(CheckpointError, match="stale export"):
             load_tagger(tmp_path, backend="onnx", precision=precision)  # the run folder: its model.pt
-    assert load_tagger(onnx_path_for(ckpt)).predict(["to boston"])  # the graph named itself: its own answers
+    for graph in (onnx_path_for(ckpt), onnx_path_for(ckpt, "int8")):  # named itself, beside the model.pt
+        with pytest.raises(CheckpointError, match=r"exported from another model than .*model.pt \(stale export\)"):
+            load_tagger(graph)
+    ckpt.unlink()  # shipped without the model file: the graph is its own model
+    assert load_tagger(onnx_path_for(ckpt)).predict(["to boston"])
 
 
 @pytest.mark.slow  # over 0.3 s here (pyproject.toml's markers)
@@ -374,3 +378,62 @@ def test_a_pickled_onnx_tagger_carries_the_graph_it_loaded_not_the_file_as_it_is
     shutil.copy(tmp_path / "other.onnx", onnx_path_for(ckpt))  # another model's export over the file since
     shutil.copy(tmp_path / "other.onnx.json", tmp_path / "model.onnx.json")
     assert pickle.loads(pickle.dumps(tagger)).predict(SENTENCES) == before
+
+
+@pytest.mark.slow  # an export each
+@pytest.mark.parametrize("edit", ["tags", "decode"])
+def test_the_parity_check_reads_the_sidecar_written_beside_the_graph(tmp_path, monkeypatch, edit):
+    """A sidecar writer that gets the vocabularies or the decoding wrong fails the check: the graph is
+    decoded with what a torch-free loader reads, not with the model in memory."""
+    import slotfill.models.onnx_export as onnx_export
+
+    model = tiny_model(seed=0, intent=True)
+    right = onnx_export.sidecar
+
+    def wrong(*args):
+        meta = right(*args)
+        if edit == "tags":  # two slot names swapped
+            itos = meta["vocabs"]["tags"]["itos"]
+            a, b = (i for i, t in enumerate(itos) if t.startswith("B-"))
+            itos[a], itos[b] = itos[b], itos[a]
+        else:  # every sentence made to start with one slot
+            first = next(i for i, t in enumerate(meta["vocabs"]["tags"]["itos"]) if t.startswith("B-"))
+            meta["decode"]["start"][first] += 1000.0
+        return meta
+
+    monkeypatch.setattr(onnx_export, "sidecar", wrong)
+    out = tmp_path / "model.onnx"
+    with pytest.raises(SlotfillError, match=r"model.onnx: ONNX Runtime \(with its sidecar\) and PyTorch disagree"):
+        export_onnx(model, out, check=lambda graph: check_parity(model, graph, name=out))
+    assert not list(tmp_path.iterdir())  # neither graph nor sidecar, nor a temporary file
+    monkeypatch.setattr(onnx_export, "sidecar", right)
+    assert check_parity(model, export_onnx(model, out)) == 65
+
+
+@pytest.mark.slow  # two exports
+def test_an_int8_copy_that_disagrees_with_its_graph_is_not_written(tmp_path, monkeypatch, capsys):
+    import onnxruntime.quantization
+
+    from slotfill.cli import jobs
+
+    ckpt = tiny_model(seed=0, intent=True).save(tmp_path / "model.pt")
+    jobs.export(_export_cfg(tmp_path, f"ckpt={ckpt}"))
+    said = capsys.readouterr().out
+    assert re.search(r"check: .*model.onnx and its sidecar .* give PyTorch's tags, intents and confidences on 65", said)
+    assert re.search(r"check: .*model.int8.onnx gives the float32 graph's tags and intents on \d+ of 65", said)
+    assert said.index("wrote " + str(tmp_path / "model.int8.onnx")) < said.index("model.int8.onnx gives")
+    graph = tmp_path / "model.onnx"
+    before = graph.read_bytes()
+    other = export_onnx(tiny_model(seed=1, intent=True), tmp_path / "other" / "model.onnx")
+    monkeypatch.setattr(  # a quantizer whose copy computes something else
+        onnxruntime.quantization, "quantize_dynamic", lambda src, dst, **kwargs: shutil.copy(other, dst)
+    )
+    with pytest.raises(SlotfillError, match=r"^int8=true: .*model.int8.onnx: .* on only \d+ of 65 .*int8=false$"):
+        jobs.export(_export_cfg(tmp_path, f"ckpt={ckpt}"))
+    assert graph.read_bytes() == before  # the float32 export stands; the earlier int8 copy of it is gone
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == [
+        "MODEL_CARD.md",
+        "model.onnx",
+        "model.onnx.json",
+        "model.pt",
+    ]

@@ -173,3 +173,23 @@ def test_a_precision_onnx_runtime_has_not_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="precision=bf16 needs backend=torch"):
         OnnxTagger.load(graph, precision="bf16")
     assert OnnxTagger.load(graph, threads="auto").predict(["to boston"])
+
+
+@pytest.mark.slow  # two exports
+def test_a_graph_named_directly_is_refused_when_out_of_date(tmp_path):
+    """Named as model.onnx or model.int8.onnx, a graph is held to the model.pt it is named after, and an
+    int8 copy to the model.onnx beside it; a graph shipped alone stays its own model."""
+    from slotfill.models.onnx_export import quantize_onnx
+
+    ckpt, graph = _export(tmp_path, {"intent": True}, False)
+    int8 = quantize_onnx(graph)
+    assert OnnxTagger.load(graph).predict(["to boston"]) and OnnxTagger.load(int8).predict(["to boston"])
+    tiny_model(seed=1, intent=True).save(ckpt)  # retrained into the folder, not exported again
+    for named in (graph, int8):
+        with pytest.raises(CheckpointError, match=r"exported from another model than .*model.pt \(stale export\); re-"):
+            OnnxTagger.load(named)
+    ckpt.unlink()  # shipped without the model file: each graph is its own model
+    assert OnnxTagger.load(graph).predict(["to boston"]) and OnnxTagger.load(int8).predict(["to boston"])
+    export_onnx(tiny_model(seed=1, intent=True), graph)  # a new graph; the old int8 copy left beside it
+    with pytest.raises(CheckpointError, match=r"model.int8.onnx: an int8 copy of another model than .*model.onnx"):
+        OnnxTagger.load(int8)

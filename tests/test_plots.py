@@ -117,3 +117,42 @@ def test_a_value_that_is_not_a_number_is_named_with_its_file_and_line(tmp_path):
     (logs / "metrics.csv").write_text("epoch,train/loss\n0,1.5\n1,abc\n")
     with pytest.raises(DataError, match=r"metrics.csv:3: train/loss: 'abc' is not a number"):
         read_epochs(tmp_path / "run")
+
+
+def test_a_resumed_runs_log_ignores_copies_beside_the_numbered_parts(tmp_path):
+    logs = tmp_path / "run" / "logs"
+    logs.mkdir(parents=True)
+    (logs / "metrics.part1.csv").write_text("epoch,val/f1\n0,80.0\n")
+    (logs / "metrics.part1.bak.csv").write_text("epoch,val/f1\n0,10.0\n5,10.0\n")
+    (logs / "metrics.part.csv").write_text("epoch,val/f1\n7,10.0\n")
+    (logs / "metrics.csv").write_text("epoch,val/f1\n1,86.0\n")
+    assert [(e["epoch"], e["val/f1"]) for e in read_epochs(tmp_path / "run")] == [(0, 80.0), (1, 86.0)]
+
+
+class _Figure:
+    def savefig(self, f, format):
+        f.write(format.encode())
+
+
+@pytest.mark.parametrize(
+    "out, names",
+    [
+        ("curves_lr0.001", ["curves_lr0.001.png", "curves_lr0.001.svg"]),
+        ("f.v1", ["f.v1.png", "f.v1.svg"]),
+        ("f.v1.png", ["f.v1.png", "f.v1.svg"]),
+        ("curves.SVG", ["curves.png", "curves.svg"]),
+    ],
+)
+def test_only_a_png_or_svg_suffix_is_replaced(tmp_path, out, names):
+    from slotfill.evaluation.plots import _save
+
+    assert [p.name for p in _save(_Figure(), tmp_path / out)] == names
+
+
+@pytest.mark.slow
+def test_learning_curves_into_a_folder_are_written_inside_it(tmp_path):
+    run = _run(tmp_path, "run", [50, 70])
+    (tmp_path / "figs").mkdir()
+    written = learning_curves([run], tmp_path / "figs")
+    assert written == [tmp_path / "figs" / "learning_curves.png", tmp_path / "figs" / "learning_curves.svg"]
+    assert learning_curves([run], f"{tmp_path / 'new'}/")[0] == tmp_path / "new" / "learning_curves.png"

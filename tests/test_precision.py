@@ -163,8 +163,8 @@ def test_a_model_loaded_in_inference_mode_still_predicts_in_bfloat16():
     ],
 )
 def test_a_resumed_run_goes_on_in_the_precision_it_started_in(tmp_path, monkeypatch, recorded, setting, expected):
+    from slotfill.core.schema import RUN_KEY
     from slotfill.training import fit, run_folder
-    from slotfill.training.callbacks import RUN_KEY
 
     monkeypatch.setattr(fit, "bf16_lstm_error", lambda: None)
     ckpt = tmp_path / "last.ckpt"
@@ -182,8 +182,8 @@ def test_a_resumed_run_goes_on_in_the_precision_it_started_in(tmp_path, monkeypa
 
 
 def test_resuming_a_bf16_run_on_a_cpu_that_cannot_is_a_one_line_error(tmp_path, monkeypatch):
+    from slotfill.core.schema import RUN_KEY
     from slotfill.training import fit, run_folder
-    from slotfill.training.callbacks import RUN_KEY
 
     monkeypatch.setattr(fit, "bf16_lstm_error", lambda: "no bf16 primitive")
     ckpt = tmp_path / "last.ckpt"

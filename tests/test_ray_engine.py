@@ -23,6 +23,7 @@ from slotfill.integrations.ray_engine import (
     RaySettings,
     Tagging,
     actor_count,
+    check_actor_fits,
     chunk_ranges,
     input_files,
     output_folder,
@@ -214,6 +215,88 @@ def test_settings_and_output_folder_are_checked(tmp_path):
     assert output_folder(str(tmp_path / "new" / "o"), "jsonl").is_dir()
     assert RaySettings(shard_rows=1).chunks_per_shard == 1
     assert RaySettings(shard_rows=PREDICT_CHUNK + 1).chunks_per_shard == 2
+
+
+def test_a_url_output_is_refused_not_written_as_a_local_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for create in (False, True):
+        with pytest.raises(ConfigError, match=r"^output=s3://my-bucket/tagged/: .*on a file system every node shares"):
+            output_folder("s3://my-bucket/tagged/", "jsonl", create=create)
+    assert list(tmp_path.iterdir()) == []  # not a folder named "s3:"
+
+
+def test_an_actor_needing_more_cpus_than_any_node_has_is_refused():
+    class Nodes:
+        def nodes(self) -> list[dict]:
+            return [
+                {"Alive": True, "Resources": {"CPU": 2.0, "memory": 1e9}},
+                {"Alive": False, "Resources": {"CPU": 8.0}},  # gone
+                {"Alive": True, "Resources": {"memory": 1e9}},  # a head node that runs no tasks
+            ]
+
+    for fits in (0.5, 1, 2):
+        check_actor_fits(Nodes(), fits, None)
+    with pytest.raises(ConfigError, match=r"^ray.num_cpus=3: each actor needs more CPUs than this machine has \(2\)"):
+        check_actor_fits(Nodes(), 3, None)
+    with pytest.raises(ConfigError, match=r"^ray.num_cpus=2.5: .* than the largest node of the cluster has \(2\)"):
+        check_actor_fits(Nodes(), 2.5, "auto")
+
+
+class _FakeRay:
+    """As much of Ray as :func:`predict_on_ray` touches before the actors start; ``map_batches`` keeps
+    what each actor would be built with, and stops the run there."""
+
+    class Stop(Exception):
+        pass
+
+    def __init__(self, cpus: float) -> None:
+        self.cpus, self.data, self.stopped, self.actor_kwargs = cpus, self, False, None
+
+    def is_initialized(self) -> bool:
+        return False
+
+    def init(self, **_) -> None:
+        pass
+
+    def shutdown(self) -> None:
+        self.stopped = True
+
+    def nodes(self) -> list[dict]:
+        return [{"Alive": True, "Resources": {"CPU": self.cpus}}]
+
+    def from_items(self, *_, **__):
+        return self
+
+    def ActorPoolStrategy(self, **_) -> None:  # noqa: N802 (Ray's name)
+        return None
+
+    def map_batches(self, fn, fn_constructor_kwargs: dict, **_):
+        self.actor_kwargs = fn_constructor_kwargs
+        raise self.Stop
+
+
+def test_an_actors_cpus_and_the_shared_folder_are_checked_before_work(tiny_model_file, tmp_path, monkeypatch):
+    from slotfill.integrations import ray_engine
+
+    (tmp_path / "in.txt").write_text("flights to boston\nfrom denver\n")
+
+    def run(fake: _FakeRay, out: str, **settings) -> None:
+        monkeypatch.setattr(ray_engine, "_ray", lambda: fake)
+        predict_on_ray(str(tiny_model_file), str(tmp_path / "in.txt"), out, RaySettings(**settings), {}, progress=print)
+
+    two = _FakeRay(cpus=2)
+    with pytest.raises(ConfigError, match=r"^ray.num_cpus=3: .*this machine has \(2\)"):
+        run(two, str(tmp_path / "o1"), num_cpus=3)  # Ray would wait for such a node forever
+    assert two.stopped and two.actor_kwargs is None
+    with pytest.raises(_FakeRay.Stop):
+        run(two, str(tmp_path / "o2"), num_cpus=2)
+    kwargs = two.actor_kwargs  # each actor checks the driver's mark, so it writes where the driver counts
+    assert kwargs["mark"] == (tmp_path / "o2" / ray_record.SHARED).read_text()
+    ray_record.mark(tmp_path / "o2")  # the mark of another run: the actor's node sees another folder
+    actor = Tagging(**kwargs)
+    assert not hasattr(actor, "tagger")  # no model loaded for a folder it cannot write into
+    with pytest.raises(ray_record.Unshared, match=r"o2: node .* does not see the folder the driver writes"):
+        actor({"file": [0], "first": [1]})
 
 
 def test_files_are_cut_where_plain_predict_cuts_them():

@@ -135,3 +135,23 @@ def test_success_marks_a_finished_run_until_it_is_resumed(tmp_path):
     assert ray_record.is_finished(folder)  # a refused run leaves the finished one as it was
     ray_record.start(folder, expected, resume=True, fmt="jsonl")
     assert not ray_record.is_finished(folder)  # until the resumed run ends
+
+
+def test_an_actor_refuses_a_folder_without_the_drivers_mark_and_the_mark_is_no_run(tmp_path):
+    import pickle
+
+    folder = tmp_path / "out"
+    folder.mkdir()
+    token = ray_record.mark(folder)
+    assert not ray_record.holds_a_run(folder)  # a run that fails before its first shard leaves the folder free
+    assert ray_record.start(folder, _run(tmp_path), resume=False, fmt="jsonl") == (set(), 0)
+    ray_record.check_mark(folder, token)  # the driver's folder, seen
+    unshared = r"^output=.*out: node .* does not see the folder the driver writes .*every node shares$"
+    with pytest.raises(ray_record.Unshared, match=unshared):
+        ray_record.check_mark(folder, "an earlier run's")  # a node's own disk holding an old copy
+    (tmp_path / "elsewhere").mkdir()
+    with pytest.raises(ConfigError, match=unshared.replace("out:", "elsewhere:")):
+        ray_record.check_mark(tmp_path / "elsewhere", token)
+    error = ray_record.Unshared("output=out: not seen")
+    error.args = (error.args[0] + "\nFailed to apply UDF transform after 1/1 attempts",)  # Ray Data's note
+    assert str(pickle.loads(pickle.dumps(error))) == "output=out: not seen"  # the driver gets one line

@@ -8,9 +8,9 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from slotfill.core.schema import RUN_KEY
 from slotfill.errors import CheckpointError, ConfigError
 from slotfill.training import run_folder
-from slotfill.training.callbacks import RUN_KEY
 from slotfill.training.run_folder import (
     EARLIER_RECORD,
     LAST_CHECKPOINT,

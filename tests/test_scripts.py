@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from slotfill.cli.argv import extract_texts, last_value, quote_paths, resume_argv, torchrun_argv
+from slotfill.cli.argv import extract_texts, last_value, launcher_argv, quote_paths, resume_argv
 from slotfill.cli.exits import one_line
 from slotfill.errors import SlotfillError
 from tests.conftest import SHARED
@@ -186,12 +186,32 @@ def test_ddp_two_processes(tmp_path):
 
 
 def test_torchrun_ranks_share_one_run_folder_named_after_the_run():
-    assert torchrun_argv(["seed=1"], {}) == ["seed=1"]  # not under torchrun: Hydra's own folder
+    assert launcher_argv(["seed=1"], {}) == ["seed=1"]  # not under torchrun: Hydra's own folder
     env = {"TORCHELASTIC_RUN_ID": "job/42", "RANK": "0"}
-    assert torchrun_argv(["seed=1"], env) == ["seed=1", "hydra.run.dir=outputs/torchrun/job_42"]
-    rank1 = torchrun_argv(["seed=1"], {**env, "RANK": "1"})
+    assert launcher_argv(["seed=1"], env) == ["seed=1", "hydra.run.dir=outputs/torchrun/job_42"]
+    rank1 = launcher_argv(["seed=1"], {**env, "RANK": "1"})
     assert rank1 == ["seed=1", "hydra.run.dir=outputs/torchrun/job_42", "hydra.output_subdir=.hydra_rank_1"]
-    assert torchrun_argv(["hydra.run.dir=/shared/run"], env) == ["hydra.run.dir=/shared/run"]  # several nodes
+    assert launcher_argv(["hydra.run.dir=/shared/run"], env) == ["hydra.run.dir=/shared/run"]  # several nodes
+
+
+def test_srun_tasks_share_one_run_folder_and_only_the_first_holds_it(monkeypatch):
+    """srun sets SLURM_PROCID, not RANK, before start-up: every task took itself for rank 0 and the
+    second was refused as "another slotfill process" in the run folder."""
+    from slotfill.training.run_folder import is_rank_zero
+
+    env = {"SLURM_STEP_NUM_TASKS": "8", "SLURM_PROCID": "3", "SLURM_JOB_ID": "77", "SLURM_STEP_ID": "0"}
+    assert launcher_argv(["seed=1"], env) == [
+        "seed=1",
+        "hydra.run.dir=outputs/slurm/77.0",
+        "hydra.output_subdir=.hydra_rank_3",
+    ]
+    one_task = {**env, "SLURM_STEP_NUM_TASKS": "1", "SLURM_PROCID": "0"}
+    assert launcher_argv(["seed=1"], one_task) == ["seed=1"]
+    for key in ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID"):
+        monkeypatch.delenv(key, raising=False)
+    assert is_rank_zero()
+    monkeypatch.setenv("SLURM_PROCID", "3")
+    assert not is_rank_zero()
 
 
 @slow
@@ -299,7 +319,8 @@ def test_export_writes_a_checked_graph(tiny_model_file):
     pytest.importorskip("onnxruntime")
     proc = run_script("export.py", [f"ckpt={tiny_model_file}"], timeout=180)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "same tags and intents" in proc.stdout
+    assert "its sidecar (ONNX Runtime, numpy decoding) give PyTorch's tags, intents and confidences" in proc.stdout
+    assert re.search(r"int8\.onnx gives the float32 graph's tags and intents on \d+ of 65 sentences", proc.stdout)
     for name in ("model.onnx", "model.onnx.json", "model.int8.onnx", "model.int8.onnx.json"):
         assert (tiny_model_file.parent / name).exists()
 
@@ -351,12 +372,21 @@ def test_default_model_tags_the_readme_examples(tmp_path):
     assert cities == UNSEEN_CITIES
 
 
-def test_resume_runs_in_the_run_folder_with_its_own_config():
+def test_resume_runs_in_the_run_folder_with_its_own_config(tmp_path):
     argv = resume_argv(["resume=outputs/a/b"])
     assert argv == ["resume=outputs/a/b", "hydra.run.dir='outputs/a/b'", "hydra.output_subdir=null"]
     assert resume_argv(["seed=3"]) == ["seed=3"]
-    with pytest.raises(SlotfillError, match="own saved config: drop seed=3"):
-        resume_argv(["resume=x", "seed=3"])
+    with pytest.raises(SlotfillError, match="own saved config: drop seed=3$"):  # nothing to start from
+        resume_argv([f"resume={tmp_path}", "seed=3"])
+    (tmp_path / "checkpoints").mkdir()  # a run that crashed: its last epoch, no model.pt
+    (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"x")
+    with pytest.raises(
+        SlotfillError, match=f"drop seed=3 \\(or start .* init_from={tmp_path}/checkpoints/last.ckpt\\)"
+    ):
+        resume_argv([f"resume={tmp_path}", "seed=3"])
+    (tmp_path / "model.pt").write_bytes(b"x")
+    with pytest.raises(SlotfillError, match=f"init_from={tmp_path}/model.pt\\)"):
+        resume_argv([f"resume={tmp_path}", "seed=3"])
 
 
 def test_hydra_messages_become_one_line():

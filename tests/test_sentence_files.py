@@ -231,3 +231,36 @@ def test_a_file_of_old_mac_line_ends_is_named_not_tagged_as_one_sentence():
     with pytest.raises(DataError, match=r"mac.txt:1: a carriage return inside the line \(old Mac line ends\?\)"):
         rows_of("mac.txt", b"to boston\rto denver\r")
     assert rows_of("dos.txt", b"to boston\r\nto denver\r\n") == ["to boston", "to denver"]
+
+
+def test_a_lone_surrogate_in_a_jsonl_text_is_named_by_its_file_and_line():
+    """Found where the line is read, by plain predict and by engine=ray alike, not by the tagger (which
+    named a place in its chunk: ``text 5``)."""
+    raw = b'{"text": "to boston"}\n{"text": "bad \\ud800 x"}\n'
+    said = r"^a.jsonl:2: holds a lone surrogate \(U\+D800 at character 5\): not valid Unicode text$"
+    with pytest.raises(DataError, match=said):
+        rows_of("a.jsonl", raw, 1)
+    with pytest.raises(DataError, match=said.replace(":2:", ":2005:")):
+        rows_of("a.jsonl", raw, 2004)  # a chunk read from the file's middle
+    with pytest.raises(DataError, match=said):
+        list(jsonl_texts("a.jsonl", raw.decode().splitlines()))
+    pair = b'{"text": "\\ud83d\\ude00 \\u00e9"}\n'  # two escapes of one character: whole
+    assert rows_of("a.jsonl", pair) == ["\U0001f600 \u00e9"]
+
+
+def test_a_parquet_string_that_is_not_utf8_is_named_by_its_row(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    binary = pa.array([b"to boston", b"x \xed\xa0\x80 y", None], pa.binary())
+    unchecked = pa.Array.from_buffers(pa.string(), len(binary), binary.buffers())  # as some writers leave them
+    path = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"text": unchecked}), path)
+    said = r"in.parquet:2: not valid UTF-8 \(byte 0xed at column 3\)"
+    with pytest.raises(DataError, match=said):
+        list(iter_parquet(path))  # plain predict
+    with pytest.raises(DataError, match=said):
+        rows_of(str(path), path.read_bytes())
+    with pytest.raises(DataError, match=said):
+        ParquetRows(str(path)).read(0, 3)  # engine=ray's actors
+    assert ParquetRows(str(path)).read(2, 3) == [""]

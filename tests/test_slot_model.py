@@ -261,3 +261,35 @@ def test_a_model_file_written_before_the_package_layout_changed_still_loads():
         assert span.pop("value") == span["text"]
     assert [got] == expected
     assert ranking[0] == {"name": got["intent"], "confidence": got["intent_confidence"]}
+
+
+def _run_folder(folder, seed: int, weights_seed: int, checkpoint_seed: int):
+    """A run folder as training leaves it: model.pt, run.json and checkpoints/last.ckpt (another epoch)."""
+    import json
+
+    from slotfill.core.schema import RUN_KEY  # the key training writes the run record under
+
+    config = {"seed": seed, "model": {"hidden_size": 6}, "output_dir": str(folder), "resume": None}
+    model = tiny_model(seed=weights_seed, intent=True)
+    model.meta["data_sha256"] = "d" * 64
+    model.save(folder / "model.pt")
+    (folder / "run.json").write_text(json.dumps({"status": "completed", "config": config}))
+    epoch = tiny_model(seed=checkpoint_seed, intent=True)
+    epoch.meta["data_sha256"] = "d" * 64
+    (folder / "checkpoints").mkdir()
+    record = {"config": config, "data_sha256": "d" * 64}
+    torch.save({CHECKPOINT_KEY: epoch.state(), RUN_KEY: record}, folder / "checkpoints" / "last.ckpt")
+    return folder
+
+
+@pytest.mark.slow  # imports Lightning (the run record's writer)
+def test_two_epochs_of_one_run_are_not_an_ensemble(tmp_path):
+    from slotfill.errors import SlotfillError
+
+    run = _run_folder(tmp_path / "run", seed=1, weights_seed=0, checkpoint_seed=5)
+    last = run / "checkpoints" / "last.ckpt"
+    with pytest.raises(SlotfillError, match=rf"^{last}: the same run as {run} \(the same config, seed and data\)"):
+        SlotModel.combine([SlotModel.load(run), SlotModel.load(last)], [run, last], distinct=True)
+    other = _run_folder(tmp_path / "other", seed=2, weights_seed=1, checkpoint_seed=6)  # another seed: another run
+    sources = [run, other / "checkpoints" / "last.ckpt"]
+    assert SlotModel.combine([SlotModel.load(s) for s in sources], sources, distinct=True).members == 2

@@ -232,3 +232,51 @@ def test_an_output_through_a_link_replaces_the_file_it_names_and_keeps_an_existi
     private.chmod(0o600)
     write_text(["new\n"], str(private))
     assert private.stat().st_mode & 0o777 == 0o600 and private.read_text() == "new\n"
+
+
+def test_a_carriage_return_inside_a_line_is_refused_in_a_file_and_on_stdin_as_engine_ray_refuses_it(tmp_path):
+    from slotfill.cli.streams import iter_stdin
+    from slotfill.core.sentence_files import rows_of
+
+    mac = b"to boston\rfrom denver\rnext\r"  # old Mac line ends: read as one line, it was three
+    path = tmp_path / "mac.txt"
+    path.write_bytes(mac)
+    said = r"mac.txt:1: a carriage return inside the line \(old Mac line ends\?\)"
+    with pytest.raises(DataError, match=said):
+        list(iter_sentences([], None, str(path)))
+    with pytest.raises(DataError, match=said):
+        rows_of(str(path), mac)  # engine=ray's reader: the same error
+    read, write = os.pipe()
+    os.write(write, b"to boston\n" + mac)
+    os.close(write)
+    with pytest.raises(DataError, match=r"<stdin>:2: a carriage return inside the line"):
+        list(iter_stdin(read))
+    os.close(read)
+    path.write_bytes(b"to boston\r\nfrom denver\r\n")  # Windows line ends are line ends
+    assert list(iter_sentences([], None, str(path))) == ["to boston", "from denver"]
+    path.with_suffix(".jsonl").write_bytes(b'{"text": "a\\rb"}\r\n')  # an escaped one is the record's text
+    assert list(iter_sentences([], None, str(path.with_suffix(".jsonl")))) == ["a\rb"]
+
+
+def test_a_read_error_comes_after_the_errors_of_the_chunks_read_before_it():
+    """The first bad line is reported, whatever ``workers`` is: a chunk read before a bad line may hold
+    an earlier one, found only once the chunk is tagged."""
+
+    def fn(chunk):
+        if chunk[0] == "earlier":
+            raise DataError("in.txt", 3, "found by the tagger")
+        return chunk
+
+    def parts(first):
+        yield [first, "b"]
+        raise DataError("in.txt", 2500, "found by the reader")
+
+    for workers in (1, 2):
+        with pytest.raises(DataError, match="in.txt:3: found by the tagger"):
+            for _ in in_order(fn, parts("earlier"), workers, 2):
+                pass
+        answered = []
+        with pytest.raises(DataError, match="in.txt:2500: found by the reader"):
+            for chunk, _ in in_order(fn, parts("fine"), workers, 2):
+                answered.append(chunk)
+        assert answered == [["fine", "b"]]  # what was read before the bad line is answered first, as with one worker

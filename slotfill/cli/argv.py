@@ -42,6 +42,12 @@ def _words(argv: list[str]) -> list[tuple[str, list[str]]]:
     return words
 
 
+def prints_only(argv: list[str]) -> bool:
+    """Whether Hydra only prints (``--cfg``, ``--info``, ``--hydra-help``): no job runs, no folder is used."""
+    printing = ("--cfg", "-c", "--info", "-i", "--hydra-help")
+    return any(kind == "flag" and args[0] in printing for kind, args in _words(argv))
+
+
 CFG_CHOICES = ("job", "hydra", "all")
 _MODES = {
     "--run": "--run",
@@ -188,10 +194,10 @@ def resume_argv(argv: list[str]) -> list[str]:
         return argv
     others = [a for a in argv if _OVERRIDE.match(a) and not a.startswith(("resume=", "hydra."))]
     if others:
-        raise SlotfillError(
-            f"resume= continues a run with its own saved config: drop {' '.join(others)} "
-            "(or start a new run with init_from=RUN_DIR/model.pt)"
-        )
+        weights = (Path(folder) / "model.pt", Path(folder) / "checkpoints" / "last.ckpt")
+        model = next((p for p in weights if p.is_file()), None)  # a run that crashed has no model.pt
+        start = f" (or start a new run from its weights with init_from={model})" if model else ""
+        raise SlotfillError(f"resume= continues a run with its own saved config: drop {' '.join(others)}{start}")
     elsewhere = last_value(argv, "hydra.run.dir")
     if elsewhere is not None and Path(elsewhere.strip("'\"")).absolute() != Path(folder).absolute():
         raise SlotfillError(
@@ -205,18 +211,21 @@ def resume_argv(argv: list[str]) -> list[str]:
     return [*argv, *extra]
 
 
-def torchrun_argv(argv: list[str], env: dict | None = None) -> list[str]:
-    """Under ``torchrun`` (or any TorchElastic launcher) every rank starts this command at once:
-    one run folder for all of them, named after the run's id unless ``hydra.run.dir`` is given,
-    and one ``.hydra`` copy per rank, as Lightning's own launcher does."""
+def launcher_argv(argv: list[str], env: dict | None = None) -> list[str]:
+    """Under ``torchrun`` (or any TorchElastic launcher) or SLURM's ``srun`` with several tasks, every
+    rank starts this command at once: one run folder for all of them, named after the run's id unless
+    ``hydra.run.dir`` is given, and one ``.hydra`` copy per rank, as Lightning's own launcher does."""
     env = os.environ if env is None else env
-    run_id = env.get("TORCHELASTIC_RUN_ID")
+    run_id, rank, launcher = env.get("TORCHELASTIC_RUN_ID"), env.get("RANK", "0"), "torchrun"
+    tasks = env.get("SLURM_STEP_NUM_TASKS", "")  # srun's, for its step (a batch script runs one task)
+    if not run_id and tasks.isdigit() and int(tasks) > 1 and "SLURM_PROCID" in env:
+        run_id = f"{env.get('SLURM_JOB_ID', 'job')}.{env.get('SLURM_STEP_ID', '0')}"
+        rank, launcher = env["SLURM_PROCID"], "slurm"
     if not run_id:
         return argv
     extra = []
     if not any(a.startswith("hydra.run.dir=") for a in argv):
-        extra.append(f"hydra.run.dir=outputs/torchrun/{re.sub(r'[^A-Za-z0-9_.-]', '_', run_id)}")
-    rank = env.get("RANK", "0")
+        extra.append(f"hydra.run.dir=outputs/{launcher}/{re.sub(r'[^A-Za-z0-9_.-]', '_', run_id)}")
     if rank != "0" and not any(a.startswith("hydra.output_subdir=") for a in argv):
         extra.append(f"hydra.output_subdir=.hydra_rank_{rank}")
     return [*argv, *extra]

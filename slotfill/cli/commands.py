@@ -25,13 +25,14 @@ from slotfill.cli.argv import (
     is_sweep,
     job_name,
     last_value,
+    launcher_argv,
     named_run_dir,
+    prints_only,
     quote_paths,
     resume_argv,
-    torchrun_argv,
     unknown_flags,
 )
-from slotfill.cli.exits import ctrl_c_interrupts, friendly_errors
+from slotfill.cli.exits import ctrl_c_interrupts, friendly_errors, user_error
 from slotfill.core import collector
 from slotfill.core.resources import conf_dir
 from slotfill.errors import ConfigError, SlotfillError
@@ -170,6 +171,32 @@ def _task(name: str, texts: list[str]) -> Callable:
     return task
 
 
+class SweepJobFailed(SlotfillError):
+    """A job of a ``-m`` sweep that failed: Hydra runs the sweep's other jobs, then raises the first."""
+
+
+def _sweep_goes_on(task: Callable, name: str) -> Callable:
+    """In a ``-m`` sweep, a job's error (a setting, a diverged run) fails that job, not the sweep: the
+    other jobs still run, each finished one joins ``summary.csv``, and the sweep ends with the error."""
+
+    def job(cfg):
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        try:
+            return task(cfg)
+        except Exception as e:
+            message = user_error(e, name)
+            if message is None or HydraConfig.get().mode != RunMode.MULTIRUN:
+                raise
+            hydra = HydraConfig.get()
+            said = f"sweep job {hydra.job.num} ({','.join(hydra.overrides.task) or 'no overrides'}): {message}"
+            logging.getLogger(__name__).error("%s; the sweep goes on", said)
+            raise SweepJobFailed(said) from None
+
+    return job
+
+
 def hydra_argv(name: str, argv: list[str]) -> tuple[list[str], list[str]]:
     """``(texts, overrides)``: the arguments of ``slotfill <name>`` as Hydra reads them."""
     unknown = unknown_flags(argv)
@@ -200,12 +227,32 @@ def hydra_argv(name: str, argv: list[str]) -> tuple[list[str], list[str]]:
             )
     argv = quote_paths(argv)
     if name == "train":
+        argv = _output_dir_as_run_dir(argv)
         _check_resume_folder(argv)
-        argv = torchrun_argv(resume_argv(argv))
-        _refuse_a_busy_run_dir(argv)
+        if prints_only(argv) and last_value(argv, "resume") not in (None, "", "null"):
+            raise ConfigError(
+                f"resume={last_value(argv, 'resume')}: a resumed run continues with its own saved config, "
+                "not this composition: read it in that folder's run.json"
+            )
+        argv = launcher_argv(resume_argv(argv))
+        if not prints_only(argv):
+            _refuse_a_busy_run_dir(argv)
     if name == "evaluate":
         _refuse_a_training_run_dir(argv)
     return texts, flags_last(job_name(argv, name))
+
+
+def _output_dir_as_run_dir(argv: list[str]) -> list[str]:
+    """``train output_dir=DIR`` is the run folder: Hydra's record and log go there too (they went to a
+    dated folder of their own, apart from the model), and the folder is checked as ``hydra.run.dir`` is."""
+    given = last_value(argv, "output_dir")
+    if given is None:
+        return argv
+    run_dir = last_value(argv, "hydra.run.dir")
+    if run_dir is not None and Path(run_dir).absolute() != Path(given).absolute():
+        raise ConfigError(f"output_dir={given} hydra.run.dir={run_dir}: one run, one folder; give hydra.run.dir alone")
+    kept = [a for a in argv if not a.lstrip("+").startswith(("output_dir=", "hydra.run.dir="))]
+    return quote_paths([*kept, f"hydra.run.dir={given}"])
 
 
 def _refuse_a_training_run_dir(argv: list[str]) -> None:
@@ -273,7 +320,7 @@ def _run_dir_held(name: str, argv: list[str]):
     """``train hydra.run.dir=DIR``: the folder's lock from before Hydra writes its ``.hydra/`` there (see
     :func:`slotfill.training.run_folder.held`); the other ranks of a run leave it to rank 0."""
     run_dir = named_run_dir(argv)
-    if name != "train" or run_dir is None:
+    if name != "train" or run_dir is None or prints_only(argv):
         return nullcontext()
     from slotfill.training.run_folder import held, is_rank_zero
 
@@ -286,7 +333,7 @@ def _earlier_run_kept(name: str, argv: list[str]):
     ``evaluate hydra.run.dir=DIR`` on an earlier evaluation's folder: its record stays until this one
     has written its scores (an evaluation that fails leaves the earlier scores beside their own settings)."""
     run_dir = named_run_dir(argv)
-    if name not in ("train", "evaluate") or run_dir is None or not run_dir.is_dir():
+    if name not in ("train", "evaluate") or run_dir is None or not run_dir.is_dir() or prints_only(argv):
         return nullcontext()
     if name == "train" and not (_claims_afresh(argv) and _overwrites(argv)):
         return nullcontext()
@@ -356,14 +403,15 @@ def _single_run_mode() -> Iterator[None]:
 
 def _run_hydra(name: str, argv: list[str]) -> None:
     texts, argv = hydra_argv(name, argv)
-    os.environ.setdefault("HYDRA_FULL_ERROR", "1")  # Hydra raises its errors: they are printed on one line
     import hydra  # seconds of imports the other subcommands and --help do not need
 
     main = hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name=name)(
-        friendly_errors(_task(name, texts), name)
+        friendly_errors(_sweep_goes_on(_task(name, texts), name), name, passing=(SweepJobFailed,))
     )
     ctrl_c_interrupts()
     saved, saved_env = sys.argv, os.environ.get(COMMAND_ENV)
+    saved_full_error = os.environ.get("HYDRA_FULL_ERROR")
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises its errors, whatever the caller set: printed on one line
     # Lightning's DDP launcher starts each further rank as sys.argv[0] with sys.argv[1:]: the same
     # entry (script, console script or module) with the overrides; the command travels in COMMAND_ENV
     sys.argv = [saved[0] if saved else "slotfill", *argv]
@@ -380,7 +428,8 @@ def _run_hydra(name: str, argv: list[str]) -> None:
                 handler.close()
         root.handlers[:], root.level = handlers, level
         sys.argv = saved
-        if saved_env is None:
-            os.environ.pop(COMMAND_ENV, None)
-        else:
-            os.environ[COMMAND_ENV] = saved_env
+        for key, value in ((COMMAND_ENV, saved_env), ("HYDRA_FULL_ERROR", saved_full_error)):
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

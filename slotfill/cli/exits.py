@@ -137,8 +137,9 @@ def user_error(e: BaseException, command: str | None = None) -> str | None:
     return message
 
 
-def friendly_errors(fn: F, command: str | None = None) -> F:
-    """Turn user errors into ``error: ...`` on stderr and exit status 2 (no traceback); Ctrl-C exits 130."""
+def friendly_errors(fn: F, command: str | None = None, passing: tuple[type[Exception], ...] = ()) -> F:
+    """Turn user errors into ``error: ...`` on stderr and exit status 2 (no traceback); Ctrl-C exits 130.
+    Errors of the ``passing`` types go on to the caller as they are."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -146,6 +147,8 @@ def friendly_errors(fn: F, command: str | None = None) -> F:
             return fn(*args, **kwargs)
         except KeyboardInterrupt as e:
             interrupted(str(e.args[0]) if e.args and isinstance(e.args[0], str) else "")
+        except passing:
+            raise
         except Exception as e:
             message = user_error(e, command)
             if message is None:

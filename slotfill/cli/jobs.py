@@ -198,6 +198,7 @@ def evaluate(cfg: DictConfig) -> dict:
         cols["intent"],
         pred_intents,
         results,
+        top_k=int(cfg.get("top_k", 15)),  # the confusion matrices' size: the figure's title says top_k
         reference=_training_labels(cfg, intents=tagger.predicts_intent),
     )
     out_dir = Path(cfg.output_dir)
@@ -323,9 +324,10 @@ def _predict_on_ray(cfg: DictConfig, texts: list[str]) -> int:
 
 
 def export(cfg: DictConfig) -> Path:
-    """Write the ONNX graph and its sidecar (and an int8 copy) and MODEL_CARD.md; check ONNX Runtime against PyTorch."""
+    """Write the ONNX graph and its sidecar (and an int8 copy) and MODEL_CARD.md; check the graph and its
+    sidecar against PyTorch, and the int8 copy against the graph."""
     from slotfill.evaluation.model_card import write_model_card
-    from slotfill.inference.onnx_forward import check_parity  # onnxruntime
+    from slotfill.inference.onnx_forward import INT8_AGREEMENT, check_int8, check_parity  # onnxruntime
     from slotfill.models.onnx_export import drop_stale_int8, export_onnx, onnx_path_for, quantize_onnx  # torch.onnx
 
     options.check_export(cfg)
@@ -337,15 +339,27 @@ def export(cfg: DictConfig) -> Path:
     ckpt = model_path(cfg.ckpt)
     model = SlotModel.load(ckpt)
     out = Path(cfg.get("output") or onnx_path_for(ckpt))
-    check = (lambda graph: check_parity(model, graph, name=out)) if cfg.check else None  # before it is installed
+    checked: dict = {}  # what each check compared, said once it passed; each runs before its graph is installed
+    check = (lambda graph: checked.update(fp32=check_parity(model, graph, name=out))) if cfg.check else None
     export_onnx(model, out, int(cfg.opset), source=ckpt, check=check)
     print(f"wrote {out} and {out}.json")
     if cfg.check:
-        print("check: ONNX Runtime and PyTorch give the same tags and intents")
+        print(
+            f"check: {out} and its sidecar (ONNX Runtime, numpy decoding) give PyTorch's tags, intents and "
+            f"confidences on {checked['fp32']} sentences"
+        )
     print(f"wrote {write_model_card(ckpt, model.card(), model.vocabs.to_dict())}")
     stale = drop_stale_int8(out)
     if stale is not None:
         print(f"removed {stale}: an int8 copy of an earlier export")
     if cfg.int8:
-        print(f"wrote {quantize_onnx(out)} (int8 weights; use backend=onnx precision=int8)")
+        int8 = onnx_path_for(out, "int8")
+        check = (lambda copy: checked.update(int8=check_int8(out, copy, name=int8))) if cfg.check else None
+        print(f"wrote {quantize_onnx(out, check=check)} (int8 weights; use backend=onnx precision=int8)")
+        if cfg.check:
+            agree, total = checked["int8"]
+            print(
+                f"check: {int8} gives the float32 graph's tags and intents on {agree} of {total} sentences "
+                f"({agree / total:.0%}; at least {INT8_AGREEMENT:.0%} needed)"
+            )
     return out

@@ -116,7 +116,12 @@ def _plot(args: argparse.Namespace) -> int:
 def add_plot(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("plot", help="learning curves (loss, validation F1, intent accuracy) of runs on one figure")
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders (with logs/metrics.csv)")
-    p.add_argument("-o", "--output", default="learning_curves", help="file name; .png and .svg are written")
+    p.add_argument(
+        "-o",
+        "--output",
+        default="learning_curves",
+        help="file name; .png and .svg are written (a folder: learning_curves.png/.svg in it)",
+    )
     p.add_argument("--labels", nargs="+", help="one legend label per run (default: the folder names)")
     p.set_defaults(func=_plot)
 
@@ -126,11 +131,22 @@ def _compare(args: argparse.Namespace) -> int:
     from slotfill.evaluation.compare import compare as table
     from slotfill.evaluation.compare import to_csv, to_markdown
 
+    if args.csv:  # refused before the table is printed: exit 0 only with the CSV written
+        _check_csv_path(Path(args.csv), args.runs)
     columns, rows = table(args.runs)
     print(to_markdown(columns, rows), end="")
     if args.csv:
         print(f"wrote {write_atomic(args.csv, to_csv(columns, rows))}")
     return 0
+
+
+def _check_csv_path(csv: Path, runs: list[str]) -> None:
+    """Refuse a ``--csv`` that is a folder or lies in a run folder compared (its metrics.json, model.pt, ...)."""
+    if csv.is_dir():
+        raise ConfigError(f"--csv {csv}: a folder: give a file name (table.csv)")
+    for run in runs:
+        if csv.resolve().is_relative_to(Path(run).resolve()):
+            raise ConfigError(f"--csv {csv}: inside the run folder {run}, which stays the run's: write it elsewhere")
 
 
 def add_compare(sub: argparse._SubParsersAction) -> None:
@@ -154,7 +170,8 @@ def _ensemble(args: argparse.Namespace) -> int:
         if model_path(run).resolve() == output.resolve():
             raise ConfigError(f"-o {output}: one of the models combined; write the ensemble to another file")
     models = [SlotModel.load(run) for run in args.runs]
-    if output.is_file() and output.stat().st_size:  # an earlier ensemble (or an empty file) is replaced
+    replaced = output.is_file() and output.stat().st_size > 0  # an earlier ensemble (an empty file too, unread)
+    if replaced:
         try:
             single = SlotModel.load(output).members == 1
         except SlotfillError as e:
@@ -168,6 +185,15 @@ def _ensemble(args: argparse.Namespace) -> int:
         f"wrote {path}: an ensemble of {len(models)} models (each answer costs {len(models)}x one model's compute); "
         f"score it with: slotfill evaluate ckpt={path}"
     )
+    if replaced:  # what slotfill export wrote from the earlier ensemble describes it, not this one
+        from slotfill.core.sidecar import export_files
+        from slotfill.evaluation.model_card import card_path
+
+        gone = [p for p in [*export_files(path), card_path(path)] if p.is_file()]
+        for p in gone:
+            p.unlink()
+        if gone:
+            print(f"removed the earlier ensemble's export: {', '.join(str(p) for p in gone)}")
     return 0
 
 
@@ -254,6 +280,11 @@ def main(argv: list[str] | None = None) -> int:
 
 @friendly_errors
 def _run_argparse(argv: list[str]) -> int:
+    if argv and argv[0].startswith("-") and argv[0].split("=")[0] not in ("-h", "--help", "--version"):
+        # else argparse says only that COMMAND is missing ("slotfill --versoin")
+        close = difflib.get_close_matches(argv[0], ["--help", "--version"], n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise ConfigError(f"unrecognized option {argv[0]}: {hint}(slotfill --help)")
     args, extras = parser().parse_known_args(argv)
     if extras:  # named with the command's own help, not the top level's
         command = " ".join(filter(None, (args.command, getattr(args, "data_command", None))))

@@ -111,6 +111,10 @@ def check_train(cfg: DictConfig) -> None:
     whole(cfg, "seed", minimum=0)
     whole(cfg, "data.batch_size")
     whole(cfg, "data.eval_batch_size")
+    for key, least in (("data.min_freq", 1), ("data.seed", 0), ("data.num_workers", 0)):
+        if OmegaConf.select(cfg, key) is not None:
+            whole(cfg, key, minimum=least)
+    _check_numbers(cfg)
     epochs = OmegaConf.select(cfg, "trainer.max_epochs")
     if epochs != -1:
         whole(cfg, "trainer.max_epochs")
@@ -127,14 +131,36 @@ def check_train(cfg: DictConfig) -> None:
     for split, why in (("train", "nothing would be trained"), ("val", "validation selects the checkpoint")):
         key = f"trainer.limit_{split}_batches"
         value = OmegaConf.select(cfg, key)
-        if value is not None and not isinstance(value, bool) and isinstance(value, (int, float)) and value <= 0:
-            raise ConfigError(f"{key}={value}: {why}; give a fraction above 0 or a number of batches")
+        if value is not None and (not _is_number(value) or value <= 0):
+            said = f"{why}; " if _is_number(value) else ""
+            raise ConfigError(f"{key}={value!r}: {said}give a fraction above 0 or a number of batches")
     if not cfg.get("resume"):  # a run begun before these checks resumes as it began: its epochs are kept
         _check_new_run(cfg)
     if cfg.get("init_from") and not cfg.get("resume"):  # resumed: the run's own record (resume_argv refuses a new one)
         existing_checkpoint(cfg, "init_from")
     if OmegaConf.select(cfg, "train.distill_from"):
         existing_checkpoint(cfg, "train.distill_from")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_numbers(cfg: DictConfig) -> None:
+    """Numbers the optimizer and the callbacks take, named here: their own errors name no setting
+    (``'<=' not supported between 'float' and 'str'``), or come after epochs were trained."""
+    lr = OmegaConf.select(cfg, "optimizer.lr")
+    if lr is not None and (not _is_number(lr) or not lr > 0):  # not lr > 0: NaN too
+        raise ConfigError(f"optimizer.lr={lr!r}: must be a number above 0")
+    for key in ("optimizer.weight_decay", "optimizer.eps", "callbacks.early_stopping.min_delta"):
+        value = OmegaConf.select(cfg, key)
+        if value is not None and (not _is_number(value) or not value >= 0):
+            raise ConfigError(f"{key}={value!r}: must be a number of at least 0")
+    if OmegaConf.select(cfg, "callbacks.early_stopping") is not None:
+        whole(cfg, "callbacks.early_stopping.patience", minimum=0)
+    for name in ("model_checkpoint", "last_checkpoint"):
+        if OmegaConf.select(cfg, f"callbacks.{name}.save_top_k") is not None:
+            whole(cfg, f"callbacks.{name}.save_top_k", minimum=-1)
 
 
 def _check_new_run(cfg: DictConfig) -> None:
@@ -224,6 +250,13 @@ def check_predict(cfg: DictConfig) -> None:
     if engine not in ENGINES:
         raise ConfigError(f"engine={engine}: choose one of {', '.join(ENGINES)}")
     workers_setting(cfg)
+    if engine == "local":
+        from slotfill.integrations.ray_engine import RaySettings
+
+        given, default = vars(ray_settings(cfg)), vars(RaySettings())
+        changed = [f"ray.{k}={v}" for k, v in given.items() if v != default[k]]
+        if changed:  # else a file the user meant for a cluster is tagged here, without a word
+            raise ConfigError(f"{changed[0]}: engine=ray's; add engine=ray, or drop it to tag here")
     if engine == "ray":
         if str(cfg.get("workers", "auto")) != "auto":  # else a setting silently ignored
             raise ConfigError(f"workers={cfg.workers}: plain predict's; engine=ray runs ray.concurrency actors")
@@ -237,8 +270,30 @@ def check_predict(cfg: DictConfig) -> None:
     if source is not None and str(source) != "-":
         check_input_file(str(source))
     output = cfg.get("output")
-    if source is not None and output is not None and str(source) != "-" and _same_file(source, output):
+    if output is None:
+        return
+    if (source is not None and str(source) != "-" and _same_file(source, output)) or _is_standard_input(source, output):
         raise ConfigError(f"output={output} is the input file: results would replace the sentences: write elsewhere")
+    from slotfill.core.sidecar import export_files, exported_from
+
+    model = existing_checkpoint(cfg, "ckpt")
+    source = exported_from(model) if is_onnx(model) else model
+    for kept in (model, source, *export_files(source)):
+        if _same_file(kept, output):
+            raise ConfigError(f"output={output} is the model's own file ({kept}): write elsewhere")
+
+
+def _is_standard_input(source: object, output: object) -> bool:
+    """Whether ``input=-`` reads the very file ``output=`` names (``< x.txt``): it would be emptied first."""
+    import os
+
+    if str(source) != "-" and source is not None or not Path(str(output)).is_file():
+        return False
+    try:
+        given, named = os.fstat(0), os.stat(str(output))
+    except OSError:
+        return False
+    return (given.st_dev, given.st_ino) == (named.st_dev, named.st_ino)
 
 
 def check_input_file(source: str) -> None:

@@ -18,7 +18,7 @@ from typing import BinaryIO, TypeVar
 from slotfill.core.files import umask
 from slotfill.core.limits import MAX_LINE_BYTES, MAX_TEXT_CHARS
 from slotfill.core.lines import decode_line
-from slotfill.core.sentence_files import TOO_LONG, iter_parquet, jsonl_texts, kind_of
+from slotfill.core.sentence_files import CR_INSIDE, TOO_LONG, iter_parquet, jsonl_texts, kind_of
 from slotfill.errors import DataError, SlotfillError
 
 T = TypeVar("T")
@@ -36,10 +36,13 @@ PAUSE = None  # in :func:`iter_stdin`'s lines: nothing more has arrived yet (tag
 
 def _checked(line: bytes, name: str, n: int, chars: bool = True) -> str:
     """A line decoded, within the byte limit and (``chars``: a sentence, not a JSON record whose
-    escapes make it longer than its text) the character limit."""
+    escapes make it longer than its text) the character limit, and a sentence without a carriage
+    return inside (as :func:`~slotfill.core.sentence_files.rows_of` reads it for ``engine=ray``)."""
     text = decode_line(line, name, n) if len(line) <= MAX_LINE_BYTES else None
     if text is None or chars and len(text) > MAX_TEXT_CHARS:
         raise DataError(name, n, TOO_LONG)
+    if chars and "\r" in text:  # old Mac line ends: the file's lines would be tagged as one sentence
+        raise DataError(name, n, CR_INSIDE)
     return text
 
 
@@ -151,16 +154,26 @@ def in_order(
     once (threads: the network runs outside Python's lock, so one chunk's network overlaps another's
     reading, encoding and formatting). A chunk shorter than ``size`` (slow input paused, or the last;
     an empty one: paused after a full chunk) is answered, with every chunk before it, before more
-    input is read. One worker: no thread."""
+    input is read. An error reading the input comes after the chunks read before it, as with one
+    worker: the first bad line is the one reported, whatever ``workers`` is. One worker: no thread."""
     if workers <= 1:
         for chunk in parts:
             if chunk:
                 yield chunk, fn(chunk)
         return
     pending: deque[tuple[list[str], Future]] = deque()
+    unread: Exception | None = None  # what reading ahead raised, held until the chunks before it are answered
     with ThreadPoolExecutor(workers, thread_name_prefix="slotfill-tag") as pool:
         try:
-            for chunk in parts:
+            parts = iter(parts)
+            while True:
+                try:
+                    chunk = next(parts)
+                except StopIteration:
+                    break
+                except Exception as e:
+                    unread = e
+                    break
                 if chunk:  # an empty chunk only says the input paused
                     pending.append((chunk, pool.submit(fn, chunk)))
                 short = size is None or len(chunk) < size
@@ -170,6 +183,8 @@ def in_order(
             while pending:
                 done, future = pending.popleft()
                 yield done, future.result()
+            if unread is not None:
+                raise unread
         finally:  # an error or an abandoned generator: chunks not yet started never start
             for _, future in pending:
                 future.cancel()

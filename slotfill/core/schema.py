@@ -58,6 +58,9 @@ def metrics_record(kind: str, card: dict, scores: dict[str, dict], **facts) -> d
 MODEL_FILE = "model.pt"  # what a training run writes into its folder
 RUN_RECORD = "run.json"  # ...and its status and config, from the start (slotfill.training.run_folder)
 LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"  # ...and after every epoch, what resume= continues from
+RUN_KEY = "slotfill_run"  # where a checkpoint records the config and data it was trained with
+# settings that name where a run is rather than what it computes (not compared on resume, nor between runs)
+WHERE_KEYS = ("resume", "output_dir", "init_from", "overwrite")
 
 
 def no_model_in(folder: str | Path, hint: str) -> str:

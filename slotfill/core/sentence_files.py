@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from slotfill.core.file_systems import is_url, open_binary, stamp
-from slotfill.core.limits import MAX_TEXT_CHARS, PREDICT_CHUNK
+from slotfill.core.limits import MAX_TEXT_CHARS, PREDICT_CHUNK, unicode_problem
 from slotfill.core.lines import decode_lines
 from slotfill.errors import DataError, SlotfillError, first_line
 
@@ -27,6 +27,7 @@ READ_BYTES = 2**20  # a parquet file is read this much at a time
 TOO_LONG = f"over {MAX_TEXT_CHARS:,} characters: one sentence a line (a missing line break?)"
 TOO_LONG_ROW = f"over {MAX_TEXT_CHARS:,} characters: one sentence a row (is this column sentences?)"
 CHANGED = "changed while it was being tagged (its size or time): tag a copy that does not change"
+CR_INSIDE = "a carriage return inside the line (old Mac line ends?): save it with LF line ends"
 
 
 def kind_of(path: str | Path) -> str:
@@ -50,6 +51,10 @@ def jsonl_texts(path: str | Path, lines: Iterable[str], first: int = 1) -> Itera
             raise DataError(path, n, 'expected an object with a "text" string')
         if len(record["text"]) > MAX_TEXT_CHARS:  # the text's length, not its line's: "\\u0915" is one character
             raise DataError(path, n, TOO_LONG)
+        # an escape may leave half a character ("\\ud800"): said here, with its line, not by the tagger
+        problem = unicode_problem(record["text"])
+        if problem:
+            raise DataError(path, n, problem)
         yield record["text"]
 
 
@@ -65,7 +70,7 @@ def rows_of(path: str, raw: bytes, first: int = 1) -> list[str]:
         except Exception as e:  # pyarrow's errors name no file
             raise DataError(path, None, f"not a readable parquet file ({first_line(e)})") from None
         check_text_column(path, table.schema)
-        return column_texts(path, table.column("text").to_pylist(), first)
+        return column_texts(path, table.column("text"), first)
     lines = decode_lines(raw, path, first)
     if kind != "text":
         return list(jsonl_texts(path, lines, first))
@@ -73,9 +78,7 @@ def rows_of(path: str, raw: bytes, first: int = 1) -> list[str]:
         if len(line) > MAX_TEXT_CHARS:
             raise DataError(path, n, TOO_LONG)
         if "\r" in line:  # old Mac line ends: its lines would be tagged as one sentence
-            raise DataError(
-                path, n, "a carriage return inside the line (old Mac line ends?): save it with LF line ends"
-            )
+            raise DataError(path, n, CR_INSIDE)
     return lines
 
 
@@ -95,10 +98,20 @@ def check_text_column(path: str | Path, schema: pa.Schema) -> None:
         raise DataError(path, None, f"its text column holds {kind}, not strings")
 
 
-def column_texts(path: str | Path, values: list, first: int) -> list[str]:
+def column_texts(path: str | Path, values: pa.Array | pa.ChunkedArray, first: int) -> list[str]:
     """A parquet text column's values as sentences (a null: an empty line), row ``first + i``
-    numbered as a line; a text over the length limit is an error, as a line of a text file is."""
-    texts = [v if v is not None else "" for v in values]
+    numbered as a line; a text over the length limit or not UTF-8 is an error, as a line of a text file is."""
+    try:
+        texts = [v if v is not None else "" for v in values.to_pylist()]
+    except UnicodeDecodeError:  # a writer left bytes that are not UTF-8 (pyarrow checks them only here): which row
+        for n, value in enumerate(values, first):
+            try:
+                value.as_py()
+            except UnicodeDecodeError as e:
+                raise DataError(
+                    path, n, f"not valid UTF-8 (byte {e.object[e.start]:#04x} at column {e.start + 1})"
+                ) from None
+        raise
     for n, text in enumerate(texts, first):
         if len(text) > MAX_TEXT_CHARS:
             raise DataError(path, n, TOO_LONG_ROW)
@@ -168,7 +181,7 @@ def iter_parquet(path: str | Path) -> Iterator[list[str]]:
     """Every row of a parquet file's text column, a batch of at most :data:`PREDICT_CHUNK` at a
     time: the file is never held whole."""
     for first, texts, _ in _batches(path, 0):
-        yield column_texts(path, texts.to_pylist(), first + 1)
+        yield column_texts(path, texts, first + 1)
 
 
 class ParquetRows:
@@ -218,7 +231,7 @@ class ParquetRows:
                 self._at, self._batch, self._group_end = nxt
             lo, hi = max(start - self._at, 0), min(end - self._at, len(self._batch))
             if hi > lo:
-                texts += column_texts(self.path, self._batch.slice(lo, hi - lo).to_pylist(), self._at + lo + 1)
+                texts += column_texts(self.path, self._batch.slice(lo, hi - lo), self._at + lo + 1)
             if self._at + len(self._batch) > end:  # rows past ``end``: kept for the next range
                 return texts
             self._at, self._batch = self._at + len(self._batch), None

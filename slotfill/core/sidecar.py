@@ -37,3 +37,16 @@ def card_of(meta: dict) -> dict:
 def onnx_path_for(ckpt: str | Path, precision: str = "fp32") -> Path:
     """``model.onnx`` (float32) or ``model.int8.onnx`` (int8 weights) next to the checkpoint."""
     return Path(ckpt).with_suffix(".int8.onnx" if precision == "int8" else ".onnx")
+
+
+def exported_from(graph: str | Path) -> Path:
+    """The model file a graph is named after: ``model.pt`` for ``model.onnx`` and ``model.int8.onnx``."""
+    return Path(str(graph).removesuffix(".onnx").removesuffix(".int8") + ".pt")
+
+
+def export_files(model_file: str | Path) -> list[Path]:
+    """What ``slotfill export ckpt=MODEL_FILE`` writes beside it besides the model card: the graph,
+    its int8 copy and their sidecars."""
+    graph = onnx_path_for(model_file)
+    int8 = onnx_path_for(graph, "int8")
+    return [graph, sidecar_path(graph), int8, sidecar_path(int8)]

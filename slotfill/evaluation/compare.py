@@ -14,15 +14,11 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from slotfill.errors import SlotfillError
+from slotfill.core.schema import RUN_RECORD
+from slotfill.errors import SlotfillError, first_line
 
-SCORES = (  # (split, score key, column)
-    ("valid", "f1", "valid F1"),
-    ("valid", "intent_accuracy", "valid intent"),
-    ("test", "f1", "test F1"),
-    ("test", "intent_accuracy", "test intent"),
-    ("test", "sentence_accuracy", "test sentence"),
-)
+SCORES = (("f1", "F1"), ("intent_accuracy", "intent"), ("sentence_accuracy", "sentence"))  # (key, column)
+SPLITS = ("train", "valid", "test")  # their columns' order; any other split after them, by name
 FACTS = (("best_val_score", "best val score"), ("epochs", "epochs"), ("train_time_s", "train s"))
 IGNORED = ("output_dir", "hydra")  # where a run went, not how it was made
 
@@ -44,7 +40,7 @@ def load_run(run_dir: str | Path) -> dict:
     try:
         metrics = json.loads(path.read_text())
     except FileNotFoundError:
-        raise SlotfillError(f"{run_dir}: not a run folder (no metrics.json)") from None
+        raise SlotfillError(_why_no_metrics(run_dir)) from None
     except (OSError, ValueError) as e:
         raise SlotfillError(f"{path}: unreadable ({e})") from None
     scores = metrics.get("scores", {}) if isinstance(metrics, dict) else None
@@ -57,10 +53,7 @@ def load_run(run_dir: str | Path) -> dict:
     settings: dict[str, object] = {}
     hydra_cfg = run_dir / ".hydra" / "config.yaml"
     if hydra_cfg.is_file():
-        from omegaconf import OmegaConf
-
-        raw = OmegaConf.to_container(OmegaConf.load(hydra_cfg), resolve=False)
-        settings.update(flatten(raw))
+        settings.update(flatten(_hydra_settings(hydra_cfg)))
     # the model file's own record wins: it is what was trained, whatever the YAML said
     settings.update(flatten({"model": metrics.get("model") or {}, "train": metrics.get("train") or {}}))
     # an evaluation's scores are on the data it read (metrics["data"]), not on the model's training set
@@ -72,6 +65,43 @@ def load_run(run_dir: str | Path) -> dict:
         settings["seed"] = metrics["seed"]
     settings = {k: v for k, v in settings.items() if k.split(".")[0] not in IGNORED}
     return {"dir": str(run_dir), "settings": settings, "metrics": metrics}
+
+
+def _why_no_metrics(run_dir: Path) -> str:
+    """Why a folder named as a run has no ``metrics.json``: no folder, a run not finished, or no run."""
+    if not run_dir.exists():
+        return f"{run_dir}: no such folder"
+    if not run_dir.is_dir():
+        return f"{run_dir}: not a folder: give a run folder (with metrics.json)"
+    try:
+        status = json.loads((run_dir / RUN_RECORD).read_text()).get("status")
+    except (OSError, ValueError, AttributeError):
+        return f"{run_dir}: not a run folder (no metrics.json)"
+    if status == "running":  # or killed without a chance to say so
+        return f"{run_dir}: the run has not finished ({RUN_RECORD}: status running)"
+    if status == "completed":
+        return f"{run_dir}: a completed run's folder without metrics.json (moved or deleted?)"
+    if status in ("failed", "interrupted"):
+        return f"{run_dir}: the run did not finish ({RUN_RECORD}: status {status}): no metrics.json"
+    return f"{run_dir}: not a run folder (no metrics.json)"
+
+
+def _hydra_settings(path: Path) -> dict:
+    """The settings in Hydra's ``config.yaml``; a file that is not a YAML mapping is refused in one line."""
+    import yaml
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        raw = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+    except yaml.MarkedYAMLError as e:  # its first line ("while parsing a flow sequence") says neither what nor where
+        where = f"line {e.problem_mark.line + 1}: " if e.problem_mark else ""
+        raise SlotfillError(f"{path}: unreadable ({where}{e.problem or first_line(e)})") from None
+    except (OSError, ValueError, yaml.YAMLError, OmegaConfBaseException) as e:
+        raise SlotfillError(f"{path}: unreadable ({first_line(e)})") from None
+    if not isinstance(raw, dict) or not raw:  # an empty file: every setting would read as changed
+        raise SlotfillError(f"{path}: unreadable (not a mapping of settings): restore it or delete it")
+    return raw
 
 
 def differing(runs: Sequence[dict]) -> list[str]:
@@ -101,9 +131,12 @@ def compare(run_dirs: Sequence[str | Path]) -> tuple[list[str], list[list[object
     """Columns and rows: run, the differing settings, then scores and facts present in any run."""
     runs = [load_run(d) for d in run_dirs]
     keys = differing(runs) if len(runs) > 1 else []
+    splits = {split for r in runs for split in r["metrics"].get("scores", {})}
+    ordered = [s for s in SPLITS if s in splits] + sorted(splits - set(SPLITS))
     scores = [
-        (split, key, col)
-        for split, key, col in SCORES
+        (split, key, f"{split} {col}")
+        for split in ordered
+        for key, col in SCORES
         if any(key in r["metrics"].get("scores", {}).get(split, {}) for r in runs)
     ]
     facts = [(key, col) for key, col in FACTS if any(r["metrics"].get(key) is not None for r in runs)]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from slotfill.core.files import write_atomic
 from slotfill.errors import ConfigError, DataError, SlotfillError
 
 FORMATS = ("png", "svg")
+PART = re.compile(r"metrics\.part(\d+)\.csv")  # the log of the epochs before a resume (slotfill.training.run_folder)
 CURVES = (  # (column in metrics.csv, axis title)
     ("train/loss", "training loss"),
     ("val/f1", "validation slot F1"),
@@ -30,9 +33,11 @@ def _figure(width: float, height: float):
 
 def _save(fig, path: Path, formats: Sequence[str] = FORMATS) -> list[Path]:
     """The figure in each format, each file written whole or not at all (a full disk, a Ctrl-C)."""
+    if path.suffix.lower() in (".png", ".svg"):  # only these: "curves_lr0.001" keeps its ".001"
+        path = path.with_suffix("")
     written = []
     for fmt in formats:
-        out = path.with_suffix(f".{fmt}")
+        out = path.with_name(f"{path.name}.{fmt}")
         drawn = io.BytesIO()
         fig.savefig(drawn, format=fmt)
         written.append(write_atomic(out, drawn.getvalue()))
@@ -45,7 +50,8 @@ def read_epochs(run_dir: str | Path) -> list[dict[str, float]]:
     epochs before each resume (rows of one epoch merged, so logs written before one-row-per-epoch
     read the same, and an epoch a resume did again reads as it was done last); empty values dropped."""
     logs = Path(run_dir) / "logs"
-    parts = sorted(logs.glob("metrics.part*.csv"), key=lambda p: int(p.stem.removeprefix("metrics.part") or 0))
+    numbered = {int(m[1]): p for p in logs.glob("metrics.part*.csv") if (m := PART.fullmatch(p.name))}
+    parts = [numbered[n] for n in sorted(numbered)]  # not a copy beside them (metrics.part1.bak.csv)
     by_epoch: dict[int, dict[str, float]] = {}
     for path in [*parts, logs / "metrics.csv"]:
         if not path.is_file():
@@ -69,8 +75,10 @@ def _number(value: str, path: Path, line: int, column: str) -> float:
 def learning_curves(run_dirs: Sequence[str | Path], out: str | Path, labels: Sequence[str] | None = None) -> list[Path]:
     """Training loss, validation slot F1 and validation intent accuracy per epoch, one line per run.
 
-    ``out`` is the file name without (or with any) suffix; writes PNG and SVG. Panels with no
-    data in any run (intent accuracy of slot-only models) are left out.
+    ``out`` is the file name, with or without ``.png`` / ``.svg`` (any other suffix is part of the
+    name); writes PNG and SVG. A folder (existing, or named with a trailing ``/``) gets
+    ``learning_curves.png`` / ``.svg`` inside it. Panels with no data in any run (intent accuracy of
+    slot-only models) are left out.
     """
     if labels is not None and len(labels) != len(run_dirs):
         raise ConfigError(f"--labels: {len(labels)} given for {len(run_dirs)} run folder(s): give one label a run")
@@ -98,7 +106,8 @@ def learning_curves(run_dirs: Sequence[str | Path], out: str | Path, labels: Seq
         ax.grid(alpha=0.3)
     if len(runs) > 1 or labels:
         axes[0].legend(fontsize=8)
-    return _save(fig, Path(out))
+    folder = Path(out).is_dir() or str(out).endswith(("/", os.sep))
+    return _save(fig, Path(out) / "learning_curves" if folder else Path(out))
 
 
 def _label(run_dir: str | Path, all_dirs: Sequence[str | Path]) -> str:

@@ -19,7 +19,7 @@ from slotfill.core.fingerprint import GRAPH_FINGERPRINT, SOURCE_FILE, file_sha25
 from slotfill.core.ranking import ranked
 from slotfill.core.schema import MODEL_FILE, model_path
 from slotfill.core.settings import whole_number
-from slotfill.core.sidecar import card_of, onnx_path_for, read_sidecar
+from slotfill.core.sidecar import card_of, exported_from, onnx_path_for, read_sidecar
 from slotfill.core.threads import resolve as resolve_threads
 from slotfill.core.vocab import Vocabularies
 from slotfill.errors import CheckpointError, ConfigError, first_line
@@ -63,9 +63,11 @@ class OnnxTagger(TextTagger):
         """Load ``model.onnx`` (or the graph beside a ``model.pt`` path) and its ``.json`` sidecar;
         ``precision="int8"``: the int8 copy beside it.
 
-        The graph must be the export of what ``path`` names: of that ``model.pt`` (checked by the
-        file's digest, which the sidecar records) and, for the int8 copy, of that ``model.onnx``;
-        an export left from another model is refused, never served in this one's name."""
+        The graph must be the export of what ``path`` names: of that ``model.pt``, or of the one it
+        is named after beside it when a graph is named (checked by the file's digest, which the
+        sidecar records), and, for the int8 copy, of the ``model.onnx`` beside it; an export left from
+        another model is refused, never served in this one's name. A graph with no ``.pt`` beside it
+        (shipped alone) is its own model."""
         graph = Path(path) / Path(MODEL_FILE).with_suffix(".onnx") if Path(path).is_dir() else graph_path(path)
         int8 = onnx_path_for(graph, "int8")
         wants_int8 = precision == "int8" and not graph.name.endswith(".int8.onnx")
@@ -76,9 +78,9 @@ class OnnxTagger(TextTagger):
         check_precision(precision, "onnx", graph)
         if threads is not None:  # a number, or "auto" (the CLI's policy: one intra-op thread)
             threads = resolve_threads(threads)
-        model = str(graph).removesuffix(".onnx").removesuffix(".int8") + ".pt"
-        if not Path(model).is_file():  # a graph exported from last.ckpt, or under another name: no such .pt
-            model = "MODEL.pt (the model it was exported from)"
+        beside = exported_from(graph)
+        # no such .pt: a graph shipped alone (torch-free), or exported from last.ckpt or under another name
+        model = str(beside) if beside.is_file() else "MODEL.pt (the model it was exported from)"
         if graph.name.endswith(".int8.onnx") and precision == "fp32":
             raise ConfigError(f"precision=fp32: {graph} is the int8 graph; give the model.onnx beside it")
         if wants_int8 and not int8.is_file():
@@ -88,16 +90,20 @@ class OnnxTagger(TextTagger):
         session, meta = open_export(chosen, threads, model=model, data=data)
         again = f"re-export it: slotfill export ckpt={model}"
         named = model_path(path)
-        if not is_onnx(named) and named.is_file():  # served in the name of that model file: its export only
+        # served in the name of that model file, or of the one it is named after beside it: its export only
+        source = named if not is_onnx(named) and named.is_file() else beside if beside.is_file() else None
+        if source is not None:
             if SOURCE_FILE not in meta:
                 raise CheckpointError(
-                    f"{chosen}: exported by an earlier slotfill, without the digest of {named} to check it "
+                    f"{chosen}: exported by an earlier slotfill, without the digest of {source} to check it "
                     f"against; {again}"
                 )
-            if meta[SOURCE_FILE] != file_sha256(named):
-                raise CheckpointError(f"{chosen}: exported from another model than {named} (stale export); {again}")
-        elif wants_int8 and graph.is_file() and read_sidecar(graph).get("fingerprint") != meta["fingerprint"]:
-            raise CheckpointError(f"{chosen}: an int8 copy of another model than {graph} (stale export); {again}")
+            if meta[SOURCE_FILE] != file_sha256(source):
+                raise CheckpointError(f"{chosen}: exported from another model than {source} (stale export); {again}")
+        if chosen != graph or chosen.name.endswith(".int8.onnx"):  # the int8 copy: of the model.onnx beside it
+            fp32 = graph if chosen != graph else onnx_path_for(exported_from(graph))
+            if fp32.is_file() and read_sidecar(fp32).get("fingerprint") != meta["fingerprint"]:
+                raise CheckpointError(f"{chosen}: an int8 copy of another model than {fp32} (stale export); {again}")
         return cls(session, meta, str(chosen), data, threads)
 
     def __getstate__(self) -> dict:

@@ -241,9 +241,20 @@ class Tagging:
         folder: str,
         fmt: str,
         stamps: list[tuple | None] | None = None,
+        mark: str | None = None,
     ) -> None:
         from slotfill.inference.loading import load_tagger
 
+        # the driver's token (ray_record.mark): this node writes where the driver reads. Refused at the
+        # first call, not here: a constructor's error reaches the driver as Ray's ActorDiedError, whose
+        # text is a traceback, and the actor is started again and again
+        self.unshared: ray_record.Unshared | None = None
+        if mark is not None:
+            try:
+                ray_record.check_mark(Path(folder), mark)
+            except ray_record.Unshared as e:
+                self.unshared = e
+                return  # no model loaded for nothing
         self.tagger = load_tagger(ckpt, backend, threads, precision)
         collector.settled(collect=True)
         self.decisions, self.batch_size, self.sources = decisions, batch_size, sources
@@ -254,6 +265,8 @@ class Tagging:
     def __call__(self, batch: dict) -> dict:
         import numpy as np
 
+        if self.unshared is not None:
+            raise self.unshared
         parquet_rows = self._parquet_rows(batch)
 
         def records():
@@ -355,6 +368,11 @@ def output_folder(output: str | None, fmt: str, create: bool = True, resume: boo
         raise ConfigError("engine=ray writes shards into a folder: add output=FOLDER")
     if fmt not in OUTPUT_FORMATS:
         raise ConfigError(f"format={fmt}: engine=ray writes {' or '.join(OUTPUT_FORMATS)} shards")
+    if is_url(output):  # Path("s3://b/x") is the local folder "s3:/b/x"
+        raise ConfigError(
+            f"output={output}: engine=ray writes its shards into a folder on disk, local or on a file system "
+            "every node shares, not to a URL: give a path (copy the shards up afterwards)"
+        )
     folder = Path(output)
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"output={output}: a file; engine=ray writes a folder of shards")
@@ -430,6 +448,20 @@ def start_ray(ray, address: str | None) -> None:
         raise SlotfillError(f"a local Ray did not start ({first_line(e)}): join a cluster with ray.address=") from None
 
 
+def check_actor_fits(ray, num_cpus: float, address: str | None) -> None:
+    """Refuse ``ray.num_cpus`` over the CPUs of the largest node of the Ray just started or joined: no
+    node could hold an actor, and Ray would wait for one forever, silently."""
+    largest = max(
+        (float(node.get("Resources", {}).get("CPU", 0)) for node in ray.nodes() if node.get("Alive", True)), default=0.0
+    )
+    if num_cpus > largest:
+        where = "the largest node of the cluster" if address else "this machine"
+        raise ConfigError(
+            f"ray.num_cpus={num_cpus:g}: each actor needs more CPUs than {where} has ({largest:g}), "
+            "so none would ever start: give at most that"
+        )
+
+
 def _ray_wrapper(error: BaseException) -> bool:
     """Whether ``error`` is one of Ray's exceptions (which may also be, by class, the error it wraps)."""
     return any(c.__module__.split(".")[0] == "ray" for c in type(error).__mro__)
@@ -481,7 +513,8 @@ def predict_on_ray(
     """Tag every line of ``source`` into shards under ``output``; returns the number of records.
 
     The inputs, the output folder and the model (loaded once here) are checked before Ray
-    starts. A local Ray is started (and stopped) unless ``settings.address`` names a cluster.
+    starts, and that a node can hold an actor once it has (:func:`check_actor_fits`). A local Ray
+    is started (and stopped) unless ``settings.address`` names a cluster.
     """
     files = input_files(str(source))
     output_folder(output, fmt, create=False, resume=settings.resume)  # before planning: seconds for a 10-GB log
@@ -529,6 +562,8 @@ def predict_on_ray(
         start_ray(ray, settings.address)
     before, start, last = done, time.monotonic(), 0.0
     try:
+        check_actor_fits(ray, settings.num_cpus, settings.address)
+        mark = ray_record.mark(folder)  # each actor checks it sees it: the folder is one every node shares
         parts = []
         if planned:
             parts.append(ray.data.from_items(planned, override_num_blocks=blocks))
@@ -554,6 +589,7 @@ def predict_on_ray(
                 "stamps": stamps,
                 "folder": str(folder),
                 "fmt": fmt,
+                "mark": mark,
             },
             # one shard at a time per actor: a second queued behind a busy actor would wait there
             # while another actor (still starting, or done) sits idle

@@ -1,10 +1,13 @@
 """What a ``predict engine=ray`` run has finished, kept in its output folder so that ``ray.resume=true``
 can finish an interrupted run instead of starting over.
 
-Three files beside the shards: ``_slotfill_run.json`` (:func:`manifest`: the model file, every input
+Four files beside the shards: ``_slotfill_run.json`` (:func:`manifest`: the model file, every input
 file's size and time, the settings that decide a record) written before any work;
+``_slotfill_shared`` (:func:`mark`), a token each actor must read there too, written before any work;
 ``_done.jsonl``, a line per finished shard (its name and the chunks it holds) appended by the
-driver as the actors report them; and ``_SUCCESS`` once every chunk is in a shard. A shard that
+driver as the actors report them; and ``_SUCCESS`` once every chunk is in a shard. The driver alone
+reads the done-list and counts the shards, so the folder must be one every node shares: an actor
+that does not see the driver's token refuses to write (:func:`check_mark`). A shard that
 exists but is not on the list (finished while the driver was stopping) is deleted on resume and
 its chunks tagged again, so no record is written twice. An input file that changed since is
 tagged again in full if none of its chunks were done; one with chunks done ends the resume.
@@ -16,6 +19,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
+import uuid
 from pathlib import Path
 
 from slotfill.core.file_systems import RUN_MARK, stamp
@@ -24,6 +29,7 @@ from slotfill.errors import ConfigError, DataError
 
 MANIFEST = RUN_MARK  # "_slotfill_run.json": a folder input leaves a folder holding one out
 DONE = "_done.jsonl"
+SHARED = "_slotfill_shared"  # this run's token, written by the driver: an actor that cannot read it writes elsewhere
 COMPLETE = "_SUCCESS"  # written last, as Spark and Hadoop jobs do: the folder holds every record
 NEW = "name a new output folder"
 
@@ -39,7 +45,7 @@ def holds_a_run(folder: Path) -> bool:
     for entry in folder.iterdir():
         if entry.name == DONE and entry.is_file() and entry.stat().st_size == 0:
             continue
-        if entry.name != MANIFEST:
+        if entry.name not in (MANIFEST, SHARED):
             return True
     return False
 
@@ -143,6 +149,39 @@ def _replace(path: Path, text: str) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(partial, path)
+
+
+class Unshared(ConfigError):
+    """An output folder an actor does not see as the driver wrote it."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+    def __reduce__(self):  # rebuilt from its own words: Ray's retry note, added to its args in the actor, stays there
+        return type(self), (self.message,), self.__dict__
+
+
+def mark(folder: Path) -> str:
+    """Write a new token into ``folder`` (the driver, before any work) and return it for the actors to check."""
+    token = uuid.uuid4().hex
+    _replace(folder / SHARED, token)
+    return token
+
+
+def check_mark(folder: Path, token: str) -> None:
+    """Refuse to write into ``folder`` (an actor, before any work) unless it holds the driver's ``token``:
+    a folder on a disk of its own would take shards the driver never counts, and a resume would tag
+    their chunks again."""
+    try:
+        found = (folder / SHARED).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        found = None
+    if found != token:
+        raise Unshared(
+            f"output={folder}: node {socket.gethostname()} does not see the folder the driver writes "
+            f"(no {SHARED} of this run): output= must be on a file system every node shares"
+        )
 
 
 def record(folder: Path, shard: str, chunks: list, rows: int) -> None:

@@ -87,8 +87,8 @@ def export_onnx(
 ) -> Path:
     """Write the graph (dynamic batch and sequence axes) and its sidecar. ``source``: the model file
     exported, whose digest the sidecar records (by default the file the model was loaded from or
-    saved to, while the weights are still that file's); ``check(graph)`` runs on the new graph before it takes the
-    name, so a graph that fails it never replaces an earlier export."""
+    saved to, while the weights are still that file's); ``check(graph)`` runs on the new graph, its
+    sidecar beside it, before it takes the name, so a graph that fails it never replaces an earlier export."""
     out = Path(output)
     if source is None and model.model_file is not None:
         path, fingerprint, state = model.model_file
@@ -130,12 +130,28 @@ def export_onnx(
         if source is not None:
             meta[SOURCE_FILE] = _digest_of_source(model, source)
         _sign(tmp, meta)
-        if check is not None:
-            check(tmp)
-        _install(tmp, out, json.dumps(meta))
+        text = json.dumps(meta)
+        _checked(tmp, text, check)
+        _install(tmp, out, text)
     finally:
         tmp.unlink(missing_ok=True)  # never half a graph beside the model
     return out
+
+
+def _checked(graph: Path, sidecar_text: str, check: Callable[[Path], None] | None) -> None:
+    """Run ``check(graph)`` with the sidecar to be installed written beside the temporary graph: what is
+    checked is the pair a loader reads, the sidecar's vocabularies and decoding included."""
+    if check is None:
+        return
+    side = sidecar_path(graph)
+    try:
+        try:
+            side.write_text(sidecar_text)
+        except OSError as e:
+            raise SlotfillError(f"{side}: cannot write ({e.strerror})") from None
+        check(graph)
+    finally:
+        side.unlink(missing_ok=True)
 
 
 def _digest_of_source(model: SlotModel, source: str | Path) -> str:
@@ -208,9 +224,14 @@ def _without_quantization_advice() -> Iterator[None]:
         logging.getLogger().removeFilter(drop)
 
 
-def quantize_onnx(graph: str | Path, output: str | Path | None = None) -> Path:
+def quantize_onnx(
+    graph: str | Path, output: str | Path | None = None, check: Callable[[Path], None] | None = None
+) -> Path:
     """Write an int8 copy of a float32 graph (dynamic quantization: int8 weights, activations
-    quantized per batch), with the same sidecar; LSTM and matrix products then use integer kernels."""
+    quantized per batch), with the same sidecar; LSTM and matrix products then use integer kernels.
+    ``check(copy)`` runs on the new copy, its sidecar beside it, before it takes the name: a copy that
+    fails it is not written, and an earlier one under that name (the same quantization of this graph,
+    or a stale one) is removed."""
     from onnxruntime.quantization import QuantType, quantize_dynamic  # optional extra: slotfill[onnx]
 
     graph = Path(graph)
@@ -226,6 +247,12 @@ def quantize_onnx(graph: str | Path, output: str | Path | None = None) -> Path:
             ) from None
         text = sidecar_path(graph).read_text()
         _sign(tmp, json.loads(text), "int8")
+        try:
+            _checked(tmp, text, check)
+        except SlotfillError:
+            out.unlink(missing_ok=True)
+            sidecar_path(out).unlink(missing_ok=True)
+            raise
         _install(tmp, out, text)
     finally:
         tmp.unlink(missing_ok=True)

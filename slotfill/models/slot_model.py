@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import pickle
 import warnings
 import zipfile
@@ -23,7 +24,17 @@ from slotfill.core.batch import encode_batch
 from slotfill.core.files import file_state, write_atomic
 from slotfill.core.fingerprint import model_fingerprint
 from slotfill.core.ranking import ranked
-from slotfill.core.schema import CARD_KEYS, FORMAT_VERSION, check_format, model_path, no_model_in
+from slotfill.core.schema import (
+    CARD_KEYS,
+    FORMAT_VERSION,
+    MODEL_FILE,
+    RUN_KEY,
+    RUN_RECORD,
+    WHERE_KEYS,
+    check_format,
+    model_path,
+    no_model_in,
+)
 from slotfill.core.settings import whole_number
 from slotfill.core.vocab import Vocabularies
 from slotfill.errors import CheckpointError, ConfigError, SlotfillError, first_line
@@ -85,11 +96,19 @@ class SlotModel(nn.Module):
             raise SlotfillError("an ensemble needs at least 2 models")
         first = models[0]
         seen: dict[str, int] = {}
+        runs: dict[str, int] = {}
         for i, (model, source) in enumerate(zip(models, sources)):
             twin = seen.setdefault(model.weights_digest(), i) if distinct else i
             if twin != i:
                 same = "named twice" if sources[twin] == source else f"the same weights as {sources[twin]}"
                 raise SlotfillError(f"{source}: {same}: an ensemble's models are different runs")
+            run = _run_of(model) if distinct else None
+            twin = i if run is None else runs.setdefault(run, i)
+            if twin != i:  # another epoch of one run (its model.pt and a checkpoint): nearly one model twice
+                raise SlotfillError(
+                    f"{source}: the same run as {sources[twin]} (the same config, seed and data): "
+                    "an ensemble's models are different runs"
+                )
             if model.members > 1:
                 raise SlotfillError(f"{source}: already an ensemble of {model.members}; give the single models")
             if model.config != first.config:
@@ -356,6 +375,28 @@ class SlotModel(nn.Module):
         if bad:
             where = f"{source}: " if source else ""
             raise CheckpointError(f"{where}{len(bad)} weight tensors hold NaN or infinity (training diverged)")
+
+
+def _run_of(model: SlotModel) -> str | None:
+    """The run that trained a model read from a file: its config (the seed in it) and data fingerprint,
+    from a checkpoint's own run record or the run.json beside a run folder's model.pt; None when unknown."""
+    if model.model_file is None:
+        return None
+    path = Path(model.model_file[0])
+    config = None
+    if path.suffix == ".ckpt":  # read again: the run record is no part of the model
+        raw = read_torch_file(path)
+        record = raw.get(RUN_KEY) if isinstance(raw, dict) else None
+        config = record.get("config") if isinstance(record, dict) else None
+    elif path.name == MODEL_FILE:
+        try:
+            config = json.loads((path.parent / RUN_RECORD).read_text()).get("config")
+        except (OSError, ValueError, AttributeError):
+            return None
+    if not isinstance(config, dict):
+        return None
+    recipe = {k: v for k, v in config.items() if k not in WHERE_KEYS}
+    return json.dumps([recipe, model.meta.get("data_sha256")], sort_keys=True, default=str)
 
 
 def _mask(lengths: torch.Tensor, steps: int, device: torch.device) -> torch.Tensor:

@@ -18,6 +18,7 @@ from pytorch_lightning.plugins.io import TorchCheckpointIO
 
 from slotfill.core import collector
 from slotfill.core.files import write_atomic
+from slotfill.core.schema import RUN_KEY
 
 
 class RunCheckpoint(ModelCheckpoint):
@@ -58,8 +59,6 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 
 log = logging.getLogger(__name__)
-
-RUN_KEY = "slotfill_run"  # where a checkpoint records the config and data it was trained with
 
 
 class RunRecord(pl.Callback):

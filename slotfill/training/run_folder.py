@@ -34,7 +34,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from slotfill.core.files import write_json
-from slotfill.core.schema import LAST_CHECKPOINT, RUN_RECORD
+from slotfill.core.schema import LAST_CHECKPOINT, RUN_KEY, RUN_RECORD, WHERE_KEYS
 from slotfill.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -47,8 +47,6 @@ _HYDRA_ENTRIES = (".hydra", "train.log", "commands.log", "__main__.log", "train.
 # where an earlier run's Hydra record waits while a run with overwrite=true starts in its folder
 EARLIER_RECORD = ".earlier_run_record"
 STATUSES = ("running", "completed", "failed", "interrupted")
-# settings that name where a run is rather than what it computes: not compared on resume
-_NOT_COMPARED = ("resume", "output_dir", "init_from", "overwrite")
 
 
 def _busy(folder: Path, handle) -> ConfigError:
@@ -172,7 +170,7 @@ def sweep_temporary_files(folder: Path) -> list[Path]:
 
 def is_rank_zero() -> bool:
     """False in the extra processes of a DDP run, which must leave the folder to rank 0."""
-    for key in ("RANK", "LOCAL_RANK", "NODE_RANK"):
+    for key in ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID"):  # SLURM's srun sets only its own before start-up
         if os.environ.get(key, "0") not in ("", "0"):
             return False
     return True
@@ -303,7 +301,6 @@ def resume_config(cfg: DictConfig) -> tuple[DictConfig, Path | None]:
 def checkpoint_record(checkpoint: str | Path) -> dict | None:
     """The config and data fingerprint a checkpoint was trained with (None: written before slotfill kept them)."""
     from slotfill.models.slot_model import read_torch_file  # torch: only when resuming
-    from slotfill.training.callbacks import RUN_KEY
 
     raw = read_torch_file(checkpoint)
     record = raw.get(RUN_KEY) if isinstance(raw, dict) else None
@@ -312,7 +309,7 @@ def checkpoint_record(checkpoint: str | Path) -> dict | None:
 
 def _compared(config: object) -> dict:
     config = _current_targets(config if isinstance(config, dict) else {})
-    return {k: v for k, v in config.items() if k not in _NOT_COMPARED}
+    return {k: v for k, v in config.items() if k not in WHERE_KEYS}
 
 
 def _differences(old: object, new: object, prefix: str = "") -> list[str]:
