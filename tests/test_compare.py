@@ -167,3 +167,17 @@ def test_a_run_folder_without_metrics_says_how_its_run_went(tmp_path, status, me
 def test_a_path_that_does_not_exist_is_no_such_folder(tmp_path):
     with pytest.raises(SlotfillError, match=f"^{tmp_path / 'nope'}: no such folder$"):
         load_run(tmp_path / "nope")
+
+
+def test_a_folder_whose_new_job_has_not_finished_shows_the_earlier_runs_settings(tmp_path):
+    """A job killed after Hydra wrote its ``.hydra/`` leaves the earlier run's record set aside:
+    that record, not the killed job's, goes with the folder's scores."""
+    from slotfill.core.schema import EARLIER_RECORD
+
+    a, b = make_run(tmp_path, "a", lr=0.001), make_run(tmp_path, "b", lr=0.002)
+    (a / EARLIER_RECORD).mkdir()
+    (a / ".hydra").rename(a / EARLIER_RECORD / ".hydra")
+    (a / ".hydra").mkdir()
+    (a / ".hydra" / "config.yaml").write_text("optimizer:\n  lr: 0.5\n")  # the killed job's
+    columns, rows = compare([a, b])
+    assert [row[columns.index("optimizer.lr")] for row in rows] == [0.001, 0.002]

@@ -155,6 +155,7 @@ def train_cfg(tmp_path_factory):
         ({"trainer.max_epochs": -1, "train.lr_decay": "cosine"}, "a learning-rate schedule .* needs an end"),
         ({"trainer.max_epochs": -1, "train.warmup_steps": 10}, "needs an end: give trainer.max_epochs"),
         ({"trainer.check_val_every_n_epoch": 2}, "slotfill validates every epoch"),
+        ({"trainer.val_check_interval": 0.5}, "slotfill validates once an epoch, at its end"),
         ({"model.crf": True, "model.label_smoothing": 0.1}, "the CRF \\(model.crf=true\\) has none"),
     ],
 )

@@ -113,3 +113,24 @@ def test_soft_labels_on_a_first_tag_bio_forbids_add_no_penalty():
     mask = torch.ones(1, 3, dtype=torch.bool)
     uniform = torch.full((1, 3, len(TAGS)), 1 / len(TAGS))
     assert crf.soft_nll(em, uniform, mask) < 10  # the -1e4 constraint is not a score to expect
+
+
+def test_soft_nll_is_blind_to_a_shift_of_every_allowed_transition_as_the_nll_is():
+    """A teacher unsure between tags puts some mass on forbidden pairs (O then I-x): the expected score
+    counted only the allowed share of a shift while log Z moved by all of it, so the distillation loss
+    fell without bound as every allowed transition drifted down."""
+    g = torch.Generator().manual_seed(0)
+    crf = CRF(TAGS)
+    lengths = torch.tensor([6, 3])
+    mask = torch.arange(6)[None] < lengths[:, None]
+    em = torch.randn(2, 6, len(TAGS), generator=g)
+    soft = torch.softmax(torch.randn(2, 6, len(TAGS), generator=g), -1)
+    gold = torch.zeros(2, 6, dtype=torch.long)
+    before = crf.soft_nll(em, soft, mask), crf.nll(em, gold, mask)
+    allowed_first = crf.start_penalty == 0
+    with torch.no_grad():
+        crf.transitions.sub_(5.0 * (crf.trans_penalty == 0))
+        crf.start.sub_(5.0 * allowed_first)
+    after = crf.soft_nll(em, soft, mask), crf.nll(em, gold, mask)
+    torch.testing.assert_close(after[1], before[1], atol=1e-3, rtol=1e-4)  # the gold loss does not see it
+    torch.testing.assert_close(after[0], before[0], atol=1e-3, rtol=1e-4)

@@ -311,3 +311,17 @@ def test_python_dash_m_is_the_same_entry():
     import slotfill.__main__ as dash_m
 
     assert dash_m.main is main
+
+
+@pytest.mark.slow
+def test_a_sweep_with_output_dir_is_refused_and_evaluate_cfg_prints(tiny_model_file, tmp_path, capsys):
+    """``train -m ... output_dir=X`` wrote every job elsewhere, X never made; ``evaluate --cfg`` of a
+    training run's folder was refused though nothing would be written."""
+    with pytest.raises(SystemExit) as e:
+        main(["train", "-m", "data=sample", "seed=1,2", f"output_dir={tmp_path / 'od'}"])
+    assert e.value.code == 2 and "a sweep's jobs each have a folder under hydra.sweep.dir" in capsys.readouterr().err
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text('{"status": "completed"}')
+    assert main(["evaluate", "--cfg", "job", f"ckpt={tiny_model_file}", f"hydra.run.dir={run}"]) == 0
+    assert "ckpt:" in capsys.readouterr().out and sorted(p.name for p in run.iterdir()) == ["run.json"]

@@ -143,6 +143,16 @@ def test_plot_writes_learning_curves_of_several_runs(tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
 
 
+def test_plot_of_several_runs_into_one_of_their_folders_is_refused(tmp_path, capsys):
+    """``plot ra rb -o ra`` replaced run ra's own learning_curves.png with a figure of two runs."""
+    a, b = _run(tmp_path, "a", [10, 20]), _run(tmp_path, "b", [15, 30])
+    for output in (a, a / "curves"):
+        with pytest.raises(SystemExit) as e:
+            main(["plot", str(a), str(b), "-o", str(output)])
+        assert e.value.code == 2 and f"inside the run folder {a}" in capsys.readouterr().err
+    assert not list(a.glob("*.png"))
+
+
 def test_errors_are_one_line_with_status_2(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "slotfill", "compare", str(tmp_path)], cwd=ROOT, capture_output=True, text=True

@@ -251,3 +251,11 @@ def test_the_soft_loss_on_the_gold_labels_is_the_loss(crf):
     one_hot = torch.nn.functional.one_hot(b["tags"].clamp(min=0), len(v.tags)).float()
     soft = net.soft_loss(em, intent, one_hot, b["intents"], mask)
     torch.testing.assert_close(soft, net.loss(em, intent, b["tags"], b["intents"], mask))
+
+
+def test_a_forget_bias_for_a_cell_without_a_forget_gate_is_refused():
+    """model.cell=gru model.forget_bias=5 was saved in the model file and its fingerprint, and did nothing."""
+    with pytest.raises(ConfigError, match="model.forget_bias=5.0: the LSTM's forget gate; model.cell=gru has none"):
+        NetConfig.from_dict({"cell": "gru", "forget_bias": 5.0})
+    assert NetConfig.from_dict({"cell": "gru"}).forget_bias == 1.0
+    assert NetConfig.from_dict({"cell": "gru", "forget_bias": 5.0}, saved=True).cell == "gru"  # a file loads as written

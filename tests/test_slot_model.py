@@ -263,13 +263,14 @@ def test_a_model_file_written_before_the_package_layout_changed_still_loads():
     assert ranking[0] == {"name": got["intent"], "confidence": got["intent_confidence"]}
 
 
-def _run_folder(folder, seed: int, weights_seed: int, checkpoint_seed: int):
+def _run_folder(folder, seed: int, weights_seed: int, checkpoint_seed: int, init_from: str | None = None):
     """A run folder as training leaves it: model.pt, run.json and checkpoints/last.ckpt (another epoch)."""
     import json
 
     from slotfill.core.schema import RUN_KEY  # the key training writes the run record under
 
     config = {"seed": seed, "model": {"hidden_size": 6}, "output_dir": str(folder), "resume": None}
+    config["init_from"] = init_from
     model = tiny_model(seed=weights_seed, intent=True)
     model.meta["data_sha256"] = "d" * 64
     model.save(folder / "model.pt")
@@ -293,3 +294,9 @@ def test_two_epochs_of_one_run_are_not_an_ensemble(tmp_path):
     other = _run_folder(tmp_path / "other", seed=2, weights_seed=1, checkpoint_seed=6)  # another seed: another run
     sources = [run, other / "checkpoints" / "last.ckpt"]
     assert SlotModel.combine([SlotModel.load(s) for s in sources], sources, distinct=True).members == 2
+    # fine-tunes of two models, with the same settings and seed: two runs (where each began decides its weights)
+    tuned = [
+        _run_folder(tmp_path / f"tuned{i}", seed=1, weights_seed=10 + i, checkpoint_seed=20 + i, init_from=f"m{i}.pt")
+        for i in (1, 2)
+    ]
+    assert SlotModel.combine([SlotModel.load(s) for s in tuned], tuned, distinct=True).members == 2

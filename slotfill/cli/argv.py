@@ -89,9 +89,10 @@ def last_value(argv: list[str], key: str) -> str | None:
 
 def named_run_dir(argv: list[str]) -> Path | None:
     """The folder ``hydra.run.dir=`` names, known before Hydra starts: ``${oc.env:...}`` is read here;
-    None when none is given or it uses another interpolation (``${now:...}``: Hydra's to resolve)."""
+    None when none is given, it uses another interpolation (``${now:...}``: Hydra's to resolve), or a
+    sweep runs (its jobs go under ``hydra.sweep.dir``)."""
     value = last_value(argv, "hydra.run.dir")
-    if value is None:
+    if value is None or is_sweep(argv):
         return None
     if "${" in value:
         if re.sub(r"\$\{oc\.env:[^${}]*\}", "", value).count("${"):

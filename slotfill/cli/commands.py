@@ -237,7 +237,7 @@ def hydra_argv(name: str, argv: list[str]) -> tuple[list[str], list[str]]:
         argv = launcher_argv(resume_argv(argv))
         if not prints_only(argv):
             _refuse_a_busy_run_dir(argv)
-    if name == "evaluate":
+    if name == "evaluate" and not prints_only(argv):
         _refuse_a_training_run_dir(argv)
     return texts, flags_last(job_name(argv, name))
 
@@ -248,6 +248,8 @@ def _output_dir_as_run_dir(argv: list[str]) -> list[str]:
     given = last_value(argv, "output_dir")
     if given is None:
         return argv
+    if is_sweep(argv):  # every job would write into the one folder (and hydra.run.dir is not a sweep's)
+        raise ConfigError(f"output_dir={given}: a sweep's jobs each have a folder under hydra.sweep.dir: give that")
     run_dir = last_value(argv, "hydra.run.dir")
     if run_dir is not None and Path(run_dir).absolute() != Path(given).absolute():
         raise ConfigError(f"output_dir={given} hydra.run.dir={run_dir}: one run, one folder; give hydra.run.dir alone")

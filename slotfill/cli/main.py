@@ -108,6 +108,12 @@ def add_data(sub: argparse._SubParsersAction) -> None:
 def _plot(args: argparse.Namespace) -> int:
     from slotfill.evaluation.plots import learning_curves
 
+    if len(args.runs) > 1:  # one run's own folder holds its own curves (-o RUN_DIR redraws them), not others'
+        for run in args.runs:
+            if Path(args.output).resolve().is_relative_to(Path(run).resolve()):
+                raise ConfigError(
+                    f"-o {args.output}: inside the run folder {run}, whose figures are that run's own: write elsewhere"
+                )
     for path in learning_curves(args.runs, args.output, labels=args.labels):
         print(f"wrote {path}")
     return 0

@@ -170,6 +170,12 @@ def _check_new_run(cfg: DictConfig) -> None:
         raise ConfigError(
             f"model.label_smoothing={smoothing}: smooths the softmax's targets; the CRF (model.crf=true) has none"
         )
+    interval = OmegaConf.select(cfg, "trainer.val_check_interval")
+    if interval not in (None, 1, 1.0):  # else the last-k averages and the 3-epoch means span part epochs
+        raise ConfigError(
+            f"trainer.val_check_interval={interval}: slotfill validates once an epoch, at its end (the last-k "
+            "weight averages and the val/*_mean3 scores count epochs); for less validation: trainer.limit_val_batches"
+        )
     every = OmegaConf.select(cfg, "trainer.check_val_every_n_epoch")
     if every not in (None, 1):  # else epoch lines show old scores, last.ckpt waits for a validation
         raise ConfigError(

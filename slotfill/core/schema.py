@@ -61,6 +61,8 @@ LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"  # ...and after every epoch,
 RUN_KEY = "slotfill_run"  # where a checkpoint records the config and data it was trained with
 # settings that name where a run is rather than what it computes (not compared on resume, nor between runs)
 WHERE_KEYS = ("resume", "output_dir", "init_from", "overwrite")
+# where a folder's earlier run keeps its Hydra record while a new job starts there (training.run_folder)
+EARLIER_RECORD = ".earlier_run_record"
 
 
 def no_model_in(folder: str | Path, hint: str) -> str:

@@ -14,7 +14,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from slotfill.core.schema import RUN_RECORD
+from slotfill.core.schema import EARLIER_RECORD, RUN_RECORD
 from slotfill.errors import SlotfillError, first_line
 
 SCORES = (("f1", "F1"), ("intent_accuracy", "intent"), ("sentence_accuracy", "sentence"))  # (key, column)
@@ -52,6 +52,8 @@ def load_run(run_dir: str | Path) -> dict:
                 raise SlotfillError(f"{path}: scores.{split}.{key} = {value!r}: not a number")
     settings: dict[str, object] = {}
     hydra_cfg = run_dir / ".hydra" / "config.yaml"
+    if (run_dir / EARLIER_RECORD / ".hydra" / "config.yaml").is_file():  # a job started there since, not done
+        hydra_cfg = run_dir / EARLIER_RECORD / ".hydra" / "config.yaml"
     if hydra_cfg.is_file():
         settings.update(flatten(_hydra_settings(hydra_cfg)))
     # the model file's own record wins: it is what was trained, whatever the YAML said

@@ -449,17 +449,25 @@ def start_ray(ray, address: str | None) -> None:
 
 
 def check_actor_fits(ray, num_cpus: float, address: str | None) -> None:
-    """Refuse ``ray.num_cpus`` over the CPUs of the largest node of the Ray just started or joined: no
-    node could hold an actor, and Ray would wait for one forever, silently."""
+    """Refuse ``ray.num_cpus`` over this machine's CPUs when the Ray is the local one started here: no
+    node could hold an actor, and Ray would wait for one forever, silently. A cluster joined is only
+    warned: an autoscaler adds nodes (a head of 0 CPUs and no workers yet is how many clusters start)."""
     largest = max(
         (float(node.get("Resources", {}).get("CPU", 0)) for node in ray.nodes() if node.get("Alive", True)), default=0.0
     )
-    if num_cpus > largest:
-        where = "the largest node of the cluster" if address else "this machine"
+    if num_cpus <= largest:
+        return
+    if address is None:
         raise ConfigError(
-            f"ray.num_cpus={num_cpus:g}: each actor needs more CPUs than {where} has ({largest:g}), "
+            f"ray.num_cpus={num_cpus:g}: each actor needs more CPUs than this machine has ({largest:g}), "
             "so none would ever start: give at most that"
         )
+    logging.getLogger(__name__).warning(
+        "ray.num_cpus=%g: no node of the cluster has that many CPUs now (the largest: %g); the actors wait "
+        "for an autoscaler to add one",
+        num_cpus,
+        largest,
+    )
 
 
 def _ray_wrapper(error: BaseException) -> bool:

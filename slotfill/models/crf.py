@@ -69,18 +69,26 @@ class CRF(nn.Module):
     def soft_nll(self, emissions: torch.Tensor, probs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """A summed loss against soft tags ``probs [B, T, K]`` (a teacher's marginals): ``log Z`` minus
         the expected path score, the path distribution taken as independent per token (a pair of
-        tags scored by the product of their marginals, allowed pairs and first tags only). A
-        surrogate of the cross-entropy, exact for one-hot labels on an allowed path; its gradient
-        on the emissions is this CRF's marginals minus ``probs``.
+        tags scored by the product of their marginals, over the allowed pairs and first tags, that
+        mass renormalised at each position). A surrogate of the cross-entropy, exact for one-hot
+        labels on an allowed path; its gradient on the emissions is this CRF's marginals minus ``probs``.
+
+        Renormalised because ``log Z`` moves by the whole of a shift of every allowed transition: with
+        the expected score moving by only the allowed share of the teacher's mass, the loss fell without
+        bound as the transitions drifted down (the gold loss does not see a uniform shift).
         """
         trans, start, end = self._scores()
         mask_f = mask.to(emissions.dtype)
         probs = probs * mask_f.unsqueeze(2)
-        first = self.start * (self.start_penalty == 0).to(emissions.dtype)  # the BIO penalty is no score
-        expected = (probs * emissions).sum((1, 2)) + (probs[:, 0] * first).sum(1)
+        allowed_first = (self.start_penalty == 0).to(emissions.dtype)  # the BIO penalty is no score
+        first = probs[:, 0] * allowed_first
+        first = first / first.sum(1, keepdim=True).clamp(min=1e-9)
+        expected = (probs * emissions).sum((1, 2)) + (first * self.start).sum(1)
         if emissions.shape[1] > 1:
             allowed = (self.trans_penalty == 0).to(emissions.dtype)
-            pairs = torch.einsum("bti,btj->bij", probs[:, :-1], probs[:, 1:])
+            mass = torch.einsum("bti,ij,btj->bt", probs[:, :-1], allowed, probs[:, 1:])  # 0 past the end
+            weight = torch.where(mass > 0, 1 / mass.clamp(min=1e-9), torch.zeros_like(mass))
+            pairs = torch.einsum("bti,btj->bij", probs[:, :-1] * weight.unsqueeze(2), probs[:, 1:])
             expected = expected + (pairs * self.transitions * allowed).sum((1, 2))
         last = (mask.sum(1) - 1).clamp(min=0)
         expected = expected + (probs[torch.arange(len(last)), last] * end).sum(1)

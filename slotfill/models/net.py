@@ -87,7 +87,12 @@ class NetConfig:
     def from_dict(cls, d: dict, saved: bool = False) -> NetConfig:
         """Settings given now (checked, types too), or ``saved`` in a model file (as written: a file an
         earlier version wrote, such as ``intent: 1``, loads and keeps its fingerprint)."""
-        return from_mapping(cls, d, "model", check_types=not saved)
+        config = from_mapping(cls, d, "model", check_types=not saved)
+        if not saved and config.cell != "lstm" and config.forget_bias != cls.forget_bias:
+            raise ConfigError(
+                f"model.forget_bias={config.forget_bias}: the LSTM's forget gate; model.cell={config.cell} has none"
+            )
+        return config
 
     def to_dict(self) -> dict:
         # settings added since model format 3, left out at their default: the settings of a model

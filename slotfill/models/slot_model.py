@@ -395,7 +395,8 @@ def _run_of(model: SlotModel) -> str | None:
             return None
     if not isinstance(config, dict):
         return None
-    recipe = {k: v for k, v in config.items() if k not in WHERE_KEYS}
+    # where the run was, not what it computed; init_from stays: fine-tunes of two models are two runs
+    recipe = {k: v for k, v in config.items() if k not in WHERE_KEYS or k == "init_from"}
     return json.dumps([recipe, model.meta.get("data_sha256")], sort_keys=True, default=str)
 
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from slotfill.core.files import write_json
-from slotfill.core.schema import LAST_CHECKPOINT, RUN_KEY, RUN_RECORD, WHERE_KEYS
+from slotfill.core.schema import EARLIER_RECORD, LAST_CHECKPOINT, RUN_KEY, RUN_RECORD, WHERE_KEYS
 from slotfill.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -44,8 +44,6 @@ LOCK_FILE = ".slotfill.lock"
 # what Hydra (and a launcher logging this very run) writes before training starts: not another run's files
 # (rank 1 of DDP writes .pl_hydra_rank_1 under Lightning's launcher, .hydra_rank_1 under torchrun)
 _HYDRA_ENTRIES = (".hydra", "train.log", "commands.log", "__main__.log", "train.stdout", LOCK_FILE)
-# where an earlier run's Hydra record waits while a run with overwrite=true starts in its folder
-EARLIER_RECORD = ".earlier_run_record"
 STATUSES = ("running", "completed", "failed", "interrupted")
 
 

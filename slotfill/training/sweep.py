@@ -76,8 +76,14 @@ class SweepSummary(Callback):
         # after every job, not only at the sweep's end: a sweep that stops (a failed job, Ctrl-C, a
         # killed process) keeps the summary of the jobs it finished
         sweep_dir = OmegaConf.select(config, "hydra.sweep.dir")
-        if sweep_dir is not None:
-            write_summary(Path(str(sweep_dir)), jobs=self.jobs)
+        if sweep_dir is None:
+            return
+        # a launcher running jobs in other processes has this job alone in its copy: then the jobs since the start
+        jobs, since = (self.jobs, None) if len(self.jobs) > 1 or self.started is None else (None, self.started)
+        try:  # Hydra calls this outside the job: an error here would end the sweep's other jobs
+            write_summary(Path(str(sweep_dir)), jobs=jobs, since=since)
+        except Exception as e:
+            log.warning("sweep summary not written after this job (%s); it is written again after the next", e)
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         sweep_dir = Path(str(config.hydra.sweep.dir))
