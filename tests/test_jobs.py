@@ -26,15 +26,20 @@ def test_predict_writes_jsonl_for_every_sentence(tiny_model_file, tmp_path):
         jobs.predict(_cfg("predict", [f"ckpt={tiny_model_file}", "format=xml"], tmp_path), ["hi"])
 
 
-@pytest.mark.slow
-def test_evaluate_scores_a_split_folder_and_writes_the_shared_schema(tiny_model_file, tmp_path):
-    d = write_split(
+def _two_sentence_split(tmp_path):
+    """A test split of two sentences, one with a slot type and an intent the tiny model never saw."""
+    return write_split(
         tmp_path / "own",
         "test",
         "i want to leave taipei\nfly to the moon tonight\n",
         "O O O O B-from\nO O O B-celestial.body B-depart_time.period_of_day\n",
         "flight\nspaceflight\n",
     )
+
+
+@pytest.mark.slow
+def test_evaluate_scores_a_split_folder_and_writes_the_shared_schema(tiny_model_file, tmp_path):
+    d = _two_sentence_split(tmp_path)
     metrics = jobs.evaluate(_cfg("evaluate", [f"ckpt={tiny_model_file}", f"split_dir={d}"], tmp_path / "out"))
     written = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert written == json.loads(json.dumps(metrics))
@@ -496,13 +501,7 @@ def test_a_run_json_that_cannot_be_written_leaves_the_first_failure_the_one_repo
 def test_evaluate_draws_the_confusion_matrices_top_k_sets(tiny_model_file, tmp_path, monkeypatch):
     from slotfill.evaluation import plots
 
-    d = write_split(
-        tmp_path / "own",
-        "test",
-        "i want to leave taipei\nfly to the moon tonight\n",
-        "O O O O B-from\nO O O B-celestial.body B-depart_time.period_of_day\n",
-        "flight\nspaceflight\n",
-    )
+    d = _two_sentence_split(tmp_path)
     drawn = {}
     monkeypatch.setattr(plots, "evaluation_figures", lambda result, out_dir, top_k: drawn.update(result, top_k=top_k))
     jobs.evaluate(_cfg("evaluate", [f"ckpt={tiny_model_file}", f"split_dir={d}", "top_k=2"], tmp_path / "out"))
