@@ -510,6 +510,7 @@ def test_body_limit_counts_the_clients_that_posted_lately(monkeypatch):
         ('/airfare@0.5{"city": ["a", "b"]}', "airfare", 0.5, [("city", "a"), ("city", "b")]),
         ("/airfare{not json}", "airfare", 1.0, []),  # as Rasa: answered, the entities left out (a warning logged)
         ('/airfare{"x": NaN}', "airfare", 1.0, []),  # not JSON: an answer could not carry it
+        ('/airfare{"x": 1e999}', "airfare", 1.0, []),  # a float's infinity: a 500 before, the answer unwritable
         ("/flight@nan", "flight", 1.0, []),
         ("/flight@inf", "flight", 1.0, []),
         ("/flight@7", "flight", 1.0, []),  # not a probability
@@ -570,8 +571,10 @@ def test_a_value_of_the_wrong_type_is_422_not_read_as_another(client, body):
     _error(client.post("/predict", json={"texts": ["to boston"], **body}), 422)
 
 
-@pytest.mark.parametrize("content", [b'{"text": "\xff"}', b"[" * 100_000 + b"]" * 100_000])
+@pytest.mark.parametrize(
+    "content", [b'{"text": "\xff"}', b"[" * 100_000 + b"]" * 100_000, b'{"text": "a", "nbest": ' + b"9" * 5000 + b"}"]
+)
 def test_a_body_json_cannot_read_says_so(backend, content):
     with TestClient(create_app(backend)) as c:
         resp = c.post("/parse", content=content, headers={"content-type": "application/json"})
-        assert _error(resp, 400) == "malformed JSON body (not UTF-8, or nested too deep)"
+        assert _error(resp, 400) == "malformed JSON body (not UTF-8, nested too deep, or a number too long)"

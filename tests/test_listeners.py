@@ -1,10 +1,14 @@
 """serving/listeners.py: each worker listens on a socket of its own, and new connections reach every worker."""
 
+import os
 import pickle
 import selectors
+import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
@@ -120,3 +124,64 @@ def test_serve_exits_non_zero_when_its_workers_cannot_listen(tiny_model_file, tm
     assert proc.returncode != 0
     assert "error: a worker cannot listen on 127.0.0.1:" in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("error: port=")
+
+
+def test_a_worker_whose_parent_is_gone_is_told_so(monkeypatch):
+    """The fallback where PR_SET_PDEATHSIG cannot be set: a parent killed (kill -9) had left its workers serving."""
+    orphaned, ppid = threading.Event(), [4321]
+    monkeypatch.setattr(listeners.os, "getppid", lambda: ppid[0])
+    watcher = listeners.watch_parent(4321, orphaned.set, interval=0.01)
+    assert not orphaned.wait(0.05)  # its parent is there
+    ppid[0] = 1  # re-parented: its parent died
+    assert orphaned.wait(1)
+    watcher.join(1)
+    assert not watcher.is_alive()
+
+
+# a parent that starts a worker and waits to be killed; the worker follows its parent
+PARENT = """
+import subprocess, sys, time
+worker = (
+    "import os, time\\n"
+    "from slotfill.serving.listeners import exit_with_parent\\n"
+    "exit_with_parent(os.getppid())\\n"
+    "print(os.getpid(), flush=True)\\n"
+    "time.sleep(60)\\n"
+)
+child = subprocess.Popen([sys.executable, "-c", worker], stdout=sys.stdout)
+time.sleep(60)
+"""
+
+
+def _gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended (a zombie nobody reaps counts as ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_worker_ends_when_its_parent_is_killed(tmp_path):
+    from tests.helpers import ROOT
+
+    script = tmp_path / "parent.py"
+    script.write_text(PARENT)
+    parent = subprocess.Popen([sys.executable, str(script)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    worker = 0
+    try:
+        worker = int(parent.stdout.readline())  # armed
+        assert not _gone(worker)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while not _gone(worker) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _gone(worker), "the worker outlived its parent"
+    finally:
+        parent.kill()
+        parent.wait(timeout=10)
+        if worker and not _gone(worker):
+            os.kill(worker, signal.SIGKILL)

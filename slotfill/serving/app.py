@@ -124,7 +124,7 @@ def create_app(
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, e: StarletteHTTPException) -> JSONResponse:
         if e.status_code == 400 and e.detail == BODY_UNREADABLE:  # FastAPI's words for what its parser refused
-            return _error(400, "malformed JSON body (not UTF-8, or nested too deep)")
+            return _error(400, "malformed JSON body (not UTF-8, nested too deep, or a number too long)")
         return _error(e.status_code, str(e.detail))
 
     @app.exception_handler(Exception)

@@ -8,12 +8,21 @@ when it checks it (``slotfill.serving.server.check_address(hold=True)``) and hol
 listening (so it is given no connections): ``port=0`` becomes one free
 port every worker shares, and programs binding without ``SO_REUSEADDR`` are kept off it. One that
 takes the port anyway before the workers listen stops the server in one line (:func:`own_socket`).
+
+A worker also ends when its parent does (:func:`exit_with_parent`): a parent killed with ``kill -9``
+runs no clean-up, and its workers went on serving the port as orphans.
 """
 
 from __future__ import annotations
 
+import ctypes
+import os
+import signal
 import socket
 import sys
+import threading
+import time
+from collections.abc import Callable
 
 STARTUP_FAILURE = 3  # uvicorn's exit code for a worker that could not start (uvicorn.config.STARTUP_FAILURE)
 SPREAD = hasattr(socket, "SO_REUSEPORT")  # Linux and the BSDs; elsewhere the workers share one socket
@@ -69,4 +78,43 @@ class WorkerSockets(list):
         return own_socket, self.address
 
 
-__all__ = ["SPREAD", "WorkerSockets", "bind", "failed_to_start"]
+PR_SET_PDEATHSIG = 1  # linux/prctl.h: the signal the kernel sends this process when its parent dies
+PARENT_POLL_S = 1.0  # elsewhere: how often a worker looks whether its parent is still there
+
+
+def watch_parent(parent: int, on_orphan: Callable[[], None], interval: float = PARENT_POLL_S) -> threading.Thread:
+    """A daemon thread calling ``on_orphan`` once this process's parent is no longer ``parent``."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        on_orphan()
+
+    thread = threading.Thread(target=watch, name="slotfill-parent-watch", daemon=True)
+    thread.start()
+    return thread
+
+
+def _stop() -> None:
+    os.kill(os.getpid(), signal.SIGTERM)  # as the supervisor stops a worker: uvicorn shuts down cleanly
+
+
+def exit_with_parent(parent: int) -> None:
+    """In a worker: SIGTERM (uvicorn's clean shutdown) when ``parent``, the supervisor, dies, however it dies.
+
+    Linux's ``PR_SET_PDEATHSIG`` where it can be set, else a thread watching :func:`os.getppid`; a
+    parent already gone by then (the worker is re-parented) stops the worker at once."""
+    armed = False
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            armed = False
+    if os.getppid() != parent:  # died before the signal was armed: the kernel sends none
+        _stop()
+    elif not armed:
+        watch_parent(parent, _stop)
+
+
+__all__ = ["SPREAD", "WorkerSockets", "bind", "exit_with_parent", "failed_to_start", "watch_parent"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from typing import Any
 
@@ -118,6 +119,14 @@ def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite(text: str) -> float:
+    """A JSON number as a float, refused where it overflows to infinity (``1e999``): no answer carries it."""
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text}: out of range")
+    return number
+
+
 def intent_message(text: str) -> dict | None:
     """Rasa's answer to a message that names its intent, as Rasa's own NLU server gives it (intent
     confidence 1.0 unless ``@`` says otherwise, the entities from the JSON): None for any other text.
@@ -139,12 +148,12 @@ def intent_message(text: str) -> dict | None:
             log.warning("%r: the confidence after @ is not a number from 0 to 1; 1.0 instead", text)
     entities, offset = [], len(text) - len(text.lstrip())
     if m["entities"]:
-        try:  # JSON as JSON is, not Python's: no NaN or Infinity (an answer could not carry them)
-            given = json.loads(m["entities"], parse_constant=_no_constant)
+        try:  # JSON as JSON is, not Python's: no NaN or Infinity, nor a number too large for a float
+            given = json.loads(m["entities"], parse_constant=_no_constant, parse_float=_finite)
         except (ValueError, RecursionError):
             given = None
         if not isinstance(given, dict):
-            log.warning("%r: the entities are not a JSON object; answered without them", text)
+            log.warning("%r: the entities are not a JSON object of finite values; answered without them", text)
             given = {}
         start, end = offset + m.start("entities"), offset + m.end("entities")
         for entity, values in given.items():

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import inspect
 import ipaddress
 import json
+import logging
 import os
 import signal
 import socket
 import sys
-
-from uvicorn.supervisors.multiprocess import SIGNALS as SUPERVISOR_SIGNALS
-from uvicorn.supervisors.multiprocess import Multiprocess
 
 from slotfill.core import collector
 from slotfill.core.settings import from_mapping, whole_number
@@ -24,6 +23,32 @@ from slotfill.serving.connections import Connections
 from slotfill.version import __version__
 
 CONFIG_ENV = "SLOTFILL_SERVE_CONFIG"  # the settings each uvicorn worker process rebuilds its app from
+# the first uvicorn whose supervisor takes no target (each worker's sockets its own) and stops when a
+# worker fails to start (its sources: 0.29 has no SIGNALS, 0.30 to 0.50 need a target; 0.51 is as 0.55)
+UVICORN_FLOOR = "0.51"
+
+
+def supervisor_api() -> tuple[dict, type]:
+    """uvicorn's supervisor: its signals and its class; a one-line SlotfillError where the uvicorn
+    installed is older than :data:`UVICORN_FLOOR` (an ImportError, the serve extra, where there is none)."""
+    import uvicorn
+
+    try:
+        from uvicorn.supervisors.multiprocess import SIGNALS, Multiprocess
+    except ImportError:
+        raise _old_uvicorn(uvicorn) from None
+    if "target" in inspect.signature(Multiprocess).parameters:  # a TypeError at workers=N, after the model loaded
+        raise _old_uvicorn(uvicorn)
+    return SIGNALS, Multiprocess
+
+
+def _old_uvicorn(uvicorn) -> SlotfillError:
+    found, floor = getattr(uvicorn, "__version__", "(version unknown)"), UVICORN_FLOOR
+    fix = f"pip install 'uvicorn>={floor}'"
+    return SlotfillError(f"uvicorn {found} found; slotfill serve needs uvicorn >= {floor}: {fix}")
+
+
+SUPERVISOR_SIGNALS, Multiprocess = supervisor_api()
 
 
 def check_address(host: str, port: int, hold: bool = False, reuse_port: bool | None = None) -> socket.socket | None:
@@ -31,8 +56,11 @@ def check_address(host: str, port: int, hold: bool = False, reuse_port: bool | N
     binds). ``hold``: the port stays bound, and the bound socket is returned: the one socket a single
     server listens on, or the port the workers' own sockets share (``reuse_port``, the default with
     ``hold``: :mod:`slotfill.serving.listeners`)."""
+    reuse_port = hold if reuse_port is None else reuse_port
     try:
-        sock = listeners.bind(host, port, reuse_port=hold if reuse_port is None else reuse_port)
+        if reuse_port and port:  # SO_REUSEPORT would share a port another server's workers listen on
+            listeners.bind(host, port).close()
+        sock = listeners.bind(host, port, reuse_port=reuse_port)
     except socket.gaierror as e:
         raise ConfigError(f"host={host}: not an address of this machine ({e.strerror})") from None
     except OSError as e:
@@ -65,6 +93,8 @@ def app_from_env():
     so in one line and exits with the start-up failure code: uvicorn's supervisor then stops the
     server, rather than restarting the worker for ever or serving two models on one port."""
     s = json.loads(os.environ[CONFIG_ENV])
+    if "parent" in s:  # a parent killed (kill -9) leaves no orphan serving its port
+        listeners.exit_with_parent(s["parent"])
     try:
         backend = load_backend(s["ckpt"], s["backend"], s["threads"], s["precision"])
         if backend.card.get("fingerprint") != s.get("fingerprint"):
@@ -79,9 +109,19 @@ def app_from_env():
 
 class _Supervisor(Multiprocess):
     """uvicorn's supervisor of worker processes, remembering the signal that stopped it, so that
-    ``workers=N`` ends as one worker does: Ctrl-C is ``interrupted`` (130), SIGTERM exits 143."""
+    ``workers=N`` ends as one worker does: Ctrl-C is ``interrupted`` (130), SIGTERM exits 143; a
+    worker that dies and is replaced is named on stderr whatever the log level."""
 
     stopped_by: int | None = None
+
+    def keep_subprocess_alive(self) -> None:
+        before = list(self.processes)
+        super().keep_subprocess_alive()
+        for old, new in zip(before, self.processes, strict=False):
+            if new is not old:  # uvicorn replaced it (and says so only at log_level=info)
+                code = old.exitcode
+                how = f"signal {-code}" if code is not None and code < 0 else f"exit {code}"
+                print(f"slotfill: worker {old.pid} died ({how}); starting another", file=sys.stderr, flush=True)
 
     def handle_int(self) -> None:
         self.stopped_by = self.stopped_by or signal.SIGINT
@@ -93,6 +133,35 @@ class _Supervisor(Multiprocess):
 
 
 BACKLOG = 2048  # uvicorn's own default
+
+
+def _said_by_slotfill(record: logging.LogRecord) -> bool:
+    """False for uvicorn's supervisor's lines on a worker that died or failed to start: slotfill says
+    those itself (the worker's own error line, :class:`_Supervisor`)."""
+    message = record.getMessage()
+    return not (message.startswith("Child process [") and message.endswith(("died", "stopping the parent process.")))
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _one_address(host: str, port: int) -> str:
+    """The one address a host name stands for: with ``workers`` > 1 each worker listens on one
+    socket, so a name for several addresses (``localhost``: 127.0.0.1 and ::1) is refused."""
+    if _is_address(host):
+        return host
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as e:
+        raise ConfigError(f"host={host}: not an address of this machine ({e.strerror})") from None
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in found))
+    if len(addresses) != 1:
+        raise ConfigError(
+            f"host={host}: stands for {len(addresses)} addresses ({', '.join(addresses)}): with workers > 1 "
+            f"give one of them (host={addresses[0]})"
+        )
+    return addresses[0]
 
 
 def _is_address(host: str) -> bool:
@@ -136,6 +205,8 @@ def serve(cfg) -> None:
     if level not in LOG_LEVELS:  # else uvicorn's KeyError, after the model has loaded
         raise ConfigError(f"log_level={level}: choose one of {', '.join(LOG_LEVELS)}")
     options = from_mapping(Connections, s["connections"], "connections").uvicorn_options()
+    if workers > 1:
+        host = _one_address(host, port)
     spread = workers > 1 and listeners.SPREAD
     one = workers == 1 and _is_address(host)  # a host name may stand for several addresses: uvicorn binds each
     if spread or one:  # held from here until the server stops: no other program takes it while the model loads
@@ -151,9 +222,8 @@ def serve(cfg) -> None:
     with held or contextlib.nullcontext():
         port = held.getsockname()[1] if held else port  # port=0: the free port chosen
         backend = load_backend(s["ckpt"], s["backend"], s["threads"], s["precision"])
-        line = (
-            f"slotfill {__version__}: serving {s['ckpt']} ({backend.name}, {backend.precision}) on http://{host}:{port}"
-        )
+        where = _url(host, port)
+        line = f"slotfill {__version__}: serving {s['ckpt']} ({backend.name}, {backend.precision}) on {where}"
         if workers > 1:  # the first answers may come before every worker has loaded its copy
             line += f", {workers} workers loading (each says when it is ready)"
         print(line, flush=True)
@@ -164,7 +234,8 @@ def serve(cfg) -> None:
             else:
                 _serve_on(held, config)
             return
-        os.environ[CONFIG_ENV] = json.dumps({**s, "fingerprint": backend.card.get("fingerprint")})
+        fingerprint = backend.card.get("fingerprint")
+        os.environ[CONFIG_ENV] = json.dumps({**s, "fingerprint": fingerprint, "parent": os.getpid()})
         del backend  # each worker loads its own copy
         app = "slotfill.serving.server:app_from_env"
         if not spread:
@@ -173,9 +244,12 @@ def serve(cfg) -> None:
         config = uvicorn.Config(app, factory=True, host=host, port=port, workers=workers, log_level=level, **options)
         handlers = {sig: signal.getsignal(sig) for sig in SUPERVISOR_SIGNALS}  # it sets its own
         supervisor = _Supervisor(config, sockets=listeners.WorkerSockets(host, port))
+        uvicorn_log = logging.getLogger("uvicorn.error")
+        uvicorn_log.addFilter(_said_by_slotfill)
         try:
             supervisor.run()
         finally:
+            uvicorn_log.removeFilter(_said_by_slotfill)
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
     if listeners.failed_to_start(supervisor):
