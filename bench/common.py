@@ -102,6 +102,7 @@ NO_EFFECT = (
     "callbacks.last_checkpoint",
     "callbacks.model_checkpoint._target_",
     "callbacks.model_checkpoint.save_last",
+    "callbacks.model_checkpoint.enable_version_counter",
     "plots",
     "trainer.enable_progress_bar",
     "trainer.log_every_n_steps",

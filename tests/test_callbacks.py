@@ -1,8 +1,10 @@
 """callbacks.py: training throughput per epoch, the time validation F1 first reached its target, the settled heap."""
 
 import gc
+from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 import torch
 
 from slotfill.core import collector
@@ -121,3 +123,23 @@ def test_a_moved_run_folder_keeps_its_best_epochs_record(tmp_path):
     here = RunCheckpoint(dirpath=str(old), **kwargs)
     here.load_state_dict(saved.state_dict())
     assert here.best_model_path == saved.best_model_path  # not moved: as Lightning reads it
+
+
+@pytest.mark.slow
+def test_an_epoch_done_again_after_a_kill_writes_its_best_file_again_not_a_second_one(tmp_path):
+    """Killed between writing an epoch's best file and last.ckpt, the run resumes at that epoch: with
+    Lightning's version counter the redone epoch was saved as ``-v1`` beside the killed run's file,
+    which no record named and nothing removed."""
+    from hydra.utils import instantiate
+
+    from tests.helpers import compose_config
+
+    cfg = compose_config(["data=sample"], tmp_path / "run")
+    best = instantiate(cfg.callbacks.model_checkpoint)
+    trainer = SimpleNamespace(current_epoch=3, global_step=12, callback_metrics={}, logger=None)
+    metrics = {"epoch": torch.tensor(3), "val/f1": torch.tensor(27.12)}
+    name = best._get_metric_interpolated_filepath_name(metrics, trainer)
+    Path(name).parent.mkdir(parents=True)
+    Path(name).write_bytes(b"the killed run's epoch 3")
+    assert best._get_metric_interpolated_filepath_name(metrics, trainer) == name
+    assert Path(name).name == "epoch=03-val_f1=27.12.ckpt"

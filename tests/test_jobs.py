@@ -506,3 +506,32 @@ def test_evaluate_draws_the_confusion_matrices_top_k_sets(tiny_model_file, tmp_p
     monkeypatch.setattr(plots, "evaluation_figures", lambda result, out_dir, top_k: drawn.update(result, top_k=top_k))
     jobs.evaluate(_cfg("evaluate", [f"ckpt={tiny_model_file}", f"split_dir={d}", "top_k=2"], tmp_path / "out"))
     assert drawn["top_k"] == 2 and drawn["type_matrix"][0] == ["O", "(other)"]  # 4 gold types: 1 + the rest
+
+
+@pytest.mark.slow
+def test_sigterm_outside_lightnings_fit_ends_the_run_as_ctrl_c_does(tmp_path, monkeypatch):
+    """Between Lightning's stages (reloading the best epoch, writing model.pt) SIGTERM killed the
+    process at once: run.json stayed "running", nothing was said, a model.pt without its metrics."""
+    import os
+    import signal
+    import time
+
+    from slotfill.training import fit
+    from slotfill.training.run_folder import read_status
+
+    out = tmp_path / "run"
+
+    def fit_then_terminated(cfg, ckpt_path=None, before_fit=None):
+        before_fit()
+        (out / "checkpoints").mkdir(parents=True)
+        (out / "checkpoints" / "last.ckpt").write_bytes(b"an epoch")
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the signal's handler raises in here
+        pytest.fail("SIGTERM did not interrupt the run")
+
+    monkeypatch.setattr(fit, "fit", fit_then_terminated)
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt, match=f"continue the run with slotfill train resume={out}"):
+        jobs.train(compose_config(["data=sample"], out))
+    assert read_status(out)["status"] == "interrupted"
+    assert signal.getsignal(signal.SIGTERM) == before  # the caller's handler back

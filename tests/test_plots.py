@@ -156,3 +156,16 @@ def test_learning_curves_into_a_folder_are_written_inside_it(tmp_path):
     written = learning_curves([run], tmp_path / "figs")
     assert written == [tmp_path / "figs" / "learning_curves.png", tmp_path / "figs" / "learning_curves.svg"]
     assert learning_curves([run], f"{tmp_path / 'new'}/")[0] == tmp_path / "new" / "learning_curves.png"
+
+
+def test_a_figure_written_again_removes_what_a_killed_writer_left(tmp_path):
+    """A run killed while its learning curves were written left ``.learning_curves.png.XXXX.tmp``: the
+    run was complete, so no training ever took the folder again to sweep it; redrawing sweeps it."""
+    from slotfill.evaluation.plots import _save
+
+    left = tmp_path / ".learning_curves.png.k9x2.tmp"
+    left.write_bytes(b"half a figure")
+    other = tmp_path / ".metrics.json.a1.tmp"  # another file's: not this writer's to remove
+    other.write_bytes(b"x")
+    _save(_Figure(), tmp_path / "learning_curves")
+    assert not left.exists() and other.exists()

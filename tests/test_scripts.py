@@ -378,6 +378,8 @@ def test_resume_runs_in_the_run_folder_with_its_own_config(tmp_path):
     assert resume_argv(["seed=3"]) == ["seed=3"]
     with pytest.raises(SlotfillError, match="own saved config: drop seed=3$"):  # nothing to start from
         resume_argv([f"resume={tmp_path}", "seed=3"])
+    with pytest.raises(SlotfillError, match="drop threads=1; its threads too, for the same arithmetic"):
+        resume_argv([f"resume={tmp_path}", "threads=1"])
     (tmp_path / "checkpoints").mkdir()  # a run that crashed: its last epoch, no model.pt
     (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"x")
     with pytest.raises(
@@ -641,3 +643,25 @@ def test_predict_ctrl_c_exits_130(tiny_model_file):
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and err.strip() == "interrupted", err[-2000:]
+
+
+@slow
+def test_a_run_killed_after_it_stopped_early_resumes_into_its_end_not_more_epochs(tmp_path):
+    """Lightning restores early stopping's counters but not its decision: a run killed in its final
+    test, after stopping early, trained on when resumed and ended with another model."""
+    import shutil
+
+    args = ["callbacks.early_stopping.patience=1"]
+    train_on_sample(tmp_path / "whole", epochs=8, extra=args)
+    a = json.loads((tmp_path / "whole" / "metrics.json").read_text())
+    assert a["epochs"] < 8  # it stopped early
+    killed = tmp_path / "killed"  # as a kill in the final test leaves it: checkpoints, no model, status running
+    shutil.copytree(tmp_path / "whole", killed)
+    for name in ("model.pt", "metrics.json"):
+        (killed / name).unlink()
+    record = json.loads((killed / "run.json").read_text())
+    (killed / "run.json").write_text(json.dumps({**record, "status": "running"}))
+    resumed = run_script("train.py", [f"resume={killed}"])
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    b = json.loads((killed / "metrics.json").read_text())
+    assert b["epochs"] == a["epochs"] and b["weights_sha256"] == a["weights_sha256"]

@@ -198,6 +198,8 @@ def resume_argv(argv: list[str]) -> list[str]:
         weights = (Path(folder) / "model.pt", Path(folder) / "checkpoints" / "last.ckpt")
         model = next((p for p in weights if p.is_file()), None)  # a run that crashed has no model.pt
         start = f" (or start a new run from its weights with init_from={model})" if model else ""
+        if any(a.lstrip("+").startswith("threads=") for a in others):  # the setting a smaller machine wants
+            start = f"; its threads too, for the same arithmetic as its epochs so far{start}"
         raise SlotfillError(f"resume= continues a run with its own saved config: drop {' '.join(others)}{start}")
     elsewhere = last_value(argv, "hydra.run.dir")
     if elsewhere is not None and Path(elsewhere.strip("'\"")).absolute() != Path(folder).absolute():

@@ -35,7 +35,7 @@ def train(cfg: DictConfig) -> dict:
     fresh = rank_zero and not cfg.get("resume")  # a resumed run's folder is that run's, whatever happens
     # train.log as this job found it (it has logged nothing yet): an earlier run's lines come before ours
     earlier_log = _size(out_dir / "train.log")
-    with _dropped_if_unused(out_dir, "train.log") if fresh else contextlib.nullcontext():
+    with _terminate_interrupts(), _dropped_if_unused(out_dir, "train.log") if fresh else contextlib.nullcontext():
         cfg, last_checkpoint = run_folder.resume_config(cfg)
         options.check_train(cfg)
         folder = run_folder.RunFolder(out_dir, earlier_log=earlier_log) if rank_zero else None
@@ -43,6 +43,28 @@ def train(cfg: DictConfig) -> dict:
             if folder is not None and last_checkpoint is None:
                 folder.check_claim(overwrite=cfg.overwrite)  # the refusal at once, before the data loads
             return _train_in(cfg, folder, out_dir, last_checkpoint)
+
+
+@contextlib.contextmanager
+def _terminate_interrupts() -> Iterator[None]:
+    """SIGTERM (what a scheduler or ``kill`` sends) ends a training as Ctrl-C does, wherever it lands:
+    ``run.json`` says interrupted and the resume hint is printed. Lightning handled it only inside
+    ``fit`` (and finished the last batch of a test); elsewhere it killed the process mid-write."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():  # signals are the main thread's
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextlib.contextmanager

@@ -38,6 +38,8 @@ def _save(fig, path: Path, formats: Sequence[str] = FORMATS) -> list[Path]:
     written = []
     for fmt in formats:
         out = path.with_name(f"{path.name}.{fmt}")
+        for left in out.parent.glob(f".{out.name}.*.tmp"):  # a writer of this figure killed mid-write
+            left.unlink(missing_ok=True)
         drawn = io.BytesIO()
         fig.savefig(drawn, format=fmt)
         written.append(write_atomic(out, drawn.getvalue()))

@@ -71,12 +71,23 @@ class RunRecord(pl.Callback):
         self.config = config
         self.data_sha256 = data_sha256
         self.teacher: str | None = None
+        self.stopped = False  # the checkpoint resumed from was saved by a run that had decided to stop
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
         checkpoint[RUN_KEY] = {"config": self.config, "data_sha256": self.data_sha256}
         checkpoint[RUN_KEY]["precision"] = pl_module.train_config.precision
         if self.teacher:
             checkpoint[RUN_KEY]["teacher"] = self.teacher
+        # early stopping decided before the checkpoints were saved (Lightning runs them last); Lightning
+        # restores the callback's counters but not the decision, so a resume would train on
+        checkpoint[RUN_KEY]["should_stop"] = bool(trainer.should_stop)
+
+    def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        self.stopped = bool((checkpoint.get(RUN_KEY) or {}).get("should_stop"))
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        if self.stopped:  # a run killed after it stopped early (in its final test): it ends as it would have
+            trainer.should_stop = True
 
 
 class SettledHeap(pl.Callback):
