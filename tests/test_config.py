@@ -156,6 +156,7 @@ def train_cfg(tmp_path_factory):
         ({"trainer.max_epochs": -1, "train.warmup_steps": 10}, "needs an end: give trainer.max_epochs"),
         ({"trainer.check_val_every_n_epoch": 2}, "slotfill validates every epoch"),
         ({"trainer.val_check_interval": 0.5}, "slotfill validates once an epoch, at its end"),
+        ({"trainer.val_check_interval": 1}, "val_check_interval=1: slotfill validates once an epoch"),
         ({"model.crf": True, "model.label_smoothing": 0.1}, "the CRF \\(model.crf=true\\) has none"),
     ],
 )
@@ -207,4 +208,19 @@ def test_numbers_training_takes_are_named_before_it_starts(train_cfg, key, value
     with open_dict(cfg):
         OmegaConf.update(cfg, key, value, force_add=True)
     with pytest.raises(ConfigError, match=re.escape(problem)):
+        check_train(cfg)
+
+
+def test_several_epochs_kept_under_one_file_name_are_refused(train_cfg):
+    """Every epoch saved to ``best.ckpt``: a worse later epoch replaced the better one."""
+    from omegaconf import open_dict
+
+    from slotfill.cli.options import check_train
+
+    cfg = train_cfg.copy()
+    with open_dict(cfg):
+        cfg.callbacks.model_checkpoint.filename = "best"
+        check_train(cfg)  # one epoch kept: one name is enough
+        cfg.callbacks.model_checkpoint.save_top_k = 3
+    with pytest.raises(ConfigError, match="filename=best: save_top_k=3 keeps several epochs: put {epoch} in the name"):
         check_train(cfg)

@@ -134,3 +134,21 @@ def test_soft_nll_is_blind_to_a_shift_of_every_allowed_transition_as_the_nll_is(
     after = crf.soft_nll(em, soft, mask), crf.nll(em, gold, mask)
     torch.testing.assert_close(after[1], before[1], atol=1e-3, rtol=1e-4)  # the gold loss does not see it
     torch.testing.assert_close(after[0], before[0], atol=1e-3, rtol=1e-4)
+
+
+def test_soft_nll_stays_blind_to_a_shift_when_the_teacher_is_sure_of_an_ill_formed_pair():
+    """A softmax teacher sure of O then I-x leaves the allowed pairs a mass float32 rounds to 0: that
+    position counted a shift of the transitions for nothing, and the loss fell without bound again."""
+    crf = CRF(TAGS)
+    i_tag = next(i for i, t in enumerate(TAGS) if t.startswith("I-"))
+    logits = torch.zeros(1, 3, len(TAGS))
+    logits[0, 0, TAGS.index("O")] = 120.0  # exp(-120) is 0 in float32
+    logits[0, 1:, i_tag] = 120.0
+    soft = torch.softmax(logits, -1)
+    em = torch.randn(1, 3, len(TAGS), generator=torch.Generator().manual_seed(1))
+    mask = torch.ones(1, 3, dtype=torch.bool)
+    before = crf.soft_nll(em, soft, mask)
+    with torch.no_grad():
+        crf.transitions.sub_(50.0 * (crf.trans_penalty == 0))
+        crf.start.sub_(50.0 * (crf.start_penalty == 0))
+    torch.testing.assert_close(crf.soft_nll(em, soft, mask), before, atol=1e-2, rtol=1e-4)

@@ -95,10 +95,11 @@ def test_a_worker_that_cannot_listen_says_so_and_stops_its_supervisor(capsys):
 # another program listens on the port between the parent's check and its workers' start
 INTRUDER = """
 import socket, sys
-from slotfill.serving import server
+from slotfill.serving import listeners, server
 
 def check_address(host, port, hold=False, reuse_port=None, checked_by=server.check_address):
-    held = checked_by(host, port, hold, reuse_port)
+    checked_by(host, port)  # free; held then with SO_REUSEADDR, which slotfill's own hold leaves out so that
+    held = listeners.bind(host, port, reuse_port=True)  # no other socket binds beside it: here one does
     intruder = socket.socket()
     intruder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     intruder.bind((host, held.getsockname()[1]))

@@ -161,11 +161,19 @@ def test_learning_curves_into_a_folder_are_written_inside_it(tmp_path):
 def test_a_figure_written_again_removes_what_a_killed_writer_left(tmp_path):
     """A run killed while its learning curves were written left ``.learning_curves.png.XXXX.tmp``: the
     run was complete, so no training ever took the folder again to sweep it; redrawing sweeps it."""
+    import os
+    import time
+
     from slotfill.evaluation.plots import _save
 
     left = tmp_path / ".learning_curves.png.k9x2.tmp"
     left.write_bytes(b"half a figure")
+    an_hour_ago = time.time() - 3600
+    os.utime(left, (an_hour_ago, an_hour_ago))
+    writing = tmp_path / ".learning_curves.svg.b7.tmp"  # another process writing the figure right now
+    writing.write_bytes(b"being written")
     other = tmp_path / ".metrics.json.a1.tmp"  # another file's: not this writer's to remove
     other.write_bytes(b"x")
+    os.utime(other, (an_hour_ago, an_hour_ago))
     _save(_Figure(), tmp_path / "learning_curves")
-    assert not left.exists() and other.exists()
+    assert not left.exists() and writing.exists() and other.exists()

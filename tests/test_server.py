@@ -210,6 +210,21 @@ def test_a_port_another_servers_workers_listen_on_is_refused():
             check_address("127.0.0.1", port, hold=True, reuse_port=True)
 
 
+def test_a_port_another_server_holds_while_its_model_loads_is_refused():
+    """Held, not yet listening: Linux let a second SO_REUSEADDR socket bind beside it, so two servers'
+    workers came to share the port."""
+    held = check_address("127.0.0.1", 0, hold=True, reuse_port=True)
+    try:
+        port = held.getsockname()[1]
+        with pytest.raises(ConfigError, match=rf"port={port}: already in use on 127\.0\.0\.1"):
+            check_address("127.0.0.1", port, hold=True, reuse_port=True)
+        from slotfill.serving import listeners
+
+        listeners.bind("127.0.0.1", port, reuse_port=True).close()  # its own workers still bind beside it
+    finally:
+        held.close()
+
+
 class _Worker:
     """A worker process as uvicorn's supervisor sees it."""
 

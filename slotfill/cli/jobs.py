@@ -67,6 +67,16 @@ def _terminate_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _sigterm_ends_the_process() -> None:
+    """After a run is recorded complete, SIGTERM ends the process as it would have (the summary and the
+    figures are left; the figures' temporary files go when they are drawn again)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 @contextlib.contextmanager
 def _dropped_if_unused(out_dir: Path, log: str) -> Iterator[None]:
     """A job that stops before it writes anything leaves no folder behind. Hydra made the folder, its
@@ -123,6 +133,9 @@ def _train_in(cfg: DictConfig, folder, out_dir: Path, last_checkpoint: Path | No
         if not run.trainer.is_global_zero:
             return {}
         metrics = fit.write_run(run, out_dir)
+        if folder is not None:
+            folder.finish("completed")
+        _sigterm_ends_the_process()  # the run is recorded complete: what is left is no part of it to resume
     except KeyboardInterrupt:
         _record_end(folder, "interrupted")
         if folder is not None and folder.started and (out_dir / LAST_CHECKPOINT).is_file():  # this run's epoch
@@ -131,8 +144,6 @@ def _train_in(cfg: DictConfig, folder, out_dir: Path, last_checkpoint: Path | No
     except BaseException as e:
         _record_end(folder, "failed", error=f"{type(e).__name__}: {first_line(e, limit=300)}")
         raise
-    if folder is not None:
-        folder.finish("completed")
     report = out_dir / "test_report.txt"
     print(console.training_summary(metrics, report.read_text() if report.exists() else None, str(out_dir)))
     _draw_learning_curves(cfg, out_dir)  # last: a figure that cannot be drawn never fails a trained run

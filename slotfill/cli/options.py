@@ -161,6 +161,12 @@ def _check_numbers(cfg: DictConfig) -> None:
     for name in ("model_checkpoint", "last_checkpoint"):
         if OmegaConf.select(cfg, f"callbacks.{name}.save_top_k") is not None:
             whole(cfg, f"callbacks.{name}.save_top_k", minimum=-1)
+    kept, name = (OmegaConf.select(cfg, f"callbacks.model_checkpoint.{k}") for k in ("save_top_k", "filename"))
+    if kept not in (None, 0, 1) and name is not None and "{epoch" not in str(name):
+        raise ConfigError(  # one name for every epoch kept: each would overwrite the one before
+            f"callbacks.model_checkpoint.filename={name}: save_top_k={kept} keeps several epochs: "
+            "put {epoch} in the name"
+        )
 
 
 def _check_new_run(cfg: DictConfig) -> None:
@@ -171,7 +177,8 @@ def _check_new_run(cfg: DictConfig) -> None:
             f"model.label_smoothing={smoothing}: smooths the softmax's targets; the CRF (model.crf=true) has none"
         )
     interval = OmegaConf.select(cfg, "trainer.val_check_interval")
-    if interval not in (None, 1, 1.0):  # else the last-k averages and the 3-epoch means span part epochs
+    # 1.0 is once an epoch; the whole number 1 is every training batch, to Lightning
+    if interval is not None and not (isinstance(interval, float) and interval == 1.0):
         raise ConfigError(
             f"trainer.val_check_interval={interval}: slotfill validates once an epoch, at its end (the last-k "
             "weight averages and the val/*_mean3 scores count epochs); for less validation: trainer.limit_val_batches"

@@ -10,6 +10,7 @@ import csv
 import io
 import os
 import re
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from slotfill.core.files import write_atomic
 from slotfill.errors import ConfigError, DataError, SlotfillError
 
 FORMATS = ("png", "svg")
+STALE_TMP_S = 600  # a figure's temporary file this old was left by a writer killed mid-write
 PART = re.compile(r"metrics\.part(\d+)\.csv")  # the log of the epochs before a resume (slotfill.training.run_folder)
 CURVES = (  # (column in metrics.csv, axis title)
     ("train/loss", "training loss"),
@@ -38,8 +40,9 @@ def _save(fig, path: Path, formats: Sequence[str] = FORMATS) -> list[Path]:
     written = []
     for fmt in formats:
         out = path.with_name(f"{path.name}.{fmt}")
-        for left in out.parent.glob(f".{out.name}.*.tmp"):  # a writer of this figure killed mid-write
-            left.unlink(missing_ok=True)
+        for left in out.parent.glob(f".{out.name}.*.tmp"):  # a writer of this figure killed mid-write,
+            if time.time() - left.stat().st_mtime > STALE_TMP_S:  # not one writing it right now
+                left.unlink(missing_ok=True)
         drawn = io.BytesIO()
         fig.savefig(drawn, format=fmt)
         written.append(write_atomic(out, drawn.getvalue()))

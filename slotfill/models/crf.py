@@ -80,16 +80,19 @@ class CRF(nn.Module):
         trans, start, end = self._scores()
         mask_f = mask.to(emissions.dtype)
         probs = probs * mask_f.unsqueeze(2)
-        allowed_first = (self.start_penalty == 0).to(emissions.dtype)  # the BIO penalty is no score
-        first = probs[:, 0] * allowed_first
-        first = first / first.sum(1, keepdim=True).clamp(min=1e-9)
+        # the pair and first-tag distributions in float64 with no tag at exactly 0: a teacher sure of an
+        # ill-formed pair (O then I-x) leaves the allowed ones a mass float32 rounds to 0, and a
+        # position whose allowed mass is 0 would again count a shift of the transitions for nothing
+        near = probs.detach().double().clamp(min=1e-30) * mask.double().unsqueeze(2)  # 0 past the end
+        first = near[:, 0] * (self.start_penalty == 0).double()  # the BIO penalty is no score
+        first = (first / first.sum(1, keepdim=True)).to(emissions.dtype)
         expected = (probs * emissions).sum((1, 2)) + (first * self.start).sum(1)
         if emissions.shape[1] > 1:
-            allowed = (self.trans_penalty == 0).to(emissions.dtype)
-            mass = torch.einsum("bti,ij,btj->bt", probs[:, :-1], allowed, probs[:, 1:])  # 0 past the end
-            weight = torch.where(mass > 0, 1 / mass.clamp(min=1e-9), torch.zeros_like(mass))
-            pairs = torch.einsum("bti,btj->bij", probs[:, :-1] * weight.unsqueeze(2), probs[:, 1:])
-            expected = expected + (pairs * self.transitions * allowed).sum((1, 2))
+            allowed = (self.trans_penalty == 0).double()
+            mass = torch.einsum("bti,ij,btj->bt", near[:, :-1], allowed, near[:, 1:])
+            weight = torch.where(mass > 0, 1 / mass.clamp(min=1e-300), torch.zeros_like(mass))
+            pairs = torch.einsum("bti,btj->bij", near[:, :-1] * weight.unsqueeze(2), near[:, 1:]) * allowed
+            expected = expected + (pairs.to(emissions.dtype) * self.transitions).sum((1, 2))
         last = (mask.sum(1) - 1).clamp(min=0)
         expected = expected + (probs[torch.arange(len(last)), last] * end).sum(1)
         alphas = _forward(emissions, mask, trans, start)

@@ -28,12 +28,13 @@ STARTUP_FAILURE = 3  # uvicorn's exit code for a worker that could not start (uv
 SPREAD = hasattr(socket, "SO_REUSEPORT")  # Linux and the BSDs; elsewhere the workers share one socket
 
 
-def bind(host: str, port: int, reuse_port: bool = False) -> socket.socket:
-    """A TCP socket bound to ``host:port`` (``SO_REUSEADDR``; ``SO_REUSEPORT`` too if ``reuse_port``);
-    closed again if it cannot be bound."""
+def bind(host: str, port: int, reuse_port: bool = False, reuse_addr: bool = True) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (``SO_REUSEADDR`` unless not ``reuse_addr``; ``SO_REUSEPORT``
+    too if ``reuse_port``); closed again if it cannot be bound."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_addr:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if reuse_port:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))

@@ -60,7 +60,9 @@ def check_address(host: str, port: int, hold: bool = False, reuse_port: bool | N
     try:
         if reuse_port and port:  # SO_REUSEPORT would share a port another server's workers listen on
             listeners.bind(host, port).close()
-        sock = listeners.bind(host, port, reuse_port=reuse_port)
+        # the port held for the workers without SO_REUSEADDR: Linux lets two SO_REUSEADDR sockets that
+        # do not listen share a port, so a second server still loading its model would pass the probe
+        sock = listeners.bind(host, port, reuse_port=reuse_port, reuse_addr=not reuse_port)
     except socket.gaierror as e:
         raise ConfigError(f"host={host}: not an address of this machine ({e.strerror})") from None
     except OSError as e:
