@@ -1,5 +1,7 @@
 """training/precision.py: which arithmetic the LSTM layers train in, and what bfloat16 changes."""
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 
@@ -177,7 +179,7 @@ def test_a_resumed_run_goes_on_in_the_precision_it_started_in(tmp_path, monkeypa
     # what the model file and the next checkpoints say (precision=auto predicts by the first)
     assert module.model.meta["train"]["precision"] == expected
     checkpoint = {}
-    RunRecord({}).on_save_checkpoint(None, module, checkpoint)
+    RunRecord({}).on_save_checkpoint(SimpleNamespace(should_stop=False), module, checkpoint)
     assert checkpoint[RUN_KEY]["precision"] == expected
 
 
