@@ -156,7 +156,7 @@ def train_cfg(tmp_path_factory):
         ({"trainer.max_epochs": -1, "train.warmup_steps": 10}, "needs an end: give trainer.max_epochs"),
         ({"trainer.check_val_every_n_epoch": 2}, "slotfill validates every epoch"),
         ({"trainer.val_check_interval": 0.5}, "slotfill validates once an epoch, at its end"),
-        ({"trainer.val_check_interval": 1}, "val_check_interval=1: slotfill validates once an epoch"),
+        ({"trainer.val_check_interval": 1}, "val_check_interval=1 \\(1.0, or leaving it out, is once an epoch"),
         ({"model.crf": True, "model.label_smoothing": 0.1}, "the CRF \\(model.crf=true\\) has none"),
     ],
 )
@@ -223,4 +223,9 @@ def test_several_epochs_kept_under_one_file_name_are_refused(train_cfg):
         check_train(cfg)  # one epoch kept: one name is enough
         cfg.callbacks.model_checkpoint.save_top_k = 3
     with pytest.raises(ConfigError, match="filename=best: save_top_k=3 keeps several epochs: put {epoch} in the name"):
+        check_train(cfg)
+    for name, versions in (("best-{step}", False), ("best", True)):  # a file an epoch all the same
+        with open_dict(cfg):
+            cfg.callbacks.model_checkpoint.filename = name
+            cfg.callbacks.model_checkpoint.enable_version_counter = versions
         check_train(cfg)

@@ -152,3 +152,11 @@ def test_soft_nll_stays_blind_to_a_shift_when_the_teacher_is_sure_of_an_ill_form
         crf.transitions.sub_(50.0 * (crf.trans_penalty == 0))
         crf.start.sub_(50.0 * (crf.start_penalty == 0))
     torch.testing.assert_close(crf.soft_nll(em, soft, mask), before, atol=1e-2, rtol=1e-4)
+
+
+def test_soft_nll_of_a_batch_with_an_all_padding_row_is_finite():
+    crf = CRF(TAGS)
+    em = torch.randn(2, 3, len(TAGS), generator=torch.Generator().manual_seed(2))
+    soft = torch.softmax(torch.randn(2, 3, len(TAGS), generator=torch.Generator().manual_seed(3)), -1)
+    mask = torch.tensor([[True, True, False], [False, False, False]])
+    assert torch.isfinite(crf.soft_nll(em, soft, mask))

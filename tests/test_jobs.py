@@ -535,3 +535,39 @@ def test_sigterm_outside_lightnings_fit_ends_the_run_as_ctrl_c_does(tmp_path, mo
         jobs.train(compose_config(["data=sample"], out))
     assert read_status(out)["status"] == "interrupted"
     assert signal.getsignal(signal.SIGTERM) == before  # the caller's handler back
+
+
+@pytest.mark.slow
+def test_a_signal_while_the_run_is_recorded_complete_leaves_it_complete(tmp_path, monkeypatch):
+    """A SIGTERM that landed after run.json said completed, but before the run knew it, rewrote the
+    finished run as interrupted and offered to resume it."""
+    import os
+    import signal
+    from types import SimpleNamespace
+
+    from slotfill.training import fit
+    from slotfill.training.run_folder import RunFolder, read_status
+
+    out = tmp_path / "run"
+
+    def fitted(cfg, ckpt_path=None, before_fit=None):
+        before_fit()
+        return SimpleNamespace(trainer=SimpleNamespace(is_global_zero=True))
+
+    finish = RunFolder.finish
+
+    def finish_then_terminated(self, status, error=None):
+        finish(self, status, error)
+        os.kill(os.getpid(), signal.SIGTERM)  # held until the run knows it is complete
+
+    monkeypatch.setattr(fit, "fit", fitted)
+    monkeypatch.setattr(fit, "write_run", lambda run, out_dir: {})
+    monkeypatch.setattr(RunFolder, "finish", finish_then_terminated)
+    monkeypatch.setattr(jobs, "_draw_learning_curves", lambda cfg, out_dir: None)
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: (_ for _ in ()).throw(KeyboardInterrupt("theirs")))
+    try:
+        with pytest.raises(KeyboardInterrupt, match="^theirs$"):  # the caller's handler, given back, not the hint
+            jobs.train(compose_config(["data=sample"], out))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert read_status(out)["status"] == "completed"

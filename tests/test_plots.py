@@ -177,3 +177,22 @@ def test_a_figure_written_again_removes_what_a_killed_writer_left(tmp_path):
     os.utime(other, (an_hour_ago, an_hour_ago))
     _save(_Figure(), tmp_path / "learning_curves")
     assert not left.exists() and writing.exists() and other.exists()
+
+
+def test_a_temporary_file_renamed_into_place_meanwhile_is_no_error(tmp_path, monkeypatch):
+    """Another process writing the same figure renames its temporary file away between the listing
+    and the look at its age: that file is not stale, and no error."""
+    from pathlib import Path
+
+    from slotfill.evaluation import plots
+
+    (tmp_path / ".learning_curves.png.w1.tmp").write_bytes(b"being written")
+    real = Path.stat
+
+    def renamed_meanwhile(self, *args, **kwargs):
+        if self.name.endswith(".tmp"):
+            raise FileNotFoundError(2, "No such file or directory")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "stat", renamed_meanwhile)
+    assert [p.name for p in plots._save(_Figure(), tmp_path / "learning_curves")][0] == "learning_curves.png"

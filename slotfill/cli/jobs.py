@@ -7,7 +7,7 @@ import importlib.util
 import shutil
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -35,26 +35,30 @@ def train(cfg: DictConfig) -> dict:
     fresh = rank_zero and not cfg.get("resume")  # a resumed run's folder is that run's, whatever happens
     # train.log as this job found it (it has logged nothing yet): an earlier run's lines come before ours
     earlier_log = _size(out_dir / "train.log")
-    with _terminate_interrupts(), _dropped_if_unused(out_dir, "train.log") if fresh else contextlib.nullcontext():
+    with (
+        _terminate_interrupts() as release,
+        _dropped_if_unused(out_dir, "train.log") if fresh else contextlib.nullcontext(),
+    ):
         cfg, last_checkpoint = run_folder.resume_config(cfg)
         options.check_train(cfg)
         folder = run_folder.RunFolder(out_dir, earlier_log=earlier_log) if rank_zero else None
         with run_folder.lock(out_dir) if folder is not None else contextlib.nullcontext():
             if folder is not None and last_checkpoint is None:
                 folder.check_claim(overwrite=cfg.overwrite)  # the refusal at once, before the data loads
-            return _train_in(cfg, folder, out_dir, last_checkpoint)
+            return _train_in(cfg, folder, out_dir, last_checkpoint, release)
 
 
 @contextlib.contextmanager
-def _terminate_interrupts() -> Iterator[None]:
-    """SIGTERM (what a scheduler or ``kill`` sends) ends a training as Ctrl-C does, wherever it lands:
-    ``run.json`` says interrupted and the resume hint is printed. Lightning handled it only inside
-    ``fit`` (and finished the last batch of a test); elsewhere it killed the process mid-write."""
+def _terminate_interrupts() -> Iterator[Callable[[], None]]:
+    """SIGTERM (what a scheduler or ``kill`` sends) ends a training as Ctrl-C does, wherever it lands
+    until the run is recorded complete: ``run.json`` says interrupted and the resume hint is printed.
+    Lightning handled it only inside ``fit`` (and finished the last batch of a test); elsewhere it
+    killed the process mid-write. Yields what gives the caller's handler back (once the run is complete)."""
     import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():  # signals are the main thread's
-        yield
+        yield lambda: None
         return
 
     def interrupt(signum, frame):
@@ -62,19 +66,26 @@ def _terminate_interrupts() -> Iterator[None]:
 
     previous = signal.signal(signal.SIGTERM, interrupt)
     try:
-        yield
+        yield lambda: signal.signal(signal.SIGTERM, previous)
     finally:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _sigterm_ends_the_process() -> None:
-    """After a run is recorded complete, SIGTERM ends the process as it would have (the summary and the
-    figures are left; the figures' temporary files go when they are drawn again)."""
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait (they are delivered after) while the run is recorded complete: one that
+    landed after run.json was replaced, but before the run knew it, rewrote a finished run as interrupted."""
     import signal
     import threading
 
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 @contextlib.contextmanager
@@ -119,7 +130,7 @@ def _size(path: Path) -> int:
     return path.stat().st_size if path.is_file() else 0
 
 
-def _train_in(cfg: DictConfig, folder, out_dir: Path, last_checkpoint: Path | None):
+def _train_in(cfg: DictConfig, folder, out_dir: Path, last_checkpoint: Path | None, release=lambda: None):
     from slotfill.training import fit  # Lightning and datasets: seconds of imports predict and evaluate do not need
 
     def claim() -> None:
@@ -128,21 +139,27 @@ def _train_in(cfg: DictConfig, folder, out_dir: Path, last_checkpoint: Path | No
                 folder.claim(overwrite=cfg.overwrite)
             folder.start(cfg, resumed_from=last_checkpoint)
 
+    completed = False
     try:
         run = fit.fit(cfg, ckpt_path=last_checkpoint, before_fit=claim)
         if not run.trainer.is_global_zero:
             return {}
         metrics = fit.write_run(run, out_dir)
-        if folder is not None:
-            folder.finish("completed")
-        _sigterm_ends_the_process()  # the run is recorded complete: what is left is no part of it to resume
+        with _signals_held():
+            if folder is not None:
+                folder.finish("completed")
+            completed = True
+            release()  # the run is recorded complete: SIGTERM is the caller's again (the summary, the figures)
     except KeyboardInterrupt:
+        if completed:  # after the record: nothing of the run to resume
+            raise
         _record_end(folder, "interrupted")
         if folder is not None and folder.started and (out_dir / LAST_CHECKPOINT).is_file():  # this run's epoch
             raise KeyboardInterrupt(f"continue the run with slotfill train resume={out_dir}") from None
         raise
     except BaseException as e:
-        _record_end(folder, "failed", error=f"{type(e).__name__}: {first_line(e, limit=300)}")
+        if not completed:
+            _record_end(folder, "failed", error=f"{type(e).__name__}: {first_line(e, limit=300)}")
         raise
     report = out_dir / "test_report.txt"
     print(console.training_summary(metrics, report.read_text() if report.exists() else None, str(out_dir)))

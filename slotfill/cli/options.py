@@ -161,11 +161,15 @@ def _check_numbers(cfg: DictConfig) -> None:
     for name in ("model_checkpoint", "last_checkpoint"):
         if OmegaConf.select(cfg, f"callbacks.{name}.save_top_k") is not None:
             whole(cfg, f"callbacks.{name}.save_top_k", minimum=-1)
-    kept, name = (OmegaConf.select(cfg, f"callbacks.model_checkpoint.{k}") for k in ("save_top_k", "filename"))
-    if kept not in (None, 0, 1) and name is not None and "{epoch" not in str(name):
+    kept, name, versions = (
+        OmegaConf.select(cfg, f"callbacks.model_checkpoint.{k}")
+        for k in ("save_top_k", "filename", "enable_version_counter")
+    )
+    apart = name is None or versions or any(f"{{{k}" in str(name) for k in ("epoch", "step"))
+    if kept not in (None, 0, 1) and not apart:
         raise ConfigError(  # one name for every epoch kept: each would overwrite the one before
             f"callbacks.model_checkpoint.filename={name}: save_top_k={kept} keeps several epochs: "
-            "put {epoch} in the name"
+            "put {epoch} in the name (or callbacks.model_checkpoint.enable_version_counter=true)"
         )
 
 
@@ -179,8 +183,9 @@ def _check_new_run(cfg: DictConfig) -> None:
     interval = OmegaConf.select(cfg, "trainer.val_check_interval")
     # 1.0 is once an epoch; the whole number 1 is every training batch, to Lightning
     if interval is not None and not (isinstance(interval, float) and interval == 1.0):
+        once = " (1.0, or leaving it out, is once an epoch; 1 is every batch)" if interval == 1 else ""
         raise ConfigError(
-            f"trainer.val_check_interval={interval}: slotfill validates once an epoch, at its end (the last-k "
+            f"trainer.val_check_interval={interval}{once}: slotfill validates once an epoch, at its end (the last-k "
             "weight averages and the val/*_mean3 scores count epochs); for less validation: trainer.limit_val_batches"
         )
     every = OmegaConf.select(cfg, "trainer.check_val_every_n_epoch")

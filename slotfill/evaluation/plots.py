@@ -41,7 +41,11 @@ def _save(fig, path: Path, formats: Sequence[str] = FORMATS) -> list[Path]:
     for fmt in formats:
         out = path.with_name(f"{path.name}.{fmt}")
         for left in out.parent.glob(f".{out.name}.*.tmp"):  # a writer of this figure killed mid-write,
-            if time.time() - left.stat().st_mtime > STALE_TMP_S:  # not one writing it right now
+            try:  # not one writing it right now (whose file may be renamed into place meanwhile)
+                stale = time.time() - left.stat().st_mtime > STALE_TMP_S
+            except FileNotFoundError:
+                continue
+            if stale:
                 left.unlink(missing_ok=True)
         drawn = io.BytesIO()
         fig.savefig(drawn, format=fmt)

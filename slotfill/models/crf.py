@@ -85,7 +85,7 @@ class CRF(nn.Module):
         # position whose allowed mass is 0 would again count a shift of the transitions for nothing
         near = probs.detach().double().clamp(min=1e-30) * mask.double().unsqueeze(2)  # 0 past the end
         first = near[:, 0] * (self.start_penalty == 0).double()  # the BIO penalty is no score
-        first = (first / first.sum(1, keepdim=True)).to(emissions.dtype)
+        first = (first / first.sum(1, keepdim=True).clamp(min=1e-300)).to(emissions.dtype)  # an empty row: 0
         expected = (probs * emissions).sum((1, 2)) + (first * self.start).sum(1)
         if emissions.shape[1] > 1:
             allowed = (self.trans_penalty == 0).double()
