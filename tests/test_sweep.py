@@ -81,3 +81,18 @@ def test_a_failed_job_fails_itself_not_the_sweep(tmp_path, capsys):
     err = capsys.readouterr().err
     assert e.value.code == 2 and "error: sweep job 0 (" in err and "seed='abc'" in err
     assert [r["run"] for r in csv.DictReader(open(sweep / "summary.csv"))] == ["1"]  # the job after it ran
+
+
+def test_a_summary_that_cannot_be_written_after_a_job_does_not_end_the_sweep(tmp_path, monkeypatch, caplog):
+    """Hydra calls on_job_end outside the job: an error there ended the sweep's other jobs."""
+    from slotfill.training import sweep
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sweep, "write_summary", full_disk)
+    callback = SweepSummary()
+    callback.on_multirun_start(OmegaConf.create({}))
+    config = {"hydra": {"runtime": {"output_dir": str(tmp_path / "0")}, "sweep": {"dir": str(tmp_path)}}}
+    callback.on_job_end(OmegaConf.create(config), job_return=None)
+    assert "sweep summary not written after this job" in caplog.text
