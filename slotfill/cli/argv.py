@@ -6,6 +6,7 @@ import os
 import re
 from pathlib import Path
 
+from slotfill.core.schema import LAST_CHECKPOINT, MODEL_FILE
 from slotfill.errors import SlotfillError
 
 _OVERRIDE = re.compile(r"^(?:[+~]{0,2}[A-Za-z_][\w.@/-]*=|~[A-Za-z_][\w.@/-]*$)")  # key=value, or ~key (delete)
@@ -195,7 +196,7 @@ def resume_argv(argv: list[str]) -> list[str]:
         return argv
     others = [a for a in argv if _OVERRIDE.match(a) and not a.startswith(("resume=", "hydra."))]
     if others:
-        weights = (Path(folder) / "model.pt", Path(folder) / "checkpoints" / "last.ckpt")
+        weights = (Path(folder) / MODEL_FILE, Path(folder) / LAST_CHECKPOINT)
         model = next((p for p in weights if p.is_file()), None)  # a run that crashed has no model.pt
         start = f" (or start a new run from its weights with init_from={model})" if model else ""
         if any(a.lstrip("+").startswith("threads=") for a in others):  # the setting a smaller machine wants

@@ -108,12 +108,11 @@ def add_data(sub: argparse._SubParsersAction) -> None:
 def _plot(args: argparse.Namespace) -> int:
     from slotfill.evaluation.plots import learning_curves
 
-    if len(args.runs) > 1:  # one run's own folder holds its own curves (-o RUN_DIR redraws them), not others'
-        for run in args.runs:
-            if Path(args.output).resolve().is_relative_to(Path(run).resolve()):
-                raise ConfigError(
-                    f"-o {args.output}: inside the run folder {run}, whose figures are that run's own: write elsewhere"
-                )
+    run = _run_holding(Path(args.output), args.runs) if len(args.runs) > 1 else None
+    if run is not None:  # one run's own folder holds its own curves (-o RUN_DIR redraws them), not others'
+        raise ConfigError(
+            f"-o {args.output}: inside the run folder {run}, whose figures are that run's own: write elsewhere"
+        )
     for path in learning_curves(args.runs, args.output, labels=args.labels):
         print(f"wrote {path}")
     return 0
@@ -150,9 +149,14 @@ def _check_csv_path(csv: Path, runs: list[str]) -> None:
     """Refuse a ``--csv`` that is a folder or lies in a run folder compared (its metrics.json, model.pt, ...)."""
     if csv.is_dir():
         raise ConfigError(f"--csv {csv}: a folder: give a file name (table.csv)")
-    for run in runs:
-        if csv.resolve().is_relative_to(Path(run).resolve()):
-            raise ConfigError(f"--csv {csv}: inside the run folder {run}, which stays the run's: write it elsewhere")
+    run = _run_holding(csv, runs)
+    if run is not None:
+        raise ConfigError(f"--csv {csv}: inside the run folder {run}, which stays the run's: write it elsewhere")
+
+
+def _run_holding(path: Path, runs: list[str]) -> str | None:
+    """The run folder among ``runs`` that ``path`` is, or lies in (an output that would write over its files)."""
+    return next((run for run in runs if path.resolve().is_relative_to(Path(run).resolve())), None)
 
 
 def add_compare(sub: argparse._SubParsersAction) -> None:

@@ -13,7 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from slotfill.core.backends import is_onnx
 from slotfill.core.limits import MAX_NBEST
 from slotfill.core.schema import model_path, no_model_in
-from slotfill.core.settings import true_or_false, whole_number
+from slotfill.core.settings import is_number, true_or_false, whole_number
 from slotfill.errors import CheckpointError, ConfigError
 
 TRAIN_KEYS = {
@@ -131,8 +131,8 @@ def check_train(cfg: DictConfig) -> None:
     for split, why in (("train", "nothing would be trained"), ("val", "validation selects the checkpoint")):
         key = f"trainer.limit_{split}_batches"
         value = OmegaConf.select(cfg, key)
-        if value is not None and (not _is_number(value) or value <= 0):
-            said = f"{why}; " if _is_number(value) else ""
+        if value is not None and (not is_number(value) or value <= 0):
+            said = f"{why}; " if is_number(value) else ""
             raise ConfigError(f"{key}={value!r}: {said}give a fraction above 0 or a number of batches")
     if not cfg.get("resume"):  # a run begun before these checks resumes as it began: its epochs are kept
         _check_new_run(cfg)
@@ -142,19 +142,15 @@ def check_train(cfg: DictConfig) -> None:
         existing_checkpoint(cfg, "train.distill_from")
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def _check_numbers(cfg: DictConfig) -> None:
     """Numbers the optimizer and the callbacks take, named here: their own errors name no setting
     (``'<=' not supported between 'float' and 'str'``), or come after epochs were trained."""
     lr = OmegaConf.select(cfg, "optimizer.lr")
-    if lr is not None and (not _is_number(lr) or not lr > 0):  # not lr > 0: NaN too
+    if lr is not None and (not is_number(lr) or not lr > 0):  # not lr > 0: NaN too
         raise ConfigError(f"optimizer.lr={lr!r}: must be a number above 0")
     for key in ("optimizer.weight_decay", "optimizer.eps", "callbacks.early_stopping.min_delta"):
         value = OmegaConf.select(cfg, key)
-        if value is not None and (not _is_number(value) or not value >= 0):
+        if value is not None and (not is_number(value) or not value >= 0):
             raise ConfigError(f"{key}={value!r}: must be a number of at least 0")
     if OmegaConf.select(cfg, "callbacks.early_stopping") is not None:
         whole(cfg, "callbacks.early_stopping.patience", minimum=0)

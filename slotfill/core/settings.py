@@ -57,6 +57,11 @@ def whole_number(value: object, name: str, minimum: int = 1, maximum: int | None
     return int(value)
 
 
+def is_number(value: object) -> bool:
+    """An int or a float, and not a bool (which Python counts as an int)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def true_or_false(value: object, name: str) -> bool:
     """``value`` when it is true or false; otherwise a one-line error naming ``name`` (``plots=maybe``)."""
     if not isinstance(value, bool):

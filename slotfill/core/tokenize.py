@@ -53,11 +53,11 @@ def normalize(token: str) -> str:
     The one normalisation of text: vocabularies are built from it and word and character
     lookups go through it, in training and prediction alike.
     """
-    if "," in token and _DIGIT_GROUPS.fullmatch(visible(token)):  # "1,000" is the "1000" the data sets write
-        token = visible(token).replace(",", "")
+    if "," in token and _DIGIT_GROUPS.fullmatch(seen := visible(token)):  # "1,000" is the "1000" the data sets write
+        token = seen.replace(",", "")
     if token.isascii() and token.isprintable():  # the common case, and NFC leaves ASCII unchanged
         return token.lower()
-    token = "".join(ch for ch in token if not _invisible(ch))
+    token = visible(token)
     # "İ".lower() is "i" and a combining dot: "İstanbul" would not be "istanbul" (words, lexicons)
     return unicodedata.normalize("NFC", token).lower().replace("i\u0307", "i").replace("’", "'")
 

@@ -27,14 +27,7 @@ def _is_dataset(path: Path, fmt: str) -> bool:
 
 def _splits_of(path: Path, fmt: str) -> dict[str, Path]:
     """:func:`find_splits`, its refusal worded for convert (which takes no ``data.valid=``)."""
-    try:
-        return find_splits(path, fmt)
-    except DataError as e:
-        if "set data." not in e.problem:
-            raise
-        raise DataError(
-            e.path, None, e.problem.split("; set data.")[0] + "; convert those files one at a time"
-        ) from None
+    return find_splits(path, fmt, ambiguous="convert those files one at a time")
 
 
 def convert(

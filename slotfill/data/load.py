@@ -139,8 +139,9 @@ def split_of(name: str) -> str | None:
     return None
 
 
-def find_splits(root: Path, fmt: str = "auto") -> dict[str, Path]:
-    """The split files or split folders inside ``root`` (a folder of splits)."""
+def find_splits(root: Path, fmt: str = "auto", ambiguous: str = "set data.{split}=...") -> dict[str, Path]:
+    """The split files or split folders inside ``root`` (a folder of splits); ``ambiguous``: what to do
+    about two files for one split, as the caller takes its input."""
     found: dict[str, list[Path]] = {}
     for child in sorted(root.iterdir()):
         if child.name.startswith("."):
@@ -155,7 +156,8 @@ def find_splits(root: Path, fmt: str = "auto") -> dict[str, Path]:
     for split, paths in found.items():
         if len(paths) > 1:
             names = " and ".join(p.name for p in paths)
-            raise DataError(root, None, f"ambiguous: {names} both look like the {split} split; set data.{split}=...")
+            what = ambiguous.format(split=split)
+            raise DataError(root, None, f"ambiguous: {names} both look like the {split} split; {what}")
     return {split: paths[0] for split, paths in found.items()}
 
 

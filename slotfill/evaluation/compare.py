@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from slotfill.core.schema import EARLIER_RECORD, RUN_RECORD
+from slotfill.core.settings import is_number
 from slotfill.errors import SlotfillError, first_line
 
 SCORES = (("f1", "F1"), ("intent_accuracy", "intent"), ("sentence_accuracy", "sentence"))  # (key, column)
@@ -48,7 +49,7 @@ def load_run(run_dir: str | Path) -> dict:
         raise SlotfillError(f"{path}: not a slotfill metrics file (a JSON object with its scores by split)")
     for split, values in scores.items():
         for key, value in values.items():
-            if not (value is None or isinstance(value, int | float) and not isinstance(value, bool)):
+            if not (value is None or is_number(value)):
                 raise SlotfillError(f"{path}: scores.{split}.{key} = {value!r}: not a number")
     settings: dict[str, object] = {}
     hydra_cfg = run_dir / ".hydra" / "config.yaml"

@@ -101,7 +101,7 @@ class OnnxTagger(TextTagger):
             if meta[SOURCE_FILE] != file_sha256(source):
                 raise CheckpointError(f"{chosen}: exported from another model than {source} (stale export); {again}")
         if chosen != graph or chosen.name.endswith(".int8.onnx"):  # the int8 copy: of the model.onnx beside it
-            fp32 = graph if chosen != graph else onnx_path_for(exported_from(graph))
+            fp32 = graph if chosen != graph else onnx_path_for(beside)
             if fp32.is_file() and read_sidecar(fp32).get("fingerprint") != meta["fingerprint"]:
                 raise CheckpointError(f"{chosen}: an int8 copy of another model than {fp32} (stale export); {again}")
         return cls(session, meta, str(chosen), data, threads)
