@@ -517,7 +517,7 @@ def test_sigterm_outside_lightnings_fit_ends_the_run_as_ctrl_c_does(tmp_path, mo
     import time
 
     from slotfill.training import fit
-    from slotfill.training.run_folder import read_status
+    from slotfill.core.schema import run_record
 
     out = tmp_path / "run"
 
@@ -533,7 +533,7 @@ def test_sigterm_outside_lightnings_fit_ends_the_run_as_ctrl_c_does(tmp_path, mo
     before = signal.getsignal(signal.SIGTERM)
     with pytest.raises(KeyboardInterrupt, match=f"continue the run with slotfill train resume={out}"):
         jobs.train(compose_config(["data=sample"], out))
-    assert read_status(out)["status"] == "interrupted"
+    assert run_record(out)["status"] == "interrupted"
     assert signal.getsignal(signal.SIGTERM) == before  # the caller's handler back
 
 
@@ -546,7 +546,8 @@ def test_a_signal_while_the_run_is_recorded_complete_leaves_it_complete(tmp_path
     from types import SimpleNamespace
 
     from slotfill.training import fit
-    from slotfill.training.run_folder import RunFolder, read_status
+    from slotfill.core.schema import run_record
+    from slotfill.training.run_folder import RunFolder
 
     out = tmp_path / "run"
 
@@ -570,4 +571,4 @@ def test_a_signal_while_the_run_is_recorded_complete_leaves_it_complete(tmp_path
             jobs.train(compose_config(["data=sample"], out))
     finally:
         signal.signal(signal.SIGTERM, previous)
-    assert read_status(out)["status"] == "completed"
+    assert run_record(out)["status"] == "completed"

@@ -8,7 +8,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from slotfill.core.schema import RUN_KEY
+from slotfill.core.schema import RUN_KEY, run_record
 from slotfill.errors import CheckpointError, ConfigError
 from slotfill.training import run_folder
 from slotfill.training.run_folder import (
@@ -16,7 +16,6 @@ from slotfill.training.run_folder import (
     LAST_CHECKPOINT,
     RunFolder,
     earlier_record_kept,
-    read_status,
     resume_config,
 )
 
@@ -58,14 +57,14 @@ def test_a_run_that_failed_before_saving_an_epoch_leaves_a_reusable_folder(tmp_p
 def test_run_json_records_status_config_and_history(tmp_path):
     folder = RunFolder(tmp_path)
     folder.start(_cfg())
-    record = read_status(tmp_path)
+    record = run_record(tmp_path)
     assert record["status"] == "running" and record["config"]["output_dir"] == str(tmp_path)
     folder.finish("interrupted")
-    assert read_status(tmp_path)["status"] == "interrupted"
+    assert run_record(tmp_path)["status"] == "interrupted"
     (tmp_path / "logs").mkdir()
     (tmp_path / "logs" / "metrics.csv").write_text("epoch\n0\n")
     RunFolder(tmp_path).start(_cfg(seed=2), resumed_from=tmp_path / LAST_CHECKPOINT)
-    record = read_status(tmp_path)
+    record = run_record(tmp_path)
     assert record["config"]["seed"] == 1  # the first start's config is the run's config
     assert [h.get("status") for h in record["history"]] == ["interrupted", None]
     assert (tmp_path / "logs" / "metrics.part1.csv").read_text() == "epoch\n0\n"
@@ -77,7 +76,7 @@ def test_resume_continues_with_the_runs_own_config(tmp_path):
     folder.finish("interrupted")
     with pytest.raises(ConfigError, match="no checkpoints/last.ckpt"):
         resume_config(_cfg(resume=str(tmp_path)))
-    _checkpoint(tmp_path / LAST_CHECKPOINT, read_status(tmp_path)["config"])
+    _checkpoint(tmp_path / LAST_CHECKPOINT, run_record(tmp_path)["config"])
     cfg, last = resume_config(_cfg(resume=str(tmp_path), seed=99))
     assert cfg.seed == 7 and cfg.output_dir == str(tmp_path) and cfg.resume == str(tmp_path)
     assert cfg.init_from == "x.pt" and last == tmp_path / LAST_CHECKPOINT  # the run's record (built from last)
@@ -91,6 +90,13 @@ def test_resume_refuses_a_completed_run_and_a_missing_folder(tmp_path):
         resume_config(_cfg(resume=str(tmp_path)))
     with pytest.raises(ConfigError, match="no such run folder"):
         resume_config(_cfg(resume=str(tmp_path / "nope")))
+
+
+def test_resume_of_a_folder_whose_run_json_is_not_a_mapping_is_one_line(tmp_path):
+    """A run.json edited into a list used to end resume= in AttributeError: it is no record."""
+    (tmp_path / "run.json").write_text("[]")
+    with pytest.raises(ConfigError, match="nothing to continue"):
+        resume_config(_cfg(resume=str(tmp_path)))
 
 
 def test_a_run_saved_before_the_package_layout_changed_resumes_with_todays_component_paths(tmp_path):
@@ -113,7 +119,7 @@ def _interrupted_run(tmp_path, **config):
     folder = RunFolder(tmp_path)
     folder.start(_cfg(optimizer={"lr": 0.002}, model={"hidden_size": 64}, **config))
     folder.finish("interrupted")
-    return _checkpoint(tmp_path / LAST_CHECKPOINT, read_status(tmp_path)["config"])
+    return _checkpoint(tmp_path / LAST_CHECKPOINT, run_record(tmp_path)["config"])
 
 
 @pytest.mark.parametrize(
@@ -126,7 +132,7 @@ def _interrupted_run(tmp_path, **config):
 )
 def test_resume_refuses_a_saved_config_edited_since_the_checkpoint(tmp_path, edit, shown):
     _interrupted_run(tmp_path)
-    record = read_status(tmp_path)
+    record = run_record(tmp_path)
     edit(record["config"])
     (tmp_path / "run.json").write_text(json.dumps(record))
     with pytest.raises(ConfigError, match="differs from the one last.ckpt was trained with") as e:
@@ -265,7 +271,7 @@ def test_resume_on_rotated_training_data_is_refused_before_training(tmp_path):
     run = tmp_path / "run"
     args = [a if not a.startswith("data.path=") else f"data.path={data}" for a in sample_overrides(epochs=2)]
     train(compose_config(args, run))
-    record = read_status(run)
+    record = run_record(run)
     record["status"] = "interrupted"  # as if stopped after its second epoch
     (run / "run.json").write_text(json.dumps(record))
     for name in ("seq.in", "seq.out", "label"):
@@ -312,7 +318,7 @@ def test_overwrite_keeps_the_old_run_when_the_new_data_does_not_load(tmp_path, c
         main(["train", f"data.path={bad}", "overwrite=true", "threads=1", f"hydra.run.dir={tmp_path / 'run'}"])
     assert e.value.code == 2 and "2 tags for 3 tokens" in capsys.readouterr().err
     assert (tmp_path / "run" / "model.pt").read_bytes() == b"the finished run's model"  # not cleared for nothing
-    assert read_status(tmp_path / "run")["status"] == "completed"
+    assert run_record(tmp_path / "run")["status"] == "completed"
     # nor its record of its settings and its log, which Hydra rewrites at start-up
     assert (tmp_path / "run" / ".hydra" / "config.yaml").read_text() == "model:\n  hidden_size: 128\n"
     assert (tmp_path / "run" / "train.log").read_text() == "the finished run's log\n"

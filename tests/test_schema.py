@@ -3,7 +3,7 @@
 import pytest
 
 from slotfill.core.files import write_atomic, write_json
-from slotfill.core.schema import CARD_KEYS, FORMAT_VERSION, check_format, metrics_record
+from slotfill.core.schema import CARD_KEYS, FORMAT_VERSION, check_format, metrics_record, no_model_in, run_record
 from slotfill.errors import CheckpointError, SlotfillError
 
 
@@ -35,3 +35,17 @@ def test_metrics_record_has_the_card_keys_and_scores_by_split():
     record = metrics_record("evaluate", card, {"test": {"f1": 1.0}}, data="x")
     assert set(CARD_KEYS) <= set(record) and record["kind"] == "evaluate"
     assert record["scores"] == {"test": {"f1": 1.0}} and record["data"] == "x"
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", '"completed"', "{not json", ""])
+def test_run_record_of_a_record_that_is_not_a_mapping_is_none(tmp_path, text):
+    """A run.json edited into a list or a string is no record: readers say "not a run", not AttributeError."""
+    (tmp_path / "run.json").write_text(text)
+    assert run_record(tmp_path) is None
+    assert "a folder without model.pt" in no_model_in(tmp_path, "give a model file")
+
+
+def test_run_record_reads_a_run_folders_record(tmp_path):
+    write_json(tmp_path / "run.json", {"status": "completed"})
+    assert run_record(tmp_path) == {"status": "completed"}
+    assert run_record(tmp_path / "elsewhere") is None

@@ -65,14 +65,23 @@ WHERE_KEYS = ("resume", "output_dir", "init_from", "overwrite")
 EARLIER_RECORD = ".earlier_run_record"
 
 
-def no_model_in(folder: str | Path, hint: str) -> str:
-    """Why a folder named as a model is not one: a run's folder (by how its run went), or any other."""
+def run_record(folder: str | Path) -> dict | None:
+    """A run folder's ``run.json``, or None if it has none, or one that is unreadable or not a mapping."""
     import json
 
     try:
-        status = json.loads((Path(folder) / RUN_RECORD).read_text()).get("status")
-    except (OSError, ValueError, AttributeError):
+        record = json.loads((Path(folder) / RUN_RECORD).read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def no_model_in(folder: str | Path, hint: str) -> str:
+    """Why a folder named as a model is not one: a run's folder (by how its run went), or any other."""
+    record = run_record(folder)
+    if record is None:
         return f"{folder}: a folder without {MODEL_FILE} ({hint})"
+    status = record.get("status")
     if status == "completed":
         return f"{folder}: a completed run's folder without {MODEL_FILE} (moved or deleted?): give the model file"
     if not (Path(folder) / LAST_CHECKPOINT).is_file():

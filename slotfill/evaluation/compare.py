@@ -14,7 +14,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from slotfill.core.schema import EARLIER_RECORD, RUN_RECORD
+from slotfill.core.schema import EARLIER_RECORD, RUN_RECORD, run_record
 from slotfill.core.settings import is_number
 from slotfill.errors import SlotfillError, first_line
 
@@ -76,10 +76,8 @@ def _why_no_metrics(run_dir: Path) -> str:
         return f"{run_dir}: no such folder"
     if not run_dir.is_dir():
         return f"{run_dir}: not a folder: give a run folder (with metrics.json)"
-    try:
-        status = json.loads((run_dir / RUN_RECORD).read_text()).get("status")
-    except (OSError, ValueError, AttributeError):
-        return f"{run_dir}: not a run folder (no metrics.json)"
+    record = run_record(run_dir)
+    status = record.get("status") if record else None
     if status == "running":  # or killed without a chance to say so
         return f"{run_dir}: the run has not finished ({RUN_RECORD}: status running)"
     if status == "completed":

@@ -29,11 +29,11 @@ from slotfill.core.schema import (
     FORMAT_VERSION,
     MODEL_FILE,
     RUN_KEY,
-    RUN_RECORD,
     WHERE_KEYS,
     check_format,
     model_path,
     no_model_in,
+    run_record,
 )
 from slotfill.core.settings import whole_number
 from slotfill.core.vocab import Vocabularies
@@ -389,10 +389,7 @@ def _run_of(model: SlotModel) -> str | None:
         record = raw.get(RUN_KEY) if isinstance(raw, dict) else None
         config = record.get("config") if isinstance(record, dict) else None
     elif path.name == MODEL_FILE:
-        try:
-            config = json.loads((path.parent / RUN_RECORD).read_text()).get("config")
-        except (OSError, ValueError, AttributeError):
-            return None
+        config = (run_record(path.parent) or {}).get("config")
     if not isinstance(config, dict):
         return None
     # where the run was, not what it computed; init_from stays: fine-tunes of two models are two runs

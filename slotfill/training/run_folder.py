@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import logging
 import os
 import shutil
@@ -34,12 +33,11 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from slotfill.core.files import write_json
-from slotfill.core.schema import EARLIER_RECORD, LAST_CHECKPOINT, RUN_KEY, RUN_RECORD, WHERE_KEYS
+from slotfill.core.schema import EARLIER_RECORD, LAST_CHECKPOINT, RUN_KEY, RUN_RECORD, WHERE_KEYS, run_record
 from slotfill.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-RUN_FILE = RUN_RECORD
 LOCK_FILE = ".slotfill.lock"
 # what Hydra (and a launcher logging this very run) writes before training starts: not another run's files
 # (rank 1 of DDP writes .pl_hydra_rank_1 under Lightning's launcher, .hydra_rank_1 under torchrun)
@@ -226,14 +224,6 @@ def earlier_record_kept(folder: str | Path, until_success: bool = False) -> Iter
         put_back_earlier_record(folder)
 
 
-def read_status(folder: str | Path) -> dict | None:
-    """The ``run.json`` of a run folder, or None if it has none (or it is unreadable)."""
-    try:
-        return json.loads((Path(folder) / RUN_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-
-
 # components a config names by ``_target_`` that moved when the package was regrouped by role (0.1.0):
 # a run started before the move resumes with its own saved config
 MOVED_TARGETS = {
@@ -257,7 +247,7 @@ def _current_targets(node: object) -> object:
 
 def saved_config(folder: Path) -> DictConfig:
     """The config a run started with: from ``run.json``, else Hydra's ``.hydra/config.yaml``."""
-    record = read_status(folder)
+    record = run_record(folder)
     if record and isinstance(record.get("config"), dict):
         return OmegaConf.create(_current_targets(record["config"]))
     hydra_copy = folder / ".hydra" / "config.yaml"
@@ -278,7 +268,7 @@ def resume_config(cfg: DictConfig) -> tuple[DictConfig, Path | None]:
     folder = Path(str(resume))
     if not folder.is_dir():
         raise ConfigError(f"resume={resume}: no such run folder")
-    record = read_status(folder) or {}
+    record = run_record(folder) or {}
     if record.get("status") == "completed":
         raise ConfigError(f"resume={resume}: this run completed; start a new run (init_from=MODEL.pt to build on it)")
     last = folder / LAST_CHECKPOINT
@@ -327,7 +317,7 @@ def check_same_config(checkpoint: Path, saved: DictConfig, what: str) -> None:
     if changed:
         shown = "; ".join(changed[:4]) + (f"; and {len(changed) - 4} more" if len(changed) > 4 else "")
         raise ConfigError(
-            f"{what}: the saved config in {RUN_FILE} differs from the one {checkpoint.name} was trained with "
+            f"{what}: the saved config in {RUN_RECORD} differs from the one {checkpoint.name} was trained with "
             f"({shown}); put it back, or start a new run (init_from=MODEL.pt to build on this one)"
         )
 
@@ -375,8 +365,8 @@ class RunFolder:
         if not entries:
             return entries
         names = ", ".join(p.name for p in entries[:4]) + (", ..." if len(entries) > 4 else "")
-        record = read_status(self.path) or {}
-        runs = (RUN_FILE, "model.pt", "metrics.json", "checkpoints")  # a run's (before run.json: its model)
+        record = run_record(self.path) or {}
+        runs = (RUN_RECORD, "model.pt", "metrics.json", "checkpoints")  # a run's (before run.json: its model)
         if not record and not any((self.path / name).exists() for name in runs):  # someone's own files, kept
             raise ConfigError(
                 f"{self.path}: holds files that are not a slotfill run's ({names}); choose another "
@@ -414,13 +404,13 @@ class RunFolder:
 
     def _ended_before_training(self) -> bool:
         """A failed, interrupted or killed run (under :func:`lock`, ``running`` means killed) with no epoch saved."""
-        record = read_status(self.path) or {}
+        record = run_record(self.path) or {}
         saved = list(self.path.glob("checkpoints/*.ckpt")) + [p for p in [self.path / "model.pt"] if p.exists()]
         return record.get("status") in ("failed", "interrupted", "running") and not saved
 
     def start(self, cfg: DictConfig, resumed_from: Path | None = None) -> None:
         """Write ``run.json`` with status ``running`` and the config (kept from the first start on resume)."""
-        previous = read_status(self.path) if resumed_from else None
+        previous = run_record(self.path) if resumed_from else None
         config = OmegaConf.to_container(cfg, resolve=False)
         config["output_dir"] = str(self.path)  # ${hydra:...} does not resolve outside Hydra
         self.record = {
@@ -452,4 +442,4 @@ class RunFolder:
         self._write()
 
     def _write(self) -> None:
-        write_json(self.path / RUN_FILE, self.record)
+        write_json(self.path / RUN_RECORD, self.record)
