@@ -10,6 +10,14 @@ __all__ = ["OnnxTagger", "SlotModel", "SlotTagger", "__version__", "load_tagger"
 
 
 def __getattr__(name: str):
+    if name in ("SlotTagger", "SlotModel"):  # torch's: a torch-free install runs ONNX graphs on load_tagger
+        try:
+            import torch  # noqa: F401
+        except ImportError as e:
+            from slotfill.errors import MissingRequirement
+
+            where = "slotfill.load_tagger('model.onnx') loads an exported model without torch"
+            raise MissingRequirement("torch", f"slotfill.{name} runs PyTorch models; {where}") from e
     if name == "SlotTagger":
         from slotfill.inference.tagger import SlotTagger
 

@@ -76,19 +76,38 @@ def first_line(e: BaseException, limit: int = 200) -> str:
 class MissingRequirement(SlotfillError):
     """A base requirement that is missing: a torch-free install running a command that needs torch."""
 
-    def __init__(self, module: str) -> None:
-        self.module = module
+    def __init__(self, module: str, instead: str = "") -> None:
+        self.module, self.instead = module, instead
+        if instead:
+            super().__init__(f"{instead}: this install leaves out {module}, which that needs")
+            return
+        if module in INSTALL_ALONE:
+            super().__init__(
+                f"{INSTALL_ALONE[module]} need {module}, which the torch-free install leaves out: pip install {module}"
+            )
+            return
         super().__init__(
             f"this command needs {module}, which this install leaves out (the torch-free install runs ONNX "
             "models only): pip install slotfill, with its requirements"
         )
 
     def __reduce__(self):
-        return type(self), (self.module,), self.__dict__
+        return type(self), (self.module, self.instead), self.__dict__
 
 
 # slotfill's own requirements (not extras) that a torch-free install leaves out
-REQUIREMENTS = ("torch", "pytorch_lightning", "lightning_fabric", "datasets", "seqeval", "matplotlib", "tqdm")
+REQUIREMENTS = (
+    "torch",
+    "pytorch_lightning",
+    "lightning_fabric",
+    "datasets",
+    "seqeval",
+    "matplotlib",
+    "tqdm",
+    "pyarrow",
+)
+# ...and those of them that ONNX models use too, installed on their own (pyarrow comes with datasets)
+INSTALL_ALONE = {"pyarrow": "parquet files and filesystem URLs"}
 
 
 def missing_extra(e: BaseException) -> MissingExtra | MissingRequirement | None:

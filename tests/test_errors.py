@@ -21,6 +21,17 @@ def test_a_missing_extra_is_named_with_its_install():
     assert missing_extra(ModuleNotFoundError("No module named 'nosuch'", name="nosuch")) is None
 
 
+def test_a_missing_pyarrow_is_its_own_install_and_a_torch_free_api_call_names_the_onnx_loader():
+    import pickle
+
+    from slotfill.errors import MissingRequirement, missing_extra
+
+    found = missing_extra(ModuleNotFoundError("No module named 'pyarrow'", name="pyarrow.parquet"))
+    assert str(found).endswith("the torch-free install leaves out: pip install pyarrow")
+    instead = MissingRequirement("torch", "slotfill.SlotTagger runs PyTorch models; use load_tagger")
+    assert str(pickle.loads(pickle.dumps(instead))) == str(instead) and "load_tagger" in str(instead)
+
+
 def test_every_error_pickles_whole():
     """A Ray worker's error reaches the driver pickled: as the same error, saying the same."""
     import pickle

@@ -240,3 +240,9 @@ def test_the_documented_torch_free_install_predicts_and_serves_an_onnx_model(tor
         server.wait(timeout=30)
     proc = _run([slotfill, "train", "data=sample"], cwd=tmp_path)  # what needs torch says so in one line
     assert proc.returncode == 2 and "pip install" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    (tmp_path / "lines.parquet").write_bytes(b"PAR1")  # parquet needs pyarrow, which datasets brings elsewhere
+    proc = _run([slotfill, "predict", "ckpt=export/model.onnx", "input=lines.parquet"], cwd=tmp_path)
+    assert proc.returncode == 2 and "pip install pyarrow" in proc.stderr, proc.stderr[-2000:]
+    assert len(proc.stderr.strip().splitlines()) == 1
+    proc = _run([py, "-c", "from slotfill import SlotTagger"], cwd=tmp_path)  # the API names the torch-free one
+    assert proc.returncode == 1 and "slotfill.load_tagger('model.onnx')" in proc.stderr.strip().splitlines()[-1]
