@@ -97,6 +97,8 @@ def test_wheel_carries_configs_sample_and_lexicons(installed, tmp_path):
     assert shipped == source  # every config group, sample split and lexicon; nothing the source no longer has
     proc = _run([str(installed / "slotfill"), "--version"], cwd=tmp_path)
     assert proc.returncode == 0 and proc.stdout.startswith("slotfill ")
+    licence = "from importlib.metadata import distribution as d; print([f.name for f in d('slotfill').files])"
+    assert "'LICENSE'" in _run([str(installed / "python"), "-c", licence], cwd=tmp_path).stdout  # MIT: the text too
 
 
 def test_train_and_predict_from_an_empty_folder(installed, tmp_path):
