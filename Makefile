@@ -54,8 +54,10 @@ lint: venv
 bench-speed: venv  ## speed benchmark -> bench/results/speed.md
 	$(PY) bench/speed.py $(ARGS)
 
-bench-serve: venv  ## HTTP load benchmark (short) -> bench/RESULTS.md table
-	$(PY) bench/serve_load.py $(ARGS)
+# bench-serve's model (model.onnx beside it: export.py); bench/runs/ is not committed, so train and export it first.
+SERVE_CKPT ?= bench/runs/default42/model.pt
+bench-serve: venv  ## HTTP load benchmark (short) of $(SERVE_CKPT): prints its table, writes no file
+	$(PY) bench/serve_load.py --ckpt $(SERVE_CKPT) $(ARGS)
 
 bench-stream: venv  ## streaming predict.py on 1,000,000 generated lines -> bench/runs/stream/result_*.json
 	$(PY) bench/stream.py $(ARGS)

@@ -25,6 +25,7 @@ from common import ENV, ROOT, train_command
 RUNS = ROOT / "bench" / "runs" / "speed"
 RESULTS = ROOT / "bench" / "results"
 SENTENCE = "i want to leave taipei and arrive in boston on friday morning"
+UNRECORDED = "unknown (not recorded)"
 
 
 def machine() -> dict:
@@ -189,6 +190,32 @@ def cold_start(model: str, repeats: int, tree: Path = ROOT) -> dict:
     return {"predict_cold_start_s": round(statistics.median(times), 2), "predict_peak_rss_mb": round(max(rss))}
 
 
+def kept_training(previous: dict) -> dict:
+    """What a ``--skip-train`` run keeps of the last ``speed.json``: its training rows and their ``train_run``.
+
+    A file written before ``train_run`` existed has no record of where its training ran: its ``machine`` is
+    the last run's, which may have measured inference only, so none is made up from it.
+    """
+    if "train" not in previous:
+        return {}
+    kept = {"train": previous["train"]}
+    if previous.get("train_run"):
+        kept["train_run"] = previous["train_run"]
+    return kept
+
+
+def training_source(run: dict | None) -> str:
+    """The line of ``speed.md`` that says where kept training rows ran (``run``: their ``train_run``, if any)."""
+    if not run:
+        return f"Training rows: from an earlier run of `bench/speed.py`; machine {UNRECORDED}."
+    where = run.get("machine") or {}
+    return (
+        f"Training rows: from an earlier run, `{run.get('command')}` — {where.get('cpu', 'machine ' + UNRECORDED)}, "
+        f"{where.get('cores', '?')} cores, {run.get('threads', '?')} torch threads"
+        f"{', ' + str(where['date']) if where.get('date') else ''}."
+    )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--threads", type=int, default=2)
@@ -208,14 +235,7 @@ def main() -> None:
         }
         results["train_run"] = {"machine": info, "threads": args.threads, "command": command}
     elif (RESULTS / "speed.json").is_file():  # keep the training rows of the last full run, and where it ran
-        previous = json.loads((RESULTS / "speed.json").read_text())
-        if "train" in previous:
-            results["train"] = previous["train"]
-            results["train_run"] = previous.get("train_run") or {
-                "machine": previous.get("machine"),
-                "threads": previous.get("threads"),
-                "command": "python bench/speed.py",
-            }
+        results.update(kept_training(json.loads((RESULTS / "speed.json").read_text())))
     model = args.model or str(RUNS / "default" / "model.pt")
     results["cold_start"] = cold_start(model, args.repeats)
     subprocess.run(
@@ -245,14 +265,7 @@ def main() -> None:
     ]
     if "train" in results:
         if args.skip_train:
-            run = results["train_run"]
-            where = run.get("machine") or {}
-            lines += [
-                f"Training rows: from an earlier run, `{run.get('command')}` — {where.get('cpu', 'machine unknown')}, "
-                f"{where.get('cores', '?')} cores, {run.get('threads', '?')} torch threads"
-                f"{', ' + str(where['date']) if where.get('date') else ''}.",
-                "",
-            ]
+            lines += [training_source(results.get("train_run")), ""]
         lines += table(
             ["training (ATIS)", "sentences/s (median epoch)", "time to val F1 ≥ 95", "wall time", "epochs"]
             + ["test F1", "peak RSS"],
