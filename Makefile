@@ -7,6 +7,9 @@ TORCH ?= torch==2.13.0
 # too, but pip takes ~20 s to unpack it); none here, or TORCH overridden, and pip installs $(TORCH).
 PYTAG := $(shell python3 -c 'import sys; print("cp%d%d" % sys.version_info[:2])' 2>/dev/null)
 TORCH_WHEEL ?= $(if $(filter torch==2.13.0,$(TORCH)),$(firstword $(wildcard /opt/wheels/torch-2.13.0+cpu-$(PYTAG)-*.whl)))
+# Where pip finds $(TORCH) when there is no wheel file: on Linux, the package index's torch is the CUDA
+# build, PyTorch's own CPU index has the CPU one (TORCH_INDEX= for the package index alone).
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 ARGS ?=
 TEST_JOBS ?= auto  # pytest-xdist workers for make test and test-fast (auto: one per core)
 # The virtual environment and the browser (apt) set themselves up side by side before the tests.
@@ -24,7 +27,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet uv
-	$(if $(TORCH_WHEEL),,$(PY) -m pip install --quiet "$(TORCH)")
+	$(if $(TORCH_WHEEL),,$(PY) -m pip install --quiet $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX) )"$(TORCH)")
 	$(VENV)/bin/uv pip install --quiet --python $(PY) "$(or $(TORCH_WHEEL),$(TORCH))" -e ".[dev]" \
 	  || ($(PY) -m pip install --quiet --upgrade pip && $(PY) -m pip install --quiet "$(TORCH)" -e ".[dev]")
 	touch $@

@@ -70,8 +70,10 @@ def test_make_venv_installs_torch_from_the_wheel_file_and_else_with_pip(tmp_path
     assert f'uv pip install --quiet --python /nowhere/venv/bin/python "{wheel}" -e ".[dev]"' in first
     assert '"torch==2.13.0"' not in first  # pip does not unpack it first
     assert 'pip install --quiet "torch==2.13.0" -e ".[dev]"' in fallback
-    recipe = _venv_recipe("TORCH_WHEEL=")  # a machine without the file
-    assert 'pip install --quiet "torch==2.13.0"\n' in recipe and '"torch==2.13.0" -e ".[dev]"' in recipe
+    recipe = _venv_recipe("TORCH_WHEEL=")  # a machine without the file: the CPU build, not the index's CUDA one
+    cpu = 'pip install --quiet --index-url https://download.pytorch.org/whl/cpu "torch==2.13.0"\n'
+    assert cpu in recipe and '"torch==2.13.0" -e ".[dev]"' in recipe
+    assert 'pip install --quiet "torch==2.13.0"\n' in _venv_recipe("TORCH_WHEEL=", "TORCH_INDEX=")
     recipe = _venv_recipe("TORCH=torch==2.14.1")  # another torch: never the 2.13.0 file
     assert "+cpu" not in recipe and 'uv pip install --quiet --python /nowhere/venv/bin/python "torch==2.14.1"' in recipe
 
