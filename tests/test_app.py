@@ -111,6 +111,38 @@ def test_health_version_and_docs(client, backend):
     assert "/parse" in client.get("/openapi.json").json()["paths"]
 
 
+@pytest.mark.parametrize("token", [None, "s3cret"])
+def test_the_schema_names_the_answers_and_every_refusal_with_its_body(backend, token):
+    """/openapi.json (and /docs, which renders it) listed 200 as {} and 422 as FastAPI's own body."""
+    from slotfill.serving.schemas import ErrorBody, PredictRecord, RasaParseResponse
+
+    with TestClient(create_app(backend, LIMITS, auth_token=token)) as c:
+        spec = c.get("/openapi.json").json()
+        models, error = spec["components"]["schemas"], {"$ref": "#/components/schemas/ErrorBody"}
+        refusals = {"400", "413", "422"} | ({"401"} if token else set())
+        for path in ("/model/parse", "/parse", "/predict"):
+            responses = spec["paths"][path]["post"]["responses"]
+            assert set(responses) == {"200", "503"} | refusals
+            assert all(responses[code]["content"]["application/json"]["schema"] == error for code in refusals)
+            assert ("security" in spec["paths"][path]["post"]) == bool(token)
+        ok = spec["paths"]["/model/parse"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+        assert ok == {"$ref": "#/components/schemas/RasaParseResponse"}
+        assert {"text", "intent", "intent_ranking", "entities"} <= set(models["RasaParseResponse"]["required"])
+        assert set(models["Intent"]["properties"]) == {"name", "confidence"}
+        assert set(models["ErrorBody"]["properties"]) == {"error", "detail"}
+        parse = models["ParseRequest"]["properties"]
+        assert parse["text"]["maxLength"] == LIMITS.max_text_chars and parse["token"]["type"] == "string"
+        assert ("securitySchemes" in spec["components"]) == bool(token)
+        assert "security" not in spec["paths"]["/health"]["get"]
+        # the schema describes the wire, which it does not change
+        q = f"?token={token}" if token else ""
+        RasaParseResponse.model_validate(c.post(f"/model/parse{q}", json={"text": "to boston", "nbest": 2}).json())
+        [PredictRecord.model_validate(r) for r in c.post(f"/predict{q}", json={"texts": ["to boston"]}).json()]
+        wrong = c.post(f"/model/parse{q}", json={"text": "to boston", "nbest": "2"})
+        assert wrong.status_code == 422 and ErrorBody.model_validate(wrong.json()).detail
+        assert c.post("/model/parse", json={"text": "to boston", "token": 12345}).status_code == (401 if token else 200)
+
+
 @pytest.mark.parametrize("path", ["/", "/docs"])
 def test_the_pages_fetch_nothing_from_elsewhere(client, path):
     page = client.get(path)

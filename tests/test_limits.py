@@ -1,4 +1,5 @@
-"""core/limits.py: one text's length and Unicode checks, where every command and the Python API apply them."""
+"""core/limits.py: one text's length and Unicode checks, where every command and the Python API apply them;
+serving/limits.py: the server's token check."""
 
 import pytest
 
@@ -24,3 +25,36 @@ def test_the_python_api_refuses_them_before_tagging():
     tagger = SlotTagger(tiny_model())
     with pytest.raises(SlotfillError, match="text 2: holds a lone surrogate"):
         tagger.predict(["fine", "from \ud800 boston"])
+
+
+def _guarded(token: str, headers: list, query: bytes = b"", body: bytes = b"{}") -> int:
+    """The status serving/limits.py's TokenGuard answers a POST with: 200 where it lets it through."""
+    import asyncio
+
+    from slotfill.serving.limits import TokenGuard
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/model/parse", "headers": headers, "query_string": query}
+    asyncio.run(TokenGuard(app, token)(scope, receive, send))
+    return sent[0]["status"]
+
+
+def test_a_bearer_token_with_non_ascii_characters_matches_as_the_query_and_body_ones_do():
+    """The header's bytes were read as Latin-1, then compared by their UTF-8: "sécret" never matched."""
+    assert _guarded("sécret", [(b"authorization", "Bearer sécret".encode())]) == 200
+    assert _guarded("sécret", [], query=b"token=s%C3%A9cret") == 200
+    assert _guarded("sécret", [], body='{"token": "sécret"}'.encode()) == 200
+    assert _guarded("sécret", [(b"authorization", "Bearer sécret".encode("latin-1"))]) == 401  # other bytes
+    assert _guarded("sécret", [(b"authorization", b"Bearer secret")]) == 401
+    assert _guarded("s3cret", [(b"authorization", b"bearer  s3cret ")]) == 200

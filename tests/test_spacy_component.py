@@ -93,6 +93,34 @@ def test_a_slot_overlapping_an_earlier_entity_stays_in_the_span_group(tiny_model
     ]
 
 
+def test_another_components_entity_over_a_slot_has_no_slotfill_confidence_and_stored_docs_keep_them(
+    tiny_model_file,
+):
+    """spaCy keys a span's extension values by its offsets alone: the GPE read slotfill's 0.98."""
+    import pickle
+
+    from spacy.tokens import Doc, DocBin
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("entity_ruler").add_patterns([{"label": "GPE", "pattern": "taipei"}])
+    nlp.add_pipe("slotfill", config={"model": str(tiny_model_file)}).tagger = FixedTagger()
+    doc = nlp(SEED)
+    assert [(e.label_, e._.slotfill_confidence) for e in doc.ents] == [("GPE", None), ("toloc.city_name", 0.4)]
+    assert [s._.slotfill_confidence for s in doc.spans["slotfill"]] == [0.98, 0.4]
+    assert doc.char_span(16, 22, label="GPE")._.slotfill_confidence is None
+    stored = [
+        pickle.loads(pickle.dumps(doc)),
+        Doc(nlp.vocab).from_bytes(doc.to_bytes()),  # as nlp.pipe(n_process=N) sends its docs back
+        *DocBin(store_user_data=True, docs=[doc]).get_docs(nlp.vocab),
+    ]
+    for again in stored:
+        assert [(e.label_, e._.slotfill_confidence) for e in again.ents] == [("GPE", None), ("toloc.city_name", 0.4)]
+        assert [s._.slotfill_confidence for s in again.spans["slotfill"]] == [0.98, 0.4]
+    span = doc.char_span(0, 1, label="x")
+    span._.slotfill_confidence = 0.5  # still settable, by the span's offsets and label
+    assert span._.slotfill_confidence == 0.5 and doc.char_span(0, 1, label="y")._.slotfill_confidence is None
+
+
 def test_pipe_tags_in_batches_and_answers_as_call_does(nlp):
     texts = [SEED, "flights to boston", "no city here", "from taipei"] * 3
     component = nlp.get_pipe("slotfill")
@@ -247,6 +275,7 @@ def test_a_pipeline_saved_with_a_relative_model_path_loads_from_any_folder(tiny_
         missing(spacy.blank("en")("to boston"))
 
 
+@pytest.mark.slow
 def test_a_moved_project_loads_its_pipeline_by_the_relative_path_and_a_link_stays_a_link(
     tiny_model_file, tmp_path, monkeypatch
 ):

@@ -4,7 +4,8 @@ Registered through spaCy's ``spacy_factories`` entry point (``pip install "slotf
 no import is needed. Each doc gets the slot spans in ``doc.ents`` (beside an earlier component's
 entities: a slot overlapping one of them stays out of ``doc.ents``) and always all of them in the
 span group ``doc.spans["slotfill"]``; intent scores in ``doc.cats``; every span's confidence in
-``span._.slotfill_confidence`` and slotfill's whole answer in ``doc._.slotfill``. slotfill
+``span._.slotfill_confidence`` (None for a span slotfill did not set; kept in
+``doc._.slotfill_confidences``) and slotfill's whole answer in ``doc._.slotfill``. slotfill
 tokenises the text on its own and maps its spans onto spaCy's tokens by character offsets.
 ``nlp.to_disk`` records the model's absolute path, so ``spacy.load`` finds it from any folder.
 """
@@ -49,10 +50,37 @@ def _one_thread_in_a_forked_worker() -> None:
 os.register_at_fork(after_in_child=_one_thread_in_a_forked_worker)
 SPANS_KEY = "slotfill"
 
+CONFIDENCES = "slotfill_confidences"  # the doc's [start_char, end_char, label, confidence] of each span slotfill set
+
+
+def _confidence_key(span: Span) -> tuple:
+    return span.start_char, span.end_char, span.label_
+
+
+def _get_confidence(span: Span) -> float | None:
+    """The confidence slotfill gave this span: None for one it did not set (another component's entity).
+
+    Looked up by offsets and label: spaCy keys a span's own extension values by its offsets alone,
+    so an entity_ruler's GPE over slotfill's ``toloc.city_name`` read slotfill's number."""
+    key = _confidence_key(span)
+    for row in span.doc._.get(CONFIDENCES) or ():
+        if tuple(row[:3]) == key:
+            return row[3]
+    return None
+
+
+def _set_confidence(span: Span, confidence: float | None) -> None:
+    key = _confidence_key(span)
+    rows = [list(row) for row in span.doc._.get(CONFIDENCES) or () if tuple(row[:3]) != key]
+    span.doc._.set(CONFIDENCES, rows if confidence is None else [*rows, [*key, confidence]])
+
+
 if not Doc.has_extension("slotfill"):
     Doc.set_extension("slotfill", default=None)
-if not Span.has_extension("slotfill_confidence"):
-    Span.set_extension("slotfill_confidence", default=None)
+if not Doc.has_extension(CONFIDENCES):
+    Doc.set_extension(CONFIDENCES, default=None)  # in doc.user_data: pickled, to_bytes, DocBin, n_process
+# force: a getter wherever an earlier import had set this extension with a default
+Span.set_extension("slotfill_confidence", getter=_get_confidence, setter=_set_confidence, force=True)
 
 
 class SlotfillComponent:
@@ -138,16 +166,16 @@ class SlotfillComponent:
 
     def _fill(self, doc: Doc, result: dict) -> Doc:
         spans: list[Span] = []  # in the text's order, as slotfill's spans come
+        sure_of: list[float] = []  # the confidence of each
         said: list[str] = []  # slotfill's own words of each, for a warning
         for s in result["spans"]:
             span = doc.char_span(s["start"], s["end"], label=s["slot"], alignment_mode="expand")
             if span is None:  # never dropped without a word
                 log.warning("slotfill: the span %r (%s) does not map onto spaCy's tokens", s["text"], s["slot"])
                 continue
-            span._.slotfill_confidence = s["confidence"]
             last = spans[-1] if spans else None
             if last is not None and span.start < last.end:  # widened to spaCy's tokens, they share one ("1,000")
-                sure = last if last._.slotfill_confidence >= s["confidence"] else span
+                sure = last if sure_of[-1] >= s["confidence"] else span
                 if last.label_ != span.label_:  # one label survives: said, never silent
                     log.warning(
                         "slotfill: %r (%s) and %r (%s) fall in the same spaCy tokens: one span, labelled %s",
@@ -157,14 +185,18 @@ class SlotfillComponent:
                         s["slot"],
                         sure.label_,
                     )
-                merged = Span(doc, min(last.start, span.start), max(last.end, span.end), label=sure.label_)
-                merged._.slotfill_confidence = min(last._.slotfill_confidence, s["confidence"])  # least sure
-                spans[-1] = merged
+                spans[-1] = Span(doc, min(last.start, span.start), max(last.end, span.end), label=sure.label_)
+                sure_of[-1] = min(sure_of[-1], s["confidence"])  # the least sure
                 said[-1] = f"{said[-1]} {s['text']}"
                 continue
             spans.append(span)
+            sure_of.append(s["confidence"])
             said.append(s["text"])
         doc.spans[self.spans_key] = spans
+        # beside the spans another slotfill component (another spans_key) or an earlier call set
+        keys = {_confidence_key(span) for span in spans}
+        rows = [list(row) for row in doc._.get(CONFIDENCES) or () if tuple(row[:3]) not in keys]
+        doc._.set(CONFIDENCES, rows + [[*_confidence_key(sp), c] for sp, c in zip(spans, sure_of)])
         taken = {i for ent in doc.ents for i in range(ent.start, ent.end)}
         free = [s for s in spans if not any(i in taken for i in range(s.start, s.end))]
         doc.ents = filter_spans([*doc.ents, *free])

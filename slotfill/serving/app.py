@@ -23,7 +23,15 @@ from slotfill.serving.backend import Backend, load_backend
 from slotfill.serving.batcher import MicroBatcher
 from slotfill.serving.connections import Connections
 from slotfill.serving.limits import ApiError, BodyLimit, JsonBodies, Limits, TokenGuard
-from slotfill.serving.schemas import ParseRequest, PredictRequest, intent_message, rasa_parse
+from slotfill.serving.schemas import (
+    ErrorBody,
+    ParseRequest,
+    PredictRecord,
+    PredictRequest,
+    RasaParseResponse,
+    intent_message,
+    rasa_parse,
+)
 from slotfill.version import __version__
 
 log = logging.getLogger(__name__)
@@ -52,6 +60,55 @@ def _check_nbest(texts: list[str], nbest: int, limits: Limits) -> None:
             f"nbest={nbest} over {chars:,} characters: {chars * nbest:,} characters x nbest "
             f"(at most {limits.max_nbest_chars:,}): ask for fewer alternatives or send fewer texts",
         )
+
+
+BUSY = {  # uvicorn's own answer over connections.max_open, before the app sees the request
+    "description": "over connections.max_open open connections (uvicorn's plain-text Service Unavailable)",
+    "content": {"text/plain": {"schema": {"type": "string"}}},
+}
+TOKEN_WAYS = '?token=..., a "token" key in the JSON body, or Authorization: Bearer ...'
+TOKEN_SCHEMES = {  # the body's "token" key, as Rasa's HTTP interpreter sends it, is no OpenAPI scheme: said in words
+    "token": {
+        "type": "apiKey",
+        "in": "query",
+        "name": "token",
+        "description": "the auth_token, as Rasa's --auth-token",
+    },
+    "bearer": {"type": "http", "scheme": "bearer", "description": "the auth_token"},
+}
+
+
+def _responses(ok: dict, refused: dict[int, str], auth_token: str | None) -> dict:
+    """A route's answers for the schema: ``ok`` (200), each refusal with its :class:`ErrorBody`, and 503."""
+    out = {200: ok, **{code: {"model": ErrorBody, "description": said} for code, said in refused.items()}}
+    if auth_token:
+        out[401] = {"model": ErrorBody, "description": f"missing or wrong token: {TOKEN_WAYS}"}
+    return {**dict(sorted(out.items())), 503: BUSY}
+
+
+def _array(prop: dict) -> dict:
+    """The list variant of an optional list's schema (``anyOf: [array, null]``)."""
+    return next(s for s in prop.get("anyOf", [prop]) if s.get("type") == "array")
+
+
+def _document(schema: dict, limits: Limits, auth_token: str | None) -> dict:
+    """What the request models cannot say (the limits are this app's, and over them is a 413, not a
+    422), and, with ``auth_token``, how the guarded endpoints take the token. Idempotent."""
+    models = schema["components"]["schemas"]
+    models["ParseRequest"]["properties"]["text"]["maxLength"] = limits.max_text_chars
+    predict = models["PredictRequest"]["properties"]
+    texts, sentences = _array(predict["texts"]), _array(predict["sentences"])
+    texts.update(maxItems=limits.max_batch)
+    texts["items"]["maxLength"] = limits.max_text_chars
+    sentences.update(maxItems=limits.max_batch)
+    sentences["items"]["maxItems"] = limits.max_tokens
+    if auth_token:
+        schema["components"]["securitySchemes"] = TOKEN_SCHEMES
+        for path, operations in schema["paths"].items():
+            if path not in TokenGuard.OPEN:
+                for operation in operations.values():
+                    operation["security"] = [{"token": []}, {"bearer": []}]
+    return schema
 
 
 def _page(name: str) -> HTMLResponse:
@@ -132,9 +189,27 @@ def create_app(
         log.exception("request failed")
         return _error(500, f"internal error ({type(e).__name__})")
 
+    guarded = f" Needs the auth_token: {TOKEN_WAYS}" if auth_token else ""
+    refused = {
+        400: "malformed JSON (not UTF-8, nested too deep, a number too long), or no body",
+        413: "a body over limits.max_body_bytes, a text over limits.max_text_chars, or alternatives "
+        "(characters x nbest) over limits.max_nbest_chars",
+        422: "a body of the wrong shape, a value of the wrong type, or a text with a lone surrogate",
+    }
+    parse_answers = _responses({"model": RasaParseResponse, "description": "Rasa NLU's answer"}, refused, auth_token)
+    parse_said = (
+        "Rasa NLU's answer: intent, intent_ranking, entities, an empty response_selector, plus slotfill's tokens and "
+        "tags. A message that names its intent (/INTENT, /INTENT@0.8, /INTENT{...}) is answered as Rasa does." + guarded
+    )
+
     # the answers are plain JSON values already: returned as a JSONResponse, they skip FastAPI's
-    # encoding and validation pass over every key
-    @app.post("/model/parse", summary="Tag one sentence: Rasa NLU's endpoint (an external NLU server for a Rasa bot)")
+    # encoding and validation pass over every key (response models: the schema's, by responses=)
+    @app.post(
+        "/model/parse",
+        summary="Tag one sentence: Rasa NLU's endpoint (an external NLU server for a Rasa bot)",
+        description=parse_said,
+        responses=parse_answers,
+    )
     async def model_parse(body: ParseRequest) -> JSONResponse:
         _check_text(body.text, limits)
         named = intent_message(body.text)  # a button's /intent{...}: answered as Rasa does
@@ -149,9 +224,24 @@ def create_app(
         (result,) = sure(results, body.min_confidence)
         return JSONResponse(rasa_parse(result))
 
-    app.post("/parse", summary="The same as POST /model/parse")(model_parse)
+    app.post("/parse", summary="The same as POST /model/parse", description=parse_said, responses=parse_answers)(
+        model_parse
+    )
 
-    @app.post("/predict", summary="Tag a batch of texts or pre-tokenised sentences (predict format=jsonl records)")
+    @app.post(
+        "/predict",
+        summary="Tag a batch of texts or pre-tokenised sentences (predict format=jsonl records)",
+        description="One record for each text or sentence, in order." + guarded,
+        responses=_responses(
+            {"model": list[PredictRecord], "description": "a record for each sentence"},
+            {
+                **refused,
+                413: f"{refused[413]}, more than limits.max_batch sentences, or a sentence over limits.max_tokens",
+                422: f"{refused[422]}, neither or both of texts and sentences, or an empty or spaced token",
+            },
+            auth_token,
+        ),
+    )
     async def predict(body: PredictRequest) -> JSONResponse:
         if (body.texts is None) == (body.sentences is None):
             raise ApiError(422, "give exactly one of 'texts' (raw sentences) or 'sentences' (lists of tokens)")
@@ -203,6 +293,9 @@ def create_app(
     @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
     async def docs() -> HTMLResponse:
         return _page("docs.html")
+
+    schema = app.openapi
+    app.openapi = lambda: _document(schema(), limits, auth_token)  # type: ignore[method-assign]
 
     outer = BodyLimit(TokenGuard(JsonBodies(app), auth_token), limits.max_body_bytes)
     counter.append(outer)

@@ -160,24 +160,31 @@ class TokenGuard:
             given += self._in_body(message.get("body", b""))
             receive = _replaying(message, receive)
         expected = self.token.encode()
-        # surrogatepass: a lone surrogate in a client's token is a wrong token (401), not a crash
-        if not any(hmac.compare_digest(g.encode("utf-8", "surrogatepass"), expected) for g in given):
+        if not any(hmac.compare_digest(g, expected) for g in given):
             await _send_json(send, 401, {"error": "missing or wrong token: add ?token=... (auth_token)"})
             return
         await self.app(scope, receive, send)
 
     @staticmethod
-    def _given(scope) -> list[str]:
-        given = parse_qs((scope.get("query_string") or b"").decode("latin-1")).get("token", [])
-        bearer = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
-        if bearer.lower().startswith("bearer "):
+    def _given(scope) -> list[bytes]:
+        """The tokens a request carries, as the UTF-8 bytes compared with the server's."""
+        query = parse_qs((scope.get("query_string") or b"").decode("latin-1")).get("token", [])
+        given = [_utf8(t) for t in query]
+        # the header's own bytes (a client sends a non-ASCII token as UTF-8): never decoded, so never re-encoded
+        bearer = dict(scope.get("headers") or []).get(b"authorization", b"")
+        if bearer[:7].lower() == b"bearer ":
             given.append(bearer[7:].strip())
         return given
 
     @staticmethod
-    def _in_body(body: bytes) -> list[str]:
+    def _in_body(body: bytes) -> list[bytes]:
         try:
             token = json.loads(body).get("token")
         except (ValueError, AttributeError, RecursionError):
             return []
-        return [token] if isinstance(token, str) else []
+        return [_utf8(token)] if isinstance(token, str) else []
+
+
+def _utf8(token: str) -> bytes:
+    # surrogatepass: a lone surrogate in a client's token is a wrong token (401), not a crash
+    return token.encode("utf-8", "surrogatepass")

@@ -32,12 +32,18 @@ def _nbest(description: str):
     return Field(1, ge=1, le=MAX_NBEST, strict=True, description=description)
 
 
+TOKEN = "the auth_token, as Rasa's HTTP interpreter sends it (or ?token=..., or Authorization: Bearer ...)"
+
+
 class ParseRequest(BaseModel):
-    """Rasa's ``/model/parse`` request: ``text``, an optional ``message_id``; other keys are ignored."""
+    """Rasa's ``/model/parse`` request: ``text``, an optional ``message_id`` and ``token``; other keys are ignored."""
 
     model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{"text": "flights to boston"}]})
     text: str = Field(description="one sentence, as typed")
     message_id: Any = Field(None, description="the caller's id for the message (Rasa sends its conversation's); unused")
+    # any value, as before it was declared: Rasa's interpreter sends an unquoted endpoints.yml token as
+    # a number, a wrong token (401) on a server with a token and ignored by one without
+    token: Any = Field(None, description=TOKEN, json_schema_extra={"type": "string"})
     min_confidence: float | None = _min_confidence("entities")
     nbest: int = _nbest("also answer the n likeliest entity sets (nbest)")
 
@@ -46,11 +52,81 @@ class PredictRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"texts": ["flights to boston", "fares from denver"]}]}
     )
-    token: str | None = Field(None, description="the auth_token, as Rasa's clients send it (or ?token=...)")
+    token: str | None = Field(None, description=TOKEN)
     texts: list[str] | None = Field(None, description="raw sentences (tokenised by slotfill)")
     sentences: list[list[str]] | None = Field(None, description="pre-tokenised sentences (benchmark format)")
     min_confidence: float | None = _min_confidence("spans")
     nbest: int = _nbest("also list each sentence's n likeliest tag sequences")
+
+
+# The answers' shapes, for the schema (/openapi.json, /docs) only: the endpoints return their JSON as
+# built below, unvalidated (tests/test_app.py pins it)
+class Intent(BaseModel):
+    name: str | None = Field(
+        description="the intent (a multi-intent as Rasa names it: a+b); null without an intent head"
+    )
+    confidence: float
+
+
+class Entity(BaseModel):
+    entity: str = Field(description="the slot (entity) type")
+    value: Any = Field(description="the words, or their synonym's value")
+    start: int = Field(description="character offset in text")
+    end: int = Field(description="character offset in text, past the last character")
+    confidence: float | None = Field(
+        None, description="the span's least sure token (absent for a /INTENT{...} message)"
+    )
+    confidence_entity: float | None = Field(None, description="the same number, under Rasa's own key")
+    extractor: str | None = Field(None, description='"slotfill"')
+    role: str | None = Field(None, description="a Rasa-trained model's role")
+    confidence_role: float | None = None
+    group: str | None = Field(None, description="a Rasa-trained model's group")
+    confidence_group: float | None = None
+
+
+class EntitySet(BaseModel):
+    entities: list[Entity] = Field(description="one alternative's entities (no confidences)")
+    probability: float | None = Field(description="of all its entities together; null past the model's window")
+
+
+class RasaParseResponse(BaseModel):
+    """Rasa NLU's ``/model/parse`` answer, with slotfill's ``tokens``, ``tags`` and (asked for) ``nbest``."""
+
+    text: str
+    intent: Intent
+    intent_ranking: list[Intent] = Field(description="the chosen intent first, then up to nine others")
+    entities: list[Entity]
+    response_selector: dict[str, Any] = Field(description='always {"all_retrieval_intents": []}')
+    tokens: list[str] = Field(description="slotfill's tokens")
+    tags: list[str] = Field(description="a BIO tag for each token")
+    nbest: list[EntitySet] | None = Field(None, description="with nbest > 1: the likeliest entity sets")
+
+
+class PredictRecord(BaseModel):
+    """One sentence's record, as ``slotfill predict format=jsonl`` writes it."""
+
+    model_config = ConfigDict(extra="allow")
+    tokens: list[str]
+    tags: list[str]
+    spans: list[dict[str, Any]] = Field(description="slot, text, value, token_start, token_end, confidence, start, end")
+    intent: str | None
+    intent_confidence: float | None
+    intent_ranking: list[Intent]
+    dropped: list[dict[str, Any]] | None = Field(None, description="with a min_confidence: the spans it dropped")
+    nbest: list[dict[str, Any]] | None = Field(None, description="with nbest > 1: the likeliest tag sequences")
+
+
+class Problem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    """Every refusal's body (but uvicorn's plain-text 503)."""
+
+    error: str = Field(description="what was refused, in one line")
+    detail: list[Problem] | None = Field(None, description="422 for a body of the wrong shape: each problem found")
 
 
 def rasa_parse(result: dict) -> dict:
