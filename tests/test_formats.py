@@ -118,8 +118,8 @@ def test_folder_format_and_its_variant(tmp_path):
 BAD = [
     ("conll", "f.conll", "fly O\nto\n", 2, "expected a token and a tag"),
     ("conll", "f.conll", "# intent = x\n\nfly O\n", 1, "not followed by a sentence"),
-    ("conll", "f.conll", "fly O\nto Q-x\n", 1, "not in BIO form"),
-    ("conll", "f.conll", "a O\n\nfly O\nto E-x\n", 3, "does not continue a chunk of type 'x' (BIOES)"),
+    ("conll", "f.conll", "fly O\nto Q-x\n", 2, "not in BIO form"),  # the tag's own line, not its sentence's
+    ("conll", "f.conll", "a O\n\nfly O\nto E-x\n", 4, "does not continue a chunk of type 'x' (BIOES)"),
     ("atis_iob", "f.iob", "BOS a EOS\tO O i\nBOS a b EOS\tO O i\n", 2, "expected 'O', 2 tags and the intent"),
     ("atis_iob", "f.iob", "BOS a EOS\tO O i\n\n", 2, "empty line"),
     ("atis_iob", "f.iob", "BOS a EOS\tO O i\nBOS a EOS O O i\n", 2, "no tab"),
@@ -419,3 +419,106 @@ def test_hub_rows_of_token_lists_are_checked_and_intent_class_zero_kept():
     rows[0]["text"] = ["new york", "to"]
     with pytest.raises(DataError, match="hub:2: item 'new york' is empty or contains whitespace"):
         rows_to_records(rows, ["text", "slots", "intent"], "hub")
+
+
+def test_a_conll_comment_inside_a_sentence_is_named_at_its_line(tmp_path):
+    path = _write(tmp_path, "nb.conll", "# intent = a\nfly O\nto O\n# intent = b\nboston B-city\n")
+    with pytest.raises(DataError, match=r"nb.conll:4: '# intent = b': a comment inside a sentence: a blank line"):
+        formats.read(path)
+    path = _write(tmp_path, "ok.conll", "fly O\n# O\n#\tSYM\tB-x\n")  # the token '#' with its tag, anywhere
+    assert formats.read(path)[0].tokens == ["fly", "#", "#"]
+
+
+def test_rasa_duplicate_keys_are_refused_at_the_second(tmp_path):
+    one = "nlu:\n- intent: a\n  examples: |\n    - hi\n"
+    path = _write(tmp_path, "cat.yml", one + one.replace("- hi", "- to [boston](city)"))  # cat a.yml b.yml
+    with pytest.raises(DataError, match=r"cat.yml:5: duplicate key 'nlu' \(the first: line 1\)"):
+        formats.read(path)
+    path = _write(tmp_path, "ex.yml", one + "  examples: |\n    - to [boston](city)\n")
+    with pytest.raises(DataError, match=r"ex.yml:5: duplicate key 'examples'"):
+        formats.read(path)
+
+
+@pytest.mark.parametrize("examples", ["  examples: |\n", "  examples:\n", ""])
+def test_a_rasa_intent_without_examples_is_refused(tmp_path, examples):
+    text = (
+        f"nlu:\n- intent: a\n  examples: |\n    - hi\n- intent: greet\n{examples}- intent: c\n  examples: |\n    - x\n"
+    )
+    with pytest.raises(DataError, match=r"r.yml:5: intent 'greet' has no examples"):
+        formats.read(_write(tmp_path, "r.yml", text))
+
+
+def test_rasa_json_is_named_and_the_conversion_said(tmp_path):
+    data = {"rasa_nlu_data": {"common_examples": [{"text": "hi", "intent": "greet", "entities": []}]}}
+    path = _write(tmp_path, "nlu.json", json.dumps(data, indent=2))
+    for fmt in ("auto", "rasa"):
+        with pytest.raises(DataError, match=r"nlu.json: Rasa's JSON format: .*rasa data convert nlu -f yaml"):
+            formats.read(path, fmt)
+
+
+def test_doccano_spans_under_labels_or_entities_are_read(tmp_path):
+    rows = [
+        {"text": "fly to boston", "entities": [{"id": 1, "start_offset": 7, "end_offset": 13, "label": "city"}]},
+        {"text": "fly to boston", "entities": [[7, 13, "city"]], "relations": [], "cats": ["flight"]},
+        {"text": "fly to boston", "labels": [[7, 13, "city"]], "intent": "flight"},
+    ]
+    path = _write(tmp_path, "d.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    assert formats.detect(path) == "doccano"
+    assert [r.tags for r in formats.read(path)] == [["O", "O", "B-city"]] * 3
+
+
+def test_spans_under_a_key_the_reader_does_not_read_are_refused(tmp_path):
+    path = _write(
+        tmp_path, "d.jsonl", '{"text": "to boston", "label": []}\n{"text": "to boston", "slots": [[3, 9, "c"]]}\n'
+    )
+    with pytest.raises(DataError, match=r"d.jsonl:2: no spans under 'label', 'labels' or 'entities'.*'text', 'slots'"):
+        formats.read(path, "doccano")
+    path = _write(tmp_path, "j.jsonl", '{"text": "to boston", "entities": [{"start": 3, "end": 9, "label": "c"}]}\n')
+    with pytest.raises(DataError, match=r"j.jsonl:1: jsonl reads slots from 'spans', this record has 'entities'"):
+        formats.read(path, "jsonl")
+    # a sentence without slots, with nothing that looks like spans, is read as one
+    path = _write(tmp_path, "o.jsonl", '{"text": "hello there", "intent": "greet"}\n')
+    assert formats.read(path, "jsonl")[0].tags == ["O", "O"]
+    assert formats.read(path, "doccano")[0].tags == ["O", "O"]
+
+
+def _tasks(tmp_path, tasks):
+    return _write(tmp_path, "ls.json", "[\n" + ",\n".join(json.dumps(t) for t in tasks) + "\n]\n")
+
+
+def test_labelstudio_predictions_and_skipped_annotations_are_not_gold(tmp_path):
+    good = {"data": {"text": "a"}, "annotations": [{"result": []}]}
+    result = [{"value": {"start": 0, "end": 1, "labels": ["x"]}}]
+    predicted = {"data": {"text": "a"}, "predictions": [{"result": result}]}
+    with pytest.raises(DataError, match=r"ls.json:3: task has no annotation \(only predictions\): annotate it or"):
+        formats.read(_tasks(tmp_path, [good, predicted]))
+    skipped = {"data": {"text": "a"}, "annotations": [{"result": result, "was_cancelled": True}]}
+    with pytest.raises(DataError, match=r"ls.json:2: the task's annotation was skipped: annotate it or leave it out"):
+        formats.read(_tasks(tmp_path, [skipped, good]))
+
+
+def test_labelstudio_tasks_are_found_in_linear_time(tmp_path, monkeypatch):
+    """Each task's line is counted on from the last task's, not from the start of the file (20,000 tasks: 67 s)."""
+    from slotfill.data.formats import labelstudio
+
+    class Scanned(str):
+        chars = 0
+
+        def count(self, sub, start=0, end=None):
+            Scanned.chars += (len(self) if end is None else end) - start
+            return super().count(sub, start, end)
+
+    path = _tasks(tmp_path, [{"data": {"text": "a"}, "annotations": [{"result": []}]}] * 2_000)
+    monkeypatch.setattr(labelstudio, "read_text", lambda p: Scanned(path.read_text()))
+    found = labelstudio.tasks(path)
+    assert [n for n, _ in found[:3]] == [2, 3, 4] and found[-1][0] == 2_001
+    assert Scanned.chars <= len(path.read_text())
+
+
+def test_a_utf16_file_is_named_as_one(tmp_path):
+    path = tmp_path / "u16.conll"
+    for encoding in ("utf-16-le", "utf-16-be"):  # Notepad's "Unicode", PowerShell 5's `>`; and big-endian
+        path.write_bytes("\ufefffly O\n".encode(encoding))
+        for fmt in ("auto", "conll"):
+            with pytest.raises(DataError, match=r"u16.conll: a UTF-16 file: save it as UTF-8 \(e.g. iconv"):
+                formats.read(path, fmt)

@@ -78,3 +78,13 @@ def test_a_stray_bioes_tag_in_bio_data_is_named_where_the_error_points_at_a_good
         to_bio(records)
     with pytest.raises(DataError, match=r"seq.out:3: tag 3 'S-city' is not in BIO form"):
         to_bio([Record(list(r.tokens), list(r.tags), "", "seq.in", r.line, "seq.out") for r in records], "bio")
+
+
+def test_a_bad_tag_is_named_at_its_token_line_where_tokens_have_lines():
+    """conll: one token a line, so the line of the tag that is wrong, not the first of its sentence."""
+    r = Record(["fly", "to", "boston"], ["O", "O", "Q-city"], "", "a.conll", 3, lines=[3, 4, 6])
+    with pytest.raises(DataError, match=r"a.conll:6: tag 3 'Q-city' is not in BIO form"):
+        to_bio([r])
+    r = Record(["to", "new", "york"], ["O", "B-city", "O"], "", "a.conll", 1, lines=[1, 2, 3])
+    with pytest.raises(DataError, match=r"a.conll:3: tag 3 'O': the chunk before it has no end tag"):
+        to_bio([r], "bioes")

@@ -27,6 +27,7 @@ from types import ModuleType
 
 from slotfill.core.files import write_atomic
 from slotfill.core.limits import MAX_SENTENCE_TOKENS, unicode_problem
+from slotfill.core.lines import UTF16, utf16
 from slotfill.core.spans import bio_spans, repair_bio
 from slotfill.core.tokenize import tokenize
 from slotfill.core.vocab import normalize_intent
@@ -63,6 +64,8 @@ def _head(path: Path, size: int = 1 << 16) -> list[str]:
             raw = f.read(size)
     except OSError as e:
         raise DataError(path, None, f"cannot read file: {e.strerror}") from None
+    if utf16(raw):  # decoded as UTF-8, it would look like no format
+        raise DataError(path, None, UTF16)
     lines = raw.decode("utf-8", errors="replace").lstrip("\ufeff").splitlines()
     return lines[:-1] if len(raw) == size and len(lines) > 1 else lines  # the last line may be cut
 

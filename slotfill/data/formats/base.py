@@ -18,7 +18,8 @@ class Record:
     """One labelled sentence as read: tokens, one tag per token, the intent ('' if none), where it came from.
 
     ``line`` is 1-based; ``tag_file`` is the file the tags came from when it is not ``file``
-    (``seq.out`` of the folder format), so tag errors point at the right file.
+    (``seq.out`` of the folder format), so tag errors point at the right file; ``lines`` holds each
+    token's own line where a format writes one token a line (conll).
     """
 
     tokens: list[str]
@@ -27,9 +28,14 @@ class Record:
     file: str = ""
     line: int | None = None
     tag_file: str | None = field(default=None, repr=False)
+    lines: list[int] | None = field(default=None, repr=False)
 
-    def error(self, problem: str, tags: bool = False) -> DataError:
-        return DataError((self.tag_file or self.file) if tags else self.file, self.line, problem)
+    def error(self, problem: str, tags: bool = False, token: int | None = None) -> DataError:
+        """An error at the record, or at its ``token``-th token (from 1) where tokens have lines of their own."""
+        line = self.line
+        if token is not None and self.lines is not None and 0 < token <= len(self.lines):
+            line = self.lines[token - 1]
+        return DataError((self.tag_file or self.file) if tags else self.file, line, problem)
 
 
 def read_text(path: Path) -> str:
@@ -65,6 +71,18 @@ def intent_of(value: object, where: tuple[str | Path, int | None]) -> str:
     if value.strip() and not intent:  # "#", "+", a zero-width space: read as no intent, silently
         raise DataError(where[0], where[1], f"intent {value!r} names no intent")
     return intent
+
+
+def span_like_keys(obj: dict, known: tuple[str, ...]) -> list[str]:
+    """Keys of a JSON record besides ``known`` whose value looks like character spans: a list of
+    ``[start, end, label]`` lists or of objects with a start (a reader that missed them would tag all ``O``)."""
+
+    def span(x: object) -> bool:
+        if isinstance(x, list):
+            return len(x) == 3 and all(isinstance(v, int) for v in x[:2])
+        return isinstance(x, dict) and any("start" in str(k) for k in x)
+
+    return [k for k, v in obj.items() if k not in known and isinstance(v, list) and v and all(map(span, v))]
 
 
 def check_label(label: object, where: tuple[str | Path, int | None]) -> str:

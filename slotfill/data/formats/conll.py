@@ -4,8 +4,9 @@ Sentences are separated by blank lines; ``-DOCSTART-`` lines are skipped; a comm
 ``# intent = NAME`` (CoNLL-U style) before a sentence gives its intent. Comments are lines
 before a sentence that start with ``#`` and a space or tab (``# sent_id = 3``); ``#`` followed
 by just a tag (or tab-separated columns ending in one) is the token ``#``, and ``#5<TAB>O`` is the
-token ``#5``. A token holding a space, or a second ``# intent =`` for one sentence, is an error. The
-writer refuses a token this reader would misread (``-DOCSTART-``).
+token ``#5``. A token holding a space, a comment inside a sentence (a missing blank line before
+it), or a second ``# intent =`` for one sentence, is an error with its line; so is a bad tag, at
+its token's line. The writer refuses a token this reader would misread (``-DOCSTART-``).
 """
 
 from __future__ import annotations
@@ -28,15 +29,16 @@ def read(path: Path) -> list[Record]:
     records: list[Record] = []
     tokens: list[str] = []
     tags: list[str] = []
+    lines: list[int] = []  # each token's line: a bad tag is named at its own line
     intent, start = "", None
 
     def close() -> None:
-        nonlocal tokens, tags, intent, start
+        nonlocal tokens, tags, lines, intent, start
         if tokens:
-            records.append(Record(tokens, tags, intent, str(path), start))
+            records.append(Record(tokens, tags, intent, str(path), start, lines=lines))
         elif intent:
             raise DataError(path, start, f"'# intent = {intent}' is not followed by a sentence")
-        tokens, tags, intent, start = [], [], "", None
+        tokens, tags, lines, intent, start = [], [], [], "", None
 
     for n, line in enumerate(read_lines(path), 1):
         stripped = line.strip()
@@ -44,7 +46,9 @@ def read(path: Path) -> list[Record]:
             close()
             continue
         cols = _columns(stripped)
-        if _comment(stripped) and not tokens and not _token_line(stripped, cols):
+        if _comment(stripped) and not _token_line(stripped, cols):
+            if tokens:  # read as the token '#', its tag would be the comment's last word
+                raise DataError(path, n, f"{stripped!r}: a comment inside a sentence: a blank line missing before it?")
             m = INTENT_RE.match(stripped)
             if m is None and INTENT_LIKE.match(stripped):  # taken for a comment, its sentence would lose its intent
                 raise DataError(path, n, f"{stripped!r}: write an intent as '# intent = NAME' (one word)")
@@ -66,6 +70,7 @@ def read(path: Path) -> list[Record]:
             start = n
         tokens.append(cols[0])
         tags.append(cols[-1])
+        lines.append(n)
     close()
     return records
 

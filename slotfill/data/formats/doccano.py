@@ -1,6 +1,10 @@
 """``doccano``: doccano's sequence-labelling export, JSONL with ``{"text": ..., "label": [[start, end, type], ...]}``.
 
-An optional ``intent`` (string or list) or ``cats`` (list) field gives the intent.
+The spans may be under ``label``, ``labels`` (older doccano) or ``entities`` (relation and
+intent-and-slot projects), each a ``[start, end, type]`` list or a ``{"start_offset", "end_offset",
+"label"}`` object. A record without any of these keys is a sentence without slots, unless another
+key holds what looks like spans: that is refused, naming the record's keys. An optional ``intent``
+(string or list) or ``cats`` (list) field gives the intent.
 """
 
 from __future__ import annotations
@@ -8,24 +12,51 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from slotfill.data.formats.base import Record, align_spans, intent_of, text_and_spans
+from slotfill.data.formats.base import Record, align_spans, intent_of, span_like_keys, text_and_spans
 from slotfill.data.formats.jsonl import _first_object, objects
 from slotfill.errors import DataError
 
 NAME = "doccano"
 SUFFIX = ".jsonl"
+SPAN_KEYS = ("label", "labels", "entities")
+SPAN_FORMS = '[start, end, type] or {"start_offset", "end_offset", "label"}'
+
+
+def spans(obj: dict, where: tuple[Path, int]) -> list[tuple]:
+    """A record's ``(start, end, type)`` spans, from whichever of doccano's keys holds them."""
+    path, n = where
+    present = [k for k in SPAN_KEYS if k in obj]
+    if not present:
+        other = span_like_keys(obj, ("text", "intent", "cats"))
+        if other:
+            keys = ", ".join(repr(k) for k in obj)
+            raise DataError(path, n, f"no spans under 'label', 'labels' or 'entities'; the record has keys {keys}")
+        return []
+    filled = [k for k in present if obj[k]]
+    if len(filled) > 1:
+        raise DataError(path, n, f"spans under both {filled[0]!r} and {filled[1]!r}: keep one")
+    key = (filled or present)[0]
+    if not isinstance(obj[key], list):
+        raise DataError(path, n, f"{key!r} must be a list of {SPAN_FORMS}")
+    out = []
+    for x in obj[key]:
+        if isinstance(x, list) and len(x) == 3:
+            out.append(tuple(x))
+        elif isinstance(x, dict) and {"start_offset", "end_offset", "label"} <= set(x):
+            out.append((x["start_offset"], x["end_offset"], x["label"]))
+        else:
+            raise DataError(path, n, f"each item of {key!r} must be {SPAN_FORMS}, found {json.dumps(x)[:80]}")
+    return out
 
 
 def read(path: Path) -> list[Record]:
     records = []
     for n, obj in objects(path):
         where = (path, n)
-        text, labels = obj.get("text"), obj.get("label", [])
+        text = obj.get("text")
         if not isinstance(text, str):
             raise DataError(path, n, "expected a 'text' string")
-        if not isinstance(labels, list) or not all(isinstance(x, list) and len(x) == 3 for x in labels):
-            raise DataError(path, n, "'label' must be a list of [start, end, type]")
-        tokens, tags = align_spans(text, [tuple(x) for x in labels], where)
+        tokens, tags = align_spans(text, spans(obj, where), where)
         intent = intent_of(obj.get("intent", obj.get("cats")), where)
         records.append(Record(tokens, tags, intent, str(path), n))
     return records
@@ -44,4 +75,4 @@ def dumps(records: list[Record], scheme: str = "bio") -> str:
 
 def sniff(lines: list[str]) -> bool:
     first = _first_object(lines)
-    return first is not None and "text" in first and "label" in first and "spans" not in first
+    return first is not None and "text" in first and any(k in first for k in SPAN_KEYS) and "spans" not in first

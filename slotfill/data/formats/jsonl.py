@@ -4,7 +4,8 @@
 * ``{"text": "...", "spans": [{"start": 0, "end": 6, "label": "..."}], "intent": "..."}``: character
   spans, aligned to slotfill's tokenizer (a span off token boundaries is an error).
 
-``intent`` is optional (a string, a list of atomic intents, or null).
+``intent`` is optional (a string, a list of atomic intents, or null); so is ``spans`` (a sentence
+without slots), but a record whose spans are under another key (``entities``, ``labels``) is refused.
 """
 
 from __future__ import annotations
@@ -12,12 +13,21 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from slotfill.data.formats.base import Record, align_spans, intent_of, parse_json, read_lines, text_and_spans
+from slotfill.data.formats.base import (
+    Record,
+    align_spans,
+    intent_of,
+    parse_json,
+    read_lines,
+    span_like_keys,
+    text_and_spans,
+)
 from slotfill.data.formats.schemes import from_bio
 from slotfill.errors import DataError
 
 NAME = "jsonl"
 SUFFIX = ".jsonl"
+KEYS = ("tokens", "tags", "text", "spans", "intent")
 
 
 def objects(path: Path) -> list[tuple[int, dict]]:
@@ -53,6 +63,9 @@ def record(obj: dict, where: tuple[Path, int]) -> Record:
         return Record(list(tokens), list(tags), intent, str(path), n)
     if "text" in obj:
         text, spans = obj["text"], obj.get("spans", [])
+        other = [k for k in obj if k in ("entities", "labels", "label")] + span_like_keys(obj, KEYS)
+        if "spans" not in obj and other:  # read as a sentence without slots, its slots would be lost
+            raise DataError(path, n, f"jsonl reads slots from 'spans', this record has {other[0]!r}")
         if not isinstance(text, str):
             raise DataError(path, n, "'text' must be a string")
         if not isinstance(spans, list):

@@ -2,7 +2,8 @@
 
 Each task: ``{"data": {"text": ...}, "annotations": [{"result": [...]}]}``; a result with
 ``value.{start, end, labels}`` is a slot, one with ``value.choices`` the intent. A task needs
-exactly one annotation (or, without annotations, one set of ``predictions``).
+exactly one annotation that was not skipped (``was_cancelled``); a model's ``predictions``
+(pre-annotations) are not gold and do not count.
 """
 
 from __future__ import annotations
@@ -25,20 +26,31 @@ def tasks(path: Path) -> list[tuple[int, object]]:
     if not isinstance(whole, list):
         raise DataError(path, 1, "expected a JSON list of tasks (Label Studio's JSON export)")
     out, i = [], text.index("[") + 1
+    line, counted = 1, 0  # the line at offset ``counted``: lines counted on from the last task, not from 0
     for _ in whole:  # find where each item starts, for line numbers
         while text[i] in " \t\r\n,":
             i += 1
         item, end = dec.raw_decode(text, i)
-        out.append((text.count("\n", 0, i) + 1, item))
+        line += text.count("\n", counted, i)
+        counted = i
+        out.append((line, item))
         i = end
     return out
 
 
 def _result(task: dict, where: tuple[Path, int]) -> list:
-    annotations = task.get("annotations")
+    given = task.get("annotations") or []
+    if not isinstance(given, list) or not all(isinstance(a, dict) for a in given):
+        raise DataError(where[0], where[1], "'annotations' must be a list of objects")
+    annotations = [a for a in given if not a.get("was_cancelled")]
     if not annotations:
-        annotations = task.get("predictions") or []
-    annotations = [a for a in annotations if isinstance(a, dict) and not a.get("was_cancelled")]
+        if given:
+            skipped = "annotation was" if len(given) == 1 else f"{len(given)} annotations were all"
+            raise DataError(
+                where[0], where[1], f"the task's {skipped} skipped: annotate it or leave it out of the export"
+            )
+        only = " (only predictions)" if task.get("predictions") else ""
+        raise DataError(where[0], where[1], f"task has no annotation{only}: annotate it or leave it out of the export")
     if len(annotations) != 1:
         raise DataError(where[0], where[1], f"expected one annotation for the task, found {len(annotations)}")
     result = annotations[0].get("result", [])

@@ -21,8 +21,10 @@ synonyms to map answered values and the tables as lexicon lists. What slotfill d
 one warning line. An intent is one word, as in every reader; a multi-intent is written with Rasa's
 ``+`` (``atis_flight+atis_airfare``) and kept with slotfill's ``#``, and a retrieval intent
 (``chitchat/ask_name``) is its intent (``chitchat``), as Rasa's intent classifiers learn it. Examples
-are an ``examples: |`` block or a list of ``- text: ...`` items. The writer refuses a token that holds
-entity markup (``[to](x)``): Rasa's format cannot escape it.
+are an ``examples: |`` block or a list of ``- text: ...`` items; an item without examples, or a key
+written twice in one mapping (two files joined by ``cat``), is an error, as in Rasa. Rasa's old JSON
+format is named, with the command that converts it. The writer refuses a token that holds entity
+markup (``[to](x)``): Rasa's format cannot escape it.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ SUFFIX = ".yml"
 ENTITY_RE = re.compile(r"\[(?P<text>[^\]]+)\](?:\((?P<entity>[^)]+)\)|(?P<json>\{[^}]*\}))")
 ENTITY_KEYS = ("entity", "role", "group", "value")
 TOP_KEYS = ("version", "nlu")
+LEGACY_JSON = "Rasa's JSON format: convert it to YAML with `rasa data convert nlu -f yaml --data FILE --out DIR`"
 
 
 @dataclass
@@ -156,11 +159,14 @@ def read_with_extras(path: Path) -> tuple[list[Record], Extras]:
     import yaml
 
     text = read_text(path)
+    if _legacy_json(text):
+        raise DataError(path, None, LEGACY_JSON)
     try:
         root = yaml.compose(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         raise DataError(path, mark.line + 1 if mark else None, f"not valid YAML ({getattr(e, 'problem', e)})") from None
+    _refuse_duplicate_keys(root, path)
     nlu = _get(root, "nlu")
     if nlu is None or not isinstance(nlu, yaml.SequenceNode):
         raise DataError(path, None, "no 'nlu:' list (Rasa NLU training data)")
@@ -180,15 +186,18 @@ def read_with_extras(path: Path) -> tuple[list[Record], Extras]:
         if kind == "regex":
             extras.unused.append(f"regex {str(name_node.value)!r} (line {line})")
             continue
-        if examples is None or not isinstance(examples, (yaml.ScalarNode, yaml.SequenceNode)):
+        if examples is not None and not isinstance(examples, (yaml.ScalarNode, yaml.SequenceNode)):
             raise DataError(path, line, f"an nlu item needs '{kind}' and 'examples: |'")
         if not isinstance(name_node, yaml.ScalarNode) or not str(name_node.value).strip():
             raise DataError(path, name_node.start_mark.line + 1, f"'{kind}' must be a name")
         name = str(name_node.value).strip()
+        found = list(_examples(examples, path, extras.unused)) if examples is not None else []
+        if not found:  # an empty 'examples: |' block, or none: the item would be dropped silently
+            raise DataError(path, line, f"{kind} {name!r} has no examples")
         if kind == "intent" and "/" in name:  # a retrieval intent: Rasa's classifiers learn its intent
             extras.unused.append(f"the response key of retrieval intent {name!r} (line {line})")
             name = name.split("/", 1)[0]
-        for n, example in _examples(examples, path, extras.unused):
+        for n, example in found:
             if kind == "synonym":
                 synonyms.add(example, name, n)
             elif kind == "lookup":
@@ -231,6 +240,37 @@ def _examples(node, path: Path, unused: list[str]):
         if not raw.lstrip().startswith("- "):
             raise DataError(path, first + i, "an example line must start with '- '")
         yield first + i, raw.lstrip()[2:].strip()
+
+
+def _legacy_json(text: str) -> bool:
+    """Whether ``text`` is Rasa's old JSON training data (``{"rasa_nlu_data": ...}``)."""
+    return text.lstrip().startswith("{") and '"rasa_nlu_data"' in text
+
+
+def _refuse_duplicate_keys(root, path: Path) -> None:
+    """Refuse a mapping that holds a key twice, as Rasa does: PyYAML keeps both, and :func:`_get` would
+    read the first alone (two files joined by ``cat`` give two ``nlu:`` keys)."""
+    import yaml
+
+    stack, seen_nodes, twice = [root], set(), []
+    while stack:
+        node = stack.pop()
+        if id(node) in seen_nodes:  # an alias: the same node again
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            first: dict[str, int] = {}
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode):
+                    if k.value in first:
+                        twice.append((k.start_mark.line + 1, k.value, first[k.value]))
+                    first.setdefault(k.value, k.start_mark.line + 1)
+                stack.append(v)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+    if twice:
+        line, key, first_line = min(twice)
+        raise DataError(path, line, f"duplicate key {key!r} (the first: line {first_line})")
 
 
 def _get(node, key: str):
@@ -342,4 +382,4 @@ def nlu_yaml(groups: dict[str, list[str]], extras: Extras | None = None) -> str:
 
 
 def sniff(lines: list[str]) -> bool:
-    return any(ln.rstrip() == "nlu:" for ln in lines)
+    return any(ln.rstrip() == "nlu:" for ln in lines) or _legacy_json("\n".join(lines))

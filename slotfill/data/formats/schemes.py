@@ -48,9 +48,10 @@ def detect(records: Sequence[Record]) -> str:
 def _detected_from(records: Sequence[Record]) -> str:
     """Where auto-detection saw BIOES: a stray ``S-``/``E-`` in BIO data makes every chunk look unfinished."""
     for r in records:
-        for tag in r.tags:
+        for i, tag in enumerate(r.tags, 1):
             if TAG_RE.match(tag) and split_tag(tag)[0] in _BIOES:
-                where = f"{r.tag_file or r.file}:{r.line}"
+                at = r.error("", tags=True, token=i)
+                where = f"{at.path}:{at.line}"
                 return f"the scheme was detected as BIOES from {where} {tag!r} (set data.scheme=bio if it is BIO)"
     return "the scheme was detected as BIOES"
 
@@ -61,13 +62,13 @@ def _bioes_to_bio(r: Record) -> list[str]:
         p, t = split_tag(tag)
         p = {"U": "S", "L": "E"}.get(p, p)
         if p in ("I", "E") and open_type != t:
-            raise r.error(f"tag {i} {tag!r} does not continue a chunk of type {t!r} (BIOES)", tags=True)
+            raise r.error(f"tag {i} {tag!r} does not continue a chunk of type {t!r} (BIOES)", tags=True, token=i)
         if p in ("B", "S", "O") and open_type is not None:
-            raise r.error(f"tag {i} {tag!r}: the chunk before it has no end tag (E-/L-) (BIOES)", tags=True)
+            raise r.error(f"tag {i} {tag!r}: the chunk before it has no end tag (E-/L-) (BIOES)", tags=True, token=i)
         out.append("O" if p == "O" else ("B-" if p in ("B", "S") else "I-") + t)
         open_type = t if p in ("B", "I") else None
     if open_type is not None:
-        raise r.error(f"the last chunk ({open_type}) has no end tag (E-/L-) (BIOES)", tags=True)
+        raise r.error(f"the last chunk ({open_type}) has no end tag (E-/L-) (BIOES)", tags=True, token=len(r.tags))
     return out
 
 
@@ -89,7 +90,7 @@ def to_bio(records: list[Record], scheme: str = "auto") -> str:
             m = TAG_RE.match(tag)
             if m is None or (m.group(1) is not None and m.group(1) not in allowed):
                 hint = "" if scheme == "auto" or m is None else f" (data.scheme={scheme}; auto detects the scheme)"
-                raise r.error(f"tag {i} {tag!r} is not in {form}{hint}", tags=True)
+                raise r.error(f"tag {i} {tag!r} is not in {form}{hint}", tags=True, token=i)
         if found == "bioes":
             try:
                 r.tags = _bioes_to_bio(r)
