@@ -121,7 +121,12 @@ class World:
             )
         )
         self.b = train(
-            work / "B", "trainer.max_epochs=2", "seed=2", f"data.train={self.small_train}", "model.intent=false"
+            work / "B",
+            "trainer.max_epochs=2",
+            "seed=2",
+            "data.path=null",
+            f"data.train={self.small_train}",
+            "model.intent=false",
         )
         self.b_onnx = export(self.b)
 

@@ -105,3 +105,19 @@ def test_tags_that_read_as_the_same_chunks_are_no_conflict():
     messages = [f.message for f in check(splits).findings]
     assert not [m for m in messages if "different tags" in m]
     assert "1 sentence has an I- tag that starts a chunk (read as B-, as conlleval does)" in messages
+
+
+def test_a_split_without_intents_beside_splits_with_them_is_a_warning():
+    """A forgotten valid/label file: checkpoints would be picked on slots alone, and no check said so."""
+    splits = _splits()
+    splits["valid"] = [_r("fly to boston", "O O B-city", "", "valid", 1)]
+    report = check(splits)
+    said = [f.message for f in report.warnings if "no intents" in f.message]
+    assert not report.errors and len(said) == 1
+    assert said[0].startswith("valid has no intents while train has them: its intents are not scored")
+    assert "checkpoints are picked on slots alone" in said[0]
+    splits = _splits()  # the reverse: no intent head learnt
+    splits["train"] = [_r(f"fly to city{i}", "O O B-city", "", line=i) for i in range(3)]
+    said = [f.message for f in check(splits).warnings if "no intents" in f.message]
+    assert said and said[0].startswith("train has no intents while valid and test have them: no intent head")
+    assert not [f for f in check(_splits()).findings if "no intents" in f.message]  # every split has them

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slotfill.errors import ConfigError
+from slotfill.errors import ConfigError, DataError
 from slotfill.training.datamodule import BucketBatchSampler, SlotDataModule
 from tests.helpers import examples
 
@@ -105,3 +105,30 @@ def test_what_the_data_gives_and_lacks_is_said(sample_dir, tmp_path, caplog):
     with caplog.at_level("INFO"):
         SlotDataModule(name="x", path=str(split), valid_size=4).prepare()
     assert "no valid split: 4 training sentences set aside as valid (data.valid_size)" in caplog.text
+
+
+def test_a_train_split_without_any_slot_is_refused_before_training(tmp_path):
+    """Every tag O (a format whose span field was not read): it trained to "sentence acc 100.00" before."""
+    from tests.conftest import write_split
+
+    split = write_split(tmp_path, "train", "to boston\n" * 12, "O O\n" * 12, "flight\n" * 12)
+    dm = SlotDataModule(name="x", path=str(split))
+    with pytest.raises(DataError, match=r"train/seq.out: no slot in any sentence of the train split: check the data"):
+        dm.prepare()
+    assert dm.datasets is None and not dm.encoded
+
+
+def test_splits_with_and_without_intents_are_said_at_start(tmp_path, caplog):
+    """A forgotten valid/label file: trained and picked checkpoints on slots alone without a word before."""
+    from tests.conftest import write_split
+
+    write_split(tmp_path, "train", "to boston\n" * 12, "O B-city\n" * 12, "flight\n" * 12)
+    write_split(tmp_path, "valid", "to denver\n" * 2, "O B-city\n" * 2, None)
+    with caplog.at_level("WARNING"):
+        SlotDataModule(name="x", path=str(tmp_path)).prepare()
+    said = [r.getMessage() for r in caplog.records if "no intents" in r.getMessage()]
+    assert len(said) == 1 and "valid has no intents while train has them" in said[0]
+    caplog.clear()
+    with caplog.at_level("WARNING"):  # a model without an intent head has no use for them
+        SlotDataModule(name="x", path=str(tmp_path), intents=False).prepare()
+    assert "no intents" not in caplog.text

@@ -127,7 +127,9 @@ def test_one_training_file_alone_trains_on_a_carved_valid_split(tmp_path):
     from slotfill.data.convert import convert
 
     convert(SAMPLE / "train", tmp_path / "mine" / "all.jsonl", "jsonl")
-    metrics = train_on_sample(tmp_path / "run", epochs=1, extra=[f"data.train={tmp_path / 'mine' / 'all.jsonl'}"])
+    metrics = train_on_sample(
+        tmp_path / "run", epochs=1, extra=["data.path=null", f"data.train={tmp_path / 'mine' / 'all.jsonl'}"]
+    )
     assert metrics["dataset"] == "all" and set(metrics["scores"]) == {"valid"}  # no test split: not tested
 
 

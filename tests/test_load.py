@@ -347,3 +347,41 @@ def test_an_install_looks_for_benchmarks_only_beside_the_working_folder(monkeypa
     assert len(data_mod.benchmark_places("atis")) == 2  # this checkout: beside it too
     monkeypatch.setattr(resources, "CHECKOUT", tmp_path / "lib" / "python3.11")  # site-packages' parent
     assert data_mod.benchmark_places("atis") == [(data_mod.Path(data_mod.DEFAULT_DATA_DIR) / "atis").resolve()]
+
+
+def test_data_path_with_a_file_per_split_is_refused(tmp_path):
+    """data.path=ds data.train=ds/train.conll read train alone (valid carved though ds has one) without a word."""
+    for split in ("train", "valid", "test"):
+        _good(tmp_path / "ds", split)
+    for split in ("train", "test"):
+        said = rf"^data.path={tmp_path / 'ds'} and data.{split} name the data twice: give one or the other"
+        with pytest.raises(ConfigError, match=said):
+            load_splits({"path": str(tmp_path / "ds"), split: str(tmp_path / "ds" / split)})
+    with pytest.raises(ConfigError, match="name the data twice"):  # evaluate data.test=FILE alike
+        load_split({"path": str(tmp_path / "ds"), "test": str(tmp_path / "ds" / "test")}, "test")
+
+
+def test_hub_format_reads_the_hub_copy_even_where_the_benchmark_has_a_local_one(tmp_path, monkeypatch):
+    """data=atis data.format=hub data.hub.name=X read the local ATIS folder: the result hung on the machine."""
+    for split in ("train", "valid", "test"):
+        _good(tmp_path / "local" / "atis", split)
+    monkeypatch.setenv("SLOTFILL_DATA_DIR", str(tmp_path / "local"))
+    hub_copy = tmp_path / "hub_copy"
+    hub_copy.mkdir()
+    _write_csv(hub_copy / "train.csv", ROWS)
+    splits, _ = load_splits({"benchmark": "atis", "format": "hub", "hub": {"name": str(hub_copy)}})
+    assert {k: len(v) for k, v in splits.items()} == {"train": 27, "valid": 3}
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(DataError) as err:  # and its error is the hub's, not "no local copy"
+        load_splits({"benchmark": "atis", "format": "hub", "hub": {"name": "nobody/notcached"}})
+    assert "no local copy" not in str(err.value) and "HF_HUB_OFFLINE is set" in str(err.value)
+
+
+def test_a_folder_saved_with_save_to_disk_as_data_path_names_the_setting_that_reads_it(tmp_path):
+    from datasets import Dataset, DatasetDict
+
+    rows = {"tokens": [["to", "boston"]] * 4, "tags": [["O", "B-city"]] * 4}
+    DatasetDict({"train": Dataset.from_dict(rows)}).save_to_disk(tmp_path / "saved")
+    hint = "a Hugging Face dataset saved with save_to_disk: data=atis_hub data.hub.name=FOLDER reads it"
+    with pytest.raises(DataError, match=f"no splits found.*; {hint}$"):
+        load_splits({"path": str(tmp_path / "saved")})

@@ -3,8 +3,9 @@
 Per split: sentences, tokens, slot types, intents, sentence lengths and unseen words; then the
 findings, each an error or a warning. Errors (exit status 1) make training meaningless: no slot
 in train, or sentences with and without an intent mixed. Warnings (status 0) are worth a look:
-labels only in valid/test, rare labels, sentences repeated across splits, the same sentence
-with conflicting tags or intents, I- tags that start a chunk, characters train never had.
+splits without intents beside splits with them, labels only in valid/test, rare labels, sentences
+repeated across splits, the same sentence with conflicting tags or intents, I- tags that start a
+chunk, characters train never had.
 (A file that cannot be read stops earlier, with its ``file:line``.)
 """
 
@@ -104,6 +105,27 @@ def _unseen_tags(splits: dict[str, list[Record]], slot_counts: dict[str, Counter
     return findings
 
 
+def intent_mismatch(splits: dict[str, list[Record]]) -> str | None:
+    """What training makes of splits of which some have intents and others none (a forgotten label
+    file or intent field), or None; a split with intents in part is another error."""
+    having = {s: any(r.intent for r in recs) for s, recs in splits.items()}
+    without = [s for s, has in having.items() if not has]
+    if not without or len(without) == len(having):
+        return None
+    others = [s for s, has in having.items() if has]
+    if "train" in without:
+        return (
+            f"train has no intents while {' and '.join(others)} {verb(len(others), 'has')} them: no intent head is "
+            "learnt, nor are their intents scored (a missing label file or intent field?)"
+        )
+    picked = "; checkpoints are picked on slots alone" if "valid" in without else ""
+    return (
+        f"{' and '.join(without)} {verb(len(without), 'has')} no intents while train has them: "
+        f"{'its' if len(without) == 1 else 'their'} intents are not scored{picked} (a missing label file or "
+        "intent field?)"
+    )
+
+
 def _where(r: Record) -> str:
     return f"{r.file}:{r.line}" if r.line is not None else r.file
 
@@ -158,6 +180,9 @@ def check(splits: dict[str, list[Record]], name: str = "data", rare: int = RARE)
                     [_where(r) for r in missing[:SHOW]],
                 )
             )
+
+    if (mismatch := intent_mismatch(splits)) is not None:  # training goes on: slots alone, and says so
+        findings.append(Finding("warning", mismatch))
 
     for kind, counts in (("slot type", slot_counts), ("intent", intent_counts)):
         for s in splits:

@@ -5,10 +5,12 @@ decides what to read from a ``conf/data`` group:
 
 * ``data.train`` / ``data.valid`` / ``data.test``: one file (or split folder) per split;
 * ``data.path``: a folder of splits (``train/``, ``valid/``, ``test/`` in the folder format, or
-  files named ``train.*``, ``valid.*``/``dev.*``, ``test.*``), or one file (train only);
+  files named ``train.*``, ``valid.*``/``dev.*``, ``test.*``), or one file (train only); never
+  together with a file per split (which would name the data twice);
+* ``data.format=hub``: ``data.hub.name`` (or ``data.hub.data_files``) through ``datasets``, never
+  a local copy of ``data.benchmark``;
 * ``data.benchmark`` (``atis``, ``snips``): a local copy in ``$SLOTFILL_DATA_DIR/<name>`` or
-  ``../shared/data/<name>``, else the published copy on the Hugging Face hub (``data.hub.name``);
-* ``data.format=hub`` alone: ``data.hub.name`` (or ``data.hub.data_files``) through ``datasets``.
+  ``../shared/data/<name>``, else the published copy on the Hugging Face hub (``data.hub.name``).
 
 Without a valid split, one is carved from train: ``min(500, 10% of train)`` sentences (or
 ``data.valid_size``; ``data.hub.valid_size`` for hub data) picked by a fixed-seed shuffle;
@@ -175,10 +177,18 @@ def _existing(path: str | Path, what: str) -> Path:
 
 def locate(data: dict) -> tuple[str, Path | None]:
     """Where to read from: ``("files", None)``, ``("path", folder or file)`` or ``("hub", None)``."""
-    if any(data.get(s) for s in SPLITS):
+    files = [s for s in SPLITS if data.get(s)]
+    if files and data.get("path"):  # neither wins: the files alone dropped data.path's other splits unsaid
+        raise ConfigError(
+            f"data.path={data['path']} and {', '.join('data.' + s for s in files)} name the data twice: give one "
+            "or the other (data.path=null reads the files alone)"
+        )
+    if files:
         return "files", None
     if data.get("path"):
         return "path", _existing(data["path"], "data.path")
+    if data.get("format") == "hub":  # the hub copy asked for: a local copy of the benchmark would differ by machine
+        return "hub", None
     benchmark = data.get("benchmark")
     if benchmark:
         for place in benchmark_places(benchmark):
@@ -197,8 +207,6 @@ def locate(data: dict) -> tuple[str, Path | None]:
         raise DataError(
             benchmark, None, f"no local copy (looked in {looked}); set data.path=... or ${DATA_DIR_ENV}=..."
         )
-    if data.get("format") == "hub":
-        return "hub", None
     raise ConfigError("no data: set data.path=..., data.train=... (data.valid=..., data.test=...) or data=atis|snips")
 
 
@@ -220,7 +228,8 @@ def _load_hub(data: dict) -> dict[str, list[Record]]:
     try:
         raw = formats.hub.load(name, data_files)
     except DataError as e:
-        benchmark = data.get("benchmark")
+        # the benchmark's hub copy read for want of a local one (data.format=hub never looks for one)
+        benchmark = data.get("benchmark") if data.get("format") != "hub" else None
         offline = _offline()
         if data_files:
             raise
@@ -279,11 +288,13 @@ def load_data(data: dict) -> Loaded:
     elif where.is_dir() and not folder_format.is_split_dir(where):
         paths = find_splits(where, fmt)
         if not paths:
+            saved = (where / "dataset_dict.json").is_file()
+            hint = "; a Hugging Face dataset saved with save_to_disk: data=atis_hub data.hub.name=FOLDER reads it"
             raise DataError(
                 where,
                 None,
                 "no splits found (expected train/ valid/ test/ folders with seq.in, or files named train.*, "
-                "valid.*/dev.*, test.*)",
+                f"valid.*/dev.*, test.*){hint if saved else ''}",
             )
         splits = {s: read(s, p) for s, p in paths.items()}
     else:

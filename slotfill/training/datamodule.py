@@ -14,8 +14,10 @@ from slotfill.core.lexicon import Lexicon
 from slotfill.core.spans import repair_bio
 from slotfill.core.tokenize import normalize
 from slotfill.core.vocab import Vocabularies
+from slotfill.data.check import intent_mismatch
+from slotfill.data.formats import Record
 from slotfill.data.load import DATA_KEYS, load_data, to_datasetdict
-from slotfill.errors import ConfigError
+from slotfill.errors import ConfigError, DataError
 from slotfill.models.encoding import collate, encode_example
 from slotfill.training.augment import MentionSwap, SwappedTrainingSet
 
@@ -106,6 +108,23 @@ def with_lookups(lexicon: Lexicon | None, lookups: dict[str, list[str]]) -> Lexi
     return Lexicon(entries)
 
 
+def check_trainable(splits: dict[str, list[Record]], intents: bool = True) -> None:
+    """Refuse a train split without a single slot (a model would learn to tag nothing and score 100%
+    sentence accuracy on it); say which splits lack the intents others have (``intents``: the model has
+    an intent head)."""
+    train = splits["train"]
+    if not any(tag != "O" for r in train for tag in r.tags):
+        where = (train[0].tag_file or train[0].file) if train else "<train>"
+        raise DataError(
+            where,
+            None,
+            "no slot in any sentence of the train split: check the data format's span/tag field "
+            "(slotfill data check with the same data settings shows what was read)",
+        )
+    if intents and (mismatch := intent_mismatch(splits)) is not None:
+        log.warning("%s", mismatch)
+
+
 class SlotDataModule(pl.LightningDataModule):
     """Loads ``train/valid/test`` once; vocabularies come from train unless given (evaluation)."""
 
@@ -170,10 +189,11 @@ class SlotDataModule(pl.LightningDataModule):
         return cls(**values, lexicon=lexicon, intents=intents)
 
     def prepare(self) -> None:
-        """Load and encode every split (idempotent; call before building the model)."""
+        """Load, check (:func:`check_trainable`) and encode every split (idempotent; call before building the model)."""
         if self.datasets is not None:
             return
         loaded = load_data(self.data)
+        check_trainable(loaded.splits, self.intents)
         self.datasets, self.name = to_datasetdict(loaded.splits, self.intents), loaded.name
         # plain lists, read once: a datasets column read row by row costs ~1 ms a row (Arrow formatting)
         self.columns = {split: ds[:] for split, ds in self.datasets.items()}
