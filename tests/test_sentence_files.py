@@ -52,8 +52,10 @@ def test_rows_of_text_jsonl_and_parquet_bytes(tmp_path):
         rows_of("a.jsonl", b'{"text": "one"}\n{oops\n')
     with pytest.raises(DataError, match=r':1: expected an object with a "text" string'):
         rows_of("a.jsonl", b'{"words": "one"}\n')
-    with pytest.raises(DataError, match=":2: not valid UTF-8"):
+    with pytest.raises(DataError, match=r":2: not valid UTF-8 \(byte 0xff at column 1\): save the file as UTF-8$"):
         rows_of("a.txt", b"ok\n\xff\n")
+    with pytest.raises(DataError, match="a UTF-16 file: save it as UTF-8"):  # Notepad's "Unicode"
+        rows_of("a.txt", "to boston\n".encode("utf-16"))
 
 
 @settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -280,3 +280,13 @@ def test_a_read_error_comes_after_the_errors_of_the_chunks_read_before_it():
             for chunk, _ in in_order(fn, parts("fine"), workers, 2):
                 answered.append(chunk)
         assert answered == [["fine", "b"]]  # what was read before the bad line is answered first, as with one worker
+
+
+def test_a_file_that_is_not_utf8_says_to_save_it_so_and_stdin_says_where(tmp_path, monkeypatch):
+    path = tmp_path / "in.txt"
+    path.write_bytes(b"to boston\nto caf\xe9\n")
+    with pytest.raises(DataError, match=r"in.txt:2: not valid UTF-8 \(byte 0xe9 at column 7\): save the file as UTF-8"):
+        list(iter_sentences([], None, str(path)))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"to caf\xe9\n")))
+    with pytest.raises(DataError, match=r"<stdin>:1: not valid UTF-8 \(byte 0xe9 at column 7\)$"):
+        list(iter_sentences([], None, "-"))

@@ -17,7 +17,7 @@ from typing import BinaryIO, TypeVar
 
 from slotfill.core.files import umask
 from slotfill.core.limits import MAX_LINE_BYTES, MAX_TEXT_CHARS
-from slotfill.core.lines import decode_line
+from slotfill.core.lines import SAVE_AS_UTF8, decode_line
 from slotfill.core.sentence_files import CR_INSIDE, TOO_LONG, iter_parquet, jsonl_texts, kind_of
 from slotfill.errors import DataError, SlotfillError
 
@@ -38,7 +38,8 @@ def _checked(line: bytes, name: str, n: int, chars: bool = True) -> str:
     """A line decoded, within the byte limit and (``chars``: a sentence, not a JSON record whose
     escapes make it longer than its text) the character limit, and a sentence without a carriage
     return inside (as :func:`~slotfill.core.sentence_files.rows_of` reads it for ``engine=ray``)."""
-    text = decode_line(line, name, n) if len(line) <= MAX_LINE_BYTES else None
+    advice = "" if name == "<stdin>" else SAVE_AS_UTF8  # a file's bytes, which its user can save again
+    text = decode_line(line, name, n, advice) if len(line) <= MAX_LINE_BYTES else None
     if text is None or chars and len(text) > MAX_TEXT_CHARS:
         raise DataError(name, n, TOO_LONG)
     if chars and "\r" in text:  # old Mac line ends: the file's lines would be tagged as one sentence

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from slotfill.core.file_systems import is_url, open_binary, stamp
 from slotfill.core.limits import MAX_TEXT_CHARS, PREDICT_CHUNK, unicode_problem
-from slotfill.core.lines import decode_lines
+from slotfill.core.lines import SAVE_AS_UTF8, decode_lines
 from slotfill.errors import DataError, SlotfillError, first_line
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ def rows_of(path: str, raw: bytes, first: int = 1) -> list[str]:
             raise DataError(path, None, f"not a readable parquet file ({first_line(e)})") from None
         check_text_column(path, table.schema)
         return column_texts(path, table.column("text"), first)
-    lines = decode_lines(raw, path, first)
+    lines = decode_lines(raw, path, first, SAVE_AS_UTF8)
     if kind != "text":
         return list(jsonl_texts(path, lines, first))
     for n, line in enumerate(lines, first):
