@@ -516,8 +516,8 @@ def test_sigterm_outside_lightnings_fit_ends_the_run_as_ctrl_c_does(tmp_path, mo
     import signal
     import time
 
-    from slotfill.training import fit
     from slotfill.core.schema import run_record
+    from slotfill.training import fit
 
     out = tmp_path / "run"
 
@@ -545,8 +545,8 @@ def test_a_signal_while_the_run_is_recorded_complete_leaves_it_complete(tmp_path
     import signal
     from types import SimpleNamespace
 
-    from slotfill.training import fit
     from slotfill.core.schema import run_record
+    from slotfill.training import fit
     from slotfill.training.run_folder import RunFolder
 
     out = tmp_path / "run"

@@ -624,7 +624,8 @@ def test_two_actors_give_the_records_of_plain_predict(trained_sample, tmp_path):
     planned = f"ray: {sum(counts):,} lines in 4 files, {chunks} chunks to tag"
     assert planned in proc.stderr and "read by Ray tasks" not in proc.stderr
     said = [line for line in proc.stderr.splitlines() if not line.startswith("ray: ")]  # the progress lines
-    assert proc.returncode == 2 and said == [f"error: {bad}:2: not valid UTF-8 (byte 0xff at column 6): save the file as UTF-8"], proc.stderr
+    expected = f"error: {bad}:2: not valid UTF-8 (byte 0xff at column 6): save the file as UTF-8"
+    assert proc.returncode == 2 and said == [expected], proc.stderr
     assert not ray_record.is_finished(tmp_path / "out")
 
     # the file fixed, the run is finished: the fixed file (none of its chunks done) is tagged in full; a shard
