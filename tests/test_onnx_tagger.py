@@ -193,3 +193,37 @@ def test_a_graph_named_directly_is_refused_when_out_of_date(tmp_path):
     export_onnx(tiny_model(seed=1, intent=True), graph)  # a new graph; the old int8 copy left beside it
     with pytest.raises(CheckpointError, match=r"model.int8.onnx: an int8 copy of another model than .*model.onnx"):
         OnnxTagger.load(int8)
+
+
+@pytest.mark.slow  # six loads
+def test_an_unreadable_graph_is_named_by_its_file(tmp_path):
+    """The graph is read once and its bytes opened: the error named "<graph bytes>", not the file."""
+    from slotfill.inference.loading import load_tagger
+
+    ckpt, graph = _export(tmp_path, {"intent": True}, False)
+    whole = graph.read_bytes()
+    for damaged in (b"not a graph\n", whole[: len(whole) // 2]):
+        graph.write_bytes(damaged)
+        for load in (load_tagger, OnnxTagger.load, lambda p: SlotTagger.load(ckpt, backend="onnx")):
+            with pytest.raises(CheckpointError) as e:
+                load(graph)
+            assert str(e.value).startswith(f"{graph}: not a readable ONNX model (")
+            assert str(e.value).endswith(f"; re-export it: slotfill export ckpt={ckpt}")
+
+
+def test_onnx_runtime_runs_one_thread_unless_asked_and_the_tagger_says_how_it_runs(tmp_path):
+    """threads="auto" by default, as the commands run it: a session's setting, affecting nothing else."""
+    from slotfill.errors import SlotfillError
+    from slotfill.inference.loading import load_tagger
+
+    _, graph = _export(tmp_path, {"intent": True}, False)
+
+    def threads(tagger: OnnxTagger) -> int:
+        return tagger.session.get_session_options().intra_op_num_threads
+
+    tagger = OnnxTagger.load(graph)
+    assert threads(tagger) == 1 and threads(load_tagger(graph)) == 1 and threads(load_tagger(graph, threads=2)) == 2
+    assert threads(OnnxTagger.load(graph, threads=None)) == 0  # ONNX Runtime's own choice
+    assert repr(tagger) == f"OnnxTagger({str(graph)!r}, precision='fp32', threads=1)"
+    with pytest.raises(SlotfillError, match="sentence 1, token 1: '' is not a token"):
+        tagger.predict_tokens([[""]])  # the pipeline's checks, on this engine too

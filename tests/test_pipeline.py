@@ -80,3 +80,25 @@ def test_the_api_reads_each_sentence_once_and_names_what_it_cannot_read(tiny_mod
     assert tagger.predict(["to boston"], batch_size=np.int64(8), nbest=np.int64(2), min_confidence=np.float32(0.1))
     with pytest.raises(ConfigError, match="an ONNX graph; load it with slotfill.load_tagger"):
         SlotTagger.load(tiny_model_file.with_suffix(".onnx"))
+
+
+@pytest.mark.parametrize(
+    "sentence, said",
+    [
+        (["bo\ud800ston"], r"sentence 2, token 1: holds a lone surrogate \(U\+D800\)"),
+        ([""], "sentence 2, token 1: '' is not a token"),
+        (["to", " ", "boston"], "sentence 2, token 2: ' ' is not a token"),
+        (["new york"], "sentence 2, token 1: 'new york' is not a token"),
+        (["b" * 20_000] * 10, "sentence 2: 200,009 characters, over the limit"),
+    ],
+)
+def test_pre_tokenised_sentences_are_held_to_what_predict_takes(tiny_model_file, sentence, said):
+    """A token predict's tokenizer would never make, or a sentence predict would refuse as text, is a
+    one-line error: tagged, a lone surrogate failed only when the result was written as JSON."""
+    from slotfill import SlotTagger
+    from slotfill.errors import SlotfillError
+
+    tagger = SlotTagger.load(tiny_model_file)
+    with pytest.raises(SlotfillError, match=said):
+        tagger.predict_tokens([["to", "boston"], sentence])  # the second is named
+    assert tagger.predict_tokens([[], ["to", "boston"]])[1]["tokens"] == ["to", "boston"]

@@ -300,3 +300,27 @@ def test_two_epochs_of_one_run_are_not_an_ensemble(tmp_path):
         for i in (1, 2)
     ]
     assert SlotModel.combine([SlotModel.load(s) for s in tuned], tuned, distinct=True).members == 2
+
+
+def test_loading_hides_torchs_protocol_remark_only_and_no_other_threads_warnings(tmp_path, monkeypatch):
+    """A catch_warnings + simplefilter("ignore") around torch.load dropped every warning raised
+    meanwhile, in this thread or another (the filter list is the process's)."""
+    import warnings
+
+    from slotfill.models import slot_model
+
+    torch.save({"w": torch.zeros(2)}, tmp_path / "p3.pt", pickle_protocol=3)  # torch.save's is 2
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        slot_model._hide_protocol_remark()  # installed on import; pytest gives each test the filters it found
+        assert slot_model.read_torch_file(tmp_path / "p3.pt")["w"].shape == (2,)
+        assert seen == []
+        real = torch.load
+
+        def load(*args, **kwargs):
+            warnings.warn("other", UserWarning, stacklevel=2)  # another source's, while a model loads
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(torch, "load", load)
+        slot_model.read_torch_file(tmp_path / "p3.pt")
+    assert [str(w.message) for w in seen] == ["other"]

@@ -63,6 +63,17 @@ def test_the_wrong_kind_of_input_is_named_not_tagged(tiny):
         tiny.predict(["to boston", None])
 
 
+def test_a_tagger_says_what_it_runs(tiny_model_file):
+    assert repr(SlotTagger.load(tiny_model_file)) == (
+        f"SlotTagger({str(tiny_model_file)!r}, backend='torch', precision='fp32', threads=None)"
+    )
+    before = torch.get_num_threads()
+    try:
+        assert repr(SlotTagger.load(tiny_model_file, threads="auto")).endswith("threads=1)")
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_bad_options_are_config_errors(tiny_model_file):
     with pytest.raises(ConfigError, match="precision='fp8'"):
         SlotTagger.load(tiny_model_file, precision="fp8")

@@ -14,9 +14,12 @@ from slotfill.core.sidecar import read_sidecar, sidecar_path
 from slotfill.errors import CheckpointError, MissingExtra, first_line
 
 
-def open_session(graph: str | Path | bytes, threads: int | None = None) -> onnxruntime.InferenceSession:
+def open_session(
+    graph: str | Path | bytes, threads: int | None = None, where: str | Path | None = None, again: str = ""
+) -> onnxruntime.InferenceSession:
     """An ``onnxruntime.InferenceSession`` on the CPU for a graph file (or its bytes); ``threads``
-    intra-op threads (None: onnxruntime's choice)."""
+    intra-op threads (None: onnxruntime's choice). An unreadable graph is a one-line error naming
+    ``where`` (the file its bytes were read from), followed by ``again`` (what to do)."""
     try:
         import onnxruntime as ort  # optional extra
     except ImportError:
@@ -30,8 +33,9 @@ def open_session(graph: str | Path | bytes, threads: int | None = None) -> onnxr
             graph if isinstance(graph, bytes) else str(graph), opts, providers=["CPUExecutionProvider"]
         )
     except Exception as e:
-        where = "<graph bytes>" if isinstance(graph, bytes) else graph
-        raise CheckpointError(f"{where}: not a readable ONNX model ({first_line(e)})") from None
+        where = where or ("<graph bytes>" if isinstance(graph, bytes) else graph)
+        advice = f"; {again}" if again else ""
+        raise CheckpointError(f"{where}: not a readable ONNX model ({first_line(e)}){advice}") from None
 
 
 def open_export(
@@ -47,8 +51,8 @@ def open_export(
     made from them, so what is checked is what runs)."""
     graph = Path(graph)
     meta = read_sidecar(graph)
-    session = open_session(graph if data is None else data, threads)
     again = f"re-export it: slotfill export ckpt={model}"
+    session = open_session(graph if data is None else data, threads, where=graph, again=again)
     props = session.get_modelmeta().custom_metadata_map
     if GRAPH_FINGERPRINT not in props or not meta.get("fingerprint"):
         raise CheckpointError(f"{graph}: exported without a slotfill fingerprint (an older slotfill?); {again}")

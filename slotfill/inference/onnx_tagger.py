@@ -59,9 +59,11 @@ class OnnxTagger(TextTagger):
         self.precision = "int8" if source.endswith(".int8.onnx") else "fp32"
 
     @classmethod
-    def load(cls, path: str | Path, threads: int | None = None, precision: str = "auto") -> OnnxTagger:
+    def load(cls, path: str | Path, threads: int | str | None = "auto", precision: str = "auto") -> OnnxTagger:
         """Load ``model.onnx`` (or the graph beside a ``model.pt`` path) and its ``.json`` sidecar;
-        ``precision="int8"``: the int8 copy beside it.
+        ``precision="int8"``: the int8 copy beside it. ``threads``: the session's intra-op threads, a
+        number or ``"auto"`` (the commands' policy, :mod:`slotfill.core.threads`: one, as it is fastest
+        when anything else runs); None: ONNX Runtime's own choice, every core.
 
         The graph must be the export of what ``path`` names: of that ``model.pt``, or of the one it
         is named after beside it when a graph is named (checked by the file's digest, which the
@@ -114,11 +116,14 @@ class OnnxTagger(TextTagger):
         return {"graph": self._graph, "meta": self._meta, "source": self.source, "threads": self._threads}
 
     def __setstate__(self, state: dict) -> None:
-        session = open_session(state["graph"], state["threads"])
+        session = open_session(state["graph"], state["threads"], where=f"{state['source']} (pickled)")
         props = session.get_modelmeta().custom_metadata_map
         if props.get(GRAPH_FINGERPRINT) != state["meta"].get("fingerprint"):
             raise CheckpointError(f"{state['source']}: the pickled graph and sidecar do not belong together")
         self.__init__(session, state["meta"], state["source"], state["graph"], state["threads"])
+
+    def __repr__(self) -> str:
+        return f"OnnxTagger({self.source!r}, precision={self.precision!r}, threads={self._threads!r})"
 
     @property
     def tags(self) -> list[str]:

@@ -16,12 +16,12 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 
 from slotfill.core.entities import entity_parts
-from slotfill.core.limits import MAX_NBEST, check_text
+from slotfill.core.limits import MAX_NBEST, MAX_TEXT_CHARS, check_text, unicode_problem
 from slotfill.core.settings import whole_number
 from slotfill.core.spans import bio_spans
 from slotfill.core.tokenize import Token, tokenize
 from slotfill.core.vocab import Vocabularies
-from slotfill.errors import ConfigError
+from slotfill.errors import ConfigError, SlotfillError
 from slotfill.inference.numpy_decode import kbest, log_partition, log_softmax
 
 MAX_TOKENS = 512  # longer inputs are tagged in windows of this many tokens
@@ -42,6 +42,24 @@ def _sequence(items: object, name: str, wanted: str) -> Iterable:
     if isinstance(items, Mapping) or not isinstance(items, Iterable):
         raise TypeError(f"{name}: {type(items).__name__}, not a list of {wanted}")
     return items
+
+
+def check_tokens(tokens: list[str], where: str) -> list[str]:
+    """``tokens``, or a one-line :class:`SlotfillError` naming ``where``: a sentence :meth:`TextTagger.predict`
+    would refuse as text (over :data:`MAX_TEXT_CHARS`, not valid Unicode), or an item that is not a
+    token (empty, or holding whitespace: the tokenizer never makes one)."""
+    text = " ".join(tokens)
+    if text.split() != tokens:
+        j = next(j for j, t in enumerate(tokens) if t.split() != [t])
+        raise SlotfillError(f"{where}, token {j + 1}: {tokens[j][:40]!r} is not a token (empty, or holding whitespace)")
+    if len(text) > MAX_TEXT_CHARS:
+        check_text(text, where)
+    if not text.isascii():
+        for j, t in enumerate(tokens, 1):
+            problem = unicode_problem(t, at=False)
+            if problem:
+                raise SlotfillError(f"{where}, token {j}: {problem}")
+    return tokens
 
 
 def drop_unsure(result: dict, min_confidence: float) -> dict:
@@ -99,7 +117,8 @@ class TextTagger:
     def predict_tokens(
         self, sentences: Sequence[Sequence[str]], batch_size: int = 256, min_confidence: float = 0.0, nbest: int = 1
     ) -> list[dict]:
-        """Tag pre-tokenised sentences (benchmark format); spans carry token offsets only."""
+        """Tag pre-tokenised sentences (benchmark format); spans carry token offsets only. Tokens are
+        held to what the tokenizer makes and sentences to what ``predict`` takes (:func:`check_tokens`)."""
         check_confidence(min_confidence)
         whole_number(nbest, "nbest", maximum=MAX_NBEST)
         sentences = list(_sequence(sentences, "sentences", "lists of str tokens"))  # a generator is read once
@@ -108,7 +127,7 @@ class TextTagger:
             words = None if isinstance(s, (str, bytes, Mapping)) or not isinstance(s, Iterable) else list(s)
             if words is None or not all(isinstance(t, str) for t in words):
                 raise TypeError(f"sentence {i + 1}: predict_tokens takes lists of str tokens (as typed: predict)")
-            sentences[i] = words
+            sentences[i] = check_tokens(words, f"sentence {i + 1}")
         results = self._predict_tokens(sentences, batch_size, None, nbest)
         return [drop_unsure(r, min_confidence) for r in results] if min_confidence else results
 

@@ -105,7 +105,7 @@ class SlotTagger(TextTagger):
             from slotfill.inference.onnx_forward import OnnxEmissions
             from slotfill.inference.onnx_session import open_session
 
-            session = open_session(d["graph"], how["threads"])
+            session = open_session(d["graph"], how["threads"], where="<pickled tagger>")
             if session.get_modelmeta().custom_metadata_map.get(GRAPH_FINGERPRINT) != model.fingerprint():
                 raise CheckpointError("<pickled tagger>: its graph and its model do not belong together")
             forward = OnnxEmissions(Path("<pickled graph>"), session=session, graph=d["graph"])
@@ -115,7 +115,7 @@ class SlotTagger(TextTagger):
 
     @classmethod
     def load(
-        cls, path: str | Path, backend: str = "torch", threads: int | None = None, precision: str = "auto"
+        cls, path: str | Path, backend: str = "torch", threads: int | str | None = None, precision: str = "auto"
     ) -> SlotTagger:
         """Load ``model.pt`` or a training ``.ckpt`` (``backend="onnx"``: the exported ``.onnx`` beside it).
 
@@ -125,6 +125,10 @@ class SlotTagger(TextTagger):
         graph (``backend="onnx"``); ``"auto"`` (the default) is ``"bf16"`` for a model trained with
         bfloat16 LSTM layers on a CPU with AMX (:func:`resolve_precision`), else ``"fp32"``. Tags can
         differ from fp32 on near-ties; ``bench/infer_precision.py`` measures the agreement.
+
+        ``threads``: a number or ``"auto"`` (the commands' policy: one) sets torch's intra-op threads
+        for the whole process (``torch.set_num_threads``), here and again wherever a pickled copy is
+        unpickled; None (the default) leaves them as they are (torch's own: every core).
         """
         if backend not in BACKENDS:
             raise ConfigError(f"backend={backend!r}: choose one of {', '.join(BACKENDS)}")
@@ -148,6 +152,14 @@ class SlotTagger(TextTagger):
         tagger._how = {"backend": backend, "precision": precision, "threads": threads}
         tagger.precision = _runs_in(model, backend, precision)
         return tagger
+
+    def __repr__(self) -> str:
+        source = str(self.model.model_file[0]) if self.model.model_file else None  # None: made or unpickled here
+        how = self._how
+        return (
+            f"SlotTagger({source!r}, backend={how['backend']!r}, precision={self.precision!r}, "
+            f"threads={how['threads']!r})"
+        )
 
     @property
     def vocabs(self):

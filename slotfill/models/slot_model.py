@@ -404,12 +404,23 @@ def _mask(lengths: torch.Tensor, steps: int, device: torch.device) -> torch.Tens
 AGAIN = ": copy it again, or train again"
 
 
+def _hide_protocol_remark() -> None:
+    """Hide torch's remark on a file pickled with a protocol other than torch.save's (2): the
+    weights-only reader reads it all the same (or refuses it, a one-line error), so the remark says
+    nothing to act on. This one message only, installed once: a ``catch_warnings`` around each load
+    would silence every other thread's warnings meanwhile (the filter list is the process's)."""
+    warnings.filterwarnings(
+        "ignore", message=r"Detected pickle protocol \d+ in the checkpoint", category=UserWarning, module="torch"
+    )
+
+
+_hide_protocol_remark()
+
+
 def read_torch_file(path: str | Path) -> object:
     """What a torch file holds, read as tensors and plain data only: nothing in it runs."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # torch's remarks on a foreign file's pickle protocol
-            return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         # torch's message advises loading the file unsafely: never pass that on
         if not zipfile.is_zipfile(path) and "Unsupported global" not in str(e):
