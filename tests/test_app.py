@@ -134,6 +134,13 @@ def test_the_schema_names_the_answers_and_every_refusal_with_its_body(backend, t
         assert parse["text"]["maxLength"] == LIMITS.max_text_chars and parse["token"]["type"] == "string"
         assert ("securitySchemes" in spec["components"]) == bool(token)
         assert "security" not in spec["paths"]["/health"]["get"]
+        for path, operations in spec["paths"].items():  # every guarded path (GET /version too) says its 401
+            for operation in operations.values():
+                guarded = bool(token) and path != "/health"
+                assert ("security" in operation) == ("401" in operation["responses"]) == guarded
+                if guarded:
+                    assert operation["responses"]["401"]["content"]["application/json"]["schema"] == error
+        assert c.get("/openapi.json").json() == spec  # the schema is built once: _document is idempotent
         # the schema describes the wire, which it does not change
         q = f"?token={token}" if token else ""
         RasaParseResponse.model_validate(c.post(f"/model/parse{q}", json={"text": "to boston", "nbest": 2}).json())

@@ -429,6 +429,58 @@ def test_a_conll_comment_inside_a_sentence_is_named_at_its_line(tmp_path):
     assert formats.read(path)[0].tokens == ["fly", "#", "#"]
 
 
+def test_a_conll_hash_token_among_space_separated_columns_is_a_token(tmp_path):
+    text = "EU NNP B-NP B-ORG\nrejects VBZ B-VP O\n# # I-NP O\nGerman JJ B-NP B-MISC\n\n"
+    (rec,) = formats.read(_write(tmp_path, "c4.conll", text))
+    assert rec.tokens == ["EU", "rejects", "#", "German"] and rec.tags == ["B-ORG", "O", "O", "B-MISC"]
+    path = _write(tmp_path, "c2.conll", "fly x y O\n# text = fly\n")  # as many columns, no tag last
+    with pytest.raises(DataError, match=r"c2.conll:2: '# text = fly': a comment inside a sentence"):
+        formats.read(path)
+    path = _write(tmp_path, "c3.conll", "fly x O\n# intent = b\nboston x B-city\n")  # not as many columns
+    with pytest.raises(DataError, match=r"c3.conll:2: '# intent = b': a comment inside a sentence"):
+        formats.read(path)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"entities": []},
+        {"label": "greet"},
+        {"words": [{"w": "hello", "start": 0.0, "end": 0.4}, {"w": "there", "start": 0.4, "end": 0.8}]},
+        {"meta": [{"start": 0, "end": 5}]},  # offsets without a label
+    ],
+)
+def test_a_slot_free_jsonl_record_with_other_keys_is_read(tmp_path, extra):
+    path = _write(tmp_path, "o.jsonl", json.dumps({"text": "hello there", **extra}) + "\n")
+    assert formats.read(path, "jsonl")[0].tags == ["O", "O"]
+    if "label" not in extra and "entities" not in extra:
+        assert formats.read(path, "doccano")[0].tags == ["O", "O"]
+
+
+@pytest.mark.parametrize(
+    "spans",
+    [
+        [[3, 9, "c"]],
+        [{"start": 3, "end": 9, "entity": "c"}],
+        [{"start_offset": 3, "end_offset": 9, "labels": ["c"]}],
+        [{"start": 3, "end": 9, "type": "c"}],
+    ],
+)
+def test_spans_under_another_jsonl_key_are_refused(tmp_path, spans):
+    path = _write(tmp_path, "j.jsonl", json.dumps({"text": "to boston", "slots": spans}) + "\n")
+    with pytest.raises(DataError, match=r"j.jsonl:1: jsonl reads slots from 'spans', this record has 'slots'"):
+        formats.read(path, "jsonl")
+    with pytest.raises(DataError, match=r"j.jsonl:1: no spans under 'label', 'labels' or 'entities'"):
+        formats.read(path, "doccano")
+
+
+def test_a_tokens_and_tags_record_with_text_and_entities_is_jsonl(tmp_path):
+    row = {"tokens": ["to", "boston"], "tags": ["O", "B-c"], "text": "to boston", "entities": [[3, 9, "c"]]}
+    path = _write(tmp_path, "t.jsonl", json.dumps(row) + "\n")
+    assert formats.detect(path) == "jsonl"
+    assert formats.read(path)[0].tags == ["O", "B-c"]
+
+
 def test_rasa_duplicate_keys_are_refused_at_the_second(tmp_path):
     one = "nlu:\n- intent: a\n  examples: |\n    - hi\n"
     path = _write(tmp_path, "cat.yml", one + one.replace("- hi", "- to [boston](city)"))  # cat a.yml b.yml

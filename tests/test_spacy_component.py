@@ -93,6 +93,7 @@ def test_a_slot_overlapping_an_earlier_entity_stays_in_the_span_group(tiny_model
     ]
 
 
+@pytest.mark.slow
 def test_another_components_entity_over_a_slot_has_no_slotfill_confidence_and_stored_docs_keep_them(
     tiny_model_file,
 ):
@@ -119,6 +120,38 @@ def test_another_components_entity_over_a_slot_has_no_slotfill_confidence_and_st
     span = doc.char_span(0, 1, label="x")
     span._.slotfill_confidence = 0.5  # still settable, by the span's offsets and label
     assert span._.slotfill_confidence == 0.5 and doc.char_span(0, 1, label="y")._.slotfill_confidence is None
+
+
+def test_confidences_follow_a_span_made_a_doc_and_docs_joined_into_one(nlp):
+    """They were one doc-level list, which as_doc carried at the old offsets and Doc.from_docs dropped."""
+    from spacy.tokens import Doc
+
+    doc = nlp(SEED)
+    part = doc[4:].as_doc(copy_user_data=True)  # "taipei and arrive in boston"
+    assert [(e.text, e._.slotfill_confidence) for e in part.ents] == [("taipei", 0.98), ("boston", 0.4)]
+    with pytest.warns(UserWarning, match=r"W101.*'slotfill'"):  # doc._.slotfill, one doc's answer, is not merged
+        joined = Doc.from_docs([nlp("to boston"), doc])
+    assert [(e.text, e._.slotfill_confidence) for e in joined.ents] == [
+        ("boston", 0.4),
+        ("taipei", 0.98),
+        ("boston", 0.4),
+    ]
+    assert joined.char_span(3, 9, label="GPE")._.slotfill_confidence is None  # another label over the offsets
+
+
+def test_reading_every_confidence_of_a_doc_takes_time_in_step_with_its_spans(nlp):
+    """Each read scanned every span's row: 6,000 spans took 3.8 s."""
+    import time
+
+    n = 5_000
+    text = " ".join(["boston"] * n)
+    nlp.get_pipe("slotfill").tagger = _tagging(*(("city", "boston", 7 * i, 7 * i + 6, 0.5) for i in range(n)))
+    doc = nlp(text)
+    spans = list(doc.spans["slotfill"])
+    assert len(spans) == n
+    began = time.perf_counter()
+    assert all(s._.slotfill_confidence == 0.5 for s in spans)
+    assert time.perf_counter() - began < 0.5  # a few ms; the scan of every row took seconds
 
 
 def test_pipe_tags_in_batches_and_answers_as_call_does(nlp):

@@ -4,9 +4,9 @@ Registered through spaCy's ``spacy_factories`` entry point (``pip install "slotf
 no import is needed. Each doc gets the slot spans in ``doc.ents`` (beside an earlier component's
 entities: a slot overlapping one of them stays out of ``doc.ents``) and always all of them in the
 span group ``doc.spans["slotfill"]``; intent scores in ``doc.cats``; every span's confidence in
-``span._.slotfill_confidence`` (None for a span slotfill did not set; kept in
-``doc._.slotfill_confidences``) and slotfill's whole answer in ``doc._.slotfill``. slotfill
-tokenises the text on its own and maps its spans onto spaCy's tokens by character offsets.
+``span._.slotfill_confidence`` (None for a span slotfill did not set) and slotfill's whole answer
+in ``doc._.slotfill``. slotfill tokenises the text on its own and maps its spans onto spaCy's
+tokens by character offsets.
 ``nlp.to_disk`` records the model's absolute path, so ``spacy.load`` finds it from any folder.
 """
 
@@ -50,35 +50,28 @@ def _one_thread_in_a_forked_worker() -> None:
 os.register_at_fork(after_in_child=_one_thread_in_a_forked_worker)
 SPANS_KEY = "slotfill"
 
-CONFIDENCES = "slotfill_confidences"  # the doc's [start_char, end_char, label, confidence] of each span slotfill set
-
-
-def _confidence_key(span: Span) -> tuple:
-    return span.start_char, span.end_char, span.label_
+STORED = "slotfill_slot_confidence"  # [label, confidence] of a span slotfill set; spaCy keys it by offsets
 
 
 def _get_confidence(span: Span) -> float | None:
     """The confidence slotfill gave this span: None for one it did not set (another component's entity).
 
-    Looked up by offsets and label: spaCy keys a span's own extension values by its offsets alone,
-    so an entity_ruler's GPE over slotfill's ``toloc.city_name`` read slotfill's number."""
-    key = _confidence_key(span)
-    for row in span.doc._.get(CONFIDENCES) or ():
-        if tuple(row[:3]) == key:
-            return row[3]
-    return None
+    Stored with the label: spaCy keys a span's extension values by its offsets alone, so an
+    entity_ruler's GPE over slotfill's ``toloc.city_name`` read slotfill's number."""
+    stored = span._.get(STORED)
+    return stored[1] if stored and stored[0] == span.label_ else None
 
 
 def _set_confidence(span: Span, confidence: float | None) -> None:
-    key = _confidence_key(span)
-    rows = [list(row) for row in span.doc._.get(CONFIDENCES) or () if tuple(row[:3]) != key]
-    span.doc._.set(CONFIDENCES, rows if confidence is None else [*rows, [*key, confidence]])
+    span._.set(STORED, None if confidence is None else [span.label_, confidence])
 
 
 if not Doc.has_extension("slotfill"):
     Doc.set_extension("slotfill", default=None)
-if not Doc.has_extension(CONFIDENCES):
-    Doc.set_extension(CONFIDENCES, default=None)  # in doc.user_data: pickled, to_bytes, DocBin, n_process
+# in doc.user_data by the span's offsets, as spaCy keeps a span's values: pickled, to_bytes, DocBin,
+# n_process, and carried by span.as_doc(copy_user_data=True) and Doc.from_docs
+if not Span.has_extension(STORED):
+    Span.set_extension(STORED, default=None)
 # force: a getter wherever an earlier import had set this extension with a default
 Span.set_extension("slotfill_confidence", getter=_get_confidence, setter=_set_confidence, force=True)
 
@@ -193,10 +186,8 @@ class SlotfillComponent:
             sure_of.append(s["confidence"])
             said.append(s["text"])
         doc.spans[self.spans_key] = spans
-        # beside the spans another slotfill component (another spans_key) or an earlier call set
-        keys = {_confidence_key(span) for span in spans}
-        rows = [list(row) for row in doc._.get(CONFIDENCES) or () if tuple(row[:3]) not in keys]
-        doc._.set(CONFIDENCES, rows + [[*_confidence_key(sp), c] for sp, c in zip(spans, sure_of)])
+        for span, confidence in zip(spans, sure_of):
+            span._.slotfill_confidence = confidence
         taken = {i for ent in doc.ents for i in range(ent.start, ent.end)}
         free = [s for s in spans if not any(i in taken for i in range(s.start, s.end))]
         doc.ents = filter_spans([*doc.ents, *free])

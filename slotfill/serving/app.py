@@ -78,11 +78,10 @@ TOKEN_SCHEMES = {  # the body's "token" key, as Rasa's HTTP interpreter sends it
 }
 
 
-def _responses(ok: dict, refused: dict[int, str], auth_token: str | None) -> dict:
-    """A route's answers for the schema: ``ok`` (200), each refusal with its :class:`ErrorBody`, and 503."""
+def _responses(ok: dict, refused: dict[int, str]) -> dict:
+    """A route's answers for the schema: ``ok`` (200), each refusal with its :class:`ErrorBody`, and 503
+    (the token's 401 is :func:`_document`'s, on every guarded path)."""
     out = {200: ok, **{code: {"model": ErrorBody, "description": said} for code, said in refused.items()}}
-    if auth_token:
-        out[401] = {"model": ErrorBody, "description": f"missing or wrong token: {TOKEN_WAYS}"}
     return {**dict(sorted(out.items())), 503: BUSY}
 
 
@@ -104,10 +103,14 @@ def _document(schema: dict, limits: Limits, auth_token: str | None) -> dict:
     sentences["items"]["maxItems"] = limits.max_tokens
     if auth_token:
         schema["components"]["securitySchemes"] = TOKEN_SCHEMES
+        error = {"application/json": {"schema": {"$ref": f"#/components/schemas/{ErrorBody.__name__}"}}}
+        refused = {"description": f"missing or wrong token: {TOKEN_WAYS}", "content": error}
         for path, operations in schema["paths"].items():
             if path not in TokenGuard.OPEN:
                 for operation in operations.values():
                     operation["security"] = [{"token": []}, {"bearer": []}]
+                    answers = {**operation.get("responses", {}), "401": refused}
+                    operation["responses"] = dict(sorted(answers.items()))
     return schema
 
 
@@ -196,7 +199,7 @@ def create_app(
         "(characters x nbest) over limits.max_nbest_chars",
         422: "a body of the wrong shape, a value of the wrong type, or a text with a lone surrogate",
     }
-    parse_answers = _responses({"model": RasaParseResponse, "description": "Rasa NLU's answer"}, refused, auth_token)
+    parse_answers = _responses({"model": RasaParseResponse, "description": "Rasa NLU's answer"}, refused)
     parse_said = (
         "Rasa NLU's answer: intent, intent_ranking, entities, an empty response_selector, plus slotfill's tokens and "
         "tags. A message that names its intent (/INTENT, /INTENT@0.8, /INTENT{...}) is answered as Rasa does." + guarded
@@ -239,7 +242,6 @@ def create_app(
                 413: f"{refused[413]}, more than limits.max_batch sentences, or a sentence over limits.max_tokens",
                 422: f"{refused[422]}, neither or both of texts and sentences, or an empty or spaced token",
             },
-            auth_token,
         ),
     )
     async def predict(body: PredictRequest) -> JSONResponse:

@@ -167,13 +167,15 @@ class TokenGuard:
 
     @staticmethod
     def _given(scope) -> list[bytes]:
-        """The tokens a request carries, as the UTF-8 bytes compared with the server's."""
+        """The tokens a request carries, as the UTF-8 bytes compared with the server's (the header's as sent, too)."""
         query = parse_qs((scope.get("query_string") or b"").decode("latin-1")).get("token", [])
         given = [_utf8(t) for t in query]
-        # the header's own bytes (a client sends a non-ASCII token as UTF-8): never decoded, so never re-encoded
         bearer = dict(scope.get("headers") or []).get(b"authorization", b"")
         if bearer[:7].lower() == b"bearer ":
-            given.append(bearer[7:].strip())
+            raw = bearer[7:].strip()
+            # a client sends a non-ASCII token as UTF-8 (curl) or, up to U+00FF, as one Latin-1 byte a
+            # character (browsers' fetch, http.client, requests): either spelling matches
+            given += [raw, raw.decode("latin-1").encode("utf-8")]
         return given
 
     @staticmethod

@@ -73,16 +73,28 @@ def intent_of(value: object, where: tuple[str | Path, int | None]) -> str:
     return intent
 
 
+OFFSET_KEYS = (("start", "end"), ("start_offset", "end_offset"))
+LABEL_KEYS = ("label", "labels", "entity", "type")
+
+
+def span_like(x: object) -> bool:
+    """``[start, end, label]`` with whole-number offsets, or an object with whole-number start and end
+    (``start``/``end`` or ``start_offset``/``end_offset``) and a label (not a word timing: floats, no label)."""
+
+    def whole(v: object) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    if isinstance(x, list):
+        return len(x) == 3 and whole(x[0]) and whole(x[1]) and isinstance(x[2], str)
+    if not isinstance(x, dict) or not any(k in x for k in LABEL_KEYS):
+        return False
+    return any(whole(x.get(s)) and whole(x.get(e)) for s, e in OFFSET_KEYS)
+
+
 def span_like_keys(obj: dict, known: tuple[str, ...]) -> list[str]:
-    """Keys of a JSON record besides ``known`` whose value looks like character spans: a list of
-    ``[start, end, label]`` lists or of objects with a start (a reader that missed them would tag all ``O``)."""
-
-    def span(x: object) -> bool:
-        if isinstance(x, list):
-            return len(x) == 3 and all(isinstance(v, int) for v in x[:2])
-        return isinstance(x, dict) and any("start" in str(k) for k in x)
-
-    return [k for k, v in obj.items() if k not in known and isinstance(v, list) and v and all(map(span, v))]
+    """Keys of a JSON record besides ``known`` holding a non-empty list of what looks like character
+    spans (:func:`span_like`): a reader that missed them would tag the sentence all ``O``."""
+    return [k for k, v in obj.items() if k not in known and isinstance(v, list) and v and all(map(span_like, v))]
 
 
 def check_label(label: object, where: tuple[str | Path, int | None]) -> str:

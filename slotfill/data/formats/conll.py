@@ -4,9 +4,11 @@ Sentences are separated by blank lines; ``-DOCSTART-`` lines are skipped; a comm
 ``# intent = NAME`` (CoNLL-U style) before a sentence gives its intent. Comments are lines
 before a sentence that start with ``#`` and a space or tab (``# sent_id = 3``); ``#`` followed
 by just a tag (or tab-separated columns ending in one) is the token ``#``, and ``#5<TAB>O`` is the
-token ``#5``. A token holding a space, a comment inside a sentence (a missing blank line before
-it), or a second ``# intent =`` for one sentence, is an error with its line; so is a bad tag, at
-its token's line. The writer refuses a token this reader would misread (``-DOCSTART-``).
+token ``#5``; inside a sentence, so is a ``#`` line with as many columns as the token line before
+it and a tag last (``# # I-NP O`` among space-separated four-column lines). A token holding a
+space, a comment inside a sentence (a missing blank line before it), or a second ``# intent =``
+for one sentence, is an error with its line; so is a bad tag, at its token's line. The writer
+refuses a token this reader would misread (``-DOCSTART-``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def read(path: Path) -> list[Record]:
     tags: list[str] = []
     lines: list[int] = []  # each token's line: a bad tag is named at its own line
     intent, start = "", None
+    width = 0  # the sentence's last token line's column count
 
     def close() -> None:
         nonlocal tokens, tags, lines, intent, start
@@ -46,7 +49,9 @@ def read(path: Path) -> list[Record]:
             close()
             continue
         cols = _columns(stripped)
-        if _comment(stripped) and not _token_line(stripped, cols):
+        # '# # I-NP O' between lines of four columns: the token '#' of a space-separated file
+        in_step = bool(tokens) and len(cols) == width and TAG_RE.match(cols[-1]) is not None
+        if _comment(stripped) and not in_step and not _token_line(stripped, cols):
             if tokens:  # read as the token '#', its tag would be the comment's last word
                 raise DataError(path, n, f"{stripped!r}: a comment inside a sentence: a blank line missing before it?")
             m = INTENT_RE.match(stripped)
@@ -71,6 +76,7 @@ def read(path: Path) -> list[Record]:
         tokens.append(cols[0])
         tags.append(cols[-1])
         lines.append(n)
+        width = len(cols)
     close()
     return records
 

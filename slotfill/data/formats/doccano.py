@@ -3,8 +3,9 @@
 The spans may be under ``label``, ``labels`` (older doccano) or ``entities`` (relation and
 intent-and-slot projects), each a ``[start, end, type]`` list or a ``{"start_offset", "end_offset",
 "label"}`` object. A record without any of these keys is a sentence without slots, unless another
-key holds what looks like spans: that is refused, naming the record's keys. An optional ``intent``
-(string or list) or ``cats`` (list) field gives the intent.
+key holds what looks like spans (:func:`~slotfill.data.formats.base.span_like`): that is refused,
+naming the record's keys. An optional ``intent`` (string or list) or ``cats`` (list) field gives
+the intent. A record with ``tokens`` or ``spans`` is jsonl's, never taken for doccano.
 """
 
 from __future__ import annotations
@@ -75,4 +76,6 @@ def dumps(records: list[Record], scheme: str = "bio") -> str:
 
 def sniff(lines: list[str]) -> bool:
     first = _first_object(lines)
-    return first is not None and "text" in first and any(k in first for k in SPAN_KEYS) and "spans" not in first
+    if first is None or "text" not in first or "spans" in first or "tokens" in first:  # jsonl's shapes
+        return False
+    return any(k in first for k in SPAN_KEYS)

@@ -5,7 +5,9 @@
   spans, aligned to slotfill's tokenizer (a span off token boundaries is an error).
 
 ``intent`` is optional (a string, a list of atomic intents, or null); so is ``spans`` (a sentence
-without slots), but a record whose spans are under another key (``entities``, ``labels``) is refused.
+without slots), but a record whose spans are under another key (``entities``, ``labels``: a
+non-empty list of ``[start, end, label]`` or of objects with whole-number offsets and a label) is
+refused; other keys (``"entities": []``, ``"label": "greet"``, word timings) are ignored.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ def record(obj: dict, where: tuple[Path, int]) -> Record:
         return Record(list(tokens), list(tags), intent, str(path), n)
     if "text" in obj:
         text, spans = obj["text"], obj.get("spans", [])
-        other = [k for k in obj if k in ("entities", "labels", "label")] + span_like_keys(obj, KEYS)
+        other = span_like_keys(obj, KEYS)
         if "spans" not in obj and other:  # read as a sentence without slots, its slots would be lost
             raise DataError(path, n, f"jsonl reads slots from 'spans', this record has {other[0]!r}")
         if not isinstance(text, str):
