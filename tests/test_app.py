@@ -171,6 +171,8 @@ def test_text_length_and_batch_limits(client):
     _error(client.post("/predict", json={"texts": ["a"] * 5}), 413)
     _error(client.post("/predict", json={"texts": ["a", "x" * 101]}), 413)
     _error(client.post("/predict", json={"sentences": [["a"] * 11]}), 413)
+    # a pre-tokenised sentence is held to a text's limit: tokens under it each, over it joined (a 500 past predict's)
+    assert "joined by spaces" in _error(client.post("/predict", json={"sentences": [["x" * 60, "y" * 60]]}), 413)
 
 
 @pytest.mark.parametrize(

@@ -267,6 +267,11 @@ def create_app(
                 if not token or token != token.strip() or any(ch.isspace() for ch in token):
                     raise ApiError(422, f"sentences[{i}][{j}]: a token must be non-empty and hold no whitespace")
                 _check_text(token, limits, f"sentences[{i}][{j}]")
+            joined = sum(map(len, tokens)) + max(len(tokens) - 1, 0)  # as a text: a sentence's limit, not a token's
+            if joined > limits.max_text_chars:
+                raise ApiError(
+                    413, f"sentences[{i}]: {joined} characters joined by spaces (at most {limits.max_text_chars})"
+                )
         _check_nbest([" ".join(tokens) for tokens in body.sentences], body.nbest, limits)
         batcher.count(body.sentences)
         tag = partial(backend.predict_tokens, nbest=body.nbest)
