@@ -239,7 +239,8 @@ def create_app(
             {"model": list[PredictRecord], "description": "a record for each sentence"},
             {
                 **refused,
-                413: f"{refused[413]}, more than limits.max_batch sentences, or a sentence over limits.max_tokens",
+                413: f"{refused[413]}, more than limits.max_batch sentences, or a sentence over "
+                "limits.max_tokens tokens (or over limits.max_text_chars joined by spaces)",
                 422: f"{refused[422]}, neither or both of texts and sentences, or an empty or spaced token",
             },
         ),
