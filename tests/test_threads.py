@@ -86,3 +86,28 @@ def test_a_setting_resolved_again_in_one_process_is_said_once(monkeypatch, caplo
         for _ in range(4):
             assert threads.resolve(4) == 4 and threads.resolve_workers(3, threads=4) == 3
     assert [r.getMessage().split(" ")[0] for r in caplog.records] == ["threads=4", "workers=3"]
+
+
+def test_a_thread_count_past_the_bound_is_refused_in_one_line_not_a_crash(monkeypatch, caplog):
+    """threads=100000 segfaulted PyTorch and threads=4096 hung ONNX Runtime's session."""
+    monkeypatch.setattr(threads, "available_cpus", lambda: 2)
+    for bad in (65, "100000", 4096):
+        with pytest.raises(ConfigError, match=rf"^threads={int(bad)}: at most 64 threads on 2 usable CPU\(s\)"):
+            threads.resolve(bad)
+    with caplog.at_level(logging.WARNING):
+        assert threads.resolve(64) == 64  # over-subscribed but allowed: said, not refused
+    assert "threads=64 with 1 process(es)" in caplog.records[0].getMessage()
+    monkeypatch.setattr(threads, "available_cpus", lambda: 32)
+    assert threads.resolve(128) == 128 and threads.max_threads(32) == 128
+    with pytest.raises(ConfigError, match="threads=129: at most 128"):
+        threads.resolve(129)
+
+
+def test_workers_past_the_bound_are_refused_as_threads_are(monkeypatch):
+    """Each worker is a thread of its own with a chunk in memory: workers=100000 is a typo, not a setting."""
+    monkeypatch.setattr(threads, "available_cpus", lambda: 2)
+    with pytest.raises(ConfigError, match=r"^workers=100000 × threads=1: at most 64 threads"):
+        threads.resolve_workers(100000)
+    with pytest.raises(ConfigError, match=r"^workers=20 × threads=4: at most 64"):
+        threads.resolve_workers(20, threads=4)
+    assert threads.resolve_workers(16, threads=4) == 16  # 64: over-subscribed, said, allowed

@@ -1,5 +1,6 @@
 """tokenize.py: ATIS-style tokens with offsets, and the one text normalisation."""
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -109,3 +110,35 @@ def test_a_number_with_thousands_separators_is_one_token_looked_up_as_written_in
     # three digits and one group read as a list ("flights 101,102"), as before; two groups are a number
     assert [t.text for t in tokenize("101,102 or 123,456,789")] == ["101", ",", "102", "or", "123456789"]
     assert normalize("1,000") == "1000" == normalize("1,000\u200b") and normalize("a,b") == "a,b"
+
+
+def test_an_invisible_character_before_st_or_a_grouped_number_changes_nothing():
+    """A leading BOM, zero-width space or word joiner made "st." two tokens and "1,000" three: tags changed."""
+    plain = "fares from st. louis to boston under 1,000 dollars"
+    for mark in ("\ufeff", "\u200b", "\u2060"):
+        text = f"{mark}fares from {mark}st. louis to boston under {mark}1,000 dollars"
+        toks = tokenize(text)
+        assert [t.text for t in toks] == texts(plain), repr(mark)
+        assert [text[t.start : t.end] for t in toks] == [plain[t.start : t.end] for t in tokenize(plain)]
+    assert texts("\u200b/0 0/\u200b") == texts("/0 0/") == ["/", "0", "0", "/"]  # a joiner joins letters, not marks
+
+
+_INVISIBLE = st.sampled_from(["\u200b", "\ufeff", "\u2060", "\u200d", "\u00ad", "\x00"])
+_PIECES = st.sampled_from(
+    ["st.", "St.", "1,000", "12,500.75", "101,102", "boston", "i'd", "0/", "/0", "é", "\u0301", "_", ".", ","]
+)
+
+
+@pytest.mark.slow
+@given(st.lists(st.one_of(_PIECES, st.text(max_size=3)), max_size=8).map(" ".join), st.data())
+def test_invisible_characters_at_a_tokens_edges_change_no_token(plain, data):
+    """Each token's form, and the text its offsets show, is the same with invisible characters at its edges."""
+    tokens = tokenize(plain)
+    text, at = "", 0
+    for tok in tokens:
+        before, after = data.draw(st.tuples(st.one_of(st.just(""), _INVISIBLE), st.one_of(st.just(""), _INVISIBLE)))
+        text += plain[at : tok.start] + before + plain[tok.start : tok.end] + after
+        at = tok.end
+    text += plain[at:]
+    assert [t.text for t in tokenize(text)] == [t.text for t in tokens]
+    assert [text[t.start : t.end] for t in tokenize(text)] == [plain[t.start : t.end] for t in tokens]

@@ -5,7 +5,8 @@ chunks ``predict`` tags at once (``workers=``, :func:`resolve_workers`).
 cgroup's CPU quota). One, because at this model's size a second thread bought about 10% on a
 quiet 2-core machine and cost 2–20× as soon as anything else ran: OpenMP workers wait at every
 operator for a sibling the scheduler has put aside (``bench/threads.py`` measures it). A number
-is used as given, and a setting that asks for more threads than the process may use is said once.
+is used as given up to :func:`max_threads`, and a setting that asks for more threads than the
+process may use is said once.
 """
 
 from __future__ import annotations
@@ -73,12 +74,22 @@ def _warn_once(message: str) -> None:
         log.warning(message)
 
 
+def max_threads(cpus: int) -> int:
+    """The most intra-op threads a process may ask for on ``cpus`` usable CPUs."""
+    # past a few threads per CPU they only wait for each other (bench/threads.py), and a typo is
+    # no setting: threads=100000 crashed PyTorch (segfault) and hung ONNX Runtime's session; 64 at
+    # least, so that a deliberate over-subscription can still be measured on a small machine
+    return max(64, 4 * cpus)
+
+
 def resolve(setting: object, processes: int = 1, name: str = "threads") -> int:
     """The intra-op threads of each of ``processes`` processes (DDP ranks, server workers, actors)."""
     n = _count(setting, name, "threads")
     if n is None:
         return 1
     cpus = available_cpus()
+    if n > (most := max_threads(cpus)):
+        raise ConfigError(f"{name}={n}: at most {most} threads on {cpus} usable CPU(s) (or auto)")
     if n > max(1, cpus // max(1, processes)):
         _warn_once(
             f"{name}={n} with {processes} process(es) on {cpus} usable CPU(s): threads will wait for each other; "
@@ -103,6 +114,8 @@ def resolve_workers(setting: object, threads: int = 1, name: str = "workers") ->
     cpus = available_cpus()
     if n is None:
         return max(1, min(MAX_AUTO_WORKERS, cpus // max(1, threads)))
+    if n * threads > (most := max_threads(cpus)):  # each a thread of its own, and a chunk in memory
+        raise ConfigError(f"{name}={n} × threads={threads}: at most {most} threads on {cpus} usable CPU(s) (or auto)")
     if n * threads > cpus:
         _warn_once(f"{name}={n} × threads={threads} on {cpus} usable CPU(s): they will take turns")
     return n

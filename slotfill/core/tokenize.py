@@ -17,13 +17,18 @@ from typing import NamedTuple
 # as this one mark, which the pattern keeps inside the word or symbol it follows.
 _MARK = "\u0301"
 _CHAR = rf"(?:[^\W_]|{_MARK})"
-_WORD = rf"{_CHAR}+(?:['’&:/.\-]{_CHAR}+)*"
+# a joiner is inside a word only before a letter or digit: marks alone after it ("0/<ZWSP>") are
+# not the rest of a word
+_WORD = rf"{_CHAR}+(?:['’&:/.\-]{_MARK}*[^\W_]{_CHAR}*)*"
 # a number with thousands separators ("1,000", "12,500.75") is one token, looked up without them:
 # ATIS writes "1000", and split at its comma it read as two slots ("1" and "000 dollars")
 # "101,102" (three digits, one group) is read as a list of two numbers, as before
-_GROUPED = r"(?:\d{1,2}(?:,\d{3})+|\d{3}(?:,\d{3}){2,})(?:\.\d+)?(?!\w)"
+_GROUPED = rf"(?:\d{{1,2}}(?:,\d{{3}})+|\d{{3}}(?:,\d{{3}}){{2,}})(?:\.\d+)?(?!{_MARK}*\w)"
 _DIGIT_GROUPS = re.compile(_GROUPED)
-TOKEN_RE = re.compile(rf"(?i:st\.)(?!\w)|{_GROUPED}|{_WORD}|[^\w\s{_MARK}]{_MARK}*|_+")
+# any token may start after marks, as a word can: an invisible character before a token is read as
+# _MARK, and only a word could start there ("<ZWSP>st." would be "st" and ".", "<ZWSP>1,000" three
+# tokens); "st." and a number end where no word goes on after marks ("st.<ZWSP>louis" is one word)
+TOKEN_RE = re.compile(rf"{_MARK}*(?:(?i:st\.)(?!{_MARK}*\w)|{_GROUPED}|{_WORD}|[^\w\s{_MARK}]{_MARK}*|_+)")
 
 
 class Token(NamedTuple):  # a tuple: built once per token of every sentence tagged
