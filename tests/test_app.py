@@ -175,6 +175,17 @@ def test_text_length_and_batch_limits(client):
     assert "joined by spaces" in _error(client.post("/predict", json={"sentences": [["x" * 60, "y" * 60]]}), 413)
 
 
+def test_a_sentence_over_predicts_own_limit_is_413_whatever_max_text_chars_allows(backend):
+    from slotfill.core.limits import MAX_TEXT_CHARS
+
+    limits = Limits(max_text_chars=2 * MAX_TEXT_CHARS)
+    with TestClient(create_app(backend, limits, max_batch=8, max_wait_ms=1), raise_server_exceptions=False) as c:
+        half = MAX_TEXT_CHARS // 2
+        said = _error(c.post("/predict", json={"sentences": [["x" * half, "y" * half]]}), 413)
+        assert f"{MAX_TEXT_CHARS + 1} characters joined by spaces (at most {MAX_TEXT_CHARS})" in said
+        assert "characters" in _error(c.post("/predict", json={"texts": ["x" * (MAX_TEXT_CHARS + 1)]}), 422)
+
+
 @pytest.mark.parametrize(
     "content",
     [b'{"text": "flights', b"not json", b'{"text": "\xff\xfe"}', b""],

@@ -448,13 +448,35 @@ def test_a_conll_hash_token_among_space_separated_columns_is_a_token(tmp_path):
         {"label": "greet"},
         {"words": [{"w": "hello", "start": 0.0, "end": 0.4}, {"w": "there", "start": 0.4, "end": 0.8}]},
         {"meta": [{"start": 0, "end": 5}]},  # offsets without a label
+        {"labels": ["greet", "smalltalk"]},
+        {"slots": [{"entity": "c", "startPos": 6, "endPos": 10}]},  # not span-like, and not under a span key
     ],
 )
 def test_a_slot_free_jsonl_record_with_other_keys_is_read(tmp_path, extra):
     path = _write(tmp_path, "o.jsonl", json.dumps({"text": "hello there", **extra}) + "\n")
     assert formats.read(path, "jsonl")[0].tags == ["O", "O"]
-    if "label" not in extra and "entities" not in extra:
+    if not {"label", "labels", "entities"} & set(extra):
         assert formats.read(path, "doccano")[0].tags == ["O", "O"]
+
+
+@pytest.mark.parametrize(
+    "spans",
+    [
+        [{"entity": "toloc.city_name", "startPos": 11, "endPos": 16}],  # LUIS: inclusive ends
+        [{"start_char": 11, "end_char": 17, "label": "city"}],  # spaCy
+        [{"begin": 11, "end": 17, "type": "city"}],
+        [{"start": "11", "end": "17", "label": "city"}],  # offsets as strings
+        [[11, 17, 3]],  # a label id
+    ],
+)
+@pytest.mark.parametrize("key", ["entities", "labels", "label"])
+def test_spans_of_any_shape_under_a_span_key_are_refused(tmp_path, key, spans):
+    row = {"text": "flights to boston", "intent": "atis_flight", key: spans}
+    path = _write(tmp_path, "j.jsonl", json.dumps(row) + "\n")
+    with pytest.raises(DataError, match=rf"j.jsonl:1: jsonl reads slots from 'spans', this record has '{key}'"):
+        formats.read(path, "jsonl")
+    with pytest.raises(DataError, match=r"d.jsonl:1: (each item of|slot label 3 )"):  # doccano reads the filled key
+        formats.read(_write(tmp_path, "d.jsonl", json.dumps({**row, "label": [], key: spans}) + "\n"), "doccano")
 
 
 @pytest.mark.parametrize(
@@ -479,6 +501,16 @@ def test_a_tokens_and_tags_record_with_text_and_entities_is_jsonl(tmp_path):
     path = _write(tmp_path, "t.jsonl", json.dumps(row) + "\n")
     assert formats.detect(path) == "jsonl"
     assert formats.read(path)[0].tags == ["O", "B-c"]
+
+
+def test_a_doccano_record_with_tokens_but_no_tags_is_doccano(tmp_path):
+    row = {"text": "fly to boston", "tokens": ["fly", "to", "boston"], "label": [[7, 13, "city"]]}
+    path = _write(tmp_path, "d.jsonl", json.dumps(row) + "\n")
+    assert formats.detect(path) == "doccano"
+    assert formats.read(path)[0].tags == ["O", "O", "B-city"]
+    path = _write(tmp_path, "t.jsonl", '{"tokens": ["fly"]}\n')  # no doccano key: jsonl's, which says what is missing
+    with pytest.raises(DataError, match=r"t.jsonl:1: 'tokens' without 'tags'"):
+        formats.read(path)
 
 
 def test_rasa_duplicate_keys_are_refused_at_the_second(tmp_path):

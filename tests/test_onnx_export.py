@@ -437,3 +437,18 @@ def test_an_int8_copy_that_disagrees_with_its_graph_is_not_written(tmp_path, mon
         "model.onnx.json",
         "model.pt",
     ]
+
+
+@pytest.mark.slow  # an export
+def test_a_vocabulary_word_that_is_no_token_stays_out_of_the_parity_sentences(tmp_path):
+    from slotfill.core.vocab import Vocabularies
+    from slotfill.inference.onnx_forward import parity_sentences
+    from slotfill.models import NetConfig
+
+    # a training token of invisible characters alone ("\u200b") is "" once normalised: a word, no token
+    vocabs = Vocabularies.from_training_data([["fly", "", "to", "a b", "boston"]], [["O"] * 4 + ["B-city"]], ["flight"])
+    assert "" in vocabs.words and "a b" in vocabs.words
+    assert all(t and t.split() == [t] for tokens in parity_sentences(vocabs) for t in tokens)
+    cfg = NetConfig(word_dim=8, hidden_size=6, char_dim=4, char_filters=5, intent=True)
+    model = SlotModel(cfg, vocabs, meta={"dataset": "tiny"}).eval()
+    assert check_parity(model, export_onnx(model, tmp_path / "model.onnx")) == 65

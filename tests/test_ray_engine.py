@@ -375,6 +375,29 @@ def test_the_actor_tags_a_shard_and_keeps_what_it_holds_out_of_full_collections(
     assert records == [(str(source), n, text) for n, text in enumerate(texts, 1)]
 
 
+def test_an_actor_on_a_smaller_node_takes_the_threads_the_driver_accepted(tiny_model_file, tmp_path, monkeypatch):
+    """The actor loaded its model with the threads checked again on its own node: on a node of fewer
+    CPUs, refused in its constructor, which Ray reports as ActorDiedError and starts again and again."""
+    import gc
+
+    import torch
+
+    from slotfill.core import threads
+
+    monkeypatch.setattr(threads, "available_cpus", lambda: 1)  # at most 64 threads here; the driver's had more
+    with pytest.raises(ConfigError, match=r"threads=65: at most 64"):
+        threads.resolve(65)  # the bound is kept outside the actor
+    before = torch.get_num_threads()
+    try:
+        actor = Tagging(str(tiny_model_file), "torch", 65, "fp32", {}, 256, ["/in/a.txt"], str(tmp_path), "jsonl")
+        assert torch.get_num_threads() == 65 and repr(actor.tagger).endswith("threads=65)")
+    finally:
+        torch.set_num_threads(before)
+        gc.unfreeze()  # what the actor froze
+    with pytest.raises(ConfigError, match=r"threads=65: at most 64"):
+        threads.resolve(65)
+
+
 def test_the_actor_reads_a_parquet_file_on_from_call_to_call(tiny_model_file, tmp_path, monkeypatch):
     """Every other shard of a file of one row group, in two calls: the second goes on decoding where the
     first stopped (a fresh reader would decode the group again from its first row)."""

@@ -139,6 +139,23 @@ def test_confidences_follow_a_span_made_a_doc_and_docs_joined_into_one(nlp):
     assert joined.char_span(3, 9, label="GPE")._.slotfill_confidence is None  # another label over the offsets
 
 
+def test_two_labels_over_the_same_words_keep_a_confidence_each(nlp, tiny_model_file):
+    """One [label, confidence] per character range: the last set, by any component, erased slotfill's."""
+    config = {"model": str(tiny_model_file), "spans_key": "other"}
+    nlp.add_pipe("slotfill", name="slotfill2", config=config).tagger = _tagging(("city", "taipei", 16, 22, 0.7))
+    doc = nlp(SEED)
+    ours = [("fromloc.city_name", 0.98), ("toloc.city_name", 0.4)]
+    assert [(s.label_, s._.slotfill_confidence) for s in doc.spans["slotfill"]] == ours
+    assert [(s.label_, s._.slotfill_confidence) for s in doc.spans["other"]] == [("city", 0.7)]
+    gpe = doc.char_span(16, 22, label="GPE")
+    gpe._.slotfill_confidence = 0.5  # set on another component's span over the same offsets
+    assert gpe._.slotfill_confidence == 0.5
+    assert [(s.label_, s._.slotfill_confidence) for s in doc.spans["slotfill"]] == ours
+    gpe._.slotfill_confidence = None  # removes that label's value only
+    assert gpe._.slotfill_confidence is None and doc.spans["other"][0]._.slotfill_confidence == 0.7
+    assert doc.spans["slotfill"][0]._.slotfill_confidence == 0.98
+
+
 def test_reading_every_confidence_of_a_doc_takes_time_in_step_with_its_spans(nlp):
     """Each read scanned every span's row: 6,000 spans took 3.8 s."""
     import time

@@ -27,6 +27,18 @@ def test_a_number_is_used_as_given_and_oversubscription_is_said(monkeypatch, cap
     assert "threads=2 with 2 process(es) on 2 usable CPU(s)" in caplog.records[0].getMessage()
 
 
+def test_a_number_checked_by_the_process_that_started_this_one_is_not_bounded_again(monkeypatch):
+    monkeypatch.setattr(threads, "available_cpus", lambda: 1)
+    with pytest.raises(ConfigError, match=r"threads=65: at most 64 threads on 1 usable CPU"):
+        threads.resolve(65)
+    with threads.checked_elsewhere():  # a Ray actor, on a node of fewer CPUs than the driver's
+        assert threads.resolve(65) == 65
+        with pytest.raises(ConfigError, match="threads=0"):
+            threads.resolve(0)  # still a count
+    with pytest.raises(ConfigError, match=r"threads=65: at most 64"):
+        threads.resolve(65)
+
+
 @pytest.mark.parametrize("bad", [0, -1, "many", 1.5, True, None])
 def test_bad_settings_are_one_line(bad):
     with pytest.raises(ConfigError, match="threads="):

@@ -11,9 +11,12 @@ process may use is said once.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import numbers
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from slotfill.errors import ConfigError
@@ -82,13 +85,27 @@ def max_threads(cpus: int) -> int:
     return max(64, 4 * cpus)
 
 
+_checked_elsewhere = contextvars.ContextVar("slotfill_threads_checked_elsewhere", default=False)
+
+
+@contextmanager
+def checked_elsewhere() -> Iterator[None]:
+    """Within it, :func:`resolve` takes a number without bounding it by this machine's CPUs: one the
+    process that started this one checked on its own (Ray's driver, for actors on nodes of other sizes)."""
+    token = _checked_elsewhere.set(True)
+    try:
+        yield
+    finally:
+        _checked_elsewhere.reset(token)
+
+
 def resolve(setting: object, processes: int = 1, name: str = "threads") -> int:
     """The intra-op threads of each of ``processes`` processes (DDP ranks, server workers, actors)."""
     n = _count(setting, name, "threads")
     if n is None:
         return 1
     cpus = available_cpus()
-    if n > (most := max_threads(cpus)):
+    if n > (most := max_threads(cpus)) and not _checked_elsewhere.get():
         raise ConfigError(f"{name}={n}: at most {most} threads on {cpus} usable CPU(s) (or auto)")
     if n > max(1, cpus // max(1, processes)):
         _warn_once(

@@ -34,6 +34,7 @@ from slotfill.core.limits import MAX_LINE_BYTES, PREDICT_CHUNK
 from slotfill.core.schema import model_path
 from slotfill.core.sentence_files import CHANGED, TOO_LONG, ParquetRows, kind_of, row_ranges, rows_of
 from slotfill.core.settings import true_or_false
+from slotfill.core.threads import checked_elsewhere
 from slotfill.core.wording import counted
 from slotfill.errors import ConfigError, DataError, MissingExtra, SlotfillError, first_line
 from slotfill.integrations import ray_record
@@ -255,7 +256,10 @@ class Tagging:
             except ray_record.Unshared as e:
                 self.unshared = e
                 return  # no model loaded for nothing
-        self.tagger = load_tagger(ckpt, backend, threads, precision)
+        # the driver refused a count over its own bound, once: refused here, on a node of fewer CPUs,
+        # it would be Ray's ActorDiedError and an actor started again and again
+        with checked_elsewhere():
+            self.tagger = load_tagger(ckpt, backend, threads, precision)
         collector.settled(collect=True)
         self.decisions, self.batch_size, self.sources = decisions, batch_size, sources
         self.folder, self.fmt = Path(folder), fmt

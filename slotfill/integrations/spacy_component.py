@@ -50,20 +50,28 @@ def _one_thread_in_a_forked_worker() -> None:
 os.register_at_fork(after_in_child=_one_thread_in_a_forked_worker)
 SPANS_KEY = "slotfill"
 
-STORED = "slotfill_slot_confidence"  # [label, confidence] of a span slotfill set; spaCy keys it by offsets
+STORED = "slotfill_slot_confidence"  # {label: confidence} of the spans set over a range; spaCy keys it by offsets
 
 
 def _get_confidence(span: Span) -> float | None:
     """The confidence slotfill gave this span: None for one it did not set (another component's entity).
 
-    Stored with the label: spaCy keys a span's extension values by its offsets alone, so an
-    entity_ruler's GPE over slotfill's ``toloc.city_name`` read slotfill's number."""
+    Stored by label: spaCy keys a span's extension values by its offsets alone, so an
+    entity_ruler's GPE over slotfill's ``toloc.city_name`` read slotfill's number, and a second
+    slotfill component labelling the same words otherwise erased the first one's."""
     stored = span._.get(STORED)
-    return stored[1] if stored and stored[0] == span.label_ else None
+    return stored.get(span.label_) if isinstance(stored, dict) else None
 
 
 def _set_confidence(span: Span, confidence: float | None) -> None:
-    span._.set(STORED, None if confidence is None else [span.label_, confidence])
+    """Set (None: remove) this span's label's confidence, leaving the other labels' over its range as they are."""
+    stored = span._.get(STORED)
+    by_label = dict(stored) if isinstance(stored, dict) else {}  # never changed in place: a copied doc may share it
+    if confidence is None:
+        by_label.pop(span.label_, None)
+    else:
+        by_label[span.label_] = confidence
+    span._.set(STORED, by_label or None)
 
 
 if not Doc.has_extension("slotfill"):

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from slotfill.core.backends import check_precision
-from slotfill.core.limits import text_problem
+from slotfill.core.limits import MAX_TEXT_CHARS, text_problem
 from slotfill.core.settings import from_mapping, whole_number
 from slotfill.core.threads import resolve as resolve_threads
 from slotfill.errors import ConfigError, first_line
@@ -231,6 +231,9 @@ def create_app(
         model_parse
     )
 
+    # predict_tokens refuses a sentence over its own limit too: past it, a 500, however high max_text_chars is set
+    most_joined = min(limits.max_text_chars, MAX_TEXT_CHARS)
+
     @app.post(
         "/predict",
         summary="Tag a batch of texts or pre-tokenised sentences (predict format=jsonl records)",
@@ -239,8 +242,8 @@ def create_app(
             {"model": list[PredictRecord], "description": "a record for each sentence"},
             {
                 **refused,
-                413: f"{refused[413]}, more than limits.max_batch sentences, or a sentence over "
-                "limits.max_tokens tokens (or over limits.max_text_chars joined by spaces)",
+                413: f"{refused[413]}, more than limits.max_batch sentences, or a sentence over limits.max_tokens "
+                f"tokens (or over limits.max_text_chars, at most {MAX_TEXT_CHARS:,}, joined by spaces)",
                 422: f"{refused[422]}, neither or both of texts and sentences, or an empty or spaced token",
             },
         ),
@@ -269,10 +272,8 @@ def create_app(
                     raise ApiError(422, f"sentences[{i}][{j}]: a token must be non-empty and hold no whitespace")
                 _check_text(token, limits, f"sentences[{i}][{j}]")
             joined = sum(map(len, tokens)) + max(len(tokens) - 1, 0)  # as a text: a sentence's limit, not a token's
-            if joined > limits.max_text_chars:
-                raise ApiError(
-                    413, f"sentences[{i}]: {joined} characters joined by spaces (at most {limits.max_text_chars})"
-                )
+            if joined > most_joined:
+                raise ApiError(413, f"sentences[{i}]: {joined} characters joined by spaces (at most {most_joined})")
         _check_nbest([" ".join(tokens) for tokens in body.sentences], body.nbest, limits)
         batcher.count(body.sentences)
         tag = partial(backend.predict_tokens, nbest=body.nbest)

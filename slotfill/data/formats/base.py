@@ -75,6 +75,9 @@ def intent_of(value: object, where: tuple[str | Path, int | None]) -> str:
 
 OFFSET_KEYS = (("start", "end"), ("start_offset", "end_offset"))
 LABEL_KEYS = ("label", "labels", "entity", "type")
+# where tools keep spans (doccano reads them there): a non-empty list of lists or objects under one of
+# them is spans whatever their shape (LUIS's startPos/endPos, spaCy's start_char/end_char, a label id)
+SPAN_KEYS = ("label", "labels", "entities")
 
 
 def span_like(x: object) -> bool:
@@ -92,9 +95,19 @@ def span_like(x: object) -> bool:
 
 
 def span_like_keys(obj: dict, known: tuple[str, ...]) -> list[str]:
-    """Keys of a JSON record besides ``known`` holding a non-empty list of what looks like character
-    spans (:func:`span_like`): a reader that missed them would tag the sentence all ``O``."""
-    return [k for k, v in obj.items() if k not in known and isinstance(v, list) and v and all(map(span_like, v))]
+    """Keys of a JSON record besides ``known`` holding what a reader that missed them would read as a
+    sentence without slots (all ``O``): under :data:`SPAN_KEYS` a non-empty list of lists or objects
+    (``"entities": []`` and ``"label": "greet"`` are not spans), elsewhere a non-empty list of what
+    looks like character spans (:func:`span_like`; word timings do not)."""
+
+    def spans(k: str, v: object) -> bool:
+        if k in known or not isinstance(v, list) or not v:
+            return False
+        if k in SPAN_KEYS:
+            return any(isinstance(x, (list, dict)) for x in v)
+        return all(map(span_like, v))
+
+    return [k for k, v in obj.items() if spans(k, v)]
 
 
 def check_label(label: object, where: tuple[str | Path, int | None]) -> str:

@@ -5,7 +5,7 @@ intent-and-slot projects), each a ``[start, end, type]`` list or a ``{"start_off
 "label"}`` object. A record without any of these keys is a sentence without slots, unless another
 key holds what looks like spans (:func:`~slotfill.data.formats.base.span_like`): that is refused,
 naming the record's keys. An optional ``intent`` (string or list) or ``cats`` (list) field gives
-the intent. A record with ``tokens`` or ``spans`` is jsonl's, never taken for doccano.
+the intent. A record with ``tokens`` and ``tags``, or with ``spans``, is jsonl's, never taken for doccano.
 """
 
 from __future__ import annotations
@@ -13,13 +13,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from slotfill.data.formats.base import Record, align_spans, intent_of, span_like_keys, text_and_spans
+from slotfill.data.formats.base import SPAN_KEYS, Record, align_spans, intent_of, span_like_keys, text_and_spans
 from slotfill.data.formats.jsonl import _first_object, objects
 from slotfill.errors import DataError
 
 NAME = "doccano"
 SUFFIX = ".jsonl"
-SPAN_KEYS = ("label", "labels", "entities")
 SPAN_FORMS = '[start, end, type] or {"start_offset", "end_offset", "label"}'
 
 
@@ -76,6 +75,6 @@ def dumps(records: list[Record], scheme: str = "bio") -> str:
 
 def sniff(lines: list[str]) -> bool:
     first = _first_object(lines)
-    if first is None or "text" not in first or "spans" in first or "tokens" in first:  # jsonl's shapes
+    if first is None or "text" not in first or "spans" in first or {"tokens", "tags"} <= set(first):  # jsonl's
         return False
     return any(k in first for k in SPAN_KEYS)

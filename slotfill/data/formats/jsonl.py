@@ -5,9 +5,11 @@
   spans, aligned to slotfill's tokenizer (a span off token boundaries is an error).
 
 ``intent`` is optional (a string, a list of atomic intents, or null); so is ``spans`` (a sentence
-without slots), but a record whose spans are under another key (``entities``, ``labels``: a
-non-empty list of ``[start, end, label]`` or of objects with whole-number offsets and a label) is
-refused; other keys (``"entities": []``, ``"label": "greet"``, word timings) are ignored.
+without slots), but a record whose spans are under another key is refused: under ``entities``,
+``labels`` or ``label`` a non-empty list of lists or objects of any shape, under any other key a
+non-empty list of ``[start, end, label]`` or of objects with whole-number offsets and a label. Other
+values (``"entities": []``, ``"label": "greet"``, word timings) are ignored. A first record with
+``tokens`` but no ``tags`` and a doccano key (``label``, ``labels``, ``entities``) is doccano's.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 from pathlib import Path
 
 from slotfill.data.formats.base import (
+    SPAN_KEYS,
     Record,
     align_spans,
     intent_of,
@@ -102,7 +105,11 @@ def dumps(records: list[Record], scheme: str = "bio", spans: bool = False) -> st
 
 def sniff(lines: list[str]) -> bool:
     first = _first_object(lines)
-    return first is not None and ("tokens" in first or ("text" in first and "spans" in first))
+    if first is None:
+        return False
+    # doccano's records may carry their tokens: without tags beside them, spans under its keys are doccano's
+    tokens = "tokens" in first and ("tags" in first or not any(k in first for k in SPAN_KEYS))
+    return tokens or ("text" in first and "spans" in first)
 
 
 def _first_object(lines: list[str]) -> dict | None:
