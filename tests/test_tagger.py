@@ -323,3 +323,22 @@ def test_a_message_of_only_punctuation_or_emoji_still_gets_an_intent_and_no_slot
     (res,) = tagger.predict([text], nbest=3)
     assert res["intent"] is not None and res["intent_ranking"] and set(res["tags"]) == {"O"}
     assert [(a["tags"], a["probability"]) for a in res["nbest"]] == [(res["tags"], 1.0)]
+
+
+def test_pre_tokenised_sentences_hide_unseen_punctuation_as_raw_text_does(tmp_path):
+    """evaluate tags gold tokens with predict_tokens: it fed the model a '?' that predict hides, so its
+    scores on data with punctuation were another tagger's than the one predict and serve answer with."""
+    from tests.helpers import tiny_model
+
+    tagger = SlotTagger.load(tiny_model(intent=True).save(tmp_path / "model.pt"))
+    fed = []
+    tag = tagger._tag
+    tagger._tag = lambda pieces, batch_size: fed.extend(pieces) or tag(pieces, batch_size)
+    tokens = ["flights", "to", "new", "york", "?", "boston", ","]
+    assert "?" not in tagger.vocabs.words and "," not in tagger.vocabs.words
+    given = tagger.predict_tokens([tokens])[0]
+    assert fed == [["flights", "to", "new", "york", "boston"]]
+    said = tagger.predict(["flights to new york ? boston ,"])[0]
+    assert given["tags"] == said["tags"] and given["intent"] == said["intent"] and given["tags"][-1] == "O"
+    fed.clear()
+    assert tagger.predict_tokens([["?"]])[0]["tags"] == ["O"] and fed == [["?"]]  # read for its intent only

@@ -36,9 +36,10 @@ class Token(NamedTuple):  # a tuple: built once per token of every sentence tagg
     start: int  # character offsets into the original string: original[start:end]
     end: int
 
-    @property
-    def is_punct(self) -> bool:
-        return not self.text.isalnum() and not any(ch.isalnum() for ch in self.text)
+
+def is_punct(text: str) -> bool:
+    """A token of no letter or digit (punctuation, symbols, emoji; an empty one too)."""
+    return not any(ch.isalnum() for ch in text)
 
 
 def _invisible(ch: str) -> bool:

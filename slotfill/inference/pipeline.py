@@ -19,7 +19,7 @@ from slotfill.core.entities import entity_parts
 from slotfill.core.limits import MAX_NBEST, MAX_TEXT_CHARS, check_text, unicode_problem
 from slotfill.core.settings import whole_number
 from slotfill.core.spans import bio_spans
-from slotfill.core.tokenize import Token, tokenize
+from slotfill.core.tokenize import is_punct, normalize, tokenize
 from slotfill.core.vocab import Vocabularies
 from slotfill.errors import ConfigError, SlotfillError
 from slotfill.inference.numpy_decode import kbest, log_partition, log_softmax
@@ -104,7 +104,7 @@ class TextTagger:
                 raise TypeError(f"text {i}: {type(t).__name__}, not a str (predict tags sentences as typed)")
         tokenized = [tokenize(check_text(t, f"text {i}")) for i, t in enumerate(texts, 1)]
         sentences = [[tok.text for tok in toks] for toks in tokenized]
-        results = self._predict_tokens(sentences, batch_size, tokenized, nbest)
+        results = self._predict_tokens(sentences, batch_size, True, nbest)
         for text, toks, res in zip(texts, tokenized, results):
             res["text"] = text
             for span in [*res["spans"], *(s for alt in res.get("nbest", []) for s in alt["spans"])]:
@@ -128,7 +128,7 @@ class TextTagger:
             if words is None or not all(isinstance(t, str) for t in words):
                 raise TypeError(f"sentence {i + 1}: predict_tokens takes lists of str tokens (as typed: predict)")
             sentences[i] = check_tokens(words, f"sentence {i + 1}")
-        results = self._predict_tokens(sentences, batch_size, None, nbest)
+        results = self._predict_tokens(sentences, batch_size, False, nbest)
         return [drop_unsure(r, min_confidence) for r in results] if min_confidence else results
 
     def _emissions(self, pieces: list[list[str]]) -> tuple[list[np.ndarray], dict]:
@@ -160,21 +160,18 @@ class TextTagger:
         return out
 
     def _predict_tokens(
-        self, sentences: list[list[str]], batch_size: int, tokenized: list[list[Token]] | None, nbest: int = 1
+        self, sentences: list[list[str]], batch_size: int, normalised: bool, nbest: int = 1
     ) -> list[dict]:
         # Punctuation the training data never had (ATIS has no commas) is tagged O and hidden
-        # from the model, as the benchmark text would have been written without it.
-        keep, only_hidden = [], set()
+        # from the model, as the benchmark text would have been written without it; pre-tokenised
+        # sentences alike, so that evaluate (which tags gold tokens) scores what predict answers.
+        keep, only_hidden, words = [], set(), self.vocabs.words
         for i, sent in enumerate(sentences):
-            if tokenized is None:
-                keep.append(list(range(len(sent))))
-            else:
-                keep.append(
-                    [j for j, t in enumerate(tokenized[i]) if not (t.is_punct and t.text not in self.vocabs.words)]
-                )
-                if sent and not keep[-1]:  # "👍", "?": the model still reads it, for an intent (as Rasa's does)
-                    keep[-1] = list(range(len(sent)))
-                    only_hidden.add(i)
+            texts = sent if normalised else [normalize(t) for t in sent]  # predict's tokens come normalised
+            keep.append([j for j, t in enumerate(texts) if not (is_punct(t) and t not in words)])
+            if sent and not keep[-1]:  # "👍", "?": the model still reads it, for an intent (as Rasa's does)
+                keep[-1] = list(range(len(sent)))
+                only_hidden.add(i)
         pieces, owners = [], []
         for i, k in enumerate(keep):
             toks = [sentences[i][j] for j in k]
