@@ -229,3 +229,26 @@ def test_several_epochs_kept_under_one_file_name_are_refused(train_cfg):
             cfg.callbacks.model_checkpoint.filename = name
             cfg.callbacks.model_checkpoint.enable_version_counter = versions
         check_train(cfg)
+
+
+def test_the_documented_trainer_settings_compose_without_a_plus(tmp_path):
+    """docs/training.md's multi-node lines (trainer.num_nodes=2) and the validation settings that
+    check_train words were "unknown setting" from the command line: the config did not list them."""
+    from tests.helpers import compose_config
+
+    cfg = compose_config(["trainer=ddp", "trainer.num_nodes=2", "trainer.val_check_interval=0.5"], tmp_path)
+    assert cfg.trainer.num_nodes == 2 and cfg.trainer.val_check_interval == 0.5
+    assert compose_config([], tmp_path).trainer.check_val_every_n_epoch == 1
+
+
+def test_an_unknown_lightning_setting_says_how_to_add_it(tmp_path):
+    from hydra.errors import ConfigCompositionException
+
+    from slotfill.cli.exits import config_error
+    from tests.helpers import compose_config
+
+    with pytest.raises(ConfigCompositionException) as e:
+        compose_config(["trainer.accumulate_grad_batches=2"], tmp_path)
+    said = config_error(e.value, "train")
+    assert said.startswith("unknown setting trainer.accumulate_grad_batches")
+    assert "+trainer.accumulate_grad_batches=... adds one" in said

@@ -235,6 +235,25 @@ def test_train_output_dir_is_the_run_folder_for_hydras_record_too(tmp_path, monk
     assert e.value.code == 2
 
 
+@pytest.mark.slow
+def test_evaluate_output_dir_is_its_folder_for_hydras_record_too(tmp_path, monkeypatch):
+    """``evaluate output_dir=DIR`` wrote the scores there and ``.hydra/`` and ``evaluate.log`` under
+    outputs/evaluate/DATE/TIME, which a refused evaluation left behind too."""
+    from slotfill.cli import jobs
+
+    monkeypatch.chdir(tmp_path)
+    seen = {}
+    monkeypatch.setattr(jobs, "evaluate", lambda cfg: seen.setdefault("output_dir", cfg.output_dir) and {})
+    assert main(["evaluate", "ckpt=m.pt", "data=sample", f"output_dir={tmp_path / 'ev'}"]) == 0
+    assert seen["output_dir"] == str(tmp_path / "ev") and (tmp_path / "ev" / ".hydra").is_dir()
+    run = tmp_path / "run"  # a training run's folder: refused, and no folder of the evaluation's own left
+    run.mkdir()
+    (run / "run.json").write_text('{"status": "completed"}')
+    with pytest.raises(SystemExit) as e:
+        main(["evaluate", "ckpt=m.pt", "data=sample", f"output_dir={run}"])
+    assert e.value.code == 2 and not (tmp_path / "outputs").exists()
+
+
 def _expand(args: list[str], files: dict) -> list[str]:
     return [a.format(**files) for a in args]
 

@@ -409,9 +409,12 @@ def test_evaluate_into_a_training_runs_folder_is_refused_before_hydra_writes_the
     assert e.value.code == 2 and "a training run's folder (its run.json)" in capsys.readouterr().err
     assert (run / ".hydra" / "config.yaml").read_text() == "the run's settings\n"
     assert (run / "metrics.json").read_text() == '{"kind": "train"}'
-    with pytest.raises(SystemExit) as e:  # the results named apart from Hydra's folder
-        main(["evaluate", f"ckpt={run}", f"output_dir={run}", f"hydra.run.dir={tmp_path / 'eval'}"])
+    with pytest.raises(SystemExit) as e:  # output_dir is the evaluation's folder, as hydra.run.dir is
+        main(["evaluate", f"ckpt={run}", f"output_dir={run}"])
     assert e.value.code == 2 and f"output_dir={run}: a training run's folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:  # ...so the two naming two folders are one too many
+        main(["evaluate", f"ckpt={run}", f"output_dir={run}", f"hydra.run.dir={tmp_path / 'eval'}"])
+    assert e.value.code == 2 and "one run, one folder" in capsys.readouterr().err
     assert (run / "metrics.json").read_text() == '{"kind": "train"}'
 
 

@@ -237,14 +237,17 @@ def hydra_argv(name: str, argv: list[str]) -> tuple[list[str], list[str]]:
         argv = launcher_argv(resume_argv(argv))
         if not prints_only(argv):
             _refuse_a_busy_run_dir(argv)
-    if name == "evaluate" and not prints_only(argv):
-        _refuse_a_training_run_dir(argv)
+    if name == "evaluate":
+        typed = "output_dir" if last_value(argv, "output_dir") is not None else "hydra.run.dir"
+        argv = _output_dir_as_run_dir(argv)
+        if not prints_only(argv):
+            _refuse_a_training_run_dir(argv, typed)
     return texts, flags_last(job_name(argv, name))
 
 
 def _output_dir_as_run_dir(argv: list[str]) -> list[str]:
-    """``train output_dir=DIR`` is the run folder: Hydra's record and log go there too (they went to a
-    dated folder of their own, apart from the model), and the folder is checked as ``hydra.run.dir`` is."""
+    """``output_dir=DIR`` (train, evaluate) is the run folder: Hydra's record and log go there too (they
+    went to a dated folder of their own, apart from the results), and it is checked as ``hydra.run.dir`` is."""
     given = last_value(argv, "output_dir")
     if given is None:
         return argv
@@ -257,14 +260,14 @@ def _output_dir_as_run_dir(argv: list[str]) -> list[str]:
     return quote_paths([*kept, f"hydra.run.dir={given}"])
 
 
-def _refuse_a_training_run_dir(argv: list[str]) -> None:
-    """``evaluate hydra.run.dir=RUN_DIR`` of a training run: refused before Hydra writes its ``.hydra/``
-    over that run's, and evaluate its metrics.json over the run's own."""
+def _refuse_a_training_run_dir(argv: list[str], typed: str = "hydra.run.dir") -> None:
+    """``evaluate hydra.run.dir=RUN_DIR`` (or ``output_dir=``, as ``typed``) of a training run: refused
+    before Hydra writes its ``.hydra/`` over that run's, and evaluate its metrics.json over the run's own."""
     run_dir = named_run_dir(argv)
     if run_dir is not None:
         from slotfill.core.schema import refuse_a_training_run
 
-        refuse_a_training_run(run_dir, "hydra.run.dir")
+        refuse_a_training_run(run_dir, typed)
 
 
 def _check_resume_folder(argv: list[str]) -> None:

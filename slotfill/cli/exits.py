@@ -100,6 +100,8 @@ def config_error(e: BaseException, command: str | None = None) -> str | None:
         if inner and inner.group(1).startswith(f"{key}."):
             key = inner.group(1)
             hint = f"; +{key}=... adds it"
+        elif key.startswith(("trainer.", "logger.", "callbacks.")):  # Lightning's own arguments: open-ended
+            hint = f"; +{key}=... adds one the config does not list"
         else:
             hint = ""
         where = f"slotfill {command} --help" if command else "--help"
