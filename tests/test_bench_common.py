@@ -17,7 +17,8 @@ def _run_folder(tmp_path, overrides, drop=None):
     del cfg["output_dir"]  # what Hydra saves: the config before the run folder is known
     cfg["output_dir"] = "${hydra:runtime.output_dir}"
     if drop:
-        del cfg["train"][drop]
+        group, _, name = drop.rpartition(".")
+        del cfg[group or "train"][name]
     (out / ".hydra").mkdir(parents=True)
     OmegaConf.save(OmegaConf.create(cfg), out / ".hydra" / "config.yaml")
     (out / "metrics.json").write_text("{}")
@@ -36,6 +37,13 @@ def test_a_setting_added_since_at_its_old_behaviour_is_not_a_change(tmp_path):
     out = _run_folder(tmp_path, ["data=sample"], drop="warmup_steps")
     assert stale(out, ["data=sample"], 1) is None
     assert "train.warmup_steps was None, is 5" in stale(out, ["data=sample", "train.warmup_steps=5"], 1)
+
+
+def test_a_trainer_setting_the_config_lists_since_is_lightnings_default_not_a_change(tmp_path):
+    """trainer.num_nodes entered the config after the benchmark's runs: they ran with Lightning's 1."""
+    out = _run_folder(tmp_path, ["data=sample"], drop="trainer.num_nodes")
+    assert stale(out, ["data=sample"], 1) is None
+    assert "trainer.num_nodes was None, is 2" in stale(out, ["data=sample", "trainer.num_nodes=2"], 1)
 
 
 @pytest.mark.slow
