@@ -34,3 +34,10 @@ def test_intent_calibration_only_for_models_with_intents():
     results = [_result([], None, None)]
     assert set(calibration([["O"]], ["a"], results)) == {"span"}
     assert set(calibration([["O"]], ["a"], [_result([], "a", 0.9)])) == {"span", "intent"}
+
+
+def test_nothing_predicted_has_no_ece_rather_than_a_perfect_one():
+    empty = reliability([], [])
+    assert empty["n"] == 0 and empty["ece"] is None and empty["mean_confidence"] is None and empty["accuracy"] is None
+    span = calibration([["O", "B-to"]], None, [_result([])])["span"]  # a gold slot, no span predicted
+    assert span["n"] == 0 and span["ece"] is None

@@ -138,3 +138,8 @@ def test_the_training_summary_names_the_epoch_its_scores_are_of():
 def test_scores_of_part_of_a_split_say_so():
     line = score_line("test", {**SCORES, "sentences_scored": 256, "sentences_in_split": 893})
     assert line.endswith("(of 256 of its 893 sentences)")
+
+
+def test_score_line_of_a_set_without_slots_says_n_a_not_zero():
+    line = score_line("mine/test", SCORES, slots_defined=False)
+    assert line.startswith("mine/test: slot F1 n/a (no gold or predicted slots)  sentence acc")

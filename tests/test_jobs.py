@@ -508,7 +508,9 @@ def test_evaluate_draws_the_confusion_matrices_top_k_sets(tiny_model_file, tmp_p
     drawn = {}
     monkeypatch.setattr(plots, "evaluation_figures", lambda result, out_dir, top_k: drawn.update(result, top_k=top_k))
     jobs.evaluate(_cfg("evaluate", [f"ckpt={tiny_model_file}", f"split_dir={d}", "top_k=2"], tmp_path / "out"))
-    assert drawn["top_k"] == 2 and drawn["type_matrix"][0] == ["O", "(other)"]  # 4 gold types: 1 + the rest
+    # O and the 2 most frequent of the 3 gold slot types, the third in (other)
+    assert drawn["top_k"] == 2 and drawn["type_matrix"][0][:3] == ["O", "from", "celestial.body"]
+    assert drawn["type_matrix"][0][3:] == ["(other)"]
 
 
 @pytest.mark.slow
@@ -575,3 +577,97 @@ def test_a_signal_while_the_run_is_recorded_complete_leaves_it_complete(tmp_path
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert run_record(out)["status"] == "completed"
+
+
+def _files(folder):
+    """Every file of an evaluation's folder but its log (each job appends to it), by name."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()} | {
+        "evaluate.log": None
+    }
+
+
+@pytest.mark.slow
+def test_an_evaluation_that_fails_or_is_interrupted_while_drawing_leaves_the_earlier_one_whole(
+    tiny_model_file, tmp_path, capsys, monkeypatch
+):
+    """metrics.json, report.md and the figures of a folder are one evaluation's, beside its ``.hydra/`` record."""
+    from slotfill.cli.main import main
+    from slotfill.evaluation import plots
+
+    run = tmp_path / "ev"
+    args = [f"ckpt={tiny_model_file}", "data=sample", f"hydra.run.dir={run}"]
+    assert main(["evaluate", *args]) == 0
+    assert (run / "reliability.png").is_file()
+    earlier = _files(run)
+
+    def half_drawn(result, out_dir, top_k):
+        (out_dir / "per_slot_f1.png").write_bytes(b"half a figure")
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(plots, "evaluation_figures", half_drawn)
+        with pytest.raises(SystemExit) as e:
+            main(["evaluate", *args, "split=valid"])
+    assert e.value.code == 130 and _files(run) == earlier
+    (run / "reliability.svg").unlink()
+    (run / "reliability.svg").mkdir()  # a figure's name that cannot be written
+    earlier = _files(run)
+    with pytest.raises(SystemExit) as e:
+        main(["evaluate", *args, "split=valid"])
+    assert e.value.code == 2 and "reliability.svg: a folder is in the way of a file" in capsys.readouterr().err
+    assert _files(run) == earlier and not list(run.glob(".evaluation-*"))
+    (run / "reliability.svg").rmdir()
+    assert main(["evaluate", *args, "split=valid", "plots=false"]) == 0  # then its own files, and none of the figures
+    assert (
+        '"valid"' in (run / "metrics.json").read_text() and "split=valid" in (run / ".hydra/overrides.yaml").read_text()
+    )
+    assert (
+        not list(run.glob("*.png"))
+        and not list(run.glob(".evaluation-*"))
+        and not (run / ".earlier_run_record").exists()
+    )
+
+
+@pytest.mark.slow
+def test_evaluate_warns_of_unknown_intents_and_prints_no_slot_f1_for_a_set_without_slots(
+    tiny_model_file, tmp_path, capsys, monkeypatch
+):
+    load = jobs.load_tagger
+
+    def tagging_no_slots(cfg):  # the untrained tiny model tags slots at random
+        tagger = load(cfg)
+        predict = tagger.predict_tokens
+        tagger.predict_tokens = lambda tokens, batch_size: [
+            {**r, "tags": ["O"] * len(r["tags"]), "spans": []} for r in predict(tokens, batch_size=batch_size)
+        ]
+        return tagger
+
+    monkeypatch.setattr(jobs, "load_tagger", tagging_no_slots)
+    d = write_split(tmp_path / "other", "test", "to boston\nleave taipei\n", "O O\nO O\n", "atis_flight\nflight\n")
+    metrics = jobs.evaluate(_cfg("evaluate", [f"ckpt={tiny_model_file}", f"split_dir={d}"], tmp_path / "o"))
+    out, err = capsys.readouterr()
+    assert not err.strip()  # half the gold intents known: no warning
+    assert metrics["calibration"]["span"]["ece"] is None and metrics["calibration"]["intent"]["n"] == 2
+    assert (tmp_path / "o" / "reliability.png").is_file()  # the intents' panel alone: no ECE of no spans
+    assert f"{d}: slot F1 n/a (no gold or predicted slots)  sentence acc " in out and "slot F1 0.00" not in out
+    assert metrics["slot_scores_defined"] is False and metrics["scores"]["test"]["f1"] == 0.0
+    assert metrics["unseen_labels"] == {"slots": [], "intents": ["atis_flight"]}
+    d = write_split(tmp_path / "renamed", "test", "to boston\n", "O B-to\n", "atis_flight\n")
+    jobs.evaluate(_cfg("evaluate", [f"ckpt={tiny_model_file}", f"split_dir={d}", "plots=false"], tmp_path / "o2"))
+    out, err = capsys.readouterr()
+    assert err.strip() == (
+        "warning: the model knows 0 of the 1 intent labels in this data (0% of gold intents): intent accuracy "
+        "will be near zero; was it trained on another data set?"
+    )
+    assert "slot F1 n/a" not in out
+
+
+def test_a_ctrl_c_while_an_evaluation_moves_its_files_in_waits_until_they_are_in():
+    import signal
+
+    moved = []
+    with pytest.raises(KeyboardInterrupt):
+        with jobs._interrupts_deferred():
+            signal.raise_signal(signal.SIGINT)  # from any thread: Python runs its handler in the main one
+            moved.append("metrics.json")
+    assert moved == ["metrics.json"] and signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -385,3 +385,17 @@ def test_a_folder_saved_with_save_to_disk_as_data_path_names_the_setting_that_re
     hint = "a Hugging Face dataset saved with save_to_disk: data=atis_hub data.hub.name=FOLDER reads it"
     with pytest.raises(DataError, match=f"no splits found.*; {hint}$"):
         load_splits({"path": str(tmp_path / "saved")})
+
+
+def test_a_split_that_data_test_alone_does_not_hold_is_named_with_the_setting_it_lacks(tmp_path):
+    test = _good(tmp_path, "test")
+    assert load_split({"test": str(test)}, "test")[1] == f"{tmp_path.name}/test"
+    with pytest.raises(ConfigError, match=rf"^split=valid: no data.valid given \(data.test={test} alone holds only"):
+        load_split({"test": str(test)}, "valid")
+    valid = _good(tmp_path, "valid")
+    with pytest.raises(
+        ConfigError, match=r"^split=train: no data.train given \(.* hold only the valid and test splits"
+    ):
+        load_split({"valid": str(valid), "test": str(test)}, "train")
+    train = _good(tmp_path, "train")  # a valid split set aside from train: as before
+    assert len(load_split({"train": str(train), "test": str(test)}, "valid", intents=False)[0]["tokens"]) >= 1

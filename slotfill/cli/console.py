@@ -13,12 +13,15 @@ from slotfill.errors import SlotfillError
 FORMATS = ("text", "jsonl", "conll", "seq.out", "rasa")
 
 
-def score_line(name: str, s: dict) -> str:
-    """One line of headline scores for a split (the same keys in training and evaluation)."""
-    line = (
-        f"{name}: slot F1 {s['f1']:.2f} (P {s['precision']:.2f} R {s['recall']:.2f}; strict F1 "
-        f"{s['strict_f1']:.2f})  sentence acc {s['sentence_accuracy']:.2f}"
+def score_line(name: str, s: dict, slots_defined: bool = True) -> str:
+    """One line of headline scores for a split (the same keys in training and evaluation); without a slot
+    in the gold or the predictions (``slots_defined`` false) the slot scores are n/a, not 0.00."""
+    slots = (
+        f"slot F1 {s['f1']:.2f} (P {s['precision']:.2f} R {s['recall']:.2f}; strict F1 {s['strict_f1']:.2f})"
+        if slots_defined
+        else "slot F1 n/a (no gold or predicted slots)"
     )
+    line = f"{name}: {slots}  sentence acc {s['sentence_accuracy']:.2f}"
     if "intent_accuracy" in s:
         line += f"  intent acc {s['intent_accuracy']:.2f}"
     if s.get("sentences_scored") is not None:  # limited batches: of part of the split
@@ -53,7 +56,8 @@ def evaluation_summary(result: dict, name: str, report_path: str) -> str:
             f"departure->arrival confusions {d['fromloc_as_toloc']}, arrival->departure {d['toloc_as_fromloc']}; "
             + errors
         )
-    return "\n".join([result["report"].rstrip(), score_line(name, result["scores"]), errors, f"report: {report_path}"])
+    line = score_line(name, result["scores"], result.get("slot_scores_defined", True))
+    return "\n".join([result["report"].rstrip(), line, errors, f"report: {report_path}"])
 
 
 def human(result: dict) -> str:

@@ -222,9 +222,17 @@ def load_tagger(cfg: DictConfig):
 
 
 def evaluate(cfg: DictConfig) -> dict:
-    """Score a checkpoint on a labelled split; write metrics.json, report.md, errors.jsonl and figures."""
+    """Score a checkpoint on a labelled split; write metrics.json, report.md, errors.jsonl and figures.
+
+    Every file is made beside the folder's own first and they are moved in together at the end, ``metrics.json``
+    last: an evaluation that fails or is interrupted leaves an earlier one's files (and Hydra record) whole."""
     from slotfill.data.load import load_split
-    from slotfill.evaluation.report import evaluate_predictions, label_coverage_warning, write_outputs
+    from slotfill.evaluation.report import (
+        evaluate_predictions,
+        intent_coverage_warning,
+        label_coverage_warning,
+        write_outputs,
+    )
 
     with _dropped_if_unused(Path(cfg.output_dir), "evaluate.log"):
         refuse_a_training_run(cfg.output_dir, "output_dir")  # output_dir= named apart from hydra.run.dir
@@ -238,8 +246,11 @@ def evaluate(cfg: DictConfig) -> dict:
     facts = {"model_file": str(cfg.ckpt), "data": name, "backend": engine, "precision": tagger.precision}
     facts["seconds"] = round(time.perf_counter() - start, 3)
     pred_intents = [r["intent"] for r in results] if tagger.predicts_intent else None
-    warning = label_coverage_warning(cols["tags"], tagger.tags)
-    if warning:
+    known_intents = list(tagger.vocabs.intents.itos) if tagger.predicts_intent else None
+    warnings = [label_coverage_warning(cols["tags"], tagger.tags)]
+    if known_intents is not None:
+        warnings.append(intent_coverage_warning(cols["intent"], known_intents))
+    for warning in filter(None, warnings):
         print(f"warning: {warning}", file=sys.stderr)
     result = evaluate_predictions(
         cols["tokens"],
@@ -250,20 +261,99 @@ def evaluate(cfg: DictConfig) -> dict:
         results,
         top_k=int(cfg.get("top_k", 15)),  # the confusion matrices' size: the figure's title says top_k
         reference=_training_labels(cfg, intents=tagger.predicts_intent),
+        known=(tagger.tags, known_intents),
     )
     out_dir = Path(cfg.output_dir)
     card = tagger.card if hasattr(tagger, "card") else tagger.model.card()  # OnnxTagger: its sidecar's
     if card.get("seed") is not None:  # the model's training seed (slotfill compare's column), not evaluate's own
         facts["seed"] = card["seed"]
-    metrics = write_outputs(result, out_dir, card, _scored_split(cfg), facts, int(cfg.max_errors))
-    from slotfill.evaluation.plots import clear_evaluation_figures, evaluation_figures  # matplotlib: when drawn
+    staging = _staging_folder(out_dir)
+    try:
+        metrics = write_outputs(result, staging, card, _scored_split(cfg), facts, int(cfg.max_errors))
+        if cfg.get("plots", True):
+            from slotfill.evaluation.plots import evaluation_figures  # matplotlib: only when drawn
 
-    if cfg.get("plots", True):
-        evaluation_figures(result, out_dir, top_k=int(cfg.get("top_k", 15)))
-    else:
-        clear_evaluation_figures(out_dir)  # an earlier evaluation's, in a folder used again
+            evaluation_figures(_drawable(result), staging, top_k=int(cfg.get("top_k", 15)))
+        _move_in(staging, out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     print(console.evaluation_summary(result, name, str(out_dir / "report.md")))
     return metrics
+
+
+STAGING_PREFIX = ".evaluation-"  # the folder an evaluation makes its files in, in its output folder
+
+
+def _staging_folder(out_dir: Path) -> Path:
+    """A new folder in ``out_dir`` (the same file system: its files are renamed into place); one that a killed
+    evaluation left there over an hour ago goes."""
+    import tempfile
+
+    for left in out_dir.glob(f"{STAGING_PREFIX}*"):
+        with contextlib.suppress(OSError):
+            if time.time() - left.stat().st_mtime > 3600:
+                shutil.rmtree(left, ignore_errors=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out_dir))
+    except OSError as e:
+        raise SlotfillError(f"{out_dir}: cannot write ({e.strerror})") from None
+
+
+def _move_in(staging: Path, out_dir: Path) -> None:
+    """The evaluation's files into ``out_dir`` in place of an earlier one's (figures it did not draw go),
+    ``metrics.json`` last, with Ctrl-C held: then the folder's Hydra record is this evaluation's."""
+    from slotfill.core.schema import EARLIER_RECORD
+    from slotfill.evaluation.plots import EVALUATION_FIGURES
+
+    made = sorted((p for p in staging.iterdir() if not p.name.startswith(".")), key=lambda p: p.name == "metrics.json")
+    figures = [out_dir / f"{name}.{fmt}" for name in EVALUATION_FIGURES for fmt in ("png", "svg")]
+    stale = [p for p in figures if p.name not in {m.name for m in made}]
+    for target in [*(out_dir / p.name for p in made), *stale]:  # refused before anything is replaced
+        if target.is_dir() and not target.is_symlink():
+            raise SlotfillError(f"{target}: a folder is in the way of a file (nothing written)")
+    with _interrupts_deferred():
+        try:
+            for path in stale:
+                path.unlink(missing_ok=True)
+            for path in made:
+                path.replace(out_dir / path.name)
+        except OSError as e:  # a rename in one folder: next to never
+            said = f"{out_dir}: cannot write ({e.strerror}); files partly this evaluation's, partly the earlier's"
+            raise SlotfillError(said) from e
+        hydra = _hydra_folder()
+        if hydra is not None:  # the files are this evaluation's: the earlier one's record must not come back
+            shutil.rmtree(hydra / EARLIER_RECORD, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait until the block is done, then act as they would have. Blocking them
+    (:func:`_signals_held`) is not enough here: the kernel gives a signal to any thread that does not block
+    it (torch's pool threads), and Python runs the handler in the main thread wherever it is."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {
+        s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, signal.SIG_DFL if handler is None else handler)
+    for signum in dict.fromkeys(caught):
+        signal.raise_signal(signum)
+
+
+def _drawable(result: dict) -> dict:
+    """The result as the figures take it: a calibration panel only for what was predicted (no ECE of nothing)."""
+    calibration = {k: v for k, v in (result.get("calibration") or {}).items() if v["n"]}
+    return {**result, "calibration": calibration or None}
 
 
 def _scored_split(cfg: DictConfig) -> str:
@@ -287,7 +377,7 @@ def _training_labels(cfg: DictConfig, intents: bool = True) -> tuple[str, object
         return None
     try:
         cols, name = load_split(OmegaConf.to_container(cfg.data, resolve=True), "train", None, intents=intents)
-    except DataError:
+    except (DataError, ConfigError):  # no training split (data.test=FILE alone)
         return None
     return name, PhraseLabels(cols["tokens"], cols["tags"], cols["intent"])
 

@@ -362,6 +362,14 @@ def load_split(
             _existing(data[split], f"data.{split}"), data.get("format") or "auto", data.get("scheme") or "auto"
         )
         return columns(records, intents), f"{dataset_name(data, 'files')}/{split}"
+    files = [s for s in SPLITS if data.get(s)]
+    if files and not data.get("path") and "train" not in files:  # no train split to set a valid split aside from
+        given = ", ".join(f"data.{s}={data[s]}" for s in files)
+        holds = " and ".join(files)
+        raise ConfigError(
+            f"split={split}: no data.{split} given ({given} {'alone holds' if len(files) == 1 else 'hold'} "
+            f"only the {holds} split{'s' if len(files) > 1 else ''})"
+        )
     splits, name = load_splits(data)
     if split not in splits:
         raise DataError(name, None, f"no split {split!r} (has {', '.join(splits)})")

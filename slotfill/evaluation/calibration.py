@@ -34,8 +34,9 @@ def intent_outcomes(gold: Sequence[str], results: Sequence[dict]) -> tuple[list[
 
 
 def reliability(confidence: Sequence[float], correct: Sequence[bool], bins: int = 10) -> dict:
-    """Equal-width confidence bins over [0, 1]: count, mean confidence and accuracy of each, and the
-    expected calibration error ``ECE = sum_b n_b / n * |accuracy_b - confidence_b|`` (in %)."""
+    """Equal-width confidence bins over [0, 1]: count, mean confidence and accuracy of each (fractions), and
+    the expected calibration error ``ECE = sum_b n_b / n * |accuracy_b - confidence_b|``, mean confidence and
+    accuracy over all (in %; None when nothing was predicted: no confidence to calibrate)."""
     counts = [0] * bins
     conf_sum = [0.0] * bins
     hits = [0] * bins
@@ -55,10 +56,10 @@ def reliability(confidence: Sequence[float], correct: Sequence[bool], bins: int 
         }
         for b in range(bins)
     ]
-    ece = sum(r["count"] / n * abs(r["accuracy"] - r["confidence"]) for r in rows if r["count"]) if n else 0.0
+    ece = sum(r["count"] / n * abs(r["accuracy"] - r["confidence"]) for r in rows if r["count"]) if n else None
     return {
         "n": n,
-        "ece": 100 * ece,
+        "ece": 100 * ece if ece is not None else None,
         "mean_confidence": 100 * sum(conf_sum) / n if n else None,
         "accuracy": 100 * sum(hits) / n if n else None,
         "bins": rows,

@@ -10,6 +10,7 @@ from pathlib import Path
 from slotfill.core.files import write_atomic, write_json
 from slotfill.core.schema import metrics_record
 from slotfill.core.spans import bio_spans, repair_bio, slot_of
+from slotfill.core.vocab import split_intent
 from slotfill.core.wording import counted
 from slotfill.evaluation.calibration import calibration
 from slotfill.evaluation.disagreements import PhraseLabels, label_disagreements
@@ -48,6 +49,44 @@ def label_coverage_warning(
     )
 
 
+def intent_coverage(gold: Sequence[str], known_intents: Sequence[str]) -> tuple[int, int, float]:
+    """Gold intents the model knows (every atom of the label in its vocabulary): ``(known labels, gold labels,
+    share of labelled sentences with a known intent)``; sentences without an intent are left out."""
+    known = set(known_intents)
+    counts: Counter = Counter(g for g in gold if split_intent(g or ""))
+    total = sum(counts.values())
+    seen = {label for label in counts if set(split_intent(label)) <= known}
+    covered = sum(n for label, n in counts.items() if label in seen)
+    return len(seen), len(counts), covered / total if total else 1.0
+
+
+def intent_coverage_warning(gold: Sequence[str], known_intents: Sequence[str], threshold: float = 0.5) -> str | None:
+    """A one-line warning when fewer than ``threshold`` of the labelled sentences have an intent the model knows."""
+    labels_known, labels, share = intent_coverage(gold, known_intents)
+    if share >= threshold:
+        return None
+    return (
+        f"the model knows {labels_known} of the {labels} intent labels in this data ({100 * share:.0f}% of gold "
+        "intents): intent accuracy will be near zero; was it trained on another data set?"
+    )
+
+
+def unseen_labels(
+    gold_tags: Sequence[Sequence[str]],
+    gold_intents: Sequence[str] | None,
+    known_tags: Sequence[str],
+    known_intents: Sequence[str] | None,
+) -> dict:
+    """The gold slot types and atomic intents the model never saw (sorted): ``{"slots": [...], "intents": [...]}``;
+    ``intents`` is None when intents are not scored (``gold_intents`` or ``known_intents`` None)."""
+    known_slots = {slot_type(t) for t in known_tags if t != "O"}
+    slots = {slot for tags in gold_tags for slot, _, _ in bio_spans(tags)} - known_slots
+    intents = None
+    if gold_intents is not None and known_intents is not None:
+        intents = sorted({atom for g in gold_intents for atom in split_intent(g or "")} - set(known_intents))
+    return {"slots": sorted(slots), "intents": intents}
+
+
 def confusions(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> dict:
     """Where slot types are mixed up.
 
@@ -77,13 +116,13 @@ def has_direction_slots(tags: Sequence[Sequence[str]]) -> bool:
 def type_matrix(
     gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], top_k: int = 15
 ) -> tuple[list[str], list[list[int]]]:
-    """Token-level slot-type counts ``[gold][pred]`` over the ``top_k`` most frequent gold types
-    (``O`` included; the rest, and predicted types gold never has, merged into ``(other)``)."""
+    """Token-level slot-type counts ``[gold][pred]`` over ``O`` and the ``top_k`` most frequent gold slot
+    types (the rest, and predicted types gold never has, merged into ``(other)``)."""
     freq = Counter(slot_type(t) for g in gold for t in g)
-    names = [t for t, _ in freq.most_common()]
-    keep = names if len(names) <= top_k else names[: top_k - 1]
+    o = ["O"] if "O" in freq or any(slot_type(t) == "O" for p in pred for t in p) else []
+    keep = o + [t for t, _ in Counter({t: n for t, n in freq.items() if t != "O"}).most_common(top_k)]
     index = {t: i for i, t in enumerate(keep)}
-    merged = len(names) > len(keep) or any(slot_type(t) not in index for p in pred for t in p)
+    merged = any(slot_type(t) not in index for tags in (*gold, *pred) for t in tags)
     labels = keep + (["(other)"] if merged else [])
     other = len(labels) - 1
     matrix = [[0] * len(labels) for _ in labels]
@@ -91,6 +130,18 @@ def type_matrix(
         for gt, pt in zip(g, p):
             matrix[index.get(slot_type(gt), other)][index.get(slot_type(pt), other)] += 1
     return labels, matrix
+
+
+def top_intents(labels: list[str], matrix: list[list[int]], keep: int) -> tuple[list[str], list[list[int]]]:
+    """The first ``keep`` labels of a confusion matrix (ordered by gold frequency), the rest merged into ``(other)``."""
+    if len(labels) <= keep:
+        return labels, matrix
+    row = [min(i, keep) for i in range(len(labels))]
+    out = [[0] * (keep + 1) for _ in range(keep + 1)]
+    for i, counts in enumerate(matrix):
+        for j, n in enumerate(counts):
+            out[row[i]][row[j]] += n
+    return [*labels[:keep], "(other)"], out
 
 
 def direction_confusions(span_conf: Counter) -> dict:
@@ -113,12 +164,14 @@ def evaluate_predictions(
     predictions: Sequence[dict] | None = None,
     top_k: int = 15,
     reference: tuple[str, PhraseLabels] | None = None,
+    known: tuple[Sequence[str], Sequence[str] | None] | None = None,
 ) -> dict:
     """Every number and table of an evaluation, as plain data.
 
     ``predictions`` (``SlotTagger.predict_tokens`` results: spans with ``confidence``, and
     ``intent_confidence``) adds the calibration of span and intent confidences; ``reference``
-    (a name and the training split's :class:`PhraseLabels`), the errors that are label disagreements.
+    (a name and the training split's :class:`PhraseLabels`), the errors that are label disagreements;
+    ``known`` (the model's tags and atomic intents, None without an intent head), the gold labels it never saw.
     """
     has_intents = pred_intents is not None and gold_intents is not None and any(gold_intents)
     scores = all_scores(
@@ -143,7 +196,7 @@ def evaluate_predictions(
     return {
         "scores": scores,
         "per_intent": intent_report(gold_intents, pred_intents) if has_intents else None,
-        "intent_matrix": intent_confusion(gold_intents, pred_intents, top_k=top_k + 5) if has_intents else None,
+        "intent_matrix": top_intents(*intent_confusion(gold_intents, pred_intents), top_k + 5) if has_intents else None,
         "calibration": calibration(gold_tags, gold_intents if has_intents else None, predictions)
         if predictions is not None
         else None,
@@ -158,6 +211,11 @@ def evaluate_predictions(
         if reference is not None
         else None,
         "n_sentences": len(tokens),
+        # seqeval's 0.00 for no slots in the gold or the predicted tags is a convention, not a score
+        "slot_scores_defined": any(t != "O" for tags in (*gold_tags, *pred_tags) for t in tags),
+        "unseen_labels": unseen_labels(gold_tags, gold_intents if has_intents else None, known[0], known[1])
+        if known is not None
+        else None,
     }
 
 
@@ -182,6 +240,11 @@ def markdown_report(result: dict, title: str, max_errors: int = 200) -> str:
         ]
     if result.get("report") == NO_SLOTS + "\n":  # seqeval's 0.00 for nothing to find reads as all missed
         lines += ["", f"Slot precision, recall and F1 read 0.00 by convention: {NO_SLOTS}."]
+    unseen = result.get("unseen_labels") or {}
+    for kind, what in (("slots", "slot types"), ("intents", "intents")):
+        if unseen.get(kind):  # scored as errors: the model cannot predict them
+            names = ", ".join(f"`{name}`" for name in unseen[kind])
+            lines += ["", f"Gold {what} the model never saw ({len(unseen[kind])}; all count as errors): {names}."]
     if result.get("per_intent"):
         lines += [
             "",
@@ -199,6 +262,8 @@ def markdown_report(result: dict, title: str, max_errors: int = 200) -> str:
                 lines.append(
                     f"| {kind} | {rel['n']} | {rel['mean_confidence']:.2f} | {rel['accuracy']:.2f} | {rel['ece']:.2f} |"
                 )
+            else:  # nothing predicted: no confidence to calibrate
+                lines.append(f"| {kind} | 0 (none predicted) | n/a | n/a | n/a |")
     d = result["direction"]
     if d is not None:
         lines += [
@@ -283,6 +348,8 @@ def write_outputs(result: dict, out_dir: Path, card: dict, split: str, facts: di
         per_intent=result.get("per_intent"),
         calibration=result.get("calibration"),
         label_disagreements=_disagreement_counts(result),
+        slot_scores_defined=result.get("slot_scores_defined", True),
+        unseen_labels=result.get("unseen_labels"),
     )
     write_json(out_dir / "metrics.json", metrics)
     ran = ", ".join(str(facts[k]) for k in ("backend", "precision") if facts.get(k))
