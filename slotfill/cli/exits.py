@@ -31,6 +31,9 @@ _NOISE = (
 )
 _NOT_IN_STRUCT = re.compile(r"Could not override '([^']+)'|Key '([^']+)' is not in struct")
 _FULL_KEY = re.compile(r"full_key: (\S+)")
+_NO_OPTION = re.compile(
+    r"Could not find '([^'/]+)/([^']+)'\s+Available options in '[^']+':(.*?)(?:Config search path|$)", re.S
+)
 
 
 def fail(message: str, code: int = USER_ERROR) -> NoReturn:
@@ -93,6 +96,12 @@ def config_error(e: BaseException, command: str | None = None) -> str | None:
         return f"{key} is required: add {key}=..."
     if not isinstance(e, (HydraException, OmegaConfBaseException)):
         return None
+    missing = _NO_OPTION.search(str(e))
+    if missing:  # Hydra's "In 'train': Could not find 'data/sampel' Available options in 'data': ..."
+        group, choice, options = missing.group(1), missing.group(2), missing.group(3).split()
+        close = difflib.get_close_matches(choice, options, n=1, cutoff=0.6)
+        meant = f"did you mean {close[0]}? " if close else ""
+        return f"{group}={choice}: no such {group} ({meant}choose one of {', '.join(options)})"
     unknown = _NOT_IN_STRUCT.search(str(e))
     if unknown:
         key = unknown.group(1) or unknown.group(2)
@@ -106,7 +115,8 @@ def config_error(e: BaseException, command: str | None = None) -> str | None:
             hint = ""
         where = f"slotfill {command} --help" if command else "--help"
         known = [k for k in known_settings(command) if k != key] if command and not hint else []
-        close = difflib.get_close_matches(key, known, n=1, cutoff=0.8)  # a near miss, not any word
+        # a near miss, not any word; a short key ("prot") is a near miss at a lower ratio
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.8 if len(key) > 6 else 0.7)
         meant = f"did you mean {close[0]}? " if close else ""
         return f"unknown setting {key} ({meant}{where} lists the settings; --cfg job prints them all{hint})"
     override = getattr(e, "override", None)  # a parse error names the override it could not read
