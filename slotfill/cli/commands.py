@@ -406,6 +406,32 @@ def _single_run_mode() -> Iterator[None]:
         Hydra.get_mode = saved
 
 
+class _WithoutHydrasJobLine:
+    """Standard error without Hydra's "Error executing job with overrides: [...]" line, which its sweeper
+    writes for a failed job before it raises the job's error: slotfill says that error in its own line."""
+
+    PREFIX = "Error executing job with overrides:"
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return len(text) if text.startswith(self.PREFIX) else self._stream.write(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+@contextmanager
+def _hydras_job_line_dropped() -> Iterator[None]:
+    saved = sys.stderr
+    sys.stderr = _WithoutHydrasJobLine(saved)
+    try:
+        yield
+    finally:
+        sys.stderr = saved
+
+
 def _run_hydra(name: str, argv: list[str]) -> None:
     texts, argv = hydra_argv(name, argv)
     import hydra  # seconds of imports the other subcommands and --help do not need
@@ -425,7 +451,7 @@ def _run_hydra(name: str, argv: list[str]) -> None:
     handlers, level = list(root.handlers), root.level  # Hydra's job logging replaces them for the run
     try:
         with _run_dir_held(name, argv), _earlier_run_kept(name, argv):
-            with _single_run_mode() if one_run(name, argv) else nullcontext():
+            with _single_run_mode() if one_run(name, argv) else _hydras_job_line_dropped():
                 main()
     finally:
         for handler in root.handlers:  # the run's log file closed: a caller's later logs are not appended to it
