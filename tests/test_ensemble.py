@@ -61,6 +61,20 @@ def test_the_model_file_round_trips_and_is_checked(tmp_path):
         SlotModel.load(tmp_path / "edited.pt")
 
 
+def test_an_ensemble_records_its_members_files_absolute_and_an_older_relative_record_loads(tmp_path, monkeypatch):
+    for i, member in enumerate(_members(2)):
+        member.save(tmp_path / f"run{i}" / "model.pt")
+    monkeypatch.chdir(tmp_path)
+    ensemble = SlotModel.combine([SlotModel.load("run0"), SlotModel.load("run1")], ["run0", "run1"], distinct=True)
+    files = [e["file"] for e in ensemble.meta["ensemble_of"]]
+    assert files == [str(tmp_path / f"run{i}" / "model.pt") for i in range(2)]  # read back from any folder
+    # an ensemble saved by an earlier version, its members' files as typed: loads, its record as it was
+    state = ensemble.state()
+    state["ensemble_of"] = [{**e, "file": f"run{i}"} for i, e in enumerate(state["ensemble_of"])]
+    torch.save(state, tmp_path / "older.pt")
+    assert [e["file"] for e in SlotModel.load(tmp_path / "older.pt").meta["ensemble_of"]] == ["run0", "run1"]
+
+
 def test_an_ensemble_is_not_trained():
     ensemble = SlotModel.combine(_members(2))
     batch = labelled_batch(ensemble.vocabs, SENTENCES)

@@ -155,6 +155,22 @@ def test_init_from_starts_a_new_run_from_trained_weights(trained_sample, tmp_pat
     assert tuned["scores"]["valid"]["f1"] > 90.0 > scratch["scores"]["valid"]["f1"]
 
 
+def test_init_from_and_teacher_typed_relative_are_recorded_absolute(trained_sample, tmp_path, monkeypatch):
+    (tmp_path / "src").mkdir()
+    shutil.copy(trained_sample["model_file"], tmp_path / "src" / "model.pt")
+    monkeypatch.chdir(tmp_path)
+    extra = ["init_from=src/model.pt", "train.distill_from=src/model.pt"]
+    results = train_on_sample(tmp_path / "run", epochs=1, extra=extra)
+    source = str(tmp_path / "src" / "model.pt")  # found again from any folder, as model_file is
+    assert results["init_from"] == source and results["teacher"]["file"] == source
+    assert Path(results["model_file"]).is_absolute() and Path(results["best_checkpoint"]).is_absolute()
+    model = SlotModel.load(results["model_file"])
+    assert model.meta["init_from"] == source and model.meta["teacher"]["file"] == source
+    config = json.loads((tmp_path / "run" / "run.json").read_text())["config"]
+    assert config["init_from"] == "src/model.pt"  # the run's settings as typed: what resume= compares
+    assert config["train"]["distill_from"] == "src/model.pt"
+
+
 def test_selection_on_the_mean_of_the_last_three_validations(tmp_path):
     results = train_on_sample(tmp_path, epochs=4, extra=["monitor=val/f1_mean3"])
     assert results["monitor"] == "val/f1_mean3" and Path(results["best_checkpoint"]).exists()

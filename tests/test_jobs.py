@@ -486,6 +486,25 @@ def test_a_figure_that_cannot_be_drawn_is_a_warning_on_a_completed_run(tmp_path,
     assert "no logs/metrics.csv (the logger removed): learning curves not drawn" in capsys.readouterr().err
 
 
+def test_a_fast_dev_run_is_not_said_to_have_had_its_logger_removed(tmp_path, capsys):
+    from omegaconf import OmegaConf
+
+    jobs._draw_learning_curves(OmegaConf.create({"plots": True, "trainer": {"fast_dev_run": True}}), tmp_path)
+    err = capsys.readouterr().err
+    assert "no logs/metrics.csv (trainer.fast_dev_run logs nothing): learning curves not drawn" in err
+    assert "logger removed" not in err
+
+
+@pytest.mark.slow
+def test_evaluate_records_the_model_it_scored_as_an_absolute_path(tiny_model_file, tmp_path, monkeypatch):
+    (tmp_path / "run").mkdir()
+    tiny_model_file.rename(tmp_path / "run" / "model.pt")
+    d = _two_sentence_split(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    metrics = jobs.evaluate(_cfg("evaluate", ["ckpt=run", f"split_dir={d}", "plots=false"], tmp_path / "out"))
+    assert metrics["model_file"] == str(tmp_path / "run")  # typed relative: read back from any folder
+
+
 def test_a_run_json_that_cannot_be_written_leaves_the_first_failure_the_one_reported(tmp_path, capsys):
     from slotfill.cli import jobs
     from slotfill.errors import SlotfillError

@@ -182,7 +182,9 @@ def _draw_learning_curves(cfg: DictConfig, out_dir: Path) -> None:
     if not cfg.get("plots", True):
         return
     if not any((out_dir / "logs").glob("metrics*.csv")):  # parts of a resumed run too
-        print("warning: no logs/metrics.csv (the logger removed): learning curves not drawn", file=sys.stderr)
+        fast_dev_run = OmegaConf.select(cfg, "trainer.fast_dev_run")  # Lightning turns the loggers off
+        why = "trainer.fast_dev_run logs nothing" if fast_dev_run else "the logger removed"
+        print(f"warning: no logs/metrics.csv ({why}): learning curves not drawn", file=sys.stderr)
         return
     from slotfill.evaluation.plots import learning_curves  # matplotlib: only when figures are asked for
 
@@ -243,7 +245,8 @@ def evaluate(cfg: DictConfig) -> dict:
     start = time.perf_counter()
     results = tagger.predict_tokens(cols["tokens"], batch_size=cfg.batch_size)
     engine = choose(str(cfg.backend), str(cfg.ckpt))  # what ran it: backend=auto resolved, as precision is
-    facts = {"model_file": str(cfg.ckpt), "data": name, "backend": engine, "precision": tagger.precision}
+    model_file = str(Path(str(cfg.ckpt)).absolute())  # found from any folder, as train's model_file is
+    facts = {"model_file": model_file, "data": name, "backend": engine, "precision": tagger.precision}
     facts["seconds"] = round(time.perf_counter() - start, 3)
     pred_intents = [r["intent"] for r in results] if tagger.predicts_intent else None
     known_intents = list(tagger.vocabs.intents.itos) if tagger.predicts_intent else None

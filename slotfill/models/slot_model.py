@@ -132,7 +132,7 @@ class SlotModel(nn.Module):
         if isinstance(meta.get("train"), dict):
             meta["train"] = {k: v for k, v in meta["train"].items() if k not in differ}
         meta["ensemble_of"] = [
-            {"file": s, "fingerprint": m.fingerprint(), "seed": m.meta.get("seed")}
+            {"file": _member_file(m, s), "fingerprint": m.fingerprint(), "seed": m.meta.get("seed")}
             | ({"train": {k: t.get(k) for k in differ}} if differ else {})
             for m, s, t in zip(models, sources, trains)
         ]
@@ -375,6 +375,14 @@ class SlotModel(nn.Module):
         if bad:
             where = f"{source}: " if source else ""
             raise CheckpointError(f"{where}{len(bad)} weight tensors hold NaN or infinity (training diverged)")
+
+
+def _member_file(model: SlotModel, source: str) -> str:
+    """The file an ensemble member was read from, absolute (the ensemble is read from any folder), or
+    ``source`` as given for weights no file holds (made in memory, or changed since they were read)."""
+    if model.model_file is None or model.model_file[1] != model.fingerprint():
+        return source
+    return str(Path(model.model_file[0]).absolute())
 
 
 def _run_of(model: SlotModel) -> str | None:

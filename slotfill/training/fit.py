@@ -111,8 +111,11 @@ def _model(
     if not source_file:
         return SlotModel(net_cfg, datamodule.vocabs, meta=meta)
     source = SlotModel.load(source_file)
+    # recorded absolute, to be found from any folder; a resumed run's as its first part recorded it (the
+    # config's init_from is as typed, relative to where the run started, maybe not where it resumes)
+    started = (source.meta.get("init_from") if origin else None) or origin or source_file
     # the weights fix the architecture: it comes from the model file, not from cfg.model
-    model = SlotModel(source.config, datamodule.vocabs, meta={**meta, "init_from": origin or source_file})
+    model = SlotModel(source.config, datamodule.vocabs, meta={**meta, "init_from": str(Path(started).absolute())})
     shared = init_from(model, source)
     if origin is None:
         log.info("init_from %s: weights copied; shared vocabulary entries %s", source_file, shared)
@@ -216,7 +219,8 @@ def build(cfg: DictConfig) -> tuple[SlotDataModule, SlotTaggerModule, pl.Trainer
     model = _model(net_cfg, source_file, datamodule, meta, origin)
     if teacher is not None:
         _check_teacher(teacher, model, train_cfg.distill_from)
-        model.meta["teacher"] = {"file": train_cfg.distill_from, "fingerprint": teacher.fingerprint()}
+        teacher_file = str(Path(train_cfg.distill_from).absolute())  # found from any folder, as model_file is
+        model.meta["teacher"] = {"file": teacher_file, "fingerprint": teacher.fingerprint()}
         record.teacher = model.meta["teacher"]["fingerprint"]
     module = SlotTaggerModule(model, train_cfg, optimizer=optimizer, teacher=teacher)
     return datamodule, module, trainer
@@ -346,7 +350,7 @@ def fit(
         "train_time_s": round(
             seconds + sum(c.earlier_seconds for c in trainer.callbacks if isinstance(c, Throughput)), 1
         ),
-        "best_checkpoint": best,
+        "best_checkpoint": str(Path(best).absolute()) if best else None,  # paths absolute: read from any folder
         "monitor": str(ckpt.monitor) if ckpt is not None else None,
         "best_val_score": float(ckpt.best_model_score) if best else None,  # of the monitored metric
     }
@@ -354,9 +358,9 @@ def fit(
         if isinstance(cb, Throughput):
             facts.update(cb.summary)
     if ckpt_path:
-        facts["resumed_from"] = str(ckpt_path)
-    if cfg.get("init_from"):
-        facts["init_from"] = str(cfg.init_from)
+        facts["resumed_from"] = str(Path(ckpt_path).absolute())
+    if module.model.meta.get("init_from"):  # absolute, as the model file records it
+        facts["init_from"] = module.model.meta["init_from"]
     if module.model.meta.get("teacher"):
         facts["teacher"] = module.model.meta["teacher"]
     # the best epoch's scores for the run folder; metrics.csv keeps the training curve (one row per epoch)
@@ -410,6 +414,6 @@ def write_run(run: TrainingRun, out_dir: Path) -> dict:
     model_file = run.model.save(out_dir / "model.pt")
     for split, result in run.module.results.items():
         write_atomic(out_dir / f"{split}_report.txt", slot_report(result["gold"], result["pred"]))
-    metrics = metrics_record("train", run.model.card(), run.scores, model_file=str(model_file), **run.facts)
+    metrics = metrics_record("train", run.model.card(), run.scores, model_file=str(model_file.absolute()), **run.facts)
     write_json(out_dir / "metrics.json", metrics)
     return metrics
