@@ -39,6 +39,7 @@ def test_a_setting_added_since_at_its_old_behaviour_is_not_a_change(tmp_path):
     assert "train.warmup_steps was None, is 5" in stale(out, ["data=sample", "train.warmup_steps=5"], 1)
 
 
+@pytest.mark.slow
 def test_a_trainer_setting_the_config_lists_since_is_lightnings_default_not_a_change(tmp_path):
     """trainer.num_nodes entered the config after the benchmark's runs: they ran with Lightning's 1."""
     out = _run_folder(tmp_path, ["data=sample"], drop="trainer.num_nodes")

@@ -375,6 +375,7 @@ def test_the_actor_tags_a_shard_and_keeps_what_it_holds_out_of_full_collections(
     assert records == [(str(source), n, text) for n, text in enumerate(texts, 1)]
 
 
+@pytest.mark.slow
 def test_an_actor_on_a_smaller_node_takes_the_threads_the_driver_accepted(tiny_model_file, tmp_path, monkeypatch):
     """The actor loaded its model with the threads checked again on its own node: on a node of fewer
     CPUs, refused in its constructor, which Ray reports as ActorDiedError and starts again and again."""
