@@ -40,12 +40,16 @@ def label_coverage_warning(
     gold: Sequence[Sequence[str]], known_tags: Sequence[str], threshold: float = 0.5
 ) -> str | None:
     """A one-line warning when fewer than ``threshold`` of the gold slots have a label the model knows."""
-    labels_known, labels, share = label_coverage(gold, known_tags)
+    return _coverage_said("slot", "scores", label_coverage(gold, known_tags), threshold)
+
+
+def _coverage_said(what: str, scores: str, coverage: tuple[int, int, float], threshold: float) -> str | None:
+    labels_known, labels, share = coverage
     if share >= threshold:
         return None
     return (
-        f"the model knows {labels_known} of the {labels} slot labels in this data ({100 * share:.0f}% of gold slots): "
-        "scores will be near zero; was it trained on another data set?"
+        f"the model knows {labels_known} of the {labels} {what} labels in this data ({100 * share:.0f}% of gold "
+        f"{what}s): {scores} will be near zero; was it trained on another data set?"
     )
 
 
@@ -62,13 +66,7 @@ def intent_coverage(gold: Sequence[str], known_intents: Sequence[str]) -> tuple[
 
 def intent_coverage_warning(gold: Sequence[str], known_intents: Sequence[str], threshold: float = 0.5) -> str | None:
     """A one-line warning when fewer than ``threshold`` of the labelled sentences have an intent the model knows."""
-    labels_known, labels, share = intent_coverage(gold, known_intents)
-    if share >= threshold:
-        return None
-    return (
-        f"the model knows {labels_known} of the {labels} intent labels in this data ({100 * share:.0f}% of gold "
-        "intents): intent accuracy will be near zero; was it trained on another data set?"
-    )
+    return _coverage_said("intent", "intent accuracy", intent_coverage(gold, known_intents), threshold)
 
 
 def unseen_labels(
