@@ -124,19 +124,16 @@ def _diff(then, now, path: str) -> str | None:
     return None if then == now else f"{path} was {then!r}, is {now!r}"
 
 
-# trainer settings the config lists since a run began, at Lightning's own defaults (what that run used)
-TRAINER_ADDED = {"trainer.num_nodes": 1, "trainer.val_check_interval": 1.0, "trainer.check_val_every_n_epoch": 1}
-
-
 def _setting_default(where: str) -> object:
     """The dataclass default of ``train.X`` or ``model.X``, or Lightning's of a trainer setting the
     config lists since (what runs before the setting existed did)."""
     import dataclasses
 
+    sys.path.insert(0, str(ROOT))
+    from slotfill.core.schema import TRAINER_ADDED
+
     if where in TRAINER_ADDED:
         return TRAINER_ADDED[where]
-
-    sys.path.insert(0, str(ROOT))
     from slotfill.models.net import NetConfig
     from slotfill.training.module import TrainConfig
 

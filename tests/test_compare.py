@@ -181,3 +181,22 @@ def test_a_folder_whose_new_job_has_not_finished_shows_the_earlier_runs_settings
     (a / ".hydra" / "config.yaml").write_text("optimizer:\n  lr: 0.5\n")  # the killed job's
     columns, rows = compare([a, b])
     assert [row[columns.index("optimizer.lr")] for row in rows] == [0.001, 0.002]
+
+
+def test_trainer_settings_the_config_lists_since_are_no_difference_at_their_defaults(tmp_path):
+    """A run from before trainer.num_nodes entered the config showed it as a changed setting (blank against 1)."""
+    old, new = make_run(tmp_path, "old"), make_run(tmp_path, "new")
+    config = new / ".hydra" / "config.yaml"
+    config.write_text(config.read_text() + "trainer:\n  num_nodes: 1\n  val_check_interval: 1.0\n")
+    (old / ".hydra" / "config.yaml").write_text(config.read_text().replace("trainer:\n", "trainer:\n  devices: 1\n"))
+    config.write_text(config.read_text().replace("trainer:\n", "trainer:\n  devices: 1\n"))
+    columns, _ = compare([old, new])
+    assert not [c for c in columns if c.startswith("trainer.")]
+
+
+def test_slot_scores_of_an_evaluation_without_slots_are_blank_not_zero(tmp_path):
+    run = make_run(tmp_path, "noslot", f1=0.0)
+    metrics = json.loads((run / "metrics.json").read_text())
+    (run / "metrics.json").write_text(json.dumps({**metrics, "slot_scores_defined": False}))
+    columns, rows = compare([make_run(tmp_path, "other"), run])
+    assert rows[1][columns.index("valid F1")] is None and rows[0][columns.index("valid F1")] == 90.0

@@ -241,6 +241,13 @@ def test_the_documented_trainer_settings_compose_without_a_plus(tmp_path):
     assert compose_config([], tmp_path).trainer.check_val_every_n_epoch == 1
 
 
+def test_the_plus_form_that_set_num_nodes_before_the_config_listed_it_still_does():
+    from slotfill.cli.commands import hydra_argv
+
+    _, argv = hydra_argv("train", ["trainer=ddp", "+trainer.num_nodes=2", "+trainer.foo=1"])
+    assert "trainer.num_nodes=2" in argv and "+trainer.foo=1" in argv
+
+
 def test_an_unknown_lightning_setting_says_how_to_add_it(tmp_path):
     from hydra.errors import ConfigCompositionException
 

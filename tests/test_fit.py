@@ -309,3 +309,22 @@ def test_ctrl_c_while_the_test_split_is_scored_is_an_interrupted_run(tmp_path):
         train(compose_config(sample_overrides(epochs=1, extra=extra), tmp_path))
     assert json.loads((tmp_path / "run.json").read_text())["status"] == "interrupted"
     assert not (tmp_path / "model.pt").exists()
+
+
+def test_a_resumed_runs_relative_init_from_record_stays_as_recorded(tmp_path, monkeypatch):
+    """A checkpoint of a run begun before init_from was recorded absolute holds it relative to where that run
+    started: made absolute against the folder a resume starts from, it named another file."""
+    from types import SimpleNamespace
+
+    from slotfill.training.fit import _model
+    from tests.helpers import tiny_model
+
+    checkpoint = tiny_model(intent=True)
+    checkpoint.meta["init_from"] = "src/model.pt"
+    path = checkpoint.save(tmp_path / "last.pt")
+    monkeypatch.chdir(tmp_path)
+    data = SimpleNamespace(vocabs=checkpoint.vocabs)
+    resumed = _model(checkpoint.config, str(path), data, {}, origin="src/model.pt")
+    assert resumed.meta["init_from"] == "src/model.pt"
+    fresh = _model(checkpoint.config, str(path), data, {})  # typed in this process: absolute
+    assert fresh.meta["init_from"] == str(tmp_path / "last.pt")

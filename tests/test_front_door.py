@@ -119,6 +119,8 @@ CASES = [
     (["train", "model=transformer"], 2, "model=transformer: no such model (choose one of bilstm, gru, rnn)"),
     (["train", "data=sampel"], 2, "data=sampel: no such data (did you mean sample? choose one of atis,"),
     (["serve", "ckpt={model}", "prot=8001"], 2, "unknown setting prot (did you mean port?"),
+    (["train", "trainer.max_epoch=3"], 2, "unknown setting trainer.max_epoch (did you mean trainer.max_epochs?"),
+    (["train", "hydra/sweeper=optuma"], 2, "hydra/sweeper=optuma: no such hydra/sweeper (did you mean optuna?"),
     (["train", "seed=-1", "data=sample"], 2, "seed=-1"),
     (["train", "nosuch=1"], 2, "unknown setting nosuch"),
     (["train", "resume={run}", "seed=3"], 2, "own saved config: drop seed=3"),

@@ -335,6 +335,20 @@ def test_a_refused_job_leaves_no_folder_of_its_own(tmp_path, capsys, argv, probl
     assert not run.exists()  # Hydra made it, with .hydra/ and an empty log: nothing to keep
 
 
+def test_a_refused_job_keeps_a_folder_that_was_there_before_and_the_working_folder(tmp_path, monkeypatch):
+    """evaluate output_dir=. (now the run folder) removed the working folder itself; a user's own empty
+    folder went too."""
+    from slotfill.cli.main import main
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    monkeypatch.chdir(mine)
+    for where in (".", str(mine)):
+        with pytest.raises(SystemExit):
+            main(["evaluate", f"ckpt={tmp_path}/no_model.pt", f"output_dir={where}"])
+        assert mine.is_dir() and not any(mine.iterdir())  # kept, without Hydra's files
+
+
 def test_a_refused_job_keeps_what_was_in_its_folder_before(tmp_path, capsys):
     from slotfill.cli.main import main
 
@@ -679,6 +693,16 @@ def test_evaluate_warns_of_unknown_intents_and_prints_no_slot_f1_for_a_set_witho
         "will be near zero; was it trained on another data set?"
     )
     assert "slot F1 n/a" not in out
+
+
+def test_a_ctrl_c_held_while_a_move_fails_still_ends_the_command_as_ctrl_c():
+    import signal
+
+    with pytest.raises(KeyboardInterrupt):  # not the move's error alone: exit 130, as the user asked
+        with jobs._interrupts_deferred():
+            signal.raise_signal(signal.SIGINT)
+            raise OSError("the move failed")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_a_ctrl_c_while_an_evaluation_moves_its_files_in_waits_until_they_are_in():

@@ -88,6 +88,11 @@ def last_value(argv: list[str], key: str) -> str | None:
     return _unquoted(values[-1]) if values else None
 
 
+# the run folder named on the command line when it existed before Hydra made its files there: a job
+# that stops before writing anything leaves it (it removes a folder Hydra made for it)
+FOLDER_BEFORE_ENV = "SLOTFILL_RUN_FOLDER_BEFORE"
+
+
 def named_run_dir(argv: list[str]) -> Path | None:
     """The folder ``hydra.run.dir=`` names, known before Hydra starts: ``${oc.env:...}`` is read here;
     None when none is given, it uses another interpolation (``${now:...}``: Hydra's to resolve), or a

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from slotfill.cli.argv import (
+    FOLDER_BEFORE_ENV,
     check_flags,
     extract_texts,
     flags_last,
@@ -35,6 +36,7 @@ from slotfill.cli.argv import (
 from slotfill.cli.exits import ctrl_c_interrupts, friendly_errors, user_error
 from slotfill.core import collector
 from slotfill.core.resources import conf_dir
+from slotfill.core.schema import TRAINER_ADDED
 from slotfill.errors import ConfigError, SlotfillError
 from slotfill.version import __version__
 
@@ -226,6 +228,8 @@ def hydra_argv(name: str, argv: list[str]) -> tuple[list[str], list[str]]:
                 f'{words[0]!r}: settings are key=value ({where}to tag a sentence: slotfill predict ckpt=... "...")'
             )
     argv = quote_paths(argv)
+    # +trainer.num_nodes=2 was the way to set these before the config listed them: still taken
+    argv = [a[1:] if a.startswith("+") and a[1:].split("=", 1)[0] in TRAINER_ADDED else a for a in argv]
     if name == "train":
         argv = _output_dir_as_run_dir(argv)
         _check_resume_folder(argv)
@@ -440,13 +444,18 @@ def _run_hydra(name: str, argv: list[str]) -> None:
         friendly_errors(_sweep_goes_on(_task(name, texts), name), name, passing=(SweepJobFailed,))
     )
     ctrl_c_interrupts()
-    saved, saved_env = sys.argv, os.environ.get(COMMAND_ENV)
+    saved, saved_env, saved_before = sys.argv, os.environ.get(COMMAND_ENV), os.environ.get(FOLDER_BEFORE_ENV)
     saved_full_error = os.environ.get("HYDRA_FULL_ERROR")
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises its errors, whatever the caller set: printed on one line
     # Lightning's DDP launcher starts each further rank as sys.argv[0] with sys.argv[1:]: the same
     # entry (script, console script or module) with the overrides; the command travels in COMMAND_ENV
     sys.argv = [saved[0] if saved else "slotfill", *argv]
     os.environ[COMMAND_ENV] = name
+    named = named_run_dir(argv)
+    if named is not None and named.is_dir():
+        os.environ[FOLDER_BEFORE_ENV] = str(named.absolute())
+    else:
+        os.environ.pop(FOLDER_BEFORE_ENV, None)
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level  # Hydra's job logging replaces them for the run
     try:
@@ -459,7 +468,8 @@ def _run_hydra(name: str, argv: list[str]) -> None:
                 handler.close()
         root.handlers[:], root.level = handlers, level
         sys.argv = saved
-        for key, value in ((COMMAND_ENV, saved_env), ("HYDRA_FULL_ERROR", saved_full_error)):
+        restored = ((COMMAND_ENV, saved_env), ("HYDRA_FULL_ERROR", saved_full_error), (FOLDER_BEFORE_ENV, saved_before))
+        for key, value in restored:
             if value is None:
                 os.environ.pop(key, None)
             else:

@@ -31,8 +31,8 @@ _NOISE = (
 )
 _NOT_IN_STRUCT = re.compile(r"Could not override '([^']+)'|Key '([^']+)' is not in struct")
 _FULL_KEY = re.compile(r"full_key: (\S+)")
-_NO_OPTION = re.compile(
-    r"Could not find '([^'/]+)/([^']+)'\s+Available options in '[^']+':(.*?)(?:Config search path|$)", re.S
+_NO_OPTION = re.compile(  # the group is all but the last part: hydra/sweeper=optuma
+    r"Could not find '([^']+)/([^'/]+)'\s+Available options in '[^']+':(.*?)(?:Config search path|$)", re.S
 )
 
 
@@ -109,8 +109,6 @@ def config_error(e: BaseException, command: str | None = None) -> str | None:
         if inner and inner.group(1).startswith(f"{key}."):
             key = inner.group(1)
             hint = f"; +{key}=... adds it"
-        elif key.startswith(("trainer.", "logger.", "callbacks.")):  # Lightning's own arguments: open-ended
-            hint = f"; +{key}=... adds one the config does not list"
         else:
             hint = ""
         where = f"slotfill {command} --help" if command else "--help"
@@ -118,6 +116,8 @@ def config_error(e: BaseException, command: str | None = None) -> str | None:
         # a near miss, not any word; a short key ("prot") is a near miss at a lower ratio
         close = difflib.get_close_matches(key, known, n=1, cutoff=0.8 if len(key) > 6 else 0.7)
         meant = f"did you mean {close[0]}? " if close else ""
+        if not close and not hint and key.startswith(("trainer.", "logger.", "callbacks.")):  # Lightning's own
+            hint = f"; +{key}=... adds one the config does not list"
         return f"unknown setting {key} ({meant}{where} lists the settings; --cfg job prints them all{hint})"
     override = getattr(e, "override", None)  # a parse error names the override it could not read
     return f"cannot read {override}: {one_line(e)}" if override else one_line(e)

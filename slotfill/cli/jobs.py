@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import os
 import shutil
 import sys
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from slotfill.cli import console, options
+from slotfill.cli.argv import FOLDER_BEFORE_ENV
 from slotfill.cli.streams import TextOutput, check_sources, chunks, in_order, iter_sentences
 from slotfill.core import collector
 from slotfill.core.backends import choose
@@ -97,6 +99,8 @@ def _dropped_if_unused(out_dir: Path, log: str) -> Iterator[None]:
     from slotfill.training.run_folder import LOCK_FILE, unlocked
 
     folder = out_dir if _hydra_folder() == out_dir.absolute() else None  # the job's folder is the one Hydra made
+    # ...into a folder there before (a user's own, the working folder): its files go, the folder stays
+    existed = str(out_dir.absolute()) in {os.environ.get(FOLDER_BEFORE_ENV), str(Path.cwd())}
     # the lock file of a named folder this process has held since before Hydra made it is not a use
     made_now = folder is not None and _entries(folder) <= {".hydra", log, LOCK_FILE} and _size(folder / log) == 0
     made_now = made_now and (LOCK_FILE not in _entries(folder) or unlocked(folder))
@@ -108,7 +112,8 @@ def _dropped_if_unused(out_dir: Path, log: str) -> Iterator[None]:
             for name in (log, LOCK_FILE):
                 (folder / name).unlink(missing_ok=True)
             with contextlib.suppress(OSError):  # a folder someone else writes in by now stays
-                folder.rmdir()
+                if not existed:
+                    folder.rmdir()
         raise
 
 
@@ -346,11 +351,11 @@ def _interrupts_deferred() -> Iterator[None]:
     }
     try:
         yield
-    finally:
+    finally:  # a failed block too: the Ctrl-C it held still ends the command as Ctrl-C does
         for s, handler in previous.items():
             signal.signal(s, signal.SIG_DFL if handler is None else handler)
-    for signum in dict.fromkeys(caught):
-        signal.raise_signal(signum)
+        for signum in dict.fromkeys(caught):
+            signal.raise_signal(signum)
 
 
 def _drawable(result: dict) -> dict:

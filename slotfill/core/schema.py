@@ -63,6 +63,8 @@ RUN_KEY = "slotfill_run"  # where a checkpoint records the config and data it wa
 WHERE_KEYS = ("resume", "output_dir", "init_from", "overwrite")
 # where a folder's earlier run keeps its Hydra record while a new job starts there (training.run_folder)
 EARLIER_RECORD = ".earlier_run_record"
+# trainer settings the config lists since 2026-12-07, at Lightning's defaults: what a run begun before used
+TRAINER_ADDED = {"trainer.num_nodes": 1, "trainer.val_check_interval": 1.0, "trainer.check_val_every_n_epoch": 1}
 
 
 def run_record(folder: str | Path) -> dict | None:

@@ -14,11 +14,12 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from slotfill.core.schema import EARLIER_RECORD, RUN_RECORD, run_record
+from slotfill.core.schema import EARLIER_RECORD, RUN_RECORD, TRAINER_ADDED, run_record
 from slotfill.core.settings import is_number
 from slotfill.errors import SlotfillError, first_line
 
 SCORES = (("f1", "F1"), ("intent_accuracy", "intent"), ("sentence_accuracy", "sentence"))  # (key, column)
+SLOT_SCORES = ("f1",)  # of SCORES, those undefined for a set without any slot (slot_scores_defined false)
 SPLITS = ("train", "valid", "test")  # their columns' order; any other split after them, by name
 FACTS = (("best_val_score", "best val score"), ("epochs", "epochs"), ("train_time_s", "train s"))
 IGNORED = ("output_dir", "hydra")  # where a run went, not how it was made
@@ -57,6 +58,8 @@ def load_run(run_dir: str | Path) -> dict:
         hydra_cfg = run_dir / EARLIER_RECORD / ".hydra" / "config.yaml"
     if hydra_cfg.is_file():
         settings.update(flatten(_hydra_settings(hydra_cfg)))
+        if any(k.startswith("trainer.") for k in settings):  # a run begun before the config listed them used these
+            settings.update({k: v for k, v in TRAINER_ADDED.items() if k not in settings})
     # the model file's own record wins: it is what was trained, whatever the YAML said
     settings.update(flatten({"model": metrics.get("model") or {}, "train": metrics.get("train") or {}}))
     # an evaluation's scores are on the data it read (metrics["data"]), not on the model's training set
@@ -146,7 +149,12 @@ def compare(run_dirs: Sequence[str | Path]) -> tuple[list[str], list[list[object
     for r in runs:
         row: list[object] = [_short(r["dir"], run_dirs)]
         row += [r["settings"].get(k) for k in keys]
-        row += [r["metrics"].get("scores", {}).get(split, {}).get(key) for split, key, _ in scores]
+        # with no slot in the gold or the predictions, slot scores are 0 by convention: blank, as evaluate says n/a
+        undefined = r["metrics"].get("slot_scores_defined") is False
+        row += [
+            None if undefined and key in SLOT_SCORES else r["metrics"].get("scores", {}).get(split, {}).get(key)
+            for split, key, _ in scores
+        ]
         row += [r["metrics"].get(key) for key, _ in facts]
         rows.append(row)
     return columns, rows

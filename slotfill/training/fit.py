@@ -112,10 +112,12 @@ def _model(
         return SlotModel(net_cfg, datamodule.vocabs, meta=meta)
     source = SlotModel.load(source_file)
     # recorded absolute, to be found from any folder; a resumed run's as its first part recorded it (the
-    # config's init_from is as typed, relative to where the run started, maybe not where it resumes)
-    started = (source.meta.get("init_from") if origin else None) or origin or source_file
+    # config's init_from is as typed, relative to where the run started, maybe not where it resumes; a
+    # record an earlier version made relative stays so: made absolute here, it would name another file)
+    recorded = source.meta.get("init_from") if origin else None
+    started = recorded or str(Path(origin or source_file).absolute())
     # the weights fix the architecture: it comes from the model file, not from cfg.model
-    model = SlotModel(source.config, datamodule.vocabs, meta={**meta, "init_from": str(Path(started).absolute())})
+    model = SlotModel(source.config, datamodule.vocabs, meta={**meta, "init_from": started})
     shared = init_from(model, source)
     if origin is None:
         log.info("init_from %s: weights copied; shared vocabulary entries %s", source_file, shared)
