@@ -258,4 +258,4 @@ def test_an_unknown_lightning_setting_says_how_to_add_it(tmp_path):
         compose_config(["trainer.accumulate_grad_batches=2"], tmp_path)
     said = config_error(e.value, "train")
     assert said.startswith("unknown setting trainer.accumulate_grad_batches")
-    assert "+trainer.accumulate_grad_batches=... adds one" in said
+    assert "+trainer.accumulate_grad_batches=... adds it" in said

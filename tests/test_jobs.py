@@ -347,6 +347,11 @@ def test_a_refused_job_keeps_a_folder_that_was_there_before_and_the_working_fold
         with pytest.raises(SystemExit):
             main(["evaluate", f"ckpt={tmp_path}/no_model.pt", f"output_dir={where}"])
         assert mine.is_dir() and not any(mine.iterdir())  # kept, without Hydra's files
+    other = tmp_path / "other"
+    other.mkdir()
+    with pytest.raises(SystemExit):  # named with "..": Hydra's folder is the same one, written otherwise
+        main(["evaluate", f"ckpt={tmp_path}/no_model.pt", f"output_dir={mine}/../other"])
+    assert other.is_dir()
 
 
 def test_a_refused_job_keeps_what_was_in_its_folder_before(tmp_path, capsys):
@@ -695,14 +700,15 @@ def test_evaluate_warns_of_unknown_intents_and_prints_no_slot_f1_for_a_set_witho
     assert "slot F1 n/a" not in out
 
 
-def test_a_ctrl_c_held_while_a_move_fails_still_ends_the_command_as_ctrl_c():
+def test_a_ctrl_c_held_while_a_move_fails_still_ends_the_command_as_ctrl_c_and_says_the_failure(capsys):
     import signal
 
     with pytest.raises(KeyboardInterrupt):  # not the move's error alone: exit 130, as the user asked
         with jobs._interrupts_deferred():
             signal.raise_signal(signal.SIGINT)
-            raise OSError("the move failed")
+            raise SlotfillError("out: cannot write (No space left on device)")
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert capsys.readouterr().err == "error: out: cannot write (No space left on device)\n"
 
 
 def test_a_ctrl_c_while_an_evaluation_moves_its_files_in_waits_until_they_are_in():

@@ -88,8 +88,9 @@ def last_value(argv: list[str], key: str) -> str | None:
     return _unquoted(values[-1]) if values else None
 
 
-# the run folder named on the command line when it existed before Hydra made its files there: a job
-# that stops before writing anything leaves it (it removes a folder Hydra made for it)
+# the folders there before Hydra made its files (the working folder, and the run folder named on the
+# command line if it existed), joined by os.pathsep: a job that stops before writing anything leaves
+# them (it removes a folder Hydra made for it)
 FOLDER_BEFORE_ENV = "SLOTFILL_RUN_FOLDER_BEFORE"
 
 

@@ -228,8 +228,8 @@ def hydra_argv(name: str, argv: list[str]) -> tuple[list[str], list[str]]:
                 f'{words[0]!r}: settings are key=value ({where}to tag a sentence: slotfill predict ckpt=... "...")'
             )
     argv = quote_paths(argv)
-    # +trainer.num_nodes=2 was the way to set these before the config listed them: still taken
-    argv = [a[1:] if a.startswith("+") and a[1:].split("=", 1)[0] in TRAINER_ADDED else a for a in argv]
+    if name == "train":  # +trainer.num_nodes=2 was the way to set these before the config listed them
+        argv = [a[1:] if a.startswith("+") and a[1:].split("=", 1)[0] in TRAINER_ADDED else a for a in argv]
     if name == "train":
         argv = _output_dir_as_run_dir(argv)
         _check_resume_folder(argv)
@@ -451,11 +451,9 @@ def _run_hydra(name: str, argv: list[str]) -> None:
     # entry (script, console script or module) with the overrides; the command travels in COMMAND_ENV
     sys.argv = [saved[0] if saved else "slotfill", *argv]
     os.environ[COMMAND_ENV] = name
-    named = named_run_dir(argv)
-    if named is not None and named.is_dir():
-        os.environ[FOLDER_BEFORE_ENV] = str(named.absolute())
-    else:
-        os.environ.pop(FOLDER_BEFORE_ENV, None)
+    named = named_run_dir(argv)  # and the working folder (hydra.job.chdir moves the job out of it)
+    before = [os.getcwd(), *([str(named)] if named is not None and named.is_dir() else [])]
+    os.environ[FOLDER_BEFORE_ENV] = os.pathsep.join(os.path.abspath(f) for f in before)  # "a/../b" as Hydra's
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level  # Hydra's job logging replaces them for the run
     try:

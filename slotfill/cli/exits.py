@@ -31,8 +31,8 @@ _NOISE = (
 )
 _NOT_IN_STRUCT = re.compile(r"Could not override '([^']+)'|Key '([^']+)' is not in struct")
 _FULL_KEY = re.compile(r"full_key: (\S+)")
-_NO_OPTION = re.compile(  # the group is all but the last part: hydra/sweeper=optuma
-    r"Could not find '([^']+)/([^'/]+)'\s+Available options in '[^']+':(.*?)(?:Config search path|$)", re.S
+_NO_OPTION = re.compile(  # the group as Hydra names it (hydra/sweeper), the choice all after it (atis/)
+    r"Could not find '([^']*)'\s+Available options in '([^']+)':(.*?)(?:Config search path|$)", re.S
 )
 
 
@@ -98,7 +98,8 @@ def config_error(e: BaseException, command: str | None = None) -> str | None:
         return None
     missing = _NO_OPTION.search(str(e))
     if missing:  # Hydra's "In 'train': Could not find 'data/sampel' Available options in 'data': ..."
-        group, choice, options = missing.group(1), missing.group(2), missing.group(3).split()
+        group, options = missing.group(2), missing.group(3).split()
+        choice = missing.group(1).removeprefix(f"{group}/")
         close = difflib.get_close_matches(choice, options, n=1, cutoff=0.6)
         meant = f"did you mean {close[0]}? " if close else ""
         return f"{group}={choice}: no such {group} ({meant}choose one of {', '.join(options)})"
@@ -116,8 +117,8 @@ def config_error(e: BaseException, command: str | None = None) -> str | None:
         # a near miss, not any word; a short key ("prot") is a near miss at a lower ratio
         close = difflib.get_close_matches(key, known, n=1, cutoff=0.8 if len(key) > 6 else 0.7)
         meant = f"did you mean {close[0]}? " if close else ""
-        if not close and not hint and key.startswith(("trainer.", "logger.", "callbacks.")):  # Lightning's own
-            hint = f"; +{key}=... adds one the config does not list"
+        if not hint and key.startswith(("trainer.", "logger.", "callbacks.")):  # Lightning's own: open-ended
+            hint = f"; or, a setting the config does not list, +{key}=... adds it"
         return f"unknown setting {key} ({meant}{where} lists the settings; --cfg job prints them all{hint})"
     override = getattr(e, "override", None)  # a parse error names the override it could not read
     return f"cannot read {override}: {one_line(e)}" if override else one_line(e)

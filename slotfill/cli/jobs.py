@@ -100,7 +100,7 @@ def _dropped_if_unused(out_dir: Path, log: str) -> Iterator[None]:
 
     folder = out_dir if _hydra_folder() == out_dir.absolute() else None  # the job's folder is the one Hydra made
     # ...into a folder there before (a user's own, the working folder): its files go, the folder stays
-    existed = str(out_dir.absolute()) in {os.environ.get(FOLDER_BEFORE_ENV), str(Path.cwd())}
+    existed = os.path.abspath(out_dir) in os.environ.get(FOLDER_BEFORE_ENV, "").split(os.pathsep)
     # the lock file of a named folder this process has held since before Hydra made it is not a use
     made_now = folder is not None and _entries(folder) <= {".hydra", log, LOCK_FILE} and _size(folder / log) == 0
     made_now = made_now and (LOCK_FILE not in _entries(folder) or unlocked(folder))
@@ -354,6 +354,9 @@ def _interrupts_deferred() -> Iterator[None]:
     finally:  # a failed block too: the Ctrl-C it held still ends the command as Ctrl-C does
         for s, handler in previous.items():
             signal.signal(s, signal.SIG_DFL if handler is None else handler)
+        failed = sys.exc_info()[1]
+        if caught and isinstance(failed, SlotfillError):  # said before the signal ends the command unsaid
+            print(f"error: {failed}", file=sys.stderr)
         for signum in dict.fromkeys(caught):
             signal.raise_signal(signum)
 
