@@ -1,7 +1,7 @@
 # Set-up is part of every target: a fresh machine needs only python3 (3.10+).
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# The CPU build of torch; a plain "torch" would pull a multi-GB CUDA build.
+# The torch version (a plain "torch" would take the newest); its CPU build comes from TORCH_WHEEL or TORCH_INDEX.
 TORCH ?= torch==2.13.0
 # That build's wheel, where this kind of machine keeps it: uv installs it from the file (pip's find-links see it
 # too, but pip takes ~20 s to unpack it); none here, or TORCH overridden, and pip installs $(TORCH).

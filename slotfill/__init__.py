@@ -16,8 +16,8 @@ def __getattr__(name: str):
         except ImportError as e:
             from slotfill.errors import MissingRequirement
 
-            where = "slotfill.load_tagger('model.onnx') loads an exported model without torch"
-            raise MissingRequirement("torch", f"slotfill.{name} runs PyTorch models; {where}") from e
+            alternative = "slotfill.load_tagger('model.onnx') loads an exported model without it"
+            raise MissingRequirement("torch", f"slotfill.{name} runs PyTorch models", alternative) from e
     if name == "SlotTagger":
         from slotfill.inference.tagger import SlotTagger
 

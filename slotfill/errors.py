@@ -76,10 +76,10 @@ def first_line(e: BaseException, limit: int = 200) -> str:
 class MissingRequirement(SlotfillError):
     """A base requirement that is missing: a torch-free install running a command that needs torch."""
 
-    def __init__(self, module: str, instead: str = "") -> None:
-        self.module, self.instead = module, instead
-        if instead:
-            super().__init__(f"{instead}: this install leaves out {module}, which that needs")
+    def __init__(self, module: str, what: str = "", alternative: str = "") -> None:
+        self.module, self.what, self.alternative = module, what, alternative
+        if what:
+            super().__init__(f"{what}: this install leaves out {module}" + (f"; {alternative}" if alternative else ""))
             return
         if module in INSTALL_ALONE:
             super().__init__(
@@ -92,7 +92,7 @@ class MissingRequirement(SlotfillError):
         )
 
     def __reduce__(self):
-        return type(self), (self.module, self.instead), self.__dict__
+        return type(self), (self.module, self.what, self.alternative), self.__dict__
 
 
 # slotfill's own requirements (not extras) that a torch-free install leaves out

@@ -28,4 +28,4 @@ def test_confusion_rows_are_gold_and_rare_labels_merge():
     assert labels == ["a", "b", "c"]
     assert m == [[1, 1, 0], [0, 1, 0], [1, 0, 0]]
     labels, m = intent_confusion(["a", "a", "b", "c"], ["a", "b", "b", "a"], top_k=2)
-    assert labels == ["a", "(other)"] and sum(map(sum, m)) == 4
+    assert labels == ["a", "b", "(other)"] and sum(map(sum, m)) == 4 and m[2] == [1, 0, 0]

@@ -74,25 +74,9 @@ def _terminate_interrupts() -> Iterator[Callable[[], None]]:
 
 
 @contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """Ctrl-C and SIGTERM wait (they are delivered after) while the run is recorded complete: one that
-    landed after run.json was replaced, but before the run knew it, rewrote a finished run as interrupted."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, before)
-
-
-@contextlib.contextmanager
 def _dropped_if_unused(out_dir: Path, log: str) -> Iterator[None]:
-    """A job that stops before it writes anything leaves no folder behind. Hydra made the folder, its
+    """A job that stops before it writes anything leaves no folder behind (a folder there before the command,
+    in ``FOLDER_BEFORE_ENV``, stays, without Hydra's files). Hydra made the folder, its
     ``.hydra/`` and the job's ``log`` before the job could refuse a setting or its data; they go when
     the folder held nothing else as the job started (not a folder used before), holds nothing else
     now, and no other process holds its lock (two runs started in the same second share a folder)."""
@@ -150,11 +134,12 @@ def _train_in(cfg: DictConfig, folder, out_dir: Path, last_checkpoint: Path | No
         if not run.trainer.is_global_zero:
             return {}
         metrics = fit.write_run(run, out_dir)
-        with _signals_held():
+        # a Ctrl-C or SIGTERM landing after run.json was replaced but before the run knew it rewrote a
+        # finished run as interrupted: held until it is recorded, then the caller's (the summary, the figures)
+        with _interrupts_deferred(then=release):
             if folder is not None:
                 folder.finish("completed")
             completed = True
-            release()  # the run is recorded complete: SIGTERM is the caller's again (the summary, the figures)
     except KeyboardInterrupt:
         if completed:  # after the record: nothing of the run to resume
             raise
@@ -242,7 +227,7 @@ def evaluate(cfg: DictConfig) -> dict:
     )
 
     with _dropped_if_unused(Path(cfg.output_dir), "evaluate.log"):
-        refuse_a_training_run(cfg.output_dir, "output_dir")  # output_dir= named apart from hydra.run.dir
+        refuse_a_training_run(cfg.output_dir, "output_dir")  # a sweep job's folder, or a caller's outside the CLI
         options.check_evaluate(cfg)
         tagger = load_tagger(cfg)  # first: whether the split's intents are scored is the model's
         data = OmegaConf.to_container(cfg.data, resolve=True)
@@ -335,15 +320,18 @@ def _move_in(staging: Path, out_dir: Path) -> None:
 
 
 @contextlib.contextmanager
-def _interrupts_deferred() -> Iterator[None]:
-    """Ctrl-C and SIGTERM wait until the block is done, then act as they would have. Blocking them
-    (:func:`_signals_held`) is not enough here: the kernel gives a signal to any thread that does not block
-    it (torch's pool threads), and Python runs the handler in the main thread wherever it is."""
+def _interrupts_deferred(then: Callable[[], None] | None = None) -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait until the block is done, then act as they would have (``then``, after a
+    block that succeeded, runs first: it may hand SIGTERM back to the caller). Blocking them with
+    ``pthread_sigmask`` is not enough: the kernel gives a signal to any thread that does not block it
+    (torch's pool threads), and Python runs the handler in the main thread wherever it is."""
     import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():
         yield
+        if then is not None:
+            then()
         return
     caught: list[int] = []
     previous = {
@@ -355,6 +343,8 @@ def _interrupts_deferred() -> Iterator[None]:
         for s, handler in previous.items():
             signal.signal(s, signal.SIG_DFL if handler is None else handler)
         failed = sys.exc_info()[1]
+        if failed is None and then is not None:
+            then()
         if caught and isinstance(failed, SlotfillError):  # said before the signal ends the command unsaid
             print(f"error: {failed}", file=sys.stderr)
         for signum in dict.fromkeys(caught):

@@ -52,14 +52,15 @@ def _prf(correct: int, predicted: int, support: int) -> dict:
 def intent_confusion(
     gold: Sequence[str | None], pred: Sequence[str | None], top_k: int | None = None
 ) -> tuple[list[str], list[list[int]]]:
-    """Labels (by gold frequency; beyond ``top_k`` merged into ``(other)``) and counts ``[gold][pred]``."""
+    """Labels (by gold frequency; the first ``top_k`` kept, the rest merged into ``(other)``) and counts
+    ``[gold][pred]``."""
     g = [intent_key(x) for x in gold]
     p = [intent_key(x) for x in pred]
     freq = Counter(g) + Counter(p)
     labels = sorted(freq, key=lambda k: (-Counter(g)[k], -freq[k], k))
     if top_k is not None and len(labels) > top_k:
-        keep = set(labels[: top_k - 1])
-        labels = [*labels[: top_k - 1], "(other)"]
+        keep = set(labels[:top_k])
+        labels = [*labels[:top_k], "(other)"]
         g = [x if x in keep else "(other)" for x in g]
         p = [x if x in keep else "(other)" for x in p]
     index = {label: i for i, label in enumerate(labels)}

@@ -251,24 +251,16 @@ def reliability_diagram(calibration: dict[str, dict], out: Path) -> list[Path]:
 EVALUATION_FIGURES = ("per_slot_f1", "slot_confusion", "intent_confusion", "confidence_histogram", "reliability")
 
 
-def clear_evaluation_figures(out_dir: str | Path) -> None:
-    """Remove an earlier evaluation's figures from ``out_dir``: none may sit beside another run's metrics."""
-    for name in EVALUATION_FIGURES:
-        for fmt in ("png", "svg"):
-            (Path(out_dir) / f"{name}.{fmt}").unlink(missing_ok=True)
-
-
 def evaluation_figures(result: dict, out_dir: str | Path, top_k: int = 15) -> list[Path]:
     """Every figure of an evaluation (what :func:`slotfill.evaluation.report.evaluate_predictions` returns)."""
     out_dir = Path(out_dir)
-    clear_evaluation_figures(out_dir)
     per_slot, slot_confusion, intent_confusion, histogram, reliability = EVALUATION_FIGURES
     written = per_slot_f1(result["per_slot"], out_dir / per_slot)
     labels, matrix = result["type_matrix"]
     written += heatmap(
         labels,
         matrix,
-        f"Slot-type confusions (tokens; top {top_k} gold types)",
+        f"Slot-type confusions (tokens; O and the top {top_k} gold slot types)",
         out_dir / slot_confusion,
         "slot type",
     )

@@ -130,18 +130,6 @@ def type_matrix(
     return labels, matrix
 
 
-def top_intents(labels: list[str], matrix: list[list[int]], keep: int) -> tuple[list[str], list[list[int]]]:
-    """The first ``keep`` labels of a confusion matrix (ordered by gold frequency), the rest merged into ``(other)``."""
-    if len(labels) <= keep:
-        return labels, matrix
-    row = [min(i, keep) for i in range(len(labels))]
-    out = [[0] * (keep + 1) for _ in range(keep + 1)]
-    for i, counts in enumerate(matrix):
-        for j, n in enumerate(counts):
-            out[row[i]][row[j]] += n
-    return [*labels[:keep], "(other)"], out
-
-
 def direction_confusions(span_conf: Counter) -> dict:
     """Departure vs arrival mix-ups (``fromloc.*`` <-> ``toloc.*``): the distinction slotfill exists for."""
     out = {"fromloc_as_toloc": 0, "toloc_as_fromloc": 0}
@@ -194,7 +182,7 @@ def evaluate_predictions(
     return {
         "scores": scores,
         "per_intent": intent_report(gold_intents, pred_intents) if has_intents else None,
-        "intent_matrix": top_intents(*intent_confusion(gold_intents, pred_intents), top_k + 5) if has_intents else None,
+        "intent_matrix": intent_confusion(gold_intents, pred_intents, top_k + 5) if has_intents else None,
         "calibration": calibration(gold_tags, gold_intents if has_intents else None, predictions)
         if predictions is not None
         else None,

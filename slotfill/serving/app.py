@@ -197,7 +197,8 @@ def create_app(
         400: "malformed JSON (not UTF-8, nested too deep, a number too long), or no body",
         413: "a body over limits.max_body_bytes, a text over limits.max_text_chars, or alternatives "
         "(characters x nbest) over limits.max_nbest_chars",
-        422: "a body of the wrong shape, a value of the wrong type, or a text with a lone surrogate",
+        422: "a body of the wrong shape, a value of the wrong type, a text with a lone surrogate, or a text over "
+        "100,000 characters (slotfill's own limit, where limits.max_text_chars is set higher)",
     }
     parse_answers = _responses({"model": RasaParseResponse, "description": "Rasa NLU's answer"}, refused)
     parse_said = (
