@@ -27,9 +27,14 @@ def slot_type(tag: str) -> str:
     return slot_of(tag) or "O"
 
 
+def _slot_types(tags: Sequence[str]) -> set[str]:
+    """The slot types a tag set holds (``O`` is none)."""
+    return {slot_type(t) for t in tags if t != "O"}
+
+
 def label_coverage(gold: Sequence[Sequence[str]], known_tags: Sequence[str]) -> tuple[int, int, float]:
     """Gold slot labels the model knows: ``(known labels, gold labels, share of gold slots with a known label)``."""
-    known = {slot_type(t) for t in known_tags if t != "O"}
+    known = _slot_types(known_tags)
     counts: Counter = Counter(slot for tags in gold for slot, _, _ in bio_spans(tags))
     total = sum(counts.values())
     covered = sum(n for slot, n in counts.items() if slot in known)
@@ -77,8 +82,7 @@ def unseen_labels(
 ) -> dict:
     """The gold slot types and atomic intents the model never saw (sorted): ``{"slots": [...], "intents": [...]}``;
     ``intents`` is None when intents are not scored (``gold_intents`` or ``known_intents`` None)."""
-    known_slots = {slot_type(t) for t in known_tags if t != "O"}
-    slots = {slot for tags in gold_tags for slot, _, _ in bio_spans(tags)} - known_slots
+    slots = {slot for tags in gold_tags for slot, _, _ in bio_spans(tags)} - _slot_types(known_tags)
     intents = None
     if gold_intents is not None and known_intents is not None:
         intents = sorted({atom for g in gold_intents for atom in split_intent(g or "")} - set(known_intents))
