@@ -167,8 +167,10 @@ class TextTagger:
         # sentences alike, so that evaluate (which tags gold tokens) scores what predict answers.
         keep, only_hidden, words = [], set(), self.vocabs.words
         for i, sent in enumerate(sentences):
-            texts = sent if normalised else [normalize(t) for t in sent]  # predict's tokens come normalised
-            keep.append([j for j, t in enumerate(texts) if not (is_punct(t) and t not in words)])
+            # predict's tokens come normalised; a given one is normalised only if it may be hidden (a word
+            # keeps its letters and digits whatever normalize does: the model's encoding normalises it once)
+            hidden = [is_punct(t) and (t if normalised else normalize(t)) not in words for t in sent]
+            keep.append([j for j, hide in enumerate(hidden) if not hide])
             if sent and not keep[-1]:  # "👍", "?": the model still reads it, for an intent (as Rasa's does)
                 keep[-1] = list(range(len(sent)))
                 only_hidden.add(i)
